@@ -1,0 +1,89 @@
+"""Provenance: what was run, on which inputs (by hash), with which versions.
+
+Every command writes a ``provenance.json`` built here, so that a result can be
+traced back to its exact inputs and software.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+import platform
+import sys
+from collections.abc import Callable, Sequence
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from gutaxis._version import __version__
+
+__all__ = ["file_sha256", "input_record", "package_versions", "build_provenance", "SCHEMA_VERSION"]
+
+#: Version of the ``provenance.json`` layout (see docs/output-schemas.md).
+SCHEMA_VERSION = "1.0"
+
+_PACKAGES = ("numpy", "scipy", "pandas", "numba", "h5py", "biom-format", "scikit-bio",
+             "pyfamsa", "veryfasttree")
+
+
+def file_sha256(path: str | Path, *, chunk_size: int = 1 << 20) -> str:
+    """SHA-256 hex digest of a file, read in chunks (constant memory)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while block := handle.read(chunk_size):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def input_record(path: str | Path, role: str) -> dict[str, Any]:
+    """``{"role", "path", "sha256", "bytes"}`` for one input file."""
+    p = Path(path)
+    return {"role": role, "path": str(p), "sha256": file_sha256(p), "bytes": p.stat().st_size}
+
+
+def package_versions(names: Sequence[str] = _PACKAGES) -> dict[str, str]:
+    """Installed versions of the packages that shape the results."""
+    versions = {"python": platform.python_version(), "gutaxis": __version__}
+    for name in names:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = "not installed"
+    return versions
+
+
+def build_provenance(*, command: Sequence[str] | None = None, inputs: Sequence[dict[str, Any]],
+                     parameters: dict[str, Any], steps: Sequence[dict[str, Any]] = (),
+                     extra: dict[str, Any] | None = None,
+                     clock: Callable[[], _dt.datetime] | None = None) -> dict[str, Any]:
+    """The ``provenance.json`` document.
+
+    Parameters
+    ----------
+    command : sequence of str, optional
+        The command line (defaults to ``sys.argv``).
+    inputs : sequence of dict
+        :func:`input_record` entries.
+    parameters : dict
+        The options that shaped the result (metrics, depth, seed...).
+    steps : sequence of dict
+        The ``Study.provenance`` records of the data the results came from.
+    extra : dict, optional
+        Further top-level keys (``tree``, ``rarefaction``...).
+    clock : callable, optional
+        Returns the timestamp to record (injected in tests for golden files).
+    """
+    now = (clock or (lambda: _dt.datetime.now(_dt.UTC)))()
+    doc: dict[str, Any] = {
+        "schema_version": SCHEMA_VERSION,
+        "gutaxis_version": __version__,
+        "created": now.isoformat(timespec="seconds"),
+        "command": list(command if command is not None else sys.argv),
+        "inputs": list(inputs),
+        "parameters": parameters,
+        "steps": list(steps),
+        "software": package_versions(),
+    }
+    if extra:
+        doc.update(extra)
+    return doc
