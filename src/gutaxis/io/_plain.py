@@ -1,0 +1,181 @@
+"""Plain abundance tables (TSV/CSV, including ``biom convert --to-tsv`` output).
+
+Orientation
+-----------
+A plain table may have features in rows (BIOM TSV, most pipelines) or
+samples in rows (scikit-learn style).  Unless ``transpose`` is given, the
+first rule that applies decides, and the rule is logged and recorded in the
+provenance:
+
+1. the first header cell names features (``#OTU ID``, ``Feature ID``,
+   ``OTU``, ``ASV``, ``Taxon``…) → features in rows; names samples
+   (``SampleID``, ``#SampleID``, ``sample-id``, ``sample_name``…) → samples
+   in rows;
+2. a ``taxonomy`` column → features in rows;
+3. known sample ids (``sample_ids=``, e.g. from the metadata) or feature
+   ids (``feature_ids=``, e.g. from a taxonomy) match the column names or
+   the row ids better;
+4. ids that look like features (DNA sequences, 32-hex MD5 ids, ``OTU_12``,
+   ``ASV7``, taxon strings with ``__``) are on one side only;
+5. more rows than columns → features in rows (features usually outnumber
+   samples), else samples in rows.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Iterable
+from pathlib import Path
+
+import scipy.sparse as sp
+
+from gutaxis.exceptions import FormatError
+from gutaxis.io._common import make_study, read_record, read_text_bounded
+from gutaxis.io._delimited import load_delimited
+from gutaxis.io._taxonomy import parse_taxonomy
+from gutaxis.study import Study
+
+__all__ = ["read_plain_table", "guess_orientation"]
+
+logger = logging.getLogger(__name__)
+
+_FEATURE_HEADERS = {"#otu id", "otu id", "#otuid", "otuid", "feature id", "featureid",
+                    "feature-id", "#feature id", "feature_id", "otu", "asv", "#asv id",
+                    "asv id", "taxon", "taxa", "species", "clade_name", "feature", "features"}
+_SAMPLE_HEADERS = {"sample", "samples", "sampleid", "sample id", "sample-id", "#sampleid",
+                   "#sample id", "sample_name", "sample_id", "#sample_id"}
+_TAXONOMY_COLUMNS = {"taxonomy", "taxon"}
+_FEATURE_ID = re.compile(
+    r"^(?:[ACGTNacgtn]{30,}|[0-9a-f]{32}|(?:z?otu|asv|sv|feature)[_\-.]?\d+|.*[a-z]__.*)$",
+    re.IGNORECASE,
+)
+
+
+def _feature_share(ids: Iterable[str]) -> float:
+    ids = list(ids)
+    if not ids:
+        return 0.0
+    return sum(bool(_FEATURE_ID.match(i)) for i in ids) / len(ids)
+
+
+def guess_orientation(first_header: str, row_ids: list[str], column_ids: list[str], *,
+                      has_taxonomy: bool = False, sample_ids: Iterable[str] | None = None,
+                      feature_ids: Iterable[str] | None = None) -> tuple[bool, str]:
+    """Decide whether features are in rows; return the decision and the reason.
+
+    Parameters
+    ----------
+    first_header : str
+        The header's first cell.
+    row_ids, column_ids : list of str
+        The first column's values and the other header cells.
+    has_taxonomy : bool
+        Whether the table has a taxonomy column.
+    sample_ids : iterable of str, optional
+        Known sample ids (from metadata) to match against.
+    feature_ids : iterable of str, optional
+        Known feature ids (from a taxonomy or sequence file) to match against.
+
+    Returns
+    -------
+    (bool, str)
+        ``True`` when features are in rows, and the rule that decided.
+    """
+    head = first_header.strip().lower()
+    if head in _FEATURE_HEADERS:
+        return True, f"the first header cell {first_header!r} names features"
+    if head in _SAMPLE_HEADERS:
+        return False, f"the first header cell {first_header!r} names samples"
+    if has_taxonomy:
+        return True, "the table has a taxonomy column"
+    for what, known_ids, in_rows_means in (("sample", sample_ids, False),
+                                           ("feature", feature_ids, True)):
+        if known_ids is None:
+            continue
+        known = {str(i) for i in known_ids}
+        in_cols = sum(c in known for c in column_ids)
+        in_rows = sum(r in known for r in row_ids)
+        if in_cols != in_rows:
+            side = "rows" if in_rows > in_cols else "columns"
+            return (in_rows_means if in_rows > in_cols else not in_rows_means,
+                    f"{max(in_cols, in_rows)} known {what} ids are in the {side}")
+    rows_f, cols_f = _feature_share(row_ids), _feature_share(column_ids)
+    if rows_f >= 0.5 > cols_f:
+        return True, "the row ids look like feature ids (sequences, OTU/ASV ids or taxa)"
+    if cols_f >= 0.5 > rows_f:
+        return False, "the column names look like feature ids (sequences, OTU/ASV ids or taxa)"
+    if len(row_ids) >= len(column_ids):
+        return True, (f"more rows ({len(row_ids)}) than columns ({len(column_ids)}); features "
+                      "usually outnumber samples")
+    return False, (f"fewer rows ({len(row_ids)}) than columns ({len(column_ids)}); features "
+                   "usually outnumber samples")
+
+
+def read_plain_table(path: Path, *, transpose: bool | None = None, kind: str | None = None,
+                     sample_ids: Iterable[str] | None = None,
+                     feature_ids: Iterable[str] | None = None) -> Study:
+    """Read a TSV/CSV abundance table.
+
+    Parameters
+    ----------
+    path : pathlib.Path
+    transpose : bool, optional
+        ``True``: samples are the columns (features in rows, as in BIOM TSV);
+        ``False``: samples are the rows.  Default: detected (see module notes).
+    kind : {"counts", "relative"}, optional
+        Default: whole numbers → counts, otherwise relative.
+    sample_ids, feature_ids : iterable of str, optional
+        Known ids (from metadata, taxonomy), used to detect the orientation.
+
+    Returns
+    -------
+    Study
+
+    Raises
+    ------
+    FormatError
+        Ragged rows, non-numeric cells (line and column named), no data.
+    ValidationError
+        Duplicate ids, negative or NaN values, non-integer counts.
+    UnsafeInputError
+        Over the size limits.
+    """
+    source = str(path)
+    raw = load_delimited(read_text_bounded(path, "the table"), source)
+    header, frame = raw.header, raw.frame
+    if len(header) < 2 or not len(frame):
+        raise FormatError(f"{source}: the table has no data rows or no value columns")
+    tax_pos = [i for i, h in enumerate(header) if i > 0 and h.lower() in _TAXONOMY_COLUMNS]
+    row_ids = frame[0].tolist()
+    value_cols = [i for i in range(1, len(header)) if i not in tax_pos]
+    column_ids = [header[i] for i in value_cols]
+    if transpose is None:
+        features_in_rows, reason = guess_orientation(header[0], row_ids, column_ids,
+                                                     has_taxonomy=bool(tax_pos),
+                                                     sample_ids=sample_ids,
+                                                     feature_ids=feature_ids)
+    else:
+        features_in_rows, reason = bool(transpose), f"transpose={transpose} was given"
+    if tax_pos and not features_in_rows:
+        raise FormatError(f"{source}: column {header[tax_pos[0]]!r} holds taxonomy, which needs "
+                          "features in rows; pass transpose=True or remove the column")
+    orientation = "features x samples" if features_in_rows else "samples x features"
+    logger.info("%s: read as %s (%s)", source, orientation, reason)
+    values = raw.numeric(value_cols)
+    notes = [f"orientation: {orientation} ({reason})"]
+    if raw.comments:
+        notes.append(f"{len(raw.comments)} comment line(s) skipped")
+    taxonomy = None
+    if features_in_rows:
+        counts = sp.csr_matrix(values.T)
+        samples, features = column_ids, row_ids
+        if tax_pos:
+            taxonomy = parse_taxonomy(frame[tax_pos[0]].tolist(), index=features)
+    else:
+        counts = sp.csr_matrix(values)
+        samples, features = row_ids, column_ids
+    record = read_record(path, "tsv" if raw.delimiter == "\t" else "csv",
+                         orientation=orientation, orientation_reason=reason)
+    return make_study(counts, samples, features, source=source, record=record, kind=kind,
+                      notes=notes, taxonomy=taxonomy)
