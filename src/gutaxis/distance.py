@@ -59,7 +59,7 @@ class DistanceMatrix:
 
     @property
     def shape(self) -> tuple[int, int]:
-        return self.data.shape  # type: ignore[return-value]
+        return self.data.shape
 
     def __len__(self) -> int:
         return len(self.ids)

@@ -109,5 +109,16 @@ def beta_diversity(study: Study, metric: str, *, pseudocount: float | None = Non
     resolved = get_beta_metric(metric)
     extra = _check_applicable(study, resolved)
     opts = _options(resolved, {"pseudocount": pseudocount, "n_threads": n_threads})
-    data = resolved.func(study.counts, **extra, **opts)
+    try:
+        data = resolved.func(study.counts, **extra, **opts)
+    except InputError as exc:
+        rows = getattr(exc, "rows", None)  # kernels name rows; the driver knows the ids
+        if rows is None:
+            raise
+        ids = [str(study.sample_ids[r]) for r in rows]
+        raise InputError(
+            f"{resolved.name} is undefined between samples with no reads; {len(ids)} sample(s) "
+            f"in {study.source} are empty: {', '.join(ids[:10])}{' …' if len(ids) > 10 else ''}. "
+            "Remove them (or rarefy, which drops them) first."
+        ) from exc
     return DistanceMatrix(study.sample_ids, data, resolved.name, validate=False)

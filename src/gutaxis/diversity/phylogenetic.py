@@ -23,12 +23,15 @@ abundances, and likewise :math:`b_b, B` for sample B.
 * Faith's PD: :math:`\sum_b L_b [a_b > 0]`.
 * unweighted UniFrac:
   :math:`\sum_b L_b [a_b > 0 \oplus b_b > 0] / \sum_b L_b [a_b > 0 \lor b_b > 0]`
-  (0 when the denominator is 0).
+  (0 when the denominator is 0 — the two samples span no branch length, so
+  the tree cannot tell them apart; scikit-bio returns NaN there, 0/0, which a
+  distance matrix cannot hold).
 * weighted UniFrac: :math:`u = \sum_b L_b |a_b/A - b_b/B|` (a sample with
   :math:`A = 0` contributes zeros).
 * weighted normalized UniFrac: :math:`u / \sum_t d_t (a_t/A + b_t/B)` where
   :math:`d_t` is the distance from tip :math:`t` to the root (root branch
-  included); 0 when both samples are empty or the denominator is 0.
+  included); 0 when both samples are empty or the denominator is 0 (scikit-bio:
+  NaN, as above).
 
 These are exactly scikit-bio's definitions (version 0.7.4, checked by the
 test suite to a relative tolerance of 1e-9 on random data; the kernels aim

@@ -1,0 +1,28 @@
+"""Alpha and beta diversity, rarefaction — QIIME 2's definitions, fast kernels.
+
+Public names: :func:`alpha_diversity`, :func:`beta_diversity`,
+:func:`rarefy`, :func:`alpha_metrics`, :func:`beta_metrics`.
+"""
+
+from gutaxis.diversity import alpha as _alpha  # noqa: F401  (registers metrics)
+from gutaxis.diversity import beta as _beta  # noqa: F401
+from gutaxis.diversity import phylogenetic as _phylogenetic  # noqa: F401
+from gutaxis.diversity._driver import alpha_diversity, beta_diversity
+from gutaxis.diversity._registry import (
+    alpha_metrics,
+    beta_metrics,
+    get_alpha_metric,
+    get_beta_metric,
+)
+from gutaxis.diversity.rarefy import RarefactionResult, rarefy
+
+__all__ = [
+    "alpha_diversity",
+    "beta_diversity",
+    "alpha_metrics",
+    "beta_metrics",
+    "get_alpha_metric",
+    "get_beta_metric",
+    "rarefy",
+    "RarefactionResult",
+]

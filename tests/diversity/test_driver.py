@@ -1,0 +1,43 @@
+"""The drivers: metric lookup, applicability checks, ids on results."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from gutaxis import Study
+from gutaxis.diversity import alpha_diversity, beta_diversity
+from gutaxis.exceptions import InputError, UnknownMetricError
+
+
+def test_empty_samples_are_named_by_id():
+    study = Study(np.array([[1, 2], [0, 0], [0, 0]]), ["full", "e1", "e2"], ["a", "b"])
+    with pytest.raises(InputError, match=r"2 sample\(s\) in <memory> are empty: e1, e2"):
+        beta_diversity(study, "braycurtis")
+
+
+def test_unknown_names_list_the_valid_ones():
+    study = Study(np.array([[1, 2]]), ["s"], ["a", "b"])
+    with pytest.raises(UnknownMetricError, match=r"unknown alpha diversity metric 'shannon'; "
+                                                 r"valid names are: .*shannon_entropy"):
+        alpha_diversity(study, ["shannon"])
+    with pytest.raises(UnknownMetricError, match=r"valid names are: .*braycurtis"):
+        beta_diversity(study, "bray")
+
+
+def test_count_metrics_refuse_relative_tables_and_tree_metrics_need_a_tree():
+    rel = Study(np.array([[0.5, 0.5]]), ["s"], ["a", "b"], kind="relative")
+    with pytest.raises(InputError, match="chao1 is defined on read counts"):
+        alpha_diversity(rel, ["chao1"])
+    with pytest.raises(InputError, match="faith_pd needs a phylogenetic tree"):
+        alpha_diversity(rel, ["faith_pd"])
+
+
+def test_results_carry_sample_ids():
+    study = Study(np.array([[1, 1, 0], [0, 3, 3]]), ["x", "y"], ["a", "b", "c"])
+    alpha = alpha_diversity(study, ["observed_features"])
+    assert list(alpha.index) == ["x", "y"] and alpha.index.name == "sample_id"
+    dm = beta_diversity(study, "jaccard")
+    assert list(dm.ids) == ["x", "y"]
+    # Jaccard by hand: shared {b}, union {a, b, c} → 1 − 1/3
+    assert dm.data[0, 1] == pytest.approx(2 / 3, rel=1e-15)

@@ -1,0 +1,109 @@
+"""The command line, end to end on small files and on the bundled study."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+import skbio
+from typer.testing import CliRunner
+
+from gutaxis import Study
+from gutaxis.cli import app
+from gutaxis.exceptions import UnknownMetricError
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def biom_json(tmp_path):
+    rng = np.random.default_rng(7)
+    counts = rng.poisson(3.0, size=(6, 12)) * (rng.random((6, 12)) < 0.6)
+    counts[:, 0] += 1  # no empty sample
+    study = Study(counts, [f"S{i}" for i in range(6)], [f"F{j}" for j in range(12)])
+    path = tmp_path / "table.json"
+    path.write_text(study.to_biom().to_json("test"))
+    return path, counts
+
+
+def test_metrics_lists_qiime2_names():
+    result = runner.invoke(app, ["metrics"])
+    assert result.exit_code == 0
+    for name in ("observed_features", "shannon_entropy", "faith_pd", "braycurtis",
+                 "weighted_normalized_unifrac"):
+        assert name in result.output
+
+
+def test_diversity_writes_alpha_beta_and_provenance(tmp_path, biom_json):
+    path, counts = biom_json
+    out = tmp_path / "out"
+    result = runner.invoke(app, ["diversity", str(path), "--metrics",
+                                 "shannon_entropy,observed_features,braycurtis", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    alpha = pd.read_csv(out / "alpha.tsv", sep="\t", index_col=0)
+    assert alpha.index.name == "sample_id"
+    assert list(alpha.columns) == ["shannon_entropy", "observed_features"]
+    # independent reference: scikit-bio with QIIME 2's base 2
+    expected = [skbio.diversity.alpha.shannon(row, base=2) for row in counts]
+    np.testing.assert_allclose(alpha["shannon_entropy"], expected, rtol=1e-12)
+    np.testing.assert_array_equal(alpha["observed_features"], (counts > 0).sum(axis=1))
+    dm = skbio.DistanceMatrix.read(str(out / "beta" / "braycurtis.tsv"))
+    ref = skbio.diversity.beta_diversity("braycurtis", counts, ids=[f"S{i}" for i in range(6)])
+    np.testing.assert_allclose(dm.data, ref.data, rtol=1e-12, atol=1e-15)
+    prov = json.loads((out / "provenance.json").read_text())
+    assert prov["inputs"][0]["role"] == "table"
+    assert len(prov["inputs"][0]["sha256"]) == 64
+    assert prov["parameters"]["metrics"] == {"alpha": ["shannon_entropy", "observed_features"],
+                                             "beta": ["braycurtis"]}
+    assert prov["rarefaction"] is None and prov["tree"] is None
+
+
+def test_rarefy_reports_dropped_samples(tmp_path, biom_json):
+    path, counts = biom_json
+    depth = int(np.sort(counts.sum(axis=1))[2])  # two samples fall below
+    out = tmp_path / "r"
+    result = runner.invoke(app, ["diversity", str(path), "--metrics", "observed_features",
+                                 "--rarefy", str(depth), "--seed", "3", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    prov = json.loads((out / "provenance.json").read_text())
+    below = [f"S{i}" for i in range(6) if counts[i].sum() < depth]
+    assert prov["rarefaction"]["dropped"] == below
+    assert prov["rarefaction"]["depth"] == depth
+    assert len(pd.read_csv(out / "alpha.tsv", sep="\t")) == 6 - len(below)
+
+
+def test_unknown_metric_lists_valid_names(tmp_path, biom_json):
+    path, _ = biom_json
+    result = runner.invoke(app, ["diversity", str(path), "--metrics", "shanon",
+                                 "--out", str(tmp_path / "x")])
+    assert isinstance(result.exception, UnknownMetricError)
+    assert "valid names are" in str(result.exception) and "shannon_entropy" in str(result.exception)
+
+
+def test_phylogenetic_metric_without_tree_is_a_clear_error(tmp_path, biom_json):
+    path, _ = biom_json
+    result = runner.invoke(app, ["diversity", str(path), "--metrics", "faith_pd",
+                                 "--out", str(tmp_path / "x")])
+    assert "faith_pd need(s) a phylogenetic tree" in str(result.exception)
+
+
+def test_console_script_turns_errors_into_one_line(tmp_path):
+    bad = tmp_path / "bad.biom"
+    bad.write_text("this is not a table\n")
+    proc = subprocess.run([sys.executable, "-m", "gutaxis.cli", "diversity", str(bad),
+                           "--out", str(tmp_path / "o")], capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == 2
+    assert "Traceback" not in proc.stderr
+    assert "error:" in proc.stderr and "bad.biom" in proc.stderr
+
+
+def test_help_has_an_example_for_every_option():
+    result = runner.invoke(app, ["diversity", "--help"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0
+    assert result.output.count("Example:") >= 12
+
