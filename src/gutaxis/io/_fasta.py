@@ -113,14 +113,11 @@ def read_sequences(path: PathLike) -> pd.Series:
     UnsafeInputError
         The file exceeds the size limit.
     """
-    from gutaxis.io._qza import is_qza, read_qza
+    from gutaxis.io._qza import is_qza, read_qza_of_type
 
     p = as_path(path)
     if is_qza(p):
-        artifact = read_qza(p)
-        if artifact.base_type != "FeatureData[Sequence]":
-            raise FormatError(f"{p}: expected a FeatureData[Sequence] artifact; this one holds "
-                              f"{artifact.type}")
+        artifact = read_qza_of_type(p, "FeatureData[Sequence]")
         value: pd.Series = artifact.value
         value.attrs["provenance"] = read_record(p, "qza", sha256=artifact.sha256,
                                                 artifact_type=artifact.type)

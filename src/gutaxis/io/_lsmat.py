@@ -97,15 +97,11 @@ def read_lsmat(path: PathLike) -> DistanceMatrix:
     FormatError, ValidationError, UnsafeInputError
         See :func:`parse_lsmat`; also a ``.qza`` of another type.
     """
-    from gutaxis.io._qza import is_qza, read_qza
+    from gutaxis.io._qza import is_qza, read_qza_of_type
 
     p = as_path(path)
     if is_qza(p):
-        artifact = read_qza(p)
-        if artifact.base_type != "DistanceMatrix":
-            raise FormatError(f"{p}: expected a DistanceMatrix artifact; this one holds "
-                              f"{artifact.type}")
-        value: DistanceMatrix = artifact.value
+        value: DistanceMatrix = read_qza_of_type(p, "DistanceMatrix").value
         return value
     return parse_lsmat(read_text_bounded(p, "the distance matrix file"), str(p))
 

@@ -318,6 +318,21 @@ def read_qza(path: PathLike, *, kind: str | None = None) -> QzaArtifact:
                        value=value, path=label, sha256=digest)
 
 
+def read_qza_of_type(path: PathLike, expected: str) -> QzaArtifact:
+    """:func:`read_qza`, refusing an artifact whose base type is not ``expected``.
+
+    Raises
+    ------
+    FormatError
+        The artifact holds another type (the message names both).
+    """
+    artifact = read_qza(path)
+    if artifact.base_type != expected:
+        raise FormatError(f"{artifact.path}: expected a {expected} artifact; this one holds "
+                          f"{artifact.type}")
+    return artifact
+
+
 def _member(zf: zipfile.ZipFile, members: dict[str, zipfile.ZipInfo], member: str, root: str,
             label: str) -> bytes:
     info = members.get(member)

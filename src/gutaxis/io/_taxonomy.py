@@ -210,14 +210,11 @@ def read_taxonomy(path: PathLike) -> pd.DataFrame:
     UnsafeInputError
         The file exceeds a safety limit.
     """
-    from gutaxis.io._qza import is_qza, read_qza
+    from gutaxis.io._qza import is_qza, read_qza_of_type
 
     p = as_path(path)
     if is_qza(p):
-        artifact = read_qza(p)
-        if artifact.base_type != "FeatureData[Taxonomy]":
-            raise FormatError(f"{p}: expected a FeatureData[Taxonomy] artifact; this one holds "
-                              f"{artifact.type}")
+        artifact = read_qza_of_type(p, "FeatureData[Taxonomy]")
         value: pd.DataFrame = artifact.value
         value.attrs["provenance"] = read_record(p, "qza", sha256=artifact.sha256,
                                                 artifact_type=artifact.type)
