@@ -1,0 +1,345 @@
+"""PERMANOVA: do groups of samples differ in their distances?"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import operator
+from collections.abc import Iterator
+from typing import Any
+
+import numba
+import numpy as np
+import pandas as pd
+
+from gutaxis.distance import DistanceMatrix
+from gutaxis.exceptions import InputError, NotFoundError
+from gutaxis.stats._results import TestResult, make_result
+
+__all__ = ["permanova"]
+
+#: Permutations evaluated per pass over the distance matrix.  Each distance is
+#: read once per chunk and reused for every permutation in it.
+_CHUNK = 256
+#: A permuted pseudo-F counts as "at least as large" when it is within this
+#: relative distance of the observed one, so that rounding cannot break ties.
+_TIE_RTOL = 1e-9
+#: Below this many (distance, permutation) updates per chunk (about 125
+#: samples) the kernels run on one thread: waking the pool costs more than the
+#: work.  Above it two threads win on a quiet machine (1,000 samples: 0.031 s
+#: against 0.047 s; 5,000: 0.63 s against 0.84 s), though on a machine busy
+#: with other work they can lose.
+_PARALLEL_MIN_WORK = 4_000_000
+
+
+@contextlib.contextmanager
+def _numba_threads(count: int | None) -> Iterator[None]:
+    if count is None:
+        yield
+        return
+    previous = numba.get_num_threads()
+    numba.set_num_threads(min(count, previous))
+    try:
+        yield
+    finally:
+        numba.set_num_threads(previous)
+
+
+# --------------------------------------------------------------------- kernels
+@numba.njit(parallel=True, cache=True)
+def _sum_sq_upper(d: np.ndarray) -> float:  # pragma: no cover - compiled
+    """``Σ_{i<j} d_ij²`` (deterministic: per-row partial sums, then in order)."""
+    n = d.shape[0]
+    partial = np.empty(n)
+    for i in numba.prange(n):
+        s = 0.0
+        for j in range(i + 1, n):
+            s += d[i, j] * d[i, j]
+        partial[i] = s
+    total = 0.0
+    for i in range(n):
+        total += partial[i]
+    return total
+
+
+@numba.njit(parallel=True, fastmath=True, cache=True)
+def _within_ss(d: np.ndarray, labels_t: np.ndarray, inv_sizes: np.ndarray,
+               out: np.ndarray) -> None:  # pragma: no cover - compiled
+    """``s_W`` for many groupings in one pass over the upper triangle of ``d``.
+
+    ``labels_t`` is ``n × P`` (sample-major, any integer type): column ``p``
+    is one grouping.
+    ``out[p] = Σ_{i<j, g_i = g_j} d_ij² / n_{g_i}``.  Rows ``t`` and
+    ``n - 1 - t`` are handled by the same task so the tasks are equal in size.
+    Per grouping the sum runs over ``j`` in order for every row (the
+    vectorisation is across groupings), so two groupings that describe the
+    same partition give bit-identical results.
+    """
+    n = d.shape[0]
+    n_perm = labels_t.shape[1]
+    half = (n + 1) // 2
+    partial = np.zeros((half, n_perm))
+    for t in numba.prange(half):
+        acc = np.empty(n_perm)
+        first = np.int64(t)
+        for side in range(2):
+            i = first
+            if side == 1:
+                i = np.int64(n - 1) - first
+                if i == first:
+                    break
+            for p in range(n_perm):
+                acc[p] = 0.0
+            li = labels_t[i]
+            for j in range(i + 1, n):
+                v = d[i, j]
+                a = v * v
+                lj = labels_t[j]
+                for p in range(n_perm):
+                    acc[p] += a if lj[p] == li[p] else 0.0
+            for p in range(n_perm):
+                partial[t, p] += acc[p] * inv_sizes[li[p]]
+    for p in range(n_perm):
+        s = 0.0
+        for t in range(half):
+            s += partial[t, p]
+        out[p] = s
+
+
+# ------------------------------------------------------------------------- API
+def permanova(dm: DistanceMatrix, grouping: pd.Series | Any, *, permutations: int = 999,
+              seed: int | np.random.Generator | None = None) -> TestResult:
+    r"""Permutational multivariate analysis of variance (one factor).
+
+    Parameters
+    ----------
+    dm : DistanceMatrix
+        Distances between ``n`` samples.
+    grouping : pandas.Series or array_like
+        The group of every sample.  A Series is matched to ``dm.ids`` by its
+        index (extra ids are ignored; every id of ``dm`` must be present); any
+        other 1-D array-like is taken in ``dm.ids`` order.  Labels may be of
+        any hashable type; missing values (NaN/None) are refused.
+    permutations : int
+        Number of random relabellings for the p-value (``>= 0``; 0 gives a
+        NaN p-value).
+    seed : int, numpy.random.Generator or None
+        Seed (or generator) for the permutations.  ``None`` draws fresh
+        entropy from the operating system.
+
+    Returns
+    -------
+    TestResult
+        ``method="PERMANOVA"``, ``statistic_name="pseudo-F"``,
+        ``effect_size_name="R2"``; ``extra`` holds ``ss_total``,
+        ``ss_within``, ``ss_between``, ``df_between``, ``df_within`` and
+        ``group_sizes`` (label → size, labels as strings).
+
+    Raises
+    ------
+    NotFoundError
+        A sample of ``dm`` is not in the index of the grouping Series.
+    InputError
+        Fewer than two groups, every group of size one, missing labels, a
+        grouping of the wrong length, or a bad ``permutations``/``seed``.
+
+    Notes
+    -----
+    Following Anderson (2001) [1]_, with :math:`N` samples in :math:`g`
+    groups of sizes :math:`n_k`,
+
+    .. math::
+        SS_T = \frac1N \sum_{i<j} d_{ij}^2, \qquad
+        SS_W = \sum_k \frac{1}{n_k} \sum_{i<j;\, i,j \in k} d_{ij}^2, \qquad
+        SS_A = SS_T - SS_W,
+
+    .. math::
+        F = \frac{SS_A / (g - 1)}{SS_W / (N - g)}, \qquad R^2 = \frac{SS_A}{SS_T}.
+
+    The p-value is :math:`(1 + \#\{F^\pi \ge F\}) / (1 + \text{permutations})`
+    over random relabellings :math:`\pi` of the samples, where a permuted
+    :math:`F^\pi` within a relative 1e-9 of :math:`F` counts as a tie (as
+    vegan [2]_ does with an absolute tolerance), so that rounding cannot
+    break ties between groupings that describe the same partition.
+
+    *Agreement with scikit-bio.*  The pseudo-F equals
+    ``skbio.stats.distance.permanova``'s to rounding.  The permutations are
+    drawn exactly as scikit-bio draws them — one
+    ``rng.permutation(grouping_codes)`` per permutation from
+    ``numpy.random.default_rng(seed)`` — so with the same integer seed (or a
+    generator in the same state) the p-values are identical.  (scikit-bio's
+    ``seed=None`` draws its seed from NumPy's legacy global state; ours from
+    the operating system.)
+
+    *Speed.*  Instead of one pass over the distance matrix per permutation,
+    a compiled kernel reads every distance once per chunk of 256
+    permutations and updates the within-group sums of all of them
+    (vectorised across the permutations, with 8-bit group labels when there
+    are fewer than 128 groups; in parallel over rows); no copy of the matrix
+    is made.  The cost is
+    ``O(n² · permutations)`` additions, independent of the number of groups.
+
+    References
+    ----------
+    .. [1] Anderson, M. J. (2001). A new method for non-parametric
+       multivariate analysis of variance. *Austral Ecology* 26(1), 32–46.
+       doi:10.1111/j.1442-9993.2001.01070.pp.x
+    .. [2] Oksanen, J. et al. vegan: Community Ecology Package (``adonis2``,
+       ``permutest``). https://CRAN.R-project.org/package=vegan
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from gutaxis import DistanceMatrix
+    >>> x = np.array([0.0, 1.0, 2.0, 10.0, 11.0, 12.0])
+    >>> dm = DistanceMatrix(list("abcdef"), np.abs(x[:, None] - x[None, :]))
+    >>> res = permanova(dm, ["u", "u", "u", "v", "v", "v"], permutations=99, seed=1)
+    >>> round(res.statistic, 4), round(res.effect_size, 4)
+    (150.0, 0.974)
+    """
+    if not isinstance(dm, DistanceMatrix):
+        raise InputError(f"permanova takes a gutaxis DistanceMatrix; got {type(dm).__name__}")
+    codes, labels, name = _grouping_codes(dm, grouping)
+    n = len(codes)
+    sizes = np.bincount(codes, minlength=len(labels))
+    g = len(labels)
+    if g < 2:
+        only = f" (every sample is in group {labels[0]!r})" if g == 1 else ""
+        raise InputError(f"PERMANOVA needs at least 2 groups; the grouping has {g}{only}")
+    if g == n:
+        raise InputError(
+            f"PERMANOVA needs a group with at least 2 samples; all {n} samples are in groups "
+            "of their own, so there is no within-group variation to compare with"
+        )
+    n_perm = _check_permutations(permutations)
+    rng = _rng(seed)
+
+    d = dm.data
+    if not d.flags.c_contiguous:
+        d = d.T if d.flags.f_contiguous else np.ascontiguousarray(d)
+    # small problems on one thread: waking the pool costs more than the work
+    with _numba_threads(1 if n * n * min(n_perm + 1, _CHUNK) < _PARALLEL_MIN_WORK else None):
+        s_t = _sum_sq_upper(d) / n
+        s_w = _within_ss_permuted(d, codes, sizes, n_perm, rng)
+    s_a = s_t - s_w
+    with np.errstate(divide="ignore", invalid="ignore"):
+        f = (s_a / (g - 1)) / (s_w / (n - g))
+        r2 = s_a[0] / s_t if s_t > 0 else math.nan
+    stat = float(f[0])
+    if n_perm == 0 or math.isnan(stat):
+        p = math.nan
+    else:
+        perm = f[1:]
+        hits = int(np.count_nonzero(perm >= stat - _TIE_RTOL * abs(stat))) if math.isfinite(
+            stat) else int(np.count_nonzero(perm == stat))
+        p = (hits + 1) / (n_perm + 1)
+    extra: dict[str, Any] = {
+        "ss_total": float(s_t),
+        "ss_within": float(s_w[0]),
+        "ss_between": float(s_a[0]),
+        "df_between": g - 1,
+        "df_within": n - g,
+        "group_sizes": {str(lab): int(size) for lab, size in zip(labels, sizes, strict=True)},
+    }
+    if name is not None:
+        extra["grouping"] = str(name)
+    return make_result(method="PERMANOVA", statistic_name="pseudo-F", statistic=stat,
+                       p_value=p, permutations=n_perm, n=n, n_groups=g, effect_size=r2,
+                       effect_size_name="R2", extra=extra)
+
+
+# --------------------------------------------------------------------- helpers
+def _within_ss_permuted(d: np.ndarray, codes: np.ndarray, sizes: np.ndarray, n_perm: int,
+                        rng: np.random.Generator) -> np.ndarray:
+    """``s_W`` of the observed grouping, then of ``n_perm`` random relabellings."""
+    n = len(codes)
+    inv = 1.0 / sizes.astype(np.float64)
+    out = np.empty(n_perm + 1)
+    width = min(_CHUNK, n_perm + 1)
+    # the narrowest label type: the kernel streams the labels of every row for
+    # every pair, and int8 labels make it ~25 % faster than int32
+    dtype = np.int8 if len(sizes) <= 127 else np.int16 if len(sizes) <= 32767 else np.int32
+    buf = np.empty((width, n), dtype=dtype)
+    for start in range(0, n_perm + 1, _CHUNK):
+        stop = min(start + _CHUNK, n_perm + 1)
+        for row, i in enumerate(range(start, stop)):
+            buf[row] = codes
+            if i > 0:
+                # rng.shuffle on a copy of ``codes`` == rng.permutation(codes)
+                # (the scikit-bio stream, whatever the integer dtype)
+                rng.shuffle(buf[row])
+        labels_t = np.ascontiguousarray(buf[: stop - start].T)
+        _within_ss(d, labels_t, inv, out[start:stop])
+    return out
+
+
+def _grouping_codes(dm: DistanceMatrix, grouping: Any) -> tuple[np.ndarray, list[Any], Any]:
+    """Integer group codes in ``dm.ids`` order, the (sorted) labels, the grouping's name."""
+    name = None
+    if isinstance(grouping, pd.DataFrame):
+        raise InputError("grouping must be one column (a Series), not a DataFrame; "
+                         "pass e.g. metadata['group']")
+    if isinstance(grouping, pd.Series):
+        name = grouping.name
+        series = grouping.copy()
+        series.index = pd.Index([str(i) for i in series.index], dtype=object)
+        if series.index.has_duplicates:
+            dupes = series.index[series.index.duplicated()].unique().tolist()
+            raise InputError("the grouping's index has duplicated sample ids: "
+                             + ", ".join(map(repr, dupes[:10])))
+        missing = dm.ids.difference(series.index, sort=False)
+        if len(missing):
+            raise NotFoundError(
+                "sample", list(missing),
+                "the grouping's index (a Series is matched to the distance matrix by sample "
+                "id; pass grouping.to_numpy() for values already in distance-matrix order)")
+        values = series.reindex(dm.ids).to_numpy()
+    else:
+        values = np.asarray(grouping, dtype=object) if not isinstance(grouping, np.ndarray) \
+            else grouping
+        if values.ndim != 1:
+            raise InputError(f"grouping must be one-dimensional; got shape {values.shape}")
+        if len(values) != len(dm):
+            raise InputError(f"grouping has {len(values)} values but the distance matrix has "
+                             f"{len(dm)} samples; give one group per sample, in dm.ids order "
+                             "(or a Series indexed by sample id)")
+    try:
+        codes, uniques = pd.factorize(values, sort=True)
+    except TypeError:  # labels of mixed, unorderable types
+        codes, uniques = pd.factorize(values, sort=False)
+    if (codes < 0).any():
+        absent = dm.ids[codes < 0].tolist()
+        raise InputError(
+            f"the grouping has no group (NaN/None) for {len(absent)} sample(s): "
+            + ", ".join(map(repr, absent[:10])) + (" …" if len(absent) > 10 else "")
+            + "; drop these samples first (dm.subset(...))"
+        )
+    return codes.astype(np.int32), list(uniques), name
+
+
+def _check_permutations(permutations: Any) -> int:
+    if isinstance(permutations, bool):
+        raise InputError(f"permutations must be a non-negative integer; got {permutations!r}")
+    try:
+        value = operator.index(permutations)
+    except TypeError:
+        raise InputError(
+            f"permutations must be a non-negative integer; got {permutations!r}"
+        ) from None
+    if value < 0:
+        raise InputError(f"permutations must be a non-negative integer; got {value}")
+    return value
+
+
+def _rng(seed: Any) -> np.random.Generator:
+    if isinstance(seed, np.random.Generator):
+        return seed
+    if seed is None:
+        return np.random.default_rng()
+    if isinstance(seed, bool) or not isinstance(seed, int | np.integer):
+        raise InputError(f"seed must be an integer, a numpy.random.Generator or None; "
+                         f"got {seed!r}")
+    try:
+        return np.random.default_rng(int(seed))
+    except ValueError as exc:
+        raise InputError(f"seed must be a non-negative integer; got {seed!r} ({exc})") from None
