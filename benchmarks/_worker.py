@@ -32,9 +32,10 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
-TABLE_OPS = {"shannon_entropy", "faith_pd", "braycurtis", "jaccard", "unweighted_unifrac",
-             "weighted_unifrac", "rarefy"}
-TREE_OPS = {"faith_pd", "unweighted_unifrac", "weighted_unifrac"}
+TABLE_OPS = {"shannon_entropy", "faith_pd", "braycurtis", "jaccard", "aitchison",
+             "robust_aitchison", "unweighted_unifrac", "weighted_unifrac",
+             "weighted_normalized_unifrac", "rarefy"}
+TREE_OPS = {"faith_pd", "unweighted_unifrac", "weighted_unifrac", "weighted_normalized_unifrac"}
 DM_OPS = {"pcoa", "pcoa_dims3", "permanova"}
 PERMUTATIONS = 999
 
@@ -119,6 +120,19 @@ def _peer_table_op(op: str, counts: sp.csr_matrix, sids: list[str], fids: list[s
                                           validate=False)
     if op in ("unweighted_unifrac", "weighted_unifrac"):
         return lambda: sd.beta_diversity(op, dense, sids, taxa=fids, tree=tree, validate=False)
+    if op == "weighted_normalized_unifrac":
+        return lambda: sd.beta_diversity("weighted_unifrac", dense, sids, taxa=fids, tree=tree,
+                                         validate=False, normalized=True)
+    if op in ("aitchison", "robust_aitchison"):
+        from scipy.spatial.distance import pdist, squareform
+        from skbio.stats.composition import clr, rclr
+
+        def log_ratio_distances() -> np.ndarray:
+            # QIIME 2: clr(counts + 1) then Euclidean; robust: rclr (NaN → 0) then Euclidean
+            x = clr(dense + 1.0) if op == "aitchison" else np.nan_to_num(rclr(dense), nan=0.0)
+            return squareform(pdist(x, "euclidean"))
+
+        return log_ratio_distances
     return lambda: sd.beta_diversity(op, dense, sids, validate=False)
 
 
