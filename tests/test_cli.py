@@ -107,3 +107,75 @@ def test_help_has_an_example_for_every_option():
     assert result.exit_code == 0
     assert result.output.count("Example:") >= 12
 
+
+
+def _qza(path, semantic_type, member, payload):
+    """A minimal QIIME 2 artifact: <uuid>/metadata.yaml + <uuid>/data/<member>."""
+    import zipfile
+
+    uuid = "7c1d0d55-6a55-4a61-9a2b-3f5a8f4c2e10"
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr(f"{uuid}/VERSION", "QIIME 2\narchive: 5\nframework: 2024.2.0\n")
+        zf.writestr(f"{uuid}/metadata.yaml", f"uuid: {uuid}\ntype: {semantic_type}\n"
+                                             "format: SomeDirFmt\n")
+        zf.writestr(f"{uuid}/data/{member}", payload)
+    return path
+
+
+def test_qza_table_and_rooted_tree_give_qiime2_values(tmp_path):
+    """`gutaxis diversity table.qza --tree tree.qza` against scikit-bio (QIIME 2's engine)."""
+    import io as stdio
+
+    from gutaxis.io import write_biom
+
+    rng = np.random.default_rng(11)
+    n, m = 9, 14
+    counts = rng.poisson(4.0, size=(n, m)) * (rng.random((n, m)) < 0.5)
+    counts[:, 0] += 1
+    sids, fids = [f"S{i}" for i in range(n)], [f"F{j}" for j in range(m)]
+    biom_path = tmp_path / "inner.biom"
+    write_biom(Study(counts, sids, fids), biom_path)
+    table = _qza(tmp_path / "table.qza", "FeatureTable[Frequency]", "feature-table.biom",
+                 biom_path.read_bytes())
+    sk_tree = skbio.TreeNode.read(stdio.StringIO(
+        _random_newick(fids, np.random.default_rng(5))))
+    tree = _qza(tmp_path / "tree.qza", "Phylogeny[Rooted]", "tree.nwk",
+                str(sk_tree).encode())
+    out = tmp_path / "out"
+    result = runner.invoke(app, ["diversity", str(table), "--tree", str(tree), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+
+    alpha = pd.read_csv(out / "alpha.tsv", sep="\t", index_col=0)
+    sk = skbio.diversity.alpha_diversity
+    np.testing.assert_allclose(alpha["shannon_entropy"], sk("shannon", counts, sids, base=2),
+                               rtol=1e-12)
+    np.testing.assert_allclose(alpha["faith_pd"],
+                               sk("faith_pd", counts, sids, taxa=fids, tree=sk_tree), rtol=1e-9)
+    np.testing.assert_allclose(alpha["chao1"], sk("chao1", counts, sids), rtol=1e-12)
+    np.testing.assert_allclose(alpha["simpson"], sk("simpson", counts, sids), rtol=1e-12)
+    np.testing.assert_allclose(alpha["pielou_evenness"], sk("pielou_e", counts, sids),
+                               rtol=1e-12)
+    beta = skbio.diversity.beta_diversity
+    refs = {
+        "braycurtis": beta("braycurtis", counts, sids),
+        "jaccard": beta("jaccard", counts > 0, sids),
+        "unweighted_unifrac": beta("unweighted_unifrac", counts, sids, taxa=fids, tree=sk_tree),
+        "weighted_unifrac": beta("weighted_unifrac", counts, sids, taxa=fids, tree=sk_tree),
+        "weighted_normalized_unifrac": beta("weighted_unifrac", counts, sids, taxa=fids,
+                                            tree=sk_tree, normalized=True),
+    }
+    for name, ref in refs.items():
+        got = skbio.DistanceMatrix.read(str(out / "beta" / f"{name}.tsv"))
+        np.testing.assert_allclose(got.data, ref.data, rtol=1e-9, atol=1e-12, err_msg=name)
+    prov = json.loads((out / "provenance.json").read_text())
+    assert prov["tree"]["source"] == "user" and prov["tree"]["path"] == str(tree)
+
+
+def _random_newick(tips, rng):
+    """A random rooted binary tree with exponential branch lengths, as Newick."""
+    nodes = [f"{t}:{rng.exponential(0.5):.6f}" for t in tips]
+    while len(nodes) > 1:
+        i, j = sorted(rng.choice(len(nodes), size=2, replace=False))
+        b, a = nodes.pop(j), nodes.pop(i)
+        nodes.append(f"({a},{b}):{rng.exponential(0.5):.6f}")
+    return nodes[0].rsplit(":", 1)[0] + ";"
