@@ -41,3 +41,18 @@ def test_results_carry_sample_ids():
     assert list(dm.ids) == ["x", "y"]
     # Jaccard by hand: shared {b}, union {a, b, c} → 1 − 1/3
     assert dm.data[0, 1] == pytest.approx(2 / 3, rel=1e-15)
+
+
+def test_n_threads_limits_blas_pools_and_keeps_results():
+    from threadpoolctl import threadpool_info
+
+    from gutaxis.diversity._driver import _blas_threads
+
+    with _blas_threads(1):
+        assert all(pool["num_threads"] == 1 for pool in threadpool_info())
+    rng = np.random.default_rng(3)
+    study = Study(rng.poisson(2.0, (30, 8)) + 1, [f"s{i}" for i in range(30)],
+                  [f"f{j}" for j in range(8)])
+    for metric in ("braycurtis", "aitchison"):
+        np.testing.assert_array_equal(beta_diversity(study, metric, n_threads=1).data,
+                                      beta_diversity(study, metric).data)

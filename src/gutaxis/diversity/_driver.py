@@ -7,7 +7,8 @@ the arrays they return with the sample ids.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import contextlib
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -40,6 +41,18 @@ def _check_applicable(study: Study, metric: Metric) -> dict[str, Any]:
         extra["tree"] = study.tree
         extra["feature_ids"] = study.feature_ids
     return extra
+
+
+@contextlib.contextmanager
+def _blas_threads(n_threads: int | None) -> Iterator[None]:
+    """Hold BLAS/OpenMP pools to ``n_threads`` (numba loops take it as an option)."""
+    if n_threads is None:
+        yield
+        return
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=n_threads):
+        yield
 
 
 def _options(metric: Metric, given: dict[str, Any]) -> dict[str, Any]:
@@ -100,7 +113,8 @@ def beta_diversity(study: Study, metric: str, *, pseudocount: float | None = Non
         For ``aitchison`` only: added to every count before the CLR
         (default 1, as documented in :mod:`gutaxis.diversity.beta`).
     n_threads : int, optional
-        Threads for the compiled kernels (default: all cores).
+        Threads for the compiled kernels and the BLAS they call (default: all
+        cores; the BLAS pool is limited with threadpoolctl).
 
     Returns
     -------
@@ -110,7 +124,8 @@ def beta_diversity(study: Study, metric: str, *, pseudocount: float | None = Non
     extra = _check_applicable(study, resolved)
     opts = _options(resolved, {"pseudocount": pseudocount, "n_threads": n_threads})
     try:
-        data = resolved.func(study.counts, **extra, **opts)
+        with _blas_threads(n_threads):
+            data = resolved.func(study.counts, **extra, **opts)
     except InputError as exc:
         rows = getattr(exc, "rows", None)  # kernels name rows; the driver knows the ids
         if rows is None:
