@@ -95,11 +95,7 @@ def _gutaxis_table_op(op: str, counts: sp.csr_matrix, sids: list[str], fids: lis
     if op in ("shannon_entropy", "faith_pd"):
         return lambda: dv.alpha_diversity(study, [op])
     if op == "rarefy":
-        import inspect
-
-        params = inspect.signature(dv.rarefy).parameters
-        kw = {"seed": 0} if "seed" in params else {}
-        return lambda: dv.rarefy(study, depth, **kw)
+        return lambda: dv.rarefy(study, depth, seed=0)
     return lambda: dv.beta_diversity(study, op)
 
 

@@ -37,7 +37,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import scipy.sparse as sp
 
 from benchmarks import synthetic
 
@@ -174,48 +173,7 @@ def machine_info() -> dict[str, Any]:
     return info
 
 
-# ------------------------------------------------------------ availability
-def availability(op: str) -> str | None:
-    """``None`` when gutaxis has ``op``, else why not."""
-    try:
-        if op in ("pcoa", "pcoa_dims3"):
-            import gutaxis.ordination  # noqa: F401
-            return None
-        if op == "permanova":
-            import gutaxis.stats  # noqa: F401
-            return None
-        import gutaxis.diversity as dv
-    except Exception as exc:  # noqa: BLE001
-        return f"not available yet (import failed: {type(exc).__name__}: {exc})"
-    try:
-        if op == "rarefy":
-            import inspect
-
-            if len(inspect.signature(dv.rarefy).parameters) < 2:
-                return "not available yet (gutaxis.diversity.rarefy is still a stub)"
-            return None
-        if OPS[op].kind == "alpha":
-            dv.get_alpha_metric(op)
-        else:
-            dv.get_beta_metric(op)
-    except Exception as exc:  # noqa: BLE001
-        return f"not available yet ({type(exc).__name__}: {exc})"
-    return None
-
-
 # ------------------------------------------------------------------ inputs
-def _jaccard(counts: sp.csr_matrix) -> np.ndarray:
-    b = counts.copy()
-    b.data[:] = 1.0
-    inter = (b @ b.T).toarray()
-    size = np.asarray(b.sum(axis=1)).ravel()
-    union = size[:, None] + size[None, :] - inter
-    with np.errstate(invalid="ignore", divide="ignore"):
-        d = np.where(union > 0, 1.0 - inter / union, 0.0)
-    np.fill_diagonal(d, 0.0)
-    return d
-
-
 def prepare(n: int, f: int, seed: int, need_dm: bool) -> tuple[Path, dict[str, Any]]:
     """Generate (or reuse) the inputs of one size under ``.bench/cache/``."""
     folder = BENCH_DIR / "cache" / f"{n}x{f}-seed{seed}"
@@ -241,19 +199,11 @@ def prepare(n: int, f: int, seed: int, need_dm: bool) -> tuple[Path, dict[str, A
 
         counts, sids, fids = load_table(folder)
         t0 = time.perf_counter()
-        metric = "jaccard (sparse products; gutaxis braycurtis not available)"
-        try:
-            if availability("braycurtis") is None:
-                from gutaxis import Study
-                from gutaxis.diversity import beta_diversity
+        from gutaxis import Study
+        from gutaxis.diversity import beta_diversity
 
-                d = beta_diversity(Study(counts, sids, fids), "braycurtis").data
-                metric = "braycurtis (gutaxis)"
-            else:
-                d = _jaccard(counts)
-        except Exception as exc:  # noqa: BLE001
-            print(f"  gutaxis braycurtis failed ({exc}); using Jaccard for the PCoA/PERMANOVA input")
-            d = _jaccard(counts)
+        d = beta_diversity(Study(counts, sids, fids), "braycurtis").data
+        metric = "braycurtis (gutaxis)"
         np.save(folder / "dm.npy", np.ascontiguousarray(d, dtype=np.float64))
         del d
         meta.update(dm_metric=metric, dm_seconds=time.perf_counter() - t0)
@@ -318,8 +268,7 @@ def render(rows: list[dict[str, Any]], notes: list[str]) -> None:
     body = []
     for r in rows:
         if r.get("status"):
-            short = "not available yet" if r["status"].startswith("not available") else "error"
-            body.append([r["op"], r["size"], short, "", "", "", "", "", "", ""])
+            body.append([r["op"], r["size"], "error", "", "", "", "", "", "", ""])
             continue
         peer = r.get("peer_seconds")
         peer_txt = "skipped" if r.get("peer_skipped") else (
@@ -381,12 +330,6 @@ def main(argv: list[str] | None = None) -> int:
             notes.append(f"{size}: PCoA/PERMANOVA input = {meta.get('dm_metric')} of the table")
         for op in ops:
             info = OPS[op]
-            reason = availability(op)
-            if reason:
-                rows.append({"op": op, "size": size, "status": reason})
-                notes.append(f"{size} {op}: {reason}")
-                print(f"[{size}] {op}: {reason}", flush=True)
-                continue
             base = {"op": op, "dir": str(folder), "seed": args.seed, "depth": meta["depth"],
                     "subset": None, "warmup_n": WARMUP_N[info.kind], "threads": args.threads}
             print(f"[{size}] {op}: gutaxis …", end=" ", flush=True)

@@ -169,6 +169,11 @@ def test_qza_table_and_rooted_tree_give_qiime2_values(tmp_path):
         np.testing.assert_allclose(got.data, ref.data, rtol=1e-9, atol=1e-12, err_msg=name)
     prov = json.loads((out / "provenance.json").read_text())
     assert prov["tree"]["source"] == "user" and prov["tree"]["path"] == str(tree)
+    import hashlib
+
+    tree_inputs = [r for r in prov["inputs"] if r["role"] == "tree"]
+    assert len(tree_inputs) == 1
+    assert tree_inputs[0]["sha256"] == hashlib.sha256(tree.read_bytes()).hexdigest()
 
 
 def _random_newick(tips, rng):

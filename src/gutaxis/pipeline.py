@@ -202,9 +202,9 @@ def run_diversity(table: str | Path, *, out: str | Path, taxonomy: str | Path | 
 
     skipped: dict[str, str] = {}
     if wants_tree:
-        if tree is not None:
-            inputs.append(input_record(tree, "tree"))
         study, tree_info = attach_tree(study, tree, cache_dir=tree_cache, threads=threads)
+        if tree_info is not None and tree_info["source"] == "user":
+            inputs.append({k: tree_info[k] for k in ("role", "path", "sha256", "bytes")})
         step("tree")
         if study.tree is None:
             reason = ("no tree given (--tree) and the feature ids are not sequences "
