@@ -73,7 +73,7 @@ class DistanceMatrix:
         """The matrix restricted to ``ids`` (in that order)."""
         pos = self.ids.get_indexer(pd.Index([str(i) for i in ids]))
         if (pos < 0).any():
-            raise NotFoundError("sample", [i for i, p in zip(ids, pos, strict=True) if p < 0],
+            raise NotFoundError("sample id", [i for i, p in zip(ids, pos, strict=True) if p < 0],
                                 "the distance matrix")
         return DistanceMatrix(self.ids[pos], self.data[np.ix_(pos, pos)], self.metric,
                               validate=False)

@@ -9,6 +9,7 @@ The hierarchy::
     │   │                          path traversal, HDF5 external links, ...)
     │   ├── ValidationError        well-formed data that breaks a rule
     │   │                          (duplicate ids, negative counts, ...)
+    │   ├── UnitError              a unit that is unknown or cannot be converted
     │   └── SampleMismatchError    table and metadata do not share enough samples
     ├── UnknownMetricError         a metric name not in the registry
     ├── NotFoundError              an id that is not there (carries ``missing``)
@@ -28,6 +29,7 @@ __all__ = [
     "FormatError",
     "UnsafeInputError",
     "ValidationError",
+    "UnitError",
     "SampleMismatchError",
     "UnknownMetricError",
     "NotFoundError",
@@ -53,6 +55,10 @@ class UnsafeInputError(FormatError):
 
 class ValidationError(InputError):
     """Well-formed data that breaks a rule (duplicates, negative counts, ...)."""
+
+
+class UnitError(InputError):
+    """A unit that is not known, or cannot be converted to the one required."""
 
 
 class SampleMismatchError(InputError):
@@ -85,7 +91,7 @@ class NotFoundError(GutaxisError, KeyError):
     Parameters
     ----------
     what : str
-        What was looked up (``"sample"``, ``"feature"``...).
+        What was looked up (``"sample id"``, ``"marker column"``...), singular.
     missing : sequence of str
         The ids that are not present.
     where : str
@@ -98,7 +104,7 @@ class NotFoundError(GutaxisError, KeyError):
         shown = ", ".join(map(repr, self.missing[:10]))
         more = f" (and {len(self.missing) - 10} more)" if len(self.missing) > 10 else ""
         place = f" in {where}" if where else ""
-        super().__init__(f"{len(self.missing)} {what} id(s) not found{place}: {shown}{more}")
+        super().__init__(f"{len(self.missing)} {what}(s) not found{place}: {shown}{more}")
 
     def __str__(self) -> str:  # KeyError would repr() the message
         return str(self.args[0])

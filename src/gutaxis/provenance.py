@@ -23,7 +23,7 @@ __all__ = ["file_sha256", "input_record", "package_versions", "build_provenance"
 SCHEMA_VERSION = "1.0"
 
 _PACKAGES = ("numpy", "scipy", "pandas", "numba", "h5py", "biom-format", "scikit-bio",
-             "pyfamsa", "veryfasttree")
+             "pyfamsa", "veryfasttree", "scikit-learn", "matplotlib", "jinja2", "pydantic")
 
 
 def file_sha256(path: str | Path, *, chunk_size: int = 1 << 20) -> str:

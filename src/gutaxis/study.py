@@ -145,7 +145,7 @@ class Study:
             md = self.samples
             missing = sample_ids.difference(md.index)
             if len(missing):
-                raise NotFoundError("sample", list(missing), "the sample metadata")
+                raise NotFoundError("sample id", list(missing), "the sample metadata")
             set_(self, "samples", md.loc[sample_ids])
 
     # ------------------------------------------------------------------ basics
@@ -189,7 +189,7 @@ class Study:
         positions = self.sample_ids.get_indexer(pd.Index([str(i) for i in ids]))
         if (positions < 0).any():
             missing = [str(i) for i, p in zip(ids, positions, strict=True) if p < 0]
-            raise NotFoundError("sample", missing, self.source)
+            raise NotFoundError("sample id", missing, self.source)
         return self.replace(
             {"step": step, "n_samples": len(positions)},
             counts=self.counts[positions],
@@ -202,7 +202,7 @@ class Study:
         positions = self.feature_ids.get_indexer(pd.Index([str(i) for i in ids]))
         if (positions < 0).any():
             missing = [str(i) for i, p in zip(ids, positions, strict=True) if p < 0]
-            raise NotFoundError("feature", missing, self.source)
+            raise NotFoundError("feature id", missing, self.source)
         fids = self.feature_ids[positions]
         return self.replace(
             {"step": step, "n_features": len(positions)},

@@ -248,7 +248,7 @@ class Tree:
         wanted = pd.Index([str(n) for n in names], dtype=object)
         pos = self._tip_names.get_indexer(wanted)
         if (pos < 0).any():
-            raise NotFoundError("feature", [str(n) for n in wanted[pos < 0]],
+            raise NotFoundError("feature id", [str(n) for n in wanted[pos < 0]],
                                 f"the tips of {self._source}")
         return self._tip_nodes[pos]
 

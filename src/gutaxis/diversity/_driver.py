@@ -37,7 +37,7 @@ def _check_applicable(study: Study, metric: Metric) -> dict[str, Any]:
             )
         missing = study.tree.missing_tips(study.feature_ids)
         if missing:
-            raise NotFoundError("feature", missing, "the tree's tips")
+            raise NotFoundError("feature id", missing, "the tree's tips")
         extra["tree"] = study.tree
         extra["feature_ids"] = study.feature_ids
     return extra

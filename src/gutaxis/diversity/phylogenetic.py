@@ -179,7 +179,7 @@ class _Prepared:
         try:
             tip_node = tree.tip_positions(feature_ids)
         except NotFoundError as exc:
-            raise NotFoundError("feature", exc.missing, "the tree's tips") from None
+            raise NotFoundError("feature id", exc.missing, "the tree's tips") from None
         if tree.root_children > 2:
             raise InputError(
                 f"{metric} needs a rooted tree, but the root of {tree.source} has "

@@ -289,8 +289,7 @@ def _grouping_codes(dm: DistanceMatrix, grouping: Any) -> tuple[np.ndarray, list
                              + ", ".join(map(repr, dupes[:10])))
         missing = dm.ids.difference(series.index, sort=False)
         if len(missing):
-            raise NotFoundError(
-                "sample", list(missing),
+            raise NotFoundError("sample id", list(missing),
                 "the grouping's index (a Series is matched to the distance matrix by sample "
                 "id; pass grouping.to_numpy() for values already in distance-matrix order)")
         values = series.reindex(dm.ids).to_numpy()
