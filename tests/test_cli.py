@@ -184,3 +184,104 @@ def _random_newick(tips, rng):
         b, a = nodes.pop(j), nodes.pop(i)
         nodes.append(f"({a},{b}):{rng.exponential(0.5):.6f}")
     return nodes[0].rsplit(":", 1)[0] + ";"
+
+
+# ------------------------------------------------------------------- analyze
+@pytest.fixture
+def cohort_files(tmp_path):
+    """A 24-sample, 2-group table with taxonomy, and metadata with two markers."""
+    rng = np.random.default_rng(3)
+    n, m = 24, 30
+    groups = np.array(["ctrl"] * 12 + ["case"] * 12)
+    base = rng.lognormal(0, 1.5, size=m)
+    planted = np.where(np.arange(m) < 3, 3.0, 1.0)  # genera 0-2: 3-fold higher in cases
+    counts = np.vstack([rng.multinomial(5000, p / p.sum())
+                        for p in (base * (planted if g == "case" else 1.0) for g in groups)])
+    ids = [f"S{i:02d}" for i in range(n)]
+    taxonomy = pd.DataFrame({"kingdom": "Bacteria",
+                             "phylum": ["Firmicutes", "Bacteroidetes", "Proteobacteria"] * 10,
+                             "class": None, "order": None, "family": None,
+                             "genus": [f"Genus{j}" for j in range(m)], "species": None},
+                            index=[f"F{j}" for j in range(m)])
+    study = Study(counts, ids, list(taxonomy.index), taxonomy=taxonomy)
+    table = tmp_path / "table.biom.json"
+    table.write_text(study.to_biom().to_json("test"))
+    lps = np.where(groups == "case", 120.0, 70.0) + rng.normal(0, 10, n)
+    md = pd.DataFrame({"#SampleID": ids, "Diagnosis": groups, "LPSpgml": lps,
+                       "CRP": rng.gamma(2.0, 1.0, n), "Word": ["x"] * n})
+    metadata = tmp_path / "md.tsv"
+    md.to_csv(metadata, sep="\t", index=False)
+    return table, metadata
+
+
+def test_analyze_writes_report_results_and_tables(tmp_path, cohort_files):
+    table, metadata = cohort_files
+    out = tmp_path / "out"
+    result = runner.invoke(app, ["analyze", str(table), "--metadata", str(metadata),
+                                 "--group", "Diagnosis", "--markers", "LPSpgml,CRP=mg/L",
+                                 "--permutations", "99", "--cv-folds", "4", "--cv-repeats", "2",
+                                 "--trees", "20", "--mc-samples", "16", "--save-model",
+                                 "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert f"report: {out / 'report.html'}" in result.output
+    for name in ("report.html", "results.json", "alpha.tsv", "beta/braycurtis.tsv",
+                 "differential_abundance.tsv", "marker_tests.tsv",
+                 "marker_taxon_associations.tsv", "model/combined.joblib",
+                 "model/combined.joblib.json"):
+        assert (out / name).is_file(), name
+    doc = json.loads((out / "results.json").read_text())
+    assert doc["markers"]["LPS"]["higher_in"] == "case"
+    assert doc["markers"]["hs-CRP"]["unit"] == "mg/L"  # CRP is a catalogue alias
+    assert doc["rarefaction_depth"] == 5000
+    assert set(doc["classifier"]) == {"microbiome", "markers", "combined"}
+    # the three planted genera are found higher in cases
+    da = {f["label"]: f for f in doc["differential_abundance"]["features"]}
+    assert all(da[f"Genus{j}"]["higher_in"] == "case" for j in range(3))
+
+
+@pytest.mark.parametrize("extra, message", [
+    (["--group", "Nope"], "Nope"),
+    (["--group", "Diagnosis", "--markers", "Word=ng/mL"], "'Word' must be numeric"),
+    (["--group", "Diagnosis", "--markers", "Mystery"], "marker column(s) not found"),
+    (["--group", "Diagnosis", "--markers", "CRP=parsec"], "unknown unit 'parsec'"),
+])
+def test_analyze_errors_are_one_clear_line(tmp_path, cohort_files, extra, message):
+    table, metadata = cohort_files
+    proc = subprocess.run([sys.executable, "-m", "gutaxis.cli", "analyze", str(table),
+                           "--metadata", str(metadata), *extra, "--no-classifier",
+                           "--out", str(tmp_path / "o")], capture_output=True, text=True,
+                          timeout=300)
+    assert proc.returncode == 2, proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert "error:" in proc.stderr and message in proc.stderr
+
+
+def test_analyze_help_has_examples():
+    result = runner.invoke(app, ["analyze", "--help"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0
+    assert "gutaxis analyze table.biom" in result.output
+    assert result.output.count("Example:") >= 22  # every option
+
+
+def test_demo_runs_the_cohort_analysis_end_to_end(tmp_path, monkeypatch):
+    """`gutaxis demo` on the bundled study, with its defaults and a de novo tree."""
+    monkeypatch.setenv("GUTAXIS_CACHE_DIR", str(tmp_path / "cache"))
+    out = tmp_path / "demo"
+    result = runner.invoke(app, ["demo", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert f"report: {out / 'report.html'}" in result.output
+    doc = json.loads((out / "results.json").read_text())
+    import jsonschema
+
+    from gutaxis.report.results_json import results_schema
+
+    jsonschema.validate(doc, results_schema())
+    assert doc["n_samples"] == 87 and doc["groups"] == {"Control": 39, "Patient": 48}
+    assert set(doc["beta"]) >= {"braycurtis", "unweighted_unifrac", "weighted_unifrac"}
+    assert set(doc["markers"]) == {"LPS", "LBP", "sCD14", "I-FABP"}
+    assert doc["classifier"]["combined"]["cv"]["n_repeats"] == 10
+    html = (out / "report.html").read_text()
+    for section in ("summary", "diversity", "composition", "differential-abundance", "markers",
+                    "marker-taxon", "classifier", "methods", "provenance"):
+        assert f'id="{section}"' in html, section
+    assert (out / "tree.nwk").is_file()

@@ -174,28 +174,162 @@ def list_metrics() -> None:
     out_console.print(table)
 
 
+def _split(text: str | None) -> list[str]:
+    return [part.strip() for part in (text or "").split(",") if part.strip()]
+
+
+def _run_analysis(table: Path, *, metadata: Path, group: str, out: Path, **options: object
+                  ) -> None:
+    from rich.progress import MofNCompleteColumn
+
+    from gutaxis.pipeline import run_analysis
+
+    progress = Progress(TextColumn("[bold]{task.description:<32}"), BarColumn(),
+                        MofNCompleteColumn(), TimeElapsedColumn(), console=console,
+                        transient=False, disable=not console.is_terminal)
+    with progress:
+        steps = progress.add_task("reading", total=None)
+        folds = progress.add_task("cross-validation folds", total=None, visible=False)
+
+        def on_step(label: str, done: int, total: int) -> None:
+            progress.update(steps, description=label, completed=done, total=total or None)
+
+        def on_fold(done: int, total: int) -> None:
+            progress.update(folds, completed=done, total=total, visible=True)
+
+        result = run_analysis(table, metadata=metadata, group=group, out=out,
+                              command=["gutaxis", *sys.argv[1:]], on_step=on_step,
+                              on_fold=on_fold, **options)  # type: ignore[arg-type]
+        progress.update(steps, description="done")
+    analysis = result.analysis
+    sizes = ", ".join(f"{g} {int((analysis.groups == g).sum())}" for g in analysis.group_order)
+    console.print(f"{analysis.study.n_samples} samples ({sizes}); "
+                  f"{analysis.study.n_features} features")
+    if analysis.rarefaction_depth is not None:
+        dropped = analysis.rarefaction_dropped
+        console.print(f"diversity rarefied to {analysis.rarefaction_depth:,} reads per sample; "
+                      f"{len(dropped)} sample(s) below it left out of the diversity step")
+    for name, why in analysis.skipped.items():
+        console.print(f"[yellow]skipped {name}[/]: {why}")
+    out_console.print(f"results: {result.written['results']}")
+    out_console.print(f"report: {result.report_path}")
+
+
+@app.command()
+def analyze(
+    table: Annotated[Path, typer.Argument(
+        help="Feature table: BIOM (JSON or HDF5), QIIME 2 .qza, MetaPhlAn profile, TSV/CSV. "
+             "Example: table.biom")],
+    metadata: Annotated[Path, typer.Option(
+        help="Sample metadata (QIIME 2 TSV or CSV) with the group and marker columns. "
+             "Example: --metadata sample-metadata.tsv")],
+    group: Annotated[str, typer.Option(
+        help="Metadata column that defines the groups (each needs ≥ 3 samples). "
+             "Example: --group Subject")],
+    markers: Annotated[str | None, typer.Option(
+        help="Comma-separated marker columns, each optionally with its unit as COLUMN=UNIT "
+             "(columns the marker catalogue knows, such as LPSpgml, need none). "
+             "Example: --markers LPSpgml,LBPugml,zonulin=ng/mL")] = None,
+    markers_file: Annotated[Path | None, typer.Option(
+        help="Tab- or comma-separated file with a header 'column<TAB>unit', one marker column "
+             "per row. Example: --markers-file markers.tsv")] = None,
+    covariates: Annotated[str | None, typer.Option(
+        help="Comma-separated metadata columns adjusted for in differential abundance. "
+             "Example: --covariates Age,Sex")] = None,
+    taxonomy: Annotated[Path | None, typer.Option(
+        help="Feature taxonomy when the table has none (QIIME 2 taxonomy.tsv or .qza). "
+             "Example: --taxonomy taxonomy.qza")] = None,
+    tree: Annotated[Path | None, typer.Option(
+        help="Rooted tree (Newick or .qza); without it one is built de novo from ASV "
+             "sequences. Example: --tree rooted-tree.qza")] = None,
+    sequences: Annotated[Path | None, typer.Option(
+        help="ASV sequences (FASTA or .qza) for the de novo tree. "
+             "Example: --sequences rep-seqs.qza")] = None,
+    rank: Annotated[str, typer.Option(
+        help="Rank of composition, differential abundance, marker–taxon links and the "
+             "microbiome classifier. Example: --rank family")] = "genus",
+    rarefy: Annotated[int | None, typer.Option(
+        "--rarefy", min=1, help="Rarefy to N reads for diversity (default: the shallowest "
+                                "sample's depth, if ≥ 1,000). Example: --rarefy 10000")] = None,
+    no_rarefy: Annotated[bool, typer.Option(
+        "--no-rarefy", help="Compute diversity on the counts as they are. "
+                            "Example: --no-rarefy")] = False,
+    permutations: Annotated[int, typer.Option(
+        min=0, help="Permutations of PERMANOVA and PERMDISP. Example: --permutations 9999")]
+    = 999,
+    seed: Annotated[int, typer.Option(
+        help="Seed of every random step (rarefaction, permutations, Monte Carlo, CV). "
+             "Example: --seed 42")] = 0,
+    cv_folds: Annotated[int, typer.Option(min=2, help="Cross-validation folds (stratified). "
+                                                  "Example: --cv-folds 5")] = 10,
+    cv_repeats: Annotated[int, typer.Option(min=1, help="Cross-validation repeats. "
+                                                      "Example: --cv-repeats 20")] = 10,
+    trees: Annotated[int, typer.Option(min=10, help="Trees per random forest. Example: --trees 500")]
+    = 100,
+    mc_samples: Annotated[int, typer.Option(
+        min=8, help="Monte Carlo instances of the differential-abundance test. "
+                    "Example: --mc-samples 256")] = 128,
+    no_classifier: Annotated[bool, typer.Option(
+        "--no-classifier", help="Skip the random-forest classifiers. "
+                                "Example: --no-classifier")] = False,
+    save_model: Annotated[bool, typer.Option(
+        "--save-model", help="Fit each classifier on all samples and save it under "
+                             "OUT/model/ (joblib + JSON feature list). "
+                             "Example: --save-model")] = False,
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output folder. "
+                                                          "Example: --out results/")]
+    = Path("gutaxis-analysis"),
+    threads: Annotated[int | None, typer.Option(
+        min=1, help="Threads (default: all cores). Example: --threads 2")] = None,
+) -> None:
+    """Cohort analysis: microbiome and gut-barrier/immune markers between groups.
+
+    Diversity (group tests, PCoA, PERMANOVA, PERMDISP), composition and
+    compositional differential abundance, markers (group tests, correlations,
+    marker–taxon links), random-forest classifiers with repeated cross-validation.
+    Writes OUT/report.html, OUT/results.json and TSV tables.
+
+    Examples:
+
+      gutaxis analyze table.biom --metadata md.tsv --group Subject --markers LPSpgml,LBPugml
+
+      gutaxis analyze table.qza --taxonomy taxonomy.qza --tree rooted-tree.qza
+      --metadata md.tsv --group diagnosis --covariates age --rank family --out results/
+    """
+    if rarefy is not None and no_rarefy:
+        raise typer.BadParameter("give either --rarefy N or --no-rarefy, not both")
+    depth: int | str | None = None if no_rarefy else (rarefy if rarefy is not None else "auto")
+    _run_analysis(table, metadata=metadata, group=group, out=out, taxonomy=taxonomy, tree=tree,
+                  sequences=sequences, markers=_split(markers), markers_file=markers_file,
+                  covariates=_split(covariates), rank=rank, rarefy_depth=depth,
+                  permutations=permutations, seed=seed, classifier=not no_classifier,
+                  cv_folds=cv_folds, cv_repeats=cv_repeats, n_estimators=trees,
+                  mc_samples=mc_samples, save_model=save_model, threads=threads)
+
+
+#: The marker columns of the bundled study (units are in the column names).
+_DEMO_MARKERS = ("LPSpgml", "LBPugml", "sCD14ugml", "IFABPpgml")
+
+
 @app.command()
 def demo(
     out: Annotated[Path, typer.Option("--out", "-o", help="Output folder. Example: --out demo/")]
     = Path("gutaxis-demo"),
 ) -> None:
-    """Run diversity on the bundled ME/CFS study (Giloteaux et al. 2016), offline.
+    """Analyse the bundled ME/CFS study (Giloteaux et al. 2016) end to end, offline.
 
-    The tree is built de novo from the ASV sequences (cached after the first
-    run) and every sample is rarefied to the depth of the shallowest one.
+    Runs `gutaxis analyze` with --group Subject and the markers LPS, LBP, sCD14
+    and I-FABP; the tree is built de novo from the ASV sequences (cached after
+    the first run) and diversity is rarefied to the shallowest sample's depth.
 
     Example: gutaxis demo --out demo/
     """
-    from gutaxis import io as gio
     from gutaxis.datasets import example_dataset
 
     data = example_dataset()
-    depth = int(gio.read_table(data.table).sample_totals().min())
     console.print(f"[bold]gutaxis demo[/]: {data.name} (see {data.provenance})")
-    console.print(f"rarefying to {depth:,} reads, the depth of the shallowest sample")
-    _run_diversity(data.table, out=out, taxonomy=None, tree=None, metadata=data.metadata,
-                   sequences=None, metrics=None, rarefy=depth, seed=0, transpose=None,
-                   base=2.0, threads=None)
+    _run_analysis(data.table, metadata=data.metadata, group="Subject", out=out,
+                  markers=list(_DEMO_MARKERS), rarefy_depth="auto")
 
 
 def main() -> None:

@@ -12,7 +12,7 @@ import logging
 import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
@@ -35,7 +35,12 @@ __all__ = [
     "load_study",
     "attach_tree",
     "run_diversity",
+    "AnalysisRun",
+    "run_analysis",
 ]
+
+if TYPE_CHECKING:
+    from gutaxis.cohort import CohortAnalysis
 
 log = logging.getLogger(__name__)
 
@@ -69,8 +74,12 @@ class DiversityRun:
 
 def load_study(table: str | Path, *, taxonomy: str | Path | None = None,
                metadata: str | Path | None = None, sequences: str | Path | None = None,
-               transpose: bool | None = None) -> tuple[Study, list[dict[str, Any]]]:
+               transpose: bool | None = None,
+               min_shared: int = 1) -> tuple[Study, list[dict[str, Any]]]:
     """Read a table and its companions into one :class:`Study`.
+
+    ``min_shared`` is the number of samples table and metadata must share
+    (fewer is a :class:`~gutaxis.exceptions.SampleMismatchError`).
 
     Returns the study and the input records (path, role, SHA-256) for provenance.
     """
@@ -89,7 +98,7 @@ def load_study(table: str | Path, *, taxonomy: str | Path | None = None,
     if metadata is not None:
         inputs.append(input_record(metadata, "metadata"))
         md = gio.read_metadata(metadata)
-        study = study.with_metadata(md, source=str(metadata))
+        study = study.with_metadata(md, min_shared=min_shared, source=str(metadata))
     return study, inputs
 
 
@@ -267,3 +276,87 @@ def run_diversity(table: str | Path, *, out: str | Path, taxonomy: str | Path | 
     provenance_path.write_text(json.dumps(doc, indent=2, default=str) + "\n", encoding="utf-8")
     return DiversityRun(out_dir, alpha_path, beta_paths, provenance_path, alpha_frame, study,
                         tree_info, rarefaction, skipped)
+
+
+@dataclasses.dataclass(frozen=True)
+class AnalysisRun:
+    """What :func:`run_analysis` wrote and computed."""
+
+    out_dir: Path
+    report_path: Path
+    written: dict[str, Path]
+    analysis: CohortAnalysis
+    tree_info: dict[str, Any] | None
+
+
+def run_analysis(table: str | Path, *, metadata: str | Path, group: str, out: str | Path,
+                 taxonomy: str | Path | None = None, tree: str | Path | None = None,
+                 sequences: str | Path | None = None, markers: Sequence[str] = (),
+                 markers_file: str | Path | None = None, covariates: Sequence[str] = (),
+                 rank: str = "genus", rarefy_depth: int | str | None = "auto",
+                 permutations: int = 999, seed: int = 0, classifier: bool = True,
+                 cv_folds: int = 10, cv_repeats: int = 10, n_estimators: int = 100,
+                 mc_samples: int = 128, save_model: bool = False, transpose: bool | None = None,
+                 tree_cache: str | Path | None = None, threads: int | None = None,
+                 command: Sequence[str] | None = None, on_step: StepCallback | None = None,
+                 on_fold: Callable[[int, int], None] | None = None) -> AnalysisRun:
+    """``gutaxis analyze``: read, analyse the cohort, write the report and the tables.
+
+    Parameters
+    ----------
+    table, metadata : path
+        Feature table (any format :func:`gutaxis.io.read_table` reads) and
+        sample metadata with the ``group`` column.
+    group : str
+        Metadata column with the groups.
+    out : path
+        Output folder (see ``docs/output-schemas.md``).
+    markers : sequence of str
+        Marker columns, ``"COLUMN"`` or ``"COLUMN=UNIT"``.
+    markers_file : path, optional
+        A file of marker columns and units (see :func:`gutaxis.markers.read_marker_specs`).
+    save_model : bool
+        Also fit each classifier on all samples and save it under ``out/model/``.
+    Other parameters
+        As :func:`gutaxis.cohort.analyze_cohort` and :func:`run_diversity`.
+    """
+    from gutaxis.cohort import analyze_cohort
+    from gutaxis.markers import marker_panel, read_marker_specs
+    from gutaxis.report import write_report
+    from gutaxis.report.results_json import write_results
+
+    out_dir = Path(out)
+    min_group_size = 3
+    study, inputs = load_study(table, taxonomy=taxonomy, metadata=metadata, sequences=sequences,
+                               transpose=transpose, min_shared=2 * min_group_size)
+    specs = list(markers)
+    if markers_file is not None:
+        inputs.append(input_record(markers_file, "markers"))
+        specs.extend(read_marker_specs(markers_file))
+    assert study.samples is not None
+    panel = marker_panel(study.samples, specs, where=str(metadata)) if specs else None
+    if on_step is not None:
+        on_step("reading", 0, 0)
+    study, tree_info = attach_tree(study, tree, cache_dir=tree_cache, threads=threads)
+    if tree_info is not None and tree_info["source"] == "user":
+        inputs.append({k: tree_info[k] for k in ("role", "path", "sha256", "bytes")})
+    analysis = analyze_cohort(
+        study, group_column=group, markers=panel, covariates=covariates, rank=rank,
+        rarefy_depth=rarefy_depth, permutations=permutations, seed=seed, classifier=classifier,
+        cv_folds=cv_folds, cv_repeats=cv_repeats, n_estimators=n_estimators,
+        mc_samples=mc_samples, min_group_size=min_group_size, threads=threads,
+        fit_models=save_model, inputs=inputs, command=command, on_step=on_step, on_fold=on_fold)
+    analysis.provenance["tree"] = tree_info
+    written = write_results(analysis, out_dir)
+    if tree_info is not None and tree_info.get("source") == "de novo" and study.tree is not None:
+        path = out_dir / "tree.nwk"
+        path.write_text(study.tree.to_newick(), encoding="utf-8")
+        written["tree"] = path
+    for name, model in analysis.models.items():
+        (out_dir / "model").mkdir(exist_ok=True)
+        path = out_dir / "model" / f"{name}.joblib"
+        model.save(path)
+        written[f"model/{name}"] = path
+    report_path = write_report(analysis, out_dir / "report.html")
+    written["report"] = report_path
+    return AnalysisRun(out_dir, report_path, written, analysis, tree_info)
