@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from gutaxis.exceptions import InputError, UnknownMetricError
+from gutaxis.exceptions import InputError, UnknownRankError
 from gutaxis.study import RANKS, Study
 
 __all__ = [
@@ -48,20 +48,6 @@ _PREFIX = {rank: f"{rank[0]}__" for rank in RANKS}
 #: Prefix letter → rank (``d__``, SILVA 138 / GTDB domain, is a kingdom).
 _RANK_OF_LETTER = {rank[0]: rank for rank in RANKS} | {"d": "kingdom"}
 _LEVEL = re.compile(r"^\s*([A-Za-z])__(.*?)\s*$", re.DOTALL)
-
-
-class UnknownRankError(UnknownMetricError):
-    """A rank name that is not one of :data:`gutaxis.study.RANKS`.
-
-    A subclass of :class:`~gutaxis.exceptions.UnknownMetricError` (the
-    "unknown name, here are the valid ones" error), so code that catches that
-    catches this too.  ``valid`` lists the ranks in taxonomic order.
-    """
-
-    def __init__(self, name: str) -> None:
-        super().__init__(name, RANKS)
-        self.valid = list(RANKS)
-        self.args = (f"unknown taxonomic rank {name!r}; valid ranks are: {', '.join(RANKS)}",)
 
 
 def _check_rank(rank: object) -> str:

@@ -12,6 +12,7 @@ The hierarchy::
     │   ├── UnitError              a unit that is unknown or cannot be converted
     │   └── SampleMismatchError    table and metadata do not share enough samples
     ├── UnknownMetricError         a metric name not in the registry
+    │   └── UnknownRankError       a taxonomic rank not in gutaxis.study.RANKS
     ├── NotFoundError              an id that is not there (carries ``missing``)
     └── ToolError                  an external step (aligner, tree builder) failed
 
@@ -32,6 +33,7 @@ __all__ = [
     "UnitError",
     "SampleMismatchError",
     "UnknownMetricError",
+    "UnknownRankError",
     "NotFoundError",
     "ToolError",
 ]
@@ -83,6 +85,28 @@ class UnknownMetricError(GutaxisError, ValueError):
         self.valid = sorted(valid)
         label = f"{kind} diversity metric" if kind else "metric"
         super().__init__(f"unknown {label} {name!r}; valid names are: {', '.join(self.valid)}")
+
+
+class UnknownRankError(UnknownMetricError):
+    """A rank name that is not one of :data:`gutaxis.study.RANKS`.
+
+    A subclass of :class:`UnknownMetricError` (the "unknown name, here are the
+    valid ones" error), so code that catches that catches this too.  ``valid``
+    lists the ranks in taxonomic order.
+
+    Parameters
+    ----------
+    name : str
+        The rank that was asked for.
+    """
+
+    def __init__(self, name: str) -> None:
+        # Imported here: gutaxis.study imports this module.
+        from gutaxis.study import RANKS
+
+        super().__init__(name, RANKS)
+        self.valid = list(RANKS)
+        self.args = (f"unknown taxonomic rank {name!r}; valid ranks are: {', '.join(RANKS)}",)
 
 
 class NotFoundError(GutaxisError, KeyError):

@@ -12,8 +12,8 @@ import pandas as pd
 from gutaxis.distance import DistanceMatrix
 from gutaxis.exceptions import InputError
 from gutaxis.ordination import pcoa
+from gutaxis.stats._grouping import _check_permutations, _grouping_codes, _rng
 from gutaxis.stats._results import TestResult, make_result
-from gutaxis.stats.permanova import _check_permutations, _grouping_codes, _rng
 
 __all__ = ["permdisp"]
 
