@@ -12,5 +12,15 @@ Public names: :func:`load_marker_catalog`, :class:`MarkerEntry`,
 """
 
 from gutaxis.knowledge._markers import MarkerCatalog, MarkerEntry, Source, load_marker_catalog
+from gutaxis.knowledge._taxa import (
+    Association,
+    Finding,
+    TaxaCatalog,
+    TaxonEntry,
+    gmhi_species_sets,
+    load_taxa_catalog,
+)
 
-__all__ = ["MarkerCatalog", "MarkerEntry", "Source", "load_marker_catalog"]
+__all__ = ["MarkerCatalog", "MarkerEntry", "Source", "load_marker_catalog",
+           "TaxaCatalog", "TaxonEntry", "Association", "Finding", "load_taxa_catalog",
+           "gmhi_species_sets"]

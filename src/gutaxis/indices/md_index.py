@@ -1,0 +1,169 @@
+"""The microbial dysbiosis index (MD-index) of Gevers et al. (2014), with
+QIIME 1's genus lists.
+
+Two layers: :func:`md_index_values`, the log-ratio on two arrays of summed
+abundances, and :func:`md_index`, which finds the listed genera in a
+:class:`~gutaxis.study.Study`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from gutaxis.indices._common import NotApplicableError, fractions, index_taxonomy
+from gutaxis.knowledge import load_taxa_catalog
+from gutaxis.knowledge._taxa import MdIndexList
+from gutaxis.study import Study
+
+__all__ = ["md_index", "md_index_values", "md_index_lists"]
+
+
+def md_index_lists(list_id: str | None = None) -> MdIndexList:
+    """The MD-index genus lists from the knowledge base.
+
+    Parameters
+    ----------
+    list_id : str, optional
+        ``"qiime-1.9.1-dev"`` (the default: QIIME's lists since its fix of
+        December 2015) or ``"qiime-1.9.1"`` (the withdrawn release list, only
+        to reproduce old numbers).
+
+    Raises
+    ------
+    KeyError
+        An unknown id (the message lists the valid ones).
+    """
+    definition = load_taxa_catalog().indices.md_index
+    return definition.get(definition.default if list_id is None else list_id)
+
+
+def md_index_values(increased: np.ndarray, decreased: np.ndarray) -> np.ndarray:
+    """ln(increased / decreased) per sample, as QIIME 1's ``compute_index``.
+
+    Parameters
+    ----------
+    increased, decreased : numpy.ndarray
+        Per sample, the summed abundance of the increased and of the
+        decreased taxa (≥ 0; NaN propagates).
+
+    Returns
+    -------
+    numpy.ndarray
+        float64: NaN where ``decreased`` is 0 (whatever ``increased`` is);
+        ``-inf`` where only ``increased`` is 0; ``ln(increased / decreased)``
+        otherwise.  No warning is emitted.
+
+    Notes
+    -----
+    QIIME 1 returns ``nan`` when the denominator is 0 and ``-inf`` when the
+    numerator is 0 (explicitly, so numpy's "divide by zero in log" warning
+    never fires); gutaxis keeps both rules.  ``-inf`` is the limit of the
+    ratio (no increased taxa at all: the least dysbiotic value), NaN is
+    undefined.  QIIME tests for 0 with ``numpy.allclose`` (absolute
+    tolerance 1e-8 on whatever the table holds); gutaxis tests exactly.
+
+    Examples
+    --------
+    >>> md_index_values(np.array([1.0, 0.0, 0.0, 0.5]), np.array([1.0, 1.0, 0.0, 0.0])).tolist()
+    [0.0, -inf, nan, nan]
+    """
+    inc = np.asarray(increased, dtype=np.float64)
+    dec = np.asarray(decreased, dtype=np.float64)
+    ratio = np.divide(inc, dec, out=np.full(np.broadcast(inc, dec).shape, np.nan),
+                      where=dec > 0)
+    result = np.full(ratio.shape, np.nan)
+    positive = ratio > 0
+    np.log(ratio, out=result, where=positive)
+    result[(dec > 0) & (inc == 0)] = -np.inf
+    return result
+
+
+def md_index(study: Study, *, lists: str | None = None) -> pd.Series:
+    """MD-index of every sample: ln(Σ increased genera / Σ decreased genera).
+
+    Parameters
+    ----------
+    study : Study
+        Counts or relative abundances, with a taxonomy that names genera
+        (16S tables, MetaPhlAn profiles — the genus of a species name is
+        used when the taxonomy has none).
+    lists : str, optional
+        Which genus lists (see :func:`md_index_lists`); default QIIME's
+        current lists.
+
+    Returns
+    -------
+    pandas.Series
+        Named ``"md_index"``, indexed by sample id (``sample_id``): NaN where
+        the decreased genera sum to 0 (and for an empty sample), ``-inf``
+        where only the increased genera do.
+
+    Raises
+    ------
+    NotApplicableError
+        The taxonomy names no genus, or none of the increased (or none of
+        the decreased) genera occurs among the features (QIIME 1 refuses
+        this case too).
+    KeyError
+        An unknown ``lists`` id.
+
+    Notes
+    -----
+    Abundances are fractions of each sample's total (the ratio is the same on
+    counts).  A feature counts when its genus name equals a listed name
+    exactly, as QIIME 1 matches ``g__Name``: Greengenes' ``[Ruminococcus]``
+    (Lachnospiraceae) is not ``Ruminococcus``.  Four entries of the decreased
+    list are family names (*Rikenellaceae*, *Lachnospiraceae*,
+    *Erysipelotrichaceae*, *Ruminococcaceae*) that QIIME matches as genus
+    names; no Greengenes genus is so named, so, as in QIIME, they add
+    nothing there.  Names follow the reference taxonomy; databases that have
+    renamed or split genera give other values.
+
+    The default lists are QIIME's since December 2015 ("the paper's Figure
+    2"); the QIIME 1.9.1 release lists (*Akkermansia* among the decreased
+    genera, *Sutterella* among the increased) were withdrawn by QIIME as a
+    critical bug and are available as ``lists="qiime-1.9.1"`` only to
+    reproduce old numbers.
+
+    References
+    ----------
+    .. [1] Gevers, D. et al. (2014). The treatment-naive microbiome in
+       new-onset Crohn's disease. *Cell Host Microbe* 15, 382–392.
+       doi:10.1016/j.chom.2014.02.005
+    .. [2] QIIME 1, ``qiime/compute_taxonomy_ratios.py`` and
+       ``scripts/compute_taxonomy_ratios.py``; the list fix is
+       github.com/biocore/qiime/pull/2115.
+
+    Examples
+    --------
+    >>> from gutaxis import RANKS
+    >>> tax = pd.DataFrame({"genus": ["Escherichia", "Bacteroides", "Blautia"]},
+    ...                    index=["a", "b", "c"]).reindex(columns=list(RANKS))
+    >>> s = Study(np.array([[10, 10, 5], [0, 20, 5]]), ["s1", "s2"], ["a", "b", "c"],
+    ...           taxonomy=tax)
+    >>> md_index(s).tolist()
+    [0.0, -inf]
+    """
+    chosen = md_index_lists(lists)
+    tax = index_taxonomy(study)
+    if tax is None or not tax[chosen.rank].notna().any():
+        raise NotApplicableError(
+            "md_index", f"{study.source} names no {chosen.rank} (the MD-index sums "
+            f"{chosen.rank}-level abundances); give the taxonomy (--taxonomy)")
+    names = tax[chosen.rank].map(lambda v: v.strip() if isinstance(v, str) else v)
+    inc_mask = names.isin(chosen.increased).to_numpy()
+    dec_mask = names.isin(chosen.decreased).to_numpy()
+    for mask, which, listed in ((inc_mask, "increased", chosen.increased),
+                                (dec_mask, "decreased", chosen.decreased)):
+        if not mask.any():
+            raise NotApplicableError(
+                "md_index", f"none of the {which} {chosen.rank} names of the MD-index "
+                f"({', '.join(listed)}) occurs in {study.source}")
+    rel, empty = fractions(study)
+    inc = np.asarray(rel[:, np.flatnonzero(inc_mask)].sum(axis=1), dtype=np.float64).ravel()
+    dec = np.asarray(rel[:, np.flatnonzero(dec_mask)].sum(axis=1), dtype=np.float64).ravel()
+    values = md_index_values(inc, dec)
+    values[empty] = np.nan
+    return pd.Series(values, index=pd.Index(study.sample_ids, name="sample_id"),
+                     name="md_index")

@@ -1,0 +1,347 @@
+"""The taxa catalogue (``taxa.yaml``): key gut taxa, their reported associations,
+and the taxon lists of the dysbiosis indices; schema and loader.
+
+Every association and finding names at least one :class:`Source` with a DOI,
+PubMed id or URL, and says whether it was checked in that source
+(``verified``).  The GMHI species sets are package files whose SHA-256 the
+catalogue records; :func:`gmhi_species_sets` refuses a file that does not
+match.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import re
+from importlib import resources
+from pathlib import Path
+from typing import Any, Literal
+
+import pydantic
+import yaml
+
+from gutaxis.exceptions import FormatError
+from gutaxis.knowledge._markers import Source
+from gutaxis.study import RANKS
+
+__all__ = [
+    "Association",
+    "Finding",
+    "TaxonEntry",
+    "MdIndexList",
+    "MdIndexDefinition",
+    "GmhiSpeciesSet",
+    "GmhiDefinition",
+    "IndexDefinitions",
+    "TaxaCatalog",
+    "load_taxa_catalog",
+    "gmhi_species_sets",
+    "normalise_taxon",
+]
+
+_SCHEMA_VERSION = 1
+_PREFIX = re.compile(r"^[a-zA-Z]__")
+_GTDB_SUFFIX = re.compile(r"(?<=[a-z])_[A-Z]{1,2}(?=$|[\s_])")
+
+Rank = Literal["kingdom", "phylum", "class", "order", "family", "genus", "species"]
+
+
+def normalise_taxon(name: str) -> str:
+    """A taxon name as the catalogue's ``match`` lists are compared.
+
+    The rank prefix (``s__``, ``g__``) is dropped, GTDB's placeholder suffixes
+    (``prausnitzii_C``, ``Ruminococcus_B``) are removed, ``_`` becomes a space,
+    runs of spaces collapse, and case is ignored.  Square brackets are kept:
+    Greengenes' ``[Ruminococcus]`` is another genus than ``Ruminococcus``.
+
+    Examples
+    --------
+    >>> normalise_taxon("s__Faecalibacterium_prausnitzii")
+    'faecalibacterium prausnitzii'
+    >>> normalise_taxon("Faecalibacterium prausnitzii_C")
+    'faecalibacterium prausnitzii'
+    >>> normalise_taxon("[Ruminococcus] gnavus")
+    '[ruminococcus] gnavus'
+    """
+    text = _PREFIX.sub("", str(name).strip())
+    text = _GTDB_SUFFIX.sub("", text)
+    return " ".join(text.replace("_", " ").split()).casefold()
+
+
+class _Frozen(pydantic.BaseModel):
+    model_config = pydantic.ConfigDict(extra="forbid", frozen=True)
+
+
+class Association(_Frozen):
+    """A reported association between a taxon and a condition."""
+
+    condition: str = pydantic.Field(min_length=2)
+    direction: Literal["lower", "higher", "context-dependent"]
+    evidence: str = pydantic.Field(min_length=5)
+    caveat: str | None = None
+    sources: list[Source] = pydantic.Field(min_length=1)
+    verified: bool
+
+
+class Finding(_Frozen):
+    """A mechanistic or interventional finding (not an abundance association)."""
+
+    text: str = pydantic.Field(min_length=5)
+    caveat: str | None = None
+    sources: list[Source] = pydantic.Field(min_length=1)
+    verified: bool
+
+
+class TaxonEntry(_Frozen):
+    """One taxon of the catalogue (see the field list at the top of ``taxa.yaml``)."""
+
+    id: str = pydantic.Field(pattern=r"^[a-z][a-z0-9_]*$")
+    name: str
+    rank: Rank | Literal["group"]
+    match: dict[Rank, list[str]] = {}
+    members: list[str] = []
+    role: str
+    panel: bool
+    associations: list[Association] = pydantic.Field(min_length=1)
+    findings: list[Finding] = []
+
+    @pydantic.model_validator(mode="after")
+    def _consistent(self) -> TaxonEntry:
+        if self.rank == "group":
+            if not self.members or self.match:
+                raise ValueError("a 'group' entry lists `members` and has no `match`")
+            return self
+        if self.members:
+            raise ValueError("only 'group' entries have `members`")
+        ranks = list(self.match)
+        if not ranks or ranks[0] != self.rank:
+            raise ValueError(f"`match` must start with the entry's rank {self.rank!r}; "
+                             f"got {ranks}")
+        depths = [RANKS.index(r) for r in ranks]
+        if depths != sorted(depths, reverse=True) or len(set(depths)) != len(depths):
+            raise ValueError(f"`match` ranks must go from the entry's rank upwards; got {ranks}")
+        for rank, names in self.match.items():
+            if not names:
+                raise ValueError(f"`match.{rank}` is empty")
+        return self
+
+    def match_ranks(self) -> list[str]:
+        """The ranks of ``match``, deepest (the entry's own) first."""
+        return list(self.match)
+
+    def spellings_at(self, rank: str) -> list[str]:
+        """The spellings listed at ``rank`` (empty when the rank is not in ``match``)."""
+        return next((list(v) for r, v in self.match.items() if r == rank), [])
+
+    def names_at(self, rank: str) -> frozenset[str]:
+        """The normalised spellings at ``rank`` (see :func:`normalise_taxon`)."""
+        return frozenset(normalise_taxon(n) for n in self.spellings_at(rank))
+
+
+class MdIndexList(_Frozen):
+    """One version of the MD-index taxon lists."""
+
+    id: str
+    label: str
+    status: Literal["current", "withdrawn"]
+    rank: Rank
+    increased: list[str] = pydantic.Field(min_length=1)
+    decreased: list[str] = pydantic.Field(min_length=1)
+    note: str | None = None
+    sources: list[Source] = pydantic.Field(min_length=1)
+    verified: bool
+
+    @pydantic.model_validator(mode="after")
+    def _disjoint(self) -> MdIndexList:
+        both = sorted(set(self.increased) & set(self.decreased))
+        if both:
+            raise ValueError(f"list {self.id!r}: {both} are both increased and decreased")
+        return self
+
+
+class MdIndexDefinition(_Frozen):
+    """The MD-index: its definition, sources and list versions."""
+
+    name: str
+    definition: str
+    default: str
+    sources: list[Source] = pydantic.Field(min_length=1)
+    lists: list[MdIndexList] = pydantic.Field(min_length=1)
+
+    @pydantic.model_validator(mode="after")
+    def _default_exists(self) -> MdIndexDefinition:
+        ids = [entry.id for entry in self.lists]
+        if len(set(ids)) != len(ids):
+            raise ValueError(f"duplicate MD-index list ids: {ids}")
+        if self.default not in ids:
+            raise ValueError(f"default {self.default!r} is not one of the lists {ids}")
+        if self.get(self.default).status != "current":
+            raise ValueError(f"the default list {self.default!r} is withdrawn")
+        return self
+
+    def get(self, list_id: str) -> MdIndexList:
+        """The list called ``list_id``.
+
+        Raises
+        ------
+        KeyError
+            No such list (the message names the valid ids).
+        """
+        for entry in self.lists:
+            if entry.id == list_id:
+                return entry
+        raise KeyError(f"unknown MD-index list {list_id!r}; valid ids are: "
+                       + ", ".join(e.id for e in self.lists))
+
+
+class GmhiSpeciesSet(_Frozen):
+    """A GMHI species set: a package file, its size and SHA-256."""
+
+    id: Literal["MH", "MN"]
+    label: str
+    file: str = pydantic.Field(pattern=r"^gmhi/[A-Za-z0-9_.-]+$")
+    n: int = pydantic.Field(ge=1)
+    sha256: str = pydantic.Field(pattern=r"^[0-9a-f]{64}$")
+
+
+class GmhiDefinition(_Frozen):
+    """GMHI: definition, species sets and sources."""
+
+    name: str
+    definition: str
+    species_sets: list[GmhiSpeciesSet] = pydantic.Field(min_length=2, max_length=2)
+    sources: list[Source] = pydantic.Field(min_length=1)
+
+    @pydantic.model_validator(mode="after")
+    def _both_sets(self) -> GmhiDefinition:
+        if sorted(s.id for s in self.species_sets) != ["MH", "MN"]:
+            raise ValueError("GMHI needs exactly the species sets MH and MN")
+        return self
+
+
+class IndexDefinitions(_Frozen):
+    """The ``indices`` section."""
+
+    md_index: MdIndexDefinition
+    gmhi: GmhiDefinition
+
+
+class TaxaCatalog(_Frozen):
+    """The whole taxa file."""
+
+    schema_version: int
+    version: str
+    taxa: list[TaxonEntry] = pydantic.Field(min_length=1)
+    indices: IndexDefinitions
+
+    @pydantic.model_validator(mode="after")
+    def _check(self) -> TaxaCatalog:
+        if self.schema_version != _SCHEMA_VERSION:
+            raise ValueError(f"schema_version {self.schema_version} is not supported "
+                             f"(expected {_SCHEMA_VERSION})")
+        ids = [t.id for t in self.taxa]
+        if len(set(ids)) != len(ids):
+            dupes = sorted({i for i in ids if ids.count(i) > 1})
+            raise ValueError(f"duplicate taxon ids: {dupes}")
+        known = set(ids)
+        for entry in self.taxa:
+            unknown = [m for m in entry.members if m not in known]
+            if unknown:
+                raise ValueError(f"{entry.id}: members {unknown} are not taxon ids")
+            nested = [m for m in entry.members if self.get(m).rank == "group"]
+            if nested:
+                raise ValueError(f"{entry.id}: members {nested} are groups themselves")
+        return self
+
+    def get(self, taxon_id: str) -> TaxonEntry:
+        """The entry with id ``taxon_id``.
+
+        Raises
+        ------
+        KeyError
+            No such entry.
+        """
+        for entry in self.taxa:
+            if entry.id == taxon_id:
+                return entry
+        raise KeyError(f"no taxon {taxon_id!r} in the catalogue")
+
+    def panel(self) -> list[TaxonEntry]:
+        """The entries shown in the key-taxa panel, in file order."""
+        return [t for t in self.taxa if t.panel]
+
+
+def _load(text: str, where: str) -> TaxaCatalog:
+    try:
+        raw: Any = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise FormatError(f"{where}: not valid YAML ({exc})") from None
+    try:
+        return TaxaCatalog.model_validate(raw)
+    except pydantic.ValidationError as exc:
+        first = exc.errors()[0]
+        loc = ".".join(str(p) for p in first["loc"])
+        raise FormatError(f"{where}: field {loc}: {first['msg']} "
+                          f"({exc.error_count()} problem(s) in all)") from None
+
+
+@functools.cache
+def _bundled() -> TaxaCatalog:
+    text = resources.files("gutaxis.knowledge").joinpath("taxa.yaml").read_text("utf-8")
+    return _load(text, "gutaxis/knowledge/taxa.yaml")
+
+
+def load_taxa_catalog(path: str | Path | None = None) -> TaxaCatalog:
+    """The taxa catalogue: the bundled one, or a file in the same schema.
+
+    Parameters
+    ----------
+    path : path, optional
+        A YAML file in the ``taxa.yaml`` schema; by default the catalogue
+        shipped with gutaxis.
+
+    Raises
+    ------
+    FormatError
+        Not YAML, or an entry that breaks the schema (the message names the field).
+    """
+    if path is None:
+        return _bundled()
+    path = Path(path)
+    return _load(path.read_text(encoding="utf-8"), str(path))
+
+
+@functools.cache
+def gmhi_species_sets() -> dict[str, tuple[str, ...]]:
+    """The GMHI species sets shipped with gutaxis, checked against their SHA-256.
+
+    Returns
+    -------
+    dict
+        ``{"MH": (7 names), "MN": (43 names)}``, MetaPhlAn2 species names
+        (``s__Genus_species``) in file order.
+
+    Raises
+    ------
+    FormatError
+        A file whose SHA-256 or number of names differs from the catalogue.
+
+    References
+    ----------
+    .. [1] Gupta, V. K. et al. (2020). A predictive index for health status
+       using species-level gut microbiome profiling. *Nat. Commun.* 11, 4635.
+       doi:10.1038/s41467-020-18476-8
+    """
+    sets: dict[str, tuple[str, ...]] = {}
+    for spec in _bundled().indices.gmhi.species_sets:
+        data = resources.files("gutaxis.knowledge").joinpath(*spec.file.split("/")).read_bytes()
+        digest = hashlib.sha256(data).hexdigest()
+        if digest != spec.sha256:
+            raise FormatError(f"gutaxis/knowledge/{spec.file}: SHA-256 {digest} differs from "
+                              f"{spec.sha256} recorded in taxa.yaml; reinstall gutaxis")
+        names = tuple(line.strip() for line in data.decode("utf-8").splitlines() if line.strip())
+        if len(names) != spec.n:
+            raise FormatError(f"gutaxis/knowledge/{spec.file}: {len(names)} species; "
+                              f"taxa.yaml says {spec.n}")
+        sets[spec.id] = names
+    return sets
