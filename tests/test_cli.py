@@ -285,3 +285,29 @@ def test_demo_runs_the_cohort_analysis_end_to_end(tmp_path, monkeypatch):
                     "marker-taxon", "classifier", "methods", "provenance"):
         assert f'id="{section}"' in html, section
     assert (out / "tree.nwk").is_file()
+
+
+# ------------------------------------------------------------------- indices
+def test_indices_on_the_authors_gmhi_example_match_their_output(tmp_path):
+    """`gutaxis indices` on the GMHI authors' MetaPhlAn2 table reproduces their GMHI."""
+    from pathlib import Path
+
+    data = Path(__file__).parent / "indices" / "data"
+    result = runner.invoke(app, ["indices", str(data / "example_species_relative_abundances.csv"),
+                                 "--out", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    ours = pd.read_csv(tmp_path / "indices.tsv", sep="\t", index_col="sample_id")
+    theirs = pd.read_csv(data / "example_GMHI_output.csv", index_col=0, encoding="utf-8-sig")
+    assert list(ours.columns[:3]) == ["gmhi", "md_index", "shannon_entropy"]
+    np.testing.assert_allclose(ours.loc[theirs.index, "gmhi"], theirs["GMHI"], rtol=0, atol=1e-9)
+
+
+def test_indices_on_a_16s_table_leave_gmhi_empty_and_say_why(tmp_path):
+    from gutaxis.datasets import example_dataset
+
+    result = runner.invoke(app, ["indices", str(example_dataset().table), "--out", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    assert "gmhi" in result.output and "not a species-level profile" in result.output
+    ours = pd.read_csv(tmp_path / "indices.tsv", sep="\t", index_col="sample_id")
+    assert ours["gmhi"].isna().all() and ours["md_index"].notna().all()
+    assert len(ours) == 87

@@ -307,6 +307,40 @@ def analyze(
                   mc_samples=mc_samples, save_model=save_model, threads=threads)
 
 
+@app.command()
+def indices(
+    table: Annotated[Path, typer.Argument(
+        help="Feature table: BIOM, QIIME 2 .qza, MetaPhlAn profile (species level for GMHI), "
+             "TSV/CSV. Example: merged_abundance_table.txt")],
+    taxonomy: Annotated[Path | None, typer.Option(
+        help="Feature taxonomy when the table has none (QIIME 2 taxonomy.tsv or .qza). "
+             "Example: --taxonomy taxonomy.qza")] = None,
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output folder. "
+                                                          "Example: --out indices/")]
+    = Path("gutaxis-indices"),
+) -> None:
+    """Published indices per sample: GMHI, MD-index, Shannon entropy, the key-taxa panel.
+
+    Writes OUT/indices.tsv (first column sample_id) and OUT/indices.notes.json
+    (why an index is empty, e.g. GMHI on a 16S genus-level table, and the rank
+    each panel taxon was matched at).
+
+    Example: gutaxis indices merged_abundance_table.txt --out indices/
+    """
+    import json
+
+    from gutaxis.indices import write_indices
+    from gutaxis.pipeline import load_study
+
+    study, _ = load_study(table, taxonomy=taxonomy)
+    path = write_indices(study, out)
+    notes = json.loads((path.parent / "indices.notes.json").read_text(encoding="utf-8"))["notes"]
+    for name, note in notes.items():
+        if "not applicable" in note:
+            console.print(f"[yellow]{name}[/]: {note}")
+    out_console.print(f"indices: {path}")
+
+
 #: The marker columns of the bundled study (units are in the column names).
 _DEMO_MARKERS = ("LPSpgml", "LBPugml", "sCD14ugml", "IFABPpgml")
 
