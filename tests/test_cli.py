@@ -231,7 +231,7 @@ def test_analyze_writes_report_results_and_tables(tmp_path, cohort_files):
         assert (out / name).is_file(), name
     doc = json.loads((out / "results.json").read_text())
     assert doc["markers"]["LPS"]["higher_in"] == "case"
-    assert doc["markers"]["hs-CRP"]["unit"] == "mg/L"  # CRP is a catalogue alias
+    assert doc["markers"]["CRP"]["unit"] == "mg/L"  # not hs-CRP: a user unit, no catalogue entry
     assert doc["rarefaction_depth"] == 5000
     assert set(doc["classifier"]) == {"microbiome", "markers", "combined"}
     # the three planted genera are found higher in cases
