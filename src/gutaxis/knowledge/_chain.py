@@ -1,0 +1,258 @@
+"""The gut–immune chain (``chain.yaml``): the four links, their rules; schema and loader.
+
+The chain is read link by link: dysbiosis → barrier → translocation →
+inflammation/immune activation.  Each link names the measures that inform it
+and, as data, the rule that calls it "disturbed" (``any_of`` a list of
+``{measure, status}`` conditions).  It also says how strong the evidence is for
+reading those measures that way, and what is not known, with sources.
+
+Measure references have the form ``"index:<id>"``, ``"taxon:<id>"`` or
+``"marker:<id>"``, where ``<id>`` is a knowledge-base id (``taxa.yaml``,
+``markers.yaml``) or an index name (``shannon_entropy``, ``gmhi``, ``md_index``).
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from importlib import resources
+from pathlib import Path
+from typing import Any, Literal
+
+import pydantic
+import yaml
+
+from gutaxis.exceptions import FormatError
+from gutaxis.knowledge._markers import Source
+
+__all__ = [
+    "LINK_IDS",
+    "MEASURE_REF",
+    "JUDGED_STATUSES",
+    "Condition",
+    "LinkRule",
+    "ChainLink",
+    "PercentileRule",
+    "ChainCatalog",
+    "load_chain",
+    "source_label",
+]
+
+_SCHEMA_VERSION = 1
+
+#: The links, in their order along the chain.
+LINK_IDS: tuple[str, ...] = ("dysbiosis", "barrier", "translocation", "inflammation")
+LinkId = Literal["dysbiosis", "barrier", "translocation", "inflammation"]
+
+#: A measure reference: ``index:<id>``, ``taxon:<id>`` or ``marker:<id>``.
+MEASURE_REF = r"^(index|taxon|marker):[a-z][a-z0-9_]*$"
+
+#: Measure statuses that count as "judged" (a value placed against a range).
+JUDGED_STATUSES: frozenset[str] = frozenset({"low", "within", "high", "borderline"})
+
+
+def source_label(source: Source) -> str:
+    """One line naming a source and its identifier, as profiles show it.
+
+    Examples
+    --------
+    >>> source_label(Source(citation="Gevers D et al. Cell Host Microbe 2014;15:382",
+    ...                     doi="10.1016/j.chom.2014.02.005"))
+    'Gevers D et al. Cell Host Microbe 2014;15:382. doi:10.1016/j.chom.2014.02.005'
+    """
+    ids = []
+    if source.doi:
+        ids.append(f"doi:{source.doi}")
+    if source.pmid:
+        ids.append(f"PMID {source.pmid}")
+    if source.url:
+        ids.append(source.url)
+    return f"{source.citation.rstrip('.')}. {'; '.join(ids)}"
+
+
+class _Frozen(pydantic.BaseModel):
+    model_config = pydantic.ConfigDict(extra="forbid", frozen=True)
+
+
+class Condition(_Frozen):
+    """A measure in a given status: ``{measure: "index:shannon_entropy", status: low}``."""
+
+    measure: str = pydantic.Field(pattern=MEASURE_REF)
+    status: Literal["low", "high", "borderline"]
+
+    def label(self) -> str:
+        """``"index:shannon_entropy=low"``, the form profiles use for a finding."""
+        return f"{self.measure}={self.status}"
+
+
+class LinkRule(_Frozen):
+    """When a link is "disturbed".
+
+    ``any_of``: the link is disturbed when at least one condition holds.
+    ``min_measured``: when no condition holds, the link is "not disturbed" only
+    if at least this many of its measures have a judged status (low, within,
+    high, borderline); with fewer it is "not measured".
+    """
+
+    any_of: list[Condition] = pydantic.Field(min_length=1)
+    min_measured: int = pydantic.Field(default=1, ge=1)
+
+
+class ChainLink(_Frozen):
+    """One link of the chain (fields described at the top of ``chain.yaml``)."""
+
+    id: LinkId
+    label: str = pydantic.Field(min_length=2)
+    description: str = pydantic.Field(min_length=10)
+    measures: list[str] = pydantic.Field(min_length=1)
+    rule: LinkRule
+    evidence: str = pydantic.Field(min_length=10)
+    unknowns: str = pydantic.Field(min_length=10)
+    sources: list[Source] = pydantic.Field(min_length=1)
+
+    @pydantic.field_validator("measures")
+    @classmethod
+    def _refs(cls, value: list[str]) -> list[str]:
+        bad = [m for m in value if not re.fullmatch(MEASURE_REF, m)]
+        if bad:
+            raise ValueError(f"measure references {bad} are not of the form "
+                             "index:<id>, taxon:<id> or marker:<id>")
+        if len(set(value)) != len(value):
+            raise ValueError("a measure is listed twice")
+        return value
+
+    @pydantic.model_validator(mode="after")
+    def _rule_uses_listed_measures(self) -> ChainLink:
+        unknown = sorted({c.measure for c in self.rule.any_of} - set(self.measures))
+        if unknown:
+            raise ValueError(f"the rule of {self.id!r} uses {unknown}, which are not in "
+                             "its measures list")
+        if self.rule.min_measured > len(self.measures):
+            raise ValueError(f"min_measured {self.rule.min_measured} exceeds the "
+                             f"{len(self.measures)} measures of {self.id!r}")
+        return self
+
+
+class PercentileRule(_Frozen):
+    """How an index or taxon is called low/high against the reference cohort.
+
+    ``low`` when the percentile's 95 % interval lies entirely below
+    ``low_below``, ``high`` when it lies entirely above ``high_above``, else
+    ``within``.  A statistical convention relative to the reference cohort,
+    not a clinical cut-off (``note`` says so in the data file).
+    """
+
+    low_below: float = pydantic.Field(gt=0, lt=100)
+    high_above: float = pydantic.Field(gt=0, lt=100)
+    require_ci: bool
+    note: str = pydantic.Field(min_length=10)
+
+    @pydantic.model_validator(mode="after")
+    def _ordered(self) -> PercentileRule:
+        if not self.low_below < self.high_above:
+            raise ValueError(f"low_below ({self.low_below}) must be below high_above "
+                             f"({self.high_above})")
+        return self
+
+    def classify(self, percentile: float | None, ci_low: float | None,
+                 ci_high: float | None) -> Literal["low", "within", "high", "not comparable"]:
+        """The status of a reference percentile under this rule.
+
+        Parameters
+        ----------
+        percentile : float or None
+            Position in the reference (0–100).
+        ci_low, ci_high : float or None
+            Its 95 % interval.  With ``require_ci`` and no interval the value
+            cannot be placed: ``"not comparable"``.
+
+        Examples
+        --------
+        >>> rule = load_chain().percentile_rule
+        >>> rule.classify(2.0, 0.5, 4.0), rule.classify(3.0, 1.0, 8.0)
+        ('low', 'within')
+        """
+        if percentile is None:
+            return "not comparable"
+        if ci_low is None or ci_high is None:
+            if self.require_ci:
+                return "not comparable"
+            ci_low = ci_high = percentile
+        if ci_high < self.low_below:
+            return "low"
+        if ci_low > self.high_above:
+            return "high"
+        return "within"
+
+
+class ChainCatalog(_Frozen):
+    """The whole chain file."""
+
+    schema_version: int
+    version: str
+    percentile_rule: PercentileRule
+    links: list[ChainLink] = pydantic.Field(min_length=1)
+
+    @pydantic.model_validator(mode="after")
+    def _check(self) -> ChainCatalog:
+        if self.schema_version != _SCHEMA_VERSION:
+            raise ValueError(f"schema_version {self.schema_version} is not supported "
+                             f"(expected {_SCHEMA_VERSION})")
+        ids = [link.id for link in self.links]
+        if len(set(ids)) != len(ids):
+            raise ValueError(f"link ids must be unique; got {ids}")
+        if ids != sorted(ids, key=LINK_IDS.index):
+            raise ValueError(f"links must follow the chain order {list(LINK_IDS)}; got {ids}")
+        return self
+
+    def link(self, link_id: str) -> ChainLink:
+        """The link with this id (``KeyError`` naming the valid ids otherwise)."""
+        for entry in self.links:
+            if entry.id == link_id:
+                return entry
+        raise KeyError(f"no link {link_id!r}; valid ids are {[e.id for e in self.links]}")
+
+
+def _load(text: str, where: str) -> ChainCatalog:
+    try:
+        raw: Any = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise FormatError(f"{where}: not valid YAML ({exc})") from None
+    try:
+        return ChainCatalog.model_validate(raw)
+    except pydantic.ValidationError as exc:
+        first = exc.errors()[0]
+        loc = ".".join(str(p) for p in first["loc"])
+        raise FormatError(f"{where}: field {loc}: {first['msg']} "
+                          f"({exc.error_count()} problem(s) in all)") from None
+
+
+@functools.cache
+def _bundled() -> ChainCatalog:
+    text = resources.files("gutaxis.knowledge").joinpath("chain.yaml").read_text("utf-8")
+    return _load(text, "gutaxis/knowledge/chain.yaml")
+
+
+def load_chain(path: str | Path | None = None) -> ChainCatalog:
+    """The gut–immune chain: the bundled one, or a file in the same schema.
+
+    Parameters
+    ----------
+    path : path, optional
+        A YAML file in the ``chain.yaml`` schema; by default the chain shipped
+        with gutaxis.
+
+    Raises
+    ------
+    FormatError
+        Not YAML, or a link that breaks the schema (the message names the field).
+
+    Examples
+    --------
+    >>> [link.id for link in load_chain().links]
+    ['dysbiosis', 'barrier', 'translocation', 'inflammation']
+    """
+    if path is None:
+        return _bundled()
+    path = Path(path)
+    return _load(path.read_text(encoding="utf-8"), str(path))
