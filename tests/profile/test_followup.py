@@ -1,0 +1,161 @@
+"""Change between visits judged against the reference's spread (reference change value)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from gutaxis.exceptions import InputError
+from gutaxis.profile._model import Measure
+from gutaxis.profile.followup import (
+    MAD_SCALE,
+    Z_95,
+    compare_visits,
+    critical_difference,
+    robust_sd,
+)
+from gutaxis.profile.reference import Reference
+
+SHANNON = np.arange(1.0, 12.0)                       # median 6, MAD 3
+LPS = np.arange(100.0, 200.0, 10.0)                  # median 145, MAD 25
+ROSEBURIA = np.array([0.0] * 8 + [0.1, 0.2])         # MAD 0
+CD_SHANNON = 1.96 * math.sqrt(2) * 3 * 1.4826        # 12.3288…
+CD_LPS = 1.96 * math.sqrt(2) * 25 * 1.4826           # 102.740…
+
+
+def _reference() -> Reference:
+    n = len(SHANNON)
+    ids = pd.Index([f"R{i}" for i in range(n)], dtype=object, name="sample_id")
+    indices = pd.DataFrame({"gmhi": np.nan, "shannon_entropy": SHANNON,
+                            "roseburia": np.r_[ROSEBURIA, 0.0]}, index=ids)
+    markers = pd.DataFrame({"LPS": np.r_[LPS, np.nan]}, index=ids)
+    return Reference(name="hand", sample_ids=ids, indices=indices,
+                     taxa={"genus": pd.DataFrame(index=ids)}, markers=markers,
+                     marker_info={"LPS": {"unit": "pg/mL", "column": "LPSpgml",
+                                          "catalog_id": "lps", "unit_source": "user"}},
+                     read_depth=np.full(n, 1e4), median_distance=np.full(n, 0.3),
+                     distance_threshold=0.5, sequencing="16S amplicon", region=None,
+                     taxonomy_scheme="greengenes", kind="counts", version="v" * 64,
+                     details={})
+
+
+def _m(measure_id: str, value: float | None, unit: str = "", kind: str = "index",
+       status: str = "within") -> Measure:
+    return Measure(measure_id, measure_id, kind, value, unit, status)  # type: ignore[arg-type]
+
+
+def test_hand_computed_thresholds() -> None:
+    assert robust_sd(SHANNON) == pytest.approx(3 * 1.4826)
+    assert critical_difference(SHANNON) == pytest.approx(CD_SHANNON)
+    assert CD_SHANNON == pytest.approx(12.32868, abs=1e-5)
+    assert critical_difference(LPS) == pytest.approx(CD_LPS)
+    assert CD_LPS == pytest.approx(102.7390, abs=1e-4)
+    assert (Z_95, MAD_SCALE) == (1.96, 1.4826)
+
+
+def test_real_and_not_real_changes() -> None:
+    ref = _reference()
+    previous = {"measures": [{"id": "shannon_entropy", "value": 2.0, "unit": ""},
+                             {"id": "marker:lps", "value": 150.0, "unit": "pg/mL"}]}
+    rows = compare_visits(previous, [_m("shannon_entropy", 15.0),
+                                     _m("marker:lps", 240.0, "pg/mL", "marker")], ref)
+    shannon, lps = rows
+    assert shannon["change"] == 13.0 and shannon["direction"] == "increase"
+    assert shannon["reference_sd"] == pytest.approx(3 * 1.4826)
+    assert shannon["critical_difference"] == pytest.approx(CD_SHANNON)
+    assert shannon["real_change"] is True                  # 13 > 12.33
+    assert lps["change"] == 90.0 and lps["real_change"] is False   # 90 < 102.74
+    rows = compare_visits(previous, [_m("shannon_entropy", -10.0),
+                                     _m("marker:lps", 260.0, "pg/mL", "marker")], ref)
+    assert rows[0]["change"] == -12.0 and rows[0]["direction"] == "decrease"
+    assert rows[0]["real_change"] is False                 # |−12| < 12.33
+    assert rows[1]["real_change"] is True                  # 110 > 102.74
+
+
+def test_previous_unit_is_converted() -> None:
+    rows = compare_visits({"marker:lps": {"value": 0.15, "unit": "ng/mL"}},
+                          [_m("marker:lps", 260.0, "pg/mL", "marker")], _reference())
+    assert rows[0]["previous"] == pytest.approx(150.0)
+    assert rows[0]["change"] == pytest.approx(110.0) and rows[0]["real_change"] is True
+    assert "previous value converted from ng/mL to pg/mL" in rows[0]["notes"]
+    rows = compare_visits({"marker:lps": {"value": 0.15, "unit": "ug/g"}},
+                          [_m("marker:lps", 260.0, "pg/mL", "marker")], _reference())
+    assert rows[0]["change"] is None and "does not convert" in rows[0]["notes"][0]
+
+
+def test_lab_range_only_marker_has_no_verdict() -> None:
+    rows = compare_visits({"marker:calprotectin": 40.0},
+                          [_m("marker:calprotectin", 180.0, "ug/g", "marker")], _reference())
+    assert rows[0]["change"] == 140.0
+    assert rows[0]["real_change"] is None and rows[0]["critical_difference"] is None
+    assert "no reference distribution" in rows[0]["notes"][0]
+
+
+def test_zero_spread_has_no_threshold() -> None:
+    rows = compare_visits({"taxon:roseburia": 0.0}, [_m("taxon:roseburia", 0.3, "fraction",
+                                                        "taxon")], _reference())
+    assert rows[0]["change"] == pytest.approx(0.3)
+    assert rows[0]["real_change"] is None and rows[0]["reference_sd"] == 0.0
+    assert "spread of this measure is zero" in rows[0]["notes"][0]
+
+
+def test_missing_and_non_comparable_values() -> None:
+    ref = _reference()
+    rows = compare_visits({"shannon_entropy": None, "gmhi": 0.5, "md_index": "-inf"},
+                          [_m("shannon_entropy", 5.0), _m("gmhi", None),
+                           _m("md_index", 1.0),
+                           _m("taxon:x", 0.2, "fraction", "taxon", status="not comparable")],
+                          ref)
+    by_id = {r["id"]: r for r in rows}
+    assert by_id["shannon_entropy"]["change"] is None
+    assert "previous visit" in by_id["shannon_entropy"]["notes"][0]
+    assert by_id["gmhi"]["change"] is None and "current visit" in by_id["gmhi"]["notes"][0]
+    assert by_id["md_index"]["change"] is None and "infinite" in by_id["md_index"]["notes"][0]
+    assert by_id["taxon:x"]["real_change"] is None
+    assert "not in the previous profile" in by_id["taxon:x"]["notes"]
+    rows = compare_visits({"shannon_entropy": 1.0}, [_m("shannon_entropy", 5.0,
+                                                        status="not comparable")], ref)
+    assert rows[0]["change"] == 4.0 and rows[0]["real_change"] is None
+    assert "not comparable" in rows[0]["notes"][0]
+
+
+def test_measures_only_in_the_previous_profile_are_listed() -> None:
+    rows = compare_visits({"marker:zonulin": 30.0}, [], _reference())
+    assert rows == [{"id": "marker:zonulin", "label": "marker:zonulin", "kind": "", "unit": "",
+                     "previous": 30.0, "current": None, "change": None, "direction": None,
+                     "reference_sd": None, "critical_difference": None, "real_change": None,
+                     "notes": ["not in the current profile"]}]
+
+
+def test_without_reference_changes_are_reported_only() -> None:
+    rows = compare_visits({"shannon_entropy": 2.0}, [_m("shannon_entropy", 15.0)], None)
+    assert rows[0]["change"] == 13.0 and rows[0]["real_change"] is None
+
+
+def test_reference_version_change_is_noted() -> None:
+    previous = {"reference": {"version": "u" * 64},
+                "measures": [{"id": "shannon_entropy", "value": 2.0}]}
+    rows = compare_visits(previous, [_m("shannon_entropy", 15.0)], _reference())
+    assert any("previous profile used reference version" in n for n in rows[0]["notes"])
+
+
+def test_bad_previous() -> None:
+    with pytest.raises(InputError, match="profile.json"):
+        compare_visits([1, 2], [], None)  # type: ignore[arg-type]
+    with pytest.raises(InputError, match="has no \"id\""):
+        compare_visits({"measures": [{"value": 1.0}]}, [], None)
+    with pytest.raises(InputError, match="`z`"):
+        compare_visits({}, [], None, z=0)
+
+
+def test_round_trip_through_measure_dicts() -> None:
+    ref = _reference()
+    first = [_m("shannon_entropy", 2.0), _m("marker:lps", 150.0, "pg/mL", "marker")]
+    profile = {"measures": [m.to_dict() for m in first]}
+    rows = compare_visits(profile, [_m("shannon_entropy", 16.0),
+                                    _m("marker:lps", 150.0, "pg/mL", "marker")], ref)
+    assert [r["real_change"] for r in rows] == [True, False]
+    assert rows[1]["direction"] == "no change"
