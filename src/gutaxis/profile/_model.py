@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any, Literal
 
-__all__ = ["Measure", "RangeUsed", "LinkAssessment", "Option", "Status", "LinkStatus",
+__all__ = ["Profile", "Measure", "RangeUsed", "LinkAssessment", "Option", "Status", "LinkStatus",
            "MeasureKind"]
 
 #: Where a value stands.  ``"not measured"``: no value; ``"not comparable"``:
@@ -141,3 +141,66 @@ class Option:
         out["triggered_by"] = list(self.triggered_by)
         out["sources"] = list(self.sources)
         return out
+
+
+@dataclasses.dataclass(frozen=True)
+class Profile:
+    """One patient's whole profile: what ``profile.json``, ``profile.html`` and
+    ``profile.pdf`` are rendered from.
+
+    Attributes
+    ----------
+    sample_id : str
+    created : str
+        ISO 8601 time (UTC).
+    reference : dict
+        ``{name, version, n_samples, sequencing, taxonomy_scheme, created, where}``.
+    warnings : tuple of dict
+        ``{code, message, affects}``: comparability problems (different sequencing,
+        taxonomy scheme, too few reads, out of the reference's range).
+    measures : tuple of Measure
+        Indices, key taxa and markers, in that order.
+    top_taxa : tuple of dict
+        ``{taxon, label, rank, abundance}`` (fraction), most abundant first.
+    chain : tuple of LinkAssessment
+        The four links in chain order.
+    options : dict of str to tuple of Option
+        By 5R step, in order; empty when nothing triggered an option.
+    followup : tuple of dict or None
+        Per measure ``{id, label, kind, unit, previous, current, change, direction,
+        reference_sd, critical_difference, real_change, notes}`` (see
+        :func:`~gutaxis.profile.followup.compare_visits`); ``None`` without a
+        previous profile.
+    history : tuple of dict
+        Earlier visits ``{created, values: {measure id: value}}`` for trend plots
+        (from the previous profile's own history plus the previous profile).
+    reference_values : dict of str to list of float
+        Reference values of each measure with a percentile, for the plots
+        (measure id → values).
+    summary : dict
+        ``{"patient": [sentences in plain language], "clinician": [short lines]}``.
+    disclaimer : str
+        From the knowledge base: supports, does not replace, a clinician's judgement.
+    provenance : dict
+        Inputs with SHA-256, reference name and version, knowledge-base
+        versions, gutaxis version, parameters (seed, bootstrap replicates).
+    """
+
+    sample_id: str
+    created: str
+    reference: dict[str, Any]
+    warnings: tuple[dict[str, Any], ...]
+    measures: tuple[Measure, ...]
+    top_taxa: tuple[dict[str, Any], ...]
+    chain: tuple[LinkAssessment, ...]
+    options: dict[str, tuple[Option, ...]]
+    followup: tuple[dict[str, Any], ...] | None
+    history: tuple[dict[str, Any], ...]
+    reference_values: dict[str, list[float]]
+    summary: dict[str, list[str]]
+    disclaimer: str
+    provenance: dict[str, Any]
+
+    def measure(self, measure_id: str) -> Measure | None:
+        """The measure with that id, or ``None``."""
+        return next((m for m in self.measures if m.id == measure_id), None)
