@@ -341,8 +341,114 @@ def indices(
     out_console.print(f"indices: {path}")
 
 
+reference_app = typer.Typer(help="Reference cohorts a patient is placed against.",
+                             no_args_is_help=True, rich_markup_mode="rich")
+app.add_typer(reference_app, name="reference")
+
+
+@reference_app.command("build")
+def reference_build(
+    table: Annotated[Path, typer.Argument(
+        help="Feature table of the cohort (BIOM, .qza, MetaPhlAn, TSV/CSV). "
+             "Example: table.biom")],
+    metadata: Annotated[Path, typer.Option(
+        help="Sample metadata. Example: --metadata sample-metadata.tsv")],
+    name: Annotated[str, typer.Option(help="Name of the reference. Example: --name "
+                                           "healthy-controls-2016")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Folder to write the reference to "
+                                                          "(must be new or empty). "
+                                                          "Example: --out ref/")],
+    where: Annotated[str | None, typer.Option(
+        help="Which samples form the reference (a pandas query on the metadata). "
+             "Example: --where \"Subject == 'Control'\"")] = None,
+    markers: Annotated[str | None, typer.Option(
+        help="Comma-separated marker columns (COLUMN or COLUMN=UNIT) whose distributions "
+             "are frozen too. Example: --markers LPSpgml,LBPugml")] = None,
+    markers_file: Annotated[Path | None, typer.Option(
+        help="File of marker columns and units. Example: --markers-file markers.tsv")] = None,
+    taxonomy: Annotated[Path | None, typer.Option(
+        help="Feature taxonomy when the table has none. Example: --taxonomy taxonomy.qza")]
+    = None,
+    classifier: Annotated[Path | None, typer.Option(
+        help="A model saved by `gutaxis analyze --save-model` to freeze with the reference. "
+             "Example: --classifier results/model/combined.joblib")] = None,
+    sequencing: Annotated[str | None, typer.Option(
+        help="Sequencing type, e.g. '16S V4' or 'shotgun' (inferred when not given). "
+             "Example: --sequencing '16S V4'")] = None,
+) -> None:
+    """Freeze a reference cohort: indices, taxa at each rank, markers with units.
+
+    Example: gutaxis reference build table.biom --metadata md.tsv
+    --where "Subject == 'Control'" --name cfs-controls --out ref/
+    """
+    from gutaxis.pipeline import run_reference_build
+
+    path, ref = run_reference_build(table, metadata=metadata, name=name, out=out, where=where,
+                                    taxonomy=taxonomy, markers=_split(markers),
+                                    markers_file=markers_file, classifier=classifier,
+                                    sequencing=sequencing)
+    console.print(f"{ref.n_samples} reference samples; {ref.sequencing}, taxonomy "
+                  f"{ref.taxonomy_scheme}; version {ref.version[:12]}")
+    out_console.print(f"reference: {path}")
+
+
+@app.command()
+def profile(
+    table: Annotated[Path, typer.Argument(
+        help="The patient's microbiome table (it may hold other samples). Example: patient.biom")],
+    sample: Annotated[str, typer.Option(help="The patient's sample id. Example: --sample P01")],
+    reference: Annotated[Path, typer.Option(
+        help="A reference folder made by `gutaxis reference build`. Example: --reference ref/")],
+    labs: Annotated[Path | None, typer.Option(
+        help="Lab results, one row per result: sample_id, marker, value, unit, ref_low, "
+             "ref_high, assay. Example: --labs labs.csv")] = None,
+    metadata: Annotated[Path | None, typer.Option(
+        help="Sample metadata holding marker columns (with --markers). "
+             "Example: --metadata md.tsv")] = None,
+    markers: Annotated[str | None, typer.Option(
+        help="Marker columns of --metadata (COLUMN or COLUMN=UNIT). "
+             "Example: --markers LPSpgml,LBPugml")] = None,
+    taxonomy: Annotated[Path | None, typer.Option(
+        help="Feature taxonomy when the table has none. Example: --taxonomy taxonomy.qza")]
+    = None,
+    previous: Annotated[Path | None, typer.Option(
+        help="The profile.json of an earlier visit, for the follow-up section. "
+             "Example: --previous visit1/profile.json")] = None,
+    seed: Annotated[int, typer.Option(help="Seed of the bootstrap intervals. Example: --seed 1")]
+    = 0,
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output folder. "
+                                                          "Example: --out patient-P01/")]
+    = Path("gutaxis-profile"),
+) -> None:
+    """One patient's gut–immune profile against a reference cohort.
+
+    Writes OUT/profile.html, OUT/profile.pdf and OUT/profile.json. The profile
+    supports, and does not replace, a clinician's judgement.
+
+    Example: gutaxis profile patient.biom --sample P01 --reference ref/ --labs labs.csv
+    --out patient-P01/
+    """
+    from gutaxis.pipeline import run_profile
+
+    written, result = run_profile(table, sample=sample, reference=reference, out=out, labs=labs,
+                                  metadata=metadata, markers=_split(markers), taxonomy=taxonomy,
+                                  previous=previous, seed=seed)
+    _print_profile(result, written)
+
+
+def _print_profile(result: object, written: dict[str, Path]) -> None:
+    for warning in getattr(result, "warnings", ()):
+        console.print(f"[yellow]warning[/]: {warning['message']}")
+    for link in getattr(result, "chain", ()):
+        console.print(f"{link.label}: {link.status}")
+    for kind in ("html", "pdf", "json"):
+        if kind in written:
+            out_console.print(f"profile ({kind}): {written[kind]}")
+
+
 #: The marker columns of the bundled study (units are in the column names).
 _DEMO_MARKERS = ("LPSpgml", "LBPugml", "sCD14ugml", "IFABPpgml")
+_DEMO_REFERENCE = "cfs-giloteaux-2016-controls"
 
 
 @app.command()
@@ -355,6 +461,8 @@ def demo(
     Runs `gutaxis analyze` with --group Subject and the markers LPS, LBP, sCD14
     and I-FABP; the tree is built de novo from the ASV sequences (cached after
     the first run) and diversity is rarefied to the shallowest sample's depth.
+    Then freezes a reference from the study's controls (OUT/reference/) and
+    profiles the first patient against it (OUT/profile/).
 
     Example: gutaxis demo --out demo/
     """
@@ -363,7 +471,24 @@ def demo(
     data = example_dataset()
     console.print(f"[bold]gutaxis demo[/]: {data.name} (see {data.provenance})")
     _run_analysis(data.table, metadata=data.metadata, group="Subject", out=out,
-                  markers=list(_DEMO_MARKERS), rarefy_depth="auto")
+                  markers=list(_DEMO_MARKERS), rarefy_depth="auto", save_model=True)
+
+    from gutaxis import io as gio
+    from gutaxis.pipeline import run_profile, run_reference_build
+
+    console.print("[bold]reference[/]: the study's controls; [bold]profile[/]: its first "
+                  "patient (by sample id)")
+    _, ref = run_reference_build(data.table, metadata=data.metadata, name=_DEMO_REFERENCE,
+                                 where="Subject == 'Control'", markers=list(_DEMO_MARKERS),
+                                 classifier=out / "model" / "combined.joblib",
+                                 out=out / "reference", overwrite=True)
+    metadata = gio.read_metadata(data.metadata)
+    patient = sorted(str(s) for s in metadata.index[metadata["Subject"] == "Patient"])[0]
+    written, result = run_profile(data.table, sample=patient, reference=out / "reference",
+                                  metadata=data.metadata, markers=list(_DEMO_MARKERS),
+                                  out=out / "profile")
+    console.print(f"patient {patient} against {ref.n_samples} controls")
+    _print_profile(result, written)
 
 
 def main() -> None:

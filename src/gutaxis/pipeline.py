@@ -360,3 +360,65 @@ def run_analysis(table: str | Path, *, metadata: str | Path, group: str, out: st
     report_path = write_report(analysis, out_dir / "report.html")
     written["report"] = report_path
     return AnalysisRun(out_dir, report_path, written, analysis, tree_info)
+
+
+def run_reference_build(table: str | Path, *, metadata: str | Path, name: str,
+                        out: str | Path, where: str | None = None,
+                        taxonomy: str | Path | None = None, markers: Sequence[str] = (),
+                        markers_file: str | Path | None = None,
+                        classifier: str | Path | None = None, sequencing: str | None = None,
+                        overwrite: bool = False) -> tuple[Path, Any]:
+    """``gutaxis reference build``: freeze a reference cohort into the folder ``out``.
+
+    Returns the folder and the :class:`~gutaxis.profile.reference.Reference`.
+    """
+    from gutaxis.markers import marker_panel, read_marker_specs
+    from gutaxis.profile.reference import build_reference
+
+    study, _ = load_study(table, taxonomy=taxonomy, metadata=metadata)
+    specs = list(markers) + (read_marker_specs(markers_file) if markers_file else [])
+    assert study.samples is not None
+    panel = marker_panel(study.samples, specs, where=str(metadata)) if specs else None
+    reference = build_reference(study, name=name, where=where, markers=panel,
+                                classifier_path=classifier, sequencing=sequencing)
+    return reference.save(out, overwrite=overwrite), reference
+
+
+def run_profile(table: str | Path, *, sample: str, reference: str | Path, out: str | Path,
+                labs: str | Path | None = None, metadata: str | Path | None = None,
+                markers: Sequence[str] = (), taxonomy: str | Path | None = None,
+                previous: str | Path | None = None, seed: int = 0, n_boot: int = 2000,
+                pdf: bool = True) -> tuple[dict[str, Path], Any]:
+    """``gutaxis profile``: one patient against a reference, as JSON, HTML and PDF.
+
+    Returns the written files by kind and the :class:`~gutaxis.profile._model.Profile`.
+    """
+    from gutaxis.markers import marker_panel
+    from gutaxis.markers.labs import read_labs
+    from gutaxis.profile.build import build_profile
+    from gutaxis.profile.reference import load_reference
+    from gutaxis.profile.render import write_profile
+
+    study, inputs = load_study(table, taxonomy=taxonomy, metadata=metadata)
+    ref = load_reference(reference)
+    lab_results = None
+    if labs is not None:
+        lab_results = read_labs(labs)
+        inputs.append(input_record(labs, "labs"))
+    panel = None
+    if markers:
+        if study.samples is None:
+            raise InputError("--markers needs --metadata (the file the marker columns are in)")
+        panel = marker_panel(study.samples, list(markers), where=str(metadata))
+    previous_doc = None
+    if previous is not None:
+        try:
+            previous_doc = json.loads(Path(previous).read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise InputError(f"{previous}: cannot read the previous profile ({exc})") from None
+        if not isinstance(previous_doc, dict) or "measures" not in previous_doc:
+            raise InputError(f"{previous}: not a gutaxis profile.json (no 'measures')")
+        inputs.append(input_record(previous, "previous profile"))
+    profile = build_profile(study, sample, ref, markers=panel, labs=lab_results,
+                            previous=previous_doc, n_boot=n_boot, seed=seed, inputs=inputs)
+    return write_profile(profile, out, pdf=pdf), profile
