@@ -285,6 +285,14 @@ def test_demo_runs_the_cohort_analysis_end_to_end(tmp_path, monkeypatch):
                     "marker-taxon", "classifier", "methods", "provenance"):
         assert f'id="{section}"' in html, section
     assert (out / "tree.nwk").is_file()
+    # the practitioner's side: a reference of the controls and one patient's profile
+    assert (out / "reference" / "reference.json").is_file()
+    assert (out / "reference" / "classifier" / "combined.joblib").is_file()
+    for name in ("profile.html", "profile.pdf", "profile.json"):
+        assert (out / "profile" / name).is_file(), name
+    assert f"profile (html): {out / 'profile' / 'profile.html'}" in result.output
+    profile_doc = json.loads((out / "profile" / "profile.json").read_text())
+    assert profile_doc["reference"]["n_samples"] == 39
 
 
 # ------------------------------------------------------------------- indices
@@ -311,3 +319,57 @@ def test_indices_on_a_16s_table_leave_gmhi_empty_and_say_why(tmp_path):
     ours = pd.read_csv(tmp_path / "indices.tsv", sep="\t", index_col="sample_id")
     assert ours["gmhi"].isna().all() and ours["md_index"].notna().all()
     assert len(ours) == 87
+
+
+# ------------------------------------------------------- reference and profile
+@pytest.fixture(scope="module")
+def bundled_reference(tmp_path_factory):
+    from gutaxis.datasets import example_dataset
+
+    data = example_dataset()
+    out = tmp_path_factory.mktemp("ref") / "controls"
+    result = runner.invoke(app, ["reference", "build", str(data.table), "--metadata",
+                                 str(data.metadata), "--where", "Subject == 'Control'",
+                                 "--name", "controls", "--markers", "LPSpgml,LBPugml",
+                                 "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert f"reference: {out}" in result.output
+    return data, out
+
+
+def test_profile_writes_html_pdf_json_and_a_followup(tmp_path, bundled_reference):
+    data, ref = bundled_reference
+    common = [str(data.table), "--sample", "ERR1331786", "--reference", str(ref),
+              "--metadata", str(data.metadata), "--markers", "LPSpgml,LBPugml"]
+    first = runner.invoke(app, ["profile", *common, "--out", str(tmp_path / "v1")])
+    assert first.exit_code == 0, first.output
+    doc = json.loads((tmp_path / "v1" / "profile.json").read_text())
+    assert doc["sample_id"] == "ERR1331786" and doc["followup"] is None
+    second = runner.invoke(app, ["profile", *common, "--previous",
+                                 str(tmp_path / "v1" / "profile.json"),
+                                 "--out", str(tmp_path / "v2")])
+    assert second.exit_code == 0, second.output
+    doc2 = json.loads((tmp_path / "v2" / "profile.json").read_text())
+    rows = {row["id"]: row for row in doc2["followup"]}
+    # the same sample twice: no change, and so no real change
+    assert rows["shannon_entropy"]["change"] == 0 and rows["shannon_entropy"]["real_change"] is False
+    assert 'id="followup"' in (tmp_path / "v2" / "profile.html").read_text()
+
+
+@pytest.mark.parametrize("labs, message", [
+    ("sample_id,marker,value,unit\nERR1331786,LBP,12,furlongs\n", "line 2"),
+    ("sample_id,marker,value,unit\nERR1331786,unobtainium,12,ng/mL\n", "unobtainium"),
+    ("sample_id,marker,value,unit\nERR1331786,LBP,twelve,ug/mL\n", "twelve"),
+    ("sample,marker,value\nERR1331786,LBP,12\n", "sample_id"),
+])
+def test_bad_lab_files_are_one_clear_line(tmp_path, bundled_reference, labs, message):
+    data, ref = bundled_reference
+    path = tmp_path / "labs.csv"
+    path.write_text(labs, encoding="utf-8")
+    proc = subprocess.run([sys.executable, "-m", "gutaxis.cli", "profile", str(data.table),
+                           "--sample", "ERR1331786", "--reference", str(ref), "--labs", str(path),
+                           "--out", str(tmp_path / "o")], capture_output=True, text=True,
+                          timeout=300)
+    assert proc.returncode == 2, proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert "error:" in proc.stderr and "labs.csv" in proc.stderr and message in proc.stderr
