@@ -13,16 +13,13 @@ Measure references have the form ``"index:<id>"``, ``"taxon:<id>"`` or
 
 from __future__ import annotations
 
-import functools
 import re
-from importlib import resources
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 import pydantic
-import yaml
 
-from gutaxis.exceptions import FormatError
+from gutaxis.knowledge._loading import load_model
 from gutaxis.knowledge._markers import Source
 
 __all__ = [
@@ -213,26 +210,6 @@ class ChainCatalog(_Frozen):
         raise KeyError(f"no link {link_id!r}; valid ids are {[e.id for e in self.links]}")
 
 
-def _load(text: str, where: str) -> ChainCatalog:
-    try:
-        raw: Any = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise FormatError(f"{where}: not valid YAML ({exc})") from None
-    try:
-        return ChainCatalog.model_validate(raw)
-    except pydantic.ValidationError as exc:
-        first = exc.errors()[0]
-        loc = ".".join(str(p) for p in first["loc"])
-        raise FormatError(f"{where}: field {loc}: {first['msg']} "
-                          f"({exc.error_count()} problem(s) in all)") from None
-
-
-@functools.cache
-def _bundled() -> ChainCatalog:
-    text = resources.files("gutaxis.knowledge").joinpath("chain.yaml").read_text("utf-8")
-    return _load(text, "gutaxis/knowledge/chain.yaml")
-
-
 def load_chain(path: str | Path | None = None) -> ChainCatalog:
     """The gut–immune chain: the bundled one, or a file in the same schema.
 
@@ -252,7 +229,4 @@ def load_chain(path: str | Path | None = None) -> ChainCatalog:
     >>> [link.id for link in load_chain().links]
     ['dysbiosis', 'barrier', 'translocation', 'inflammation']
     """
-    if path is None:
-        return _bundled()
-    path = Path(path)
-    return _load(path.read_text(encoding="utf-8"), str(path))
+    return load_model(ChainCatalog, "chain.yaml", path)

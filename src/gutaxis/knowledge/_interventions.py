@@ -10,16 +10,13 @@ against the guideline's text is not quoted (``grade_note`` says so).
 
 from __future__ import annotations
 
-import functools
-from importlib import resources
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 import pydantic
-import yaml
 
-from gutaxis.exceptions import FormatError
 from gutaxis.knowledge._chain import Condition, source_label
+from gutaxis.knowledge._loading import load_model
 from gutaxis.knowledge._markers import Source
 
 __all__ = [
@@ -178,26 +175,6 @@ class InterventionCatalog(_Frozen):
         raise KeyError(f"no step {step_id!r}; valid ids are {list(STEP_IDS)}")
 
 
-def _load(text: str, where: str) -> InterventionCatalog:
-    try:
-        raw: Any = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise FormatError(f"{where}: not valid YAML ({exc})") from None
-    try:
-        return InterventionCatalog.model_validate(raw)
-    except pydantic.ValidationError as exc:
-        first = exc.errors()[0]
-        loc = ".".join(str(p) for p in first["loc"])
-        raise FormatError(f"{where}: field {loc}: {first['msg']} "
-                          f"({exc.error_count()} problem(s) in all)") from None
-
-
-@functools.cache
-def _bundled() -> InterventionCatalog:
-    text = resources.files("gutaxis.knowledge").joinpath("interventions.yaml").read_text("utf-8")
-    return _load(text, "gutaxis/knowledge/interventions.yaml")
-
-
 def load_interventions(path: str | Path | None = None) -> InterventionCatalog:
     """The options catalogue: the bundled one, or a file in the same schema.
 
@@ -217,7 +194,4 @@ def load_interventions(path: str | Path | None = None) -> InterventionCatalog:
     >>> [step.id for step in load_interventions().steps]
     ['remove', 'replace', 'reinoculate', 'repair', 'rebalance']
     """
-    if path is None:
-        return _bundled()
-    path = Path(path)
-    return _load(path.read_text(encoding="utf-8"), str(path))
+    return load_model(InterventionCatalog, "interventions.yaml", path)

@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import functools
 import re
-from importlib import resources
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 import pydantic
-import yaml
 
-from gutaxis.exceptions import FormatError
+from gutaxis.knowledge._loading import load_model
 
 __all__ = ["Source", "Cutoff", "MarkerEntry", "MarkerCatalog", "Link", "LINKS", "classify",
            "load_marker_catalog", "normalise_name"]
@@ -243,26 +240,6 @@ class MarkerCatalog(pydantic.BaseModel):
         return None
 
 
-def _load(text: str, where: str) -> MarkerCatalog:
-    try:
-        raw: Any = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise FormatError(f"{where}: not valid YAML ({exc})") from None
-    try:
-        return MarkerCatalog.model_validate(raw)
-    except pydantic.ValidationError as exc:
-        first = exc.errors()[0]
-        loc = ".".join(str(p) for p in first["loc"])
-        raise FormatError(f"{where}: field {loc}: {first['msg']} "
-                          f"({exc.error_count()} problem(s) in all)") from None
-
-
-@functools.cache
-def _bundled() -> MarkerCatalog:
-    text = resources.files("gutaxis.knowledge").joinpath("markers.yaml").read_text("utf-8")
-    return _load(text, "gutaxis/knowledge/markers.yaml")
-
-
 def load_marker_catalog(path: str | Path | None = None) -> MarkerCatalog:
     """The marker catalogue: the bundled one, or a file in the same schema.
 
@@ -277,7 +254,4 @@ def load_marker_catalog(path: str | Path | None = None) -> MarkerCatalog:
     FormatError
         Not YAML, or an entry that breaks the schema (the message names the field).
     """
-    if path is None:
-        return _bundled()
-    path = Path(path)
-    return _load(path.read_text(encoding="utf-8"), str(path))
+    return load_model(MarkerCatalog, "markers.yaml", path)

@@ -15,12 +15,12 @@ import hashlib
 import re
 from importlib import resources
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 import pydantic
-import yaml
 
 from gutaxis.exceptions import FormatError
+from gutaxis.knowledge._loading import load_model
 from gutaxis.knowledge._markers import Source
 from gutaxis.study import RANKS
 
@@ -271,26 +271,6 @@ class TaxaCatalog(_Frozen):
         return [t for t in self.taxa if t.panel]
 
 
-def _load(text: str, where: str) -> TaxaCatalog:
-    try:
-        raw: Any = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise FormatError(f"{where}: not valid YAML ({exc})") from None
-    try:
-        return TaxaCatalog.model_validate(raw)
-    except pydantic.ValidationError as exc:
-        first = exc.errors()[0]
-        loc = ".".join(str(p) for p in first["loc"])
-        raise FormatError(f"{where}: field {loc}: {first['msg']} "
-                          f"({exc.error_count()} problem(s) in all)") from None
-
-
-@functools.cache
-def _bundled() -> TaxaCatalog:
-    text = resources.files("gutaxis.knowledge").joinpath("taxa.yaml").read_text("utf-8")
-    return _load(text, "gutaxis/knowledge/taxa.yaml")
-
-
 def load_taxa_catalog(path: str | Path | None = None) -> TaxaCatalog:
     """The taxa catalogue: the bundled one, or a file in the same schema.
 
@@ -305,10 +285,7 @@ def load_taxa_catalog(path: str | Path | None = None) -> TaxaCatalog:
     FormatError
         Not YAML, or an entry that breaks the schema (the message names the field).
     """
-    if path is None:
-        return _bundled()
-    path = Path(path)
-    return _load(path.read_text(encoding="utf-8"), str(path))
+    return load_model(TaxaCatalog, "taxa.yaml", path)
 
 
 @functools.cache
@@ -333,7 +310,7 @@ def gmhi_species_sets() -> dict[str, tuple[str, ...]]:
        doi:10.1038/s41467-020-18476-8
     """
     sets: dict[str, tuple[str, ...]] = {}
-    for spec in _bundled().indices.gmhi.species_sets:
+    for spec in load_model(TaxaCatalog, "taxa.yaml").indices.gmhi.species_sets:
         data = resources.files("gutaxis.knowledge").joinpath(*spec.file.split("/")).read_bytes()
         digest = hashlib.sha256(data).hexdigest()
         if digest != spec.sha256:
