@@ -450,7 +450,11 @@ def _infer(masked: np.ndarray, threads: int, extra: list[str], timeout: float) -
                 fh.write("\n")
         args = [binary, "-nt", *extra, "-nopr", "-threads", str(threads),
                 "-out", str(out_path), str(aln_path)]
+        # Passive waiting: VeryFastTree's OpenMP threads otherwise spin between parallel
+        # regions, which on a busy 2-core machine made the demo's tree take 32–39 s
+        # instead of 5–11 s (benchmarks/README.md).  A user's own setting wins.
         env = dict(os.environ, OMP_NUM_THREADS=str(threads))
+        env.setdefault("OMP_WAIT_POLICY", "passive")
         logger.debug("running %s", " ".join(args))
         try:
             proc = subprocess.run(args, stdin=subprocess.DEVNULL, capture_output=True, text=True,
