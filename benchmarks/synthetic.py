@@ -24,7 +24,8 @@ import numpy as np
 import scipy.sparse as sp
 
 __all__ = ["SyntheticTable", "gut_table", "random_tree", "RandomTree", "to_newick",
-           "gutaxis_tree", "skbio_tree", "study"]
+           "gutaxis_tree", "skbio_tree", "study", "SyntheticCohort", "cohort",
+           "COHORT_MARKERS"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -186,3 +187,123 @@ def study(table: SyntheticTable, tree: RandomTree | None = None) -> Any:
 
     return Study(table.counts, table.sample_ids, table.feature_ids,
                  tree=None if tree is None else gutaxis_tree(tree), source="<synthetic>")
+
+
+# ------------------------------------------------------------------ cohort
+#: Phyla of the synthetic cohort's genera, with the share of families in each.
+_PHYLA = (("Firmicutes", 0.45), ("Bacteroidetes", 0.25), ("Proteobacteria", 0.12),
+          ("Actinobacteria", 0.08), ("Verrucomicrobia", 0.05), ("Fusobacteria", 0.05))
+#: Marker columns of the synthetic cohort (as in the bundled study).
+COHORT_MARKERS = ("LPSpgml", "LBPugml", "sCD14ugml", "IFABPpgml")
+
+
+@dataclasses.dataclass(frozen=True)
+class SyntheticCohort:
+    """A two-group cohort: a :class:`gutaxis.Study` with taxonomy and metadata.
+
+    ``study.samples`` holds ``group`` (``"case"``/``"control"``, alternating)
+    and the :data:`COHORT_MARKERS` columns (NaN = missing).  ``planted`` are
+    the genera (feature ids) whose abundance differs between the groups,
+    with their natural-log fold change (case / control).
+    """
+
+    study: Any
+    planted: dict[str, float]
+    group_column: str = "group"
+    markers: tuple[str, ...] = COHORT_MARKERS
+
+
+def cohort(n_samples: int, n_genera: int = 300, seed: int = 0, *, n_planted: int = 30,
+           missing: float = 0.1, depth_median: float = 30_000.0) -> SyntheticCohort:
+    """A two-group gut cohort at genus level, with planted differences and markers.
+
+    Parameters
+    ----------
+    n_samples : int
+        Samples (``≥ 4``); groups ``case`` and ``control`` alternate, so each
+        holds half.
+    n_genera : int
+        Genera (features), each with a full lineage (6 phyla, 6 genera per
+        family, 2 families per order, 2 orders per class, named within their
+        phylum).
+    seed : int
+        Seed; the cohort is a deterministic function of the arguments.
+    n_planted : int
+        Genera whose mean abundance differs between the groups
+        (log fold change ``±U(0.7, 1.6)``, natural log).
+    missing : float
+        Share of missing values in each marker column (completely at random).
+    depth_median : float
+        Median read depth (log-normal, σ = 0.5, at least 2,000 reads).
+
+    Notes
+    -----
+    Genus ``f`` has a log abundance ``μ_f ~ N(0, 2)`` and a prevalence that
+    grows with it (from about 15 % to 98 %).  In sample ``s`` it is present
+    with that probability; present genera get a gamma-mixed (negative
+    binomial, shape 2) Poisson count with mean ∝ ``exp(μ_f + β_f·case_s)``,
+    scaled to the sample's depth.  Markers are log-normal, shifted up in the
+    cases and, for LPS and sCD14, correlated with the CLR of a planted genus.
+    """
+    import pandas as pd
+
+    from gutaxis import Study
+
+    if n_samples < 4 or n_genera < 2:
+        raise ValueError("need at least 4 samples and 2 genera")
+    rng = np.random.default_rng([seed, n_samples, n_genera, 11])
+    case = (np.arange(n_samples) % 2 == 0)
+    mu = rng.normal(0.0, 2.0, n_genera)
+    prevalence = 0.15 + 0.83 / (1.0 + np.exp(-(mu - 0.5)))
+    beta = np.zeros(n_genera)
+    planted_idx = rng.choice(n_genera, size=min(n_planted, n_genera), replace=False)
+    beta[planted_idx] = rng.choice([-1.0, 1.0], size=len(planted_idx)) * rng.uniform(
+        0.7, 1.6, len(planted_idx))
+    log_rate = mu[None, :] + beta[None, :] * case[:, None]
+    present = rng.random((n_samples, n_genera)) < prevalence[None, :]
+    rate = np.exp(log_rate) * present * rng.gamma(2.0, 0.5, (n_samples, n_genera))
+    depth = np.maximum(2_000, np.rint(depth_median * rng.lognormal(0.0, 0.5, n_samples)))
+    rate *= (depth / np.maximum(rate.sum(axis=1), 1e-300))[:, None]
+    counts = rng.poisson(rate).astype(np.float64)
+    empty = counts.sum(axis=1) == 0
+    counts[empty, int(np.argmax(mu))] = 1.0  # no sample without reads
+    width = max(4, len(str(max(n_samples, n_genera))))
+    sample_ids = [f"S{i:0{width}d}" for i in range(n_samples)]
+    feature_ids = [f"G{j:0{width}d}" for j in range(n_genera)]
+
+    family = np.arange(n_genera) // 6
+    n_families = int(family.max()) + 1
+    shares = np.array([s for _, s in _PHYLA])
+    phylum_of_family = np.repeat(np.arange(len(_PHYLA)),
+                                 np.maximum(1, np.rint(shares * n_families)).astype(int))
+    phylum_of_family = np.resize(phylum_of_family, n_families)
+    phylum = [_PHYLA[phylum_of_family[f]][0] for f in family]
+    taxonomy = pd.DataFrame({
+        "kingdom": "Bacteria",
+        "phylum": phylum,
+        "class": [f"{p[:4]}Class{f // 4}" for p, f in zip(phylum, family, strict=True)],
+        "order": [f"{p[:4]}Order{f // 2}" for p, f in zip(phylum, family, strict=True)],
+        "family": [f"Family{f}" for f in family],
+        "genus": [f"Genus{j}" for j in range(n_genera)],
+        "species": None,
+    }, index=pd.Index(feature_ids, name="feature_id"))
+
+    def clr_of(j: int) -> np.ndarray:
+        logs = np.log(counts + 0.5)
+        return np.asarray(logs[:, j] - logs.mean(axis=1))
+
+    lps_taxon, scd14_taxon = (int(planted_idx[0]), int(planted_idx[1 % len(planted_idx)]))
+    z = [rng.normal(size=n_samples) for _ in COHORT_MARKERS]
+    signal = {"LPSpgml": 0.5 * clr_of(lps_taxon), "sCD14ugml": 0.4 * clr_of(scd14_taxon)}
+    scales = {"LPSpgml": 50.0, "LBPugml": 20.0, "sCD14ugml": 1.5, "IFABPpgml": 1_000.0}
+    md = pd.DataFrame({"group": np.where(case, "case", "control")},
+                      index=pd.Index(sample_ids, name="sample_id"))
+    for name, noise in zip(COHORT_MARKERS, z, strict=True):
+        log_value = 0.3 * case + signal.get(name, 0.0) + 0.6 * noise
+        values = scales[name] * np.exp(log_value)
+        values[rng.random(n_samples) < missing] = np.nan
+        md[name] = values
+    study = Study(sp.csr_matrix(counts), sample_ids, feature_ids, taxonomy=taxonomy,
+                  source="<synthetic cohort>").with_metadata(md)
+    return SyntheticCohort(study=study,
+                           planted={feature_ids[j]: float(beta[j]) for j in planted_idx})
