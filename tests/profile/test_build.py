@@ -95,7 +95,8 @@ def test_followup_compares_with_a_previous_profile(cohort):
     # the reference can place: an out-of-range sample gets no "real change" verdict)
     second = next(p for p in (build_profile(study, pid, reference, markers=panel,
                                             previous=previous, clock=CLOCK)
-                              for pid in patients[1:]) if not p.warnings)
+                              for pid in patients[1:])
+                  if not any(w["code"] == "out_of_reference_range" for w in p.warnings))
     rows = {row["id"]: row for row in second.followup}
     shannon = rows["shannon_entropy"]
     assert shannon["previous"] == pytest.approx(first.measure("shannon_entropy").value)
@@ -103,6 +104,8 @@ def test_followup_compares_with_a_previous_profile(cohort):
     assert shannon["change"] == pytest.approx(shannon["current"] - shannon["previous"])
     assert shannon["real_change"] == (abs(shannon["change"]) > shannon["critical_difference"])
     assert len(second.history) == 1 and second.history[0]["created"] == first.created
+    # another sample id at the next visit is normal, but the profile says what it assumes
+    assert any(w["code"] == "previous_sample_differs" for w in second.warnings)
     lbp = rows["marker:lbp"]
     assert lbp["critical_difference"] > 0 and isinstance(lbp["real_change"], bool)
 
@@ -110,7 +113,8 @@ def test_followup_compares_with_a_previous_profile(cohort):
 def test_an_out_of_range_patient_gets_a_warning_and_no_percentiles(cohort):
     study, panel, reference, patients = cohort
     flagged = [p for p in (build_profile(study, pid, reference, markers=panel, clock=CLOCK)
-                           for pid in patients) if p.warnings]
+                           for pid in patients)
+               if any(w["code"] == "out_of_reference_range" for w in p.warnings)]
     assert flagged, "expected at least one patient outside the controls' range"
     profile = flagged[0]
     assert any(w["code"] == "out_of_reference_range" for w in profile.warnings)
@@ -123,3 +127,67 @@ def test_an_unknown_sample_is_named(cohort):
     study, panel, reference, _ = cohort
     with pytest.raises(NotFoundError, match="NOPE"):
         build_profile(study, "NOPE", reference, markers=panel)
+
+
+def test_lab_values_are_the_ones_placed_in_the_reference(cohort, tmp_path):
+    """A lab value overrides the metadata value, and its percentile is its own."""
+    from gutaxis.profile.percentile import midrank_percentile
+
+    study, panel, reference, patients = cohort
+    labs = tmp_path / "labs.csv"
+    labs.write_text(f"sample_id,marker,value,unit\n{patients[0]},IFABP,2.5,ng/mL\n",
+                    encoding="utf-8")
+    profile = build_profile(study, patients[0], reference, markers=panel, labs=read_labs(labs),
+                            clock=CLOCK)
+    ifabp = profile.measure("marker:ifabp")
+    assert ifabp.value == pytest.approx(2500.0) and ifabp.unit == "pg/mL"
+    ref_values = reference.measure_values("marker:ifabp", unit="pg/mL")
+    assert ifabp.percentile == pytest.approx(midrank_percentile(2500.0, ref_values))
+    assert ifabp.percentile > 95 and ifabp.status == "high"  # above every control
+
+
+def test_lab_results_without_the_sample_are_an_error(cohort, tmp_path):
+    from gutaxis.exceptions import ValidationError
+
+    study, panel, reference, patients = cohort
+    labs = tmp_path / "labs.csv"
+    labs.write_text(f"sample_id,marker,value,unit\n{patients[0].lower()},hs-CRP,25,mg/L\n",
+                    encoding="utf-8")
+    with pytest.raises(ValidationError, match="no lab results for sample"):
+        build_profile(study, patients[0], reference, markers=panel, labs=read_labs(labs))
+
+
+def test_a_reference_sample_profiled_against_its_reference_is_flagged(cohort):
+    study, panel, reference, _ = cohort
+    control = str(reference.sample_ids[0])
+    profile = build_profile(study, control, reference, markers=panel, clock=CLOCK)
+    assert any(w["code"] == "patient_in_reference" for w in profile.warnings)
+
+
+def test_a_reference_in_another_unit_gives_ranges_in_the_measures_unit(cohort):
+    study, panel, _, patients = cohort
+    samples = study.samples.copy()
+    samples["IFABP"] = samples["IFABPpgml"] / 1000
+    ng_panel = marker_panel(samples, ["IFABP=ng/mL"])
+    reference = build_reference(study.replace(samples=samples), name="ng",
+                                where="Subject == 'Control'", markers=ng_panel)
+    pg = reference.measure_values("marker:ifabp", unit="pg/mL")
+    controls = samples.loc[reference.sample_ids, "IFABPpgml"].to_numpy()
+    assert pg == pytest.approx(controls, nan_ok=True)
+    profile = build_profile(study, patients[0], reference, markers=panel, clock=CLOCK)
+    ifabp = profile.measure("marker:ifabp")
+    assert ifabp.unit == "pg/mL" and ifabp.range_used.kind == "reference"
+    import numpy as np
+
+    assert ifabp.range_used.low == pytest.approx(np.nanpercentile(controls, 5))
+
+
+def test_a_value_tied_with_the_bottom_of_the_reference_is_not_low():
+    import numpy as np
+
+    from gutaxis.profile._reference_compare import percentile_status
+
+    reference = np.r_[np.zeros(12), np.linspace(0.01, 1, 188)]  # 6 % zeros
+    assert percentile_status(1.5, 4.75) == "low"  # the interval alone
+    assert percentile_status(1.5, 4.75, value=0.0, reference=reference) == "within"
+    assert percentile_status(0.0, 0.5, value=-1.0, reference=reference) == "low"

@@ -119,3 +119,21 @@ def test_options_serialise():
     as_dict = options["replace"][0].to_dict()
     assert as_dict["triggered_by"] == ["marker:elastase=low"]
     assert isinstance(as_dict["sources"], list)
+
+
+def test_pert_needs_the_guideline_level_not_just_a_lab_low():
+    """Fecal elastase 150 µg/g against a lab interval '>200' is 'low', but AGA 2023 reads
+    100–200 as indeterminate: enzyme therapy for confirmed EPI is offered only below 100."""
+    from gutaxis.knowledge import load_marker_catalog
+    from gutaxis.markers.interpret import interpret_marker
+    from gutaxis.profile.chain import assess_chain
+    from gutaxis.profile.options import select_options
+
+    entry = next(e for e in load_marker_catalog().markers if e.id == "elastase")
+    for value, offered in ((150.0, False), (80.0, True)):
+        measure = interpret_marker(entry, value, "ug/g", ref_low=200.0)
+        assert measure.status == "low" and measure.range_used.kind == "lab"
+        measures = {measure.id: measure}
+        options = select_options(assess_chain(measures), measures)
+        ids = {o.id for opts in options.values() for o in opts}
+        assert ("pert_confirmed_epi" in ids) is offered, value

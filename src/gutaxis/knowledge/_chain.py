@@ -76,6 +76,18 @@ class Condition(_Frozen):
 
     measure: str = pydantic.Field(pattern=MEASURE_REF)
     status: Literal["low", "high", "borderline"]
+    #: Also require the value to be below this number (in the measure's catalogue
+    #: unit): for options that rest on a diagnostic threshold rather than on
+    #: whatever range judged the value (a lab's interval can call a value "low"
+    #: that a guideline calls indeterminate).  The number's source is cited in
+    #: the entry that uses it.
+    value_below: float | None = None
+
+    def holds(self, status: str, value: float | None) -> bool:
+        """Whether a measure with this status and value meets the condition."""
+        if status != self.status or value is None:
+            return False
+        return self.value_below is None or value < self.value_below
 
     def label(self) -> str:
         """``"index:shannon_entropy=low"``, the form profiles use for a finding."""

@@ -139,12 +139,25 @@ class ReferenceComparison:
         })
 
 
-def percentile_status(ci_low: float, ci_high: float) -> Status:
-    """``"low"``, ``"high"`` or ``"within"`` from a percentile interval."""
+def percentile_status(ci_low: float, ci_high: float, *, value: float | None = None,
+                      reference: np.ndarray | None = None) -> Status:
+    """``"low"``, ``"high"`` or ``"within"`` from a percentile interval.
+
+    With ``value`` and ``reference``, "low"/"high" also needs the value to lie
+    strictly beyond the reference's 5th/95th percentile value: a value tied
+    with the bottom of the reference (e.g. an absent taxon when 5–7 % of the
+    reference lack it too) has a mid-rank interval below 5 but is not below
+    the range shown next to it.
+    """
+    finite = None if reference is None else reference[np.isfinite(reference)]
     if ci_high < LOW_PERCENTILE:
-        return "low"
+        if value is None or finite is None or not finite.size or \
+                value < float(np.percentile(finite, LOW_PERCENTILE)):
+            return "low"
     if ci_low > HIGH_PERCENTILE:
-        return "high"
+        if value is None or finite is None or not finite.size or \
+                value > float(np.percentile(finite, HIGH_PERCENTILE)):
+            return "high"
     return "within"
 
 
@@ -310,9 +323,15 @@ def _checks(ref: Reference, patient: Study, sid: str, genus: pd.DataFrame | None
                "the patient's sample is empty")
         found.append(("distance_unverified", f"Whether the profile lies within the "
                       f"reference's range was not checked: {why}.", False, "microbiome"))
+    elif ref.taxa["genus"].shape[1] < 2 or not ref.distance_threshold > 0:
+        found.append(("distance_unverified", "Whether the profile lies within the reference's "
+                      "range was not checked: the reference does not resolve genera (e.g. a "
+                      "species-only profile), so genus-level distances carry no information.",
+                      False, "microbiome"))
     else:
         distance, dominant = _distance(ref, row, genus.columns)
-        if distance > ref.distance_threshold:
+        # a relative tolerance keeps float noise (1e-17 over a threshold of 0.4) from counting
+        if distance > ref.distance_threshold * (1 + 1e-9):
             found.append(("out_of_reference_range",
                           f"The patient's profile is out of the reference's range: its median "
                           f"Bray–Curtis dissimilarity to the reference samples (genus level) "
@@ -356,8 +375,9 @@ def _measure(cand: _Candidate, row: tuple[float, float, float] | None, blocked: 
                      label=f"{LOW_PERCENTILE:g}th–{HIGH_PERCENTILE:g}th percentile of the "
                            "reference")
     pct, lo, hi = row
-    return Measure(cand.id, cand.label, cand.kind, value, cand.unit, percentile_status(lo, hi),
-                   percentile=pct, ci_low=lo, ci_high=hi, reference_n=n, range_used=used,
+    status = percentile_status(lo, hi, value=value, reference=cand.reference)
+    return Measure(cand.id, cand.label, cand.kind, value, cand.unit, status, percentile=pct,
+                   ci_low=lo, ci_high=hi, reference_n=n, range_used=used,
                    caveats=tuple(extra), notes=notes)
 
 

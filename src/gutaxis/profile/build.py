@@ -28,7 +28,7 @@ from typing import Any
 
 from gutaxis import composition
 from gutaxis._version import __version__
-from gutaxis.exceptions import NotFoundError
+from gutaxis.exceptions import NotFoundError, ValidationError
 from gutaxis.knowledge import load_marker_catalog
 from gutaxis.knowledge._chain import load_chain
 from gutaxis.knowledge._interventions import load_interventions
@@ -56,7 +56,7 @@ _JUDGED = {"low", "within", "high", "borderline"}
 
 
 def _reference_range(measure: Measure, reference: Reference) -> RangeUsed:
-    values = reference.measure_values(measure.id)
+    values = reference.measure_values(measure.id, unit=measure.unit)
     finite = sorted(float(v) for v in (values if values is not None else []) if math.isfinite(v))
     low = high = None
     if finite:
@@ -88,7 +88,7 @@ def _judge_marker(compared: Measure | None, lab: Measure | None, reference: Refe
                                                             if n not in judged.notes))
     if judged.status == "not comparable" and compared.status in _JUDGED:
         merged = dataclasses.replace(merged, status=compared.status,
-                                     range_used=_reference_range(compared, reference))
+                                     range_used=_reference_range(merged, reference))
     return merged
 
 
@@ -118,6 +118,37 @@ def _markers(comparison_measures: Sequence[Measure], reference: Reference,
         if measure is not None:
             out.append(measure)
     return out
+
+
+def _patient_panel(panel: MarkerPanel | None, labs: LabResults | None,
+                   sample_id: str) -> MarkerPanel | None:
+    """The patient's marker values as placed in the reference: a lab result wins over a
+    metadata value of the same marker, so the percentile is that of the value shown."""
+    import pandas as pd
+
+    values: dict[str, float] = {}
+    units: dict[str, str] = {}
+    columns: dict[str, str] = {}
+    ids: dict[str, str | None] = {}
+    sources: dict[str, str] = {}
+    if panel is not None and sample_id in panel.values.index:
+        for name in panel.names:
+            values[name] = float(panel.values.at[sample_id, name])  # type: ignore[arg-type]
+            units[name], columns[name] = panel.units[name], panel.columns[name]
+            ids[name], sources[name] = panel.catalog_ids.get(name), panel.unit_sources[name]
+    if labs is not None:
+        for row in labs.for_sample(sample_id).itertuples():
+            marker_id = str(row.Index[1] if isinstance(row.Index, tuple) else row.Index)
+            entry = labs.entry(marker_id)
+            for name in [n for n, i in ids.items() if i == entry.id]:
+                del values[name], units[name], columns[name], ids[name], sources[name]
+            values[entry.name] = float(row.value)  # type: ignore[arg-type]
+            units[entry.name], columns[entry.name] = str(row.unit), f"{labs.path} (labs)"
+            ids[entry.name], sources[entry.name] = entry.id, "labs"
+    if not values:
+        return None
+    frame = pd.DataFrame({n: [v] for n, v in values.items()}, index=[sample_id])
+    return MarkerPanel(frame, units, columns, ids, sources)
 
 
 def _top_taxa(study: Study, sample_id: str, rank: str = "genus") -> tuple[dict[str, Any], ...]:
@@ -172,6 +203,29 @@ def _summary(measures: Sequence[Measure], chain: Sequence[Any], warnings: Sequen
     return {"patient": patient, "clinician": clinician}
 
 
+def _context_warnings(sample_id: str, reference: Reference,
+                      previous: Mapping[str, Any] | None) -> tuple[dict[str, Any], ...]:
+    """Warnings about what the profile is compared with (none blocks a percentile)."""
+    out = []
+    if sample_id in set(map(str, reference.sample_ids)):
+        out.append({"code": "patient_in_reference", "affects": [], "message":
+                    f"Sample {sample_id} is itself one of the reference's samples, so it is "
+                    "partly compared with itself; its percentiles lean towards the middle."})
+    if previous is not None:
+        before = previous.get("sample_id")
+        if before is not None and str(before) != str(sample_id):
+            out.append({"code": "previous_sample_differs", "affects": [], "message":
+                        f"The previous profile is of sample {before}, this one of "
+                        f"{sample_id}: the follow-up assumes both are the same person."})
+        ref_before = (previous.get("reference") or {}).get("version")
+        if ref_before is not None and str(ref_before) != reference.version:
+            out.append({"code": "previous_reference_differs", "affects": [], "message":
+                        "The previous profile was placed against another reference (version "
+                        f"{str(ref_before)[:12]}, now {reference.version[:12]}): its "
+                        "percentiles are not comparable with these."})
+    return tuple(out)
+
+
 def _history(previous: Mapping[str, Any] | None) -> tuple[dict[str, Any], ...]:
     if previous is None:
         return ()
@@ -221,7 +275,12 @@ def build_profile(study: Study, sample_id: str, reference: Reference, *,
     """
     if sample_id not in set(study.sample_ids):
         raise NotFoundError("sample id", [sample_id], study.source or "the table")
-    comparison = compare_to_reference(reference, study, sample_id, markers=markers,
+    if labs is not None and sample_id not in set(labs.samples):
+        shown = ", ".join(map(repr, sorted(labs.samples)[:10]))
+        raise ValidationError(f"{labs.path}: no lab results for sample {sample_id!r} (the "
+                              f"file has {shown}); sample ids must match exactly")
+    comparison = compare_to_reference(reference, study, sample_id,
+                                      markers=_patient_panel(markers, labs, sample_id),
                                       n_boot=n_boot, seed=seed)
     non_markers = [m for m in comparison.measures if m.kind != "marker"]
     measures = [*non_markers, *_markers(comparison.measures, reference, markers, labs, sample_id)]
@@ -229,12 +288,14 @@ def build_profile(study: Study, sample_id: str, reference: Reference, *,
     chain = assess_chain(by_id)
     options = select_options(chain, by_id)
     warnings = tuple({"code": w.code, "message": w.message, "affects": list(w.affects)}
-                     for w in comparison.warnings)
+                     for w in comparison.warnings) + _context_warnings(sample_id, reference,
+                                                                       previous)
     followup = (tuple(compare_visits(previous, measures, reference))
                 if previous is not None else None)
     reference_values = {}
     for m in measures:
-        values = reference.measure_values(m.id) if m.percentile is not None else None
+        values = (reference.measure_values(m.id, unit=m.unit) if m.percentile is not None
+                  else None)
         if values is not None:
             reference_values[m.id] = [float(v) for v in values]
     interventions = load_interventions()

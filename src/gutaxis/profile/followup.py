@@ -140,7 +140,8 @@ def _judge(row: dict[str, Any], status: str | None, reference: Reference | None,
         notes.append("the current value is not comparable with the reference, so its spread "
                      "cannot judge the change")
         return
-    values = None if reference is None else reference.measure_values(row["id"])
+    values = None if reference is None else reference.measure_values(
+        row["id"], unit=row.get("unit") or None)
     finite = 0 if values is None else int(np.isfinite(values).sum())
     if values is None or finite < MIN_REFERENCE_VALUES:
         notes.append("no reference distribution for this measure (a lab range only, or too "

@@ -40,8 +40,7 @@ def _findings(entry: Intervention, link_status: Mapping[str, str],
                 found.append(trigger.label())
         else:
             measure = by_ref.get(trigger.measure)
-            if (measure is not None and measure.value is not None
-                    and measure.status == trigger.status):
+            if measure is not None and trigger.holds(measure.status, measure.value):
                 found.append(trigger.label())
     return found
 

@@ -40,7 +40,7 @@ from gutaxis.exceptions import (
     NotFoundError,
     ValidationError,
 )
-from gutaxis.markers import MarkerPanel
+from gutaxis.markers import MarkerPanel, conversion_factor
 from gutaxis.profile import _reference_impl as _io
 from gutaxis.profile._reference_compare import (
     DISTANCE_QUANTILE,
@@ -184,9 +184,13 @@ class Reference:
                 "sequencing": sequencing, "taxonomy_scheme": self.taxonomy_scheme,
                 "created": self.created, "where": self.details.get("where")}
 
-    def measure_values(self, measure_id: str) -> np.ndarray | None:
+    def measure_values(self, measure_id: str, *, unit: str | None = None) -> np.ndarray | None:
         """The reference's values of a measure (``"shannon_entropy"``, ``"taxon:<id>"``,
-        ``"marker:<id>"``), or None when it has none."""
+        ``"marker:<id>"``), or None when it has none.
+
+        ``unit``: express a marker's values in this unit (the reference keeps
+        them in the unit it was built with); ignored for indices and taxa.
+        """
         if measure_id.startswith("taxon:"):
             column = measure_id.split(":", 1)[1]
             frame = self.indices
@@ -199,7 +203,11 @@ class Reference:
             column, frame = measure_id, self.indices
         if column not in frame.columns:
             return None
-        return frame[column].to_numpy(dtype=np.float64)
+        values = frame[column].to_numpy(dtype=np.float64)
+        if unit is not None and measure_id.startswith("marker:"):
+            stored = str(self.marker_info[column].get("unit"))
+            values = values * conversion_factor(stored, unit)
+        return values
 
     def content(self) -> dict[str, np.ndarray]:
         """Every frozen array by its name in ``arrays.npz`` (what :attr:`version` hashes)."""
