@@ -219,3 +219,42 @@ def test_too_few_shared_samples_between_table_and_metadata(tmp_path):
     md.write_text("id\tgrp\nS0\ta\nS1\tb\nX9\ta\n")
     with pytest.raises(SampleMismatchError, match="6 needed"):
         load_study(table, metadata=md, min_shared=6)
+
+
+def test_numeric_group_labels_read_as_written():
+    """A 0/1 column is stored as floats by the metadata reader; groups are '0' and '1'."""
+    study = _toy([0.0] * 4 + [1.0] * 4)
+    analysis = analyze_cohort(study, group_column="grp", classifier=False, permutations=9,
+                              mc_samples=8)
+    assert analysis.group_order == ["0", "1"]
+    assert analysis.differential_abundance.reference_group == "0"
+
+
+def test_a_marker_without_values_in_one_group_is_skipped_not_fatal():
+    study = _toy(["a"] * 4 + ["b"] * 4)
+    samples = study.samples.copy()
+    samples.loc[samples["grp"] == "a", "marker"] = np.nan
+    study = study.with_metadata(samples)
+    panel = marker_panel(study.samples, ["marker=ng/mL"])
+    analysis = analyze_cohort(study, group_column="grp", markers=panel, classifier=False,
+                              permutations=9, mc_samples=8)
+    assert analysis.marker_tests == {}
+    assert "a: 0" in analysis.skipped["marker test (marker)"]
+
+
+def test_rarefaction_that_empties_a_group_is_a_clear_error():
+    study = _toy(["a"] * 4 + ["b"] * 4)
+    depth = int(np.sort(study.sample_totals())[-1])  # only the deepest sample survives
+    with pytest.raises(ValidationError, match=f"rarefying to {depth:,} reads leaves too few"):
+        analyze_cohort(study, group_column="grp", rarefy_depth=depth, classifier=False)
+
+
+def test_the_rank_is_normalised_and_checked_first():
+    from gutaxis.exceptions import UnknownRankError
+
+    analysis = analyze_cohort(_toy(["a"] * 4 + ["b"] * 4), group_column="grp", rank="Phylum",
+                              classifier=False, permutations=9, mc_samples=8)
+    assert analysis.rank == "phylum" and list(analysis.group_mean_abundance) == ["phylum"]
+    assert "Other" not in analysis.group_mean_abundance["phylum"].index
+    with pytest.raises(UnknownRankError, match="strain"):
+        analyze_cohort(_toy(["a"] * 4 + ["b"] * 4), group_column="grp", rank="strain")

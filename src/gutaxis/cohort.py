@@ -22,12 +22,14 @@ import pandas as pd
 
 from gutaxis import composition
 from gutaxis.diversity import alpha_diversity, alpha_metrics, beta_diversity, beta_metrics, rarefy
-from gutaxis.exceptions import InputError, NotFoundError, ValidationError
+from gutaxis.exceptions import InputError, NotFoundError, UnknownRankError, ValidationError
 from gutaxis.ordination import pcoa
 from gutaxis.stats import permanova
+from gutaxis.stats._grouping import group_labels
 from gutaxis.stats.correlation import spearman_pairs
 from gutaxis.stats.group_tests import bh_adjust, compare_groups_many
 from gutaxis.stats.permdisp import permdisp
+from gutaxis.study import RANKS
 
 if TYPE_CHECKING:
     from gutaxis.distance import DistanceMatrix
@@ -161,7 +163,7 @@ def _group_labels(study: Study, group_column: str, min_group_size: int
     if no_group:
         study = study.subset_samples(list(study.sample_ids[keep]), step="drop_missing_group")
     assert study.samples is not None
-    labels = study.samples[group_column].astype(str)
+    labels = group_labels(study.samples[group_column])
     sizes = labels.value_counts()
     if len(sizes) < 2:
         raise ValidationError(f"--group {group_column}: expected at least 2 groups; found "
@@ -288,6 +290,9 @@ def analyze_cohort(study: Study, *, group_column: str, markers: MarkerPanel | No
     from gutaxis.stats.differential import differential_abundance
 
     threads = threads or os.cpu_count() or 1
+    rank = str(rank).strip().lower()
+    if rank not in RANKS:
+        raise UnknownRankError(rank)
     study, labels, order, no_group = _group_labels(study, group_column, min_group_size)
     assert study.samples is not None  # checked by _group_labels
     missing_cov = [c for c in covariates if c not in study.samples.columns]
@@ -359,6 +364,13 @@ def analyze_cohort(study: Study, *, group_column: str, markers: MarkerPanel | No
         diversity_study, dropped = rarefied.study, [str(s) for s in rarefied.dropped]
     step("rarefaction" if depth is not None else "diversity input")
     div_labels = labels.loc[list(diversity_study.sample_ids)]
+    kept = div_labels.value_counts().reindex(order, fill_value=0)
+    if (kept < min_group_size).any():
+        short = ", ".join(f"{g!r} keeps {int(n)}" for g, n in kept.items() if n < min_group_size)
+        raise ValidationError(
+            f"rarefying to {depth:,} reads leaves too few samples for the group tests "
+            f"({short}; each group needs {min_group_size}); give a lower --rarefy N or "
+            "--no-rarefy")
 
     alpha_frame = pd.DataFrame(index=pd.Index(diversity_study.sample_ids, name="sample_id"))
     for name in alpha_names:
@@ -388,13 +400,13 @@ def analyze_cohort(study: Study, *, group_column: str, markers: MarkerPanel | No
     phylum_rel.columns = composition.taxon_labels(list(phylum_rel.columns))
     at_rank = composition.collapse(study, rank)
     rank_rel = composition.relative_abundance(at_rank)
-    means = {
-        "phylum": composition.group_means(phylum_rel, labels, order=order),
-        rank: composition.group_means(rank_rel, labels, order=order, top=top_taxa),
-    }
+    means = {"phylum": composition.group_means(phylum_rel, labels, order=order)}
+    if rank != "phylum":
+        means[rank] = composition.group_means(rank_rel, labels, order=order, top=top_taxa)
     labels_at_rank = dict(zip(at_rank.feature_ids,
                               composition.taxon_labels(list(at_rank.feature_ids)), strict=True))
-    means[rank].index = [labels_at_rank.get(i, i) for i in means[rank].index]
+    if rank != "phylum":
+        means[rank].index = [labels_at_rank.get(i, i) for i in means[rank].index]
     step("composition")
 
     da = None
@@ -409,6 +421,11 @@ def analyze_cohort(study: Study, *, group_column: str, markers: MarkerPanel | No
                                     min_prevalence=min_prevalence, rank=rank)
         da = dataclasses.replace(da, table=da.table.assign(
             label=[labels_at_rank.get(t, t) for t in da.table["taxon"]]))
+        if da.dropped_samples:
+            skipped["samples left out of differential abundance"] = (
+                f"{len(da.dropped_samples)} sample(s) without a covariate value or without "
+                f"reads in the tested taxa: {', '.join(list(da.dropped_samples)[:10])}"
+                f"{' …' if len(da.dropped_samples) > 10 else ''}")
     step("differential abundance")
 
     # ------------------------------------------------------------------ markers
@@ -419,8 +436,15 @@ def analyze_cohort(study: Study, *, group_column: str, markers: MarkerPanel | No
     associations = pd.DataFrame(columns=["marker", "taxon", "label", "rho", "p", "q", "n"])
     if markers is not None:
         markers = markers.subset_samples(list(study.sample_ids))
-        tests = compare_groups_many(markers.values, labels, order=order,
-                                    min_group_size=min_group_size)
+        present = markers.values.notna().groupby(labels).sum().reindex(order, fill_value=0)
+        testable = [m for m in markers.names if (present[m] >= min_group_size).all()]
+        for name in markers.names:
+            if name not in testable:
+                counts = ", ".join(f"{g}: {n}" for g, n in present[name].items())
+                skipped[f"marker test ({name})"] = (
+                    f"needs {min_group_size} values in every group; has {counts}")
+        tests = (compare_groups_many(markers.values[testable], labels, order=order,
+                                     min_group_size=min_group_size) if testable else {})
         marker_tests = {name: dataclasses.replace(
             result, extra={**result.extra, "unit": markers.units[name],
                            "column": markers.columns[name]}) for name, result in tests.items()}

@@ -306,7 +306,9 @@ def test_result_shape_and_json() -> None:
     assert res.group_sizes == {"ME/CFS": 12, "healthy": 12}
     doc = res.to_dict()
     assert list(doc) == ["method", "citation", "rank", "group_column", "reference_group",
-                         "comparison_group", "covariates", "mc_samples", "seed", "features"]
+                         "comparison_group", "covariates", "mc_samples", "seed", "group_sizes",
+                         "dropped_samples", "features"]
+    assert doc["group_sizes"] == {"ME/CFS": 12, "healthy": 12} and doc["dropped_samples"] == []
     assert list(doc["features"][0]) == COLUMNS
     assert all(type(f["effect"]) is float for f in doc["features"])
     json.dumps(doc, allow_nan=False)

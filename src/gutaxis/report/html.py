@@ -402,7 +402,7 @@ def _classifier(a: CohortAnalysis) -> dict[str, Any] | None:
             f"importance-table-{_slug(name)}", ["Feature", "Importance (mean ± sd)"],
             [[names[str(r.feature)], _pm(r.importance_mean, r.importance_sd)]
              for r in imp.head(_TOP_IMPORTANCES).itertuples(index=False)], frozenset({1}),
-            note=f"{name}: top {min(len(imp), _TOP_IMPORTANCES)} of {len(imp)} features."))
+            note=f"{name}: top {min(len(imp), _TOP_IMPORTANCES)} of {c.n_features} features."))
     table = Table("classifier-table", ["Feature set", "Samples", "Features", "Accuracy",
                                        "AUC", "Positive class"], rows, frozenset({1, 2, 3, 4}))
     figure = None

@@ -15,7 +15,7 @@ import pandas as pd
 from gutaxis.distance import DistanceMatrix
 from gutaxis.exceptions import InputError, NotFoundError
 
-__all__ = ["_grouping_codes", "_check_permutations", "_rng"]
+__all__ = ["_grouping_codes", "_check_permutations", "_rng", "group_labels"]
 
 
 def _grouping_codes(dm: DistanceMatrix, grouping: Any) -> tuple[np.ndarray, list[Any], Any]:
@@ -87,3 +87,15 @@ def _rng(seed: Any) -> np.random.Generator:
         return np.random.default_rng(int(seed))
     except ValueError as exc:
         raise InputError(f"seed must be a non-negative integer; got {seed!r} ({exc})") from None
+
+
+def group_labels(column: pd.Series) -> pd.Series:
+    """Group values as strings, missing values dropped.
+
+    A float column of whole numbers (how a metadata reader stores ``0``/``1``
+    with gaps) reads ``"0"``/``"1"``, not ``"0.0"``/``"1.0"``.
+    """
+    values = column.dropna()
+    if pd.api.types.is_float_dtype(values) and bool(np.all(values == np.round(values))):
+        values = values.astype(np.int64)
+    return values.astype(str)

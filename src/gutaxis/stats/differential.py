@@ -24,6 +24,7 @@ from threadpoolctl import threadpool_limits
 
 from gutaxis.composition import collapse, filter_prevalence, lineages, taxon_label
 from gutaxis.exceptions import InputError
+from gutaxis.stats._grouping import group_labels
 from gutaxis.study import RANKS, Study
 
 __all__ = ["DifferentialAbundance", "differential_abundance", "METHOD", "CITATION"]
@@ -94,9 +95,9 @@ class DifferentialAbundance:
 
     Notes
     -----
-    :meth:`to_dict` holds the fields from ``method`` to ``seed`` and the
-    table (as ``features``); ``group_sizes``, ``dropped_samples`` and
-    ``n_filtered`` are for reports and logs.
+    :meth:`to_dict` holds the fields from ``method`` to ``seed``,
+    ``group_sizes``, ``dropped_samples`` and the table (as ``features``);
+    ``n_filtered`` is for reports and logs.
     """
 
     method: str
@@ -120,7 +121,8 @@ class DifferentialAbundance:
         -------
         dict
             ``method, citation, rank, group_column, reference_group,
-            comparison_group, covariates, mc_samples, seed`` and ``features``:
+            comparison_group, covariates, mc_samples, seed, group_sizes,
+            dropped_samples`` and ``features``:
             one dict per table row, keys as the table's columns.
         """
         features = [
@@ -137,6 +139,8 @@ class DifferentialAbundance:
             "covariates": list(self.covariates),
             "mc_samples": int(self.mc_samples),
             "seed": int(self.seed),
+            "group_sizes": {str(k): int(v) for k, v in self.group_sizes.items()},
+            "dropped_samples": [str(x) for x in self.dropped_samples],
             "features": features,
         }
 
@@ -272,14 +276,6 @@ def _check_int(value: object, name: str, minimum: int) -> int:
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
         raise InputError(f"`{name}` must be an integer ≥ {minimum}; got {value!r}.")
     return int(value)
-
-
-def _group_labels(column: pd.Series) -> pd.Series:
-    """Group values as strings (``1.0`` in a float column with gaps reads ``"1"``)."""
-    values = column.dropna()
-    if pd.api.types.is_float_dtype(values) and bool(np.all(values == np.round(values))):
-        values = values.astype(np.int64)
-    return values.astype(str)
 
 
 def _design_matrix(samples: pd.DataFrame, groups: pd.Series, *, comparison: str,
@@ -518,7 +514,7 @@ def differential_abundance(study: Study, group_column: str, *, reference: str | 
     data = study if complete.all() else study.subset_samples(
         study.sample_ids[complete].tolist(), step="complete_metadata")
     assert data.samples is not None
-    groups = _group_labels(data.samples[group_column])
+    groups = group_labels(data.samples[group_column])
     levels = sorted(pd.unique(groups))
     if len(levels) != 2:
         sizes = groups.value_counts().sort_index()
@@ -566,7 +562,7 @@ def differential_abundance(study: Study, group_column: str, *, reference: str | 
             "min_prevalence."
         )
     assert tested.samples is not None
-    groups = _group_labels(tested.samples[group_column])
+    groups = group_labels(tested.samples[group_column])
     sizes = {g: int((groups == g).sum()) for g in (reference, comparison)}
     small = {g: k for g, k in sizes.items() if k < 2}
     if small:
