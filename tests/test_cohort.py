@@ -258,3 +258,12 @@ def test_the_rank_is_normalised_and_checked_first():
     assert "Other" not in analysis.group_mean_abundance["phylum"].index
     with pytest.raises(UnknownRankError, match="strain"):
         analyze_cohort(_toy(["a"] * 4 + ["b"] * 4), group_column="grp", rank="strain")
+
+
+def test_table_samples_without_metadata_are_reported():
+    study = _toy(["a"] * 4 + ["b"] * 4)
+    table_only = dataclasses.replace(study, samples=None)
+    partial = table_only.with_metadata(study.samples.iloc[:7])
+    analysis = analyze_cohort(partial, group_column="grp", classifier=False, permutations=9,
+                              mc_samples=8)
+    assert analysis.skipped["samples without metadata"].startswith("1 sample(s)")

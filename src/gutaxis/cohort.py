@@ -302,6 +302,11 @@ def analyze_cohort(study: Study, *, group_column: str, markers: MarkerPanel | No
     if no_group:
         skipped["samples without a group"] = (f"{len(no_group)} sample(s) have no value in "
                                               f"{group_column}: {', '.join(no_group[:10])}")
+    table_only = sum(int(s.get("n_table_only", 0)) for s in study.provenance
+                     if s.get("step") == "attach_metadata")
+    if table_only:
+        skipped["samples without metadata"] = (f"{table_only} sample(s) of the table have no "
+                                               "row in the metadata and are left out")
 
     alpha_registry, beta_registry = alpha_metrics(), beta_metrics()
     alpha_names = list(alpha if alpha is not None else DEFAULT_ALPHA)

@@ -159,3 +159,16 @@ def test_round_trip_through_measure_dicts() -> None:
                                     _m("marker:lps", 150.0, "pg/mL", "marker")], ref)
     assert [r["real_change"] for r in rows] == [True, False]
     assert rows[1]["direction"] == "no change"
+
+
+def test_a_censored_value_gives_no_change():
+    """'<0.5 ng/mL' then 20 pg/mL: the earlier value is only known to be below 500 pg/mL."""
+    previous = {"measures": [{"id": "marker:lps", "value": 500.0, "unit": "pg/mL",
+                              "censored": "<"}]}
+    current = [Measure("marker:lps", "LPS", "marker", 20.0, "pg/mL", "within")]
+    row = compare_visits(previous, current, None)[0]
+    assert row["change"] is None and row["direction"] is None and row["real_change"] is None
+    assert any("censored" in n for n in row["notes"])
+    now_censored = [Measure("marker:lps", "LPS", "marker", 500.0, "pg/mL", "within",
+                            censored="<")]
+    assert compare_visits({"marker:lps": 20.0}, now_censored, None)[0]["change"] is None

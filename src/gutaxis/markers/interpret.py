@@ -222,7 +222,8 @@ def interpret_marker(entry: MarkerEntry, value: float, unit: str, *,
         notes.append(why)
     return Measure(id=f"marker:{entry.id}", label=entry.name, kind="marker", value=converted,
                    unit=target, status=status, range_used=range_used,
-                   caveats=(entry.caveats,), notes=tuple(notes))
+                   caveats=(entry.caveats,), notes=tuple(notes),
+                   censored="<" if censored == "<" else ">" if censored == ">" else None)
 
 
 def interpret_labs(results: LabResults, sample_id: str) -> list[Measure]:

@@ -64,6 +64,9 @@ class Measure:
     caveats : tuple of str
     notes : tuple of str
         Why a value is missing/not applicable/not comparable, unit conversions made…
+    censored : {"<", ">"} or None
+        The lab reported the value only as below / above an assay limit; ``value``
+        is then the limit, not a measurement.
     """
 
     id: str
@@ -79,6 +82,7 @@ class Measure:
     range_used: RangeUsed | None = None
     caveats: tuple[str, ...] = ()
     notes: tuple[str, ...] = ()
+    censored: Literal["<", ">"] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         out = dataclasses.asdict(self)

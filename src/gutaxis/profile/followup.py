@@ -214,6 +214,9 @@ def compare_visits(previous: Mapping[str, Any], current: Sequence[Measure],
     if not (isinstance(z, int | float) and not isinstance(z, bool) and z > 0):
         raise InputError(f"`z` must be a number > 0 (1.96 for 95 %); got {z!r}")
     before = _previous(previous)
+    listed = previous.get("measures") if isinstance(previous, Mapping) else None
+    censored_before = {str(item.get("id")) for item in (listed if isinstance(listed, list) else [])
+                       if isinstance(item, Mapping) and item.get("censored")}
     prior_version = None
     if isinstance(previous.get("reference"), Mapping):
         prior_version = previous["reference"].get("version")
@@ -233,6 +236,13 @@ def compare_visits(previous: Mapping[str, Any], current: Sequence[Measure],
                 row["notes"].append(f"previous value converted from {unit} to {m.unit}")
         if m.id not in before:
             row["notes"].append("not in the previous profile")
+        if m.censored or m.id in censored_before:
+            # "<0.5" then "20": the earlier value is only known to lie below 0.5, so
+            # neither the size nor the direction of the change is known.
+            row["notes"].append("a value was reported only as beyond an assay limit "
+                                "(censored): the change is not computed")
+            rows.append(row)
+            continue
         _judge(row, m.status, reference, float(z))
         if (prior_version and reference is not None and prior_version != reference.version
                 and row["critical_difference"] is not None):
