@@ -267,3 +267,15 @@ def test_table_samples_without_metadata_are_reported():
     analysis = analyze_cohort(partial, group_column="grp", classifier=False, permutations=9,
                               mc_samples=8)
     assert analysis.skipped["samples without metadata"].startswith("1 sample(s)")
+
+
+def test_empty_samples_are_left_out_and_listed():
+    study = _toy(["a"] * 4 + ["b"] * 5)
+    counts = study.counts.toarray()
+    counts[8] = 0
+    emptied = Study(counts, list(study.sample_ids), list(study.feature_ids),
+                    taxonomy=study.taxonomy).with_metadata(study.samples)
+    analysis = analyze_cohort(emptied, group_column="grp", classifier=False, permutations=9,
+                              mc_samples=8)
+    assert analysis.study.n_samples == 8
+    assert "S8" in analysis.skipped["empty samples"]

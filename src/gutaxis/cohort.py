@@ -293,6 +293,12 @@ def analyze_cohort(study: Study, *, group_column: str, markers: MarkerPanel | No
     rank = str(rank).strip().lower()
     if rank not in RANKS:
         raise UnknownRankError(rank)
+    totals = study.sample_totals()
+    empty = [str(sid) for sid, total in zip(study.sample_ids, totals, strict=True) if total <= 0]
+    if empty:
+        study = study.subset_samples([sid for sid, total in zip(study.sample_ids, totals,
+                                                                strict=True) if total > 0],
+                                     step="drop_empty_samples")
     study, labels, order, no_group = _group_labels(study, group_column, min_group_size)
     assert study.samples is not None  # checked by _group_labels
     missing_cov = [c for c in covariates if c not in study.samples.columns]
@@ -302,6 +308,9 @@ def analyze_cohort(study: Study, *, group_column: str, markers: MarkerPanel | No
     if no_group:
         skipped["samples without a group"] = (f"{len(no_group)} sample(s) have no value in "
                                               f"{group_column}: {', '.join(no_group[:10])}")
+    if empty:
+        skipped["empty samples"] = (f"{len(empty)} sample(s) have no reads and are left out: "
+                                    f"{', '.join(empty[:10])}{' …' if len(empty) > 10 else ''}")
     table_only = sum(int(s.get("n_table_only", 0)) for s in study.provenance
                      if s.get("step") == "attach_metadata")
     if table_only:
