@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import collections
 import copy
 import dataclasses
 import html
@@ -11,7 +10,6 @@ import math
 import re
 import sys
 import time
-from html.parser import HTMLParser
 from importlib import resources
 
 import jsonschema
@@ -41,6 +39,13 @@ from gutaxis.profile.render import (
     render_profile_html,
     write_profile,
 )
+from html_page import Page
+
+
+def read_page(text: str) -> Page:
+    """The profile's page, tags read as word breaks (its tables hold inline tags)."""
+    return Page(text, word_gaps=True)
+
 
 #: WeasyPrint warns at import when the system lacks libharfbuzz-subset (it still works);
 #: only that warning is ignored, only where WeasyPrint is imported.
@@ -49,95 +54,6 @@ WEASYPRINT_IMPORT = pytest.mark.filterwarnings(
 
 SECTION_IDS = ["summary", "diversity", "composition", "markers", "chain", "options", "followup",
                "provenance"]
-
-
-class Page(HTMLParser):
-    """What the tests look at: ids, sections, figures, tables, links, text per section."""
-
-    def __init__(self, text: str) -> None:
-        super().__init__(convert_charrefs=True)
-        self.ids: list[str] = []
-        self.tags: collections.Counter[str] = collections.Counter()
-        self.links: list[tuple[str, str, str]] = []
-        self.figures: list[dict] = []
-        self.tables: dict[str, list[list[str]]] = {}
-        self.section_text: dict[str, str] = collections.defaultdict(str)
-        self.footer = ""
-        self._section: str | None = None
-        self._figure: dict | None = None
-        self._in_caption = self._in_footer = self._in_body = False
-        self._table: str | None = None
-        self._cell: list[str] | None = None
-        self.feed(text)
-        self.close()
-
-    def _gap(self) -> None:
-        """Tags separate words (``<td>a</td><td>b</td>`` reads ``a b``)."""
-        self.handle_data(" ")
-
-    def handle_starttag(self, tag, attrs):
-        self._gap()
-        a = dict(attrs)
-        self.tags[tag] += 1
-        if "id" in a:
-            self.ids.append(a["id"])
-        for name in ("href", "src", "xlink:href", "action", "srcset", "data"):
-            if a.get(name):
-                self.links.append((tag, name, a[name]))
-        if tag == "section":
-            self._section = a.get("id")
-        elif tag == "footer" or "running-footer" in (a.get("class") or ""):
-            self._in_footer = True
-        elif tag == "figure":
-            self._figure = {"id": a.get("id"), "svg": 0, "caption": ""}
-        elif tag == "svg" and self._figure is not None:
-            self._figure["svg"] += 1
-        elif tag == "figcaption":
-            self._in_caption = True
-        elif tag == "table" and a.get("id"):
-            self._table = a["id"]
-            self.tables[self._table] = []
-        elif tag == "tbody":
-            self._in_body = True
-        elif tag == "tr" and self._in_body and self._table:
-            self.tables[self._table].append([])
-        elif tag in ("td", "th") and self._in_body and self._table:
-            self._cell = []
-
-    def handle_endtag(self, tag):
-        self._gap()
-        if tag == "section":
-            self._section = None
-        elif tag in ("footer", "div") and self._in_footer:
-            self._in_footer = False
-        elif tag == "figure":
-            self.figures.append(self._figure)
-            self._figure = None
-        elif tag == "figcaption":
-            self._in_caption = False
-        elif tag == "tbody":
-            self._in_body = False
-        elif tag == "table":
-            self._table = None
-        elif tag in ("td", "th") and self._cell is not None:
-            self.tables[self._table][-1].append(" ".join("".join(self._cell).split()))
-            self._cell = None
-
-    def handle_data(self, data):
-        if self._in_caption:
-            self._figure["caption"] += data
-        if self._cell is not None:
-            self._cell.append(data)
-        if self._in_footer:
-            self.footer += data
-        if self._section is not None and self._figure is None:
-            self.section_text[self._section] += data
-
-    def text(self, section: str) -> str:
-        return " ".join(self.section_text[section].split())
-
-    def column(self, table: str, index: int = 0) -> list[str]:
-        return [row[index] for row in self.tables[table]]
 
 
 @pytest.fixture(scope="module")
@@ -152,12 +68,12 @@ def page_html(profile) -> str:
 
 @pytest.fixture(scope="module")
 def page(page_html) -> Page:
-    return Page(page_html)
+    return read_page(page_html)
 
 
 @pytest.fixture(scope="module")
 def first_visit() -> Page:
-    return Page(render_profile_html(make_profile(with_followup=False)))
+    return read_page(render_profile_html(make_profile(with_followup=False)))
 
 
 # -------------------------------------------------------------------- JSON
@@ -197,7 +113,7 @@ def test_nan_becomes_null_and_infinity_text(profile):
     assert doc["measures"][1]["value"] == "inf"
     jsonschema.validate(doc, profile_schema(), cls=jsonschema.Draft202012Validator)
     json.dumps(doc, allow_nan=False)
-    page = Page(render_profile_html(p))  # an infinite value renders, as ∞
+    page = read_page(render_profile_html(p))  # an infinite value renders, as ∞
     assert page.tables["index-table"][1][1] == "∞"
 
 
@@ -248,7 +164,7 @@ def test_a_bare_profile_renders_and_validates():
                                reference={})
     jsonschema.validate(profile_document(bare), profile_schema(),
                         cls=jsonschema.Draft202012Validator)
-    p = Page(render_profile_html(bare))
+    p = read_page(render_profile_html(bare))
     assert [i for i in p.ids if i in SECTION_IDS] == SECTION_IDS
     assert p.figures == [] and "key-numbers" not in p.tables
     assert "No finding of this profile points at an option." in p.text("options")
@@ -299,7 +215,7 @@ def test_markup_in_labels_is_escaped():
     text = render_profile_html(make_profile(taxon_label=EVIL))
     assert "<script" not in text
     assert html.escape(EVIL, quote=False) in text
-    assert EVIL in Page(text).column("key-taxa-table")
+    assert EVIL in read_page(text).column("key-taxa-table")
 
 
 def test_rendering_is_deterministic(profile, page_html):
@@ -430,7 +346,7 @@ def test_provenance(page):
 
 
 def test_pdf_page_carries_a_running_footer(profile):
-    pdf_page = Page(render_profile_html(profile, for_pdf=True))
+    pdf_page = read_page(render_profile_html(profile, for_pdf=True))
     assert DISCLAIMER in pdf_page.footer
     assert pdf_page.tags["footer"] == 0  # the running element replaces the page-end footer
 

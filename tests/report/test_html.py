@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import collections
 import html
 import importlib.metadata
 import re
-from html.parser import HTMLParser
 from importlib import resources
 
 import pytest
@@ -14,84 +12,10 @@ from report_builders import ALPHA, BETA, EVIL, MARKERS
 
 from gutaxis.report import render_report, write_report
 from gutaxis.report.html import SECTIONS, format_number, format_p
+from html_page import Page
 
 SECTION_IDS = ["summary", "diversity", "composition", "differential-abundance", "markers",
                "marker-taxon", "classifier", "methods", "provenance"]
-
-
-class Page(HTMLParser):
-    """What the tests look at: ids, sections, figures, tables, links, text per section."""
-
-    def __init__(self, text: str) -> None:
-        super().__init__(convert_charrefs=True)
-        self.ids: list[str] = []
-        self.tags: collections.Counter[str] = collections.Counter()
-        self.links: list[tuple[str, str, str]] = []
-        self.figures: list[dict] = []
-        self.tables: dict[str, list[list[str]]] = {}
-        self.section_text: dict[str, str] = collections.defaultdict(str)
-        self._section: str | None = None
-        self._figure: dict | None = None
-        self._in_caption = False
-        self._table: str | None = None
-        self._in_body = False
-        self._cell: list[str] | None = None
-        self.feed(text)
-        self.close()
-
-    def handle_starttag(self, tag, attrs):
-        a = dict(attrs)
-        self.tags[tag] += 1
-        if "id" in a:
-            self.ids.append(a["id"])
-        for name in ("href", "src", "xlink:href", "action", "srcset"):
-            if a.get(name):
-                self.links.append((tag, name, a[name]))
-        if tag == "section":
-            self._section = a.get("id")
-        elif tag == "figure":
-            self._figure = {"id": a.get("id"), "svg": 0, "caption": ""}
-        elif tag == "svg" and self._figure is not None:
-            self._figure["svg"] += 1
-        elif tag == "figcaption":
-            self._in_caption = True
-        elif tag == "table":
-            self._table = a.get("id")
-            self.tables[self._table] = []
-        elif tag == "tbody":
-            self._in_body = True
-        elif tag == "tr" and self._in_body:
-            self.tables[self._table].append([])
-        elif tag == "td" and self._in_body:
-            self._cell = []
-
-    def handle_endtag(self, tag):
-        if tag == "section":
-            self._section = None
-        elif tag == "figure":
-            self.figures.append(self._figure)
-            self._figure = None
-        elif tag == "figcaption":
-            self._in_caption = False
-        elif tag == "tbody":
-            self._in_body = False
-        elif tag == "td" and self._cell is not None:
-            self.tables[self._table][-1].append("".join(self._cell).strip())
-            self._cell = None
-
-    def handle_data(self, data):
-        if self._in_caption:
-            self._figure["caption"] += data
-        if self._cell is not None:
-            self._cell.append(data)
-        if self._section is not None and self._figure is None:
-            self.section_text[self._section] += data
-
-    def text(self, section: str) -> str:
-        return " ".join(self.section_text[section].split())
-
-    def column(self, table: str, index: int = 0) -> list[str]:
-        return [row[index] for row in self.tables[table]]
 
 
 @pytest.fixture(scope="module")
