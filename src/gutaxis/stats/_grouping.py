@@ -15,7 +15,8 @@ import pandas as pd
 from gutaxis.distance import DistanceMatrix
 from gutaxis.exceptions import InputError, NotFoundError
 
-__all__ = ["_grouping_codes", "_check_permutations", "_rng", "group_labels"]
+__all__ = ["_grouping_codes", "_tested_grouping", "_check_permutations", "_rng",
+           "group_labels"]
 
 
 def _grouping_codes(dm: DistanceMatrix, grouping: Any) -> tuple[np.ndarray, list[Any], Any]:
@@ -59,6 +60,24 @@ def _grouping_codes(dm: DistanceMatrix, grouping: Any) -> tuple[np.ndarray, list
             + "; drop these samples first (dm.subset(...))"
         )
     return codes.astype(np.int32), list(uniques), name
+
+
+def _tested_grouping(dm: DistanceMatrix, grouping: Any, method: str, *, why_two: str
+                     ) -> tuple[np.ndarray, list[Any], Any, np.ndarray]:
+    """:func:`_grouping_codes` plus the group sizes, refusing groupings no test can use.
+
+    ``method`` names the test in the messages; ``why_two`` says what a group of at
+    least two samples is needed for.
+    """
+    codes, labels, name = _grouping_codes(dm, grouping)
+    n, g = len(codes), len(labels)
+    if g < 2:
+        only = f" (every sample is in group {labels[0]!r})" if g == 1 else ""
+        raise InputError(f"{method} needs at least 2 groups; the grouping has {g}{only}")
+    if g == n:
+        raise InputError(f"{method} needs a group with at least 2 samples; all {n} samples are "
+                         f"in groups of their own, so there is no {why_two}")
+    return codes, labels, name, np.bincount(codes, minlength=g)
 
 
 def _check_permutations(permutations: Any) -> int:

@@ -13,7 +13,7 @@ import pandas as pd
 
 from gutaxis.distance import DistanceMatrix
 from gutaxis.exceptions import InputError
-from gutaxis.stats._grouping import _check_permutations, _grouping_codes, _rng
+from gutaxis.stats._grouping import _check_permutations, _rng, _tested_grouping
 from gutaxis.stats._results import TestResult, make_result
 
 __all__ = ["permanova"]
@@ -199,18 +199,9 @@ def permanova(dm: DistanceMatrix, grouping: pd.Series | Any, *, permutations: in
     """
     if not isinstance(dm, DistanceMatrix):
         raise InputError(f"permanova takes a gutaxis DistanceMatrix; got {type(dm).__name__}")
-    codes, labels, name = _grouping_codes(dm, grouping)
-    n = len(codes)
-    sizes = np.bincount(codes, minlength=len(labels))
-    g = len(labels)
-    if g < 2:
-        only = f" (every sample is in group {labels[0]!r})" if g == 1 else ""
-        raise InputError(f"PERMANOVA needs at least 2 groups; the grouping has {g}{only}")
-    if g == n:
-        raise InputError(
-            f"PERMANOVA needs a group with at least 2 samples; all {n} samples are in groups "
-            "of their own, so there is no within-group variation to compare with"
-        )
+    codes, labels, name, sizes = _tested_grouping(
+        dm, grouping, "PERMANOVA", why_two="within-group variation to compare with")
+    n, g = len(codes), len(labels)
     n_perm = _check_permutations(permutations)
     rng = _rng(seed)
 

@@ -12,7 +12,7 @@ import pandas as pd
 from gutaxis.distance import DistanceMatrix
 from gutaxis.exceptions import InputError
 from gutaxis.ordination import pcoa
-from gutaxis.stats._grouping import _check_permutations, _grouping_codes, _rng
+from gutaxis.stats._grouping import _check_permutations, _rng, _tested_grouping
 from gutaxis.stats._results import TestResult, make_result
 
 __all__ = ["permdisp"]
@@ -180,16 +180,9 @@ def permdisp(dm: DistanceMatrix, grouping: pd.Series | Any, *, permutations: int
         raise InputError(f"permdisp takes a gutaxis DistanceMatrix; got {type(dm).__name__}")
     if test not in ("centroid", "median"):
         raise InputError(f"unknown PERMDISP test {test!r}; valid tests are: centroid, median")
-    codes, labels, name = _grouping_codes(dm, grouping)
-    n = len(codes)
-    g = len(labels)
-    if g < 2:
-        only = f" (every sample is in group {labels[0]!r})" if g == 1 else ""
-        raise InputError(f"PERMDISP needs at least 2 groups; the grouping has {g}{only}")
-    if g == n:
-        raise InputError(
-            f"PERMDISP needs a group with at least 2 samples; all {n} samples are in groups "
-            "of their own, so there is no dispersion to compare")
+    codes, labels, name, sizes = _tested_grouping(dm, grouping, "PERMDISP",
+                                                  why_two="dispersion to compare")
+    n, g = len(codes), len(labels)
     n_perm = _check_permutations(permutations)
     rng = _rng(seed)
     if n_components is not None and (isinstance(n_components, bool)
@@ -197,8 +190,6 @@ def permdisp(dm: DistanceMatrix, grouping: pd.Series | Any, *, permutations: int
                                      or not 1 <= n_components <= n):
         raise InputError(f"n_components must be None or an integer between 1 and the number "
                          f"of samples ({n}); got {n_components!r}")
-    sizes = np.bincount(codes, minlength=g)
-
     x = _coordinates(dm, n_components)
     scale = math.sqrt(float(np.einsum("ij,ij->", x, x)) / n)
     centres = _centres(x, codes[None, :], sizes, test, scale, direct=True)
