@@ -35,7 +35,6 @@ from gutaxis.exceptions import (
     FormatError,
     InputError,
     UnknownRankError,
-    UnsafeInputError,
     ValidationError,
 )
 from gutaxis.provenance import file_sha256
@@ -108,38 +107,16 @@ def json_ready(value: Any) -> Any:
 
 # ------------------------------------------------------------- the folder
 def check_classifier(path: Path) -> dict[str, Any]:
-    """Check a classifier file against its sidecar without unpickling it.
+    """Check a classifier file against its sidecar without unpickling it
+    (:func:`gutaxis.stats._model_file.verify_model_file`).
 
     Returns ``{"file", "sidecar", "sha256", "sidecar_sha256"}`` of the
     source files.
-
-    Raises
-    ------
-    InputError
-        The file does not exist.
-    UnsafeInputError
-        The sidecar is missing, or the file's SHA-256 differs from the one the
-        sidecar records.
-    FormatError
-        The sidecar is not JSON or records no hash.
     """
+    from gutaxis.stats._model_file import verify_model_file
+
+    digest = verify_model_file(path)["sha256"]
     side = path.with_name(path.name + ".json")
-    if not path.is_file():
-        raise InputError(f"classifier_path: no model file at {path}")
-    if not side.is_file():
-        raise UnsafeInputError(f"classifier_path: {path} has no sidecar {side.name}; save the "
-                               "model with FittedClassifier.save, which writes both files")
-    try:
-        meta = json.loads(side.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise FormatError(f"{side} is not a valid JSON sidecar: {exc}") from None
-    recorded = meta.get("sha256") if isinstance(meta, dict) else None
-    if not isinstance(recorded, str):
-        raise FormatError(f"{side} is not a gutaxis classifier sidecar: no \"sha256\" string")
-    digest = file_sha256(path)
-    if digest != recorded:
-        raise UnsafeInputError(f"{path}: its SHA-256 is {digest} but {side.name} records "
-                               f"{recorded}; the model file changed after it was saved")
     return {"file": path.name, "sidecar": side.name, "sha256": digest,
             "sidecar_sha256": file_sha256(side)}
 

@@ -212,6 +212,46 @@ def fit_final_model(features: pd.DataFrame, labels: pd.Series, *, seed: int = 0,
                             positive_class=data.classes[data.positive], training=training)
 
 
+def verify_model_file(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """Check a model file against its sidecar, without unpickling it.
+
+    Returns
+    -------
+    dict
+        The sidecar (its ``sha256`` equals the model file's).
+
+    Raises
+    ------
+    InputError
+        ``path`` does not exist.
+    UnsafeInputError
+        The sidecar is missing, or the model file's SHA-256 differs from it.
+    FormatError
+        The sidecar is not valid JSON in the sidecar format.
+    """
+    path = Path(path)
+    side = _sidecar_path(path)
+    if not path.is_file():
+        raise InputError(f"no model file at {path}")
+    if not side.is_file():
+        raise UnsafeInputError(
+            f"refusing to load {path}: its sidecar {side} is missing, so the file cannot "
+            "be checked (model files are pickles, which can run code when loaded); "
+            "save models with FittedClassifier.save, which writes both files")
+    try:
+        meta = json.loads(side.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise FormatError(f"{side} is not a valid JSON sidecar: {exc}") from None
+    _check_sidecar(meta, side)
+    digest = _sha256(path)
+    if digest != meta["sha256"]:
+        raise UnsafeInputError(
+            f"refusing to load {path}: its SHA-256 is {digest} but {side} records "
+            f"{meta['sha256']}; the model file changed after it was saved.  Only load "
+            "model files from sources you trust")
+    return dict(meta)
+
+
 def load_classifier(path: str | os.PathLike[str]) -> FittedClassifier:
     """Load a model written by :meth:`FittedClassifier.save`, after checking its hash.
 
@@ -243,25 +283,7 @@ def load_classifier(path: str | os.PathLike[str]) -> FittedClassifier:
         matching it.
     """
     path = Path(path)
-    side = _sidecar_path(path)
-    if not path.is_file():
-        raise InputError(f"no model file at {path}")
-    if not side.is_file():
-        raise UnsafeInputError(
-            f"refusing to load {path}: its sidecar {side} is missing, so the file cannot "
-            "be checked (model files are pickles, which can run code when loaded); "
-            "save models with FittedClassifier.save, which writes both files")
-    try:
-        meta = json.loads(side.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise FormatError(f"{side} is not a valid JSON sidecar: {exc}") from None
-    _check_sidecar(meta, side)
-    digest = _sha256(path)
-    if digest != meta["sha256"]:
-        raise UnsafeInputError(
-            f"refusing to load {path}: its SHA-256 is {digest} but {side} records "
-            f"{meta['sha256']}; the model file changed after it was saved.  Only load "
-            "model files from sources you trust")
+    meta = verify_model_file(path)
     if meta.get("sklearn_version") != sklearn.__version__:
         log.warning("%s was saved with scikit-learn %s; this is %s, and its predictions "
                     "may differ", path, meta.get("sklearn_version"), sklearn.__version__)
@@ -273,7 +295,7 @@ def load_classifier(path: str | os.PathLike[str]) -> FittedClassifier:
     if classes != meta["classes"] or pipeline.n_features_in_ != len(meta["features"]):
         raise FormatError(
             f"{path} does not match its sidecar: the model has classes {classes} and "
-            f"{pipeline.n_features_in_} features; {side} lists {meta['classes']} and "
+            f"{pipeline.n_features_in_} features; {_sidecar_path(path)} lists {meta['classes']} and "
             f"{len(meta['features'])}")
     return FittedClassifier(pipeline=pipeline, features=list(meta["features"]),
                             classes=list(meta["classes"]),
