@@ -10,7 +10,7 @@ Usage::
 Two parts:
 
 1. **The bundled study** (what ``gutaxis demo`` runs: ``run_analysis`` on
-   :func:`gutaxis.datasets.example_dataset`, group ``Subject``, the four
+   :func:`gutaxis.io.example_dataset`, group ``Subject``, the four
    markers).  Each run is a fresh process: *cold* (``GUTAXIS_CACHE_DIR`` an
    empty folder, so the tree is built de novo), *warm* (the tree cached), *first
    run* (tree and numba caches both empty, as right after installing), and the
@@ -312,24 +312,28 @@ def _measure_classifier(spec: dict[str, Any]) -> dict[str, Any]:
 
 
 def _measure_analyze(spec: dict[str, Any]) -> dict[str, Any]:
-    """``run_analysis`` on the bundled study, with per-step times."""
+    """``gutaxis.commands.run_analysis`` on the bundled study (and its files), per-step times."""
     t0 = time.perf_counter()
-    import gutaxis.pipeline as pipeline
-    from gutaxis.datasets import example_dataset
+    import gutaxis.commands.analyze as analyze_command
+    from gutaxis.cohort import CohortParameters
+    from gutaxis.commands import AnalysisOptions, run_analysis
+    from gutaxis.commands._inputs import tree_info
+    from gutaxis.io import example_dataset
 
     imports = time.perf_counter() - t0
     tree: dict[str, Any] = {}
-    attach_tree = pipeline.attach_tree
+    attach_tree = analyze_command.attach_tree
 
     def timed_attach_tree(*args: Any, **kwargs: Any) -> Any:
         t = time.perf_counter()
-        study, info = attach_tree(*args, **kwargs)
+        study = attach_tree(*args, **kwargs)
+        info = tree_info(study)
         tree.update(seconds=time.perf_counter() - t,
                     source=None if info is None else info.get("source"),
                     cached=None if info is None else info.get("cached"))
-        return study, info
+        return study
 
-    pipeline.attach_tree = timed_attach_tree  # type: ignore[assignment]
+    analyze_command.attach_tree = timed_attach_tree  # type: ignore[assignment]
     steps: list[tuple[str, float]] = []
     last = [0.0]
 
@@ -339,11 +343,12 @@ def _measure_analyze(spec: dict[str, Any]) -> dict[str, Any]:
         last[0] = now
 
     data = example_dataset()
-    options = spec.get("options") or {}
+    options = AnalysisOptions(table=data.table, metadata=data.metadata, markers=DEMO_MARKERS,
+                              parameters=CohortParameters("Subject",
+                                                          **(spec.get("options") or {})))
     peak_ok = _reset_peak()
     start = last[0] = time.perf_counter()
-    pipeline.run_analysis(data.table, metadata=data.metadata, group="Subject",
-                          markers=DEMO_MARKERS, out=spec["out"], on_step=on_step, **options)
+    run_analysis(options, on_step=on_step).write(spec["out"], overwrite=True)
     seconds = time.perf_counter() - start
     hwm = _status().get("VmHWM") if peak_ok else None
     return {"seconds": seconds, "times": [seconds], "imports_seconds": imports, "steps": steps,

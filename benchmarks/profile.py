@@ -25,20 +25,18 @@ import numpy as np
 import pandas as pd
 
 from gutaxis import Study
-from gutaxis.datasets import example_dataset
+from gutaxis.io import read_example
 from gutaxis.markers import marker_panel
-from gutaxis.pipeline import load_study
-from gutaxis.profile.build import build_profile
-from gutaxis.profile.reference import build_reference, load_reference
-from gutaxis.profile.render import profile_document, render_profile_html, write_profile
+from gutaxis.profile import build_profile
+from gutaxis.reference import build_reference, load_reference, save_reference
+from gutaxis.report import profile_document, render_profile_html, write_profile
 
 MARKERS = ["LPSpgml", "LBPugml", "sCD14ugml", "IFABPpgml"]
 
 
 def resampled_study(n: int, seed: int = 0) -> Study:
     """``n`` samples redrawn from the bundled study (see the module docstring)."""
-    data = example_dataset()
-    study, _ = load_study(data.table, metadata=data.metadata)
+    study = read_example()
     assert study.samples is not None
     rng = np.random.default_rng(seed)
     dense = study.counts.toarray()
@@ -65,13 +63,12 @@ def main() -> None:
     reference = build_reference(cohort, name="resampled", markers=panel)
     build_s = time.perf_counter() - t0
     with tempfile.TemporaryDirectory() as tmp:
-        reference.save(Path(tmp) / "ref")
+        save_reference(reference, Path(tmp) / "ref")
         t0 = time.perf_counter()
         reference = load_reference(Path(tmp) / "ref")
         load_s = time.perf_counter() - t0
 
-        data = example_dataset()
-        patient, _ = load_study(data.table, metadata=data.metadata)
+        patient = read_example()
         patient_panel = marker_panel(patient.samples, MARKERS)
         sample = sorted(patient.samples.index[patient.samples["Subject"] == "Patient"])[0]
         build_profile(patient, sample, reference, markers=patient_panel)  # warm imports

@@ -15,13 +15,12 @@ from __future__ import annotations
 
 import argparse
 import sys
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
 from gutaxis import io
-from gutaxis.pipeline import run_diversity
+from gutaxis.commands import DiversityOptions, run_diversity
 
 #: QIIME 2 core-metrics file → gutaxis metric name.
 ALPHA_FILES = {
@@ -54,19 +53,19 @@ def main(argv: list[str] | None = None) -> int:
     alpha_present = {f: m for f, m in ALPHA_FILES.items() if (args.core_metrics / f).exists()}
     beta_present = {f: m for f, m in BETA_FILES.items() if (args.core_metrics / f).exists()}
     metrics = [*alpha_present.values(), *beta_present.values()]
-    with tempfile.TemporaryDirectory() as tmp:
-        run = run_diversity(args.table, tree=args.tree, metrics=metrics, out=tmp)
-        rows = []
-        for filename, metric in alpha_present.items():
-            theirs = io.read_qza(args.core_metrics / filename).value
-            ours = run.alpha[metric].reindex(theirs.index.astype(str))
-            rows.append((metric, len(theirs), max_rel_diff(ours.to_numpy(float),
-                                                           theirs.to_numpy(float))))
-        for filename, metric in beta_present.items():
-            theirs = io.read_qza(args.core_metrics / filename).value
-            ours = io.read_lsmat(run.beta_paths[metric]).subset(list(theirs.ids))
-            iu = np.triu_indices(len(theirs.ids), k=1)
-            rows.append((metric, len(theirs.ids), max_rel_diff(ours.data[iu], theirs.data[iu])))
+    run = run_diversity(DiversityOptions(table=args.table, tree=args.tree, metrics=metrics))
+    rows = []
+    for filename, metric in alpha_present.items():
+        theirs = io.read_qza(args.core_metrics / filename).value
+        assert run.alpha is not None
+        ours = run.alpha[metric].reindex(theirs.index.astype(str))
+        rows.append((metric, len(theirs), max_rel_diff(ours.to_numpy(float),
+                                                       theirs.to_numpy(float))))
+    for filename, metric in beta_present.items():
+        theirs = io.read_qza(args.core_metrics / filename).value
+        ours = run.beta[metric].subset(list(theirs.ids))
+        iu = np.triu_indices(len(theirs.ids), k=1)
+        rows.append((metric, len(theirs.ids), max_rel_diff(ours.data[iu], theirs.data[iu])))
     print(f"{'metric':<22}{'n':>6}  {'max relative difference':>24}  agrees (rtol={args.rtol:g})")
     failed = False
     for metric, n, diff in rows:

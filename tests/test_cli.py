@@ -81,7 +81,8 @@ def test_unknown_metric_lists_valid_names(tmp_path, biom_json):
     result = runner.invoke(app, ["diversity", str(path), "--metrics", "shanon",
                                  "--out", str(tmp_path / "x")])
     assert isinstance(result.exception, UnknownMetricError)
-    assert "valid names are" in str(result.exception) and "shannon_entropy" in str(result.exception)
+    assert "did you mean 'shannon_entropy'?" in str(result.exception)
+    assert "valid names are" in str(result.exception)
 
 
 def test_phylogenetic_metric_without_tree_is_a_clear_error(tmp_path, biom_json):
@@ -273,7 +274,7 @@ def test_demo_runs_the_cohort_analysis_end_to_end(tmp_path, monkeypatch):
     doc = json.loads((out / "results.json").read_text())
     import jsonschema
 
-    from gutaxis.report.results_json import results_schema
+    from gutaxis.report import results_schema
 
     jsonschema.validate(doc, results_schema())
     assert doc["n_samples"] == 87 and doc["groups"] == {"Control": 39, "Patient": 48}
@@ -311,7 +312,7 @@ def test_indices_on_the_authors_gmhi_example_match_their_output(tmp_path):
 
 
 def test_indices_on_a_16s_table_leave_gmhi_empty_and_say_why(tmp_path):
-    from gutaxis.datasets import example_dataset
+    from gutaxis.io import example_dataset
 
     result = runner.invoke(app, ["indices", str(example_dataset().table), "--out", str(tmp_path)])
     assert result.exit_code == 0, result.output
@@ -324,7 +325,7 @@ def test_indices_on_a_16s_table_leave_gmhi_empty_and_say_why(tmp_path):
 # ------------------------------------------------------- reference and profile
 @pytest.fixture(scope="module")
 def bundled_reference(tmp_path_factory):
-    from gutaxis.datasets import example_dataset
+    from gutaxis.io import example_dataset
 
     data = example_dataset()
     out = tmp_path_factory.mktemp("ref") / "controls"
@@ -352,7 +353,9 @@ def test_profile_writes_html_pdf_json_and_a_followup(tmp_path, bundled_reference
     doc2 = json.loads((tmp_path / "v2" / "profile.json").read_text())
     rows = {row["id"]: row for row in doc2["followup"]}
     # the same sample twice: no change, and so no real change
-    assert rows["shannon_entropy"]["change"] == 0 and rows["shannon_entropy"]["real_change"] is False
+    shannon = rows["index:shannon_entropy"]
+    assert shannon["change"] == 0 and shannon["real_change"] is False
+    assert "previous_same_sample" in {w["code"] for w in doc2["warnings"]}
     assert 'id="followup"' in (tmp_path / "v2" / "profile.html").read_text()
 
 

@@ -17,31 +17,33 @@ import pandas as pd
 import pytest
 
 from gutaxis import Study
-from gutaxis.cohort import analyze_cohort
-from gutaxis.datasets import example_dataset
-from gutaxis.exceptions import InputError, NotFoundError, SampleMismatchError, ValidationError
-from gutaxis.markers import marker_panel
-from gutaxis.pipeline import load_study
-from gutaxis.report.results_json import results_document, results_schema, write_results
+from gutaxis.cohort import CohortAnalysis, CohortParameters, analyze_cohort
+from gutaxis.exceptions import (
+    InputError,
+    NotFoundError,
+    UnknownMetricError,
+    UnknownRankError,
+    ValidationError,
+)
+from gutaxis.io import read_example
+from gutaxis.markers import MarkerPanel, marker_panel
+from gutaxis.report import results_document, results_schema, write_results
 
 MARKERS = ["LPSpgml", "LBPugml", "sCD14ugml", "IFABPpgml"]
 
 
-@pytest.fixture(scope="module")
-def bundled():
-    data = example_dataset()
-    study, inputs = load_study(data.table, metadata=data.metadata, min_shared=6)
-    return study, inputs
+def _analyze(study: Study, *, markers: MarkerPanel | None = None, alpha=None, **kw
+             ) -> CohortAnalysis:
+    return analyze_cohort(study, CohortParameters(alpha_metrics=alpha, **kw), markers=markers)
 
 
 @pytest.fixture(scope="module")
-def analysis(bundled):
-    study, inputs = bundled
+def analysis():
+    study = read_example()
     panel = marker_panel(study.samples, MARKERS)
     # No tree (UniFrac/Faith are skipped) and 3 CV repeats: keeps the suite fast;
-    # `gutaxis demo` (tested in test_cli.py) runs the full defaults.
-    return analyze_cohort(study, group_column="Subject", markers=panel, cv_repeats=3,
-                          inputs=inputs, fit_models=True)
+    # `gutaxis demo` (tested in tests/commands/test_demo.py) runs the full defaults.
+    return _analyze(study, group_column="Subject", markers=panel, cv_repeats=3, fit_models=True)
 
 
 def test_groups_and_rarefaction_of_the_bundled_study(analysis):
@@ -173,21 +175,21 @@ def _toy(groups):
 
 def test_a_missing_group_column_is_named():
     with pytest.raises(NotFoundError, match="Group"):
-        analyze_cohort(_toy(["a"] * 4 + ["b"] * 4), group_column="Group", classifier=False)
+        _analyze(_toy(["a"] * 4 + ["b"] * 4), group_column="Group", classifier=False)
 
 
 def test_a_group_with_fewer_than_three_samples_is_refused():
     with pytest.raises(ValidationError, match=r"at least 3 samples.*'b' has 2"):
-        analyze_cohort(_toy(["a"] * 6 + ["b"] * 2), group_column="grp", classifier=False)
+        _analyze(_toy(["a"] * 6 + ["b"] * 2), group_column="grp", classifier=False)
 
 
 def test_one_group_is_refused():
     with pytest.raises(ValidationError, match="expected at least 2 groups; found 1"):
-        analyze_cohort(_toy(["a"] * 6), group_column="grp", classifier=False)
+        _analyze(_toy(["a"] * 6), group_column="grp", classifier=False)
 
 
 def test_samples_without_a_group_are_left_out_and_listed():
-    analysis = analyze_cohort(_toy(["a"] * 4 + ["b"] * 4 + [None]), group_column="grp",
+    analysis = _analyze(_toy(["a"] * 4 + ["b"] * 4 + [None]), group_column="grp",
                               classifier=False, permutations=9)
     assert analysis.study.n_samples == 8
     assert "S8" in analysis.skipped["samples without a group"]
@@ -195,36 +197,26 @@ def test_samples_without_a_group_are_left_out_and_listed():
 
 def test_a_missing_covariate_is_named():
     with pytest.raises(NotFoundError, match="Age"):
-        analyze_cohort(_toy(["a"] * 4 + ["b"] * 4), group_column="grp", covariates=["Age"],
+        _analyze(_toy(["a"] * 4 + ["b"] * 4), group_column="grp", covariates=["Age"],
                        classifier=False)
 
 
 def test_the_classifier_is_skipped_with_a_reason_when_groups_are_smaller_than_the_folds():
-    analysis = analyze_cohort(_toy(["a"] * 4 + ["b"] * 4), group_column="grp", permutations=9)
+    analysis = _analyze(_toy(["a"] * 4 + ["b"] * 4), group_column="grp", permutations=9)
     assert analysis.classifier == {}
     assert "fewer than the 10 cross-validation folds" in analysis.skipped["classifier"]
 
 
 def test_a_phylogenetic_metric_asked_for_without_tree_is_an_error():
     with pytest.raises(InputError, match="faith_pd needs a phylogenetic tree"):
-        analyze_cohort(_toy(["a"] * 4 + ["b"] * 4), group_column="grp", alpha=["faith_pd"],
+        _analyze(_toy(["a"] * 4 + ["b"] * 4), group_column="grp", alpha=["faith_pd"],
                        classifier=False)
-
-
-def test_too_few_shared_samples_between_table_and_metadata(tmp_path):
-    study = _toy(["a"] * 4 + ["b"] * 4)
-    table = tmp_path / "t.json"
-    table.write_text(dataclasses.replace(study, samples=None).to_biom().to_json("t"))
-    md = tmp_path / "md.tsv"
-    md.write_text("id\tgrp\nS0\ta\nS1\tb\nX9\ta\n")
-    with pytest.raises(SampleMismatchError, match="6 needed"):
-        load_study(table, metadata=md, min_shared=6)
 
 
 def test_numeric_group_labels_read_as_written():
     """A 0/1 column is stored as floats by the metadata reader; groups are '0' and '1'."""
     study = _toy([0.0] * 4 + [1.0] * 4)
-    analysis = analyze_cohort(study, group_column="grp", classifier=False, permutations=9,
+    analysis = _analyze(study, group_column="grp", classifier=False, permutations=9,
                               mc_samples=8)
     assert analysis.group_order == ["0", "1"]
     assert analysis.differential_abundance.reference_group == "0"
@@ -236,7 +228,7 @@ def test_a_marker_without_values_in_one_group_is_skipped_not_fatal():
     samples.loc[samples["grp"] == "a", "marker"] = np.nan
     study = study.with_metadata(samples)
     panel = marker_panel(study.samples, ["marker=ng/mL"])
-    analysis = analyze_cohort(study, group_column="grp", markers=panel, classifier=False,
+    analysis = _analyze(study, group_column="grp", markers=panel, classifier=False,
                               permutations=9, mc_samples=8)
     assert analysis.marker_tests == {}
     assert "a: 0" in analysis.skipped["marker test (marker)"]
@@ -246,25 +238,23 @@ def test_rarefaction_that_empties_a_group_is_a_clear_error():
     study = _toy(["a"] * 4 + ["b"] * 4)
     depth = int(np.sort(study.sample_totals())[-1])  # only the deepest sample survives
     with pytest.raises(ValidationError, match=f"rarefying to {depth:,} reads leaves too few"):
-        analyze_cohort(study, group_column="grp", rarefy_depth=depth, classifier=False)
+        _analyze(study, group_column="grp", rarefy_depth=depth, classifier=False)
 
 
 def test_the_rank_is_normalised_and_checked_first():
-    from gutaxis.exceptions import UnknownRankError
-
-    analysis = analyze_cohort(_toy(["a"] * 4 + ["b"] * 4), group_column="grp", rank="Phylum",
+    analysis = _analyze(_toy(["a"] * 4 + ["b"] * 4), group_column="grp", rank="Phylum",
                               classifier=False, permutations=9, mc_samples=8)
     assert analysis.rank == "phylum" and list(analysis.group_mean_abundance) == ["phylum"]
     assert "Other" not in analysis.group_mean_abundance["phylum"].index
     with pytest.raises(UnknownRankError, match="strain"):
-        analyze_cohort(_toy(["a"] * 4 + ["b"] * 4), group_column="grp", rank="strain")
+        CohortParameters("grp", rank="strain")  # checked when the parameters are made
 
 
 def test_table_samples_without_metadata_are_reported():
     study = _toy(["a"] * 4 + ["b"] * 4)
     table_only = dataclasses.replace(study, samples=None)
     partial = table_only.with_metadata(study.samples.iloc[:7])
-    analysis = analyze_cohort(partial, group_column="grp", classifier=False, permutations=9,
+    analysis = _analyze(partial, group_column="grp", classifier=False, permutations=9,
                               mc_samples=8)
     assert analysis.skipped["samples without metadata"].startswith("1 sample(s)")
 
@@ -275,7 +265,36 @@ def test_empty_samples_are_left_out_and_listed():
     counts[8] = 0
     emptied = Study(counts, list(study.sample_ids), list(study.feature_ids),
                     taxonomy=study.taxonomy).with_metadata(study.samples)
-    analysis = analyze_cohort(emptied, group_column="grp", classifier=False, permutations=9,
+    analysis = _analyze(emptied, group_column="grp", classifier=False, permutations=9,
                               mc_samples=8)
     assert analysis.study.n_samples == 8
     assert "S8" in analysis.skipped["empty samples"]
+
+
+@pytest.mark.parametrize(("kwargs", "error", "message"), [
+    ({"permutations": -1}, ValidationError, r"permutations \(--permutations\) must be an integer "
+                                            r"≥ 0; got -1"),
+    ({"cv_folds": 1}, ValidationError, r"\(--cv-folds\) must be an integer ≥ 2"),
+    ({"rarefy_depth": 0}, ValidationError, r"\(--rarefy\) must be an integer ≥ 1"),
+    ({"rarefy_depth": "deep"}, ValidationError, r"\(--rarefy\) must be an integer"),
+    ({"min_prevalence": 1.5}, ValidationError, r"min_prevalence must be a share"),
+    ({"alpha_metrics": ["shannon"]}, UnknownMetricError, r"did you mean 'shannon_entropy'"),
+    ({"beta_metrics": ["shannon_entropy"]}, UnknownMetricError, r"beta diversity metric"),
+    ({"group_column": ""}, ValidationError, r"\(--group\)"),
+])
+def test_parameters_are_validated_once_when_made(kwargs, error, message):
+    with pytest.raises(error, match=message):
+        CohortParameters(**{"group_column": "grp", **kwargs})
+
+
+def test_a_misspelt_group_column_is_suggested():
+    with pytest.raises(NotFoundError, match=r"'GRP'; did you mean 'grp'\?.*available: grp, "
+                                            r"marker"):
+        _analyze(_toy(["a"] * 4 + ["b"] * 4), group_column="GRP", classifier=False)
+
+
+def test_the_provenance_is_built_once_with_the_tree(analysis):
+    """No tree here: the one provenance document says so (gutaxis 0.1 patched it in later)."""
+    assert analysis.provenance["tree"] is None
+    assert analysis.provenance["parameters"]["group_column"] == "Subject"
+

@@ -18,7 +18,7 @@ from gutaxis.composition import (
     relative_abundance,
     taxon_label,
 )
-from gutaxis.exceptions import InputError, UnknownMetricError
+from gutaxis.exceptions import InputError, UnknownMetricError, UnknownNameError
 from gutaxis.study import RANKS, Study
 
 LACHNO = ["Bacteria", "Firmicutes", "Clostridia", "Lachnospirales", "Lachnospiraceae"]
@@ -124,10 +124,13 @@ def test_collapse_relative_stays_relative_and_sparse(study: Study) -> None:
 
 def test_collapse_unknown_rank_lists_the_ranks(study: Study) -> None:
     with pytest.raises(UnknownRankError,
-                       match=r"unknown taxonomic rank 'genera'; valid ranks are: kingdom, "
+                       match=r"unknown taxonomic rank 'genera'; the valid names are: kingdom, "
                              r"phylum, class, order, family, genus, species") as info:
         collapse(study, "genera")
-    assert isinstance(info.value, UnknownMetricError)
+    assert not isinstance(info.value, UnknownMetricError)  # a rank is not a metric
+    assert isinstance(info.value, UnknownNameError)
+    with pytest.raises(UnknownRankError, match=r"'gneus'; did you mean 'genus'\?"):
+        collapse(study, "gneus")
     assert info.value.valid == list(RANKS)
     assert collapse(study, "Genus").provenance[-1]["rank"] == "genus"
 

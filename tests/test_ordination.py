@@ -7,14 +7,13 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
+import skbio  # noqa: E402
 from scipy.spatial.distance import pdist, squareform
+from skbio.stats.ordination import pcoa as sk_pcoa  # noqa: E402
 
 from gutaxis import DistanceMatrix
 from gutaxis.exceptions import InputError
 from gutaxis.ordination import OrdinationResult, pcoa
-
-skbio = pytest.importorskip("skbio")
-from skbio.stats.ordination import pcoa as sk_pcoa  # noqa: E402
 
 
 # ------------------------------------------------------------------- helpers

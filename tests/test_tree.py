@@ -11,6 +11,7 @@ import pytest
 import skbio
 
 from gutaxis.exceptions import FormatError, NotFoundError, UnsafeInputError
+from gutaxis.io import read_tree
 from gutaxis.tree import Tree
 
 
@@ -156,23 +157,6 @@ def test_size_limits():
         Tree.from_newick("((A,B),C);", max_nodes=2)
 
 
-def test_read_file(tmp_path):
-    path = tmp_path / "tree.nwk"
-    path.write_text("((A:1,B:2):0.5,C:3);\n")
-    t = Tree.read(path)
-    assert t.source == str(path) and t.n_tips == 3
-    path.write_text("((A:1,B:2):0.5,C:3;\n")
-    with pytest.raises(FormatError, match=rf"^{path}: character 1 .*never closed"):
-        Tree.read(path)
-    with pytest.raises(UnsafeInputError, match="more than the limit"):
-        Tree.read(path, max_chars=3)
-    with pytest.raises(FormatError, match="cannot read"):
-        Tree.read(tmp_path / "absent.nwk")
-    path.write_bytes(b"(\xff,B);")
-    with pytest.raises(FormatError, match="not a UTF-8"):
-        Tree.read(path)
-
-
 # ---------------------------------------------------------------- writing / conversions
 def test_newick_round_trip_and_quoting():
     text = "(('a b':1.5,'it''s':2.0)'x_y':0.25,(c:1e-10,'d[1]':3.0):0.5)root:0.1;"
@@ -194,7 +178,7 @@ def test_round_trips_random(seed, tmp_path):
     sk = skbio.TreeNode.read(io.StringIO(t.to_newick()))
     assert Tree.from_skbio(sk).to_newick() == t.to_newick()
     t.write(tmp_path / "t.nwk")
-    assert Tree.read(tmp_path / "t.nwk").to_newick() == t.to_newick()
+    assert read_tree(tmp_path / "t.nwk").to_newick() == t.to_newick()
 
 
 def test_from_skbio_validates():

@@ -1,31 +1,95 @@
-"""The ``gutaxis`` command line (Typer + Rich): a thin shell around :mod:`gutaxis.pipeline`."""
+"""The ``gutaxis`` command line (Typer + Rich): a thin shell around :mod:`gutaxis.commands`.
+
+Each command turns its flags into the command's options object (where the
+defaults live, read here with :func:`gutaxis.commands.default`), runs it with
+a progress bar, prints what a user should know, writes the files, and prints
+their paths.  Errors of gutaxis become one line and exit code 2 (:func:`main`).
+"""
 
 from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.console import Console
 from rich.logging import RichHandler
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from gutaxis._version import __version__
+from gutaxis.cohort import CohortParameters
+from gutaxis.commands import (
+    AnalysisOptions,
+    DiversityOptions,
+    IndicesOptions,
+    ProfileOptions,
+    ReferenceOptions,
+    default,
+)
 from gutaxis.exceptions import GutaxisError
 
 app = typer.Typer(
     name="gutaxis",
-    help="The gut–immune axis: microbiome diversity and composition with barrier and immune markers.",
+    help="The gut–immune axis: microbiome diversity and composition with barrier and immune "
+         "markers.\n\nA typical session: `gutaxis analyze` a cohort; `gutaxis reference build` "
+         "a reference from its healthy samples; `gutaxis profile` each patient against that "
+         "reference.  `gutaxis demo` runs all three on the bundled study.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
-    rich_markup_mode="rich",
+    rich_markup_mode=None,
 )
 console = Console(stderr=True, soft_wrap=True)
 out_console = Console(soft_wrap=True)
+
+# ------------------------------------------------------------ shared options
+Out = Annotated[Path, typer.Option("--out", "-o", help="Output folder (created; a folder that "
+                                   "holds files is refused unless --overwrite). "
+                                   "Example: --out results/")]
+Overwrite = Annotated[bool, typer.Option(
+    "--overwrite", help="Write into a folder that holds files: the files this command writes "
+                        "are replaced, other files are kept. Example: --overwrite")]
+Verbose = Annotated[bool, typer.Option("--verbose", "-v",
+                                       help="Show what each step does (log messages).")]
+Table_ = Annotated[Path, typer.Argument(
+    metavar="TABLE", help="Feature table: BIOM (JSON or HDF5), QIIME 2 .qza, MetaPhlAn "
+                          "profile, TSV/CSV. Example: table.biom")]
+Taxonomy = Annotated[Path | None, typer.Option(
+    help="Feature taxonomy when the table has none (QIIME 2 taxonomy.tsv or .qza). "
+         "Example: --taxonomy taxonomy.qza")]
+Tree = Annotated[Path | None, typer.Option(
+    help="Rooted tree (Newick or Phylogeny[Rooted] .qza); without it a tree is built de novo "
+         "when the features are ASV sequences. Example: --tree rooted-tree.qza")]
+Sequences = Annotated[Path | None, typer.Option(
+    help="ASV sequences (FASTA or FeatureData[Sequence] .qza) for the de novo tree. "
+         "Example: --sequences rep-seqs.qza")]
+Markers = Annotated[str | None, typer.Option(
+    help="Comma-separated marker columns of the metadata, each optionally with its unit as "
+         "COLUMN=UNIT (columns the marker catalogue knows, such as LPSpgml, need none; see "
+         "`gutaxis markers`). Example: --markers LPSpgml,LBPugml,zonulin=ng/mL")]
+MarkersFile = Annotated[Path | None, typer.Option(
+    help="Tab- or comma-separated file with a header 'column<TAB>unit', one marker column per "
+         "row. Example: --markers-file markers.tsv")]
+Transpose = Annotated[bool | None, typer.Option(
+    "--transpose/--no-transpose",
+    help="Plain tables: force samples in columns (--transpose) or in rows (--no-transpose) "
+         "instead of detecting it. Example: --transpose")]
+Threads = Annotated[int | None, typer.Option(
+    min=1, help="Threads (default: all cores). Example: --threads 2")]
+
+
+def _logging(verbose: bool) -> None:
+    handler = RichHandler(console=console, show_path=False, show_time=False)
+    logger = logging.getLogger("gutaxis")
+    logger.handlers[:] = [handler]
+    if verbose or logger.level == logging.NOTSET:
+        logger.setLevel(logging.INFO if verbose else logging.WARNING)
+    logger.propagate = False
 
 
 def _version(value: bool) -> None:
@@ -38,114 +102,81 @@ def _version(value: bool) -> None:
 def _root(
     version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
                                           help="Show the version and exit.")] = False,
-    verbose: Annotated[bool, typer.Option("--verbose", "-v",
-                                          help="Show what each step does (log messages).")] = False,
+    verbose: Verbose = False,
 ) -> None:
-    handler = RichHandler(console=console, show_path=False, show_time=False)
-    logger = logging.getLogger("gutaxis")
-    logger.handlers[:] = [handler]
-    logger.setLevel(logging.INFO if verbose else logging.WARNING)
-    logger.propagate = False
+    logging.getLogger("gutaxis").setLevel(logging.NOTSET)
+    _logging(verbose)
 
 
-def _progress() -> Progress:
-    return Progress(TextColumn("[bold]{task.description:<28}"), BarColumn(),
-                    TextColumn("{task.completed}/{task.total}"), TimeElapsedColumn(),
-                    console=console, transient=False, disable=not console.is_terminal)
+def _command() -> list[str]:
+    return ["gutaxis", *sys.argv[1:]]
 
 
-def _parse_metrics(text: str | None) -> list[str] | None:
-    if text is None:
-        return None
-    names = [m.strip() for m in text.split(",") if m.strip()]
-    if not names:
-        raise typer.BadParameter("give at least one metric name, e.g. --metrics shannon_entropy")
-    return names
+def _split(text: str | None) -> tuple[str, ...]:
+    return tuple(part.strip() for part in (text or "").split(",") if part.strip())
 
 
-def _run_diversity(table: Path, *, out: Path, taxonomy: Path | None, tree: Path | None,
-                   metadata: Path | None, sequences: Path | None, metrics: str | None,
-                   rarefy: int | None, seed: int, transpose: bool | None, base: float,
-                   threads: int | None) -> None:
-    from gutaxis.pipeline import run_diversity
-
-    with _progress() as progress:
-        task = progress.add_task("reading", total=None)
+@contextmanager
+def _progress() -> Iterator[tuple[Callable[[str, int, int], None], Callable[[int, int], None]]]:
+    """Yield ``on_step`` and ``on_fold`` callbacks drawing two bars (only on a terminal)."""
+    progress = Progress(TextColumn("[bold]{task.description:<32}"), BarColumn(),
+                        MofNCompleteColumn(), TimeElapsedColumn(), console=console,
+                        transient=False, disable=not console.is_terminal)
+    with progress:
+        steps = progress.add_task("reading", total=None)
+        folds = progress.add_task("cross-validation folds", total=None, visible=False)
 
         def on_step(label: str, done: int, total: int) -> None:
-            progress.update(task, description=label, completed=done, total=total)
+            progress.update(steps, description=label, completed=done, total=total or None)
 
-        result = run_diversity(
-            table, out=out, taxonomy=taxonomy, tree=tree, metadata=metadata, sequences=sequences,
-            metrics=_parse_metrics(metrics), rarefy_depth=rarefy, seed=seed, transpose=transpose,
-            base=base, threads=threads, command=["gutaxis", *sys.argv[1:]], on_step=on_step,
-        )
-        progress.update(task, description="done")
-    study = result.study
-    console.print(f"{study.n_samples} samples × {study.n_features} features")
-    if result.rarefaction is not None:
-        r = result.rarefaction
-        dropped = r["dropped"]
-        console.print(f"rarefied to {r['depth']:,} reads per sample (seed {r['seed']}); "
-                      f"{len(dropped)} sample(s) below that depth dropped"
-                      + (f": {', '.join(dropped[:10])}{' …' if len(dropped) > 10 else ''}"
-                         if dropped else ""))
-    if result.tree_info is not None:
-        info = result.tree_info
-        if info.get("source") == "user":
-            console.print(f"tree: yours ({info['path']})")
-        else:
-            console.print(f"tree: built de novo ({info.get('aligner')}, {info.get('tree_builder')}, "
-                          f"{info.get('rooting')} rooted{', from cache' if info.get('cached') else ''})")
-    for name, why in result.skipped.items():
-        console.print(f"[yellow]skipped {name}[/]: {why}")
-    if result.alpha_path is not None:
-        out_console.print(f"alpha diversity: {result.alpha_path}")
-    for name, path in result.beta_paths.items():
-        out_console.print(f"beta diversity ({name}): {path}")
-    out_console.print(f"provenance: {result.provenance_path}")
+        def on_fold(done: int, total: int) -> None:
+            progress.update(folds, completed=done, total=total, visible=True)
+
+        yield on_step, on_fold
+        progress.update(steps, description="done")
 
 
+def _skipped(skipped: dict[str, str]) -> None:
+    for name, why in skipped.items():
+        console.print(f"[yellow]skipped {name}[/]: {why}", highlight=False)
+
+
+def _written(written: dict[str, Path], labels: dict[str, str]) -> None:
+    for key, label in labels.items():
+        if key in written:
+            out_console.print(f"{label}: {written[key]}", highlight=False)
+
+
+# ------------------------------------------------------------------ diversity
 @app.command()
 def diversity(
-    table: Annotated[Path, typer.Argument(
-        help="Feature table: BIOM (JSON or HDF5), QIIME 2 .qza, MetaPhlAn profile, TSV/CSV. "
-             "Example: table.biom")],
-    out: Annotated[Path, typer.Option("--out", "-o", help="Output folder. Example: --out results/")]
-    = Path("gutaxis-diversity"),
-    taxonomy: Annotated[Path | None, typer.Option(
-        help="Feature taxonomy (QIIME 2 taxonomy.tsv or .qza). Example: --taxonomy taxonomy.qza")]
-    = None,
-    tree: Annotated[Path | None, typer.Option(
-        help="Rooted tree (Newick or Phylogeny[Rooted] .qza); without it a tree is built de novo "
-             "when features are ASV sequences. Example: --tree rooted-tree.qza")] = None,
+    table: Table_,
+    out: Out,
+    taxonomy: Taxonomy = None,
+    tree: Tree = None,
     metadata: Annotated[Path | None, typer.Option(
-        help="Sample metadata (QIIME 2 TSV or CSV); only shared samples are kept. "
-             "Example: --metadata sample-metadata.tsv")] = None,
-    sequences: Annotated[Path | None, typer.Option(
-        help="ASV sequences (FASTA or FeatureData[Sequence] .qza) for the de novo tree. "
-             "Example: --sequences rep-seqs.qza")] = None,
+        help="Sample metadata (QIIME 2 TSV or CSV); only the samples it shares with the table "
+             "are kept (the others are listed). Example: --metadata sample-metadata.tsv")]
+    = None,
+    sequences: Sequences = None,
     metrics: Annotated[str | None, typer.Option(
         help="Comma-separated QIIME 2 metric names (default: all that apply; see "
              "`gutaxis metrics`). Example: --metrics shannon_entropy,braycurtis")] = None,
     rarefy: Annotated[int | None, typer.Option(
-        "--rarefy", min=1,
-        help="Rarefy each sample to N reads first; samples below N are dropped and listed. "
-             "Example: --rarefy 10000")] = None,
+        "--rarefy", min=1, help="Rarefy each sample to N reads first; samples below N are "
+                                "left out and listed. Example: --rarefy 10000")] = None,
     no_rarefy: Annotated[bool, typer.Option(
-        "--no-rarefy", help="Use the counts as they are (the default when --rarefy is not given). "
-                            "Example: --no-rarefy")] = False,
+        "--no-rarefy", help="Use the counts as they are (the default when --rarefy is not "
+                            "given). Example: --no-rarefy")] = False,
     seed: Annotated[int, typer.Option(help="Random seed of the rarefaction. Example: --seed 42")]
-    = 0,
-    transpose: Annotated[bool | None, typer.Option(
-        "--transpose/--no-transpose",
-        help="Plain tables: force samples in columns (--transpose) or in rows (--no-transpose) "
-             "instead of detecting it. Example: --transpose")] = None,
+    = default(DiversityOptions, "seed"),
+    transpose: Transpose = None,
     base: Annotated[float, typer.Option(
         help="Logarithm base of shannon_entropy (QIIME 2 uses 2). Example: --base 2.718281828")]
-    = 2.0,
-    threads: Annotated[int | None, typer.Option(
-        min=1, help="Threads for the kernels (default: all cores). Example: --threads 2")] = None,
+    = default(DiversityOptions, "shannon_base"),
+    threads: Threads = None,
+    overwrite: Overwrite = False,
+    verbose: Verbose = False,
 ) -> None:
     """Alpha and beta diversity of TABLE, as QIIME 2 defines them.
 
@@ -153,11 +184,40 @@ def diversity(
 
     Example: gutaxis diversity table.qza --tree rooted-tree.qza --rarefy 10000 --out results/
     """
+    from gutaxis.commands import run_diversity
+
+    _logging(verbose)
     if rarefy is not None and no_rarefy:
         raise typer.BadParameter("give either --rarefy N or --no-rarefy, not both")
-    _run_diversity(table, out=out, taxonomy=taxonomy, tree=tree, metadata=metadata,
-                   sequences=sequences, metrics=metrics, rarefy=rarefy, seed=seed,
-                   transpose=transpose, base=base, threads=threads)
+    options = DiversityOptions(
+        table=table, taxonomy=taxonomy, tree=tree, metadata=metadata, sequences=sequences,
+        metrics=_split(metrics) if metrics is not None else None, rarefy=rarefy, seed=seed,
+        transpose=transpose, shannon_base=base, threads=threads)
+    with _progress() as (on_step, _):
+        result = run_diversity(options, command=_command(), on_step=on_step)
+    study = result.study
+    console.print(f"{study.n_samples} samples × {study.n_features} features")
+    if result.rarefaction is not None:
+        r = result.rarefaction
+        dropped = r["dropped"]
+        console.print(f"rarefied to {r['depth']:,} reads per sample (seed {r['seed']}); "
+                      f"{len(dropped)} sample(s) below that depth left out"
+                      + (f": {', '.join(dropped[:10])}{' …' if len(dropped) > 10 else ''}"
+                         if dropped else ""))
+    info = result.tree
+    if info is not None:
+        if info.get("source") == "user":
+            console.print(f"tree: yours ({info['path']})")
+        else:
+            console.print(f"tree: built de novo ({info.get('aligner')}, {info.get('tree_builder')}, "
+                          f"{info.get('rooting')} rooted{', from cache' if info.get('cached') else ''})")
+    _skipped(result.skipped)
+    written = result.write(out, overwrite=overwrite)
+    _written(written, {"alpha": "alpha diversity"})
+    for key, path in written.items():
+        if key.startswith("beta/"):
+            out_console.print(f"beta diversity ({key[5:]}): {path}", highlight=False)
+    _written(written, {"tree": "tree", "provenance": "provenance"})
 
 
 @app.command("metrics")
@@ -174,80 +234,55 @@ def list_metrics() -> None:
     out_console.print(table)
 
 
-def _split(text: str | None) -> list[str]:
-    return [part.strip() for part in (text or "").split(",") if part.strip()]
+@app.command("markers")
+def list_markers() -> None:
+    """List the markers the catalogue knows: names, units, and how LABS.csv writes them.
+
+    A LABS.csv file (gutaxis profile --labs) has the header
+    sample_id,marker,value,unit,ref_low,ref_high,assay; the marker is matched by
+    id, name or alias (ignoring case, spaces, '-', '_' and '.'); the unit is
+    converted to the catalogue's; a value reported as below or above the
+    assay's limit is written <0.5 or >1800 and kept as a limit.
+    """
+    from gutaxis.knowledge import load_marker_catalog
+
+    catalog = load_marker_catalog()
+    table = Table("id", "name", "unit", "also accepted as", "specimen", "published cut-off")
+    for entry in catalog.markers:
+        cut = entry.default_cutoff
+        table.add_row(entry.id, entry.name, entry.unit, ", ".join(entry.aliases),
+                      entry.specimen, cut.label if cut is not None else
+                      ("none exists" if entry.no_reference_interval else "–"))
+    out_console.print(table)
+    out_console.print("Units: mass concentrations (pg/mL, ng/mL, ug/mL, mg/L, mg/dL, g/L), mass "
+                      "fractions (ng/g, ug/g, mg/kg) and EU/mL, U/mL, U/L, %, ratio; values "
+                      "below or above an assay's limit as <0.5 or >1800. Catalogue version "
+                      f"{catalog.version}.", highlight=False)
 
 
-def _run_analysis(table: Path, *, metadata: Path, group: str, out: Path, **options: object
-                  ) -> None:
-    from rich.progress import MofNCompleteColumn
-
-    from gutaxis.pipeline import run_analysis
-
-    progress = Progress(TextColumn("[bold]{task.description:<32}"), BarColumn(),
-                        MofNCompleteColumn(), TimeElapsedColumn(), console=console,
-                        transient=False, disable=not console.is_terminal)
-    with progress:
-        steps = progress.add_task("reading", total=None)
-        folds = progress.add_task("cross-validation folds", total=None, visible=False)
-
-        def on_step(label: str, done: int, total: int) -> None:
-            progress.update(steps, description=label, completed=done, total=total or None)
-
-        def on_fold(done: int, total: int) -> None:
-            progress.update(folds, completed=done, total=total, visible=True)
-
-        result = run_analysis(table, metadata=metadata, group=group, out=out,
-                              command=["gutaxis", *sys.argv[1:]], on_step=on_step,
-                              on_fold=on_fold, **options)  # type: ignore[arg-type]
-        progress.update(steps, description="done")
-    analysis = result.analysis
-    sizes = ", ".join(f"{g} {int((analysis.groups == g).sum())}" for g in analysis.group_order)
-    console.print(f"{analysis.study.n_samples} samples ({sizes}); "
-                  f"{analysis.study.n_features} features")
-    if analysis.rarefaction_depth is not None:
-        dropped = analysis.rarefaction_dropped
-        console.print(f"diversity rarefied to {analysis.rarefaction_depth:,} reads per sample; "
-                      f"{len(dropped)} sample(s) below it left out of the diversity step")
-    for name, why in analysis.skipped.items():
-        console.print(f"[yellow]skipped {name}[/]: {why}")
-    out_console.print(f"results: {result.written['results']}")
-    out_console.print(f"report: {result.report_path}")
-
-
+# -------------------------------------------------------------------- analyze
 @app.command()
 def analyze(
-    table: Annotated[Path, typer.Argument(
-        help="Feature table: BIOM (JSON or HDF5), QIIME 2 .qza, MetaPhlAn profile, TSV/CSV. "
-             "Example: table.biom")],
+    table: Table_,
     metadata: Annotated[Path, typer.Option(
         help="Sample metadata (QIIME 2 TSV or CSV) with the group and marker columns. "
              "Example: --metadata sample-metadata.tsv")],
     group: Annotated[str, typer.Option(
         help="Metadata column that defines the groups (each needs ≥ 3 samples). "
              "Example: --group Subject")],
-    markers: Annotated[str | None, typer.Option(
-        help="Comma-separated marker columns, each optionally with its unit as COLUMN=UNIT "
-             "(columns the marker catalogue knows, such as LPSpgml, need none). "
-             "Example: --markers LPSpgml,LBPugml,zonulin=ng/mL")] = None,
-    markers_file: Annotated[Path | None, typer.Option(
-        help="Tab- or comma-separated file with a header 'column<TAB>unit', one marker column "
-             "per row. Example: --markers-file markers.tsv")] = None,
+    out: Out,
+    markers: Markers = None,
+    markers_file: MarkersFile = None,
     covariates: Annotated[str | None, typer.Option(
         help="Comma-separated metadata columns adjusted for in differential abundance. "
              "Example: --covariates Age,Sex")] = None,
-    taxonomy: Annotated[Path | None, typer.Option(
-        help="Feature taxonomy when the table has none (QIIME 2 taxonomy.tsv or .qza). "
-             "Example: --taxonomy taxonomy.qza")] = None,
-    tree: Annotated[Path | None, typer.Option(
-        help="Rooted tree (Newick or .qza); without it one is built de novo from ASV "
-             "sequences. Example: --tree rooted-tree.qza")] = None,
-    sequences: Annotated[Path | None, typer.Option(
-        help="ASV sequences (FASTA or .qza) for the de novo tree. "
-             "Example: --sequences rep-seqs.qza")] = None,
+    taxonomy: Taxonomy = None,
+    tree: Tree = None,
+    sequences: Sequences = None,
     rank: Annotated[str, typer.Option(
         help="Rank of composition, differential abundance, marker–taxon links and the "
-             "microbiome classifier. Example: --rank family")] = "genus",
+             "microbiome classifier. Example: --rank family")]
+    = default(CohortParameters, "rank"),
     rarefy: Annotated[int | None, typer.Option(
         "--rarefy", min=1, help="Rarefy to N reads for diversity (default: the shallowest "
                                 "sample's depth, if ≥ 1,000). Example: --rarefy 10000")] = None,
@@ -256,31 +291,33 @@ def analyze(
                             "Example: --no-rarefy")] = False,
     permutations: Annotated[int, typer.Option(
         min=0, help="Permutations of PERMANOVA and PERMDISP. Example: --permutations 9999")]
-    = 999,
+    = default(CohortParameters, "permutations"),
     seed: Annotated[int, typer.Option(
         help="Seed of every random step (rarefaction, permutations, Monte Carlo, CV). "
-             "Example: --seed 42")] = 0,
+             "Example: --seed 42")] = default(CohortParameters, "seed"),
     cv_folds: Annotated[int, typer.Option(min=2, help="Cross-validation folds (stratified). "
-                                                  "Example: --cv-folds 5")] = 10,
+                                                  "Example: --cv-folds 5")]
+    = default(CohortParameters, "cv_folds"),
     cv_repeats: Annotated[int, typer.Option(min=1, help="Cross-validation repeats. "
-                                                      "Example: --cv-repeats 20")] = 10,
-    trees: Annotated[int, typer.Option(min=10, help="Trees per random forest. Example: --trees 500")]
-    = 100,
+                                                      "Example: --cv-repeats 20")]
+    = default(CohortParameters, "cv_repeats"),
+    trees: Annotated[int, typer.Option(min=10, help="Trees per random forest. "
+                                                    "Example: --trees 500")]
+    = default(CohortParameters, "n_estimators"),
     mc_samples: Annotated[int, typer.Option(
         min=8, help="Monte Carlo instances of the differential-abundance test. "
-                    "Example: --mc-samples 256")] = 128,
+                    "Example: --mc-samples 256")] = default(CohortParameters, "mc_samples"),
     no_classifier: Annotated[bool, typer.Option(
         "--no-classifier", help="Skip the random-forest classifiers. "
                                 "Example: --no-classifier")] = False,
     save_model: Annotated[bool, typer.Option(
         "--save-model", help="Fit each classifier on all samples and save it under "
-                             "OUT/model/ (joblib + JSON feature list). "
-                             "Example: --save-model")] = False,
-    out: Annotated[Path, typer.Option("--out", "-o", help="Output folder. "
-                                                          "Example: --out results/")]
-    = Path("gutaxis-analysis"),
-    threads: Annotated[int | None, typer.Option(
-        min=1, help="Threads (default: all cores). Example: --threads 2")] = None,
+                             "OUT/model/ (joblib + JSON feature list), for `gutaxis reference "
+                             "build --classifier`. Example: --save-model")] = False,
+    transpose: Transpose = None,
+    threads: Threads = None,
+    overwrite: Overwrite = False,
+    verbose: Verbose = False,
 ) -> None:
     """Cohort analysis: microbiome and gut-barrier/immune markers between groups.
 
@@ -292,169 +329,211 @@ def analyze(
     Examples:
 
       gutaxis analyze table.biom --metadata md.tsv --group Subject --markers LPSpgml,LBPugml
+      --out results/
 
       gutaxis analyze table.qza --taxonomy taxonomy.qza --tree rooted-tree.qza
       --metadata md.tsv --group diagnosis --covariates age --rank family --out results/
     """
+    _logging(verbose)
     if rarefy is not None and no_rarefy:
         raise typer.BadParameter("give either --rarefy N or --no-rarefy, not both")
-    depth: int | str | None = None if no_rarefy else (rarefy if rarefy is not None else "auto")
-    _run_analysis(table, metadata=metadata, group=group, out=out, taxonomy=taxonomy, tree=tree,
-                  sequences=sequences, markers=_split(markers), markers_file=markers_file,
-                  covariates=_split(covariates), rank=rank, rarefy_depth=depth,
-                  permutations=permutations, seed=seed, classifier=not no_classifier,
-                  cv_folds=cv_folds, cv_repeats=cv_repeats, n_estimators=trees,
-                  mc_samples=mc_samples, save_model=save_model, threads=threads)
+    parameters = CohortParameters(
+        group, covariates=_split(covariates), rank=rank,
+        rarefy_depth=None if no_rarefy else (rarefy if rarefy is not None else "auto"),
+        permutations=permutations, seed=seed, classifier=not no_classifier,
+        cv_folds=cv_folds, cv_repeats=cv_repeats, n_estimators=trees, mc_samples=mc_samples,
+        threads=threads)
+    options = AnalysisOptions(
+        table=table, metadata=metadata, taxonomy=taxonomy, tree=tree, sequences=sequences,
+        markers=_split(markers), markers_file=markers_file, parameters=parameters,
+        save_model=save_model, transpose=transpose)
+    _analyze(options, out, overwrite)
 
 
+def _analyze(options: AnalysisOptions, out: Path, overwrite: bool) -> dict[str, Path]:
+    from gutaxis.commands import run_analysis
+
+    with _progress() as (on_step, on_fold):
+        result = run_analysis(options, command=_command(), on_step=on_step, on_fold=on_fold)
+    analysis = result.analysis
+    sizes = ", ".join(f"{g} {int((analysis.groups == g).sum())}" for g in analysis.group_order)
+    console.print(f"{analysis.study.n_samples} samples ({sizes}); "
+                  f"{analysis.study.n_features} features", highlight=False)
+    if analysis.rarefaction_depth is not None:
+        dropped = analysis.rarefaction_dropped
+        console.print(f"diversity rarefied to {analysis.rarefaction_depth:,} reads per sample; "
+                      f"{len(dropped)} sample(s) below it left out of the diversity step")
+    _skipped(analysis.skipped)
+    written = result.write(out, overwrite=overwrite)
+    _written(written, {"results": "results", "report": "report"})
+    return written
+
+
+# -------------------------------------------------------------------- indices
 @app.command()
 def indices(
     table: Annotated[Path, typer.Argument(
-        help="Feature table: BIOM, QIIME 2 .qza, MetaPhlAn profile (species level for GMHI), "
-             "TSV/CSV. Example: merged_abundance_table.txt")],
-    taxonomy: Annotated[Path | None, typer.Option(
-        help="Feature taxonomy when the table has none (QIIME 2 taxonomy.tsv or .qza). "
-             "Example: --taxonomy taxonomy.qza")] = None,
-    out: Annotated[Path, typer.Option("--out", "-o", help="Output folder. "
-                                                          "Example: --out indices/")]
-    = Path("gutaxis-indices"),
+        metavar="TABLE", help="Feature table: BIOM, QIIME 2 .qza, MetaPhlAn profile (species "
+                              "level for GMHI), TSV/CSV. Example: merged_abundance_table.txt")],
+    out: Out,
+    taxonomy: Taxonomy = None,
+    transpose: Transpose = None,
+    overwrite: Overwrite = False,
+    verbose: Verbose = False,
 ) -> None:
-    """Published indices per sample: GMHI, MD-index, Shannon entropy, the key-taxa panel.
+    """Published indices per sample: GMHI, MD-index, Shannon entropy, the key taxa.
 
     Writes OUT/indices.tsv (first column sample_id) and OUT/indices.notes.json
     (why an index is empty, e.g. GMHI on a 16S genus-level table, and the rank
-    each panel taxon was matched at).
+    each key taxon was matched at).
 
     Example: gutaxis indices merged_abundance_table.txt --out indices/
     """
-    import json
+    from gutaxis.commands import run_indices
 
-    from gutaxis.indices import write_indices
-    from gutaxis.pipeline import load_study
-
-    study, _ = load_study(table, taxonomy=taxonomy)
-    path = write_indices(study, out)
-    notes = json.loads((path.parent / "indices.notes.json").read_text(encoding="utf-8"))["notes"]
-    for name, note in notes.items():
-        if "not applicable" in note:
-            console.print(f"[yellow]{name}[/]: {note}")
-    out_console.print(f"indices: {path}")
+    _logging(verbose)
+    result = run_indices(IndicesOptions(table=table, taxonomy=taxonomy, transpose=transpose))
+    for name, note in result.not_applicable.items():
+        console.print(f"[yellow]{name}[/]: {note}", highlight=False)
+    written = result.write(out, overwrite=overwrite)
+    _written(written, {"indices": "indices", "notes": "notes"})
 
 
-reference_app = typer.Typer(help="Reference cohorts a patient is placed against.",
-                             no_args_is_help=True, rich_markup_mode="rich")
+# ------------------------------------------------------------------ reference
+reference_app = typer.Typer(
+    help="Reference cohorts a patient is placed against (build one before `gutaxis profile`).",
+    no_args_is_help=True, rich_markup_mode=None)
 app.add_typer(reference_app, name="reference")
 
 
 @reference_app.command("build")
 def reference_build(
     table: Annotated[Path, typer.Argument(
-        help="Feature table of the cohort (BIOM, .qza, MetaPhlAn, TSV/CSV). "
-             "Example: table.biom")],
+        metavar="TABLE", help="Feature table of the cohort (BIOM, .qza, MetaPhlAn, TSV/CSV). "
+                              "Example: table.biom")],
     metadata: Annotated[Path, typer.Option(
         help="Sample metadata. Example: --metadata sample-metadata.tsv")],
     name: Annotated[str, typer.Option(help="Name of the reference. Example: --name "
                                            "healthy-controls-2016")],
-    out: Annotated[Path, typer.Option("--out", "-o", help="Folder to write the reference to "
-                                                          "(must be new or empty). "
-                                                          "Example: --out ref/")],
+    out: Out,
     where: Annotated[str | None, typer.Option(
-        help="Which samples form the reference (a pandas query on the metadata). "
+        help="Which samples form the reference (a condition on the metadata columns). "
              "Example: --where \"Subject == 'Control'\"")] = None,
-    markers: Annotated[str | None, typer.Option(
-        help="Comma-separated marker columns (COLUMN or COLUMN=UNIT) whose distributions "
-             "are frozen too. Example: --markers LPSpgml,LBPugml")] = None,
-    markers_file: Annotated[Path | None, typer.Option(
-        help="File of marker columns and units. Example: --markers-file markers.tsv")] = None,
-    taxonomy: Annotated[Path | None, typer.Option(
-        help="Feature taxonomy when the table has none. Example: --taxonomy taxonomy.qza")]
-    = None,
+    markers: Markers = None,
+    markers_file: MarkersFile = None,
+    taxonomy: Taxonomy = None,
     classifier: Annotated[Path | None, typer.Option(
         help="A model saved by `gutaxis analyze --save-model` to freeze with the reference. "
              "Example: --classifier results/model/combined.joblib")] = None,
     sequencing: Annotated[str | None, typer.Option(
         help="Sequencing type, e.g. '16S V4' or 'shotgun' (inferred when not given). "
              "Example: --sequencing '16S V4'")] = None,
+    min_reads: Annotated[int, typer.Option(
+        min=0, help="Count tables: samples with fewer reads are left out of the reference "
+                    "(and a patient below it is not compared). Example: --min-reads 5000")]
+    = default(ReferenceOptions, "min_reads"),
+    transpose: Transpose = None,
+    overwrite: Overwrite = False,
+    verbose: Verbose = False,
 ) -> None:
     """Freeze a reference cohort: indices, taxa at each rank, markers with units.
+
+    Build it once from healthy (or control) samples; then place each patient
+    against it with `gutaxis profile --reference OUT`.
 
     Example: gutaxis reference build table.biom --metadata md.tsv
     --where "Subject == 'Control'" --name cfs-controls --out ref/
     """
-    from gutaxis.pipeline import run_reference_build
+    from gutaxis.commands import run_reference_build
 
-    path, ref = run_reference_build(table, metadata=metadata, name=name, out=out, where=where,
-                                    taxonomy=taxonomy, markers=_split(markers),
-                                    markers_file=markers_file, classifier=classifier,
-                                    sequencing=sequencing)
+    _logging(verbose)
+    result = run_reference_build(ReferenceOptions(
+        table=table, metadata=metadata, name=name, where=where, markers=_split(markers),
+        markers_file=markers_file, taxonomy=taxonomy, classifier=classifier,
+        sequencing=sequencing, min_reads=min_reads, transpose=transpose))
+    ref = result.reference
     console.print(f"{ref.n_samples} reference samples; {ref.sequencing}, taxonomy "
-                  f"{ref.taxonomy_scheme}; version {ref.version[:12]}")
-    out_console.print(f"reference: {path}")
+                  f"{ref.taxonomy_scheme}; version {ref.version[:12]}", highlight=False)
+    for reason, samples in (ref.details.get("excluded") or {}).items():
+        console.print(f"[yellow]left out[/] {len(samples)} sample(s) with {reason}",
+                      highlight=False)
+    _written(result.write(out, overwrite=overwrite), {"reference": "reference"})
 
 
+# -------------------------------------------------------------------- profile
 @app.command()
 def profile(
     table: Annotated[Path, typer.Argument(
-        help="The patient's microbiome table (it may hold other samples). Example: patient.biom")],
+        metavar="TABLE", help="The patient's microbiome table (it may hold other samples). "
+                              "Example: patient.biom")],
     sample: Annotated[str, typer.Option(help="The patient's sample id. Example: --sample P01")],
     reference: Annotated[Path, typer.Option(
         help="A reference folder made by `gutaxis reference build`. Example: --reference ref/")],
+    out: Out,
+    patient: Annotated[str | None, typer.Option(
+        help="The patient's id, recorded in the profile; a follow-up (--previous) warns when "
+             "the previous profile is of another patient. Example: --patient P01")] = None,
     labs: Annotated[Path | None, typer.Option(
-        help="Lab results, one row per result: sample_id, marker, value, unit, ref_low, "
-             "ref_high, assay. Example: --labs labs.csv")] = None,
+        help="Lab results, one row per result, with the header sample_id,marker,value,unit,"
+             "ref_low,ref_high,assay; markers and units as `gutaxis markers` lists them, a "
+             "value below or above the assay's limit as <0.5 or >1800. "
+             "Example: --labs labs.csv")] = None,
     metadata: Annotated[Path | None, typer.Option(
         help="Sample metadata holding marker columns (with --markers). "
              "Example: --metadata md.tsv")] = None,
-    markers: Annotated[str | None, typer.Option(
-        help="Marker columns of --metadata (COLUMN or COLUMN=UNIT). "
-             "Example: --markers LPSpgml,LBPugml")] = None,
-    taxonomy: Annotated[Path | None, typer.Option(
-        help="Feature taxonomy when the table has none. Example: --taxonomy taxonomy.qza")]
-    = None,
+    markers: Markers = None,
+    markers_file: MarkersFile = None,
+    taxonomy: Taxonomy = None,
     previous: Annotated[Path | None, typer.Option(
-        help="The profile.json of an earlier visit, for the follow-up section. "
-             "Example: --previous visit1/profile.json")] = None,
+        help="The profile.json of an earlier visit, for the follow-up section (never written "
+             "over). Example: --previous visit1/profile.json")] = None,
     seed: Annotated[int, typer.Option(help="Seed of the bootstrap intervals. Example: --seed 1")]
-    = 0,
-    out: Annotated[Path, typer.Option("--out", "-o", help="Output folder. "
-                                                          "Example: --out patient-P01/")]
-    = Path("gutaxis-profile"),
+    = default(ProfileOptions, "seed"),
+    pdf: Annotated[bool, typer.Option(
+        "--pdf/--no-pdf", help="Also write profile.pdf (needs the Pango library). "
+                               "Example: --no-pdf")] = default(ProfileOptions, "pdf"),
+    transpose: Transpose = None,
+    overwrite: Overwrite = False,
+    verbose: Verbose = False,
 ) -> None:
-    """One patient's gut–immune profile against a reference cohort.
+    """One patient's gut–immune profile against a reference cohort (`gutaxis reference build`).
 
     Writes OUT/profile.html, OUT/profile.pdf and OUT/profile.json. The profile
     supports, and does not replace, a clinician's judgement.
 
-    Example: gutaxis profile patient.biom --sample P01 --reference ref/ --labs labs.csv
-    --out patient-P01/
+    Example: gutaxis profile patient.biom --sample S17 --patient P01 --reference ref/
+    --labs labs.csv --previous visit1/profile.json --out visit2/
     """
-    from gutaxis.pipeline import run_profile
+    from gutaxis.commands import run_profile
 
-    written, result = run_profile(table, sample=sample, reference=reference, out=out, labs=labs,
-                                  metadata=metadata, markers=_split(markers), taxonomy=taxonomy,
-                                  previous=previous, seed=seed)
-    _print_profile(result, written)
-
-
-def _print_profile(result: object, written: dict[str, Path]) -> None:
-    for warning in getattr(result, "warnings", ()):
-        console.print(f"[yellow]warning[/]: {warning['message']}")
-    for link in getattr(result, "chain", ()):
-        console.print(f"{link.label}: {link.status}")
-    for kind in ("html", "pdf", "json"):
-        if kind in written:
-            out_console.print(f"profile ({kind}): {written[kind]}")
+    _logging(verbose)
+    result = run_profile(ProfileOptions(
+        table=table, sample=sample, reference=reference, patient=patient, labs=labs,
+        metadata=metadata, markers=_split(markers), markers_file=markers_file,
+        taxonomy=taxonomy, previous=previous, seed=seed, pdf=pdf, transpose=transpose))
+    _print_profile(result.profile)
+    written = result.write(out, overwrite=overwrite)
+    _written(written, {k: f"profile ({k})" for k in ("html", "pdf", "json")})
 
 
-#: The marker columns of the bundled study (units are in the column names).
-_DEMO_MARKERS = ("LPSpgml", "LBPugml", "sCD14ugml", "IFABPpgml")
-_DEMO_REFERENCE = "cfs-giloteaux-2016-controls"
+def _print_profile(result: object) -> None:
+    from gutaxis.profile import LINK_STATUS_TEXT, Profile
+
+    assert isinstance(result, Profile)
+    for alert in result.alerts:
+        console.print(f"[yellow]warning[/]: {alert.message}", highlight=False)
+    for link in result.chain:
+        console.print(f"{link.label}: {LINK_STATUS_TEXT[link.status]}", highlight=False)
 
 
+# ----------------------------------------------------------------------- demo
 @app.command()
 def demo(
-    out: Annotated[Path, typer.Option("--out", "-o", help="Output folder. Example: --out demo/")]
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output folder. "
+                                                          "Example: --out demo/")]
     = Path("gutaxis-demo"),
+    overwrite: Overwrite = False,
+    verbose: Verbose = False,
 ) -> None:
     """Analyse the bundled ME/CFS study (Giloteaux et al. 2016) end to end, offline.
 
@@ -464,35 +543,41 @@ def demo(
     Then freezes a reference from the study's controls (OUT/reference/) and
     profiles the first patient against it (OUT/profile/).
 
-    Example: gutaxis demo --out demo/
+    Example: gutaxis demo --out demo/ --overwrite
     """
-    from gutaxis.datasets import example_dataset
+    from gutaxis.commands import run_demo
+    from gutaxis.io import example_dataset
 
+    _logging(verbose)
     data = example_dataset()
-    console.print(f"[bold]gutaxis demo[/]: {data.name} (see {data.provenance})")
-    _run_analysis(data.table, metadata=data.metadata, group="Subject", out=out,
-                  markers=list(_DEMO_MARKERS), rarefy_depth="auto", save_model=True)
+    console.print(f"[bold]gutaxis demo[/]: {data.name} (see {data.provenance})", highlight=False)
 
-    from gutaxis import io as gio
-    from gutaxis.pipeline import run_profile, run_reference_build
+    def on_stage(stage: str) -> None:
+        if stage == "reference":
+            console.print("[bold]reference[/]: the study's controls; [bold]profile[/]: its "
+                          "first patient (by sample id)")
 
-    console.print("[bold]reference[/]: the study's controls; [bold]profile[/]: its first "
-                  "patient (by sample id)")
-    _, ref = run_reference_build(data.table, metadata=data.metadata, name=_DEMO_REFERENCE,
-                                 where="Subject == 'Control'", markers=list(_DEMO_MARKERS),
-                                 classifier=out / "model" / "combined.joblib",
-                                 out=out / "reference", overwrite=True)
-    metadata = gio.read_metadata(data.metadata)
-    patient = sorted(str(s) for s in metadata.index[metadata["Subject"] == "Patient"])[0]
-    written, result = run_profile(data.table, sample=patient, reference=out / "reference",
-                                  metadata=data.metadata, markers=list(_DEMO_MARKERS),
-                                  out=out / "profile")
-    console.print(f"patient {patient} against {ref.n_samples} controls")
-    _print_profile(result, written)
+    with _progress() as (on_step, on_fold):
+        result = run_demo(out, overwrite=overwrite, command=_command(), on_step=on_step,
+                          on_fold=on_fold, on_stage=on_stage)
+    analysis = result.analysis.analysis
+    sizes = ", ".join(f"{g} {int((analysis.groups == g).sum())}" for g in analysis.group_order)
+    console.print(f"{analysis.study.n_samples} samples ({sizes}); "
+                  f"{analysis.study.n_features} features", highlight=False)
+    if analysis.rarefaction_depth is not None:
+        console.print(f"diversity rarefied to {analysis.rarefaction_depth:,} reads per sample; "
+                      f"{len(analysis.rarefaction_dropped)} sample(s) below it left out of the "
+                      "diversity step")
+    _written(result.written, {"results": "results", "report": "report",
+                              "reference": "reference"})
+    console.print(f"patient {result.patient} against "
+                  f"{result.reference.reference.n_samples} controls", highlight=False)
+    _print_profile(result.profile.profile)
+    _written(result.written, {f"profile/{k}": f"profile ({k})" for k in ("html", "pdf", "json")})
 
 
 def main() -> None:
-    """Console-script entry point: domain errors become one clear line and exit code 2."""
+    """Run the console script: domain errors become one clear line and exit code 2."""
     try:
         app()
     except GutaxisError as exc:

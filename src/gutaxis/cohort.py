@@ -1,34 +1,61 @@
 """Cohort analysis of the gut–immune axis: everything ``gutaxis analyze`` computes.
 
 :func:`analyze_cohort` takes a :class:`~gutaxis.study.Study` with sample
-metadata, a grouping column and marker columns, and returns one
-:class:`CohortAnalysis`: diversity with group tests, ordination, PERMANOVA and
-PERMDISP; composition at a rank with compositional differential abundance;
-markers compared between groups and correlated with each other and with taxa;
-and random-forest classifiers with repeated cross-validation.  The report
-(:mod:`gutaxis.report`) renders a :class:`CohortAnalysis`; nothing in it
-recomputes statistics.
+metadata, the analysis' :class:`CohortParameters` and marker columns, and
+returns one :class:`CohortAnalysis`.  It runs its steps in order, each a
+function of this module:
+
+1. :func:`_prepare` — samples with no reads or no group are left out (and
+   listed), the groups checked;
+2. :func:`_diversity` — alpha diversity with group tests, beta diversity with
+   PCoA, PERMANOVA and PERMDISP (on a rarefied table);
+3. :func:`_composition` — the table at the analysis rank, phylum and group means;
+4. :func:`_differential` — compositional differential abundance;
+5. :func:`_markers` — markers between groups, with each other and with taxa;
+6. :func:`_classifiers` — random forests with repeated cross-validation.
+
+The report (:mod:`gutaxis.report`) renders a :class:`CohortAnalysis`; nothing
+in it recomputes statistics.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import logging
+import numbers
 import os
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import pandas as pd
 
 from gutaxis import composition
-from gutaxis.diversity import alpha_diversity, alpha_metrics, beta_diversity, beta_metrics, rarefy
-from gutaxis.exceptions import InputError, NotFoundError, UnknownRankError, ValidationError
+from gutaxis.diversity import (
+    alpha_diversity,
+    alpha_metrics,
+    beta_diversity,
+    beta_metrics,
+    rarefy,
+    split_metrics,
+)
+from gutaxis.diversity.rarefy import suggest_depth
+from gutaxis.exceptions import (
+    InputError,
+    NotFoundError,
+    UnknownMetricError,
+    UnknownRankError,
+    ValidationError,
+)
 from gutaxis.ordination import pcoa
-from gutaxis.stats import permanova
-from gutaxis.stats._grouping import group_labels
-from gutaxis.stats.correlation import spearman_pairs
-from gutaxis.stats.group_tests import bh_adjust, compare_groups_many
-from gutaxis.stats.permdisp import permdisp
+from gutaxis.provenance import build_provenance
+from gutaxis.stats import (
+    bh_adjust,
+    compare_groups_many,
+    group_labels,
+    permanova,
+    permdisp,
+    spearman_pairs,
+)
 from gutaxis.study import RANKS
 
 if TYPE_CHECKING:
@@ -40,8 +67,8 @@ if TYPE_CHECKING:
     from gutaxis.stats.differential import DifferentialAbundance
     from gutaxis.study import Study
 
-__all__ = ["CohortAnalysis", "analyze_cohort", "DEFAULT_ALPHA", "DEFAULT_BETA",
-           "FEATURE_SETS"]
+__all__ = ["CohortParameters", "CohortAnalysis", "analyze_cohort", "DEFAULT_ALPHA",
+           "DEFAULT_BETA", "FEATURE_SETS", "StepCallback", "FoldCallback"]
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +86,146 @@ _MIN_DEFAULT_DEPTH = 1000
 
 #: ``on_step(label, done, total)``; ``total`` may change as steps are skipped.
 StepCallback = Callable[[str, int, int], None]
+#: ``on_fold(done, total)``, once per cross-validation fold.
+FoldCallback = Callable[[int, int], None]
+
+
+def _integer(value: object, name: str, flag: str, minimum: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
+        raise ValidationError(f"{name} ({flag}) must be an integer ≥ {minimum}; got {value!r}")
+    return int(value)
+
+
+@dataclasses.dataclass(frozen=True)
+class CohortParameters:
+    """Everything that decides a cohort analysis besides its data: validated once, here.
+
+    Parameters
+    ----------
+    group_column : str
+        Metadata column with the groups (``--group``).
+    covariates : sequence of str
+        Metadata columns adjusted for in the differential-abundance model.
+    rank : str
+        Rank of the composition, differential-abundance, marker–taxon and
+        microbiome-classifier steps (normalised to lower case).
+    rarefy_depth : int, "auto" or None
+        Depth of the diversity step.  ``"auto"``: the shallowest sample's depth
+        when it is at least 1,000 reads, otherwise the depth that keeps 90 % of
+        the samples.  ``None``: no rarefaction.  Composition, differential
+        abundance and classifiers always use the unrarefied table.
+    permutations : int
+        PERMANOVA/PERMDISP permutations.
+    seed : int
+        The one seed of every random step (rarefaction, permutations, Monte
+        Carlo, cross-validation).
+    alpha_metrics, beta_metrics : sequence of str, optional
+        Metrics (default :data:`DEFAULT_ALPHA`, :data:`DEFAULT_BETA`; the
+        defaults that need a tree are skipped without one, a metric asked for
+        by name is an error without one).
+    classifier : bool
+        Run the random-forest cross-validation.
+    cv_folds, cv_repeats, n_estimators : int
+        Repeated stratified k-fold scheme and forest size.
+    mc_samples : int
+        Monte Carlo instances of the differential-abundance test.
+    min_prevalence : float
+        Taxa present in fewer samples than this share are left out of the
+        differential-abundance, marker–taxon and classifier steps.
+    top_taxa : int
+        Taxa listed in the group-mean composition table at ``rank``.
+    min_group_size : int
+        Smallest group accepted (and smallest number of non-missing values a
+        marker needs in each group).
+    threads : int, optional
+        Threads for the kernels and the forests (default: all cores).
+    fit_models : bool
+        Also fit each feature set's forest on all samples (``models``).
+
+    Raises
+    ------
+    ValidationError
+        A value out of range (the message names the option and its flag).
+    UnknownRankError, UnknownMetricError
+        An unknown rank or metric name (with the closest names suggested).
+
+    Examples
+    --------
+    >>> CohortParameters("Subject", rank="Family").rank
+    'family'
+    """
+
+    group_column: str
+    covariates: tuple[str, ...] = ()
+    rank: str = "genus"
+    rarefy_depth: int | Literal["auto"] | None = "auto"
+    permutations: int = 999
+    seed: int = 0
+    alpha_metrics: tuple[str, ...] | None = None
+    beta_metrics: tuple[str, ...] | None = None
+    classifier: bool = True
+    cv_folds: int = 10
+    cv_repeats: int = 10
+    n_estimators: int = 100
+    mc_samples: int = 128
+    min_prevalence: float = 0.1
+    top_taxa: int = 10
+    min_group_size: int = 3
+    threads: int | None = None
+    fit_models: bool = False
+
+    def __post_init__(self) -> None:
+        """Validate and normalise every field."""
+        if not isinstance(self.group_column, str) or not self.group_column:
+            raise ValidationError(f"the group column (--group) must be a column name; got "
+                                  f"{self.group_column!r}")
+        set_ = object.__setattr__
+        set_(self, "covariates", tuple(str(c) for c in self.covariates))
+        rank = str(self.rank).strip().lower()
+        if rank not in RANKS:
+            raise UnknownRankError(str(self.rank))
+        set_(self, "rank", rank)
+        if self.rarefy_depth not in ("auto", None):
+            set_(self, "rarefy_depth",
+                 _integer(self.rarefy_depth, "the rarefaction depth", "--rarefy", 1))
+        _integer(self.permutations, "permutations", "--permutations", 0)
+        _integer(self.seed, "the seed", "--seed", 0)
+        _integer(self.cv_folds, "cross-validation folds", "--cv-folds", 2)
+        _integer(self.cv_repeats, "cross-validation repeats", "--cv-repeats", 1)
+        _integer(self.n_estimators, "trees per forest", "--trees", 1)
+        _integer(self.mc_samples, "Monte Carlo instances", "--mc-samples", 2)
+        _integer(self.top_taxa, "top taxa", "top_taxa", 1)
+        _integer(self.min_group_size, "the smallest group size", "min_group_size", 2)
+        if self.threads is not None:
+            _integer(self.threads, "threads", "--threads", 1)
+        if not isinstance(self.min_prevalence, numbers.Real) or \
+                not 0 <= float(self.min_prevalence) < 1:
+            raise ValidationError(f"min_prevalence must be a share in [0, 1); got "
+                                  f"{self.min_prevalence!r}")
+        for field, kind, registry in (("alpha_metrics", "alpha", alpha_metrics()),
+                                      ("beta_metrics", "beta", beta_metrics())):
+            names = getattr(self, field)
+            if names is None:
+                continue
+            names = tuple(str(n) for n in names)
+            for name in names:
+                if name not in registry:
+                    raise UnknownMetricError(name, registry, kind)
+            set_(self, field, names)
+
+    @property
+    def threads_used(self) -> int:
+        """The threads the analysis runs with (all cores when ``threads`` is None)."""
+        return self.threads or os.cpu_count() or 1
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the parameters as plain types.
+
+        Returns
+        -------
+        dict
+        """
+        return dataclasses.asdict(self)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -114,7 +281,7 @@ class CohortAnalysis:
     parameters : dict
         Everything that decided the results (seeds, permutations, metrics...).
     provenance : dict
-        Inputs with their hashes, package versions, processing steps.
+        Inputs with their hashes, the tree used, package versions, processing steps.
     skipped : dict of str to str
         Steps or metrics not run, with the reason.
     models : dict of str to FittedClassifier
@@ -149,14 +316,31 @@ class CohortAnalysis:
     models: dict[str, FittedClassifier] = dataclasses.field(default_factory=dict)
 
 
+class _Steps:
+    """Count the analysis' steps for the progress callback."""
+
+    def __init__(self, total: int, on_step: StepCallback | None) -> None:
+        self.total, self.done, self.on_step = total, 0, on_step
+
+    def __call__(self, label: str) -> None:
+        self.done += 1
+        log.info("%s (%d/%d)", label, self.done, self.total)
+        if self.on_step is not None:
+            self.on_step(label, self.done, self.total)
+
+
+def _shown(ids: Sequence[str], limit: int = 10) -> str:
+    return ", ".join(ids[:limit]) + (" …" if len(ids) > limit else "")
+
+
+# ----------------------------------------------------------------- 1. prepare
 def _group_labels(study: Study, group_column: str, min_group_size: int
                   ) -> tuple[Study, pd.Series, list[str], list[str]]:
     if study.samples is None:
         raise InputError("the analysis needs sample metadata (--metadata) with a group column")
     if group_column not in study.samples.columns:
-        raise NotFoundError("metadata column", [group_column],
-                            f"the sample metadata (columns: {', '.join(map(str, study.samples.columns[:30]))}"
-                            f"{' …' if len(study.samples.columns) > 30 else ''})")
+        raise NotFoundError("metadata column", [group_column], "the sample metadata",
+                            available=[str(c) for c in study.samples.columns])
     raw = study.samples[group_column]
     keep = raw.notna().to_numpy()
     no_group = [str(s) for s in study.sample_ids[~keep]]
@@ -176,18 +360,155 @@ def _group_labels(study: Study, group_column: str, min_group_size: int
     return study, labels, sorted(str(g) for g in sizes.index), no_group
 
 
-def _default_depth(study: Study) -> int:
-    from gutaxis.diversity.rarefy import suggest_depth
+def _prepare(study: Study, p: CohortParameters
+             ) -> tuple[Study, pd.Series, list[str], dict[str, str]]:
+    """Leave out empty and ungrouped samples (listed in ``skipped``); check the groups."""
+    totals = study.sample_totals()
+    empty = [str(sid) for sid, total in zip(study.sample_ids, totals, strict=True) if total <= 0]
+    if empty:
+        study = study.subset_samples([sid for sid, total in zip(study.sample_ids, totals,
+                                                                strict=True) if total > 0],
+                                     step="drop_empty_samples")
+    study, labels, order, no_group = _group_labels(study, p.group_column, p.min_group_size)
+    assert study.samples is not None  # checked by _group_labels
+    missing_cov = [c for c in p.covariates if c not in study.samples.columns]
+    if missing_cov:
+        raise NotFoundError("covariate column", missing_cov, "the sample metadata",
+                            available=[str(c) for c in study.samples.columns])
+    skipped: dict[str, str] = {}
+    if no_group:
+        skipped["samples without a group"] = (f"{len(no_group)} sample(s) have no value in "
+                                              f"{p.group_column}: {', '.join(no_group[:10])}")
+    if empty:
+        skipped["empty samples"] = (f"{len(empty)} sample(s) have no reads and are left out: "
+                                    f"{_shown(empty)}")
+    table_only = sum(int(s.get("n_table_only", 0)) for s in study.provenance
+                     if s.get("step") == "attach_metadata")
+    if table_only:
+        skipped["samples without metadata"] = (f"{table_only} sample(s) of the table have no "
+                                               "row in the metadata and are left out")
+    return study, labels, order, skipped
 
-    shallowest = int(study.sample_totals().min())
-    if shallowest >= _MIN_DEFAULT_DEPTH:
-        return shallowest
-    return suggest_depth(study, keep=0.9)
+
+def _metrics(study: Study, p: CohortParameters, skipped: dict[str, str]
+             ) -> tuple[list[str], list[str]]:
+    """Return the alpha and beta metrics that apply (the others noted in ``skipped``)."""
+    asked = [*(p.alpha_metrics or ()), *(p.beta_metrics or ())]
+    alpha_names, beta_names = split_metrics([
+        *(DEFAULT_ALPHA if p.alpha_metrics is None else p.alpha_metrics),
+        *(DEFAULT_BETA if p.beta_metrics is None else p.beta_metrics)])
+    registry = {**alpha_metrics(), **beta_metrics()}
+    for name in [*alpha_names, *beta_names]:
+        if registry[name].needs_tree and study.tree is None:
+            if name in asked:
+                raise InputError(f"{name} needs a phylogenetic tree; give --tree (or ASV "
+                                 "sequences to build one)")
+            skipped[name] = "needs a phylogenetic tree; none given or built"
+        elif registry[name].needs_counts and study.kind != "counts":
+            skipped[name] = "defined on read counts; the table holds relative abundances"
+    return ([n for n in alpha_names if n not in skipped],
+            [n for n in beta_names if n not in skipped])
+
+
+# --------------------------------------------------------------- 2. diversity
+@dataclasses.dataclass(frozen=True)
+class _Diversity:
+    depth: int | None
+    dropped: list[str]
+    alpha: pd.DataFrame
+    alpha_tests: dict[str, TestResult]
+    beta: dict[str, DistanceMatrix]
+    ordinations: dict[str, OrdinationResult]
+    permanova: dict[str, TestResult]
+    permdisp: dict[str, TestResult]
+
+
+def _depth(study: Study, p: CohortParameters, skipped: dict[str, str]) -> int | None:
+    if study.kind != "counts":
+        if p.rarefy_depth is not None:
+            skipped["rarefaction"] = "the table holds relative abundances"
+        return None
+    if p.rarefy_depth == "auto":
+        shallowest = int(study.sample_totals().min())
+        return shallowest if shallowest >= _MIN_DEFAULT_DEPTH else suggest_depth(study, keep=0.9)
+    return None if p.rarefy_depth is None else int(p.rarefy_depth)
+
+
+def _diversity(study: Study, labels: pd.Series, order: list[str], p: CohortParameters,
+               alpha_names: list[str], beta_names: list[str], skipped: dict[str, str],
+               step: _Steps) -> _Diversity:
+    depth = _depth(study, p, skipped)
+    rarefied, dropped = study, []
+    if depth is not None:
+        result = rarefy(study, depth, seed=p.seed)
+        rarefied, dropped = result.study, [str(s) for s in result.dropped]
+    step("rarefaction" if depth is not None else "diversity input")
+    div_labels = labels.loc[list(rarefied.sample_ids)]
+    kept = div_labels.value_counts().reindex(order, fill_value=0)
+    if (kept < p.min_group_size).any():
+        short = ", ".join(f"{g!r} keeps {int(n)}" for g, n in kept.items()
+                          if n < p.min_group_size)
+        raise ValidationError(
+            f"rarefying to {depth:,} reads leaves too few samples for the group tests "
+            f"({short}; each group needs {p.min_group_size}); give a lower --rarefy N or "
+            "--no-rarefy")
+
+    alpha_frame = pd.DataFrame(index=pd.Index(rarefied.sample_ids, name="sample_id"))
+    for name in alpha_names:
+        alpha_frame[name] = alpha_diversity(rarefied, [name])[name]
+        step(name)
+    alpha_tests = (compare_groups_many(alpha_frame, div_labels, order=order,
+                                       min_group_size=p.min_group_size)
+                   if alpha_names else {})
+    distances: dict[str, DistanceMatrix] = {}
+    ordinations: dict[str, OrdinationResult] = {}
+    perm: dict[str, TestResult] = {}
+    disp: dict[str, TestResult] = {}
+    for name in beta_names:
+        dm = beta_diversity(rarefied, name, n_threads=p.threads_used)
+        distances[name] = dm
+        # Negative eigenvalues (non-Euclidean metrics) are expected; their axes
+        # are zeroed, as in scikit-bio, and the leading axes are what is plotted.
+        ordinations[name] = pcoa(dm, n_components=3, warn_negative=False)
+        perm[name] = permanova(dm, div_labels, permutations=p.permutations, seed=p.seed)
+        disp[name] = permdisp(dm, div_labels, permutations=p.permutations, seed=p.seed)
+        step(name)
+    return _Diversity(depth, dropped, alpha_frame, alpha_tests, distances, ordinations, perm,
+                      disp)
+
+
+# ------------------------------------------------------------- 3. composition
+@dataclasses.dataclass(frozen=True)
+class _Composition:
+    phyla: pd.DataFrame
+    means: dict[str, pd.DataFrame]
+    at_rank: Study
+    labels: dict[str, str]
+
+
+def _composition(study: Study, labels: pd.Series, order: list[str], p: CohortParameters,
+                 step: _Steps) -> _Composition:
+    phyla = composition.collapse(study, "phylum")
+    phylum_rel = composition.relative_abundance(phyla)
+    phylum_rel.columns = composition.taxon_labels(list(phylum_rel.columns))
+    at_rank = composition.collapse(study, p.rank)
+    rank_rel = composition.relative_abundance(at_rank)
+    means = {"phylum": composition.group_means(phylum_rel, labels, order=order)}
+    labels_at_rank = dict(zip(at_rank.feature_ids,
+                              composition.taxon_labels(list(at_rank.feature_ids)), strict=True))
+    if p.rank != "phylum":
+        means[p.rank] = composition.group_means(rank_rel, labels, order=order, top=p.top_taxa)
+        means[p.rank].index = [labels_at_rank.get(i, i) for i in means[p.rank].index]
+    step("composition")
+    return _Composition(phylum_rel, means, at_rank, labels_at_rank)
 
 
 def _clr_frame(study: Study) -> pd.DataFrame:
-    """CLR of a collapsed table: pseudocount 0.5 on counts, half the smallest
-    non-zero value on relative abundances (0.5 would swamp fractions)."""
+    """Return the CLR of a collapsed table.
+
+    Pseudocount 0.5 on counts, half the smallest non-zero value on relative
+    abundances (0.5 would swamp fractions).
+    """
     dense = study.counts.toarray().astype(float)
     if study.kind == "counts":
         pseudo = 0.5
@@ -196,6 +517,36 @@ def _clr_frame(study: Study) -> pd.DataFrame:
         pseudo = float(nonzero.min()) / 2 if nonzero.size else 0.5
     return pd.DataFrame(composition.clr(dense, pseudocount=pseudo),
                         index=study.sample_ids, columns=study.feature_ids)
+
+
+# ------------------------------------------------------------ 4. differential
+def _differential(study: Study, comp: _Composition, order: list[str], p: CohortParameters,
+                  skipped: dict[str, str], step: _Steps) -> DifferentialAbundance | None:
+    from gutaxis.stats.differential import differential_abundance
+
+    da = None
+    if len(order) != 2:
+        skipped["differential abundance"] = (f"compares two groups; {p.group_column} has "
+                                             f"{len(order)} (subset the metadata)")
+    elif study.kind != "counts":
+        skipped["differential abundance"] = "needs read counts; the table holds relative abundances"
+    else:
+        da = differential_abundance(comp.at_rank, p.group_column, reference=order[0],
+                                    covariates=p.covariates, mc_samples=p.mc_samples,
+                                    seed=p.seed, min_prevalence=p.min_prevalence, rank=p.rank)
+        da = dataclasses.replace(da, table=da.table.assign(
+            label=[comp.labels.get(t, t) for t in da.table["taxon"]]))
+        if da.dropped_samples:
+            skipped["samples left out of differential abundance"] = (
+                f"{len(da.dropped_samples)} sample(s) without a covariate value or without "
+                f"reads in the tested taxa: {_shown(list(da.dropped_samples))}")
+    step("differential abundance")
+    return da
+
+
+# ----------------------------------------------------------------- 5. markers
+_CORRELATION_COLUMNS = ["a", "b", "scope", "rho", "p", "q", "n"]
+_ASSOCIATION_COLUMNS = ["marker", "taxon", "label", "rho", "p", "q", "n"]
 
 
 def _marker_correlations(panel: MarkerPanel, labels: pd.Series, order: Sequence[str],
@@ -207,20 +558,85 @@ def _marker_correlations(panel: MarkerPanel, labels: pd.Series, order: Sequence[
         frames.append(part)
     table = pd.concat(frames, ignore_index=True)
     table["q"] = bh_adjust(table["p"].to_numpy(dtype=float))
-    return table[["a", "b", "scope", "rho", "p", "q", "n"]]
+    return table[_CORRELATION_COLUMNS]
 
 
-def analyze_cohort(study: Study, *, group_column: str, markers: MarkerPanel | None = None,
-                   covariates: Sequence[str] = (), rank: str = "genus",
-                   rarefy_depth: int | str | None = "auto", permutations: int = 999,
-                   seed: int = 0, alpha: Sequence[str] | None = None,
-                   beta: Sequence[str] | None = None, classifier: bool = True,
-                   cv_folds: int = 10, cv_repeats: int = 10, n_estimators: int = 100,
-                   mc_samples: int = 128, min_prevalence: float = 0.1, top_taxa: int = 10,
-                   min_group_size: int = 3, threads: int | None = None,
-                   fit_models: bool = False, inputs: Sequence[dict[str, Any]] = (), command: Sequence[str] | None = None,
-                   on_step: StepCallback | None = None,
-                   on_fold: Callable[[int, int], None] | None = None) -> CohortAnalysis:
+def _markers(markers: MarkerPanel, labels: pd.Series, order: list[str], clr_rank: pd.DataFrame,
+             comp: _Composition, p: CohortParameters, skipped: dict[str, str], step: _Steps
+             ) -> tuple[dict[str, TestResult], pd.DataFrame, pd.DataFrame]:
+    present = markers.values.notna().groupby(labels).sum().reindex(order, fill_value=0)
+    testable = [m for m in markers.names if (present[m] >= p.min_group_size).all()]
+    for name in markers.names:
+        if name not in testable:
+            counts = ", ".join(f"{g}: {n}" for g, n in present[name].items())
+            skipped[f"marker test ({name})"] = (
+                f"needs {p.min_group_size} values in every group; has {counts}")
+    tests = (compare_groups_many(markers.values[testable], labels, order=order,
+                                 min_group_size=p.min_group_size) if testable else {})
+    marker_tests = {name: dataclasses.replace(
+        result, extra={**result.extra, "unit": markers.info[name].unit,
+                       "column": markers.info[name].column}) for name, result in tests.items()}
+    step("marker tests")
+    correlations = _marker_correlations(markers, labels, order, p.min_group_size + 2)
+    step("marker correlations")
+    assoc = spearman_pairs(markers.values, clr_rank, min_n=p.min_group_size + 2)
+    assoc = assoc.rename(columns={"a": "marker", "b": "taxon"})
+    assoc.insert(2, "label", [comp.labels.get(t, t) for t in assoc["taxon"]])
+    assoc["q"] = bh_adjust(assoc["p"].to_numpy(dtype=float))
+    associations = (assoc[_ASSOCIATION_COLUMNS]
+                    .sort_values(["q", "p"], na_position="last").reset_index(drop=True))
+    step("marker–taxon associations")
+    return marker_tests, correlations, associations
+
+
+# -------------------------------------------------------------- 6. classifier
+def _classifiers(clr_rank: pd.DataFrame, markers: MarkerPanel | None, labels: pd.Series,
+                 p: CohortParameters, on_fold: FoldCallback | None, step: _Steps
+                 ) -> tuple[dict[str, ClassifierResult], dict[str, FittedClassifier]]:
+    from gutaxis.stats.classifier import cross_validate_forest, fit_final_model
+
+    sets = {"microbiome": clr_rank}
+    if markers is not None:
+        sets["markers"] = markers.values
+        sets["combined"] = pd.concat([clr_rank, markers.values], axis=1)
+    results: dict[str, ClassifierResult] = {}
+    models: dict[str, FittedClassifier] = {}
+    for name, frame in sets.items():
+        results[name] = cross_validate_forest(
+            frame, labels, feature_set=name, n_splits=p.cv_folds, n_repeats=p.cv_repeats,
+            seed=p.seed, n_estimators=p.n_estimators, threads=p.threads_used, on_fold=on_fold)
+        if p.fit_models:
+            models[name] = fit_final_model(frame, labels, seed=p.seed,
+                                           n_estimators=p.n_estimators, threads=p.threads_used)
+        step(f"classifier ({name})")
+    return results, models
+
+
+def _classifier_runs(labels: pd.Series, p: CohortParameters, skipped: dict[str, str]) -> bool:
+    smallest = int(labels.value_counts().min())
+    if not p.classifier:
+        skipped["classifier"] = "not requested (--no-classifier)"
+        return False
+    if smallest < p.cv_folds:
+        skipped["classifier"] = (f"the smallest group has {smallest} samples, fewer than the "
+                                 f"{p.cv_folds} cross-validation folds (lower --cv-folds)")
+        return False
+    return True
+
+
+def _tree_record(study: Study) -> dict[str, Any] | None:
+    """Return the tree the study carries, as its ``attach_tree`` step recorded it."""
+    steps = [s for s in study.provenance if s.get("step") == "attach_tree"]
+    if not steps or study.tree is None:
+        return None
+    return {k: v for k, v in steps[-1].items() if k != "step"}
+
+
+# -------------------------------------------------------------------- driver
+def analyze_cohort(study: Study, parameters: CohortParameters, *,
+                   markers: MarkerPanel | None = None, inputs: Sequence[dict[str, Any]] = (),
+                   command: Sequence[str] | None = None, on_step: StepCallback | None = None,
+                   on_fold: FoldCallback | None = None) -> CohortAnalysis:
     """Run the whole cohort analysis.
 
     Parameters
@@ -228,45 +644,10 @@ def analyze_cohort(study: Study, *, group_column: str, markers: MarkerPanel | No
     study : Study
         Counts (or relative abundances) with taxonomy and sample metadata; a
         tree when phylogenetic metrics are wanted.
-    group_column : str
-        Metadata column with the groups (samples without a value are left out
-        and listed in ``skipped``).
+    parameters : CohortParameters
+        The group column and every other choice (validated already).
     markers : MarkerPanel, optional
         Lab markers (see :func:`gutaxis.markers.marker_panel`).
-    covariates : sequence of str
-        Metadata columns adjusted for in the differential-abundance model.
-    rank : str
-        Rank of the composition, differential-abundance, marker–taxon and
-        microbiome-classifier steps.
-    rarefy_depth : int, "auto" or None
-        Depth of the diversity step.  ``"auto"``: the shallowest sample's depth
-        when it is at least 1,000 reads, otherwise the depth that keeps 90 % of
-        the samples.  ``None``: no rarefaction.  Composition, differential
-        abundance and classifiers always use the unrarefied table.
-    permutations, seed : int
-        PERMANOVA/PERMDISP permutations; the one seed of every random step
-        (rarefaction, permutations, Monte Carlo, cross-validation).
-    alpha, beta : sequence of str, optional
-        Metrics (default :data:`DEFAULT_ALPHA`, :data:`DEFAULT_BETA`; the
-        defaults that need a tree are skipped without one).
-    classifier : bool
-        Run the random-forest cross-validation.
-    fit_models : bool
-        Also fit each feature set's forest on all samples (``models``).
-    cv_folds, cv_repeats, n_estimators : int
-        Repeated stratified k-fold scheme and forest size.
-    mc_samples : int
-        Monte Carlo instances of the differential-abundance test.
-    min_prevalence : float
-        Taxa present in fewer samples than this share are left out of the
-        differential-abundance, marker–taxon and classifier steps.
-    top_taxa : int
-        Taxa listed in the group-mean composition table at ``rank``.
-    min_group_size : int
-        Smallest group accepted (and smallest number of non-missing values a
-        marker needs in each group).
-    threads : int, optional
-        Threads for the kernels and the forests (default: all cores).
     inputs, command : optional
         Provenance records of the input files and the command line.
     on_step, on_fold : callable, optional
@@ -283,238 +664,60 @@ def analyze_cohort(study: Study, *, group_column: str, markers: MarkerPanel | No
         The group column or a covariate is not in the metadata.
     ValidationError
         Fewer than two groups, a group smaller than ``min_group_size``.
-    UnknownMetricError
-        An unknown metric name.
+    InputError
+        A phylogenetic metric asked for by name without a tree.
     """
-    from gutaxis.provenance import build_provenance
-    from gutaxis.stats.differential import differential_abundance
-
-    threads = threads or os.cpu_count() or 1
-    rank = str(rank).strip().lower()
-    if rank not in RANKS:
-        raise UnknownRankError(rank)
-    totals = study.sample_totals()
-    empty = [str(sid) for sid, total in zip(study.sample_ids, totals, strict=True) if total <= 0]
-    if empty:
-        study = study.subset_samples([sid for sid, total in zip(study.sample_ids, totals,
-                                                                strict=True) if total > 0],
-                                     step="drop_empty_samples")
-    study, labels, order, no_group = _group_labels(study, group_column, min_group_size)
-    assert study.samples is not None  # checked by _group_labels
-    missing_cov = [c for c in covariates if c not in study.samples.columns]
-    if missing_cov:
-        raise NotFoundError("covariate column", missing_cov, "the sample metadata")
-    skipped: dict[str, str] = {}
-    if no_group:
-        skipped["samples without a group"] = (f"{len(no_group)} sample(s) have no value in "
-                                              f"{group_column}: {', '.join(no_group[:10])}")
-    if empty:
-        skipped["empty samples"] = (f"{len(empty)} sample(s) have no reads and are left out: "
-                                    f"{', '.join(empty[:10])}{' …' if len(empty) > 10 else ''}")
-    table_only = sum(int(s.get("n_table_only", 0)) for s in study.provenance
-                     if s.get("step") == "attach_metadata")
-    if table_only:
-        skipped["samples without metadata"] = (f"{table_only} sample(s) of the table have no "
-                                               "row in the metadata and are left out")
-
-    alpha_registry, beta_registry = alpha_metrics(), beta_metrics()
-    alpha_names = list(alpha if alpha is not None else DEFAULT_ALPHA)
-    beta_names = list(beta if beta is not None else DEFAULT_BETA)
-    for name in alpha_names:
-        if name not in alpha_registry:
-            from gutaxis.exceptions import UnknownMetricError
-            raise UnknownMetricError(name, alpha_registry, "alpha")
-    for name in beta_names:
-        if name not in beta_registry:
-            from gutaxis.exceptions import UnknownMetricError
-            raise UnknownMetricError(name, beta_registry, "beta")
-    registry = {**alpha_registry, **beta_registry}
-    for name in [*alpha_names, *beta_names]:
-        if registry[name].needs_tree and study.tree is None:
-            if alpha is not None and name in alpha or beta is not None and name in beta:
-                raise InputError(f"{name} needs a phylogenetic tree; give --tree (or ASV "
-                                 "sequences to build one)")
-            skipped[name] = "needs a phylogenetic tree; none given or built"
-        elif registry[name].needs_counts and study.kind != "counts":
-            skipped[name] = "defined on read counts; the table holds relative abundances"
-    alpha_names = [n for n in alpha_names if n not in skipped]
-    beta_names = [n for n in beta_names if n not in skipped]
-
-    run_classifier = classifier
-    if classifier and int(labels.value_counts().min()) < cv_folds:
-        run_classifier = False
-        skipped["classifier"] = (f"the smallest group has {int(labels.value_counts().min())} "
-                                 f"samples, fewer than the {cv_folds} cross-validation folds "
-                                 "(lower --cv-folds)")
-    elif not classifier:
-        skipped["classifier"] = "not requested (--no-classifier)"
+    p = parameters
+    study, labels, order, skipped = _prepare(study, p)
+    alpha_names, beta_names = _metrics(study, p, skipped)
+    run_classifier = _classifier_runs(labels, p, skipped)
     n_sets = (len(FEATURE_SETS) if markers is not None else 1) if run_classifier else 0
-    total = (1 + len(alpha_names) + len(beta_names) + 2 + (3 if markers is not None else 0)
-             + n_sets)
-    done = 0
+    step = _Steps(1 + len(alpha_names) + len(beta_names) + 2
+                  + (3 if markers is not None else 0) + n_sets, on_step)
 
-    def step(label: str) -> None:
-        nonlocal done
-        done += 1
-        log.info("%s (%d/%d)", label, done, total)
-        if on_step is not None:
-            on_step(label, done, total)
-
-    # ---------------------------------------------------------------- diversity
-    depth: int | None
-    if study.kind != "counts":
-        depth = None
-        if rarefy_depth is not None:
-            skipped["rarefaction"] = "the table holds relative abundances"
-    elif rarefy_depth == "auto":
-        depth = _default_depth(study)
-    elif rarefy_depth is None:
-        depth = None
-    else:
-        depth = int(rarefy_depth)
-    diversity_study, dropped = study, []
-    if depth is not None:
-        rarefied = rarefy(study, depth, seed=seed)
-        diversity_study, dropped = rarefied.study, [str(s) for s in rarefied.dropped]
-    step("rarefaction" if depth is not None else "diversity input")
-    div_labels = labels.loc[list(diversity_study.sample_ids)]
-    kept = div_labels.value_counts().reindex(order, fill_value=0)
-    if (kept < min_group_size).any():
-        short = ", ".join(f"{g!r} keeps {int(n)}" for g, n in kept.items() if n < min_group_size)
-        raise ValidationError(
-            f"rarefying to {depth:,} reads leaves too few samples for the group tests "
-            f"({short}; each group needs {min_group_size}); give a lower --rarefy N or "
-            "--no-rarefy")
-
-    alpha_frame = pd.DataFrame(index=pd.Index(diversity_study.sample_ids, name="sample_id"))
-    for name in alpha_names:
-        alpha_frame[name] = alpha_diversity(diversity_study, [name])[name]
-        step(name)
-    alpha_tests = (compare_groups_many(alpha_frame, div_labels, order=order,
-                                       min_group_size=min_group_size)
-                   if alpha_names else {})
-
-    distances: dict[str, DistanceMatrix] = {}
-    ordinations: dict[str, OrdinationResult] = {}
-    permanova_results: dict[str, TestResult] = {}
-    permdisp_results: dict[str, TestResult] = {}
-    for name in beta_names:
-        dm = beta_diversity(diversity_study, name, n_threads=threads)
-        distances[name] = dm
-        # Negative eigenvalues (non-Euclidean metrics) are expected; their axes
-        # are zeroed, as in scikit-bio, and the leading axes are what is plotted.
-        ordinations[name] = pcoa(dm, n_components=3, warn_negative=False)
-        permanova_results[name] = permanova(dm, div_labels, permutations=permutations, seed=seed)
-        permdisp_results[name] = permdisp(dm, div_labels, permutations=permutations, seed=seed)
-        step(name)
-
-    # -------------------------------------------------------------- composition
-    phyla = composition.collapse(study, "phylum")
-    phylum_rel = composition.relative_abundance(phyla)
-    phylum_rel.columns = composition.taxon_labels(list(phylum_rel.columns))
-    at_rank = composition.collapse(study, rank)
-    rank_rel = composition.relative_abundance(at_rank)
-    means = {"phylum": composition.group_means(phylum_rel, labels, order=order)}
-    if rank != "phylum":
-        means[rank] = composition.group_means(rank_rel, labels, order=order, top=top_taxa)
-    labels_at_rank = dict(zip(at_rank.feature_ids,
-                              composition.taxon_labels(list(at_rank.feature_ids)), strict=True))
-    if rank != "phylum":
-        means[rank].index = [labels_at_rank.get(i, i) for i in means[rank].index]
-    step("composition")
-
-    da = None
-    if len(order) != 2:
-        skipped["differential abundance"] = (f"compares two groups; {group_column} has "
-                                             f"{len(order)} (subset the metadata)")
-    elif study.kind != "counts":
-        skipped["differential abundance"] = "needs read counts; the table holds relative abundances"
-    else:
-        da = differential_abundance(at_rank, group_column, reference=order[0],
-                                    covariates=covariates, mc_samples=mc_samples, seed=seed,
-                                    min_prevalence=min_prevalence, rank=rank)
-        da = dataclasses.replace(da, table=da.table.assign(
-            label=[labels_at_rank.get(t, t) for t in da.table["taxon"]]))
-        if da.dropped_samples:
-            skipped["samples left out of differential abundance"] = (
-                f"{len(da.dropped_samples)} sample(s) without a covariate value or without "
-                f"reads in the tested taxa: {', '.join(list(da.dropped_samples)[:10])}"
-                f"{' …' if len(da.dropped_samples) > 10 else ''}")
-    step("differential abundance")
-
-    # ------------------------------------------------------------------ markers
-    prevalent = composition.filter_prevalence(at_rank, min_prevalence=min_prevalence)
-    clr_rank = _clr_frame(prevalent)
+    div = _diversity(study, labels, order, p, alpha_names, beta_names, skipped, step)
+    comp = _composition(study, labels, order, p, step)
+    da = _differential(study, comp, order, p, skipped, step)
+    clr_rank = _clr_frame(composition.filter_prevalence(comp.at_rank,
+                                                        min_prevalence=p.min_prevalence))
     marker_tests: dict[str, TestResult] = {}
-    correlations = pd.DataFrame(columns=["a", "b", "scope", "rho", "p", "q", "n"])
-    associations = pd.DataFrame(columns=["marker", "taxon", "label", "rho", "p", "q", "n"])
+    correlations = pd.DataFrame(columns=_CORRELATION_COLUMNS)
+    associations = pd.DataFrame(columns=_ASSOCIATION_COLUMNS)
     if markers is not None:
         markers = markers.subset_samples(list(study.sample_ids))
-        present = markers.values.notna().groupby(labels).sum().reindex(order, fill_value=0)
-        testable = [m for m in markers.names if (present[m] >= min_group_size).all()]
-        for name in markers.names:
-            if name not in testable:
-                counts = ", ".join(f"{g}: {n}" for g, n in present[name].items())
-                skipped[f"marker test ({name})"] = (
-                    f"needs {min_group_size} values in every group; has {counts}")
-        tests = (compare_groups_many(markers.values[testable], labels, order=order,
-                                     min_group_size=min_group_size) if testable else {})
-        marker_tests = {name: dataclasses.replace(
-            result, extra={**result.extra, "unit": markers.units[name],
-                           "column": markers.columns[name]}) for name, result in tests.items()}
-        step("marker tests")
-        correlations = _marker_correlations(markers, labels, order, min_group_size + 2)
-        step("marker correlations")
-        assoc = spearman_pairs(markers.values, clr_rank, min_n=min_group_size + 2)
-        assoc = assoc.rename(columns={"a": "marker", "b": "taxon"})
-        assoc.insert(2, "label", [labels_at_rank.get(t, t) for t in assoc["taxon"]])
-        assoc["q"] = bh_adjust(assoc["p"].to_numpy(dtype=float))
-        associations = (assoc[["marker", "taxon", "label", "rho", "p", "q", "n"]]
-                        .sort_values(["q", "p"], na_position="last").reset_index(drop=True))
-        step("marker–taxon associations")
+        marker_tests, correlations, associations = _markers(markers, labels, order, clr_rank,
+                                                            comp, p, skipped, step)
     else:
         skipped["markers"] = "no marker columns given (--markers)"
-
-    # --------------------------------------------------------------- classifier
     classifiers: dict[str, ClassifierResult] = {}
     models: dict[str, FittedClassifier] = {}
     if run_classifier:
-        from gutaxis.stats.classifier import cross_validate_forest, fit_final_model
+        classifiers, models = _classifiers(clr_rank, markers, labels, p, on_fold, step)
 
-        sets = {"microbiome": clr_rank}
-        if markers is not None:
-            sets["markers"] = markers.values
-            sets["combined"] = pd.concat([clr_rank, markers.values], axis=1)
-        for name, frame in sets.items():
-            classifiers[name] = cross_validate_forest(
-                frame, labels, feature_set=name, n_splits=cv_folds, n_repeats=cv_repeats,
-                seed=seed, n_estimators=n_estimators, threads=threads, on_fold=on_fold)
-            if fit_models:
-                models[name] = fit_final_model(frame, labels, seed=seed,
-                                               n_estimators=n_estimators, threads=threads)
-            step(f"classifier ({name})")
-
-    parameters = {
-        "group_column": group_column, "groups": order, "covariates": list(covariates),
-        "rank": rank, "rarefaction_depth": depth, "seed": seed, "permutations": permutations,
-        "alpha_metrics": alpha_names, "beta_metrics": beta_names, "mc_samples": mc_samples,
-        "min_prevalence": min_prevalence, "cv_folds": cv_folds, "cv_repeats": cv_repeats,
-        "n_estimators": n_estimators, "min_group_size": min_group_size, "threads": threads,
+    parameters_doc = {
+        "group_column": p.group_column, "groups": order, "covariates": list(p.covariates),
+        "rank": p.rank, "rarefaction_depth": div.depth, "seed": p.seed,
+        "permutations": p.permutations, "alpha_metrics": alpha_names,
+        "beta_metrics": beta_names, "mc_samples": p.mc_samples,
+        "min_prevalence": p.min_prevalence, "cv_folds": p.cv_folds, "cv_repeats": p.cv_repeats,
+        "n_estimators": p.n_estimators, "min_group_size": p.min_group_size,
+        "threads": p.threads_used,
         "markers": None if markers is None else {
-            name: {"column": markers.columns[name], "unit": markers.units[name],
-                   "unit_source": markers.unit_sources[name]} for name in markers.names},
+            name: {"column": info.column, "unit": info.unit, "unit_source": info.unit_source}
+            for name, info in markers.info.items()},
     }
-    provenance = build_provenance(command=command, inputs=list(inputs), parameters=parameters,
-                                  steps=study.provenance,
-                                  extra={"rarefaction": {"depth": depth, "dropped": dropped},
-                                         "skipped": skipped})
+    provenance = build_provenance(command=command, inputs=list(inputs),
+                                  parameters=parameters_doc, steps=study.provenance,
+                                  extra={"rarefaction": {"depth": div.depth,
+                                                         "dropped": div.dropped},
+                                         "skipped": skipped, "tree": _tree_record(study)})
     return CohortAnalysis(
-        study=study, group_column=group_column, group_order=order, groups=labels,
-        rarefaction_depth=depth, rarefaction_dropped=dropped, alpha=alpha_frame,
-        alpha_tests=alpha_tests, beta=distances,
-        ordinations=ordinations, permanova=permanova_results, permdisp=permdisp_results,
-        rank=rank, phylum_abundance=phylum_rel, group_mean_abundance=means,
+        study=study, group_column=p.group_column, group_order=order, groups=labels,
+        rarefaction_depth=div.depth, rarefaction_dropped=div.dropped, alpha=div.alpha,
+        alpha_tests=div.alpha_tests, beta=div.beta, ordinations=div.ordinations,
+        permanova=div.permanova, permdisp=div.permdisp, rank=p.rank,
+        phylum_abundance=comp.phyla, group_mean_abundance=comp.means,
         differential_abundance=da, markers=markers, marker_tests=marker_tests,
         marker_correlations=correlations, marker_taxon_associations=associations,
-        classifier=classifiers, parameters=parameters, provenance=provenance, skipped=skipped,
-        models=models)
+        classifier=classifiers, parameters=parameters_doc, provenance=provenance,
+        skipped=skipped, models=models)

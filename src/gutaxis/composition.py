@@ -209,7 +209,7 @@ def _levels(text: str) -> list[tuple[str, str | None]] | None:
 
 
 def taxon_label(lineage: str) -> str:
-    """A short display name for a lineage.
+    """Return a short display name for a lineage.
 
     Parameters
     ----------
@@ -297,7 +297,7 @@ def taxon_labels(lineages: Sequence[str]) -> list[str]:
 
 
 def relative_abundance(study: Study) -> pd.DataFrame:
-    """Samples × features fractions: each sample divided by its total.
+    """Return samples × features fractions: each sample divided by its total.
 
     Parameters
     ----------

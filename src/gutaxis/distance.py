@@ -39,6 +39,7 @@ class DistanceMatrix:
     validate: dataclasses.InitVar[bool] = True
 
     def __post_init__(self, validate: bool) -> None:
+        """Coerce ids to str and data to float64; check shape, unique ids and, if asked, values."""
         ids = pd.Index([str(i) for i in self.ids], dtype=object)
         object.__setattr__(self, "ids", ids)
         data = np.asarray(self.data, dtype=np.float64)
@@ -59,9 +60,11 @@ class DistanceMatrix:
 
     @property
     def shape(self) -> tuple[int, int]:
+        """Shape of the square matrix, ``(n, n)``."""
         return self.data.shape
 
     def __len__(self) -> int:
+        """Return the number of ids."""
         return len(self.ids)
 
     def condensed(self) -> np.ndarray:
@@ -70,7 +73,7 @@ class DistanceMatrix:
         return self.data[iu]
 
     def subset(self, ids: list[str]) -> DistanceMatrix:
-        """The matrix restricted to ``ids`` (in that order)."""
+        """Return the matrix restricted to ``ids`` (in that order)."""
         pos = self.ids.get_indexer(pd.Index([str(i) for i in ids]))
         if (pos < 0).any():
             raise NotFoundError("sample id", [i for i, p in zip(ids, pos, strict=True) if p < 0],
@@ -79,9 +82,11 @@ class DistanceMatrix:
                               validate=False)
 
     def to_dataframe(self) -> pd.DataFrame:
+        """Return the matrix as a square DataFrame indexed by the ids on both axes."""
         return pd.DataFrame(self.data, index=self.ids, columns=self.ids)
 
     def to_skbio(self) -> skbio.DistanceMatrix:
+        """Return the matrix as a :class:`skbio.DistanceMatrix` with the same ids."""
         import skbio
 
         return skbio.DistanceMatrix(self.data, ids=list(self.ids))

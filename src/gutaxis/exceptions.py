@@ -8,20 +8,25 @@ The hierarchy::
     │   │   └── UnsafeInputError   a file tries something dangerous (huge sizes,
     │   │                          path traversal, HDF5 external links, ...)
     │   ├── ValidationError        well-formed data that breaks a rule
-    │   │                          (duplicate ids, negative counts, ...)
+    │   │   │                      (duplicate ids, negative counts, ...)
+    │   │   └── EmptySamplesError  a metric undefined on samples with no reads
     │   ├── UnitError              a unit that is unknown or cannot be converted
-    │   └── SampleMismatchError    table and metadata do not share enough samples
-    ├── UnknownMetricError         a metric name not in the registry
-    │   └── UnknownRankError       a taxonomic rank not in gutaxis.study.RANKS
+    │   ├── SampleMismatchError    table and metadata do not share enough samples
+    │   ├── OutputError            an output folder that cannot be written as asked
+    │   └── UnknownNameError       a name that is not one of the valid names
+    │       ├── UnknownMetricError     a diversity metric
+    │       └── UnknownRankError       a taxonomic rank
     ├── NotFoundError              an id that is not there (carries ``missing``)
-    └── ToolError                  an external step (aligner, tree builder) failed
+    └── ToolError                  an external step (aligner, tree builder, PDF) failed
 
 Messages say what was expected, what was found, and how to fix it; the file,
-line or field is named whenever there is one.
+line or field is named whenever there is one.  A name that is close to a valid
+one gets a "did you mean" (:func:`suggest`).
 """
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Iterable, Sequence
 
 __all__ = [
@@ -30,13 +35,79 @@ __all__ = [
     "FormatError",
     "UnsafeInputError",
     "ValidationError",
+    "EmptySamplesError",
     "UnitError",
     "SampleMismatchError",
+    "OutputError",
+    "UnknownNameError",
     "UnknownMetricError",
     "UnknownRankError",
     "NotFoundError",
     "ToolError",
+    "suggest",
 ]
+
+
+def suggest(name: str, valid: Iterable[str], *, limit: int = 3) -> list[str]:
+    """Return the valid names a mistyped ``name`` most likely meant.
+
+    Case and separators (``_``, ``-``, spaces) are ignored first; then a name
+    that starts with ``name`` (``shannon`` → ``shannon_entropy``), then close
+    spellings (:func:`difflib.get_close_matches`), of the whole name or of its
+    first word (``shanon`` → ``shannon_entropy``).
+
+    Parameters
+    ----------
+    name : str
+        What was asked for.
+    valid : iterable of str
+        The names that exist.
+    limit : int, default 3
+        Most suggestions returned.
+
+    Returns
+    -------
+    list of str
+        Best first; empty when nothing is close.
+
+    Examples
+    --------
+    >>> suggest("subject", ["Age", "Subject", "BMI"])
+    ['Subject']
+    >>> suggest("shannon", ["observed_features", "shannon_entropy", "simpson"])
+    ['shannon_entropy']
+    >>> suggest("shanon", ["observed_features", "shannon_entropy", "simpson"])
+    ['shannon_entropy']
+    >>> suggest("zzz", ["Age"])
+    []
+    """
+    names = [str(v) for v in valid]
+
+    def fold(text: str) -> str:
+        return "".join(ch for ch in text.casefold() if ch not in "_- .")
+
+    key = fold(str(name))
+    if not key:
+        return []
+    found = [v for v in names if fold(v) == key]
+    found += [v for v in names if v not in found and fold(v).startswith(key)]
+    folded = {fold(v): v for v in names}
+    close = difflib.get_close_matches(key, list(folded), n=limit, cutoff=0.75)
+    found += [folded[c] for c in close if folded[c] not in found]
+    # a misspelt first word of a longer name: "shanon" for "shannon_entropy"
+    first: dict[str, str] = {}
+    for v in names:
+        first.setdefault(fold(v.replace("-", "_").split("_")[0]), v)
+    close = difflib.get_close_matches(key, list(first), n=limit, cutoff=0.8)
+    found += [first[c] for c in close if first[c] not in found]
+    return found[:limit]
+
+
+def _did_you_mean(name: str, valid: Iterable[str]) -> str:
+    hits = suggest(name, valid)
+    if not hits:
+        return ""
+    return "; did you mean " + " or ".join(repr(h) for h in hits) + "?"
 
 
 class GutaxisError(Exception):
@@ -59,6 +130,26 @@ class ValidationError(InputError):
     """Well-formed data that breaks a rule (duplicates, negative counts, ...)."""
 
 
+class EmptySamplesError(ValidationError):
+    """A metric that is undefined on samples with no reads (Bray–Curtis between two of them).
+
+    Parameters
+    ----------
+    message : str
+    rows : sequence of int
+        The positions of the empty samples in the table (a driver that knows
+        the sample ids names them).
+
+    Attributes
+    ----------
+    rows : list of int
+    """
+
+    def __init__(self, message: str, rows: Sequence[int]) -> None:
+        self.rows = [int(r) for r in rows]
+        super().__init__(message)
+
+
 class UnitError(InputError):
     """A unit that is not known, or cannot be converted to the one required."""
 
@@ -67,32 +158,60 @@ class SampleMismatchError(InputError):
     """A table and its metadata (or two tables) do not share enough samples."""
 
 
-class UnknownMetricError(GutaxisError, ValueError):
-    """A metric name that is not registered.
+class OutputError(InputError):
+    """An output folder or file that cannot be written as asked (not empty, an input)."""
+
+
+class UnknownNameError(InputError):
+    """A name that is not one of the valid names (the message lists them).
 
     Parameters
     ----------
     name : str
         The name that was asked for.
     valid : iterable of str
-        The names that would have been accepted.
+        The names that would have been accepted, in the order to show them.
+    what : str
+        What kind of name (``"metric"``, ``"taxonomic rank"``), singular.
+
+    Attributes
+    ----------
+    name : str
+    valid : list of str
+    suggestions : list of str
+        Valid names close to ``name`` (see :func:`suggest`).
+    """
+
+    def __init__(self, name: str, valid: Iterable[str], what: str = "name") -> None:
+        self.name = str(name)
+        self.valid = list(valid)
+        self.suggestions = suggest(self.name, self.valid)
+        hint = _did_you_mean(self.name, self.valid)
+        listing = f"the valid names are: {', '.join(self.valid)}"
+        super().__init__(f"unknown {what} {self.name!r}"
+                         + (f"{hint} ({listing})" if hint else f"; {listing}"))
+
+
+class UnknownMetricError(UnknownNameError):
+    """A diversity metric name that is not registered.
+
+    Parameters
+    ----------
+    name : str
+        The name that was asked for.
+    valid : iterable of str
+        The registered names (listed sorted).
     kind : str
-        ``"alpha"`` or ``"beta"`` (used in the message).
+        ``"alpha"``, ``"beta"`` or ``""`` (used in the message).
     """
 
     def __init__(self, name: str, valid: Iterable[str], kind: str = "") -> None:
-        self.name = name
-        self.valid = sorted(valid)
         label = f"{kind} diversity metric" if kind else "metric"
-        super().__init__(f"unknown {label} {name!r}; valid names are: {', '.join(self.valid)}")
+        super().__init__(name, sorted(valid), label)
 
 
-class UnknownRankError(UnknownMetricError):
+class UnknownRankError(UnknownNameError):
     """A rank name that is not one of :data:`gutaxis.study.RANKS`.
-
-    A subclass of :class:`UnknownMetricError` (the "unknown name, here are the
-    valid ones" error), so code that catches that catches this too.  ``valid``
-    lists the ranks in taxonomic order.
 
     Parameters
     ----------
@@ -104,9 +223,7 @@ class UnknownRankError(UnknownMetricError):
         # Imported here: gutaxis.study imports this module.
         from gutaxis.study import RANKS
 
-        super().__init__(name, RANKS)
-        self.valid = list(RANKS)
-        self.args = (f"unknown taxonomic rank {name!r}; valid ranks are: {', '.join(RANKS)}",)
+        super().__init__(name, RANKS, "taxonomic rank")
 
 
 class NotFoundError(GutaxisError, KeyError):
@@ -120,19 +237,47 @@ class NotFoundError(GutaxisError, KeyError):
         The ids that are not present.
     where : str
         Where they were looked up (a file name, ``"the table"``).
+    available : sequence of str, optional
+        The ids that are present: close ones are suggested ("did you mean"),
+        and up to ``show`` of them are listed.
+    show : int, default 40
+        How many of ``available`` the message lists.
+
+    Attributes
+    ----------
+    what : str
+    missing : list of str
+    suggestions : dict of str to list of str
+        Missing id → the available ids close to it.
     """
 
-    def __init__(self, what: str, missing: Sequence[str], where: str = "") -> None:
+    def __init__(self, what: str, missing: Sequence[str], where: str = "",
+                 available: Sequence[str] | None = None, show: int = 40) -> None:
         self.what = what
-        self.missing = list(missing)
+        self.missing = [str(m) for m in missing]
+        names = [str(a) for a in available] if available is not None else []
+        self.suggestions = {m: suggest(m, names) for m in self.missing}
         shown = ", ".join(map(repr, self.missing[:10]))
         more = f" (and {len(self.missing) - 10} more)" if len(self.missing) > 10 else ""
         place = f" in {where}" if where else ""
-        super().__init__(f"{len(self.missing)} {what}(s) not found{place}: {shown}{more}")
+        text = f"{len(self.missing)} {what}(s) not found{place}: {shown}{more}"
+        if len(self.missing) == 1:
+            text += _did_you_mean(self.missing[0], names)
+        else:
+            hints = [f"{m!r} → {' or '.join(map(repr, s))}"
+                     for m, s in self.suggestions.items() if s]
+            if hints:
+                text += f"; did you mean {', '.join(hints)}?"
+        if available is not None:
+            listed = ", ".join(names[:show]) + (f" … ({len(names)} in all)"
+                                                if len(names) > show else "")
+            text += f"; available: {listed or 'none'}"
+        super().__init__(text)
 
     def __str__(self) -> str:  # KeyError would repr() the message
+        """Return the message as written (``KeyError`` would quote it)."""
         return str(self.args[0])
 
 
 class ToolError(GutaxisError, RuntimeError):
-    """An external step (multiple alignment, tree inference) failed."""
+    """An external step (multiple alignment, tree inference, PDF) failed."""

@@ -128,6 +128,7 @@ class OrdinationResult:
 
     @property
     def n_components(self) -> int:
+        """Number of axes kept (columns of :attr:`coordinates`)."""
         return int(self.coordinates.shape[1])
 
     @property
@@ -141,7 +142,7 @@ class OrdinationResult:
                             columns=self.axis_labels)
 
     def to_skbio(self) -> skbio.OrdinationResults:
-        """The same result as a :class:`skbio.OrdinationResults`."""
+        """Return the same result as a :class:`skbio.OrdinationResults`."""
         from skbio import OrdinationResults
 
         labels = self.axis_labels
@@ -212,7 +213,7 @@ def _squared_matvec(d: np.ndarray, x: np.ndarray, out: np.ndarray) -> None:  # p
 
 
 def _c_order(d: np.ndarray) -> np.ndarray:
-    """A C-contiguous view of a symmetric matrix (its transpose if F-ordered)."""
+    """Return a C-contiguous view of a symmetric matrix (its transpose if F-ordered)."""
     if d.flags.c_contiguous:
         return d
     if d.flags.f_contiguous:
@@ -229,7 +230,8 @@ def _centred_operator(d: np.ndarray) -> spla.LinearOperator:
         x = np.ravel(x)
         y = x - x.mean()
         _squared_matvec(d, y, buf)
-        return -0.5 * (buf - buf.mean())
+        bx: np.ndarray = -0.5 * (buf - buf.mean())
+        return bx
 
     return spla.LinearOperator((n, n), matvec=matvec, rmatvec=matvec, dtype=np.float64)
 
@@ -264,7 +266,8 @@ def _smallest_eigenvalue(op: spla.LinearOperator, d: np.ndarray, largest: float,
 
     def matvec(x: np.ndarray) -> np.ndarray:
         x = np.ravel(x)
-        return c * x - op.matvec(x)
+        y: np.ndarray = c * x - op.matvec(x)
+        return y
 
     shifted = spla.LinearOperator((n, n), matvec=matvec, rmatvec=matvec, dtype=np.float64)
     try:

@@ -10,14 +10,15 @@ import datetime as _dt
 import hashlib
 import platform
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 from gutaxis._version import __version__
 
-__all__ = ["file_sha256", "input_record", "package_versions", "build_provenance", "SCHEMA_VERSION"]
+__all__ = ["file_sha256", "input_record", "input_record_from", "package_versions",
+           "build_provenance", "SCHEMA_VERSION"]
 
 #: Version of the ``provenance.json`` layout (see docs/output-schemas.md).
 SCHEMA_VERSION = "1.0"
@@ -36,9 +37,43 @@ def file_sha256(path: str | Path, *, chunk_size: int = 1 << 20) -> str:
 
 
 def input_record(path: str | Path, role: str) -> dict[str, Any]:
-    """``{"role", "path", "sha256", "bytes"}`` for one input file."""
+    """Return ``{"role", "path", "sha256", "bytes"}`` for one input file (hashing it).
+
+    Parameters
+    ----------
+    path : path
+    role : str
+        What the file is to the command (``"table"``, ``"labs"``...).
+
+    Returns
+    -------
+    dict
+    """
     p = Path(path)
     return {"role": role, "path": str(p), "sha256": file_sha256(p), "bytes": p.stat().st_size}
+
+
+def input_record_from(read: Mapping[str, Any], role: str) -> dict[str, Any]:
+    """Return the input record of a file from the record its reader made (no second hash).
+
+    Parameters
+    ----------
+    read : mapping
+        A reader's ``{"step": "read", "path", "sha256", "bytes", ...}``.
+    role : str
+
+    Returns
+    -------
+    dict
+        ``{"role", "path", "sha256", "bytes"}``.
+
+    Examples
+    --------
+    >>> input_record_from({"step": "read", "path": "t.biom", "sha256": "ab", "bytes": 3}, "table")
+    {'role': 'table', 'path': 't.biom', 'sha256': 'ab', 'bytes': 3}
+    """
+    return {"role": role, "path": str(read.get("path", "")), "sha256": read.get("sha256"),
+            "bytes": read.get("bytes")}
 
 
 def package_versions(names: Sequence[str] = _PACKAGES) -> dict[str, str]:

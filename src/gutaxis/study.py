@@ -100,6 +100,7 @@ class Study:
     provenance: tuple[dict[str, Any], ...] = ()
 
     def __post_init__(self) -> None:
+        """Normalise the slots (CSR counts, ``str`` ids, aligned annotations) and check them."""
         set_ = object.__setattr__
         counts = self.counts
         if not sp.issparse(counts):
@@ -151,17 +152,21 @@ class Study:
     # ------------------------------------------------------------------ basics
     @property
     def n_samples(self) -> int:
+        """Number of samples (rows of :attr:`counts`)."""
         return int(self.counts.shape[0])
 
     @property
     def n_features(self) -> int:
+        """Number of features (columns of :attr:`counts`)."""
         return int(self.counts.shape[1])
 
     @property
     def shape(self) -> tuple[int, int]:
+        """``(n_samples, n_features)``."""
         return (self.n_samples, self.n_features)
 
     def __repr__(self) -> str:
+        """Return a one-line summary: size, kind, the slots that are set and the source."""
         parts = [f"{self.n_samples} samples × {self.n_features} features ({self.kind})"]
         if self.taxonomy is not None:
             parts.append("taxonomy")
@@ -178,14 +183,14 @@ class Study:
         return np.asarray(self.counts.sum(axis=1), dtype=np.float64).ravel()
 
     def replace(self, step: dict[str, Any] | None = None, **changes: Any) -> Study:
-        """A new Study with slots replaced (and a provenance record appended)."""
+        """Return a new Study with slots replaced (and a provenance record appended)."""
         if step is not None:
             changes["provenance"] = (*self.provenance, step)
         return dataclasses.replace(self, **changes)
 
     # ---------------------------------------------------------------- subsets
     def subset_samples(self, ids: Sequence[str], *, step: str = "subset_samples") -> Study:
-        """The study restricted to ``ids`` (in that order)."""
+        """Return the study restricted to ``ids`` (in that order)."""
         positions = self.sample_ids.get_indexer(pd.Index([str(i) for i in ids]))
         if (positions < 0).any():
             missing = [str(i) for i, p in zip(ids, positions, strict=True) if p < 0]
@@ -198,7 +203,7 @@ class Study:
         )
 
     def subset_features(self, ids: Sequence[str], *, step: str = "subset_features") -> Study:
-        """The study restricted to feature ``ids`` (in that order)."""
+        """Return the study restricted to feature ``ids`` (in that order)."""
         positions = self.feature_ids.get_indexer(pd.Index([str(i) for i in ids]))
         if (positions < 0).any():
             missing = [str(i) for i, p in zip(ids, positions, strict=True) if p < 0]
@@ -267,7 +272,7 @@ class Study:
         return pd.DataFrame(self.counts.toarray(), index=self.sample_ids, columns=self.feature_ids)
 
     def to_biom(self) -> biom.Table:
-        """A :class:`biom.Table` (features × samples, taxonomy as observation metadata)."""
+        """Return a :class:`biom.Table` (features × samples, taxonomy as observation metadata)."""
         import biom
 
         obs_md = None
@@ -286,7 +291,7 @@ class Study:
         )
 
     def to_anndata(self) -> anndata.AnnData:
-        """An :class:`anndata.AnnData` (obs = samples, var = features + taxonomy)."""
+        """Return an :class:`anndata.AnnData` (obs = samples, var = features + taxonomy)."""
         try:
             import anndata as ad
         except ImportError as exc:  # pragma: no cover - depends on the install

@@ -2,7 +2,7 @@
 
 A :class:`Tree` stores one rooted tree as arrays in **postorder** (every node
 after all of its descendants, the root last), which is the layout the
-phylogenetic diversity kernels (:mod:`gutaxis.diversity.phylogenetic`) work
+phylogenetic diversity kernels (:mod:`gutaxis.diversity.faith_unifrac`) work
 on.  In postorder the descendants of node ``v`` occupy the contiguous range
 ``subtree_start[v] .. v``.
 
@@ -83,7 +83,8 @@ def _where(source: str, text: str, pos: int) -> str:
 class Tree:
     """A rooted phylogeny stored as flat arrays in postorder.
 
-    Build one with :meth:`from_newick`, :meth:`read` or :meth:`from_skbio`;
+    Build one with :meth:`from_newick` (:func:`gutaxis.io.read_tree` reads a
+    file), :meth:`from_arrays` or :meth:`from_skbio`;
     the constructor is for internal use and trusts its arguments.
 
     Attributes
@@ -120,8 +121,19 @@ class Tree:
 
     __slots__ = (
         "_parent", "_length", "_names", "_is_tip", "_tip_nodes", "_tip_names",
-        "_child_ptr", "_child_idx", "_subtree_start", "_source", "__weakref__",
+        "_child_ptr", "_child_idx", "_subtree_start", "_source", "_provenance", "__weakref__",
     )
+    _parent: np.ndarray
+    _length: np.ndarray
+    _names: np.ndarray
+    _is_tip: np.ndarray
+    _tip_nodes: np.ndarray
+    _tip_names: pd.Index
+    _child_ptr: np.ndarray
+    _child_idx: np.ndarray
+    _subtree_start: np.ndarray
+    _source: str
+    _provenance: dict[str, Any] | None
 
     def __init__(self, parent: np.ndarray, lengths: np.ndarray, names: np.ndarray,
                  *, source: str = "<tree>") -> None:
@@ -163,35 +175,43 @@ class Tree:
         self._child_ptr = child_ptr
         self._child_idx = child_idx
         self._subtree_start = start
+        self._provenance = None
         self._source = source
 
     # ------------------------------------------------------------------ basic
     @property
     def n_nodes(self) -> int:
+        """Number of nodes, tips and internal nodes (the root included)."""
         return int(self._parent.shape[0])
 
     @property
     def n_tips(self) -> int:
+        """Number of tips."""
         return int(self._tip_nodes.shape[0])
 
     @property
     def tip_names(self) -> pd.Index:
+        """Tip labels, in postorder (aligned with :attr:`tip_nodes`)."""
         return self._tip_names
 
     @property
     def parent(self) -> np.ndarray:
+        """``parent[v]``: postorder index of the parent of ``v`` (``-1`` for the root)."""
         return self._parent
 
     @property
     def lengths(self) -> np.ndarray:
+        """Branch length from each node to its parent (``NaN`` where none was given)."""
         return self._length
 
     @property
     def names(self) -> np.ndarray:
+        """Node labels (``None`` for unnamed internal nodes)."""
         return self._names
 
     @property
     def is_tip(self) -> np.ndarray:
+        """Whether each node is a tip."""
         return self._is_tip
 
     @property
@@ -206,7 +226,34 @@ class Tree:
 
     @property
     def source(self) -> str:
+        """Where the tree came from (a file name or a placeholder such as ``"<newick>"``)."""
         return self._source
+
+    @property
+    def provenance(self) -> dict[str, Any] | None:
+        """The read record of the file the tree came from (format, path, sha256), or None."""
+        return None if self._provenance is None else dict(self._provenance)
+
+    def with_provenance(self, record: dict[str, Any]) -> Tree:
+        """Return the same tree carrying the read record of its file.
+
+        Parameters
+        ----------
+        record : dict
+            ``{"step": "read", "format", "path", "sha256", "bytes"}`` as the
+            readers of :mod:`gutaxis.io` write it.
+
+        Returns
+        -------
+        Tree
+            A new object sharing the (read-only) arrays.
+        """
+        out = Tree.__new__(Tree)
+        for slot in Tree.__slots__:
+            if slot != "__weakref__":
+                object.__setattr__(out, slot, getattr(self, slot))
+        out._provenance = dict(record)
+        return out
 
     @property
     def has_all_lengths(self) -> bool:
@@ -223,14 +270,16 @@ class Tree:
         return int(self._child_ptr[-1] - self._child_ptr[-2])
 
     def __repr__(self) -> str:
+        """Return a one-line summary: tips, nodes and source."""
         return f"Tree({self.n_tips} tips, {self.n_nodes} nodes; source={self._source!r})"
 
     def __len__(self) -> int:
+        """Return the number of nodes."""
         return self.n_nodes
 
     # ------------------------------------------------------------- lookups
     def missing_tips(self, names: Iterable[Any]) -> list[str]:
-        """The ``names`` that are not tip names of this tree, in their order."""
+        """Return the ``names`` that are not tip names of this tree, in their order."""
         wanted = pd.Index([str(n) for n in names], dtype=object)
         if len(wanted) == 0:
             return []
@@ -263,7 +312,7 @@ class Tree:
 
     def _node_depths(self) -> np.ndarray:
         lengths = np.nan_to_num(self._length, nan=0.0)
-        depth = lengths.copy()
+        depth: np.ndarray = lengths.copy()
         parent = self._parent
         for v in range(self.n_nodes - 2, -1, -1):  # reverse postorder = parents first
             depth[v] += depth[parent[v]]
@@ -314,33 +363,6 @@ class Tree:
                 f"limit of {max_nodes:,}; raise max_nodes if this tree is expected"
             )
         return _parse_newick(cls, text, source, max_nodes, convert_underscores)
-
-    @classmethod
-    def read(cls, path: str | os.PathLike[str], *, max_chars: int = MAX_NEWICK_CHARS,
-             max_nodes: int = MAX_TREE_NODES, convert_underscores: bool = False) -> Tree:
-        """Read a Newick file (UTF-8).  See :meth:`from_newick` for the rules.
-
-        ``.qza`` artifacts are read by :mod:`gutaxis.io`, which passes the
-        Newick text it extracts to :meth:`from_newick`.
-        """
-        p = Path(path)
-        try:
-            size = p.stat().st_size
-        except OSError as exc:
-            raise FormatError(f"{p}: cannot read the tree file ({exc.strerror})") from exc
-        if size > 4 * max_chars:
-            raise UnsafeInputError(
-                f"{p}: the tree file is {size:,} bytes, more than the limit of {max_chars:,} "
-                "characters; raise max_chars if this tree is expected"
-            )
-        try:
-            with open(p, encoding="utf-8") as fh:
-                text = fh.read(max_chars + 1)
-        except UnicodeDecodeError as exc:
-            raise FormatError(f"{p}: not a UTF-8 text file ({exc.reason} at byte {exc.start})") \
-                from exc
-        return cls.from_newick(text, source=str(p), max_chars=max_chars, max_nodes=max_nodes,
-                               convert_underscores=convert_underscores)
 
     @classmethod
     def from_arrays(cls, parent: Sequence[int] | np.ndarray, lengths: Sequence[float] | np.ndarray,
@@ -402,7 +424,7 @@ class Tree:
 
     # ------------------------------------------------------------- writing
     def to_newick(self) -> str:
-        """The tree as one line of Newick text, ended by ``;``.
+        """Return the tree as one line of Newick text, ended by ``;``.
 
         Labels containing whitespace, ``()[]:;,'`` or ``_`` are single-quoted
         (as scikit-bio does), lengths are written with Python's shortest
@@ -475,7 +497,7 @@ class Tree:
         return cls(parent, lengths, names, source=source)
 
     def to_skbio(self) -> skbio.TreeNode:
-        """This tree as a :class:`skbio.TreeNode` (missing lengths become ``None``)."""
+        """Return the tree as a :class:`skbio.TreeNode` (missing lengths become ``None``)."""
         from skbio import TreeNode
 
         made = [
@@ -491,7 +513,7 @@ class Tree:
 
     # ------------------------------------------------------------ transforms
     def shear(self, names: Iterable[Any]) -> Tree:
-        """The subtree spanning the tips ``names``, single-child nodes merged.
+        """Return the subtree spanning the tips ``names``, single-child nodes merged.
 
         Follows scikit-bio's ``TreeNode.shear(names)`` (which prunes): tips
         not in ``names`` and the internal nodes left without tips are
@@ -558,7 +580,7 @@ class Tree:
         return Tree(new_parent, lengths[kept], names_arr[kept], source=self._source)
 
     def midpoint_root(self) -> Tree:
-        """The tree rerooted at the midpoint of its longest tip-to-tip path.
+        """Return the tree rerooted at the midpoint of its longest tip-to-tip path.
 
         Follows scikit-bio's ``TreeNode.root_at_midpoint()`` (as used by
         QIIME 2's ``phylogeny midpoint-root``): the current root is removed
@@ -649,7 +671,7 @@ class Tree:
         return self._rebuild(adj, new_root, names)
 
     def _rebuild(self, adj: list[list[tuple[int, float]]], root: int, names: list[Any]) -> Tree:
-        """A Tree from an undirected adjacency, rooted at ``root``."""
+        """Build a Tree from an undirected adjacency, rooted at ``root``."""
         order: list[int] = []
         par: dict[int, int] = {root: -1}
         blen: dict[int, float] = {root: math.nan}

@@ -19,10 +19,15 @@ def test_empty_samples_are_named_by_id():
 def test_unknown_names_list_the_valid_ones():
     study = Study(np.array([[1, 2]]), ["s"], ["a", "b"])
     with pytest.raises(UnknownMetricError, match=r"unknown alpha diversity metric 'shannon'; "
+                                                 r"did you mean 'shannon_entropy'\? \(the "
                                                  r"valid names are: .*shannon_entropy"):
         alpha_diversity(study, ["shannon"])
-    with pytest.raises(UnknownMetricError, match=r"valid names are: .*braycurtis"):
+    with pytest.raises(UnknownMetricError, match=r"did you mean 'braycurtis'\?.*valid names "
+                                                 r"are: .*braycurtis"):
         beta_diversity(study, "bray")
+    with pytest.raises(UnknownMetricError, match=r"unknown beta diversity metric 'qqq'; the "
+                                                 r"valid names are: "):
+        beta_diversity(study, "qqq")
 
 
 def test_count_metrics_refuse_relative_tables_and_tree_metrics_need_a_tree():

@@ -1,4 +1,4 @@
-"""Fixtures for the io tests (builders live in io_builders.py)."""
+"""Fixtures for the io tests (builders live in tests/builders/io.py)."""
 
 from __future__ import annotations
 
@@ -6,12 +6,16 @@ from pathlib import Path
 
 import pytest
 
-SHARED = Path(__file__).resolve().parents[2] / ".." / "shared" / "data"
+from gutaxis.io import ExampleDataset, example_dataset
 
 
 @pytest.fixture
-def shared_data() -> Path:
-    """The bundled data directory (tests using it skip when it is absent)."""
-    if not SHARED.is_dir():
-        pytest.skip("../shared/data is not available")
-    return SHARED.resolve()
+def bundled() -> ExampleDataset:
+    """The example study shipped with gutaxis (read through the package, never ../shared)."""
+    return example_dataset()
+
+
+@pytest.fixture
+def gmhi_example() -> Path:
+    """The GMHI authors' MetaPhlAn2 example table (tests/indices/data, see its PROVENANCE.md)."""
+    return Path(__file__).parents[1] / "indices" / "data" / "example_species_relative_abundances.csv"

@@ -7,8 +7,8 @@ import json
 import h5py
 import numpy as np
 import pytest
-from io_builders import small_biom
 
+from builders.io import small_biom
 from gutaxis.exceptions import ValidationError
 from gutaxis.io import read_table, write_biom
 from gutaxis.study import Study
@@ -71,10 +71,10 @@ def test_duplicate_ids(tmp_path):
         read_table(path)
 
 
-def test_real_table_matches_biom_format(shared_data):
+def test_real_table_matches_biom_format(bundled):
     import biom
 
-    path = shared_data / "cfs-giloteaux-2016" / "table.biom"
+    path = bundled.table
     study = read_table(path)
     ref = biom.load_table(str(path))
     assert study.shape == (87, 2129)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import skbio
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
@@ -16,7 +17,6 @@ DATA = np.array([[0.0, 0.1, 1 / 3], [0.1, 0.0, 2.5e-17], [1 / 3, 2.5e-17, 0.0]])
 
 
 def test_write_is_read_by_skbio(tmp_path):
-    skbio = pytest.importorskip("skbio")
     dm = DistanceMatrix(["a", "b", "c"], DATA, "braycurtis")
     out = tmp_path / "dm.tsv"
     write_lsmat(dm, out)
@@ -27,7 +27,6 @@ def test_write_is_read_by_skbio(tmp_path):
 
 
 def test_reads_what_skbio_writes(tmp_path):
-    skbio = pytest.importorskip("skbio")
     out = tmp_path / "sk.tsv"
     skbio.DistanceMatrix(DATA, ids=["x", "y", "z"]).write(str(out))
     dm = read_lsmat(out)

@@ -147,8 +147,8 @@ def test_no_rows(tmp_path):
         read_metadata(_write(tmp_path, "id\tx\n# nothing\n"))
 
 
-def test_bundled_metadata(shared_data):
-    path = shared_data / "cfs-giloteaux-2016" / "sample-metadata.tsv"
+def test_bundled_metadata(bundled):
+    path = bundled.metadata
     md = read_metadata(path)
     ref = pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False)  # independent parse
     assert md.shape == (88, ref.shape[1] - 1)
@@ -161,9 +161,9 @@ def test_bundled_metadata(shared_data):
     assert any("SampleID" in n for n in md.attrs["notes"])
 
 
-def test_with_metadata_matching(tmp_path, shared_data):
-    study = read_table(shared_data / "cfs-giloteaux-2016" / "table.biom")
-    md = read_metadata(shared_data / "cfs-giloteaux-2016" / "sample-metadata.tsv")
+def test_with_metadata_matching(tmp_path, bundled):
+    study = read_table(bundled.table)
+    md = read_metadata(bundled.metadata)
     joined = study.with_metadata(md)
     assert joined.n_samples == 87 and joined.samples.shape[0] == 87
     tiny = Study(counts=np.array([[1]]), sample_ids=["nobody"], feature_ids=["f"])

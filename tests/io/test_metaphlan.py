@@ -141,10 +141,10 @@ def test_non_numeric_abundance(tmp_path):
         read_table(_write(tmp_path, "x.tsv", text))
 
 
-def test_gmhi_example(shared_data):
+def test_gmhi_example(gmhi_example):
     import pandas as pd
 
-    path = shared_data / "gmhi" / "example_species_relative_abundances.csv"
+    path = gmhi_example
     study = read_table(path)
     assert study.shape == (25, 576)
     assert study.provenance[0]["format"] == "metaphlan"

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from io_builders import UUID, biom_bytes, make_qza
 
+from builders.io import UUID, biom_bytes, make_qza
 from gutaxis.distance import DistanceMatrix
 from gutaxis.exceptions import FormatError, ValidationError
 from gutaxis.io import (
@@ -17,6 +17,7 @@ from gutaxis.io import (
     read_table,
     read_taxonomy,
 )
+from gutaxis.tree import Tree
 
 
 def test_frequency_table(tmp_path):
@@ -94,13 +95,11 @@ def test_distance_matrix(tmp_path):
 
 
 def test_rooted_phylogeny(tmp_path):
-    tree_mod = pytest.importorskip("gutaxis.tree")
-    if not hasattr(tree_mod.Tree, "from_newick"):
-        pytest.skip("gutaxis.tree.Tree.from_newick is not available yet")
     path = make_qza(tmp_path / "tree.qza", "Phylogeny[Rooted]",
                     {"data/tree.nwk": b"((a:1,b:2):0.5,c:3);\n"})
     value = read_qza(path).value
-    assert isinstance(value, tree_mod.Tree)
+    assert isinstance(value, Tree)
+    assert list(value.tip_names) == ["a", "b", "c"]
 
 
 def test_read_table_on_taxonomy_artifact_says_what_to_use(tmp_path):

@@ -79,8 +79,8 @@ def test_tsv_round_trip(tmp_path_factory, study):
     _same(study, back)
 
 
-def test_real_table_round_trips(tmp_path, shared_data):
-    study = read_table(shared_data / "cfs-giloteaux-2016" / "table.biom")
+def test_real_table_round_trips(tmp_path, bundled):
+    study = read_table(bundled.table)
     for name, writer in (("t.biom", write_biom), ("t.tsv", write_table_tsv)):
         writer(study, tmp_path / name)
         _same(study, read_table(tmp_path / name))

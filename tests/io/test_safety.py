@@ -8,8 +8,8 @@ import zipfile
 import h5py
 import numpy as np
 import pytest
-from io_builders import UUID, biom_bytes, make_qza, small_biom, symlink_info
 
+from builders.io import UUID, biom_bytes, make_qza, small_biom, symlink_info
 from gutaxis.exceptions import FormatError, GutaxisError, UnsafeInputError, ValidationError
 from gutaxis.io import read_qza, read_table
 

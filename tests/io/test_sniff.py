@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 
 import pytest
-from io_builders import biom_bytes, make_qza, small_biom
 
+from builders.io import biom_bytes, make_qza, small_biom
 from gutaxis.exceptions import FormatError
 from gutaxis.io import sniff_format
 

@@ -7,13 +7,13 @@ import json
 import pytest
 
 from gutaxis.exceptions import NotFoundError, UnitError, ValidationError
-from gutaxis.knowledge import load_marker_catalog
-from gutaxis.knowledge._markers import MarkerEntry
+from gutaxis.knowledge import MarkerEntry, load_marker_catalog
+from gutaxis.markers import MarkerResult
 from gutaxis.markers.interpret import (
     NO_CUTOFF_NOTE,
     NO_INTERVAL_NOTE,
-    interpret_labs,
     interpret_marker,
+    interpret_result,
 )
 from gutaxis.markers.labs import read_labs
 
@@ -126,22 +126,39 @@ def test_invalid_input_is_refused(kwargs, message):
         interpret_marker(_entry("calprotectin"), value, "ug/g", **args)
 
 
-def test_interpret_labs_runs_over_one_sample_and_names_the_line(tmp_path):
+def test_interpret_result_judges_lab_rows_and_names_the_line(tmp_path):
     path = tmp_path / "LABS.csv"
     path.write_text("sample_id,marker,value,unit,ref_low,ref_high,assay\n"
                     "P1,calprotectin,85,ug/g,0,50,Bühlmann\n"
                     "P2,calprotectin,85,ug/g,,,\n"
                     "P1,LPS,<0.5,ng/mL,,,\n"
                     "P1,hs-CRP,0.21,mg/dL,,,\n", encoding="utf-8")
-    measures = interpret_labs(read_labs(path), "P1")
+    measures = [interpret_result(r) for r in read_labs(path).results("P1")]
     assert [m.id for m in measures] == ["marker:calprotectin", "marker:lps", "marker:hscrp"]
     fc, lps, crp = measures
     assert (fc.status, fc.range_used.kind, fc.range_used.source) == (
         "high", "lab", "laboratory reference range (Bühlmann)")
     assert fc.notes[0] == f"{path}: line 2: reported as 85 ug/g"
-    assert (lps.value, lps.unit, lps.status) == (500.0, "pg/mL", "not comparable")
+    assert (lps.value, lps.unit, lps.status, lps.censored) == (500.0, "pg/mL", "not comparable",
+                                                               "<")
+    assert lps.display_value() == "<500 pg/mL"
     assert lps.notes[0].endswith("line 4: reported as <0.5 ng/mL")
     assert (crp.value, crp.status, crp.range_used.kind) == (2.1, "within", "catalogue")
     json.dumps([m.to_dict() for m in measures])  # plain data, ready for results.json
-    with pytest.raises(NotFoundError):
-        interpret_labs(read_labs(path), "P3")
+    with pytest.raises(NotFoundError, match=r"'P3'; available: P1, P2$"):
+        read_labs(path).results("P3")
+
+
+def test_a_marker_the_catalogue_does_not_know_is_judged_by_the_lab_range_only():
+    with_range = interpret_result(MarkerResult("mystery", None, 12.0, "ng/mL", ref_high=10.0,
+                                               origin="metadata column mystery"))
+    assert (with_range.id, with_range.status, with_range.range_used.kind) == (
+        "marker:mystery", "high", "lab")
+    assert with_range.notes[0] == "metadata column mystery"
+    bare = interpret_result(MarkerResult("mystery", None, 12.0, "ng/mL"))
+    assert (bare.status, bare.range_used) == ("not comparable", None)
+    assert "not in the knowledge base" in bare.notes[-1]
+    censored = interpret_result(MarkerResult("mystery", None, 5.0, "ng/mL", censored="<",
+                                             ref_low=1.0, ref_high=10.0))
+    assert censored.status == "not comparable"  # [0, 5) spans "low" and "within"
+    assert censored.censored == "<"

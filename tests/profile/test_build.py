@@ -7,13 +7,12 @@ import json
 
 import pytest
 
-from gutaxis.datasets import example_dataset
 from gutaxis.exceptions import NotFoundError
-from gutaxis.markers import marker_panel
-from gutaxis.markers.labs import read_labs
-from gutaxis.pipeline import load_study
-from gutaxis.profile.build import build_profile
-from gutaxis.profile.reference import build_reference
+from gutaxis.io import read_example
+from gutaxis.markers import marker_panel, read_labs
+from gutaxis.profile import build_profile, visit_from_document
+from gutaxis.reference import build_reference
+from gutaxis.report import profile_document
 
 MARKERS = ["LPSpgml", "LBPugml", "sCD14ugml", "IFABPpgml"]
 CLOCK = lambda: dt.datetime(2026, 11, 22, 12, 0, tzinfo=dt.UTC)  # noqa: E731
@@ -21,8 +20,7 @@ CLOCK = lambda: dt.datetime(2026, 11, 22, 12, 0, tzinfo=dt.UTC)  # noqa: E731
 
 @pytest.fixture(scope="module")
 def cohort():
-    data = example_dataset()
-    study, _ = load_study(data.table, metadata=data.metadata)
+    study = read_example()
     panel = marker_panel(study.samples, MARKERS)
     reference = build_reference(study, name="controls", where="Subject == 'Control'",
                                 markers=panel)
@@ -34,11 +32,11 @@ def test_profile_places_indices_taxa_and_markers(cohort):
     study, panel, reference, patients = cohort
     profile = build_profile(study, patients[0], reference, markers=panel, clock=CLOCK)
     ids = [m.id for m in profile.measures]
-    assert ids[:3] == ["gmhi", "md_index", "shannon_entropy"]
+    assert ids[:3] == ["index:gmhi", "index:md_index", "index:shannon_entropy"]
     assert {"marker:lps", "marker:lbp", "marker:scd14", "marker:ifabp"} <= set(ids)
-    gmhi = profile.measure("gmhi")
+    gmhi = profile.measure("index:gmhi")
     assert gmhi.value is None and gmhi.status == "not measured"  # 16S: not applicable
-    shannon = profile.measure("shannon_entropy")
+    shannon = profile.measure("index:shannon_entropy")
     assert shannon.ci_low <= shannon.percentile <= shannon.ci_high
     assert shannon.reference_n == reference.n_samples == 39
     lps = profile.measure("marker:lps")
@@ -63,8 +61,7 @@ def test_options_are_traced_to_findings(cohort):
         for option in options:
             assert option.triggered_by
             for trigger in option.triggered_by:
-                assert trigger in disturbed or trigger in flagged or \
-                    trigger.replace("marker:", "marker:") in flagged, trigger
+                assert trigger in disturbed or trigger in flagged, trigger
 
 
 def test_a_lab_range_wins_over_the_reference(cohort, tmp_path):
@@ -85,42 +82,82 @@ def test_a_lab_range_wins_over_the_reference(cohort, tmp_path):
     assert ("marker:calprotectin", "high") in inflammation.deciding
 
 
-def test_followup_compares_with_a_previous_profile(cohort):
-    from gutaxis.profile.render import profile_document
+def _visit(profile):
+    """The profile as the next visit reads it back from its profile.json."""
+    return visit_from_document(json.loads(json.dumps(profile_document(profile))))
 
+
+def test_followup_compares_with_a_previous_profile(cohort):
     study, panel, reference, patients = cohort
-    first = build_profile(study, patients[0], reference, markers=panel, clock=CLOCK)
-    previous = json.loads(json.dumps(profile_document(first)))
+    first = build_profile(study, patients[0], reference, patient_id="P01", markers=panel,
+                          clock=CLOCK)
     # the "next visit": another patient's sample stands in for a changed microbiome (one
     # the reference can place: an out-of-range sample gets no "real change" verdict)
-    second = next(p for p in (build_profile(study, pid, reference, markers=panel,
-                                            previous=previous, clock=CLOCK)
+    second = next(p for p in (build_profile(study, pid, reference, patient_id="P01",
+                                            markers=panel, previous=_visit(first),
+                                            clock=CLOCK)
                               for pid in patients[1:])
-                  if not any(w["code"] == "out_of_reference_range" for w in p.warnings))
-    rows = {row["id"]: row for row in second.followup}
-    shannon = rows["shannon_entropy"]
-    assert shannon["previous"] == pytest.approx(first.measure("shannon_entropy").value)
-    assert shannon["current"] == pytest.approx(second.measure("shannon_entropy").value)
-    assert shannon["change"] == pytest.approx(shannon["current"] - shannon["previous"])
-    assert shannon["real_change"] == (abs(shannon["change"]) > shannon["critical_difference"])
+                  if not any(a.code == "out_of_reference_range" for a in p.alerts))
+    rows = {row.id: row for row in second.followup}
+    shannon = rows["index:shannon_entropy"]
+    assert shannon.previous == pytest.approx(first.measure("index:shannon_entropy").value)
+    assert shannon.current == pytest.approx(second.measure("index:shannon_entropy").value)
+    assert shannon.change == pytest.approx(shannon.current - shannon.previous)
+    assert shannon.real_change == (abs(shannon.change) > shannon.critical_difference)
     assert len(second.history) == 1 and second.history[0]["created"] == first.created
-    # another sample id at the next visit is normal, but the profile says what it assumes
-    assert any(w["code"] == "previous_sample_differs" for w in second.warnings)
+    assert second.history[0]["patient_id"] == "P01"
+    # a new sample id at the next visit is normal: the same patient raises no warning
+    assert not second.alerts_for("followup")
+    assert not any("compared fairly" in s for s in second.summary.patient)
     lbp = rows["marker:lbp"]
-    assert lbp["critical_difference"] > 0 and isinstance(lbp["real_change"], bool)
+    assert lbp.critical_difference > 0 and isinstance(lbp.real_change, bool)
+
+
+def test_followup_warns_only_when_the_patients_differ(cohort):
+    study, panel, reference, patients = cohort
+    first = build_profile(study, patients[0], reference, patient_id="P01", markers=panel,
+                          clock=CLOCK)
+    other = build_profile(study, patients[1], reference, patient_id="P02", markers=panel,
+                          previous=_visit(first), clock=CLOCK)
+    alerts = other.alerts_for("followup")
+    assert [a.code for a in alerts] == ["previous_patient_differs"]
+    assert "P01" in alerts[0].message and "P02" in alerts[0].message
+    assert alerts[0].affects == ()  # it marks no measure
+    # follow-up alerts stay out of the patient's sentences and of the reference's wording
+    assert not any("P01" in s for s in other.summary.patient)
+    assert any(line.startswith("Follow-up: ") and "P01" in line
+               for line in other.summary.clinician)
+    unnamed = build_profile(study, patients[1], reference, markers=panel,
+                            previous=_visit(first), clock=CLOCK)
+    assert not unnamed.alerts_for("followup")
+
+
+def test_a_previous_profile_of_version_1_is_read(cohort):
+    study, panel, reference, patients = cohort
+    first = build_profile(study, patients[0], reference, markers=panel, clock=CLOCK)
+    doc = json.loads(json.dumps(profile_document(first)))
+    doc["schema_version"] = "1.0"  # as gutaxis 0.1 wrote it: bare index ids, no patient
+    for m in doc["measures"]:
+        m["id"] = m["id"].removeprefix("index:")
+    del doc["patient_id"]
+    second = build_profile(study, patients[1], reference, markers=panel,
+                           previous=visit_from_document(doc), clock=CLOCK)
+    rows = {row.id: row for row in second.followup}
+    assert rows["index:shannon_entropy"].previous == pytest.approx(
+        first.measure("index:shannon_entropy").value)
 
 
 def test_an_out_of_range_patient_gets_a_warning_and_no_percentiles(cohort):
     study, panel, reference, patients = cohort
     flagged = [p for p in (build_profile(study, pid, reference, markers=panel, clock=CLOCK)
                            for pid in patients)
-               if any(w["code"] == "out_of_reference_range" for w in p.warnings)]
+               if any(a.code == "out_of_reference_range" for a in p.alerts)]
     assert flagged, "expected at least one patient outside the controls' range"
     profile = flagged[0]
-    assert any(w["code"] == "out_of_reference_range" for w in profile.warnings)
-    shannon = profile.measure("shannon_entropy")
+    shannon = profile.measure("index:shannon_entropy")
     assert shannon.status == "not comparable" and shannon.percentile is None
-    assert profile.summary["clinician"][0].startswith("Warning:")
+    assert profile.summary.clinician[0].startswith("Warning:")
+    assert any("compared fairly" in s for s in profile.summary.patient)
 
 
 def test_an_unknown_sample_is_named(cohort):
@@ -131,7 +168,7 @@ def test_an_unknown_sample_is_named(cohort):
 
 def test_lab_values_are_the_ones_placed_in_the_reference(cohort, tmp_path):
     """A lab value overrides the metadata value, and its percentile is its own."""
-    from gutaxis.profile.percentile import midrank_percentile
+    from gutaxis.stats import midrank_percentile
 
     study, panel, reference, patients = cohort
     labs = tmp_path / "labs.csv"
@@ -161,7 +198,8 @@ def test_a_reference_sample_profiled_against_its_reference_is_flagged(cohort):
     study, panel, reference, _ = cohort
     control = str(reference.sample_ids[0])
     profile = build_profile(study, control, reference, markers=panel, clock=CLOCK)
-    assert any(w["code"] == "patient_in_reference" for w in profile.warnings)
+    alert = next(a for a in profile.alerts if a.code == "patient_in_reference")
+    assert "index:shannon_entropy" in alert.affects  # the measures it placed
 
 
 def test_a_reference_in_another_unit_gives_ranges_in_the_measures_unit(cohort):
@@ -185,9 +223,90 @@ def test_a_reference_in_another_unit_gives_ranges_in_the_measures_unit(cohort):
 def test_a_value_tied_with_the_bottom_of_the_reference_is_not_low():
     import numpy as np
 
-    from gutaxis.profile._reference_compare import percentile_status
+    from gutaxis.reference import percentile_status
 
     reference = np.r_[np.zeros(12), np.linspace(0.01, 1, 188)]  # 6 % zeros
     assert percentile_status(1.5, 4.75) == "low"  # the interval alone
     assert percentile_status(1.5, 4.75, value=0.0, reference=reference) == "within"
     assert percentile_status(0.0, 0.5, value=-1.0, reference=reference) == "low"
+
+
+# ------------------------------------------------------------------ censored values
+def _labs(tmp_path, sample, *rows):
+    path = tmp_path / "labs.csv"
+    path.write_text("sample_id,marker,value,unit,ref_low,ref_high,assay\n"
+                    + "".join(f"{sample},{row}\n" for row in rows), encoding="utf-8")
+    return read_labs(path)
+
+
+def test_a_censored_value_is_never_placed_in_a_percentile(cohort, tmp_path):
+    """'<0.5 ng/mL' of LPS: below 500 pg/mL, above every control — it may be low or high."""
+    study, panel, reference, patients = cohort
+    controls = reference.measure_values("marker:lps", unit="pg/mL")
+    assert controls.max() < 500  # gutaxis 0.1 called this "percentile 100, high"
+    profile = build_profile(study, patients[0], reference, markers=panel,
+                            labs=_labs(tmp_path, patients[0], "LPS,<0.5,ng/mL,,,"), clock=CLOCK)
+    lps = profile.measure("marker:lps")
+    assert (lps.value, lps.unit, lps.censored) == (500.0, "pg/mL", "<")
+    assert lps.percentile is None and lps.ci_low is None and lps.status == "not comparable"
+    assert any("low or within or high against the reference" in n for n in lps.notes)
+    translocation = next(link for link in profile.chain if link.id == "translocation")
+    assert ("marker:lps", "high") not in translocation.deciding
+    assert "marker:lps" not in {m for m, _ in translocation.deciding}
+    clinician = " ".join(profile.summary.clinician)
+    assert "LPS 500" not in clinician  # not listed as outside the range
+
+
+def test_a_censored_value_whose_limit_decides_is_judged(cohort, tmp_path):
+    """'<1 pg/mL' lies below every control: every value it may stand for is low."""
+    study, panel, reference, patients = cohort
+    controls = reference.measure_values("marker:lps", unit="pg/mL")
+    assert controls.min() > 1
+    profile = build_profile(study, patients[0], reference, markers=panel,
+                            labs=_labs(tmp_path, patients[0], "LPS,<1,pg/mL,,,"), clock=CLOCK)
+    lps = profile.measure("marker:lps")
+    assert lps.status == "low" and lps.percentile is None and lps.censored == "<"
+    assert lps.range_used.kind == "reference"
+    assert any("the limit decides" in n for n in lps.notes)
+
+
+def test_a_censored_value_against_a_published_cutoff(cohort, tmp_path):
+    """Calprotectin's cut-off is 50 ug/g: '<50' is within; '<80' may be either, not judged."""
+    study, panel, reference, patients = cohort
+    decided = build_profile(study, patients[0], reference, markers=panel,
+                            labs=_labs(tmp_path, patients[0], "calprotectin,<50,ug/g,,,"),
+                            clock=CLOCK)
+    fc = decided.measure("marker:calprotectin")
+    assert (fc.status, fc.range_used.kind, fc.censored) == ("within", "catalogue", "<")
+    undecided = build_profile(study, patients[0], reference, markers=panel,
+                              labs=_labs(tmp_path, patients[0], "calprotectin,<80,ug/g,,,"),
+                              clock=CLOCK)
+    fc = undecided.measure("marker:calprotectin")
+    assert fc.status == "not comparable" and fc.censored == "<"
+    inflammation = next(link for link in undecided.chain if link.id == "inflammation")
+    assert inflammation.status == "not comparable"
+    assert inflammation.not_comparable == ("marker:calprotectin",)
+
+
+def test_a_censored_value_keeps_its_sign_in_the_followup(cohort, tmp_path):
+    study, panel, reference, patients = cohort
+    first = build_profile(study, patients[0], reference, markers=panel,
+                          labs=_labs(tmp_path, patients[0], "LPS,<0.5,ng/mL,,,"), clock=CLOCK)
+    doc = json.loads(json.dumps(profile_document(first)))
+    assert next(m for m in doc["measures"] if m["id"] == "marker:lps")["censored"] == "<"
+    second = build_profile(study, patients[0], reference, markers=panel, previous=_visit(first),
+                           clock=CLOCK)
+    row = next(r for r in second.followup if r.id == "marker:lps")
+    assert (row.previous, row.previous_censored) == (500.0, "<")
+    assert row.change is None and row.real_change is None
+    assert second.history[-1]["censored"] == {"marker:lps": "<"}
+
+
+def test_a_censored_value_inside_the_reference_is_not_placed(cohort, tmp_path):
+    study, panel, reference, patients = cohort
+    profile = build_profile(study, patients[0], reference, markers=panel,
+                            labs=_labs(tmp_path, patients[0], "LPS,<90,pg/mL,,,"), clock=CLOCK)
+    lps = profile.measure("marker:lps")
+    assert lps.status == "not comparable" and lps.percentile is None
+    assert any("low or within against the reference" in n for n in lps.notes)
+

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from gutaxis.exceptions import ValidationError
-from gutaxis.knowledge._chain import ChainCatalog, load_chain
-from gutaxis.profile._model import Measure, RangeUsed
-from gutaxis.profile.chain import assess_chain, measures_by_ref
+from gutaxis.knowledge import ChainCatalog, load_chain
+from gutaxis.measures import Measure, RangeUsed
+from gutaxis.profile import assess_chain, measures_by_id
 
 
 def measure(ref: str, status: str, value: float | None = 1.0, **kw) -> Measure:
@@ -23,7 +23,7 @@ def status_of(assessments) -> dict[str, str]:
 
 
 def test_nothing_measured_leaves_every_link_not_measured():
-    result = assess_chain({})
+    result = assess_chain([])
     assert [a.id for a in result] == ["dysbiosis", "barrier", "translocation", "inflammation"]
     assert all(a.status == "not measured" and a.deciding == () for a in result)
     assert "has a value that could be judged" in result[0].explanation
@@ -32,7 +32,7 @@ def test_nothing_measured_leaves_every_link_not_measured():
 def test_low_shannon_makes_dysbiosis_disturbed():
     m = {"index:shannon_entropy": measure("index:shannon_entropy", "low", 2.1,
                                           percentile=1.0, ci_low=0.2, ci_high=3.0)}
-    result = {a.id: a for a in assess_chain(m)}
+    result = {a.id: a for a in assess_chain(m.values())}
     dysbiosis = result["dysbiosis"]
     assert dysbiosis.status == "disturbed"
     assert dysbiosis.deciding == (("index:shannon_entropy", "low"),)
@@ -42,16 +42,18 @@ def test_low_shannon_makes_dysbiosis_disturbed():
         ["barrier", "translocation", "inflammation"], "not measured")
 
 
-def test_a_bare_index_id_is_read_as_an_index_reference():
-    m = {"shannon_entropy": Measure(id="shannon_entropy", label="Shannon", kind="index",
-                                    value=2.0, unit="", status="low")}
-    assert status_of(assess_chain(m))["dysbiosis"] == "disturbed"
+def test_a_measure_id_carries_its_kind():
+    with pytest.raises(ValidationError, match=r"'shannon_entropy' must be 'index:<key>'"):
+        Measure(id="shannon_entropy", label="Shannon", kind="index", value=2.0, unit="",
+                status="low")
+    with pytest.raises(ValidationError, match=r"'marker:x' must be 'index:<key>'"):
+        Measure(id="marker:x", label="x", kind="index", value=2.0, unit="", status="low")
 
 
 def test_a_measure_within_range_makes_the_link_not_disturbed():
     m = {"index:shannon_entropy": measure("index:shannon_entropy", "within"),
          "index:gmhi": measure("index:gmhi", "high")}   # a high GMHI is not in the rule
-    dysbiosis = assess_chain(m)[0]
+    dysbiosis = assess_chain(m.values())[0]
     assert dysbiosis.status == "not disturbed"
     assert dysbiosis.deciding == (("index:shannon_entropy", "within"), ("index:gmhi", "high"))
 
@@ -59,7 +61,7 @@ def test_a_measure_within_range_makes_the_link_not_disturbed():
 def test_every_judged_measure_of_a_disturbed_link_is_listed():
     m = {"taxon:enterobacteriaceae": measure("taxon:enterobacteriaceae", "high"),
          "index:shannon_entropy": measure("index:shannon_entropy", "within")}
-    dysbiosis = assess_chain(m)[0]
+    dysbiosis = assess_chain(m.values())[0]
     assert dysbiosis.status == "disturbed"
     # In the chain's order of measures, not the mapping's.
     assert dysbiosis.deciding == (("index:shannon_entropy", "within"),
@@ -69,7 +71,7 @@ def test_every_judged_measure_of_a_disturbed_link_is_listed():
 
 def test_high_calprotectin_makes_inflammation_disturbed():
     m = {"marker:calprotectin": measure("marker:calprotectin", "high", 300.0)}
-    inflammation = assess_chain(m)[3]
+    inflammation = assess_chain(m.values())[3]
     assert (inflammation.id, inflammation.status) == ("inflammation", "disturbed")
     assert inflammation.deciding == (("marker:calprotectin", "high"),)
     assert "lab range" in inflammation.explanation
@@ -77,7 +79,7 @@ def test_high_calprotectin_makes_inflammation_disturbed():
 
 def test_borderline_calprotectin_is_considered_but_does_not_fire_the_rule():
     m = {"marker:calprotectin": measure("marker:calprotectin", "borderline", 80.0)}
-    inflammation = assess_chain(m)[3]
+    inflammation = assess_chain(m.values())[3]
     assert inflammation.status == "not disturbed"
     assert inflammation.deciding == (("marker:calprotectin", "borderline"),)
 
@@ -86,19 +88,36 @@ def test_translocation_and_barrier_from_markers():
     m = {"marker:lbp": measure("marker:lbp", "high"),
          "marker:lps": measure("marker:lps", "within"),
          "marker:zonulin_serum": measure("marker:zonulin_serum", "within")}
-    assert status_of(assess_chain(m)) == {"dysbiosis": "not measured", "barrier": "not disturbed",
+    assert status_of(assess_chain(m.values())) == {"dysbiosis": "not measured", "barrier": "not disturbed",
                                           "translocation": "disturbed",
                                           "inflammation": "not measured"}
 
 
-@pytest.mark.parametrize(("status", "value"), [("not measured", None), ("not comparable", 2.0),
-                                               ("low", None)])
+@pytest.mark.parametrize(("status", "value"), [("not measured", None), ("low", None)])
 def test_a_measure_without_a_judged_value_does_not_count(status, value):
     m = {"index:shannon_entropy": measure("index:shannon_entropy", status, value)}
-    dysbiosis = assess_chain(m)[0]
+    dysbiosis = assess_chain(m.values())[0]
     assert (dysbiosis.status, dysbiosis.deciding) == ("not measured", ())
-    if status == "not comparable":
-        assert "Not comparable with the reference: shannon_entropy" in dysbiosis.explanation
+
+
+def test_a_measured_value_that_cannot_be_placed_makes_the_link_not_comparable():
+    """Measured, but without a range to judge it: not 'not measured'."""
+    m = [measure("marker:zonulin_serum", "not comparable", 48.0, range_used=None)]
+    barrier = assess_chain(m)[1]
+    assert (barrier.status, barrier.deciding) == ("not comparable", ())
+    assert barrier.not_comparable == ("marker:zonulin_serum",)
+    assert barrier.explanation.startswith("Measured, not comparable: zonulin_serum")
+    # next to a judged measure, it is named but does not decide
+    both = [*m, measure("marker:lps", "within")]
+    translocation_or_barrier = {a.id: a for a in assess_chain(both)}
+    assert translocation_or_barrier["barrier"].status == "not comparable"
+    assert translocation_or_barrier["translocation"].status == "not disturbed"
+
+
+def test_a_censored_value_is_described_with_its_sign():
+    m = [measure("marker:calprotectin", "within", 50.0, censored="<")]
+    inflammation = assess_chain(m)[3]
+    assert "(<50" in inflammation.explanation
 
 
 def test_min_measured_from_the_rule_is_honoured():
@@ -106,15 +125,15 @@ def test_min_measured_from_the_rule_is_honoured():
     data["links"][3]["rule"]["min_measured"] = 2
     chain = ChainCatalog.model_validate(data)
     one = {"marker:hscrp": measure("marker:hscrp", "within")}
-    assert assess_chain(one, chain=chain)[3].status == "not measured"
+    assert assess_chain(one.values(), chain=chain)[3].status == "not measured"
     two = {**one, "marker:calprotectin": measure("marker:calprotectin", "within")}
-    assert assess_chain(two, chain=chain)[3].status == "not disturbed"
+    assert assess_chain(two.values(), chain=chain)[3].status == "not disturbed"
     fired = {"marker:hscrp": measure("marker:hscrp", "high")}
-    assert assess_chain(fired, chain=chain)[3].status == "disturbed"
+    assert assess_chain(fired.values(), chain=chain)[3].status == "disturbed"
 
 
 def test_evidence_unknowns_and_sources_come_from_the_knowledge_base():
-    barrier = assess_chain({})[1]
+    barrier = assess_chain([])[1]
     assert "no validated test" in barrier.evidence
     assert barrier.unknowns
     assert any("doi:10.3389/fnut.2021.717925" in s for s in barrier.sources)
@@ -122,11 +141,8 @@ def test_evidence_unknowns_and_sources_come_from_the_knowledge_base():
     assert as_dict["deciding"] == [] and isinstance(as_dict["sources"], list)
 
 
-def test_measures_by_ref_refuses_contradictions():
+def test_measures_by_id_refuses_a_measure_given_twice():
     shannon = measure("index:shannon_entropy", "low")
-    with pytest.raises(ValidationError, match="refer to 'index:shannon_entropy'"):
-        measures_by_ref({"index:shannon_entropy": shannon, "shannon_entropy": shannon})
-    with pytest.raises(ValidationError, match="the measure's kind is 'index'"):
-        measures_by_ref({"marker:shannon_entropy": shannon})
-    with pytest.raises(ValidationError, match="must start with one of"):
-        measures_by_ref({"sample:x": shannon})
+    assert list(measures_by_id([shannon])) == ["index:shannon_entropy"]
+    with pytest.raises(ValidationError, match="two measures have the id 'index:shannon_entropy'"):
+        measures_by_id([shannon, shannon])

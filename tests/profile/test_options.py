@@ -7,10 +7,9 @@ import re
 import pytest
 
 from gutaxis.exceptions import ValidationError
-from gutaxis.knowledge._interventions import STEP_IDS, InterventionCatalog, load_interventions
-from gutaxis.profile._model import Measure
-from gutaxis.profile.chain import assess_chain
-from gutaxis.profile.options import UNVERIFIED_PREFIX, select_options
+from gutaxis.knowledge import STEP_IDS, InterventionCatalog, load_interventions
+from gutaxis.measures import Measure
+from gutaxis.profile import UNVERIFIED_PREFIX, assess_chain, select_options
 
 DOSE = re.compile(r"\b\d+(?:[.,]\d+)?\s*(?:mg|g|mcg|µg|ug|IU|CFU|mL|ml)\b|\b(?:bid|tid|qid)\b",
                   re.IGNORECASE)
@@ -22,7 +21,7 @@ def measure(ref: str, status: str, value: float | None = 1.0) -> Measure:
 
 
 def options_for(measures: dict[str, Measure], **kw) -> dict:
-    return select_options(assess_chain(measures), measures, **kw)
+    return select_options(assess_chain(measures.values()), measures.values(), **kw)
 
 
 def ids(options) -> dict[str, list[str]]:
@@ -68,9 +67,9 @@ def test_a_measure_trigger_needs_a_value():
 
 def test_high_calprotectin_disturbs_inflammation_and_shows_what_addresses_it():
     m = {"marker:calprotectin": measure("marker:calprotectin", "high", 300.0)}
-    links = assess_chain(m)
+    links = assess_chain(m.values())
     assert links[3].status == "disturbed"
-    options = select_options(links, m)
+    options = select_options(links, m.values())
     assert ids(options) == {"repair": ["omega3_fatty_acids"]}
     assert options["repair"][0].triggered_by == ("link:inflammation=disturbed",)
     assert options["repair"][0].evidence_level == "trials-show-no-benefit"
@@ -125,15 +124,22 @@ def test_pert_needs_the_guideline_level_not_just_a_lab_low():
     """Fecal elastase 150 µg/g against a lab interval '>200' is 'low', but AGA 2023 reads
     100–200 as indeterminate: enzyme therapy for confirmed EPI is offered only below 100."""
     from gutaxis.knowledge import load_marker_catalog
-    from gutaxis.markers.interpret import interpret_marker
-    from gutaxis.profile.chain import assess_chain
-    from gutaxis.profile.options import select_options
+    from gutaxis.markers import interpret_marker
 
     entry = next(e for e in load_marker_catalog().markers if e.id == "elastase")
     for value, offered in ((150.0, False), (80.0, True)):
         measure = interpret_marker(entry, value, "ug/g", ref_low=200.0)
         assert measure.status == "low" and measure.range_used.kind == "lab"
-        measures = {measure.id: measure}
-        options = select_options(assess_chain(measures), measures)
+        options = select_options(assess_chain([measure]), [measure])
         ids = {o.id for opts in options.values() for o in opts}
         assert ("pert_confirmed_epi" in ids) is offered, value
+
+
+def test_a_value_above_a_limit_never_counts_as_below_a_threshold():
+    """'>50 ug/g' elastase says nothing about being below the guideline's 100."""
+    low = measure("marker:elastase", "low", 50.0)
+    assert ids(options_for({"marker:elastase": low})) == {"replace": ["pert_confirmed_epi"]}
+    above = Measure(id="marker:elastase", label="elastase", kind="marker", value=50.0,
+                    unit="ug/g", status="low", censored=">")
+    assert "replace" not in ids(options_for({"marker:elastase": above}))
+

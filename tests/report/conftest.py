@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
-from report_builders import make_analysis
 
+from builders.report import make_analysis
 from gutaxis.cohort import CohortAnalysis
 
 

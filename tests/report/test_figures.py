@@ -13,8 +13,8 @@ import pandas as pd
 import pytest
 from matplotlib.colors import to_hex
 from matplotlib.figure import Figure
-from report_builders import EVIL, MARKERS
 
+from builders.report import EVIL, MARKERS
 from gutaxis.report import figures as F
 
 
@@ -114,8 +114,8 @@ def test_forest_plot_colours_by_direction(full):
 
 
 def test_marker_panels_units_and_log_scale(full):
-    fig = F.marker_boxplots(full.markers.values, full.markers.units, full.groups,
-                            full.group_order)
+    units = {m: i.unit for m, i in full.markers.info.items()}
+    fig = F.marker_boxplots(full.markers.values, units, full.groups, full.group_order)
     axes = _visible_axes(fig)
     assert [ax.get_title() for ax in axes] == list(MARKERS)
     assert [ax.get_ylabel() for ax in axes] == list(MARKERS.values())

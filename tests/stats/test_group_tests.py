@@ -13,12 +13,11 @@ import numpy as np
 import pandas as pd
 import pytest
 import scipy.stats
+from statsmodels.stats import multitest  # noqa: E402
 
 from gutaxis.exceptions import InputError, NotFoundError, ValidationError
 from gutaxis.stats._results import TestResult
 from gutaxis.stats.group_tests import bh_adjust, compare_groups, compare_groups_many
-
-multitest = pytest.importorskip("statsmodels.stats.multitest")
 
 
 def _series(values, labels, prefix: str = "s") -> tuple[pd.Series, pd.Series]:

@@ -12,13 +12,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.spatial.distance import pdist, squareform
+from skbio.stats.distance import permanova as sk_permanova  # noqa: E402
 
 from gutaxis import DistanceMatrix
 from gutaxis.exceptions import InputError, NotFoundError
 from gutaxis.stats import TestResult, make_result, permanova
-
-skbio = pytest.importorskip("skbio")
-from skbio.stats.distance import permanova as sk_permanova  # noqa: E402
 
 
 def _dm(data: np.ndarray) -> DistanceMatrix:

@@ -13,15 +13,13 @@ import scipy.linalg
 import scipy.optimize
 import scipy.stats
 from scipy.spatial.distance import pdist, squareform
+from skbio.stats.distance import permdisp as sk_permdisp  # noqa: E402
 
 from gutaxis import DistanceMatrix
 from gutaxis.exceptions import InputError, NotFoundError
 from gutaxis.ordination import pcoa
 from gutaxis.stats._results import TestResult
 from gutaxis.stats.permdisp import permdisp
-
-skbio = pytest.importorskip("skbio")
-from skbio.stats.distance import permdisp as sk_permdisp  # noqa: E402
 
 
 def _dm(data: np.ndarray) -> DistanceMatrix:

@@ -6,13 +6,14 @@ Public names: :func:`alpha_diversity`, :func:`beta_diversity`,
 
 from gutaxis.diversity import alpha as _alpha  # noqa: F401  (registers metrics)
 from gutaxis.diversity import beta as _beta  # noqa: F401
-from gutaxis.diversity import phylogenetic as _phylogenetic  # noqa: F401
+from gutaxis.diversity import faith_unifrac as _faith_unifrac  # noqa: F401
 from gutaxis.diversity._driver import alpha_diversity, beta_diversity
 from gutaxis.diversity._registry import (
     alpha_metrics,
     beta_metrics,
     get_alpha_metric,
     get_beta_metric,
+    split_metrics,
 )
 from gutaxis.diversity.rarefy import RarefactionResult, rarefy
 
@@ -23,6 +24,7 @@ __all__ = [
     "beta_metrics",
     "get_alpha_metric",
     "get_beta_metric",
+    "split_metrics",
     "rarefy",
     "RarefactionResult",
 ]

@@ -16,7 +16,7 @@ import pandas as pd
 
 from gutaxis.distance import DistanceMatrix
 from gutaxis.diversity._registry import Metric, get_alpha_metric, get_beta_metric
-from gutaxis.exceptions import InputError, NotFoundError
+from gutaxis.exceptions import EmptySamplesError, InputError, NotFoundError
 from gutaxis.study import Study
 
 __all__ = ["alpha_diversity", "beta_diversity"]
@@ -83,7 +83,8 @@ def alpha_diversity(study: Study, metrics: Sequence[str] = ("observed_features",
     >>> import numpy as np
     >>> from gutaxis import Study
     >>> s = Study(np.array([[1, 1, 0], [4, 0, 0]]), ["a", "b"], ["f1", "f2", "f3"])
-    >>> alpha_diversity(s, ["observed_features", "shannon_entropy"])
+    >>> metrics = ["observed_features", "shannon_entropy"]
+    >>> alpha_diversity(s, metrics)  # doctest: +NORMALIZE_WHITESPACE
                observed_features  shannon_entropy
     sample_id
     a                        2.0              1.0
@@ -126,14 +127,10 @@ def beta_diversity(study: Study, metric: str, *, pseudocount: float | None = Non
     try:
         with _blas_threads(n_threads):
             data = resolved.func(study.counts, **extra, **opts)
-    except InputError as exc:
-        rows = getattr(exc, "rows", None)  # kernels name rows; the driver knows the ids
-        if rows is None:
-            raise
-        ids = [str(study.sample_ids[r]) for r in rows]
-        raise InputError(
+    except EmptySamplesError as exc:  # kernels name rows; the driver knows the ids
+        ids = [str(study.sample_ids[r]) for r in exc.rows]
+        raise EmptySamplesError(
             f"{resolved.name} is undefined between samples with no reads; {len(ids)} sample(s) "
             f"in {study.source} are empty: {', '.join(ids[:10])}{' …' if len(ids) > 10 else ''}. "
-            "Remove them (or rarefy, which drops them) first."
-        ) from exc
+            "Remove them (or rarefy, which drops them) first.", rows=exc.rows) from exc
     return DistanceMatrix(study.sample_ids, data, resolved.name, validate=False)

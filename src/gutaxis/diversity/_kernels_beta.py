@@ -158,7 +158,7 @@ class Transform(NamedTuple):
 
 
 def raw() -> Transform:
-    """The stored values themselves."""
+    """Return the transform that reads the stored values themselves."""
     return Transform(T_RAW, 1.0, _EMPTY, _EMPTY)
 
 
@@ -187,7 +187,7 @@ def _tf(v, i, tf):  # pragma: no cover - jitted
 
 @njit(cache=True)
 def _integers(values):  # pragma: no cover - jitted
-    """Every value a whole number below 2**53?  (no temporary arrays)"""
+    """Return whether every value is a whole number below 2**53 (no temporary arrays)."""
     for v in values:
         if not (v < 9007199254740992.0) or v != math.floor(v):
             return False
@@ -196,7 +196,7 @@ def _integers(values):  # pragma: no cover - jitted
 
 @njit(cache=True)
 def _small_integers(values):  # pragma: no cover - jitted
-    """Every value a whole number in [0, 2**24) (exact in float32)?"""
+    """Return whether every value is a whole number in [0, 2**24) (exact in float32)."""
     for v in values:
         if not (0.0 <= v < 16777216.0) or v != math.floor(v):
             return False
@@ -224,8 +224,9 @@ def _row_stats(indptr, values, tf):  # pragma: no cover - jitted
 def row_stats(x: sp.csr_matrix, values: np.ndarray | None = None,
               tf: Transform | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Per-row ``Σ v`` and ``Σ v²`` of the (transformed) stored values."""
-    return _row_stats(x.indptr, x.data if values is None else values,
-                      tuple(raw() if tf is None else tf))
+    s1, s2 = _row_stats(x.indptr, x.data if values is None else values,
+                        tuple(raw() if tf is None else tf))
+    return s1, s2
 
 
 def log1p_transform(x: sp.csr_matrix, pseudocount: float) -> tuple[np.ndarray, Transform]:
@@ -460,7 +461,7 @@ def pairwise(x: sp.csr_matrix, mode: int, values: np.ndarray | None = None,
 # --------------------------------------------------------------------------- finishing
 @njit(cache=True)
 def _exact(indptr, indices, values, tf, i, j, metric, a, b, m):  # pragma: no cover - jitted
-    """The metric for one pair by merging the two sorted sparse rows."""
+    """Compute the metric for one pair by merging the two sorted sparse rows."""
     p = indptr[i]
     pe = indptr[i + 1]
     q = indptr[j]

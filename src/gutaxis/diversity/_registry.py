@@ -19,8 +19,8 @@ Only the options named in ``options`` are passed on.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Iterable
+from typing import Any, TypeVar
 
 from gutaxis.exceptions import UnknownMetricError
 
@@ -32,6 +32,7 @@ __all__ = [
     "get_beta_metric",
     "alpha_metrics",
     "beta_metrics",
+    "split_metrics",
 ]
 
 
@@ -66,9 +67,11 @@ class Metric:
 _ALPHA: dict[str, Metric] = {}
 _BETA: dict[str, Metric] = {}
 
+_F = TypeVar("_F", bound=Callable[..., Any])
 
-def _register(table: dict[str, Metric], name: str, **kw: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    def decorator(func: Callable[..., Any]) -> Callable[..., Any]:
+
+def _register(table: dict[str, Metric], name: str, **kw: Any) -> Callable[[_F], _F]:
+    def decorator(func: _F) -> _F:
         if name in table:
             raise RuntimeError(f"metric {name!r} registered twice")
         summary = kw.pop("summary", None) or (func.__doc__ or "").strip().splitlines()[0]
@@ -79,21 +82,21 @@ def _register(table: dict[str, Metric], name: str, **kw: Any) -> Callable[[Calla
 
 
 def register_alpha(name: str, *, needs_tree: bool = False, needs_counts: bool = False,
-                   options: tuple[str, ...] = (), summary: str = "") -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """Decorator: register an alpha-diversity kernel under ``name``."""
+                   options: tuple[str, ...] = (), summary: str = "") -> Callable[[_F], _F]:
+    """Return a decorator that registers an alpha-diversity kernel under ``name``."""
     return _register(_ALPHA, name, needs_tree=needs_tree, needs_counts=needs_counts,
                      options=options, summary=summary)
 
 
 def register_beta(name: str, *, needs_tree: bool = False, needs_counts: bool = False,
-                  options: tuple[str, ...] = (), summary: str = "") -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """Decorator: register a beta-diversity kernel under ``name``."""
+                  options: tuple[str, ...] = (), summary: str = "") -> Callable[[_F], _F]:
+    """Return a decorator that registers a beta-diversity kernel under ``name``."""
     return _register(_BETA, name, needs_tree=needs_tree, needs_counts=needs_counts,
                      options=options, summary=summary)
 
 
 def get_alpha_metric(name: str) -> Metric:
-    """The alpha metric called ``name``; :class:`UnknownMetricError` lists valid names."""
+    """Return the alpha metric called ``name``; :class:`UnknownMetricError` lists valid names."""
     try:
         return _ALPHA[name]
     except KeyError:
@@ -101,7 +104,7 @@ def get_alpha_metric(name: str) -> Metric:
 
 
 def get_beta_metric(name: str) -> Metric:
-    """The beta metric called ``name``; :class:`UnknownMetricError` lists valid names."""
+    """Return the beta metric called ``name``; :class:`UnknownMetricError` lists valid names."""
     try:
         return _BETA[name]
     except KeyError:
@@ -116,3 +119,41 @@ def alpha_metrics() -> dict[str, Metric]:
 def beta_metrics() -> dict[str, Metric]:
     """All registered beta metrics, by name (registration order)."""
     return dict(_BETA)
+
+
+def split_metrics(names: Iterable[str]) -> tuple[list[str], list[str]]:
+    """Sort metric names into alpha and beta metrics, checking each once.
+
+    Parameters
+    ----------
+    names : iterable of str
+        QIIME 2 metric names, alpha and beta mixed.
+
+    Returns
+    -------
+    alpha, beta : list of str
+        In the order given, each name once.
+
+    Raises
+    ------
+    UnknownMetricError
+        A name that is neither (the message suggests the closest names and
+        lists the valid ones).
+
+    Examples
+    --------
+    >>> split_metrics(["braycurtis", "shannon_entropy"])
+    (['shannon_entropy'], ['braycurtis'])
+    """
+    alpha: list[str] = []
+    beta: list[str] = []
+    for name in names:
+        if name in _ALPHA:
+            target = alpha
+        elif name in _BETA:
+            target = beta
+        else:
+            raise UnknownMetricError(str(name), [*_ALPHA, *_BETA])
+        if name not in target:
+            target.append(name)
+    return alpha, beta

@@ -1,5 +1,7 @@
-"""Non-phylogenetic alpha diversity: ``observed_features``, ``shannon_entropy``,
-``simpson``, ``chao1``, ``pielou_evenness``.
+"""Non-phylogenetic alpha diversity.
+
+Metrics: ``observed_features``, ``shannon_entropy``, ``simpson``, ``chao1``,
+``pielou_evenness``.
 
 Each kernel takes a samples × features :class:`scipy.sparse.csr_matrix` and
 returns one float64 value per sample.  Names are QIIME 2's; the numbers are
@@ -51,7 +53,7 @@ def _csr(counts: sp.spmatrix | np.ndarray) -> sp.csr_matrix:
 
 
 def _row_ids(x: sp.csr_matrix) -> np.ndarray:
-    """The row of every stored value."""
+    """Return the row of every stored value."""
     return np.repeat(np.arange(x.shape[0]), np.diff(x.indptr))
 
 
@@ -63,7 +65,7 @@ def _row_sum(x: sp.csr_matrix, values: np.ndarray, rows: np.ndarray | None = Non
 
 
 def _proportions(x: sp.csr_matrix, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """p = x / row total at every stored value, and the row totals."""
+    """Return p = x / row total at every stored value, and the row totals."""
     totals = _row_sum(x, x.data, rows)
     return x.data / totals[rows], totals
 
@@ -109,7 +111,8 @@ def observed_features(counts: sp.spmatrix) -> np.ndarray:
     array([2., 0.])
     """
     x = _csr(counts)
-    return np.diff(x.indptr).astype(np.float64)
+    observed: np.ndarray = np.diff(x.indptr).astype(np.float64)
+    return observed
 
 
 @register_alpha("shannon_entropy", options=("base",))
@@ -255,7 +258,7 @@ def chao1(counts: sp.spmatrix, *, bias_corrected: bool = True) -> np.ndarray:
     observed = np.diff(x.indptr).astype(np.float64)
     singles = np.bincount(rows[x.data == 1], minlength=n).astype(np.float64)
     doubles = np.bincount(rows[x.data == 2], minlength=n).astype(np.float64)
-    corrected = observed + singles * (singles - 1) / (2 * (doubles + 1))
+    corrected: np.ndarray = observed + singles * (singles - 1) / (2 * (doubles + 1))
     if bias_corrected:
         return corrected
     classic = (singles > 0) & (doubles > 0)

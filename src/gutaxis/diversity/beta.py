@@ -1,5 +1,6 @@
-"""Non-phylogenetic beta diversity: ``braycurtis``, ``jaccard``, ``aitchison``,
-``robust_aitchison``.
+"""Non-phylogenetic beta diversity.
+
+Metrics: ``braycurtis``, ``jaccard``, ``aitchison``, ``robust_aitchison``.
 
 Each kernel takes a samples × features :class:`scipy.sparse.csr_matrix` and
 returns the ``n × n`` float64 distance matrix (symmetric, zero diagonal).  The
@@ -36,7 +37,7 @@ import scipy.sparse as sp
 
 from gutaxis.diversity import _kernels_beta as _k
 from gutaxis.diversity._registry import register_beta
-from gutaxis.exceptions import InputError
+from gutaxis.exceptions import EmptySamplesError, InputError
 
 __all__ = ["braycurtis", "jaccard", "aitchison", "robust_aitchison"]
 
@@ -129,12 +130,10 @@ def braycurtis(counts: sp.spmatrix, *, n_threads: int | None = None) -> np.ndarr
     empty = _empty_rows(x)
     if len(empty) >= 2:
         rows = ", ".join(map(str, empty[:10])) + (" …" if len(empty) > 10 else "")
-        err = InputError(
+        raise EmptySamplesError(
             f"braycurtis is undefined between two empty samples (0/0); {len(empty)} samples "
-            f"have no reads (rows {rows}). Remove empty samples (or rarefy) first."
-        )
-        err.rows = empty.tolist()  # type: ignore[attr-defined]
-        raise err
+            f"have no reads (rows {rows}). Remove empty samples (or rarefy) first.",
+            rows=empty.tolist())
     with _k.threads(n_threads):
         totals, _ = _k.row_stats(x)
         acc = _k.pairwise(x, _k.MODE_MIN)

@@ -50,7 +50,8 @@ def _check_depth(depth: object) -> int:
     value: int | None = None
     if isinstance(depth, numbers.Integral) and not isinstance(depth, bool):
         value = int(depth)
-    elif isinstance(depth, float | np.floating) and np.isfinite(depth) and float(depth).is_integer():
+    elif (isinstance(depth, float | np.floating) and np.isfinite(depth)
+          and float(depth).is_integer()):
         value = int(depth)  # 100.0 from a config file is fine
     if value is None or value < 1:
         raise InputError(f"`depth` must be an integer ≥ 1; got {depth!r}.")
@@ -118,8 +119,8 @@ def rarefy(study: Study, depth: int, *, seed: int | None = None,
     As in QIIME 2 (``biom.Table.subsample``), features left with no reads in
     any sample after rarefying are removed from the study (with their
     taxonomy and sequences) unless ``keep_empty_features``; samples below
-    ``depth`` are removed, and their ids are listed in ``dropped``.  The expected rarefied count of a feature
-    is ``depth × count / total``.
+    ``depth`` are removed, and their ids are listed in ``dropped``.  The
+    expected rarefied count of a feature is ``depth × count / total``.
 
     References
     ----------
@@ -205,7 +206,7 @@ def rarefy(study: Study, depth: int, *, seed: int | None = None,
 
 
 def suggest_depth(study: Study, *, keep: float = 0.9) -> int:
-    """A rarefaction depth that keeps at least ``keep`` of the samples.
+    """Return a rarefaction depth that keeps at least ``keep`` of the samples.
 
     The largest depth at which at least ``ceil(keep × n_samples)`` samples
     have enough reads (i.e. the corresponding order statistic of the sample

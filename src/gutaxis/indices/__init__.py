@@ -1,15 +1,14 @@
-"""Health and dysbiosis indices, and the key-taxa panel.
+"""Health and dysbiosis indices, and the key taxa.
 
 * :func:`gmhi` — the Gut Microbiome Health Index (Gupta et al. 2020), on
   species-level profiles only; exact to the authors' ``GMHI.R``.
 * :func:`md_index` — the microbial dysbiosis index (Gevers et al. 2014) with
   QIIME 1's genus lists.
-* :func:`key_taxa_panel` — relative abundances of the knowledge base's key
-  taxa, each at the deepest rank the data resolve (:func:`panel_resolution`
+* :func:`key_taxa` — relative abundances of the knowledge base's key
+  taxa, each at the deepest rank the data resolve (:func:`key_taxa_resolution`
   says which).
-* :func:`compute_indices`, :func:`write_indices`, :func:`run_indices` — all
-  of them (with QIIME 2's ``shannon_entropy``) as one table,
-  ``indices.tsv``.
+* :func:`compute_indices` — all of them (with QIIME 2's ``shannon_entropy``)
+  as one table (``gutaxis indices`` writes it as ``indices.tsv``).
 
 One rule for an index that does not apply (GMHI on a 16S genus table, the
 MD-index on a table without genera): the function raises
@@ -19,10 +18,10 @@ reason in its notes.  Nothing computes a look-alike instead.
 """
 
 from gutaxis.indices._common import NotApplicableError
-from gutaxis.indices._driver import INDEX_COLUMNS, compute_indices, run_indices, write_indices
+from gutaxis.indices._driver import INDEX_COLUMNS, compute_indices
 from gutaxis.indices.gmhi import gmhi, gmhi_values
+from gutaxis.indices.key_taxa import KeyTaxonMatch, key_taxa, key_taxa_resolution
 from gutaxis.indices.md_index import md_index, md_index_lists, md_index_values
-from gutaxis.indices.panel import PanelMatch, key_taxa_panel, panel_resolution
 
 __all__ = [
     "NotApplicableError",
@@ -31,11 +30,9 @@ __all__ = [
     "md_index",
     "md_index_values",
     "md_index_lists",
-    "key_taxa_panel",
-    "panel_resolution",
-    "PanelMatch",
+    "key_taxa",
+    "key_taxa_resolution",
+    "KeyTaxonMatch",
     "compute_indices",
-    "write_indices",
-    "run_indices",
     "INDEX_COLUMNS",
 ]

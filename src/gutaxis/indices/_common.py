@@ -1,5 +1,7 @@
-"""What the indices share: the not-applicable error, the features' taxonomy as
-the indices read it, and abundances as fractions of each sample.
+"""Helpers shared by the indices.
+
+The not-applicable error, the features' taxonomy as the indices read it, and
+abundances as fractions of each sample.
 
 The taxonomy seen by the indices is :attr:`Study.taxonomy` with two
 additions:
@@ -93,7 +95,7 @@ def _genus_from(binomial: str | None) -> str | None:
 
 
 def index_taxonomy(study: Study) -> pd.DataFrame | None:
-    """The features' taxonomy as the indices read it (see the module notes).
+    """Return the features' taxonomy as the indices read it (see the module notes).
 
     Parameters
     ----------

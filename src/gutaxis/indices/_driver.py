@@ -1,10 +1,8 @@
-"""All the indices of a table in one frame, and ``indices.tsv`` for the CLI."""
+"""All the indices of a table in one frame (``gutaxis indices`` writes it as ``indices.tsv``)."""
 
 from __future__ import annotations
 
-import json
 import logging
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -12,17 +10,15 @@ import pandas as pd
 from gutaxis.diversity import alpha_diversity
 from gutaxis.indices._common import NotApplicableError, index_taxonomy
 from gutaxis.indices.gmhi import gmhi, gmhi_coverage
+from gutaxis.indices.key_taxa import key_taxa
 from gutaxis.indices.md_index import md_index, md_index_lists
-from gutaxis.indices.panel import key_taxa_panel
-from gutaxis.io import read_table
-from gutaxis.io._common import PathLike
 from gutaxis.study import Study
 
-__all__ = ["compute_indices", "write_indices", "run_indices", "INDEX_COLUMNS"]
+__all__ = ["compute_indices", "INDEX_COLUMNS"]
 
 logger = logging.getLogger(__name__)
 
-#: The columns before the panel's, in order (``sample_id`` is the index).
+#: The columns before the key taxa's, in order (``sample_id`` is the index).
 INDEX_COLUMNS = ("gmhi", "md_index", "shannon_entropy")
 
 
@@ -38,25 +34,25 @@ def _gmhi_notes(study: Study) -> list[str]:
 
 
 def compute_indices(study: Study) -> tuple[pd.DataFrame, dict[str, str]]:
-    """GMHI, MD-index, Shannon entropy and the key-taxa panel of every sample.
+    """Compute GMHI, MD-index, Shannon entropy and the key taxa of every sample.
 
     Parameters
     ----------
     study : Study
         Counts or relative abundances (MetaPhlAn percentages included), with
-        a taxonomy for the MD-index and the panel.
+        a taxonomy for the MD-index and the key taxa.
 
     Returns
     -------
     frame : pandas.DataFrame
         Index ``sample_id``; columns ``gmhi``, ``md_index``,
-        ``shannon_entropy``, then the panel's columns (fractions 0–1, see
-        :func:`~gutaxis.indices.key_taxa_panel`).  An index that is not
+        ``shannon_entropy``, then the key taxa's columns (fractions 0–1, see
+        :func:`~gutaxis.indices.key_taxa`).  An index that is not
         applicable is an all-NaN column (an empty cell in ``indices.tsv``).
-        ``frame.attrs["resolution"]`` is the panel's resolution.
+        ``frame.attrs["resolution"]`` is how each key taxon was measured.
     notes : dict of str
         Column → what to know about it: why ``gmhi`` or ``md_index`` is
-        empty, which MD-index lists were used, at which rank each panel taxon
+        empty, which MD-index lists were used, at which rank each key taxon
         was measured.
 
     Notes
@@ -102,7 +98,7 @@ def compute_indices(study: Study) -> tuple[pd.DataFrame, dict[str, str]]:
         notes["md_index"] = f"not applicable: {exc.reason}"
     columns["shannon_entropy"] = alpha_diversity(study, ["shannon_entropy"])["shannon_entropy"]
     notes["shannon_entropy"] = "Shannon entropy in bits (QIIME 2's shannon_entropy)"
-    panel = key_taxa_panel(study)
+    panel = key_taxa(study)
     frame = pd.DataFrame({k: v.to_numpy(dtype=np.float64) for k, v in columns.items()},
                          index=index)
     frame = frame.join(panel.set_axis(index, axis=0))
@@ -111,53 +107,3 @@ def compute_indices(study: Study) -> tuple[pd.DataFrame, dict[str, str]]:
         notes[column] = match["note"]
     frame.attrs["resolution"] = resolution
     return frame, notes
-
-
-def write_indices(study: Study, out_dir: PathLike) -> Path:
-    """Write ``out_dir/indices.tsv`` (and ``indices.notes.json`` beside it).
-
-    Parameters
-    ----------
-    study : Study
-    out_dir : str or path-like
-        Created if needed.
-
-    Returns
-    -------
-    pathlib.Path
-        The TSV: first column ``sample_id``, then the columns of
-        :func:`compute_indices`; an empty cell where a value is NaN (an
-        index that is not applicable, an empty sample), ``-inf`` written as
-        such.  ``indices.notes.json`` holds ``{"notes": …, "panel": …}``, the
-        notes and the panel's resolution.
-    """
-    frame, notes = compute_indices(study)
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    path = out / "indices.tsv"
-    frame.to_csv(path, sep="\t", na_rep="", index=True, index_label="sample_id")
-    sidecar = {"source": study.source, "notes": notes, "panel": frame.attrs["resolution"]}
-    (out / "indices.notes.json").write_text(json.dumps(sidecar, indent=2, ensure_ascii=False)
-                                            + "\n", encoding="utf-8")
-    for column, note in notes.items():
-        if note.startswith("not applicable") or "not measured" in note:
-            logger.info("%s: %s", column, note)
-    return path
-
-
-def run_indices(table: PathLike, out: PathLike) -> Path:
-    """Read ``table`` (any format :func:`gutaxis.io.read_table` reads) and write the indices.
-
-    Parameters
-    ----------
-    table : str or path-like
-        BIOM, QIIME 2 ``.qza``, MetaPhlAn profile or TSV/CSV table.
-    out : str or path-like
-        Output folder.
-
-    Returns
-    -------
-    pathlib.Path
-        ``out/indices.tsv`` (see :func:`write_indices`).
-    """
-    return write_indices(read_table(table), out)

@@ -39,7 +39,8 @@ def _psi(p: np.ndarray, columns: np.ndarray, prime: int) -> np.ndarray:
     safe = np.where(present, sub, 1.0)
     shannon = -np.sum(np.where(present, np.log(safe) * safe, 0.0), axis=1)
     richness = present.sum(axis=1)
-    return (richness / prime) * shannon
+    psi: np.ndarray = (richness / prime) * shannon
+    return psi
 
 
 def gmhi_values(values: np.ndarray, names: Sequence[str], *,

@@ -1,5 +1,6 @@
-"""The microbial dysbiosis index (MD-index) of Gevers et al. (2014), with
-QIIME 1's genus lists.
+"""The microbial dysbiosis index (MD-index) of Gevers et al. (2014).
+
+The genus lists are QIIME 1's.
 
 Two layers: :func:`md_index_values`, the log-ratio on two arrays of summed
 abundances, and :func:`md_index`, which finds the listed genera in a
@@ -12,15 +13,14 @@ import numpy as np
 import pandas as pd
 
 from gutaxis.indices._common import NotApplicableError, fractions, index_taxonomy
-from gutaxis.knowledge import load_taxa_catalog
-from gutaxis.knowledge._taxa import MdIndexList
+from gutaxis.knowledge import MdIndexList, load_taxa_catalog
 from gutaxis.study import Study
 
 __all__ = ["md_index", "md_index_values", "md_index_lists"]
 
 
 def md_index_lists(list_id: str | None = None) -> MdIndexList:
-    """The MD-index genus lists from the knowledge base.
+    """Return the MD-index genus lists from the knowledge base.
 
     Parameters
     ----------

@@ -122,9 +122,10 @@ def read_biom_hdf5(source: Path | bytes, *, name: str | None = None, kind: str |
     record = read_record(label if isinstance(source, bytes) else source, fmt,
                          sha256=digest, n_samples=len(parts.sample_ids),
                          n_features=len(parts.feature_ids))
-    return make_study(parts.counts, parts.sample_ids, parts.feature_ids, source=label,
-                      record=record, kind=kind, notes=parts.notes, taxonomy=parts.taxonomy,
-                      declared_kind=declared_kind)
+    study: Study = make_study(parts.counts, parts.sample_ids, parts.feature_ids, source=label,
+                              record=record, kind=kind, notes=parts.notes,
+                              taxonomy=parts.taxonomy, declared_kind=declared_kind)
+    return study
 
 
 def _check_links(handle: Any, label: str, limits: Limits) -> None:
@@ -205,11 +206,13 @@ def _dataset(handle: Any, path: str, label: str, *, required: bool = True) -> An
                               "missing; is this a BIOM table?")
         node = node.get(part)
     if not isinstance(node, h5py.Dataset):
-        raise FormatError(f"{label}: {path!r} should be an HDF5 dataset; found {type(node).__name__}")
+        raise FormatError(f"{label}: {path!r} should be an HDF5 dataset; "
+                          f"found {type(node).__name__}")
     return node
 
 
-def _read_vector(ds: Any, path: str, label: str, *, length: int, kinds: str, what: str) -> np.ndarray:
+def _read_vector(ds: Any, path: str, label: str, *, length: int, kinds: str,
+                 what: str) -> np.ndarray:
     if ds.ndim != 1 or ds.shape[0] != length:
         raise FormatError(f"{label}: dataset {path!r} should be 1-D of length {length:,} "
                           f"({what}); found shape {ds.shape}")
@@ -391,8 +394,10 @@ def read_biom_json(path: Path, *, kind: str | None = None) -> Study:
     parts = _parts_from_json(obj, label, limits)
     record = read_record(path, "biom-json", n_samples=len(parts.sample_ids),
                          n_features=len(parts.feature_ids))
-    return make_study(parts.counts, parts.sample_ids, parts.feature_ids, source=label,
-                      record=record, kind=kind, notes=parts.notes, taxonomy=parts.taxonomy)
+    study: Study = make_study(parts.counts, parts.sample_ids, parts.feature_ids, source=label,
+                              record=record, kind=kind, notes=parts.notes,
+                              taxonomy=parts.taxonomy)
+    return study
 
 
 def _json_ids(entries: Any, field_name: str, label: str, n: int) -> tuple[list[str], list[Any]]:
@@ -480,7 +485,8 @@ def _json_sparse(data: list[Any], n_obs: int, n_samp: int, label: str,
         bad = ~((coords >= 0) & (coords < n) & (coords == np.floor(coords)))
         if bad.any():
             i = int(np.flatnonzero(bad)[0])
-            raise FormatError(f"{label}: data[{i}] has {axis} {data[i][0 if axis == 'row' else 1]!r}"
+            value = data[i][0 if axis == "row" else 1]
+            raise FormatError(f"{label}: data[{i}] has {axis} {value!r}"
                               f"; {axis}s must be whole numbers in 0…{n - 1} (shape is "
                               f"{[n_obs, n_samp]})")
     r, c = rows.astype(np.int64), cols.astype(np.int64)
@@ -494,7 +500,8 @@ def _json_dense(data: list[Any], n_obs: int, n_samp: int, label: str,
                 limits: Limits) -> sp.csr_matrix:
     if n_obs * n_samp > limits.max_dense_cells:
         raise UnsafeInputError(f"{label}: a dense {n_obs:,} × {n_samp:,} table is over the "
-                               f"limit of {limits.max_dense_cells:,} cells (GUTAXIS_MAX_DENSE_CELLS)")
+                               f"limit of {limits.max_dense_cells:,} cells "
+                               "(GUTAXIS_MAX_DENSE_CELLS)")
     if len(data) != n_obs:
         raise FormatError(f"{label}: dense 'data' should have {n_obs:,} rows; found {len(data):,}")
     for i, row in enumerate(data):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import os
 import re
 import stat
@@ -20,6 +22,8 @@ __all__ = [
     "read_bytes_bounded",
     "decode_text",
     "read_text_bounded",
+    "TextFile",
+    "read_text_file",
     "read_record",
     "check_ids",
     "infer_kind",
@@ -107,8 +111,47 @@ def decode_text(data: bytes, source: str) -> str:
         ) from exc
 
 
-def read_text_bounded(path: Path, what: str = "the text file") -> str:
-    """Read and decode a text file under the ``max_text_bytes`` limit."""
+@dataclasses.dataclass(frozen=True)
+class TextFile:
+    """A text file read once: its text, and the SHA-256 and size of its bytes.
+
+    Attributes
+    ----------
+    path : pathlib.Path
+    text : str
+        Decoded (UTF-8, byte-order mark dropped).
+    sha256 : str
+        Of the bytes as read (so the file is hashed without a second read).
+    size : int
+        Bytes.
+    """
+
+    path: Path
+    text: str
+    sha256: str
+    size: int
+
+
+def read_text_file(path: Path, what: str = "the text file") -> TextFile:
+    """Read, hash and decode a text file under the ``max_text_bytes`` limit.
+
+    Parameters
+    ----------
+    path : pathlib.Path
+    what : str
+        What the file is, for messages (``"the taxonomy file"``).
+
+    Returns
+    -------
+    TextFile
+
+    Raises
+    ------
+    UnsafeInputError
+        Over the size limit (``GUTAXIS_MAX_TEXT_BYTES``).
+    FormatError
+        Unreadable, not UTF-8, or holding NUL characters (the line is named).
+    """
     from gutaxis.io._limits import get_limits
 
     data = read_bytes_bounded(path, get_limits().max_text_bytes, what)
@@ -118,14 +161,48 @@ def read_text_bounded(path: Path, what: str = "the text file") -> str:
         line = text.count("\n", 0, nul) + 1
         raise FormatError(f"{path}: line {line}: NUL character in a text file; "
                           "is this a binary file?")
-    return text
+    return TextFile(path, text, hashlib.sha256(data).hexdigest(), len(data))
+
+
+def read_text_bounded(path: Path, what: str = "the text file") -> str:
+    """Read and decode a text file under the ``max_text_bytes`` limit (see :func:`read_text_file`).
+
+    Returns
+    -------
+    str
+    """
+    return read_text_file(path, what).text
 
 
 def read_record(path: Path | str, fmt: str, *, sha256: str | None = None,
-                **extra: Any) -> dict[str, Any]:
-    """The provenance record a reader appends: step, format, path, sha256 (+ extras)."""
+                size: int | None = None, **extra: Any) -> dict[str, Any]:
+    """Return the provenance record a reader appends: step, format, path, sha256, bytes.
+
+    Parameters
+    ----------
+    path : path
+    fmt : str
+        Format name (``"biom-hdf5"``, ``"qza"``, ``"taxonomy-tsv"``...).
+    sha256 : str, optional
+        The file's SHA-256 when the reader already has it (no second read);
+        otherwise the file is hashed here.
+    size : int, optional
+        The file's size in bytes; otherwise taken from the file system.
+    **extra
+        Further keys (``artifact_type``, ``n_samples``...).
+
+    Returns
+    -------
+    dict
+    """
     digest = sha256 if sha256 is not None else file_sha256(path)
-    return {"step": "read", "format": fmt, "path": str(path), "sha256": digest, **extra}
+    if size is None:
+        try:
+            size = os.stat(path).st_size
+        except OSError:  # an in-memory source (a member of an archive)
+            size = None
+    return {"step": "read", "format": fmt, "path": str(path), "sha256": digest, "bytes": size,
+            **extra}
 
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")

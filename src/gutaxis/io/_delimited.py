@@ -49,7 +49,7 @@ class RawTable:
     source: str
 
     def line_of(self, row: int) -> int:
-        """The 1-based file line of data row ``row`` (blank lines are skipped)."""
+        """Return the 1-based file line of data row ``row`` (blank lines are skipped)."""
         seen = -1
         for number in range(self.header_line, len(self.lines)):
             if self.lines[number].strip():
@@ -59,7 +59,7 @@ class RawTable:
         return len(self.lines)
 
     def numeric(self, columns: list[int], what: str = "abundance") -> np.ndarray:
-        """The given columns as float64; a non-number names its line and column.
+        """Return the given columns as float64; a non-number names its line and column.
 
         Raises
         ------

@@ -7,7 +7,8 @@ import re
 import pandas as pd
 
 from gutaxis.exceptions import FormatError, ValidationError
-from gutaxis.io._common import PathLike, as_path, read_record, read_text_bounded
+from gutaxis.io._common import PathLike
+from gutaxis.io._qza import text_or_artifact
 
 __all__ = ["read_sequences", "parse_fasta"]
 
@@ -113,15 +114,9 @@ def read_sequences(path: PathLike) -> pd.Series:
     UnsafeInputError
         The file exceeds the size limit.
     """
-    from gutaxis.io._qza import is_qza, read_qza_of_type
-
-    p = as_path(path)
-    if is_qza(p):
-        artifact = read_qza_of_type(p, "FeatureData[Sequence]")
-        value: pd.Series = artifact.value
-        value.attrs["provenance"] = read_record(p, "qza", sha256=artifact.sha256,
-                                                artifact_type=artifact.type)
-        return value
-    seqs = parse_fasta(read_text_bounded(p, "the FASTA file"), str(p))
-    seqs.attrs["provenance"] = read_record(p, "fasta")
+    text, label, record = text_or_artifact(path, artifact_type="FeatureData[Sequence]",
+                                           member="data/dna-sequences.fasta", fmt="fasta",
+                                           what="the FASTA file")
+    seqs = parse_fasta(text, label)
+    seqs.attrs["provenance"] = record
     return seqs

@@ -69,7 +69,7 @@ ZIP_RATIO_FLOOR = 1 * _MiB
 
 
 def get_limits() -> Limits:
-    """The limits in force, defaults overridden by ``GUTAXIS_MAX_*`` variables.
+    """Return the limits in force, defaults overridden by ``GUTAXIS_MAX_*`` variables.
 
     Returns
     -------

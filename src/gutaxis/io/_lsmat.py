@@ -14,8 +14,9 @@ import pandas as pd
 
 from gutaxis.distance import DistanceMatrix
 from gutaxis.exceptions import FormatError, UnsafeInputError, ValidationError
-from gutaxis.io._common import PathLike, as_path, read_text_bounded
+from gutaxis.io._common import PathLike
 from gutaxis.io._limits import get_limits
+from gutaxis.io._qza import text_or_artifact
 
 __all__ = ["read_lsmat", "write_lsmat", "parse_lsmat"]
 
@@ -97,13 +98,10 @@ def read_lsmat(path: PathLike) -> DistanceMatrix:
     FormatError, ValidationError, UnsafeInputError
         See :func:`parse_lsmat`; also a ``.qza`` of another type.
     """
-    from gutaxis.io._qza import is_qza, read_qza_of_type
-
-    p = as_path(path)
-    if is_qza(p):
-        value: DistanceMatrix = read_qza_of_type(p, "DistanceMatrix").value
-        return value
-    return parse_lsmat(read_text_bounded(p, "the distance matrix file"), str(p))
+    text, label, _ = text_or_artifact(path, artifact_type="DistanceMatrix",
+                                      member="data/distance-matrix.tsv", fmt="lsmat",
+                                      what="the distance matrix file")
+    return parse_lsmat(text, label)
 
 
 def write_lsmat(dm: DistanceMatrix, path: PathLike) -> None:
@@ -132,4 +130,5 @@ def write_lsmat(dm: DistanceMatrix, path: PathLike) -> None:
             for ident, row in zip(ids, dm.data, strict=True):
                 out.write(ident + "\t" + "\t".join(map(repr, row.tolist())) + "\n")
     except OSError as exc:
-        raise FormatError(f"{path}: cannot write the distance matrix ({exc.strerror or exc})") from exc
+        raise FormatError(f"{path}: cannot write the distance matrix "
+                          f"({exc.strerror or exc})") from exc

@@ -12,8 +12,7 @@ import numpy as np
 import pandas as pd
 
 from gutaxis.exceptions import FormatError, ValidationError
-from gutaxis.io._common import PathLike, as_path, read_text_bounded
-from gutaxis.provenance import file_sha256
+from gutaxis.io._common import PathLike, as_path, read_record, read_text_file
 
 __all__ = ["read_metadata", "ID_HEADERS", "MISSING_VALUES"]
 
@@ -99,7 +98,8 @@ def read_metadata(path: PathLike) -> pd.DataFrame:
     """
     p = as_path(path)
     source = str(p)
-    text = read_text_bounded(p, "the metadata file")
+    file = read_text_file(p, "the metadata file")
+    text = file.text
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=_delimiter(text), strict=True)
     rows = ([c.strip() for c in row] for row in reader)
     try:
@@ -121,10 +121,10 @@ def read_metadata(path: PathLike) -> pd.DataFrame:
              for name in header[1:] if _is_id_header(name)]
     for note in notes:
         logger.info("%s: %s", source, note)
-    digest = file_sha256(p)
+    digest = file.sha256
     frame.attrs.update({"path": source, "sha256": digest, "id_header": header[0],
-                        "provenance": {"step": "read", "format": "qiime2-metadata",
-                                       "path": source, "sha256": digest},
+                        "provenance": read_record(p, "qiime2-metadata", sha256=digest,
+                                                  size=file.size),
                         "column_types": column_types, "header_line": header_line,
                         "notes": notes})
     return frame

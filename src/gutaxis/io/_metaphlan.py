@@ -22,7 +22,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from gutaxis.exceptions import FormatError
-from gutaxis.io._common import make_study, read_record, read_text_bounded
+from gutaxis.io._common import make_study, read_record, read_text_file
 from gutaxis.io._delimited import load_delimited
 from gutaxis.io._taxonomy import parse_taxonomy
 from gutaxis.study import RANKS, Study
@@ -95,7 +95,8 @@ def read_metaphlan(path: Path, *, kind: str | None = None) -> Study:
         Duplicate ids, negative or NaN values.
     """
     source = str(path)
-    raw = load_delimited(read_text_bounded(path, "the MetaPhlAn profile"), source)
+    file = read_text_file(path, "the MetaPhlAn profile")
+    raw = load_delimited(file.text, source)
     header, frame = raw.header, raw.frame
     notes: list[str] = []
     lowered = [h.lower() for h in header]
@@ -147,11 +148,14 @@ def read_metaphlan(path: Path, *, kind: str | None = None) -> Study:
         notes.append("every sample sums to ≤ 1: the values may be fractions, not percent")
     elif np.any(sums > 100.5):
         notes.append("some samples sum to more than 100 %")
-    record = read_record(path, "metaphlan", variant=variant, level=level, scale="percent",
+    record = read_record(path, "metaphlan", sha256=file.sha256, size=file.size,
+                         variant=variant, level=level, scale="percent",
                          n_samples=len(samples), n_features=len(features))
-    return make_study(sp.csr_matrix(kept.T), samples, features, source=source, record=record,
-                      kind=kind, notes=notes, taxonomy=parse_taxonomy(paths, index=features),
-                      declared_kind="relative")
+    study: Study = make_study(sp.csr_matrix(kept.T), samples, features, source=source,
+                              record=record, kind=kind, notes=notes,
+                              taxonomy=parse_taxonomy(paths, index=features),
+                              declared_kind="relative")
+    return study
 
 
 def _single_sample_name(comments: list[str], path: Path, notes: list[str]) -> str:

@@ -31,7 +31,7 @@ from pathlib import Path
 import scipy.sparse as sp
 
 from gutaxis.exceptions import FormatError
-from gutaxis.io._common import make_study, read_record, read_text_bounded
+from gutaxis.io._common import make_study, read_record, read_text_file
 from gutaxis.io._delimited import load_delimited
 from gutaxis.io._taxonomy import parse_taxonomy
 from gutaxis.study import Study
@@ -142,7 +142,8 @@ def read_plain_table(path: Path, *, transpose: bool | None = None, kind: str | N
         Over the size limits.
     """
     source = str(path)
-    raw = load_delimited(read_text_bounded(path, "the table"), source)
+    file = read_text_file(path, "the table")
+    raw = load_delimited(file.text, source)
     header, frame = raw.header, raw.frame
     if len(header) < 2 or not len(frame):
         raise FormatError(f"{source}: the table has no data rows or no value columns")
@@ -175,7 +176,8 @@ def read_plain_table(path: Path, *, transpose: bool | None = None, kind: str | N
     else:
         counts = sp.csr_matrix(values)
         samples, features = row_ids, column_ids
-    record = read_record(path, "tsv" if raw.delimiter == "\t" else "csv",
-                         orientation=orientation, orientation_reason=reason)
-    return make_study(counts, samples, features, source=source, record=record, kind=kind,
-                      notes=notes, taxonomy=taxonomy)
+    record = read_record(path, "tsv" if raw.delimiter == "\t" else "csv", sha256=file.sha256,
+                         size=file.size, orientation=orientation, orientation_reason=reason)
+    study: Study = make_study(counts, samples, features, source=source, record=record,
+                              kind=kind, notes=notes, taxonomy=taxonomy)
+    return study

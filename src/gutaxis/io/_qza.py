@@ -1,48 +1,68 @@
-"""QIIME 2 artifacts (``.qza``) read straight from the zip — no QIIME 2 needed.
+"""QIIME 2 artifacts (``.qza``) opened straight from the zip — no QIIME 2 needed.
 
-Every member is vetted before anything is extracted: the member count, the
-total uncompressed size and each member's compression ratio are bounded
-(zip bombs), and absolute paths, ``..`` components, symbolic links,
-encrypted and duplicate members are refused.  Only the one data file the
-artifact's type needs is then read, into memory, and parsed by the same
-validated readers used for plain files.
+This module knows the archive, not what is in it: every member is vetted
+before anything is extracted (the member count, the total uncompressed size
+and each member's compression ratio are bounded against zip bombs; absolute
+paths, ``..`` components, symbolic links, encrypted and duplicate members are
+refused), ``metadata.yaml`` is checked, and the one data file the artifact's
+type needs is read into memory (:func:`read_artifact`).  The readers of each
+kind of data parse it: :func:`text_or_artifact` is the one way a reader
+accepts "a ``.qza`` of type X, or a plain file".
 """
 
 from __future__ import annotations
 
-import csv
 import dataclasses
-import io
 import re
 import stat
 import zipfile
 import zlib
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from collections.abc import Mapping
+from typing import Any
 
-import numpy as np
-import pandas as pd
-
-from gutaxis.exceptions import FormatError, GutaxisError, UnsafeInputError
-from gutaxis.io._common import PathLike, as_path, decode_text
+from gutaxis.exceptions import FormatError, UnsafeInputError
+from gutaxis.io._common import PathLike, as_path, decode_text, read_record, read_text_file
 from gutaxis.io._limits import ZIP_RATIO_FLOOR, Limits, get_limits
 from gutaxis.provenance import file_sha256
 
-if TYPE_CHECKING:
-    from gutaxis.study import Study
-
-__all__ = ["QzaArtifact", "read_qza", "read_qza_table", "is_qza", "SUPPORTED_TYPES", "ZIP_MAGIC"]
+__all__ = ["ArtifactMember", "ArtifactTypeError", "read_artifact", "text_or_artifact",
+           "base_type", "is_qza", "ZIP_MAGIC"]
 
 ZIP_MAGIC = b"PK\x03\x04"
 _MAX_METADATA_BYTES = 1 << 20
 _UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 
 
-@dataclasses.dataclass(frozen=True)
-class QzaArtifact:
-    """What a ``.qza`` holds.
+class ArtifactTypeError(FormatError):
+    """A ``.qza`` that holds another semantic type than the one expected.
 
     Parameters
+    ----------
+    path : str
+        The artifact.
+    held : str
+        The semantic type it holds.
+    expected : sequence of str
+        The base types that were accepted.
+
+    Attributes
+    ----------
+    held : str
+    expected : tuple of str
+    """
+
+    def __init__(self, path: str, held: str, expected: tuple[str, ...]) -> None:
+        self.held = held
+        self.expected = expected
+        super().__init__(f"{path}: expected a {' or '.join(expected)} artifact; this one "
+                         f"holds {held}")
+
+
+@dataclasses.dataclass(frozen=True)
+class ArtifactMember:
+    """The data file of a ``.qza`` artifact, read into memory.
+
+    Attributes
     ----------
     type : str
         The semantic type as written in ``metadata.yaml``
@@ -51,30 +71,62 @@ class QzaArtifact:
         The artifact's UUID (its root directory in the zip).
     format : str
         The directory format (``"BIOMV210DirFmt"``...).
-    value : object
-        The parsed data: :class:`~gutaxis.study.Study` for feature tables, a
-        taxonomy DataFrame, a sequence Series, a :class:`~gutaxis.tree.Tree`,
-        an alpha-diversity Series or a :class:`~gutaxis.distance.DistanceMatrix`.
     path : str
-        The file read.
+        The ``.qza`` file.
     sha256 : str
-        Its SHA-256.
+        The SHA-256 of the ``.qza`` file.
+    size : int
+        Its size in bytes.
+    member : str
+        The data file's path inside the artifact (``"<uuid>/data/taxonomy.tsv"``).
+    data : bytes
+        The data file's content.
     """
 
     type: str
     uuid: str
     format: str
-    value: Any
-    path: str = ""
-    sha256: str = ""
+    path: str
+    sha256: str
+    size: int
+    member: str
+    data: bytes = dataclasses.field(repr=False)
 
     @property
     def base_type(self) -> str:
         """The type without ``% Properties(...)`` and without spaces."""
-        return _base_type(self.type)
+        return base_type(self.type)
+
+    @property
+    def label(self) -> str:
+        """``"<file>:<member under the root>"``, for messages."""
+        return f"{self.path}:{self.member.partition('/')[2]}"
+
+    def record(self, **extra: Any) -> dict[str, Any]:
+        """Return the provenance record of the artifact (format ``"qza"``).
+
+        Parameters
+        ----------
+        **extra
+            Further keys.
+
+        Returns
+        -------
+        dict
+        """
+        return read_record(self.path, "qza", sha256=self.sha256, size=self.size,
+                           artifact_type=self.type, artifact_uuid=self.uuid,
+                           member=self.member, **extra)
 
 
-def _base_type(semantic: str) -> str:
+def base_type(semantic: str) -> str:
+    """Return a semantic type without ``% Properties(...)`` and without spaces.
+
+    Examples
+    --------
+    >>> base_type("SampleData[AlphaDiversity] % Properties('phylogenetic')")
+    'SampleData[AlphaDiversity]'
+    """
     return "".join(semantic.partition("%")[0].split())
 
 
@@ -201,88 +253,30 @@ def _metadata(zf: zipfile.ZipFile, root: str, members: dict[str, zipfile.ZipInfo
     return out
 
 
-# ------------------------------------------------------------------ the payloads
-def _alpha(text: str, label: str) -> pd.Series:
-    rows = [r for r in csv.reader(io.StringIO(text, newline=""), delimiter="\t") if any(r)]
-    if not rows or len(rows[0]) < 2:
-        raise FormatError(f"{label}: expected a header '<id>\\t<metric>' and one row per sample")
-    metric = rows[0][1].strip()
-    ids, values = [], []
-    for number, row in enumerate(rows[1:], start=2):
-        if row[0].startswith("#"):
-            continue
-        if len(row) < 2:
-            raise FormatError(f"{label}: line {number}: expected a sample id and a value")
-        cell = row[1].strip()
-        try:
-            values.append(float(cell) if cell else np.nan)
-        except ValueError as exc:
-            raise FormatError(f"{label}: line {number}: {cell!r} is not a number") from exc
-        ids.append(row[0].strip())
-    index = pd.Index(ids, dtype=object, name="sample_id")
-    if index.has_duplicates:
-        raise FormatError(f"{label}: sample id {index[index.duplicated()][0]!r} appears twice")
-    return pd.Series(values, index=index, name=metric, dtype=np.float64)
-
-
-def _tree(text: str, label: str) -> Any:
-    from gutaxis.tree import Tree
-
-    return Tree.from_newick(text, source=label)
-
-
-def _taxonomy(text: str, label: str) -> pd.DataFrame:
-    from gutaxis.io._taxonomy import parse_taxonomy_tsv
-
-    return parse_taxonomy_tsv(text, label)
-
-
-def _sequences(text: str, label: str) -> pd.Series:
-    from gutaxis.io._fasta import parse_fasta
-
-    return parse_fasta(text, label)
-
-
-def _distances(text: str, label: str) -> Any:
-    from gutaxis.io._lsmat import parse_lsmat
-
-    return parse_lsmat(text, label)
-
-
-#: base type → (member under data/, parser of its text or None for binary BIOM, declared kind)
-_TEXT: dict[str, tuple[str, Callable[[str, str], Any]]] = {
-    "FeatureData[Taxonomy]": ("data/taxonomy.tsv", _taxonomy),
-    "FeatureData[Sequence]": ("data/dna-sequences.fasta", _sequences),
-    "Phylogeny[Rooted]": ("data/tree.nwk", _tree),
-    "SampleData[AlphaDiversity]": ("data/alpha-diversity.tsv", _alpha),
-    "DistanceMatrix": ("data/distance-matrix.tsv", _distances),
-}
-_TABLES = {"FeatureTable[Frequency]": "counts", "FeatureTable[RelativeFrequency]": "relative"}
-
-#: The semantic types :func:`read_qza` understands.
-SUPPORTED_TYPES: tuple[str, ...] = (*_TABLES, *_TEXT)
-
-
-def read_qza(path: PathLike, *, kind: str | None = None) -> QzaArtifact:
-    """Read a QIIME 2 artifact without QIIME 2.
+def read_artifact(path: PathLike, members: Mapping[str, str]) -> ArtifactMember:
+    """Open a ``.qza``, vet it, and read the data file its type holds.
 
     Parameters
     ----------
     path : str or path-like
         A ``.qza`` file.
-    kind : {"counts", "relative"}, optional
-        For feature tables: override the kind implied by the type.
+    members : mapping of str to str
+        Base semantic type → the data file of that type under the artifact's
+        root (``{"FeatureData[Taxonomy]": "data/taxonomy.tsv"}``): the types
+        the caller accepts.
 
     Returns
     -------
-    QzaArtifact
-        With ``value`` parsed according to ``type`` (see :data:`SUPPORTED_TYPES`).
+    ArtifactMember
 
     Raises
     ------
+    ArtifactTypeError
+        A type the caller does not accept (the message names what it holds
+        and what was expected).
     FormatError
-        Not a zip, no ``metadata.yaml``, UUID mismatch, a type not supported,
-        the data file missing or malformed.
+        Not a zip, no ``metadata.yaml``, UUID mismatch, the data file missing
+        or unreadable.
     UnsafeInputError
         Too many members, too large, a member expanding too much, absolute or
         ``..`` paths, symbolic links.
@@ -296,94 +290,57 @@ def read_qza(path: PathLike, *, kind: str | None = None) -> QzaArtifact:
         raise FormatError(f"{label}: not a readable zip archive ({exc}); a .qza artifact "
                           "was expected") from exc
     with zf:
-        root, members = _vet_archive(zf, label, limits)
-        meta = _metadata(zf, root, members, label)
-        base = _base_type(meta["type"])
-        digest = file_sha256(p)
-        if base in _TABLES:
-            value = _read_table_member(zf, members, root, label, digest, meta, base, kind)
-        elif base in _TEXT:
-            member, parser = _TEXT[base]
-            text = decode_text(_member(zf, members, member, root, label), f"{label}:{member}")
-            try:
-                value = parser(text, f"{label}:{member}")
-            except GutaxisError:
-                raise
-            except (ValueError, KeyError, IndexError) as exc:
-                raise FormatError(f"{label}:{member}: cannot be parsed ({exc})") from exc
-        else:
-            raise FormatError(f"{label}: artifact type {meta['type']!r} is not supported; "
-                              f"gutaxis reads: {', '.join(SUPPORTED_TYPES)}")
-    return QzaArtifact(type=meta["type"], uuid=meta["uuid"], format=meta["format"],
-                       value=value, path=label, sha256=digest)
+        root, vetted = _vet_archive(zf, label, limits)
+        meta = _metadata(zf, root, vetted, label)
+        base = base_type(meta["type"])
+        if base not in members:
+            raise ArtifactTypeError(label, meta["type"], tuple(members))
+        member = members[base]
+        info = vetted.get(member)
+        if info is None:
+            raise FormatError(f"{label}: '{root}/{member}' is missing from the artifact")
+        data = _read_member(zf, info, label)
+    return ArtifactMember(type=meta["type"], uuid=meta["uuid"], format=meta["format"],
+                          path=label, sha256=file_sha256(p), size=p.stat().st_size,
+                          member=f"{root}/{member}", data=data)
 
 
-def read_qza_of_type(path: PathLike, expected: str) -> QzaArtifact:
-    """:func:`read_qza`, refusing an artifact whose base type is not ``expected``.
+def text_or_artifact(path: PathLike, *, artifact_type: str, member: str, fmt: str,
+                     what: str) -> tuple[str, str, dict[str, Any]]:
+    """Return the text of a plain file, or of the data file of a ``.qza`` of one type.
 
-    Raises
-    ------
-    FormatError
-        The artifact holds another type (the message names both).
-    """
-    artifact = read_qza(path)
-    if artifact.base_type != expected:
-        raise FormatError(f"{artifact.path}: expected a {expected} artifact; this one holds "
-                          f"{artifact.type}")
-    return artifact
-
-
-def _member(zf: zipfile.ZipFile, members: dict[str, zipfile.ZipInfo], member: str, root: str,
-            label: str) -> bytes:
-    info = members.get(member)
-    if info is None:
-        raise FormatError(f"{label}: '{root}/{member}' is missing from the artifact")
-    return _read_member(zf, info, label)
-
-
-def _read_table_member(zf: zipfile.ZipFile, members: dict[str, zipfile.ZipInfo], root: str,
-                       label: str, digest: str, meta: dict[str, str], base: str,
-                       kind: str | None) -> Any:
-    from gutaxis.io._biom import HDF5_MAGIC, read_biom_hdf5
-
-    member = "data/feature-table.biom"
-    data = _member(zf, members, member, root, label)
-    if not data.startswith(HDF5_MAGIC):
-        raise FormatError(f"{label}:{member} is not a BIOM 2.1 HDF5 file")
-    study = read_biom_hdf5(data, name=f"{label}:{member}", kind=kind, sha256=digest,
-                           fmt="qza", declared_kind=_TABLES[base])
-    record = {**study.provenance[0], "path": label, "member": f"{root}/{member}",
-              "artifact_type": meta["type"], "artifact_uuid": meta["uuid"]}
-    return study.replace(provenance=(record,), source=label)
-
-
-def read_qza_table(path: PathLike, *, kind: str | None = None) -> Study:
-    """The :class:`~gutaxis.study.Study` of a ``FeatureTable[...]`` artifact.
+    The one way a reader accepts either form (taxonomy, sequences, trees,
+    distance matrices).
 
     Parameters
     ----------
     path : str or path-like
-    kind : {"counts", "relative"}, optional
-        Override the kind implied by the type (``Frequency`` → counts,
-        ``RelativeFrequency`` → relative).
+    artifact_type : str
+        The base semantic type a ``.qza`` must hold (``"FeatureData[Taxonomy]"``).
+    member : str
+        Its data file under the artifact's root (``"data/taxonomy.tsv"``).
+    fmt : str
+        The format name recorded for a plain file (``"taxonomy-tsv"``).
+    what : str
+        What the file is, for messages (``"the taxonomy file"``).
 
     Returns
     -------
-    Study
+    text : str
+    label : str
+        The name to use in messages (``"x.qza:data/taxonomy.tsv"`` or the path).
+    record : dict
+        The provenance record (format, path, sha256, bytes, and for an
+        artifact its type and UUID).
 
     Raises
     ------
-    FormatError
-        The artifact holds something other than a feature table.
-    UnsafeInputError, ValidationError
-        As :func:`read_qza`.
+    FormatError, UnsafeInputError
+        As :func:`read_artifact` and :func:`~gutaxis.io._common.read_text_file`.
     """
-    artifact = read_qza(path, kind=kind)
-    if artifact.base_type not in _TABLES:
-        hint = {"FeatureData[Taxonomy]": "read_taxonomy", "FeatureData[Sequence]":
-                "read_sequences", "DistanceMatrix": "read_lsmat"}.get(artifact.base_type,
-                                                                      "read_qza")
-        raise FormatError(f"{path}: this artifact holds {artifact.type}, not a feature table; "
-                          f"use gutaxis.io.{hint} for it")
-    table: Study = artifact.value
-    return table
+    p = as_path(path)
+    if is_qza(p):
+        artifact = read_artifact(p, {artifact_type: member})
+        return (decode_text(artifact.data, artifact.label), artifact.label, artifact.record())
+    file = read_text_file(p, what)
+    return file.text, str(p), read_record(p, fmt, sha256=file.sha256, size=file.size)

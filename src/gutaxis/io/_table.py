@@ -7,11 +7,12 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from gutaxis.exceptions import FormatError, InputError
+from gutaxis.io._artifact_types import read_qza_table
 from gutaxis.io._biom import HDF5_MAGIC, read_biom_hdf5, read_biom_json
 from gutaxis.io._common import PathLike, as_path, decode_text
 from gutaxis.io._metaphlan import looks_like_metaphlan, read_metaphlan
 from gutaxis.io._plain import read_plain_table
-from gutaxis.io._qza import ZIP_MAGIC, read_qza_table
+from gutaxis.io._qza import ZIP_MAGIC
 from gutaxis.study import Study
 
 __all__ = ["read_table", "sniff_format", "FORMATS"]
@@ -98,8 +99,10 @@ def sniff_format(path: PathLike) -> str:
         if "\t" in line:
             return "tsv"  # BIOM TSV header '#OTU ID<TAB>…' and nothing else
     raise FormatError(f"{p}: cannot tell the table's format. Tried: {_TRIED}. The file starts "
-                      f"with {head[:24]!r}; pass format= if it is one of: "
-                      f"{', '.join(FORMATS)}")
+                      f"with {head[:24]!r}. If it is one of: {', '.join(FORMATS)}, name the "
+                      "format when reading it from Python: read_table(path, format='tsv'). The "
+                      "gutaxis commands always detect the format; for them, save the table in "
+                      "one of the forms listed under 'Tried'")
 
 
 def read_table(path: PathLike, *, format: str | None = None, transpose: bool | None = None,

@@ -12,7 +12,8 @@ from typing import Any
 import pandas as pd
 
 from gutaxis.exceptions import FormatError, ValidationError
-from gutaxis.io._common import PathLike, as_path, read_record, read_text_bounded
+from gutaxis.io._common import PathLike
+from gutaxis.io._qza import text_or_artifact
 from gutaxis.study import RANKS
 
 __all__ = ["parse_taxonomy", "read_taxonomy", "parse_taxonomy_tsv"]
@@ -210,15 +211,9 @@ def read_taxonomy(path: PathLike) -> pd.DataFrame:
     UnsafeInputError
         The file exceeds a safety limit.
     """
-    from gutaxis.io._qza import is_qza, read_qza_of_type
-
-    p = as_path(path)
-    if is_qza(p):
-        artifact = read_qza_of_type(p, "FeatureData[Taxonomy]")
-        value: pd.DataFrame = artifact.value
-        value.attrs["provenance"] = read_record(p, "qza", sha256=artifact.sha256,
-                                                artifact_type=artifact.type)
-        return value
-    frame = parse_taxonomy_tsv(read_text_bounded(p, "the taxonomy file"), str(p))
-    frame.attrs["provenance"] = read_record(p, "taxonomy-tsv")
+    text, label, record = text_or_artifact(path, artifact_type="FeatureData[Taxonomy]",
+                                           member="data/taxonomy.tsv", fmt="taxonomy-tsv",
+                                           what="the taxonomy file")
+    frame = parse_taxonomy_tsv(text, label)
+    frame.attrs["provenance"] = record
     return frame

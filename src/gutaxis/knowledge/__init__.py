@@ -1,26 +1,72 @@
 """The knowledge base: versioned data files with their sources.
 
-Clinical content (markers, units, what a marker indicates, caveats) is data in
-YAML files shipped with the package, never constants in code.  Each file has a
-``schema_version`` and a ``version``; every entry names at least one source
-(DOI, PMID, guideline or URL).  The loaders validate the files with pydantic
-models, so a malformed entry fails loudly (and the test suite checks the
-shipped files).
+Clinical content (markers, units, cut-offs, what a marker indicates, taxon
+claims, the gut–immune chain's rules, the options of the 5R framework and
+their evidence) is data in YAML files shipped with the package, never
+constants in code.  Each file has a ``schema_version`` and a ``version``;
+every entry names at least one source (DOI, PMID, guideline or URL).  The
+loaders validate the files with pydantic models, so a malformed entry fails
+loudly (and the test suite checks the shipped files).
 
-Public names: :func:`load_marker_catalog`, :class:`MarkerEntry`,
-:class:`MarkerCatalog`, :class:`Source`.
+Everything outside this package imports from here, never from its private
+modules.
+
+Markers (``markers.yaml``)
+    :func:`load_marker_catalog`, :class:`MarkerCatalog`, :class:`MarkerEntry`,
+    :class:`Cutoff`, :func:`classify`, :class:`Source`.
+Taxa (``taxa.yaml``, ``gmhi/``)
+    :func:`load_taxa_catalog`, :class:`TaxaCatalog`, :class:`TaxonEntry`,
+    :class:`Association`, :class:`Finding`, :class:`MdIndexList`,
+    :func:`gmhi_species_sets`, :func:`normalise_taxon`.
+The chain (``chain.yaml``)
+    :func:`load_chain`, :class:`ChainCatalog`, :class:`ChainLink`,
+    :class:`Condition`, :data:`LINK_IDS`, :data:`JUDGED_STATUSES`,
+    :func:`source_label`.
+Options (``interventions.yaml``)
+    :func:`load_interventions`, :class:`InterventionCatalog`,
+    :class:`Intervention`, :class:`LinkTrigger`, :data:`STEP_IDS`.
 """
 
-from gutaxis.knowledge._markers import MarkerCatalog, MarkerEntry, Source, load_marker_catalog
+from gutaxis.knowledge._chain import (
+    JUDGED_STATUSES,
+    LINK_IDS,
+    ChainCatalog,
+    ChainLink,
+    Condition,
+    load_chain,
+    source_label,
+)
+from gutaxis.knowledge._interventions import (
+    STEP_IDS,
+    Intervention,
+    InterventionCatalog,
+    LinkTrigger,
+    load_interventions,
+)
+from gutaxis.knowledge._markers import (
+    Cutoff,
+    MarkerCatalog,
+    MarkerEntry,
+    Source,
+    classify,
+    load_marker_catalog,
+)
 from gutaxis.knowledge._taxa import (
     Association,
     Finding,
+    MdIndexList,
     TaxaCatalog,
     TaxonEntry,
     gmhi_species_sets,
     load_taxa_catalog,
+    normalise_taxon,
 )
 
-__all__ = ["MarkerCatalog", "MarkerEntry", "Source", "load_marker_catalog",
-           "TaxaCatalog", "TaxonEntry", "Association", "Finding", "load_taxa_catalog",
-           "gmhi_species_sets"]
+__all__ = [
+    "MarkerCatalog", "MarkerEntry", "Cutoff", "Source", "classify", "load_marker_catalog",
+    "TaxaCatalog", "TaxonEntry", "Association", "Finding", "MdIndexList", "load_taxa_catalog",
+    "gmhi_species_sets", "normalise_taxon",
+    "ChainCatalog", "ChainLink", "Condition", "LINK_IDS", "JUDGED_STATUSES", "load_chain",
+    "source_label",
+    "InterventionCatalog", "Intervention", "LinkTrigger", "STEP_IDS", "load_interventions",
+]

@@ -19,6 +19,7 @@ from typing import Literal
 
 import pydantic
 
+from gutaxis.exceptions import NotFoundError
 from gutaxis.knowledge._loading import load_model
 from gutaxis.knowledge._markers import Source
 
@@ -29,6 +30,7 @@ __all__ = [
     "Condition",
     "LinkRule",
     "ChainLink",
+    "PatientWording",
     "PercentileRule",
     "ChainCatalog",
     "load_chain",
@@ -107,6 +109,43 @@ class LinkRule(_Frozen):
     min_measured: int = pydantic.Field(default=1, ge=1)
 
 
+class PatientWording(_Frozen):
+    """A link's reading in plain words, for the patient (``patient`` in ``chain.yaml``).
+
+    One sentence per link status; they restate what was compared and how it
+    came out, never a diagnosis.
+    """
+
+    topic: str = pydantic.Field(min_length=3)
+    disturbed: str = pydantic.Field(min_length=10)
+    not_disturbed: str = pydantic.Field(min_length=10)
+    not_comparable: str = pydantic.Field(min_length=10)
+    not_measured: str = pydantic.Field(min_length=10)
+
+    def sentence(self, status: str) -> str:
+        """Return the sentence for a link status (``"not disturbed"`` → ``not_disturbed``).
+
+        Parameters
+        ----------
+        status : {"disturbed", "not disturbed", "not comparable", "not measured"}
+
+        Returns
+        -------
+        str
+
+        Raises
+        ------
+        NotFoundError
+            Not a link status.
+        """
+        key = status.replace(" ", "_")
+        if key not in ("disturbed", "not_disturbed", "not_comparable", "not_measured"):
+            raise NotFoundError("link status", [status], "the chain's patient wording",
+                                available=["disturbed", "not disturbed", "not comparable",
+                                           "not measured"])
+        return str(getattr(self, key))
+
+
 class ChainLink(_Frozen):
     """One link of the chain (fields described at the top of ``chain.yaml``)."""
 
@@ -118,6 +157,7 @@ class ChainLink(_Frozen):
     evidence: str = pydantic.Field(min_length=10)
     unknowns: str = pydantic.Field(min_length=10)
     sources: list[Source] = pydantic.Field(min_length=1)
+    patient: PatientWording
 
     @pydantic.field_validator("measures")
     @classmethod
@@ -215,11 +255,27 @@ class ChainCatalog(_Frozen):
         return self
 
     def link(self, link_id: str) -> ChainLink:
-        """The link with this id (``KeyError`` naming the valid ids otherwise)."""
+        """Return the link with this id.
+
+        Parameters
+        ----------
+        link_id : str
+            One of :data:`LINK_IDS`.
+
+        Returns
+        -------
+        ChainLink
+
+        Raises
+        ------
+        NotFoundError
+            No such link (the message lists the valid ids).
+        """
         for entry in self.links:
             if entry.id == link_id:
                 return entry
-        raise KeyError(f"no link {link_id!r}; valid ids are {[e.id for e in self.links]}")
+        raise NotFoundError("chain link", [link_id], "the chain",
+                            available=[e.id for e in self.links])
 
 
 def load_chain(path: str | Path | None = None) -> ChainCatalog:

@@ -15,6 +15,7 @@ from typing import Literal
 
 import pydantic
 
+from gutaxis.exceptions import NotFoundError
 from gutaxis.knowledge._chain import Condition, source_label
 from gutaxis.knowledge._loading import load_model
 from gutaxis.knowledge._markers import Source
@@ -168,11 +169,27 @@ class InterventionCatalog(_Frozen):
         return self
 
     def step(self, step_id: str) -> Step:
-        """The step with this id (``KeyError`` naming the valid ids otherwise)."""
+        """Return the 5R step with this id.
+
+        Parameters
+        ----------
+        step_id : str
+            One of :data:`STEP_IDS`.
+
+        Returns
+        -------
+        Step
+
+        Raises
+        ------
+        NotFoundError
+            No such step (the message lists the valid ids).
+        """
         for entry in self.steps:
             if entry.id == step_id:
                 return entry
-        raise KeyError(f"no step {step_id!r}; valid ids are {list(STEP_IDS)}")
+        raise NotFoundError("5R step", [step_id], "the options catalogue",
+                            available=STEP_IDS)
 
 
 def load_interventions(path: str | Path | None = None) -> InterventionCatalog:

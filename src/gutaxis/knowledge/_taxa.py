@@ -19,7 +19,7 @@ from typing import Literal
 
 import pydantic
 
-from gutaxis.exceptions import FormatError
+from gutaxis.exceptions import FormatError, NotFoundError
 from gutaxis.knowledge._loading import load_model
 from gutaxis.knowledge._markers import Source
 from gutaxis.study import RANKS
@@ -258,13 +258,14 @@ class TaxaCatalog(_Frozen):
 
         Raises
         ------
-        KeyError
-            No such entry.
+        NotFoundError
+            No such entry (close ids are suggested).
         """
         for entry in self.taxa:
             if entry.id == taxon_id:
                 return entry
-        raise KeyError(f"no taxon {taxon_id!r} in the catalogue")
+        raise NotFoundError("taxon id", [taxon_id], "the taxa catalogue",
+                            available=[e.id for e in self.taxa])
 
     def panel(self) -> list[TaxonEntry]:
         """The entries shown in the key-taxa panel, in file order."""

@@ -1,19 +1,95 @@
-"""Marker columns of the sample metadata, as values with units."""
+"""Marker columns of the sample metadata, as values with units.
+
+Each marker is described by one :class:`MarkerColumn` record (name, column,
+unit, catalogue id, where the unit came from); a :class:`MarkerPanel` holds
+the values of many samples with one record per marker.
+"""
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from gutaxis.exceptions import FormatError, NotFoundError, ValidationError
 from gutaxis.knowledge import MarkerCatalog, load_marker_catalog
+from gutaxis.markers._result import MarkerResult
 from gutaxis.markers.units import parse_unit
 
-__all__ = ["MarkerPanel", "marker_panel", "read_marker_specs"]
+__all__ = ["MarkerColumn", "MarkerPanel", "marker_panel", "read_marker_specs"]
+
+
+@dataclasses.dataclass(frozen=True)
+class MarkerColumn:
+    """What one marker is and where its values come from.
+
+    Attributes
+    ----------
+    name : str
+        Display name: the catalogue's name (``"LPS"``), or the column name for
+        a marker the catalogue does not know.
+    column : str
+        The metadata column (or file) the values were read from.
+    unit : str
+        The values' unit (canonical spelling, ``"ug/mL"``).
+    catalog_id : str or None
+        Id in the marker catalogue (``None`` when not in it).
+    unit_source : str
+        Where the unit came from: ``"user"``, ``"column name"`` (an alias
+        such as ``LPSpgml``), ``"catalogue default"`` or ``"labs"``.
+
+    Examples
+    --------
+    >>> MarkerColumn("LPS", "LPSpgml", "pg/mL", "lps", "column name").to_dict()
+    {'unit': 'pg/mL', 'column': 'LPSpgml', 'catalog_id': 'lps', 'unit_source': 'column name'}
+    """
+
+    name: str
+    column: str
+    unit: str
+    catalog_id: str | None
+    unit_source: str
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the record without its name (the name is the key where it is stored).
+
+        Returns
+        -------
+        dict
+            ``{"unit", "column", "catalog_id", "unit_source"}``.
+        """
+        return {"unit": self.unit, "column": self.column, "catalog_id": self.catalog_id,
+                "unit_source": self.unit_source}
+
+    @classmethod
+    def from_dict(cls, name: str, data: Mapping[str, Any]) -> MarkerColumn:
+        """Build the record from :meth:`to_dict`'s form.
+
+        Parameters
+        ----------
+        name : str
+        data : mapping
+            ``{"unit", "column", "catalog_id", "unit_source"}``; ``unit`` is required.
+
+        Returns
+        -------
+        MarkerColumn
+
+        Raises
+        ------
+        FormatError
+            ``data`` is not a mapping with a text ``unit``.
+        """
+        if not isinstance(data, Mapping) or not isinstance(data.get("unit"), str):
+            raise FormatError(f"marker {name!r}: expected a record with a text \"unit\"; "
+                              f"got {data!r}")
+        cid = data.get("catalog_id")
+        return cls(str(name), str(data.get("column") or name), data["unit"],
+                   None if cid is None else str(cid), str(data.get("unit_source") or "unknown"))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -24,41 +100,118 @@ class MarkerPanel:
     ----------
     values : pandas.DataFrame
         Samples × markers, float, NaN = missing.  Columns are the markers'
-        display names (the catalogue name, e.g. ``"LPS"``, or the column name
-        for a marker the catalogue does not know).
-    units : dict of str to str
-        Marker → unit (canonical spelling, ``"ug/mL"``).
-    columns : dict of str to str
-        Marker → the metadata column it was read from.
-    catalog_ids : dict of str to str or None
-        Marker → id in the marker catalogue (``None`` when not in it).
-    unit_sources : dict of str to str
-        Marker → where its unit came from: ``"user"``, ``"column name"``
-        (an alias such as ``LPSpgml``) or ``"catalogue default"``.
+        display names (:attr:`MarkerColumn.name`).
+    info : dict of str to MarkerColumn
+        Marker name → its record, in column order.
+
+    Raises
+    ------
+    ValidationError
+        ``info`` does not describe exactly the columns of ``values``.
     """
 
     values: pd.DataFrame
-    units: dict[str, str]
-    columns: dict[str, str]
-    catalog_ids: dict[str, str | None]
-    unit_sources: dict[str, str]
+    info: dict[str, MarkerColumn]
+
+    def __post_init__(self) -> None:
+        """Check that every column has its record."""
+        if [str(c) for c in self.values.columns] != list(self.info):
+            raise ValidationError(f"a marker panel needs one record per column; columns "
+                                  f"{list(self.values.columns)}, records {list(self.info)}")
 
     @property
     def names(self) -> list[str]:
         """Marker display names, in column order."""
-        return [str(c) for c in self.values.columns]
+        return list(self.info)
+
+    def unit(self, marker: str) -> str:
+        """Return the unit of ``marker``.
+
+        Parameters
+        ----------
+        marker : str
+
+        Returns
+        -------
+        str
+
+        Raises
+        ------
+        NotFoundError
+            No such marker in the panel.
+        """
+        if marker not in self.info:
+            raise NotFoundError("marker", [marker], "the marker panel", available=self.names)
+        return self.info[marker].unit
 
     def subset_samples(self, ids: Sequence[str]) -> MarkerPanel:
-        """The panel restricted (and ordered) to ``ids``."""
+        """Return the panel restricted (and ordered) to ``ids``.
+
+        Parameters
+        ----------
+        ids : sequence of str
+
+        Returns
+        -------
+        MarkerPanel
+        """
         return dataclasses.replace(self, values=self.values.loc[list(ids)])
 
+    def results(self, sample_id: str, *,
+                catalog: MarkerCatalog | None = None) -> list[MarkerResult]:
+        """Return one sample's marker values (the missing ones left out).
+
+        Parameters
+        ----------
+        sample_id : str
+        catalog : MarkerCatalog, optional
+            Where the catalogue entries are looked up (default: the bundled one).
+
+        Returns
+        -------
+        list of MarkerResult
+            In column order; ``origin`` names the metadata column.
+
+        Raises
+        ------
+        NotFoundError
+            ``sample_id`` is not in the panel.
+        """
+        if sample_id not in self.values.index:
+            raise NotFoundError("sample id", [sample_id], "the marker panel")
+        catalog = catalog or load_marker_catalog()
+        entries = {e.id: e for e in catalog.markers}
+        out = []
+        for name, info in self.info.items():
+            value = float(self.values.at[sample_id, name])  # type: ignore[arg-type]
+            if np.isnan(value):
+                continue
+            entry = entries.get(info.catalog_id) if info.catalog_id else None
+            out.append(MarkerResult(name=name, entry=entry, value=value, unit=info.unit,
+                                    origin=f"metadata column {info.column}"))
+        return out
+
     def missing(self) -> dict[str, int]:
-        """Number of missing values per marker."""
+        """Return the number of missing values per marker.
+
+        Returns
+        -------
+        dict of str to int
+        """
         return {str(k): int(v) for k, v in self.values.isna().sum().items()}
 
     def label(self, marker: str) -> str:
-        """``"LPS (pg/mL)"``."""
-        return f"{marker} ({self.units[marker]})"
+        """Return the marker's name with its unit (``"LPS (pg/mL)"``).
+
+        Parameters
+        ----------
+        marker : str
+
+        Returns
+        -------
+        str
+        """
+        return f"{marker} ({self.unit(marker)})"
 
 
 def read_marker_specs(path: str | Path) -> list[str]:
@@ -170,17 +323,15 @@ def marker_panel(samples: pd.DataFrame, specs: Sequence[str], *,
         parsed.append((column, unit or None))
     missing = [c for c, _ in parsed if c not in samples.columns]
     if missing:
-        raise NotFoundError("marker column", missing, where)
+        raise NotFoundError("marker column", missing, where,
+                            available=[str(c) for c in samples.columns])
     values: dict[str, pd.Series] = {}
-    units: dict[str, str] = {}
-    columns: dict[str, str] = {}
-    ids: dict[str, str | None] = {}
-    unit_sources: dict[str, str] = {}
+    info: dict[str, MarkerColumn] = {}
     for column, given in parsed:
         found = catalog.find(column)
         name = found[0].name if found else column
         if name in values:
-            raise ValidationError(f"marker {name!r} is named twice ({columns[name]!r} and "
+            raise ValidationError(f"marker {name!r} is named twice ({info[name].column!r} and "
                                   f"{column!r})")
         if given is not None:
             unit, source = given, "user"
@@ -193,15 +344,13 @@ def marker_panel(samples: pd.DataFrame, specs: Sequence[str], *,
                 f"marker column {column!r} is not in the marker catalogue, so its unit is "
                 f"unknown; give it as {column}=UNIT (e.g. {column}=ng/mL) or in a markers file")
         values[name] = _numeric(samples[column], column, where)
-        units[name] = parse_unit(unit).text
-        columns[name] = column
-        ids[name] = found[0].id if found else None
-        unit_sources[name] = source
+        info[name] = MarkerColumn(name, column, parse_unit(unit).text,
+                                  found[0].id if found else None, source)
     frame = pd.DataFrame(values, index=samples.index)
     empty = [n for n in frame.columns if frame[n].isna().all()]
     if empty:
         raise ValidationError(f"{where}: marker column(s) with no values: "
-                              f"{', '.join(columns[n] for n in empty)}")
-    return MarkerPanel(frame, units, columns, ids, unit_sources)
+                              f"{', '.join(info[str(n)].column for n in empty)}")
+    return MarkerPanel(frame, info)
 
 

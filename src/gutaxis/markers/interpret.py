@@ -1,9 +1,10 @@
 """A marker value placed against a range: the lab's own, else a published cut-off.
 
 Two layers, as elsewhere in gutaxis: :func:`interpret_marker` judges one value
-of one catalogue entry; :func:`interpret_labs` runs it over one sample of a
-``LABS.csv`` file (:class:`gutaxis.markers.labs.LabResults`).  Both return
-:class:`gutaxis.profile._model.Measure` objects with ``id = "marker:<id>"``.
+of one catalogue entry; :func:`interpret_result` judges one
+:class:`~gutaxis.markers.MarkerResult` (a ``LABS.csv`` row or a metadata
+value).  Both return :class:`gutaxis.measures.Measure` objects with
+``id = "marker:<id>"``.
 """
 
 from __future__ import annotations
@@ -13,12 +14,13 @@ import math
 from typing import Any
 
 from gutaxis.exceptions import ValidationError
-from gutaxis.knowledge._markers import Cutoff, MarkerEntry, classify
-from gutaxis.markers.labs import LabResults
+from gutaxis.knowledge import Cutoff, MarkerEntry, classify
+from gutaxis.markers._result import MarkerResult
 from gutaxis.markers.units import conversion_factor, parse_unit
-from gutaxis.profile._model import Measure, RangeUsed, Status
+from gutaxis.measures import Measure, RangeUsed, Status
 
-__all__ = ["interpret_marker", "interpret_labs", "NO_INTERVAL_NOTE", "NO_CUTOFF_NOTE"]
+__all__ = ["interpret_marker", "interpret_result", "NO_INTERVAL_NOTE", "NO_CUTOFF_NOTE",
+           "NOT_IN_CATALOGUE_NOTE"]
 
 #: Note of a value of a marker for which no reference interval exists.
 NO_INTERVAL_NOTE = ("no reference interval exists for this marker; value shown without a "
@@ -26,6 +28,9 @@ NO_INTERVAL_NOTE = ("no reference interval exists for this marker; value shown w
 #: Note of a value of a marker without a catalogue cut-off (but not flagged as having none).
 NO_CUTOFF_NOTE = ("the knowledge base holds no published cut-off for this marker and the "
                   "laboratory gave no range; value shown without a judgement")
+#: Note of a value of a marker the catalogue does not know, given without a lab range.
+NOT_IN_CATALOGUE_NOTE = ("the marker is not in the knowledge base and the laboratory gave no "
+                         "range; value shown without a judgement")
 
 _ORDER = ("low", "borderline", "within", "high")
 
@@ -226,35 +231,50 @@ def interpret_marker(entry: MarkerEntry, value: float, unit: str, *,
                    censored="<" if censored == "<" else ">" if censored == ">" else None)
 
 
-def interpret_labs(results: LabResults, sample_id: str) -> list[Measure]:
-    """Every result of one sample of a ``LABS.csv`` file, judged by :func:`interpret_marker`.
+def interpret_result(result: MarkerResult) -> Measure:
+    """Judge one reported marker value (see :func:`interpret_marker`).
 
     Parameters
     ----------
-    results : LabResults
-        From :func:`gutaxis.markers.labs.read_labs`.
-    sample_id : str
+    result : MarkerResult
+        A ``LABS.csv`` row or a metadata value.
 
     Returns
     -------
-    list of Measure
-        In file order; each with a first note naming the file, the line and
-        the value as written.
+    Measure
+        As :func:`interpret_marker`, with a first note naming where the value
+        was read (``result.origin``).  A marker the catalogue does not know is
+        judged by the lab's range when one was given; otherwise it is shown
+        unjudged (``"not comparable"``).
 
     Raises
     ------
-    NotFoundError
-        ``sample_id`` is not in the file.
+    UnitError, ValidationError
+        As :func:`interpret_marker`.
     """
-    out = []
-    for marker_id, row in results.for_sample(sample_id).iterrows():
-        entry = results.entry(str(marker_id))
-        measure = interpret_marker(
-            entry, row["value"], row["unit"],
-            ref_low=None if math.isnan(row["ref_low"]) else row["ref_low"],
-            ref_high=None if math.isnan(row["ref_high"]) else row["ref_high"],
-            assay=row["assay"] or None, censored=row["censored"] or None)
-        origin = (f"{results.path}: line {row['line']}: reported as "
-                  f"{row['original_value']} {row['original_unit']}")
-        out.append(dataclasses.replace(measure, notes=(origin, *measure.notes)))
-    return out
+    origin = (result.origin,) if result.origin else ()
+    if result.entry is not None:
+        measure = interpret_marker(result.entry, result.value, result.unit,
+                                   ref_low=result.ref_low, ref_high=result.ref_high,
+                                   assay=result.assay, censored=result.censored)
+        return dataclasses.replace(measure, notes=(*origin, *measure.notes))
+    value = float(_checked(result.value, "value"))  # type: ignore[arg-type]
+    unit = parse_unit(result.unit).text
+    notes = list(origin)
+    if result.censored:
+        notes.append(f"reported as {result.censored}{value:g} {unit}: {value:g} is the "
+                     "assay's limit, not a measurement")
+    if result.ref_low is not None or result.ref_high is not None:
+        low, high = _checked(result.ref_low, "ref_low"), _checked(result.ref_high, "ref_high")
+        source = "laboratory reference range" + (f" ({result.assay})" if result.assay else "")
+        used: RangeUsed | None = RangeUsed("lab", low, high, source,
+                                           label=_lab_label(low, high, unit))
+        status, why = _status(value, result.censored, {"low": low, "high": high})
+    else:
+        used, status, why = None, "not comparable", ""
+        notes.append(NOT_IN_CATALOGUE_NOTE)
+    if why:
+        notes.append(why)
+    return Measure(id=result.measure_id, label=result.name, kind="marker", value=value,
+                   unit=unit, status=status, range_used=used, notes=tuple(notes),
+                   censored=result.censored)

@@ -26,6 +26,7 @@ import pandas as pd
 
 from gutaxis.exceptions import FormatError, NotFoundError, UnitError, ValidationError
 from gutaxis.knowledge import MarkerCatalog, MarkerEntry, load_marker_catalog
+from gutaxis.markers._result import MarkerResult
 from gutaxis.markers.units import conversion_factor, parse_unit
 
 __all__ = ["LabResults", "read_labs", "REQUIRED_COLUMNS", "OPTIONAL_COLUMNS", "TABLE_COLUMNS"]
@@ -94,16 +95,62 @@ class LabResults:
             ``sample_id`` has no result in the file.
         """
         if sample_id not in self.samples:
-            raise NotFoundError("sample id", [sample_id], self.path)
+            raise NotFoundError("sample id", [sample_id], self.path, available=self.samples)
         rows = self.table[self.table.index.get_level_values("sample_id") == sample_id]
         return rows.droplevel("sample_id").copy()
 
     def entry(self, marker_id: str) -> MarkerEntry:
-        """The catalogue entry of a marker id of :attr:`table`."""
+        """Return the catalogue entry of a marker id of :attr:`table`.
+
+        Parameters
+        ----------
+        marker_id : str
+
+        Returns
+        -------
+        MarkerEntry
+
+        Raises
+        ------
+        NotFoundError
+            Not a marker of the catalogue.
+        """
         found = self.catalog.find(marker_id)
         if found is None:
-            raise NotFoundError("marker id", [marker_id], "the marker catalogue")
+            raise NotFoundError("marker id", [marker_id], "the marker catalogue",
+                                available=[e.id for e in self.catalog.markers])
         return found[0]
+
+    def results(self, sample_id: str) -> list[MarkerResult]:
+        """Return the results of one sample, in file order.
+
+        Parameters
+        ----------
+        sample_id : str
+
+        Returns
+        -------
+        list of MarkerResult
+            Values in the catalogue's units; ``origin`` names the file, the
+            line and the value as written.
+
+        Raises
+        ------
+        NotFoundError
+            ``sample_id`` has no result in the file.
+        """
+        out = []
+        for marker_id, row in self.for_sample(sample_id).iterrows():
+            entry = self.entry(str(marker_id))
+            out.append(MarkerResult(
+                name=entry.name, entry=entry, value=float(row["value"]), unit=str(row["unit"]),
+                censored=row["censored"] or None,
+                ref_low=None if math.isnan(row["ref_low"]) else float(row["ref_low"]),
+                ref_high=None if math.isnan(row["ref_high"]) else float(row["ref_high"]),
+                assay=row["assay"] or None,
+                origin=(f"{self.path}: line {row['line']}: reported as {row['original_value']} "
+                        f"{row['original_unit']}")))
+        return out
 
 
 def _decode(raw: bytes, path: str) -> str:

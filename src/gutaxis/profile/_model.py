@@ -1,9 +1,12 @@
 """The shapes one patient's profile is made of (shared by every step of ``profile/``).
 
-A profile is a list of :class:`Measure` (each index, taxon and marker, placed
-against a reference cohort and/or a lab range), the gut–immune chain as
-:class:`LinkAssessment` objects decided from those measures by rules in the
-knowledge base, and :class:`Option` objects triggered by findings.
+A profile is a list of :class:`~gutaxis.measures.Measure` (each index, taxon
+and marker, placed against a reference cohort and/or a lab range), the
+gut–immune chain as :class:`LinkAssessment` objects decided from those
+measures by rules in the knowledge base, :class:`Option` objects triggered by
+findings, :class:`~gutaxis.measures.Alert` objects saying what to read with
+care, and — with an earlier visit (:class:`Visit`) — :class:`FollowupRow`
+objects.
 """
 
 from __future__ import annotations
@@ -11,96 +14,38 @@ from __future__ import annotations
 import dataclasses
 from typing import Any, Literal
 
-__all__ = ["Profile", "Measure", "RangeUsed", "LinkAssessment", "Option", "Status", "LinkStatus",
-           "MeasureKind"]
+from gutaxis.measures import Alert, Censoring, Measure
 
-#: Where a value stands.  ``"not measured"``: no value; ``"not comparable"``:
-#: a value exists but the reference cannot place it (different sequencing,
-#: taxonomy, too few reads) — no percentile is shown then.
-Status = Literal["low", "within", "high", "borderline", "not measured", "not comparable"]
-LinkStatus = Literal["disturbed", "not disturbed", "not measured"]
-MeasureKind = Literal["index", "taxon", "marker"]
+__all__ = ["Profile", "LinkAssessment", "Option", "FollowupRow", "Visit", "LinkStatus",
+           "Summary", "PROFILE_SCHEMA_VERSION"]
 
+#: Version of the ``profile.json`` layout; a change that breaks it bumps it.
+PROFILE_SCHEMA_VERSION = "2.0"
 
-@dataclasses.dataclass(frozen=True)
-class RangeUsed:
-    """The range a value was judged against, and where it came from.
-
-    ``kind`` is ``"lab"`` (the range printed with the result; it wins),
-    ``"catalogue"`` (a published cut-off from the knowledge base, ``source``
-    names it) or ``"reference"`` (percentiles of the reference cohort).
-    """
-
-    kind: Literal["lab", "catalogue", "reference"]
-    low: float | None
-    high: float | None
-    source: str
-    borderline_high: float | None = None  # e.g. calprotectin 50–120 borderline
-    label: str = ""
-
-
-@dataclasses.dataclass(frozen=True)
-class Measure:
-    """One measure of the patient.
-
-    Attributes
-    ----------
-    id : str
-        ``"shannon_entropy"``, ``"gmhi"``, ``"md_index"``, ``"taxon:<kb id>"``,
-        ``"marker:<kb id>"`` (ids of the knowledge base).
-    label : str
-        Display name.
-    kind : {"index", "taxon", "marker"}
-    value : float or None
-        In ``unit``; ``None`` when not measured / not applicable.
-    unit : str
-        ``""`` for unitless indices; relative abundances are fractions (``"fraction"``).
-    percentile, ci_low, ci_high : float or None
-        Position in the reference (0–100) with its bootstrap 95 % interval.
-    reference_n : int or None
-        Reference samples the percentile is based on.
-    status : Status
-    range_used : RangeUsed or None
-    caveats : tuple of str
-    notes : tuple of str
-        Why a value is missing/not applicable/not comparable, unit conversions made…
-    censored : {"<", ">"} or None
-        The lab reported the value only as below / above an assay limit; ``value``
-        is then the limit, not a measurement.
-    """
-
-    id: str
-    label: str
-    kind: MeasureKind
-    value: float | None
-    unit: str
-    status: Status
-    percentile: float | None = None
-    ci_low: float | None = None
-    ci_high: float | None = None
-    reference_n: int | None = None
-    range_used: RangeUsed | None = None
-    caveats: tuple[str, ...] = ()
-    notes: tuple[str, ...] = ()
-    censored: Literal["<", ">"] | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        out = dataclasses.asdict(self)
-        out["caveats"] = list(self.caveats)
-        out["notes"] = list(self.notes)
-        return out
+LinkStatus = Literal["disturbed", "not disturbed", "not comparable", "not measured"]
 
 
 @dataclasses.dataclass(frozen=True)
 class LinkAssessment:
     """One link of the gut–immune chain.
 
-    ``id`` is one of ``"dysbiosis"``, ``"barrier"``, ``"translocation"``,
-    ``"inflammation"`` (in that order along the chain).  ``deciding`` lists
-    the measure ids (with their status) that decided ``status``; ``evidence``
-    states how strong the evidence is for reading those measures that way, and
-    ``unknowns`` what is not known — both from the knowledge base, with
-    ``sources``.
+    Attributes
+    ----------
+    id : str
+        ``"dysbiosis"``, ``"barrier"``, ``"translocation"`` or ``"inflammation"``
+        (in that order along the chain).
+    label : str
+    status : {"disturbed", "not disturbed", "not comparable", "not measured"}
+    deciding : tuple of (str, str)
+        The measure ids (with their status) that decided ``status``.
+    explanation : str
+    evidence, unknowns : str
+        How strong the evidence is for reading those measures that way, and
+        what is not known — from the knowledge base.
+    sources : tuple of str
+    not_comparable : tuple of str
+        The link's measures that have a value but could not be placed (a
+        "not measured" link with such measures was measured, not judged).
     """
 
     id: str
@@ -111,11 +56,19 @@ class LinkAssessment:
     evidence: str
     unknowns: str
     sources: tuple[str, ...]
+    not_comparable: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
+        """Return the link as plain types (``profile.json``'s ``chain`` entries).
+
+        Returns
+        -------
+        dict
+        """
         out = dataclasses.asdict(self)
         out["deciding"] = [{"measure": m, "status": s} for m, s in self.deciding]
         out["sources"] = list(self.sources)
+        out["not_comparable"] = list(self.not_comparable)
         return out
 
 
@@ -141,6 +94,12 @@ class Option:
     cautions: str = ""
 
     def to_dict(self) -> dict[str, Any]:
+        """Return the option as plain types.
+
+        Returns
+        -------
+        dict
+        """
         out = dataclasses.asdict(self)
         out["triggered_by"] = list(self.triggered_by)
         out["sources"] = list(self.sources)
@@ -148,20 +107,146 @@ class Option:
 
 
 @dataclasses.dataclass(frozen=True)
-class Profile:
-    """One patient's whole profile: what ``profile.json``, ``profile.html`` and
-    ``profile.pdf`` are rendered from.
+class FollowupRow:
+    """The change of one measure since the previous visit.
+
+    Attributes
+    ----------
+    id, label, kind, unit : str
+        The measure (``kind`` is ``""`` for a measure only in the previous visit).
+    previous, current : float or None
+        The values (in ``unit``); for a censored value, the limit.
+    previous_censored, current_censored : {"<", ">"} or None
+        A value reported only as beyond an assay limit.
+    change : float or None
+        ``current − previous``; None when either is missing or censored.
+    direction : {"increase", "decrease", "no change"} or None
+    reference_sd : float or None
+        The reference's robust SD of the measure.
+    critical_difference : float or None
+        ``z × √2 × reference_sd``: the smallest change called real.
+    real_change : bool or None
+        ``|change| > critical_difference``; None when it cannot be judged.
+    notes : tuple of str
+        Why not, unit conversions.
+    """
+
+    id: str
+    label: str
+    kind: str
+    unit: str
+    previous: float | None
+    current: float | None
+    previous_censored: Censoring | None = None
+    current_censored: Censoring | None = None
+    change: float | None = None
+    direction: Literal["increase", "decrease", "no change"] | None = None
+    reference_sd: float | None = None
+    critical_difference: float | None = None
+    real_change: bool | None = None
+    notes: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the row as plain types (``profile.json``'s ``followup`` entries).
+
+        Returns
+        -------
+        dict
+        """
+        out = dataclasses.asdict(self)
+        out["notes"] = list(self.notes)
+        return out
+
+
+@dataclasses.dataclass(frozen=True)
+class Visit:
+    """An earlier visit, as read from its ``profile.json`` (:func:`~gutaxis.profile.read_visit`).
 
     Attributes
     ----------
     sample_id : str
+    patient_id : str or None
+        The patient the profile was made for, when it was recorded.
+    created : str
+        ISO 8601 time of that profile.
+    reference_version : str or None
+        The version of the reference it was placed against.
+    values : dict of str to (float or None, str, censoring or None)
+        Measure id → (value, unit, censored).
+    labels : dict of str to str
+        Measure id → label.
+    history : tuple of dict
+        The visits before that one, as its ``history`` recorded them
+        (``{created, sample_id, patient_id, values, censored}``).
+    path : str
+        The file it was read from (``""`` when built in memory).
+    """
+
+    sample_id: str
+    patient_id: str | None
+    created: str
+    reference_version: str | None
+    values: dict[str, tuple[float | None, str, Censoring | None]]
+    labels: dict[str, str] = dataclasses.field(default_factory=dict)
+    history: tuple[dict[str, Any], ...] = ()
+    path: str = ""
+
+    def history_entry(self) -> dict[str, Any]:
+        """Return this visit as one entry of the next profile's ``history``.
+
+        Returns
+        -------
+        dict
+            ``{created, sample_id, patient_id, values: {id: value}, censored: {id: "<"|">"}}``.
+        """
+        return {"created": self.created, "sample_id": self.sample_id,
+                "patient_id": self.patient_id,
+                "values": {mid: value for mid, (value, _, _) in self.values.items()},
+                "censored": {mid: c for mid, (_, _, c) in self.values.items() if c}}
+
+
+@dataclasses.dataclass(frozen=True)
+class Summary:
+    """The first screen of a profile: sentences for the patient, lines for the clinician.
+
+    Attributes
+    ----------
+    patient : tuple of str
+        Plain language, for the patient.
+    clinician : tuple of str
+        Short technical lines.
+    """
+
+    patient: tuple[str, ...]
+    clinician: tuple[str, ...]
+
+    def to_dict(self) -> dict[str, list[str]]:
+        """Return ``{"patient": [...], "clinician": [...]}``.
+
+        Returns
+        -------
+        dict
+        """
+        return {"patient": list(self.patient), "clinician": list(self.clinician)}
+
+
+@dataclasses.dataclass(frozen=True)
+class Profile:
+    """One patient's whole profile: what ``profile.json``, ``profile.html`` and ``.pdf`` show.
+
+    Attributes
+    ----------
+    sample_id : str
+    patient_id : str or None
+        Who the profile is for, when given (``--patient``): follow-ups compare
+        profiles of the same patient.
     created : str
         ISO 8601 time (UTC).
     reference : dict
         ``{name, version, n_samples, sequencing, taxonomy_scheme, created, where}``.
-    warnings : tuple of dict
-        ``{code, message, affects}``: comparability problems (different sequencing,
-        taxonomy scheme, too few reads, out of the reference's range).
+    alerts : tuple of Alert
+        What to read with care: the comparison with the reference (scope
+        ``"reference"``) and with the previous visit (``"followup"``).
     measures : tuple of Measure
         Indices, key taxa and markers, in that order.
     top_taxa : tuple of dict
@@ -170,19 +255,13 @@ class Profile:
         The four links in chain order.
     options : dict of str to tuple of Option
         By 5R step, in order; empty when nothing triggered an option.
-    followup : tuple of dict or None
-        Per measure ``{id, label, kind, unit, previous, current, change, direction,
-        reference_sd, critical_difference, real_change, notes}`` (see
-        :func:`~gutaxis.profile.followup.compare_visits`); ``None`` without a
-        previous profile.
+    followup : tuple of FollowupRow or None
+        ``None`` without a previous visit.
     history : tuple of dict
-        Earlier visits ``{created, values: {measure id: value}}`` for trend plots
-        (from the previous profile's own history plus the previous profile).
+        Earlier visits (:meth:`Visit.history_entry`), oldest first, for trend plots.
     reference_values : dict of str to list of float
-        Reference values of each measure with a percentile, for the plots
-        (measure id → values).
-    summary : dict
-        ``{"patient": [sentences in plain language], "clinician": [short lines]}``.
+        Reference values of each measure with a percentile, for the plots.
+    summary : Summary
     disclaimer : str
         From the knowledge base: supports, does not replace, a clinician's judgement.
     provenance : dict
@@ -191,20 +270,43 @@ class Profile:
     """
 
     sample_id: str
+    patient_id: str | None
     created: str
     reference: dict[str, Any]
-    warnings: tuple[dict[str, Any], ...]
+    alerts: tuple[Alert, ...]
     measures: tuple[Measure, ...]
     top_taxa: tuple[dict[str, Any], ...]
     chain: tuple[LinkAssessment, ...]
     options: dict[str, tuple[Option, ...]]
-    followup: tuple[dict[str, Any], ...] | None
+    followup: tuple[FollowupRow, ...] | None
     history: tuple[dict[str, Any], ...]
     reference_values: dict[str, list[float]]
-    summary: dict[str, list[str]]
+    summary: Summary
     disclaimer: str
     provenance: dict[str, Any]
 
     def measure(self, measure_id: str) -> Measure | None:
-        """The measure with that id, or ``None``."""
+        """Return the measure with that id, or ``None``.
+
+        Parameters
+        ----------
+        measure_id : str
+
+        Returns
+        -------
+        Measure or None
+        """
         return next((m for m in self.measures if m.id == measure_id), None)
+
+    def alerts_for(self, scope: str) -> tuple[Alert, ...]:
+        """Return the alerts of one scope (``"reference"`` or ``"followup"``).
+
+        Parameters
+        ----------
+        scope : str
+
+        Returns
+        -------
+        tuple of Alert
+        """
+        return tuple(a for a in self.alerts if a.scope == scope)

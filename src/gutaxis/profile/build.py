@@ -1,154 +1,99 @@
-"""Assemble one patient's :class:`~gutaxis.profile._model.Profile`.
+"""Assemble one patient's :class:`~gutaxis.profile.Profile`.
 
 Each step lives in its own module; this one only joins them:
 
-1. :func:`~gutaxis.profile.reference.compare_to_reference` places the
-   patient's indices, key taxa and markers in the reference (percentile with
-   a bootstrap interval) and raises comparability warnings;
-2. marker values are judged by :func:`~gutaxis.markers.interpret.interpret_marker`
-   — the lab's range first, the catalogue's published cut-off next — and keep
-   their reference percentile; a marker with neither range is judged by its
-   reference percentile when the reference has it;
-3. :func:`~gutaxis.profile.chain.assess_chain` and
-   :func:`~gutaxis.profile.options.select_options` apply the knowledge-base rules;
-4. :func:`~gutaxis.profile.followup.compare_visits` compares with a previous
-   profile.
-
-The plain-language summary is built from the results here; its sentences
-describe positions and statuses, never a diagnosis.
+1. :func:`~gutaxis.reference.compare_to_reference` places the patient's
+   indices and key taxa in the reference (percentile with a bootstrap
+   interval) and raises comparability alerts;
+2. markers take one path (:func:`assess_markers`): each reported value is
+   judged against the lab's range, else the catalogue's published cut-off
+   (:func:`~gutaxis.markers.interpret_result`), then placed in the reference
+   (:func:`~gutaxis.reference.place_markers`), which judges it only when
+   neither range exists;
+3. :func:`~gutaxis.profile.assess_chain` and
+   :func:`~gutaxis.profile.select_options` apply the knowledge-base rules;
+4. with an earlier visit, :func:`~gutaxis.profile.compare_visits` computes
+   the changes;
+5. :func:`~gutaxis.profile.summary.summarise` writes the first screen.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as _dt
-import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from gutaxis import composition
 from gutaxis._version import __version__
 from gutaxis.exceptions import NotFoundError, ValidationError
-from gutaxis.knowledge import load_marker_catalog
-from gutaxis.knowledge._chain import load_chain
-from gutaxis.knowledge._interventions import load_interventions
-from gutaxis.knowledge._taxa import load_taxa_catalog
-from gutaxis.markers import MarkerPanel
-from gutaxis.markers.interpret import interpret_marker
-from gutaxis.markers.labs import LabResults
-from gutaxis.profile._model import Measure, Profile, RangeUsed
+from gutaxis.knowledge import load_chain, load_interventions, load_marker_catalog, load_taxa_catalog
+from gutaxis.markers import LabResults, MarkerPanel, MarkerResult, interpret_result
+from gutaxis.measures import Alert, Measure
+from gutaxis.profile._model import Profile, Visit
 from gutaxis.profile.chain import assess_chain
 from gutaxis.profile.followup import compare_visits
 from gutaxis.profile.options import select_options
-from gutaxis.profile.reference import (
+from gutaxis.profile.summary import summarise
+from gutaxis.reference import (
     HIGH_PERCENTILE,
     LOW_PERCENTILE,
     Reference,
     compare_to_reference,
+    place_markers,
 )
 from gutaxis.study import Study
 
-__all__ = ["build_profile", "TOP_TAXA"]
+__all__ = ["build_profile", "assess_markers", "patient_markers", "TOP_TAXA"]
 
 #: Taxa listed in the composition section.
 TOP_TAXA = 10
-_JUDGED = {"low", "within", "high", "borderline"}
 
 
-def _reference_range(measure: Measure, reference: Reference) -> RangeUsed:
-    values = reference.measure_values(measure.id, unit=measure.unit)
-    finite = sorted(float(v) for v in (values if values is not None else []) if math.isfinite(v))
-    low = high = None
-    if finite:
-        import numpy as np
+def patient_markers(sample_id: str, *, panel: MarkerPanel | None = None,
+                    labs: LabResults | None = None) -> list[MarkerResult]:
+    """Return the patient's marker values: lab results first, then metadata values.
 
-        low, high = (float(q) for q in np.percentile(finite, [LOW_PERCENTILE, HIGH_PERCENTILE]))
-    return RangeUsed("reference", low, high,
-                     f"reference cohort '{reference.name}' (version {reference.version[:12]}), "
-                     f"{LOW_PERCENTILE}th–{HIGH_PERCENTILE}th percentile",
-                     label="no laboratory or published range; judged by the reference's "
-                           "percentiles (the whole 95 % interval must lie outside them)")
+    Parameters
+    ----------
+    sample_id : str
+    panel : MarkerPanel, optional
+        Marker values from sample metadata.
+    labs : LabResults, optional
+        A ``LABS.csv`` file; a lab result wins over a metadata value of the
+        same marker.
 
-
-def _judge_marker(compared: Measure | None, lab: Measure | None, reference: Reference,
-                  entry_value: tuple[Any, float, str] | None) -> Measure | None:
-    """One marker: lab range > catalogue cut-off > reference percentile."""
-    judged = lab
-    if judged is None and entry_value is not None:
-        entry, value, unit = entry_value
-        judged = interpret_marker(entry, value, unit)
-    if judged is None:
-        return compared
-    if compared is None or compared.percentile is None:
-        return judged
-    merged = dataclasses.replace(judged, percentile=compared.percentile,
-                                 ci_low=compared.ci_low, ci_high=compared.ci_high,
-                                 reference_n=compared.reference_n,
-                                 notes=judged.notes + tuple(n for n in compared.notes
-                                                            if n not in judged.notes))
-    if judged.status == "not comparable" and compared.status in _JUDGED:
-        merged = dataclasses.replace(merged, status=compared.status,
-                                     range_used=_reference_range(merged, reference))
-    return merged
-
-
-def _markers(comparison_measures: Sequence[Measure], reference: Reference,
-             panel: MarkerPanel | None, labs: LabResults | None, sample_id: str
-             ) -> list[Measure]:
-    from gutaxis.markers.interpret import interpret_labs
-
-    catalog = load_marker_catalog()
-    compared = {m.id: m for m in comparison_measures if m.kind == "marker"}
-    lab = {m.id: m for m in (interpret_labs(labs, sample_id) if labs is not None and
-                              sample_id in set(labs.samples) else [])}
-    from_panel: dict[str, tuple[Any, float, str]] = {}
+    Returns
+    -------
+    list of MarkerResult
+    """
+    results = list(labs.results(sample_id)) if labs is not None else []
+    seen = {r.measure_id for r in results}
     if panel is not None and sample_id in panel.values.index:
-        for name in panel.names:
-            value = float(panel.values.at[sample_id, name])  # type: ignore[arg-type]
-            cid = panel.catalog_ids.get(name)
-            if cid is None or not math.isfinite(value):
-                continue
-            entry = next(e for e in catalog.markers if e.id == cid)
-            from_panel[f"marker:{cid}"] = (entry, value, panel.units[name])
-    ids = list(dict.fromkeys([*lab, *from_panel, *compared]))
-    out = []
-    for mid in ids:
-        measure = _judge_marker(compared.get(mid), lab.get(mid), reference,
-                                None if mid in lab else from_panel.get(mid))
-        if measure is not None:
-            out.append(measure)
-    return out
+        results += [r for r in panel.results(sample_id) if r.measure_id not in seen]
+    return results
 
 
-def _patient_panel(panel: MarkerPanel | None, labs: LabResults | None,
-                   sample_id: str) -> MarkerPanel | None:
-    """The patient's marker values as placed in the reference: a lab result wins over a
-    metadata value of the same marker, so the percentile is that of the value shown."""
-    import pandas as pd
+def assess_markers(results: Sequence[MarkerResult], reference: Reference, *,
+                   n_boot: int = 2000, seed: int = 0) -> list[Measure]:
+    """Judge each marker value, then place it in the reference.
 
-    values: dict[str, float] = {}
-    units: dict[str, str] = {}
-    columns: dict[str, str] = {}
-    ids: dict[str, str | None] = {}
-    sources: dict[str, str] = {}
-    if panel is not None and sample_id in panel.values.index:
-        for name in panel.names:
-            values[name] = float(panel.values.at[sample_id, name])  # type: ignore[arg-type]
-            units[name], columns[name] = panel.units[name], panel.columns[name]
-            ids[name], sources[name] = panel.catalog_ids.get(name), panel.unit_sources[name]
-    if labs is not None:
-        for row in labs.for_sample(sample_id).itertuples():
-            marker_id = str(row.Index[1] if isinstance(row.Index, tuple) else row.Index)
-            entry = labs.entry(marker_id)
-            for name in [n for n, i in ids.items() if i == entry.id]:
-                del values[name], units[name], columns[name], ids[name], sources[name]
-            values[entry.name] = float(row.value)  # type: ignore[arg-type]
-            units[entry.name], columns[entry.name] = str(row.unit), f"{labs.path} (labs)"
-            ids[entry.name], sources[entry.name] = entry.id, "labs"
-    if not values:
-        return None
-    frame = pd.DataFrame({n: [v] for n, v in values.items()}, index=[sample_id])
-    return MarkerPanel(frame, units, columns, ids, sources)
+    Parameters
+    ----------
+    results : sequence of MarkerResult
+    reference : Reference
+    n_boot, seed : int
+        Bootstrap of the percentile intervals.
+
+    Returns
+    -------
+    list of Measure
+        In the order of ``results``: status from the lab's range, else the
+        catalogue's cut-off, else the reference percentile (see
+        :func:`~gutaxis.reference.place_markers`); a censored value keeps
+        its ``<``/``>`` and gets no percentile.
+    """
+    return place_markers(reference, [interpret_result(r) for r in results],
+                         n_boot=n_boot, seed=seed)
 
 
 def _top_taxa(study: Study, sample_id: str, rank: str = "genus") -> tuple[dict[str, Any], ...]:
@@ -163,84 +108,46 @@ def _top_taxa(study: Study, sample_id: str, rank: str = "genus") -> tuple[dict[s
                  for t, v in rel.items())
 
 
-def _fmt(value: float | None) -> str:
-    if value is None:
-        return "–"
-    return f"{value:.3g}"
+def _reference_alerts(sample_id: str, reference: Reference,
+                      measures: Sequence[Measure]) -> tuple[Alert, ...]:
+    if sample_id not in set(map(str, reference.sample_ids)):
+        return ()
+    placed = tuple(m.id for m in measures if m.percentile is not None)
+    return (Alert("patient_in_reference",
+                  f"Sample {sample_id} is itself one of the reference's samples, so it is "
+                  "partly compared with itself; its percentiles lean towards the middle.",
+                  "reference", False, placed),)
 
 
-def _summary(measures: Sequence[Measure], chain: Sequence[Any], warnings: Sequence[dict[str, Any]],
-             reference: Reference, options: Mapping[str, Sequence[Any]]) -> dict[str, list[str]]:
-    patient: list[str] = []
-    clinician: list[str] = []
-    if warnings:
-        patient.append("Some results could not be compared fairly with the reference group; "
-                       "they are marked below and should be read with care.")
-        clinician.extend(f"Warning: {w['message']}" for w in warnings)
-    ref_text = f"the {reference.n_samples} people of the reference group '{reference.name}'"
-    shannon = next((m for m in measures if m.id in ("shannon_entropy", "index:shannon_entropy")),
-                   None)
-    if shannon is not None and shannon.percentile is not None:
-        patient.append(
-            f"Your gut microbial diversity (Shannon) is higher than that of about "
-            f"{shannon.percentile:.0f} % of {ref_text} (95 % interval "
-            f"{shannon.ci_low:.0f}–{shannon.ci_high:.0f} %).")
-    labels = {m.id: m.label for m in measures}
-    labels.update({f"index:{m.id}": m.label for m in measures if m.kind == "index"})
-    for link in chain:
-        patient.append(f"{link.label}: {link.status}.")
-        deciding = ", ".join(f"{labels.get(m, m)} {s}" for m, s in link.deciding)
-        clinician.append(f"{link.label}: {link.status} ({deciding or 'no data'}).")
-    flagged = [m for m in measures if m.status in ("low", "high", "borderline")]
-    if flagged:
-        clinician.append("Outside the range used: " + "; ".join(
-            f"{m.label} {_fmt(m.value)} {m.unit} ({m.status})".replace("  ", " ")
-            for m in flagged))
-    n_options = sum(len(v) for v in options.values())
-    if n_options:
-        patient.append(f"{n_options} option(s) to discuss with your clinician are listed, each "
-                       "with how strong the evidence for it is.")
-    return {"patient": patient, "clinician": clinician}
-
-
-def _context_warnings(sample_id: str, reference: Reference,
-                      previous: Mapping[str, Any] | None) -> tuple[dict[str, Any], ...]:
-    """Warnings about what the profile is compared with (none blocks a percentile)."""
+def _followup_alerts(sample_id: str, patient_id: str | None, reference: Reference,
+                     previous: Visit) -> tuple[Alert, ...]:
     out = []
-    if sample_id in set(map(str, reference.sample_ids)):
-        out.append({"code": "patient_in_reference", "affects": [], "message":
-                    f"Sample {sample_id} is itself one of the reference's samples, so it is "
-                    "partly compared with itself; its percentiles lean towards the middle."})
-    if previous is not None:
-        before = previous.get("sample_id")
-        if before is not None and str(before) != str(sample_id):
-            out.append({"code": "previous_sample_differs", "affects": [], "message":
-                        f"The previous profile is of sample {before}, this one of "
-                        f"{sample_id}: the follow-up assumes both are the same person."})
-        ref_before = (previous.get("reference") or {}).get("version")
-        if ref_before is not None and str(ref_before) != reference.version:
-            out.append({"code": "previous_reference_differs", "affects": [], "message":
-                        "The previous profile was placed against another reference (version "
-                        f"{str(ref_before)[:12]}, now {reference.version[:12]}): its "
-                        "percentiles are not comparable with these."})
+    if patient_id is not None and previous.patient_id is not None \
+            and patient_id != previous.patient_id:
+        out.append(Alert("previous_patient_differs",
+                         f"The previous profile ({previous.path or previous.sample_id}) is of "
+                         f"patient {previous.patient_id}, this one of patient {patient_id}: "
+                         "the changes below compare two people.", "followup"))
+    elif (patient_id is None or previous.patient_id is None) \
+            and previous.sample_id == sample_id:
+        out.append(Alert("previous_same_sample",
+                         f"The previous profile is of the same sample ({sample_id}): the "
+                         "changes below compare a sample with itself.", "followup"))
+    if previous.reference_version is not None \
+            and previous.reference_version != reference.version:
+        out.append(Alert("previous_reference_differs",
+                         "The previous profile was placed against another reference (version "
+                         f"{previous.reference_version[:12]}, now {reference.version[:12]}): "
+                         "its percentiles are not comparable with these.", "followup"))
     return tuple(out)
 
 
-def _history(previous: Mapping[str, Any] | None) -> tuple[dict[str, Any], ...]:
-    if previous is None:
-        return ()
-    earlier = list(previous.get("history") or [])
-    values = {m["id"]: m.get("value") for m in previous.get("measures", []) if "id" in m}
-    earlier.append({"created": previous.get("created", ""), "values": values})
-    return tuple(earlier)
-
-
 def build_profile(study: Study, sample_id: str, reference: Reference, *,
-                  markers: MarkerPanel | None = None, labs: LabResults | None = None,
-                  previous: Mapping[str, Any] | None = None, n_boot: int = 2000, seed: int = 0,
-                  inputs: Sequence[dict[str, Any]] = (),
+                  patient_id: str | None = None, markers: MarkerPanel | None = None,
+                  labs: LabResults | None = None, previous: Visit | None = None,
+                  n_boot: int = 2000, seed: int = 0, inputs: Sequence[dict[str, Any]] = (),
                   clock: Callable[[], _dt.datetime] | None = None) -> Profile:
-    """One patient's profile against a reference cohort.
+    """Build one patient's profile against a reference cohort.
 
     Parameters
     ----------
@@ -249,14 +156,18 @@ def build_profile(study: Study, sample_id: str, reference: Reference, *,
     sample_id : str
         The patient's sample.
     reference : Reference
-        A frozen reference cohort (:func:`~gutaxis.profile.reference.load_reference`).
+        A frozen reference cohort (:func:`~gutaxis.reference.load_reference`).
+    patient_id : str, optional
+        Who the profile is for; a follow-up warns when the previous visit is
+        of another patient.
     markers : MarkerPanel, optional
         Marker values from sample metadata.
     labs : LabResults, optional
         Lab results (``LABS.csv``); their ranges win over catalogue cut-offs,
         and a lab value wins over a metadata value of the same marker.
-    previous : mapping, optional
-        A previous ``profile.json`` (parsed) for the follow-up section.
+    previous : Visit, optional
+        The previous visit (:func:`~gutaxis.profile.read_visit`), for the
+        follow-up section.
     n_boot, seed : int
         Bootstrap replicates and seed of the percentile intervals.
     inputs : sequence of dict
@@ -272,30 +183,33 @@ def build_profile(study: Study, sample_id: str, reference: Reference, *,
     ------
     NotFoundError
         ``sample_id`` is not in the table.
+    ValidationError
+        ``labs`` has no results for ``sample_id``.
     """
     if sample_id not in set(study.sample_ids):
-        raise NotFoundError("sample id", [sample_id], study.source or "the table")
+        raise NotFoundError("sample id", [sample_id], study.source or "the table",
+                            available=[str(s) for s in study.sample_ids])
     if labs is not None and sample_id not in set(labs.samples):
         shown = ", ".join(map(repr, sorted(labs.samples)[:10]))
         raise ValidationError(f"{labs.path}: no lab results for sample {sample_id!r} (the "
                               f"file has {shown}); sample ids must match exactly")
-    comparison = compare_to_reference(reference, study, sample_id,
-                                      markers=_patient_panel(markers, labs, sample_id),
-                                      n_boot=n_boot, seed=seed)
-    non_markers = [m for m in comparison.measures if m.kind != "marker"]
-    measures = [*non_markers, *_markers(comparison.measures, reference, markers, labs, sample_id)]
-    by_id = {m.id: m for m in measures}
-    chain = assess_chain(by_id)
-    options = select_options(chain, by_id)
-    warnings = tuple({"code": w.code, "message": w.message, "affects": list(w.affects)}
-                     for w in comparison.warnings) + _context_warnings(sample_id, reference,
-                                                                       previous)
-    followup = (tuple(compare_visits(previous, measures, reference))
-                if previous is not None else None)
+    comparison = compare_to_reference(reference, study, sample_id, n_boot=n_boot, seed=seed)
+    marker_measures = assess_markers(patient_markers(sample_id, panel=markers, labs=labs),
+                                     reference, n_boot=n_boot, seed=seed)
+    measures = (*comparison.measures, *marker_measures)
+    chain = assess_chain(measures)
+    options = select_options(chain, measures)
+    alerts = (*comparison.alerts, *_reference_alerts(sample_id, reference, measures))
+    followup = None
+    history: tuple[dict[str, Any], ...] = ()
+    if previous is not None:
+        alerts += _followup_alerts(sample_id, patient_id, reference, previous)
+        followup = tuple(compare_visits(previous, measures, reference))
+        history = (*previous.history, previous.history_entry())
     reference_values = {}
     for m in measures:
-        values = (reference.measure_values(m.id, unit=m.unit) if m.percentile is not None
-                  else None)
+        values = (reference.measure_values(m.id, unit=m.unit or None)
+                  if m.percentile is not None else None)
         if values is not None:
             reference_values[m.id] = [float(v) for v in values]
     interventions = load_interventions()
@@ -315,17 +229,18 @@ def build_profile(study: Study, sample_id: str, reference: Reference, *,
     }
     return Profile(
         sample_id=str(sample_id),
+        patient_id=None if patient_id is None else str(patient_id),
         created=now.isoformat(timespec="seconds"),
         reference=reference.summary(),
-        warnings=warnings,
-        measures=tuple(measures),
+        alerts=alerts,
+        measures=measures,
         top_taxa=_top_taxa(study, sample_id),
         chain=tuple(chain),
         options={step: tuple(opts) for step, opts in options.items()},
         followup=followup,
-        history=_history(previous),
+        history=history,
         reference_values=reference_values,
-        summary=_summary(measures, chain, warnings, reference, options),
+        summary=summarise(measures, chain, alerts, options, n_reference=reference.n_samples),
         disclaimer=interventions.disclaimer,
         provenance=provenance,
     )

@@ -9,58 +9,44 @@ cut-off, both decided upstream).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 
 from gutaxis.exceptions import ValidationError
-from gutaxis.knowledge._chain import (
-    JUDGED_STATUSES,
-    ChainCatalog,
-    ChainLink,
-    load_chain,
-    source_label,
-)
-from gutaxis.profile._model import LinkAssessment, LinkStatus, Measure
+from gutaxis.knowledge import JUDGED_STATUSES, ChainCatalog, ChainLink, load_chain, source_label
+from gutaxis.measures import Measure
+from gutaxis.profile._model import LinkAssessment, LinkStatus
 
-__all__ = ["assess_chain", "measures_by_ref"]
-
-_PREFIXES = ("index", "taxon", "marker")
+__all__ = ["assess_chain", "measures_by_id"]
 
 
-def measures_by_ref(measures: Mapping[str, Measure]) -> dict[str, Measure]:
-    """The measures keyed by the references the knowledge base uses.
+def measures_by_id(measures: Iterable[Measure]) -> dict[str, Measure]:
+    """Return the measures keyed by their ids (``"index:shannon_entropy"``, ``"marker:lps"``).
 
-    A key that already has a prefix (``"marker:lps"``, ``"index:gmhi"``) is
-    kept; a bare key (``"shannon_entropy"``, as :class:`Measure` ids of
-    indices are written) gets its measure's kind as prefix
-    (``"index:shannon_entropy"``).
+    Parameters
+    ----------
+    measures : iterable of Measure
+
+    Returns
+    -------
+    dict of str to Measure
 
     Raises
     ------
     ValidationError
-        A prefix that is not index/taxon/marker, a prefix that contradicts the
-        measure's ``kind``, or two keys naming the same reference.
+        Two measures with the same id.
 
     Examples
     --------
-    >>> m = Measure(id="shannon_entropy", label="Shannon", kind="index", value=3.1,
-    ...             unit="", status="low")
-    >>> list(measures_by_ref({"shannon_entropy": m}))
+    >>> m = Measure("index:shannon_entropy", "Shannon", "index", 3.1, "", "low")
+    >>> list(measures_by_id([m]))
     ['index:shannon_entropy']
     """
     out: dict[str, Measure] = {}
-    for key, measure in measures.items():
-        ref = key if ":" in key else f"{measure.kind}:{key}"
-        prefix = ref.split(":", 1)[0]
-        if prefix not in _PREFIXES:
-            raise ValidationError(f"measure key {key!r} must start with one of "
-                                  f"{', '.join(p + ':' for p in _PREFIXES)} or have none; "
-                                  f"got prefix {prefix!r}")
-        if prefix != measure.kind:
-            raise ValidationError(f"measure key {key!r} says {prefix!r} but the measure's kind "
-                                  f"is {measure.kind!r}; use the key {measure.kind}:...")
-        if ref in out:
-            raise ValidationError(f"two measures refer to {ref!r}; give each measure once")
-        out[ref] = measure
+    for measure in measures:
+        if measure.id in out:
+            raise ValidationError(f"two measures have the id {measure.id!r}; give each "
+                                  "measure once")
+        out[measure.id] = measure
     return out
 
 
@@ -79,7 +65,7 @@ def _describe(measure: Measure) -> str:
     elif measure.value is not None:
         unit = f" {measure.unit}" if measure.unit else ""
         source = f"; {measure.range_used.kind} range" if measure.range_used is not None else ""
-        text += f" ({measure.value:.4g}{unit}{source})"
+        text += f" ({measure.censored or ''}{measure.value:.4g}{unit}{source})"
     return text
 
 
@@ -89,6 +75,8 @@ def _assess(link: ChainLink, by_ref: Mapping[str, Measure]) -> LinkAssessment:
     fired = [c for c in link.rule.any_of
              if c.measure in considered and considered[c.measure].status == c.status]
 
+    unplaced = [m.label for ref, m in present.items()
+                 if m.status == "not comparable" and m.value is not None]
     status: LinkStatus
     if fired:
         status = "disturbed"
@@ -106,13 +94,16 @@ def _assess(link: ChainLink, by_ref: Mapping[str, Measure]) -> LinkAssessment:
         status = "not measured"
         explanation = (f"Not measured: {len(considered)} of the {link.rule.min_measured} "
                        "measures the rule needs could be judged.")
+    elif unplaced:
+        status = "not comparable"
+        explanation = ("Measured, not comparable: " + ", ".join(unplaced) + " could not be "
+                       "placed (no range applies, or the reference cannot place the value).")
     else:
         status = "not measured"
         labels = [present[ref].label if ref in present else ref for ref in link.measures]
         explanation = ("Not measured: none of " + ", ".join(labels)
                        + " has a value that could be judged.")
-    unplaced = [m.label for ref, m in present.items() if m.status == "not comparable"]
-    if unplaced:
+    if unplaced and status != "not comparable":
         explanation += " Not comparable with the reference: " + ", ".join(unplaced) + "."
     rule = ", ".join(c.label() for c in link.rule.any_of)
     explanation += f" Rule: disturbed when any of {rule}."
@@ -126,35 +117,38 @@ def _assess(link: ChainLink, by_ref: Mapping[str, Measure]) -> LinkAssessment:
         evidence=link.evidence,
         unknowns=link.unknowns,
         sources=tuple(source_label(s) for s in link.sources),
+        not_comparable=tuple(ref for ref, m in present.items()
+                             if m.status == "not comparable" and m.value is not None),
     )
 
 
-def assess_chain(measures: Mapping[str, Measure], *,
+def assess_chain(measures: Iterable[Measure], *,
                  chain: ChainCatalog | None = None) -> list[LinkAssessment]:
-    """Each link of the gut–immune chain: disturbed, not disturbed or not measured.
+    """Assess each link of the gut–immune chain.
 
     Parameters
     ----------
-    measures : mapping of str to Measure
-        The patient's measures with their statuses, keyed by reference
-        (``"index:shannon_entropy"`` or ``"shannon_entropy"``,
-        ``"taxon:<id>"``, ``"marker:<id>"``; see :func:`measures_by_ref`).
+    measures : iterable of Measure
+        The patient's measures with their statuses (ids such as
+        ``"index:shannon_entropy"``, ``"taxon:<id>"``, ``"marker:<id>"``).
     chain : ChainCatalog, optional
         The chain and its rules; by default the bundled ``chain.yaml``.
 
     Returns
     -------
     list of LinkAssessment
-        One per link, in chain order.  A link is "not measured" when none of
-        its measures has a value with a judged status (low, within, high,
-        borderline; more precisely, fewer than the rule's ``min_measured``);
-        "disturbed" when a condition of its rule holds; else "not disturbed".
-        ``deciding`` lists the (measure reference, status) pairs considered.
+        One per link, in chain order: "disturbed" when a condition of its
+        rule holds; "not disturbed" when none holds and at least the rule's
+        ``min_measured`` measures have a judged status (low, within, high,
+        borderline); otherwise "not comparable" when some of its measures
+        have a value that could not be placed (a censored value, a marker
+        without a range), else "not measured".  ``deciding`` lists the
+        (measure id, status) pairs considered.
 
     Raises
     ------
     ValidationError
-        Keys that cannot be read as measure references (see :func:`measures_by_ref`).
+        Two measures with the same id.
 
     Notes
     -----
@@ -165,13 +159,13 @@ def assess_chain(measures: Mapping[str, Measure], *,
 
     Examples
     --------
-    >>> m = Measure(id="shannon_entropy", label="Shannon entropy", kind="index",
+    >>> m = Measure(id="index:shannon_entropy", label="Shannon entropy", kind="index",
     ...             value=3.1, unit="", status="low", percentile=2.0, ci_low=1.0, ci_high=4.0)
-    >>> [(a.id, a.status) for a in assess_chain({"index:shannon_entropy": m})]
+    >>> [(a.id, a.status) for a in assess_chain([m])]
     ... # doctest: +NORMALIZE_WHITESPACE
     [('dysbiosis', 'disturbed'), ('barrier', 'not measured'),
      ('translocation', 'not measured'), ('inflammation', 'not measured')]
     """
     chain = load_chain() if chain is None else chain
-    by_ref = measures_by_ref(measures)
-    return [_assess(link, by_ref) for link in chain.links]
+    by_id = measures_by_id(measures)
+    return [_assess(link, by_id) for link in chain.links]

@@ -30,18 +30,18 @@ References
 
 from __future__ import annotations
 
+import dataclasses
 import math
-from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Sequence
+from typing import Literal
 
 import numpy as np
 
 from gutaxis.exceptions import InputError, UnitError
 from gutaxis.markers import conversion_factor
-from gutaxis.profile._model import Measure
-
-if TYPE_CHECKING:
-    from gutaxis.profile.reference import Reference
+from gutaxis.measures import Measure
+from gutaxis.profile._model import FollowupRow, Visit
+from gutaxis.reference import Reference
 
 __all__ = ["compare_visits", "robust_sd", "critical_difference", "Z_95", "MAD_SCALE",
            "MIN_REFERENCE_VALUES"]
@@ -55,7 +55,7 @@ MIN_REFERENCE_VALUES = 10
 
 
 def robust_sd(values: Sequence[float] | np.ndarray) -> float:
-    """``1.4826 × median(|x − median(x)|)`` of the finite values (NaN when there are none).
+    """Return ``1.4826 × median(|x − median(x)|)`` of the finite values (NaN when none).
 
     Examples
     --------
@@ -70,7 +70,7 @@ def robust_sd(values: Sequence[float] | np.ndarray) -> float:
 
 
 def critical_difference(values: Sequence[float] | np.ndarray, *, z: float = Z_95) -> float:
-    """``z × √2 × robust_sd(values)``: the smallest change called real.
+    """Return ``z × √2 × robust_sd(values)``: the smallest change called real.
 
     Examples
     --------
@@ -80,95 +80,65 @@ def critical_difference(values: Sequence[float] | np.ndarray, *, z: float = Z_95
     return float(z * math.sqrt(2.0) * robust_sd(values))
 
 
-def _number(value: Any) -> float | None:
-    if value is None or isinstance(value, bool):
-        return None
-    try:
-        out = float(value)
-    except (TypeError, ValueError):
-        return None
-    return None if math.isnan(out) else out
-
-
-def _previous(previous: Mapping[str, Any]) -> dict[str, tuple[float | None, str | None]]:
-    """Measure id → (value, unit) from a profile.json, its measures, or id → value."""
-    if not isinstance(previous, Mapping):
-        raise InputError(f"`previous` must be a profile.json (a dict with \"measures\") or a "
-                         f"dict of measure id → value; got {type(previous).__name__}")
-    measures = previous.get("measures", previous)
-    out: dict[str, tuple[float | None, str | None]] = {}
-    if isinstance(measures, list):
-        for position, item in enumerate(measures):
-            if not isinstance(item, Mapping) or not isinstance(item.get("id"), str):
-                raise InputError(f"`previous`: measure {position} has no \"id\"; expected "
-                                 "entries as written by Measure.to_dict")
-            out[item["id"]] = (_number(item.get("value")), item.get("unit"))
-        return out
-    if not isinstance(measures, Mapping):
-        raise InputError("`previous[\"measures\"]` must be a list of measures or a dict")
-    for key, item in measures.items():
-        if isinstance(item, Mapping):
-            out[str(key)] = (_number(item.get("value")), item.get("unit"))
-        else:
-            out[str(key)] = (_number(item), None)
-    return out
-
-
-def _row(measure_id: str, label: str, kind: str, unit: str, before: float | None,
-         after: float | None) -> dict[str, Any]:
-    return {"id": measure_id, "label": label, "kind": kind, "unit": unit,
-            "previous": before, "current": after, "change": None, "direction": None,
-            "reference_sd": None, "critical_difference": None, "real_change": None,
-            "notes": []}
-
-
-def _judge(row: dict[str, Any], status: str | None, reference: Reference | None,
-           z: float) -> None:
-    """Fill the row's change, direction, reference SD, critical difference and verdict."""
-    before, after, notes = row["previous"], row["current"], row["notes"]
+def _judge(row: FollowupRow, status: str | None, reference: Reference | None,
+           z: float) -> FollowupRow:
+    """Return the row with its change, direction, reference SD, critical difference, verdict."""
+    before, after = row.previous, row.current
+    notes = list(row.notes)
     if before is None or after is None:
         notes.append("not measured at the " + ("previous" if before is None else "current")
                      + " visit: no change")
-        return
+        return dataclasses.replace(row, notes=tuple(notes))
     if not (math.isfinite(before) and math.isfinite(after)):
-        notes.append("a value is infinite (e.g. an MD-index with no decreased genera): no change")
-        return
+        notes.append("a value is infinite (e.g. an MD-index with no increased genera): no change")
+        return dataclasses.replace(row, notes=tuple(notes))
     change = after - before
-    row["change"] = change
-    row["direction"] = "increase" if change > 0 else "decrease" if change < 0 else "no change"
+    direction: Literal["increase", "decrease", "no change"] = (
+        "increase" if change > 0 else "decrease" if change < 0 else "no change")
+    row = dataclasses.replace(row, change=change, direction=direction)
     if status == "not comparable":
         notes.append("the current value is not comparable with the reference, so its spread "
                      "cannot judge the change")
-        return
-    values = None if reference is None else reference.measure_values(
-        row["id"], unit=row.get("unit") or None)
+        return dataclasses.replace(row, notes=tuple(notes))
+    values = None if reference is None else reference.measure_values(row.id,
+                                                                     unit=row.unit or None)
     finite = 0 if values is None else int(np.isfinite(values).sum())
     if values is None or finite < MIN_REFERENCE_VALUES:
         notes.append("no reference distribution for this measure (a lab range only, or too "
                      "few reference values): the change is reported, but whether it is real "
                      "is not judged")
-        return
+        return dataclasses.replace(row, notes=tuple(notes))
     sd = robust_sd(values)
-    row["reference_sd"] = sd
     if not sd > 0:
         notes.append("the reference's spread of this measure is zero (more than half of its "
                      "samples share one value, e.g. an absent taxon), so there is no threshold")
-        return
+        return dataclasses.replace(row, reference_sd=sd, notes=tuple(notes))
     cd = float(z * math.sqrt(2.0) * sd)
-    row["critical_difference"] = cd
-    row["real_change"] = bool(abs(change) > cd)
+    return dataclasses.replace(row, reference_sd=sd, critical_difference=cd,
+                               real_change=bool(abs(change) > cd), notes=tuple(notes))
 
 
-def compare_visits(previous: Mapping[str, Any], current: Sequence[Measure],
-                   reference: Reference | None, *, z: float = Z_95) -> list[dict[str, Any]]:
-    """Change of every measure since the previous visit, and whether it is real.
+def _previous_value(measure: Measure, value: float | None, unit: str
+                    ) -> tuple[float | None, list[str]]:
+    """Return the previous value in the current measure's unit, with a note when converted."""
+    if value is None or not unit or not measure.unit or unit == measure.unit:
+        return value, []
+    try:
+        factor = conversion_factor(unit, measure.unit)
+    except UnitError:
+        return None, [f"the previous value is in {unit}, which does not convert to "
+                      f"{measure.unit}"]
+    return value * factor, [f"previous value converted from {unit} to {measure.unit}"]
+
+
+def compare_visits(previous: Visit, current: Sequence[Measure], reference: Reference | None,
+                   *, z: float = Z_95) -> list[FollowupRow]:
+    """Compute the change of every measure since the previous visit, and whether it is real.
 
     Parameters
     ----------
-    previous : dict
-        The previous visit: a ``profile.json`` document (its ``"measures"``
-        list of :meth:`Measure.to_dict` entries), that list's dict form
-        (``{"measures": {id: {"value", "unit"}}}``) or simply ``{id: value}``.
+    previous : Visit
+        The previous visit (:func:`~gutaxis.profile.read_visit`).
     current : sequence of Measure
         The current visit's measures.
     reference : Reference or None
@@ -179,14 +149,13 @@ def compare_visits(previous: Mapping[str, Any], current: Sequence[Measure],
 
     Returns
     -------
-    list of dict
-        One per current measure, then one per measure only in ``previous``:
-        ``id``, ``label``, ``kind``, ``unit``, ``previous``, ``current``
-        (in ``unit``), ``change`` (current − previous), ``direction``
-        (``"increase"``/``"decrease"``/``"no change"``), ``reference_sd``
-        (robust SD ``s``), ``critical_difference`` (``z × √2 × s``),
-        ``real_change`` (``|change| > critical difference``; ``None`` when
-        it cannot be judged) and ``notes`` (why not, unit conversions).
+    list of FollowupRow
+        One per current measure, then one per measure only in ``previous``.
+
+    Raises
+    ------
+    InputError
+        ``z`` is not a number > 0.
 
     Notes
     -----
@@ -196,8 +165,10 @@ def compare_visits(previous: Mapping[str, Any], current: Sequence[Measure],
     distribution — a marker with a lab range only, a measure the reference
     lacks or has fewer than :data:`MIN_REFERENCE_VALUES` values of — gets its
     change but ``real_change = None`` with a note; so does a measure whose
-    current status is ``"not comparable"``.  A previous value in another
-    unit is converted when the units convert (``ng/mL`` → ``ug/mL``).
+    current status is ``"not comparable"``.  A value reported only as beyond
+    an assay limit (censored, at either visit) keeps its ``<``/``>`` and gets
+    no change: neither its size nor its direction is known.  A previous value
+    in another unit is converted when the units convert (``ng/mL`` → ``ug/mL``).
 
     References
     ----------
@@ -206,54 +177,44 @@ def compare_visits(previous: Mapping[str, Any], current: Sequence[Measure],
 
     Examples
     --------
+    >>> from gutaxis.profile import Visit
+    >>> before = Visit("S1", None, "2025-01-01", None, {"marker:crp": (4.0, "mg/L", None)})
     >>> m = Measure("marker:crp", "CRP", "marker", 9.0, "mg/L", "within")
-    >>> row = compare_visits({"marker:crp": 4.0}, [m], None)[0]
-    >>> row["change"], row["real_change"]
+    >>> row = compare_visits(before, [m], None)[0]
+    >>> row.change, row.real_change
     (5.0, None)
     """
     if not (isinstance(z, int | float) and not isinstance(z, bool) and z > 0):
         raise InputError(f"`z` must be a number > 0 (1.96 for 95 %); got {z!r}")
-    before = _previous(previous)
-    listed = previous.get("measures") if isinstance(previous, Mapping) else None
-    censored_before = {str(item.get("id")) for item in (listed if isinstance(listed, list) else [])
-                       if isinstance(item, Mapping) and item.get("censored")}
-    prior_version = None
-    if isinstance(previous.get("reference"), Mapping):
-        prior_version = previous["reference"].get("version")
     rows = []
     for m in current:
-        value, unit = before.get(m.id, (None, None))
-        row = _row(m.id, m.label, m.kind, m.unit, value, m.value)
-        if value is not None and unit and m.unit and unit != m.unit:
-            try:
-                factor = conversion_factor(unit, m.unit)
-            except UnitError:
-                row["previous"] = None
-                row["notes"].append(f"the previous value is in {unit}, which does not convert "
-                                    f"to {m.unit}")
-            else:
-                row["previous"] = value * factor
-                row["notes"].append(f"previous value converted from {unit} to {m.unit}")
-        if m.id not in before:
-            row["notes"].append("not in the previous profile")
-        if m.censored or m.id in censored_before:
+        value, unit, censored_before = previous.values.get(m.id, (None, "", None))
+        converted, notes = _previous_value(m, value, unit)
+        if m.id not in previous.values:
+            notes.append("not in the previous profile")
+        row = FollowupRow(m.id, m.label, m.kind, m.unit, converted, m.value,
+                          previous_censored=censored_before, current_censored=m.censored,
+                          notes=tuple(notes))
+        if m.censored or censored_before:
             # "<0.5" then "20": the earlier value is only known to lie below 0.5, so
             # neither the size nor the direction of the change is known.
-            row["notes"].append("a value was reported only as beyond an assay limit "
-                                "(censored): the change is not computed")
-            rows.append(row)
+            rows.append(dataclasses.replace(row, notes=(
+                *row.notes, "a value was reported only as beyond an assay limit (censored): "
+                "the change is not computed")))
             continue
-        _judge(row, m.status, reference, float(z))
-        if (prior_version and reference is not None and prior_version != reference.version
-                and row["critical_difference"] is not None):
-            row["notes"].append(f"the previous profile used reference version "
-                                f"{str(prior_version)[:12]}; the threshold comes from "
-                                f"{reference.version[:12]}")
+        row = _judge(row, m.status, reference, float(z))
+        if (previous.reference_version and reference is not None
+                and previous.reference_version != reference.version
+                and row.critical_difference is not None):
+            row = dataclasses.replace(row, notes=(
+                *row.notes, f"the previous profile used reference version "
+                f"{previous.reference_version[:12]}; the threshold comes from "
+                f"{reference.version[:12]}"))
         rows.append(row)
     seen = {m.id for m in current}
-    for mid, (value, unit) in before.items():
+    for mid, (value, unit, censored) in previous.values.items():
         if mid not in seen:
-            row = _row(mid, mid, "", unit or "", value, None)
-            row["notes"].append("not in the current profile")
-            rows.append(row)
+            rows.append(FollowupRow(mid, previous.labels.get(mid, mid), "", unit, value, None,
+                                    previous_censored=censored,
+                                    notes=("not in the current profile",)))
     return rows

@@ -15,15 +15,16 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 
 from gutaxis.exceptions import ValidationError
-from gutaxis.knowledge._interventions import (
+from gutaxis.knowledge import (
     STEP_IDS,
     Intervention,
     InterventionCatalog,
     LinkTrigger,
     load_interventions,
 )
-from gutaxis.profile._model import LinkAssessment, Measure, Option
-from gutaxis.profile.chain import measures_by_ref
+from gutaxis.measures import Measure
+from gutaxis.profile._model import LinkAssessment, Option
+from gutaxis.profile.chain import measures_by_id
 
 __all__ = ["select_options", "UNVERIFIED_PREFIX"]
 
@@ -40,7 +41,9 @@ def _findings(entry: Intervention, link_status: Mapping[str, str],
                 found.append(trigger.label())
         else:
             measure = by_ref.get(trigger.measure)
-            if measure is not None and trigger.holds(measure.status, measure.value):
+            if measure is None or (measure.censored == ">" and trigger.value_below is not None):
+                continue  # ">L" says nothing about being below a threshold
+            if trigger.holds(measure.status, measure.value):
                 found.append(trigger.label())
     return found
 
@@ -62,16 +65,16 @@ def _option(entry: Intervention, found: list[str]) -> Option:
     )
 
 
-def select_options(links: Iterable[LinkAssessment], measures: Mapping[str, Measure], *,
+def select_options(links: Iterable[LinkAssessment], measures: Iterable[Measure], *,
                    interventions: InterventionCatalog | None = None) -> dict[str, list[Option]]:
-    """The options the patient's findings point at, grouped by 5R step.
+    """Select the options the patient's findings point at, grouped by 5R step.
 
     Parameters
     ----------
     links : iterable of LinkAssessment
         The chain as :func:`gutaxis.profile.chain.assess_chain` returns it.
-    measures : mapping of str to Measure
-        The patient's measures, keyed as for ``assess_chain``.
+    measures : iterable of Measure
+        The patient's measures.
     interventions : InterventionCatalog, optional
         By default the bundled ``interventions.yaml``.
 
@@ -89,14 +92,13 @@ def select_options(links: Iterable[LinkAssessment], measures: Mapping[str, Measu
     Raises
     ------
     ValidationError
-        The same link appears twice in ``links``, or measure keys that cannot
-        be read as references.
+        The same link appears twice in ``links``, or two measures share an id.
 
     Examples
     --------
     >>> from gutaxis.profile.chain import assess_chain
-    >>> m = {"marker:elastase": Measure(id="marker:elastase", label="Elastase",
-    ...      kind="marker", value=60.0, unit="ug/g", status="low")}
+    >>> m = [Measure(id="marker:elastase", label="Elastase", kind="marker", value=60.0,
+    ...              unit="ug/g", status="low")]
     >>> options = select_options(assess_chain(m), m)
     >>> [(step, [o.id for o in opts]) for step, opts in options.items()]
     [('replace', ['pert_confirmed_epi'])]
@@ -108,7 +110,7 @@ def select_options(links: Iterable[LinkAssessment], measures: Mapping[str, Measu
             raise ValidationError(f"link {link.id!r} appears twice; pass each link once "
                                   "(as assess_chain returns them)")
         link_status[link.id] = link.status
-    by_ref = measures_by_ref(measures)
+    by_ref = measures_by_id(measures)
 
     grouped: dict[str, list[Option]] = {step: [] for step in STEP_IDS}
     for entry in catalog.interventions:

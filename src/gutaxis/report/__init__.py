@@ -1,36 +1,27 @@
-"""The cohort report: a self-contained HTML page with inline SVG figures.
+"""Reports: the cohort report and the patient profile, as the files people open.
 
-Public names: :func:`write_report` and :func:`render_report` (the page),
-the figure functions of :mod:`gutaxis.report.figures` (each returns a
-:class:`matplotlib.figure.Figure`) and :func:`figure_to_svg`.
+The cohort analysis (:class:`~gutaxis.cohort.CohortAnalysis`) becomes
+``results.json`` and TSV tables (:mod:`.results`) and a self-contained HTML page
+(:mod:`.cohort_page`); a patient's :class:`~gutaxis.profile.Profile` becomes
+``profile.json``, a self-contained HTML page and a PDF (:mod:`.profile_page`).
+Both pages draw their figures with the shared conventions of
+:mod:`.figures` and write numbers with :mod:`gutaxis.formatting`; nothing
+here computes a statistic.
 """
 
-from gutaxis.report.figures import (
-    alpha_boxplots,
-    correlation_heatmaps,
-    figure_to_svg,
-    forest_plot,
-    group_colours,
-    marker_boxplots,
-    marker_taxon_heatmap,
-    pcoa_scatter,
-    phylum_bars,
-    roc_curves,
+from gutaxis.report.cohort_page import render_report, write_report
+from gutaxis.report.figures import figure_to_svg, group_colours
+from gutaxis.report.profile_page import (
+    PROFILE_FILES,
+    profile_document,
+    profile_schema,
+    render_profile_html,
+    write_profile,
 )
-from gutaxis.report.html import format_p, render_report, write_report
+from gutaxis.report.results import RESULT_FILES, results_document, results_schema, write_results
 
 __all__ = [
-    "write_report",
-    "render_report",
-    "format_p",
-    "figure_to_svg",
-    "group_colours",
-    "alpha_boxplots",
-    "pcoa_scatter",
-    "phylum_bars",
-    "forest_plot",
-    "marker_boxplots",
-    "correlation_heatmaps",
-    "marker_taxon_heatmap",
-    "roc_curves",
+    "write_report", "render_report", "results_document", "results_schema", "write_results",
+    "RESULT_FILES", "profile_document", "profile_schema", "render_profile_html",
+    "write_profile", "PROFILE_FILES", "figure_to_svg", "group_colours",
 ]

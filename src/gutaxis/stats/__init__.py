@@ -5,37 +5,45 @@ Every hypothesis test returns a :class:`TestResult` (built by
 corrected together (:func:`bh_adjust`).
 
 Public names: :func:`permanova`, :func:`permdisp`, :func:`compare_groups`,
-:func:`compare_groups_many`, :func:`bh_adjust`, :func:`spearman_pairs`,
-:func:`differential_abundance` (:class:`DifferentialAbundance`),
+:func:`compare_groups_many`, :func:`bh_adjust`, :func:`group_labels`,
+:func:`spearman_pairs`, :func:`differential_abundance`
+(:class:`DifferentialAbundance`), :func:`percentile_with_ci`,
+:func:`percentiles_with_ci`, :func:`midrank_percentile`,
 :func:`cross_validate_forest` (:class:`ClassifierResult`), :func:`fit_final_model`,
-:func:`load_classifier` (:class:`FittedClassifier`), :class:`TestResult`,
-:func:`make_result`.  The classifier names import scikit-learn on first use.
+:func:`load_classifier` (:class:`FittedClassifier`), :func:`verify_model_file`,
+:class:`TestResult`, :func:`make_result`.  The classifier names import
+scikit-learn on first use.
 """
 
 from typing import Any
 
+from gutaxis.stats._grouping import group_labels
 from gutaxis.stats._results import TestResult, make_result
 from gutaxis.stats.correlation import spearman_pairs
 from gutaxis.stats.differential import DifferentialAbundance, differential_abundance
 from gutaxis.stats.group_tests import bh_adjust, compare_groups, compare_groups_many
+from gutaxis.stats.percentile import midrank_percentile, percentile_with_ci, percentiles_with_ci
 from gutaxis.stats.permanova import permanova
 from gutaxis.stats.permdisp import permdisp
 
 __all__ = [
     "permanova", "permdisp", "compare_groups", "compare_groups_many", "bh_adjust",
-    "spearman_pairs", "differential_abundance", "DifferentialAbundance",
+    "group_labels", "spearman_pairs", "differential_abundance", "DifferentialAbundance",
+    "percentile_with_ci", "percentiles_with_ci", "midrank_percentile",
     "cross_validate_forest", "ClassifierResult", "fit_final_model", "FittedClassifier",
-    "load_classifier", "TestResult", "make_result",
+    "load_classifier", "verify_model_file", "TestResult", "make_result",
 ]
 
-_CLASSIFIER_NAMES = {"cross_validate_forest", "ClassifierResult", "fit_final_model",
-                     "FittedClassifier", "load_classifier"}
+#: Names whose modules import scikit-learn (about a second): imported on first use.
+_LAZY = {"cross_validate_forest": "classifier", "ClassifierResult": "classifier",
+         "fit_final_model": "classifier", "FittedClassifier": "classifier",
+         "load_classifier": "classifier", "verify_model_file": "_model_file"}
 
 
 def __getattr__(name: str) -> Any:
-    # scikit-learn takes about a second to import; only the classifier needs it.
-    if name in _CLASSIFIER_NAMES:
-        from gutaxis.stats import classifier
+    """Import the classifier's names on first use."""
+    if name in _LAZY:
+        import importlib
 
-        return getattr(classifier, name)
+        return getattr(importlib.import_module(f"gutaxis.stats.{_LAZY[name]}"), name)
     raise AttributeError(f"module 'gutaxis.stats' has no attribute {name!r}")

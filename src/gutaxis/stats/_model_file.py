@@ -295,8 +295,8 @@ def load_classifier(path: str | os.PathLike[str]) -> FittedClassifier:
     if classes != meta["classes"] or pipeline.n_features_in_ != len(meta["features"]):
         raise FormatError(
             f"{path} does not match its sidecar: the model has classes {classes} and "
-            f"{pipeline.n_features_in_} features; {_sidecar_path(path)} lists {meta['classes']} and "
-            f"{len(meta['features'])}")
+            f"{pipeline.n_features_in_} features; {_sidecar_path(path)} lists "
+            f"{meta['classes']} and {len(meta['features'])}")
     return FittedClassifier(pipeline=pipeline, features=list(meta["features"]),
                             classes=list(meta["classes"]),
                             positive_class=meta["positive_class"],

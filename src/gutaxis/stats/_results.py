@@ -72,7 +72,7 @@ class TestResult:
     extra: dict[str, Any] = dataclasses.field(default_factory=dict, hash=False)
 
     def to_dict(self) -> dict[str, Any]:
-        """A flat dict: every attribute, then the ``extra`` entries.
+        """Return a flat dict: every attribute, then the ``extra`` entries.
 
         Examples
         --------
@@ -87,7 +87,7 @@ class TestResult:
         return out
 
     def with_q_value(self, q_value: float) -> TestResult:
-        """A copy with ``q_value`` set (after a multiple-testing correction)."""
+        """Return a copy with ``q_value`` set (after a multiple-testing correction)."""
         return dataclasses.replace(self, q_value=_probability(q_value, "q_value"))
 
 

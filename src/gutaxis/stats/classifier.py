@@ -102,7 +102,7 @@ class ClassifierResult:
     importances: pd.DataFrame
 
     def to_dict(self) -> dict[str, Any]:
-        """The summary as JSON-ready values (NaN becomes ``None``).
+        """Return the summary as JSON-ready values (NaN becomes ``None``).
 
         The fold scores and the ROC curve are left out; the importances are a
         list of ``{"feature", "importance_mean", "importance_sd"}`` dicts.
@@ -120,12 +120,13 @@ class ClassifierResult:
             "cv": dict(self.cv),
             "importances": self.importances.to_dict(orient="records"),
         }
-        return _json_ready(out)
+        ready: dict[str, Any] = _json_ready(out)
+        return ready
 
 
 # --------------------------------------------------------------------- kernels
 def _fold_seed(seed: int, repeat: int, fold: int, purpose: int) -> int:
-    """The seed of one fold's forest (``purpose=0``) or permutations (``1``)."""
+    """Return the seed of one fold's forest (``purpose=0``) or permutations (``1``)."""
     sequence = np.random.SeedSequence(seed, spawn_key=(repeat, fold, purpose))
     return int(sequence.generate_state(1)[0])
 
@@ -152,7 +153,7 @@ def _auc_batch(codes: np.ndarray, proba: np.ndarray, positive: int) -> np.ndarra
     k = proba.shape[-1]
     if k == 2:
         return _binary_auc(codes == positive, proba[..., positive])
-    return np.mean([_binary_auc(codes == c, proba[..., c]) for c in range(k)], axis=0)
+    return np.asarray(np.mean([_binary_auc(codes == c, proba[..., c]) for c in range(k)], axis=0))
 
 
 def _draw_permutations(rng: np.random.Generator, n_features: int, n_repeats: int,
@@ -189,7 +190,7 @@ def _permutation_decreases(model: Pipeline, x: np.ndarray, codes: np.ndarray,
 
 def _interpolated_tpr(is_positive: np.ndarray, scores: np.ndarray,
                       grid: np.ndarray) -> np.ndarray:
-    """A fold's ROC curve as true-positive rates on ``grid`` (false-positive rates).
+    """Return a fold's ROC curve as true-positive rates on ``grid`` (false-positive rates).
 
     Linear between the curve's points; at a false-positive rate where the curve
     steps up vertically, the top of the step.  The value at ``fpr = 0`` is set

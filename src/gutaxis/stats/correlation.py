@@ -164,7 +164,7 @@ def _patterns(values: np.ndarray) -> tuple[list[np.ndarray], list[np.ndarray]]:
 
 def _unit_ranks(block: np.ndarray) -> np.ndarray:
     """Average ranks of each column, centred and scaled to unit norm (NaN if constant)."""
-    ranks = scipy.stats.rankdata(block, axis=0)
+    ranks: np.ndarray = scipy.stats.rankdata(block, axis=0)
     ranks -= ranks.mean(axis=0)
     norms = np.sqrt(np.einsum("ij,ij->j", ranks, ranks))
     # ranks are multiples of 1/2 centred on a multiple of 1/2: a constant

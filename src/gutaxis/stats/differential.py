@@ -115,7 +115,7 @@ class DifferentialAbundance:
     n_filtered: int = 0
 
     def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready dict (plain Python values; NaN becomes ``None``).
+        """Return a JSON-ready dict (plain Python values; NaN becomes ``None``).
 
         Returns
         -------
@@ -347,7 +347,7 @@ def differential_abundance(study: Study, group_column: str, *, reference: str | 
                            covariates: Sequence[str] = (), mc_samples: int = 128,
                            seed: int = 0, min_prevalence: float = 0.1,
                            rank: str | None = None) -> DifferentialAbundance:
-    """Which taxa differ in relative abundance between two groups (compositionally)?
+    """Test which taxa differ in relative abundance between two groups (compositionally).
 
     Parameters
     ----------

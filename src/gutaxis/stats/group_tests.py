@@ -101,7 +101,7 @@ def bh_adjust(p_values: Any) -> np.ndarray:
 def compare_groups(values: pd.Series, groups: pd.Series, *,
                    order: Sequence[str] | None = None,
                    min_group_size: int = 3) -> TestResult:
-    r"""Does one measurement differ between groups?  (Mann–Whitney U / Kruskal–Wallis.)
+    r"""Test whether one measurement differs between groups (Mann–Whitney U / Kruskal–Wallis).
 
     Parameters
     ----------
@@ -291,7 +291,7 @@ def compare_groups_many(frame: pd.DataFrame, groups: pd.Series, *,
 # --------------------------------------------------------------------- helpers
 def _compare(x: pd.Series, labels: pd.Series, chosen: list[str],
              size_min: int) -> TestResult:
-    """The test on values ``x`` (float Series) with string ``labels`` (same index)."""
+    """Run the test on values ``x`` (float Series) with string ``labels`` (same index)."""
     lab = labels.to_numpy()
     vals = x.to_numpy(dtype=np.float64)
     in_order = np.isin(lab, chosen)
@@ -390,7 +390,7 @@ def _numeric_series(values: Any, what: str) -> pd.Series:
 
 
 def _labels_for(index: pd.Index, groups: Any) -> pd.Series:
-    """The group label (as ``str``) of every id in ``index``."""
+    """Return the group label (as ``str``) of every id in ``index``."""
     if not isinstance(groups, pd.Series):
         raise InputError(f"groups must be a pandas Series indexed by sample id; "
                          f"got {type(groups).__name__}")

@@ -1,4 +1,4 @@
-"""PERMANOVA: do groups of samples differ in their distances?"""
+"""PERMANOVA: test whether groups of samples differ in their distances."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""PERMDISP: do groups of samples differ in their spread (multivariate dispersion)?"""
+"""PERMDISP: test whether groups of samples differ in their spread (multivariate dispersion)."""
 
 from __future__ import annotations
 
@@ -283,7 +283,7 @@ def _centres(x: np.ndarray, labels: np.ndarray, sizes: np.ndarray, test: str, sc
     """
     g = len(sizes)
     onehot = _one_hot(labels, g)
-    centroids = (onehot @ x) / sizes[None, :, None]
+    centroids: np.ndarray = (onehot @ x) / sizes[None, :, None]
     if test == "centroid":
         return centroids
     sq = np.einsum("nd,nd->n", x, x)
@@ -292,7 +292,8 @@ def _centres(x: np.ndarray, labels: np.ndarray, sizes: np.ndarray, test: str, sc
         """Distance of every sample to its group's current estimate, ``P × n``."""
         if direct:
             diff = x[None, :, :] - np.take_along_axis(y, labels[:, :, None], axis=1)
-            return np.sqrt(np.einsum("pnd,pnd->pn", diff, diff))
+            dist: np.ndarray = np.sqrt(np.einsum("pnd,pnd->pn", diff, diff))
+            return dist
         return _expanded_distances(x, sq, y, labels)
 
     return _weiszfeld(x, onehot, centroids, distances, scale)
@@ -305,7 +306,8 @@ def _expanded_distances(x: np.ndarray, sq: np.ndarray, y: np.ndarray,
     own = np.take_along_axis(dots, labels[:, None, :], axis=1)[:, 0, :]
     yy = np.einsum("pgd,pgd->pg", y, y)
     d2 = sq[None, :] - 2.0 * own + np.take_along_axis(yy, labels, axis=1)
-    return np.sqrt(np.maximum(d2, 0.0))
+    dist: np.ndarray = np.sqrt(np.maximum(d2, 0.0))
+    return dist
 
 
 def _weiszfeld(x: np.ndarray, onehot: np.ndarray, start: np.ndarray,

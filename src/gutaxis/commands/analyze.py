@@ -1,0 +1,177 @@
+"""``gutaxis analyze``: the cohort analysis, from files to report."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+from gutaxis.cohort import CohortAnalysis, CohortParameters, FoldCallback, analyze_cohort
+from gutaxis.commands._inputs import (
+    StepCallback,
+    TableOptions,
+    attach_tree,
+    check_file,
+    load_study,
+    read_markers,
+    tree_info,
+)
+from gutaxis.exceptions import InputError
+from gutaxis.outputs import prepare_output_folder, write_text
+from gutaxis.report import RESULT_FILES, write_report, write_results
+
+__all__ = ["AnalysisOptions", "AnalysisResult", "run_analysis", "ANALYSIS_FILES"]
+
+#: What ``gutaxis analyze`` writes into its folder (what ``--overwrite`` replaces).
+ANALYSIS_FILES = (*RESULT_FILES, "report.html", "tree.nwk", "model")
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class AnalysisOptions(TableOptions):
+    """What ``gutaxis analyze`` is asked to do (validated once, when made).
+
+    Parameters
+    ----------
+    table, taxonomy, metadata, transpose
+        As :class:`~gutaxis.commands.TableOptions`; ``metadata`` is required
+        (it holds the groups and the markers).
+    parameters : CohortParameters
+        The group column and every choice of the analysis (their defaults
+        live there).
+    tree : path, optional
+        A rooted tree; without it one is built de novo from ASV sequences.
+    sequences : path, optional
+        ASV sequences (FASTA or ``.qza``) for the de novo tree.
+    markers : sequence of str
+        Marker columns of the metadata, ``"COLUMN"`` or ``"COLUMN=UNIT"``.
+    markers_file : path, optional
+        A file of marker columns and units (:func:`gutaxis.markers.read_marker_specs`).
+    save_model : bool
+        Also fit each classifier on all samples and save it under ``model/``.
+    tree_cache : path, optional
+        Where de novo trees are cached.
+
+    Raises
+    ------
+    InputError
+        A path that names no file, or no metadata.
+
+    Examples
+    --------
+    >>> from gutaxis.io import example_dataset
+    >>> data = example_dataset()
+    >>> options = AnalysisOptions(table=data.table, metadata=data.metadata,
+    ...                           parameters=CohortParameters("Subject"))
+    >>> options.parameters.permutations
+    999
+    """
+
+    parameters: CohortParameters
+    tree: Path | None = None
+    sequences: Path | None = None
+    markers: tuple[str, ...] = ()
+    markers_file: Path | None = None
+    save_model: bool = False
+    tree_cache: Path | None = None
+
+    def __post_init__(self) -> None:
+        """Check the paths; the analysis needs metadata."""
+        super().__post_init__()
+        if self.metadata is None:
+            raise InputError("the cohort analysis needs sample metadata (--metadata) with the "
+                             "group column")
+        if not isinstance(self.parameters, CohortParameters):
+            raise InputError(f"parameters must be CohortParameters; got "
+                             f"{type(self.parameters).__name__}")
+        object.__setattr__(self, "tree", check_file(self.tree, "--tree"))
+        object.__setattr__(self, "sequences", check_file(self.sequences, "--sequences"))
+        object.__setattr__(self, "markers_file", check_file(self.markers_file,
+                                                            "--markers-file"))
+        object.__setattr__(self, "markers", tuple(str(m) for m in self.markers))
+        if self.save_model:
+            object.__setattr__(self, "parameters",
+                               dataclasses.replace(self.parameters, fit_models=True))
+
+
+@dataclasses.dataclass(frozen=True)
+class AnalysisResult:
+    """What ``gutaxis analyze`` computed (nothing is written until :meth:`write`).
+
+    Attributes
+    ----------
+    options : AnalysisOptions
+    analysis : CohortAnalysis
+    """
+
+    options: AnalysisOptions
+    analysis: CohortAnalysis
+
+    def write(self, folder: str | os.PathLike[str], *, overwrite: bool = False
+              ) -> dict[str, Path]:
+        """Write ``report.html``, ``results.json``, ``provenance.json`` and the TSV tables.
+
+        Also ``tree.nwk`` when the tree was built de novo and ``model/<set>.joblib``
+        with ``save_model``.
+
+        Parameters
+        ----------
+        folder : path
+            Created when missing; a folder that holds files is refused unless
+            ``overwrite`` (see :func:`gutaxis.outputs.prepare_output_folder`).
+        overwrite : bool, default False
+
+        Returns
+        -------
+        dict of str to Path
+            What was written, by name (``results``, ``report``, ``alpha``...).
+        """
+        out = prepare_output_folder(folder, owned=ANALYSIS_FILES, overwrite=overwrite,
+                                    inputs=self.options.input_paths(), what="the analysis")
+        analysis = self.analysis
+        written = write_results(analysis, out)
+        info = tree_info(analysis.study)
+        if info is not None and info.get("source") == "de novo" and \
+                analysis.study.tree is not None:
+            written["tree"] = write_text(out / "tree.nwk", analysis.study.tree.to_newick())
+        for name, model in analysis.models.items():
+            (out / "model").mkdir(exist_ok=True)
+            path = out / "model" / f"{name}.joblib"
+            model.save(path)
+            written[f"model/{name}"] = path
+        written["report"] = write_report(analysis, out / "report.html")
+        return written
+
+
+def run_analysis(options: AnalysisOptions, *, command: Sequence[str] | None = None,
+                 on_step: StepCallback | None = None,
+                 on_fold: FoldCallback | None = None) -> AnalysisResult:
+    """Read the cohort and analyse it (see :func:`gutaxis.cohort.analyze_cohort`).
+
+    Parameters
+    ----------
+    options : AnalysisOptions
+    command : sequence of str, optional
+        The command line, for provenance.
+    on_step, on_fold : callable, optional
+        Progress callbacks: ``on_step(label, done, total)`` per step,
+        ``on_fold(done, total)`` per cross-validation fold.
+
+    Returns
+    -------
+    AnalysisResult
+    """
+    p = options.parameters
+    study, inputs = load_study(options, min_shared=2 * p.min_group_size,
+                               sequences=options.sequences)
+    panel = read_markers(study, options.markers, options.markers_file, inputs,
+                         where=str(options.metadata))
+    if on_step is not None:
+        on_step("reading", 0, 0)
+    study = attach_tree(study, options.tree, cache_dir=options.tree_cache, threads=p.threads)
+    info = tree_info(study)
+    if info is not None and info.get("source") == "user":
+        inputs.append({k: info[k] for k in ("role", "path", "sha256", "bytes")})
+    analysis = analyze_cohort(study, p, markers=panel, inputs=inputs, command=command,
+                              on_step=on_step, on_fold=on_fold)
+    return AnalysisResult(options, analysis)

@@ -1,0 +1,106 @@
+"""``gutaxis indices``: published indices per sample (GMHI, MD-index, Shannon, key taxa)."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from gutaxis.commands._inputs import TableOptions, load_study
+from gutaxis.indices import compute_indices
+from gutaxis.outputs import prepare_output_folder, write_json, write_tsv
+from gutaxis.study import Study
+
+__all__ = ["IndicesOptions", "IndicesResult", "run_indices", "INDICES_FILES"]
+
+#: What ``gutaxis indices`` writes into its folder (what ``--overwrite`` replaces).
+INDICES_FILES = ("indices.tsv", "indices.notes.json")
+#: Version of the ``indices.notes.json`` layout.
+NOTES_SCHEMA_VERSION = "2.0"
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class IndicesOptions(TableOptions):
+    """What ``gutaxis indices`` reads (see :class:`~gutaxis.commands.TableOptions`)."""
+
+
+@dataclasses.dataclass(frozen=True)
+class IndicesResult:
+    """The indices of every sample (nothing is written until :meth:`write`).
+
+    Attributes
+    ----------
+    options : IndicesOptions
+    study : Study
+    frame : pandas.DataFrame
+        :func:`gutaxis.indices.compute_indices`' table.
+    notes : dict of str to str
+        Column → why it is empty, which lists were used, how a key taxon was measured.
+    """
+
+    options: IndicesOptions
+    study: Study
+    frame: pd.DataFrame
+    notes: dict[str, str]
+
+    @property
+    def not_applicable(self) -> dict[str, str]:
+        """The indices that do not apply to this table, with the reason."""
+        return {k: v for k, v in self.notes.items() if v.startswith("not applicable")}
+
+    def notes_document(self) -> dict[str, Any]:
+        """Return the ``indices.notes.json`` document.
+
+        Returns
+        -------
+        dict
+            ``{"schema_version", "source", "notes", "key_taxa"}``: the notes
+            and how each key taxon was measured.
+        """
+        return {"schema_version": NOTES_SCHEMA_VERSION, "source": self.study.source,
+                "notes": self.notes, "key_taxa": self.frame.attrs.get("resolution", {})}
+
+    def write(self, folder: str | os.PathLike[str], *, overwrite: bool = False
+              ) -> dict[str, Path]:
+        """Write ``indices.tsv`` and ``indices.notes.json``.
+
+        ``indices.tsv``: first column ``sample_id``, then the columns of
+        :func:`~gutaxis.indices.compute_indices`; an empty cell where a value
+        is NaN (an index that does not apply, an empty sample), ``-inf``
+        written as such (:mod:`gutaxis.outputs`).
+
+        Parameters
+        ----------
+        folder : path
+        overwrite : bool, default False
+
+        Returns
+        -------
+        dict of str to Path
+            ``{"indices": …, "notes": …}``.
+        """
+        out = prepare_output_folder(folder, owned=INDICES_FILES, overwrite=overwrite,
+                                    inputs=self.options.input_paths(), what="the indices")
+        frame = self.frame.copy()
+        frame.index.name = "sample_id"
+        return {"indices": write_tsv(frame, out / "indices.tsv", index=True, float_format=None),
+                "notes": write_json(out / "indices.notes.json", self.notes_document())}
+
+
+def run_indices(options: IndicesOptions) -> IndicesResult:
+    """Read a table and compute its indices.
+
+    Parameters
+    ----------
+    options : IndicesOptions
+
+    Returns
+    -------
+    IndicesResult
+    """
+    study, _ = load_study(options)
+    frame, notes = compute_indices(study)
+    return IndicesResult(options, study, frame, notes)

@@ -1,0 +1,166 @@
+"""``gutaxis profile``: one patient against a reference cohort, as JSON, HTML and PDF."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from pathlib import Path
+
+from gutaxis.commands._inputs import (
+    TableOptions,
+    check_file,
+    check_folder,
+    load_study,
+    read_markers,
+)
+from gutaxis.exceptions import ValidationError
+from gutaxis.markers import read_labs
+from gutaxis.outputs import prepare_output_folder
+from gutaxis.profile import Profile, build_profile, read_visit
+from gutaxis.provenance import input_record
+from gutaxis.reference import load_reference
+from gutaxis.report import PROFILE_FILES, write_profile
+
+__all__ = ["ProfileOptions", "ProfileResult", "run_profile"]
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class ProfileOptions(TableOptions):
+    """What ``gutaxis profile`` is asked to do (validated once, when made).
+
+    Parameters
+    ----------
+    table, taxonomy, metadata, transpose
+        As :class:`~gutaxis.commands.TableOptions`: the patient's table (it
+        may hold other samples).
+    sample : str
+        The patient's sample id.
+    reference : path
+        A folder made by ``gutaxis reference build``.
+    patient : str, optional
+        The patient's id: recorded in the profile, and a follow-up warns when
+        the previous profile is of another patient.
+    labs : path, optional
+        Lab results (``LABS.csv``, :func:`gutaxis.markers.read_labs`).
+    markers : sequence of str
+        Marker columns of ``metadata`` (``COLUMN`` or ``COLUMN=UNIT``).
+    markers_file : path, optional
+        A file of marker columns and units.
+    previous : path, optional
+        The ``profile.json`` of an earlier visit.
+    seed, n_boot : int
+        Seed and replicates of the bootstrap intervals.
+    pdf : bool
+        Also write ``profile.pdf``.
+
+    Raises
+    ------
+    InputError
+        A path that names no file or folder.
+    ValidationError
+        An empty sample id, markers without metadata, ``n_boot`` < 1.
+    """
+
+    sample: str
+    reference: Path
+    patient: str | None = None
+    labs: Path | None = None
+    markers: tuple[str, ...] = ()
+    markers_file: Path | None = None
+    previous: Path | None = None
+    seed: int = 0
+    n_boot: int = 2000
+    pdf: bool = True
+
+    def __post_init__(self) -> None:
+        """Check the paths and the values."""
+        super().__post_init__()
+        object.__setattr__(self, "reference", check_folder(self.reference, "--reference"))
+        for name, flag in (("labs", "--labs"), ("markers_file", "--markers-file"),
+                           ("previous", "--previous")):
+            object.__setattr__(self, name, check_file(getattr(self, name), flag))
+        object.__setattr__(self, "markers", tuple(str(m) for m in self.markers))
+        if not isinstance(self.sample, str) or not self.sample:
+            raise ValidationError(f"--sample must be a sample id; got {self.sample!r}")
+        if (self.markers or self.markers_file) and self.metadata is None:
+            raise ValidationError("markers are read from the sample metadata: give --metadata "
+                                  "(the file the marker columns are in), or give the values "
+                                  "in a lab results file (--labs)")
+        if self.patient is not None and not str(self.patient).strip():
+            raise ValidationError("--patient must be a non-empty id")
+        if isinstance(self.n_boot, bool) or not isinstance(self.n_boot, int) or self.n_boot < 1:
+            raise ValidationError(f"n_boot must be an integer ≥ 1; got {self.n_boot!r}")
+
+
+@dataclasses.dataclass(frozen=True)
+class ProfileResult:
+    """One patient's profile (nothing is written until :meth:`write`).
+
+    Attributes
+    ----------
+    options : ProfileOptions
+    profile : Profile
+    """
+
+    options: ProfileOptions
+    profile: Profile
+
+    def write(self, folder: str | os.PathLike[str], *, overwrite: bool = False
+              ) -> dict[str, Path]:
+        """Write ``profile.json``, ``profile.html`` and (with ``pdf``) ``profile.pdf``.
+
+        Parameters
+        ----------
+        folder : path
+            Created when missing; a folder that holds files is refused unless
+            ``overwrite``.  The previous visit's ``profile.json`` is never
+            written over.
+        overwrite : bool, default False
+
+        Returns
+        -------
+        dict of str to Path
+            ``{"json", "html", "pdf"}``.
+
+        Raises
+        ------
+        OutputError
+            The folder is not empty (without ``overwrite``), or writing there
+            would replace the previous visit's profile.
+        ToolError
+            The PDF cannot be made (WeasyPrint's libraries are missing); the
+            JSON and HTML are written before.
+        """
+        out = prepare_output_folder(folder, owned=PROFILE_FILES, overwrite=overwrite,
+                                    inputs=self.options.input_paths(), what="the profile")
+        return write_profile(self.profile, out, pdf=self.options.pdf)
+
+
+def run_profile(options: ProfileOptions) -> ProfileResult:
+    """Read a patient's data and build the profile (see :func:`gutaxis.profile.build_profile`).
+
+    Parameters
+    ----------
+    options : ProfileOptions
+
+    Returns
+    -------
+    ProfileResult
+    """
+    study, inputs = load_study(options)
+    reference = load_reference(options.reference)
+    labs = None
+    if options.labs is not None:
+        labs = read_labs(options.labs)
+        inputs.append({"role": "labs", "path": str(options.labs), "sha256": labs.sha256,
+                       "bytes": options.labs.stat().st_size})
+    panel = read_markers(study, options.markers, options.markers_file, inputs,
+                         where=str(options.metadata))
+    previous = None
+    if options.previous is not None:
+        previous = read_visit(options.previous)
+        inputs.append(input_record(options.previous, "previous profile"))
+    profile = build_profile(study, options.sample, reference, patient_id=options.patient,
+                            markers=panel, labs=labs, previous=previous,
+                            n_boot=options.n_boot, seed=options.seed, inputs=inputs)
+    return ProfileResult(options, profile)

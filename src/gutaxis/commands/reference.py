@@ -1,0 +1,122 @@
+"""``gutaxis reference build``: freeze a reference cohort a patient is placed against."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from pathlib import Path
+
+from gutaxis.commands._inputs import TableOptions, check_file, load_study, read_markers
+from gutaxis.exceptions import InputError, ValidationError
+from gutaxis.reference import Reference, build_reference, save_reference
+
+__all__ = ["ReferenceOptions", "ReferenceResult", "run_reference_build"]
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class ReferenceOptions(TableOptions):
+    """What ``gutaxis reference build`` is asked to do (validated once, when made).
+
+    Parameters
+    ----------
+    table, taxonomy, metadata, transpose
+        As :class:`~gutaxis.commands.TableOptions`; ``metadata`` is required.
+    name : str
+        A name for reports (``"healthy adults, 16S V4, lab X"``).
+    where : str, optional
+        Which samples form the reference: a condition on the metadata
+        (``"Subject == 'Control'"``); default every sample.
+    markers : sequence of str
+        Marker columns whose distributions are frozen too (``COLUMN`` or
+        ``COLUMN=UNIT``).
+    markers_file : path, optional
+        A file of marker columns and units.
+    classifier : path, optional
+        A model saved by ``gutaxis analyze --save-model`` to freeze with it.
+    sequencing : str, optional
+        ``"16S V4"``, ``"shotgun"``…; default: inferred.
+    min_reads : int
+        Count tables: samples with fewer reads are left out.
+
+    Raises
+    ------
+    InputError
+        A path that names no file, or no metadata.
+    ValidationError
+        An empty name, a negative ``min_reads``.
+    """
+
+    name: str
+    where: str | None = None
+    markers: tuple[str, ...] = ()
+    markers_file: Path | None = None
+    classifier: Path | None = None
+    sequencing: str | None = None
+    min_reads: int = 1000
+
+    def __post_init__(self) -> None:
+        """Check the paths, the name and the minimum read count."""
+        super().__post_init__()
+        if self.metadata is None:
+            raise InputError("a reference needs the sample metadata (--metadata)")
+        object.__setattr__(self, "markers_file", check_file(self.markers_file,
+                                                            "--markers-file"))
+        object.__setattr__(self, "classifier", check_file(self.classifier, "--classifier"))
+        object.__setattr__(self, "markers", tuple(str(m) for m in self.markers))
+        if not isinstance(self.name, str) or not self.name.strip():
+            raise ValidationError(f"the reference needs a name (--name), a non-empty text; "
+                                  f"got {self.name!r}")
+        if isinstance(self.min_reads, bool) or not isinstance(self.min_reads, int) \
+                or self.min_reads < 0:
+            raise ValidationError(f"--min-reads must be an integer ≥ 0; got {self.min_reads!r}")
+
+
+@dataclasses.dataclass(frozen=True)
+class ReferenceResult:
+    """The frozen reference (nothing is written until :meth:`write`).
+
+    Attributes
+    ----------
+    options : ReferenceOptions
+    reference : Reference
+    """
+
+    options: ReferenceOptions
+    reference: Reference
+
+    def write(self, folder: str | os.PathLike[str], *, overwrite: bool = False
+              ) -> dict[str, Path]:
+        """Write the reference folder (:func:`gutaxis.reference.save_reference`).
+
+        Parameters
+        ----------
+        folder : path
+        overwrite : bool, default False
+
+        Returns
+        -------
+        dict of str to Path
+            ``{"reference": folder}``.
+        """
+        return {"reference": save_reference(self.reference, folder, overwrite=overwrite)}
+
+
+def run_reference_build(options: ReferenceOptions) -> ReferenceResult:
+    """Read a cohort and freeze the reference (see :func:`gutaxis.reference.build_reference`).
+
+    Parameters
+    ----------
+    options : ReferenceOptions
+
+    Returns
+    -------
+    ReferenceResult
+    """
+    study, inputs = load_study(options)
+    panel = read_markers(study, options.markers, options.markers_file, inputs,
+                         where=str(options.metadata))
+    reference = build_reference(study, name=options.name, where=options.where, markers=panel,
+                                classifier_path=options.classifier,
+                                sequencing=options.sequencing, min_reads=options.min_reads,
+                                inputs=inputs)
+    return ReferenceResult(options, reference)

@@ -1,0 +1,60 @@
+"""One marker value of one sample, as reported: :class:`MarkerResult`."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from gutaxis.knowledge import MarkerEntry
+from gutaxis.measures import Censoring, measure_id
+
+__all__ = ["MarkerResult"]
+
+
+@dataclasses.dataclass(frozen=True)
+class MarkerResult:
+    """One marker value of one sample, with what came with it.
+
+    The one shape in which a patient's marker reaches the profile, whether it
+    came from a ``LABS.csv`` row (:meth:`gutaxis.markers.LabResults.results`)
+    or from a metadata column (:meth:`gutaxis.markers.MarkerPanel.results`).
+
+    Attributes
+    ----------
+    name : str
+        Display name (the catalogue's name when the catalogue knows it).
+    entry : MarkerEntry or None
+        The catalogue entry; ``None`` for a marker the catalogue does not know.
+    value : float
+        In ``unit``; for a censored result, the assay's limit.
+    unit : str
+        Canonical spelling.
+    censored : {"<", ">"} or None
+        Reported only as below / above the assay's limit.
+    ref_low, ref_high : float or None
+        The range the laboratory printed with the result, in ``unit``.
+    assay : str or None
+        The assay or kit.
+    origin : str
+        Where the value was read (``"labs.csv: line 3: reported as <0.5 ng/mL"``,
+        ``"metadata column LPSpgml"``).
+    """
+
+    name: str
+    entry: MarkerEntry | None
+    value: float
+    unit: str
+    censored: Censoring | None = None
+    ref_low: float | None = None
+    ref_high: float | None = None
+    assay: str | None = None
+    origin: str = ""
+
+    @property
+    def catalog_id(self) -> str | None:
+        """The catalogue id, or ``None``."""
+        return None if self.entry is None else self.entry.id
+
+    @property
+    def measure_id(self) -> str:
+        """The id of the measure this result becomes (``"marker:<catalogue id or name>"``)."""
+        return measure_id("marker", self.catalog_id or self.name)

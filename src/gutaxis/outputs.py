@@ -1,0 +1,274 @@
+"""How gutaxis writes what it computes: JSON, TSV, and output folders.
+
+One rule for numbers that are not finite, in every document gutaxis writes
+(``results.json``, ``profile.json``, ``provenance.json``, ``reference.json``,
+``indices.tsv`` and the other TSV tables):
+
+* **NaN** (not computed, not applicable, missing) is written as JSON
+  ``null`` and as an empty TSV cell;
+* **±infinity** (a real value: an MD-index whose increased genera are all
+  absent is −∞) is written as the text ``"inf"`` / ``"-inf"`` in JSON and
+  as ``inf`` / ``-inf`` in TSV — the spelling Python, NumPy, pandas and R
+  read back as infinity.
+
+JSON has no number for either, and a reader must be able to tell "missing"
+from "infinite": so missing is ``null`` and infinity is a string.  Readers
+of gutaxis documents turn the strings back into floats
+(:func:`from_json_number`).
+
+Output folders follow one rule too (:func:`prepare_output_folder`): a command
+refuses to write into a folder that already holds files, unless it is told to
+overwrite (``--overwrite``), and then it removes only the files it writes
+itself; a file named as an input is never written over.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import shutil
+import tempfile
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from gutaxis.exceptions import OutputError
+
+__all__ = ["to_json", "from_json_number", "json_text", "write_json", "write_text", "write_tsv",
+           "prepare_output_folder", "POSITIVE_INFINITY", "NEGATIVE_INFINITY"]
+
+#: How +∞ is written in JSON and TSV.
+POSITIVE_INFINITY = "inf"
+#: How −∞ is written in JSON and TSV.
+NEGATIVE_INFINITY = "-inf"
+
+
+def to_json(value: Any) -> Any:
+    """Return ``value`` as plain JSON types, with the one rule for non-finite numbers.
+
+    Parameters
+    ----------
+    value : object
+        Mappings, sequences, NumPy arrays and scalars, pandas missing values,
+        paths, numbers, strings, booleans, None.
+
+    Returns
+    -------
+    object
+        Dicts with string keys, lists, str, int, float, bool or None: NaN and
+        missing values become ``None``, ±∞ ``"inf"``/``"-inf"``, NumPy
+        scalars Python numbers, tuples and arrays lists, paths strings; any
+        other object its ``str``.
+
+    Examples
+    --------
+    >>> to_json({"a": float("nan"), "b": [np.float64(1.5), -np.inf], "c": (1, True)})
+    {'a': None, 'b': [1.5, '-inf'], 'c': [1, True]}
+    """
+    if isinstance(value, Mapping):
+        return {str(k): to_json(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [to_json(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return [to_json(v) for v in value.tolist()]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if value is None or isinstance(value, bool | str | int):
+        return value
+    if isinstance(value, float):
+        if math.isnan(value):
+            return None
+        if math.isinf(value):
+            return POSITIVE_INFINITY if value > 0 else NEGATIVE_INFINITY
+        return value
+    if value is pd.NA or value is pd.NaT:
+        return None
+    if isinstance(value, os.PathLike):
+        return os.fspath(value)
+    return str(value)
+
+
+def from_json_number(value: Any) -> float | None:
+    """Return a number as written by :func:`to_json` (``"inf"``, ``"-inf"``, null) as a float.
+
+    Parameters
+    ----------
+    value : object
+
+    Returns
+    -------
+    float or None
+        ``None`` for null and for anything that is not a number or an
+        infinity string.
+
+    Examples
+    --------
+    >>> from_json_number("-inf"), from_json_number(2), from_json_number(None)
+    (-inf, 2.0, None)
+    """
+    if value == POSITIVE_INFINITY:
+        return math.inf
+    if value == NEGATIVE_INFINITY:
+        return -math.inf
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    out = float(value)
+    return None if math.isnan(out) else out
+
+
+def json_text(document: Any) -> str:
+    """Return the JSON text of a document (indented, UTF-8 characters kept, newline at the end).
+
+    Parameters
+    ----------
+    document : object
+        Anything :func:`to_json` takes.
+
+    Returns
+    -------
+    str
+    """
+    return json.dumps(to_json(document), indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+
+
+def write_text(path: str | os.PathLike[str], text: str) -> Path:
+    """Write a text file whole or not at all (a temporary file, flushed, then renamed).
+
+    Parameters
+    ----------
+    path : path
+    text : str
+
+    Returns
+    -------
+    pathlib.Path
+
+    Raises
+    ------
+    OutputError
+        The file cannot be written (the path and the reason are named).
+    """
+    target = Path(path)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        handle, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
+        try:
+            with os.fdopen(handle, "w", encoding="utf-8", newline="\n") as out:
+                out.write(text)
+                out.flush()
+                os.fsync(out.fileno())
+            os.replace(tmp, target)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+    except OSError as exc:
+        raise OutputError(f"{target}: cannot be written ({exc.strerror or exc})") from None
+    return target
+
+
+def write_json(path: str | os.PathLike[str], document: Any) -> Path:
+    """Write a document as JSON (see :func:`json_text`), whole or not at all.
+
+    Parameters
+    ----------
+    path : path
+    document : object
+
+    Returns
+    -------
+    pathlib.Path
+    """
+    return write_text(path, json_text(document))
+
+
+def write_tsv(frame: pd.DataFrame, path: str | os.PathLike[str], *, index: bool = False,
+              float_format: str | None = "%.10g") -> Path:
+    """Write a table as TSV: NaN an empty cell, ±∞ ``inf``/``-inf``.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+    path : path
+    index : bool, default False
+        Write the index as the first column (named by the index's name).
+    float_format : str or None, default "%.10g"
+        Ten significant digits; ``"%.17g"`` round-trips float64 exactly; None
+        writes Python's shortest round-trip form.
+
+    Returns
+    -------
+    pathlib.Path
+    """
+    text = frame.to_csv(sep="\t", index=index, float_format=float_format, na_rep="",
+                        lineterminator="\n")
+    return write_text(path, text)
+
+
+def prepare_output_folder(folder: str | os.PathLike[str], *, owned: Iterable[str],
+                          overwrite: bool, inputs: Iterable[str | os.PathLike[str]] = (),
+                          what: str = "the output") -> Path:
+    """Make ``folder`` ready for a command's files, by the one rule for output folders.
+
+    Parameters
+    ----------
+    folder : path
+        Created when missing.
+    owned : iterable of str
+        The names (files or sub-folders, relative to ``folder``) the command
+        writes; glob patterns are allowed (``"marker_*.tsv"``).
+    overwrite : bool
+        False: a folder that holds anything is refused.  True: what the
+        command owns is removed first (other files are left alone).
+    inputs : iterable of path
+        Files the command reads: none of them may be inside what it would
+        write or remove.
+    what : str
+        What the folder is for, in messages (``"the profile"``).
+
+    Returns
+    -------
+    pathlib.Path
+        ``folder``.
+
+    Raises
+    ------
+    OutputError
+        ``folder`` is a file; it holds files and ``overwrite`` is False; an
+        input lies among the files the command owns.
+    """
+    target = Path(folder)
+    if target.exists() and not target.is_dir():
+        raise OutputError(f"{target} is a file; {what} needs a folder (choose a new path)")
+    patterns = list(owned)
+    owned_paths = [p for pattern in patterns for p in target.glob(pattern)] if target.is_dir() \
+        else []
+    for source in inputs:
+        src = Path(source).resolve()
+        hit = [p for p in owned_paths if p.resolve() == src or p.resolve() in src.parents]
+        hit += [p for pattern in patterns if (target / pattern).resolve() == src
+                for p in [target / pattern]]
+        if hit:
+            raise OutputError(f"{target}: writing {what} here would replace the input "
+                              f"{source}; choose another output folder")
+    if target.is_dir():
+        present = sorted(p.name for p in target.iterdir())
+        if present and not overwrite:
+            shown = ", ".join(present[:8]) + (" …" if len(present) > 8 else "")
+            raise OutputError(f"{target} is not empty ({shown}); choose a new folder for "
+                              f"{what}, or overwrite it (--overwrite: the files gutaxis "
+                              "writes there are replaced, other files are kept)")
+        for path in owned_paths:
+            if path.is_dir() and not path.is_symlink():
+                shutil.rmtree(path)
+            else:
+                path.unlink(missing_ok=True)
+    try:
+        target.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(f"{target}: cannot create the folder ({exc.strerror or exc})") \
+            from None
+    return target

@@ -1,0 +1,42 @@
+"""Reference cohorts: freeze a cohort once, place one patient against it.
+
+``build.py`` selects the samples and freezes what a comparison needs
+(:func:`build_reference` → :class:`Reference`); ``store.py`` writes it to a
+folder and reads it back with its hash checked (:func:`save_reference`,
+:func:`load_reference`); ``compare.py`` places one patient's microbiome and
+markers against it, with comparability checks (:func:`compare_to_reference`,
+:func:`place_markers`).
+"""
+
+from gutaxis.reference._model import (
+    DISTANCE_QUANTILE,
+    MIN_REFERENCE_SAMPLES,
+    RECOMMENDED_REFERENCE_SAMPLES,
+    Reference,
+)
+from gutaxis.reference.build import (
+    SmallReferenceWarning,
+    build_reference,
+    check_ranks,
+    query_columns_hint,
+    relative_at,
+    select_samples,
+)
+from gutaxis.reference.compare import (
+    HIGH_PERCENTILE,
+    LOW_PERCENTILE,
+    MIN_VALUES,
+    ReferenceComparison,
+    compare_to_reference,
+    percentile_status,
+    place_markers,
+)
+from gutaxis.reference.store import load_reference, reference_document, save_reference
+
+__all__ = [
+    "Reference", "build_reference", "save_reference", "load_reference", "reference_document",
+    "compare_to_reference", "place_markers", "ReferenceComparison", "percentile_status",
+    "select_samples", "query_columns_hint", "check_ranks", "relative_at",
+    "SmallReferenceWarning", "LOW_PERCENTILE", "HIGH_PERCENTILE", "MIN_VALUES",
+    "DISTANCE_QUANTILE", "MIN_REFERENCE_SAMPLES", "RECOMMENDED_REFERENCE_SAMPLES",
+]

@@ -1,0 +1,363 @@
+"""Build a reference cohort: select samples, freeze what a comparison needs.
+
+:func:`build_reference` selects the reference samples of a
+:class:`~gutaxis.study.Study` (``where``, a metadata query) and freezes what a
+comparison needs: the indices of :func:`gutaxis.indices.compute_indices`
+(GMHI, MD-index, Shannon entropy, the key taxa) per sample, the relative
+abundances of every taxon at several ranks, marker values with their units,
+the read depths, the sequencing type and taxonomy scheme, and the cohort's own
+spread of Bray–Curtis distances.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as _dt
+import numbers
+import os
+import re
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+from gutaxis._version import __version__
+from gutaxis.composition import collapse
+from gutaxis.exceptions import NotFoundError, UnknownRankError, ValidationError
+from gutaxis.indices import compute_indices
+from gutaxis.io import TAXONOMY_SCHEMES, infer_sequencing, infer_taxonomy_scheme, parse_sequencing
+from gutaxis.markers import MarkerColumn, MarkerPanel
+from gutaxis.outputs import to_json
+from gutaxis.reference._model import (
+    DISTANCE_QUANTILE,
+    MIN_REFERENCE_SAMPLES,
+    RECOMMENDED_REFERENCE_SAMPLES,
+    Reference,
+)
+from gutaxis.reference.store import CLASSIFIER_DIR, check_classifier, content_hash
+from gutaxis.study import RANKS, Study
+
+__all__ = ["build_reference", "select_samples", "check_ranks", "relative_at",
+           "median_distances", "SmallReferenceWarning"]
+
+
+class SmallReferenceWarning(UserWarning):
+    """A reference with fewer than :data:`RECOMMENDED_REFERENCE_SAMPLES` samples."""
+
+
+def _check_size(n: int, what: str, hint: str = "") -> None:
+    if n < MIN_REFERENCE_SAMPLES:
+        raise ValidationError(
+            f"{what} leaves {n} sample(s){hint}; a reference needs at least "
+            f"{MIN_REFERENCE_SAMPLES} ({RECOMMENDED_REFERENCE_SAMPLES} or more recommended). "
+            "Loosen the selection (--where), or lower the minimum read count (--min-reads).")
+    if n < RECOMMENDED_REFERENCE_SAMPLES:
+        warnings.warn(
+            f"{what} leaves {n} samples; with fewer than {RECOMMENDED_REFERENCE_SAMPLES}, the "
+            "5th and 95th percentiles rest on one or two samples and the intervals are wide.",
+            SmallReferenceWarning, stacklevel=3)
+
+
+def build_reference(study: Study, *, name: str, where: str | None = None,
+                    markers: MarkerPanel | None = None,
+                    rank_list: Sequence[str] = ("phylum", "family", "genus", "species"),
+                    classifier_path: str | os.PathLike[str] | None = None,
+                    sequencing: str | None = None, taxonomy_scheme: str | None = None,
+                    min_reads: int = 1000,
+                    inputs: Sequence[dict[str, Any]] | None = None) -> Reference:
+    """Freeze a reference cohort from the samples of ``study``.
+
+    Parameters
+    ----------
+    study : Study
+        Counts or relative abundances with a taxonomy (and sample metadata
+        when ``where`` is given).
+    name : str
+        A name for reports (``"healthy adults, 16S V4, lab X"``).
+    where : str, optional
+        A :meth:`pandas.DataFrame.eval` condition on the sample metadata
+        selecting the reference samples, e.g. ``"Subject == 'Control'"``;
+        samples where it is missing (NaN) are left out.  Default: every sample.
+    markers : MarkerPanel, optional
+        Lab markers of (at least) the reference samples, frozen with units.
+    rank_list : sequence of str
+        Ranks at which every taxon's relative abundance is frozen;
+        ``"genus"`` is always added.
+    classifier_path : path, optional
+        A model saved by :meth:`gutaxis.stats.classifier.FittedClassifier.save`;
+        it and its sidecar are checked (SHA-256, not unpickled) and copied
+        into the reference folder by :func:`~gutaxis.reference.save_reference`.
+    sequencing : str, optional
+        ``"16S V4"``, ``"16S V3-V4"``, ``"shotgun"``…; default: inferred (a
+        count table with sequence or MD5 feature ids is 16S amplicon, a
+        MetaPhlAn profile is shotgun, otherwise unknown; the 16S region
+        cannot be inferred).
+    taxonomy_scheme : str, optional
+        One of ``greengenes``, ``silva``, ``gtdb``, ``metaphlan``; default:
+        inferred from the taxon names (see
+        :func:`gutaxis.io.infer_taxonomy_scheme`), else
+        ``"unknown"``.
+    min_reads : int, default 1000
+        Count tables: samples with fewer reads are left out of the reference
+        (listed in ``details["excluded"]``); a patient below this is not
+        compared.  Ignored for relative abundances.
+    inputs : sequence of dict, optional
+        The input files' records (``{"role", "path", "sha256", "bytes"}``);
+        by default those of the study's readers.
+
+    Returns
+    -------
+    Reference
+
+    Raises
+    ------
+    ValidationError
+        ``where`` is invalid (the message says why and lists the columns), or
+        fewer than :data:`MIN_REFERENCE_SAMPLES` samples remain.
+    UnknownRankError
+        A rank not in :data:`gutaxis.study.RANKS`.
+    NotFoundError
+        Reference samples missing from ``markers``.
+    InputError, UnsafeInputError
+        No taxonomy; a classifier file that is missing or fails its check.
+
+    Warns
+    -----
+    SmallReferenceWarning
+        Fewer than :data:`RECOMMENDED_REFERENCE_SAMPLES` samples remain.
+
+    Notes
+    -----
+    Size rule: below 10 samples no percentile means much (the 5th percentile
+    of 9 values is an interpolation between the two smallest), so building
+    is refused; from 10 to 29 it is allowed with a warning; 30 or more is
+    the usual minimum for the 5th–95th percentile range.  The distance
+    threshold is the 99th percentile of the reference samples' median
+    Bray–Curtis dissimilarity to the others (genus level, relative
+    abundances): by construction about 1 % of the reference itself lies
+    beyond it.
+    """
+    if not isinstance(name, str) or not name.strip():
+        raise ValidationError(f"the reference needs a name (--name), a non-empty text; got "
+                              f"{name!r}")
+    if (isinstance(min_reads, bool) or not isinstance(min_reads, numbers.Integral)
+            or min_reads < 0):
+        raise ValidationError(f"the minimum read count (--min-reads) must be an integer ≥ 0; "
+                              f"got {min_reads!r}")
+    ranks = check_ranks(rank_list)
+    if study.taxonomy is None:
+        collapse(study, "genus")  # raises the InputError that explains what to give
+    if taxonomy_scheme is not None and taxonomy_scheme not in TAXONOMY_SCHEMES:
+        raise ValidationError(f"the taxonomy scheme must be one of "
+                              f"{', '.join(TAXONOMY_SCHEMES)}; got {taxonomy_scheme!r}")
+    classifier = None
+    if classifier_path is not None:
+        classifier = check_classifier(Path(classifier_path))
+    ids = select_samples(study, where)
+    what = f"`where` ({where!r})" if where is not None else "the study"
+    if len(ids) < MIN_REFERENCE_SAMPLES:
+        _check_size(len(ids), what, query_columns_hint(study, where))
+    sub = study.subset_samples(ids, step="reference_samples")
+    totals = sub.sample_totals()
+    excluded: dict[str, list[str]] = {}
+    low = (totals < min_reads) if sub.kind == "counts" else (totals <= 0)
+    if low.any():
+        reason = (f"fewer than {min_reads} reads" if sub.kind == "counts" else "empty")
+        excluded[reason] = [str(s) for s in sub.sample_ids[low]]
+        sub = sub.subset_samples([str(s) for s in sub.sample_ids[~low]],
+                                 step="reference_min_reads")
+        what += f" after leaving out {int(low.sum())} sample(s) with {reason}"
+    _check_size(sub.n_samples, what)
+
+    scheme = taxonomy_scheme or infer_taxonomy_scheme(sub)
+    if sequencing is not None:
+        seq_type, region = parse_sequencing(sequencing)
+        seq_source = "user"
+    else:
+        seq_type, region, seq_source = infer_sequencing(sub, scheme), None, "inferred"
+
+    frame, notes = compute_indices(sub)
+    indices = frame.reindex(sub.sample_ids).astype(np.float64)
+    indices.index = pd.Index(sub.sample_ids.astype(str), name="sample_id")
+    taxa = {rank: relative_at(sub, rank).astype(np.float32) for rank in ranks}
+    for table in taxa.values():
+        table.index = indices.index
+    marker_values = pd.DataFrame(index=indices.index)
+    marker_info: dict[str, MarkerColumn] = {}
+    if markers is not None:
+        missing = [s for s in indices.index if s not in markers.values.index]
+        if missing:
+            raise NotFoundError("reference sample", missing, "the marker panel")
+        marker_values = markers.values.loc[list(indices.index)].astype(np.float64)
+        marker_values.index = indices.index
+        marker_info = dict(markers.info)
+    depth = sub.sample_totals() if sub.kind == "counts" else np.full(sub.n_samples, np.nan)
+    median = median_distances(taxa["genus"])
+    threshold = float(np.percentile(median, DISTANCE_QUANTILE))
+    details: dict[str, Any] = {
+        "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
+        "gutaxis_version": __version__,
+        "where": where,
+        "min_reads": int(min_reads),
+        "sequencing_source": seq_source,
+        "taxonomy_scheme_source": "user" if taxonomy_scheme else "inferred",
+        "source": study.source,
+        "inputs": _input_records(study, classifier, inputs),
+        "index_notes": dict(notes),
+        "panel_resolution": to_json(frame.attrs.get("resolution", {})),
+        "excluded": excluded,
+        "provenance": to_json(list(sub.provenance)),
+        "classifier": None if classifier is None else {
+            "file": f"{CLASSIFIER_DIR}/{classifier['file']}",
+            "sidecar": f"{CLASSIFIER_DIR}/{classifier['sidecar']}",
+            "sha256": classifier["sha256"]},
+    }
+    ref = Reference(name=name.strip(), sample_ids=pd.Index(indices.index, dtype=object),
+                    indices=indices, taxa=taxa, markers=marker_values,
+                    marker_info=marker_info, read_depth=np.asarray(depth, dtype=np.float64),
+                    median_distance=median, distance_threshold=threshold,
+                    sequencing=seq_type, region=region, taxonomy_scheme=scheme,
+                    kind=sub.kind, version="", details=details,
+                    classifier_file=None if classifier_path is None else Path(classifier_path))
+    version = content_hash(ref.content(), ref.hashed_metadata())
+    return dataclasses.replace(ref, version=version)
+
+
+# ------------------------------------------------------- building blocks
+def query_columns_hint(study: Study, where: str | None, *, limit: int = 12) -> str:
+    """Describe the values of the metadata columns a query names, for messages.
+
+    Parameters
+    ----------
+    study : Study
+    where : str or None
+        A query such as ``"Subject == 'control'"``.
+    limit : int, default 12
+        Most values listed per column.
+
+    Returns
+    -------
+    str
+        ``" (column 'Subject' holds: 'Control' 39, 'Patient' 48)"``, or ``""``
+        when the query names no column.
+
+    Examples
+    --------
+    >>> s = Study(np.ones((3, 1)), ["a", "b", "c"], ["f"]).with_metadata(
+    ...     pd.DataFrame({"Subject": ["Control", "Patient", "Control"]}, index=["a", "b", "c"]))
+    >>> query_columns_hint(s, "Subject == 'control'")
+    " (column 'Subject' holds: 'Control' 2, 'Patient' 1)"
+    """
+    if not where or study.samples is None:
+        return ""
+    words = set(re.findall(r"`([^`]+)`|([A-Za-z_][A-Za-z0-9_.]*)", where))
+    named = {a or b for a, b in words}
+    parts = []
+    for column in study.samples.columns:
+        if str(column) not in named:
+            continue
+        counts = study.samples[column].value_counts(dropna=False)
+        shown = ", ".join(f"{v!r} {n}" for v, n in list(counts.items())[:limit])
+        more = f" … ({len(counts)} values)" if len(counts) > limit else ""
+        parts.append(f"column {str(column)!r} holds: {shown}{more}")
+    return f" ({'; '.join(parts)})" if parts else ""
+
+
+def select_samples(study: Study, where: str | None) -> list[str]:
+    """Return the ids of the samples whose metadata satisfy ``where`` (all when None).
+
+    Raises
+    ------
+    ValidationError
+        ``where`` is not a string, refers to Python variables (``@name``),
+        does not evaluate on the metadata, or is not a true/false condition;
+        the study has no metadata.
+    """
+    if where is None:
+        return [str(s) for s in study.sample_ids]
+    if not isinstance(where, str) or not where.strip():
+        raise ValidationError(f"`where` must be a non-empty query string such as "
+                              f"\"Subject == 'Control'\"; got {where!r}")
+    if study.samples is None:
+        raise ValidationError("`where` selects samples by their metadata, and the study has "
+                              "none; attach it first (Study.with_metadata)")
+    if "@" in where:
+        raise ValidationError(f"`where` may not refer to Python variables (@name); write the "
+                              f"values into the query; got {where!r}")
+    columns = ", ".join(map(str, study.samples.columns[:20]))
+    try:
+        mask = study.samples.eval(where, engine="python")
+    except Exception as exc:  # pandas raises SyntaxError, NameError, ValueError, TypeError…
+        raise ValidationError(
+            f"`where` is not a valid query on the metadata: {where!r} "
+            f"({type(exc).__name__}: {exc}). Write a condition on metadata columns, e.g. "
+            f"\"Subject == 'Control'\"; the columns are: {columns}") from None
+    values = mask.to_numpy() if isinstance(mask, pd.Series) else None
+    if values is None or not all(v is None or v is pd.NA or isinstance(v, bool | np.bool_)
+                                 or (isinstance(v, float) and np.isnan(v)) for v in values):
+        got = (type(mask).__name__ if values is None
+               else f"values of dtype {getattr(mask, 'dtype', '?')}")
+        raise ValidationError(f"`where` must be a true/false condition on each sample, e.g. "
+                              f"\"Subject == 'Control'\"; {where!r} gives {got}")
+    keep = np.array([bool(v) if isinstance(v, bool | np.bool_) else False for v in values],
+                    dtype=bool)
+    return [str(s) for s in study.sample_ids[keep]]
+
+
+def check_ranks(rank_list: Sequence[str]) -> list[str]:
+    """Return the ranks, validated, deduplicated, in taxonomic order, with ``"genus"`` added.
+
+    Raises
+    ------
+    UnknownRankError
+        A rank that is not one of :data:`gutaxis.study.RANKS`.
+    """
+    if isinstance(rank_list, str):
+        rank_list = [rank_list]
+    ranks: list[str] = []
+    for rank in rank_list:
+        if not isinstance(rank, str) or rank.strip().lower() not in RANKS:
+            raise UnknownRankError(str(rank))
+        if rank.strip().lower() not in ranks:
+            ranks.append(rank.strip().lower())
+    if "genus" not in ranks:
+        ranks.append("genus")
+    return sorted(ranks, key=RANKS.index)
+
+
+def relative_at(study: Study, rank: str) -> pd.DataFrame:
+    """Return samples × lineages at ``rank``, each row divided by its total (empty rows stay 0)."""
+    collapsed = collapse(study, rank)
+    totals = collapsed.sample_totals()
+    inv = np.divide(1.0, totals, out=np.zeros_like(totals), where=totals > 0)
+    rel = sp.csr_matrix(sp.diags(inv) @ collapsed.counts.astype(np.float64))
+    return pd.DataFrame(rel.toarray(), index=collapsed.sample_ids.copy(),
+                        columns=collapsed.feature_ids.copy())
+
+
+def median_distances(genus: pd.DataFrame) -> np.ndarray:
+    """Return each row's median Bray–Curtis dissimilarity to the other rows."""
+    from gutaxis.diversity.beta import braycurtis
+
+    dist = braycurtis(sp.csr_matrix(genus.to_numpy(dtype=np.float64)))
+    np.fill_diagonal(dist, np.nan)
+    return np.asarray(np.nanmedian(dist, axis=1), dtype=np.float64)
+
+
+def _input_records(study: Study, classifier: dict[str, Any] | None,
+                   inputs: Sequence[dict[str, Any]] | None) -> list[dict[str, Any]]:
+    """Return ``{"role", "path", "sha256"}`` of every hashed input (reader steps, classifier)."""
+    records = list(inputs) if inputs is not None else [
+        {"role": str(step.get("format", step.get("step", "input"))),
+         "path": str(step.get("path", "")), "sha256": step["sha256"]}
+        for step in study.provenance if isinstance(step.get("sha256"), str)]
+    if classifier is not None:
+        records.append({"role": "classifier", "path": classifier["file"],
+                        "sha256": classifier["sha256"]})
+        records.append({"role": "classifier sidecar", "path": classifier["sidecar"],
+                        "sha256": classifier["sidecar_sha256"]})
+    return records

@@ -1,0 +1,519 @@
+"""The HTML report of a :class:`~gutaxis.cohort.CohortAnalysis`.
+
+:func:`render_report` turns an analysis into one self-contained HTML page
+(inline CSS and SVG figures, no external resources, so it opens offline);
+:func:`write_report` writes it to a file.  The report only formats what the
+analysis holds: nothing here recomputes a statistic.  The output depends only
+on the analysis (no clock is read), so rendering twice gives the same bytes.
+"""
+
+from __future__ import annotations
+
+import collections
+import dataclasses
+import json
+import math
+import shlex
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import jinja2
+import pandas as pd
+from markupsafe import Markup
+
+from gutaxis.composition import taxon_label
+from gutaxis.diversity import alpha_metrics, beta_metrics
+from gutaxis.formatting import format_number, format_p, format_percent
+from gutaxis.report import figures as F
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+    from gutaxis.cohort import CohortAnalysis
+
+__all__ = ["render_report", "write_report"]
+
+#: Sections in page order: (id, title).
+SECTIONS: tuple[tuple[str, str], ...] = (
+    ("summary", "Summary"), ("diversity", "Diversity"), ("composition", "Composition"),
+    ("differential-abundance", "Differential abundance"), ("markers", "Markers"),
+    ("marker-taxon", "Markers and taxa"), ("classifier", "Classifier"),
+    ("methods", "Methods"), ("provenance", "Provenance"),
+)
+#: ``skipped`` keys (lower case, ``-``/spaces as ``_``) that explain a section not run.
+_SKIP_KEYS = {
+    "diversity": ("rarefaction", "alpha", "beta", "diversity"),
+    "differential-abundance": ("differential_abundance",),
+    "markers": ("markers",),
+    "marker-taxon": ("markers", "marker_taxon"),
+    "classifier": ("classifier",),
+}
+_EFFECT_NAMES = {"rank_biserial": "rank-biserial r", "epsilon_squared": "ε²", "R2": "R²"}
+_Q_SIG = 0.1  # the q below which a taxon counts as differentially abundant in the report
+_TOP_ASSOC = 25
+_TOP_IMPORTANCES = 10
+_MAX_CORR_ROWS = 120
+
+
+# ---------------------------------------------------------------- formatting
+_percent = format_percent
+
+
+def _missing(x: Any) -> bool:
+    return x is None or (isinstance(x, float) and not math.isfinite(x)) or bool(pd.isna(x))
+
+
+def _display_labels(taxa: Iterable[Any], labels: Iterable[Any] | None = None) -> dict[str, str]:
+    """Taxon id → a display label that is unique among ``taxa``.
+
+    Labels default to :func:`~gutaxis.composition.taxon_label`; a label shared
+    by several taxa (two genera *Clostridium* in different families) gets its
+    parent level added, and the id if that is not enough.
+    """
+    ids = [str(t) for t in taxa]
+    names = [str(x) for x in labels] if labels is not None else [taxon_label(t) for t in ids]
+    pairs = dict(zip(ids, names, strict=True))
+    shared = collections.Counter(pairs.values())
+    out = {}
+    for taxon, name in pairs.items():
+        parent = taxon_label(taxon.rsplit(";", 1)[0]) if ";" in taxon else ""
+        out[taxon] = (f"{name} ({parent})" if shared[name] > 1 and parent and parent != name
+                      else name)
+    shared = collections.Counter(out.values())
+    return {t: f"{n} [{t}]" if shared[n] > 1 else n for t, n in out.items()}
+
+
+def _pm(mean: Any, sd: Any) -> str:
+    return f"{format_number(mean)} ± {format_number(sd)}"
+
+
+def _effect(test: Any) -> str:
+    if test is None or _missing(test.effect_size):
+        return "–"
+    return f"{_EFFECT_NAMES.get(test.effect_size_name, test.effect_size_name)} " \
+           f"{format_number(test.effect_size)}"
+
+
+def _p_title(test: Any) -> str:
+    """``"p = 0.031, q = 0.062"`` (panel subtitles)."""
+    text = f"p {format_p(test.p_value, test.permutations, phrase=True)}"
+    return text + (f", q {format_p(test.q_value, phrase=True)}" if test.q_value is not None
+                   else "")
+
+
+def _methods(tests: Iterable[Any]) -> str:
+    return " / ".join(dict.fromkeys(t.method for t in tests)) or "no"
+
+
+# --------------------------------------------------------------------- model
+@dataclasses.dataclass(frozen=True)
+class Table:
+    """A table as the template renders it: every cell already text."""
+
+    id: str
+    headers: list[str]
+    rows: list[list[str]]
+    numeric: frozenset[int] = frozenset()
+    note: str = ""
+
+
+@dataclasses.dataclass(frozen=True)
+class FigureBlock:
+    """An inline SVG figure with its one-line caption."""
+
+    id: str
+    svg: Markup
+    caption: str
+
+
+def _figure(fig_id: str, fig: Figure, caption: str) -> FigureBlock:
+    return FigureBlock(fig_id, Markup(F.figure_to_svg(fig, id_prefix=f"{fig_id}-")), caption)
+
+
+def _reasons(analysis: CohortAnalysis, section: str) -> list[tuple[str, str]]:
+    keys = _SKIP_KEYS.get(section, ())
+    out = []
+    for key, reason in analysis.skipped.items():
+        norm = str(key).lower().replace("-", "_").replace(" ", "_")
+        if any(norm == k or norm.startswith(k + "_") for k in keys):
+            out.append((str(key), str(reason)))
+    return out
+
+
+def _group_sizes(analysis: CohortAnalysis) -> dict[str, int]:
+    counts = analysis.groups.astype(str).value_counts()
+    return {g: int(counts.get(g, 0)) for g in analysis.group_order}
+
+
+def _medians(test: Any, order: Sequence[str]) -> list[str]:
+    medians = (test.extra.get("medians") or {}) if test is not None else {}
+    return [format_number(medians.get(g)) for g in order]
+
+
+# ------------------------------------------------------------------ sections
+def _diversity(a: CohortAnalysis) -> dict[str, Any]:
+    order = a.group_order
+    metrics = list(dict.fromkeys([*a.alpha_tests, *map(str, a.alpha.columns)]))
+    alpha_rows = []
+    for m in metrics:
+        t = a.alpha_tests.get(m)
+        alpha_rows.append([F.metric_label(m), *_medians(t, order),
+                           t.method if t else "not tested",
+                           format_number(t.statistic, 4) if t else "–",
+                           format_p(t.p_value, t.permutations) if t else "–",
+                           format_p(t.q_value) if t else "–", _effect(t)])
+    alpha_table = Table("alpha-table", ["Metric", *(f"Median {g}" for g in order), "Test",
+                                        "Statistic", "p", "q", "Effect size"], alpha_rows,
+                        frozenset(range(1, len(order) + 1)) | {len(order) + 2,
+                                                               len(order) + 3, len(order) + 4})
+    beta_names = list(dict.fromkeys([*a.beta, *a.ordinations, *a.permanova]))
+    beta_rows, pcoa_figs = [], []
+    for m in beta_names:
+        pm, pd_ = a.permanova.get(m), a.permdisp.get(m)
+        beta_rows.append([
+            F.metric_label(m), str(pm.n) if pm else "–",
+            format_number(pm.statistic) if pm else "–",
+            format_number(pm.effect_size) if pm else "–",
+            format_p(pm.p_value, pm.permutations) if pm else "–",
+            format_number(pd_.statistic) if pd_ else "–",
+            format_p(pd_.p_value, pd_.permutations) if pd_ else "–",
+            str(pm.permutations) if pm else "–"])
+        if m in a.ordinations:
+            caption = f"PCoA of {F.metric_label(m)} distances"
+            if pm:
+                caption += (f" (n = {pm.n}); PERMANOVA pseudo-F {format_number(pm.statistic)}, "
+                            f"R² {format_number(pm.effect_size)}, "
+                            f"p {format_p(pm.p_value, pm.permutations, phrase=True)} "
+                            f"({pm.permutations} permutations)")
+            if pd_:
+                caption += (f"; PERMDISP F {format_number(pd_.statistic)}, "
+                            f"p {format_p(pd_.p_value, pd_.permutations, phrase=True)}")
+            pcoa_figs.append(_figure(f"fig-pcoa-{_slug(m)}", F.pcoa_scatter(
+                a.ordinations[m], a.groups, order, metric=m), caption + "."))
+    beta_table = Table("beta-table", ["Metric", "n", "PERMANOVA pseudo-F", "R²", "p",
+                                      "PERMDISP F", "p", "Permutations"], beta_rows,
+                       frozenset(range(1, 8)))
+    alpha_fig = None
+    if a.alpha.shape[1]:
+        tests = a.alpha_tests
+        alpha_fig = _figure(
+            "fig-alpha", F.alpha_boxplots(a.alpha, a.groups, order,
+                                          subtitles={m: _p_title(t) for m, t in tests.items()}),
+            f"Alpha diversity per group (box: median and quartiles; points: samples); "
+            f"{_methods(tests.values())} test per metric, p and BH q in the panel titles.")
+    known = {*alpha_metrics(), *beta_metrics()}
+    metric_reasons = [(F.metric_label(k), v) for k, v in a.skipped.items() if k in known]
+    return {"alpha_table": alpha_table, "alpha_figure": alpha_fig, "beta_table": beta_table,
+            "pcoa_figures": pcoa_figs, "reasons": _reasons(a, "diversity") + metric_reasons}
+
+
+def _slug(text: str) -> str:
+    return "".join(c if c.isalnum() else "-" for c in text.lower()).strip("-") or "x"
+
+
+def _abundance_table(table_id: str, means: pd.DataFrame, order: Sequence[str],
+                     name: str) -> Table:
+    cols = [g for g in order if g in means.columns]
+    rows = [[str(taxon), *(_percent(means.loc[taxon, g]) for g in cols)]
+            for taxon in means.index]
+    return Table(table_id, [name, *(f"Mean {g}" for g in cols)], rows,
+                 frozenset(range(1, len(cols) + 1)))
+
+
+def _composition(a: CohortAnalysis) -> dict[str, Any]:
+    order = a.group_order
+    phylum_means = a.group_mean_abundance.get("phylum")
+    rank_means = a.group_mean_abundance.get(a.rank)
+    out: dict[str, Any] = {"phylum_table": None, "rank_table": None, "figure": None}
+    if phylum_means is not None:
+        out["phylum_table"] = _abundance_table("phylum-table", phylum_means, order, "Phylum")
+    if rank_means is not None and a.rank != "phylum":
+        out["rank_table"] = _abundance_table("rank-table", rank_means, order,
+                                             a.rank.capitalize())
+    if not a.phylum_abundance.empty:
+        shown = min(a.phylum_abundance.shape[1], 8)
+        out["figure"] = _figure(
+            "fig-phyla", F.phylum_bars(a.phylum_abundance, a.groups, order,
+                                       group_means=phylum_means),
+            f"Relative abundance of the {shown} most abundant phyla per sample (ordered by "
+            "group) and per group mean; descriptive, no test.")
+    return out
+
+
+def _differential(a: CohortAnalysis) -> dict[str, Any] | None:
+    da = a.differential_abundance
+    if da is None:
+        return None
+    rows = F.forest_rows(da.table, q_threshold=_Q_SIG)
+    n_sig = int((da.table["q"] < _Q_SIG).sum())
+    names = _display_labels(da.table["taxon"], da.table["label"])
+    table = Table("da-table", ["Taxon", "log2 ratio", "95 % interval", "p", "q", "Higher in",
+                               "Mean abundance", "Prevalence"],
+                  [[names[str(r.taxon)], format_number(r.effect),
+                    f"{format_number(r.ci_low)} to {format_number(r.ci_high)}",
+                    format_p(r.p), format_p(r.q),
+                    "–" if _missing(r.higher_in) else str(r.higher_in),
+                    _percent(r.mean_abundance), _percent(r.prevalence)]
+                   for r in rows.itertuples(index=False)],
+                  frozenset({1, 3, 4, 6, 7}),
+                  note=(f"{n_sig} of {len(da.table)} taxa with q < {_Q_SIG}" if n_sig else
+                        f"No taxon reached q < {_Q_SIG}; the {len(rows)} with the smallest q "
+                        "are shown."))
+    figure = None
+    if len(rows):
+        what = (f"{len(rows)} taxa with q < {_Q_SIG}" if n_sig else
+                f"the {len(rows)} taxa with the smallest q (none with q < {_Q_SIG})")
+        figure = _figure("fig-da", F.forest_plot(da, a.group_order, q_threshold=_Q_SIG,
+                                                     labels=names),
+                         f"{da.method}: log2 ratio {da.comparison_group} vs "
+                         f"{da.reference_group} with interval for {what}; filled: q < {_Q_SIG}.")
+    return {"da": da, "table": table, "figure": figure, "n_sig": n_sig,
+            "covariates": ", ".join(map(str, da.covariates)) or "none"}
+
+
+def _markers(a: CohortAnalysis) -> dict[str, Any] | None:
+    panel = a.markers
+    if panel is None:
+        return None
+    order = a.group_order
+    names = [str(c) for c in panel.values.columns]
+    rows = []
+    for m in names:
+        t = a.marker_tests.get(m)
+        unit = (t.extra.get("unit") if t else None) or panel.info[m].unit if m in panel.info else ""
+        missing = t.extra.get("missing") if t else int(panel.values[m].isna().sum())
+        rows.append([m, unit, str(t.n) if t else "–", str(missing), *_medians(t, order),
+                     t.method if t else "not tested",
+                     format_number(t.statistic, 4) if t else "–",
+                     format_p(t.p_value, t.permutations) if t else "–",
+                     format_p(t.q_value) if t else "–", _effect(t),
+                     str(t.extra.get("higher_in") or "–") if t else "–"])
+    k = len(order)
+    table = Table("marker-table", ["Marker", "Unit", "n", "Missing",
+                                   *(f"Median {g}" for g in order), "Test", "Statistic", "p",
+                                   "q", "Effect size", "Higher in"], rows,
+                  frozenset({2, 3, *range(4, 4 + k), 5 + k, 6 + k, 7 + k}))
+    tests = [a.marker_tests[m] for m in names if m in a.marker_tests]
+    figure = _figure(
+        "fig-markers", F.marker_boxplots(panel.values, {m: i.unit for m, i in panel.info.items()}, a.groups, order,
+                                         subtitles={m: _p_title(a.marker_tests[m])
+                                                    for m in names if m in a.marker_tests}),
+        f"Markers per group (box: median and quartiles; points: samples; log axis where values "
+        f"span over 100-fold); {_methods(tests)} test per marker, p and BH q in the panel titles.")
+    corr = a.marker_correlations
+    corr_table = corr_fig = None
+    if not corr.empty:
+        scopes = [s for s in ["pooled", *order] if (corr["scope"].astype(str) == s).any()]
+        rank = {s: i for i, s in enumerate(scopes)}
+        shown = corr.assign(_o=corr["scope"].astype(str).map(rank)).sort_values(
+            ["_o", "q"], kind="stable", na_position="last")
+        corr_table = Table(
+            "correlation-table", ["Marker", "Marker", "Samples", "Spearman ρ", "p", "q", "n"],
+            [[str(r.a), str(r.b), str(r.scope), format_number(r.rho), format_p(r.p),
+              format_p(r.q), format_number(r.n)]
+             for r in shown.head(_MAX_CORR_ROWS).itertuples(index=False)],
+            frozenset({3, 4, 5, 6}),
+            note="" if len(shown) <= _MAX_CORR_ROWS else f"First {_MAX_CORR_ROWS} of "
+                                                          f"{len(shown)} pairs.")
+        if len(names) >= 2:
+            corr_fig = _figure("fig-marker-correlations",
+                               F.correlation_heatmaps(corr, names, scopes),
+                               "Spearman ρ between markers, pooled and within each group; "
+                               "* q < 0.1, ** q < 0.05 (Benjamini–Hochberg).")
+    return {"table": table, "figure": figure, "corr_table": corr_table, "corr_figure": corr_fig}
+
+
+def _marker_taxon(a: CohortAnalysis) -> dict[str, Any] | None:
+    assoc = a.marker_taxon_associations
+    if a.markers is None or assoc.empty:
+        return None
+    names = _display_labels(assoc["taxon"], assoc["label"])
+    assoc = assoc.assign(label=assoc["taxon"].astype(str).map(names))
+    top = assoc.sort_values(["q", "p"], kind="stable", na_position="last").head(_TOP_ASSOC)
+    table = Table("marker-taxon-table", ["Marker", "Taxon", "Spearman ρ", "p", "q", "n"],
+                  [[str(r.marker), str(r.label), format_number(r.rho), format_p(r.p),
+                    format_p(r.q), format_number(r.n)] for r in top.itertuples(index=False)],
+                  frozenset({2, 3, 4, 5}),
+                  note=f"The {len(top)} of {len(assoc)} marker–taxon pairs with the smallest q.")
+    n_taxa = min(assoc["taxon"].nunique(), _TOP_ASSOC)
+    heatmap = F.marker_taxon_heatmap(assoc, top=_TOP_ASSOC, markers=list(a.markers.values.columns))
+    figure = _figure("fig-marker-taxon", heatmap,
+                     f"Spearman ρ between markers and the {n_taxa} taxa ({a.rank}) with the "
+                     "smallest q; * q < 0.1, ** q < 0.05 (Benjamini–Hochberg).")
+    return {"table": table, "figure": figure, "n_sig": int((assoc["q"] < 0.05).sum())}
+
+
+def _cv_text(a: CohortAnalysis) -> str:
+    p = a.parameters
+    if p.get("cv_folds") and p.get("cv_repeats"):
+        return f"{p['cv_repeats']} × repeated stratified {p['cv_folds']}-fold cross-validation"
+    cv = next(iter(a.classifier.values())).cv if a.classifier else {}
+    return "cross-validation (" + ", ".join(f"{k} {v}" for k, v in cv.items()) + ")"
+
+
+def _classifier(a: CohortAnalysis) -> dict[str, Any] | None:
+    if not a.classifier:
+        return None
+    rows, importances = [], []
+    for name, c in a.classifier.items():
+        rows.append([name, str(c.n_samples), str(c.n_features), _pm(c.accuracy_mean,
+                     c.accuracy_sd), _pm(c.auc_mean, c.auc_sd), str(c.positive_class)])
+        imp = c.importances.sort_values("importance_mean", ascending=False, kind="stable")
+        names = _display_labels(imp["feature"])
+        importances.append(Table(
+            f"importance-table-{_slug(name)}", ["Feature", "Importance (mean ± sd)"],
+            [[names[str(r.feature)], _pm(r.importance_mean, r.importance_sd)]
+             for r in imp.head(_TOP_IMPORTANCES).itertuples(index=False)], frozenset({1}),
+            note=f"{name}: top {min(len(imp), _TOP_IMPORTANCES)} of {c.n_features} features."))
+    table = Table("classifier-table", ["Feature set", "Samples", "Features", "Accuracy",
+                                       "AUC", "Positive class"], rows, frozenset({1, 2, 3, 4}))
+    figure = None
+    if any(c.roc is not None and len(c.roc) for c in a.classifier.values()):
+        figure = _figure("fig-roc", F.roc_curves(a.classifier),
+                         f"Mean ROC curves (band: ± 1 sd) of random forests, {_cv_text(a)}; "
+                         "AUC mean ± sd in the legend.")
+    return {"table": table, "figure": figure, "importances": importances, "cv": _cv_text(a)}
+
+
+def _summary(a: CohortAnalysis, sections: Mapping[str, Any]) -> list[str]:
+    sizes = _group_sizes(a)
+    items = [f"{sum(sizes.values())} samples in {len(sizes)} groups of {a.group_column}: "
+             + ", ".join(f"{g} (n = {n})" for g, n in sizes.items()) + "."]
+    for m, t in a.permanova.items():
+        items.append(f"{F.metric_label(m)}: PERMANOVA pseudo-F {format_number(t.statistic)}, "
+                     f"R² {format_number(t.effect_size)}, "
+                     f"p {format_p(t.p_value, t.permutations, phrase=True)}.")
+    sig_alpha = [F.metric_label(m) for m, t in a.alpha_tests.items()
+                 if t.q_value is not None and t.q_value < 0.05]
+    if a.alpha_tests:
+        items.append("Alpha metrics differing between groups at q < 0.05: "
+                     f"{', '.join(sig_alpha) or 'none'}.")
+    if sections["da"] is not None:
+        items.append(f"Differential abundance ({a.rank}): {sections['da']['n_sig']} taxa "
+                     f"with q < {_Q_SIG}.")
+    if a.marker_tests:
+        sig = [f"{m} (higher in {t.extra.get('higher_in')})" if t.extra.get("higher_in")
+               else m for m, t in a.marker_tests.items()
+               if t.q_value is not None and t.q_value < 0.05]
+        items.append(f"Markers differing between groups at q < 0.05: {', '.join(sig) or 'none'}.")
+    if a.classifier:
+        best = max(a.classifier.items(), key=lambda kv: (kv[1].auc_mean, kv[0]))
+        items.append(f"Highest cross-validated AUC: {best[0]} features, "
+                     f"{_pm(best[1].auc_mean, best[1].auc_sd)}.")
+    return items
+
+
+def _methods_text(a: CohortAnalysis) -> list[str]:
+    p = a.parameters
+    seed = p.get("seed")
+    seed_txt = f" (seed {seed})" if seed is not None else ""
+    paras = []
+    if a.rarefaction_depth is not None:
+        paras.append(f"Diversity was computed on counts rarefied to {a.rarefaction_depth:,} "
+                     f"reads per sample{seed_txt}; {len(a.rarefaction_dropped)} sample(s) "
+                     "below that depth were left out of the diversity step.")
+    else:
+        paras.append("Diversity was computed without rarefaction.")
+    if a.alpha_tests:
+        paras.append(f"Alpha diversity ({', '.join(map(F.metric_label, a.alpha_tests))}) was "
+                     f"compared between groups with the {_methods(a.alpha_tests.values())} "
+                     "test; q-values are Benjamini–Hochberg adjusted across the alpha metrics.")
+    perms = sorted({t.permutations for t in [*a.permanova.values(), *a.permdisp.values()]})
+    if a.permanova:
+        paras.append(f"Beta diversity ({', '.join(map(F.metric_label, a.permanova))}) was "
+                     "ordinated by principal coordinate analysis and tested with PERMANOVA "
+                     "(Anderson 2001) and PERMDISP (Anderson 2006), with "
+                     f"{' / '.join(map(str, perms))} permutations{seed_txt}.")
+    paras.append(f"Composition is summarised as mean relative abundance per group at phylum "
+                 f"and {a.rank} level (unrarefied table).")
+    da = a.differential_abundance
+    if da is not None:
+        cov = f", adjusted for {', '.join(map(str, da.covariates))}" if da.covariates else ""
+        prev = p.get("min_prevalence")
+        prev_txt = (f"; taxa present in fewer than {100 * prev:g} % of samples were left out"
+                    if isinstance(prev, int | float) else "")
+        paras.append(f"Differential abundance at {da.rank} level: {da.method} ({da.citation}), "
+                     f"{da.comparison_group} vs {da.reference_group}{cov}, {da.mc_samples} "
+                     f"Monte Carlo samples (seed {da.seed}){prev_txt}.")
+    if a.markers is not None:
+        listed = "; ".join(f"{m} ({a.markers.unit(m)})" for m in a.markers.names)
+        paras.append(f"The markers — {listed} — were compared between groups with the "
+                     f"{_methods(a.marker_tests.values())} test (Benjamini–Hochberg across "
+                     "markers), and correlated with each other (pooled and within each group) "
+                     f"and with taxon abundances at {a.rank} level by Spearman's ρ, with "
+                     "Benjamini–Hochberg q-values.")
+    if a.classifier:
+        trees = p.get("n_estimators")
+        paras.append(f"Random-forest classifiers{f' ({trees} trees)' if trees else ''} were "
+                     f"evaluated by {_cv_text(a)}{seed_txt} on each feature set "
+                     f"({', '.join(a.classifier)}).")
+    software = a.provenance.get("software") or a.provenance.get("packages") or {}
+    if software:
+        paras.append("Software: " + ", ".join(f"{k} {v}" for k, v in software.items()) + ".")
+    return paras
+
+
+def _provenance(a: CohortAnalysis) -> dict[str, Any]:
+    prov = a.provenance
+    inputs = Table("input-table", ["Role", "Path", "Bytes", "SHA-256"],
+                   [[str(i.get("role", "")), str(i.get("path", "")),
+                     format_number(i.get("bytes")), str(i.get("sha256", ""))]
+                    for i in prov.get("inputs", [])], frozenset({2}))
+    params = Table("parameter-table", ["Parameter", "Value"],
+                   [[str(k), v if isinstance(v, str) else json.dumps(v, default=str,
+                                                                        ensure_ascii=False)]
+                    for k, v in a.parameters.items()])
+    command = prov.get("command")
+    steps = [str(s.get("step", s)) if isinstance(s, Mapping) else str(s)
+             for s in prov.get("steps", [])]
+    tree = prov.get("tree")
+    return {"inputs": inputs, "parameters": params, "created": prov.get("created"),
+            "tree": tree.get("source") if isinstance(tree, Mapping) else None,
+            "version": prov.get("gutaxis_version"), "steps": steps,
+            "command": shlex.join(map(str, command)) if command else None}
+
+
+# --------------------------------------------------------------------- API
+def _environment() -> jinja2.Environment:
+    return jinja2.Environment(loader=jinja2.PackageLoader("gutaxis.report", "templates"),
+                              autoescape=True, undefined=jinja2.StrictUndefined,
+                              trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
+
+
+def render_report(analysis: CohortAnalysis) -> str:
+    """The report of ``analysis`` as one self-contained HTML document.
+
+    Parameters
+    ----------
+    analysis : CohortAnalysis
+        What :func:`gutaxis.cohort.analyze_cohort` returned.
+
+    Returns
+    -------
+    str
+        HTML with inline CSS and SVG figures, no external resources.  The
+        same analysis always gives the same string.
+    """
+    sections: dict[str, Any] = {
+        "diversity": _diversity(analysis), "composition": _composition(analysis),
+        "da": _differential(analysis), "markers": _markers(analysis),
+        "marker_taxon": _marker_taxon(analysis), "classifier": _classifier(analysis),
+        "provenance": _provenance(analysis),
+    }
+    reasons = {sid: _reasons(analysis, sid) for sid, _ in SECTIONS}
+    reasons["diversity"] = sections["diversity"]["reasons"]
+    context = {
+        "a": analysis, "sections": SECTIONS, "s": sections, "reasons": reasons,
+        "summary": _summary(analysis, sections), "methods": _methods_text(analysis),
+        "group_sizes": _group_sizes(analysis),
+        "skipped": [(str(k), str(v)) for k, v in analysis.skipped.items()],
+    }
+    return _environment().get_template("report.html.j2").render(**context)
+
+
+def write_report(analysis: CohortAnalysis, path: str | Path) -> Path:
+    """Write :func:`render_report` of ``analysis`` to ``path`` (UTF-8); return the path."""
+    out = Path(path)
+    out.write_text(render_report(analysis), encoding="utf-8")
+    return out
