@@ -1,21 +1,27 @@
-# The whole developer interface.  Every target sets up .venv/ first if needed.
-PYTHON ?= python3
-VENV   := .venv
-BIN    := $(VENV)/bin
-STAMP  := $(VENV)/.installed-stamp
+# The whole developer interface.  Every target sets up .venv/ first if needed, from the
+# hash-checked lock file (requirements/lock.txt): two installs of one version of gutaxis
+# get the same packages, and so the same numbers.
+PYTHON  ?= python3
+VENV    := .venv
+BIN     := $(VENV)/bin
+STAMP   := $(VENV)/.installed-stamp
+LOCK    := requirements/lock.txt
+LOCKENV := .venv-lock
 
-.PHONY: demo test bench lint setup clean
+.PHONY: demo test bench lint setup clean lock lock-upgrade
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml $(LOCK)
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet 'pip==26.3'
+	$(BIN)/python -m pip install --quiet --require-hashes -r $(LOCK)
+	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
+	$(BIN)/python -m pip check
 	@touch $(STAMP)
 
 setup: $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/gutaxis demo
+	$(BIN)/gutaxis demo --overwrite
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
@@ -26,6 +32,21 @@ bench: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/mypy
+	$(BIN)/lint-imports
+
+$(LOCKENV)/bin/pip-compile:
+	$(PYTHON) -m venv $(LOCKENV)
+	$(LOCKENV)/bin/python -m pip install --quiet 'pip==26.3' 'pip-tools==7.7.0'
+
+# Re-pin after editing pyproject.toml (existing pins are kept); `make lock-upgrade` bumps all.
+# The lock is for CPython 3.11 on Linux x86_64 (what CI runs); other platforms regenerate it.
+lock: $(LOCKENV)/bin/pip-compile
+	$(LOCKENV)/bin/pip-compile --quiet --generate-hashes --extra dev --build-deps-for editable \
+	    --strip-extras --allow-unsafe --no-emit-index-url --no-emit-find-links \
+	    $(LOCKFLAGS) -o $(LOCK) pyproject.toml
+
+lock-upgrade:
+	$(MAKE) lock LOCKFLAGS=--upgrade
 
 clean:
-	rm -rf $(VENV) build dist .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(LOCKENV) build dist .pytest_cache .mypy_cache .ruff_cache

@@ -183,7 +183,7 @@ class CohortParameters:
         set_(self, "covariates", tuple(str(c) for c in self.covariates))
         rank = str(self.rank).strip().lower()
         if rank not in RANKS:
-            raise UnknownRankError(str(self.rank))
+            raise UnknownRankError(str(self.rank), RANKS)
         set_(self, "rank", rank)
         if self.rarefy_depth not in ("auto", None):
             set_(self, "rarefy_depth",

@@ -52,7 +52,7 @@ _LEVEL = re.compile(r"^\s*([A-Za-z])__(.*?)\s*$", re.DOTALL)
 
 def _check_rank(rank: object) -> str:
     if not isinstance(rank, str) or rank.strip().lower() not in RANKS:
-        raise UnknownRankError(str(rank))
+        raise UnknownRankError(str(rank), RANKS)
     return rank.strip().lower()
 
 

@@ -211,19 +211,18 @@ class UnknownMetricError(UnknownNameError):
 
 
 class UnknownRankError(UnknownNameError):
-    """A rank name that is not one of :data:`gutaxis.study.RANKS`.
+    """A rank name that is not one of the ranks (:data:`gutaxis.study.RANKS`).
 
     Parameters
     ----------
     name : str
         The rank that was asked for.
+    ranks : iterable of str
+        The valid ranks, in taxonomic order (:data:`gutaxis.study.RANKS`).
     """
 
-    def __init__(self, name: str) -> None:
-        # Imported here: gutaxis.study imports this module.
-        from gutaxis.study import RANKS
-
-        super().__init__(name, RANKS, "taxonomic rank")
+    def __init__(self, name: str, ranks: Iterable[str]) -> None:
+        super().__init__(name, ranks, "taxonomic rank")
 
 
 class NotFoundError(GutaxisError, KeyError):

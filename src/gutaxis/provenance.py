@@ -21,7 +21,7 @@ __all__ = ["file_sha256", "input_record", "input_record_from", "package_versions
            "build_provenance", "SCHEMA_VERSION"]
 
 #: Version of the ``provenance.json`` layout (see docs/output-schemas.md).
-SCHEMA_VERSION = "1.0"
+SCHEMA_VERSION = "1.1"
 
 _PACKAGES = ("numpy", "scipy", "pandas", "numba", "h5py", "biom-format", "scikit-bio",
              "pyfamsa", "veryfasttree", "scikit-learn", "matplotlib", "jinja2", "pydantic")

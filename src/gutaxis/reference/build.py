@@ -321,7 +321,7 @@ def check_ranks(rank_list: Sequence[str]) -> list[str]:
     ranks: list[str] = []
     for rank in rank_list:
         if not isinstance(rank, str) or rank.strip().lower() not in RANKS:
-            raise UnknownRankError(str(rank))
+            raise UnknownRankError(str(rank), RANKS)
         if rank.strip().lower() not in ranks:
             ranks.append(rank.strip().lower())
     if "genus" not in ranks:
