@@ -376,3 +376,123 @@ def test_bad_lab_files_are_one_clear_line(tmp_path, bundled_reference, labs, mes
     assert proc.returncode == 2, proc.stderr
     assert "Traceback" not in proc.stderr
     assert "error:" in proc.stderr and "labs.csv" in proc.stderr and message in proc.stderr
+
+
+# ------------------------------------------------- what a new user runs into
+def _gutaxis(*args: str, cwd=None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "gutaxis.cli", *args], capture_output=True,
+                          text=True, timeout=300, cwd=cwd)
+
+
+@pytest.mark.parametrize("command", [
+    ["diversity", "absent.biom", "--out", "o"],
+    ["indices", "absent.biom", "--out", "o"],
+    ["analyze", "absent.biom", "--metadata", "md.tsv", "--group", "g", "--out", "o"],
+    ["reference", "build", "absent.biom", "--metadata", "md.tsv", "--name", "n", "--out", "o"],
+    ["profile", "absent.biom", "--sample", "S", "--reference", ".", "--out", "o"],
+])
+def test_a_missing_input_file_is_one_line_naming_the_option(tmp_path, command):
+    proc = _gutaxis(*command, cwd=tmp_path)
+    assert proc.returncode == 2, proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert proc.stderr.strip() == "error: TABLE absent.biom: no such file"
+
+
+def test_a_missing_metadata_file_is_one_line(tmp_path, biom_json):
+    path, _ = biom_json
+    proc = _gutaxis("diversity", str(path), "--metadata", "nope.tsv", "--out", "o", cwd=tmp_path)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert proc.stderr.strip() == "error: --metadata nope.tsv: no such file"
+
+
+def test_reusing_an_output_folder_needs_overwrite(tmp_path, biom_json):
+    path, _ = biom_json
+    out = tmp_path / "out"
+    first = ["diversity", str(path), "--metrics", "braycurtis,jaccard", "--out", str(out)]
+    assert runner.invoke(app, first).exit_code == 0
+    proc = _gutaxis("diversity", str(path), "--metrics", "braycurtis", "--out", str(out))
+    assert proc.returncode == 2
+    assert "is not empty" in proc.stderr and "--overwrite" in proc.stderr
+    result = runner.invoke(app, ["diversity", str(path), "--metrics", "braycurtis", "--out",
+                                 str(out), "--overwrite"])
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in (out / "beta").iterdir()) == ["braycurtis.tsv"]
+
+
+def test_diversity_says_on_screen_when_metadata_leaves_samples_out(tmp_path, biom_json):
+    path, _ = biom_json
+    md = tmp_path / "md.tsv"
+    md.write_text("sample-id\tgroup\n" + "".join(f"S{i}\tg\n" for i in range(4)))
+    result = runner.invoke(app, ["diversity", str(path), "--metadata", str(md), "--metrics",
+                                 "observed_features", "--out", str(tmp_path / "o")])
+    assert result.exit_code == 0, result.output
+    assert "skipped samples without metadata: 2 sample(s) of the table have no row in the " \
+           "metadata" in " ".join(result.output.split())
+
+
+@pytest.mark.parametrize(("extra", "message"), [
+    (["--group", "diagnosis"], "did you mean 'Diagnosis'? Available: Diagnosis, LPSpgml, CRP, Word"),
+    (["--group", "Diagnosis", "--rank", "gneus"],
+     "unknown taxonomic rank 'gneus'; did you mean 'genus'? (the valid names are: kingdom"),
+])
+def test_misspelt_names_get_a_suggestion(tmp_path, cohort_files, extra, message):
+    table, metadata = cohort_files
+    proc = _gutaxis("analyze", str(table), "--metadata", str(metadata), *extra,
+                    "--no-classifier", "--out", str(tmp_path / "o"))
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert message in proc.stderr
+
+
+def test_errors_speak_the_command_line(tmp_path):
+    from gutaxis.io import example_dataset
+
+    data = example_dataset()
+    proc = _gutaxis("reference", "build", str(data.table), "--metadata", str(data.metadata),
+                    "--name", "x", "--where", "Subject == 'control'", "--out",
+                    str(tmp_path / "r"))
+    assert proc.returncode == 2
+    assert "column 'Subject' holds: 'Patient' 48, 'Control' 39" in proc.stderr
+    assert "--where" in proc.stderr and "--min-reads" in proc.stderr
+    assert "overwrite=True" not in proc.stderr and "min_reads" not in proc.stderr
+
+
+def test_the_help_says_the_order_and_has_no_bool_placeholders():
+    root = runner.invoke(app, ["--help"], env={"COLUMNS": "120"})
+    text = " ".join(root.output.split())
+    assert "`gutaxis analyze` a cohort; `gutaxis reference build`" in text
+    assert "`gutaxis profile`" in text
+    for command in (["diversity"], ["analyze"], ["indices"], ["reference", "build"],
+                    ["profile"], ["demo"]):
+        result = runner.invoke(app, [*command, "--help"], env={"COLUMNS": "120"})
+        assert result.exit_code == 0
+        assert "<bool>" not in result.output, command
+        assert "--out" in result.output and "--overwrite" in result.output, command
+    profile_help = " ".join(runner.invoke(app, ["profile", "--help"],
+                                          env={"COLUMNS": "120"}).output.split())
+    assert "<0.5" in profile_help and "gutaxis markers" in profile_help
+    assert "--markers-file" in profile_help and "--patient" in profile_help
+    assert "gutaxis reference build" in profile_help
+
+
+def test_out_is_required_alike_everywhere():
+    for command in (["diversity", "t.biom"], ["indices", "t.biom"],
+                    ["analyze", "t.biom", "--metadata", "m", "--group", "g"],
+                    ["reference", "build", "t.biom", "--metadata", "m", "--name", "n"],
+                    ["profile", "t.biom", "--sample", "s", "--reference", "r"]):
+        result = runner.invoke(app, command)
+        assert result.exit_code == 2 and "Missing option '--out'" in result.output, command
+
+
+def test_verbose_is_accepted_after_the_command(tmp_path, biom_json):
+    path, _ = biom_json
+    result = runner.invoke(app, ["diversity", str(path), "--metrics", "observed_features",
+                                 "--out", str(tmp_path / "o"), "-v"])
+    assert result.exit_code == 0, result.output
+
+
+def test_markers_lists_the_catalogue():
+    result = runner.invoke(app, ["markers"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0
+    text = result.output
+    for name in ("calprotectin", "hscrp", "lps", "zonulin_serum", "pg/mL", "<0.5"):
+        assert name in text, name

@@ -288,7 +288,7 @@ def test_parameters_are_validated_once_when_made(kwargs, error, message):
 
 
 def test_a_misspelt_group_column_is_suggested():
-    with pytest.raises(NotFoundError, match=r"'GRP'; did you mean 'grp'\?.*available: grp, "
+    with pytest.raises(NotFoundError, match=r"'GRP'; did you mean 'grp'\?.*Available: grp, "
                                             r"marker"):
         _analyze(_toy(["a"] * 4 + ["b"] * 4), group_column="GRP", classifier=False)
 

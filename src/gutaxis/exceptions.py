@@ -270,7 +270,7 @@ class NotFoundError(GutaxisError, KeyError):
         if available is not None:
             listed = ", ".join(names[:show]) + (f" … ({len(names)} in all)"
                                                 if len(names) > show else "")
-            text += f"; available: {listed or 'none'}"
+            text += ("" if text.endswith("?") else ".") + f" Available: {listed or 'none'}"
         super().__init__(text)
 
     def __str__(self) -> str:  # KeyError would repr() the message

@@ -145,7 +145,7 @@ def test_interpret_result_judges_lab_rows_and_names_the_line(tmp_path):
     assert lps.notes[0].endswith("line 4: reported as <0.5 ng/mL")
     assert (crp.value, crp.status, crp.range_used.kind) == (2.1, "within", "catalogue")
     json.dumps([m.to_dict() for m in measures])  # plain data, ready for results.json
-    with pytest.raises(NotFoundError, match=r"'P3'; available: P1, P2$"):
+    with pytest.raises(NotFoundError, match=r"'P3'\. Available: P1, P2$"):
         read_labs(path).results("P3")
 
 

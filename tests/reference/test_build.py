@@ -69,12 +69,13 @@ def test_reference_samples_below_min_reads_are_left_out(study: Study) -> None:
 
 # -------------------------------------------------------------- `where`
 @pytest.mark.parametrize(("where", "match"), [
-    ("Subject ==", "not a valid query"),
-    ("Nope == 'x'", "not a valid query.*columns are: Subject, Age, LPSpgml"),
+    ("Subject ==", "not a valid condition"),
+    ("Nope == 'x'", "not a valid condition.*columns are: Subject, Age, LPSpgml"),
+    ("subject == 'Control'", "did you mean 'Subject' for 'subject'\\?"),
     ("Age", "true/false condition"),
     ("x = 1", "true/false condition"),
     ("Age > @limit", "Python variables"),
-    ("", "non-empty"),
+    ("", "must be a condition such as"),
 ])
 def test_invalid_where_is_refused(study: Study, where: str, match: str) -> None:
     with pytest.raises(ValidationError, match=match):
@@ -98,7 +99,7 @@ def test_small_reference_warns(study: Study) -> None:
 
 def test_where_needs_metadata(study: Study) -> None:
     bare = study.replace(None, samples=None)
-    with pytest.raises(ValidationError, match="has none; attach it"):
+    with pytest.raises(ValidationError, match="the study has none; give --metadata"):
         build_reference(bare, name="x", where="Age > 1")
 
 

@@ -12,7 +12,7 @@ import pytest
 from builders.html_page import Page
 from builders.report import ALPHA, BETA, EVIL, MARKERS
 from gutaxis.report import render_report, write_report
-from gutaxis.report.cohort_page import SECTIONS, format_number, format_p
+from gutaxis.report.cohort_page import SECTIONS
 
 SECTION_IDS = ["summary", "diversity", "composition", "differential-abundance", "markers",
                "marker-taxon", "classifier", "methods", "provenance"]
@@ -216,32 +216,6 @@ def test_cohort_of_90_samples_stays_small(make):
     text = render_report(analysis)
     assert len(Page(text).tables["beta-table"]) == 7
     assert len(text.encode()) < 1_500_000
-
-
-# --------------------------------------------------------------- formatting
-@pytest.mark.parametrize(("p", "permutations", "expected"), [
-    (0.0231, 0, "0.023"), (0.0004, 0, "< 0.001"), (0.5, 0, "0.500"), (1.0, 0, "1.000"),
-    (0.001, 999, "≤ 0.001"), (0.002, 999, "0.002"), (0.01, 99, "≤ 0.01"),
-    (0.0001, 9999, "≤ 0.0001"), (0.0003, 9999, "< 0.001"), (float("nan"), 999, "–"),
-    (None, 0, "–"),
-])
-def test_format_p(p, permutations, expected):
-    assert format_p(p, permutations) == expected
-
-
-def test_format_p_phrase():
-    assert format_p(0.03, phrase=True) == "= 0.030"
-    assert format_p(0.0002, phrase=True) == "< 0.001"
-    assert format_p(0.001, 999, phrase=True) == "≤ 0.001"
-    assert format_p(float("nan"), phrase=True) == "not computed"
-
-
-@pytest.mark.parametrize(("x", "expected"), [
-    (1.9234, "1.92"), (0.02204, "0.022"), (845.5, "846"), (12345.6, "12,346"), (-2.0, "-2"),
-    (float("nan"), "–"), (None, "–"), (3, "3"),
-])
-def test_format_number(x, expected):
-    assert format_number(x) == expected
 
 
 def test_shared_labels_are_told_apart():

@@ -27,7 +27,7 @@ import scipy.sparse as sp
 
 from gutaxis._version import __version__
 from gutaxis.composition import collapse
-from gutaxis.exceptions import NotFoundError, UnknownRankError, ValidationError
+from gutaxis.exceptions import NotFoundError, UnknownRankError, ValidationError, suggest
 from gutaxis.indices import compute_indices
 from gutaxis.io import TAXONOMY_SCHEMES, infer_sequencing, infer_taxonomy_scheme, parse_sequencing
 from gutaxis.markers import MarkerColumn, MarkerPanel
@@ -158,7 +158,7 @@ def build_reference(study: Study, *, name: str, where: str | None = None,
     if classifier_path is not None:
         classifier = check_classifier(Path(classifier_path))
     ids = select_samples(study, where)
-    what = f"`where` ({where!r})" if where is not None else "the study"
+    what = f"--where {where!r}" if where is not None else "the study"
     if len(ids) < MIN_REFERENCE_SAMPLES:
         _check_size(len(ids), what, query_columns_hint(study, where))
     sub = study.subset_samples(ids, step="reference_samples")
@@ -280,28 +280,33 @@ def select_samples(study: Study, where: str | None) -> list[str]:
     if where is None:
         return [str(s) for s in study.sample_ids]
     if not isinstance(where, str) or not where.strip():
-        raise ValidationError(f"`where` must be a non-empty query string such as "
+        raise ValidationError(f"the sample selection (--where) must be a condition such as "
                               f"\"Subject == 'Control'\"; got {where!r}")
     if study.samples is None:
-        raise ValidationError("`where` selects samples by their metadata, and the study has "
-                              "none; attach it first (Study.with_metadata)")
+        raise ValidationError("the sample selection (--where) reads the sample metadata, and "
+                              "the study has none; give --metadata (Python: "
+                              "Study.with_metadata)")
     if "@" in where:
-        raise ValidationError(f"`where` may not refer to Python variables (@name); write the "
-                              f"values into the query; got {where!r}")
-    columns = ", ".join(map(str, study.samples.columns[:20]))
+        raise ValidationError(f"--where may not refer to Python variables (@name); write the "
+                              f"values into the condition; got {where!r}")
+    names = [str(c) for c in study.samples.columns]
     try:
         mask = study.samples.eval(where, engine="python")
     except Exception as exc:  # pandas raises SyntaxError, NameError, ValueError, TypeError…
+        unknown = [w for w in dict.fromkeys(re.findall(r"[A-Za-z_][A-Za-z0-9_]*", where))
+                   if w not in names and suggest(w, names)]
+        hint = "".join(f"; did you mean {' or '.join(map(repr, suggest(w, names)))} for "
+                       f"{w!r}?" for w in unknown)
         raise ValidationError(
-            f"`where` is not a valid query on the metadata: {where!r} "
-            f"({type(exc).__name__}: {exc}). Write a condition on metadata columns, e.g. "
-            f"\"Subject == 'Control'\"; the columns are: {columns}") from None
+            f"--where is not a valid condition on the metadata: {where!r} "
+            f"({type(exc).__name__}: {exc}){hint} Write a condition on metadata columns, e.g. "
+            f"\"Subject == 'Control'\"; the columns are: {', '.join(names)}") from None
     values = mask.to_numpy() if isinstance(mask, pd.Series) else None
     if values is None or not all(v is None or v is pd.NA or isinstance(v, bool | np.bool_)
                                  or (isinstance(v, float) and np.isnan(v)) for v in values):
         got = (type(mask).__name__ if values is None
                else f"values of dtype {getattr(mask, 'dtype', '?')}")
-        raise ValidationError(f"`where` must be a true/false condition on each sample, e.g. "
+        raise ValidationError(f"--where must be a true/false condition on each sample, e.g. "
                               f"\"Subject == 'Control'\"; {where!r} gives {got}")
     keep = np.array([bool(v) if isinstance(v, bool | np.bool_) else False for v in values],
                     dtype=bool)

@@ -15,8 +15,6 @@ Public names: :func:`permanova`, :func:`permdisp`, :func:`compare_groups`,
 scikit-learn on first use.
 """
 
-from typing import Any
-
 from gutaxis.stats._grouping import group_labels
 from gutaxis.stats._results import TestResult, make_result
 from gutaxis.stats.correlation import spearman_pairs
@@ -40,7 +38,7 @@ _LAZY = {"cross_validate_forest": "classifier", "ClassifierResult": "classifier"
          "load_classifier": "classifier", "verify_model_file": "_model_file"}
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str) -> object:
     """Import the classifier's names on first use."""
     if name in _LAZY:
         import importlib

@@ -1,0 +1,84 @@
+"""gutaxis analyze as a command: AnalysisOptions → run_analysis → AnalysisResult.write."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from builders.cohort import cohort_files
+from gutaxis.cohort import CohortParameters
+from gutaxis.commands import AnalysisOptions, default, run_analysis
+from gutaxis.exceptions import InputError, OutputError, SampleMismatchError
+
+FAST = {"permutations": 19, "cv_folds": 3, "cv_repeats": 1, "n_estimators": 10,
+        "mc_samples": 8}
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory):
+    return cohort_files(tmp_path_factory.mktemp("cohort"))
+
+
+def _options(files, **kw) -> AnalysisOptions:
+    table, metadata = files
+    return AnalysisOptions(table=table, metadata=metadata,
+                           parameters=CohortParameters("Diagnosis", **FAST), **kw)
+
+
+def test_run_computes_and_write_writes(tmp_path, files):
+    result = run_analysis(_options(files, markers=("LPSpgml", "CRP=mg/L")))
+    assert not (tmp_path / "out").exists()  # nothing written before .write
+    written = result.write(tmp_path / "out")
+    assert written["results"] == tmp_path / "out" / "results.json"
+    assert written["report"].is_file() and written["marker_tests"].is_file()
+    doc = json.loads(written["results"].read_text())
+    assert doc["schema_version"] == "2.0" and doc["markers"]["LPS"]["higher_in"] == "case"
+    prov = json.loads(written["provenance"].read_text())
+    assert [r["role"] for r in prov["inputs"]] == ["table", "metadata"]
+    assert all(len(r["sha256"]) == 64 and r["bytes"] > 0 for r in prov["inputs"])
+
+
+def test_rerunning_into_the_same_folder_never_mixes_results(tmp_path, files):
+    """gutaxis 0.1 left the old marker_*.tsv next to a new run without markers."""
+    out = tmp_path / "out"
+    run_analysis(_options(files, markers=("LPSpgml",))).write(out)
+    assert (out / "marker_tests.tsv").is_file()
+    (out / "my-notes.txt").write_text("keep")
+    without = run_analysis(_options(files))
+    with pytest.raises(OutputError, match=r"out is not empty .*--overwrite"):
+        without.write(out)
+    without.write(out, overwrite=True)
+    assert not list(out.glob("marker_*.tsv"))  # the stale tables are gone
+    assert json.loads((out / "results.json").read_text())["markers"] == {}
+    assert (out / "my-notes.txt").read_text() == "keep"
+
+
+@pytest.mark.parametrize(("field", "flag"), [("table", "TABLE"), ("metadata", "--metadata"),
+                                             ("tree", "--tree"), ("sequences", "--sequences"),
+                                             ("markers_file", "--markers-file"),
+                                             ("taxonomy", "--taxonomy")])
+def test_a_missing_input_is_one_clear_error(tmp_path, files, field, flag):
+    table, metadata = files
+    kwargs = {"table": table, "metadata": metadata, field: tmp_path / "absent.tsv"}
+    with pytest.raises(InputError, match=rf"^{flag} .*absent\.tsv: no such file$"):
+        AnalysisOptions(parameters=CohortParameters("Diagnosis"), **kwargs)
+
+
+def test_the_analysis_needs_metadata(files):
+    with pytest.raises(InputError, match=r"needs sample metadata \(--metadata\)"):
+        AnalysisOptions(table=files[0], parameters=CohortParameters("Diagnosis"))
+
+
+def test_too_few_shared_samples_between_table_and_metadata(tmp_path, files):
+    md = tmp_path / "md.tsv"
+    md.write_text("id\tDiagnosis\nS00\tctrl\nS01\tcase\nX9\tctrl\n")
+    with pytest.raises(SampleMismatchError, match="6 needed"):
+        run_analysis(AnalysisOptions(table=files[0], metadata=md,
+                                     parameters=CohortParameters("Diagnosis")))
+
+
+def test_defaults_live_in_one_place():
+    assert default(CohortParameters, "permutations") == 999
+    assert default(AnalysisOptions, "save_model") is False
+    assert CohortParameters("x").rarefy_depth == "auto"

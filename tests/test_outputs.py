@@ -1,0 +1,105 @@
+"""How files are written (gutaxis.outputs): non-finite numbers, whole writes, output folders."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from gutaxis.exceptions import OutputError
+from gutaxis.outputs import (
+    from_json_number,
+    json_text,
+    prepare_output_folder,
+    to_json,
+    write_json,
+    write_text,
+    write_tsv,
+)
+
+
+def test_one_rule_for_nan_and_infinity_in_json():
+    doc = {"nan": np.nan, "inf": np.inf, "-inf": -math.inf, "x": np.float32(1.5),
+           "n": np.int64(3), "ok": np.bool_(True), "na": pd.NA, "path": Path("a/b"),
+           "nested": [(1, np.nan)], "arr": np.array([1.0, np.inf])}
+    assert to_json(doc) == {"nan": None, "inf": "inf", "-inf": "-inf", "x": 1.5, "n": 3,
+                            "ok": True, "na": None, "path": "a/b", "nested": [[1, None]],
+                            "arr": [1.0, "inf"]}
+    text = json_text(doc)  # strict JSON: no NaN or Infinity tokens
+    assert "NaN" not in text and "Infinity" not in text
+    back = json.loads(text)
+    assert [from_json_number(back[k]) for k in ("nan", "inf", "-inf", "x")] == [
+        None, math.inf, -math.inf, 1.5]
+    assert from_json_number("text") is None and from_json_number(True) is None
+
+
+def test_one_rule_for_nan_and_infinity_in_tsv(tmp_path):
+    frame = pd.DataFrame({"a": [1.25, np.nan, -np.inf], "b": ["x", "y", "z"]})
+    path = write_tsv(frame, tmp_path / "t.tsv")
+    assert path.read_text(encoding="utf-8").splitlines() == ["a\tb", "1.25\tx", "\ty", "-inf\tz"]
+    back = pd.read_csv(path, sep="\t")
+    assert math.isnan(back["a"][1]) and back["a"][2] == -math.inf
+
+
+def test_writes_are_whole_or_absent(tmp_path, monkeypatch):
+    target = tmp_path / "doc.json"
+    write_json(target, {"a": 1})
+
+    class Boom(RuntimeError):
+        pass
+
+    def fail(*_args, **_kwargs):
+        raise Boom
+
+    monkeypatch.setattr("os.replace", fail)
+    with pytest.raises(Boom):
+        write_text(target, "half")
+    assert json.loads(target.read_text(encoding="utf-8")) == {"a": 1}  # old content intact
+    assert [p.name for p in tmp_path.iterdir()] == ["doc.json"]  # no temporary file left
+
+
+def test_an_unwritable_path_is_an_output_error(tmp_path):
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(OutputError, match=r"file/doc\.json: cannot be written"):
+        write_text(tmp_path / "file" / "doc.json", "{}")
+
+
+def test_the_output_folder_rule(tmp_path):
+    out = tmp_path / "out"
+    assert prepare_output_folder(out, owned=["a.tsv"], overwrite=False) == out  # created
+    (out / "a.tsv").write_text("old")
+    (out / "beta").mkdir()
+    (out / "beta" / "x.tsv").write_text("old")
+    (out / "notes.txt").write_text("mine")
+    with pytest.raises(OutputError, match=r"out is not empty \(a\.tsv, beta, notes\.txt\); "
+                                          r"choose a new folder for the output, or overwrite"):
+        prepare_output_folder(out, owned=["a.tsv", "beta"], overwrite=False)
+    prepare_output_folder(out, owned=["a.tsv", "beta", "marker_*.tsv"], overwrite=True)
+    assert sorted(p.name for p in out.iterdir()) == ["notes.txt"]  # only what it owns went
+
+
+def test_an_input_is_never_written_over(tmp_path):
+    out = tmp_path / "v1"
+    out.mkdir()
+    previous = out / "profile.json"
+    previous.write_text("{}")
+    for overwrite in (False, True):
+        with pytest.raises(OutputError, match=r"would replace the input .*profile\.json"):
+            prepare_output_folder(out, owned=["profile.json"], overwrite=overwrite,
+                                  inputs=[previous], what="the profile")
+    assert previous.read_text() == "{}"
+    # an input inside an owned sub-folder counts too
+    (out / "beta").mkdir()
+    (out / "beta" / "in.tsv").write_text("x")
+    with pytest.raises(OutputError, match="would replace the input"):
+        prepare_output_folder(out, owned=["beta"], overwrite=True, inputs=[out / "beta" / "in.tsv"])
+
+
+def test_a_file_where_a_folder_is_wanted(tmp_path):
+    (tmp_path / "f").write_text("x")
+    with pytest.raises(OutputError, match="is a file; the output needs a folder"):
+        prepare_output_folder(tmp_path / "f", owned=[], overwrite=True)
