@@ -5,9 +5,12 @@ from __future__ import annotations
 import copy
 import dataclasses
 import html
+import itertools
 import json
 import math
 import re
+import shutil
+import subprocess
 import sys
 import time
 from importlib import resources
@@ -241,7 +244,9 @@ def test_summary_for_patient_and_clinician(page, profile):
     text = page.text("summary")
     for sentence in (*profile.summary.patient, *profile.summary.clinician):
         assert sentence in text
-    assert text.index(WARN_RANGE) < text.index(profile.summary.patient[0])  # warnings first
+    # the patient's block first, then the warnings, then what the clinician reads
+    assert text.index(profile.summary.patient[-1]) < text.index(WARN_RANGE)
+    assert text.index(WARN_RANGE) < text.index("For the clinician")
     # every index; key taxa outside the reference's middle; markers with a value
     assert page.column("key-numbers") == ["Shannon entropy", "GMHI", "MD-index",
                                           "Faecalibacterium prausnitzii", "Faecal calprotectin",
@@ -430,3 +435,279 @@ def test_write_profile_without_pdf_needs_no_weasyprint(profile, tmp_path, monkey
 def test_timings_are_reasonable(written):
     _, seconds = written
     assert math.isfinite(seconds) and seconds < 30
+
+
+# ------------------------------------------------------------- patient block
+def _for_you(page_html: str) -> str:
+    block = re.search(r'<div class="for-you"[^>]*>(.*?)</div>', page_html, re.S)
+    assert block is not None, "the patient's block is missing"
+    return block.group(1)
+
+
+def test_patient_block_comes_first_and_holds_plain_sentences_only(page_html, profile):
+    summary = page_html[page_html.index('<section id="summary">'):]
+    # right after the section's heading: before any warning, table or clinician text
+    assert summary.index('class="for-you"') < summary.index('class="warning"')
+    assert summary.index('class="for-you"') < summary.index("For the clinician")
+    block = _for_you(page_html)
+    assert re.findall(r"<h(\d)[^>]*>(.*?)</h\1>", block) == [("3", "For you")]
+    sentences = re.findall(r"<p>(.*?)</p>", block)
+    assert [html.unescape(s) for s in sentences] == list(profile.summary.patient)
+    # nothing else but a pointer to the warnings: no codes, tables, statuses or measure ids
+    words = " ".join(re.sub(r"<[^>]+>", " ", html.unescape(block)).split())
+    for jargon in ("[", "percentile", "index:", "taxon:", "marker:", "status", "CI"):
+        assert jargon not in words.replace(" ".join(profile.summary.patient), ""), jargon
+    assert "<table" not in block and 'class="status' not in block
+    assert 'aria-labelledby="for-you-heading"' in page_html
+
+
+def test_patient_block_without_warnings_has_no_pointer(profile):
+    text = render_profile_html(dataclasses.replace(profile, alerts=()))
+    assert "warning" not in _for_you(text).lower()
+
+
+# ------------------------------------------------------------------ wording
+def test_percentile_at_the_ends_reads_as_words(profile):
+    shannon = dataclasses.replace(profile.measures[0], percentile=0.0, ci_low=0.0, ci_high=0.0)
+    p = dataclasses.replace(profile, measures=(shannon, *profile.measures[1:]))
+    page = read_page(render_profile_html(p))
+    rows = {r[0]: r for r in page.tables["key-numbers"]}
+    assert rows["Shannon entropy"][2] == "below every reference sample"
+    assert page.tables["index-table"][0][2] == "below every reference sample"
+    caption = " ".join(page.figures[0]["caption"].split())
+    assert caption == ("Shannon entropy: distribution in HC-300 (n = 300) with this patient's "
+                       "value 2.31 (line), below every reference sample; status: low.")
+
+
+def _with_paths(profile):
+    """The test profile with input paths in its notes, as the commands write them."""
+    gmhi = dataclasses.replace(profile.measures[1], notes=(
+        "not applicable: /home/ana/study/data/table.biom is not a species-level profile: "
+        "90 of 139 features have no species assignment",))
+    zonulin = dataclasses.replace(profile.measures[8], notes=(
+        "data/labs/LABS.csv: line 5: reported as 61 ng/mL",))
+    measures = list(profile.measures)
+    measures[1], measures[8] = gmhi, zonulin
+    provenance = copy.deepcopy(dict(profile.provenance))
+    provenance["inputs"][0]["path"] = "/home/ana/study/data/table.biom"
+    provenance["inputs"][1]["path"] = "data/labs/LABS.csv"
+    return dataclasses.replace(profile, measures=tuple(measures), provenance=provenance)
+
+
+def test_notes_show_file_names_not_directory_paths(profile):
+    p = _with_paths(profile)
+    page = read_page(render_profile_html(p))
+    gmhi = {r[0]: r for r in page.tables["index-table"]}["GMHI"]
+    assert gmhi[5] == ("not applicable: table.biom is not a species-level profile: 90 of 139 "
+                       "features have no species assignment")
+    zonulin = page.tables["markers-other"][0]
+    assert zonulin[5].startswith("LABS.csv: line 5: reported as 61 ng/mL")
+    for sid in SECTION_IDS[:-1]:  # only the provenance names where the inputs were
+        assert "/home/ana" not in page.text(sid) and "data/labs" not in page.text(sid), sid
+    assert page.column("input-table", 1) == ["/home/ana/study/data/table.biom",
+                                             "data/labs/LABS.csv"]
+    doc = profile_document(p)  # profile.json keeps what the profile holds
+    assert "/home/ana/study/data/table.biom" in doc["measures"][1]["notes"][0]
+
+
+def test_slashes_that_are_not_paths_are_kept(profile):
+    crp = dataclasses.replace(profile.measures[6], notes=(
+        "0.21 mg/dL = 2.1 mg/L; AHA/ CDC 2003; doi:10.1161/01.CIR.0000052939.59093.45",))
+    p = dataclasses.replace(profile, measures=(*profile.measures[:6], crp,
+                                               *profile.measures[7:]))
+    row = read_page(render_profile_html(p)).tables["markers-inflammation"][1]
+    assert row[5].startswith(crp.notes[0])
+
+
+# -------------------------------------------------- measured, not comparable
+@pytest.fixture(scope="module")
+def not_comparable_link(profile):
+    chain = list(profile.chain)
+    chain[1] = dataclasses.replace(
+        chain[1], status="not comparable", not_comparable=("marker:zonulin_serum",),
+        explanation="Measured, not comparable: Zonulin (serum) could not be placed.")
+    return render_profile_html(dataclasses.replace(profile, chain=tuple(chain)))
+
+
+def test_measured_not_comparable_link_is_shown_as_such(not_comparable_link):
+    page = read_page(not_comparable_link)
+    for sid in ("summary", "chain"):  # the chain's boxes, in both places
+        assert "Gut barrier measured, not comparable" in page.text(sid)
+        assert "Gut barrier not measured" not in page.text(sid)
+    boxes = re.findall(r'<span class="link-box ([^"]+)"><span class="link-label">([^<]+)<',
+                       not_comparable_link)
+    assert boxes[:4] == [("st-disturbed", "Dysbiosis"), ("st-not-comparable", "Gut barrier"),
+                         ("st-not-disturbed", "Translocation"),
+                         ("st-not-disturbed", "Inflammation")]
+    detail = page.text("chain")
+    assert "Gut barrier: measured, not comparable" in detail
+    assert "Measured, not comparable Zonulin (serum): not comparable" in detail
+
+
+def _css_rule(text: str, selector: str) -> str:
+    match = re.search(re.escape(selector) + r"\s*\{([^}]*)\}", text)
+    assert match is not None, selector
+    return match.group(1)
+
+
+def test_not_comparable_box_is_dashed_like_not_measured_but_another_colour(page_html):
+    comparable = _css_rule(page_html, "ol.chain .link-box.st-not-comparable")
+    measured = _css_rule(page_html, "ol.chain .link-box.st-not-measured")
+    assert "dashed" in comparable and "dashed" in measured
+    colour = re.compile(r"#[0-9a-f]{6}")
+    assert colour.findall(comparable) != colour.findall(measured)
+
+
+# -------------------------------------------------- phone width, accessibility
+def test_page_is_built_to_fit_a_phone(page_html):
+    assert '<meta name="viewport" content="width=device-width, initial-scale=1">' in page_html
+    # every data table scrolls inside its own container, never the whole page
+    tables = re.findall(r'(<div class="scroll"[^>]*>\s*)?<table id="([^"]+)"', page_html)
+    assert tables and all(wrapper for wrapper, _ in tables), tables
+    # the chain is a list of boxes (they stack on a narrow screen), not a table row
+    assert "chain-row" not in page_html and page_html.count('<ol class="chain"') == 2
+    phone = page_html[page_html.index("@media screen and (max-width: 640px)"):]
+    assert "ol.chain { flex-direction: column; }" in phone
+
+
+def _visible_width(page_file, width: int) -> dict:
+    """Open ``page_file`` in headless Chromium in a ``width``-px frame; return its widths."""
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    wrapper = page_file.with_name("frame.html")
+    wrapper.write_text(
+        f'<!DOCTYPE html><html><body style="margin:0"><iframe id="f" src="{page_file.as_uri()}" '
+        f'style="width:{width}px;height:3000px;border:0"></iframe><script>'
+        "document.getElementById('f').addEventListener('load', () => {"
+        "const d = document.getElementById('f').contentDocument.documentElement;"
+        "const p = document.createElement('pre'); p.id = 'widths';"
+        "p.textContent = JSON.stringify({scroll: d.scrollWidth, client: d.clientWidth});"
+        "document.body.appendChild(p); });</script></body></html>", "utf-8")
+    run = subprocess.run([chromium, "--headless", "--no-sandbox", "--disable-gpu",
+                          "--disable-background-networking", "--allow-file-access-from-files",
+                          "--window-size=1000,2000", "--virtual-time-budget=5000", "--dump-dom",
+                          wrapper.as_uri()], capture_output=True, text=True, timeout=120)
+    found = re.search(r'<pre id="widths">(.*?)</pre>', run.stdout)
+    assert found is not None, run.stderr[-2000:]
+    return json.loads(html.unescape(found.group(1)))
+
+
+@WEASYPRINT_IMPORT
+@pytest.mark.skipif(not (shutil.which("chromium") or shutil.which("chromium-browser")),
+                    reason="needs a headless Chromium to lay the page out")
+@pytest.mark.parametrize("width", [390, 1280])
+def test_no_horizontal_scrolling_in_a_browser(written, width):
+    paths, _ = written
+    widths = _visible_width(paths["html"], width)
+    assert widths["scroll"] <= widths["client"], widths
+
+
+def test_accessibility_basics(page_html, page):
+    headings = [int(h) for h in re.findall(r"<h([1-6])[ >]", page_html)]
+    assert headings[0] == 1 and headings.count(1) == 1
+    assert all(b <= a + 1 for a, b in itertools.pairwise(headings)), headings  # none skipped
+    th = re.findall(r"<th\b[^>]*>", page_html)
+    assert th and all(re.search(r'scope="(col|row)"', t) for t in th), th
+    # every figure is named by its caption
+    for f in page.figures:
+        assert (f'<svg role="img" aria-labelledby="{f["id"]}-caption"' in page_html
+                and f'<figcaption id="{f["id"]}-caption">' in page_html), f["id"]
+    # every status pill and chain box says its status in words
+    pills = re.findall(r'<span class="(?:status|link-box) st-[^"]*">(?:<span[^>]*>[^<]*</span>'
+                       r'<br><span class="link-status">)?([^<]*)<', page_html)
+    assert pills and all(p.strip() for p in pills)
+
+
+# --------------------------------------------------------------------- print
+#: Where the running footer starts, in PDF points above the page's bottom edge: the text
+#: below it must be the footer's and the page number's only.
+_FOOTER_TOP = 66.0
+#: Above this is the page's content (the bottom margin is 27 mm, about 76.5 pt).
+_CONTENT_BOTTOM = 70.0
+
+
+def _squash(text: str) -> str:
+    return re.sub(r"\s+", "", text)
+
+
+def _pdf_pages(path) -> list[tuple[str, str]]:
+    """Per page: (the content's text, the text in the footer's band)."""
+    pdf = pdfium.PdfDocument(path)
+    try:
+        out = []
+        for i in range(len(pdf)):
+            text = pdf[i].get_textpage()
+            out.append((text.get_text_bounded(bottom=_CONTENT_BOTTOM),
+                        text.get_text_bounded(top=_FOOTER_TOP)))
+        return out
+    finally:
+        pdf.close()
+
+
+@WEASYPRINT_IMPORT
+def test_pdf_page_one_holds_both_summaries_and_the_key_numbers(written, profile):
+    paths, _ = written
+    pages = _pdf_pages(paths["pdf"])
+    first = _squash(pages[0][0])
+    for text in (*profile.summary.patient, *profile.summary.clinician, "Key numbers",
+                 "For you", "For the clinician", "The chain", WARN_RANGE):
+        assert _squash(text) in first, text
+    for label in read_page(render_profile_html(profile)).column("key-numbers"):
+        assert _squash(label) in first, label
+
+
+@WEASYPRINT_IMPORT
+def test_pdf_is_short(written):
+    paths, _ = written
+    assert len(_pdf_pages(paths["pdf"])) <= 6  # a page for each section was 10
+
+
+def _many_trends(n_extra: int = 12):
+    """The test patient with a history of ``n_extra`` more markers (15 trend panels)."""
+    from gutaxis.measures import RangeUsed
+    base = make_profile()
+    extra = tuple(Measure(f"marker:m{i:02d}", f"Marker {i:02d} of the research panel", "marker",
+                          10.0 + i, "ng/mL", "within",
+                          range_used=RangeUsed("lab", 0.0, 50.0, "Lab report"))
+                  for i in range(n_extra))
+    history = tuple({**h, "values": {**h["values"],
+                                      **{m.id: 8.0 + k for k, m in enumerate(extra)}}}
+                    for h in base.history)
+    return dataclasses.replace(base, measures=(*base.measures, *extra), history=history)
+
+
+@pytest.fixture(scope="module")
+def many_trends_pdf(tmp_path_factory):
+    profile = _many_trends()
+    out = tmp_path_factory.mktemp("trends")
+    write_profile(profile, out)
+    return profile, read_page(render_profile_html(profile)), _pdf_pages(out / "profile.pdf")
+
+
+@WEASYPRINT_IMPORT
+def test_pdf_keeps_figures_with_their_captions(many_trends_pdf):
+    profile, page, pages = many_trends_pdf
+    captions = {f["id"]: _squash(f["caption"]) for f in page.figures}
+    assert "fig-trends" in captions
+    for content, _ in pages:  # no page holds only (a piece of) a caption
+        body = _squash(content)
+        assert body and not any(body in c for c in captions.values()), content[:200]
+    # the trend panels (the last one too) are on the page of their caption
+    on_page = next(_squash(c) for c, _ in pages if captions["fig-trends"][:60] in _squash(c))
+    assert _squash("Marker 11 of the research panel") in on_page
+    assert _squash("Shannon entropy") in on_page
+
+
+@WEASYPRINT_IMPORT
+def test_pdf_footer_band_holds_only_the_footer(many_trends_pdf, written):
+    for pages, sample in ((many_trends_pdf[2], "S-0003"), (_pdf_pages(written[0]["pdf"]),
+                                                            "S-0003")):
+        for number, (_, band) in enumerate(pages, 1):
+            expected = f"{DISCLAIMER} · {sample} · gutaxis 0.1.0 Page {number} of {len(pages)}"
+            assert sorted(_squash(band)) == sorted(_squash(expected)), band
+
+
+def test_trends_are_split_into_figures_that_fit_a_page():
+    page = read_page(render_profile_html(_many_trends(n_extra=20)))  # 23 panels
+    trends = [f for f in page.figures if f["id"].startswith("fig-trends")]
+    assert [f["id"] for f in trends] == ["fig-trends", "fig-trends-2"]
+    assert " ".join(trends[1]["caption"].split()).startswith("(2 of 2) Each measure")

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import math
+import posixpath
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
@@ -47,6 +48,14 @@ _LINK_TEXT = LINK_STATUS_TEXT
 _RANGE_KIND = {"lab": "lab range", "catalogue": "published cut-off",
                "reference": "reference cohort"}
 _SENTENCE = re.compile(r"(?<=[.!?])\s+")
+#: A file path in a text of the profile: absolute with a folder (``/a/b.csv``), or relative
+#: with a folder and a data file's extension (``data/table.biom``); the page shows its file
+#: name only.  Units (``ng/mL``), "A/ B" and DOIs are not paths.
+_PATH = re.compile(r"(?<![\w/.:~-])(?:~?/(?:[\w.@+-]+/)+[\w@+-][\w.@+-]*"
+                   r"|(?:[\w.@+-]+/)+[\w@+-][\w.@+-]*\.(?:biom|tsv|csv|txt|json|qza|tab|xlsx?"
+                   r"|fasta|fa|nwk|gz))(?![\w/])")
+#: Most trend panels in one figure (4 rows of 4: fits an A4 page with its caption).
+_TRENDS_PER_FIGURE = 16
 
 
 # ---------------------------------------------------------------- formatting
@@ -115,23 +124,46 @@ def _slug(text: str) -> str:
 
 
 def _figure(fig_id: str, fig: Any, caption: str) -> dict[str, Any]:
-    return {"id": fig_id, "svg": Markup(figure_to_svg(fig, id_prefix=f"{fig_id}-")),
-            "caption": caption}
+    """A figure for the template: its SVG named by its caption (``<id>-caption``)."""
+    svg = figure_to_svg(fig, id_prefix=f"{fig_id}-").replace(
+        '<svg role="img" ', f'<svg role="img" aria-labelledby="{fig_id}-caption" ', 1)
+    return {"id": fig_id, "svg": Markup(svg), "caption": caption}
+
+
+class _Paths:
+    """Write the input files' paths in the profile's texts as their file names.
+
+    The profile keeps what it was given (``profile.json`` is unchanged); the page
+    shows ``table.biom``, not ``/home/someone/project/data/table.biom``.
+    """
+
+    def __init__(self, profile: Profile) -> None:
+        inputs = profile.provenance.get("inputs") or []
+        paths = {str(i.get("path")) for i in inputs
+                 if isinstance(i, Mapping) and i.get("path") and "/" in str(i.get("path"))}
+        self._known = sorted(paths, key=len, reverse=True)
+
+    def __call__(self, text: str) -> str:
+        for path in self._known:
+            text = text.replace(path, posixpath.basename(path.rstrip("/")))
+        return _PATH.sub(lambda m: posixpath.basename(m.group(0)), text)
 
 
 # ------------------------------------------------------------------ warnings
-def _warning(alert: Alert) -> dict[str, str]:
-    return {"code": alert.code, "message": alert.message}
+def _warning(alert: Alert, short: _Paths) -> dict[str, str]:
+    return {"code": alert.code, "message": short(alert.message)}
 
 
-def _section_warnings(profile: Profile, measures: Iterable[Measure]) -> list[dict[str, str]]:
+def _section_warnings(profile: Profile, measures: Iterable[Measure],
+                      short: _Paths) -> list[dict[str, str]]:
     """Return the reference alerts that concern a measure of the section (by id)."""
     ids = {m.id for m in measures}
-    return [_warning(a) for a in profile.alerts_for("reference") if ids & set(a.affects)]
+    return [_warning(a, short) for a in profile.alerts_for("reference")
+            if ids & set(a.affects)]
 
 
 # ------------------------------------------------------------------- measures
-def _measure_row(profile: Profile, m: Measure) -> dict[str, Any]:
+def _measure_row(profile: Profile, m: Measure, short: _Paths) -> dict[str, Any]:
     r = m.range_used
     return {
         "id": m.id, "label": m.label, "kind": m.kind,
@@ -143,13 +175,13 @@ def _measure_row(profile: Profile, m: Measure) -> dict[str, Any]:
         "range_kind": None if r is None else _RANGE_KIND.get(r.kind, r.kind),
         "range_label": "" if r is None else r.label,
         "range_source": "" if r is None else r.source,
-        "notes": list(m.notes), "caveats": list(m.caveats),
+        "notes": [short(n) for n in m.notes], "caveats": [short(c) for c in m.caveats],
         "warnings": [a.code.replace("_", " ") for a in profile.alerts_for("reference")
                      if a.concerns(m)],
     }
 
 
-def _key_numbers(profile: Profile) -> dict[str, Any]:
+def _key_numbers(profile: Profile, short: _Paths) -> dict[str, Any]:
     """Every index, markers with a value, key taxa found low/high/borderline; the key taxa
     with a value the reference cannot place are named in a line below the table."""
     rows, unplaced = [], []
@@ -160,7 +192,7 @@ def _key_numbers(profile: Profile) -> dict[str, Any]:
             continue
         if m.kind == "marker" and m.value is None and m.status == "not measured":
             continue
-        rows.append(_measure_row(profile, m))
+        rows.append(_measure_row(profile, m, short))
     return {"rows": rows, "unplaced_taxa": unplaced}
 
 
@@ -175,26 +207,29 @@ def _diversity_figures(profile: Profile, indices: Sequence[Measure]) -> list[dic
             continue
         ci = None
         caption = (f"{m.label}: distribution in {ref_name} (n = {ref.size}) with this "
-                   f"patient's value {_number(value, m.unit)} (line); reference percentile "
-                   f"{_percentile(m)}")
+                   f"patient's value {_number(value, m.unit)} (line)")
+        pct = _percentile(m)
+        at_end = not 0 < float(m.percentile) < 100  # "below/above every reference sample"
+        caption += f", {pct}" if at_end else f"; reference percentile {pct}"
         if m.ci_low is not None and m.ci_high is not None:
             lo, hi = np.percentile(ref, [m.ci_low, m.ci_high])
             ci = (float(lo), float(hi))
-            caption += "; the band shows that interval as reference values"
+            if not at_end:
+                caption += "; the band shows that interval as reference values"
         caption += f"; status: {_status(m.status)['text']}."
         fig = PF.reference_distribution(ref, value, label=m.label, unit=m.unit, ci=ci)
         out.append(_figure(f"fig-ref-{_slug(m.id)}", fig, caption))
     return out
 
 
-def _diversity(profile: Profile) -> dict[str, Any]:
+def _diversity(profile: Profile, short: _Paths) -> dict[str, Any]:
     indices = [m for m in profile.measures if m.kind == "index"]
-    return {"rows": [_measure_row(profile, m) for m in indices],
+    return {"rows": [_measure_row(profile, m, short) for m in indices],
             "figures": _diversity_figures(profile, indices),
-            "warnings": _section_warnings(profile, indices)}
+            "warnings": _section_warnings(profile, indices, short)}
 
 
-def _composition(profile: Profile) -> dict[str, Any]:
+def _composition(profile: Profile, short: _Paths) -> dict[str, Any]:
     taxa = [m for m in profile.measures if m.kind == "taxon"]
     top = [{"label": str(t.get("label") or t.get("taxon") or ""), "rank": str(t.get("rank") or ""),
             "taxon": str(t.get("taxon") or ""), "abundance": _number(t.get("abundance"),
@@ -207,11 +242,11 @@ def _composition(profile: Profile) -> dict[str, Any]:
         figure = _figure("fig-key-taxa", PF.percentile_chart(charted),
                          "Key taxa: this patient's percentile in the reference cohort (point) "
                          "with its 95 % interval (bar); the status is written at the right.")
-    return {"top": top, "rows": [_measure_row(profile, m) for m in taxa], "figure": figure,
-            "warnings": _section_warnings(profile, taxa)}
+    return {"top": top, "rows": [_measure_row(profile, m, short) for m in taxa],
+            "figure": figure, "warnings": _section_warnings(profile, taxa, short)}
 
 
-def _markers(profile: Profile) -> dict[str, Any]:
+def _markers(profile: Profile, short: _Paths) -> dict[str, Any]:
     markers = [m for m in profile.measures if m.kind == "marker"]
     groups: list[dict[str, Any]] = []
     placed: set[str] = set()
@@ -222,13 +257,13 @@ def _markers(profile: Profile) -> dict[str, Any]:
         if members:
             placed.update(m.id for m in members)
             groups.append({"id": f"markers-{_slug(link.id)}", "title": link.label,
-                           "rows": [_measure_row(profile, m) for m in members]})
+                           "rows": [_measure_row(profile, m, short) for m in members]})
     rest = [m for m in markers if m.id not in placed]
     if rest:
         groups.append({"id": "markers-other",
                        "title": "Other markers" if groups else "Markers",
-                       "rows": [_measure_row(profile, m) for m in rest]})
-    return {"groups": groups, "warnings": _section_warnings(profile, markers)}
+                       "rows": [_measure_row(profile, m, short) for m in rest]})
+    return {"groups": groups, "warnings": _section_warnings(profile, markers, short)}
 
 
 # ---------------------------------------------------------------------- chain
@@ -247,7 +282,7 @@ def _statements(links: Iterable[LinkAssessment], phrase: str) -> list[str]:
     return list(found)
 
 
-def _chain(profile: Profile) -> dict[str, Any]:
+def _chain(profile: Profile, short: _Paths) -> dict[str, Any]:
     links = []
     for link in profile.chain:
         deciding = []
@@ -255,9 +290,14 @@ def _chain(profile: Profile) -> dict[str, Any]:
             m = profile.measure(ref)
             deciding.append({"label": m.label if m is not None else ref, "ref": ref,
                              "status": _status(status)})
-        links.append({**_link_box(link), "deciding": deciding, "explanation": link.explanation,
-                      "evidence": link.evidence, "unknowns": link.unknowns,
-                      "sources": list(link.sources)})
+        unplaced = []  # measured, but no range or reference could place the value
+        for ref in link.not_comparable:
+            m = profile.measure(ref)
+            unplaced.append({"label": m.label if m is not None else ref, "ref": ref,
+                             "status": _status("not comparable")})
+        links.append({**_link_box(link), "deciding": deciding, "not_comparable": unplaced,
+                      "explanation": short(link.explanation), "evidence": link.evidence,
+                      "unknowns": link.unknowns, "sources": list(link.sources)})
     return {"boxes": [_link_box(link) for link in profile.chain], "links": links,
             "leaky_gut": _statements(profile.chain, "leaky gut")}
 
@@ -317,7 +357,7 @@ def _same_patient_note(profile: Profile) -> str:
             "checked.")
 
 
-def _followup(profile: Profile) -> dict[str, Any] | None:
+def _followup(profile: Profile, short: _Paths) -> dict[str, Any] | None:
     if profile.followup is None:
         return None
     rows, by_id = [], {}
@@ -330,7 +370,7 @@ def _followup(profile: Profile) -> dict[str, Any] | None:
                      "threshold": _number(r.critical_difference, r.unit),
                      "real": ("yes" if r.real_change is True else "no"
                               if r.real_change is False else "n.a."),
-                     "note": "; ".join(r.notes)})
+                     "note": short("; ".join(r.notes))})
     panels = []
     censored_any = False
     for m in profile.measures:
@@ -355,9 +395,16 @@ def _followup(profile: Profile) -> dict[str, Any] | None:
         if censored_any:
             caption += (" An open triangle is a value reported only as below (▽) or above (△) "
                         "an assay's limit, drawn at the limit and not joined to the line.")
-        figures.append(_figure("fig-trends", PF.trends(panels), caption))
+        # at most _TRENDS_PER_FIGURE panels a figure, so that each fits a printed page
+        parts = math.ceil(len(panels) / _TRENDS_PER_FIGURE)
+        size = math.ceil(len(panels) / parts)
+        for i in range(parts):
+            chunk = panels[i * size:(i + 1) * size]
+            text = caption if parts == 1 else f"({i + 1} of {parts}) {caption}"
+            figures.append(_figure("fig-trends" if i == 0 else f"fig-trends-{i + 1}",
+                                   PF.trends(chunk), text))
     return {"rows": rows, "figures": figures,
-            "warnings": [_warning(a) for a in profile.alerts_for("followup")],
+            "warnings": [_warning(a, short) for a in profile.alerts_for("followup")],
             "assumption": _same_patient_note(profile)}
 
 
@@ -396,20 +443,22 @@ def _provenance(profile: Profile) -> dict[str, Any]:
 # ------------------------------------------------------------------------ API
 def build_context(profile: Profile) -> dict[str, Any]:
     """The template's context for ``profile`` (see ``templates/profile.html.j2``)."""
-    chain = _chain(profile)
+    short = _Paths(profile)
     return {
         "p": profile, "sections": SECTIONS,
         "headings": {sid: f"{i}. {title}" for i, (sid, title) in enumerate(SECTIONS, 1)},
         "reference_name": str(profile.reference.get("name") or ""),
         "reference_version": str(profile.reference.get("version") or ""),
-        "warnings": [_warning(a) for a in profile.alerts_for("reference")],
-        "patient": list(profile.summary.patient),
-        "clinician": list(profile.summary.clinician),
-        "key_numbers": _key_numbers(profile), "chain": chain,
-        "clinician_warnings": [_warning(a) for a in profile.alerts
-                               if not any(a.message in line
-                                          for line in profile.summary.clinician)],
-        "diversity": _diversity(profile), "composition": _composition(profile),
-        "markers": _markers(profile), "options": _options(profile),
-        "followup": _followup(profile), "provenance": _provenance(profile),
+        "warnings": [_warning(a, short) for a in profile.alerts_for("reference")],
+        "patient": [short(s) for s in profile.summary.patient],
+        "clinician": [short(s) for s in profile.summary.clinician],
+        "key_numbers": _key_numbers(profile, short), "chain": _chain(profile, short),
+        # alerts not already shown: in the summary's warnings box or a clinician's line
+        "clinician_warnings": [_warning(a, short) for a in profile.alerts
+                               if a.scope != "reference"
+                               and not any(a.message in line
+                                           for line in profile.summary.clinician)],
+        "diversity": _diversity(profile, short), "composition": _composition(profile, short),
+        "markers": _markers(profile, short), "options": _options(profile),
+        "followup": _followup(profile, short), "provenance": _provenance(profile),
     }

@@ -117,8 +117,13 @@ def render_profile_html(profile: Profile, *, for_pdf: bool = False) -> str:
     for_pdf : bool, default False
         True for the page WeasyPrint prints: the disclaimer and the page
         number become a running footer on every page (in the browser the
-        disclaimer is the page's footer).  Print CSS (A4, margins, a page
-        break before each major section) is in both.
+        disclaimer is the page's footer).  Print CSS is in both: A4, a bottom
+        margin that holds the footer, a compact layout that puts the summary
+        (the patient's block, the clinician's lines, the chain and the key
+        numbers) on page 1, sections that follow on without forced page
+        breaks, headings kept with what follows and figures with their
+        captions.  On a narrow screen the chain's boxes stack and wide tables
+        scroll inside their own box.
 
     Returns
     -------
@@ -132,7 +137,9 @@ def render_profile_html(profile: Profile, *, for_pdf: bool = False) -> str:
     Notes
     -----
     Every text from the profile is escaped (Jinja2 autoescape); statuses
-    are written out as words next to their colour.  The options section
+    are written out as words next to their colour.  Input files' paths in the
+    profile's notes and warnings are shown as file names (``profile.json``
+    and the provenance section keep them whole).  The options section
     shows the knowledge base's disclaimer first, and never a dose.
     """
     context = ctx.build_context(profile)

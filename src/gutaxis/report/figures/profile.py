@@ -33,7 +33,7 @@ _PATIENT = "#000000"
 #: Measure status → colour (Okabe–Ito); the status is always written next to it too.
 STATUS_COLOURS: dict[str, str] = {
     "low": _BLUE, "high": _VERMILLION, "borderline": _ORANGE, "within": _GREEN,
-    "not comparable": _GREY, "not measured": _GREY,
+    "within range": _GREEN, "not comparable": _GREY, "not measured": _GREY,
 }
 
 
@@ -97,7 +97,8 @@ def percentile_chart(rows: Sequence[tuple[str, float, float | None, float | None
     Parameters
     ----------
     rows : sequence of (label, percentile, ci_low, ci_high, status)
-        Percentiles on 0–100; the status is written at the right of its row.
+        Percentiles on 0–100; the status (``"low"``, ``"within range"``, …) is
+        written at the right of its row and picks the colour.
 
     Returns
     -------
@@ -120,8 +121,9 @@ def percentile_chart(rows: Sequence[tuple[str, float, float | None, float | None
             ax.axvline(x, color="#dddddd", linewidth=0.6, zorder=0)
         ax.set_yticks(range(len(rows)), [text(r[0]) for r in rows])
         ax.set_ylim(len(rows) - 0.5, -0.5)
-        ax.set_xlim(0, 100)
-        ax.set_xlabel("Percentile in the reference cohort (point) with 95 % interval (bar)")
+        ax.set_xlim(-3, 103)  # a point at 0 or 100 is drawn whole
+        ax.set_xticks([0, 25, 50, 75, 100])
+        ax.set_xlabel("Percentile in the reference cohort")
     return fig
 
 
@@ -155,7 +157,9 @@ def trends(panels: Sequence[Mapping[str, Any]]) -> Figure:
     if not panels:
         raise ValidationError("trends needs at least one panel")
     with style():
-        fig, axes = fixed_grid(len(panels))
+        # four narrow panels a row past three: 16 panels fit an A4 page's width and height
+        fig, axes = (fixed_grid(len(panels)) if len(panels) <= 3
+                     else fixed_grid(len(panels), ncols=4, width=1.75, height=1.85))
         for ax, panel in zip(axes, panels, strict=True):
             dates, values = list(panel["dates"]), list(panel["values"])
             censored = list(panel.get("censored") or [None] * len(values))
@@ -190,13 +194,16 @@ def trends(panels: Sequence[Mapping[str, Any]]) -> Figure:
             unit = "%" if scale != 1.0 else str(panel.get("unit") or "")
             ax.set_ylabel(text(unit))
             ax.yaxis.set_major_locator(MaxNLocator(4))
-            ax.set_title(text(_wrap(str(panel["label"]))), fontsize=8)
+            ax.set_title(text(_wrap(str(panel["label"]), 34 if len(panels) <= 3 else 26)),
+                         fontsize=8 if len(panels) <= 3 else 7.5)
     return fig
 
 
-def _wrap(label: str, width: int = 34) -> str:
-    """Put long panel titles on two lines (at a space)."""
-    if len(label) <= width or " " not in label[:width]:
-        return label
-    cut = label.rindex(" ", 0, width)
-    return label[:cut] + "\n" + label[cut + 1:]
+def _wrap(label: str, width: int = 34, lines: int = 3) -> str:
+    """Put long panel titles on up to ``lines`` lines (at spaces)."""
+    out: list[str] = []
+    while len(label) > width and " " in label[:width + 1] and len(out) < lines - 1:
+        cut = label.rindex(" ", 0, width + 1)
+        out.append(label[:cut])
+        label = label[cut + 1:]
+    return "\n".join([*out, label])
