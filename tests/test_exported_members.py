@@ -11,7 +11,8 @@ import pytest
 PUBLIC = ["gutaxis", "gutaxis.io", "gutaxis.diversity", "gutaxis.stats", "gutaxis.indices",
           "gutaxis.knowledge", "gutaxis.markers", "gutaxis.reference", "gutaxis.profile",
           "gutaxis.report", "gutaxis.report.figures", "gutaxis.commands", "gutaxis.measures",
-          "gutaxis.outputs", "gutaxis.formatting", "gutaxis.exceptions", "gutaxis.cohort",
+          "gutaxis.outputs", "gutaxis.formatting", "gutaxis.exceptions", "gutaxis.checks",
+          "gutaxis.cohort",
           "gutaxis.composition", "gutaxis.ordination", "gutaxis.study", "gutaxis.tree",
           "gutaxis.distance", "gutaxis.provenance", "gutaxis.denovo_tree"]
 

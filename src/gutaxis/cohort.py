@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import pandas as pd
 
 from gutaxis import composition
+from gutaxis.checks import check_integer, check_names, check_type
 from gutaxis.diversity import (
     alpha_diversity,
     alpha_metrics,
@@ -46,6 +47,7 @@ from gutaxis.exceptions import (
     UnknownRankError,
     ValidationError,
 )
+from gutaxis.markers import MarkerPanel
 from gutaxis.ordination import pcoa
 from gutaxis.provenance import build_provenance
 from gutaxis.stats import (
@@ -56,11 +58,10 @@ from gutaxis.stats import (
     permdisp,
     spearman_pairs,
 )
-from gutaxis.study import RANKS
+from gutaxis.study import RANKS, check_study
 
 if TYPE_CHECKING:
     from gutaxis.distance import DistanceMatrix
-    from gutaxis.markers import MarkerPanel
     from gutaxis.ordination import OrdinationResult
     from gutaxis.stats import TestResult
     from gutaxis.stats.classifier import ClassifierResult, FittedClassifier
@@ -91,9 +92,7 @@ FoldCallback = Callable[[int, int], None]
 
 
 def _integer(value: object, name: str, flag: str, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
-        raise ValidationError(f"{name} ({flag}) must be an integer ≥ {minimum}; got {value!r}")
-    return int(value)
+    return check_integer(value, f"{name} ({flag})", minimum=minimum)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -146,6 +145,8 @@ class CohortParameters:
     ------
     ValidationError
         A value out of range (the message names the option and its flag).
+    InputError
+        ``covariates`` or a list of metrics given as one text (or None).
     UnknownRankError, UnknownMetricError
         An unknown rank or metric name (with the closest names suggested).
 
@@ -180,7 +181,7 @@ class CohortParameters:
             raise ValidationError(f"the group column (--group) must be a column name; got "
                                   f"{self.group_column!r}")
         set_ = object.__setattr__
-        set_(self, "covariates", tuple(str(c) for c in self.covariates))
+        set_(self, "covariates", check_names(self.covariates, "covariates (--covariates)"))
         rank = str(self.rank).strip().lower()
         if rank not in RANKS:
             raise UnknownRankError(str(self.rank), RANKS)
@@ -207,7 +208,7 @@ class CohortParameters:
             names = getattr(self, field)
             if names is None:
                 continue
-            names = tuple(str(n) for n in names)
+            names = check_names(names, field)
             for name in names:
                 if name not in registry:
                     raise UnknownMetricError(name, registry, kind)
@@ -665,9 +666,15 @@ def analyze_cohort(study: Study, parameters: CohortParameters, *,
     ValidationError
         Fewer than two groups, a group smaller than ``min_group_size``.
     InputError
-        A phylogenetic metric asked for by name without a tree.
+        A phylogenetic metric asked for by name without a tree; ``study``,
+        ``parameters`` or ``markers`` of the wrong type.
     """
-    p = parameters
+    check_study(study)
+    p = check_type(parameters, CohortParameters, "parameters",
+                   hint="make them with CohortParameters(group_column, ...)")
+    if markers is not None:
+        check_type(markers, MarkerPanel, "markers",
+                   hint="read them with gutaxis.markers.marker_panel; or None")
     study, labels, order, skipped = _prepare(study, p)
     alpha_names, beta_names = _metrics(study, p, skipped)
     run_classifier = _classifier_runs(labels, p, skipped)

@@ -17,15 +17,16 @@ from __future__ import annotations
 import math
 import numbers
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from gutaxis.checks import check_type
 from gutaxis.exceptions import InputError, UnknownRankError
-from gutaxis.study import RANKS, Study
+from gutaxis.study import RANKS, Study, check_study
 
 __all__ = [
     "UnknownRankError",
@@ -86,6 +87,8 @@ def lineages(taxonomy: pd.DataFrame, rank: str) -> pd.Series:
     ------
     UnknownRankError
         ``rank`` is not one of :data:`gutaxis.study.RANKS`.
+    InputError
+        ``taxonomy`` is not a DataFrame.
 
     Examples
     --------
@@ -95,6 +98,8 @@ def lineages(taxonomy: pd.DataFrame, rank: str) -> pd.Series:
     ['k__Bacteria;p__Firmicutes;c__']
     """
     rank = _check_rank(rank)
+    check_type(taxonomy, pd.DataFrame, "taxonomy",
+               hint="indexed by feature id, one column per rank, as Study.taxonomy")
     depth = RANKS.index(rank) + 1
     parts = []
     for r in RANKS[:depth]:
@@ -132,7 +137,7 @@ def collapse(study: Study, rank: str) -> Study:
     UnknownRankError
         ``rank`` is not a rank name (the message lists the valid ones).
     InputError
-        The study has no taxonomy.
+        ``study`` is not a Study, or it has no taxonomy.
 
     Notes
     -----
@@ -158,6 +163,7 @@ def collapse(study: Study, rank: str) -> Study:
     >>> [taxon_label(f) for f in g.feature_ids], g.counts.toarray().tolist()
     (['Lachnospiraceae (unassigned genus)', 'Roseburia'], [[5, 1]])
     """
+    check_study(study)
     rank = _check_rank(rank)
     if study.taxonomy is None:
         raise InputError(
@@ -267,6 +273,20 @@ def taxon_labels(lineages: Sequence[str]) -> list[str]:
     has a *Clostridium* in Clostridiaceae and another in Erysipelotrichaceae)
     gets the name of the nearest higher rank where they differ, in brackets.
 
+    Parameters
+    ----------
+    lineages : sequence of str
+
+    Returns
+    -------
+    list of str
+        One label per lineage, in order.
+
+    Raises
+    ------
+    InputError
+        ``lineages`` is one text or not a list (None).
+
     Examples
     --------
     >>> taxon_labels(["k__Bacteria;p__Firmicutes;f__Clostridiaceae;g__Clostridium",
@@ -274,6 +294,9 @@ def taxon_labels(lineages: Sequence[str]) -> list[str]:
     ...               "k__Bacteria;p__Firmicutes;f__Ruminococcaceae;g__Faecalibacterium"])
     ['Clostridium (Clostridiaceae)', 'Clostridium (Erysipelotrichaceae)', 'Faecalibacterium']
     """
+    if isinstance(lineages, str) or not isinstance(lineages, Iterable):
+        raise InputError(f"lineages must be a list of lineages (one label each); got "
+                         f"{type(lineages).__name__} (one lineage: taxon_label)")
     ids = [str(x) for x in lineages]
     labels = [taxon_label(x) for x in ids]
     by_label: dict[str, list[int]] = {}
@@ -312,8 +335,8 @@ def relative_abundance(study: Study) -> pd.DataFrame:
     Raises
     ------
     InputError
-        Some samples have no reads (they have no composition); the message
-        names them.
+        ``study`` is not a Study; some samples have no reads (they have no
+        composition; the message names them).
 
     Examples
     --------
@@ -322,7 +345,7 @@ def relative_abundance(study: Study) -> pd.DataFrame:
     >>> relative_abundance(s).to_numpy().tolist()
     [[0.25, 0.75], [0.5, 0.5]]
     """
-    totals = study.sample_totals()
+    totals = check_study(study).sample_totals()
     empty = np.flatnonzero(totals <= 0)
     if len(empty):
         ids = [str(s) for s in study.sample_ids[empty]]
@@ -356,8 +379,9 @@ def clr(values: np.ndarray, *, pseudocount: float = 0.5) -> np.ndarray:
     Raises
     ------
     InputError
-        A negative value, a negative pseudocount, or a zero left after adding
-        the pseudocount (the logarithm of 0).
+        Values that are not numbers, a negative value, a negative
+        pseudocount, or a zero left after adding the pseudocount (the
+        logarithm of 0).
 
     Notes
     -----
@@ -384,7 +408,11 @@ def clr(values: np.ndarray, *, pseudocount: float = 0.5) -> np.ndarray:
     """
     if not isinstance(pseudocount, numbers.Real) or not pseudocount >= 0:
         raise InputError(f"`pseudocount` must be a number ≥ 0; got {pseudocount!r}.")
-    x = np.asarray(values, dtype=np.float64)
+    try:
+        x = np.asarray(values, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise InputError(f"clr: the values must be a samples × parts array of numbers; got "
+                         f"{type(values).__name__} {str(values)[:40]!r}") from None
     if x.ndim not in (1, 2):
         raise InputError(f"clr takes a 1-D or 2-D array (samples × parts); got {x.ndim}-D.")
     if x.size and not np.all(np.isfinite(x)):
@@ -432,7 +460,8 @@ def group_means(relative: pd.DataFrame, groups: pd.Series, *,
     Raises
     ------
     InputError
-        Samples without a group entry, a group in ``order`` with no samples,
+        ``relative`` not a DataFrame or ``groups`` not a Series; samples
+        without a group entry, a group in ``order`` with no samples,
         ``top`` not an integer ≥ 1, or a taxon already called ``"Other"``
         when ``top`` is given.
 
@@ -448,6 +477,10 @@ def group_means(relative: pd.DataFrame, groups: pd.Series, *,
     if top is not None and (isinstance(top, bool) or not isinstance(top, numbers.Integral)
                             or top < 1):
         raise InputError(f"`top` must be an integer ≥ 1 (or None for all taxa); got {top!r}.")
+    check_type(relative, pd.DataFrame, "relative", hint="samples × taxa, e.g. from "
+               "relative_abundance")
+    check_type(groups, pd.Series, "groups", hint="the group of each sample, indexed by "
+               "sample id (a metadata column)")
     index = relative.index
     missing = index.difference(groups.index)
     if len(missing):
@@ -505,8 +538,8 @@ def filter_prevalence(study: Study, *, min_prevalence: float = 0.1) -> Study:
     Raises
     ------
     InputError
-        ``min_prevalence`` outside ``[0, 1]``; no feature passes (the message
-        gives the highest prevalence there is).
+        ``study`` is not a Study; ``min_prevalence`` outside ``[0, 1]``; no
+        feature passes (the message gives the highest prevalence there is).
 
     Examples
     --------
@@ -518,7 +551,7 @@ def filter_prevalence(study: Study, *, min_prevalence: float = 0.1) -> Study:
     if (isinstance(min_prevalence, bool) or not isinstance(min_prevalence, numbers.Real)
             or not 0 <= min_prevalence <= 1):
         raise InputError(f"`min_prevalence` must be a fraction in [0, 1]; got {min_prevalence!r}.")
-    n = study.n_samples
+    n = check_study(study).n_samples
     present = study.counts.getnnz(axis=0)
     # the smallest whole number of samples ≥ min_prevalence × n, safe from rounding (0.1 × 30)
     needed = math.ceil(float(min_prevalence) * n - 1e-9)

@@ -8,7 +8,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from gutaxis.exceptions import NotFoundError, ValidationError
+from gutaxis.checks import check_names
+from gutaxis.exceptions import InputError, NotFoundError, ValidationError
 
 if TYPE_CHECKING:
     import skbio
@@ -40,9 +41,13 @@ class DistanceMatrix:
 
     def __post_init__(self, validate: bool) -> None:
         """Coerce ids to str and data to float64; check shape, unique ids and, if asked, values."""
-        ids = pd.Index([str(i) for i in self.ids], dtype=object)
+        ids = pd.Index(list(check_names(self.ids, "the distance matrix's ids")), dtype=object)
         object.__setattr__(self, "ids", ids)
-        data = np.asarray(self.data, dtype=np.float64)
+        try:
+            data = np.asarray(self.data, dtype=np.float64)
+        except (TypeError, ValueError):
+            raise InputError(f"the distance matrix's data must be an n × n array of numbers; "
+                             f"got {type(self.data).__name__} {str(self.data)[:40]!r}") from None
         object.__setattr__(self, "data", data)
         n = len(ids)
         if data.shape != (n, n):

@@ -22,6 +22,12 @@ The hierarchy::
 Messages say what was expected, what was found, and how to fix it; the file,
 line or field is named whenever there is one.  A name that is close to a valid
 one gets a "did you mean" (:func:`suggest`).
+
+The public functions check the values they are given at the boundary with the
+few ``check_*`` functions at the end of this module (an object of the wrong
+type, a text where a number is needed, a count below 1, a path that is no
+path), so that a bad argument fails here, with a message, and not deep inside
+with a bare ``TypeError`` or ``AttributeError``.
 """
 
 from __future__ import annotations
@@ -280,3 +286,6 @@ class NotFoundError(GutaxisError, KeyError):
 
 class ToolError(GutaxisError, RuntimeError):
     """An external step (multiple alignment, tree inference, PDF) failed."""
+
+
+# ------------------------------------------------------------ boundary checks

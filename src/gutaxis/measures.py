@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any, Literal, get_args
 
+from gutaxis.checks import check_names, check_number
 from gutaxis.exceptions import ValidationError
 
 __all__ = ["Measure", "RangeUsed", "Alert", "Status", "MeasureKind", "Censoring", "AlertScope",
@@ -130,7 +131,8 @@ class Measure:
     ------
     ValidationError
         An id whose prefix is not its kind, a status that is not a
-        :data:`Status`, a censored value with a percentile.
+        :data:`Status`, a value, percentile or interval end that is not a
+        number (or None), a censored value with a percentile.
 
     Examples
     --------
@@ -156,7 +158,7 @@ class Measure:
     censored: Censoring | None = None
 
     def __post_init__(self) -> None:
-        """Check the id, the status and the censoring."""
+        """Check the id, the status, the numbers and the censoring."""
         prefix, sep, key = str(self.id).partition(":")
         if not sep or not key or prefix != self.kind:
             raise ValidationError(f"measure id {self.id!r} must be '{self.kind}:<key>' (its "
@@ -164,6 +166,9 @@ class Measure:
         if self.status not in STATUSES:
             raise ValidationError(f"measure {self.id}: status must be one of "
                                   f"{', '.join(STATUSES)}; got {self.status!r}")
+        for field in ("value", "percentile", "ci_low", "ci_high"):
+            check_number(getattr(self, field), f"measure {self.id}: {field}", finite=False,
+                         allow_none=True)
         if self.censored not in (None, "<", ">"):
             raise ValidationError(f"measure {self.id}: censored must be '<', '>' or None; "
                                   f"got {self.censored!r}")
@@ -223,6 +228,13 @@ class Alert:
     affects : tuple of str
         The measure ids concerned (``"taxa:<rank>"`` for a taxa table); empty
         when the alert concerns the profile as a whole, not one measure.
+
+    Raises
+    ------
+    ValidationError
+        An empty code or message, an unknown scope.
+    InputError
+        ``affects`` given as one text (not a list of ids).
     """
 
     code: str
@@ -232,7 +244,13 @@ class Alert:
     affects: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
-        """Check the scope."""
+        """Check the code, the message, the scope and the measure ids."""
+        for field in ("code", "message"):
+            value = getattr(self, field)
+            if not isinstance(value, str) or not value.strip():
+                raise ValidationError(f"alert {field} must be a non-empty text; got {value!r}")
+        object.__setattr__(self, "affects", check_names(self.affects, f"alert {self.code}: "
+                                                                      "affects"))
         if self.scope not in get_args(AlertScope):
             raise ValidationError(f"alert {self.code}: scope must be one of "
                                   f"{', '.join(get_args(AlertScope))}; got {self.scope!r}")

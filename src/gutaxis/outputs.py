@@ -36,7 +36,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from gutaxis.exceptions import OutputError
+from gutaxis.checks import check_path, check_type
+from gutaxis.exceptions import InputError, OutputError
 
 __all__ = ["to_json", "from_json_number", "json_text", "write_json", "write_text", "write_tsv",
            "prepare_output_folder", "POSITIVE_INFINITY", "NEGATIVE_INFINITY"]
@@ -151,8 +152,13 @@ def write_text(path: str | os.PathLike[str], text: str) -> Path:
     ------
     OutputError
         The file cannot be written (the path and the reason are named).
+    InputError
+        ``path`` is not a path, or ``text`` not a str.
     """
-    target = Path(path)
+    target = check_path(path, "path")
+    if not isinstance(text, str):
+        raise InputError(f"text must be a str; got {type(text).__name__} (write_json writes "
+                         "a document, write_tsv a table)")
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         handle, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
@@ -202,7 +208,15 @@ def write_tsv(frame: pd.DataFrame, path: str | os.PathLike[str], *, index: bool 
     Returns
     -------
     pathlib.Path
+
+    Raises
+    ------
+    InputError
+        ``frame`` is not a DataFrame, or ``path`` not a path.
+    OutputError
+        The file cannot be written.
     """
+    check_type(frame, pd.DataFrame, "frame", hint="write_json writes other documents")
     text = frame.to_csv(sep="\t", index=index, float_format=float_format, na_rep="",
                         lineterminator="\n")
     return write_text(path, text)
@@ -239,8 +253,10 @@ def prepare_output_folder(folder: str | os.PathLike[str], *, owned: Iterable[str
     OutputError
         ``folder`` is a file; it holds files and ``overwrite`` is False; an
         input lies among the files the command owns.
+    InputError
+        ``folder`` is not a path (None, a number).
     """
-    target = Path(folder)
+    target = check_path(folder, "the output folder (--out)")
     if target.exists() and not target.is_dir():
         raise OutputError(f"{target} is a file; {what} needs a folder (choose a new path)")
     patterns = list(owned)

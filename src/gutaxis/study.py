@@ -17,7 +17,8 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from gutaxis.exceptions import NotFoundError, SampleMismatchError, ValidationError
+from gutaxis.checks import check_names, check_type
+from gutaxis.exceptions import InputError, NotFoundError, SampleMismatchError, ValidationError
 
 if TYPE_CHECKING:
     import anndata
@@ -42,7 +43,7 @@ Kind = Literal["counts", "relative"]
 
 
 def _as_index(ids: Iterable[Any], what: str, source: str) -> pd.Index:
-    index = pd.Index([str(i) for i in ids], dtype=object)
+    index = pd.Index(list(check_names(ids, f"{what}_ids")), dtype=object)
     if index.has_duplicates:
         dupes = index[index.duplicated()].unique().tolist()
         raise ValidationError(
@@ -102,10 +103,7 @@ class Study:
     def __post_init__(self) -> None:
         """Normalise the slots (CSR counts, ``str`` ids, aligned annotations) and check them."""
         set_ = object.__setattr__
-        counts = self.counts
-        if not sp.issparse(counts):
-            counts = sp.csr_matrix(np.asarray(counts))
-        counts = sp.csr_matrix(counts)
+        counts = _as_matrix(self.counts)
         counts.sum_duplicates()
         counts.eliminate_zeros()
         set_(self, "counts", counts)
@@ -137,6 +135,12 @@ class Study:
                     f"{sample_ids[r]!r}, feature {feature_ids[c]!r} has {counts[r, c]!r}. "
                     "If this is a relative-abundance table, read it as one (kind='relative')."
                 )
+        for slot, expected, hint in (
+                ("taxonomy", pd.DataFrame, "indexed by feature id, one column per rank"),
+                ("sequences", pd.Series, "feature id → nucleotide sequence"),
+                ("samples", pd.DataFrame, "the sample metadata, indexed by sample id")):
+            if getattr(self, slot) is not None:
+                check_type(getattr(self, slot), expected, slot, hint=f"{hint}; or None")
         if self.taxonomy is not None:
             tax = self.taxonomy.reindex(feature_ids)
             set_(self, "taxonomy", tax)
@@ -323,6 +327,53 @@ class Study:
             kind=kind or adata.uns.get("gutaxis_kind", "counts"),
             source="<anndata>",
         )
+
+
+def check_study(value: Any, name: str = "study") -> Study:
+    """Return ``value`` when it is a :class:`Study`; raise :class:`InputError` if not.
+
+    The one check the public functions that take a study make of its type.
+
+    Parameters
+    ----------
+    value : object
+    name : str, default "study"
+        The argument, for the message.
+
+    Returns
+    -------
+    Study
+
+    Raises
+    ------
+    InputError
+        ``value`` is not a Study (a path, a DataFrame, None...); the message
+        says how to get one.
+    """
+    return check_type(value, Study, name,
+                      hint="read a table with gutaxis.io.read_table, or make one with "
+                           "gutaxis.Study(counts, sample_ids, feature_ids)")
+
+
+def _as_matrix(counts: Any) -> sp.csr_matrix:
+    """``counts`` as a CSR matrix of numbers (an InputError for texts and other non-numbers)."""
+    problem = "samples × features matrix of numbers (a numpy array or scipy.sparse matrix)"
+    if not sp.issparse(counts):
+        array = np.asarray(counts)
+        if array.dtype.kind == "O":
+            try:
+                array = array.astype(np.float64)
+            except (TypeError, ValueError):
+                raise InputError(f"counts must be a {problem}; it holds values that are not "
+                                 "numbers") from None
+        if array.dtype.kind not in "biuf":
+            found = (f"the text {counts!r:.40}" if isinstance(counts, str | bytes)
+                     else f"a {type(counts).__name__} holding {array.dtype} values")
+            raise InputError(f"counts must be a {problem}; got {found}")
+        if array.ndim > 2:
+            raise InputError(f"counts must be a {problem}; got a {array.ndim}-D array")
+        counts = sp.csr_matrix(array)
+    return sp.csr_matrix(counts)
 
 
 def _first(matrix: sp.csr_matrix, mask: np.ndarray) -> tuple[int, int]:

@@ -45,7 +45,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from gutaxis.exceptions import FormatError, NotFoundError, UnsafeInputError
+from gutaxis.exceptions import FormatError, InputError, NotFoundError, UnsafeInputError
 
 if TYPE_CHECKING:
     import skbio
@@ -343,6 +343,8 @@ class Tree:
 
         Raises
         ------
+        InputError
+            ``text`` is not a str (bytes, None...).
         FormatError
             Malformed text; the message names ``source`` and the character
             position.
@@ -350,7 +352,10 @@ class Tree:
             The text exceeds ``max_chars`` or ``max_nodes``.
         """
         if not isinstance(text, str):
-            raise TypeError(f"Newick text must be str, not {type(text).__name__}")
+            hint = (" (decode it first: data.decode('utf-8'))" if isinstance(text, bytes)
+                    else " (read a tree file with gutaxis.io.read_tree)")
+            raise InputError(f"{source}: Newick text must be str; got "
+                             f"{type(text).__name__}{hint}")
         if len(text) > max_chars:
             raise UnsafeInputError(
                 f"{source}: the Newick text is {len(text):,} characters long, more than the "

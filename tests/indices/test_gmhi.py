@@ -159,5 +159,5 @@ def test_frames_without_species_or_with_other_ranks_are_refused():
                          index=[MH[0], "g__Bacteroides", "s__Foo_unclassified"])
     with pytest.raises(NotApplicableError, match=r"mixes species with other rows \('g__Bacteroides'"):
         gmhi(mixed)
-    with pytest.raises(TypeError, match="Study or a pandas.DataFrame"):
+    with pytest.raises(InputError, match="Study or a pandas.DataFrame"):
         gmhi(np.ones((2, 2)))  # type: ignore[arg-type]

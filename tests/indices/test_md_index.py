@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 
 from gutaxis import RANKS, Study
+from gutaxis.exceptions import NotFoundError
 from gutaxis.indices import NotApplicableError, md_index, md_index_lists, md_index_values
 
 
@@ -94,7 +95,7 @@ def test_the_withdrawn_lists_can_be_asked_for():
     assert md_index(study, lists="qiime-1.9.1").iloc[0] == pytest.approx(math.log(2 / 2))
     with pytest.raises(NotApplicableError, match="none of the increased genus names"):
         md_index(study)  # Aggregatibacter is not on the current list
-    with pytest.raises(KeyError, match="valid ids are: qiime-1.9.1-dev, qiime-1.9.1"):
+    with pytest.raises(NotFoundError, match="Available: qiime-1.9.1-dev, qiime-1.9.1"):
         md_index(study, lists="gevers")
 
 

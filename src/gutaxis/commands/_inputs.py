@@ -19,7 +19,8 @@ from typing import Any
 import pandas as pd
 
 from gutaxis import io as gio
-from gutaxis.exceptions import InputError, ValidationError
+from gutaxis.checks import check_path
+from gutaxis.exceptions import InputError, UnknownNameError, ValidationError
 from gutaxis.markers import MarkerPanel, marker_panel, read_marker_specs
 from gutaxis.provenance import file_sha256, input_record_from
 from gutaxis.study import Study
@@ -47,11 +48,11 @@ def check_file(path: str | os.PathLike[str] | None, what: str) -> Path | None:
     Raises
     ------
     InputError
-        No such file, or a folder.
+        Not a path at all (a number...), no such file, or a folder.
     """
     if path is None:
         return None
-    p = Path(path)
+    p = check_path(path, what)
     if not p.exists():
         raise InputError(f"{what} {p}: no such file")
     if p.is_dir():
@@ -75,9 +76,9 @@ def check_folder(path: str | os.PathLike[str], what: str) -> Path:
     Raises
     ------
     InputError
-        No such folder, or a file.
+        Not a path at all (None, a number...), no such folder, or a file.
     """
-    p = Path(path)
+    p = check_path(path, what)
     if not p.exists():
         raise InputError(f"{what} {p}: no such folder")
     if not p.is_dir():
@@ -99,13 +100,28 @@ def default(options: type, name: str) -> Any:
     -------
     object
 
+    Raises
+    ------
+    InputError
+        ``options`` is not a dataclass.
+    UnknownNameError
+        ``options`` has no field ``name`` (the fields are listed).
+    ValidationError
+        The field has no default.
+
     Examples
     --------
     >>> from gutaxis.cohort import CohortParameters
     >>> default(CohortParameters, "permutations")
     999
     """
-    field = next(f for f in dataclasses.fields(options) if f.name == name)
+    if not (isinstance(options, type) and dataclasses.is_dataclass(options)):
+        raise InputError(f"default() takes an options class (a dataclass such as "
+                         f"CohortParameters); got {options!r}")
+    fields = {f.name: f for f in dataclasses.fields(options)}
+    if name not in fields:
+        raise UnknownNameError(name, list(fields), f"{options.__name__} field")
+    field = fields[name]
     if field.default is not dataclasses.MISSING:
         return field.default
     if field.default_factory is not dataclasses.MISSING:
@@ -132,7 +148,7 @@ class TableOptions:
     Raises
     ------
     InputError
-        A path that names no file (the message names the option).
+        No table, or a path that names no file (the message names the option).
     """
 
     table: Path
@@ -142,6 +158,9 @@ class TableOptions:
 
     def __post_init__(self) -> None:
         """Check that every path names a file."""
+        if self.table is None:
+            raise InputError("TABLE: the feature table is required (a BIOM, .qza, MetaPhlAn or "
+                             "TSV file); got None")
         for name, flag in (("table", "TABLE"), ("taxonomy", "--taxonomy"),
                            ("metadata", "--metadata")):
             object.__setattr__(self, name, check_file(getattr(self, name), flag))

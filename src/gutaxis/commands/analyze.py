@@ -7,6 +7,7 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
+from gutaxis.checks import check_names, check_type
 from gutaxis.cohort import CohortAnalysis, CohortParameters, FoldCallback, analyze_cohort
 from gutaxis.commands._inputs import (
     StepCallback,
@@ -55,7 +56,8 @@ class AnalysisOptions(TableOptions):
     Raises
     ------
     InputError
-        A path that names no file, or no metadata.
+        A path that names no file, no metadata, ``parameters`` that are not
+        CohortParameters, ``markers`` given as one text.
 
     Examples
     --------
@@ -88,7 +90,7 @@ class AnalysisOptions(TableOptions):
         object.__setattr__(self, "sequences", check_file(self.sequences, "--sequences"))
         object.__setattr__(self, "markers_file", check_file(self.markers_file,
                                                             "--markers-file"))
-        object.__setattr__(self, "markers", tuple(str(m) for m in self.markers))
+        object.__setattr__(self, "markers", check_names(self.markers, "--markers"))
         if self.save_model:
             object.__setattr__(self, "parameters",
                                dataclasses.replace(self.parameters, fit_models=True))
@@ -160,7 +162,15 @@ def run_analysis(options: AnalysisOptions, *, command: Sequence[str] | None = No
     Returns
     -------
     AnalysisResult
+
+    Raises
+    ------
+    InputError
+        ``options`` is not an AnalysisOptions, and the errors of the readers
+        and of :func:`~gutaxis.cohort.analyze_cohort`.
     """
+    check_type(options, AnalysisOptions, "options",
+               hint="make one with AnalysisOptions(table=..., metadata=..., parameters=...)")
     p = options.parameters
     study, inputs = load_study(options, min_shared=2 * p.min_group_size,
                                sequences=options.sequences)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import numbers
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -11,6 +12,7 @@ from typing import Any
 import pandas as pd
 
 from gutaxis import io as gio
+from gutaxis.checks import check_integer, check_names, check_type
 from gutaxis.commands._inputs import (
     StepCallback,
     TableOptions,
@@ -72,7 +74,7 @@ class DiversityOptions(TableOptions):
     Raises
     ------
     InputError
-        A path that names no file.
+        A path that names no file; ``metrics`` given as one text.
     UnknownMetricError
         A metric name that does not exist (the closest are suggested).
     ValidationError
@@ -94,19 +96,21 @@ class DiversityOptions(TableOptions):
         object.__setattr__(self, "tree", check_file(self.tree, "--tree"))
         object.__setattr__(self, "sequences", check_file(self.sequences, "--sequences"))
         if self.metrics is not None:
-            names = tuple(str(m) for m in self.metrics)
+            names = check_names(self.metrics, "--metrics")
             if not names:
                 raise ValidationError("give at least one metric name, e.g. --metrics "
                                       "shannon_entropy (see `gutaxis metrics`)")
             split_metrics(names)
             object.__setattr__(self, "metrics", names)
-        if self.rarefy is not None and (isinstance(self.rarefy, bool) or self.rarefy < 1):
-            raise ValidationError(f"--rarefy must be an integer ≥ 1; got {self.rarefy!r}")
-        if not float(self.shannon_base) > 0 or float(self.shannon_base) == 1.0:
-            raise ValidationError(f"--base must be a number > 0 other than 1; got "
-                                  f"{self.shannon_base!r}")
-        if self.threads is not None and self.threads < 1:
-            raise ValidationError(f"--threads must be an integer ≥ 1; got {self.threads!r}")
+        if self.rarefy is not None:
+            check_integer(self.rarefy, "--rarefy", minimum=1)
+        check_integer(self.seed, "--seed", minimum=0)
+        base = self.shannon_base
+        if (isinstance(base, bool) or not isinstance(base, numbers.Real)
+                or not float(base) > 0 or float(base) == 1.0):
+            raise ValidationError(f"--base must be a number > 0 other than 1; got {base!r}")
+        if self.threads is not None:
+            check_integer(self.threads, "--threads", minimum=1)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -202,10 +206,12 @@ def run_diversity(options: DiversityOptions, *, command: Sequence[str] | None = 
     Raises
     ------
     InputError
-        A phylogenetic metric asked for by name when no tree can be had, a
-        count metric asked for on relative abundances, and the errors of the
-        readers.
+        ``options`` is not a DiversityOptions; a phylogenetic metric asked for
+        by name when no tree can be had, a count metric asked for on relative
+        abundances, and the errors of the readers.
     """
+    check_type(options, DiversityOptions, "options", hint="make one with "
+               "DiversityOptions(table=...)")
     alpha_names, beta_names, defaults = _metrics(options)
     study, inputs = load_study(options, sequences=options.sequences)
     registry = {**alpha_metrics(), **beta_metrics()}

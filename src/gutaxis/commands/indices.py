@@ -9,6 +9,7 @@ from typing import Any
 
 import pandas as pd
 
+from gutaxis.checks import check_type
 from gutaxis.commands._inputs import TableOptions, load_study
 from gutaxis.indices import compute_indices
 from gutaxis.outputs import prepare_output_folder, write_json, write_tsv
@@ -100,7 +101,14 @@ def run_indices(options: IndicesOptions) -> IndicesResult:
     Returns
     -------
     IndicesResult
+
+    Raises
+    ------
+    InputError
+        ``options`` is not an IndicesOptions, and the errors of the readers.
     """
+    check_type(options, IndicesOptions, "options",
+               hint="make one with IndicesOptions(table=...)")
     study, _ = load_study(options)
     frame, notes = compute_indices(study)
     return IndicesResult(options, study, frame, notes)

@@ -6,6 +6,7 @@ import dataclasses
 import os
 from pathlib import Path
 
+from gutaxis.checks import check_integer, check_names, check_type
 from gutaxis.commands._inputs import (
     TableOptions,
     check_file,
@@ -58,7 +59,8 @@ class ProfileOptions(TableOptions):
     InputError
         A path that names no file or folder.
     ValidationError
-        An empty sample id, markers without metadata, ``n_boot`` < 1.
+        An empty sample id, markers without metadata, ``n_boot`` < 1, a
+        negative seed.
     """
 
     sample: str
@@ -79,7 +81,7 @@ class ProfileOptions(TableOptions):
         for name, flag in (("labs", "--labs"), ("markers_file", "--markers-file"),
                            ("previous", "--previous")):
             object.__setattr__(self, name, check_file(getattr(self, name), flag))
-        object.__setattr__(self, "markers", tuple(str(m) for m in self.markers))
+        object.__setattr__(self, "markers", check_names(self.markers, "--markers"))
         if not isinstance(self.sample, str) or not self.sample:
             raise ValidationError(f"--sample must be a sample id; got {self.sample!r}")
         if (self.markers or self.markers_file) and self.metadata is None:
@@ -88,8 +90,8 @@ class ProfileOptions(TableOptions):
                                   "in a lab results file (--labs)")
         if self.patient is not None and not str(self.patient).strip():
             raise ValidationError("--patient must be a non-empty id")
-        if isinstance(self.n_boot, bool) or not isinstance(self.n_boot, int) or self.n_boot < 1:
-            raise ValidationError(f"n_boot must be an integer ≥ 1; got {self.n_boot!r}")
+        check_integer(self.n_boot, "n_boot", minimum=1)
+        check_integer(self.seed, "--seed", minimum=0)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -146,7 +148,15 @@ def run_profile(options: ProfileOptions) -> ProfileResult:
     Returns
     -------
     ProfileResult
+
+    Raises
+    ------
+    InputError
+        ``options`` is not a ProfileOptions, and the errors of the readers
+        and of :func:`~gutaxis.profile.build_profile`.
     """
+    check_type(options, ProfileOptions, "options",
+               hint="make one with ProfileOptions(table=..., sample=..., reference=...)")
     study, inputs = load_study(options)
     reference = load_reference(options.reference)
     labs = None

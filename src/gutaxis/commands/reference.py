@@ -6,6 +6,7 @@ import dataclasses
 import os
 from pathlib import Path
 
+from gutaxis.checks import check_names, check_type
 from gutaxis.commands._inputs import TableOptions, check_file, load_study, read_markers
 from gutaxis.exceptions import InputError, ValidationError
 from gutaxis.reference import Reference, build_reference, save_reference
@@ -62,7 +63,7 @@ class ReferenceOptions(TableOptions):
         object.__setattr__(self, "markers_file", check_file(self.markers_file,
                                                             "--markers-file"))
         object.__setattr__(self, "classifier", check_file(self.classifier, "--classifier"))
-        object.__setattr__(self, "markers", tuple(str(m) for m in self.markers))
+        object.__setattr__(self, "markers", check_names(self.markers, "--markers"))
         if not isinstance(self.name, str) or not self.name.strip():
             raise ValidationError(f"the reference needs a name (--name), a non-empty text; "
                                   f"got {self.name!r}")
@@ -111,7 +112,15 @@ def run_reference_build(options: ReferenceOptions) -> ReferenceResult:
     Returns
     -------
     ReferenceResult
+
+    Raises
+    ------
+    InputError
+        ``options`` is not a ReferenceOptions, and the errors of the readers
+        and of :func:`~gutaxis.reference.build_reference`.
     """
+    check_type(options, ReferenceOptions, "options",
+               hint="make one with ReferenceOptions(table=..., metadata=..., name=...)")
     study, inputs = load_study(options)
     panel = read_markers(study, options.markers, options.markers_file, inputs,
                          where=str(options.metadata))

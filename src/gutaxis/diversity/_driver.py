@@ -14,10 +14,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from gutaxis.checks import check_names
 from gutaxis.distance import DistanceMatrix
 from gutaxis.diversity._registry import Metric, get_alpha_metric, get_beta_metric
 from gutaxis.exceptions import EmptySamplesError, InputError, NotFoundError
-from gutaxis.study import Study
+from gutaxis.study import Study, check_study
 
 __all__ = ["alpha_diversity", "beta_diversity"]
 
@@ -78,6 +79,14 @@ def alpha_diversity(study: Study, metrics: Sequence[str] = ("observed_features",
     pandas.DataFrame
         Indexed by ``sample_id``, one float column per metric, in the order asked.
 
+    Raises
+    ------
+    InputError
+        ``study`` is not a Study, ``metrics`` is one text (not a list), or a
+        metric does not apply (a tree or read counts needed).
+    UnknownMetricError
+        An unknown metric name.
+
     Examples
     --------
     >>> import numpy as np
@@ -90,7 +99,8 @@ def alpha_diversity(study: Study, metrics: Sequence[str] = ("observed_features",
     a                        2.0              1.0
     b                        1.0              0.0
     """
-    resolved = [get_alpha_metric(m) for m in metrics]
+    check_study(study)
+    resolved = [get_alpha_metric(m) for m in check_names(metrics, "metrics")]
     columns = {}
     for metric in resolved:
         extra = _check_applicable(study, metric)
@@ -120,7 +130,18 @@ def beta_diversity(study: Study, metric: str, *, pseudocount: float | None = Non
     Returns
     -------
     DistanceMatrix
+
+    Raises
+    ------
+    InputError
+        ``study`` is not a Study, or the metric does not apply (a tree or
+        read counts needed).
+    UnknownMetricError
+        An unknown metric name.
+    EmptySamplesError
+        The metric is undefined between samples with no reads.
     """
+    check_study(study)
     resolved = get_beta_metric(metric)
     extra = _check_applicable(study, resolved)
     opts = _options(resolved, {"pseudocount": pseudocount, "n_threads": n_threads})

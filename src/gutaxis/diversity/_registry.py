@@ -22,6 +22,7 @@ import dataclasses
 from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
+from gutaxis.checks import check_names
 from gutaxis.exceptions import UnknownMetricError
 
 __all__ = [
@@ -136,6 +137,8 @@ def split_metrics(names: Iterable[str]) -> tuple[list[str], list[str]]:
 
     Raises
     ------
+    InputError
+        ``names`` is one text, not a list of names.
     UnknownMetricError
         A name that is neither (the message suggests the closest names and
         lists the valid ones).
@@ -147,7 +150,7 @@ def split_metrics(names: Iterable[str]) -> tuple[list[str], list[str]]:
     """
     alpha: list[str] = []
     beta: list[str] = []
-    for name in names:
+    for name in check_names(names, "the metric names"):
         if name in _ALPHA:
             target = alpha
         elif name in _BETA:

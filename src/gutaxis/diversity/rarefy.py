@@ -18,7 +18,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from gutaxis.exceptions import InputError
-from gutaxis.study import Study
+from gutaxis.study import Study, check_study
 
 __all__ = ["RarefactionResult", "rarefy", "suggest_depth"]
 
@@ -99,7 +99,8 @@ def rarefy(study: Study, depth: int, *, seed: int | None = None,
     Raises
     ------
     InputError
-        ``depth`` is not an integer ≥ 1; the study holds relative abundances;
+        ``study`` is not a Study; ``depth`` is not an integer ≥ 1; the study
+        holds relative abundances;
         every sample has fewer than ``depth`` reads (the message gives the
         largest depth available).
 
@@ -140,6 +141,7 @@ def rarefy(study: Study, depth: int, *, seed: int | None = None,
     >>> r.study.sample_totals().tolist(), r.dropped
     ([4.0, 4.0], ('b',))
     """
+    check_study(study)
     depth = _check_depth(depth)
     if study.kind != "counts":
         raise InputError(

@@ -12,7 +12,7 @@ from gutaxis.indices._common import NotApplicableError, index_taxonomy
 from gutaxis.indices.gmhi import gmhi, gmhi_coverage
 from gutaxis.indices.key_taxa import key_taxa
 from gutaxis.indices.md_index import md_index, md_index_lists
-from gutaxis.study import Study
+from gutaxis.study import Study, check_study
 
 __all__ = ["compute_indices", "INDEX_COLUMNS"]
 
@@ -55,6 +55,11 @@ def compute_indices(study: Study) -> tuple[pd.DataFrame, dict[str, str]]:
         empty, which MD-index lists were used, at which rank each key taxon
         was measured.
 
+    Raises
+    ------
+    InputError
+        ``study`` is not a Study.
+
     Notes
     -----
     ``shannon_entropy`` is QIIME 2's (base 2) from
@@ -78,6 +83,7 @@ def compute_indices(study: Study) -> tuple[pd.DataFrame, dict[str, str]]:
     >>> notes["md_index"]
     'not applicable: none of the increased genus names of the MD-index (Escherichia, Haemophilus, Fusobacterium, Veillonella) occurs in <memory>'
     """
+    check_study(study)
     index = pd.Index(study.sample_ids, name="sample_id")
     notes: dict[str, str] = {}
     columns: dict[str, pd.Series] = {}

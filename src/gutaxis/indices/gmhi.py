@@ -14,6 +14,7 @@ from collections.abc import Collection, Sequence
 import numpy as np
 import pandas as pd
 
+from gutaxis.exceptions import InputError, ValidationError
 from gutaxis.indices._common import NotApplicableError, index_taxonomy, species_profile_problem
 from gutaxis.knowledge import gmhi_species_sets
 from gutaxis.study import Study
@@ -67,6 +68,12 @@ def gmhi_values(values: np.ndarray, names: Sequence[str], *,
         float64, one value per row; NaN for a row with nothing left after the
         removal of unclassified and viral species.
 
+    Raises
+    ------
+    ValidationError
+        ``values`` is not a samples × species array of numbers with one
+        column per name.
+
     Notes
     -----
     The steps of ``GMHI.R`` [2]_:
@@ -102,10 +109,14 @@ def gmhi_values(values: np.ndarray, names: Sequence[str], *,
     sets = gmhi_species_sets()
     mh_set = frozenset(sets["MH"] if mh is None else mh)
     mn_set = frozenset(sets["MN"] if mn is None else mn)
-    x = np.asarray(values, dtype=np.float64)
+    try:
+        x = np.asarray(values, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise ValidationError(f"gmhi_values: values must be a samples × species array of "
+                              f"numbers; got {type(values).__name__}") from None
     if x.ndim != 2 or x.shape[1] != len(names):
-        raise ValueError(f"values must be samples × species with {len(names)} columns; "
-                         f"got shape {x.shape}")
+        raise ValidationError(f"values must be samples × species with {len(names)} columns "
+                              f"(one per name); got shape {x.shape}")
     keep = np.array([DROPPED.search(str(n)) is None for n in names], dtype=bool)
     kept_names = [str(n) for n, k in zip(names, keep, strict=True) if k]
     x = x[:, keep]
@@ -204,6 +215,8 @@ def gmhi(data: Study | pd.DataFrame) -> pd.Series:
         deepest resolved rank is genus, a table where some features have no
         species (most 16S tables), no taxonomy, or a frame without ``s__``
         names.  GMHI is not computed on anything else.
+    InputError
+        ``data`` is neither a Study nor a DataFrame.
 
     Notes
     -----
@@ -235,7 +248,8 @@ def gmhi(data: Study | pd.DataFrame) -> pd.Series:
     elif isinstance(data, pd.DataFrame):
         values, names, samples = _frame_profile(data)
     else:
-        raise TypeError(f"gmhi takes a Study or a pandas.DataFrame; got {type(data).__name__}")
+        raise InputError(f"gmhi takes a Study or a pandas.DataFrame (species × samples); got "
+                         f"{type(data).__name__}")
     result = gmhi_values(values, names)
     return pd.Series(result, index=pd.Index(samples, name="sample_id"), name="gmhi")
 

@@ -11,9 +11,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from gutaxis.checks import check_type
 from gutaxis.indices._common import fractions, index_taxonomy, species_profile_problem
 from gutaxis.knowledge import TaxaCatalog, TaxonEntry, load_taxa_catalog, normalise_taxon
-from gutaxis.study import Study
+from gutaxis.study import Study, check_study
 
 __all__ = ["key_taxa", "key_taxa_resolution", "KeyTaxonMatch"]
 
@@ -136,6 +137,15 @@ def _resolve(study: Study, catalog: TaxaCatalog) -> tuple[dict[str, np.ndarray],
     return {k: values[k] for k in order}, {k: matches[k] for k in order}
 
 
+def _checked(study: Study, catalog: TaxaCatalog | None) -> tuple[Study, TaxaCatalog]:
+    """The study and the catalogue (the bundled one by default), their types checked."""
+    check_study(study)
+    if catalog is None:
+        return study, load_taxa_catalog()
+    return study, check_type(catalog, TaxaCatalog, "catalog",
+                             hint="load one with gutaxis.knowledge.load_taxa_catalog; or None")
+
+
 def key_taxa_resolution(study: Study, *, catalog: TaxaCatalog | None = None) -> pd.DataFrame:
     """Tell at which rank, and as what, each key taxon is measured in ``study``.
 
@@ -150,8 +160,13 @@ def key_taxa_resolution(study: Study, *, catalog: TaxaCatalog | None = None) -> 
     pandas.DataFrame
         One row per key taxon (index ``id``), the fields of
         :class:`KeyTaxonMatch`.
+
+    Raises
+    ------
+    InputError
+        ``study`` is not a Study, or ``catalog`` not a TaxaCatalog.
     """
-    _, matches = _resolve(study, catalog or load_taxa_catalog())
+    _, matches = _resolve(*_checked(study, catalog))
     frame = pd.DataFrame([m.as_dict() for m in matches.values()])
     return frame.set_index("id")
 
@@ -176,6 +191,11 @@ def key_taxa(study: Study, *, catalog: TaxaCatalog | None = None) -> pd.DataFram
         ``attrs["resolution"]`` maps each column to :meth:`KeyTaxonMatch.as_dict`
         (``matched_rank``, ``matched_as``, ``note``); :func:`key_taxa_resolution`
         gives the same as a table.
+
+    Raises
+    ------
+    InputError
+        ``study`` is not a Study, or ``catalog`` not a TaxaCatalog.
 
     Notes
     -----
@@ -218,7 +238,7 @@ def key_taxa(study: Study, *, catalog: TaxaCatalog | None = None) -> pd.DataFram
     >>> frame.attrs["resolution"]["faecalibacterium_prausnitzii"]["matched_as"]
     'genus Faecalibacterium'
     """
-    values, matches = _resolve(study, catalog or load_taxa_catalog())
+    values, matches = _resolve(*_checked(study, catalog))
     frame = pd.DataFrame(values, index=pd.Index(study.sample_ids, name="sample_id"),
                          dtype=np.float64)
     frame.attrs["resolution"] = {k: m.as_dict() for k, m in matches.items()}

@@ -12,9 +12,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from gutaxis.exceptions import ValidationError
 from gutaxis.indices._common import NotApplicableError, fractions, index_taxonomy
 from gutaxis.knowledge import MdIndexList, load_taxa_catalog
-from gutaxis.study import Study
+from gutaxis.study import Study, check_study
 
 __all__ = ["md_index", "md_index_values", "md_index_lists"]
 
@@ -29,10 +30,14 @@ def md_index_lists(list_id: str | None = None) -> MdIndexList:
         December 2015) or ``"qiime-1.9.1"`` (the withdrawn release list, only
         to reproduce old numbers).
 
+    Returns
+    -------
+    MdIndexList
+
     Raises
     ------
-    KeyError
-        An unknown id (the message lists the valid ones).
+    NotFoundError
+        An unknown id (a ``KeyError``; the message lists the valid ones).
     """
     definition = load_taxa_catalog().indices.md_index
     return definition.get(definition.default if list_id is None else list_id)
@@ -54,6 +59,11 @@ def md_index_values(increased: np.ndarray, decreased: np.ndarray) -> np.ndarray:
         ``-inf`` where only ``increased`` is 0; ``ln(increased / decreased)``
         otherwise.  No warning is emitted.
 
+    Raises
+    ------
+    ValidationError
+        Values that are not numbers, or arrays of different lengths.
+
     Notes
     -----
     QIIME 1 returns ``nan`` when the denominator is 0 and ``-inf`` when the
@@ -68,10 +78,19 @@ def md_index_values(increased: np.ndarray, decreased: np.ndarray) -> np.ndarray:
     >>> md_index_values(np.array([1.0, 0.0, 0.0, 0.5]), np.array([1.0, 1.0, 0.0, 0.0])).tolist()
     [0.0, -inf, nan, nan]
     """
-    inc = np.asarray(increased, dtype=np.float64)
-    dec = np.asarray(decreased, dtype=np.float64)
-    ratio = np.divide(inc, dec, out=np.full(np.broadcast(inc, dec).shape, np.nan),
-                      where=dec > 0)
+    try:
+        inc = np.asarray(increased, dtype=np.float64)
+        dec = np.asarray(decreased, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise ValidationError("md_index_values: the increased and decreased sums must be "
+                              "numbers, one per sample") from None
+    try:
+        shape = np.broadcast(inc, dec).shape
+    except ValueError:
+        raise ValidationError(f"md_index_values: increased and decreased must have the same "
+                              f"length (one value per sample); got {inc.size} and "
+                              f"{dec.size}") from None
+    ratio = np.divide(inc, dec, out=np.full(shape, np.nan), where=dec > 0)
     result = np.full(ratio.shape, np.nan)
     positive = ratio > 0
     np.log(ratio, out=result, where=positive)
@@ -105,8 +124,10 @@ def md_index(study: Study, *, lists: str | None = None) -> pd.Series:
         The taxonomy names no genus, or none of the increased (or none of
         the decreased) genera occurs among the features (QIIME 1 refuses
         this case too).
-    KeyError
-        An unknown ``lists`` id.
+    NotFoundError
+        An unknown ``lists`` id (a ``KeyError``).
+    InputError
+        ``study`` is not a Study.
 
     Notes
     -----
@@ -145,6 +166,7 @@ def md_index(study: Study, *, lists: str | None = None) -> pd.Series:
     >>> md_index(s).tolist()
     [0.0, -inf]
     """
+    check_study(study)
     chosen = md_index_lists(lists)
     tax = index_taxonomy(study)
     if tax is None or not tax[chosen.rank].notna().any():

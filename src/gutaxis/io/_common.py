@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from gutaxis.checks import check_path
 from gutaxis.exceptions import FormatError, UnsafeInputError, ValidationError
 from gutaxis.provenance import file_sha256
 
@@ -42,10 +43,12 @@ def as_path(path: PathLike) -> Path:
 
     Raises
     ------
+    InputError
+        ``path`` is not a path at all (None, a number).
     FormatError
         The path does not exist, or is a directory.
     """
-    p = Path(path)
+    p = check_path(path, "path")
     try:
         st = p.stat()
     except OSError as exc:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 
 from gutaxis.exceptions import ValidationError
-from gutaxis.study import Study
+from gutaxis.study import Study, check_study
 
 __all__ = ["SEQUENCING_TYPES", "TAXONOMY_SCHEMES", "parse_sequencing", "infer_sequencing",
            "infer_taxonomy_scheme"]
@@ -60,7 +60,30 @@ def infer_sequencing(study: Study, scheme: str) -> str:
     are classified with a 16S database (Greengenes, SILVA).  Shotgun: a
     MetaPhlAn profile (read as one, or relative abundances whose features are
     MetaPhlAn clade names).  Anything else is unknown.
+
+    Parameters
+    ----------
+    study : Study
+    scheme : str
+        Its taxonomy scheme, one of :data:`TAXONOMY_SCHEMES`
+        (:func:`infer_taxonomy_scheme`).
+
+    Returns
+    -------
+    str
+        One of :data:`SEQUENCING_TYPES`.
+
+    Raises
+    ------
+    InputError
+        ``study`` is not a Study.
+    ValidationError
+        ``scheme`` is not one of :data:`TAXONOMY_SCHEMES`.
     """
+    check_study(study)
+    if scheme not in TAXONOMY_SCHEMES:
+        raise ValidationError(f"the taxonomy scheme must be one of "
+                              f"{', '.join(TAXONOMY_SCHEMES)}; got {scheme!r}")
     if scheme == "metaphlan":
         return "shotgun"
     ids = [str(f) for f in study.feature_ids]
@@ -105,7 +128,22 @@ def infer_taxonomy_scheme(study: Study) -> str:
     The parsed taxonomy no longer holds the rank prefixes (``D_0__``,
     ``d__``), so the guess rests on names; pass the scheme explicitly when
     it is known.
+
+    Parameters
+    ----------
+    study : Study
+
+    Returns
+    -------
+    str
+        One of :data:`TAXONOMY_SCHEMES`.
+
+    Raises
+    ------
+    InputError
+        ``study`` is not a Study.
     """
+    check_study(study)
     if any(step.get("step") == "read" and step.get("format") == "metaphlan"
            for step in study.provenance):
         return "metaphlan"

@@ -12,8 +12,9 @@ import re
 import numpy as np
 import pandas as pd
 
+from gutaxis.checks import check_type
 from gutaxis.distance import DistanceMatrix
-from gutaxis.exceptions import FormatError, UnsafeInputError, ValidationError
+from gutaxis.exceptions import FormatError, OutputError, UnsafeInputError, ValidationError
 from gutaxis.io._common import PathLike
 from gutaxis.io._limits import get_limits
 from gutaxis.io._qza import text_or_artifact
@@ -114,11 +115,14 @@ def write_lsmat(dm: DistanceMatrix, path: PathLike) -> None:
 
     Raises
     ------
+    InputError
+        ``dm`` is not a DistanceMatrix.
     ValidationError
         An id contains a tab or a line break (it could not be read back).
-    FormatError
+    OutputError
         The file cannot be written.
     """
+    check_type(dm, DistanceMatrix, "dm", hint="e.g. from gutaxis.diversity.beta_diversity")
     ids = [str(i) for i in dm.ids]
     for ident in ids:
         if _UNSAFE_ID.search(ident):
@@ -130,5 +134,5 @@ def write_lsmat(dm: DistanceMatrix, path: PathLike) -> None:
             for ident, row in zip(ids, dm.data, strict=True):
                 out.write(ident + "\t" + "\t".join(map(repr, row.tolist())) + "\n")
     except OSError as exc:
-        raise FormatError(f"{path}: cannot write the distance matrix "
+        raise OutputError(f"{path}: cannot write the distance matrix "
                           f"({exc.strerror or exc})") from exc

@@ -20,6 +20,7 @@ import zlib
 from collections.abc import Mapping
 from typing import Any
 
+from gutaxis.checks import check_path
 from gutaxis.exceptions import FormatError, UnsafeInputError
 from gutaxis.io._common import PathLike, as_path, decode_text, read_record, read_text_file
 from gutaxis.io._limits import ZIP_RATIO_FLOOR, Limits, get_limits
@@ -143,7 +144,13 @@ def is_qza(path: PathLike) -> bool:
         ``True`` when the first bytes are a zip signature; the file is not
         otherwise checked (:func:`read_qza` does that).  ``False`` for
         unreadable files.
+
+    Raises
+    ------
+    InputError
+        ``path`` is not a path at all (None, a number).
     """
+    path = check_path(path, "path")
     try:
         with open(path, "rb") as handle:
             return handle.read(4) == ZIP_MAGIC

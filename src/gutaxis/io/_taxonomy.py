@@ -11,7 +11,7 @@ from typing import Any
 
 import pandas as pd
 
-from gutaxis.exceptions import FormatError, ValidationError
+from gutaxis.exceptions import FormatError, InputError, ValidationError
 from gutaxis.io._common import PathLike
 from gutaxis.io._qza import text_or_artifact
 from gutaxis.study import RANKS
@@ -106,6 +106,9 @@ def parse_taxonomy(strings: Iterable[Any], *,
 
     Raises
     ------
+    InputError
+        ``strings`` is not a list of annotations (None, or one text: wrap it
+        in a list).
     ValidationError
         ``index`` does not have one id per annotation.
 
@@ -116,6 +119,10 @@ def parse_taxonomy(strings: Iterable[Any], *,
     (``t__``) and unknown prefixes are dropped.  Values are kept without the
     prefix and otherwise unchanged (``[Ruminococcus]``, ``uncultured``).
     """
+    if isinstance(strings, str | bytes) or not isinstance(strings, Iterable):
+        found = f"the text {strings!r}" if isinstance(strings, str) else type(strings).__name__
+        raise InputError(f"parse_taxonomy: the taxonomy strings must be a list of annotations, "
+                         f"one per feature; got {found[:80]} (one annotation: write [text])")
     if isinstance(strings, pd.Series) and index is None:
         index = strings.index
         strings = strings.tolist()

@@ -9,9 +9,9 @@ from typing import Any, Literal
 import numpy as np
 
 from gutaxis._version import __version__
-from gutaxis.exceptions import FormatError, InputError, ValidationError
+from gutaxis.exceptions import InputError, OutputError, ValidationError
 from gutaxis.io._common import PathLike
-from gutaxis.study import RANKS, Study
+from gutaxis.study import RANKS, Study, check_study
 
 __all__ = ["write_table_tsv", "write_biom"]
 
@@ -39,11 +39,14 @@ def write_table_tsv(study: Study, path: PathLike) -> None:
 
     Raises
     ------
+    InputError
+        ``study`` is not a Study.
     ValidationError
         An id contains a tab or a line break.
-    FormatError
+    OutputError
         The file cannot be written.
     """
+    check_study(study)
     for what, ids in (("sample", study.sample_ids), ("feature", study.feature_ids)):
         for ident in ids:
             if _UNSAFE.search(ident):
@@ -67,7 +70,7 @@ def write_table_tsv(study: Study, path: PathLike) -> None:
                         cells.append(taxa[start + k])
                     out.write("\t".join(cells) + "\n")
     except OSError as exc:
-        raise FormatError(f"{path}: cannot write the table ({exc.strerror or exc})") from exc
+        raise OutputError(f"{path}: cannot write the table ({exc.strerror or exc})") from exc
 
 
 def _format_int(row: np.ndarray) -> list[str]:
@@ -94,10 +97,11 @@ def write_biom(study: Study, path: PathLike, *,
     Raises
     ------
     InputError
-        An unknown ``format``.
-    FormatError
+        An unknown ``format``, or ``study`` is not a Study.
+    OutputError
         The file cannot be written.
     """
+    check_study(study)
     if format not in ("hdf5", "json"):
         raise InputError(f"format must be 'hdf5' or 'json'; got {format!r}")
     generated_by = f"gutaxis {__version__}"
@@ -113,7 +117,7 @@ def write_biom(study: Study, path: PathLike, *,
                 json.dump(_biom_json(study, generated_by), out, separators=(",", ":"),
                           allow_nan=False)
     except OSError as exc:
-        raise FormatError(f"{path}: cannot write the BIOM table ({exc})") from exc
+        raise OutputError(f"{path}: cannot write the BIOM table ({exc})") from exc
 
 
 

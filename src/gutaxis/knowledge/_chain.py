@@ -290,7 +290,8 @@ def load_chain(path: str | Path | None = None) -> ChainCatalog:
     Raises
     ------
     FormatError
-        Not YAML, or a link that breaks the schema (the message names the field).
+        The file cannot be read or is not UTF-8 text; not YAML, or a link that
+        breaks the schema (the message names the field).
 
     Examples
     --------

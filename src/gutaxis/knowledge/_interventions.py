@@ -204,7 +204,8 @@ def load_interventions(path: str | Path | None = None) -> InterventionCatalog:
     Raises
     ------
     FormatError
-        Not YAML, or an entry that breaks the schema (the message names the field).
+        The file cannot be read or is not UTF-8 text; not YAML, or an entry that
+        breaks the schema (the message names the field).
 
     Examples
     --------

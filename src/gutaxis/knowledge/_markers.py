@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import math
 import re
 from pathlib import Path
 from typing import Literal
 
 import pydantic
 
+from gutaxis.checks import check_number
+from gutaxis.exceptions import ValidationError
 from gutaxis.knowledge._loading import load_model
 
 __all__ = ["Source", "Cutoff", "MarkerEntry", "MarkerCatalog", "Link", "LINKS", "classify",
@@ -149,7 +152,33 @@ def classify(value: float, *, low: float | None, high: float | None,
     The rule of :class:`Cutoff`; ``band`` is ``(lower, upper, lower_inclusive,
     upper_inclusive)``.  A lab's reference range is ``low``/``high`` with both
     bounds inside the range (the defaults).
+
+    Parameters
+    ----------
+    value : float
+        A number (±∞ allowed: the open end of a censored value); not NaN.
+    low, high : float or None
+        The bounds.
+    low_inclusive, high_inclusive : bool
+        Whether a value equal to the bound is already low / high.
+    band : tuple, optional
+        The borderline band.
+
+    Returns
+    -------
+    {"high", "low", "borderline", "within"}
+
+    Raises
+    ------
+    ValidationError
+        ``value`` is not a number, or is NaN (a missing value has no status);
+        a bound that is not a number.
     """
+    number = check_number(value, "value", finite=False)
+    if number is None or math.isnan(number):
+        raise ValidationError("value is NaN; a missing value cannot be placed against a range")
+    for name, bound in (("low", low), ("high", high)):
+        check_number(bound, name, finite=False, allow_none=True)
     if high is not None and (value > high or (high_inclusive and value == high)):
         return "high"
     if low is not None and (value < low or (low_inclusive and value == low)):
@@ -252,6 +281,7 @@ def load_marker_catalog(path: str | Path | None = None) -> MarkerCatalog:
     Raises
     ------
     FormatError
-        Not YAML, or an entry that breaks the schema (the message names the field).
+        The file cannot be read or is not UTF-8 text; not YAML, or an entry that
+        breaks the schema (the message names the field).
     """
     return load_model(MarkerCatalog, "markers.yaml", path)

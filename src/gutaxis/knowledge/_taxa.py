@@ -184,14 +184,14 @@ class MdIndexDefinition(_Frozen):
 
         Raises
         ------
-        KeyError
-            No such list (the message names the valid ids).
+        NotFoundError
+            No such list (a ``KeyError``; the message names the valid ids).
         """
         for entry in self.lists:
             if entry.id == list_id:
                 return entry
-        raise KeyError(f"unknown MD-index list {list_id!r}; valid ids are: "
-                       + ", ".join(e.id for e in self.lists))
+        raise NotFoundError("MD-index list", [str(list_id)], "the knowledge base",
+                            available=[e.id for e in self.lists])
 
 
 class GmhiSpeciesSet(_Frozen):
@@ -284,7 +284,8 @@ def load_taxa_catalog(path: str | Path | None = None) -> TaxaCatalog:
     Raises
     ------
     FormatError
-        Not YAML, or an entry that breaks the schema (the message names the field).
+        The file cannot be read or is not UTF-8 text; not YAML, or an entry that
+        breaks the schema (the message names the field).
     """
     return load_model(TaxaCatalog, "taxa.yaml", path)
 

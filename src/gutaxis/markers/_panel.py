@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from gutaxis.checks import check_names, check_type
 from gutaxis.exceptions import FormatError, NotFoundError, ValidationError
 from gutaxis.knowledge import MarkerCatalog, load_marker_catalog
 from gutaxis.markers._result import MarkerResult
@@ -106,6 +107,8 @@ class MarkerPanel:
 
     Raises
     ------
+    InputError
+        ``values`` is not a DataFrame, or ``info`` not a mapping.
     ValidationError
         ``info`` does not describe exactly the columns of ``values``.
     """
@@ -115,6 +118,9 @@ class MarkerPanel:
 
     def __post_init__(self) -> None:
         """Check that every column has its record."""
+        check_type(self.values, pd.DataFrame, "values",
+                   hint="samples × markers; read them with gutaxis.markers.marker_panel")
+        check_type(self.info, dict, "info", hint="marker name → MarkerColumn")
         if [str(c) for c in self.values.columns] != list(self.info):
             raise ValidationError(f"a marker panel needs one record per column; columns "
                                   f"{list(self.values.columns)}, records {list(self.info)}")
@@ -313,10 +319,18 @@ def marker_panel(samples: pd.DataFrame, specs: Sequence[str], *,
         column the catalogue does not know.
     UnitError
         An unknown unit.
+    InputError
+        ``samples`` is not a DataFrame, ``specs`` is one text (not a list),
+        or ``catalog`` is not a MarkerCatalog.
     """
-    catalog = catalog or load_marker_catalog()
+    check_type(samples, pd.DataFrame, "samples", hint="the sample metadata, indexed by sample "
+               "id (gutaxis.io.read_metadata)")
+    specs = check_names(specs, "the marker columns (--markers)")
+    catalog = (check_type(catalog, MarkerCatalog, "catalog", hint="or None for the bundled one")
+               if catalog is not None else load_marker_catalog())
     if not specs:
-        raise ValidationError("no marker columns given")
+        raise ValidationError("no marker columns given; name at least one metadata column "
+                              "(--markers COLUMN or COLUMN=UNIT)")
     parsed = []
     for spec in specs:
         column, _, unit = (s.strip() for s in str(spec).partition("="))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 
+from gutaxis.checks import check_number
 from gutaxis.knowledge import MarkerEntry
 from gutaxis.measures import Censoring, measure_id
 
@@ -37,6 +38,13 @@ class MarkerResult:
     origin : str
         Where the value was read (``"labs.csv: line 3: reported as <0.5 ng/mL"``,
         ``"metadata column LPSpgml"``).
+
+    Raises
+    ------
+    ValidationError
+        ``value``, ``ref_low`` or ``ref_high`` is not a number (a text...);
+        whether the numbers make sense is judged by
+        :func:`~gutaxis.markers.interpret_result`.
     """
 
     name: str
@@ -48,6 +56,13 @@ class MarkerResult:
     ref_high: float | None = None
     assay: str | None = None
     origin: str = ""
+
+    def __post_init__(self) -> None:
+        """Check that the value and the lab's limits are numbers."""
+        check_number(self.value, f"marker {self.name}: value", finite=False)
+        for field in ("ref_low", "ref_high"):
+            check_number(getattr(self, field), f"marker {self.name}: {field}", finite=False,
+                         allow_none=True)
 
     @property
     def catalog_id(self) -> str | None:

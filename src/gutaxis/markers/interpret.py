@@ -13,6 +13,7 @@ import dataclasses
 import math
 from typing import Any
 
+from gutaxis.checks import check_number, check_type
 from gutaxis.exceptions import ValidationError
 from gutaxis.knowledge import Cutoff, MarkerEntry, classify
 from gutaxis.markers._result import MarkerResult
@@ -40,12 +41,15 @@ def _scaled(value: float, factor: float) -> float:
 
 
 def _checked(value: float | None, name: str) -> float | None:
-    if value is None:
-        return None
-    value = float(value)
-    if not math.isfinite(value) or value < 0:
-        raise ValidationError(f"{name} must be a finite number ≥ 0; got {value!r}")
-    return value
+    """A reference limit: a finite number ≥ 0, or None."""
+    return check_number(value, name, minimum=0, allow_none=True)
+
+
+def _value(value: Any) -> float:
+    """The reported value: a finite number ≥ 0."""
+    checked = check_number(value, "value", minimum=0)
+    assert checked is not None
+    return checked
 
 
 def _status(value: float, censored: str | None, bounds: dict[str, Any]) -> tuple[Status, str]:
@@ -138,8 +142,11 @@ def interpret_marker(entry: MarkerEntry, value: float, unit: str, *,
     UnitError
         ``unit`` does not convert to ``entry.unit``.
     ValidationError
-        A negative or non-finite value or bound, ``ref_low > ref_high``, an
-        unknown ``censored`` flag, ``"<0"``.
+        A value or bound that is not a finite number ≥ 0 (a text, NaN, a
+        negative number), ``ref_low > ref_high``, an unknown ``censored``
+        flag, ``"<0"``.
+    InputError
+        ``entry`` is not a MarkerEntry of the catalogue.
 
     Notes
     -----
@@ -180,7 +187,9 @@ def interpret_marker(entry: MarkerEntry, value: float, unit: str, *,
     >>> interpret_marker(fc, 80, "ug/g", ref_high=100).status
     'within'
     """
-    value = float(_checked(value, "value"))  # type: ignore[arg-type]
+    check_type(entry, MarkerEntry, "entry",
+               hint="a marker of the catalogue: gutaxis.knowledge.load_marker_catalog()")
+    value = _value(value)
     ref_low, ref_high = _checked(ref_low, "ref_low"), _checked(ref_high, "ref_high")
     if censored not in (None, "", "<", ">"):
         raise ValidationError(f"censored must be '<', '>' or None; got {censored!r}")
@@ -251,14 +260,18 @@ def interpret_result(result: MarkerResult) -> Measure:
     ------
     UnitError, ValidationError
         As :func:`interpret_marker`.
+    InputError
+        ``result`` is not a MarkerResult.
     """
+    check_type(result, MarkerResult, "result",
+               hint="from LabResults.results or MarkerPanel.results")
     origin = (result.origin,) if result.origin else ()
     if result.entry is not None:
         measure = interpret_marker(result.entry, result.value, result.unit,
                                    ref_low=result.ref_low, ref_high=result.ref_high,
                                    assay=result.assay, censored=result.censored)
         return dataclasses.replace(measure, notes=(*origin, *measure.notes))
-    value = float(_checked(result.value, "value"))  # type: ignore[arg-type]
+    value = _value(result.value)
     unit = parse_unit(result.unit).text
     notes = list(origin)
     if result.censored:

@@ -16,7 +16,7 @@ import re
 
 import numpy as np
 
-from gutaxis.exceptions import UnitError
+from gutaxis.exceptions import UnitError, ValidationError
 
 __all__ = ["Unit", "parse_unit", "conversion_factor", "convert"]
 
@@ -116,5 +116,27 @@ def conversion_factor(source: str | Unit, target: str | Unit) -> float:
 
 
 def convert(values: np.ndarray | float, source: str | Unit, target: str | Unit) -> np.ndarray:
-    """``values`` in ``source`` units, expressed in ``target`` units."""
-    return np.asarray(values, dtype=float) * conversion_factor(source, target)
+    """Express ``values`` in ``source`` units in ``target`` units.
+
+    Parameters
+    ----------
+    values : array_like or float
+    source, target : str or Unit
+
+    Returns
+    -------
+    numpy.ndarray
+        float64.
+
+    Raises
+    ------
+    UnitError
+        As :func:`conversion_factor`.
+    ValidationError
+        ``values`` are not numbers.
+    """
+    try:
+        array = np.asarray(values, dtype=float)
+    except (TypeError, ValueError):
+        raise ValidationError(f"convert: the values must be numbers; got {values!r:.60}") from None
+    return array * conversion_factor(source, target)

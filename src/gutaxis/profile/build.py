@@ -25,6 +25,7 @@ from typing import Any
 
 from gutaxis import composition
 from gutaxis._version import __version__
+from gutaxis.checks import check_type
 from gutaxis.exceptions import NotFoundError, ValidationError
 from gutaxis.knowledge import load_chain, load_interventions, load_marker_catalog, load_taxa_catalog
 from gutaxis.markers import LabResults, MarkerPanel, MarkerResult, interpret_result
@@ -41,7 +42,7 @@ from gutaxis.reference import (
     compare_to_reference,
     place_markers,
 )
-from gutaxis.study import Study
+from gutaxis.study import Study, check_study
 
 __all__ = ["build_profile", "assess_markers", "patient_markers", "TOP_TAXA"]
 
@@ -185,7 +186,19 @@ def build_profile(study: Study, sample_id: str, reference: Reference, *,
         ``sample_id`` is not in the table.
     ValidationError
         ``labs`` has no results for ``sample_id``.
+    InputError
+        ``study``, ``reference``, ``markers``, ``labs`` or ``previous`` of the
+        wrong type (the message says how to get the right one).
     """
+    check_study(study)
+    check_type(reference, Reference, "reference", hint="read a reference folder with "
+               "gutaxis.reference.load_reference")
+    for value, expected, name, hint in (
+            (markers, MarkerPanel, "markers", "read them with gutaxis.markers.marker_panel"),
+            (labs, LabResults, "labs", "read a LABS.csv with gutaxis.markers.read_labs"),
+            (previous, Visit, "previous", "read a profile.json with gutaxis.profile.read_visit")):
+        if value is not None:
+            check_type(value, expected, name, hint=f"{hint}; or None")
     if sample_id not in set(study.sample_ids):
         raise NotFoundError("sample id", [sample_id], study.source or "the table",
                             available=[str(s) for s in study.sample_ids])

@@ -37,7 +37,8 @@ from typing import Literal
 
 import numpy as np
 
-from gutaxis.exceptions import InputError, UnitError
+from gutaxis.checks import check_type
+from gutaxis.exceptions import InputError, UnitError, ValidationError
 from gutaxis.markers import conversion_factor
 from gutaxis.measures import Measure
 from gutaxis.profile._model import FollowupRow, Visit
@@ -57,12 +58,29 @@ MIN_REFERENCE_VALUES = 10
 def robust_sd(values: Sequence[float] | np.ndarray) -> float:
     """Return ``1.4826 × median(|x − median(x)|)`` of the finite values (NaN when none).
 
+    Parameters
+    ----------
+    values : sequence of float
+
+    Returns
+    -------
+    float
+
+    Raises
+    ------
+    ValidationError
+        ``values`` are not numbers.
+
     Examples
     --------
     >>> round(robust_sd([1.0, 2.0, 3.0, 4.0, 100.0]), 4)
     1.4826
     """
-    x = np.asarray(values, dtype=np.float64)
+    try:
+        x = np.asarray(values, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise ValidationError(f"robust_sd: the values must be numbers; got "
+                              f"{str(values)[:60]}") from None
     x = x[np.isfinite(x)]
     if not x.size:
         return float("nan")
@@ -72,12 +90,36 @@ def robust_sd(values: Sequence[float] | np.ndarray) -> float:
 def critical_difference(values: Sequence[float] | np.ndarray, *, z: float = Z_95) -> float:
     """Return ``z × √2 × robust_sd(values)``: the smallest change called real.
 
+    Parameters
+    ----------
+    values : sequence of float
+        The reference's values.
+    z : float, default 1.96
+        The normal quantile (1.96 for 95 %), > 0.
+
+    Returns
+    -------
+    float
+
+    Raises
+    ------
+    InputError
+        ``z`` is not a number > 0.
+    ValidationError
+        ``values`` are not numbers.
+
     Examples
     --------
     >>> round(critical_difference([1.0, 2.0, 3.0, 4.0, 100.0]), 4)
     4.1096
     """
+    _check_z(z)
     return float(z * math.sqrt(2.0) * robust_sd(values))
+
+
+def _check_z(z: object) -> None:
+    if not (isinstance(z, int | float) and not isinstance(z, bool) and z > 0):
+        raise InputError(f"`z` must be a number > 0 (1.96 for 95 %); got {z!r}")
 
 
 def _judge(row: FollowupRow, status: str | None, reference: Reference | None,
@@ -155,7 +197,8 @@ def compare_visits(previous: Visit, current: Sequence[Measure], reference: Refer
     Raises
     ------
     InputError
-        ``z`` is not a number > 0.
+        ``z`` is not a number > 0; ``previous``, ``reference`` or a current
+        measure of the wrong type.
 
     Notes
     -----
@@ -184,10 +227,15 @@ def compare_visits(previous: Visit, current: Sequence[Measure], reference: Refer
     >>> row.change, row.real_change
     (5.0, None)
     """
-    if not (isinstance(z, int | float) and not isinstance(z, bool) and z > 0):
-        raise InputError(f"`z` must be a number > 0 (1.96 for 95 %); got {z!r}")
+    _check_z(z)
+    check_type(previous, Visit, "previous", hint="read a profile.json with "
+               "gutaxis.profile.read_visit")
+    if reference is not None:
+        check_type(reference, Reference, "reference", hint="read a reference folder with "
+                   "gutaxis.reference.load_reference; or None")
     rows = []
     for m in current:
+        check_type(m, Measure, "each current measure", hint="the measures of a Profile")
         value, unit, censored_before = previous.values.get(m.id, (None, "", None))
         converted, notes = _previous_value(m, value, unit)
         if m.id not in previous.values:

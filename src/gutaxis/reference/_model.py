@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from gutaxis.checks import check_type
 from gutaxis.exceptions import NotFoundError
 from gutaxis.markers import MarkerColumn, conversion_factor
 
@@ -23,6 +24,30 @@ MIN_REFERENCE_SAMPLES = 10
 #: Below this many samples building warns (SmallReferenceWarning): the
 #: 5th/95th percentiles of a smaller cohort rest on one or two samples.
 RECOMMENDED_REFERENCE_SAMPLES = 30
+
+
+def check_reference(value: Any, name: str = "reference") -> Reference:
+    """Return ``value`` when it is a :class:`Reference`; raise :class:`InputError` if not.
+
+    Parameters
+    ----------
+    value : object
+    name : str, default "reference"
+        The argument, for the message.
+
+    Returns
+    -------
+    Reference
+
+    Raises
+    ------
+    InputError
+        ``value`` is not a Reference (a folder path, None...); the message
+        says how to get one.
+    """
+    return check_type(value, Reference, name,
+                      hint="build one with gutaxis.reference.build_reference, or read a folder "
+                           "with gutaxis.reference.load_reference")
 
 
 @dataclasses.dataclass(frozen=True, eq=False)

@@ -17,7 +17,7 @@ import numbers
 import os
 import re
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -26,8 +26,9 @@ import pandas as pd
 import scipy.sparse as sp
 
 from gutaxis._version import __version__
+from gutaxis.checks import check_type
 from gutaxis.composition import collapse
-from gutaxis.exceptions import NotFoundError, UnknownRankError, ValidationError, suggest
+from gutaxis.exceptions import InputError, NotFoundError, UnknownRankError, ValidationError, suggest
 from gutaxis.indices import compute_indices
 from gutaxis.io import TAXONOMY_SCHEMES, infer_sequencing, infer_taxonomy_scheme, parse_sequencing
 from gutaxis.markers import MarkerColumn, MarkerPanel
@@ -39,7 +40,7 @@ from gutaxis.reference._model import (
     Reference,
 )
 from gutaxis.reference.store import CLASSIFIER_DIR, check_classifier, content_hash
-from gutaxis.study import RANKS, Study
+from gutaxis.study import RANKS, Study, check_study
 
 __all__ = ["build_reference", "select_samples", "check_ranks", "relative_at",
            "median_distances", "SmallReferenceWarning"]
@@ -123,7 +124,8 @@ def build_reference(study: Study, *, name: str, where: str | None = None,
     NotFoundError
         Reference samples missing from ``markers``.
     InputError, UnsafeInputError
-        No taxonomy; a classifier file that is missing or fails its check.
+        No taxonomy; a classifier file that is missing or fails its check;
+        ``study`` or ``markers`` of the wrong type.
 
     Warns
     -----
@@ -141,6 +143,10 @@ def build_reference(study: Study, *, name: str, where: str | None = None,
     abundances): by construction about 1 % of the reference itself lies
     beyond it.
     """
+    check_study(study)
+    if markers is not None:
+        check_type(markers, MarkerPanel, "markers",
+                   hint="read them with gutaxis.markers.marker_panel; or None")
     if not isinstance(name, str) or not name.strip():
         raise ValidationError(f"the reference needs a name (--name), a non-empty text; got "
                               f"{name!r}")
@@ -245,6 +251,13 @@ def query_columns_hint(study: Study, where: str | None, *, limit: int = 12) -> s
         ``" (column 'Subject' holds: 'Control' 39, 'Patient' 48)"``, or ``""``
         when the query names no column.
 
+    Raises
+    ------
+    InputError
+        ``study`` is not a Study.
+    ValidationError
+        ``where`` is neither None nor a text.
+
     Examples
     --------
     >>> s = Study(np.ones((3, 1)), ["a", "b", "c"], ["f"]).with_metadata(
@@ -252,6 +265,10 @@ def query_columns_hint(study: Study, where: str | None, *, limit: int = 12) -> s
     >>> query_columns_hint(s, "Subject == 'control'")
     " (column 'Subject' holds: 'Control' 2, 'Patient' 1)"
     """
+    check_study(study)
+    if where is not None and not isinstance(where, str):
+        raise ValidationError(f"`where` must be a query string such as \"Subject == "
+                              f"'Control'\" (or None); got {where!r}")
     if not where or study.samples is None:
         return ""
     words = set(re.findall(r"`([^`]+)`|([A-Za-z_][A-Za-z0-9_.]*)", where))
@@ -276,7 +293,10 @@ def select_samples(study: Study, where: str | None) -> list[str]:
         ``where`` is not a string, refers to Python variables (``@name``),
         does not evaluate on the metadata, or is not a true/false condition;
         the study has no metadata.
+    InputError
+        ``study`` is not a Study.
     """
+    check_study(study)
     if where is None:
         return [str(s) for s in study.sample_ids]
     if not isinstance(where, str) or not where.strip():
@@ -320,9 +340,14 @@ def check_ranks(rank_list: Sequence[str]) -> list[str]:
     ------
     UnknownRankError
         A rank that is not one of :data:`gutaxis.study.RANKS`.
+    InputError
+        ``rank_list`` is not a list of ranks (None, a number).
     """
     if isinstance(rank_list, str):
         rank_list = [rank_list]
+    if not isinstance(rank_list, Iterable):
+        raise InputError(f"the ranks must be a list of rank names ({', '.join(RANKS)}); got "
+                         f"{type(rank_list).__name__}")
     ranks: list[str] = []
     for rank in rank_list:
         if not isinstance(rank, str) or rank.strip().lower() not in RANKS:

@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from gutaxis.checks import check_names, check_number, check_type
 from gutaxis.composition import taxon_labels
 from gutaxis.exceptions import NotFoundError, UnitError, ValidationError
 from gutaxis.indices import compute_indices
@@ -29,10 +30,10 @@ from gutaxis.io import TAXONOMY_SCHEMES, infer_sequencing, infer_taxonomy_scheme
 from gutaxis.markers import conversion_factor
 from gutaxis.measures import Alert, Measure, MeasureKind, RangeUsed, Status, measure_id
 from gutaxis.outputs import to_json
-from gutaxis.reference._model import DISTANCE_QUANTILE, Reference
+from gutaxis.reference._model import DISTANCE_QUANTILE, Reference, check_reference
 from gutaxis.reference.build import relative_at
 from gutaxis.stats.percentile import percentiles_with_ci
-from gutaxis.study import Study
+from gutaxis.study import Study, check_study
 
 __all__ = ["ReferenceComparison", "compare_to_reference", "place_markers", "percentile_status",
            "LOW_PERCENTILE", "HIGH_PERCENTILE", "DEPTH_QUANTILE", "MIN_VALUES"]
@@ -155,6 +156,12 @@ def percentile_status(ci_low: float, ci_high: float, *, value: float | None = No
     -------
     {"low", "within", "high"}
 
+    Raises
+    ------
+    ValidationError
+        ``ci_low`` or ``ci_high`` is not a number in [0, 100] (a text, NaN),
+        or ``value`` is not a number.
+
     Notes
     -----
     With ``value`` and ``reference``, "low"/"high" also needs the value to lie
@@ -168,6 +175,15 @@ def percentile_status(ci_low: float, ci_high: float, *, value: float | None = No
     >>> percentile_status(0.5, 3.0), percentile_status(40.0, 60.0)
     ('low', 'within')
     """
+    for name, bound in (("ci_low", ci_low), ("ci_high", ci_high)):
+        check_number(bound, name, minimum=0, maximum=100)
+    check_number(value, "value", finite=False, allow_none=True)
+    return _status(ci_low, ci_high, value=value, reference=reference)
+
+
+def _status(ci_low: float, ci_high: float, *, value: float | None = None,
+            reference: np.ndarray | None = None) -> Status:
+    """:func:`percentile_status` on the intervals this module computed (not checked again)."""
     finite = None if reference is None else reference[np.isfinite(reference)]
     if ci_high < LOW_PERCENTILE:
         if value is None or finite is None or not finite.size or \
@@ -380,7 +396,7 @@ def _measure(cand: _Candidate, row: tuple[float, float, float] | None, blocked: 
     if n < _RECOMMENDED_VALUES:
         extra.append(f"only {n} reference values: the interval is wide")
     pct, lo, hi = row
-    status = percentile_status(lo, hi, value=value, reference=cand.reference)
+    status = _status(lo, hi, value=value, reference=cand.reference)
     return Measure(cand.id, cand.label, cand.kind, value, cand.unit, status, percentile=pct,
                    ci_low=lo, ci_high=hi, reference_n=n,
                    range_used=_reference_range(ref, cand.reference, n),
@@ -407,8 +423,8 @@ def _taxa_table(ref: Reference, rank: str, table: pd.DataFrame, sid: str, blocke
         return out
     pct = percentiles_with_ci(values, reference, n_boot=n_boot, seed=seed)
     out = out.join(pct.set_axis(out.index, axis=0))
-    out["status"] = [percentile_status(lo, hi) for lo, hi in zip(out["ci_low"], out["ci_high"],
-                                                                 strict=True)]
+    out["status"] = [_status(lo, hi) for lo, hi in zip(out["ci_low"], out["ci_high"],
+                                                       strict=True)]
     return out
 
 
@@ -460,6 +476,9 @@ def compare_to_reference(reference: Reference, patient_study: Study, sample_id: 
         not frozen in the reference.
     ValidationError
         An unknown taxonomy scheme or sequencing description.
+    InputError
+        ``reference`` or ``patient_study`` of the wrong type; ``ranks`` given
+        as one text.
 
     Notes
     -----
@@ -480,6 +499,9 @@ def compare_to_reference(reference: Reference, patient_study: Study, sample_id: 
       exceeds the reference's ``distance_threshold``;
     * ``*_unverified`` (caveat): a type that could not be inferred.
     """
+    check_reference(reference)
+    check_study(patient_study, "patient_study")
+    ranks = check_names(ranks, "ranks")
     scheme = taxonomy_scheme
     if scheme is not None and scheme not in TAXONOMY_SCHEMES:
         raise ValidationError(f"the taxonomy scheme must be one of "
@@ -542,7 +564,7 @@ def _censored_status(cand: _Candidate, censored: str, n_boot: int, seed: int
     for end in ends:
         end_cand = dataclasses.replace(cand, value=end)
         pct, lo, hi = _rows([end_cand], n_boot, seed)[cand.id]
-        statuses.add(percentile_status(lo, hi, value=end, reference=cand.reference))
+        statuses.add(_status(lo, hi, value=end, reference=cand.reference))
     side = "below" if censored == "<" else "above"
     if len(statuses) == 1:
         status = statuses.pop()
@@ -585,10 +607,14 @@ def place_markers(reference: Reference, markers: Sequence[Measure], *, n_boot: i
     ------
     ValidationError
         A measure that is not a marker.
+    InputError
+        ``reference`` is not a Reference, or a marker is not a Measure.
     """
+    check_reference(reference)
     out: list[tuple[Measure, _Candidate | None]] = []
     cands = []
     for m in markers:
+        check_type(m, Measure, "each marker", hint="see gutaxis.markers.interpret_result")
         if m.kind != "marker":
             raise ValidationError(f"place_markers places markers; {m.id} is a {m.kind}")
         info = reference.marker_column(m.key)
@@ -637,7 +663,7 @@ def _placed(reference: Reference, m: Measure, cand: _Candidate,
     pct, lo, hi = row
     placed = dataclasses.replace(m, percentile=pct, ci_low=lo, ci_high=hi, reference_n=cand.n)
     if unjudged:
-        status = percentile_status(lo, hi, value=cand.value, reference=cand.reference)
+        status = _status(lo, hi, value=cand.value, reference=cand.reference)
         placed = dataclasses.replace(placed, status=status,
                                      range_used=_marker_range(reference, m))
     return placed

@@ -22,12 +22,13 @@ import numpy as np
 import pandas as pd
 
 from gutaxis._version import __version__
+from gutaxis.checks import check_path
 from gutaxis.exceptions import FormatError, GutaxisError, InputError
 from gutaxis.io import SEQUENCING_TYPES, TAXONOMY_SCHEMES
 from gutaxis.markers import MarkerColumn
 from gutaxis.outputs import prepare_output_folder, to_json, write_json
 from gutaxis.provenance import file_sha256
-from gutaxis.reference._model import DISTANCE_QUANTILE, Reference
+from gutaxis.reference._model import DISTANCE_QUANTILE, Reference, check_reference
 from gutaxis.study import RANKS
 
 __all__ = ["save_reference", "load_reference", "reference_document", "content_hash",
@@ -124,9 +125,11 @@ def save_reference(reference: Reference, directory: str | os.PathLike[str], *,
         The folder is not empty and ``overwrite`` is False, or it holds the
         classifier being frozen.
     InputError, UnsafeInputError
-        The classifier fails its check.
+        The classifier fails its check; ``reference`` is not a Reference or
+        ``directory`` not a path.
     """
-    target = Path(directory)
+    check_reference(reference)
+    target = check_path(directory, "directory")
     classifier = None
     if reference.classifier_file is not None:
         check_classifier(reference.classifier_file)
@@ -166,7 +169,13 @@ def reference_document(ref: Reference) -> dict[str, Any]:
     Returns
     -------
     dict
+
+    Raises
+    ------
+    InputError
+        ``ref`` is not a Reference.
     """
+    check_reference(ref, "reference")
     details = dict(ref.details)
     classifier = details.pop("classifier", None)
     return {
@@ -290,14 +299,14 @@ def load_reference(directory: str | os.PathLike[str]) -> Reference:
     Raises
     ------
     InputError
-        No such directory.
+        No such directory, or ``directory`` is not a path.
     FormatError
         A file missing or malformed (the file is named), a reference saved
         by a newer gutaxis (higher ``schema_version``), arrays that do not
         match the ``version`` recorded in ``reference.json``, or a classifier
         that fails its SHA-256 check.
     """
-    root = Path(directory)
+    root = check_path(directory, "directory")
     meta, arrays = _read_folder(root)
     jpath, apath = root / JSON_FILE, root / ARRAYS_FILE
     ids = _array(arrays, "sample_ids", apath, "U", (None,))

@@ -15,6 +15,8 @@ Public names: :func:`permanova`, :func:`permdisp`, :func:`compare_groups`,
 scikit-learn on first use.
 """
 
+import typing
+
 from gutaxis.stats._grouping import group_labels
 from gutaxis.stats._results import TestResult, make_result
 from gutaxis.stats.correlation import spearman_pairs
@@ -38,7 +40,7 @@ _LAZY = {"cross_validate_forest": "classifier", "ClassifierResult": "classifier"
          "load_classifier": "classifier", "verify_model_file": "_model_file"}
 
 
-def __getattr__(name: str) -> object:
+def __getattr__(name: str) -> typing.Any:  # Any: the lazy names keep their own types
     """Import the classifier's names on first use."""
     if name in _LAZY:
         import importlib

@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from gutaxis.checks import check_type
 from gutaxis.distance import DistanceMatrix
 from gutaxis.exceptions import InputError, NotFoundError
 
@@ -109,12 +110,27 @@ def _rng(seed: Any) -> np.random.Generator:
 
 
 def group_labels(column: pd.Series) -> pd.Series:
-    """Group values as strings, missing values dropped.
+    """Return the group values as strings, missing values dropped.
 
     A float column of whole numbers (how a metadata reader stores ``0``/``1``
     with gaps) reads ``"0"``/``"1"``, not ``"0.0"``/``"1.0"``.
+
+    Parameters
+    ----------
+    column : pandas.Series
+        A metadata column, indexed by sample id.
+
+    Returns
+    -------
+    pandas.Series of str
+
+    Raises
+    ------
+    InputError
+        ``column`` is not a Series.
     """
-    values = column.dropna()
+    values = check_type(column, pd.Series, "column",
+                        hint="a metadata column, e.g. metadata['Subject']").dropna()
     if pd.api.types.is_float_dtype(values) and bool(np.all(values == np.round(values))):
         values = values.astype(np.int64)
     return values.astype(str)

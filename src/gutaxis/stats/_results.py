@@ -15,6 +15,8 @@ from typing import Any
 
 import numpy as np
 
+from gutaxis.exceptions import ValidationError
+
 __all__ = ["TestResult", "make_result"]
 
 _FIELDS = ("method", "statistic_name", "statistic", "p_value", "permutations", "n",
@@ -91,10 +93,17 @@ class TestResult:
         return dataclasses.replace(self, q_value=_probability(q_value, "q_value"))
 
 
+def _float(value: Any, name: str) -> float:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise ValidationError(f"{name} must be a number; got {value!r}") from None
+
+
 def _probability(value: Any, name: str) -> float:
-    p = float(value)
+    p = _float(value, name)
     if not (math.isnan(p) or 0.0 <= p <= 1.0):
-        raise ValueError(f"{name} must be in [0, 1] or NaN; got {p!r}")
+        raise ValidationError(f"{name} must be in [0, 1] or NaN; got {p!r}")
     return p
 
 
@@ -139,28 +148,31 @@ def make_result(*, method: str, statistic_name: str, statistic: float, p_value: 
 
     Raises
     ------
-    ValueError
-        A p/q-value outside ``[0, 1]``, a negative count, or an ``extra`` key
-        that clashes with an attribute.  These are programming errors in a
-        test, not user errors.
+    ValidationError
+        A statistic that is not a number, a p/q-value outside ``[0, 1]``, a
+        count that is not a non-negative integer, or an ``extra`` key that
+        clashes with an attribute (a ``ValueError`` too: these are mostly
+        programming errors in a test).
     """
     counts = {"permutations": permutations, "n": n, "n_groups": n_groups}
     for name, value in counts.items():
-        if int(value) != value or value < 0:
-            raise ValueError(f"{name} must be a non-negative integer; got {value!r}")
+        number = _float(value, name)
+        if not number.is_integer() or number < 0:
+            raise ValidationError(f"{name} must be a non-negative integer; got {value!r}")
     extra_dict = {str(k): _plain(v) for k, v in (extra or {}).items()}
     clash = sorted(set(extra_dict) & {*_FIELDS, "extra"})
     if clash:
-        raise ValueError(f"extra keys clash with TestResult attributes: {', '.join(clash)}")
+        raise ValidationError(f"extra keys clash with TestResult attributes: "
+                              f"{', '.join(clash)}")
     return TestResult(
         method=str(method),
         statistic_name=str(statistic_name),
-        statistic=float(statistic),
+        statistic=_float(statistic, "statistic"),
         p_value=_probability(p_value, "p_value"),
         permutations=int(permutations),
         n=int(n),
         n_groups=int(n_groups),
-        effect_size=float(effect_size),
+        effect_size=_float(effect_size, "effect_size"),
         effect_size_name=str(effect_size_name),
         q_value=None if q_value is None else _probability(q_value, "q_value"),
         extra=extra_dict,

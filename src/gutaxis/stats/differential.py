@@ -25,7 +25,7 @@ from threadpoolctl import threadpool_limits
 from gutaxis.composition import collapse, filter_prevalence, lineages, taxon_label
 from gutaxis.exceptions import InputError
 from gutaxis.stats._grouping import group_labels
-from gutaxis.study import RANKS, Study
+from gutaxis.study import RANKS, Study, check_study
 
 __all__ = ["DifferentialAbundance", "differential_abundance", "METHOD", "CITATION"]
 
@@ -381,7 +381,8 @@ def differential_abundance(study: Study, group_column: str, *, reference: str | 
     Raises
     ------
     InputError
-        The study holds relative abundances; no sample metadata; the group
+        ``study`` is not a Study; the study holds relative abundances; no
+        sample metadata; the group
         column or a covariate is missing; not exactly two groups (or a group
         with fewer than two samples); ``reference`` not one of the groups;
         a covariate that is constant or repeats the grouping; fewer than two
@@ -471,6 +472,7 @@ def differential_abundance(study: Study, group_column: str, *, reference: str | 
     >>> row["taxon"], row["higher_in"], bool(row["q"] < 0.05)
     ('t0', 'b', True)
     """
+    check_study(study)
     mc_samples = _check_int(mc_samples, "mc_samples", 1)
     seed = _check_int(seed, "seed", 0)
     if (isinstance(min_prevalence, bool) or not isinstance(min_prevalence, numbers.Real)

@@ -38,6 +38,7 @@ from collections.abc import Iterator, Mapping
 import numpy as np
 import pandas as pd
 
+from gutaxis.checks import check_number, check_type
 from gutaxis.exceptions import InputError, NotFoundError
 
 __all__ = ["percentile_with_ci", "percentiles_with_ci", "midrank_percentile"]
@@ -65,17 +66,36 @@ def midrank_percentile(value: float, reference_values: np.ndarray) -> float:
     ``100 × (#{ref < v} + ½ #{ref == v}) / n``; NaN when no reference value
     is left or ``value`` is NaN.
 
+    Parameters
+    ----------
+    value : float
+    reference_values : array_like of float
+
+    Returns
+    -------
+    float
+
+    Raises
+    ------
+    InputError
+        ``value`` or the reference values are not numbers.
+
     Examples
     --------
     >>> midrank_percentile(2.0, np.array([1.0, 2.0, 3.0, 4.0]))
     37.5
     """
-    ref = np.asarray(reference_values, dtype=np.float64)
+    number = check_number(value, "`value`", finite=False, error=InputError)
+    assert number is not None
+    try:
+        ref = np.asarray(reference_values, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise InputError("the reference values must be numbers (NaN for a missing one)") from None
     ref = ref[~np.isnan(ref)]
-    if not ref.size or np.isnan(value):
+    if not ref.size or np.isnan(number):
         return float("nan")
-    below = np.count_nonzero(ref < value)
-    equal = np.count_nonzero(ref == value)
+    below = np.count_nonzero(ref < number)
+    equal = np.count_nonzero(ref == number)
     return float(100.0 * (below + 0.5 * equal) / ref.size)
 
 
@@ -228,7 +248,8 @@ def percentiles_with_ci(values: Mapping[str, float] | pd.Series, reference: pd.D
     NotFoundError
         A measure that is not a column of ``reference``.
     InputError
-        An option out of range, or non-numeric values.
+        An option out of range, non-numeric values, ``values`` not a mapping
+        or ``reference`` not a DataFrame.
 
     Notes
     -----
@@ -250,6 +271,10 @@ def percentiles_with_ci(values: Mapping[str, float] | pd.Series, reference: pd.D
     ([37.5, 33.33], [4, 3])
     """
     n_boot, seed, level = _check_options(n_boot, seed, level)
+    check_type(reference, pd.DataFrame, "reference", hint="reference samples × measures")
+    if not isinstance(values, pd.Series | Mapping):
+        raise InputError(f"values must be a mapping or a pandas.Series (measure → the "
+                         f"patient's value); got {type(values).__name__}")
     series = values.copy() if isinstance(values, pd.Series) else pd.Series(dict(values),
                                                                            dtype=object)
     names = [str(k) for k in series.index]

@@ -1,0 +1,246 @@
+"""Checks of arguments at the boundary: one message shape for a wrong type, number or name.
+
+Public functions and options objects call these before doing anything, so a
+bad argument gives a :class:`~gutaxis.exceptions.GutaxisError` subclass whose
+message names the argument (and its command-line flag where it has one), what
+was expected and what was found — never a bare ``TypeError`` or
+``AttributeError`` from deep inside.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+import os
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any, TypeVar
+
+from gutaxis.exceptions import InputError, ValidationError
+
+__all__ = ["check_type", "check_integer", "check_number", "check_path", "check_names"]
+
+_T = TypeVar("_T")
+
+
+def _found(value: object) -> str:
+    """Describe a value for a message: its type, and the value itself when it is short."""
+    if value is None:
+        return "None"
+    text = repr(value)
+    kind = type(value).__name__
+    if isinstance(value, str | bytes | numbers.Number) and len(text) <= 60:
+        return f"{kind} {text}"
+    return kind
+
+
+def check_type(value: Any, expected: type[_T], name: str, *, hint: str = "") -> _T:
+    """Return ``value`` when it is an instance of ``expected``; raise :class:`InputError` if not.
+
+    Parameters
+    ----------
+    value : object
+        What the caller passed.
+    expected : type
+        The class it must be an instance of.
+    name : str
+        The argument, for the message (``"study"``).
+    hint : str, optional
+        How to get the right object, appended to the message.
+
+    Returns
+    -------
+    object
+        ``value``, unchanged.
+
+    Raises
+    ------
+    InputError
+        ``value`` is not an instance of ``expected``; the message names the
+        argument, the expected type and the type found.
+
+    Examples
+    --------
+    >>> check_type("table.biom", dict, "options")
+    Traceback (most recent call last):
+    ...
+    gutaxis.exceptions.InputError: options must be a dict; got str 'table.biom'
+    """
+    if isinstance(value, expected):
+        return value
+    package = expected.__module__.split(".")[0]
+    label = (expected.__name__ if package in ("gutaxis", "builtins")
+             else f"{package}.{expected.__name__}")
+    article = "an" if label[:1].lower() in "aeiou" else "a"
+    raise InputError(f"{name} must be {article} {label}; got {_found(value)}"
+                     + (f" ({hint})" if hint else ""))
+
+
+def check_integer(value: Any, name: str, *, minimum: int,
+                  error: type[InputError] = ValidationError) -> int:
+    """Return ``value`` as an int after checking that it is a whole number ≥ ``minimum``.
+
+    Parameters
+    ----------
+    value : object
+    name : str
+        The option, with its command-line flag where it has one
+        (``"the rarefaction depth (--rarefy)"``).
+    minimum : int
+    error : type, default ValidationError
+        The :class:`InputError` subclass raised.
+
+    Returns
+    -------
+    int
+
+    Raises
+    ------
+    ValidationError
+        ``value`` is not an integer (booleans and texts are not), or is below
+        ``minimum``.
+
+    Examples
+    --------
+    >>> check_integer("deep", "--rarefy", minimum=1)
+    Traceback (most recent call last):
+    ...
+    gutaxis.exceptions.ValidationError: --rarefy must be an integer ≥ 1; got 'deep'
+    """
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
+        raise error(f"{name} must be an integer ≥ {minimum}; got {value!r}")
+    return int(value)
+
+
+def check_number(value: Any, name: str, *, minimum: float | None = None,
+                 above: float | None = None, maximum: float | None = None,
+                 finite: bool = True, allow_none: bool = False,
+                 error: type[InputError] = ValidationError) -> float | None:
+    """Return ``value`` as a float after checking that it is a number in range.
+
+    Parameters
+    ----------
+    value : object
+    name : str
+        The option, with its flag where it has one (``"--base"``).
+    minimum, maximum : float, optional
+        Inclusive bounds.
+    above : float, optional
+        An exclusive lower bound (``above=0``: a number > 0).
+    finite : bool, default True
+        Refuse NaN and ±∞; with False they pass (and are not compared with
+        the bounds).
+    allow_none : bool, default False
+        Let ``None`` through (returned as None).
+    error : type, default ValidationError
+        The :class:`InputError` subclass raised.
+
+    Returns
+    -------
+    float or None
+
+    Raises
+    ------
+    ValidationError
+        A text, a boolean or another non-number; NaN or ±∞ (with
+        ``finite``); a number out of range.
+
+    Examples
+    --------
+    >>> check_number(0.5, "min_prevalence", minimum=0, maximum=1)
+    0.5
+    >>> check_number("high", "value", allow_none=True)
+    Traceback (most recent call last):
+    ...
+    gutaxis.exceptions.ValidationError: value must be a finite number or None; got 'high'
+    """
+    if value is None and allow_none:
+        return None
+    parts = []
+    if minimum is not None and maximum is not None:
+        parts.append(f"in [{minimum:g}, {maximum:g}]")
+    else:
+        if minimum is not None:
+            parts.append(f"≥ {minimum:g}")
+        if above is not None:
+            parts.append(f"> {above:g}")
+        if maximum is not None:
+            parts.append(f"≤ {maximum:g}")
+    wanted = ("a finite number" if finite else "a number") + "".join(f" {p}" for p in parts)
+    wanted += " or None" if allow_none else ""
+    bad = isinstance(value, bool) or not isinstance(value, numbers.Real)
+    if not bad:
+        number = float(value)
+        if not math.isfinite(number):
+            bad = finite
+        else:
+            bad = ((minimum is not None and number < minimum)
+                   or (above is not None and number <= above)
+                   or (maximum is not None and number > maximum))
+    if bad:
+        raise error(f"{name} must be {wanted}; got {value!r}")
+    return float(value)
+
+
+def check_path(value: Any, name: str) -> Path:
+    """Return ``value`` as a :class:`~pathlib.Path` after checking that it is a path at all.
+
+    Whether the path exists is left to the caller (a reader names the file
+    it could not open).
+
+    Parameters
+    ----------
+    value : object
+    name : str
+        The argument or option (``"path"``, ``"--metadata"``).
+
+    Returns
+    -------
+    pathlib.Path
+
+    Raises
+    ------
+    InputError
+        ``value`` is not a ``str`` or ``os.PathLike`` (``None``, a number...).
+    """
+    if not isinstance(value, str | os.PathLike):
+        raise InputError(f"{name} must be a path (a str or os.PathLike); got {_found(value)}")
+    return Path(value)
+
+
+def check_names(value: Any, name: str) -> tuple[str, ...]:
+    """Return a list of names as a tuple of str, refusing a single text.
+
+    A single text would otherwise be read as its letters (``"shannon"`` as
+    ``"s", "h", …``).
+
+    Parameters
+    ----------
+    value : iterable of str
+    name : str
+        The argument or option (``"metrics (--metrics)"``).
+
+    Returns
+    -------
+    tuple of str
+
+    Raises
+    ------
+    InputError
+        ``value`` is a single text, or not a list at all (``None``, a number).
+
+    Examples
+    --------
+    >>> check_names(["Age", "BMI"], "covariates")
+    ('Age', 'BMI')
+    >>> check_names("Age", "covariates")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    gutaxis.exceptions.InputError: covariates must be a list of names; got the text 'Age' ...
+    """
+    if isinstance(value, str | bytes):
+        raise InputError(f"{name} must be a list of names; got the text {value!r} "
+                         f"(write [{value!r}])")
+    if isinstance(value, Iterable) and not isinstance(value, dict):
+        return tuple(str(v) for v in value)
+    raise InputError(f"{name} must be a list of names; got {_found(value)}")
