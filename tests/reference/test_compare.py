@@ -140,7 +140,7 @@ def test_a_marker_judged_by_its_own_range_keeps_it(reference: Reference) -> None
 def test_a_marker_the_reference_lacks_is_left_as_it_is(reference: Reference) -> None:
     crp = Measure("marker:hscrp", "hs-CRP", "marker", 2.0, "mg/L", "within")
     assert place_markers(reference, [crp]) == [crp]
-    with pytest.raises(ValidationError, match="places markers"):
+    with pytest.raises(ValidationError, match="places markers; index:gmhi is of kind 'index'"):
         place_markers(reference, [Measure("index:gmhi", "GMHI", "index", 1.0, "", "low")])
 
 

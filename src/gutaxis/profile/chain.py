@@ -12,7 +12,15 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 
 from gutaxis.exceptions import ValidationError
-from gutaxis.knowledge import JUDGED_STATUSES, ChainCatalog, ChainLink, load_chain, source_label
+from gutaxis.formatting import format_percentile_with_ci, format_value
+from gutaxis.knowledge import (
+    JUDGED_STATUSES,
+    ChainCatalog,
+    ChainLink,
+    load_chain,
+    load_marker_catalog,
+    source_label,
+)
 from gutaxis.measures import Measure
 from gutaxis.profile._model import LinkAssessment, LinkStatus
 
@@ -55,18 +63,33 @@ def _judged(measure: Measure | None) -> bool:
 
 
 def _describe(measure: Measure) -> str:
-    """``"Shannon entropy low (reference percentile 2, 95 % CI 1–4)"`` and the like."""
+    """``"Shannon entropy low (reference percentile 2.0 (95 % CI 1.0–4.0))"`` and the like.
+
+    Numbers are written by `gutaxis.formatting`, as on the rest of the page.
+    """
     text = f"{measure.label} {measure.status}"
     if measure.percentile is not None:
-        detail = f"reference percentile {measure.percentile:.3g}"
-        if measure.ci_low is not None and measure.ci_high is not None:
-            detail += f", 95 % CI {measure.ci_low:.3g}–{measure.ci_high:.3g}"
+        placed = format_percentile_with_ci(measure.percentile, measure.ci_low, measure.ci_high)
+        detail = placed if placed.endswith("reference sample") else f"reference percentile {placed}"
         text += f" ({detail})"
     elif measure.value is not None:
-        unit = f" {measure.unit}" if measure.unit else ""
         source = f"; {measure.range_used.kind} range" if measure.range_used is not None else ""
-        text += f" ({measure.censored or ''}{measure.value:.4g}{unit}{source})"
+        text += f" ({format_value(measure.value, measure.unit or '', measure.censored)}{source})"
     return text
+
+
+def _label(ref: str, present: Mapping[str, Measure]) -> str:
+    """A measure's name for a sentence: its own label, else the marker catalogue's name."""
+    if ref in present:
+        return present[ref].label
+    kind, key = ref.split(":", 1)
+    found = load_marker_catalog().find(key) if kind == "marker" else None
+    return found[0].name if found is not None else key.replace("_", " ")
+
+
+def _rule_text(link: ChainLink, present: Mapping[str, Measure]) -> str:
+    """The link's rule in words: ``"Shannon entropy low, or LBP high"``."""
+    return ", or ".join(f"{_label(c.measure, present)} {c.status}" for c in link.rule.any_of)
 
 
 def _assess(link: ChainLink, by_ref: Mapping[str, Measure]) -> LinkAssessment:
@@ -100,13 +123,12 @@ def _assess(link: ChainLink, by_ref: Mapping[str, Measure]) -> LinkAssessment:
                        "placed (no range applies, or the reference cannot place the value).")
     else:
         status = "not measured"
-        labels = [present[ref].label if ref in present else ref for ref in link.measures]
+        labels = [_label(ref, present) for ref in link.measures]
         explanation = ("Not measured: none of " + ", ".join(labels)
                        + " has a value that could be judged.")
     if unplaced and status != "not comparable":
         explanation += " Not comparable with the reference: " + ", ".join(unplaced) + "."
-    rule = ", ".join(c.label() for c in link.rule.any_of)
-    explanation += f" Rule: disturbed when any of {rule}."
+    explanation += f" Rule: disturbed when {_rule_text(link, present)}."
 
     return LinkAssessment(
         id=link.id,

@@ -31,9 +31,13 @@ def _diversity_sentence(shannon: Measure, n_reference: int) -> str:
         return f"Your gut microbial diversity is lower than that of every one of {group}."
     if p >= 100:
         return f"Your gut microbial diversity is higher than that of every one of {group}."
-    return (f"Your gut microbial diversity is higher than that of about "
-            f"{p:.0f} in 100 of {group} (95 % interval {shannon.ci_low:.0f} to "
-            f"{shannon.ci_high:.0f}).")
+    sentence = (f"Your gut microbial diversity is higher than that of about {p:.0f} in 100 "
+                f"of {group}.")
+    if shannon.ci_low is not None and shannon.ci_high is not None:
+        # the 95 % interval, in words a patient reads without statistics
+        sentence += (f" With a group of this size the true figure could be anywhere from "
+                     f"about {shannon.ci_low:.0f} to {shannon.ci_high:.0f} in 100.")
+    return sentence
 
 
 def summarise(measures: Sequence[Measure], links: Sequence[LinkAssessment],
@@ -90,6 +94,7 @@ def summarise(measures: Sequence[Measure], links: Sequence[LinkAssessment],
             for m in flagged))
     n_options = sum(len(v) for v in options.values())
     if n_options:
-        patient.append(f"Your profile lists {n_options} option(s) to talk over with your "
-                       "clinician, each with how strong the evidence for it is.")
+        what = "one option" if n_options == 1 else f"{n_options} options"
+        patient.append(f"Your profile lists {what} to talk over with your clinician, each "
+                       "with how strong the evidence for it is.")
     return Summary(tuple(patient), tuple(clinician))

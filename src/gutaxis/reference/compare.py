@@ -616,7 +616,7 @@ def place_markers(reference: Reference, markers: Sequence[Measure], *, n_boot: i
     for m in markers:
         check_type(m, Measure, "each marker", hint="see gutaxis.markers.interpret_result")
         if m.kind != "marker":
-            raise ValidationError(f"place_markers places markers; {m.id} is a {m.kind}")
+            raise ValidationError(f"place_markers places markers; {m.id} is of kind {m.kind!r}")
         info = reference.marker_column(m.key)
         if info is None or m.value is None:
             out.append((m, None))

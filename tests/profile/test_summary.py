@@ -1,0 +1,63 @@
+"""summarise: the patient's plain sentences and the clinician's lines from hand-made parts."""
+
+from __future__ import annotations
+
+from gutaxis.measures import Alert, Measure
+from gutaxis.profile import assess_chain
+from gutaxis.profile._model import Option
+from gutaxis.profile.summary import summarise
+
+
+def shannon(percentile: float, low: float | None, high: float | None) -> Measure:
+    return Measure(id="index:shannon_entropy", label="Shannon entropy", kind="index",
+                   value=3.1, unit="", status="within", percentile=percentile, ci_low=low,
+                   ci_high=high)
+
+
+def option(i: int) -> Option:
+    return Option(id=f"o{i}", name=f"Option {i}", step="repair", triggered_by=("x",),
+                  evidence_summary="", evidence_level="low", guideline=None, sources=())
+
+
+def test_the_diversity_sentence_gives_the_interval_in_plain_words():
+    m = [shannon(7.7, 0.0, 15.4)]
+    patient = summarise(m, [], [], {}, n_reference=39).patient
+    assert patient == (
+        "Your gut microbial diversity is higher than that of about 8 in 100 of the 39 people "
+        "of the comparison group. With a group of this size the true figure could be "
+        "anywhere from about 0 to 15 in 100.",)
+    for text in patient:
+        assert "95 %" not in text and "interval" not in text and "percentile" not in text
+
+
+def test_the_ends_of_the_reference_are_said_in_words():
+    low = summarise([shannon(0.0, 0.0, 0.0)], [], [], {}, n_reference=12).patient
+    assert low == ("Your gut microbial diversity is lower than that of every one of the 12 "
+                   "people of the comparison group.",)
+
+
+def test_options_are_counted_in_words():
+    one = summarise([], [], [], {"dysbiosis": [option(1)]}, n_reference=5).patient
+    assert one[-1].startswith("Your profile lists one option to talk over")
+    three = summarise([], [], [], {"a": [option(1), option(2)], "b": [option(3)]},
+                      n_reference=5).patient
+    assert three[-1].startswith("Your profile lists 3 options to talk over")
+    assert not any("option" in s for s in summarise([], [], [], {}, n_reference=5).patient)
+
+
+def test_a_blocking_reference_alert_is_told_to_the_patient_and_the_clinician():
+    alert = Alert(code="depth_low", message="The sample has 900 reads.", scope="reference",
+                  blocking=True, affects=("index:shannon_entropy",))
+    summary = summarise([], [], [alert], {}, n_reference=5)
+    assert summary.patient[0].startswith("Some of your results could not be compared fairly")
+    assert summary.clinician[0] == "Warning: The sample has 900 reads."
+
+
+def test_each_link_gets_a_clinician_line_with_its_deciding_measures():
+    low = Measure(id="index:shannon_entropy", label="Shannon entropy", kind="index", value=1.0,
+                  unit="", status="low", percentile=1.0, ci_low=0.0, ci_high=3.0)
+    links = assess_chain([low])
+    clinician = summarise([low], links, [], {}, n_reference=40).clinician
+    assert clinician[0] == "Dysbiosis: disturbed (Shannon entropy low)."
+    assert clinician[3] == "Inflammation and immune activation: not measured (no data)."
+    assert clinician[-1] == "Outside the range used: Shannon entropy 1 (low)"
