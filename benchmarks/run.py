@@ -368,10 +368,11 @@ def main(argv: list[str] | None = None) -> int:
                                peer_peak_increase_bytes=peer.get("peak_increase"))
                     row["ratio"] = peer["seconds"] / ours["seconds"]
                     if peer.get("extrapolated"):
+                        scaled = ("by the pair count" if info.exponent == 2
+                                  else f"as n^{info.exponent}")
                         notes.append(
                             f"{size} {op}: peer timed on {peer['measured_n']} random samples "
-                            f"({peer['measured_seconds']:.2f} s) and extrapolated "
-                            f"{'by the pair count' if info.exponent == 2 else f'as n^{info.exponent}'}"
+                            f"({peer['measured_seconds']:.2f} s) and extrapolated {scaled}"
                             f" (estimate above --peer-max-seconds={args.peer_max_seconds:g})")
                     print(f"{peer['seconds']:.3f} s" + (" (extrapolated)" if peer.get(
                         "extrapolated") else ""), flush=True)

@@ -431,7 +431,8 @@ def test_diversity_says_on_screen_when_metadata_leaves_samples_out(tmp_path, bio
 
 
 @pytest.mark.parametrize(("extra", "message"), [
-    (["--group", "diagnosis"], "did you mean 'Diagnosis'? Available: Diagnosis, LPSpgml, CRP, Word"),
+    (["--group", "diagnosis"],
+     "did you mean 'Diagnosis'? Available: Diagnosis, LPSpgml, CRP, Word"),
     (["--group", "Diagnosis", "--rank", "gneus"],
      "unknown taxonomic rank 'gneus'; did you mean 'genus'? (the valid names are: kingdom"),
 ])

@@ -93,7 +93,8 @@ def test_single_tip_tree():
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ("((A,B);", r"character 1 \(line 1, column 1\): unbalanced parentheses: this '\(' is never"),
+        ("((A,B);",
+         r"character 1 \(line 1, column 1\): unbalanced parentheses: this '\(' is never"),
         ("(A,(B,C;", r"character 4 .*never closed \(2 unclosed\)"),
         ("(A,B));", r"character 6 .*this '\)' has no matching '\('"),
         ("(A:x,B);", r"character 4 .*bad branch length 'x'"),

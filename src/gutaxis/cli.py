@@ -209,8 +209,9 @@ def diversity(
         if info.get("source") == "user":
             console.print(f"tree: yours ({info['path']})")
         else:
-            console.print(f"tree: built de novo ({info.get('aligner')}, {info.get('tree_builder')}, "
-                          f"{info.get('rooting')} rooted{', from cache' if info.get('cached') else ''})")
+            cached = ", from cache" if info.get("cached") else ""
+            console.print(f"tree: built de novo ({info.get('aligner')}, "
+                          f"{info.get('tree_builder')}, {info.get('rooting')} rooted{cached})")
     _skipped(result.skipped)
     written = result.write(out, overwrite=overwrite)
     _written(written, {"alpha": "alpha diversity"})
@@ -326,7 +327,7 @@ def analyze(
     marker–taxon links), random-forest classifiers with repeated cross-validation.
     Writes OUT/report.html, OUT/results.json and TSV tables.
 
-    Examples:
+    For example:
 
       gutaxis analyze table.biom --metadata md.tsv --group Subject --markers LPSpgml,LBPugml
       --out results/
@@ -381,7 +382,7 @@ def indices(
     overwrite: Overwrite = False,
     verbose: Verbose = False,
 ) -> None:
-    """Published indices per sample: GMHI, MD-index, Shannon entropy, the key taxa.
+    """Compute published indices per sample: GMHI, MD-index, Shannon entropy, the key taxa.
 
     Writes OUT/indices.tsv (first column sample_id) and OUT/indices.notes.json
     (why an index is empty, e.g. GMHI on a 16S genus-level table, and the rank

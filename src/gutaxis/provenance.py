@@ -91,7 +91,7 @@ def build_provenance(*, command: Sequence[str] | None = None, inputs: Sequence[d
                      parameters: dict[str, Any], steps: Sequence[dict[str, Any]] = (),
                      extra: dict[str, Any] | None = None,
                      clock: Callable[[], _dt.datetime] | None = None) -> dict[str, Any]:
-    """The ``provenance.json`` document.
+    """Build the ``provenance.json`` document.
 
     Parameters
     ----------

@@ -356,7 +356,7 @@ def check_study(value: Any, name: str = "study") -> Study:
 
 
 def _as_matrix(counts: Any) -> sp.csr_matrix:
-    """``counts`` as a CSR matrix of numbers (an InputError for texts and other non-numbers)."""
+    """Convert ``counts`` to a CSR matrix of numbers (InputError for texts, other non-numbers)."""
     problem = "samples × features matrix of numbers (a numpy array or scipy.sparse matrix)"
     if not sp.issparse(counts):
         array = np.asarray(counts)

@@ -100,7 +100,8 @@ def test_aitchison_by_hand():
     # pseudocount 0.5: [1.5, .5] vs [.5, 1.5]: clr diff = ln 3 · [1, −1] → √2 · ln 3
     d = aitchison(csr([[1, 0], [0, 1]]), pseudocount=0.5)
     assert_close(d[0, 1], np.sqrt(2) * np.log(3))
-    # three features: [3, 0, 0] + 1 = [4, 1, 1]: clr = ln4 − (ln4)/3 = (2/3)ln4, −(1/3)ln4, −(1/3)ln4
+    # three features: [3, 0, 0] + 1 = [4, 1, 1]:
+    # clr = ln4 − (ln4)/3 = (2/3)ln4, −(1/3)ln4, −(1/3)ln4
     # vs [0, 0, 0] + 1 → clr 0:  d² = (4/9 + 1/9 + 1/9)(ln 4)² = (2/3)(ln 4)²
     d = aitchison(csr([[3, 0, 0], [0, 0, 0]]))
     assert_close(d[0, 1], np.sqrt(2 / 3) * np.log(4))

@@ -157,7 +157,8 @@ def test_frames_without_species_or_with_other_ranks_are_refused():
         gmhi(pd.DataFrame({"S1": [1.0, 2.0]}, index=["g__Bacteroides", "g__Blautia"]))
     mixed = pd.DataFrame({"S1": [1.0, 2.0, 3.0]},
                          index=[MH[0], "g__Bacteroides", "s__Foo_unclassified"])
-    with pytest.raises(NotApplicableError, match=r"mixes species with other rows \('g__Bacteroides'"):
+    with pytest.raises(NotApplicableError,
+                       match=r"mixes species with other rows \('g__Bacteroides'"):
         gmhi(mixed)
     with pytest.raises(InputError, match="Study or a pandas.DataFrame"):
         gmhi(np.ones((2, 2)))  # type: ignore[arg-type]

@@ -64,7 +64,8 @@ def test_kernel_rules():
 
 
 def test_genus_names_match_exactly_as_in_qiime():
-    # Greengenes' [Ruminococcus] (Lachnospiraceae) is not Ruminococcus; unassigned genera add nothing.
+    # Greengenes' [Ruminococcus] (Lachnospiraceae) is not Ruminococcus;
+    # unassigned genera add nothing.
     study = _study(["Escherichia", "Ruminococcus", "[Ruminococcus]", None],
                    [[1, 2, 50, 50]])
     assert md_index(study).iloc[0] == pytest.approx(math.log(1 / 2))

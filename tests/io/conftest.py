@@ -18,4 +18,5 @@ def bundled() -> ExampleDataset:
 @pytest.fixture
 def gmhi_example() -> Path:
     """The GMHI authors' MetaPhlAn2 example table (tests/indices/data, see its PROVENANCE.md)."""
-    return Path(__file__).parents[1] / "indices" / "data" / "example_species_relative_abundances.csv"
+    data = Path(__file__).parents[1] / "indices" / "data"
+    return data / "example_species_relative_abundances.csv"

@@ -310,7 +310,8 @@ def _table_qza(tmp_path, name="t.qza", **kwargs):
 
 def test_qza_parent_member(tmp_path):
     path = _table_qza(tmp_path, extra=[(f"{UUID}/../../evil.txt", b"x")])
-    with pytest.raises(UnsafeInputError, match=r"t\.qza: archive member .*contains '\.\.' \(path traversal\)"):
+    with pytest.raises(UnsafeInputError,
+                       match=r"t\.qza: archive member .*contains '\.\.' \(path traversal\)"):
         read_qza(path)
 
 

@@ -53,5 +53,6 @@ def test_utf16_table(tmp_path):
 def test_binary_junk(tmp_path):
     path = tmp_path / "junk.bin"
     path.write_bytes(bytes(range(1, 200)) * 3)
-    with pytest.raises(FormatError, match=r"junk\.bin: cannot tell the table.s format.*not UTF-8 text"):
+    with pytest.raises(FormatError,
+                       match=r"junk\.bin: cannot tell the table.s format.*not UTF-8 text"):
         sniff_format(path)

@@ -94,9 +94,10 @@ def test_translocation_and_barrier_from_markers():
     m = {"marker:lbp": measure("marker:lbp", "high"),
          "marker:lps": measure("marker:lps", "within"),
          "marker:zonulin_serum": measure("marker:zonulin_serum", "within")}
-    assert status_of(assess_chain(m.values())) == {"dysbiosis": "not measured", "barrier": "not disturbed",
-                                          "translocation": "disturbed",
-                                          "inflammation": "not measured"}
+    assert status_of(assess_chain(m.values())) == {"dysbiosis": "not measured",
+                                                   "barrier": "not disturbed",
+                                                   "translocation": "disturbed",
+                                                   "inflammation": "not measured"}
 
 
 @pytest.mark.parametrize(("status", "value"), [("not measured", None), ("low", None)])

@@ -10,7 +10,8 @@ from gutaxis.report.figures import profile as PF
 
 
 def _panel(label: str, values, *, unit: str = "fraction", threshold=None, previous=None) -> dict:
-    return {"label": label, "unit": unit, "dates": [f"2026-0{i + 1}-01" for i in range(len(values))],
+    return {"label": label, "unit": unit,
+            "dates": [f"2026-0{i + 1}-01" for i in range(len(values))],
             "values": list(values), "censored": [None] * len(values),
             "threshold": threshold, "previous": previous}
 

@@ -1,4 +1,4 @@
-"""The patient profile as profile.json, profile.html and profile.pdf (gutaxis.report.profile_page)."""
+"""The patient profile as profile.json, profile.html and profile.pdf (report.profile_page)."""
 
 from __future__ import annotations
 

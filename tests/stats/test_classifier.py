@@ -37,7 +37,8 @@ def _ids(n: int) -> list[str]:
     return [f"s{i:03d}" for i in range(n)]
 
 
-def _labels(n_a: int, n_b: int, seed: int, names: tuple[str, str] = ("control", "ME/CFS")) -> pd.Series:
+def _labels(n_a: int, n_b: int, seed: int,
+            names: tuple[str, str] = ("control", "ME/CFS")) -> pd.Series:
     y = np.array([names[0]] * n_a + [names[1]] * n_b)
     np.random.default_rng(seed).shuffle(y)
     return pd.Series(y, index=_ids(n_a + n_b), name="group")
@@ -132,7 +133,8 @@ def test_imputation_is_fitted_inside_the_training_folds() -> None:
             imputer.fit(values if fit_imputer_on_all else values[train])
             forest = RandomForestClassifier(n_estimators=100, random_state=_forest_seed(0, 0, k))
             forest.fit(imputer.transform(values[train]), labels[train])
-            out.append(accuracy_score(labels[test], forest.predict(imputer.transform(values[test]))))
+            predicted = forest.predict(imputer.transform(values[test]))
+            out.append(accuracy_score(labels[test], predicted))
         return out
 
     leaky, honest = accuracy(True), accuracy(False)
@@ -156,7 +158,8 @@ def test_separable_classes_are_found() -> None:
 def test_seeded_runs_repeat_and_fold_scores_are_the_folds() -> None:
     x, y = _markers()
     calls: list[tuple[int, int]] = []
-    kw: dict[str, Any] = dict(feature_set="markers", n_splits=4, n_repeats=3, n_estimators=20, seed=7)
+    kw: dict[str, Any] = dict(feature_set="markers", n_splits=4, n_repeats=3, n_estimators=20,
+                              seed=7)
     r1 = cross_validate_forest(x, y, on_fold=lambda d, t: calls.append((d, t)), **kw)
     r2 = cross_validate_forest(x, y, **kw)
     other = cross_validate_forest(x, y, **{**kw, "seed": 8})
@@ -200,7 +203,8 @@ def test_seeded_runs_repeat_and_fold_scores_are_the_folds() -> None:
 
 def test_threads_do_not_change_results() -> None:
     x, y = _markers()
-    kw: dict[str, Any] = dict(feature_set="markers", n_splits=4, n_repeats=2, n_estimators=10, seed=3)
+    kw: dict[str, Any] = dict(feature_set="markers", n_splits=4, n_repeats=2, n_estimators=10,
+                              seed=3)
     one = cross_validate_forest(x, y, threads=1, **kw)
     two = cross_validate_forest(x, y, threads=2, **kw)
     pd.testing.assert_frame_equal(one.fold_scores, two.fold_scores)
@@ -407,7 +411,8 @@ def test_tampered_or_unverifiable_model_is_refused(tmp_path) -> None:
 # ------------------------------------------------------------------ 7. errors
 def test_one_class_is_refused() -> None:
     x = _noise(20, 3, seed=1)
-    with pytest.raises(ValidationError, match="at least two classes; all 20 labelled samples are 'a'"):
+    with pytest.raises(ValidationError,
+                       match="at least two classes; all 20 labelled samples are 'a'"):
         cross_validate_forest(x, pd.Series("a", index=x.index), feature_set="m")
 
 
@@ -415,7 +420,8 @@ def test_class_smaller_than_n_splits_is_refused() -> None:
     y = _labels(30, 6, seed=1)
     x = _noise(36, 3, seed=1)
     with pytest.raises(ValidationError,
-                       match=r"n_splits=10 samples.*'ME/CFS' has 6; use a smaller --cv-folds \(at most 6\)"):
+                       match=r"n_splits=10 samples.*'ME/CFS' has 6; "
+                             r"use a smaller --cv-folds \(at most 6\)"):
         cross_validate_forest(x, y, feature_set="m")
     cross_validate_forest(x, y, feature_set="m", n_splits=6, n_repeats=1, n_estimators=5)
 

@@ -62,7 +62,8 @@ class _Enumerating(np.random.Generator):
 def test_matches_skbio(n: int, g: int, seed: int) -> None:
     dm = _random_dm(n, seed)
     rng = np.random.default_rng(seed + 100)
-    groups = rng.choice([f"g{k}" for k in range(g)], size=n, p=np.arange(1, g + 1) / (g * (g + 1) / 2))
+    weights = np.arange(1, g + 1) / (g * (g + 1) / 2)
+    groups = rng.choice([f"g{k}" for k in range(g)], size=n, p=weights)
     ours = permanova(dm, groups, permutations=199, seed=seed)
     theirs = sk_permanova(dm.to_skbio(), groups, permutations=199, seed=seed)
     assert ours.statistic == pytest.approx(theirs["test statistic"], rel=1e-9)
@@ -235,7 +236,8 @@ def test_make_result_checks() -> None:
 def test_missing_ids_in_series() -> None:
     dm = _random_dm(5, seed=0)
     series = pd.Series(list("aabb"), index=list(dm.ids[:4]))
-    with pytest.raises(NotFoundError, match=r"1 sample id\(s\) not found in the grouping's index.*'s4'"):
+    with pytest.raises(NotFoundError,
+                       match=r"1 sample id\(s\) not found in the grouping's index.*'s4'"):
         permanova(dm, series)
     with pytest.raises(NotFoundError, match=r"pass grouping.to_numpy\(\)"):
         permanova(dm, pd.Series(list("aabba")))  # a RangeIndex
@@ -246,11 +248,13 @@ def test_missing_ids_in_series() -> None:
     [
         (["a"] * 5, r"at least 2 groups; the grouping has 1 \(every sample is in group 'a'\)"),
         (list("abcde"), "all 5 samples are in groups of their own"),
-        (["a", "a", None, "b", float("nan")], r"no group \(NaN/None\) for 2 sample\(s\): 's2', 's4'"),
+        (["a", "a", None, "b", float("nan")],
+         r"no group \(NaN/None\) for 2 sample\(s\): 's2', 's4'"),
         (list("aabb"), "grouping has 4 values but the distance matrix has 5 samples"),
         (np.zeros((5, 1)), "must be one-dimensional"),
         (pd.DataFrame({"g": list("aabbb")}), "not a DataFrame"),
-        (pd.Series(list("aabbb"), index=["s0", "s0", "s1", "s2", "s3"]), "duplicated sample ids: 's0'"),
+        (pd.Series(list("aabbb"), index=["s0", "s0", "s1", "s2", "s3"]),
+         "duplicated sample ids: 's0'"),
     ],
 )
 def test_grouping_errors(grouping, match: str) -> None:

@@ -8,16 +8,17 @@ function that reads and computes but writes nothing, and a result class whose
 ``write(folder, overwrite=False)`` writes the files by the one output rule of
 :mod:`gutaxis.outputs`.
 
-=========================  ======================  =======================  ====================
-command                    options                 run                      result
-=========================  ======================  =======================  ====================
-``gutaxis diversity``      :class:`DiversityOptions`  :func:`run_diversity`  :class:`DiversityResult`
-``gutaxis analyze``        :class:`AnalysisOptions`   :func:`run_analysis`   :class:`AnalysisResult`
-``gutaxis indices``        :class:`IndicesOptions`    :func:`run_indices`    :class:`IndicesResult`
-``gutaxis reference build``  :class:`ReferenceOptions`  :func:`run_reference_build`  :class:`ReferenceResult`
-``gutaxis profile``        :class:`ProfileOptions`    :func:`run_profile`    :class:`ProfileResult`
-``gutaxis demo``           (a folder)              :func:`run_demo`         :class:`DemoResult`
-=========================  ======================  =======================  ====================
+- ``gutaxis diversity``: :class:`DiversityOptions`, :func:`run_diversity`,
+  :class:`DiversityResult`
+- ``gutaxis analyze``: :class:`AnalysisOptions`, :func:`run_analysis`,
+  :class:`AnalysisResult`
+- ``gutaxis indices``: :class:`IndicesOptions`, :func:`run_indices`,
+  :class:`IndicesResult`
+- ``gutaxis reference build``: :class:`ReferenceOptions`,
+  :func:`run_reference_build`, :class:`ReferenceResult`
+- ``gutaxis profile``: :class:`ProfileOptions`, :func:`run_profile`,
+  :class:`ProfileResult`
+- ``gutaxis demo``: a folder, :func:`run_demo`, :class:`DemoResult`
 
 Examples
 --------

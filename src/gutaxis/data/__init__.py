@@ -1,0 +1,1 @@
+"""The bundled example study (read it with :func:`gutaxis.io.read_example`)."""

@@ -1,6 +1,7 @@
-"""The key taxa: the relative abundance of the knowledge base's key taxa
-(``panel: true`` in ``taxa.yaml``), each at the deepest rank it is defined at
-that the data resolve.
+"""The key taxa: the relative abundance of the knowledge base's key taxa.
+
+The key taxa are those with ``panel: true`` in ``taxa.yaml``; each is taken at
+the deepest rank it is defined at that the data resolve.
 """
 
 from __future__ import annotations
@@ -138,7 +139,7 @@ def _resolve(study: Study, catalog: TaxaCatalog) -> tuple[dict[str, np.ndarray],
 
 
 def _checked(study: Study, catalog: TaxaCatalog | None) -> tuple[Study, TaxaCatalog]:
-    """The study and the catalogue (the bundled one by default), their types checked."""
+    """Return the study and the catalogue (the bundled one by default), types checked."""
     check_study(study)
     if catalog is None:
         return study, load_taxa_catalog()

@@ -95,7 +95,8 @@ def decode_text(data: bytes, source: str) -> str:
         The bytes are UTF-16/UTF-32 (Excel "Unicode Text") or not valid UTF-8.
     """
     if data[:4] in (b"\xff\xfe\x00\x00", b"\x00\x00\xfe\xff"):
-        raise FormatError(f"{source}: the file is encoded as UTF-32; save it as UTF-8. {_EXCEL_HINT}")
+        raise FormatError(f"{source}: the file is encoded as UTF-32; save it as UTF-8. "
+                          f"{_EXCEL_HINT}")
     if data[:2] in (b"\xff\xfe", b"\xfe\xff"):
         raise FormatError(f"{source}: the file is encoded as UTF-16, but UTF-8 or ASCII is "
                           f"expected. {_EXCEL_HINT}")
@@ -270,7 +271,8 @@ def check_values(values: np.ndarray, source: str, where: Any) -> None:
     neg = values < 0
     if neg.any():
         k = int(np.flatnonzero(neg)[0])
-        raise ValidationError(f"{source}: {where(k)} is {float(values[k])!r}; abundances must be ≥ 0")
+        raise ValidationError(f"{source}: {where(k)} is {float(values[k])!r}; "
+                              "abundances must be ≥ 0")
 
 
 def make_study(counts: Any, sample_ids: list[str], feature_ids: list[str], *, source: str,

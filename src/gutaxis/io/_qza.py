@@ -67,7 +67,8 @@ class ArtifactMember:
     ----------
     type : str
         The semantic type as written in ``metadata.yaml``
-        (``"FeatureTable[Frequency]"``, ``"SampleData[AlphaDiversity] % Properties('phylogenetic')"``).
+        (``"FeatureTable[Frequency]"``,
+        ``"SampleData[AlphaDiversity] % Properties('phylogenetic')"``).
     uuid : str
         The artifact's UUID (its root directory in the zip).
     format : str
@@ -171,7 +172,8 @@ def _check_member_name(name: str, label: str) -> None:
         raise UnsafeInputError(f"{label}: archive member name {name!r} contains a NUL byte")
 
 
-def _vet_archive(zf: zipfile.ZipFile, label: str, limits: Limits) -> tuple[str, dict[str, zipfile.ZipInfo]]:
+def _vet_archive(zf: zipfile.ZipFile, label: str,
+                 limits: Limits) -> tuple[str, dict[str, zipfile.ZipInfo]]:
     """Check every member; return the root directory and the members by relative path."""
     infos = zf.infolist()
     if len(infos) > limits.max_zip_members:

@@ -205,7 +205,7 @@ class PercentileRule(_Frozen):
 
     def classify(self, percentile: float | None, ci_low: float | None,
                  ci_high: float | None) -> Literal["low", "within", "high", "not comparable"]:
-        """The status of a reference percentile under this rule.
+        """Return the status of a reference percentile under this rule.
 
         Parameters
         ----------
@@ -279,7 +279,7 @@ class ChainCatalog(_Frozen):
 
 
 def load_chain(path: str | Path | None = None) -> ChainCatalog:
-    """The gut–immune chain: the bundled one, or a file in the same schema.
+    """Load the gut–immune chain: the bundled one, or a file in the same schema.
 
     Parameters
     ----------

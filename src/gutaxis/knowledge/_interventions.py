@@ -1,5 +1,6 @@
-"""The options catalogue (``interventions.yaml``): the 5R steps and the interventions
-named under them, each with the findings it addresses, the evidence, and sources.
+"""The options catalogue (``interventions.yaml``): the 5R steps and their interventions.
+
+Each intervention names the findings it addresses, the evidence, and sources.
 
 Nothing here is a prescription: entries carry no doses, and the evidence
 level is a small documented vocabulary (``evidence_levels`` in the file)
@@ -129,7 +130,7 @@ class Intervention(_Frozen):
     verified: bool
 
     def guideline_text(self) -> str | None:
-        """The guideline positions as one line each, joined; ``None`` when there are none."""
+        """Join the guideline positions, one line each; ``None`` when there are none."""
         if not self.guideline:
             return None
         return " | ".join(position.render() for position in self.guideline)
@@ -193,7 +194,7 @@ class InterventionCatalog(_Frozen):
 
 
 def load_interventions(path: str | Path | None = None) -> InterventionCatalog:
-    """The options catalogue: the bundled one, or a file in the same schema.
+    """Load the options catalogue: the bundled one, or a file in the same schema.
 
     Parameters
     ----------

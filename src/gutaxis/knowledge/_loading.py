@@ -51,7 +51,7 @@ def _bundled(model: type[pydantic.BaseModel], filename: str) -> pydantic.BaseMod
 
 
 def load_model(model: type[M], filename: str, path: str | Path | None = None) -> M:
-    """The bundled ``filename`` (parsed once, cached), or the file at ``path``.
+    """Load the bundled ``filename`` (parsed once, cached), or the file at ``path``.
 
     Raises
     ------

@@ -25,7 +25,7 @@ LINKS: tuple[str, ...] = ("barrier", "translocation", "inflammation", "mucosal_i
 
 
 def normalise_name(name: str) -> str:
-    """A column or marker name as matched against aliases.
+    """Normalise a column or marker name as it is matched against aliases.
 
     Lower case, without spaces, ``-``, ``_`` and ``.``: ``"I-FABP"``,
     ``"ifabp"`` and ``"I_FABP"`` all become ``"ifabp"``.
@@ -119,8 +119,9 @@ class Cutoff(pydantic.BaseModel):
         return str(src.url)
 
     def classify(self, value: float) -> str:
-        """``"low"``, ``"borderline"``, ``"within"`` or ``"high"`` for ``value``
-        (in :attr:`unit`), by the rule in the class docstring.
+        """Classify ``value`` (in :attr:`unit`) by the rule in the class docstring.
+
+        The status is ``"low"``, ``"borderline"``, ``"within"`` or ``"high"``.
 
         Examples
         --------
@@ -256,7 +257,7 @@ class MarkerCatalog(pydantic.BaseModel):
         return self
 
     def find(self, column: str) -> tuple[MarkerEntry, str | None] | None:
-        """The entry a column name refers to, and the unit its name carries.
+        """Find the entry a column name refers to, and the unit its name carries.
 
         Returns ``None`` when no entry has the column (or its normalised form)
         as id, name or alias.
@@ -270,7 +271,7 @@ class MarkerCatalog(pydantic.BaseModel):
 
 
 def load_marker_catalog(path: str | Path | None = None) -> MarkerCatalog:
-    """The marker catalogue: the bundled one, or a file in the same schema.
+    """Load the marker catalogue: the bundled one, or a file in the same schema.
 
     Parameters
     ----------

@@ -1,5 +1,7 @@
-"""The taxa catalogue (``taxa.yaml``): key gut taxa, their reported associations,
-and the taxon lists of the dysbiosis indices; schema and loader.
+"""The taxa catalogue (``taxa.yaml``): its schema and loader.
+
+The catalogue holds key gut taxa, their reported associations, and the taxon
+lists of the dysbiosis indices.
 
 Every association and finding names at least one :class:`Source` with a DOI,
 PubMed id or URL, and says whether it was checked in that source
@@ -47,7 +49,7 @@ Rank = Literal["kingdom", "phylum", "class", "order", "family", "genus", "specie
 
 
 def normalise_taxon(name: str) -> str:
-    """A taxon name as the catalogue's ``match`` lists are compared.
+    """Normalise a taxon name as the catalogue's ``match`` lists are compared.
 
     The rank prefix (``s__``, ``g__``) is dropped, GTDB's placeholder suffixes
     (``prausnitzii_C``, ``Ruminococcus_B``) are removed, ``_`` becomes a space,
@@ -126,15 +128,15 @@ class TaxonEntry(_Frozen):
         return self
 
     def match_ranks(self) -> list[str]:
-        """The ranks of ``match``, deepest (the entry's own) first."""
+        """Return the ranks of ``match``, deepest (the entry's own) first."""
         return list(self.match)
 
     def spellings_at(self, rank: str) -> list[str]:
-        """The spellings listed at ``rank`` (empty when the rank is not in ``match``)."""
+        """Return the spellings listed at ``rank`` (empty when the rank is not in ``match``)."""
         return next((list(v) for r, v in self.match.items() if r == rank), [])
 
     def names_at(self, rank: str) -> frozenset[str]:
-        """The normalised spellings at ``rank`` (see :func:`normalise_taxon`)."""
+        """Return the normalised spellings at ``rank`` (see :func:`normalise_taxon`)."""
         return frozenset(normalise_taxon(n) for n in self.spellings_at(rank))
 
 
@@ -180,7 +182,7 @@ class MdIndexDefinition(_Frozen):
         return self
 
     def get(self, list_id: str) -> MdIndexList:
-        """The list called ``list_id``.
+        """Return the list called ``list_id``.
 
         Raises
         ------
@@ -254,7 +256,7 @@ class TaxaCatalog(_Frozen):
         return self
 
     def get(self, taxon_id: str) -> TaxonEntry:
-        """The entry with id ``taxon_id``.
+        """Return the entry with id ``taxon_id``.
 
         Raises
         ------
@@ -268,12 +270,12 @@ class TaxaCatalog(_Frozen):
                             available=[e.id for e in self.taxa])
 
     def panel(self) -> list[TaxonEntry]:
-        """The entries shown in the key-taxa panel, in file order."""
+        """Return the entries shown in the key-taxa panel, in file order."""
         return [t for t in self.taxa if t.panel]
 
 
 def load_taxa_catalog(path: str | Path | None = None) -> TaxaCatalog:
-    """The taxa catalogue: the bundled one, or a file in the same schema.
+    """Load the taxa catalogue: the bundled one, or a file in the same schema.
 
     Parameters
     ----------
@@ -292,7 +294,7 @@ def load_taxa_catalog(path: str | Path | None = None) -> TaxaCatalog:
 
 @functools.cache
 def gmhi_species_sets() -> dict[str, tuple[str, ...]]:
-    """The GMHI species sets shipped with gutaxis, checked against their SHA-256.
+    """Load the GMHI species sets shipped with gutaxis, checked against their SHA-256.
 
     Returns
     -------

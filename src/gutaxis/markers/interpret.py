@@ -41,20 +41,23 @@ def _scaled(value: float, factor: float) -> float:
 
 
 def _checked(value: float | None, name: str) -> float | None:
-    """A reference limit: a finite number ≥ 0, or None."""
+    """Check a reference limit: a finite number ≥ 0, or None."""
     return check_number(value, name, minimum=0, allow_none=True)
 
 
 def _value(value: Any) -> float:
-    """The reported value: a finite number ≥ 0."""
+    """Check the reported value: a finite number ≥ 0."""
     checked = check_number(value, "value", minimum=0)
     assert checked is not None
     return checked
 
 
 def _status(value: float, censored: str | None, bounds: dict[str, Any]) -> tuple[Status, str]:
-    """The status of ``value``; for a censored value, the status every value it may
-    stand for shares, else ``"not comparable"`` with a note saying why."""
+    """Judge ``value`` against ``bounds``.
+
+    A censored value gets the status every value it may stand for shares,
+    else ``"not comparable"`` with a note saying why.
+    """
     if not censored:
         return classify(value, **bounds), ""  # type: ignore[return-value]
     if censored == "<":

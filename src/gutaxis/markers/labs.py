@@ -74,6 +74,7 @@ class LabResults:
     catalog: MarkerCatalog = dataclasses.field(repr=False)
 
     def __len__(self) -> int:
+        """Return the number of lab results (rows)."""
         return len(self.table)
 
     @property
@@ -87,7 +88,7 @@ class LabResults:
         return list(dict.fromkeys(self.table.index.get_level_values("marker")))
 
     def for_sample(self, sample_id: str) -> pd.DataFrame:
-        """The results of one sample, indexed by marker id (a copy).
+        """Return the results of one sample, indexed by marker id (a copy).
 
         Raises
         ------
@@ -165,7 +166,7 @@ def _decode(raw: bytes, path: str) -> str:
 
 
 def _number(text: str, *, where: str, field: str) -> float:
-    """A non-negative finite number, or a ValidationError naming where and which field."""
+    """Parse a non-negative finite number; a ValidationError names where and which field."""
     if not _NUMBER.fullmatch(text):
         hint = ""
         if re.fullmatch(r"\d+,\d+", text):
@@ -261,7 +262,7 @@ def _row(cells: list[str], cols: dict[str, int], catalog: MarkerCatalog, where: 
 
 
 def read_labs(path: str | Path, *, catalog: MarkerCatalog | None = None) -> LabResults:
-    """Read a ``LABS.csv`` file: one lab result per row.
+    r"""Read a ``LABS.csv`` file: one lab result per row.
 
     Parameters
     ----------
@@ -310,7 +311,7 @@ def read_labs(path: str | Path, *, catalog: MarkerCatalog | None = None) -> LabR
     --------
     >>> import tempfile, pathlib
     >>> p = pathlib.Path(tempfile.mkdtemp()) / "LABS.csv"
-    >>> _ = p.write_text("sample_id,marker,value,unit\\nP1,hs-CRP,0.2,mg/dL\\n")
+    >>> _ = p.write_text("sample_id,marker,value,unit\nP1,hs-CRP,0.2,mg/dL\n")
     >>> read_labs(p).table[["value", "unit"]].round(6).to_dict("records")
     [{'value': 2.0, 'unit': 'mg/L'}]
     """

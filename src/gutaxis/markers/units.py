@@ -89,7 +89,7 @@ def parse_unit(text: str) -> Unit:
 
 
 def conversion_factor(source: str | Unit, target: str | Unit) -> float:
-    """The number a value in ``source`` is multiplied by to express it in ``target``.
+    """Return the number a value in ``source`` is multiplied by to express it in ``target``.
 
     Raises
     ------

@@ -79,7 +79,7 @@ def _describe(measure: Measure) -> str:
 
 
 def _label(ref: str, present: Mapping[str, Measure]) -> str:
-    """A measure's name for a sentence: its own label, else the marker catalogue's name."""
+    """Name a measure in a sentence: its own label, else the marker catalogue's name."""
     if ref in present:
         return present[ref].label
     kind, key = ref.split(":", 1)
@@ -88,7 +88,7 @@ def _label(ref: str, present: Mapping[str, Measure]) -> str:
 
 
 def _rule_text(link: ChainLink, present: Mapping[str, Measure]) -> str:
-    """The link's rule in words: ``"Shannon entropy low, or LBP high"``."""
+    """Write the link's rule in words: ``"Shannon entropy low, or LBP high"``."""
     return ", or ".join(f"{_label(c.measure, present)} {c.status}" for c in link.rule.any_of)
 
 

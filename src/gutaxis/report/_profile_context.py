@@ -124,7 +124,7 @@ def _slug(text: str) -> str:
 
 
 def _figure(fig_id: str, fig: Any, caption: str) -> dict[str, Any]:
-    """A figure for the template: its SVG named by its caption (``<id>-caption``)."""
+    """Make a figure for the template: its SVG named by its caption (``<id>-caption``)."""
     svg = figure_to_svg(fig, id_prefix=f"{fig_id}-").replace(
         '<svg role="img" ', f'<svg role="img" aria-labelledby="{fig_id}-caption" ', 1)
     return {"id": fig_id, "svg": Markup(svg), "caption": caption}
@@ -182,8 +182,12 @@ def _measure_row(profile: Profile, m: Measure, short: _Paths) -> dict[str, Any]:
 
 
 def _key_numbers(profile: Profile, short: _Paths) -> dict[str, Any]:
-    """Every index, markers with a value, key taxa found low/high/borderline; the key taxa
-    with a value the reference cannot place are named in a line below the table."""
+    """Collect the key numbers of page 1.
+
+    They are every index, the markers with a value, and the key taxa found
+    low, high or borderline; the key taxa with a value the reference cannot
+    place are named in a line below the table.
+    """
     rows, unplaced = [], []
     for m in profile.measures:
         if m.kind == "taxon" and m.status not in ("low", "high", "borderline"):
@@ -442,7 +446,7 @@ def _provenance(profile: Profile) -> dict[str, Any]:
 
 # ------------------------------------------------------------------------ API
 def build_context(profile: Profile) -> dict[str, Any]:
-    """The template's context for ``profile`` (see ``templates/profile.html.j2``)."""
+    """Build the template's context for ``profile`` (see ``templates/profile.html.j2``)."""
     short = _Paths(profile)
     return {
         "p": profile, "sections": SECTIONS,

@@ -295,8 +295,9 @@ def _markers(a: CohortAnalysis) -> dict[str, Any] | None:
                                    "q", "Effect size", "Higher in"], rows,
                   frozenset({2, 3, *range(4, 4 + k), 5 + k, 6 + k, 7 + k}))
     tests = [a.marker_tests[m] for m in names if m in a.marker_tests]
+    units = {m: i.unit for m, i in panel.info.items()}
     figure = _figure(
-        "fig-markers", F.marker_boxplots(panel.values, {m: i.unit for m, i in panel.info.items()}, a.groups, order,
+        "fig-markers", F.marker_boxplots(panel.values, units, a.groups, order,
                                          subtitles={m: _p_title(a.marker_tests[m])
                                                     for m in names if m in a.marker_tests}),
         f"Markers per group (box: median and quartiles; points: samples; log axis where values "
@@ -482,7 +483,7 @@ def _environment() -> jinja2.Environment:
 
 
 def render_report(analysis: CohortAnalysis) -> str:
-    """The report of ``analysis`` as one self-contained HTML document.
+    """Render the report of ``analysis`` as one self-contained HTML document.
 
     Parameters
     ----------

@@ -46,7 +46,8 @@ def random_newick(n_tips: int, rng: np.random.Generator, *, polytomy: int = 0,
 
 
 def random_table(n_samples: int, n_features: int, rng: np.random.Generator,
-                 *, empty_rows: tuple[int, ...] = (), empty_cols: tuple[int, ...] = ()) -> np.ndarray:
+                 *, empty_rows: tuple[int, ...] = (),
+                 empty_cols: tuple[int, ...] = ()) -> np.ndarray:
     counts = np.zeros((n_samples, n_features), dtype=np.int64)
     for i in range(n_samples):
         k = int(rng.integers(1, max(2, n_features // 4)))

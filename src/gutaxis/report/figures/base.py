@@ -88,7 +88,7 @@ def style() -> Iterator[None]:
 
 
 def text(value: Any) -> str:
-    """Return data text to show literally (``$`` would start mathtext).
+    r"""Return data text to show literally (``$`` would start mathtext).
 
     Parameters
     ----------
@@ -101,7 +101,7 @@ def text(value: Any) -> str:
     Examples
     --------
     >>> print(text("cost $5"))
-    cost \\$5
+    cost \$5
     """
     return str(value).replace("$", r"\$")
 

@@ -132,7 +132,7 @@ def pcoa_scatter(ordination: Any, groups: pd.Series, group_order: Sequence[str],
 
 
 def _top_columns(frame: pd.DataFrame, top: int) -> pd.DataFrame:
-    """The ``top`` columns by mean, the rest summed into ``Other`` (when more than one)."""
+    """Keep the ``top`` columns by mean, the rest summed into ``Other`` (when more than one)."""
     order = frame.mean(axis=0).sort_values(ascending=False, kind="stable").index
     if len(order) <= top + 1:
         return frame[order]
@@ -245,7 +245,7 @@ def forest_plot(da: Any, group_order: Sequence[str], *, q_threshold: float = 0.1
 
 def forest_rows(table: pd.DataFrame, *, q_threshold: float = 0.1, top: int = 20,
                 max_rows: int = 40) -> pd.DataFrame:
-    """The rows a forest plot and its table show (see :func:`forest_plot`)."""
+    """Return the rows a forest plot and its table show (see :func:`forest_plot`)."""
     ordered = table.sort_values("q", kind="stable", na_position="last")
     sig = ordered[ordered["q"] < q_threshold]
     return (sig.head(max_rows) if len(sig) else ordered.head(top)).copy()

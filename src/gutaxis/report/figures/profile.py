@@ -92,7 +92,7 @@ def reference_distribution(values: Sequence[float] | np.ndarray, patient: float,
 
 def percentile_chart(rows: Sequence[tuple[str, float, float | None, float | None, str]]
                      ) -> Figure:
-    """The patient's reference percentile with its 95 % interval, one row per measure.
+    """Draw the patient's reference percentile with its 95 % interval, one row per measure.
 
     Parameters
     ----------
