@@ -9,6 +9,7 @@ from importlib import resources
 
 import pytest
 
+from builders.browser import page_widths
 from builders.html_page import Page
 from builders.report import ALPHA, BETA, EVIL, MARKERS
 from gutaxis.report import render_report, write_report
@@ -229,3 +230,12 @@ def test_shared_labels_are_told_apart():
         blautia: "Blautia", "LPS": "LPS"}
     # plain ids with the same label: the id is added
     assert _display_labels(["a", "b"], ["x", "x"]) == {"a": "x [a]", "b": "x [b]"}
+
+
+@pytest.mark.parametrize("width", [390, 1280])
+def test_no_horizontal_scrolling_in_a_browser(full_html, browser, tmp_path, width):
+    path = tmp_path / "report.html"
+    path.write_text(full_html, "utf-8")
+    widths = page_widths(browser, path, width)
+    assert widths["client"] == width
+    assert widths["scroll"] <= widths["client"], widths

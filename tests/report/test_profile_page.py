@@ -9,8 +9,6 @@ import itertools
 import json
 import math
 import re
-import shutil
-import subprocess
 import sys
 import time
 from importlib import resources
@@ -20,6 +18,7 @@ import numpy as np
 import pypdfium2 as pdfium
 import pytest
 
+from builders.browser import page_widths
 from builders.html_page import Page
 from builders.profile import (
     DISCLAIMER,
@@ -570,34 +569,12 @@ def test_page_is_built_to_fit_a_phone(page_html):
     assert "ol.chain { flex-direction: column; }" in phone
 
 
-def _visible_width(page_file, width: int) -> dict:
-    """Open ``page_file`` in headless Chromium in a ``width``-px frame; return its widths."""
-    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
-    wrapper = page_file.with_name("frame.html")
-    wrapper.write_text(
-        f'<!DOCTYPE html><html><body style="margin:0"><iframe id="f" src="{page_file.as_uri()}" '
-        f'style="width:{width}px;height:3000px;border:0"></iframe><script>'
-        "document.getElementById('f').addEventListener('load', () => {"
-        "const d = document.getElementById('f').contentDocument.documentElement;"
-        "const p = document.createElement('pre'); p.id = 'widths';"
-        "p.textContent = JSON.stringify({scroll: d.scrollWidth, client: d.clientWidth});"
-        "document.body.appendChild(p); });</script></body></html>", "utf-8")
-    run = subprocess.run([chromium, "--headless", "--no-sandbox", "--disable-gpu",
-                          "--disable-background-networking", "--allow-file-access-from-files",
-                          "--window-size=1000,2000", "--virtual-time-budget=5000", "--dump-dom",
-                          wrapper.as_uri()], capture_output=True, text=True, timeout=120)
-    found = re.search(r'<pre id="widths">(.*?)</pre>', run.stdout)
-    assert found is not None, run.stderr[-2000:]
-    return json.loads(html.unescape(found.group(1)))
-
-
 @WEASYPRINT_IMPORT
-@pytest.mark.skipif(not (shutil.which("chromium") or shutil.which("chromium-browser")),
-                    reason="needs a headless Chromium to lay the page out")
 @pytest.mark.parametrize("width", [390, 1280])
-def test_no_horizontal_scrolling_in_a_browser(written, width):
+def test_no_horizontal_scrolling_in_a_browser(written, browser, width):
     paths, _ = written
-    widths = _visible_width(paths["html"], width)
+    widths = page_widths(browser, paths["html"], width)
+    assert widths["client"] == width
     assert widths["scroll"] <= widths["client"], widths
 
 
