@@ -18,7 +18,8 @@ from typing import Any, TypeVar
 
 from gutaxis.exceptions import InputError, ValidationError
 
-__all__ = ["check_type", "check_integer", "check_number", "check_path", "check_names"]
+__all__ = ["check_type", "check_integer", "check_number", "check_path", "check_file",
+           "check_folder", "check_names"]
 
 _T = TypeVar("_T")
 
@@ -206,6 +207,60 @@ def check_path(value: Any, name: str) -> Path:
     if not isinstance(value, str | os.PathLike):
         raise InputError(f"{name} must be a path (a str or os.PathLike); got {_found(value)}")
     return Path(value)
+
+
+def check_file(path: str | os.PathLike[str] | None, what: str) -> Path | None:
+    """Return ``path`` as a Path after checking that it names a readable file.
+
+    Parameters
+    ----------
+    path : path or None
+    what : str
+        The option it was given as, for the message (``"--metadata"``).
+
+    Returns
+    -------
+    pathlib.Path or None
+
+    Raises
+    ------
+    InputError
+        Not a path at all (a number...), no such file, or a folder.
+    """
+    if path is None:
+        return None
+    p = check_path(path, what)
+    if not p.exists():
+        raise InputError(f"{what} {p}: no such file")
+    if p.is_dir():
+        raise InputError(f"{what} {p}: is a folder; expected a file")
+    return p
+
+
+def check_folder(path: str | os.PathLike[str], what: str) -> Path:
+    """Return ``path`` as a Path after checking that it names a folder.
+
+    Parameters
+    ----------
+    path : path
+    what : str
+        The option it was given as (``"--reference"``).
+
+    Returns
+    -------
+    pathlib.Path
+
+    Raises
+    ------
+    InputError
+        Not a path at all (None, a number...), no such folder, or a file.
+    """
+    p = check_path(path, what)
+    if not p.exists():
+        raise InputError(f"{what} {p}: no such folder")
+    if not p.is_dir():
+        raise InputError(f"{what} {p}: is a file; expected a folder")
+    return p
 
 
 def check_names(value: Any, name: str) -> tuple[str, ...]:

@@ -19,71 +19,17 @@ from typing import Any
 import pandas as pd
 
 from gutaxis import io as gio
-from gutaxis.checks import check_path
+from gutaxis.checks import check_file
 from gutaxis.exceptions import InputError, UnknownNameError, ValidationError
 from gutaxis.markers import MarkerPanel, marker_panel, read_marker_specs
 from gutaxis.provenance import file_sha256, input_record_from
 from gutaxis.study import Study
 
 __all__ = ["TableOptions", "load_study", "attach_tree", "tree_info", "read_markers",
-           "no_metadata_note", "check_file", "check_folder", "StepCallback", "default"]
+           "no_metadata_note", "StepCallback", "default"]
 
 #: ``on_step(label, done, total)`` — progress callback the CLI turns into a bar.
 StepCallback = Callable[[str, int, int], None]
-
-
-def check_file(path: str | os.PathLike[str] | None, what: str) -> Path | None:
-    """Return ``path`` as a Path after checking that it names a readable file.
-
-    Parameters
-    ----------
-    path : path or None
-    what : str
-        The option it was given as, for the message (``"--metadata"``).
-
-    Returns
-    -------
-    pathlib.Path or None
-
-    Raises
-    ------
-    InputError
-        Not a path at all (a number...), no such file, or a folder.
-    """
-    if path is None:
-        return None
-    p = check_path(path, what)
-    if not p.exists():
-        raise InputError(f"{what} {p}: no such file")
-    if p.is_dir():
-        raise InputError(f"{what} {p}: is a folder; expected a file")
-    return p
-
-
-def check_folder(path: str | os.PathLike[str], what: str) -> Path:
-    """Return ``path`` as a Path after checking that it names a folder.
-
-    Parameters
-    ----------
-    path : path
-    what : str
-        The option it was given as (``"--reference"``).
-
-    Returns
-    -------
-    pathlib.Path
-
-    Raises
-    ------
-    InputError
-        Not a path at all (None, a number...), no such folder, or a file.
-    """
-    p = check_path(path, what)
-    if not p.exists():
-        raise InputError(f"{what} {p}: no such folder")
-    if not p.is_dir():
-        raise InputError(f"{what} {p}: is a file; expected a folder")
-    return p
 
 
 def default(options: type, name: str) -> Any:

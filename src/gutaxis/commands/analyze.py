@@ -7,13 +7,12 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
-from gutaxis.checks import check_names, check_type
+from gutaxis.checks import check_file, check_names, check_type
 from gutaxis.cohort import CohortAnalysis, CohortParameters, FoldCallback, analyze_cohort
 from gutaxis.commands._inputs import (
     StepCallback,
     TableOptions,
     attach_tree,
-    check_file,
     load_study,
     read_markers,
     tree_info,

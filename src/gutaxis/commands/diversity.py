@@ -12,12 +12,11 @@ from typing import Any
 import pandas as pd
 
 from gutaxis import io as gio
-from gutaxis.checks import check_integer, check_names, check_type
+from gutaxis.checks import check_file, check_integer, check_names, check_type
 from gutaxis.commands._inputs import (
     StepCallback,
     TableOptions,
     attach_tree,
-    check_file,
     load_study,
     no_metadata_note,
     tree_info,

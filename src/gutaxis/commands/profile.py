@@ -6,11 +6,9 @@ import dataclasses
 import os
 from pathlib import Path
 
-from gutaxis.checks import check_integer, check_names, check_type
+from gutaxis.checks import check_file, check_folder, check_integer, check_names, check_type
 from gutaxis.commands._inputs import (
     TableOptions,
-    check_file,
-    check_folder,
     load_study,
     read_markers,
 )

@@ -6,8 +6,8 @@ import dataclasses
 import os
 from pathlib import Path
 
-from gutaxis.checks import check_names, check_type
-from gutaxis.commands._inputs import TableOptions, check_file, load_study, read_markers
+from gutaxis.checks import check_file, check_names, check_type
+from gutaxis.commands._inputs import TableOptions, load_study, read_markers
 from gutaxis.exceptions import InputError, ValidationError
 from gutaxis.reference import Reference, build_reference, save_reference
 
