@@ -41,7 +41,7 @@ def test_low_shannon_makes_dysbiosis_disturbed():
     assert dysbiosis.deciding == (("index:shannon_entropy", "low"),)
     # Numbers as gutaxis.formatting writes them everywhere; the rule in words, with labels.
     assert dysbiosis.explanation.startswith(
-        "Disturbed: shannon_entropy low (reference percentile 1.0 (95 % CI 0.2–3.0)). "
+        "Disturbed: shannon_entropy low — reference percentile 1.0 (95 % CI 0.2–3.0). "
         "Rule: disturbed when shannon_entropy low, or gmhi low, or ")
     assert "=" not in dysbiosis.explanation
     assert {k: a.status for k, a in result.items() if k != "dysbiosis"} == dict.fromkeys(
@@ -124,7 +124,7 @@ def test_a_measured_value_that_cannot_be_placed_makes_the_link_not_comparable():
 def test_a_censored_value_is_described_with_its_sign():
     m = [measure("marker:calprotectin", "within", 50.0, censored="<")]
     inflammation = assess_chain(m)[3]
-    assert "(<50" in inflammation.explanation
+    assert "(calprotectin within — <50, lab range)." in inflammation.explanation
 
 
 def test_min_measured_from_the_rule_is_honoured():

@@ -63,7 +63,7 @@ def _judged(measure: Measure | None) -> bool:
 
 
 def _describe(measure: Measure) -> str:
-    """``"Shannon entropy low (reference percentile 2.0 (95 % CI 1.0–4.0))"`` and the like.
+    """``"Shannon entropy low — reference percentile 2.0 (95 % CI 1.0–4.0)"`` and the like.
 
     Numbers are written by `gutaxis.formatting`, as on the rest of the page.
     """
@@ -71,10 +71,10 @@ def _describe(measure: Measure) -> str:
     if measure.percentile is not None:
         placed = format_percentile_with_ci(measure.percentile, measure.ci_low, measure.ci_high)
         detail = placed if placed.endswith("reference sample") else f"reference percentile {placed}"
-        text += f" ({detail})"
+        text += f" — {detail}"
     elif measure.value is not None:
-        source = f"; {measure.range_used.kind} range" if measure.range_used is not None else ""
-        text += f" ({format_value(measure.value, measure.unit or '', measure.censored)}{source})"
+        source = f", {measure.range_used.kind} range" if measure.range_used is not None else ""
+        text += f" — {format_value(measure.value, measure.unit or '', measure.censored)}{source}"
     return text
 
 
