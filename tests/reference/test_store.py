@@ -37,7 +37,7 @@ def test_save_load_round_trip_is_exact(reference: Reference, tmp_path) -> None:
     loaded = load_reference(out)
     _assert_same(reference, loaded)
     meta = json.loads((out / "reference.json").read_text(encoding="utf-8"))
-    assert meta["schema_version"] == 1 and meta["format"] == "gutaxis-reference"
+    assert meta["schema_version"] == 2 and meta["format"] == "gutaxis-reference"
     assert meta["distance"]["threshold"] == reference.distance_threshold
     assert meta["sequencing"] == {"type": "16S amplicon", "region": "V4", "source": "user"}
     assert meta["read_depth"]["p1"] == pytest.approx(np.percentile(reference.read_depth, 1))
@@ -45,6 +45,23 @@ def test_save_load_round_trip_is_exact(reference: Reference, tmp_path) -> None:
         assert {npz[k].dtype.kind for k in npz.files} <= {"f", "U"}
     again = load_reference(save_reference(loaded, tmp_path / "again"))
     _assert_same(reference, again)
+
+
+def test_a_reference_written_by_gutaxis_0_1_still_loads(reference: Reference, tmp_path) -> None:
+    out = save_reference(reference, tmp_path / "ref")
+    path = out / "reference.json"
+    meta = json.loads(path.read_text(encoding="utf-8"))
+    # 0.1.0 wrote schema 1, whose inputs' role was the table's format
+    meta["schema_version"] = 1
+    meta["inputs"] = [{**i, "role": "biom-hdf5"} if i["role"] == "table" else i
+                      for i in meta["inputs"]]
+    path.write_text(json.dumps(meta), encoding="utf-8")
+    _assert_same(reference, load_reference(out))
+    meta["schema_version"] = 3
+    path.write_text(json.dumps(meta), encoding="utf-8")
+    with pytest.raises(InputError, match="reference schema_version 3, but this gutaxis reads up "
+                                         "to 2; upgrade gutaxis"):
+        load_reference(out)
 
 
 def test_save_refuses_a_non_empty_directory(reference: Reference, tmp_path) -> None:

@@ -36,7 +36,7 @@ __all__ = ["save_reference", "load_reference", "reference_document", "content_ha
            "CLASSIFIER_DIR", "OWNED"]
 
 #: Version of the on-disk layout; a reader refuses a larger one.
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 FORMAT = "gutaxis-reference"
 JSON_FILE = "reference.json"
 ARRAYS_FILE = "arrays.npz"
