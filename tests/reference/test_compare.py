@@ -130,6 +130,22 @@ def test_markers_are_converted_to_the_reference_unit_to_be_placed(reference: Ref
     assert in_ng.range_used.low == pytest.approx(in_pg.range_used.low / 1000)
 
 
+def test_a_marker_placed_by_the_reference_no_longer_says_it_is_unjudged(
+        reference: Reference) -> None:
+    from gutaxis.knowledge import load_marker_catalog
+    from gutaxis.markers import interpret_marker
+    from gutaxis.markers.interpret import NO_INTERVAL_NOTE
+
+    entry = load_marker_catalog().find("lps")[0]
+    alone = interpret_marker(entry, 150.0, "pg/mL")   # no lab range, no cut-off
+    assert alone.status == "not comparable" and NO_INTERVAL_NOTE in alone.notes
+    placed = place_markers(reference, [alone], n_boot=200)[0]
+    assert placed.status in {"low", "within", "high"} and placed.percentile is not None
+    assert not any("without a judgement" in n for n in placed.notes), placed.notes
+    assert ("no reference interval exists for this marker; judged by its place in the "
+            "reference cohort instead") in placed.notes
+
+
 def test_a_marker_judged_by_its_own_range_keeps_it(reference: Reference) -> None:
     judged = RangeUsed("lab", 0.0, 100.0, "lab")
     m = place_markers(reference, [Measure("marker:lps", "LPS", "marker", 150.0, "pg/mL", "high",

@@ -134,7 +134,7 @@ def test_classifier_is_copied_and_checked(study: Study, tmp_path) -> None:
         load_reference(out)
 
 
-def test_a_reference_written_by_gutaxis_0_1_still_loads(reference: Reference, tmp_path) -> None:
+def test_marker_records_keep_the_0_1_layout(reference: Reference, tmp_path) -> None:
     """The folder layout did not change: marker records are read into MarkerColumn."""
     out = save_reference(reference, tmp_path / "ref")
     meta = json.loads((out / "reference.json").read_text(encoding="utf-8"))

@@ -21,17 +21,19 @@ from gutaxis.markers.units import conversion_factor, parse_unit
 from gutaxis.measures import Measure, RangeUsed, Status
 
 __all__ = ["interpret_marker", "interpret_result", "NO_INTERVAL_NOTE", "NO_CUTOFF_NOTE",
-           "NOT_IN_CATALOGUE_NOTE"]
+           "NOT_IN_CATALOGUE_NOTE", "UNJUDGED"]
 
+#: How the notes below end: the value has no status of its own (a reference cohort may
+#: still place it, and then says so in place of these words).
+UNJUDGED = "value shown without a judgement"
 #: Note of a value of a marker for which no reference interval exists.
-NO_INTERVAL_NOTE = ("no reference interval exists for this marker; value shown without a "
-                    "judgement")
+NO_INTERVAL_NOTE = f"no reference interval exists for this marker; {UNJUDGED}"
 #: Note of a value of a marker without a catalogue cut-off (but not flagged as having none).
 NO_CUTOFF_NOTE = ("the knowledge base holds no published cut-off for this marker and the "
-                  "laboratory gave no range; value shown without a judgement")
+                  f"laboratory gave no range; {UNJUDGED}")
 #: Note of a value of a marker the catalogue does not know, given without a lab range.
 NOT_IN_CATALOGUE_NOTE = ("the marker is not in the knowledge base and the laboratory gave no "
-                         "range; value shown without a judgement")
+                         f"range; {UNJUDGED}")
 
 _ORDER = ("low", "borderline", "within", "high")
 

@@ -27,7 +27,7 @@ from gutaxis.composition import taxon_labels
 from gutaxis.exceptions import NotFoundError, UnitError, ValidationError
 from gutaxis.indices import compute_indices
 from gutaxis.io import TAXONOMY_SCHEMES, infer_sequencing, infer_taxonomy_scheme, parse_sequencing
-from gutaxis.markers import conversion_factor
+from gutaxis.markers import UNJUDGED, conversion_factor
 from gutaxis.measures import Alert, Measure, MeasureKind, RangeUsed, Status, measure_id
 from gutaxis.outputs import to_json
 from gutaxis.reference._model import DISTANCE_QUANTILE, Reference, check_reference
@@ -643,6 +643,13 @@ def place_markers(reference: Reference, markers: Sequence[Measure], *, n_boot: i
     return placed
 
 
+def _judged_by_reference(m: Measure, **changes: Any) -> Measure:
+    """Give ``m`` the status the reference found; its notes no longer say it has none."""
+    notes = tuple(n.replace(UNJUDGED, "judged by its place in the reference cohort instead")
+                  for n in changes.pop("notes", m.notes))
+    return dataclasses.replace(m, notes=notes, **changes)
+
+
 def _placed(reference: Reference, m: Measure, cand: _Candidate,
             row: tuple[float, float, float] | None, n_boot: int, seed: int) -> Measure:
     unjudged = m.range_used is None
@@ -656,14 +663,14 @@ def _placed(reference: Reference, m: Measure, cand: _Candidate,
         status, note = _censored_status(cand, m.censored, n_boot, seed)
         if status is None:
             return dataclasses.replace(m, reference_n=cand.n, notes=(*m.notes, note))
-        return dataclasses.replace(m, status=status, reference_n=cand.n,
-                                   range_used=_marker_range(reference, m),
-                                   notes=(*m.notes, note))
+        return _judged_by_reference(m, status=status, reference_n=cand.n,
+                                    range_used=_marker_range(reference, m),
+                                    notes=(*m.notes, note))
     assert row is not None
     pct, lo, hi = row
     placed = dataclasses.replace(m, percentile=pct, ci_low=lo, ci_high=hi, reference_n=cand.n)
     if unjudged:
         status = _status(lo, hi, value=cand.value, reference=cand.reference)
-        placed = dataclasses.replace(placed, status=status,
-                                     range_used=_marker_range(reference, m))
+        placed = _judged_by_reference(placed, status=status,
+                                      range_used=_marker_range(reference, m))
     return placed
