@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+from pathlib import Path
 
 import pytest
 
@@ -138,3 +139,21 @@ def test_a_failed_read_leaves_what_was_read_before_untouched(tmp_path):
     with pytest.raises(ValidationError):
         read_labs(bad)
     assert good.table.equals(before) and good.path.endswith("a.csv")
+
+
+def test_plain_crp_is_not_read_as_hs_crp(tmp_path):
+    """User-reported: the guide said ``CRP`` names hs-CRP; they are different tests."""
+    with pytest.raises(ValidationError, match=r"line 2: field 'marker': unknown marker 'CRP'; "
+                                              r"the marker catalogue knows .*hscrp"):
+        read_labs(_write(tmp_path, HEADER + "P1,CRP,4,mg/L,,,\n"))
+
+
+def test_the_user_guide_example_reads_as_the_guide_says(tmp_path):
+    guide = (Path(__file__).parents[2] / "docs" / "user-guide.md").read_text("utf-8")
+    section = guide[guide.index("## Lab results (LABS.csv)"):]
+    example = section[section.index("```\n") + 4:section.index("\n```", section.index("```\n"))]
+    assert example.startswith("sample_id,marker,value,unit")
+    labs = read_labs(_write(tmp_path, example + "\n"))
+    assert labs.markers == ["calprotectin", "hscrp", "lps"]
+    assert labs.table.loc[("P01", "hscrp"), "value"] == 2.1          # mg/dL → mg/L
+    assert labs.table.loc[("P01", "lps"), "censored"] == "<"
