@@ -15,6 +15,7 @@ from typer.testing import CliRunner
 from gutaxis import Study
 from gutaxis.cli import app
 from gutaxis.exceptions import UnknownMetricError
+from gutaxis.knowledge import load_marker_catalog
 
 runner = CliRunner()
 
@@ -497,3 +498,60 @@ def test_markers_lists_the_catalogue():
     text = result.output
     for name in ("calprotectin", "hscrp", "lps", "zonulin_serum", "pg/mL", "<0.5"):
         assert name in text, name
+    narrow = runner.invoke(app, ["markers"], env={"COLUMNS": "80"}).output
+    assert "…" not in narrow
+    for entry in load_marker_catalog().markers:   # every id whole, on one line
+        assert f" {entry.id} " in narrow, entry.id
+
+
+@pytest.mark.parametrize("command", [
+    ["diversity", "{table}", "--metrics", "braycurtis"],
+    ["indices", "{table}"],
+    ["analyze", "{table}", "--metadata", "{metadata}", "--group", "Subject"],
+    ["reference", "build", "{table}", "--metadata", "{metadata}", "--name", "n"],
+    ["profile", "{table}", "--sample", "ERR1331786", "--reference", "{folder}"],
+])
+def test_a_folder_that_will_be_refused_is_refused_before_any_work(tmp_path, command):
+    from gutaxis.io import example_dataset
+
+    data = example_dataset()
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "notes.txt").write_text("mine", encoding="utf-8")
+    args = [a.format(table=data.table, metadata=data.metadata, folder=tmp_path)
+            for a in command]
+    proc = _gutaxis(*args, "--out", str(out))
+    assert proc.returncode == 2
+    # one line, the refusal: nothing was computed or reported before it
+    assert proc.stdout == "" and proc.stderr.count("\n") == 1, proc.stderr
+    assert proc.stderr.startswith(f"error: {out} is not empty (notes.txt); choose a new folder")
+    assert (out / "notes.txt").read_text(encoding="utf-8") == "mine"
+
+
+def test_warnings_are_one_line_and_left_out_samples_are_named(tmp_path):
+    from gutaxis.io import example_dataset
+
+    data = example_dataset()
+    proc = _gutaxis("reference", "build", str(data.table), "--metadata", str(data.metadata),
+                    "--where", "Age > 60", "--min-reads", "50000", "--name", "old",
+                    "--out", str(tmp_path / "ref"))
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stderr.splitlines()
+    assert lines[0].startswith("warning: --where 'Age > 60' after leaving out 4 sample(s) with "
+                               "fewer than 50000 reads leaves 11 samples; with fewer than 30")
+    assert "SmallReferenceWarning" not in proc.stderr and ".py:" not in proc.stderr
+    left_out = [line for line in lines if line.startswith("left out")]
+    meta = json.loads((tmp_path / "ref" / "reference.json").read_text(encoding="utf-8"))
+    excluded = meta["excluded"]["fewer than 50000 reads"]
+    assert left_out == [f"left out 4 sample(s) with fewer than 50000 reads: "
+                        f"{', '.join(excluded)} (all in reference.json, under excluded)"]
+
+
+def test_a_reader_error_names_the_option_it_came_from(tmp_path):
+    from gutaxis.io import example_dataset
+
+    data = example_dataset()
+    proc = _gutaxis("diversity", str(data.table), "--metadata", str(data.table),
+                    "--out", str(tmp_path / "o"))
+    assert proc.returncode == 2
+    assert proc.stderr.startswith(f"error: --metadata {data.table}: the file contains NUL bytes")

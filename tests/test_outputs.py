@@ -12,6 +12,7 @@ import pytest
 
 from gutaxis.exceptions import OutputError
 from gutaxis.outputs import (
+    check_output_folder,
     from_json_number,
     json_text,
     prepare_output_folder,
@@ -103,3 +104,15 @@ def test_a_file_where_a_folder_is_wanted(tmp_path):
     (tmp_path / "f").write_text("x")
     with pytest.raises(OutputError, match="is a file; the output needs a folder"):
         prepare_output_folder(tmp_path / "f", owned=[], overwrite=True)
+
+
+def test_check_output_folder_changes_nothing(tmp_path):
+    (tmp_path / "alpha.tsv").write_text("old", encoding="utf-8")
+    (tmp_path / "mine.txt").write_text("mine", encoding="utf-8")
+    assert check_output_folder(tmp_path, owned=["alpha.tsv"], overwrite=True) == tmp_path
+    assert (tmp_path / "alpha.tsv").read_text(encoding="utf-8") == "old"   # not removed yet
+    with pytest.raises(OutputError, match=r"is not empty \(alpha.tsv, mine.txt\)"):
+        check_output_folder(tmp_path, owned=["alpha.tsv"], overwrite=False)
+    assert not (tmp_path / "new").exists()
+    check_output_folder(tmp_path / "new", owned=[], overwrite=False)
+    assert not (tmp_path / "new").exists()                                # not created either

@@ -811,6 +811,12 @@ CASES: list[Case] = [
      r"is not empty \(keep.txt\).*--overwrite"),
     (goutputs.prepare_output_folder, (None,), {"owned": (), "overwrite": False}, InputError,
      r"output folder \(--out\) must be a path .*; got None"),
+    (goutputs.check_output_folder, (TABLE,), {"owned": (), "overwrite": False}, OutputError,
+     r"is a file; the output needs a folder"),
+    (goutputs.check_output_folder, (FULL,), {"owned": (), "overwrite": False}, OutputError,
+     r"is not empty \(keep.txt\).*--overwrite, overwrite=True in Python"),
+    (goutputs.check_output_folder, (3,), {"owned": (), "overwrite": False}, InputError,
+     r"output folder \(--out\) must be a path .*; got int 3"),
 ]
 
 #: The packages walked (each function and class of their ``__all__``), besides the

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import sys
+import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -193,6 +194,7 @@ def diversity(
         table=table, taxonomy=taxonomy, tree=tree, metadata=metadata, sequences=sequences,
         metrics=_split(metrics) if metrics is not None else None, rarefy=rarefy, seed=seed,
         transpose=transpose, shannon_base=base, threads=threads)
+    options.check_output(out, overwrite=overwrite)
     with _progress() as (on_step, _):
         result = run_diversity(options, command=_command(), on_step=on_step)
     study = result.study
@@ -248,12 +250,17 @@ def list_markers() -> None:
     from gutaxis.knowledge import load_marker_catalog
 
     catalog = load_marker_catalog()
-    table = Table("id", "name", "unit", "also accepted as", "specimen", "published cut-off")
+    table = Table()
+    # ids whole on one line; the other columns wrap, never cut with "…"
+    table.add_column("id", no_wrap=True, min_width=max(len(e.id) for e in catalog.markers))
+    for header in ("name", "unit", "also accepted as", "specimen", "published cut-off"):
+        table.add_column(header, overflow="fold")
     for entry in catalog.markers:
         cut = entry.default_cutoff
         table.add_row(entry.id, entry.name, entry.unit, ", ".join(entry.aliases),
                       entry.specimen, cut.label if cut is not None else
-                      ("none exists" if entry.no_reference_interval else "–"))
+                      ("none exists" if entry.no_reference_interval
+                       else "none in the knowledge base"))
     out_console.print(table)
     out_console.print("Units: mass concentrations (pg/mL, ng/mL, ug/mL, mg/L, mg/dL, g/L), mass "
                       "fractions (ng/g, ug/g, mg/kg) and EU/mL, U/mL, U/L, %, ratio; values "
@@ -348,6 +355,7 @@ def analyze(
         table=table, metadata=metadata, taxonomy=taxonomy, tree=tree, sequences=sequences,
         markers=_split(markers), markers_file=markers_file, parameters=parameters,
         save_model=save_model, transpose=transpose)
+    options.check_output(out, overwrite=overwrite)
     _analyze(options, out, overwrite)
 
 
@@ -393,7 +401,9 @@ def indices(
     from gutaxis.commands import run_indices
 
     _logging(verbose)
-    result = run_indices(IndicesOptions(table=table, taxonomy=taxonomy, transpose=transpose))
+    options = IndicesOptions(table=table, taxonomy=taxonomy, transpose=transpose)
+    options.check_output(out, overwrite=overwrite)
+    result = run_indices(options)
     for name, note in result.not_applicable.items():
         console.print(f"[yellow]{name}[/]: {note}", highlight=False)
     written = result.write(out, overwrite=overwrite)
@@ -448,16 +458,19 @@ def reference_build(
     from gutaxis.commands import run_reference_build
 
     _logging(verbose)
-    result = run_reference_build(ReferenceOptions(
+    options = ReferenceOptions(
         table=table, metadata=metadata, name=name, where=where, markers=_split(markers),
         markers_file=markers_file, taxonomy=taxonomy, classifier=classifier,
-        sequencing=sequencing, min_reads=min_reads, transpose=transpose))
+        sequencing=sequencing, min_reads=min_reads, transpose=transpose)
+    options.check_output(out, overwrite=overwrite)
+    result = run_reference_build(options)
     ref = result.reference
     console.print(f"{ref.n_samples} reference samples; {ref.sequencing}, taxonomy "
                   f"{ref.taxonomy_scheme}; version {ref.version[:12]}", highlight=False)
     for reason, samples in (ref.details.get("excluded") or {}).items():
-        console.print(f"[yellow]left out[/] {len(samples)} sample(s) with {reason}",
-                      highlight=False)
+        shown = ", ".join(map(str, samples[:10])) + (" …" if len(samples) > 10 else "")
+        console.print(f"[yellow]left out[/] {len(samples)} sample(s) with {reason}: {shown} "
+                      "(all in reference.json, under excluded)", highlight=False)
     _written(result.write(out, overwrite=overwrite), {"reference": "reference"})
 
 
@@ -467,7 +480,8 @@ def profile(
     table: Annotated[Path, typer.Argument(
         metavar="TABLE", help="The patient's microbiome table (it may hold other samples). "
                               "Example: patient.biom")],
-    sample: Annotated[str, typer.Option(help="The patient's sample id. Example: --sample P01")],
+    sample: Annotated[str, typer.Option(
+        help="The patient's sample id in TABLE (and in --labs). Example: --sample S17")],
     reference: Annotated[Path, typer.Option(
         help="A reference folder made by `gutaxis reference build`. Example: --reference ref/")],
     out: Out,
@@ -508,10 +522,12 @@ def profile(
     from gutaxis.commands import run_profile
 
     _logging(verbose)
-    result = run_profile(ProfileOptions(
+    options = ProfileOptions(
         table=table, sample=sample, reference=reference, patient=patient, labs=labs,
         metadata=metadata, markers=_split(markers), markers_file=markers_file,
-        taxonomy=taxonomy, previous=previous, seed=seed, pdf=pdf, transpose=transpose))
+        taxonomy=taxonomy, previous=previous, seed=seed, pdf=pdf, transpose=transpose)
+    options.check_output(out, overwrite=overwrite)
+    result = run_profile(options)
     _print_profile(result.profile)
     written = result.write(out, overwrite=overwrite)
     _written(written, {k: f"profile ({k})" for k in ("html", "pdf", "json")})
@@ -577,8 +593,18 @@ def demo(
     _written(result.written, {f"profile/{k}": f"profile ({k})" for k in ("html", "pdf", "json")})
 
 
+def _show_warning(message: Warning | str, category: type[Warning], filename: str,
+                  lineno: int, file: object = None, line: str | None = None) -> None:
+    """Print a warning as one line, as errors are (no source file, no code line)."""
+    console.print(f"[yellow]warning:[/] {message}", highlight=False)
+
+
 def main() -> None:
-    """Run the console script: domain errors become one clear line and exit code 2."""
+    """Run the console script: domain errors become one clear line and exit code 2.
+
+    Warnings are one ``warning:`` line each.
+    """
+    warnings.showwarning = _show_warning
     try:
         app()
     except GutaxisError as exc:

@@ -245,7 +245,7 @@ class NotFoundError(GutaxisError, KeyError):
     available : sequence of str, optional
         The ids that are present: close ones are suggested ("did you mean"),
         and up to ``show`` of them are listed.
-    show : int, default 40
+    show : int, default 100
         How many of ``available`` the message lists.
 
     Attributes
@@ -257,7 +257,7 @@ class NotFoundError(GutaxisError, KeyError):
     """
 
     def __init__(self, what: str, missing: Sequence[str], where: str = "",
-                 available: Sequence[str] | None = None, show: int = 40) -> None:
+                 available: Sequence[str] | None = None, show: int = 100) -> None:
         self.what = what
         self.missing = [str(m) for m in missing]
         names = [str(a) for a in available] if available is not None else []

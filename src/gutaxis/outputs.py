@@ -40,7 +40,7 @@ from gutaxis.checks import check_path, check_type
 from gutaxis.exceptions import InputError, OutputError
 
 __all__ = ["to_json", "from_json_number", "json_text", "write_json", "write_text", "write_tsv",
-           "prepare_output_folder", "POSITIVE_INFINITY", "NEGATIVE_INFINITY"]
+           "check_output_folder", "prepare_output_folder", "POSITIVE_INFINITY", "NEGATIVE_INFINITY"]
 
 #: How +∞ is written in JSON and TSV.
 POSITIVE_INFINITY = "inf"
@@ -222,26 +222,18 @@ def write_tsv(frame: pd.DataFrame, path: str | os.PathLike[str], *, index: bool 
     return write_text(path, text)
 
 
-def prepare_output_folder(folder: str | os.PathLike[str], *, owned: Iterable[str],
-                          overwrite: bool, inputs: Iterable[str | os.PathLike[str]] = (),
-                          what: str = "the output") -> Path:
-    """Make ``folder`` ready for a command's files, by the one rule for output folders.
+def check_output_folder(folder: str | os.PathLike[str], *, owned: Iterable[str],
+                        overwrite: bool, inputs: Iterable[str | os.PathLike[str]] = (),
+                        what: str = "the output") -> Path:
+    """Check, changing nothing, that :func:`prepare_output_folder` would accept ``folder``.
+
+    Commands call it before any work, so that a folder that will be refused
+    is refused at once, not after minutes of computing.
 
     Parameters
     ----------
-    folder : path
-        Created when missing.
-    owned : iterable of str
-        The names (files or sub-folders, relative to ``folder``) the command
-        writes; glob patterns are allowed (``"marker_*.tsv"``).
-    overwrite : bool
-        False: a folder that holds anything is refused.  True: what the
-        command owns is removed first (other files are left alone).
-    inputs : iterable of path
-        Files the command reads: none of them may be inside what it would
-        write or remove.
-    what : str
-        What the folder is for, in messages (``"the profile"``).
+    folder, owned, overwrite, inputs, what
+        As :func:`prepare_output_folder`.
 
     Returns
     -------
@@ -260,8 +252,7 @@ def prepare_output_folder(folder: str | os.PathLike[str], *, owned: Iterable[str
     if target.exists() and not target.is_dir():
         raise OutputError(f"{target} is a file; {what} needs a folder (choose a new path)")
     patterns = list(owned)
-    owned_paths = [p for pattern in patterns for p in target.glob(pattern)] if target.is_dir() \
-        else []
+    owned_paths = _owned_paths(target, patterns)
     for source in inputs:
         src = Path(source).resolve()
         hit = [p for p in owned_paths if p.resolve() == src or p.resolve() in src.parents]
@@ -270,18 +261,68 @@ def prepare_output_folder(folder: str | os.PathLike[str], *, owned: Iterable[str
         if hit:
             raise OutputError(f"{target}: writing {what} here would replace the input "
                               f"{source}; choose another output folder")
-    if target.is_dir():
+    if target.is_dir() and not overwrite:
         present = sorted(p.name for p in target.iterdir())
-        if present and not overwrite:
+        if present:
             shown = ", ".join(present[:8]) + (" …" if len(present) > 8 else "")
             raise OutputError(f"{target} is not empty ({shown}); choose a new folder for "
-                              f"{what}, or overwrite it (--overwrite: the files gutaxis "
-                              "writes there are replaced, other files are kept)")
-        for path in owned_paths:
-            if path.is_dir() and not path.is_symlink():
-                shutil.rmtree(path)
-            else:
-                path.unlink(missing_ok=True)
+                              f"{what}, or overwrite it (--overwrite, overwrite=True in "
+                              "Python: every file this command writes is replaced, including "
+                              "ones an earlier run wrote that this run does not; other files "
+                              "are kept)")
+    return target
+
+
+def _owned_paths(target: Path, patterns: list[str]) -> list[Path]:
+    """Return what in ``target`` matches the command's owned names."""
+    return [p for pattern in patterns for p in target.glob(pattern)] if target.is_dir() else []
+
+
+def prepare_output_folder(folder: str | os.PathLike[str], *, owned: Iterable[str],
+                          overwrite: bool, inputs: Iterable[str | os.PathLike[str]] = (),
+                          what: str = "the output") -> Path:
+    """Make ``folder`` ready for a command's files, by the one rule for output folders.
+
+    Parameters
+    ----------
+    folder : path
+        Created when missing.
+    owned : iterable of str
+        The names (files or sub-folders, relative to ``folder``) the command
+        writes; glob patterns are allowed (``"marker_*.tsv"``).
+    overwrite : bool
+        False: a folder that holds anything is refused.  True: what the
+        command owns is removed first, including files an earlier run wrote
+        that this run will not (so no stale result is left beside new ones);
+        other files are left alone.
+    inputs : iterable of path
+        Files the command reads: none of them may be inside what it would
+        write or remove.
+    what : str
+        What the folder is for, in messages (``"the profile"``).
+
+    Returns
+    -------
+    pathlib.Path
+        ``folder``.
+
+    Raises
+    ------
+    OutputError
+        ``folder`` is a file; it holds files and ``overwrite`` is False; an
+        input lies among the files the command owns; the folder cannot be
+        created.
+    InputError
+        ``folder`` is not a path (None, a number).
+    """
+    patterns = list(owned)
+    target = check_output_folder(folder, owned=patterns, overwrite=overwrite, inputs=inputs,
+                                 what=what)
+    for path in _owned_paths(target, patterns):
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path)
+        else:
+            path.unlink(missing_ok=True)
     try:
         target.mkdir(parents=True, exist_ok=True)
     except OSError as exc:

@@ -155,5 +155,5 @@ def test_the_user_guide_example_reads_as_the_guide_says(tmp_path):
     assert example.startswith("sample_id,marker,value,unit")
     labs = read_labs(_write(tmp_path, example + "\n"))
     assert labs.markers == ["calprotectin", "hscrp", "lps"]
-    assert labs.table.loc[("P01", "hscrp"), "value"] == 2.1          # mg/dL → mg/L
-    assert labs.table.loc[("P01", "lps"), "censored"] == "<"
+    assert labs.table.loc[("S17", "hscrp"), "value"] == 2.1          # mg/dL → mg/L
+    assert labs.table.loc[("S17", "lps"), "censored"] == "<"

@@ -142,6 +142,17 @@ def test_measures_only_in_the_previous_profile_are_listed() -> None:
                                 notes=("not in the current profile",))]
 
 
+@pytest.mark.parametrize(("before", "after", "note"), [
+    (None, 3.0, "not measured at the previous visit: no change"),
+    (3.0, None, "not measured at the current visit: no change"),
+    (None, None, "not measured at either visit: no change"),   # GMHI on 16S, twice
+])
+def test_a_measure_missing_at_a_visit_says_which(before, after, note) -> None:
+    rows = compare_visits(_visit({"index:gmhi": before}), [_m("index:gmhi", after)],
+                          _reference())
+    assert rows[0].change is None and rows[0].notes == (note,)
+
+
 def test_without_reference_changes_are_reported_only() -> None:
     rows = compare_visits(_visit({"index:shannon_entropy": 2.0}),
                           [_m("index:shannon_entropy", 15.0)], None)

@@ -73,7 +73,8 @@ def test_reference_samples_below_min_reads_are_left_out(study: Study) -> None:
     ("Nope == 'x'", "not a valid condition.*columns are: Subject, Age, LPSpgml"),
     ("subject == 'Control'", "did you mean 'Subject' for 'subject'\\?"),
     ("Age", "true/false condition"),
-    ("x = 1", "true/false condition"),
+    ("x = 1", r"true/false condition.*gives DataFrame \(it sets a column with '='; compare "
+              r"with '=='\)"),
     ("Age > @limit", "Python variables"),
     ("", "must be a condition such as"),
 ])

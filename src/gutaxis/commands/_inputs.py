@@ -10,11 +10,12 @@ built de novo.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pandas as pd
 
@@ -22,6 +23,7 @@ from gutaxis import io as gio
 from gutaxis.checks import check_file
 from gutaxis.exceptions import InputError, UnknownNameError, ValidationError
 from gutaxis.markers import MarkerPanel, marker_panel, read_marker_specs
+from gutaxis.outputs import check_output_folder, prepare_output_folder
 from gutaxis.provenance import file_sha256, input_record_from
 from gutaxis.study import Study
 
@@ -97,6 +99,11 @@ class TableOptions:
         No table, or a path that names no file (the message names the option).
     """
 
+    #: What the command writes into its output folder (what ``--overwrite`` replaces).
+    OWNED: ClassVar[tuple[str, ...]] = ()
+    #: What the output folder holds, for messages (``"the analysis"``).
+    OUTPUT_NAME: ClassVar[str] = "the output"
+
     table: Path
     taxonomy: Path | None = None
     metadata: Path | None = None
@@ -120,6 +127,54 @@ class TableOptions:
         """
         return [p for p in (getattr(self, f.name) for f in dataclasses.fields(self))
                 if isinstance(p, Path)]
+
+    def check_output(self, folder: str | os.PathLike[str], *, overwrite: bool = False) -> Path:
+        """Refuse ``folder`` now, before any work, if writing the results there would be refused.
+
+        Parameters
+        ----------
+        folder : path
+            Where the results will be written.
+        overwrite : bool, default False
+
+        Returns
+        -------
+        pathlib.Path
+            ``folder``.
+
+        Raises
+        ------
+        OutputError
+            See :func:`gutaxis.outputs.check_output_folder`.
+        """
+        return check_output_folder(folder, owned=self.OWNED, overwrite=overwrite,
+                                   inputs=self.input_paths(), what=self.OUTPUT_NAME)
+
+    def prepare_output(self, folder: str | os.PathLike[str], *, overwrite: bool) -> Path:
+        """Make ``folder`` ready for the results (:func:`~gutaxis.outputs.prepare_output_folder`).
+
+        Parameters
+        ----------
+        folder : path
+        overwrite : bool
+
+        Returns
+        -------
+        pathlib.Path
+        """
+        return prepare_output_folder(folder, owned=self.OWNED, overwrite=overwrite,
+                                     inputs=self.input_paths(), what=self.OUTPUT_NAME)
+
+
+@contextlib.contextmanager
+def _named(flag: str) -> Iterator[None]:
+    """Put the option's name in front of a reader's error (``--metadata x.biom: …``)."""
+    try:
+        yield
+    except InputError as exc:
+        if exc.args and not str(exc.args[0]).startswith(flag):
+            exc.args = (f"{flag} {exc.args[0]}", *exc.args[1:])
+        raise
 
 
 def load_study(options: TableOptions, *, min_shared: int = 1,
@@ -145,17 +200,20 @@ def load_study(options: TableOptions, *, min_shared: int = 1,
     study = gio.read_table(options.table, transpose=options.transpose)
     inputs = [input_record_from(study.provenance[0], "table")]
     if options.taxonomy is not None:
-        tax = gio.read_taxonomy(options.taxonomy)
+        with _named("--taxonomy"):
+            tax = gio.read_taxonomy(options.taxonomy)
         inputs.append(input_record_from(tax.attrs["provenance"], "taxonomy"))
         study = study.replace({"step": "attach_taxonomy", "path": str(options.taxonomy)},
                               taxonomy=tax.reindex(study.feature_ids))
     if sequences is not None:
-        seqs = gio.read_sequences(sequences)
+        with _named("--sequences"):
+            seqs = gio.read_sequences(sequences)
         inputs.append(input_record_from(seqs.attrs["provenance"], "sequences"))
         study = study.replace({"step": "attach_sequences", "path": str(sequences)},
                               sequences=seqs.reindex(study.feature_ids))
     if options.metadata is not None:
-        md = gio.read_metadata(options.metadata)
+        with _named("--metadata"):
+            md = gio.read_metadata(options.metadata)
         inputs.append(input_record_from(md.attrs["provenance"], "metadata"))
         study = study.with_metadata(md, min_shared=min_shared, source=str(options.metadata))
     return study, inputs

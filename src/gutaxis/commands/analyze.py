@@ -18,7 +18,7 @@ from gutaxis.commands._inputs import (
     tree_info,
 )
 from gutaxis.exceptions import InputError
-from gutaxis.outputs import prepare_output_folder, write_text
+from gutaxis.outputs import write_text
 from gutaxis.report import RESULT_FILES, write_report, write_results
 
 __all__ = ["AnalysisOptions", "AnalysisResult", "run_analysis", "ANALYSIS_FILES"]
@@ -67,6 +67,9 @@ class AnalysisOptions(TableOptions):
     >>> options.parameters.permutations
     999
     """
+
+    OWNED = ANALYSIS_FILES
+    OUTPUT_NAME = "the analysis"
 
     parameters: CohortParameters
     tree: Path | None = None
@@ -127,8 +130,7 @@ class AnalysisResult:
         dict of str to Path
             What was written, by name (``results``, ``report``, ``alpha``...).
         """
-        out = prepare_output_folder(folder, owned=ANALYSIS_FILES, overwrite=overwrite,
-                                    inputs=self.options.input_paths(), what="the analysis")
+        out = self.options.prepare_output(folder, overwrite=overwrite)
         analysis = self.analysis
         written = write_results(analysis, out)
         info = tree_info(analysis.study)

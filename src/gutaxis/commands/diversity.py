@@ -31,7 +31,7 @@ from gutaxis.diversity import (
     split_metrics,
 )
 from gutaxis.exceptions import InputError, ValidationError
-from gutaxis.outputs import prepare_output_folder, write_json, write_text, write_tsv
+from gutaxis.outputs import write_json, write_text, write_tsv
 from gutaxis.provenance import build_provenance
 from gutaxis.study import Study
 
@@ -79,6 +79,9 @@ class DiversityOptions(TableOptions):
     ValidationError
         A value out of range.
     """
+
+    OWNED = DIVERSITY_FILES
+    OUTPUT_NAME = "the diversity"
 
     tree: Path | None = None
     sequences: Path | None = None
@@ -161,8 +164,7 @@ class DiversityResult:
         dict of str to Path
             ``alpha``, ``beta/<metric>``, ``provenance`` and ``tree``, as written.
         """
-        out = prepare_output_folder(folder, owned=DIVERSITY_FILES, overwrite=overwrite,
-                                    inputs=self.options.input_paths(), what="the diversity")
+        out = self.options.prepare_output(folder, overwrite=overwrite)
         written: dict[str, Path] = {}
         if self.alpha is not None:
             written["alpha"] = write_tsv(self.alpha, out / "alpha.tsv", index=True,

@@ -12,7 +12,7 @@ import pandas as pd
 from gutaxis.checks import check_type
 from gutaxis.commands._inputs import TableOptions, load_study
 from gutaxis.indices import compute_indices
-from gutaxis.outputs import prepare_output_folder, write_json, write_tsv
+from gutaxis.outputs import write_json, write_tsv
 from gutaxis.study import Study
 
 __all__ = ["IndicesOptions", "IndicesResult", "run_indices", "INDICES_FILES"]
@@ -26,6 +26,9 @@ NOTES_SCHEMA_VERSION = "2.0"
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class IndicesOptions(TableOptions):
     """What ``gutaxis indices`` reads (see :class:`~gutaxis.commands.TableOptions`)."""
+
+    OWNED = INDICES_FILES
+    OUTPUT_NAME = "the indices"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -83,8 +86,7 @@ class IndicesResult:
         dict of str to Path
             ``{"indices": …, "notes": …}``.
         """
-        out = prepare_output_folder(folder, owned=INDICES_FILES, overwrite=overwrite,
-                                    inputs=self.options.input_paths(), what="the indices")
+        out = self.options.prepare_output(folder, overwrite=overwrite)
         frame = self.frame.copy()
         frame.index.name = "sample_id"
         return {"indices": write_tsv(frame, out / "indices.tsv", index=True, float_format=None),

@@ -14,7 +14,6 @@ from gutaxis.commands._inputs import (
 )
 from gutaxis.exceptions import ValidationError
 from gutaxis.markers import read_labs
-from gutaxis.outputs import prepare_output_folder
 from gutaxis.profile import Profile, build_profile, read_visit
 from gutaxis.provenance import input_record
 from gutaxis.reference import load_reference
@@ -60,6 +59,9 @@ class ProfileOptions(TableOptions):
         An empty sample id, markers without metadata, ``n_boot`` < 1, a
         negative seed.
     """
+
+    OWNED = PROFILE_FILES
+    OUTPUT_NAME = "the profile"
 
     sample: str
     reference: Path
@@ -131,8 +133,7 @@ class ProfileResult:
             The PDF cannot be made (WeasyPrint's libraries are missing); the
             JSON and HTML are written before.
         """
-        out = prepare_output_folder(folder, owned=PROFILE_FILES, overwrite=overwrite,
-                                    inputs=self.options.input_paths(), what="the profile")
+        out = self.options.prepare_output(folder, overwrite=overwrite)
         return write_profile(self.profile, out, pdf=self.options.pdf)
 
 

@@ -10,6 +10,10 @@ from gutaxis.checks import check_file, check_names, check_type
 from gutaxis.commands._inputs import TableOptions, load_study, read_markers
 from gutaxis.exceptions import InputError, ValidationError
 from gutaxis.reference import Reference, build_reference, save_reference
+from gutaxis.reference.store import OWNED
+
+#: What ``gutaxis reference build`` writes into its folder (what ``--overwrite`` replaces).
+REFERENCE_FILES = OWNED
 
 __all__ = ["ReferenceOptions", "ReferenceResult", "run_reference_build"]
 
@@ -46,6 +50,9 @@ class ReferenceOptions(TableOptions):
     ValidationError
         An empty name, a negative ``min_reads``.
     """
+
+    OWNED = REFERENCE_FILES
+    OUTPUT_NAME = "the reference"
 
     name: str
     where: str | None = None

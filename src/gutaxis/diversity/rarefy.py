@@ -154,7 +154,8 @@ def rarefy(study: Study, depth: int, *, seed: int | None = None,
     keep = totals >= depth
     if not keep.any():
         raise InputError(
-            f"every sample has fewer than {depth} reads (`depth`); the deepest sample, "
+            f"every sample has fewer than {depth} reads (the rarefaction depth: --rarefy, "
+            f"depth in Python); the deepest sample, "
             f"{study.sample_ids[int(np.argmax(totals))]!r}, has {int(totals.max())}. "
             f"Choose a depth ≤ {int(totals.max())}."
         )

@@ -128,8 +128,9 @@ def _judge(row: FollowupRow, status: str | None, reference: Reference | None,
     before, after = row.previous, row.current
     notes = list(row.notes)
     if before is None or after is None:
-        notes.append("not measured at the " + ("previous" if before is None else "current")
-                     + " visit: no change")
+        when = ("either" if before is None and after is None
+                else "the previous" if before is None else "the current")
+        notes.append(f"not measured at {when} visit: no change")
         return dataclasses.replace(row, notes=tuple(notes))
     if not (math.isfinite(before) and math.isfinite(after)):
         notes.append("a value is infinite (e.g. an MD-index with no increased genera): no change")

@@ -326,8 +326,10 @@ def select_samples(study: Study, where: str | None) -> list[str]:
                                  or (isinstance(v, float) and np.isnan(v)) for v in values):
         got = (type(mask).__name__ if values is None
                else f"values of dtype {getattr(mask, 'dtype', '?')}")
+        equals = (" (it sets a column with '='; compare with '==')"
+                  if re.search(r"(?<![=!<>])=(?!=)", where) else "")
         raise ValidationError(f"--where must be a true/false condition on each sample, e.g. "
-                              f"\"Subject == 'Control'\"; {where!r} gives {got}")
+                              f"\"Subject == 'Control'\"; {where!r} gives {got}{equals}")
     keep = np.array([bool(v) if isinstance(v, bool | np.bool_) else False for v in values],
                     dtype=bool)
     return [str(s) for s in study.sample_ids[keep]]
