@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import math
+import os
+import stat
 from pathlib import Path
 
 import numpy as np
@@ -15,8 +17,10 @@ from gutaxis.outputs import (
     check_output_folder,
     from_json_number,
     json_text,
+    open_atomic,
     prepare_output_folder,
     to_json,
+    write_bytes,
     write_json,
     write_text,
     write_tsv,
@@ -116,3 +120,28 @@ def test_check_output_folder_changes_nothing(tmp_path):
     assert not (tmp_path / "new").exists()
     check_output_folder(tmp_path / "new", owned=[], overwrite=False)
     assert not (tmp_path / "new").exists()                                # not created either
+
+
+def test_an_acknowledged_write_is_synced_file_then_folder(tmp_path, monkeypatch):
+    """A rename survives a crash only once the file's data and the folder entry are synced."""
+    synced: list[str] = []
+    real_fsync = os.fsync
+
+    def record(fd):
+        synced.append("folder" if stat.S_ISDIR(os.fstat(fd).st_mode) else "file")
+        return real_fsync(fd)
+
+    monkeypatch.setattr("os.fsync", record)
+    write_bytes(tmp_path / "a.bin", b"\x00\x01")
+    assert synced == ["file", "folder"]
+    assert (tmp_path / "a.bin").read_bytes() == b"\x00\x01"
+
+
+def test_an_error_inside_open_atomic_leaves_the_old_file(tmp_path):
+    target = tmp_path / "m.tsv"
+    target.write_text("old\n", encoding="utf-8")
+    with pytest.raises(ZeroDivisionError), open_atomic(target) as out:
+        out.write("new, half written\n")
+        1 / 0  # noqa: B018
+    assert target.read_text(encoding="utf-8") == "old\n"
+    assert [p.name for p in tmp_path.iterdir()] == ["m.tsv"]

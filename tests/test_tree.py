@@ -11,7 +11,7 @@ import pytest
 import skbio
 
 from gutaxis.exceptions import FormatError, NotFoundError, UnsafeInputError
-from gutaxis.io import read_tree
+from gutaxis.io import read_tree, write_tree
 from gutaxis.tree import Tree
 
 
@@ -178,7 +178,7 @@ def test_round_trips_random(seed, tmp_path):
     assert back.to_newick() == t.to_newick()
     sk = skbio.TreeNode.read(io.StringIO(t.to_newick()))
     assert Tree.from_skbio(sk).to_newick() == t.to_newick()
-    t.write(tmp_path / "t.nwk")
+    write_tree(t, tmp_path / "t.nwk")
     assert read_tree(tmp_path / "t.nwk").to_newick() == t.to_newick()
 
 

@@ -24,14 +24,15 @@ itself; a file named as an input is never written over.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
 import shutil
 import tempfile
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import numpy as np
 import pandas as pd
@@ -40,7 +41,8 @@ from gutaxis.checks import check_path, check_type
 from gutaxis.exceptions import InputError, OutputError
 
 __all__ = ["to_json", "from_json_number", "json_text", "write_json", "write_text", "write_tsv",
-           "check_output_folder", "prepare_output_folder", "POSITIVE_INFINITY", "NEGATIVE_INFINITY"]
+           "write_bytes", "open_atomic", "check_output_folder", "prepare_output_folder",
+           "POSITIVE_INFINITY", "NEGATIVE_INFINITY"]
 
 #: How +∞ is written in JSON and TSV.
 POSITIVE_INFINITY = "inf"
@@ -136,8 +138,85 @@ def json_text(document: Any) -> str:
     return json.dumps(to_json(document), indent=2, ensure_ascii=False, allow_nan=False) + "\n"
 
 
+def open_atomic(path: str | os.PathLike[str], mode: str = "w", *,
+                what: str = "") -> contextlib.AbstractContextManager[IO[Any]]:
+    """Open a file that appears whole at ``path`` when the block ends, or not at all.
+
+    The data go to a temporary file beside ``path``; when the block ends
+    without an error it is flushed and synced to disk, renamed over ``path``,
+    and the folder is synced, so that a file reported as written survives a
+    crash.  On an error the temporary file is removed and ``path`` is left as
+    it was.
+
+    Parameters
+    ----------
+    path : path
+        The file to write; its folder is created when missing.
+    mode : {"w", "wb", "w+b"}, default "w"
+        Text (UTF-8, Unix line ends) or binary; ``"w+b"`` for writers that
+        also read back (HDF5).
+    what : str, optional
+        What the file holds, for the message (``"the distance matrix"``).
+
+    Returns
+    -------
+    context manager
+        Yields the open file.
+
+    Raises
+    ------
+    OutputError
+        The file cannot be written (the path and the reason are named).
+    InputError
+        ``path`` is not a path, or ``mode`` not one of the above (raised at
+        once, before the block).
+    """
+    target = check_path(path, "path")
+    if mode not in ("w", "wb", "w+b"):
+        raise InputError(f"mode must be 'w', 'wb' or 'w+b'; got {mode!r}")
+    return _atomic(target, mode, f"cannot write {what}" if what else "cannot be written")
+
+
+@contextlib.contextmanager
+def _atomic(target: Path, mode: str, failed: str) -> Iterator[IO[Any]]:
+    """Do the work of :func:`open_atomic`."""
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        handle, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
+    except OSError as exc:
+        raise OutputError(f"{target}: {failed} ({exc.strerror or exc})") from None
+    try:
+        with (os.fdopen(handle, mode, encoding="utf-8", newline="\n") if mode == "w"
+              else os.fdopen(handle, mode)) as out:
+            yield out
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(tmp, target)
+        _sync_folder(target.parent)
+    except OSError as exc:
+        Path(tmp).unlink(missing_ok=True)
+        raise OutputError(f"{target}: {failed} ({exc.strerror or exc})") from None
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _sync_folder(folder: Path) -> None:
+    """Sync a folder's entries to disk (a rename is durable only then), where supported."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
 def write_text(path: str | os.PathLike[str], text: str) -> Path:
-    """Write a text file whole or not at all (a temporary file, flushed, then renamed).
+    """Write a text file whole or not at all (see :func:`open_atomic`).
 
     Parameters
     ----------
@@ -155,25 +234,38 @@ def write_text(path: str | os.PathLike[str], text: str) -> Path:
     InputError
         ``path`` is not a path, or ``text`` not a str.
     """
-    target = check_path(path, "path")
     if not isinstance(text, str):
         raise InputError(f"text must be a str; got {type(text).__name__} (write_json writes "
                          "a document, write_tsv a table)")
-    try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        handle, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
-        try:
-            with os.fdopen(handle, "w", encoding="utf-8", newline="\n") as out:
-                out.write(text)
-                out.flush()
-                os.fsync(out.fileno())
-            os.replace(tmp, target)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-    except OSError as exc:
-        raise OutputError(f"{target}: cannot be written ({exc.strerror or exc})") from None
-    return target
+    with open_atomic(path) as out:
+        out.write(text)
+    return Path(path)
+
+
+def write_bytes(path: str | os.PathLike[str], data: bytes) -> Path:
+    """Write a binary file whole or not at all (see :func:`open_atomic`).
+
+    Parameters
+    ----------
+    path : path
+    data : bytes
+
+    Returns
+    -------
+    pathlib.Path
+
+    Raises
+    ------
+    OutputError
+        The file cannot be written.
+    InputError
+        ``path`` is not a path, or ``data`` not bytes.
+    """
+    if not isinstance(data, bytes | bytearray | memoryview):
+        raise InputError(f"data must be bytes; got {type(data).__name__}")
+    with open_atomic(path, "wb") as out:
+        out.write(data)
+    return Path(path)
 
 
 def write_json(path: str | os.PathLike[str], document: Any) -> Path:

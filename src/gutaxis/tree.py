@@ -36,10 +36,8 @@ from __future__ import annotations
 
 import logging
 import math
-import os
 import re
 from collections.abc import Iterable, Sequence
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -472,10 +470,6 @@ class Tree:
         if not math.isnan(length):
             s += ":" + repr(float(length))
         return s
-
-    def write(self, path: str | os.PathLike[str]) -> None:
-        """Write the tree to ``path`` as Newick (one line, UTF-8)."""
-        Path(path).write_text(self.to_newick() + "\n", encoding="utf-8")
 
     # ------------------------------------------------------------ scikit-bio
     @classmethod

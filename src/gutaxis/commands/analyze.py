@@ -7,6 +7,7 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
+from gutaxis import io as gio
 from gutaxis.checks import check_file, check_names, check_type
 from gutaxis.cohort import CohortAnalysis, CohortParameters, FoldCallback, analyze_cohort
 from gutaxis.commands._inputs import (
@@ -18,7 +19,6 @@ from gutaxis.commands._inputs import (
     tree_info,
 )
 from gutaxis.exceptions import InputError
-from gutaxis.outputs import write_text
 from gutaxis.report import RESULT_FILES, write_report, write_results
 
 __all__ = ["AnalysisOptions", "AnalysisResult", "run_analysis", "ANALYSIS_FILES"]
@@ -136,7 +136,7 @@ class AnalysisResult:
         info = tree_info(analysis.study)
         if info is not None and info.get("source") == "de novo" and \
                 analysis.study.tree is not None:
-            written["tree"] = write_text(out / "tree.nwk", analysis.study.tree.to_newick())
+            written["tree"] = gio.write_tree(analysis.study.tree, out / "tree.nwk")
         for name, model in analysis.models.items():
             (out / "model").mkdir(exist_ok=True)
             path = out / "model" / f"{name}.joblib"

@@ -31,7 +31,7 @@ from gutaxis.diversity import (
     split_metrics,
 )
 from gutaxis.exceptions import InputError, ValidationError
-from gutaxis.outputs import write_json, write_text, write_tsv
+from gutaxis.outputs import write_json, write_tsv
 from gutaxis.provenance import build_provenance
 from gutaxis.study import Study
 
@@ -176,7 +176,7 @@ class DiversityResult:
                 written[f"beta/{name}"] = out / "beta" / f"{name}.tsv"
         tree = self.tree
         if tree is not None and tree.get("source") == "de novo" and self.study.tree is not None:
-            written["tree"] = write_text(out / "tree.nwk", self.study.tree.to_newick())
+            written["tree"] = gio.write_tree(self.study.tree, out / "tree.nwk")
         written["provenance"] = write_json(out / "provenance.json", self.provenance)
         return written
 

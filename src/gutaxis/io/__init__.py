@@ -33,7 +33,7 @@ from gutaxis.io._metadata import read_metadata
 from gutaxis.io._qza import is_qza
 from gutaxis.io._table import FORMATS, read_table, sniff_format
 from gutaxis.io._taxonomy import parse_taxonomy, read_taxonomy
-from gutaxis.io._tree import read_tree
+from gutaxis.io._tree import read_tree, write_tree
 from gutaxis.io._writers import write_biom, write_table_tsv
 
 __all__ = [
@@ -52,6 +52,7 @@ __all__ = [
     "read_tree",
     "read_lsmat",
     "write_lsmat",
+    "write_tree",
     "write_table_tsv",
     "write_biom",
     "Limits",

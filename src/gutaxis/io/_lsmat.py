@@ -14,10 +14,11 @@ import pandas as pd
 
 from gutaxis.checks import check_type
 from gutaxis.distance import DistanceMatrix
-from gutaxis.exceptions import FormatError, OutputError, UnsafeInputError, ValidationError
+from gutaxis.exceptions import FormatError, UnsafeInputError, ValidationError
 from gutaxis.io._common import PathLike
 from gutaxis.io._limits import get_limits
 from gutaxis.io._qza import text_or_artifact
+from gutaxis.outputs import open_atomic
 
 __all__ = ["read_lsmat", "write_lsmat", "parse_lsmat"]
 
@@ -128,11 +129,7 @@ def write_lsmat(dm: DistanceMatrix, path: PathLike) -> None:
         if _UNSAFE_ID.search(ident):
             raise ValidationError(f"distance matrix id {ident!r} contains a tab or line break; "
                                   "it cannot be written as lsmat")
-    try:
-        with open(path, "w", encoding="utf-8", newline="\n") as out:
-            out.write("\t" + "\t".join(ids) + "\n")
-            for ident, row in zip(ids, dm.data, strict=True):
-                out.write(ident + "\t" + "\t".join(map(repr, row.tolist())) + "\n")
-    except OSError as exc:
-        raise OutputError(f"{path}: cannot write the distance matrix "
-                          f"({exc.strerror or exc})") from exc
+    with open_atomic(path, what="the distance matrix") as out:
+        out.write("\t" + "\t".join(ids) + "\n")
+        for ident, row in zip(ids, dm.data, strict=True):
+            out.write(ident + "\t" + "\t".join(map(repr, row.tolist())) + "\n")

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+from gutaxis.checks import check_type
 from gutaxis.io._common import PathLike
 from gutaxis.io._qza import text_or_artifact
+from gutaxis.outputs import write_text
 from gutaxis.tree import Tree
 
-__all__ = ["read_tree"]
+__all__ = ["read_tree", "write_tree"]
 
 
 def read_tree(path: PathLike, *, convert_underscores: bool = False) -> Tree:
@@ -47,3 +51,34 @@ def read_tree(path: PathLike, *, convert_underscores: bool = False) -> Tree:
                                            what="the tree file")
     tree = Tree.from_newick(text, source=label, convert_underscores=convert_underscores)
     return tree.with_provenance(record)
+
+
+def write_tree(tree: Tree, path: PathLike) -> Path:
+    """Write a tree as Newick (one line, UTF-8), whole or not at all.
+
+    Parameters
+    ----------
+    tree : Tree
+    path : str or path-like
+
+    Returns
+    -------
+    pathlib.Path
+
+    Raises
+    ------
+    InputError
+        ``tree`` is not a Tree, or ``path`` not a path.
+    OutputError
+        The file cannot be written.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> p = pathlib.Path(tempfile.mkdtemp()) / "t.nwk"
+    >>> _ = write_tree(Tree.from_newick("((A:1,B:2):0.5,C:3);"), p)
+    >>> p.read_text().strip()
+    '((A:1.0,B:2.0):0.5,C:3.0);'
+    """
+    check_type(tree, Tree, "tree")
+    return write_text(path, tree.to_newick() + "\n")

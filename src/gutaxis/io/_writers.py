@@ -9,8 +9,9 @@ from typing import Any, Literal
 import numpy as np
 
 from gutaxis._version import __version__
-from gutaxis.exceptions import InputError, OutputError, ValidationError
+from gutaxis.exceptions import InputError, ValidationError
 from gutaxis.io._common import PathLike
+from gutaxis.outputs import open_atomic
 from gutaxis.study import RANKS, Study, check_study
 
 __all__ = ["write_table_tsv", "write_biom"]
@@ -57,20 +58,17 @@ def write_table_tsv(study: Study, path: PathLike) -> None:
     if study.taxonomy is not None:
         taxa = [_taxon_string(r) for r in study.taxonomy[list(RANKS)].itertuples(index=False)]
     fmt = _format_int if study.kind == "counts" else _format_float
-    try:
-        with open(path, "w", encoding="utf-8", newline="\n") as out:
-            out.write("# Constructed from biom file\n")
-            out.write("\t".join(["#OTU ID", *study.sample_ids]
-                                + (["taxonomy"] if taxa is not None else [])) + "\n")
-            for start in range(0, study.n_features, _CHUNK):
-                block = by_feature[start:start + _CHUNK].toarray()
-                for k, row in enumerate(block):
-                    cells = [study.feature_ids[start + k], *fmt(row)]
-                    if taxa is not None:
-                        cells.append(taxa[start + k])
-                    out.write("\t".join(cells) + "\n")
-    except OSError as exc:
-        raise OutputError(f"{path}: cannot write the table ({exc.strerror or exc})") from exc
+    with open_atomic(path, what="the table") as out:
+        out.write("# Constructed from biom file\n")
+        out.write("\t".join(["#OTU ID", *study.sample_ids]
+                            + (["taxonomy"] if taxa is not None else [])) + "\n")
+        for start in range(0, study.n_features, _CHUNK):
+            block = by_feature[start:start + _CHUNK].toarray()
+            for k, row in enumerate(block):
+                cells = [study.feature_ids[start + k], *fmt(row)]
+                if taxa is not None:
+                    cells.append(taxa[start + k])
+                out.write("\t".join(cells) + "\n")
 
 
 def _format_int(row: np.ndarray) -> list[str]:
@@ -105,19 +103,17 @@ def write_biom(study: Study, path: PathLike, *,
     if format not in ("hdf5", "json"):
         raise InputError(f"format must be 'hdf5' or 'json'; got {format!r}")
     generated_by = f"gutaxis {__version__}"
-    try:
-        if format == "hdf5":
-            import h5py
+    if format == "hdf5":
+        import h5py
 
-            table = study.to_biom()
-            with h5py.File(path, "w") as handle:
-                table.to_hdf5(handle, generated_by)
-        else:
-            with open(path, "w", encoding="utf-8") as out:
-                json.dump(_biom_json(study, generated_by), out, separators=(",", ":"),
-                          allow_nan=False)
-    except OSError as exc:
-        raise OutputError(f"{path}: cannot write the BIOM table ({exc})") from exc
+        table = study.to_biom()
+        with open_atomic(path, "w+b", what="the BIOM table") as out, \
+                h5py.File(out, "w") as handle:
+            table.to_hdf5(handle, generated_by)
+    else:
+        with open_atomic(path, what="the BIOM table") as out:
+            json.dump(_biom_json(study, generated_by), out, separators=(",", ":"),
+                      allow_nan=False)
 
 
 

@@ -26,7 +26,7 @@ from gutaxis.checks import check_path
 from gutaxis.exceptions import FormatError, GutaxisError, InputError
 from gutaxis.io import SEQUENCING_TYPES, TAXONOMY_SCHEMES
 from gutaxis.markers import MarkerColumn
-from gutaxis.outputs import prepare_output_folder, to_json, write_json
+from gutaxis.outputs import open_atomic, prepare_output_folder, to_json, write_bytes, write_json
 from gutaxis.provenance import file_sha256
 from gutaxis.reference._model import DISTANCE_QUANTILE, Reference, check_reference
 from gutaxis.study import RANKS
@@ -147,15 +147,14 @@ def _write_folder(directory: Path, meta: dict[str, Any], arrays: dict[str, np.nd
     prepare_output_folder(directory, owned=OWNED, overwrite=overwrite, inputs=inputs,
                           what="the reference")
     payload: dict[str, Any] = dict(arrays)
-    np.savez_compressed(directory / ARRAYS_FILE, **payload)
-    meta = dict(meta)
+    with open_atomic(directory / ARRAYS_FILE, "wb", what="the reference's arrays") as out:
+        np.savez_compressed(out, **payload)
     if classifier is not None:
         target = directory / CLASSIFIER_DIR
-        target.mkdir(exist_ok=True)
         side = classifier.with_name(classifier.name + ".json")
-        (target / classifier.name).write_bytes(classifier.read_bytes())
-        (target / side.name).write_bytes(side.read_bytes())
-    write_json(directory / JSON_FILE, meta)
+        write_bytes(target / classifier.name, classifier.read_bytes())
+        write_bytes(target / side.name, side.read_bytes())
+    write_json(directory / JSON_FILE, meta)  # last: a folder without it is no reference
     return directory
 
 

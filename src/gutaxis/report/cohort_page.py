@@ -25,6 +25,7 @@ from markupsafe import Markup
 from gutaxis.composition import taxon_label
 from gutaxis.diversity import alpha_metrics, beta_metrics
 from gutaxis.formatting import format_number, format_p, format_percent
+from gutaxis.outputs import write_text
 from gutaxis.report import figures as F
 
 if TYPE_CHECKING:
@@ -514,7 +515,15 @@ def render_report(analysis: CohortAnalysis) -> str:
 
 
 def write_report(analysis: CohortAnalysis, path: str | Path) -> Path:
-    """Write :func:`render_report` of ``analysis`` to ``path`` (UTF-8); return the path."""
-    out = Path(path)
-    out.write_text(render_report(analysis), encoding="utf-8")
-    return out
+    """Write :func:`render_report` of ``analysis`` to ``path`` (UTF-8, whole or not at all).
+
+    Parameters
+    ----------
+    analysis : CohortAnalysis
+    path : path
+
+    Returns
+    -------
+    pathlib.Path
+    """
+    return write_text(path, render_report(analysis))

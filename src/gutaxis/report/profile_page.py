@@ -20,7 +20,7 @@ import jinja2
 
 from gutaxis._version import __version__
 from gutaxis.exceptions import ToolError
-from gutaxis.outputs import to_json, write_json, write_text
+from gutaxis.outputs import open_atomic, to_json, write_json, write_text
 from gutaxis.profile import PROFILE_SCHEMA_VERSION, Profile
 from gutaxis.report import _profile_context as ctx
 
@@ -159,7 +159,8 @@ def _pdf(html: str, target: Path) -> None:
             "libpangoft2-1.0-0 libharfbuzz0b`, see WeasyPrint's installation guide) and "
             "`pip install weasyprint`; profile.json and profile.html were written "
             f"to {target.parent}.") from exc
-    weasyprint.HTML(string=html, base_url=None).write_pdf(target)
+    with open_atomic(target, "wb", what="the PDF") as out:
+        weasyprint.HTML(string=html, base_url=None).write_pdf(out)
 
 
 def write_profile(profile: Profile, out_dir: str | Path, *, pdf: bool = True) -> dict[str, Path]:

@@ -10,7 +10,6 @@ pipeline with joblib and a JSON sidecar holding its SHA-256, which
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
 import logging
 import os
@@ -31,6 +30,8 @@ from gutaxis.exceptions import (
     UnsafeInputError,
     ValidationError,
 )
+from gutaxis.outputs import open_atomic, write_text
+from gutaxis.provenance import file_sha256
 from gutaxis.stats._classifier_common import (
     _check_int,
     _check_threads,
@@ -125,12 +126,13 @@ class FittedClassifier:
         model file's SHA-256, which :func:`load_classifier` checks.
         """
         path = Path(path)
-        joblib.dump(self.pipeline, path)
+        with open_atomic(path, "wb", what="the model") as out:
+            joblib.dump(self.pipeline, out)
         sidecar = {
             "format": _SIDECAR_FORMAT,
             "format_version": _SIDECAR_VERSION,
             "model_file": path.name,
-            "sha256": _sha256(path),
+            "sha256": file_sha256(path),
             "features": list(self.features),
             "classes": list(self.classes),
             "positive_class": self.positive_class,
@@ -139,21 +141,12 @@ class FittedClassifier:
             "joblib_version": joblib.__version__,
             "gutaxis_version": __version__,
         }
-        _sidecar_path(path).write_text(
-            json.dumps(_json_ready(sidecar), indent=2, ensure_ascii=False) + "\n",
-            encoding="utf-8")
+        write_text(_sidecar_path(path),
+                   json.dumps(_json_ready(sidecar), indent=2, ensure_ascii=False) + "\n")
 
 
 def _sidecar_path(path: Path) -> Path:
     return path.with_name(path.name + ".json")
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def fit_final_model(features: pd.DataFrame, labels: pd.Series, *, seed: int = 0,
@@ -243,7 +236,7 @@ def verify_model_file(path: str | os.PathLike[str]) -> dict[str, Any]:
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise FormatError(f"{side} is not a valid JSON sidecar: {exc}") from None
     _check_sidecar(meta, side)
-    digest = _sha256(path)
+    digest = file_sha256(path)
     if digest != meta["sha256"]:
         raise UnsafeInputError(
             f"refusing to load {path}: its SHA-256 is {digest} but {side} records "

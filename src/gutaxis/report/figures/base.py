@@ -34,8 +34,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 __all__ = ["GROUP_PALETTE", "PHYLUM_PALETTE", "SET_PALETTE", "OTHER", "NEUTRAL", "style",
-           "text", "metric_label", "group_colours", "figure_to_svg", "new_figure", "grid",
-           "fixed_grid"]
+           "text", "metric_label", "group_colours", "figure_to_svg", "new_figure", "grid"]
 
 #: Okabe–Ito, black last; cycled beyond eight groups.
 GROUP_PALETTE: tuple[str, ...] = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9",
@@ -186,9 +185,9 @@ def new_figure(size: tuple[float, float]) -> Figure:
     return fig
 
 
-def grid(n: int, *, ncols: int = 3, width: float = 3.0,
-         height: float = 2.8) -> tuple[Figure, list[Axes]]:
-    """Return a laid-out figure with ``n`` panels, ``ncols`` to a row (extra cells hidden).
+def grid(n: int, *, ncols: int = 3, width: float = 3.0, height: float = 2.8,
+         fixed_margins: bool = False) -> tuple[Figure, list[Axes]]:
+    """Return a figure with ``n`` panels, ``ncols`` to a row (extra cells hidden).
 
     Parameters
     ----------
@@ -196,6 +195,10 @@ def grid(n: int, *, ncols: int = 3, width: float = 3.0,
     ncols : int, default 3
     width, height : float
         Size of one panel, in inches.
+    fixed_margins : bool, default False
+        False: laid out by matplotlib's layout engine (:func:`new_figure`).
+        True: fixed margins, no layout engine — much faster, for pages that
+        draw many small panels.
 
     Returns
     -------
@@ -203,35 +206,14 @@ def grid(n: int, *, ncols: int = 3, width: float = 3.0,
     """
     cols = max(1, min(ncols, n))
     rows = max(1, math.ceil(n / cols))
-    fig = new_figure((width * cols, height * rows))
-    axes = list(fig.subplots(rows, cols, squeeze=False).ravel())
-    for ax in axes[n:]:
-        ax.set_visible(False)
-    return fig, axes[:n]
-
-
-def fixed_grid(n: int, *, ncols: int = 3, width: float = 2.3,
-               height: float = 2.1) -> tuple[Figure, list[Axes]]:
-    """Return ``n`` panels on a grid with fixed margins (no layout engine: much faster).
-
-    Parameters
-    ----------
-    n : int
-    ncols : int, default 3
-    width, height : float
-        Size of one panel, in inches.
-
-    Returns
-    -------
-    (Figure, list of Axes)
-    """
-    cols = max(1, min(ncols, n))
-    rows = math.ceil(n / cols)
-    fig = Figure(figsize=(width * cols, height * rows))
-    FigureCanvasAgg(fig)
-    fig.subplots_adjust(left=0.62 / (width * cols), right=1 - 0.12 / (width * cols),
-                        bottom=0.62 / (height * rows), top=1 - 0.36 / (height * rows),
-                        wspace=0.42, hspace=1.0)
+    if fixed_margins:
+        fig = Figure(figsize=(width * cols, height * rows))
+        FigureCanvasAgg(fig)
+        fig.subplots_adjust(left=0.62 / (width * cols), right=1 - 0.12 / (width * cols),
+                            bottom=0.62 / (height * rows), top=1 - 0.36 / (height * rows),
+                            wspace=0.42, hspace=1.0)
+    else:
+        fig = new_figure((width * cols, height * rows))
     axes = list(fig.subplots(rows, cols, squeeze=False).ravel())
     for ax in axes[n:]:
         ax.set_visible(False)

@@ -21,7 +21,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
 from gutaxis.exceptions import ValidationError
-from gutaxis.report.figures.base import GROUP_PALETTE, fixed_grid, new_figure, style, text
+from gutaxis.report.figures.base import GROUP_PALETTE, grid, new_figure, style, text
 
 __all__ = ["STATUS_COLOURS", "reference_distribution", "percentile_chart", "trends"]
 
@@ -158,8 +158,9 @@ def trends(panels: Sequence[Mapping[str, Any]]) -> Figure:
         raise ValidationError("trends needs at least one panel")
     with style():
         # four narrow panels a row past three: 16 panels fit an A4 page's width and height
-        fig, axes = (fixed_grid(len(panels)) if len(panels) <= 3
-                     else fixed_grid(len(panels), ncols=4, width=1.75, height=1.85))
+        fig, axes = (grid(len(panels), width=2.3, height=2.1, fixed_margins=True)
+                     if len(panels) <= 3 else
+                     grid(len(panels), ncols=4, width=1.75, height=1.85, fixed_margins=True))
         for ax, panel in zip(axes, panels, strict=True):
             dates, values = list(panel["dates"]), list(panel["values"])
             censored = list(panel.get("censored") or [None] * len(values))
