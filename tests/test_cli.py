@@ -555,3 +555,18 @@ def test_a_reader_error_names_the_option_it_came_from(tmp_path):
                     "--out", str(tmp_path / "o"))
     assert proc.returncode == 2
     assert proc.stderr.startswith(f"error: --metadata {data.table}: the file contains NUL bytes")
+
+
+def test_the_command_line_starts_without_loading_the_analysis():
+    """`gutaxis --help` and option errors must not wait for numba, scipy.stats or matplotlib.
+
+    The commands import those inside ``run_*`` and ``.write``; the options and their
+    defaults come from light modules (`gutaxis.cohort.parameters`, the commands' options).
+    """
+    heavy = ("numba", "scipy.stats", "matplotlib", "sklearn", "jinja2", "weasyprint")
+    code = ("import sys, gutaxis.cli; "
+            f"print(','.join(m for m in {heavy!r} if m in sys.modules))")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == ""

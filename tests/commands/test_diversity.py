@@ -46,7 +46,9 @@ def test_samples_without_metadata_are_reported(tmp_path, files):
     ({"metrics": ("shannon",)}, UnknownMetricError, r"did you mean 'shannon_entropy'\?"),
     ({"metrics": ()}, ValidationError, r"give at least one metric name"),
     ({"rarefy": 0}, ValidationError, r"--rarefy must be an integer ≥ 1; got 0"),
-    ({"shannon_base": 1.0}, ValidationError, r"--base must be a number > 0 other than 1"),
+    ({"shannon_base": 1.0}, ValidationError, r"--base must be a finite number > 0 other than 1"),
+    ({"shannon_base": float("inf")}, ValidationError, r"--base must be a finite number > 0; "
+                                                      r"got inf"),
     ({"threads": 0}, ValidationError, r"--threads must be an integer ≥ 1"),
 ])
 def test_options_are_checked_when_made(files, kwargs, error, message):

@@ -99,7 +99,8 @@ class TableOptions:
         No table, or a path that names no file (the message names the option).
     """
 
-    #: What the command writes into its output folder (what ``--overwrite`` replaces).
+    #: What the command writes into its output folder (what ``--overwrite`` replaces);
+    #: see :meth:`owned`.
     OWNED: ClassVar[tuple[str, ...]] = ()
     #: What the output folder holds, for messages (``"the analysis"``).
     OUTPUT_NAME: ClassVar[str] = "the output"
@@ -128,6 +129,19 @@ class TableOptions:
         return [p for p in (getattr(self, f.name) for f in dataclasses.fields(self))
                 if isinstance(p, Path)]
 
+    def owned(self) -> tuple[str, ...]:
+        """Return what the command writes into its output folder (:attr:`OWNED`).
+
+        A command whose names live in a module that is slow to import
+        overrides this and imports it here, so that making the options (and
+        ``gutaxis --help``) stays fast.
+
+        Returns
+        -------
+        tuple of str
+        """
+        return self.OWNED
+
     def check_output(self, folder: str | os.PathLike[str], *, overwrite: bool = False) -> Path:
         """Refuse ``folder`` now, before any work, if writing the results there would be refused.
 
@@ -147,7 +161,7 @@ class TableOptions:
         OutputError
             See :func:`gutaxis.outputs.check_output_folder`.
         """
-        return check_output_folder(folder, owned=self.OWNED, overwrite=overwrite,
+        return check_output_folder(folder, owned=self.owned(), overwrite=overwrite,
                                    inputs=self.input_paths(), what=self.OUTPUT_NAME)
 
     def prepare_output(self, folder: str | os.PathLike[str], *, overwrite: bool) -> Path:
@@ -162,7 +176,7 @@ class TableOptions:
         -------
         pathlib.Path
         """
-        return prepare_output_folder(folder, owned=self.OWNED, overwrite=overwrite,
+        return prepare_output_folder(folder, owned=self.owned(), overwrite=overwrite,
                                      inputs=self.input_paths(), what=self.OUTPUT_NAME)
 
 

@@ -6,10 +6,11 @@ import dataclasses
 import os
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from gutaxis import io as gio
 from gutaxis.checks import check_file, check_names, check_type
-from gutaxis.cohort import CohortAnalysis, CohortParameters, FoldCallback, analyze_cohort
+from gutaxis.cohort import CohortParameters, FoldCallback
 from gutaxis.commands._inputs import (
     StepCallback,
     TableOptions,
@@ -19,7 +20,10 @@ from gutaxis.commands._inputs import (
     tree_info,
 )
 from gutaxis.exceptions import InputError
-from gutaxis.report import RESULT_FILES, write_report, write_results
+from gutaxis.report.results import RESULT_FILES
+
+if TYPE_CHECKING:
+    from gutaxis.cohort import CohortAnalysis
 
 __all__ = ["AnalysisOptions", "AnalysisResult", "run_analysis", "ANALYSIS_FILES"]
 
@@ -132,6 +136,8 @@ class AnalysisResult:
         """
         out = self.options.prepare_output(folder, overwrite=overwrite)
         analysis = self.analysis
+        from gutaxis.report import write_report, write_results
+
         written = write_results(analysis, out)
         info = tree_info(analysis.study)
         if info is not None and info.get("source") == "de novo" and \
@@ -170,6 +176,8 @@ def run_analysis(options: AnalysisOptions, *, command: Sequence[str] | None = No
         ``options`` is not an AnalysisOptions, and the errors of the readers
         and of :func:`~gutaxis.cohort.analyze_cohort`.
     """
+    from gutaxis.cohort import analyze_cohort
+
     check_type(options, AnalysisOptions, "options",
                hint="make one with AnalysisOptions(table=..., metadata=..., parameters=...)")
     p = options.parameters

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import numbers
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -12,7 +11,7 @@ from typing import Any
 import pandas as pd
 
 from gutaxis import io as gio
-from gutaxis.checks import check_file, check_integer, check_names, check_type
+from gutaxis.checks import check_file, check_integer, check_names, check_number, check_type
 from gutaxis.commands._inputs import (
     StepCallback,
     TableOptions,
@@ -22,14 +21,6 @@ from gutaxis.commands._inputs import (
     tree_info,
 )
 from gutaxis.distance import DistanceMatrix
-from gutaxis.diversity import (
-    alpha_diversity,
-    alpha_metrics,
-    beta_diversity,
-    beta_metrics,
-    rarefy,
-    split_metrics,
-)
 from gutaxis.exceptions import InputError, ValidationError
 from gutaxis.outputs import write_json, write_tsv
 from gutaxis.provenance import build_provenance
@@ -94,6 +85,8 @@ class DiversityOptions(TableOptions):
 
     def __post_init__(self) -> None:
         """Check paths, metric names and numbers."""
+        from gutaxis.diversity import split_metrics  # here: the kernels load when options are made
+
         super().__post_init__()
         object.__setattr__(self, "tree", check_file(self.tree, "--tree"))
         object.__setattr__(self, "sequences", check_file(self.sequences, "--sequences"))
@@ -107,10 +100,9 @@ class DiversityOptions(TableOptions):
         if self.rarefy is not None:
             check_integer(self.rarefy, "--rarefy", minimum=1)
         check_integer(self.seed, "--seed", minimum=0)
-        base = self.shannon_base
-        if (isinstance(base, bool) or not isinstance(base, numbers.Real)
-                or not float(base) > 0 or float(base) == 1.0):
-            raise ValidationError(f"--base must be a number > 0 other than 1; got {base!r}")
+        base = check_number(self.shannon_base, "--base", above=0)
+        if base == 1.0:
+            raise ValidationError("--base must be a finite number > 0 other than 1; got 1")
         if self.threads is not None:
             check_integer(self.threads, "--threads", minimum=1)
 
@@ -182,6 +174,8 @@ class DiversityResult:
 
 
 def _metrics(options: DiversityOptions) -> tuple[list[str], list[str], bool]:
+    from gutaxis.diversity import alpha_metrics, beta_metrics, split_metrics
+
     if options.metrics is None:
         return list(alpha_metrics()), list(beta_metrics()), True
     alpha, beta = split_metrics(options.metrics)
@@ -211,6 +205,14 @@ def run_diversity(options: DiversityOptions, *, command: Sequence[str] | None = 
         by name when no tree can be had, a count metric asked for on relative
         abundances, and the errors of the readers.
     """
+    from gutaxis.diversity import (
+        alpha_diversity,
+        alpha_metrics,
+        beta_diversity,
+        beta_metrics,
+        rarefy,
+    )
+
     check_type(options, DiversityOptions, "options", hint="make one with "
                "DiversityOptions(table=...)")
     alpha_names, beta_names, defaults = _metrics(options)

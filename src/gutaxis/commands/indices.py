@@ -11,7 +11,6 @@ import pandas as pd
 
 from gutaxis.checks import check_type
 from gutaxis.commands._inputs import TableOptions, load_study
-from gutaxis.indices import compute_indices
 from gutaxis.outputs import write_json, write_tsv
 from gutaxis.study import Study
 
@@ -109,6 +108,8 @@ def run_indices(options: IndicesOptions) -> IndicesResult:
     InputError
         ``options`` is not an IndicesOptions, and the errors of the readers.
     """
+    from gutaxis.indices import compute_indices
+
     check_type(options, IndicesOptions, "options",
                hint="make one with IndicesOptions(table=...)")
     study, _ = load_study(options)

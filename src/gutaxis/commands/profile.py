@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from gutaxis.checks import check_file, check_folder, check_integer, check_names, check_type
 from gutaxis.commands._inputs import (
@@ -14,10 +15,10 @@ from gutaxis.commands._inputs import (
 )
 from gutaxis.exceptions import ValidationError
 from gutaxis.markers import read_labs
-from gutaxis.profile import Profile, build_profile, read_visit
 from gutaxis.provenance import input_record
-from gutaxis.reference import load_reference
-from gutaxis.report import PROFILE_FILES, write_profile
+
+if TYPE_CHECKING:
+    from gutaxis.profile import Profile
 
 __all__ = ["ProfileOptions", "ProfileResult", "run_profile"]
 
@@ -60,8 +61,18 @@ class ProfileOptions(TableOptions):
         negative seed.
     """
 
-    OWNED = PROFILE_FILES
     OUTPUT_NAME = "the profile"
+
+    def owned(self) -> tuple[str, ...]:
+        """Return ``profile.json``, ``profile.html`` and ``profile.pdf``.
+
+        Returns
+        -------
+        tuple of str
+        """
+        from gutaxis.report import PROFILE_FILES
+
+        return PROFILE_FILES
 
     sample: str
     reference: Path
@@ -134,6 +145,8 @@ class ProfileResult:
             JSON and HTML are written before.
         """
         out = self.options.prepare_output(folder, overwrite=overwrite)
+        from gutaxis.report import write_profile
+
         return write_profile(self.profile, out, pdf=self.options.pdf)
 
 
@@ -154,6 +167,9 @@ def run_profile(options: ProfileOptions) -> ProfileResult:
         ``options`` is not a ProfileOptions, and the errors of the readers
         and of :func:`~gutaxis.profile.build_profile`.
     """
+    from gutaxis.profile import build_profile, read_visit
+    from gutaxis.reference import load_reference
+
     check_type(options, ProfileOptions, "options",
                hint="make one with ProfileOptions(table=..., sample=..., reference=...)")
     study, inputs = load_study(options)

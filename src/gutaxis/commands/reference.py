@@ -5,15 +5,14 @@ from __future__ import annotations
 import dataclasses
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from gutaxis.checks import check_file, check_names, check_type
 from gutaxis.commands._inputs import TableOptions, load_study, read_markers
 from gutaxis.exceptions import InputError, ValidationError
-from gutaxis.reference import Reference, build_reference, save_reference
-from gutaxis.reference.store import OWNED
 
-#: What ``gutaxis reference build`` writes into its folder (what ``--overwrite`` replaces).
-REFERENCE_FILES = OWNED
+if TYPE_CHECKING:
+    from gutaxis.reference import Reference
 
 __all__ = ["ReferenceOptions", "ReferenceResult", "run_reference_build"]
 
@@ -51,8 +50,18 @@ class ReferenceOptions(TableOptions):
         An empty name, a negative ``min_reads``.
     """
 
-    OWNED = REFERENCE_FILES
     OUTPUT_NAME = "the reference"
+
+    def owned(self) -> tuple[str, ...]:
+        """Return what a reference folder holds (:data:`gutaxis.reference.store.OWNED`).
+
+        Returns
+        -------
+        tuple of str
+        """
+        from gutaxis.reference.store import OWNED
+
+        return OWNED
 
     name: str
     where: str | None = None
@@ -106,6 +115,8 @@ class ReferenceResult:
         dict of str to Path
             ``{"reference": folder}``.
         """
+        from gutaxis.reference import save_reference
+
         return {"reference": save_reference(self.reference, folder, overwrite=overwrite)}
 
 
@@ -126,6 +137,8 @@ def run_reference_build(options: ReferenceOptions) -> ReferenceResult:
         ``options`` is not a ReferenceOptions, and the errors of the readers
         and of :func:`~gutaxis.reference.build_reference`.
     """
+    from gutaxis.reference import build_reference
+
     check_type(options, ReferenceOptions, "options",
                hint="make one with ReferenceOptions(table=..., metadata=..., name=...)")
     study, inputs = load_study(options)

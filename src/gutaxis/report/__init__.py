@@ -9,19 +9,45 @@ Both pages draw their figures with the shared conventions of
 here computes a statistic.
 """
 
-from gutaxis.report.cohort_page import render_report, write_report
-from gutaxis.report.figures import figure_to_svg, group_colours
-from gutaxis.report.profile_page import (
-    PROFILE_FILES,
-    profile_document,
-    profile_schema,
-    render_profile_html,
-    write_profile,
-)
-from gutaxis.report.results import RESULT_FILES, results_document, results_schema, write_results
+from __future__ import annotations
+
+import typing
+
+from gutaxis.lazy import lazy_attributes as _lazy_attributes
+
+if typing.TYPE_CHECKING:
+    from gutaxis.report.cohort_page import render_report, write_report
+    from gutaxis.report.figures import figure_to_svg, group_colours
+    from gutaxis.report.profile_page import (
+        PROFILE_FILES,
+        profile_document,
+        profile_schema,
+        render_profile_html,
+        write_profile,
+    )
+    from gutaxis.report.results import (
+        RESULT_FILES,
+        results_document,
+        results_schema,
+        write_results,
+    )
 
 __all__ = [
     "write_report", "render_report", "results_document", "results_schema", "write_results",
     "RESULT_FILES", "profile_document", "profile_schema", "render_profile_html",
     "write_profile", "PROFILE_FILES", "figure_to_svg", "group_colours",
 ]
+
+#: Where each name lives; a module is imported when one of its names is first used, so
+#: that importing the package (and the command line) does not load matplotlib or Jinja2.
+_LAZY = {
+    "write_report": "cohort_page", "render_report": "cohort_page",
+    "results_document": "results", "results_schema": "results", "write_results": "results",
+    "RESULT_FILES": "results", "profile_document": "profile_page",
+    "profile_schema": "profile_page", "render_profile_html": "profile_page",
+    "write_profile": "profile_page", "PROFILE_FILES": "profile_page",
+    "figure_to_svg": "figures", "group_colours": "figures",
+}
+
+
+__getattr__ = _lazy_attributes(__name__, _LAZY)

@@ -15,8 +15,7 @@ Public names: :func:`permanova`, :func:`permdisp`, :func:`compare_groups`,
 scikit-learn on first use.
 """
 
-import typing
-
+from gutaxis.lazy import lazy_attributes as _lazy_attributes
 from gutaxis.stats._grouping import group_labels
 from gutaxis.stats._results import TestResult, make_result
 from gutaxis.stats.correlation import spearman_pairs
@@ -40,10 +39,4 @@ _LAZY = {"cross_validate_forest": "classifier", "ClassifierResult": "classifier"
          "load_classifier": "classifier", "verify_model_file": "_model_file"}
 
 
-def __getattr__(name: str) -> typing.Any:  # Any: the lazy names keep their own types
-    """Import the classifier's names on first use."""
-    if name in _LAZY:
-        import importlib
-
-        return getattr(importlib.import_module(f"gutaxis.stats.{_LAZY[name]}"), name)
-    raise AttributeError(f"module 'gutaxis.stats' has no attribute {name!r}")
+__getattr__ = _lazy_attributes(__name__, _LAZY)
