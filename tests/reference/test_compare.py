@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
-from builders.reference import N_CONTROL, metaphlan_patient, patient_study
+from builders.reference import (
+    GENERA,
+    N_CONTROL,
+    metaphlan_patient,
+    patient_study,
+    synthetic_study,
+)
 from gutaxis.exceptions import NotFoundError, ValidationError
+from gutaxis.knowledge import load_chain
 from gutaxis.measures import Measure, RangeUsed
 from gutaxis.reference import (
-    HIGH_PERCENTILE,
-    LOW_PERCENTILE,
     Reference,
     compare_to_reference,
     load_reference,
@@ -69,11 +75,32 @@ def test_percentile_equals_percentile_with_ci_on_the_stored_data(reference: Refe
 
 
 def test_status_convention() -> None:
-    assert (LOW_PERCENTILE, HIGH_PERCENTILE) == (5.0, 95.0)
+    rule = load_chain().percentile_rule
+    assert (rule.low_below, rule.high_above, rule.require_ci) == (5, 95, True)
     assert percentile_status(0.0, 4.9) == "low"
     assert percentile_status(0.0, 5.0) == "within"
     assert percentile_status(95.1, 100.0) == "high"
     assert percentile_status(95.0, 100.0) == "within"
+
+
+def test_the_knowledge_base_rule_decides(monkeypatch) -> None:
+    """The code reads the rule from chain.yaml: another rule there gives other statuses."""
+    import gutaxis.reference.compare as compare
+
+    chain = load_chain()
+    wider = chain.model_copy(update={"percentile_rule": chain.percentile_rule.model_copy(
+        update={"low_below": 25.0, "high_above": 75.0})})
+    monkeypatch.setattr(compare, "load_chain", lambda: wider)
+    assert percentile_status(10.0, 20.0) == "low"
+    assert percentile_status(80.0, 90.0) == "high"
+    rng = compare._reference_range(_FakeRef(), np.arange(101.0), label="x")
+    assert (rng.low, rng.high) == (25.0, 75.0)
+    assert rng.source.endswith("25th–75th percentile")
+
+
+class _FakeRef:
+    name = "hand"
+    version = "0" * 64
 
 
 def test_out_of_range_patient_is_flagged(reference: Reference) -> None:
@@ -185,3 +212,31 @@ def test_loaded_reference_compares_like_the_built_one(reference: Reference, stud
     a = compare_to_reference(reference, study, "S066", n_boot=200)
     b = compare_to_reference(loaded, study, "S066", n_boot=200)
     assert a.measures == b.measures and a.alerts == b.alerts
+
+
+def test_taxa_tables_and_measures_judge_a_taxon_alike() -> None:
+    """One rule for both: a taxon absent here and in 6 % of the reference is not "low".
+
+    With 25 of 400 reference samples at 0, a patient at 0 has a mid-rank percentile of
+    about 3 and an interval wholly below 5, but the value equals the reference's 5th
+    percentile value (0): the rule's tie clause makes it "within", in the taxa table as
+    in the measures (the table used to skip the clause).
+    """
+    import dataclasses
+
+    from gutaxis.reference import build_reference
+
+    big = build_reference(synthetic_study(n_control=400, n_patient=0), name="big",
+                          sequencing="16S V4")
+    genus = big.taxa["genus"].copy()
+    bif = next(c for c in genus.columns if c.endswith("g__Bifidobacterium"))
+    assert (genus[bif] > 0).all()
+    genus.iloc[:25, genus.columns.get_loc(bif)] = 0.0
+    tied = dataclasses.replace(big, taxa={**big.taxa, "genus": genus})
+    shares = {g[4]: g[6] for g in GENERA if g[4] != "Bifidobacterium"}
+    total = sum(shares.values())
+    patient = patient_study({g: w / total for g, w in shares.items()})
+    cmp = compare_to_reference(tied, patient, "P1", ranks=("genus",), n_boot=200)
+    row = cmp.taxa["genus"].loc[bif]
+    assert row["value"] == 0 and row["ci_high"] < 5
+    assert row["status"] == "within"

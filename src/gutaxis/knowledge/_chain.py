@@ -17,6 +17,7 @@ import re
 from pathlib import Path
 from typing import Literal
 
+import numpy as np
 import pydantic
 
 from gutaxis.exceptions import NotFoundError
@@ -204,7 +205,9 @@ class PercentileRule(_Frozen):
         return self
 
     def classify(self, percentile: float | None, ci_low: float | None,
-                 ci_high: float | None) -> Literal["low", "within", "high", "not comparable"]:
+                 ci_high: float | None, *, value: float | None = None,
+                 reference: np.ndarray | None = None,
+                 ) -> Literal["low", "within", "high", "not comparable"]:
         """Return the status of a reference percentile under this rule.
 
         Parameters
@@ -214,6 +217,10 @@ class PercentileRule(_Frozen):
         ci_low, ci_high : float or None
             Its 95 % interval.  With ``require_ci`` and no interval the value
             cannot be placed: ``"not comparable"``.
+        value : float, optional
+            The value itself, with ``reference``: see :meth:`interval_status`.
+        reference : numpy.ndarray, optional
+            The reference cohort's values of the measure.
 
         Examples
         --------
@@ -227,11 +234,79 @@ class PercentileRule(_Frozen):
             if self.require_ci:
                 return "not comparable"
             ci_low = ci_high = percentile
+        return self.interval_status(ci_low, ci_high, value=value, reference=reference)
+
+    def interval_status(self, ci_low: float, ci_high: float, *, value: float | None = None,
+                        reference: np.ndarray | None = None) -> Literal["low", "within", "high"]:
+        """Return ``"low"``, ``"within"`` or ``"high"`` for a percentile's interval.
+
+        ``low`` when the whole interval lies below ``low_below``, ``high``
+        when it lies above ``high_above``.  Given the value and the
+        reference's values, ``low``/``high`` also needs the value to lie
+        strictly beyond the reference's ``low_below``/``high_above``
+        percentile value (the ``ties`` clause of the rule's note): a value
+        tied with the bottom of the reference — an absent taxon when a few
+        reference samples lack it too — has a mid-rank interval below 5 but
+        is not below the range shown next to it.
+
+        Parameters
+        ----------
+        ci_low, ci_high : float
+            The interval (0–100).
+        value : float, optional
+        reference : numpy.ndarray, optional
+            Non-finite reference values are ignored.
+
+        Returns
+        -------
+        {"low", "within", "high"}
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> rule = load_chain().percentile_rule
+        >>> rule.interval_status(1.5, 4.75)
+        'low'
+        >>> rule.interval_status(1.5, 4.75, value=0.0, reference=np.r_[0.0, 0.0, np.arange(1, 19)])
+        'within'
+        """
+        finite = None if reference is None else reference[np.isfinite(reference)]
         if ci_high < self.low_below:
-            return "low"
+            if value is None or finite is None or not finite.size or \
+                    value < float(np.percentile(finite, self.low_below)):
+                return "low"
         if ci_low > self.high_above:
-            return "high"
+            if value is None or finite is None or not finite.size or \
+                    value > float(np.percentile(finite, self.high_above)):
+                return "high"
         return "within"
+
+    def bounds(self, reference: np.ndarray) -> tuple[float | None, float | None]:
+        """Return the reference's values at ``low_below`` and ``high_above`` (finite values).
+
+        Parameters
+        ----------
+        reference : numpy.ndarray
+
+        Returns
+        -------
+        (float or None, float or None)
+            None when the reference has no finite value.
+        """
+        finite = reference[np.isfinite(reference)]
+        if not finite.size:
+            return None, None
+        low, high = np.percentile(finite, [self.low_below, self.high_above])
+        return float(low), float(high)
+
+    def label(self) -> str:
+        """Return ``"5th–95th percentile"`` for this rule.
+
+        Returns
+        -------
+        str
+        """
+        return f"{self.low_below:g}th–{self.high_above:g}th percentile"
 
 
 class ChainCatalog(_Frozen):

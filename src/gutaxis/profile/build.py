@@ -35,13 +35,7 @@ from gutaxis.profile.chain import assess_chain
 from gutaxis.profile.followup import compare_visits
 from gutaxis.profile.options import select_options
 from gutaxis.profile.summary import summarise
-from gutaxis.reference import (
-    HIGH_PERCENTILE,
-    LOW_PERCENTILE,
-    Reference,
-    compare_to_reference,
-    place_markers,
-)
+from gutaxis.reference import Reference, compare_to_reference, place_markers
 from gutaxis.study import Study, check_study
 
 __all__ = ["build_profile", "assess_markers", "patient_markers", "TOP_TAXA"]
@@ -227,6 +221,7 @@ def build_profile(study: Study, sample_id: str, reference: Reference, *,
             reference_values[m.id] = [float(v) for v in values]
     interventions = load_interventions()
     now = (clock or (lambda: _dt.datetime.now(_dt.UTC)))()
+    rule = load_chain().percentile_rule
     provenance = {
         "gutaxis_version": __version__,
         "inputs": list(inputs),
@@ -238,7 +233,8 @@ def build_profile(study: Study, sample_id: str, reference: Reference, *,
             "interventions": interventions.version,
         },
         "parameters": {"n_boot": n_boot, "seed": seed, "percentile_rule": {
-            "low_below": LOW_PERCENTILE, "high_above": HIGH_PERCENTILE}},
+            "low_below": rule.low_below, "high_above": rule.high_above,
+            "require_ci": rule.require_ci}},
     }
     return Profile(
         sample_id=str(sample_id),

@@ -23,8 +23,6 @@ from gutaxis.reference.build import (
     select_samples,
 )
 from gutaxis.reference.compare import (
-    HIGH_PERCENTILE,
-    LOW_PERCENTILE,
     MIN_VALUES,
     ReferenceComparison,
     compare_to_reference,
@@ -37,6 +35,6 @@ __all__ = [
     "Reference", "build_reference", "save_reference", "load_reference", "reference_document",
     "compare_to_reference", "place_markers", "ReferenceComparison", "percentile_status",
     "select_samples", "query_columns_hint", "check_ranks", "relative_at",
-    "SmallReferenceWarning", "LOW_PERCENTILE", "HIGH_PERCENTILE", "MIN_VALUES",
+    "SmallReferenceWarning", "MIN_VALUES",
     "DISTANCE_QUANTILE", "MIN_REFERENCE_SAMPLES", "RECOMMENDED_REFERENCE_SAMPLES",
 ]

@@ -8,9 +8,10 @@ the affected measures say so (status ``"not comparable"``, no percentile) and
 an :class:`~gutaxis.measures.Alert` says why.  :func:`place_markers` places
 lab markers that were already judged against their own ranges.
 
-The percentile convention: a measure is ``"low"`` when the upper bound of its
-interval is below :data:`LOW_PERCENTILE`, ``"high"`` when the lower bound is
-above :data:`HIGH_PERCENTILE`, otherwise ``"within"``.
+The percentile convention is the knowledge base's ``percentile_rule``
+(``chain.yaml``): a measure is ``"low"`` when its whole interval lies below the
+5th percentile, ``"high"`` when it lies above the 95th, otherwise ``"within"``
+(:meth:`~gutaxis.knowledge.PercentileRule.interval_status`).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from gutaxis.composition import taxon_labels
 from gutaxis.exceptions import NotFoundError, UnitError, ValidationError
 from gutaxis.indices import compute_indices
 from gutaxis.io import TAXONOMY_SCHEMES, infer_sequencing, infer_taxonomy_scheme, parse_sequencing
+from gutaxis.knowledge import load_chain
 from gutaxis.markers import UNJUDGED, conversion_factor
 from gutaxis.measures import Alert, Measure, MeasureKind, RangeUsed, Status, measure_id
 from gutaxis.outputs import to_json
@@ -36,15 +38,8 @@ from gutaxis.stats.percentile import percentiles_with_ci
 from gutaxis.study import Study, check_study
 
 __all__ = ["ReferenceComparison", "compare_to_reference", "place_markers", "percentile_status",
-           "LOW_PERCENTILE", "HIGH_PERCENTILE", "DEPTH_QUANTILE", "MIN_VALUES"]
+           "DEPTH_QUANTILE", "MIN_VALUES"]
 
-#: A measure is ``"low"`` when the upper bound of its percentile interval is
-#: below this.  A convention, not a clinical cut-off: a knowledge-base rule for
-#: a measure (a published threshold) may supersede it.
-LOW_PERCENTILE = 5.0
-#: A measure is ``"high"`` when the lower bound of its percentile interval is
-#: above this (same caveat as :data:`LOW_PERCENTILE`).
-HIGH_PERCENTILE = 95.0
 #: A patient with fewer reads than this percentile of the reference's depths
 #: is not compared.
 DEPTH_QUANTILE = 1.0
@@ -143,6 +138,9 @@ def percentile_status(ci_low: float, ci_high: float, *, value: float | None = No
                       reference: np.ndarray | None = None) -> Status:
     """Return ``"low"``, ``"high"`` or ``"within"`` from a percentile interval.
 
+    The knowledge base's ``percentile_rule`` decides
+    (:meth:`~gutaxis.knowledge.PercentileRule.interval_status`).
+
     Parameters
     ----------
     ci_low, ci_high : float
@@ -162,14 +160,6 @@ def percentile_status(ci_low: float, ci_high: float, *, value: float | None = No
         ``ci_low`` or ``ci_high`` is not a number in [0, 100] (a text, NaN),
         or ``value`` is not a number.
 
-    Notes
-    -----
-    With ``value`` and ``reference``, "low"/"high" also needs the value to lie
-    strictly beyond the reference's 5th/95th percentile value: a value tied
-    with the bottom of the reference (e.g. an absent taxon when 5–7 % of the
-    reference lack it too) has a mid-rank interval below 5 but is not below
-    the range shown next to it.
-
     Examples
     --------
     >>> percentile_status(0.5, 3.0), percentile_status(40.0, 60.0)
@@ -184,16 +174,8 @@ def percentile_status(ci_low: float, ci_high: float, *, value: float | None = No
 def _status(ci_low: float, ci_high: float, *, value: float | None = None,
             reference: np.ndarray | None = None) -> Status:
     """:func:`percentile_status` on the intervals this module computed (not checked again)."""
-    finite = None if reference is None else reference[np.isfinite(reference)]
-    if ci_high < LOW_PERCENTILE:
-        if value is None or finite is None or not finite.size or \
-                value < float(np.percentile(finite, LOW_PERCENTILE)):
-            return "low"
-    if ci_low > HIGH_PERCENTILE:
-        if value is None or finite is None or not finite.size or \
-                value > float(np.percentile(finite, HIGH_PERCENTILE)):
-            return "high"
-    return "within"
+    return load_chain().percentile_rule.interval_status(ci_low, ci_high, value=value,
+                                                         reference=reference)
 
 
 @dataclasses.dataclass
@@ -353,26 +335,23 @@ def _scope_ids(scope: str, cands: list[_Candidate], ranks: list[str]) -> list[st
     return [c.id for c in cands if c.kind == "taxon" or c.id in _TAXONOMY_INDICES] + tables
 
 
-def _reference_range(ref: Reference, values: np.ndarray, n: int) -> RangeUsed:
-    lo_q, hi_q = np.nanpercentile(values, [LOW_PERCENTILE, HIGH_PERCENTILE])
-    return RangeUsed("reference", float(lo_q), float(hi_q),
-                     f"reference {ref.name!r} (n={n}, version {ref.version[:12]})",
-                     label=f"{LOW_PERCENTILE:g}th–{HIGH_PERCENTILE:g}th percentile of the "
-                           "reference")
+def _reference_range(ref: Reference, values: np.ndarray, *, label: str) -> RangeUsed:
+    """Return the reference's range under the percentile rule (finite values only)."""
+    rule = load_chain().percentile_rule
+    low, high = rule.bounds(values)
+    n = int(np.isfinite(values).sum())
+    return RangeUsed("reference", low, high,
+                     f"reference cohort {ref.name!r} (n={n}, version {ref.version[:12]}), "
+                     f"{rule.label()}", label=label)
 
 
 def _marker_range(ref: Reference, m: Measure) -> RangeUsed:
-    """Return the reference's 5th–95th percentile range of a marker, in the measure's unit."""
+    """Return the reference's range of a marker, in the measure's unit."""
     values = ref.measure_values(m.id, unit=m.unit)
-    finite = values[np.isfinite(values)] if values is not None else np.array([])
-    low = high = None
-    if finite.size:
-        low, high = (float(q) for q in np.percentile(finite, [LOW_PERCENTILE, HIGH_PERCENTILE]))
-    return RangeUsed("reference", low, high,
-                     f"reference cohort '{ref.name}' (version {ref.version[:12]}), "
-                     f"{LOW_PERCENTILE}th–{HIGH_PERCENTILE}th percentile",
-                     label="no laboratory or published range; judged by the reference's "
-                           "percentiles (the whole 95 % interval must lie outside them)")
+    return _reference_range(
+        ref, values if values is not None else np.array([]),
+        label="no laboratory or published range; judged by the reference's percentiles (the "
+              "whole 95 % interval must lie outside them)")
 
 
 def _measure(cand: _Candidate, row: tuple[float, float, float] | None, blocked: list[str],
@@ -399,7 +378,9 @@ def _measure(cand: _Candidate, row: tuple[float, float, float] | None, blocked: 
     status = _status(lo, hi, value=value, reference=cand.reference)
     return Measure(cand.id, cand.label, cand.kind, value, cand.unit, status, percentile=pct,
                    ci_low=lo, ci_high=hi, reference_n=n,
-                   range_used=_reference_range(ref, cand.reference, n),
+                   range_used=_reference_range(
+                       ref, cand.reference,
+                       label=f"{load_chain().percentile_rule.label()} of the reference"),
                    caveats=tuple(extra), notes=notes)
 
 
@@ -423,8 +404,10 @@ def _taxa_table(ref: Reference, rank: str, table: pd.DataFrame, sid: str, blocke
         return out
     pct = percentiles_with_ci(values, reference, n_boot=n_boot, seed=seed)
     out = out.join(pct.set_axis(out.index, axis=0))
-    out["status"] = [_status(lo, hi) for lo, hi in zip(out["ci_low"], out["ci_high"],
-                                                       strict=True)]
+    # the same rule as the measures: the value and the reference decide ties
+    out["status"] = [_status(lo, hi, value=v, reference=reference[c].to_numpy())
+                     for c, v, lo, hi in zip(out.index, out["value"], out["ci_low"],
+                                              out["ci_high"], strict=True)]
     return out
 
 
