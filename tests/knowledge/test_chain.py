@@ -99,6 +99,7 @@ def test_no_dose_like_text_in_the_chain_file():
 _FILE = """\
     schema_version: 1
     version: test
+    profile_notice: This profile supports, and does not replace, a clinician's judgement.
     percentile_rule: {low_below: 5, high_above: 95, require_ci: true, note: a convention here}
     links:
       - id: LINK

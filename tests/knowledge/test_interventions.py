@@ -116,7 +116,8 @@ _FILE = """\
     schema_version: 1
     version: test
     disclaimer: These options support, and do not replace, a clinician's judgement.
-    evidence_levels: {single-trial: one small trial}
+    evidence_levels: {single-trial: one small trial, not-recommended: advised against}
+    unfavourable_levels: [UNFAVOURABLE]
     framework:
       name: 5R
       description: five steps for gut health
@@ -140,7 +141,7 @@ _STEP = ("  - {{id: {0}, name: {0}, description: a step of the framework, common
          "evidence_note: nothing much found, sources: [{{citation: IFM page, url: 'https://x.org'}}]}}")
 _OK = {"STEPS": "\n".join(_STEP.format(s) for s in STEP_IDS),
        "TRIGGER": "{link: barrier, status: disturbed}", "LEVEL": "single-trial",
-       "GUIDELINE": "null"}
+       "GUIDELINE": "null", "UNFAVOURABLE": "not-recommended"}
 
 
 def _write(tmp_path, **changes):
@@ -158,6 +159,8 @@ def test_a_valid_custom_file_loads(tmp_path):
 
 
 @pytest.mark.parametrize(("changes", "message"), [
+    ({"UNFAVOURABLE": "frowned-upon"}, r"unfavourable_levels names \['frowned-upon'\], which "
+                                       r"are not evidence_levels"),
     ({"TRIGGER": "{link: leaky_gut, status: disturbed}"}, r"addresses"),
     ({"TRIGGER": "{measure: elastase, status: low}"}, r"addresses"),
     ({"TRIGGER": "{measure: 'marker:elastase', status: abnormal}"}, r"addresses"),

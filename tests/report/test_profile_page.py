@@ -33,6 +33,7 @@ from builders.profile import (
     make_profile,
 )
 from gutaxis.exceptions import ToolError
+from gutaxis.knowledge import load_chain, load_interventions
 from gutaxis.measures import Measure
 from gutaxis.profile import Summary
 from gutaxis.report.profile_page import (
@@ -54,6 +55,9 @@ def read_page(text: str) -> Page:
 #: only that warning is ignored, only where WeasyPrint is imported.
 WEASYPRINT_IMPORT = pytest.mark.filterwarnings(
     "ignore:HarfBuzz-Subset will be required:DeprecationWarning")
+
+#: What every page says it is, under the title, in the patient's part and in the footer.
+NOTICE = " ".join(load_chain().profile_notice.split())
 
 SECTION_IDS = ["summary", "diversity", "composition", "markers", "chain", "options", "followup",
                "provenance"]
@@ -323,10 +327,14 @@ def test_options_grouped_by_step_with_disclaimer_first(page, profile):
         i for i in page.ids if i.startswith("option-")]
     fodmap = profile.options["remove"][0]
     for part in (fodmap.name, fodmap.guideline, fodmap.evidence_summary, fodmap.cautions,
-                 fodmap.evidence_level, *fodmap.sources):
+                 *fodmap.sources):
         assert part in text
+    # the evidence level in words, with what it means in the knowledge base
+    levels = load_interventions().evidence_levels
+    assert fodmap.evidence_level.replace("-", " ") in text
+    assert " ".join(levels[fodmap.evidence_level].split()) in text
     assert "Dysbiosis (chain link): disturbed; Faecalibacterium prausnitzii: low" in text
-    assert DISCLAIMER in page.footer
+    assert NOTICE in " ".join(page.footer.split())
 
 
 def test_followup_table_and_trends(page):
@@ -357,7 +365,7 @@ def test_provenance(page):
 
 def test_pdf_page_carries_a_running_footer(profile):
     pdf_page = read_page(render_profile_html(profile, for_pdf=True))
-    assert DISCLAIMER in pdf_page.footer
+    assert NOTICE in " ".join(pdf_page.footer.split())
     assert pdf_page.tags["footer"] == 0  # the running element replaces the page-end footer
 
 
@@ -458,6 +466,17 @@ def test_patient_block_comes_first_and_holds_plain_sentences_only(page_html, pro
         assert jargon not in words.replace(" ".join(profile.summary.patient), ""), jargon
     assert "<table" not in block and 'class="status' not in block
     assert 'aria-labelledby="for-you-heading"' in page_html
+
+
+def test_the_page_says_it_supports_and_does_not_replace_a_clinician(page_html):
+    """Under the title, at the end of the patient's block, and in the footer."""
+    def text(part: str) -> str:
+        return " ".join(re.sub(r"<[^>]+>", " ", html.unescape(part)).split())
+
+    header = page_html[page_html.index("<header>"):page_html.index("</header>")]
+    assert NOTICE in text(header)
+    assert text(_for_you(page_html)).endswith(NOTICE)
+    assert "does not replace, a clinician's judgement" in NOTICE
 
 
 def test_patient_block_without_warnings_has_no_pointer(profile):
@@ -679,7 +698,7 @@ def test_pdf_footer_band_holds_only_the_footer(many_trends_pdf, written):
     for pages, sample in ((many_trends_pdf[2], "S-0003"), (_pdf_pages(written[0]["pdf"]),
                                                             "S-0003")):
         for number, (_, band) in enumerate(pages, 1):
-            expected = f"{DISCLAIMER} · {sample} · gutaxis 0.1.0 Page {number} of {len(pages)}"
+            expected = f"{NOTICE} · {sample} · gutaxis 0.1.0 Page {number} of {len(pages)}"
             assert sorted(_squash(band)) == sorted(_squash(expected)), band
 
 

@@ -314,6 +314,7 @@ class ChainCatalog(_Frozen):
 
     schema_version: int
     version: str
+    profile_notice: str = pydantic.Field(min_length=20)
     percentile_rule: PercentileRule
     links: list[ChainLink] = pydantic.Field(min_length=1)
 

@@ -146,6 +146,7 @@ class InterventionCatalog(_Frozen):
     version: str
     disclaimer: str = pydantic.Field(min_length=20)
     evidence_levels: dict[str, str] = pydantic.Field(min_length=1)
+    unfavourable_levels: list[str] = pydantic.Field(min_length=1)
     framework: Framework
     steps: list[Step]
     interventions: list[Intervention]
@@ -158,6 +159,10 @@ class InterventionCatalog(_Frozen):
         steps = [s.id for s in self.steps]
         if steps != list(STEP_IDS):
             raise ValueError(f"steps must be {list(STEP_IDS)} in that order; got {steps}")
+        unknown = sorted(set(self.unfavourable_levels) - set(self.evidence_levels))
+        if unknown:
+            raise ValueError(f"unfavourable_levels names {unknown}, which are not "
+                             f"evidence_levels")
         seen: set[str] = set()
         for entry in self.interventions:
             if entry.id in seen:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from gutaxis.formatting import format_value
-from gutaxis.knowledge import ChainCatalog, load_chain
+from gutaxis.knowledge import ChainCatalog, InterventionCatalog, load_chain, load_interventions
 from gutaxis.measures import Alert, Measure
 from gutaxis.profile._model import LinkAssessment, Option, Summary
 
@@ -42,7 +42,8 @@ def _diversity_sentence(shannon: Measure, n_reference: int) -> str:
 
 def summarise(measures: Sequence[Measure], links: Sequence[LinkAssessment],
               alerts: Sequence[Alert], options: Mapping[str, Sequence[Option]], *,
-              n_reference: int, chain: ChainCatalog | None = None) -> Summary:
+              n_reference: int, chain: ChainCatalog | None = None,
+              interventions: InterventionCatalog | None = None) -> Summary:
     """Write the profile's summary.
 
     Parameters
@@ -56,6 +57,9 @@ def summarise(measures: Sequence[Measure], links: Sequence[LinkAssessment],
     chain : ChainCatalog, optional
         Where the plain-language wording of each link comes from (default: the
         bundled ``chain.yaml``).
+    interventions : InterventionCatalog, optional
+        Which evidence levels the options' count sets apart
+        (``unfavourable_levels``; default: the bundled ``interventions.yaml``).
 
     Returns
     -------
@@ -70,9 +74,12 @@ def summarise(measures: Sequence[Measure], links: Sequence[LinkAssessment],
     patient: list[str] = []
     clinician: list[str] = []
     reference_alerts = [a for a in alerts if a.scope == "reference"]
-    if any(a.blocking or a.affects for a in reference_alerts):
+    if any(a.blocking for a in reference_alerts):
         patient.append("Some of your results could not be compared fairly with the comparison "
                        "group; they are marked below.")
+    elif any(a.affects for a in reference_alerts):
+        patient.append("Some of your results were compared with the comparison group with a "
+                       "caveat; they are marked below.")
     clinician.extend(f"Warning: {a.message}" for a in reference_alerts)
     clinician.extend(f"Follow-up: {a.message}" for a in alerts if a.scope == "followup")
     shannon = next((m for m in measures if m.id == "index:shannon_entropy"), None)
@@ -89,12 +96,20 @@ def summarise(measures: Sequence[Measure], links: Sequence[LinkAssessment],
                          f"({deciding or 'no data'}).")
     flagged = [m for m in measures if m.status in ("low", "high", "borderline")]
     if flagged:
-        clinician.append("Outside the range used: " + "; ".join(
+        clinician.append("Outside the range used, or borderline: " + "; ".join(
             f"{m.label} {format_value(m.value, m.unit, m.censored)} ({m.status})"
             for m in flagged))
-    n_options = sum(len(v) for v in options.values())
-    if n_options:
-        what = "one option" if n_options == 1 else f"{n_options} options"
-        patient.append(f"Your profile lists {what} to talk over with your clinician, each "
-                       "with how strong the evidence for it is.")
+    listed = [o for v in options.values() for o in v]
+    if listed:
+        interventions = load_interventions() if interventions is None else interventions
+        against = sum(o.evidence_level in interventions.unfavourable_levels for o in listed)
+        what = "one option" if len(listed) == 1 else f"{len(listed)} options"
+        sentence = (f"Your results point to {what} to talk over with your clinician, each "
+                    "with how strong the evidence for it is.")
+        if against:
+            which = ("it" if len(listed) == 1 else "all of them" if against == len(listed)
+                     else f"{against} of them")
+            sentence += (f" Experts advise against {which}, or studies found no benefit: "
+                         "the profile says which.")
+        patient.append(sentence)
     return Summary(tuple(patient), tuple(clinician))

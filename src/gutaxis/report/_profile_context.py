@@ -26,6 +26,7 @@ from gutaxis.formatting import (
     format_value,
     is_missing,
 )
+from gutaxis.knowledge import load_chain, load_interventions
 from gutaxis.measures import Alert, Measure, RangeUsed
 from gutaxis.profile import LINK_STATUS_TEXT, LinkAssessment, Profile
 from gutaxis.report.figures import profile as PF
@@ -321,13 +322,16 @@ def _trigger(profile: Profile, trigger: str) -> str:
 
 
 def _options(profile: Profile) -> list[dict[str, Any]]:
+    catalog = load_interventions()
     steps = []
     for step, opts in profile.options.items():
         steps.append({"id": f"step-{_slug(step)}", "title": step[:1].upper() + step[1:],
                       "options": [{
                           "id": f"option-{_slug(o.id)}", "name": o.name,
                           "triggered_by": [_trigger(profile, t) for t in o.triggered_by],
-                          "evidence_level": o.evidence_level,
+                          "evidence_level": o.evidence_level.replace("-", " "),
+                          "evidence_meaning": catalog.evidence_levels.get(o.evidence_level, ""),
+                          "unfavourable": o.evidence_level in catalog.unfavourable_levels,
                           "guideline": ([] if not o.guideline
                                         else [g.strip() for g in o.guideline.split(" | ")]),
                           "evidence_summary": o.evidence_summary, "cautions": o.cautions,
@@ -449,7 +453,7 @@ def build_context(profile: Profile) -> dict[str, Any]:
     """Build the template's context for ``profile`` (see ``templates/profile.html.j2``)."""
     short = _Paths(profile)
     return {
-        "p": profile, "sections": SECTIONS,
+        "p": profile, "sections": SECTIONS, "notice": load_chain().profile_notice,
         "headings": {sid: f"{i}. {title}" for i, (sid, title) in enumerate(SECTIONS, 1)},
         "reference_name": str(profile.reference.get("name") or ""),
         "reference_version": str(profile.reference.get("version") or ""),
