@@ -111,6 +111,7 @@ _FILE = """\
         evidence: weak evidence here
         unknowns: many things unknown
         sources: SOURCES
+        callout: CALLOUT
         patient:
           topic: The mix of microbes in your gut
           disturbed: At least one measure is outside the range.
@@ -119,7 +120,8 @@ _FILE = """\
           not_measured: It was not measured at all.
 """
 _OK = {"LINK": "dysbiosis", "MEASURES": "index:shannon_entropy", "RULE": "index:shannon_entropy",
-       "SOURCES": "[{citation: Wei S et al. 2021, doi: 10.1128/AEM.00395-21}]"}
+       "SOURCES": "[{citation: Wei S et al. 2021, doi: 10.1128/AEM.00395-21}]",
+       "CALLOUT": "weak evidence"}
 
 
 def _write(tmp_path, **changes):
@@ -141,6 +143,7 @@ def test_a_valid_custom_file_loads(tmp_path):
     ({"LINK": "leaky_gut"}, r"links\.0\.id"),
     ({"MEASURES": "shannon_entropy", "RULE": "shannon_entropy"}, r"not of the form"),
     ({"RULE": "index:gmhi"}, r"not in its measures list"),
+    ({"CALLOUT": "leaky gut is a disease"}, r"callout must be a sentence of the link's evidence"),
 ])
 def test_a_broken_file_is_refused_with_the_field_named(tmp_path, changes, message):
     with pytest.raises(FormatError, match=message):

@@ -159,6 +159,15 @@ class ChainLink(_Frozen):
     unknowns: str = pydantic.Field(min_length=10)
     sources: list[Source] = pydantic.Field(min_length=1)
     patient: PatientWording
+    callout: str | None = None
+
+    @pydantic.model_validator(mode="after")
+    def _callout_is_evidence(self) -> ChainLink:
+        if self.callout is not None and \
+                " ".join(self.callout.split()) not in " ".join(self.evidence.split()):
+            raise ValueError(f"{self.id}: callout must be a sentence of the link's evidence "
+                             "(so that it rests on the link's sources)")
+        return self
 
     @pydantic.field_validator("measures")
     @classmethod

@@ -48,7 +48,6 @@ _STATUS_TEXT = {"low": "low", "within": "within range", "high": "high",
 _LINK_TEXT = LINK_STATUS_TEXT
 _RANGE_KIND = {"lab": "lab range", "catalogue": "published cut-off",
                "reference": "reference cohort"}
-_SENTENCE = re.compile(r"(?<=[.!?])\s+")
 #: A file path in a text of the profile: absolute with a folder (``/a/b.csv``), or relative
 #: with a folder and a data file's extension (``data/table.biom``); the page shows its file
 #: name only.  Units (``ng/mL``), "A/ B" and DOIs are not paths.
@@ -276,17 +275,6 @@ def _link_box(link: LinkAssessment) -> dict[str, Any]:
     return {"id": link.id, "label": link.label, "status": _status(link.status, _LINK_TEXT)}
 
 
-def _statements(links: Iterable[LinkAssessment], phrase: str) -> list[str]:
-    """Sentences of the links' texts that mention ``phrase`` (case-insensitive), once each."""
-    found: dict[str, None] = {}
-    for link in links:
-        for text in (link.evidence, link.unknowns, link.explanation):
-            for sentence in _SENTENCE.split(" ".join(text.split())):
-                if phrase in sentence.lower():
-                    found[sentence] = None
-    return list(found)
-
-
 def _chain(profile: Profile, short: _Paths) -> dict[str, Any]:
     links = []
     for link in profile.chain:
@@ -303,8 +291,11 @@ def _chain(profile: Profile, short: _Paths) -> dict[str, Any]:
         links.append({**_link_box(link), "deciding": deciding, "not_comparable": unplaced,
                       "explanation": short(link.explanation), "evidence": link.evidence,
                       "unknowns": link.unknowns, "sources": list(link.sources)})
+    known = {link.id: link for link in load_chain().links}
+    callouts = [known[link.id].callout for link in profile.chain
+                if link.id in known and known[link.id].callout]
     return {"boxes": [_link_box(link) for link in profile.chain], "links": links,
-            "leaky_gut": _statements(profile.chain, "leaky gut")}
+            "callouts": [" ".join(str(c).split()) for c in callouts]}
 
 
 # -------------------------------------------------------------------- options
