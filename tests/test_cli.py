@@ -90,7 +90,8 @@ def test_phylogenetic_metric_without_tree_is_a_clear_error(tmp_path, biom_json):
     path, _ = biom_json
     result = runner.invoke(app, ["diversity", str(path), "--metrics", "faith_pd",
                                  "--out", str(tmp_path / "x")])
-    assert "faith_pd need(s) a phylogenetic tree" in str(result.exception)
+    assert "faith_pd cannot be computed on" in str(result.exception)
+    assert "needs a phylogenetic tree: give --tree" in str(result.exception)
 
 
 def test_console_script_turns_errors_into_one_line(tmp_path):

@@ -445,6 +445,10 @@ CASES: list[Case] = [
     (gdiversity.split_metrics, ("braycurtis",), {}, InputError,
      r"metric names must be a list of names; got the text 'braycurtis' "
      r"\(write \['braycurtis'\]\)"),
+    (gdiversity.applicable_metrics, ("table.biom", ["braycurtis"]), {}, InputError,
+     r"study must be a Study; got str 'table.biom'"),
+    (gdiversity.applicable_metrics, (SMALL, ["faith_pd"]), {"asked": ["faith_pd"]}, InputError,
+     r"faith_pd cannot be computed on .*: needs a phylogenetic tree"),
     (gdiversity.rarefy, (SMALL, "deep"), {}, InputError,
      r"`depth` must be an integer ≥ 1; got 'deep'"),
     (gdiversity.rarefy, (SMALL, 0), {}, InputError, r"`depth` must be an integer ≥ 1; got 0"),

@@ -61,3 +61,20 @@ def test_a_missing_file_names_its_option(tmp_path, files):
         DiversityOptions(table=files[0], tree=tmp_path / "nope.nwk")
     with pytest.raises(InputError, match=r"^TABLE .*: is a folder; expected a file$"):
         DiversityOptions(table=tmp_path)
+
+
+def test_progress_ends_at_its_total_when_metrics_do_not_apply(tmp_path):
+    """On relative abundances without a tree, count and tree metrics are left out: the bar
+    counts only the steps that run (it used to end at 9 of 10)."""
+    from pathlib import Path
+
+    table = (Path(__file__).parents[1] / "indices" / "data"
+             / "example_species_relative_abundances.csv")
+    calls: list[tuple[str, int, int]] = []
+    result = run_diversity(DiversityOptions(table=table),
+                           on_step=lambda label, done, total: calls.append((label, done, total)))
+    assert "chao1" in result.skipped and "faith_pd" in result.skipped
+    ran = ["tree", *result.alpha.columns, *result.beta]   # looking for a tree is a step too
+    assert [label for label, _, _ in calls] == ran
+    assert calls[-1][1] == calls[-1][2] == len(ran)
+    assert [done for _, done, _ in calls] == list(range(1, len(ran) + 1))

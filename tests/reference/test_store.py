@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from gutaxis.exceptions import FormatError, InputError, OutputError
+from gutaxis.exceptions import FormatError, InputError, OutputError, ValidationError
 from gutaxis.reference import Reference, build_reference, load_reference, save_reference
 from gutaxis.study import Study
 
@@ -132,6 +132,14 @@ def test_classifier_is_copied_and_checked(study: Study, tmp_path) -> None:
     (out / "classifier" / "model.joblib").write_bytes(b"tampered")
     with pytest.raises(FormatError, match="classifier does not check out"):
         load_reference(out)
+    # a model retrained after the build is not frozen in its place
+    other = fit_final_model(features, study.samples["Subject"], n_estimators=7, seed=1,
+                            positive_class="Patient")
+    other.save(tmp_path / "model.joblib")
+    with pytest.raises(ValidationError, match=r"model.joblib: the classifier changed since the "
+                                              r"reference was built"):
+        save_reference(ref, tmp_path / "ref2")
+    assert not (tmp_path / "ref2").exists()
 
 
 def test_marker_records_keep_the_0_1_layout(reference: Reference, tmp_path) -> None:

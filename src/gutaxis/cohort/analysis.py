@@ -40,11 +40,9 @@ from gutaxis.cohort.parameters import (
 )
 from gutaxis.diversity import (
     alpha_diversity,
-    alpha_metrics,
+    applicable_metrics,
     beta_diversity,
-    beta_metrics,
     rarefy,
-    split_metrics,
 )
 from gutaxis.diversity.rarefy import suggest_depth
 from gutaxis.exceptions import (
@@ -242,21 +240,12 @@ def _prepare(study: Study, p: CohortParameters
 def _metrics(study: Study, p: CohortParameters, skipped: dict[str, str]
              ) -> tuple[list[str], list[str]]:
     """Return the alpha and beta metrics that apply (the others noted in ``skipped``)."""
-    asked = [*(p.alpha_metrics or ()), *(p.beta_metrics or ())]
-    alpha_names, beta_names = split_metrics([
-        *(DEFAULT_ALPHA if p.alpha_metrics is None else p.alpha_metrics),
-        *(DEFAULT_BETA if p.beta_metrics is None else p.beta_metrics)])
-    registry = {**alpha_metrics(), **beta_metrics()}
-    for name in [*alpha_names, *beta_names]:
-        if registry[name].needs_tree and study.tree is None:
-            if name in asked:
-                raise InputError(f"{name} needs a phylogenetic tree; give --tree (or ASV "
-                                 "sequences to build one)")
-            skipped[name] = "needs a phylogenetic tree; none given or built"
-        elif registry[name].needs_counts and study.kind != "counts":
-            skipped[name] = "defined on read counts; the table holds relative abundances"
-    return ([n for n in alpha_names if n not in skipped],
-            [n for n in beta_names if n not in skipped])
+    alpha_names, beta_names, left_out = applicable_metrics(
+        study, [*(DEFAULT_ALPHA if p.alpha_metrics is None else p.alpha_metrics),
+                *(DEFAULT_BETA if p.beta_metrics is None else p.beta_metrics)],
+        asked=[*(p.alpha_metrics or ()), *(p.beta_metrics or ())])
+    skipped.update(left_out)
+    return alpha_names, beta_names
 
 
 # --------------------------------------------------------------- 2. diversity

@@ -21,7 +21,7 @@ from gutaxis.commands._inputs import (
     tree_info,
 )
 from gutaxis.distance import DistanceMatrix
-from gutaxis.exceptions import InputError, ValidationError
+from gutaxis.exceptions import ValidationError
 from gutaxis.outputs import write_json, write_tsv
 from gutaxis.provenance import build_provenance
 from gutaxis.study import Study
@@ -208,6 +208,7 @@ def run_diversity(options: DiversityOptions, *, command: Sequence[str] | None = 
     from gutaxis.diversity import (
         alpha_diversity,
         alpha_metrics,
+        applicable_metrics,
         beta_diversity,
         beta_metrics,
         rarefy,
@@ -237,23 +238,11 @@ def run_diversity(options: DiversityOptions, *, command: Sequence[str] | None = 
         if info is not None and info.get("source") == "user":
             inputs.append({k: info[k] for k in ("role", "path", "sha256", "bytes")})
         step("tree")
-        if study.tree is None:
-            reason = ("no tree given (--tree) and the feature ids are not sequences "
-                      "(give --sequences to build one)")
-            phylo = [m for m in [*alpha_names, *beta_names] if registry[m].needs_tree]
-            if not defaults:
-                raise InputError(f"{', '.join(phylo)} need(s) a phylogenetic tree: {reason}")
-            skipped.update(dict.fromkeys(phylo, reason))
-            alpha_names = [m for m in alpha_names if m not in skipped]
-            beta_names = [m for m in beta_names if m not in skipped]
-            total -= len(phylo)
-    if study.kind != "counts":
-        for name in [m for m in alpha_names if registry[m].needs_counts]:
-            if not defaults:
-                raise InputError(f"{name} is defined on read counts; {options.table} holds "
-                                 "relative abundances")
-            skipped[name] = "defined on read counts; the table holds relative abundances"
-        alpha_names = [m for m in alpha_names if m not in skipped]
+    alpha_names, beta_names, left_out = applicable_metrics(
+        study, [*alpha_names, *beta_names], asked=() if defaults else options.metrics or ())
+    skipped.update(left_out)
+    # the steps left, now that the metrics that do not apply are known
+    total = done + len(alpha_names) + len(beta_names) + int(options.rarefy is not None)
 
     rarefaction = None
     if options.rarefy is not None:

@@ -16,26 +16,92 @@ import pandas as pd
 
 from gutaxis.checks import check_names
 from gutaxis.distance import DistanceMatrix
-from gutaxis.diversity._registry import Metric, get_alpha_metric, get_beta_metric
+from gutaxis.diversity._registry import (
+    Metric,
+    alpha_metrics,
+    beta_metrics,
+    get_alpha_metric,
+    get_beta_metric,
+    split_metrics,
+)
 from gutaxis.exceptions import EmptySamplesError, InputError, NotFoundError
 from gutaxis.study import Study, check_study
 
-__all__ = ["alpha_diversity", "beta_diversity"]
+__all__ = ["alpha_diversity", "beta_diversity", "applicable_metrics"]
+
+#: Why a metric does not apply to a study, as :func:`applicable_metrics` notes it.
+NEEDS_COUNTS = "defined on read counts; the table holds relative abundances"
+NEEDS_TREE = ("needs a phylogenetic tree: give --tree, or ASV sequences (as feature ids or "
+              "--sequences) so that gutaxis can build one")
+
+
+def _why_not(study: Study, metric: Metric) -> str | None:
+    """Return why ``metric`` cannot be computed on ``study``, or None when it can."""
+    if metric.needs_counts and study.kind != "counts":
+        return NEEDS_COUNTS
+    if metric.needs_tree and study.tree is None:
+        return NEEDS_TREE
+    return None
+
+
+def applicable_metrics(study: Study, names: Sequence[str], *, asked: Sequence[str] = ()
+                       ) -> tuple[list[str], list[str], dict[str, str]]:
+    """Sort metric names into those that apply to ``study`` and those that do not.
+
+    Parameters
+    ----------
+    study : Study
+    names : sequence of str
+        QIIME 2 metric names, alpha and beta mixed.
+    asked : sequence of str
+        The names the user asked for by name: one of them that does not
+        apply is an error, not a skip.
+
+    Returns
+    -------
+    alpha, beta : list of str
+        The metrics that apply, in the order given.
+    skipped : dict of str to str
+        Each metric left out, with the reason.
+
+    Raises
+    ------
+    InputError
+        A metric in ``asked`` does not apply (no tree, or relative abundances
+        for a count metric); ``study`` is not a Study.
+    UnknownMetricError
+        A name that is no metric.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> s = Study(np.array([[0.5, 0.5]]), ["S1"], ["a", "b"], kind="relative")
+    >>> alpha, beta, skipped = applicable_metrics(
+    ...     s, ["shannon_entropy", "chao1", "faith_pd", "braycurtis"])
+    >>> alpha, beta, sorted(skipped)
+    (['shannon_entropy'], ['braycurtis'], ['chao1', 'faith_pd'])
+    """
+    check_study(study)
+    alpha, beta = split_metrics(names)
+    registry = {**alpha_metrics(), **beta_metrics()}
+    skipped: dict[str, str] = {}
+    for name in [*alpha, *beta]:
+        reason = _why_not(study, registry[name])
+        if reason is None:
+            continue
+        if name in asked:
+            raise InputError(f"{name} cannot be computed on {study.source}: {reason}")
+        skipped[name] = reason
+    return ([n for n in alpha if n not in skipped], [n for n in beta if n not in skipped],
+            skipped)
 
 
 def _check_applicable(study: Study, metric: Metric) -> dict[str, Any]:
     extra: dict[str, Any] = {}
-    if metric.needs_counts and study.kind != "counts":
-        raise InputError(
-            f"{metric.name} is defined on read counts (it uses singletons/doubletons); "
-            f"{study.source} holds relative abundances. Drop {metric.name} or give a count table."
-        )
-    if metric.needs_tree:
-        if study.tree is None:
-            raise InputError(
-                f"{metric.name} needs a phylogenetic tree: pass --tree, or give ASV sequences "
-                "so that gutaxis can build one"
-            )
+    reason = _why_not(study, metric)
+    if reason is not None:
+        raise InputError(f"{metric.name} cannot be computed on {study.source}: {reason}")
+    if metric.needs_tree and study.tree is not None:  # (a tree: _why_not checked it)
         missing = study.tree.missing_tips(study.feature_ids)
         if missing:
             raise NotFoundError("feature id", missing, "the tree's tips")

@@ -23,7 +23,7 @@ import pandas as pd
 
 from gutaxis._version import __version__
 from gutaxis.checks import check_path
-from gutaxis.exceptions import FormatError, GutaxisError, InputError
+from gutaxis.exceptions import FormatError, GutaxisError, InputError, ValidationError
 from gutaxis.io import SEQUENCING_TYPES, TAXONOMY_SCHEMES
 from gutaxis.markers import MarkerColumn
 from gutaxis.outputs import open_atomic, prepare_output_folder, to_json, write_bytes, write_json
@@ -125,14 +125,20 @@ def save_reference(reference: Reference, directory: str | os.PathLike[str], *,
         The folder is not empty and ``overwrite`` is False, or it holds the
         classifier being frozen.
     InputError, UnsafeInputError
-        The classifier fails its check; ``reference`` is not a Reference or
-        ``directory`` not a path.
+        The classifier fails its check, or changed since the reference was
+        built; ``reference`` is not a Reference or ``directory`` not a path.
     """
     check_reference(reference)
     target = check_path(directory, "directory")
     classifier = None
     if reference.classifier_file is not None:
-        check_classifier(reference.classifier_file)
+        digest = check_classifier(reference.classifier_file)["sha256"]
+        frozen = (reference.details.get("classifier") or {}).get("sha256")
+        if frozen is not None and digest != frozen:
+            raise ValidationError(
+                f"{reference.classifier_file}: the classifier changed since the reference was "
+                f"built (SHA-256 {frozen[:12]}…, now {digest[:12]}…); build the reference "
+                "again with the model you mean to freeze")
         classifier = reference.classifier_file
     _write_folder(target, reference_document(reference), reference.content(), classifier,
                   overwrite=overwrite)
