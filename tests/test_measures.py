@@ -5,13 +5,14 @@ from __future__ import annotations
 import pytest
 
 from gutaxis.exceptions import ValidationError
+from gutaxis.formatting import format_value
 from gutaxis.measures import Alert, Measure, measure_id
 
 
 def test_a_measure_id_is_its_kind_and_key():
     assert measure_id("marker", "lps") == "marker:lps"
     m = Measure("taxon:roseburia", "Roseburia", "taxon", 0.00135, "fraction", "low")
-    assert m.key == "roseburia" and m.display_value() == "0.00135 fraction"
+    assert m.key == "roseburia" and format_value(m.value, m.unit) == "0.14 %"
     with pytest.raises(ValidationError, match="measure kind must be one of index, taxon, marker"):
         measure_id("sample", "x")
 

@@ -17,7 +17,7 @@ from gutaxis.checks import check_names, check_number
 from gutaxis.exceptions import ValidationError
 
 __all__ = ["Measure", "RangeUsed", "Alert", "Status", "MeasureKind", "Censoring", "AlertScope",
-           "MEASURE_KINDS", "STATUSES", "JUDGED", "measure_id"]
+           "MEASURE_KINDS", "STATUSES", "JUDGED_STATUSES", "measure_id"]
 
 #: Where a value stands.  ``"not measured"``: no value; ``"not comparable"``:
 #: a value exists but nothing can place it (no range, a reference that is not
@@ -33,7 +33,7 @@ AlertScope = Literal["reference", "followup"]
 MEASURE_KINDS: tuple[str, ...] = get_args(MeasureKind)
 STATUSES: tuple[str, ...] = get_args(Status)
 #: The statuses that place a value (low, within, high, borderline).
-JUDGED: frozenset[str] = frozenset({"low", "within", "high", "borderline"})
+JUDGED_STATUSES: frozenset[str] = frozenset({"low", "within", "high", "borderline"})
 
 
 def measure_id(kind: str, key: str) -> str:
@@ -138,8 +138,8 @@ class Measure:
     --------
     >>> m = Measure("marker:lps", "LPS", "marker", 500.0, "pg/mL", "not comparable",
     ...             censored="<")
-    >>> m.key, m.display_value()
-    ('lps', '<500 pg/mL')
+    >>> m.key, m.censored, m.value
+    ('lps', '<', 500.0)
     """
 
     id: str
@@ -180,19 +180,6 @@ class Measure:
     def key(self) -> str:
         """The id without its kind (``"shannon_entropy"``)."""
         return self.id.partition(":")[2]
-
-    def display_value(self) -> str:
-        """Return the value as text with its censoring and unit (``"<500 pg/mL"``).
-
-        Returns
-        -------
-        str
-            ``"–"`` when there is no value.
-        """
-        if self.value is None:
-            return "–"
-        text = f"{self.censored or ''}{self.value:g}"
-        return f"{text} {self.unit}" if self.unit else text
 
     def to_dict(self) -> dict[str, Any]:
         """Return the measure as plain types (``profile.json``'s ``measures`` entries).

@@ -7,6 +7,7 @@ import json
 import pytest
 
 from gutaxis.exceptions import NotFoundError, UnitError, ValidationError
+from gutaxis.formatting import format_value
 from gutaxis.knowledge import MarkerEntry, load_marker_catalog
 from gutaxis.markers import MarkerResult
 from gutaxis.markers.interpret import (
@@ -141,7 +142,7 @@ def test_interpret_result_judges_lab_rows_and_names_the_line(tmp_path):
     assert fc.notes[0] == f"{path}: line 2: reported as 85 ug/g"
     assert (lps.value, lps.unit, lps.status, lps.censored) == (500.0, "pg/mL", "not comparable",
                                                                "<")
-    assert lps.display_value() == "<500 pg/mL"
+    assert format_value(lps.value, lps.unit, lps.censored) == "<500 pg/mL"
     assert lps.notes[0].endswith("line 4: reported as <0.5 ng/mL")
     assert (crp.value, crp.status, crp.range_used.kind) == (2.1, "within", "catalogue")
     json.dumps([m.to_dict() for m in measures])  # plain data, ready for results.json

@@ -13,7 +13,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import os
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -21,6 +21,7 @@ import pandas as pd
 
 from gutaxis import io as gio
 from gutaxis.checks import check_file
+from gutaxis.cohort import StepCallback
 from gutaxis.exceptions import InputError, UnknownNameError, ValidationError
 from gutaxis.markers import MarkerPanel, marker_panel, read_marker_specs
 from gutaxis.outputs import check_output_folder, prepare_output_folder
@@ -29,9 +30,6 @@ from gutaxis.study import Study
 
 __all__ = ["TableOptions", "load_study", "attach_tree", "tree_info", "read_markers",
            "no_metadata_note", "StepCallback", "default"]
-
-#: ``on_step(label, done, total)`` — progress callback the CLI turns into a bar.
-StepCallback = Callable[[str, int, int], None]
 
 
 def default(options: type, name: str) -> Any:

@@ -22,7 +22,6 @@ __all__ = [
     "as_path",
     "read_bytes_bounded",
     "decode_text",
-    "read_text_bounded",
     "TextFile",
     "read_text_file",
     "read_record",
@@ -166,16 +165,6 @@ def read_text_file(path: Path, what: str = "the text file") -> TextFile:
         raise FormatError(f"{path}: line {line}: NUL character in a text file; "
                           "is this a binary file?")
     return TextFile(path, text, hashlib.sha256(data).hexdigest(), len(data))
-
-
-def read_text_bounded(path: Path, what: str = "the text file") -> str:
-    """Read and decode a text file under the ``max_text_bytes`` limit (see :func:`read_text_file`).
-
-    Returns
-    -------
-    str
-    """
-    return read_text_file(path, what).text
 
 
 def read_record(path: Path | str, fmt: str, *, sha256: str | None = None,

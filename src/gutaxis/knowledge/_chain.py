@@ -23,6 +23,7 @@ import pydantic
 from gutaxis.exceptions import NotFoundError
 from gutaxis.knowledge._loading import load_model
 from gutaxis.knowledge._markers import Source
+from gutaxis.measures import JUDGED_STATUSES
 
 __all__ = [
     "LINK_IDS",
@@ -46,9 +47,6 @@ LinkId = Literal["dysbiosis", "barrier", "translocation", "inflammation"]
 
 #: A measure reference: ``index:<id>``, ``taxon:<id>`` or ``marker:<id>``.
 MEASURE_REF = r"^(index|taxon|marker):[a-z][a-z0-9_]*$"
-
-#: Measure statuses that count as "judged" (a value placed against a range).
-JUDGED_STATUSES: frozenset[str] = frozenset({"low", "within", "high", "borderline"})
 
 
 def source_label(source: Source) -> str:

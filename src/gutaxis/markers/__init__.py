@@ -14,10 +14,10 @@ unit helpers :class:`Unit`, :func:`parse_unit`, :func:`conversion_factor`,
 
 from gutaxis.markers._panel import MarkerColumn, MarkerPanel, marker_panel, read_marker_specs
 from gutaxis.markers._result import MarkerResult
-from gutaxis.markers.interpret import UNJUDGED, interpret_marker, interpret_result
+from gutaxis.markers.interpret import UNJUDGED_NOTE, interpret_marker, interpret_result
 from gutaxis.markers.labs import LabResults, read_labs
 from gutaxis.markers.units import Unit, conversion_factor, convert, parse_unit
 
 __all__ = ["MarkerColumn", "MarkerPanel", "marker_panel", "read_marker_specs", "MarkerResult",
            "LabResults", "read_labs", "interpret_marker", "interpret_result", "Unit",
-           "parse_unit", "conversion_factor", "convert", "UNJUDGED"]
+           "parse_unit", "conversion_factor", "convert", "UNJUDGED_NOTE"]

@@ -21,19 +21,19 @@ from gutaxis.markers.units import conversion_factor, parse_unit
 from gutaxis.measures import Measure, RangeUsed, Status
 
 __all__ = ["interpret_marker", "interpret_result", "NO_INTERVAL_NOTE", "NO_CUTOFF_NOTE",
-           "NOT_IN_CATALOGUE_NOTE", "UNJUDGED"]
+           "NOT_IN_CATALOGUE_NOTE", "UNJUDGED_NOTE"]
 
-#: How the notes below end: the value has no status of its own (a reference cohort may
-#: still place it, and then says so in place of these words).
-UNJUDGED = "value shown without a judgement"
 #: Note of a value of a marker for which no reference interval exists.
-NO_INTERVAL_NOTE = f"no reference interval exists for this marker; {UNJUDGED}"
+NO_INTERVAL_NOTE = "no reference interval exists for this marker"
 #: Note of a value of a marker without a catalogue cut-off (but not flagged as having none).
 NO_CUTOFF_NOTE = ("the knowledge base holds no published cut-off for this marker and the "
-                  f"laboratory gave no range; {UNJUDGED}")
+                  "laboratory gave no range")
 #: Note of a value of a marker the catalogue does not know, given without a lab range.
 NOT_IN_CATALOGUE_NOTE = ("the marker is not in the knowledge base and the laboratory gave no "
-                         f"range; {UNJUDGED}")
+                         "range")
+#: The note that follows one of the three above: the value has no status of its own.  A
+#: reference cohort that places the value replaces it (:func:`gutaxis.reference.place_markers`).
+UNJUDGED_NOTE = "value shown without a judgement"
 
 _ORDER = ("low", "borderline", "within", "high")
 
@@ -236,7 +236,8 @@ def interpret_marker(entry: MarkerEntry, value: float, unit: str, *,
                          "cited source")
     else:
         range_used, status, why = None, "not comparable", ""
-        notes.append(NO_INTERVAL_NOTE if entry.no_reference_interval else NO_CUTOFF_NOTE)
+        notes += [NO_INTERVAL_NOTE if entry.no_reference_interval else NO_CUTOFF_NOTE,
+                  UNJUDGED_NOTE]
     if why:
         notes.append(why)
     return Measure(id=f"marker:{entry.id}", label=entry.name, kind="marker", value=converted,
@@ -290,7 +291,7 @@ def interpret_result(result: MarkerResult) -> Measure:
         status, why = _status(value, result.censored, {"low": low, "high": high})
     else:
         used, status, why = None, "not comparable", ""
-        notes.append(NOT_IN_CATALOGUE_NOTE)
+        notes += [NOT_IN_CATALOGUE_NOTE, UNJUDGED_NOTE]
     if why:
         notes.append(why)
     return Measure(id=result.measure_id, label=result.name, kind="marker", value=value,

@@ -29,7 +29,7 @@ from gutaxis.exceptions import NotFoundError, UnitError, ValidationError
 from gutaxis.indices import compute_indices
 from gutaxis.io import TAXONOMY_SCHEMES, infer_sequencing, infer_taxonomy_scheme, parse_sequencing
 from gutaxis.knowledge import load_chain
-from gutaxis.markers import UNJUDGED, conversion_factor
+from gutaxis.markers import UNJUDGED_NOTE, conversion_factor
 from gutaxis.measures import Alert, Measure, MeasureKind, RangeUsed, Status, measure_id
 from gutaxis.outputs import to_json
 from gutaxis.reference._model import DISTANCE_QUANTILE, Reference, check_reference
@@ -38,7 +38,10 @@ from gutaxis.stats.percentile import percentiles_with_ci
 from gutaxis.study import Study, check_study
 
 __all__ = ["ReferenceComparison", "compare_to_reference", "place_markers", "percentile_status",
-           "DEPTH_QUANTILE", "MIN_VALUES"]
+           "DEPTH_QUANTILE", "MIN_VALUES", "JUDGED_BY_REFERENCE_NOTE"]
+
+#: Replaces :data:`gutaxis.markers.UNJUDGED_NOTE` when the reference judges a marker's value.
+JUDGED_BY_REFERENCE_NOTE = "judged by its place in the reference cohort instead"
 
 #: A patient with fewer reads than this percentile of the reference's depths
 #: is not compared.
@@ -628,7 +631,7 @@ def place_markers(reference: Reference, markers: Sequence[Measure], *, n_boot: i
 
 def _judged_by_reference(m: Measure, **changes: Any) -> Measure:
     """Give ``m`` the status the reference found; its notes no longer say it has none."""
-    notes = tuple(n.replace(UNJUDGED, "judged by its place in the reference cohort instead")
+    notes = tuple(JUDGED_BY_REFERENCE_NOTE if n == UNJUDGED_NOTE else n
                   for n in changes.pop("notes", m.notes))
     return dataclasses.replace(m, notes=notes, **changes)
 
