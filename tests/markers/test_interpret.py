@@ -13,6 +13,8 @@ from gutaxis.markers import MarkerResult
 from gutaxis.markers.interpret import (
     NO_CUTOFF_NOTE,
     NO_INTERVAL_NOTE,
+    NOT_IN_CATALOGUE_NOTE,
+    UNJUDGED_NOTE,
     interpret_marker,
     interpret_result,
 )
@@ -158,7 +160,8 @@ def test_a_marker_the_catalogue_does_not_know_is_judged_by_the_lab_range_only():
     assert with_range.notes[0] == "metadata column mystery"
     bare = interpret_result(MarkerResult("mystery", None, 12.0, "ng/mL"))
     assert (bare.status, bare.range_used) == ("not comparable", None)
-    assert "not in the knowledge base" in bare.notes[-1]
+    assert bare.notes[-2:] == (NOT_IN_CATALOGUE_NOTE, UNJUDGED_NOTE)
+    assert "not in the knowledge base" in NOT_IN_CATALOGUE_NOTE
     censored = interpret_result(MarkerResult("mystery", None, 5.0, "ng/mL", censored="<",
                                              ref_low=1.0, ref_high=10.0))
     assert censored.status == "not comparable"  # [0, 5) spans "low" and "within"
