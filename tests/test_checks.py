@@ -68,6 +68,7 @@ def test_check_number_says_what_range_was_expected(kwargs, value, message):
 
 def test_check_number_passes_good_values_as_float():
     assert check_number(np.float32(0.5), "x", minimum=0, maximum=1) == 0.5
+    assert type(check_number(np.float32(0.5), "x")) is float
     assert check_number(None, "x", allow_none=True) is None
     assert check_number(math.inf, "x", finite=False) == math.inf
 

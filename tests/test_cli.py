@@ -6,12 +6,14 @@ import json
 import subprocess
 import sys
 
+import biom
 import numpy as np
 import pandas as pd
 import pytest
 import skbio
 from typer.testing import CliRunner
 
+from builders.cohort import cohort_files as make_cohort_files
 from gutaxis import Study
 from gutaxis.cli import app
 from gutaxis.exceptions import UnknownMetricError
@@ -193,28 +195,7 @@ def _random_newick(tips, rng):
 @pytest.fixture
 def cohort_files(tmp_path):
     """A 24-sample, 2-group table with taxonomy, and metadata with two markers."""
-    rng = np.random.default_rng(3)
-    n, m = 24, 30
-    groups = np.array(["ctrl"] * 12 + ["case"] * 12)
-    base = rng.lognormal(0, 1.5, size=m)
-    planted = np.where(np.arange(m) < 3, 3.0, 1.0)  # genera 0-2: 3-fold higher in cases
-    counts = np.vstack([rng.multinomial(5000, p / p.sum())
-                        for p in (base * (planted if g == "case" else 1.0) for g in groups)])
-    ids = [f"S{i:02d}" for i in range(n)]
-    taxonomy = pd.DataFrame({"kingdom": "Bacteria",
-                             "phylum": ["Firmicutes", "Bacteroidetes", "Proteobacteria"] * 10,
-                             "class": None, "order": None, "family": None,
-                             "genus": [f"Genus{j}" for j in range(m)], "species": None},
-                            index=[f"F{j}" for j in range(m)])
-    study = Study(counts, ids, list(taxonomy.index), taxonomy=taxonomy)
-    table = tmp_path / "table.biom.json"
-    table.write_text(study.to_biom().to_json("test"))
-    lps = np.where(groups == "case", 120.0, 70.0) + rng.normal(0, 10, n)
-    md = pd.DataFrame({"#SampleID": ids, "Diagnosis": groups, "LPSpgml": lps,
-                       "CRP": rng.gamma(2.0, 1.0, n), "Word": ["x"] * n})
-    metadata = tmp_path / "md.tsv"
-    md.to_csv(metadata, sep="\t", index=False)
-    return table, metadata
+    return make_cohort_files(tmp_path)
 
 
 def test_analyze_writes_report_results_and_tables(tmp_path, cohort_files):
@@ -542,10 +523,15 @@ def test_warnings_are_one_line_and_left_out_samples_are_named(tmp_path):
                                "fewer than 50000 reads leaves 11 samples; with fewer than 30")
     assert "SmallReferenceWarning" not in proc.stderr and ".py:" not in proc.stderr
     left_out = [line for line in lines if line.startswith("left out")]
-    meta = json.loads((tmp_path / "ref" / "reference.json").read_text(encoding="utf-8"))
-    excluded = meta["excluded"]["fewer than 50000 reads"]
+    # worked out here from the files themselves: the table's read sums, the metadata's ages
+    table = biom.load_table(str(data.table))
+    depth = dict(zip(table.ids(), table.sum(axis="sample"), strict=True))
+    ages = pd.read_csv(data.metadata, sep="\t", index_col=0)["Age"]
+    old = [s for s in table.ids() if s in ages.index and ages[s] > 60]
+    shallow = [s for s in old if depth[s] < 50000]
+    assert (len(shallow), len(old) - len(shallow)) == (4, 11)
     assert left_out == [f"left out 4 sample(s) with fewer than 50000 reads: "
-                        f"{', '.join(excluded)} (all in reference.json, under excluded)"]
+                        f"{', '.join(shallow)} (all in reference.json, under excluded)"]
 
 
 def test_a_reader_error_names_the_option_it_came_from(tmp_path):

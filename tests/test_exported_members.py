@@ -34,6 +34,11 @@ def test_all_lists_exactly_the_public_names(name):
         # a module: its own definitions and imported helpers; __all__ must name real things
         missing = [n for n in declared if not hasattr(module, n)]
         assert not missing, f"{name}.__all__ names what it does not define: {missing}"
+        # and every public function and class the module defines is in it
+        own = {n for n, v in vars(module).items()
+               if not n.startswith("_") and getattr(v, "__module__", None) == name
+               and (isinstance(v, type) or callable(v))}
+        assert own <= declared, f"{name} defines but does not list: {sorted(own - declared)}"
         return
     lazy = set(getattr(module, "_LAZY", {}))  # exported on first use (gutaxis.lazy)
     assert declared - lazy == _exported(module), (

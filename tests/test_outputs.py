@@ -80,7 +80,9 @@ def test_the_output_folder_rule(tmp_path):
     (out / "beta").mkdir()
     (out / "beta" / "x.tsv").write_text("old")
     (out / "notes.txt").write_text("mine")
-    with pytest.raises(OutputError, match=r"out is not empty \(a\.tsv, beta, notes\.txt\); "
+    (out / "marker_lps.tsv").write_text("old")   # a pattern: marker_*.tsv
+    with pytest.raises(OutputError, match=r"out is not empty \(a\.tsv, beta, marker_lps\.tsv, "
+                                          r"notes\.txt\); "
                                           r"choose a new folder for the output, or overwrite"):
         prepare_output_folder(out, owned=["a.tsv", "beta"], overwrite=False)
     prepare_output_folder(out, owned=["a.tsv", "beta", "marker_*.tsv"], overwrite=True)

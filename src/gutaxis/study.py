@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 
     from gutaxis.tree import Tree
 
-__all__ = ["Study", "RANKS"]
+__all__ = ["Study", "RANKS", "check_study"]
 
 #: Taxonomic ranks held in :attr:`Study.taxonomy`, in order.
 RANKS: tuple[str, ...] = (

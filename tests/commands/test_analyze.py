@@ -26,9 +26,13 @@ def _options(files, **kw) -> AnalysisOptions:
                            parameters=CohortParameters("Diagnosis", **FAST), **kw)
 
 
-def test_run_computes_and_write_writes(tmp_path, files):
+def test_run_computes_and_write_writes(tmp_path, files, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    inputs = sorted(p.name for p in files[0].parent.iterdir())
     result = run_analysis(_options(files, markers=("LPSpgml", "CRP=mg/L")))
-    assert not (tmp_path / "out").exists()  # nothing written before .write
+    # nothing written before .write: not here, not beside the inputs
+    assert list(tmp_path.iterdir()) == []
+    assert sorted(p.name for p in files[0].parent.iterdir()) == inputs
     written = result.write(tmp_path / "out")
     assert written["results"] == tmp_path / "out" / "results.json"
     assert written["report"].is_file() and written["marker_tests"].is_file()

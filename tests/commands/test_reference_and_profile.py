@@ -54,8 +54,9 @@ def test_a_where_selecting_nobody_lists_the_column_values(data):
 ])
 def test_reference_options_are_checked(data, kwargs, error, message):
     base = {"table": data.table, "metadata": data.metadata, "name": "x"}
-    with pytest.raises(error, match=message):
+    with pytest.raises(error, match=message) as caught:
         ReferenceOptions(**{**base, **kwargs})
+    assert type(caught.value) is error  # not merely a subclass of it
 
 
 def test_a_profile_never_writes_over_the_previous_visit(data, reference, tmp_path):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from gutaxis.measures import Alert, Measure
 from gutaxis.profile import assess_chain
 from gutaxis.profile._model import Option
@@ -30,10 +32,17 @@ def test_the_diversity_sentence_gives_the_interval_in_plain_words():
         assert "95 %" not in text and "interval" not in text and "percentile" not in text
 
 
-def test_the_ends_of_the_reference_are_said_in_words():
-    low = summarise([shannon(0.0, 0.0, 0.0)], [], [], {}, n_reference=12).patient
-    assert low == ("Your gut microbial diversity is lower than that of every one of the 12 "
-                   "people of the comparison group.",)
+@pytest.mark.parametrize(("percentile", "sentence"), [
+    (0.0, "lower than that of every one of"),
+    (100.0, "higher than that of every one of"),
+    (0.3, "lower than that of almost every one of"),
+    (99.6, "higher than that of almost every one of"),
+])
+def test_the_ends_of_the_reference_are_said_in_words(percentile, sentence):
+    said = summarise([shannon(percentile, percentile, percentile)], [], [], {},
+                     n_reference=12).patient
+    assert said == (f"Your gut microbial diversity is {sentence} the 12 people of the "
+                    "comparison group.",)
 
 
 def test_options_are_counted_in_words():

@@ -59,8 +59,8 @@ def test_a_reference_written_by_gutaxis_0_1_still_loads(reference: Reference, tm
     _assert_same(reference, load_reference(out))
     meta["schema_version"] = 3
     path.write_text(json.dumps(meta), encoding="utf-8")
-    with pytest.raises(InputError, match="reference schema_version 3, but this gutaxis reads up "
-                                         "to 2; upgrade gutaxis"):
+    with pytest.raises(FormatError, match="reference schema_version 3, but this gutaxis reads "
+                                          "up to 2; upgrade gutaxis"):
         load_reference(out)
 
 

@@ -7,7 +7,6 @@ import dataclasses
 import html
 import itertools
 import json
-import math
 import re
 import sys
 import time
@@ -438,11 +437,6 @@ def test_write_profile_without_pdf_needs_no_weasyprint(profile, tmp_path, monkey
     assert not (tmp_path / "profile.pdf").exists()
 
 
-@WEASYPRINT_IMPORT
-def test_timings_are_reasonable(written):
-    _, seconds = written
-    assert math.isfinite(seconds) and seconds < 30
-
 
 # ------------------------------------------------------------- patient block
 def _for_you(page_html: str) -> str:
@@ -476,6 +470,7 @@ def test_the_page_says_it_supports_and_does_not_replace_a_clinician(page_html):
     header = page_html[page_html.index("<header>"):page_html.index("</header>")]
     assert NOTICE in text(header)
     assert text(_for_you(page_html)).endswith(NOTICE)
+    assert text(page_html[page_html.index('<footer class="page-footer"'):]).startswith(NOTICE)
     assert "does not replace, a clinician's judgement" in NOTICE
 
 
@@ -698,8 +693,12 @@ def test_pdf_footer_band_holds_only_the_footer(many_trends_pdf, written):
     for pages, sample in ((many_trends_pdf[2], "S-0003"), (_pdf_pages(written[0]["pdf"]),
                                                             "S-0003")):
         for number, (_, band) in enumerate(pages, 1):
-            expected = f"{NOTICE} · {sample} · gutaxis 0.1.0 Page {number} of {len(pages)}"
-            assert sorted(_squash(band)) == sorted(_squash(expected)), band
+            # the PDF's text comes out in layout order (the page number sits on the right):
+            # each part whole, and nothing else in the band
+            parts = [NOTICE, f"· {sample} · gutaxis 0.1.0", f"Page {number} of {len(pages)}"]
+            squashed = _squash(band)
+            assert all(_squash(p) in squashed for p in parts), band
+            assert len(squashed) == sum(len(_squash(p)) for p in parts), band
 
 
 def test_trends_are_split_into_figures_that_fit_a_page():

@@ -31,6 +31,9 @@ def _diversity_sentence(shannon: Measure, n_reference: int) -> str:
         return f"Your gut microbial diversity is lower than that of every one of {group}."
     if p >= 100:
         return f"Your gut microbial diversity is higher than that of every one of {group}."
+    if p < 0.5 or p >= 99.5:  # "about 0 in 100" / "about 100 in 100" would mislead
+        side = "lower" if p < 0.5 else "higher"
+        return f"Your gut microbial diversity is {side} than that of almost every one of {group}."
     sentence = (f"Your gut microbial diversity is higher than that of about {p:.0f} in 100 "
                 f"of {group}.")
     if shannon.ci_low is not None and shannon.ci_high is not None:
