@@ -18,3 +18,19 @@ def page_widths(browser: Any, path: Path, width: int) -> dict[str, int]:
                                  "client: document.documentElement.clientWidth})"))
     finally:
         tab.close()
+
+
+def table_cell_display(browser: Any, path: Path, width: int) -> set[str]:
+    """Return the CSS ``display`` of every data cell of the page's tables at ``width`` px.
+
+    ``{"table-cell"}`` on a wide screen; ``{"block"}`` where the tables turn
+    into one card per row (phones).
+    """
+    tab = browser.new_page(viewport={"width": width, "height": 900})
+    try:
+        tab.goto(path.as_uri())
+        return set(tab.evaluate(
+            "() => [...document.querySelectorAll('table.cards td')]"
+            ".map(td => getComputedStyle(td).display)"))
+    finally:
+        tab.close()

@@ -9,7 +9,7 @@ from importlib import resources
 
 import pytest
 
-from builders.browser import page_widths
+from builders.browser import page_widths, table_cell_display
 from builders.html_page import Page
 from builders.report import ALPHA, BETA, EVIL, MARKERS
 from gutaxis.report import render_report, write_report
@@ -239,3 +239,12 @@ def test_no_horizontal_scrolling_in_a_browser(full_html, browser, tmp_path, widt
     widths = page_widths(browser, path, width)
     assert widths["client"] == width
     assert widths["scroll"] <= widths["client"], widths
+
+
+def test_tables_become_cards_on_a_phone(full_html, browser, tmp_path):
+    """On a phone every row is a card, each cell under its column's name; not on a desktop."""
+    path = tmp_path / "report.html"
+    path.write_text(full_html, "utf-8")
+    assert table_cell_display(browser, path, 390) == {"block"}
+    assert table_cell_display(browser, path, 1280) == {"table-cell"}
+    assert full_html.count("<td") == full_html.count(" data-label=")  # every cell has a name

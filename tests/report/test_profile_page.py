@@ -17,7 +17,7 @@ import numpy as np
 import pypdfium2 as pdfium
 import pytest
 
-from builders.browser import page_widths
+from builders.browser import page_widths, table_cell_display
 from builders.html_page import Page
 from builders.profile import (
     DISCLAIMER,
@@ -584,6 +584,13 @@ def test_page_is_built_to_fit_a_phone(page_html):
 
 
 @WEASYPRINT_IMPORT
+def test_tables_become_cards_on_a_phone(written, browser):
+    """Measures, markers, follow-up and inputs: one card per row on a phone."""
+    paths, _ = written
+    assert table_cell_display(browser, paths["html"], 390) == {"block"}
+    assert table_cell_display(browser, paths["html"], 1280) == {"table-cell"}
+
+
 @pytest.mark.parametrize("width", [390, 1280])
 def test_no_horizontal_scrolling_in_a_browser(written, browser, width):
     paths, _ = written
