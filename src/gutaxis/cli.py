@@ -81,7 +81,7 @@ Transpose = Annotated[bool | None, typer.Option(
     help="Plain tables: force samples in columns (--transpose) or in rows (--no-transpose) "
          "instead of detecting it. Example: --transpose")]
 Threads = Annotated[int | None, typer.Option(
-    min=1, help="Threads (default: all cores). Example: --threads 2")]
+    help="Threads (default: all cores). Example: --threads 2")]
 
 
 def _logging(verbose: bool) -> None:
@@ -164,7 +164,7 @@ def diversity(
         help="Comma-separated QIIME 2 metric names (default: all that apply; see "
              "`gutaxis metrics`). Example: --metrics shannon_entropy,braycurtis")] = None,
     rarefy: Annotated[int | None, typer.Option(
-        "--rarefy", min=1, help="Rarefy each sample to N reads first; samples below N are "
+        "--rarefy", help="Rarefy each sample to N reads first; samples below N are "
                                 "left out and listed. Example: --rarefy 10000")] = None,
     no_rarefy: Annotated[bool, typer.Option(
         "--no-rarefy", help="Use the counts as they are (the default when --rarefy is not "
@@ -292,28 +292,28 @@ def analyze(
              "microbiome classifier. Example: --rank family")]
     = default(CohortParameters, "rank"),
     rarefy: Annotated[int | None, typer.Option(
-        "--rarefy", min=1, help="Rarefy to N reads for diversity (default: the shallowest "
+        "--rarefy", help="Rarefy to N reads for diversity (default: the shallowest "
                                 "sample's depth, if ≥ 1,000). Example: --rarefy 10000")] = None,
     no_rarefy: Annotated[bool, typer.Option(
         "--no-rarefy", help="Compute diversity on the counts as they are. "
                             "Example: --no-rarefy")] = False,
     permutations: Annotated[int, typer.Option(
-        min=0, help="Permutations of PERMANOVA and PERMDISP. Example: --permutations 9999")]
+        help="Permutations of PERMANOVA and PERMDISP. Example: --permutations 9999")]
     = default(CohortParameters, "permutations"),
     seed: Annotated[int, typer.Option(
         help="Seed of every random step (rarefaction, permutations, Monte Carlo, CV). "
              "Example: --seed 42")] = default(CohortParameters, "seed"),
-    cv_folds: Annotated[int, typer.Option(min=2, help="Cross-validation folds (stratified). "
+    cv_folds: Annotated[int, typer.Option(help="Cross-validation folds (stratified). "
                                                   "Example: --cv-folds 5")]
     = default(CohortParameters, "cv_folds"),
-    cv_repeats: Annotated[int, typer.Option(min=1, help="Cross-validation repeats. "
+    cv_repeats: Annotated[int, typer.Option(help="Cross-validation repeats. "
                                                       "Example: --cv-repeats 20")]
     = default(CohortParameters, "cv_repeats"),
-    trees: Annotated[int, typer.Option(min=10, help="Trees per random forest. "
+    trees: Annotated[int, typer.Option(help="Trees per random forest. "
                                                     "Example: --trees 500")]
     = default(CohortParameters, "n_estimators"),
     mc_samples: Annotated[int, typer.Option(
-        min=8, help="Monte Carlo instances of the differential-abundance test. "
+        help="Monte Carlo instances of the differential-abundance test. "
                     "Example: --mc-samples 256")] = default(CohortParameters, "mc_samples"),
     no_classifier: Annotated[bool, typer.Option(
         "--no-classifier", help="Skip the random-forest classifiers. "
@@ -440,7 +440,7 @@ def reference_build(
         help="Sequencing type, e.g. '16S V4' or 'shotgun' (inferred when not given). "
              "Example: --sequencing '16S V4'")] = None,
     min_reads: Annotated[int, typer.Option(
-        min=0, help="Count tables: samples with fewer reads are left out of the reference "
+        help="Count tables: samples with fewer reads are left out of the reference "
                     "(and a patient below it is not compared). Example: --min-reads 5000")]
     = default(ReferenceOptions, "min_reads"),
     transpose: Transpose = None,
