@@ -232,7 +232,8 @@ def test_analyze_writes_report_results_and_tables(tmp_path, cohort_files):
     (["--group", "Diagnosis", "--trees", "0"], "trees per forest (--trees) must be an integer ≥ 1"),
     (["--group", "Diagnosis", "--mc-samples", "1"],
      "Monte Carlo instances (--mc-samples) must be an integer ≥ 2"),
-    (["--group", "Diagnosis", "--threads", "0"], "threads (--threads) must be an integer ≥ 1; got 0"),
+    (["--group", "Diagnosis", "--threads", "0"],
+     "threads (--threads) must be an integer ≥ 1; got 0"),
 ])
 def test_analyze_errors_are_one_clear_line(tmp_path, cohort_files, extra, message):
     table, metadata = cohort_files
