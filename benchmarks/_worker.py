@@ -96,6 +96,8 @@ def _gutaxis_table_op(op: str, counts: sp.csr_matrix, sids: list[str], fids: lis
         return lambda: dv.alpha_diversity(study, [op])
     if op == "rarefy":
         return lambda: dv.rarefy(study, depth, seed=0)
+    if op == "aitchison":  # QIIME 2's definition, which the peer computes
+        return lambda: dv.beta_diversity(study, op, pseudocount=1.0)
     return lambda: dv.beta_diversity(study, op)
 
 

@@ -16,7 +16,7 @@ from gutaxis import Study
 from gutaxis.diversity import _kernels_beta as K
 from gutaxis.diversity import beta_diversity, beta_metrics, get_beta_metric
 from gutaxis.diversity.beta import aitchison, braycurtis, jaccard, robust_aitchison
-from gutaxis.exceptions import InputError
+from gutaxis.exceptions import EmptySamplesError, InputError
 
 REF = pathlib.Path(__file__).parent / "reference"
 RTOL = 1e-12
@@ -45,13 +45,16 @@ def read_lsmat(name: str) -> pd.DataFrame:
     return pd.read_csv(REF / f"{name}.lsmat", sep="\t", index_col=0)
 
 
-def skbio_reference(metric: str, dense: np.ndarray, pseudocount: float = 1.0) -> np.ndarray:
+def skbio_reference(metric: str, dense: np.ndarray, pseudocount: float | None = None
+                    ) -> np.ndarray:
     from skbio.diversity import beta_diversity as skbeta
-    from skbio.stats.composition import clr, rclr
+    from skbio.stats.composition import closure, clr, multi_replace, rclr
 
     if metric in ("braycurtis", "jaccard"):
         return skbeta(metric, dense, validate=False).data
-    if metric == "aitchison":
+    if metric == "aitchison" and pseudocount is None:  # closure + multiplicative replacement
+        return skbeta("euclidean", clr(multi_replace(closure(dense))), validate=False).data
+    if metric == "aitchison":  # QIIME 2's definition
         return skbeta("euclidean", clr(dense + pseudocount), validate=False).data
     r = np.zeros_like(dense, dtype=np.float64)
     observed = dense.sum(axis=1) > 0  # scikit-bio's rclr refuses empty rows: they stay 0
@@ -95,7 +98,7 @@ def test_jaccard_by_hand():
 def test_aitchison_by_hand():
     # x + 1: [1, 0] → [2, 1], [0, 1] → [1, 2];  clr = ±(ln 2)/2 · [1, −1]
     # distance = ‖ln 2 · [1, −1]‖ = √2 · ln 2
-    d = aitchison(csr([[1, 0], [0, 1]]))
+    d = aitchison(csr([[1, 0], [0, 1]]), pseudocount=1)
     assert_close(d[0, 1], np.sqrt(2) * np.log(2))
     # pseudocount 0.5: [1.5, .5] vs [.5, 1.5]: clr diff = ln 3 · [1, −1] → √2 · ln 3
     d = aitchison(csr([[1, 0], [0, 1]]), pseudocount=0.5)
@@ -103,8 +106,31 @@ def test_aitchison_by_hand():
     # three features: [3, 0, 0] + 1 = [4, 1, 1]:
     # clr = ln4 − (ln4)/3 = (2/3)ln4, −(1/3)ln4, −(1/3)ln4
     # vs [0, 0, 0] + 1 → clr 0:  d² = (4/9 + 1/9 + 1/9)(ln 4)² = (2/3)(ln 4)²
-    d = aitchison(csr([[3, 0, 0], [0, 0, 0]]))
+    d = aitchison(csr([[3, 0, 0], [0, 0, 0]]), pseudocount=1)
     assert_close(d[0, 1], np.sqrt(2 / 3) * np.log(4))
+
+
+def test_aitchison_default_closes_and_replaces_zeros_by_hand():
+    # m = 3, δ = 1/9.  [3, 0, 0] → (1, 0, 0) → (1 − 2/9, 1/9, 1/9) = (7/9, 1/9, 1/9);
+    # [1, 1, 2] → (1/4, 1/4, 1/2), no zero.  clr difference = log ratios of the parts:
+    # clr(a) − clr(b) = log(a/b) − mean(log(a/b)) with a/b = (28/9, 4/9, 2/9)
+    d = aitchison(csr([[3, 0, 0], [1, 1, 2]]))
+    r = np.log([28 / 9, 4 / 9, 2 / 9])
+    assert_close(d[0, 1], np.linalg.norm(r - r.mean()))
+    # the same compositions in any unit or depth: the same distances (QIIME 2's pseudocount
+    # form moves with the unit)
+    x = np.array([[3, 0, 0, 5], [1, 1, 2, 0], [0, 7, 1, 1]], dtype=np.float64)
+    for scale in (1e-6, 0.01, 100.0, 1e6):
+        assert_close(aitchison(sp.csr_matrix(x * scale)), aitchison(sp.csr_matrix(x)),
+                     rtol=1e-12, atol=1e-13)
+    frac, pct = x / x.sum(axis=1, keepdims=True), 100 * x / x.sum(axis=1, keepdims=True)
+    qiime_frac = aitchison(sp.csr_matrix(frac), pseudocount=1)[0, 1]
+    qiime_pct = aitchison(sp.csr_matrix(pct), pseudocount=1)[0, 1]
+    assert qiime_pct > 9 * qiime_frac  # what the default avoids (6.46 vs 0.677)
+    # a sample with no reads has no composition: refused by the default, by row
+    with pytest.raises(EmptySamplesError, match=r"aitchison is undefined for a sample with no "
+                                                 r"reads .* 1 sample\(s\) are empty \(rows 1\)"):
+        aitchison(csr([[1, 2], [0, 0], [3, 0]]))
 
 
 def test_robust_aitchison_by_hand():
@@ -138,10 +164,10 @@ def test_empty_samples_other_metrics():
     # jaccard: empty–empty 0 (scipy), empty–non-empty 1
     j = jaccard(x)
     assert j[1, 2] == 0.0 and j[0, 1] == 1.0
-    # aitchison: an empty sample is clr 0; two empty samples are at 0
-    a = aitchison(x)
+    # aitchison with QIIME 2's pseudocount: an empty sample is clr 0; two empty samples are at 0
+    a = aitchison(x, pseudocount=1)
     assert a[1, 2] == 0.0
-    assert_close(a, skbio_reference("aitchison", x.toarray()))
+    assert_close(a, skbio_reference("aitchison", x.toarray(), pseudocount=1))
     # robust_aitchison: an empty sample is the zero vector;
     # rclr([1, 2, 0]) = ∓(ln 2)/2 → distance to the empty sample (ln 2)/√2
     r = robust_aitchison(x)
@@ -159,7 +185,7 @@ def _reference_table() -> pd.DataFrame:
     ("braycurtis", braycurtis, {}, False),
     ("braycurtis_relative", braycurtis, {}, True),
     ("jaccard", jaccard, {}, False),
-    ("aitchison", aitchison, {}, False),
+    ("aitchison", aitchison, {"pseudocount": 1}, False),  # QIIME 2's definition
     ("aitchison_pc0.5", aitchison, {"pseudocount": 0.5}, False),
     ("robust_aitchison", robust_aitchison, {}, False),
 ])
@@ -242,8 +268,12 @@ def test_non_integer_values_take_the_copy_path():
     assert_close(robust_aitchison(sp.csr_matrix(rel)), robust_aitchison(sp.csr_matrix(counts)),
                  rtol=1e-10, atol=1e-12)
     assert_close(aitchison(sp.csr_matrix(rel)), skbio_reference("aitchison", rel))
+    assert_close(aitchison(sp.csr_matrix(rel)), aitchison(sp.csr_matrix(counts)),
+                 rtol=1e-10, atol=1e-12)
+    assert_close(aitchison(sp.csr_matrix(rel), pseudocount=1),
+                 skbio_reference("aitchison", rel, pseudocount=1))
     assert_close(aitchison(sp.csr_matrix(counts * 2.5), pseudocount=2.5),
-                 aitchison(sp.csr_matrix(counts)), rtol=1e-10, atol=1e-12)
+                 aitchison(sp.csr_matrix(counts), pseudocount=1), rtol=1e-10, atol=1e-12)
 
 
 def test_large_counts_beyond_lookup_table():
@@ -291,7 +321,8 @@ count_tables = hnp.arrays(
 
 
 def _usable(table: np.ndarray, metric: str) -> bool:
-    return metric != "braycurtis" or int((table.sum(axis=1) == 0).sum()) < 2
+    empty = int((table.sum(axis=1) == 0).sum())
+    return {"braycurtis": empty < 2, "aitchison": empty == 0}.get(metric, True)
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
