@@ -179,7 +179,8 @@ def test_seeded_runs_repeat_and_fold_scores_are_the_folds() -> None:
     assert r1.accuracy_sd == pytest.approx(r1.fold_scores.accuracy.std(ddof=1), abs=1e-15)
     assert r1.auc_mean == pytest.approx(r1.fold_scores.auc.mean(), abs=1e-15)
     assert r1.cv == {
-        "method": "repeated stratified k-fold", "n_splits": 4, "n_repeats": 3, "seed": 7,
+        "method": "repeated stratified k-fold", "grouped_by_subject": False, "n_splits": 4,
+        "n_repeats": 3, "seed": 7,
         "n_estimators": 20,
         "imputation": "median of each feature, fitted on the training folds only",
         "importance": ("permutation importance: mean decrease in ROC AUC when a feature is "
@@ -479,3 +480,55 @@ def test_bad_inputs() -> None:
         cross_validate_forest(x.assign(f002=np.inf), y, feature_set="m")
     with pytest.raises(ValidationError, match="duplicate sample ids: 's001'"):
         cross_validate_forest(x.rename(index={"s000": "s001"}), y, feature_set="m")
+
+
+# ------------------------------------------------------------ repeated subjects
+def _people(seed: int, n_subjects: int = 40, per_subject: int = 6
+            ) -> tuple[pd.DataFrame, pd.Series, pd.Series]:
+    """Samples of people who differ from each other a lot; no difference between groups."""
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(scale=2.0, size=(n_subjects, 10))
+    subject = np.repeat(np.arange(n_subjects), per_subject)
+    ids = [f"s{i}" for i in range(len(subject))]
+    x = pd.DataFrame(centres[subject] + rng.normal(size=(len(subject), 10)), index=ids,
+                     columns=[f"f{j}" for j in range(10)])
+    y = pd.Series(np.where(subject < n_subjects // 2, "case", "control"), index=ids)
+    return x, y, pd.Series([f"p{s}" for s in subject], index=ids)
+
+
+def test_folds_grouped_by_subject_remove_the_leak_through_the_person() -> None:
+    """Known truth: no group effect.  Folds of single samples learn the person and score
+    far above chance; folds that keep each person together score at chance."""
+    naive, grouped = [], []
+    for seed in range(6):
+        x, y, subjects = _people(seed)
+        kwargs = {"feature_set": "m", "n_splits": 4, "n_repeats": 2, "n_estimators": 40,
+                  "seed": seed}
+        naive.append(cross_validate_forest(x, y, **kwargs).auc_mean)
+        result = cross_validate_forest(x, y, subjects=subjects, **kwargs)
+        grouped.append(result.auc_mean)
+        assert result.cv["grouped_by_subject"] is True
+        assert result.cv["method"].startswith("repeated stratified group k-fold")
+    assert np.mean(naive) > 0.85, naive
+    assert 0.4 < np.mean(grouped) < 0.6, grouped
+
+
+def test_grouped_folds_never_split_a_subject() -> None:
+    x, y, subjects = _people(0, n_subjects=12, per_subject=3)
+    splits = clf._subject_splits(x.index, (y == "control").to_numpy().astype(int),
+                                 ["case", "control"], subjects, 3, 2, 0)
+    assert len(splits) == 6
+    for repeat in range(2):
+        tested = np.concatenate([test for _, test in splits[3 * repeat:3 * repeat + 3]])
+        assert sorted(tested) == list(range(36))  # every sample held out once per repeat
+    for train, test in splits:
+        assert not set(subjects.iloc[train]) & set(subjects.iloc[test])
+
+
+def test_grouped_folds_need_enough_subjects_per_class() -> None:
+    x, y, subjects = _people(0, n_subjects=6, per_subject=4)
+    with pytest.raises(ValidationError, match=r"with folds grouped by subject every class needs "
+                                              r"at least n_splits=4 subjects; 'case' has 3"):
+        cross_validate_forest(x, y, feature_set="m", n_splits=4, subjects=subjects)
+    with pytest.raises(ValidationError, match=r"1 labelled sample\(s\) have no subject: s0"):
+        cross_validate_forest(x, y, feature_set="m", n_splits=2, subjects=subjects.drop("s0"))

@@ -51,6 +51,7 @@ class _Data:
     classes: list[str]
     positive: int
     dropped: list[str]
+    ids: pd.Index  # the labelled samples, in the order of ``x``
 
 
 def _check_int(name: str, value: Any, minimum: int) -> int:
@@ -131,7 +132,7 @@ def _prepare(features: Any, labels: Any, positive_class: Any) -> _Data:
         raise ValidationError(f"positive_class must be one of the classes "
                               f"({_shown(classes)}); got {positive_class!r}")
     return _Data(x=x, codes=codes, features=names, classes=classes, positive=positive,
-                 dropped=dropped)
+                 dropped=dropped, ids=features.index[~unlabelled])
 
 
 # -------------------------------------------------------------------- pipeline

@@ -14,6 +14,7 @@ import pandas as pd
 from gutaxis.distance import DistanceMatrix
 from gutaxis.exceptions import InputError
 from gutaxis.stats._grouping import _check_permutations, _rng, _tested_grouping
+from gutaxis.stats._permutations import PermutationDesign, permutation_design
 from gutaxis.stats._results import TestResult, make_result
 
 __all__ = ["permanova"]
@@ -68,7 +69,8 @@ def _within_ss(d: np.ndarray, labels_t: np.ndarray, inv_sizes: np.ndarray,
     """``s_W`` for many groupings in one pass over the upper triangle of ``d``.
 
     ``labels_t`` is ``n × P`` (sample-major, any integer type): column ``p``
-    is one grouping.
+    is one grouping; ``inv_sizes[p, k]`` is ``1 / n_k`` under grouping ``p``
+    (sizes change between groupings when whole subjects are permuted).
     ``out[p] = Σ_{i<j, g_i = g_j} d_ij² / n_{g_i}``.  Rows ``t`` and
     ``n - 1 - t`` are handled by the same task so the tasks are equal in size.
     Per grouping the sum runs over ``j`` in order for every row (the
@@ -98,7 +100,7 @@ def _within_ss(d: np.ndarray, labels_t: np.ndarray, inv_sizes: np.ndarray,
                 for p in range(n_perm):
                     acc[p] += a if lj[p] == li[p] else 0.0
             for p in range(n_perm):
-                partial[t, p] += acc[p] * inv_sizes[li[p]]
+                partial[t, p] += acc[p] * inv_sizes[p, li[p]]
     for p in range(n_perm):
         s = 0.0
         for t in range(half):
@@ -108,7 +110,8 @@ def _within_ss(d: np.ndarray, labels_t: np.ndarray, inv_sizes: np.ndarray,
 
 # ------------------------------------------------------------------------- API
 def permanova(dm: DistanceMatrix, grouping: pd.Series | Any, *, permutations: int = 999,
-              seed: int | np.random.Generator | None = None) -> TestResult:
+              seed: int | np.random.Generator | None = None,
+              subjects: pd.Series | Any = None) -> TestResult:
     r"""Permutational multivariate analysis of variance (one factor).
 
     Parameters
@@ -126,14 +129,21 @@ def permanova(dm: DistanceMatrix, grouping: pd.Series | Any, *, permutations: in
     seed : int, numpy.random.Generator or None
         Seed (or generator) for the permutations.  ``None`` draws fresh
         entropy from the operating system.
+    subjects : pandas.Series or array_like, optional
+        The subject (person) of every sample, matched as ``grouping`` is.
+        Given, the permutations respect it (see
+        :mod:`gutaxis.stats._permutations`): whole subjects are permuted when
+        the grouping is constant within each subject, labels within subjects
+        when it changes within each; other designs are refused.
 
     Returns
     -------
     TestResult
         ``method="PERMANOVA"``, ``statistic_name="pseudo-F"``,
         ``effect_size_name="R2"``; ``extra`` holds ``ss_total``,
-        ``ss_within``, ``ss_between``, ``df_between``, ``df_within`` and
-        ``group_sizes`` (label → size, labels as strings).
+        ``ss_within``, ``ss_between``, ``df_between``, ``df_within``,
+        ``group_sizes`` (label → size, labels as strings) and
+        ``permutation_design`` (its kind, number of subjects and description).
 
     Raises
     ------
@@ -141,7 +151,9 @@ def permanova(dm: DistanceMatrix, grouping: pd.Series | Any, *, permutations: in
         A sample of ``dm`` is not in the index of the grouping Series.
     InputError
         Fewer than two groups, every group of size one, missing labels, a
-        grouping of the wrong length, or a bad ``permutations``/``seed``.
+        grouping of the wrong length, a bad ``permutations``/``seed``, a
+        sample without a subject, or a design that cannot be permuted
+        honestly.
 
     Notes
     -----
@@ -157,7 +169,8 @@ def permanova(dm: DistanceMatrix, grouping: pd.Series | Any, *, permutations: in
         F = \frac{SS_A / (g - 1)}{SS_W / (N - g)}, \qquad R^2 = \frac{SS_A}{SS_T}.
 
     The p-value is :math:`(1 + \#\{F^\pi \ge F\}) / (1 + \text{permutations})`
-    over random relabellings :math:`\pi` of the samples, where a permuted
+    over random relabellings :math:`\pi` of the samples (restricted by
+    ``subjects``; the statistic itself is the same), where a permuted
     :math:`F^\pi` within a relative 1e-9 of :math:`F` counts as a tie (as
     vegan [2]_ does with an absolute tolerance), so that rounding cannot
     break ties between groupings that describe the same partition.
@@ -204,6 +217,7 @@ def permanova(dm: DistanceMatrix, grouping: pd.Series | Any, *, permutations: in
     n, g = len(codes), len(labels)
     n_perm = _check_permutations(permutations)
     rng = _rng(seed)
+    design = permutation_design(pd.Index(dm.ids), codes, subjects, "PERMANOVA")
 
     d = dm.data
     if not d.flags.c_contiguous:
@@ -211,7 +225,7 @@ def permanova(dm: DistanceMatrix, grouping: pd.Series | Any, *, permutations: in
     # small problems on one thread: waking the pool costs more than the work
     with _numba_threads(1 if n * n * min(n_perm + 1, _CHUNK) < _PARALLEL_MIN_WORK else None):
         s_t = _sum_sq_upper(d) / n
-        s_w = _within_ss_permuted(d, codes, sizes, n_perm, rng)
+        s_w = _within_ss_permuted(d, codes, g, n_perm, rng, design)
     s_a = s_t - s_w
     with np.errstate(divide="ignore", invalid="ignore"):
         f = (s_a / (g - 1)) / (s_w / (n - g))
@@ -231,6 +245,7 @@ def permanova(dm: DistanceMatrix, grouping: pd.Series | Any, *, permutations: in
         "df_between": g - 1,
         "df_within": n - g,
         "group_sizes": {str(lab): int(size) for lab, size in zip(labels, sizes, strict=True)},
+        "permutation_design": design.to_dict(),
     }
     if name is not None:
         extra["grouping"] = str(name)
@@ -240,25 +255,30 @@ def permanova(dm: DistanceMatrix, grouping: pd.Series | Any, *, permutations: in
 
 
 # --------------------------------------------------------------------- helpers
-def _within_ss_permuted(d: np.ndarray, codes: np.ndarray, sizes: np.ndarray, n_perm: int,
-                        rng: np.random.Generator) -> np.ndarray:
-    """``s_W`` of the observed grouping, then of ``n_perm`` random relabellings."""
+def _within_ss_permuted(d: np.ndarray, codes: np.ndarray, g: int, n_perm: int,
+                        rng: np.random.Generator, design: PermutationDesign) -> np.ndarray:
+    """``s_W`` of the observed grouping, then of ``n_perm`` relabellings ``design`` allows."""
     n = len(codes)
-    inv = 1.0 / sizes.astype(np.float64)
     out = np.empty(n_perm + 1)
     width = min(_CHUNK, n_perm + 1)
     # the narrowest label type: the kernel streams the labels of every row for
     # every pair, and int8 labels make it ~25 % faster than int32
-    dtype = np.int8 if len(sizes) <= 127 else np.int16 if len(sizes) <= 32767 else np.int32
+    dtype = np.int8 if g <= 127 else np.int16 if g <= 32767 else np.int32
     buf = np.empty((width, n), dtype=dtype)
+    codes = codes.astype(dtype)
     for start in range(0, n_perm + 1, _CHUNK):
         stop = min(start + _CHUNK, n_perm + 1)
         for row, i in enumerate(range(start, stop)):
-            buf[row] = codes
             if i > 0:
-                # rng.shuffle on a copy of ``codes`` == rng.permutation(codes)
-                # (the scikit-bio stream, whatever the integer dtype)
-                rng.shuffle(buf[row])
-        labels_t = np.ascontiguousarray(buf[: stop - start].T)
-        _within_ss(d, labels_t, inv, out[start:stop])
+                # free design: rng.shuffle on a copy of ``codes`` ==
+                # rng.permutation(codes) (the scikit-bio stream, whatever the dtype)
+                design.relabel(codes, rng, buf[row])
+            else:
+                buf[row] = codes
+        block = buf[: stop - start]
+        rows = len(block)
+        flat = (block + g * np.arange(rows)[:, None]).ravel()
+        sizes = np.bincount(flat, minlength=rows * g).reshape(rows, g).astype(np.float64)
+        inv = np.divide(1.0, sizes, out=np.zeros_like(sizes), where=sizes > 0)
+        _within_ss(d, np.ascontiguousarray(block.T), inv, out[start:stop])
     return out

@@ -13,6 +13,7 @@ from gutaxis.distance import DistanceMatrix
 from gutaxis.exceptions import InputError
 from gutaxis.ordination import pcoa
 from gutaxis.stats._grouping import _check_permutations, _rng, _tested_grouping
+from gutaxis.stats._permutations import PermutationDesign, permutation_design
 from gutaxis.stats._results import TestResult, make_result
 
 __all__ = ["permdisp"]
@@ -44,7 +45,7 @@ _MEDIAN_COINCIDE = 1e-6
 
 def permdisp(dm: DistanceMatrix, grouping: pd.Series | Any, *, permutations: int = 999,
              seed: int | np.random.Generator | None = None, test: Test = "centroid",
-             n_components: int | None = None) -> TestResult:
+             n_components: int | None = None, subjects: pd.Series | Any = None) -> TestResult:
     r"""Test for homogeneity of multivariate dispersions (PERMDISP).
 
     Parameters
@@ -70,6 +71,9 @@ def permdisp(dm: DistanceMatrix, grouping: pd.Series | Any, *, permutations: int
         every axis with a positive eigenvalue; an integer uses only that many
         leading axes (scikit-bio's ``permdisp`` uses 10 unless told
         otherwise).
+    subjects : pandas.Series or array_like, optional
+        The subject of every sample; the permutations then respect it, as in
+        :func:`gutaxis.stats.permanova`.
 
     Returns
     -------
@@ -78,8 +82,8 @@ def permdisp(dm: DistanceMatrix, grouping: pd.Series | Any, *, permutations: int
         ``effect_size_name="eta_squared"``; ``extra`` holds
         ``mean_distance`` (group → mean distance of its samples to its
         centre), ``group_sizes`` (group → size), ``test``, ``df_between``,
-        ``df_within``, ``n_axes`` (PCoA axes used) and, for a named Series,
-        ``grouping``.  Group labels are strings.
+        ``df_within``, ``n_axes`` (PCoA axes used), ``permutation_design``
+        and, for a named Series, ``grouping``.  Group labels are strings.
 
     Raises
     ------
@@ -87,8 +91,9 @@ def permdisp(dm: DistanceMatrix, grouping: pd.Series | Any, *, permutations: int
         A sample of ``dm`` is not in the index of the grouping Series.
     InputError
         Fewer than two groups, every group of size one, missing labels, a
-        grouping of the wrong length, an unknown ``test``, or a bad
-        ``permutations``/``seed``/``n_components``.
+        grouping of the wrong length, an unknown ``test``, a bad
+        ``permutations``/``seed``/``n_components``, a sample without a
+        subject, or a design that cannot be permuted honestly.
 
     Notes
     -----
@@ -185,6 +190,7 @@ def permdisp(dm: DistanceMatrix, grouping: pd.Series | Any, *, permutations: int
     n, g = len(codes), len(labels)
     n_perm = _check_permutations(permutations)
     rng = _rng(seed)
+    design = permutation_design(pd.Index(dm.ids), codes, subjects, "PERMDISP")
     if n_components is not None and (isinstance(n_components, bool)
                                      or not isinstance(n_components, int | np.integer)
                                      or not 1 <= n_components <= n):
@@ -205,7 +211,7 @@ def permdisp(dm: DistanceMatrix, grouping: pd.Series | Any, *, permutations: int
     if n_perm == 0 or math.isnan(stat):
         p = math.nan
     else:
-        f_all = _permuted_f(x, codes, sizes, n_perm, rng, test, scale)
+        f_all = _permuted_f(x, codes, sizes, n_perm, rng, test, scale, design)
         ref, perm = f_all[0], f_all[1:]
         if math.isnan(ref):  # rounding in the permutation kernel; not seen in practice
             ref = stat
@@ -223,6 +229,7 @@ def permdisp(dm: DistanceMatrix, grouping: pd.Series | Any, *, permutations: int
         "df_between": g - 1,
         "df_within": n - g,
         "n_axes": int(x.shape[1]),
+        "permutation_design": design.to_dict(),
     }
     if name is not None:
         extra["grouping"] = str(name)
@@ -257,7 +264,7 @@ def _anova(z: np.ndarray, labels: np.ndarray, sizes: np.ndarray,
     Sums of squares up to ``floor`` are rounding noise and count as zero.
     """
     n_rows, n = z.shape
-    g = len(sizes)
+    g = sizes.shape[-1]
     flat = (labels + g * np.arange(n_rows)[:, None]).ravel()
     sums = np.bincount(flat, weights=z.ravel(), minlength=n_rows * g).reshape(n_rows, g)
     means = sums / sizes
@@ -281,9 +288,9 @@ def _centres(x: np.ndarray, labels: np.ndarray, sizes: np.ndarray, test: str, sc
     ``direct=True`` computes sample–centre distances from the differences
     (exact; for a few labellings), otherwise through dot products.
     """
-    g = len(sizes)
+    g = sizes.shape[-1]
     onehot = _one_hot(labels, g)
-    centroids: np.ndarray = (onehot @ x) / sizes[None, :, None]
+    centroids: np.ndarray = (onehot @ x) / np.atleast_2d(sizes)[:, :, None]
     if test == "centroid":
         return centroids
     sq = np.einsum("nd,nd->n", x, x)
@@ -357,8 +364,12 @@ def _weiszfeld(x: np.ndarray, onehot: np.ndarray, start: np.ndarray,
 
 
 def _permuted_f(x: np.ndarray, codes: np.ndarray, sizes: np.ndarray, n_perm: int,
-                rng: np.random.Generator, test: str, scale: float) -> np.ndarray:
-    """F of the observed grouping (first), then of ``n_perm`` random relabellings."""
+                rng: np.random.Generator, test: str, scale: float,
+                design: PermutationDesign) -> np.ndarray:
+    """F of the observed grouping (first), then of ``n_perm`` relabellings ``design`` allows.
+
+    Under a whole-subject design the group sizes change between relabellings.
+    """
     n, dims = x.shape
     g = len(sizes)
     per_row = 3 * g * n + 2 * g * dims + 4 * n
@@ -369,12 +380,19 @@ def _permuted_f(x: np.ndarray, codes: np.ndarray, sizes: np.ndarray, n_perm: int
     for start in range(0, n_perm + 1, width):
         stop = min(start + width, n_perm + 1)
         for row, i in enumerate(range(start, stop)):
-            buf[row] = codes
             if i > 0:
-                # rng.shuffle on a copy of ``codes`` == rng.permutation(codes)
-                rng.shuffle(buf[row])
+                # free design: rng.shuffle on a copy of ``codes`` == rng.permutation(codes)
+                design.relabel(codes, rng, buf[row])
+            else:
+                buf[row] = codes
         labels = buf[: stop - start]
-        centres = _centres(x, labels, sizes, test, scale, direct=False)
+        rows = len(labels)
+        if design.kind == "whole subjects":
+            flat = (labels + g * np.arange(rows)[:, None]).ravel()
+            chunk_sizes = np.bincount(flat, minlength=rows * g).reshape(rows, g)
+        else:
+            chunk_sizes = sizes
+        centres = _centres(x, labels, chunk_sizes, test, scale, direct=False)
         z = _expanded_distances(x, sq, centres, labels)
-        out[start:stop] = _anova(z, labels, sizes)[0]
+        out[start:stop] = _anova(z, labels, chunk_sizes)[0]
     return out
