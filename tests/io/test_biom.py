@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from builders.io import small_biom
-from gutaxis.exceptions import ValidationError
+from gutaxis.exceptions import FormatError, ValidationError
 from gutaxis.io import read_table, write_biom
 from gutaxis.study import Study
 
@@ -112,6 +112,58 @@ def test_json_sparse_and_dense(tmp_path):
         assert study.provenance[0]["format"] == "biom-json"
         np.testing.assert_array_equal(study.counts.toarray(), [[3, 0], [1, 4]])
         assert study.taxonomy.loc["F1", "phylum"] == "Bacteroidetes"
+
+
+def _json_base():
+    return {"id": None, "format": "Biological Observation Matrix 1.0.0",
+            "format_url": "http://biom-format.org", "type": "OTU table",
+            "generated_by": "hand", "date": "2024-01-01T00:00:00",
+            "rows": [{"id": "F0", "metadata": None}, {"id": "F1", "metadata": None}],
+            "columns": [{"id": "S0", "metadata": None}, {"id": "S1", "metadata": None},
+                        {"id": "S2", "metadata": None}],
+            "matrix_element_type": "int", "shape": [2, 3]}
+
+
+def test_json_without_matrix_type_is_read_as_biom_format_reads_it(tmp_path):
+    """biom-format's Table.from_json reads a table without 'matrix_type' as sparse."""
+    import biom
+
+    obj = {**_json_base(), "data": [[0, 0, 3], [1, 1, 4], [0, 2, 1]]}
+    path = tmp_path / "no-type.json"
+    path.write_text(json.dumps(obj))
+    study = read_table(path)
+    reference = biom.Table.from_json(obj)
+    np.testing.assert_array_equal(study.counts.toarray(), reference.matrix_data.T.toarray())
+    assert study.sample_ids.tolist() == reference.ids().tolist()
+    assert "no 'matrix_type' field: read as sparse" in " ".join(study.provenance[0]["notes"])
+    # rows of three values per feature are dense rows, not [row, column, value] triples,
+    # when there are not three samples ...
+    two = {**_json_base(), "columns": _json_base()["columns"][:2], "shape": [2, 2],
+           "data": [[3, 1], [0, 4]]}
+    path.write_text(json.dumps(two))
+    np.testing.assert_array_equal(read_table(path).counts.toarray(), [[3, 0], [1, 4]])
+    # ... and with three samples the layout is biom-format's default, sparse
+    three = {**_json_base(), "data": [[1, 1, 2], [1, 0, 5]]}
+    path.write_text(json.dumps(three))
+    np.testing.assert_array_equal(read_table(path).counts.toarray(),
+                                  biom.Table.from_json(three).matrix_data.T.toarray())
+
+
+@pytest.mark.parametrize("fmt", ["hdf5", "json"])
+def test_an_empty_table_says_so(tmp_path, fmt):
+    import biom
+
+    table = biom.Table(np.zeros((0, 0)), [], [])
+    path = tmp_path / f"empty.{fmt}"
+    if fmt == "hdf5":
+        with h5py.File(path, "w") as handle:
+            table.to_hdf5(handle, "test")
+    else:
+        path.write_text(table.to_json("test"))
+    with pytest.raises(FormatError, match=r"empty\.\w+: the table is empty \(0 features × 0 "
+                                          r"samples\); a table with at least one sample and one "
+                                          r"feature is needed"):
+        read_table(path)
 
 
 def test_write_biom_hdf5_and_json_read_back(tmp_path):

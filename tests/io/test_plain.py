@@ -203,3 +203,63 @@ def test_write_table_tsv_refuses_tab_in_id(tmp_path):
     study = Study(counts=np.array([[1]]), sample_ids=["a\tb"], feature_ids=["f"])
     with pytest.raises(ValidationError, match="contains a tab or line break"):
         write_table_tsv(study, tmp_path / "x.tsv")
+
+
+QIIME1_CLASSIC = (
+    "# QIIME v1.3.0 OTU table\n"
+    "#OTU ID\tPC.354\tPC.355\tPC.356\tPC.481\tConsensus Lineage\n"
+    "0\t0\t0\t1\t4\tRoot;Bacteria;Firmicutes;Clostridia;Clostridiales\n"
+    "1\t1\t0\t0\t0\tRoot;Bacteria;Bacteroidetes\n"
+    "2\t0\t2\t5\t1\tk__Bacteria; p__Firmicutes; c__Bacilli; o__; f__; g__; s__\n"
+    "3\t3\t7\t0\t2\tUnassigned\n")
+
+
+@pytest.mark.parametrize("column", ["Consensus Lineage", "consensus lineage", "Taxonomy",
+                                    "TAXONOMY"])
+def test_qiime1_classic_otu_table_matches_biom_format(tmp_path, column):
+    """The last column is the taxonomy, as biom-format's Table.from_tsv reads it."""
+    import io
+
+    from biom.table import Table
+
+    text = QIIME1_CLASSIC.replace("Consensus Lineage", column)
+    study = read_table(_write(tmp_path, "otu_table.txt", text))
+    reference = Table.from_tsv(io.StringIO(text), None, None, lambda x: x)
+    assert study.sample_ids.tolist() == reference.ids().tolist()
+    assert study.feature_ids.tolist() == reference.ids(axis="observation").tolist()
+    np.testing.assert_array_equal(study.counts.toarray(), reference.matrix_data.T.toarray())
+    assert [md[column] for md in reference.metadata(axis="observation")][1] == \
+        "Root;Bacteria;Bacteroidetes"
+    tax = study.taxonomy
+    # QIIME 1 / RDP's leading "Root" is no kingdom: the ranks start after it
+    assert tax.loc["0", ["kingdom", "phylum", "class", "order"]].tolist() == \
+        ["Bacteria", "Firmicutes", "Clostridia", "Clostridiales"]
+    assert tax.loc["1", "phylum"] == "Bacteroidetes" and tax.loc["1", "class"] is None
+    assert tax.loc["2", "class"] == "Bacilli" and tax.loc["2", "order"] is None
+    assert tax.loc["3"].isna().all()
+    assert study.provenance[0]["orientation"] == "features x samples"
+
+
+def test_taxonomy_column_with_samples_in_rows_names_the_option(tmp_path):
+    path = _write(tmp_path, "t.tsv", "SampleID\tf1\tf2\ttaxonomy\nS1\t1\t2\tk__B\n")
+    with pytest.raises(FormatError, match=r"t\.tsv: column 'taxonomy' holds taxonomy, which needs "
+                                          r"features in rows \(one taxonomy per row\); the table "
+                                          r"was read with samples in rows \(the first header cell "
+                                          r"'SampleID' names samples\)\. Give --transpose"):
+        read_table(path)
+
+
+def test_known_sample_ids_decide_for_a_samples_in_rows_table(tmp_path):
+    """HMP2-like: samples in rows, more samples than taxa, nothing else to tell them apart."""
+    samples = ["CSM5FZ3N", "CSM5FZ3R", "CSM5FZ3T", "CSM5FZ4A", "CSM5FZ4C"]
+    text = "External ID\tBacteroides_vulgatus\tPrevotella_copri\n" + "".join(
+        f"{s}\t{i}\t{2 * i + 1}\n" for i, s in enumerate(samples))
+    path = _write(tmp_path, "HMP2_taxonomy.tsv", text)
+    assert read_table(path).sample_ids.tolist() == ["Bacteroides_vulgatus", "Prevotella_copri"]
+    study = read_table(path, sample_ids=[*samples[::-1], "other"])
+    assert study.sample_ids.tolist() == samples
+    np.testing.assert_array_equal(study.counts.toarray(), [[i, 2 * i + 1] for i in range(5)])
+    assert study.provenance[0]["orientation_reason"] == \
+        "5 known sample ids are in the rows (0 in the columns)"
+    given = read_table(path, transpose=False).provenance[0]["orientation_reason"]
+    assert given == "--no-transpose (transpose=False) was given"

@@ -42,7 +42,11 @@ def test_frequency_table(tmp_path):
 def test_frequency_table_must_hold_integers(tmp_path):
     path = make_qza(tmp_path / "table.qza", "FeatureTable[Frequency]",
                     {"data/feature-table.biom": biom_bytes(tmp_path, data=[0.5, 1, 2, 3])})
-    with pytest.raises(ValidationError, match="whole numbers"):
+    with pytest.raises(ValidationError, match=r"table\.qza:data/feature-table\.biom: the file "
+                                              r"declares read counts \(a frequency table\), but "
+                                              r"sample 'S0', feature 'F0' is 0\.5; counts are "
+                                              r"whole numbers\. A table of relative abundances "
+                                              r"is a FeatureTable\[RelativeFrequency\]"):
         read_table(path)
     assert read_table(path, kind="relative").kind == "relative"
 
@@ -106,8 +110,18 @@ def test_read_table_on_taxonomy_artifact_says_what_to_use(tmp_path):
     path = make_qza(tmp_path / "tax.qza", "FeatureData[Taxonomy]",
                     {"data/taxonomy.tsv": b"Feature ID\tTaxon\na\tk__B\n"})
     with pytest.raises(FormatError, match=r"holds FeatureData\[Taxonomy\], not a feature table; "
-                                          r"use gutaxis.io.read_taxonomy"):
+                                          r"it is the feature taxonomy: give it with --taxonomy, "
+                                          r"and the feature table as TABLE$"):
         read_table(path)
+    tree = make_qza(tmp_path / "tree.qza", "Phylogeny[Rooted]", {"data/tree.nwk": b"(a:1,b:2);"})
+    with pytest.raises(FormatError, match=r"it is a tree: give it with --tree"):
+        read_table(tree)
+    dm = make_qza(tmp_path / "dm.qza", "DistanceMatrix",
+                  {"data/distance-matrix.tsv": b"\ta\na\t0\n"})
+    with pytest.raises(FormatError, match=r"holds DistanceMatrix, not a feature table; the table "
+                                          r"must be a FeatureTable\[Frequency\] or "
+                                          r"FeatureTable\[RelativeFrequency\] artifact$"):
+        read_table(dm)
 
 
 def test_wrong_type_for_helper(tmp_path):

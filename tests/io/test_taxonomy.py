@@ -106,3 +106,28 @@ def test_read_taxonomy_records_provenance(tmp_path):
     path.write_text("Feature ID\tTaxon\na\tk__A\n")
     rec = read_taxonomy(path).attrs["provenance"]
     assert rec["step"] == "read" and rec["path"] == str(path) and len(rec["sha256"]) == 64
+
+
+@pytest.mark.parametrize("text, expected", [
+    # RDP / QIIME 1: a leading "Root" level
+    ("Root;Bacteria;Firmicutes;Clostridia", ["Bacteria", "Firmicutes", "Clostridia", None]),
+    ("Root;k__Bacteria;p__Proteobacteria", ["Bacteria", "Proteobacteria", None, None]),
+    # mothur classify.seqs: a bootstrap confidence after each level, a trailing ';'
+    ("Bacteria(100);Firmicutes(98.5);Bacilli_unclassified(71);", ["Bacteria", "Firmicutes",
+                                                                   None, None]),
+    # a taxon named Root below the kingdom stays
+    ("Bacteria;Root;X", ["Bacteria", "Root", "X", None]),
+])
+def test_other_tools_conventions(text, expected):
+    frame = parse_taxonomy([text], index=["f"])
+    assert frame.loc["f", ["kingdom", "phylum", "class", "order"]].tolist() == expected
+
+
+def test_mothur_classify_seqs_taxonomy_without_header(tmp_path):
+    path = tmp_path / "seqs.taxonomy"
+    path.write_text("M00967_43_000000000-A3JHG_1_1101_10011_3881\t"
+                    "Bacteria(100);Bacteroidetes(100);Bacteroidia(100);Bacteroidales(100);"
+                    "Bacteroidaceae(100);Bacteroides(100);\n")
+    tax = read_taxonomy(path)
+    assert tax.iloc[0].tolist() == ["Bacteria", "Bacteroidetes", "Bacteroidia", "Bacteroidales",
+                                    "Bacteroidaceae", "Bacteroides", None]

@@ -105,6 +105,10 @@ _TEXT: dict[str, tuple[str, Callable[[str, str], Any]]] = {
 #: feature-table base type → the kind its type declares
 _TABLES = {"FeatureTable[Frequency]": "counts", "FeatureTable[RelativeFrequency]": "relative"}
 _TABLE_MEMBER = "data/feature-table.biom"
+#: artifact types a command reads beside the table → (what it is, the option that takes it)
+_COMPANIONS = {"FeatureData[Taxonomy]": ("the feature taxonomy", "--taxonomy"),
+               "FeatureData[Sequence]": ("the ASV sequences", "--sequences"),
+               "Phylogeny[Rooted]": ("a tree", "--tree")}
 
 #: The semantic types :func:`read_qza` understands.
 SUPPORTED_TYPES: tuple[str, ...] = (*_TABLES, *_TEXT)
@@ -192,9 +196,10 @@ def read_qza_table(path: PathLike, *, kind: str | None = None) -> Study:
     try:
         artifact = read_artifact(path, {t: _TABLE_MEMBER for t in _TABLES})
     except ArtifactTypeError as exc:
-        hint = {"FeatureData[Taxonomy]": "read_taxonomy", "FeatureData[Sequence]":
-                "read_sequences", "DistanceMatrix": "read_lsmat",
-                "Phylogeny[Rooted]": "read_tree"}.get(base_type(exc.held), "read_qza")
+        role = _COMPANIONS.get(base_type(exc.held))
+        hint = (f"it is {role[0]}: give it with {role[1]}, and the feature table as TABLE"
+                if role is not None else
+                f"the table must be a {' or '.join(_TABLES)} artifact")
         raise FormatError(f"{path}: this artifact holds {exc.held}, not a feature table; "
-                          f"use gutaxis.io.{hint} for it") from None
+                          f"{hint}") from None
     return _table(artifact, kind)

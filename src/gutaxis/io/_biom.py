@@ -274,6 +274,7 @@ def _parts_from_hdf5(handle: Any, label: str, limits: Limits) -> TableParts:
         raise FormatError(f"{label}: format-version is {list(np.ravel(version))}; only BIOM "
                           "2.x HDF5 is read this way")
     n_obs, n_samp = _declared_shape(handle, label, limits)
+    _check_not_empty(n_obs, n_samp, label)
     base = "observation/matrix/"
     ds_data = _dataset(handle, base + "data", label)
     ds_indices = _dataset(handle, base + "indices", label)
@@ -420,7 +421,7 @@ def _json_ids(entries: Any, field_name: str, label: str, n: int) -> tuple[list[s
 def _parts_from_json(obj: Any, label: str, limits: Limits) -> TableParts:
     if not isinstance(obj, dict):
         raise FormatError(f"{label}: a BIOM JSON table is an object; found {type(obj).__name__}")
-    for key in ("shape", "rows", "columns", "data", "matrix_type"):
+    for key in ("shape", "rows", "columns", "data"):
         if key not in obj:
             raise FormatError(f"{label}: BIOM JSON field {key!r} is missing; is this a BIOM "
                               "1.0 table?")
@@ -431,13 +432,19 @@ def _parts_from_json(obj: Any, label: str, limits: Limits) -> TableParts:
                           f"{str(shape)[:80]}")
     n_obs, n_samp = shape
     _check_shape(n_obs, n_samp, label, limits)
+    _check_not_empty(n_obs, n_samp, label)
     if obj.get("matrix_element_type") == "unicode":
         raise FormatError(f"{label}: matrix_element_type 'unicode' is not a table of numbers")
     feature_ids, row_md = _json_ids(obj["rows"], "rows", label, n_obs)
     sample_ids, _ = _json_ids(obj["columns"], "columns", label, n_samp)
-    mtype, data = obj["matrix_type"], obj["data"]
+    data = obj["data"]
     if not isinstance(data, list):
         raise FormatError(f"{label}: field 'data' should be a list; found {type(data).__name__}")
+    notes: list[str] = []
+    mtype = obj.get("matrix_type")
+    if mtype is None:
+        mtype = _guess_matrix_type(data, n_obs, n_samp)
+        notes.append(f"no 'matrix_type' field: read as {mtype} (the layout of 'data')")
     if mtype == "sparse":
         matrix = _json_sparse(data, n_obs, n_samp, label, limits)
     elif mtype == "dense":
@@ -445,7 +452,6 @@ def _parts_from_json(obj: Any, label: str, limits: Limits) -> TableParts:
     else:
         raise FormatError(f"{label}: field 'matrix_type' should be 'sparse' or 'dense'; found "
                           f"{str(mtype)[:40]!r}")
-    notes: list[str] = []
     taxonomy = None
     taxa = [(md or {}).get("taxonomy", (md or {}).get("Taxonomy")) if isinstance(md, dict | None)
             else None for md in row_md]
@@ -453,6 +459,26 @@ def _parts_from_json(obj: Any, label: str, limits: Limits) -> TableParts:
         taxonomy = parse_taxonomy(taxa, index=feature_ids)
         notes.append("taxonomy from rows[].metadata.taxonomy")
     return TableParts(matrix.T.tocsr(), sample_ids, feature_ids, taxonomy, notes)
+
+
+def _guess_matrix_type(data: list[Any], n_obs: int, n_samp: int) -> str:
+    """Return the layout of ``data`` when the table does not say it.
+
+    biom-format reads such a table as sparse (``Table.from_json``'s default);
+    so does gutaxis, unless ``data`` is plainly dense: one list of ``n_samp``
+    values per observation, and not every entry a ``[row, column, value]``
+    triple.
+    """
+    triples = all(isinstance(e, list) and len(e) == 3 for e in data)
+    dense = len(data) == n_obs and all(isinstance(e, list) and len(e) == n_samp for e in data)
+    return "dense" if dense and not triples else "sparse"
+
+
+def _check_not_empty(n_obs: int, n_samp: int, label: str) -> None:
+    if n_obs == 0 or n_samp == 0:
+        raise FormatError(f"{label}: the table is empty ({n_obs} features × {n_samp} samples); "
+                          "a table with at least one sample and one feature is needed (was it "
+                          "filtered to nothing?)")
 
 
 def _as_numbers(values: list[Any], label: str, what: str) -> np.ndarray:

@@ -310,6 +310,13 @@ def make_study(counts: Any, sample_ids: list[str], feature_ids: list[str], *, so
     check_values(data, source, where)
     if kind is None and declared_kind is not None:
         kind = declared_kind
+        if kind == "counts" and data.size and not np.all(data == np.round(data)):
+            k = int(np.flatnonzero(data != np.round(data))[0])
+            raise ValidationError(
+                f"{source}: the file declares read counts (a frequency table), but {where(k)} "
+                f"is {float(data[k])!r}; counts are whole numbers. A table of relative "
+                "abundances is a FeatureTable[RelativeFrequency] (qiime feature-table "
+                "relative-frequency writes one)")
     else:
         kind = infer_kind(data, kind, source, notes)
     record = {**record, "kind": kind}

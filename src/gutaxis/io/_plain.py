@@ -11,7 +11,8 @@ provenance:
    ``OTU``, ``ASV``, ``Taxon``…) → features in rows; names samples
    (``SampleID``, ``#SampleID``, ``sample-id``, ``sample_name``…) → samples
    in rows;
-2. a ``taxonomy`` column → features in rows;
+2. a taxonomy column (``taxonomy``, ``taxon``, or QIIME 1's ``Consensus
+   Lineage``, in any case) → features in rows;
 3. known sample ids (``sample_ids=``, e.g. from the metadata) or feature
    ids (``feature_ids=``, e.g. from a taxonomy) match the column names or
    the row ids better;
@@ -45,7 +46,11 @@ _FEATURE_HEADERS = {"#otu id", "otu id", "#otuid", "otuid", "feature id", "featu
                     "asv id", "taxon", "taxa", "species", "clade_name", "feature", "features"}
 _SAMPLE_HEADERS = {"sample", "samples", "sampleid", "sample id", "sample-id", "#sampleid",
                    "#sample id", "sample_name", "sample_id", "#sample_id"}
-_TAXONOMY_COLUMNS = {"taxonomy", "taxon"}
+#: Names (lower case) of a column holding each feature's taxonomy: QIIME 2 / BIOM TSV
+#: (``taxonomy``), QIIME 1 classic OTU tables (``Consensus Lineage``), as biom-format reads them.
+_TAXONOMY_COLUMNS = {"taxonomy", "taxon", "consensus lineage", "consensuslineage"}
+#: The end of the reason given by the last rule, the weakest guess.
+_BY_SHAPE = "features usually outnumber samples"
 _FEATURE_ID = re.compile(
     r"^(?:[ACGTNacgtn]{30,}|[0-9a-f]{32}|(?:z?otu|asv|sv|feature)[_\-.]?\d+|.*[a-z]__.*)$",
     re.IGNORECASE,
@@ -99,17 +104,16 @@ def guess_orientation(first_header: str, row_ids: list[str], column_ids: list[st
         if in_cols != in_rows:
             side = "rows" if in_rows > in_cols else "columns"
             return (in_rows_means if in_rows > in_cols else not in_rows_means,
-                    f"{max(in_cols, in_rows)} known {what} ids are in the {side}")
+                    f"{max(in_cols, in_rows)} known {what} ids are in the {side} "
+                    f"({min(in_cols, in_rows)} in the {'columns' if side == 'rows' else 'rows'})")
     rows_f, cols_f = _feature_share(row_ids), _feature_share(column_ids)
     if rows_f >= 0.5 > cols_f:
         return True, "the row ids look like feature ids (sequences, OTU/ASV ids or taxa)"
     if cols_f >= 0.5 > rows_f:
         return False, "the column names look like feature ids (sequences, OTU/ASV ids or taxa)"
     if len(row_ids) >= len(column_ids):
-        return True, (f"more rows ({len(row_ids)}) than columns ({len(column_ids)}); features "
-                      "usually outnumber samples")
-    return False, (f"fewer rows ({len(row_ids)}) than columns ({len(column_ids)}); features "
-                   "usually outnumber samples")
+        return True, f"more rows ({len(row_ids)}) than columns ({len(column_ids)}); {_BY_SHAPE}"
+    return False, f"fewer rows ({len(row_ids)}) than columns ({len(column_ids)}); {_BY_SHAPE}"
 
 
 def read_plain_table(path: Path, *, transpose: bool | None = None, kind: str | None = None,
@@ -157,12 +161,20 @@ def read_plain_table(path: Path, *, transpose: bool | None = None, kind: str | N
                                                      sample_ids=sample_ids,
                                                      feature_ids=feature_ids)
     else:
-        features_in_rows, reason = bool(transpose), f"transpose={transpose} was given"
+        flag = "--transpose" if transpose else "--no-transpose"
+        features_in_rows, reason = bool(transpose), f"{flag} (transpose={transpose}) was given"
     if tax_pos and not features_in_rows:
         raise FormatError(f"{source}: column {header[tax_pos[0]]!r} holds taxonomy, which needs "
-                          "features in rows; pass transpose=True or remove the column")
+                          f"features in rows (one taxonomy per row); the table was read with "
+                          f"samples in rows ({reason}). Give --transpose (samples in columns), "
+                          "or remove the column")
     orientation = "features x samples" if features_in_rows else "samples x features"
-    logger.info("%s: read as %s (%s)", source, orientation, reason)
+    if reason.endswith(_BY_SHAPE):  # a guess from the shape alone: say so where it is seen
+        logger.warning("%s: read as %s (%s); if that is wrong, give --transpose (samples in "
+                       "columns) or --no-transpose (samples in rows)", source, orientation,
+                       reason)
+    else:
+        logger.info("%s: read as %s (%s)", source, orientation, reason)
     values = raw.numeric(value_cols)
     notes = [f"orientation: {orientation} ({reason})"]
     if raw.comments:

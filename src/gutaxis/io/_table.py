@@ -11,6 +11,7 @@ from gutaxis.io._artifact_types import read_qza_table
 from gutaxis.io._biom import HDF5_MAGIC, read_biom_hdf5, read_biom_json
 from gutaxis.io._common import PathLike, as_path, decode_text
 from gutaxis.io._metaphlan import looks_like_metaphlan, read_metaphlan
+from gutaxis.io._mothur import looks_like_mothur_shared, read_mothur_shared
 from gutaxis.io._plain import read_plain_table
 from gutaxis.io._qza import ZIP_MAGIC
 from gutaxis.study import Study
@@ -25,14 +26,17 @@ FORMATS: dict[str, str] = {
     "biom-json": "BIOM 1.0 (JSON)",
     "qza": "QIIME 2 artifact, FeatureTable[Frequency] or FeatureTable[RelativeFrequency]",
     "metaphlan": "MetaPhlAn 2/3/4 profile, single-sample or merged",
-    "tsv": "plain table, tab- or comma-separated (also BIOM TSV)",
+    "mothur-shared": "mothur .shared OTU table (label, Group, numOtus, Otu…; one row per sample)",
+    "tsv": "plain table, tab- or comma-separated (also BIOM TSV and QIIME 1 classic OTU tables)",
 }
 _ALIASES = {"biom": "biom", "hdf5": "biom-hdf5", "biom2": "biom-hdf5", "json": "biom-json",
-            "biom1": "biom-json", "csv": "tsv", "plain": "tsv", "text": "tsv"}
+            "biom1": "biom-json", "csv": "tsv", "plain": "tsv", "text": "tsv",
+            "mothur": "mothur-shared", "shared": "mothur-shared"}
 _HEAD = 1 << 16
 _TRIED = ("BIOM 2.1 HDF5 (HDF5 signature), QIIME 2 .qza (zip signature), BIOM 1.0 JSON "
-          "(a JSON object), MetaPhlAn profile (clade names such as k__Bacteria|p__…), "
-          "TSV/CSV table (a header with two or more tab- or comma-separated columns)")
+          "(a JSON object), mothur .shared (header label, Group, numOtus), MetaPhlAn profile "
+          "(clade names such as k__Bacteria|p__…), TSV/CSV table (a header with two or more "
+          "tab- or comma-separated columns)")
 
 
 def _head_text(head: bytes, source: str) -> str:
@@ -50,7 +54,10 @@ def _head_text(head: bytes, source: str) -> str:
 
 
 def sniff_format(path: PathLike) -> str:
-    """Tell a table's format from its content (never from its extension).
+    """Tell a table's format from its content.
+
+    The extension is looked at once only: a mothur ``.shared`` file without
+    its header line is told from a plain table by its name.
 
     Parameters
     ----------
@@ -88,6 +95,8 @@ def sniff_format(path: PathLike) -> str:
     text = _head_text(head, str(p))
     if text.lstrip().startswith("{"):
         return "biom-json"
+    if looks_like_mothur_shared(text, p.name):
+        return "mothur-shared"
     if looks_like_metaphlan(text):
         return "metaphlan"
     for line in text.splitlines():
@@ -99,15 +108,14 @@ def sniff_format(path: PathLike) -> str:
         if "\t" in line:
             return "tsv"  # BIOM TSV header '#OTU ID<TAB>…' and nothing else
     raise FormatError(f"{p}: cannot tell the table's format. Tried: {_TRIED}. The file starts "
-                      f"with {head[:24]!r}. If it is one of: {', '.join(FORMATS)}, name the "
-                      "format when reading it from Python: read_table(path, format='tsv'). The "
-                      "gutaxis commands always detect the format; for them, save the table in "
-                      "one of the forms listed under 'Tried'")
+                      f"with {head[:24]!r}; save the table in one of the forms listed under "
+                      "'Tried'")
 
 
 def read_table(path: PathLike, *, format: str | None = None, transpose: bool | None = None,
                kind: str | None = None, sample_ids: Iterable[str] | None = None,
-               feature_ids: Iterable[str] | None = None) -> Study:
+               feature_ids: Iterable[str] | None = None,
+               mothur_label: str | None = None) -> Study:
     """Read an abundance table of any supported format into a :class:`Study`.
 
     Parameters
@@ -127,6 +135,9 @@ def read_table(path: PathLike, *, format: str | None = None, transpose: bool | N
     sample_ids, feature_ids : iterable of str, optional
         Plain tables only: known ids (sample ids from the metadata, feature
         ids from a taxonomy) used to detect the orientation.
+    mothur_label : str, optional
+        mothur ``.shared`` only: the label (OTU definition, e.g. ``"0.03"``)
+        to read; default the first in the file (see :mod:`gutaxis.io._mothur`).
 
     Returns
     -------
@@ -171,6 +182,8 @@ def read_table(path: PathLike, *, format: str | None = None, transpose: bool | N
         return read_qza_table(p, kind=kind)
     if fmt == "metaphlan":
         return read_metaphlan(p, kind=kind)
+    if fmt == "mothur-shared":
+        return read_mothur_shared(p, label=mothur_label, kind=kind)
     return read_plain_table(p, transpose=transpose, kind=kind, sample_ids=sample_ids,
                             feature_ids=feature_ids)
 

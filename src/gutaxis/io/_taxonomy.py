@@ -23,14 +23,19 @@ _LETTER = {"k": 0, "d": 0, "p": 1, "c": 2, "o": 3, "f": 4, "g": 5, "s": 6}
 _PREFIXED = re.compile(r"^([A-Za-z])__(.*)$", re.DOTALL)
 _SILVA132 = re.compile(r"^D_(\d+)__(.*)$", re.DOTALL)
 _UNASSIGNED = {"", "unassigned", "unclassified", "unknown", "unidentified", "none", "nan"}
+# mothur / RDP write a bootstrap confidence after each level: ``Firmicutes(100)``.
+_CONFIDENCE = re.compile(r"\(\d+(?:\.\d+)?\)$")
 
 _ID_HEADERS = {"feature id", "featureid", "feature-id", "#otu id", "#otuid", "otu id",
-               "otuid", "id", "#feature id", "#featureid", "feature_id"}
+               "otuid", "id", "#feature id", "#featureid", "feature_id", "otu"}
 _TAXON_HEADERS = {"taxon", "taxonomy"}
 
 
 def _clean(value: str) -> str | None:
-    value = value.strip()
+    value = _CONFIDENCE.sub("", value.strip()).strip()
+    low = value.lower()
+    if low == "unclassified" or low.endswith("_unclassified"):  # mothur: "Bacilli_unclassified"
+        return None
     return value or None
 
 
@@ -57,6 +62,8 @@ def _components(item: Any) -> list[str]:
 
 def _parse_one(item: Any) -> tuple[str | None, ...]:
     parts = _components(item)
+    if parts and parts[0].strip().lower() == "root":  # RDP / QIIME 1: "Root;Bacteria;…"
+        parts = parts[1:]
     ranks: list[str | None] = [None] * len(RANKS)
     named = [p for p in parts if p.strip()]
     if not named or (len(named) == 1 and named[0].strip().lower() in _UNASSIGNED):
@@ -91,8 +98,9 @@ def parse_taxonomy(strings: Iterable[Any], *,
     strings : iterable of str or of sequences of str
         One annotation per feature: a ``;``-joined string (Greengenes
         ``k__Bacteria; p__Firmicutes; …; s__``, SILVA/GTDB ``d__Bacteria; p__…``,
-        SILVA 132 ``D_0__Bacteria;D_1__…``, plain ``Bacteria;Firmicutes;…``),
-        a MetaPhlAn clade path ``k__…|p__…|…|s__…|t__…``, or a list of the
+        SILVA 132 ``D_0__Bacteria;D_1__…``, plain ``Bacteria;Firmicutes;…``,
+        mothur / RDP ``Bacteria(100);Firmicutes(99);…;``, QIIME 1
+        ``Root;k__Bacteria;…``), a MetaPhlAn clade path ``k__…|p__…|…|s__…|t__…``, or a list of the
         levels (BIOM observation metadata).  ``None``/NaN means unassigned.
         A :class:`pandas.Series` keeps its index.
     index : sequence of str, optional
@@ -117,7 +125,11 @@ def parse_taxonomy(strings: Iterable[Any], *,
     Prefixed levels go to their rank whatever their position (``d__`` is the
     kingdom); unprefixed levels are taken by position.  Strain levels
     (``t__``) and unknown prefixes are dropped.  Values are kept without the
-    prefix and otherwise unchanged (``[Ruminococcus]``, ``uncultured``).
+    prefix and otherwise unchanged (``[Ruminococcus]``, ``uncultured``),
+    except three conventions of other tools: a leading ``Root`` level (RDP,
+    QIIME 1) is dropped, a bootstrap confidence in brackets after a level
+    (mothur, RDP: ``Firmicutes(100)``) is removed, and mothur's
+    ``unclassified`` / ``Bacilli_unclassified`` levels are unassigned.
     """
     if isinstance(strings, str | bytes) or not isinstance(strings, Iterable):
         found = f"the text {strings!r}" if isinstance(strings, str) else type(strings).__name__
@@ -146,6 +158,11 @@ def parse_taxonomy(strings: Iterable[Any], *,
 def parse_taxonomy_tsv(text: str, source: str) -> pd.DataFrame:
     """Parse a taxonomy TSV (``Feature ID``/``Taxon``[/``Confidence``], header optional).
 
+    The header names the id column first and the taxonomy column anywhere
+    after it: QIIME 2's ``Feature ID, Taxon, Confidence``, mothur's
+    ``.cons.taxonomy`` ``OTU, Size, Taxonomy``.  Without a header the second
+    column is the taxonomy (QIIME 1, mothur ``classify.seqs`` output).
+
     Raises
     ------
     FormatError
@@ -158,6 +175,7 @@ def parse_taxonomy_tsv(text: str, source: str) -> pd.DataFrame:
     taxa: list[str] = []
     first_line: dict[str, int] = {}
     header_seen = False
+    column = 1
     try:
         for row in reader:
             line = reader.line_num
@@ -166,16 +184,18 @@ def parse_taxonomy_tsv(text: str, source: str) -> pd.DataFrame:
             cells = [c.strip() for c in row]
             if not header_seen and not ids:
                 low = [c.lower() for c in cells]
-                if low[0] in _ID_HEADERS and len(low) > 1 and low[1] in _TAXON_HEADERS:
-                    header_seen = True
+                named = [i for i, c in enumerate(low) if i > 0 and c in _TAXON_HEADERS]
+                if low[0] in _ID_HEADERS and named:
+                    header_seen, column = True, named[0]
                     continue
                 if low[0].startswith("#") and low[0] not in _ID_HEADERS:
                     continue
             if cells[0].startswith("#"):
                 continue  # comment / QIIME 2 directive line
-            if len(cells) < 2:
+            if len(cells) <= column:
+                where = "" if column == 1 else f" in column {column + 1}"
                 raise FormatError(f"{source}: line {line}: expected a feature id, a tab and a "
-                                  f"taxonomy string; found {row!r}")
+                                  f"taxonomy string{where}; found {row!r}")
             fid = cells[0]
             if fid == "":
                 raise ValidationError(f"{source}: line {line}: empty feature id")
@@ -184,7 +204,7 @@ def parse_taxonomy_tsv(text: str, source: str) -> pd.DataFrame:
                                       f"on line {first_line[fid]}; ids must be unique")
             first_line[fid] = line
             ids.append(fid)
-            taxa.append(cells[1])
+            taxa.append(cells[column])
     except csv.Error as exc:
         raise FormatError(f"{source}: line {reader.line_num}: {exc}") from exc
     if not ids:
