@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import logging
 import os
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -22,14 +23,23 @@ import pandas as pd
 from gutaxis import io as gio
 from gutaxis.checks import check_file
 from gutaxis.cohort import StepCallback
-from gutaxis.exceptions import InputError, UnknownNameError, ValidationError
+from gutaxis.exceptions import (
+    InputError,
+    NotFoundError,
+    SampleMismatchError,
+    UnknownNameError,
+    ValidationError,
+)
 from gutaxis.markers import MarkerPanel, marker_panel, read_marker_specs
 from gutaxis.outputs import check_output_folder, prepare_output_folder
 from gutaxis.provenance import file_sha256, input_record_from
 from gutaxis.study import Study
 
 __all__ = ["TableOptions", "load_study", "attach_tree", "tree_info", "read_markers",
-           "no_metadata_note", "StepCallback", "default"]
+           "no_metadata_note", "StepCallback", "default", "check_taxonomy_overlap", "require",
+           "MIN_TAXONOMY_SHARE"]
+
+logger = logging.getLogger(__name__)
 
 
 def default(options: type, name: str) -> Any:
@@ -193,6 +203,12 @@ def load_study(options: TableOptions, *, min_shared: int = 1,
                sequences: Path | None = None) -> tuple[Study, list[dict[str, Any]]]:
     """Read the table and its companions into one :class:`Study`.
 
+    The metadata and the taxonomy are read first: unless ``transpose`` is
+    given, their sample and feature ids decide the orientation of a plain
+    table (samples in rows or in columns, :mod:`gutaxis.io._plain`), and the
+    choice and its reason are logged.  A taxonomy must name most of the
+    table's features (:func:`check_taxonomy_overlap`).
+
     Parameters
     ----------
     options : TableOptions
@@ -208,12 +224,32 @@ def load_study(options: TableOptions, *, min_shared: int = 1,
     inputs : list of dict
         ``{"role", "path", "sha256", "bytes"}`` of each file, from the
         readers' records.
+
+    Raises
+    ------
+    InputError
+        The errors of the readers, named with their option; a taxonomy that
+        names too few of the table's features; a table and metadata that
+        share fewer than ``min_shared`` samples (with the orientation the
+        table was read in, when it was detected).
     """
-    study = gio.read_table(options.table, transpose=options.transpose)
-    inputs = [input_record_from(study.provenance[0], "table")]
+    tax = md = None
     if options.taxonomy is not None:
         with _named("--taxonomy"):
             tax = gio.read_taxonomy(options.taxonomy)
+    if options.metadata is not None:
+        with _named("--metadata"):
+            md = gio.read_metadata(options.metadata)
+    study = gio.read_table(options.table, transpose=options.transpose,
+                           sample_ids=None if md is None else md.index.astype(str),
+                           feature_ids=None if tax is None else tax.index)
+    read = study.provenance[0]
+    if md is not None and "known sample ids" in str(read.get("orientation_reason", "")):
+        logger.info("%s: the known sample ids are those of --metadata %s", study.source,
+                    options.metadata)
+    inputs = [input_record_from(read, "table")]
+    if tax is not None:
+        check_taxonomy_overlap(study, tax, str(options.taxonomy))
         inputs.append(input_record_from(tax.attrs["provenance"], "taxonomy"))
         study = study.replace({"step": "attach_taxonomy", "path": str(options.taxonomy)},
                               taxonomy=tax.reindex(study.feature_ids))
@@ -223,12 +259,124 @@ def load_study(options: TableOptions, *, min_shared: int = 1,
         inputs.append(input_record_from(seqs.attrs["provenance"], "sequences"))
         study = study.replace({"step": "attach_sequences", "path": str(sequences)},
                               sequences=seqs.reindex(study.feature_ids))
-    if options.metadata is not None:
-        with _named("--metadata"):
-            md = gio.read_metadata(options.metadata)
+    if md is not None:
         inputs.append(input_record_from(md.attrs["provenance"], "metadata"))
-        study = study.with_metadata(md, min_shared=min_shared, source=str(options.metadata))
+        try:
+            study = study.with_metadata(md, min_shared=min_shared, source=str(options.metadata))
+        except SampleMismatchError as exc:
+            if read.get("orientation") and options.transpose is None:
+                exc.args = (f"{exc.args[0]} The table was read as {read['orientation']} "
+                            f"({read['orientation_reason']}); neither its row ids nor its "
+                            "column names are the metadata's sample ids.", *exc.args[1:])
+            raise
     return study, inputs
+
+
+#: A taxonomy must name at least this share of the table's features.
+MIN_TAXONOMY_SHARE = 0.5
+
+
+def check_taxonomy_overlap(study: Study, taxonomy: pd.DataFrame, source: str) -> None:
+    """Refuse a taxonomy that names none, or too few, of the table's features.
+
+    QIIME 2 (``taxa collapse``, ``taxa barplot``) needs every feature of the
+    table in the taxonomy.  gutaxis lets a few be missing — they count as
+    unassigned, and the number is logged — but refuses a taxonomy that names
+    fewer than :data:`MIN_TAXONOMY_SHARE` of the table's features: that is
+    the taxonomy of another table (or of differently named features), and
+    every rank-level result would be wrong.
+
+    Parameters
+    ----------
+    study : Study
+    taxonomy : pandas.DataFrame
+        Indexed by feature id (:func:`gutaxis.io.read_taxonomy`).
+    source : str
+        The taxonomy file, for messages.
+
+    Raises
+    ------
+    ValidationError
+        Fewer than :data:`MIN_TAXONOMY_SHARE` of the features are named; the
+        message gives the number matched and a few ids of each side.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> s = Study(np.array([[1, 2]]), ["S1"], ["ASV1", "ASV2"])
+    >>> tax = pd.DataFrame({"kingdom": ["Bacteria"]}, index=["OTU9"])
+    >>> try:
+    ...     check_taxonomy_overlap(s, tax, "tax.tsv")
+    ... except ValidationError as exc:
+    ...     print(str(exc).split(" (")[0])
+    --taxonomy tax.tsv names 0 of the 2 features of the table <memory>
+    """
+    features = study.feature_ids
+    shared = features.isin(taxonomy.index)
+    n = int(shared.sum())
+    if n >= MIN_TAXONOMY_SHARE * len(features):
+        if n < len(features):
+            logger.warning("--taxonomy %s names %d of the %d features of %s; the other %d "
+                           "count as unassigned", source, n, len(features), study.source,
+                           len(features) - n)
+        return
+    table_only = [_short(f) for f in features[~shared][:3]]
+    tax_only = [_short(f) for f in taxonomy.index[~taxonomy.index.isin(features)][:3]]
+    raise ValidationError(
+        f"--taxonomy {source} names {n} of the {len(features)} features of the table "
+        f"{study.source} (at least {MIN_TAXONOMY_SHARE:.0%} are needed); table features such as "
+        f"{', '.join(map(repr, table_only))}; taxonomy ids such as "
+        f"{', '.join(map(repr, tax_only)) or 'none'}. Give the taxonomy made for this table "
+        "(the same feature ids: ASV sequences, MD5 hashes or OTU names)")
+
+
+def _short(ident: object, width: int = 40) -> str:
+    """Return an id for a message: whole, or its start and ``…`` (ASV sequences are long)."""
+    text = str(ident)
+    return text if len(text) <= width else text[:width - 1] + "…"
+
+
+def require(study: Study, *, taxonomy_for: str | None = None,
+            columns: dict[str, Sequence[str]] | None = None) -> None:
+    """Stop before any long work when the study lacks what a command needs.
+
+    Parameters
+    ----------
+    study : Study
+        As :func:`load_study` made it.
+    taxonomy_for : str, optional
+        What needs the features' taxonomy (``"the composition at rank
+        family"``); None when nothing does.
+    columns : dict of str to sequence of str, optional
+        Option → the metadata columns it names (``{"--group": ["Subject"]}``).
+
+    Raises
+    ------
+    InputError
+        No taxonomy (or one that assigns no feature at any rank) when one is
+        needed; metadata columns named without metadata.
+    NotFoundError
+        A metadata column that is not there (the columns are listed).
+    """
+    if taxonomy_for is not None:
+        tax = study.taxonomy
+        if tax is None or not tax.notna().to_numpy().any():
+            what = "has none" if tax is None else "has one that assigns no feature to any rank"
+            raise InputError(
+                f"{taxonomy_for} needs the features' taxonomy, and the table {study.source} "
+                f"{what}. Give the taxonomy (--taxonomy FILE: a QIIME 2 taxonomy TSV or .qza, "
+                "or mothur's .cons.taxonomy), or use a table that carries it (BIOM observation "
+                "metadata, a taxonomy column, MetaPhlAn)")
+    for flag, names in (columns or {}).items():
+        if not names:
+            continue
+        if study.samples is None:
+            raise InputError(f"{flag} names metadata columns; give the sample metadata "
+                             "(--metadata)")
+        missing = [c for c in names if c not in study.samples.columns]
+        if missing:
+            raise NotFoundError(f"{flag} metadata column", missing, "the sample metadata",
+                                available=[str(c) for c in study.samples.columns])
 
 
 def attach_tree(study: Study, tree: Path | None, *, cache_dir: str | os.PathLike[str] | None,
@@ -250,11 +398,31 @@ def attach_tree(study: Study, tree: Path | None, *, cache_dir: str | os.PathLike
         Unchanged when no tree can be had; otherwise with the tree and an
         ``attach_tree`` step describing it (``source`` ``"user"`` with the
         file's hash, or ``"de novo"`` with the tools and parameters).
+
+    Raises
+    ------
+    InputError
+        The user's tree is unrooted (its root has more than two children),
+        or an error of the tree reader (named with ``--tree``).
+    NotFoundError
+        Features of the table that are not tips of the user's tree.
     """
     from gutaxis.denovo_tree import build_tree, ids_look_like_sequences, sequences_from_ids
 
     if tree is not None:
-        loaded = gio.read_tree(tree)
+        with _named("--tree"):
+            loaded = gio.read_tree(tree)
+        missing = loaded.missing_tips(study.feature_ids)
+        if missing:
+            raise NotFoundError("feature id", missing, f"the tips of --tree {tree}")
+        if loaded.root_children > 2:
+            raise InputError(
+                f"--tree {tree}: the root has {loaded.root_children} children, so the tree is "
+                "unrooted (tree builders write one from an arbitrary node); phylogenetic "
+                "metrics need a rooted tree. Root it at its midpoint (QIIME 2: qiime phylogeny "
+                "midpoint-root) and give that file, or leave --tree out: gutaxis builds a "
+                "rooted tree itself when the features are ASV sequences or --sequences is "
+                "given")
         record = {"source": "user", **input_record_from(loaded.provenance or {}, "tree")}
         return study.replace({"step": "attach_tree", **record}, tree=loaded)
     sequences: pd.Series | None = None

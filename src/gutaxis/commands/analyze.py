@@ -17,6 +17,7 @@ from gutaxis.commands._inputs import (
     attach_tree,
     load_study,
     read_markers,
+    require,
     tree_info,
 )
 from gutaxis.exceptions import InputError
@@ -183,6 +184,10 @@ def run_analysis(options: AnalysisOptions, *, command: Sequence[str] | None = No
     p = options.parameters
     study, inputs = load_study(options, min_shared=2 * p.min_group_size,
                                sequences=options.sequences)
+    # what the analysis needs, checked before the tree and the diversity
+    require(study, taxonomy_for=f"the analysis at rank {p.rank} (composition, differential "
+            "abundance, classifiers)", columns={"--group": [p.group_column],
+                                                "--covariates": list(p.covariates)})
     panel = read_markers(study, options.markers, options.markers_file, inputs,
                          where=str(options.metadata))
     if on_step is not None:
