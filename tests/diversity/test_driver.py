@@ -12,7 +12,9 @@ from gutaxis.exceptions import InputError, UnknownMetricError
 
 def test_empty_samples_are_named_by_id():
     study = Study(np.array([[1, 2], [0, 0], [0, 0]]), ["full", "e1", "e2"], ["a", "b"])
-    with pytest.raises(InputError, match=r"2 sample\(s\) in <memory> are empty: e1, e2"):
+    with pytest.raises(InputError, match=r"2 sample\(s\) in <memory> are empty: e1, e2\. Leave "
+                                         r"them out first \(gutaxis diversity --drop-empty; "
+                                         r"rarefying drops them too\)\.$"):
         beta_diversity(study, "braycurtis")
 
 
@@ -61,3 +63,24 @@ def test_n_threads_limits_blas_pools_and_keeps_results():
     for metric in ("braycurtis", "aitchison"):
         np.testing.assert_array_equal(beta_diversity(study, metric, n_threads=1).data,
                                       beta_diversity(study, metric).data)
+
+
+def test_applicable_metrics_judges_empty_samples():
+    from gutaxis.diversity import applicable_metrics, beta_metrics
+
+    one = Study(np.array([[0, 0], [1, 2], [3, 1]]), ["e", "a", "b"], ["f", "g"])
+    alpha, beta, skipped = applicable_metrics(
+        one, ["shannon_entropy", "braycurtis", "jaccard", "aitchison"])
+    # one empty sample: Bray–Curtis is defined (distance 1), the default Aitchison is not
+    assert (alpha, beta) == (["shannon_entropy"], ["braycurtis", "jaccard"])
+    assert skipped == {"aitchison": "undefined for a sample with no reads, and 1 sample(s) have "
+                                    "none (e); leave them out first (--drop-empty)"}
+    two = Study(np.array([[0, 0], [0, 0], [3, 1]]), ["e1", "e2", "b"], ["f", "g"])
+    _, beta, skipped = applicable_metrics(two, ["braycurtis", "jaccard"])
+    assert beta == ["jaccard"] and set(skipped) == {"braycurtis"}
+    with pytest.raises(InputError, match=r"^braycurtis cannot be computed on <memory>: undefined "
+                                         r"between two samples with no reads"):
+        applicable_metrics(two, ["braycurtis"], asked=["braycurtis"])
+    # the registry says which: the metrics that refuse empty samples, and how many they allow
+    assert {n: m.max_empty for n, m in beta_metrics().items() if m.max_empty is not None} == \
+        {"braycurtis": 1, "aitchison": 0}

@@ -21,7 +21,7 @@ from gutaxis.commands._inputs import (
     tree_info,
 )
 from gutaxis.distance import DistanceMatrix
-from gutaxis.exceptions import ValidationError
+from gutaxis.exceptions import InputError, ValidationError
 from gutaxis.outputs import write_json, write_tsv
 from gutaxis.provenance import build_provenance
 from gutaxis.study import Study
@@ -52,6 +52,14 @@ class DiversityOptions(TableOptions):
     rarefy : int, optional
         Rarefy every sample to this depth first (samples below it are left
         out and listed); ``None`` = no rarefaction.
+    drop_empty : bool
+        Leave out the samples with no reads (listed in the result and in the
+        provenance).  Without it they are kept: the alpha metrics defined for
+        an empty sample give their value (``observed_features``, ``chao1``,
+        ``faith_pd``: 0), the others are missing (NaN), with a note, as in
+        scikit-bio and QIIME 2; a beta metric undefined for them (Bray–Curtis
+        between two empty samples, Aitchison) is skipped with the reason, or
+        refused before any work when asked for by name.
     seed : int
         Seed of the rarefaction.
     shannon_base : float
@@ -78,6 +86,7 @@ class DiversityOptions(TableOptions):
     sequences: Path | None = None
     metrics: tuple[str, ...] | None = None
     rarefy: int | None = None
+    drop_empty: bool = False
     seed: int = 0
     shannon_base: float = 2.0
     tree_cache: Path | None = None
@@ -99,6 +108,7 @@ class DiversityOptions(TableOptions):
             object.__setattr__(self, "metrics", names)
         if self.rarefy is not None:
             check_integer(self.rarefy, "--rarefy", minimum=1)
+        check_type(self.drop_empty, bool, "--drop-empty")
         check_integer(self.seed, "--seed", minimum=0)
         base = check_number(self.shannon_base, "--base", above=0)
         if base == 1.0:
@@ -125,6 +135,12 @@ class DiversityResult:
         Metrics not computed and samples left out, with the reason.
     provenance : dict
         The ``provenance.json`` document.
+    empty_samples : tuple of str
+        The samples of the table with no reads (left out with
+        ``drop_empty``, else kept).
+    notes : dict of str to str
+        What a user should know about values that were computed (the empty
+        samples kept: which values they got, which are missing).
     """
 
     options: DiversityOptions
@@ -134,6 +150,8 @@ class DiversityResult:
     rarefaction: dict[str, Any] | None
     skipped: dict[str, str]
     provenance: dict[str, Any]
+    empty_samples: tuple[str, ...] = ()
+    notes: dict[str, str] = dataclasses.field(default_factory=dict)
 
     @property
     def tree(self) -> dict[str, Any] | None:
@@ -186,6 +204,11 @@ def run_diversity(options: DiversityOptions, *, command: Sequence[str] | None = 
                   on_step: StepCallback | None = None) -> DiversityResult:
     """Compute alpha and beta diversity of a table.
 
+    Everything the run needs is checked before the long steps (the de novo
+    tree, the metrics): the files, a user tree covering the features and
+    rooted, the rarefaction depth, and that each metric asked for by name
+    applies (a tree, read counts, samples with reads where it needs them).
+
     Parameters
     ----------
     options : DiversityOptions
@@ -203,7 +226,10 @@ def run_diversity(options: DiversityOptions, *, command: Sequence[str] | None = 
     InputError
         ``options`` is not a DiversityOptions; a phylogenetic metric asked for
         by name when no tree can be had, a count metric asked for on relative
-        abundances, and the errors of the readers.
+        abundances, a metric asked for by name that is undefined on the
+        table's empty samples (without ``drop_empty``), ``rarefy`` on relative
+        abundances or deeper than every sample, a table whose samples are all
+        empty, and the errors of the readers.
     """
     from gutaxis.diversity import (
         alpha_diversity,
@@ -217,8 +243,16 @@ def run_diversity(options: DiversityOptions, *, command: Sequence[str] | None = 
     check_type(options, DiversityOptions, "options", hint="make one with "
                "DiversityOptions(table=...)")
     alpha_names, beta_names, defaults = _metrics(options)
+    asked = () if defaults else options.metrics or ()
     study, inputs = load_study(options, sequences=options.sequences)
     registry = {**alpha_metrics(), **beta_metrics()}
+    skipped: dict[str, str] = dict(no_metadata_note(study))
+    study, empty = _empty_samples(study, options, skipped)
+    # before the long steps: what the rarefaction and the metrics asked for by name need
+    if options.rarefy is not None:
+        _check_depth(study, options.rarefy)
+    else:
+        applicable_metrics(study, [m for m in asked if not registry[m].needs_tree], asked=asked)
     wants_tree = any(registry[m].needs_tree for m in [*alpha_names, *beta_names])
     total = (len(alpha_names) + len(beta_names) + int(wants_tree)
              + int(options.rarefy is not None))
@@ -230,7 +264,6 @@ def run_diversity(options: DiversityOptions, *, command: Sequence[str] | None = 
         if on_step is not None:
             on_step(label, done, total)
 
-    skipped: dict[str, str] = dict(no_metadata_note(study))
     if wants_tree:
         study = attach_tree(study, options.tree, cache_dir=options.tree_cache,
                             threads=options.threads)
@@ -238,12 +271,6 @@ def run_diversity(options: DiversityOptions, *, command: Sequence[str] | None = 
         if info is not None and info.get("source") == "user":
             inputs.append({k: info[k] for k in ("role", "path", "sha256", "bytes")})
         step("tree")
-    alpha_names, beta_names, left_out = applicable_metrics(
-        study, [*alpha_names, *beta_names], asked=() if defaults else options.metrics or ())
-    skipped.update(left_out)
-    # the steps left, now that the metrics that do not apply are known
-    total = done + len(alpha_names) + len(beta_names) + int(options.rarefy is not None)
-
     rarefaction = None
     if options.rarefy is not None:
         result = rarefy(study, options.rarefy, seed=options.seed)
@@ -251,6 +278,11 @@ def run_diversity(options: DiversityOptions, *, command: Sequence[str] | None = 
         rarefaction = {"depth": int(options.rarefy), "seed": options.seed,
                        "dropped": list(result.dropped), "n_kept": study.n_samples}
         step("rarefy")
+    alpha_names, beta_names, left_out = applicable_metrics(
+        study, [*alpha_names, *beta_names], asked=asked)
+    skipped.update(left_out)
+    # the steps left, now that the metrics that do not apply are known
+    total = done + len(alpha_names) + len(beta_names)
 
     alpha_frame = None
     if alpha_names:
@@ -263,17 +295,79 @@ def run_diversity(options: DiversityOptions, *, command: Sequence[str] | None = 
     for name in beta_names:
         beta[name] = beta_diversity(study, name, n_threads=options.threads)
         step(name)
+    notes = _empty_notes(alpha_frame, empty) if empty and not options.drop_empty else {}
 
     parameters = {"metrics": {"alpha": alpha_names, "beta": beta_names},
                   "rarefy": options.rarefy, "seed": options.seed,
+                  "drop_empty": options.drop_empty,
                   "shannon_base": options.shannon_base,
                   "threads": options.threads or os.cpu_count()}
+    empty_record = {"ids": list(empty), "dropped": bool(empty) and options.drop_empty}
     provenance = build_provenance(command=command, inputs=inputs, parameters=parameters,
                                   steps=study.provenance,
                                   extra={"tree": tree_info(study), "rarefaction": rarefaction,
+                                         "empty_samples": empty_record,
                                          "skipped_metrics": {k: v for k, v in skipped.items()
                                                              if k in registry},
-                                         "skipped": skipped,
+                                         "skipped": skipped, "notes": notes,
                                          "n_samples": study.n_samples,
                                          "n_features": study.n_features})
-    return DiversityResult(options, study, alpha_frame, beta, rarefaction, skipped, provenance)
+    return DiversityResult(options, study, alpha_frame, beta, rarefaction, skipped, provenance,
+                           empty_samples=tuple(empty), notes=notes)
+
+
+def _shown(ids: Sequence[str], limit: int = 10) -> str:
+    return ", ".join(ids[:limit]) + (" …" if len(ids) > limit else "")
+
+
+def _empty_samples(study: Study, options: DiversityOptions, skipped: dict[str, str]
+                   ) -> tuple[Study, list[str]]:
+    """Find the samples without reads; leave them out with ``drop_empty`` (noted in ``skipped``).
+
+    Raises
+    ------
+    ValidationError
+        Every sample is empty.
+    """
+    totals = study.sample_totals()
+    empty = [str(s) for s in study.sample_ids[totals <= 0]]
+    if not empty:
+        return study, []
+    if len(empty) == study.n_samples:
+        raise ValidationError(f"every sample of {study.source} has no reads ({len(empty)} "
+                              "sample(s)); there is no diversity to compute")
+    if options.drop_empty:
+        study = study.subset_samples([str(s) for s in study.sample_ids[totals > 0]],
+                                     step="drop_empty_samples")
+        skipped["empty samples"] = (f"{len(empty)} sample(s) have no reads and are left out "
+                                    f"(--drop-empty): {_shown(empty)}")
+    return study, empty
+
+
+def _check_depth(study: Study, depth: int) -> None:
+    """Refuse a rarefaction that cannot run, before the long steps."""
+    if study.kind != "counts":
+        raise InputError(f"--rarefy subsamples reads, and {study.source} holds relative "
+                         "abundances (values that are not whole numbers, or a relative-frequency "
+                         "or MetaPhlAn table); leave --rarefy out for this table")
+    deepest = float(study.sample_totals().max())
+    if deepest < depth:
+        raise InputError(f"--rarefy {depth}: every sample has fewer reads; the deepest has "
+                         f"{int(deepest):,}. Choose a depth ≤ {int(deepest):,}")
+
+
+def _empty_notes(alpha: pd.DataFrame | None, empty: Sequence[str]) -> dict[str, str]:
+    """Say which alpha values the empty samples got, and which are missing."""
+    if alpha is None:
+        return {"empty samples": (f"{len(empty)} sample(s) have no reads: {_shown(empty)}; "
+                                  "--drop-empty leaves them out")}
+    rows = alpha.loc[list(empty)]
+    missing = [str(c) for c in rows.columns if rows[c].isna().any()]
+    valued = [f"{c} {rows[c].iloc[0]:g}" for c in rows.columns if c not in missing]
+    text = f"{len(empty)} sample(s) have no reads: {_shown(empty)}."
+    if valued:
+        text += f" Their values: {', '.join(valued)}."
+    if missing:
+        text += (f" {', '.join(missing)} {'is' if len(missing) == 1 else 'are'} undefined for "
+                 "them (empty cells in alpha.tsv, as scikit-bio and QIIME 2 give NaN).")
+    return {"empty samples": text + " --drop-empty leaves them out."}

@@ -35,12 +35,28 @@ NEEDS_TREE = ("needs a phylogenetic tree: give --tree, or ASV sequences (as feat
               "--sequences) so that gutaxis can build one")
 
 
-def _why_not(study: Study, metric: Metric) -> str | None:
-    """Return why ``metric`` cannot be computed on ``study``, or None when it can."""
+def _empty_sample_ids(study: Study) -> list[str]:
+    """Return the ids of the samples with no reads (total 0), in table order."""
+    return [str(s) for s in study.sample_ids[study.sample_totals() <= 0]]
+
+
+def _shown(ids: Sequence[str], limit: int = 10) -> str:
+    return ", ".join(ids[:limit]) + (" …" if len(ids) > limit else "")
+
+
+def _why_not(study: Study, metric: Metric, empty: Sequence[str] | None = None) -> str | None:
+    """Return why ``metric`` cannot be computed on ``study``, or None when it can.
+
+    ``empty``: the study's empty samples, when they are to be judged too.
+    """
     if metric.needs_counts and study.kind != "counts":
         return NEEDS_COUNTS
     if metric.needs_tree and study.tree is None:
         return NEEDS_TREE
+    if empty is not None and metric.max_empty is not None and len(empty) > metric.max_empty:
+        between = "between two samples" if metric.max_empty == 1 else "for a sample"
+        return (f"undefined {between} with no reads, and {len(empty)} sample(s) have none "
+                f"({_shown(list(empty))}); leave them out first (--drop-empty)")
     return None
 
 
@@ -56,6 +72,16 @@ def applicable_metrics(study: Study, names: Sequence[str], *, asked: Sequence[st
     asked : sequence of str
         The names the user asked for by name: one of them that does not
         apply is an error, not a skip.
+
+    Notes
+    -----
+    A metric does not apply when it needs a tree and the study has none,
+    needs read counts and the study holds relative abundances, or is
+    undefined on the study's samples without reads (Bray–Curtis between two
+    of them, the default Aitchison for any; see ``Metric.max_empty``).  Alpha
+    metrics always apply: an empty sample gets its value where the metric
+    defines one (observed features 0) and NaN where it does not (Shannon),
+    as scikit-bio gives.
 
     Returns
     -------
@@ -84,9 +110,10 @@ def applicable_metrics(study: Study, names: Sequence[str], *, asked: Sequence[st
     check_study(study)
     alpha, beta = split_metrics(names)
     registry = {**alpha_metrics(), **beta_metrics()}
+    empty = _empty_sample_ids(study)
     skipped: dict[str, str] = {}
     for name in [*alpha, *beta]:
-        reason = _why_not(study, registry[name])
+        reason = _why_not(study, registry[name], empty)
         if reason is None:
             continue
         if name in asked:
@@ -218,6 +245,6 @@ def beta_diversity(study: Study, metric: str, *, pseudocount: float | None = Non
         ids = [str(study.sample_ids[r]) for r in exc.rows]
         raise EmptySamplesError(
             f"{resolved.name} is undefined between samples with no reads; {len(ids)} sample(s) "
-            f"in {study.source} are empty: {', '.join(ids[:10])}{' …' if len(ids) > 10 else ''}. "
-            "Remove them (or rarefy, which drops them) first.", rows=exc.rows) from exc
+            f"in {study.source} are empty: {_shown(ids)}. Leave them out first (gutaxis "
+            "diversity --drop-empty; rarefying drops them too).", rows=exc.rows) from exc
     return DistanceMatrix(study.sample_ids, data, resolved.name, validate=False)

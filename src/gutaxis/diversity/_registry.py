@@ -55,6 +55,12 @@ class Metric:
         Keyword options the kernel accepts (``base``, ``pseudocount``...).
     summary : str
         One line for ``--help`` and the docs.
+    max_empty : int or None
+        Beta metrics: the most samples without reads the metric is defined
+        for, with its default options (Bray–Curtis 1: 0/0 between two empty
+        samples; Aitchison 0: an empty sample has no composition); None when
+        any number is fine.  Alpha metrics are defined or not per sample
+        (NaN where undefined) and leave it None.
     """
 
     name: str
@@ -63,6 +69,7 @@ class Metric:
     needs_counts: bool = False
     options: tuple[str, ...] = ()
     summary: str = ""
+    max_empty: int | None = None
 
 
 _ALPHA: dict[str, Metric] = {}
@@ -90,10 +97,11 @@ def register_alpha(name: str, *, needs_tree: bool = False, needs_counts: bool = 
 
 
 def register_beta(name: str, *, needs_tree: bool = False, needs_counts: bool = False,
-                  options: tuple[str, ...] = (), summary: str = "") -> Callable[[_F], _F]:
+                  options: tuple[str, ...] = (), summary: str = "",
+                  max_empty: int | None = None) -> Callable[[_F], _F]:
     """Return a decorator that registers a beta-diversity kernel under ``name``."""
     return _register(_BETA, name, needs_tree=needs_tree, needs_counts=needs_counts,
-                     options=options, summary=summary)
+                     options=options, summary=summary, max_empty=max_empty)
 
 
 def get_alpha_metric(name: str) -> Metric:

@@ -76,7 +76,7 @@ def _empty_rows(x: sp.csr_matrix) -> np.ndarray:
 
 
 # --------------------------------------------------------------------------- metrics
-@register_beta("braycurtis", options=("n_threads",))
+@register_beta("braycurtis", options=("n_threads",), max_empty=1)
 def braycurtis(counts: sp.spmatrix, *, n_threads: int | None = None) -> np.ndarray:
     r"""Bray–Curtis dissimilarity: Σ|xᵢ − yᵢ| / Σ(xᵢ + yᵢ).
 
@@ -132,7 +132,7 @@ def braycurtis(counts: sp.spmatrix, *, n_threads: int | None = None) -> np.ndarr
         rows = ", ".join(map(str, empty[:10])) + (" …" if len(empty) > 10 else "")
         raise EmptySamplesError(
             f"braycurtis is undefined between two empty samples (0/0); {len(empty)} samples "
-            f"have no reads (rows {rows}). Remove empty samples (or rarefy) first.",
+            f"have no reads (rows {rows}). Leave empty samples out (or rarefy) first.",
             rows=empty.tolist())
     with _k.threads(n_threads):
         totals, _ = _k.row_stats(x)
@@ -185,7 +185,7 @@ def jaccard(counts: sp.spmatrix, *, n_threads: int | None = None) -> np.ndarray:
         return _k.finish(acc, x, _k.M_JACCARD, a=richness)
 
 
-@register_beta("aitchison", options=("pseudocount", "n_threads"))
+@register_beta("aitchison", options=("pseudocount", "n_threads"), max_empty=0)
 def aitchison(counts: sp.spmatrix, *, pseudocount: float | None = None,
               n_threads: int | None = None) -> np.ndarray:
     r"""Aitchison distance: Euclidean distance between centred log-ratios.
@@ -284,7 +284,7 @@ def aitchison(counts: sp.spmatrix, *, pseudocount: float | None = None,
             rows = ", ".join(map(str, empty[:10])) + (" …" if len(empty) > 10 else "")
             raise EmptySamplesError(
                 f"aitchison is undefined for a sample with no reads (no composition); "
-                f"{len(empty)} sample(s) are empty (rows {rows}). Remove empty samples "
+                f"{len(empty)} sample(s) are empty (rows {rows}). Leave empty samples out "
                 "(or rarefy) first.", rows=empty.tolist())
     elif (isinstance(pseudocount, bool) or not isinstance(pseudocount, numbers.Real)
             or not np.isfinite(pseudocount) or pseudocount <= 0):
