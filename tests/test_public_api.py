@@ -43,6 +43,7 @@ from gutaxis import ordination as gordination
 from gutaxis import outputs as goutputs
 from gutaxis import profile as gprofile
 from gutaxis import reference as greference
+from gutaxis import selection as gselection
 from gutaxis import stats as gstats
 from gutaxis.exceptions import (
     EmptySamplesError,
@@ -610,6 +611,22 @@ CASES: list[Case] = [
      r"`where` must be a query string such as .*; got 5"),
     (greference.query_columns_hint, (None, "Subject == 'x'"), {}, InputError,
      r"study must be a Study; got None"),
+    (gselection.sample_subjects, (SMALL, "host"), {}, NotFoundError,
+     r"metadata column.*host"),
+    (gselection.sample_subjects, (BARE, "host"), {}, ValidationError,
+     r"--subject host reads the sample metadata, and the study has none"),
+    (gselection.sample_subjects, (SMALL, 3), {}, ValidationError,
+     r"the subject column \(--subject\) must be a column name; got 3"),
+    (gselection.subject_like_columns, ("md.tsv",), {}, InputError,
+     r"samples must be a pandas.DataFrame; got str .md.tsv. \(pass the sample metadata"),
+    (gselection.per_subject, ([1.0], pd.Series(dtype=str)), {}, InputError,
+     r"values must be a pandas DataFrame or Series indexed by sample id; got list"),
+    (gselection.per_subject, (pd.Series([1.0], index=["a"]), {"a": "p"}), {}, InputError,
+     r"subjects must be a pandas.Series; got dict \(read them with sample_subjects\)"),
+    (gselection.per_subject, (pd.Series([1.0], index=["a"]), pd.Series({"b": "p"})), {},
+     InputError, r"1 sample\(s\) have no subject: a"),
+    (gselection.per_subject, (pd.Series([1.0], index=["a"]), pd.Series({"a": "p"})),
+     {"how": "median"}, InputError, r"how must be 'mean' or 'first'; got 'median'"),
     (greference.check_ranks, (["genus", "genera"],), {}, UnknownRankError,
      r"unknown taxonomic rank 'genera'"),
     (greference.check_ranks, (None,), {}, InputError,
@@ -834,7 +851,7 @@ CASES: list[Case] = [
 #: constructors of ``gutaxis.Study`` and ``gutaxis.DistanceMatrix`` and
 #: ``Tree.from_newick``.
 SCOPE = ("io", "commands", "cohort", "diversity", "indices", "knowledge", "markers", "reference",
-         "profile", "composition", "ordination", "stats", "measures", "outputs")
+         "profile", "composition", "ordination", "stats", "measures", "outputs", "selection")
 
 #: The functions and classes of :data:`SCOPE` that take no value from a user, with the reason
 #: (constants are not callables and need no entry).

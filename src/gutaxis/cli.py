@@ -279,6 +279,14 @@ def analyze(
         help="Metadata column that defines the groups (each needs ≥ 3 samples). "
              "Example: --group Subject")],
     out: Out,
+    subject: Annotated[str | None, typer.Option(
+        help="Metadata column naming the person each sample came from, when some gave "
+             "several samples: the tests then count people (one value per person, whole "
+             "people permuted, cross-validation folds that keep a person together). "
+             "Example: --subject host_subject_id")] = None,
+    where: Annotated[str | None, typer.Option(
+        help="Analyse only the samples whose metadata satisfy this condition. "
+             "Example: --where \"diagnosis in ['CD', 'nonIBD']\"")] = None,
     markers: Markers = None,
     markers_file: MarkersFile = None,
     covariates: Annotated[str | None, typer.Option(
@@ -346,7 +354,7 @@ def analyze(
     if rarefy is not None and no_rarefy:
         raise typer.BadParameter("give either --rarefy N or --no-rarefy, not both")
     parameters = CohortParameters(
-        group, covariates=_split(covariates), rank=rank,
+        group, subject=subject, where=where, covariates=_split(covariates), rank=rank,
         rarefy_depth=None if no_rarefy else (rarefy if rarefy is not None else "auto"),
         permutations=permutations, seed=seed, classifier=not no_classifier,
         cv_folds=cv_folds, cv_repeats=cv_repeats, n_estimators=trees, mc_samples=mc_samples,
@@ -443,6 +451,13 @@ def reference_build(
         help="Count tables: samples with fewer reads are left out of the reference "
                     "(and a patient below it is not compared). Example: --min-reads 5000")]
     = default(ReferenceOptions, "min_reads"),
+    subject: Annotated[str | None, typer.Option(
+        help="Metadata column naming the person each sample came from; the reference then "
+             "counts people, not samples. Example: --subject host_subject_id")] = None,
+    per_subject: Annotated[str, typer.Option(
+        help="With --subject: a person's first sample (in the table's order), the mean of "
+             "their samples, or all of them. Example: --per-subject mean")]
+    = default(ReferenceOptions, "per_subject"),
     transpose: Transpose = None,
     overwrite: Overwrite = False,
     verbose: Verbose = False,
@@ -461,12 +476,22 @@ def reference_build(
     options = ReferenceOptions(
         table=table, metadata=metadata, name=name, where=where, markers=_split(markers),
         markers_file=markers_file, taxonomy=taxonomy, classifier=classifier,
-        sequencing=sequencing, min_reads=min_reads, transpose=transpose)
+        sequencing=sequencing, min_reads=min_reads, transpose=transpose, subject=subject,
+        per_subject=per_subject)
     options.check_output(out, overwrite=overwrite)
     result = run_reference_build(options)
     ref = result.reference
-    console.print(f"{ref.n_samples} reference samples; {ref.sequencing}, taxonomy "
-                  f"{ref.taxonomy_scheme}; version {ref.version[:12]}", highlight=False)
+    subjects = ref.details.get("subjects")
+    if subjects:
+        how = {"first": "each person's first sample", "mean": "the mean of each person's "
+               "samples", "all": "all their samples"}[subjects["per_subject"]]
+        console.print(f"{subjects['n_subjects']} people ({subjects['n_samples']} samples; "
+                      f"{how}: {ref.n_samples} rows)", highlight=False)
+    else:
+        console.print(f"{ref.n_samples} reference samples (one per person assumed; "
+                      "--subject counts people)", highlight=False)
+    console.print(f"{ref.sequencing}, taxonomy {ref.taxonomy_scheme}; version "
+                  f"{ref.version[:12]}", highlight=False)
     for reason, samples in (ref.details.get("excluded") or {}).items():
         shown = ", ".join(map(str, samples[:10])) + (" …" if len(samples) > 10 else "")
         console.print(f"[yellow]left out[/] {len(samples)} sample(s) with {reason}: {shown} "

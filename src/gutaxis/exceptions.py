@@ -19,14 +19,17 @@ The hierarchy::
     ├── NotFoundError              an id that is not there (carries ``missing``)
     └── ToolError                  an external step (aligner, tree builder, PDF) failed
 
+    RepeatedMeasuresWarning        (a UserWarning) the metadata looks like several
+                                   samples per person, and no subject was named
+
 Messages say what was expected, what was found, and how to fix it; the file,
 line or field is named whenever there is one.  A name that is close to a valid
 one gets a "did you mean" (:func:`suggest`).
 
 The public functions check the values they are given at the boundary with the
-few ``check_*`` functions at the end of this module (an object of the wrong
+few ``check_*`` functions of :mod:`gutaxis.checks` (an object of the wrong
 type, a text where a number is needed, a count below 1, a path that is no
-path), so that a bad argument fails here, with a message, and not deep inside
+path), so that a bad argument fails there, with a message, and not deep inside
 with a bare ``TypeError`` or ``AttributeError``.
 """
 
@@ -50,6 +53,7 @@ __all__ = [
     "UnknownRankError",
     "NotFoundError",
     "ToolError",
+    "RepeatedMeasuresWarning",
     "suggest",
 ]
 
@@ -288,4 +292,5 @@ class ToolError(GutaxisError, RuntimeError):
     """An external step (multiple alignment, tree inference, PDF) failed."""
 
 
-# ------------------------------------------------------------ boundary checks
+class RepeatedMeasuresWarning(UserWarning):
+    """Several samples seem to come from one person, and no subject was named."""

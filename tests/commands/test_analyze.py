@@ -37,7 +37,7 @@ def test_run_computes_and_write_writes(tmp_path, files, monkeypatch):
     assert written["results"] == tmp_path / "out" / "results.json"
     assert written["report"].is_file() and written["marker_tests"].is_file()
     doc = json.loads(written["results"].read_text())
-    assert doc["schema_version"] == "2.0" and doc["markers"]["LPS"]["higher_in"] == "case"
+    assert doc["schema_version"] == "2.1" and doc["markers"]["LPS"]["higher_in"] == "case"
     prov = json.loads(written["provenance"].read_text())
     assert [r["role"] for r in prov["inputs"]] == ["table", "metadata"]
     assert all(len(r["sha256"]) == 64 and r["bytes"] > 0 for r in prov["inputs"])

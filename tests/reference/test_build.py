@@ -6,7 +6,12 @@ import numpy as np
 import pytest
 
 from builders.reference import GENERA, N_CONTROL, N_PATIENT
-from gutaxis.exceptions import NotFoundError, UnknownRankError, ValidationError
+from gutaxis.exceptions import (
+    NotFoundError,
+    RepeatedMeasuresWarning,
+    UnknownRankError,
+    ValidationError,
+)
 from gutaxis.markers import marker_panel
 from gutaxis.reference import Reference, SmallReferenceWarning, build_reference
 from gutaxis.study import Study
@@ -34,7 +39,8 @@ def test_build_freezes_the_reference(reference: Reference) -> None:
     assert reference.details["where"] == "Subject == 'Control'"
     assert reference.summary() == {
         "name": "synthetic controls", "version": reference.version, "n_samples": N_CONTROL,
-        "sequencing": "16S amplicon (V4)", "taxonomy_scheme": "greengenes",
+        "n_people": N_CONTROL, "per_subject": None, "sequencing": "16S amplicon (V4)",
+        "taxonomy_scheme": "greengenes",
         "created": reference.created, "where": "Subject == 'Control'"}
 
 
@@ -114,3 +120,77 @@ def test_bad_options(study: Study) -> None:
     with pytest.raises(NotFoundError, match="reference sample"):
         build_reference(study, name="x", markers=marker_panel(study.samples.iloc[:5],
                                                               ["LPSpgml"]))
+
+
+# ------------------------------------------------------------ repeated subjects
+def _two_per_person(study: Study, people: int | None = None) -> Study:
+    """The controls as two samples per person (S000+S001 are person0, ...)."""
+    md = study.samples.copy()
+    n = N_CONTROL if people is None else 2 * people
+    controls = [f"S{i:03d}" for i in range(N_CONTROL)]
+    md["host"] = [f"person{i // 2}" if i < n else f"solo{i}" for i in range(len(md))]
+    md.loc[[s for s in md.index if s not in controls], "host"] = [
+        f"patient{i}" for i in range(N_PATIENT)]
+    return study.with_metadata(md)
+
+
+def test_per_subject_first_keeps_one_sample_per_person(study: Study) -> None:
+    paired = _two_per_person(study)
+    ref = build_reference(paired, name="c", where="Subject == 'Control'", subject="host")
+    assert ref.n_samples == ref.n_people == 30
+    assert list(ref.sample_ids) == [f"S{i:03d}" for i in range(0, N_CONTROL, 2)]
+    record = ref.details["subjects"]
+    assert record["per_subject"] == "first" and record["n_subjects"] == 30
+    assert record["n_samples"] == 60
+    assert record["left_out"] == [f"S{i:03d}" for i in range(1, N_CONTROL, 2)]
+    assert ref.summary()["n_people"] == 30 and ref.summary()["per_subject"] == "first"
+    assert not ref.contains_sample("S001")
+
+
+def test_per_subject_mean_averages_each_persons_samples(study: Study) -> None:
+    from gutaxis.reference import relative_at
+
+    paired = _two_per_person(study)
+    panel = marker_panel(paired.samples, ["LPSpgml"])
+    ref = build_reference(paired, name="c", where="Subject == 'Control'", subject="host",
+                          per_subject="mean", markers=panel)
+    assert ref.n_samples == ref.n_people == 30
+    assert list(ref.sample_ids[:2]) == ["person0", "person1"]
+    both = relative_at(paired.subset_samples(["S000", "S001"]), "genus")
+    expected = both.mean(axis=0)
+    got = ref.taxa["genus"].loc["person0", expected.index]
+    np.testing.assert_allclose(got.to_numpy(), expected.to_numpy(), rtol=1e-6)  # float32
+    lps = paired.samples.loc[["S000", "S001"], "LPSpgml"].mean()
+    assert ref.markers.loc["person0"].iloc[0] == pytest.approx(lps, rel=1e-12)
+    depth = paired.sample_totals()[:2].mean()
+    assert ref.read_depth[0] == pytest.approx(depth)
+    assert ref.contains_sample("S001") and not ref.contains_sample("S070")
+    assert ref.details["subjects"]["samples"]["person0"] == ["S000", "S001"]
+
+
+def test_per_subject_all_keeps_every_sample_and_counts_people(study: Study) -> None:
+    paired = _two_per_person(study)
+    ref = build_reference(paired, name="c", where="Subject == 'Control'", subject="host",
+                          per_subject="all")
+    assert ref.n_samples == 60 and ref.n_people == 30
+    first = build_reference(paired, name="c", where="Subject == 'Control'", subject="host")
+    with pytest.warns(RepeatedMeasuresWarning):
+        plain = build_reference(paired, name="c", where="Subject == 'Control'")
+    assert len({ref.version, first.version, plain.version}) == 3
+
+
+def test_the_size_rule_counts_people(study: Study) -> None:
+    md = study.samples.copy()
+    md["host"] = [f"p{i % 5}" for i in range(len(md))]
+    with pytest.raises(ValidationError, match=r"leaves 5 people; a reference needs at least 10"):
+        build_reference(study.with_metadata(md), name="c", where="Subject == 'Control'",
+                        subject="host")
+    with pytest.raises(ValidationError, match=r"--per-subject must be one of first, mean, all"):
+        build_reference(study, name="c", subject="host", per_subject="median")
+
+
+def test_a_subject_like_column_is_pointed_out(study: Study) -> None:
+    paired = _two_per_person(study)
+    with pytest.warns(RepeatedMeasuresWarning, match=r"'host' looks like a subject id .* "
+                                                     r"build again with --subject host"):
+        build_reference(paired, name="c", where="Subject == 'Control'")

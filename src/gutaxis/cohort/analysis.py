@@ -5,8 +5,8 @@ metadata, the analysis' :class:`CohortParameters` and marker columns, and
 returns one :class:`CohortAnalysis`.  It runs its steps in order, each a
 function of this module:
 
-1. :func:`_prepare` — samples with no reads or no group are left out (and
-   listed), the groups checked;
+1. :func:`_prepare` — samples chosen (``where``), those with no reads or no
+   group left out (and listed), the groups and the subjects checked;
 2. :func:`_diversity` — alpha diversity with group tests, beta diversity with
    PCoA, PERMANOVA and PERMDISP (on a rarefied table);
 3. :func:`_composition` — the table at the analysis rank, phylum and group means;
@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import warnings
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -48,11 +49,19 @@ from gutaxis.diversity.rarefy import suggest_depth
 from gutaxis.exceptions import (
     InputError,
     NotFoundError,
+    RepeatedMeasuresWarning,
     ValidationError,
 )
 from gutaxis.markers import MarkerPanel
 from gutaxis.ordination import pcoa
 from gutaxis.provenance import build_provenance
+from gutaxis.selection import (
+    per_subject,
+    query_columns_hint,
+    sample_subjects,
+    select_samples,
+    subject_like_columns,
+)
 from gutaxis.stats import (
     bh_adjust,
     compare_groups_many,
@@ -134,6 +143,14 @@ class CohortAnalysis:
     models : dict of str to FittedClassifier
         Per feature set, the forest fitted on all samples (only when asked
         for, ``fit_models=True``), to score new samples later.
+    subject_column : str or None
+        The metadata column naming each sample's subject (``--subject``).
+    subjects : pandas.Series or None
+        Subject of each analysed sample; every test then counts subjects.
+    repeated_measures_note : str or None
+        Without ``--subject``: the warning that a metadata column looks like
+        a subject id (several samples per person would make every test
+        optimistic).  Shown before the results.
     """
 
     study: Study
@@ -161,6 +178,9 @@ class CohortAnalysis:
     provenance: dict[str, Any]
     skipped: dict[str, str]
     models: dict[str, FittedClassifier] = dataclasses.field(default_factory=dict)
+    subject_column: str | None = None
+    subjects: pd.Series | None = None
+    repeated_measures_note: str | None = None
 
 
 class _Steps:
@@ -207,9 +227,29 @@ def _group_labels(study: Study, group_column: str, min_group_size: int
     return study, labels, sorted(str(g) for g in sizes.index), no_group
 
 
-def _prepare(study: Study, p: CohortParameters
-             ) -> tuple[Study, pd.Series, list[str], dict[str, str]]:
-    """Leave out empty and ungrouped samples (listed in ``skipped``); check the groups."""
+@dataclasses.dataclass(frozen=True)
+class _Prepared:
+    study: Study
+    labels: pd.Series
+    order: list[str]
+    skipped: dict[str, str]
+    subjects: pd.Series | None
+    note: str | None
+
+
+def _select(study: Study, where: str | None) -> Study:
+    if where is None:
+        return study
+    ids = select_samples(study, where)
+    if not ids:
+        raise ValidationError(f"--where {where!r} selects no sample"
+                              f"{query_columns_hint(study, where)}")
+    return study.subset_samples(ids, step="select_samples")
+
+
+def _prepare(study: Study, p: CohortParameters) -> _Prepared:
+    """Choose the samples, leave out empty and ungrouped ones; check groups and subjects."""
+    study = _select(study, p.where)
     totals = study.sample_totals()
     empty = [str(sid) for sid, total in zip(study.sample_ids, totals, strict=True) if total <= 0]
     if empty:
@@ -234,7 +274,48 @@ def _prepare(study: Study, p: CohortParameters
     if table_only:
         skipped["samples without metadata"] = (f"{table_only} sample(s) of the table have no "
                                                "row in the metadata and are left out")
-    return study, labels, order, skipped
+    subjects, note = None, None
+    if p.subject is not None:
+        subjects = sample_subjects(study, p.subject)
+        _check_subjects(subjects, labels, order, p)
+    else:
+        note = _repeated_measures_note(study.samples, p.group_column)
+    return _Prepared(study, labels, order, skipped, subjects, note)
+
+
+def _check_subjects(subjects: pd.Series, labels: pd.Series, order: list[str],
+                    p: CohortParameters) -> None:
+    """Each subject in one group, and enough subjects in every group."""
+    levels = labels.groupby(subjects.reindex(labels.index)).nunique()
+    mixed = [str(s) for s in levels.index[levels > 1]]
+    if mixed:
+        example = labels[subjects.reindex(labels.index) == mixed[0]].unique()
+        raise ValidationError(
+            f"--subject {p.subject}: the groups of --group {p.group_column} change within "
+            f"{len(mixed)} subject(s) (e.g. {mixed[0]}: {', '.join(map(str, example))}); "
+            "the cohort analysis compares groups of people, so each person must lie in one "
+            "group. A factor that changes within people (before/after) needs paired tests, "
+            "which `gutaxis analyze` does not offer; choose the samples with --where")
+    per_group = (labels.groupby(labels).apply(lambda g: subjects.reindex(g.index).nunique())
+                 .reindex(order, fill_value=0))
+    small = per_group[per_group < p.min_group_size]
+    if len(small):
+        listed = ", ".join(f"{g!r} has {n}" for g, n in small.items())
+        raise ValidationError(f"--subject {p.subject}: every group needs at least "
+                              f"{p.min_group_size} subjects; {listed}")
+
+
+def _repeated_measures_note(samples: pd.DataFrame, group_column: str) -> str | None:
+    suspects = subject_like_columns(samples, group_column)
+    if not suspects:
+        return None
+    column, why = suspects[0]
+    others = (f" (also {', '.join(repr(c) for c, _ in suspects[1:])})"
+              if len(suspects) > 1 else "")
+    return (f"The metadata column {column!r} looks like a subject id{others}: {why}. If "
+            f"several samples come from one person, run again with --subject {column}: "
+            "without it every sample counts as a separate person, and the p-values and "
+            "classifier scores below are too optimistic.")
 
 
 def _metrics(study: Study, p: CohortParameters, skipped: dict[str, str]
@@ -272,9 +353,20 @@ def _depth(study: Study, p: CohortParameters, skipped: dict[str, str]) -> int | 
     return None if p.rarefy_depth is None else int(p.rarefy_depth)
 
 
+def _by_subject(values: pd.DataFrame, labels: pd.Series, subjects: pd.Series | None
+                ) -> tuple[pd.DataFrame, pd.Series]:
+    """Return what the group tests take: values per sample, or one per subject (mean)."""
+    if subjects is None:
+        return values, labels
+    means = per_subject(values, subjects)
+    groups = per_subject(labels.reindex(values.index), subjects, how="first")
+    assert isinstance(means, pd.DataFrame) and isinstance(groups, pd.Series)
+    return means, groups
+
+
 def _diversity(study: Study, labels: pd.Series, order: list[str], p: CohortParameters,
                alpha_names: list[str], beta_names: list[str], skipped: dict[str, str],
-               step: _Steps) -> _Diversity:
+               step: _Steps, subjects: pd.Series | None) -> _Diversity:
     depth = _depth(study, p, skipped)
     rarefied, dropped = study, []
     if depth is not None:
@@ -295,7 +387,9 @@ def _diversity(study: Study, labels: pd.Series, order: list[str], p: CohortParam
     for name in alpha_names:
         alpha_frame[name] = alpha_diversity(rarefied, [name])[name]
         step(name)
-    alpha_tests = (compare_groups_many(alpha_frame, div_labels, order=order,
+    div_subjects = None if subjects is None else subjects.loc[list(rarefied.sample_ids)]
+    tested, tested_labels = _by_subject(alpha_frame, div_labels, div_subjects)
+    alpha_tests = (compare_groups_many(tested, tested_labels, order=order,
                                        min_group_size=p.min_group_size)
                    if alpha_names else {})
     distances: dict[str, DistanceMatrix] = {}
@@ -308,8 +402,10 @@ def _diversity(study: Study, labels: pd.Series, order: list[str], p: CohortParam
         # Negative eigenvalues (non-Euclidean metrics) are expected; their axes
         # are zeroed, as in scikit-bio, and the leading axes are what is plotted.
         ordinations[name] = pcoa(dm, n_components=3, warn_negative=False)
-        perm[name] = permanova(dm, div_labels, permutations=p.permutations, seed=p.seed)
-        disp[name] = permdisp(dm, div_labels, permutations=p.permutations, seed=p.seed)
+        perm[name] = permanova(dm, div_labels, permutations=p.permutations, seed=p.seed,
+                               subjects=div_subjects)
+        disp[name] = permdisp(dm, div_labels, permutations=p.permutations, seed=p.seed,
+                              subjects=div_subjects)
         step(name)
     return _Diversity(depth, dropped, alpha_frame, alpha_tests, distances, ordinations, perm,
                       disp)
@@ -387,11 +483,11 @@ _CORRELATION_COLUMNS = ["a", "b", "scope", "rho", "p", "q", "n"]
 _ASSOCIATION_COLUMNS = ["marker", "taxon", "label", "rho", "p", "q", "n"]
 
 
-def _marker_correlations(panel: MarkerPanel, labels: pd.Series, order: Sequence[str],
+def _marker_correlations(values: pd.DataFrame, labels: pd.Series, order: Sequence[str],
                          min_n: int) -> pd.DataFrame:
     frames = []
     for scope, ids in [("pooled", labels.index), *((g, labels.index[labels == g]) for g in order)]:
-        part = spearman_pairs(panel.values.loc[ids], min_n=min_n)
+        part = spearman_pairs(values.loc[ids], min_n=min_n)
         part.insert(2, "scope", scope)
         frames.append(part)
     table = pd.concat(frames, ignore_index=True)
@@ -400,24 +496,28 @@ def _marker_correlations(panel: MarkerPanel, labels: pd.Series, order: Sequence[
 
 
 def _markers(markers: MarkerPanel, labels: pd.Series, order: list[str], clr_rank: pd.DataFrame,
-             comp: _Composition, p: CohortParameters, skipped: dict[str, str], step: _Steps
-             ) -> tuple[dict[str, TestResult], pd.DataFrame, pd.DataFrame]:
-    present = markers.values.notna().groupby(labels).sum().reindex(order, fill_value=0)
+             comp: _Composition, p: CohortParameters, skipped: dict[str, str], step: _Steps,
+             subjects: pd.Series | None) -> tuple[dict[str, TestResult], pd.DataFrame,
+                                                 pd.DataFrame]:
+    values, labels = _by_subject(markers.values, labels, subjects)
+    if subjects is not None:
+        clr_rank = per_subject(clr_rank, subjects)  # type: ignore[assignment]
+    present = values.notna().groupby(labels).sum().reindex(order, fill_value=0)
     testable = [m for m in markers.names if (present[m] >= p.min_group_size).all()]
     for name in markers.names:
         if name not in testable:
             counts = ", ".join(f"{g}: {n}" for g, n in present[name].items())
             skipped[f"marker test ({name})"] = (
                 f"needs {p.min_group_size} values in every group; has {counts}")
-    tests = (compare_groups_many(markers.values[testable], labels, order=order,
+    tests = (compare_groups_many(values[testable], labels, order=order,
                                  min_group_size=p.min_group_size) if testable else {})
     marker_tests = {name: dataclasses.replace(
         result, extra={**result.extra, "unit": markers.info[name].unit,
                        "column": markers.info[name].column}) for name, result in tests.items()}
     step("marker tests")
-    correlations = _marker_correlations(markers, labels, order, p.min_group_size + 2)
+    correlations = _marker_correlations(values, labels, order, p.min_group_size + 2)
     step("marker correlations")
-    assoc = spearman_pairs(markers.values, clr_rank, min_n=p.min_group_size + 2)
+    assoc = spearman_pairs(values, clr_rank, min_n=p.min_group_size + 2)
     assoc = assoc.rename(columns={"a": "marker", "b": "taxon"})
     assoc.insert(2, "label", [comp.labels.get(t, t) for t in assoc["taxon"]])
     assoc["q"] = bh_adjust(assoc["p"].to_numpy(dtype=float))
@@ -429,7 +529,8 @@ def _markers(markers: MarkerPanel, labels: pd.Series, order: list[str], clr_rank
 
 # -------------------------------------------------------------- 6. classifier
 def _classifiers(clr_rank: pd.DataFrame, markers: MarkerPanel | None, labels: pd.Series,
-                 p: CohortParameters, on_fold: FoldCallback | None, step: _Steps
+                 p: CohortParameters, on_fold: FoldCallback | None, step: _Steps,
+                 subjects: pd.Series | None
                  ) -> tuple[dict[str, ClassifierResult], dict[str, FittedClassifier]]:
     from gutaxis.stats.classifier import cross_validate_forest, fit_final_model
 
@@ -442,7 +543,8 @@ def _classifiers(clr_rank: pd.DataFrame, markers: MarkerPanel | None, labels: pd
     for name, frame in sets.items():
         results[name] = cross_validate_forest(
             frame, labels, feature_set=name, n_splits=p.cv_folds, n_repeats=p.cv_repeats,
-            seed=p.seed, n_estimators=p.n_estimators, threads=p.threads_used, on_fold=on_fold)
+            seed=p.seed, n_estimators=p.n_estimators, threads=p.threads_used, on_fold=on_fold,
+            subjects=subjects)
         if p.fit_models:
             models[name] = fit_final_model(frame, labels, seed=p.seed,
                                            n_estimators=p.n_estimators, threads=p.threads_used)
@@ -450,13 +552,17 @@ def _classifiers(clr_rank: pd.DataFrame, markers: MarkerPanel | None, labels: pd
     return results, models
 
 
-def _classifier_runs(labels: pd.Series, p: CohortParameters, skipped: dict[str, str]) -> bool:
-    smallest = int(labels.value_counts().min())
+def _classifier_runs(labels: pd.Series, p: CohortParameters, skipped: dict[str, str],
+                     subjects: pd.Series | None) -> bool:
+    unit = "samples" if subjects is None else "subjects"
+    counts = (labels.value_counts() if subjects is None
+              else labels.groupby(labels).apply(lambda g: subjects.reindex(g.index).nunique()))
+    smallest = int(counts.min())
     if not p.classifier:
         skipped["classifier"] = "not requested (--no-classifier)"
         return False
     if smallest < p.cv_folds:
-        skipped["classifier"] = (f"the smallest group has {smallest} samples, fewer than the "
+        skipped["classifier"] = (f"the smallest group has {smallest} {unit}, fewer than the "
                                  f"{p.cv_folds} cross-validation folds (lower --cv-folds)")
         return False
     return True
@@ -512,14 +618,19 @@ def analyze_cohort(study: Study, parameters: CohortParameters, *,
     if markers is not None:
         check_type(markers, MarkerPanel, "markers",
                    hint="read them with gutaxis.markers.marker_panel; or None")
-    study, labels, order, skipped = _prepare(study, p)
+    prepared = _prepare(study, p)
+    study, labels, order, skipped = (prepared.study, prepared.labels, prepared.order,
+                                     prepared.skipped)
+    subjects = prepared.subjects
+    if prepared.note is not None:  # said before the long work, and kept for the report
+        warnings.warn(prepared.note, RepeatedMeasuresWarning, stacklevel=2)
     alpha_names, beta_names = _metrics(study, p, skipped)
-    run_classifier = _classifier_runs(labels, p, skipped)
+    run_classifier = _classifier_runs(labels, p, skipped, subjects)
     n_sets = (len(FEATURE_SETS) if markers is not None else 1) if run_classifier else 0
     step = _Steps(1 + len(alpha_names) + len(beta_names) + 2
                   + (3 if markers is not None else 0) + n_sets, on_step)
 
-    div = _diversity(study, labels, order, p, alpha_names, beta_names, skipped, step)
+    div = _diversity(study, labels, order, p, alpha_names, beta_names, skipped, step, subjects)
     comp = _composition(study, labels, order, p, step)
     da = _differential(study, comp, order, p, skipped, step)
     clr_rank = _clr_frame(composition.filter_prevalence(comp.at_rank,
@@ -530,16 +641,21 @@ def analyze_cohort(study: Study, parameters: CohortParameters, *,
     if markers is not None:
         markers = markers.subset_samples(list(study.sample_ids))
         marker_tests, correlations, associations = _markers(markers, labels, order, clr_rank,
-                                                            comp, p, skipped, step)
+                                                            comp, p, skipped, step, subjects)
     else:
         skipped["markers"] = "no marker columns given (--markers)"
     classifiers: dict[str, ClassifierResult] = {}
     models: dict[str, FittedClassifier] = {}
     if run_classifier:
-        classifiers, models = _classifiers(clr_rank, markers, labels, p, on_fold, step)
+        classifiers, models = _classifiers(clr_rank, markers, labels, p, on_fold, step,
+                                           subjects)
 
     parameters_doc = {
-        "group_column": p.group_column, "groups": order, "covariates": list(p.covariates),
+        "group_column": p.group_column, "groups": order, "where": p.where,
+        "subject_column": p.subject,
+        "n_subjects": None if subjects is None else int(subjects.nunique()),
+        "unit_of_analysis": "sample" if subjects is None else "subject",
+        "covariates": list(p.covariates),
         "rank": p.rank, "rarefaction_depth": div.depth, "seed": p.seed,
         "permutations": p.permutations, "alpha_metrics": alpha_names,
         "beta_metrics": beta_names, "mc_samples": p.mc_samples,
@@ -564,4 +680,5 @@ def analyze_cohort(study: Study, parameters: CohortParameters, *,
         differential_abundance=da, markers=markers, marker_tests=marker_tests,
         marker_correlations=correlations, marker_taxon_associations=associations,
         classifier=classifiers, parameters=parameters_doc, provenance=provenance,
-        skipped=skipped, models=models)
+        skipped=skipped, models=models, subject_column=p.subject, subjects=subjects,
+        repeated_measures_note=prepared.note)

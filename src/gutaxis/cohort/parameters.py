@@ -49,6 +49,17 @@ class CohortParameters:
     ----------
     group_column : str
         Metadata column with the groups (``--group``).
+    subject : str, optional
+        Metadata column naming the subject (person) of each sample
+        (``--subject``).  Given, every test treats the subject as its unit:
+        group tests and correlations on one value per subject (the mean of
+        its samples), PERMANOVA/PERMDISP permuting whole subjects,
+        cross-validation folds that keep each subject's samples together, and
+        differential abundance with one value per subject.  Each subject must
+        lie in one group.
+    where : str, optional
+        A condition on the metadata choosing the samples analysed
+        (``--where``), e.g. ``"diagnosis in ['CD', 'nonIBD']"``.
     covariates : sequence of str
         Metadata columns adjusted for in the differential-abundance model.
     rank : str
@@ -103,6 +114,8 @@ class CohortParameters:
     """
 
     group_column: str
+    subject: str | None = None
+    where: str | None = None
     covariates: tuple[str, ...] = ()
     rank: str = "genus"
     rarefy_depth: int | Literal["auto"] | None = "auto"
@@ -126,6 +139,14 @@ class CohortParameters:
         if not isinstance(self.group_column, str) or not self.group_column:
             raise ValidationError(f"the group column (--group) must be a column name; got "
                                   f"{self.group_column!r}")
+        for field, flag in (("subject", "--subject"), ("where", "--where")):
+            value = getattr(self, field)
+            if value is not None and (not isinstance(value, str) or not value.strip()):
+                raise ValidationError(f"{field} ({flag}) must be a text; got {value!r}")
+        if self.subject is not None and self.subject == self.group_column:
+            raise ValidationError(f"--subject and --group name the same column "
+                                  f"({self.subject!r}); the subject is the person each sample "
+                                  "came from, the group what is compared")
         set_ = object.__setattr__
         set_(self, "covariates", check_names(self.covariates, "covariates (--covariates)"))
         rank = str(self.rank).strip().lower()

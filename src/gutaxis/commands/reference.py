@@ -41,13 +41,19 @@ class ReferenceOptions(TableOptions):
         ``"16S V4"``, ``"shotgun"``…; default: inferred.
     min_reads : int
         Count tables: samples with fewer reads are left out.
+    subject : str, optional
+        Metadata column naming the person each sample came from
+        (``--subject``); the reference then counts people.
+    per_subject : {"first", "mean", "all"}
+        How a person with several samples enters (``--per-subject``; see
+        :func:`gutaxis.reference.build_reference`).
 
     Raises
     ------
     InputError
         A path that names no file, or no metadata.
     ValidationError
-        An empty name, a negative ``min_reads``.
+        An empty name, a negative ``min_reads``, an unknown ``per_subject``.
     """
 
     OUTPUT_NAME = "the reference"
@@ -70,6 +76,8 @@ class ReferenceOptions(TableOptions):
     classifier: Path | None = None
     sequencing: str | None = None
     min_reads: int = 1000
+    subject: str | None = None
+    per_subject: str = "first"
 
     def __post_init__(self) -> None:
         """Check the paths, the name and the minimum read count."""
@@ -86,6 +94,13 @@ class ReferenceOptions(TableOptions):
         if isinstance(self.min_reads, bool) or not isinstance(self.min_reads, int) \
                 or self.min_reads < 0:
             raise ValidationError(f"--min-reads must be an integer ≥ 0; got {self.min_reads!r}")
+        if self.per_subject not in ("first", "mean", "all"):
+            raise ValidationError(f"--per-subject must be one of first, mean, all; got "
+                                  f"{self.per_subject!r}")
+        if self.subject is not None and (not isinstance(self.subject, str)
+                                         or not self.subject.strip()):
+            raise ValidationError(f"--subject must name a metadata column; got "
+                                  f"{self.subject!r}")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -147,5 +162,6 @@ def run_reference_build(options: ReferenceOptions) -> ReferenceResult:
     reference = build_reference(study, name=options.name, where=options.where, markers=panel,
                                 classifier_path=options.classifier,
                                 sequencing=options.sequencing, min_reads=options.min_reads,
-                                inputs=inputs)
+                                inputs=inputs, subject=options.subject,
+                                per_subject=options.per_subject)
     return ReferenceResult(options, reference)

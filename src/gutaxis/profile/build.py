@@ -105,7 +105,7 @@ def _top_taxa(study: Study, sample_id: str, rank: str = "genus") -> tuple[dict[s
 
 def _reference_alerts(sample_id: str, reference: Reference,
                       measures: Sequence[Measure]) -> tuple[Alert, ...]:
-    if sample_id not in set(map(str, reference.sample_ids)):
+    if not reference.contains_sample(sample_id):
         return ()
     placed = tuple(m.id for m in measures if m.percentile is not None)
     return (Alert("patient_in_reference",
@@ -249,7 +249,7 @@ def build_profile(study: Study, sample_id: str, reference: Reference, *,
         followup=followup,
         history=history,
         reference_values=reference_values,
-        summary=summarise(measures, chain, alerts, options, n_reference=reference.n_samples,
+        summary=summarise(measures, chain, alerts, options, n_reference=reference.n_people,
                           interventions=interventions),
         disclaimer=interventions.disclaimer,
         provenance=provenance,

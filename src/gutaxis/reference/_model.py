@@ -152,16 +152,42 @@ class Reference:
         qs = (0, 1, 5, 25, 50, 75, 95, 100)
         return {f"p{q}": float(v) for q, v in zip(qs, np.percentile(depth, qs), strict=True)}
 
+    @property
+    def n_people(self) -> int:
+        """Return the people in the reference (one per sample unless it named subjects)."""
+        subjects = self.details.get("subjects") or {}
+        return int(subjects.get("n_subjects", self.n_samples))
+
+    def contains_sample(self, sample_id: str) -> bool:
+        """Return whether ``sample_id`` is one of the samples the reference was made of.
+
+        Parameters
+        ----------
+        sample_id : str
+
+        Returns
+        -------
+        bool
+        """
+        if sample_id in set(map(str, self.sample_ids)):
+            return True
+        members = (self.details.get("subjects") or {}).get("samples") or {}
+        return any(sample_id in ids for ids in members.values())
+
     def summary(self) -> dict[str, Any]:
         """Return the reference's description, as a profile shows it.
 
         Returns
         -------
         dict
-            ``{name, version, n_samples, sequencing, taxonomy_scheme, created, where}``.
+            ``{name, version, n_samples, n_people, per_subject, sequencing,
+            taxonomy_scheme, created, where}``; ``per_subject`` is None when
+            the reference was built without a subject column.
         """
         sequencing = self.sequencing + (f" ({self.region})" if self.region else "")
+        subjects = self.details.get("subjects") or {}
         return {"name": self.name, "version": self.version, "n_samples": self.n_samples,
+                "n_people": self.n_people, "per_subject": subjects.get("per_subject"),
                 "sequencing": sequencing, "taxonomy_scheme": self.taxonomy_scheme,
                 "created": self.created, "where": self.details.get("where")}
 
@@ -236,13 +262,17 @@ class Reference:
         return arrays
 
     def hashed_metadata(self) -> dict[str, Any]:
-        """Return what :attr:`version` hashes besides the arrays: the marker units.
+        """Return what :attr:`version` hashes besides the arrays: marker units, subjects.
 
         Returns
         -------
         dict
         """
-        return {"marker_units": {k: v.unit for k, v in self.marker_info.items()}}
+        extra: dict[str, Any] = {"marker_units": {k: v.unit for k, v in
+                                                  self.marker_info.items()}}
+        if self.details.get("subjects"):  # absent from references built without subjects
+            extra["subjects"] = self.details["subjects"]
+        return extra
 
     def load_classifier(self) -> Any:
         """Return the frozen classifier.

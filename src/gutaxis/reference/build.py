@@ -15,7 +15,6 @@ import dataclasses
 import datetime as _dt
 import numbers
 import os
-import re
 import warnings
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -28,7 +27,13 @@ import scipy.sparse as sp
 from gutaxis._version import __version__
 from gutaxis.checks import check_type
 from gutaxis.composition import collapse
-from gutaxis.exceptions import InputError, NotFoundError, UnknownRankError, ValidationError, suggest
+from gutaxis.exceptions import (
+    InputError,
+    NotFoundError,
+    RepeatedMeasuresWarning,
+    UnknownRankError,
+    ValidationError,
+)
 from gutaxis.indices import compute_indices
 from gutaxis.io import TAXONOMY_SCHEMES, infer_sequencing, infer_taxonomy_scheme, parse_sequencing
 from gutaxis.markers import MarkerColumn, MarkerPanel
@@ -40,6 +45,13 @@ from gutaxis.reference._model import (
     Reference,
 )
 from gutaxis.reference.store import CLASSIFIER_DIR, check_classifier, content_hash
+from gutaxis.selection import per_subject as per_subject_mean
+from gutaxis.selection import (
+    query_columns_hint,
+    sample_subjects,
+    select_samples,
+    subject_like_columns,
+)
 from gutaxis.study import RANKS, Study, check_study
 
 __all__ = ["build_reference", "select_samples", "check_ranks", "relative_at",
@@ -50,10 +62,14 @@ class SmallReferenceWarning(UserWarning):
     """A reference with fewer than :data:`RECOMMENDED_REFERENCE_SAMPLES` samples."""
 
 
-def _check_size(n: int, what: str, hint: str = "") -> None:
+#: How a reference holds people who gave several samples (``--per-subject``).
+PER_SUBJECT = ("first", "mean", "all")
+
+
+def _check_size(n: int, what: str, hint: str = "", unit: str = "sample(s)") -> None:
     if n < MIN_REFERENCE_SAMPLES:
         raise ValidationError(
-            f"{what} leaves {n} sample(s){hint}; a reference needs at least "
+            f"{what} leaves {n} {unit}{hint}; a reference needs at least "
             f"{MIN_REFERENCE_SAMPLES} ({RECOMMENDED_REFERENCE_SAMPLES} or more recommended). "
             "Loosen the selection (--where), or lower the minimum read count (--min-reads).")
     if n < RECOMMENDED_REFERENCE_SAMPLES:
@@ -69,7 +85,8 @@ def build_reference(study: Study, *, name: str, where: str | None = None,
                     classifier_path: str | os.PathLike[str] | None = None,
                     sequencing: str | None = None, taxonomy_scheme: str | None = None,
                     min_reads: int = 1000,
-                    inputs: Sequence[dict[str, Any]] | None = None) -> Reference:
+                    inputs: Sequence[dict[str, Any]] | None = None,
+                    subject: str | None = None, per_subject: str = "first") -> Reference:
     """Freeze a reference cohort from the samples of ``study``.
 
     Parameters
@@ -109,6 +126,18 @@ def build_reference(study: Study, *, name: str, where: str | None = None,
     inputs : sequence of dict, optional
         The input files' records (``{"role", "path", "sha256", "bytes"}``);
         by default those of the study's readers.
+    subject : str, optional
+        Metadata column naming the person each sample came from
+        (``--subject``).  A reference describes people: the size rule counts
+        people, and ``per_subject`` decides how a person with several
+        samples enters.
+    per_subject : {"first", "mean", "all"}, default "first"
+        ``"first"``: each person's first sample (in the table's order), the
+        others left out and listed; ``"mean"``: one row per person, the mean
+        of their samples (indices, relative abundances, markers; rows are
+        then named by the person); ``"all"``: every sample (people with more
+        samples weigh more in the percentiles).  Recorded in
+        ``details["subjects"]`` and hashed into the version.
 
     Returns
     -------
@@ -117,8 +146,10 @@ def build_reference(study: Study, *, name: str, where: str | None = None,
     Raises
     ------
     ValidationError
-        ``where`` is invalid (the message says why and lists the columns), or
-        fewer than :data:`MIN_REFERENCE_SAMPLES` samples remain.
+        ``where`` is invalid (the message says why and lists the columns),
+        fewer than :data:`MIN_REFERENCE_SAMPLES` samples (people, with
+        ``subject``) remain, a sample has no subject, or ``per_subject`` is
+        not one of :data:`PER_SUBJECT`.
     UnknownRankError
         A rank not in :data:`gutaxis.study.RANKS`.
     NotFoundError
@@ -160,6 +191,9 @@ def build_reference(study: Study, *, name: str, where: str | None = None,
     if taxonomy_scheme is not None and taxonomy_scheme not in TAXONOMY_SCHEMES:
         raise ValidationError(f"the taxonomy scheme must be one of "
                               f"{', '.join(TAXONOMY_SCHEMES)}; got {taxonomy_scheme!r}")
+    if per_subject not in PER_SUBJECT:
+        raise ValidationError(f"--per-subject must be one of {', '.join(PER_SUBJECT)}; got "
+                              f"{per_subject!r}")
     classifier = None
     if classifier_path is not None:
         classifier = check_classifier(Path(classifier_path))
@@ -177,7 +211,31 @@ def build_reference(study: Study, *, name: str, where: str | None = None,
         sub = sub.subset_samples([str(s) for s in sub.sample_ids[~low]],
                                  step="reference_min_reads")
         what += f" after leaving out {int(low.sum())} sample(s) with {reason}"
-    _check_size(sub.n_samples, what)
+    subjects: pd.Series | None = None
+    subject_record: dict[str, Any] | None = None
+    if subject is None:
+        _check_size(sub.n_samples, what)
+        suspects = subject_like_columns(sub.samples) if sub.samples is not None else []
+        if suspects:
+            column, why = suspects[0]
+            warnings.warn(f"the metadata column {column!r} looks like a subject id ({why}); if "
+                          f"several reference samples come from one person, build again with "
+                          f"--subject {column}: without it the reference counts each sample as "
+                          "a person", RepeatedMeasuresWarning, stacklevel=2)
+    else:
+        subjects = sample_subjects(sub, subject)
+        _check_size(int(subjects.nunique()), what, unit="people")
+        subject_record = {"column": subject, "per_subject": per_subject,
+                          "n_subjects": int(subjects.nunique()), "n_samples": sub.n_samples}
+        if per_subject == "first":
+            first = ~subjects.duplicated(keep="first")
+            subject_record["left_out"] = [str(s) for s in subjects.index[~first]]
+            sub = sub.subset_samples(list(subjects.index[first]),
+                                     step="reference_first_sample_per_subject")
+            subjects = subjects[first]
+        elif per_subject == "mean":
+            subject_record["samples"] = {str(k): [str(s) for s in v.index]
+                                         for k, v in subjects.groupby(subjects, sort=False)}
 
     scheme = taxonomy_scheme or infer_taxonomy_scheme(sub)
     if sequencing is not None:
@@ -202,6 +260,9 @@ def build_reference(study: Study, *, name: str, where: str | None = None,
         marker_values.index = indices.index
         marker_info = dict(markers.info)
     depth = sub.sample_totals() if sub.kind == "counts" else np.full(sub.n_samples, np.nan)
+    if subjects is not None and per_subject == "mean":
+        indices, taxa, marker_values, depth = _subject_means(indices, taxa, marker_values,
+                                                             depth, subjects)
     median = median_distances(taxa["genus"])
     threshold = float(np.percentile(median, DISTANCE_QUANTILE))
     details: dict[str, Any] = {
@@ -216,6 +277,7 @@ def build_reference(study: Study, *, name: str, where: str | None = None,
         "index_notes": dict(notes),
         "panel_resolution": to_json(frame.attrs.get("resolution", {})),
         "excluded": excluded,
+        "subjects": subject_record,
         "provenance": to_json(list(sub.provenance)),
         "classifier": None if classifier is None else {
             "file": f"{CLASSIFIER_DIR}/{classifier['file']}",
@@ -234,105 +296,25 @@ def build_reference(study: Study, *, name: str, where: str | None = None,
 
 
 # ------------------------------------------------------- building blocks
-def query_columns_hint(study: Study, where: str | None, *, limit: int = 12) -> str:
-    """Describe the values of the metadata columns a query names, for messages.
+def _subject_means(indices: pd.DataFrame, taxa: dict[str, pd.DataFrame],
+                   markers: pd.DataFrame, depth: np.ndarray, subjects: pd.Series
+                   ) -> tuple[pd.DataFrame, dict[str, pd.DataFrame], pd.DataFrame, np.ndarray]:
+    """One row per person: the mean of their samples (rows named by the person)."""
+    keys = subjects.reindex(indices.index)
 
-    Parameters
-    ----------
-    study : Study
-    where : str or None
-        A query such as ``"Subject == 'control'"``.
-    limit : int, default 12
-        Most values listed per column.
+    def mean(frame: pd.DataFrame) -> pd.DataFrame:
+        with np.errstate(invalid="ignore"):  # −∞ and +∞ of one person: no mean (NaN)
+            out = per_subject_mean(frame, keys)
+        assert isinstance(out, pd.DataFrame)
+        out.index = pd.Index([str(i) for i in out.index], name="sample_id")
+        return out
 
-    Returns
-    -------
-    str
-        ``" (column 'Subject' holds: 'Control' 39, 'Patient' 48)"``, or ``""``
-        when the query names no column.
-
-    Raises
-    ------
-    InputError
-        ``study`` is not a Study.
-    ValidationError
-        ``where`` is neither None nor a text.
-
-    Examples
-    --------
-    >>> s = Study(np.ones((3, 1)), ["a", "b", "c"], ["f"]).with_metadata(
-    ...     pd.DataFrame({"Subject": ["Control", "Patient", "Control"]}, index=["a", "b", "c"]))
-    >>> query_columns_hint(s, "Subject == 'control'")
-    " (column 'Subject' holds: 'Control' 2, 'Patient' 1)"
-    """
-    check_study(study)
-    if where is not None and not isinstance(where, str):
-        raise ValidationError(f"`where` must be a query string such as \"Subject == "
-                              f"'Control'\" (or None); got {where!r}")
-    if not where or study.samples is None:
-        return ""
-    words = set(re.findall(r"`([^`]+)`|([A-Za-z_][A-Za-z0-9_.]*)", where))
-    named = {a or b for a, b in words}
-    parts = []
-    for column in study.samples.columns:
-        if str(column) not in named:
-            continue
-        counts = study.samples[column].value_counts(dropna=False)
-        shown = ", ".join(f"{v!r} {n}" for v, n in list(counts.items())[:limit])
-        more = f" … ({len(counts)} values)" if len(counts) > limit else ""
-        parts.append(f"column {str(column)!r} holds: {shown}{more}")
-    return f" ({'; '.join(parts)})" if parts else ""
-
-
-def select_samples(study: Study, where: str | None) -> list[str]:
-    """Return the ids of the samples whose metadata satisfy ``where`` (all when None).
-
-    Raises
-    ------
-    ValidationError
-        ``where`` is not a string, refers to Python variables (``@name``),
-        does not evaluate on the metadata, or is not a true/false condition;
-        the study has no metadata.
-    InputError
-        ``study`` is not a Study.
-    """
-    check_study(study)
-    if where is None:
-        return [str(s) for s in study.sample_ids]
-    if not isinstance(where, str) or not where.strip():
-        raise ValidationError(f"the sample selection (--where) must be a condition such as "
-                              f"\"Subject == 'Control'\"; got {where!r}")
-    if study.samples is None:
-        raise ValidationError("the sample selection (--where) reads the sample metadata, and "
-                              "the study has none; give --metadata (Python: "
-                              "Study.with_metadata)")
-    if "@" in where:
-        raise ValidationError(f"--where may not refer to Python variables (@name); write the "
-                              f"values into the condition; got {where!r}")
-    names = [str(c) for c in study.samples.columns]
-    try:
-        mask = study.samples.eval(where, engine="python")
-    except Exception as exc:  # pandas raises SyntaxError, NameError, ValueError, TypeError…
-        unknown = [w for w in dict.fromkeys(re.findall(r"[A-Za-z_][A-Za-z0-9_]*", where))
-                   if w not in names and suggest(w, names)]
-        hint = "".join(f"; did you mean {' or '.join(map(repr, suggest(w, names)))} for "
-                       f"{w!r}?" for w in unknown)
-        raise ValidationError(
-            f"--where is not a valid condition on the metadata: {where!r} "
-            f"({type(exc).__name__}: {exc}){hint} Write a condition on metadata columns, e.g. "
-            f"\"Subject == 'Control'\"; the columns are: {', '.join(names)}") from None
-    values = mask.to_numpy() if isinstance(mask, pd.Series) else None
-    if values is None or not all(v is None or v is pd.NA or isinstance(v, bool | np.bool_)
-                                 or (isinstance(v, float) and np.isnan(v)) for v in values):
-        got = (type(mask).__name__ if values is None
-               else f"values of dtype {getattr(mask, 'dtype', '?')}")
-        equals = (" (it sets a column with '='; compare with '==')"
-                  if re.search(r"(?<![=!<>])=(?!=)", where) else "")
-        raise ValidationError(f"--where must be a true/false condition on each sample, e.g. "
-                              f"\"Subject == 'Control'\"; {where!r} gives {got}{equals}")
-    keep = np.array([bool(v) if isinstance(v, bool | np.bool_) else False for v in values],
-                    dtype=bool)
-    return [str(s) for s in study.sample_ids[keep]]
+    depth_frame = pd.DataFrame({"depth": np.asarray(depth, dtype=np.float64)},
+                               index=indices.index)
+    return (mean(indices), {rank: mean(t).astype(np.float32) for rank, t in taxa.items()},
+            mean(markers.reindex(indices.index)) if len(markers.columns)
+            else pd.DataFrame(index=mean(indices).index),
+            mean(depth_frame)["depth"].to_numpy())
 
 
 def check_ranks(rank_list: Sequence[str]) -> list[str]:

@@ -346,10 +346,24 @@ def _marker_taxon(a: CohortAnalysis) -> dict[str, Any] | None:
     return {"table": table, "figure": figure, "n_sig": int((assoc["q"] < 0.05).sum())}
 
 
+def _unit_of_analysis(a: CohortAnalysis) -> str | None:
+    """Say how the tests count people, when ``--subject`` named them."""
+    if a.subjects is None:
+        return None
+    subjects = a.subjects.reindex(a.groups.index)
+    per_group = ", ".join(f"{g} {subjects[a.groups == g].nunique()}" for g in a.group_order)
+    return (f"{subjects.nunique()} people ({per_group}) gave the {len(subjects)} samples "
+            f"(column {a.subject_column}). Group tests and correlations use one value per "
+            "person (the mean of their samples); PERMANOVA and PERMDISP permute whole people; "
+            "cross-validation keeps each person's samples in one fold.")
+
+
 def _cv_text(a: CohortAnalysis) -> str:
     p = a.parameters
     if p.get("cv_folds") and p.get("cv_repeats"):
-        return f"{p['cv_repeats']} × repeated stratified {p['cv_folds']}-fold cross-validation"
+        grouped = " with each person's samples in one fold" if a.subjects is not None else ""
+        return (f"{p['cv_repeats']} × repeated stratified {p['cv_folds']}-fold "
+                f"cross-validation{grouped}")
     cv = next(iter(a.classifier.values())).cv if a.classifier else {}
     return "cross-validation (" + ", ".join(f"{k} {v}" for k, v in cv.items()) + ")"
 
@@ -510,6 +524,7 @@ def render_report(analysis: CohortAnalysis) -> str:
         "summary": _summary(analysis, sections), "methods": _methods_text(analysis),
         "group_sizes": _group_sizes(analysis),
         "skipped": [(str(k), str(v)) for k, v in analysis.skipped.items()],
+        "unit_of_analysis": _unit_of_analysis(analysis),
     }
     return _environment().get_template("report.html.j2").render(**context)
 

@@ -28,7 +28,7 @@ __all__ = ["SCHEMA_VERSION", "results_document", "results_schema", "write_result
            "RESULT_FILES"]
 
 #: Version of the ``results.json`` layout.
-SCHEMA_VERSION = "2.0"
+SCHEMA_VERSION = "2.1"
 
 #: Everything :func:`write_results` may write into its folder (what ``--overwrite`` replaces).
 RESULT_FILES = ("results.json", "provenance.json", "alpha.tsv", "alpha_tests.tsv", "beta",
@@ -61,6 +61,21 @@ def _group_test(result: TestResult) -> dict[str, Any]:
         "higher_in": result.extra.get("higher_in"),
         "n": result.n,
     }
+
+
+def _design(result: TestResult) -> str:
+    design = result.extra.get("permutation_design") or {}
+    return str(design.get("kind", "free"))
+
+
+def _subjects(analysis: CohortAnalysis) -> dict[str, Any] | None:
+    if analysis.subjects is None:
+        return None
+    subjects = analysis.subjects.reindex(analysis.groups.index)
+    per_group = analysis.groups.groupby(analysis.groups).apply(
+        lambda g: int(subjects.reindex(g.index).nunique()))
+    return {"column": analysis.subject_column, "n": int(subjects.nunique()),
+            "per_group": {g: int(per_group.get(g, 0)) for g in analysis.group_order}}
 
 
 def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
@@ -103,14 +118,18 @@ def results_document(analysis: CohortAnalysis) -> dict[str, Any]:
         "classifier": {name: _plain(r.to_dict()) for name, r in analysis.classifier.items()},
         "skipped": dict(analysis.skipped),
         "parameters": _plain(analysis.parameters),
+        "subjects": _subjects(analysis),
+        "repeated_measures_note": analysis.repeated_measures_note,
     }
     for name, perm in analysis.permanova.items():
         disp = analysis.permdisp[name]
         doc["beta"][name] = {
             "permanova": {"pseudo_f": _num(perm.statistic), "r2": _num(perm.effect_size),
-                          "p": _num(perm.p_value), "permutations": perm.permutations},
+                          "p": _num(perm.p_value), "permutations": perm.permutations,
+                          "permutation_design": _design(perm)},
             "permdisp": {"f": _num(disp.statistic), "p": _num(disp.p_value),
                          "permutations": disp.permutations,
+                         "permutation_design": _design(disp),
                          "mean_distance": _plain(disp.extra.get("mean_distance", {}))},
             "proportion_explained": _plain(
                 analysis.ordinations[name].proportion_explained[:3].tolist()),

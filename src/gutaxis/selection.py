@@ -1,0 +1,307 @@
+"""Choose samples by their metadata: a condition (``--where``) and the subject of each sample.
+
+:func:`select_samples` evaluates a condition such as ``"Subject == 'Control'"``
+on the metadata; :func:`query_columns_hint` describes the columns a condition
+names, for messages.  :func:`sample_subjects` reads the subject (person) of
+every sample from a metadata column, :func:`subject_like_columns` finds columns
+that look like one when none was named, and :func:`per_subject` turns sample
+values into one value per subject.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+
+from gutaxis.checks import check_type
+from gutaxis.exceptions import InputError, NotFoundError, ValidationError, suggest
+from gutaxis.study import Study, check_study
+
+__all__ = ["select_samples", "query_columns_hint", "sample_subjects", "subject_like_columns",
+           "per_subject", "SUBJECT_NAMES"]
+
+#: Metadata column names that usually hold the person a sample came from
+#: (compared in lower case, with spaces and dashes read as underscores).
+SUBJECT_NAMES = ("subject", "subject_id", "subjectid", "host_subject_id", "participant",
+                 "participant_id", "patient", "patient_id", "individual", "person", "donor",
+                 "host", "host_id", "hostid")
+
+
+def query_columns_hint(study: Study, where: str | None, *, limit: int = 12) -> str:
+    """Describe the values of the metadata columns a query names, for messages.
+
+    Parameters
+    ----------
+    study : Study
+    where : str or None
+        A query such as ``"Subject == 'control'"``.
+    limit : int, default 12
+        Most values listed per column.
+
+    Returns
+    -------
+    str
+        ``" (column 'Subject' holds: 'Control' 39, 'Patient' 48)"``, or ``""``
+        when the query names no column.
+
+    Raises
+    ------
+    InputError
+        ``study`` is not a Study.
+    ValidationError
+        ``where`` is neither None nor a text.
+
+    Examples
+    --------
+    >>> s = Study(np.ones((3, 1)), ["a", "b", "c"], ["f"]).with_metadata(
+    ...     pd.DataFrame({"Subject": ["Control", "Patient", "Control"]}, index=["a", "b", "c"]))
+    >>> query_columns_hint(s, "Subject == 'control'")
+    " (column 'Subject' holds: 'Control' 2, 'Patient' 1)"
+    """
+    check_study(study)
+    if where is not None and not isinstance(where, str):
+        raise ValidationError(f"`where` must be a query string such as \"Subject == "
+                              f"'Control'\" (or None); got {where!r}")
+    if not where or study.samples is None:
+        return ""
+    words = set(re.findall(r"`([^`]+)`|([A-Za-z_][A-Za-z0-9_.]*)", where))
+    named = {a or b for a, b in words}
+    parts = []
+    for column in study.samples.columns:
+        if str(column) not in named:
+            continue
+        counts = study.samples[column].value_counts(dropna=False)
+        shown = ", ".join(f"{v!r} {n}" for v, n in list(counts.items())[:limit])
+        more = f" … ({len(counts)} values)" if len(counts) > limit else ""
+        parts.append(f"column {str(column)!r} holds: {shown}{more}")
+    return f" ({'; '.join(parts)})" if parts else ""
+
+
+def select_samples(study: Study, where: str | None) -> list[str]:
+    """Return the ids of the samples whose metadata satisfy ``where`` (all when None).
+
+    Raises
+    ------
+    ValidationError
+        ``where`` is not a string, refers to Python variables (``@name``),
+        does not evaluate on the metadata, or is not a true/false condition;
+        the study has no metadata.
+    InputError
+        ``study`` is not a Study.
+    """
+    check_study(study)
+    if where is None:
+        return [str(s) for s in study.sample_ids]
+    if not isinstance(where, str) or not where.strip():
+        raise ValidationError(f"the sample selection (--where) must be a condition such as "
+                              f"\"Subject == 'Control'\"; got {where!r}")
+    if study.samples is None:
+        raise ValidationError("the sample selection (--where) reads the sample metadata, and "
+                              "the study has none; give --metadata (Python: "
+                              "Study.with_metadata)")
+    if "@" in where:
+        raise ValidationError(f"--where may not refer to Python variables (@name); write the "
+                              f"values into the condition; got {where!r}")
+    names = [str(c) for c in study.samples.columns]
+    try:
+        mask = study.samples.eval(where, engine="python")
+    except Exception as exc:  # pandas raises SyntaxError, NameError, ValueError, TypeError…
+        unknown = [w for w in dict.fromkeys(re.findall(r"[A-Za-z_][A-Za-z0-9_]*", where))
+                   if w not in names and suggest(w, names)]
+        hint = "".join(f"; did you mean {' or '.join(map(repr, suggest(w, names)))} for "
+                       f"{w!r}?" for w in unknown)
+        raise ValidationError(
+            f"--where is not a valid condition on the metadata: {where!r} "
+            f"({type(exc).__name__}: {exc}){hint} Write a condition on metadata columns, e.g. "
+            f"\"Subject == 'Control'\"; the columns are: {', '.join(names)}") from None
+    values = mask.to_numpy() if isinstance(mask, pd.Series) else None
+    if values is None or not all(v is None or v is pd.NA or isinstance(v, bool | np.bool_)
+                                 or (isinstance(v, float) and np.isnan(v)) for v in values):
+        got = (type(mask).__name__ if values is None
+               else f"values of dtype {getattr(mask, 'dtype', '?')}")
+        equals = (" (it sets a column with '='; compare with '==')"
+                  if re.search(r"(?<![=!<>])=(?!=)", where) else "")
+        raise ValidationError(f"--where must be a true/false condition on each sample, e.g. "
+                              f"\"Subject == 'Control'\"; {where!r} gives {got}{equals}")
+    keep = np.array([bool(v) if isinstance(v, bool | np.bool_) else False for v in values],
+                    dtype=bool)
+    return [str(s) for s in study.sample_ids[keep]]
+
+#: A column with fewer distinct values is a label (e.g. ``Subject``: Control /
+#: Patient in the bundled study), not a list of people.
+_MIN_SUSPECT_VALUES = 3
+
+# ------------------------------------------------------------------ subjects
+def sample_subjects(study: Study, column: str) -> pd.Series:
+    """Return the subject (person) of every sample, read from a metadata column.
+
+    Parameters
+    ----------
+    study : Study
+        With sample metadata.
+    column : str
+        The metadata column that names each sample's subject (``--subject``).
+
+    Returns
+    -------
+    pandas.Series
+        Subject ids as text, indexed by sample id, named ``column``.
+
+    Raises
+    ------
+    ValidationError
+        The study has no metadata, or a sample has no subject.
+    NotFoundError
+        ``column`` is not a metadata column (close names suggested).
+
+    Examples
+    --------
+    >>> s = Study(np.ones((3, 1)), ["a", "b", "c"], ["f"]).with_metadata(
+    ...     pd.DataFrame({"host": [7, 7, 9]}, index=["a", "b", "c"]))
+    >>> sample_subjects(s, "host").tolist()
+    ['7', '7', '9']
+    """
+    check_study(study)
+    if not isinstance(column, str) or not column:
+        raise ValidationError(f"the subject column (--subject) must be a column name; got "
+                              f"{column!r}")
+    if study.samples is None:
+        raise ValidationError(f"--subject {column} reads the sample metadata, and the study "
+                              "has none; give --metadata")
+    if column not in study.samples.columns:
+        raise NotFoundError("metadata column", [column], "the sample metadata (--subject)",
+                            available=[str(c) for c in study.samples.columns])
+    values = study.samples[column]
+    missing = [str(s) for s in values.index[values.isna().to_numpy()]]
+    if missing:
+        shown = ", ".join(missing[:10]) + (" …" if len(missing) > 10 else "")
+        raise ValidationError(f"--subject {column}: {len(missing)} sample(s) have no subject "
+                              f"value: {shown}; fill them in, or leave these samples out "
+                              "(--where)")
+    out = values.map(_subject_text)
+    out.index = pd.Index([str(i) for i in values.index], name="sample_id")
+    out.name = column
+    return out
+
+
+def _subject_text(value: object) -> str:
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def _normal_name(name: str) -> str:
+    return re.sub(r"[\s\-]+", "_", name.strip().lower())
+
+
+def subject_like_columns(samples: pd.DataFrame, group_column: str | None = None
+                         ) -> list[tuple[str, str]]:
+    """Find metadata columns that look like subject ids, when none was named.
+
+    A column is reported when it has at least three values, some samples
+    share a value in it, and either its
+    name is one of :data:`SUBJECT_NAMES` (``host_subject_id``, ``participant``,
+    ``patient`` …), or its values are nested in the groups (every value in one
+    group of ``group_column``, more values than groups) with at least half of
+    the samples sharing their value with another sample — the signature of
+    several samples per person.
+
+    Parameters
+    ----------
+    samples : pandas.DataFrame
+        The sample metadata.
+    group_column : str, optional
+        The tested column (never reported itself).
+
+    Returns
+    -------
+    list of (str, str)
+        Each suspect column and why, in the metadata's column order.
+
+    Examples
+    --------
+    >>> md = pd.DataFrame({"diagnosis": ["CD", "CD", "CD", "UC", "UC", "UC"],
+    ...                    "Participant ID": ["p1", "p1", "p2", "p3", "p3", "p4"]})
+    >>> [c for c, _ in subject_like_columns(md, "diagnosis")]
+    ['Participant ID']
+    """
+    check_type(samples, pd.DataFrame, "samples", hint="pass the sample metadata, Study.samples")
+    found: list[tuple[str, str]] = []
+    groups = (samples[group_column] if group_column is not None
+              and group_column in samples.columns else None)
+    for column in samples.columns:
+        if column == group_column:
+            continue
+        values = samples[column].dropna()
+        if len(values) < 2:
+            continue
+        if pd.api.types.is_float_dtype(values) and not np.all(np.mod(values, 1) == 0):
+            continue  # a measurement, not an id
+        text = values.map(_subject_text)
+        counts = text.value_counts()
+        sharing = int(counts[counts > 1].sum())
+        if sharing == 0 or len(counts) < _MIN_SUSPECT_VALUES:
+            continue  # no repeats, or a label with a few values ('Subject': Control/Patient)
+        what = (f"{len(counts)} distinct values among {len(values)} samples; {sharing} samples "
+                "share their value with another")
+        if _normal_name(str(column)) in SUBJECT_NAMES:
+            found.append((str(column), f"its name says so, and {what}"))
+            continue
+        if groups is None or sharing < len(values) / 2:
+            continue
+        paired = groups.reindex(values.index)
+        per_value = paired.groupby(text).nunique(dropna=True)
+        if len(counts) > paired.nunique() and bool((per_value <= 1).all()):
+            found.append((str(column), f"every value of it lies in one group of "
+                                       f"{group_column}, and {what}"))
+    return found
+
+
+def per_subject(values: pd.DataFrame | pd.Series, subjects: pd.Series,
+                how: Literal["mean", "first"] = "mean") -> pd.DataFrame | pd.Series:
+    """Return one value per subject: the mean of its samples, or its first sample's.
+
+    Parameters
+    ----------
+    values : pandas.DataFrame or pandas.Series
+        Indexed by sample id (every id must have a subject).
+    subjects : pandas.Series
+        Subject of each sample (:func:`sample_subjects`).
+    how : {"mean", "first"}
+        ``"mean"``: the mean over the subject's samples, missing values left
+        out (a subject with none stays missing).  ``"first"``: the values of
+        the subject's first sample in the order of ``values``.
+
+    Returns
+    -------
+    pandas.DataFrame or pandas.Series
+        Indexed by subject, in order of first appearance.
+
+    Raises
+    ------
+    InputError
+        A sample of ``values`` without a subject, or an unknown ``how``.
+
+    Examples
+    --------
+    >>> v = pd.Series([1.0, 3.0, 10.0], index=["a", "b", "c"])
+    >>> per_subject(v, pd.Series({"a": "p1", "b": "p1", "c": "p2"})).to_dict()
+    {'p1': 2.0, 'p2': 10.0}
+    """
+    if not isinstance(values, pd.DataFrame | pd.Series):
+        raise InputError(f"values must be a pandas DataFrame or Series indexed by sample id; "
+                         f"got {type(values).__name__}")
+    check_type(subjects, pd.Series, "subjects", hint="read them with sample_subjects")
+    if how not in ("mean", "first"):
+        raise InputError(f"how must be 'mean' or 'first'; got {how!r}")
+    keys = subjects.reindex(values.index)
+    if keys.isna().any():
+        bad = ", ".join(map(str, values.index[keys.isna().to_numpy()][:10]))
+        raise InputError(f"{int(keys.isna().sum())} sample(s) have no subject: {bad}")
+    grouped = values.groupby(keys.to_numpy(), sort=False)
+    out = grouped.mean() if how == "mean" else grouped.first()
+    out.index.name = subjects.name if isinstance(subjects.name, str) else "subject"
+    return out
