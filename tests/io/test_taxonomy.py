@@ -131,3 +131,11 @@ def test_mothur_classify_seqs_taxonomy_without_header(tmp_path):
     tax = read_taxonomy(path)
     assert tax.iloc[0].tolist() == ["Bacteria", "Bacteroidetes", "Bacteroidia", "Bacteroidales",
                                     "Bacteroidaceae", "Bacteroides", None]
+
+
+def test_metaphlan_unclassified_species_bins_stay():
+    """mothur's unprefixed '…_unclassified' is unassigned; MetaPhlAn 2's s__ bin is a name."""
+    assert _row("k__Bacteria|p__Firmicutes|g__Roseburia|s__Roseburia_unclassified")[6] == \
+        "Roseburia_unclassified"
+    assert _row("Bacteria;Firmicutes;Clostridia;Clostridiales;Lachnospiraceae;"
+                "Lachnospiraceae_unclassified;")[5] is None

@@ -31,10 +31,12 @@ _ID_HEADERS = {"feature id", "featureid", "feature-id", "#otu id", "#otuid", "ot
 _TAXON_HEADERS = {"taxon", "taxonomy"}
 
 
-def _clean(value: str) -> str | None:
+def _clean(value: str, *, positional: bool = False) -> str | None:
     value = _CONFIDENCE.sub("", value.strip()).strip()
     low = value.lower()
-    if low == "unclassified" or low.endswith("_unclassified"):  # mothur: "Bacilli_unclassified"
+    # mothur's unprefixed levels: "unclassified", "Bacilli_unclassified" (MetaPhlAn 2's
+    # prefixed "s__Roseburia_unclassified" is a species bin and stays)
+    if positional and (low == "unclassified" or low.endswith("_unclassified")):
         return None
     return value or None
 
@@ -82,7 +84,7 @@ def _parse_one(item: Any) -> tuple[str | None, ...]:
             if silva:
                 slot, value = int(silva.group(1)), _clean(silva.group(2))
             else:
-                slot, value = position, _clean(part)
+                slot, value = position, _clean(part, positional=True)
         if slot < len(RANKS) and not filled[slot]:
             ranks[slot] = value
             filled[slot] = True
@@ -128,8 +130,9 @@ def parse_taxonomy(strings: Iterable[Any], *,
     prefix and otherwise unchanged (``[Ruminococcus]``, ``uncultured``),
     except three conventions of other tools: a leading ``Root`` level (RDP,
     QIIME 1) is dropped, a bootstrap confidence in brackets after a level
-    (mothur, RDP: ``Firmicutes(100)``) is removed, and mothur's
-    ``unclassified`` / ``Bacilli_unclassified`` levels are unassigned.
+    (mothur, RDP: ``Firmicutes(100)``) is removed, and mothur's unprefixed
+    ``unclassified`` / ``Bacilli_unclassified`` levels are unassigned
+    (MetaPhlAn's ``s__Roseburia_unclassified`` is kept: a species bin).
     """
     if isinstance(strings, str | bytes) or not isinstance(strings, Iterable):
         found = f"the text {strings!r}" if isinstance(strings, str) else type(strings).__name__
