@@ -347,9 +347,10 @@ def cross_validate_forest(features: pd.DataFrame, labels: pd.Series, *, feature_
     *Repeated samples of one person.*  With samples folded one by one, a
     person's other samples sit in the training folds and the forest can
     recognise the person rather than the condition: the scores are
-    optimistic, often grossly (on HMP2's Crohn's disease cohort an AUC of
-    about 0.96 falls to about 0.7 when folds keep people together).  Pass
-    ``subjects`` whenever a person gave several samples.
+    optimistic, often grossly (HMP2, Crohn's disease against non-IBD, 1,158
+    MetaPhlAn profiles of 92 people: AUC 0.98 with sample folds, 0.64 ± 0.21
+    with folds that keep people together).  Pass ``subjects`` whenever a
+    person gave several samples.
 
     *Scores.*  Accuracy counts the class of highest predicted probability;
     the AUC is that of the positive class's probability (two classes) or the
