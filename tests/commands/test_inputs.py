@@ -209,6 +209,11 @@ def test_analyze_checks_taxonomy_and_columns_before_any_step(tmp_path, rows_tabl
                               parameters=CohortParameters("diagnosis", covariates=("Age",)))
     with pytest.raises(NotFoundError, match=r"'Age'; did you mean 'age'\?"):
         run_analysis(options, on_step=on_step)
+    options = AnalysisOptions(table=table, metadata=metadata, taxonomy=tax,
+                              parameters=CohortParameters("diagnosis", subject="person"))
+    with pytest.raises(NotFoundError, match=r"^1 --subject metadata column\(s\) not found in "
+                                            r"the sample metadata: 'person'"):
+        run_analysis(options, on_step=on_step)
     assert steps == []  # stopped before the first step (the tree, the diversity)
 
 

@@ -187,7 +187,8 @@ def run_analysis(options: AnalysisOptions, *, command: Sequence[str] | None = No
     # what the analysis needs, checked before the tree and the diversity
     require(study, taxonomy_for=f"the analysis at rank {p.rank} (composition, differential "
             "abundance, classifiers)", columns={"--group": [p.group_column],
-                                                "--covariates": list(p.covariates)})
+                                                "--covariates": list(p.covariates),
+                                                "--subject": [p.subject] if p.subject else []})
     panel = read_markers(study, options.markers, options.markers_file, inputs,
                          where=str(options.metadata))
     if on_step is not None:
