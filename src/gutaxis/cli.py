@@ -171,6 +171,11 @@ def diversity(
                             "given). Example: --no-rarefy")] = False,
     seed: Annotated[int, typer.Option(help="Random seed of the rarefaction. Example: --seed 42")]
     = default(DiversityOptions, "seed"),
+    drop_empty: Annotated[bool, typer.Option(
+        "--drop-empty", help="Leave out samples with no reads (they are listed). Without it "
+                             "they are kept: observed_features 0, Shannon and the other "
+                             "undefined values missing. Example: --drop-empty")]
+    = default(DiversityOptions, "drop_empty"),
     transpose: Transpose = None,
     base: Annotated[float, typer.Option(
         help="Logarithm base of shannon_entropy (QIIME 2 uses 2). Example: --base 2.718281828")]
@@ -193,7 +198,7 @@ def diversity(
     options = DiversityOptions(
         table=table, taxonomy=taxonomy, tree=tree, metadata=metadata, sequences=sequences,
         metrics=_split(metrics) if metrics is not None else None, rarefy=rarefy, seed=seed,
-        transpose=transpose, shannon_base=base, threads=threads)
+        drop_empty=drop_empty, transpose=transpose, shannon_base=base, threads=threads)
     options.check_output(out, overwrite=overwrite)
     with _progress() as (on_step, _):
         result = run_diversity(options, command=_command(), on_step=on_step)
@@ -215,6 +220,8 @@ def diversity(
             console.print(f"tree: built de novo ({info.get('aligner')}, "
                           f"{info.get('tree_builder')}, {info.get('rooting')} rooted{cached})")
     _skipped(result.skipped)
+    for name, note in result.notes.items():
+        console.print(f"[yellow]{name}[/]: {note}", highlight=False)
     written = result.write(out, overwrite=overwrite)
     _written(written, {"alpha": "alpha diversity"})
     for key, path in written.items():
