@@ -306,8 +306,10 @@ def test_result_shape_and_json() -> None:
     assert res.group_sizes == {"ME/CFS": 12, "healthy": 12}
     doc = res.to_dict()
     assert list(doc) == ["method", "citation", "rank", "group_column", "reference_group",
-                         "comparison_group", "covariates", "mc_samples", "seed", "group_sizes",
-                         "dropped_samples", "features"]
+                         "comparison_group", "covariates", "mc_samples", "seed", "subject",
+                         "model", "n_subjects", "absorbed", "group_sizes", "dropped_samples",
+                         "features"]
+    assert doc["model"] == "samples" and doc["subject"] is None and doc["n_subjects"] is None
     assert doc["group_sizes"] == {"ME/CFS": 12, "healthy": 12} and doc["dropped_samples"] == []
     assert list(doc["features"][0]) == COLUMNS
     assert all(type(f["effect"]) is float for f in doc["features"])
@@ -422,3 +424,113 @@ def test_other_input_errors() -> None:
     one = study.with_metadata(study.samples.assign(group="healthy"))
     with pytest.raises(InputError, match=r"has 1 among .*nothing to compare"):
         differential_abundance(one, "group")
+
+
+# ------------------------------------------------- f. repeated samples per subject
+def _subjects_study(seed: int, *, n_subjects: int = 40, per_subject: int = 3,
+                    n_taxa: int = 150, within: bool = False, lfc: float = 0.0) -> Study:
+    """Samples of subjects, each with its own profile (σ = 1 per taxon), within-sample σ = 0.5.
+
+    ``within=False``: half the subjects are cases (all their samples);
+    ``within=True``: every subject's samples alternate control, case.  Taxon
+    t000 is ``2**lfc`` times as abundant in cases; nothing else changes.
+    """
+    rng = np.random.default_rng(seed)
+    subject = np.repeat(np.arange(n_subjects), per_subject)
+    case = (np.tile(np.arange(per_subject) % 2, n_subjects) if within
+            else (subject >= n_subjects // 2).astype(int))
+    log_ab = (np.log(rng.lognormal(0.0, 1.5, n_taxa))
+              + rng.normal(0.0, 1.0, (n_subjects, n_taxa))[subject]
+              + rng.normal(0.0, 0.5, (len(subject), n_taxa)))
+    log_ab[:, 0] += np.log(2.0) * lfc * case
+    props = np.exp(log_ab) / np.exp(log_ab).sum(axis=1, keepdims=True)
+    counts = np.vstack([rng.multinomial(d, p) for d, p in
+                        zip(rng.integers(5_000, 50_001, len(subject)), props, strict=True)])
+    ids = [f"s{i:03d}" for i in range(len(subject))]
+    md = pd.DataFrame({"group": np.where(case == 1, "case", "control"),
+                       "subject": [f"p{s:02d}" for s in subject]}, index=ids)
+    return Study(counts, ids, [f"t{j:03d}" for j in range(n_taxa)], samples=md)
+
+
+def test_subjects_with_a_constant_group_count_once() -> None:
+    """40 subjects × 3 samples, half cases, nothing changed (mc_samples=16, seeds 0–19).
+
+    Observed share of p < 0.05: 0.036 with ``subject`` (mean CLR per subject
+    within every Monte Carlo instance; below 0.05 because the expected p
+    over instances is conservative, as ALDEx2's), 0.164 without it.
+    """
+    with_subject, naive = [], []
+    for seed in range(20):
+        study = _subjects_study(seed)
+        res = differential_abundance(study, "group", subject="subject", mc_samples=16,
+                                     seed=seed)
+        assert res.model == "subject means" and res.n_subjects == 40 and res.subject == "subject"
+        with_subject.append((res.table["p"] < 0.05).mean())
+        naive.append((differential_abundance(study, "group", mc_samples=16,
+                                             seed=seed).table["p"] < 0.05).mean())
+    assert np.mean(with_subject) <= 0.05, with_subject
+    assert np.mean(naive) > 0.12, naive
+    assert (np.mean(with_subject), np.mean(naive)) == pytest.approx((0.036, 0.164), abs=0.003)
+
+
+def test_subject_means_instance_equals_manual_pipeline() -> None:
+    """mc_samples=1: Dirichlet draw → log2 CLR → mean per subject → OLS on subjects."""
+    study = _subjects_study(3, n_subjects=10, per_subject=2, n_taxa=8)
+    res = differential_abundance(study, "group", subject=study.samples["subject"],
+                                 reference="control", mc_samples=1, seed=4, min_prevalence=0)
+    counts = study.to_dataframe().to_numpy().astype(float)
+    draw = np.random.default_rng(4).standard_gamma(counts + 0.5)
+    logs = np.log2(draw / draw.sum(axis=1, keepdims=True))
+    clr2 = pd.DataFrame(logs - logs.mean(axis=1, keepdims=True), index=study.sample_ids)
+    means = clr2.groupby(study.samples["subject"]).mean()
+    case = (study.samples.groupby("subject")["group"].first() == "case").astype(float)
+    effects, ps = [], []
+    for j in range(study.n_features):
+        fit = smf.ols("y ~ case", data=pd.DataFrame({"y": means[j], "case": case})).fit()
+        effects.append(fit.params["case"])
+        ps.append(fit.pvalues["case"])
+    table = res.table.set_index("taxon").loc[study.feature_ids]
+    np.testing.assert_allclose(table["effect"], effects, rtol=1e-9)
+    np.testing.assert_allclose(table["p"], ps, rtol=1e-7)
+    assert res.group_sizes == {"control": 10, "case": 10}  # samples; 5 + 5 subjects
+
+
+def test_a_group_that_changes_within_subjects_is_compared_within_subject() -> None:
+    """Before/after in 40 subjects × 4 samples (mc_samples=16, seeds 0–9).
+
+    Nothing changed: share of p < 0.05 0.015 (conservative, as above).  t000
+    four times as abundant after: called in every dataset, interval holding
+    log2(4) = 2 less the CLR shift (2/150) in 10 of 10.
+    """
+    null, covered = [], 0
+    for seed in range(10):
+        res = differential_abundance(_subjects_study(seed, within=True, per_subject=4),
+                                     "group", subject="subject", mc_samples=16, seed=seed)
+        assert res.model == "within subject" and res.n_subjects == 40
+        null.append((res.table["p"] < 0.05).mean())
+        hit = differential_abundance(
+            _subjects_study(seed, within=True, per_subject=4, lfc=2.0), "group",
+            subject="subject", reference="control", mc_samples=16, seed=seed,
+        ).table.set_index("taxon").loc["t000"]
+        assert hit["q"] < 0.05 and hit["higher_in"] == "case"
+        covered += hit["ci_low"] < 2.0 - 2.0 / 150 < hit["ci_high"]
+    assert np.mean(null) <= 0.05 and covered == 10, (null, covered)
+    assert np.mean(null) == pytest.approx(0.015, abs=0.002)
+
+
+def test_subject_errors() -> None:
+    study = _subjects_study(0, n_subjects=6, per_subject=2, n_taxa=10)
+    one_case = study.samples.assign(subject=["a", "a"] + [f"b{i}" for i in range(10)],
+                                    group=["case"] * 2 + ["control"] * 10)
+    with pytest.raises(InputError, match=r"each group needs at least 2 subjects \(the model is "
+                                         r"fitted on one mean per subject\); 'case' has 1"):
+        differential_abundance(study.with_metadata(one_case), "group", subject="subject",
+                               mc_samples=2)
+    with pytest.raises(InputError, match=r"the subject column 'who' is not in the sample "
+                                         r"metadata"):
+        differential_abundance(study, "group", subject="who", mc_samples=2)
+    with pytest.raises(InputError, match=r"the subject column 'group' cannot also be"):
+        differential_abundance(study, "group", subject="group", mc_samples=2)
+    with pytest.raises(InputError, match=r"subject must be a metadata column name or a pandas "
+                                         r"Series"):
+        differential_abundance(study, "group", subject=3, mc_samples=2)  # type: ignore[arg-type]

@@ -22,10 +22,22 @@ import pandas as pd
 from scipy import linalg, special
 from threadpoolctl import threadpool_limits
 
-from gutaxis.composition import collapse, filter_prevalence, lineages, taxon_label
+from gutaxis.composition import collapse
 from gutaxis.exceptions import InputError
 from gutaxis.stats._grouping import group_labels
-from gutaxis.study import RANKS, Study, check_study
+from gutaxis.stats._linear import (
+    Model,
+    SubjectModel,
+    check_design,
+    covariate_columns,
+    display_labels,
+    mean_abundance_and_prevalence,
+    model_design,
+    prepare,
+    subject_ids,
+    subject_model,
+)
+from gutaxis.study import Study, check_study
 
 __all__ = ["DifferentialAbundance", "differential_abundance", "METHOD", "CITATION"]
 
@@ -92,12 +104,27 @@ class DifferentialAbundance:
         tested taxa.
     n_filtered : int
         Taxa removed by the prevalence filter (not tested).
+    subject : str or None
+        The metadata column (or the Series' name) giving each sample's
+        subject; ``None`` when every sample is its own subject.
+    model : {"samples", "subject means", "within subject"}
+        The rows of the linear model: the samples (no subjects given); one
+        mean per subject (the group does not change within a subject); or
+        the samples centred on their subject's mean (the group changes within
+        some subjects: a paired, within-subject comparison).
+    n_subjects : int or None
+        Subjects analysed (``None`` without subjects).
+    absorbed : tuple of str
+        Covariate columns constant within every subject, absorbed by the
+        subjects' means in the within-subject model (adjusted for, not
+        estimated).
 
     Notes
     -----
     :meth:`to_dict` holds the fields from ``method`` to ``seed``,
-    ``group_sizes``, ``dropped_samples`` and the table (as ``features``);
-    ``n_filtered`` is for reports and logs.
+    ``subject``, ``model``, ``n_subjects``, ``absorbed``, ``group_sizes``,
+    ``dropped_samples`` and the table (as ``features``); ``n_filtered`` is for
+    reports and logs.
     """
 
     method: str
@@ -113,6 +140,10 @@ class DifferentialAbundance:
     group_sizes: dict[str, int] = dataclasses.field(default_factory=dict)
     dropped_samples: tuple[str, ...] = ()
     n_filtered: int = 0
+    subject: str | None = None
+    model: Model = "samples"
+    n_subjects: int | None = None
+    absorbed: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         """Return a JSON-ready dict (plain Python values; NaN becomes ``None``).
@@ -121,8 +152,9 @@ class DifferentialAbundance:
         -------
         dict
             ``method, citation, rank, group_column, reference_group,
-            comparison_group, covariates, mc_samples, seed, group_sizes,
-            dropped_samples`` and ``features``:
+            comparison_group, covariates, mc_samples, seed, subject, model,
+            n_subjects, absorbed, group_sizes, dropped_samples`` and
+            ``features``:
             one dict per table row, keys as the table's columns.
         """
         features = [
@@ -139,6 +171,10 @@ class DifferentialAbundance:
             "covariates": list(self.covariates),
             "mc_samples": int(self.mc_samples),
             "seed": int(self.seed),
+            "subject": self.subject,
+            "model": self.model,
+            "n_subjects": None if self.n_subjects is None else int(self.n_subjects),
+            "absorbed": list(self.absorbed),
             "group_sizes": {str(k): int(v) for k, v in self.group_sizes.items()},
             "dropped_samples": [str(x) for x in self.dropped_samples],
             "features": features,
@@ -175,13 +211,15 @@ class _LinearModel:
     df: int
 
     @classmethod
-    def from_design(cls, design: np.ndarray, column: int = 1) -> _LinearModel:
+    def from_design(cls, design: np.ndarray, column: int = 1, *,
+                    df: int | None = None) -> _LinearModel:
         design = np.asarray(design, dtype=np.float64)
         n, k = design.shape
         q, r = np.linalg.qr(design)
         r_inv = linalg.solve_triangular(r, np.eye(k))
         row = r_inv[column]
-        return cls(q=q, r_inv_row=row, variance_factor=float(row @ row), df=n - k)
+        return cls(q=q, r_inv_row=row, variance_factor=float(row @ row),
+                   df=n - k if df is None else df)
 
     def fit(self, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Coefficient, standard error and two-sided t p-value per column of ``y``."""
@@ -231,8 +269,13 @@ def _bh(p: np.ndarray) -> np.ndarray:
 
 
 def _monte_carlo(counts: np.ndarray, model: _LinearModel, *, mc_samples: int,
-                 rng: np.random.Generator) -> tuple[np.ndarray, ...]:
-    """Per instance and taxon: coefficient, SE², p and BH q (each ``mc_samples × D``)."""
+                 rng: np.random.Generator,
+                 subjects: SubjectModel | None = None) -> tuple[np.ndarray, ...]:
+    """Per instance and taxon: coefficient, SE², p and BH q (each ``mc_samples × D``).
+
+    With ``subjects``, each instance's CLR goes through :meth:`SubjectModel.rows`
+    (subject means, or centred within subject) before the fit.
+    """
     shape = counts + _PRIOR
     n_taxa = counts.shape[1]
     coef = np.empty((mc_samples, n_taxa))
@@ -248,7 +291,7 @@ def _monte_carlo(counts: np.ndarray, model: _LinearModel, *, mc_samples: int,
             np.maximum(draw, _TINY, out=draw)
             np.log2(draw, out=draw)
             draw -= draw.mean(axis=1, keepdims=True)
-            c, se, pv = model.fit(draw)
+            c, se, pv = model.fit(draw if subjects is None else subjects.rows(draw))
             coef[m], var[m], p[m] = c, se * se, pv
     return coef, var, p, _bh(p)
 
@@ -289,64 +332,20 @@ def _design_matrix(samples: pd.DataFrame, groups: pd.Series, *, comparison: str,
     adds nothing).
     """
     n = len(samples)
-    columns = [np.ones(n), (groups.to_numpy() == comparison).astype(np.float64)]
-    names = ["intercept", f"group[{comparison}]"]
-    for name in covariates:
-        col = samples[name]
-        if pd.api.types.is_bool_dtype(col) or pd.api.types.is_numeric_dtype(col):
-            columns.append(col.to_numpy(dtype=np.float64))
-            names.append(name)
-            continue
-        if isinstance(col.dtype, pd.CategoricalDtype):
-            present = set(col.astype(object))
-            levels = [str(c) for c in col.cat.categories if c in present]
-            text = col.astype(object).map(str)
-        else:
-            text = col.astype(str)
-            levels = sorted(pd.unique(text))
-        for level in levels[1:]:
-            columns.append((text == level).to_numpy(dtype=np.float64))
-            names.append(f"{name}[{level}]")
+    extra, extra_names = covariate_columns(samples, covariates)
+    columns = [np.ones(n), (groups.to_numpy() == comparison).astype(np.float64), *extra]
+    names = ["intercept", f"group[{comparison}]", *extra_names]
     design = np.column_stack(columns)
-    if n <= design.shape[1]:
-        raise InputError(
-            f"{n} samples cannot fit a model with {design.shape[1]} coefficients "
-            f"({', '.join(names)}); at least {design.shape[1] + 1} are needed. Use fewer "
-            "covariates (or fewer levels)."
-        )
-    if np.linalg.matrix_rank(design) < design.shape[1]:
-        for k in range(2, design.shape[1] + 1):
-            if np.linalg.matrix_rank(design[:, :k]) < k:
-                culprit = names[k - 1]
-                break
-        else:  # pragma: no cover - the full matrix is rank-deficient, so some prefix is
-            culprit = names[-1]
-        what = ("the group indicator is constant" if culprit.startswith("group[") else
-                f"the design column {culprit!r} is constant or a combination of the group "
-                "and the covariates before it")
-        raise InputError(
-            f"cannot fit the linear model: {what} among the {n} samples analysed. "
-            "Remove that covariate (or a covariate that repeats the grouping)."
-        )
+    check_design(design, names, tested=names[1:2], tested_what="the group indicator is constant",
+                 tested_word="the group")
     return design, names
-
-
-def _labels(study: Study, rank: str | None) -> list[str]:
-    """Display names: the lineage's :func:`taxon_label` down to ``rank`` (or species)."""
-    if study.taxonomy is None:
-        return [str(f) for f in study.feature_ids]
-    full = lineages(study.taxonomy, rank or RANKS[-1])
-    out = []
-    for fid, text in zip(study.feature_ids, full, strict=True):
-        label = taxon_label(text)
-        out.append(str(fid) if label == "Unassigned" else label)
-    return out
 
 
 def differential_abundance(study: Study, group_column: str, *, reference: str | None = None,
                            covariates: Sequence[str] = (), mc_samples: int = 128,
                            seed: int = 0, min_prevalence: float = 0.1,
-                           rank: str | None = None) -> DifferentialAbundance:
+                           rank: str | None = None,
+                           subject: str | pd.Series | None = None) -> DifferentialAbundance:
     """Test which taxa differ in relative abundance between two groups (compositionally).
 
     Parameters
@@ -373,6 +372,10 @@ def differential_abundance(study: Study, group_column: str, *, reference: str | 
     rank : str, optional
         Collapse the features to this rank first
         (:func:`~gutaxis.composition.collapse`; needs the taxonomy).
+    subject : str or pandas.Series, optional
+        Who each sample comes from, when some subjects gave several samples:
+        a metadata column, or a Series of subject ids indexed by sample id.
+        Samples without a subject are left out.  See Notes.
 
     Returns
     -------
@@ -386,7 +389,10 @@ def differential_abundance(study: Study, group_column: str, *, reference: str | 
         column or a covariate is missing; not exactly two groups (or a group
         with fewer than two samples); ``reference`` not one of the groups;
         a covariate that is constant or repeats the grouping; fewer than two
-        taxa left after the prevalence filter; bad option values.
+        taxa left after the prevalence filter; bad option values; ``subject``
+        neither a column nor a Series, a group with fewer than two subjects
+        (subject means), or a within-subject model with no residual degrees of
+        freedom.
     UnknownRankError
         ``rank`` is not a rank name.
 
@@ -438,6 +444,26 @@ def differential_abundance(study: Study, group_column: str, *, reference: str | 
       taxa does not differ between the groups (ALDEx2's default
       ``gamma=NULL``), so effects are relative to that mean, not absolute;
       a change in most taxa at once shifts every effect.
+
+    **Repeated samples per subject.**  Samples of one subject are not
+    independent, so with ``subject`` the model's rows change, within every
+    Monte Carlo instance (each instance's CLR, then the same linear map):
+
+    * when the group is the same for all the samples of each subject, each
+      subject counts once: the model is fitted on the mean CLR of the
+      subject's samples (and the mean of each covariate's design column),
+      with ``subjects − coefficients`` residual degrees of freedom
+      (``model="subject means"``);
+    * when the group changes within some subjects (before / after), the
+      samples are centred on their subject's mean and fitted without an
+      intercept: a fixed effect per subject, the within-subject (paired)
+      comparison, with ``samples − subjects − coefficients`` degrees of
+      freedom (``model="within subject"``).  Covariates constant within every
+      subject are absorbed by the subject means (listed in ``absorbed``).
+      This is the estimator of the group effect in a linear model with a
+      random intercept per subject that conditions on the subjects; unlike
+      the mixed model, it has exact t tests and no variance components to
+      estimate, and subject-level confounders cannot bias it.
 
     Memory: about four ``samples × taxa`` float64 arrays at a time
     (instances are processed one after another).
@@ -505,18 +531,16 @@ def differential_abundance(study: Study, group_column: str, *, reference: str | 
         study = collapse(study, rank)
         rank = study.provenance[-1]["rank"]
 
-    # 1. samples with a group and every covariate
+    subjects, subject_name = subject_ids(subject, study.samples,
+                                         reserved=(group_column, *covariates))
+
+    # 1. samples with a group, every covariate (and a subject); two groups
     md = study.samples
     assert md is not None  # checked above; collapse keeps the metadata
-    complete = md[[group_column, *covariates]].notna().all(axis=1).to_numpy()
-    dropped = [str(s) for s in study.sample_ids[~complete]]
-    if dropped:
-        logger.info("differential abundance: %d sample(s) without %s left out: %s",
-                    len(dropped), " / ".join([group_column, *covariates]), ", ".join(dropped[:10]))
-    data = study if complete.all() else study.subset_samples(
-        study.sample_ids[complete].tolist(), step="complete_metadata")
-    assert data.samples is not None
-    groups = group_labels(data.samples[group_column])
+    complete = md[[group_column, *covariates]].notna().all(axis=1)
+    if subjects is not None:
+        complete &= subjects.notna()
+    groups = group_labels(md.loc[complete, group_column])
     levels = sorted(pd.unique(groups))
     if len(levels) != 2:
         sizes = groups.value_counts().sort_index()
@@ -538,31 +562,9 @@ def differential_abundance(study: Study, group_column: str, *, reference: str | 
     comparison = levels[1] if reference == levels[0] else levels[0]
 
     # 2. the prevalence filter, then samples with no reads in the tested taxa
-    empty = data.sample_totals() <= 0
-    if empty.any():
-        gone = [str(s) for s in data.sample_ids[empty]]
-        logger.info("differential abundance: %d sample(s) without reads left out: %s",
-                    len(gone), ", ".join(gone[:10]))
-        dropped += gone
-        data = data.subset_samples(data.sample_ids[~empty].tolist(), step="drop_empty_samples")
-    if data.n_samples == 0:
-        raise InputError(f"no sample of {study.source} with a group has any reads.")
-    tested = filter_prevalence(data, min_prevalence=min_prevalence).drop_empty_features()
-    empty = tested.sample_totals() <= 0
-    if empty.any():
-        gone = [str(s) for s in tested.sample_ids[empty]]
-        logger.info("differential abundance: %d sample(s) have no reads in the tested taxa "
-                    "and are left out: %s", len(gone), ", ".join(gone[:10]))
-        dropped += gone
-        keep = tested.sample_ids[~empty].tolist()
-        tested = tested.subset_samples(keep, step="drop_empty_samples")
-        data = data.subset_samples(keep, step="drop_empty_samples")
-    if tested.n_features < 2:
-        raise InputError(
-            f"only {tested.n_features} of {data.n_features} taxa pass the prevalence filter "
-            f"(min_prevalence={min_prevalence}); the CLR needs at least 2. Lower "
-            "min_prevalence."
-        )
+    prepared = prepare(study, [group_column, *covariates], min_prevalence=min_prevalence,
+                       what="differential abundance", subjects=subjects)
+    data, tested, dropped = prepared.data, prepared.tested, prepared.dropped
     assert tested.samples is not None
     groups = group_labels(tested.samples[group_column])
     sizes = {g: int((groups == g).sum()) for g in (reference, comparison)}
@@ -573,25 +575,44 @@ def differential_abundance(study: Study, group_column: str, *, reference: str | 
             + ", ".join(f"{g!r} has {k}" for g, k in small.items()) + "."
         )
 
-    # 3. the model and the Monte Carlo
-    design, _ = _design_matrix(tested.samples, groups, comparison=comparison,
-                               covariates=covariates)
-    model = _LinearModel.from_design(design, 1)
+    # 3. the model (samples, subject means or within subject) and the Monte Carlo
+    design, names = _design_matrix(tested.samples, groups, comparison=comparison,
+                                   covariates=covariates)
+    codes = None
+    if subjects is not None:
+        codes = pd.factorize(subjects.loc[tested.sample_ids], sort=True)[0]
+    subjects_model = subject_model(codes, design[:, 1:2])
+    n_subjects = None
+    if subjects_model.model == "subject means":
+        assert codes is not None
+        n_subjects = subjects_model.n_subjects
+        per_group = {g: int(pd.Series(codes[(groups == g).to_numpy()]).nunique())
+                     for g in (reference, comparison)}
+        few = {g: k for g, k in per_group.items() if k < 2}
+        if few:
+            raise InputError(
+                "each group needs at least 2 subjects (the model is fitted on one mean per "
+                "subject); " + ", ".join(f"{g!r} has {k}" for g, k in few.items()) + "."
+            )
+    elif subjects_model.model == "within subject":
+        n_subjects = subjects_model.n_subjects
+    model_matrix, model_names, absorbed, df = model_design(
+        design, names, subjects_model, tested=names[1:2],
+        tested_what="the group indicator is constant", tested_word="the group")
+    model = _LinearModel.from_design(model_matrix, model_names.index(names[1]), df=df)
     counts = tested.counts.toarray().astype(np.float64, copy=False)
     rng = np.random.default_rng(seed)
-    coef, var, p, q = _monte_carlo(counts, model, mc_samples=mc_samples, rng=rng)
+    coef, var, p, q = _monte_carlo(
+        counts, model, mc_samples=mc_samples, rng=rng,
+        subjects=None if subjects_model.model == "samples" else subjects_model)
     effect, ci_low, ci_high = _rubin(coef, var, model.df)
 
     # 4. the table
-    positions = data.feature_ids.get_indexer(tested.feature_ids)
-    totals = data.sample_totals()
-    relative = data.counts.multiply(1.0 / totals[:, None]).tocsc()
-    mean_abundance = np.asarray(relative.mean(axis=0)).ravel()[positions]
-    prevalence = tested.counts.getnnz(axis=0) / tested.n_samples
+    mean_abundance, prevalence = mean_abundance_and_prevalence(data, tested)
     higher = np.where(effect > 0, comparison, np.where(effect < 0, reference, None))
     table = pd.DataFrame({
         "taxon": [str(f) for f in tested.feature_ids],
-        "label": _labels(tested, rank),
+        "label": display_labels(tested, rank),
         "effect": effect,
         "ci_low": ci_low,
         "ci_high": ci_high,
@@ -617,4 +638,8 @@ def differential_abundance(study: Study, group_column: str, *, reference: str | 
         group_sizes=sizes,
         dropped_samples=tuple(dropped),
         n_filtered=int(data.n_features - tested.n_features),
+        subject=subject_name,
+        model=subjects_model.model,
+        n_subjects=n_subjects,
+        absorbed=tuple(absorbed),
     )
