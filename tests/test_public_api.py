@@ -765,6 +765,15 @@ CASES: list[Case] = [
      r"`mc_samples` must be an integer ≥ 1; got 0"),
     (gstats.differential_abundance, ("table", "Subject"), {}, InputError,
      r"study must be a Study.*got str"),
+    (gstats.differential_abundance, (SMALL, "Subject"), {"subject": 3}, InputError,
+     r"subject must be a metadata column name or a pandas Series"),
+    (gstats.linda, (SMALL, "Group"), {}, InputError,
+     r"the variable 'Group' is not in the sample metadata; its columns are: 'Subject'"),
+    (gstats.linda, (SMALL, "Subject"), {"zero_handling": "none"}, InputError,
+     r"`zero_handling` must be one of auto, pseudo-count, imputation, half-minimum"),
+    (gstats.linda, (SMALL, "Subject"), {"subject": "Nobody"}, InputError,
+     r"the subject column 'Nobody' is not in the sample metadata"),
+    (gstats.linda, (None, "Subject"), {}, InputError, r"study must be a Study.*got None"),
     (gstats.percentile_with_ci, (NAN, [1.0, 2.0, 3.0]), {}, InputError,
      r"`value` is NaN; a missing value has no percentile"),
     (gstats.percentile_with_ci, ("high", [1.0, 2.0, 3.0]), {}, InputError,
@@ -888,7 +897,7 @@ NO_USER_INPUT: dict[str, set[str]] = {
     "composition": {"UnknownRankError",  # an exception
                     "taxon_label"},  # takes any value: a text that is no lineage is kept
     "ordination": {"OrdinationResult"},  # result record
-    "stats": {"DifferentialAbundance", "ClassifierResult", "FittedClassifier",
+    "stats": {"DifferentialAbundance", "LinDAResult", "ClassifierResult", "FittedClassifier",
               "TestResult"},  # result records
     # a record, and Literal types
     "measures": {"RangeUsed", "Status", "MeasureKind", "Censoring", "AlertScope"},
