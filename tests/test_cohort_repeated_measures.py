@@ -156,3 +156,5 @@ def test_results_and_report_say_how_people_were_counted(cohort):
     unit = page.index('id="unit-of-analysis"')
     assert unit < page.index('<section id="diversity">')
     assert "24 people (case 12, control 12) gave the 120 samples" in page[unit:unit + 400]
+    assert ("120 samples in 2 groups of diagnosis: case (n = 60), control (n = 60), from 24 "
+            "people (case 12, control 12).") in page

@@ -245,8 +245,8 @@ def subject_like_columns(samples: pd.DataFrame, group_column: str | None = None
         sharing = int(counts[counts > 1].sum())
         if sharing == 0 or len(counts) < _MIN_SUSPECT_VALUES:
             continue  # no repeats, or a label with a few values ('Subject': Control/Patient)
-        what = (f"{len(counts)} distinct values among {len(values)} samples; {sharing} samples "
-                "share their value with another")
+        what = (f"{len(counts):,} distinct values among {len(values):,} samples; {sharing:,} "
+                "samples share their value with another")
         if _normal_name(str(column)) in SUBJECT_NAMES:
             found.append((str(column), f"its name says so, and {what}"))
             continue

@@ -352,7 +352,7 @@ def _unit_of_analysis(a: CohortAnalysis) -> str | None:
         return None
     subjects = a.subjects.reindex(a.groups.index)
     per_group = ", ".join(f"{g} {subjects[a.groups == g].nunique()}" for g in a.group_order)
-    return (f"{subjects.nunique()} people ({per_group}) gave the {len(subjects)} samples "
+    return (f"{subjects.nunique():,} people ({per_group}) gave the {len(subjects):,} samples "
             f"(column {a.subject_column}). Group tests and correlations use one value per "
             "person (the mean of their samples); PERMANOVA and PERMDISP permute whole people; "
             "cross-validation keeps each person's samples in one fold.")
@@ -394,8 +394,14 @@ def _classifier(a: CohortAnalysis) -> dict[str, Any] | None:
 
 def _summary(a: CohortAnalysis, sections: Mapping[str, Any]) -> list[str]:
     sizes = _group_sizes(a)
-    items = [f"{sum(sizes.values())} samples in {len(sizes)} groups of {a.group_column}: "
-             + ", ".join(f"{g} (n = {n})" for g, n in sizes.items()) + "."]
+    items = [f"{sum(sizes.values()):,} samples in {len(sizes)} groups of {a.group_column}: "
+             + ", ".join(f"{g} (n = {n:,})" for g, n in sizes.items()) + "."]
+    if a.subjects is not None:
+        people = a.subjects.reindex(a.groups.index)
+        items[0] = items[0][:-1] + (
+            f", from {people.nunique():,} people ("
+            + ", ".join(f"{g} {people[a.groups == g].nunique():,}" for g in a.group_order)
+            + ").")
     for m, t in a.permanova.items():
         items.append(f"{F.metric_label(m)}: PERMANOVA pseudo-F {format_number(t.statistic)}, "
                      f"R² {format_number(t.effect_size)}, "
