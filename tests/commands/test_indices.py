@@ -43,18 +43,22 @@ def test_indices_tsv_and_notes(tmp_path, genus_table):
     lines = path.read_text(encoding="utf-8").splitlines()
     header = lines[0].split("\t")
     assert header[:4] == ["sample_id", "gmhi", "md_index", "shannon_entropy"]
-    assert header[4:] == KEY_TAXA
+    assert header[4:] == [*KEY_TAXA, "gmhi_status", "md_index_status"]
     row_x = dict(zip(header, lines[1].split("\t"), strict=True))
     row_y = dict(zip(header, lines[2].split("\t"), strict=True))
     assert row_y["sample_id"] == "y"
     assert row_y["gmhi"] == ""  # not applicable: an empty cell (the output rule for NaN)
+    assert row_y["gmhi_status"] == "not applicable"  # ... and its status says why
     assert row_y["md_index"] == "-inf"  # the output rule for infinity
+    assert row_y["md_index_status"] == "computed"  # -inf is a value
     assert row_y["eubacterium_rectale"] == ""
     # increased: Escherichia 5; decreased: Bacteroides 40 + Faecalibacterium 25, written exactly
     assert float(row_x["md_index"]) == math.log(5 / 65)
     notes = json.loads(written["notes"].read_text(encoding="utf-8"))
-    assert notes["schema_version"] == "2.0"
+    assert notes["schema_version"] == "2.1"
     assert notes["notes"]["gmhi"].startswith("not applicable")
+    assert notes["found"]["md_index"].startswith("increased genera found: 1 of 4 (Escherichia;")
+    assert notes["not_computable"]["gmhi"].startswith("none of the 50 GMHI species")
     assert notes["key_taxa"]["faecalibacterium_prausnitzii"]["matched_rank"] == "genus"
 
 
@@ -65,7 +69,18 @@ def test_on_the_authors_example_gmhi_matches_theirs(tmp_path):
     expected = pd.read_csv(DATA / "example_GMHI_output.csv", index_col=0,
                            encoding="utf-8-sig")["GMHI"]
     assert written.index.tolist() == expected.index.tolist()
-    assert (written["gmhi"] - expected).abs().max() <= 1e-9
+    # where the authors print 0 (no species of either set), the value is empty and its
+    # status says not computable; everywhere else it is theirs
+    zero = expected == 0.0
+    assert expected.index[zero].tolist() == ["Sample19", "Sample20"]
+    assert written.loc[zero, "gmhi"].isna().all()
+    assert (written.loc[zero, "gmhi_status"] == "not computable").all()
+    assert (written.loc[~zero, "gmhi_status"] == "computed").all()
+    assert (written.loc[~zero, "gmhi"] - expected[~zero]).abs().max() <= 1e-9
+    # Sample20 holds none of the MD-index's decreased genera either (its species are Roseburia,
+    # Veillonella, Enterococcus, Bifidobacterium, Clostridium, Streptococcus)
+    assert result.not_computable == {"gmhi": ["Sample19", "Sample20"], "md_index": ["Sample20"]}
+    assert written.loc["Sample20", "md_index_status"] == "not computable"
     assert written["faecalibacterium_prausnitzii"].notna().all()
     assert written["enterobacteriaceae"].isna().all()  # species names alone: no family
 

@@ -51,3 +51,32 @@ def test_shannon_is_the_same_on_percent_and_counts():
     a, _ = compute_indices(study)
     b, _ = compute_indices(percent)
     np.testing.assert_allclose(a["shannon_entropy"], b["shannon_entropy"], rtol=1e-12)
+
+
+def test_statuses_and_what_each_index_found():
+    study = _genus_study()
+    ids = list(study.feature_ids)
+    # a third sample with Escherichia only: no decreased genus, so no MD-index
+    three = Study(np.vstack([study.counts.toarray(), [[7, 0, 0, 3]]]), ["x", "y", "z"], ids,
+                  taxonomy=study.taxonomy)
+    frame, notes = compute_indices(three)
+    assert frame.attrs["status"] == {
+        "gmhi": ["not applicable"] * 3,
+        "md_index": ["computed", "computed", "not computable"]}
+    assert math.isnan(frame.loc["z", "md_index"])
+    assert frame.loc["y", "md_index"] == -math.inf  # a value, so "computed"
+    assert "not computable in 1 of 3 sample(s): z (none of the decreased genera" in \
+        notes["md_index"]
+    assert frame.attrs["found"]["md_index"].startswith(
+        "increased genera found: 1 of 4 (Escherichia; not found: Haemophilus, Fusobacterium, "
+        "Veillonella); decreased genera found: 2 of 14 (Faecalibacterium, Bacteroides;")
+    assert frame.attrs["found"]["md_index"] in notes["md_index"]
+    assert "gmhi" not in frame.attrs["found"]  # not applicable: nothing was looked for
+
+
+def test_an_empty_sample_has_its_own_status():
+    study = _genus_study()
+    empty = Study(np.vstack([study.counts.toarray(), np.zeros((1, 4))]), ["x", "y", "e"],
+                  list(study.feature_ids), taxonomy=study.taxonomy)
+    frame, _ = compute_indices(empty)
+    assert frame.attrs["status"]["md_index"][2] == "empty sample"

@@ -11,7 +11,7 @@ import pytest
 
 from gutaxis import RANKS, Study
 from gutaxis.exceptions import InputError
-from gutaxis.indices import NotApplicableError, gmhi, gmhi_values
+from gutaxis.indices import NotApplicableError, compute_indices, gmhi, gmhi_values
 from gutaxis.io import read_table
 from gutaxis.knowledge import gmhi_species_sets
 
@@ -68,6 +68,51 @@ def test_samples_with_neither_set_are_exactly_zero(expected):
     assert expected[["Sample19", "Sample20"]].tolist() == [0.0, 0.0]
     assert result[["Sample19", "Sample20"]].tolist() == [0.0, 0.0]
     assert result.name == "gmhi" and result.index.name == "sample_id"
+    # the authors' 0 is the pseudocount's log10(1e-5 / 1e-5): no species of either set
+    present = result.attrs["species_present"]
+    at = [list(result.index).index(s) for s in ("Sample19", "Sample20")]
+    assert [present["MH"][i] for i in at] == [0, 0] and [present["MN"][i] for i in at] == [0, 0]
+    others = [i for i in range(25) if i not in at]
+    assert all(present["MH"][i] + present["MN"][i] > 0 for i in others)
+
+
+def test_compute_indices_says_not_computable_where_the_authors_print_0(expected):
+    frame, notes = compute_indices(read_table(PROFILE))
+    status = dict(zip(frame.index, frame.attrs["status"]["gmhi"], strict=True))
+    zero = sorted(expected.index[expected == 0.0])  # the authors' output: Sample19, Sample20
+    assert zero == ["Sample19", "Sample20"]
+    assert sorted(s for s, st in status.items() if st == "not computable") == zero
+    assert frame.loc[zero, "gmhi"].isna().all()
+    computed = [s for s in expected.index if s not in zero]
+    assert all(status[s] == "computed" for s in computed)
+    np.testing.assert_allclose(frame.loc[computed, "gmhi"], expected[computed], atol=TOLERANCE)
+    assert "not computable in 2 of 25 sample(s): Sample19, Sample20" in notes["gmhi"]
+    assert notes["gmhi"].startswith("GMHI species found in the table: MH 7/7, MN 42/43")
+
+
+def test_a_gtdb_species_name_is_found_under_its_suffix():
+    # R. gnavus (health-scarce) written as GTDB-Tk writes it; the value is the hand formula
+    assert "s__Ruminococcus_gnavus" in MN
+    frame = pd.DataFrame({"S": [30.0, 10.0, 60.0]},
+                         index=[MH[0], "s__Ruminococcus_B_gnavus", "s__Prevotella_copri"])
+    psi_mh = (1 / 7) * -(0.3 * math.log(0.3))
+    psi_mn = (1 / 31) * -(0.1 * math.log(0.1))
+    result = gmhi(frame)
+    assert result.iloc[0] == pytest.approx(math.log10((psi_mh + 1e-5) / (psi_mn + 1e-5)),
+                                           rel=1e-14)
+    assert result.attrs["found"]["MN"] == {"found": 1, "of": 43,
+                                           "as": {"s__Ruminococcus_gnavus":
+                                                  ["Ruminococcus_B_gnavus"]}}
+
+
+def test_spellings_of_one_species_are_summed_in_a_frame():
+    # Greengenes' [Ruminococcus] gnavus and MetaPhlAn's s__Ruminococcus_gnavus: one species
+    frame = pd.DataFrame({"S": [30.0, 4.0, 6.0, 60.0]},
+                         index=[MH[0], "s__Ruminococcus_gnavus", "s__[Ruminococcus]_gnavus",
+                                "s__Prevotella_copri"])
+    joined = gmhi_values(np.array([[30.0, 10.0, 60.0]]),
+                         [MH[0], "s__Ruminococcus_gnavus", "s__Prevotella_copri"])
+    assert gmhi(frame).iloc[0] == pytest.approx(joined[0], rel=1e-14)
 
 
 def test_hand_computed_value():

@@ -135,18 +135,48 @@ def test_full_metaphlan_paths_resolve_families(tmp_path: Path):
 
 
 def test_gtdb_and_greengenes_spellings_of_species():
-    ids = ["a", "b", "c", "d"]
+    ids = ["a", "b", "c", "d", "e", "f"]
     tax = _tax([
-        ("Bacteria", None, None, None, None, "Mediterraneibacter", "Mediterraneibacter gnavus"),
+        # GTDB (as GTDB-Tk writes it): R. gnavus in the genus Ruminococcus_B
+        ("Bacteria", None, None, None, "Lachnospiraceae", "Ruminococcus_B",
+         "Ruminococcus_B gnavus"),
         ("Bacteria", None, None, None, None, "Faecalibacterium",
          "Faecalibacterium prausnitzii_C"),
+        # Greengenes 13_8 (the bundled study): [Ruminococcus] gnavus
         ("Bacteria", None, None, None, None, "[Ruminococcus]", "gnavus"),
         ("Bacteria", None, None, None, None, "Ruminococcus", "bromii"),
+        # a binomial no checked source shows: kept in taxa.yaml unverified, not applied
+        ("Bacteria", None, None, None, None, "Mediterraneibacter", "Mediterraneibacter gnavus"),
+        # GTDB's name of E. rectale
+        ("Bacteria", None, None, None, "Lachnospiraceae", "Agathobacter",
+         "Agathobacter rectalis"),
     ], ids)
-    study = Study(np.array([[10, 20, 30, 40]]), ["s"], ids, taxonomy=tax)
+    study = Study(np.array([[10, 20, 30, 25, 5, 10]]), ["s"], ids, taxonomy=tax)
     panel = key_taxa(study)
-    assert panel.loc["s", "ruminococcus_gnavus"] == pytest.approx(0.40)  # a + c, not d
+    assert panel.loc["s", "ruminococcus_gnavus"] == pytest.approx(0.40)  # a + c: 40 of 100
     assert panel.loc["s", "faecalibacterium_prausnitzii"] == pytest.approx(0.20)
+    assert panel.loc["s", "eubacterium_rectale"] == pytest.approx(0.10)
+    res = panel.attrs["resolution"]
+    assert res["ruminococcus_gnavus"]["spellings"] == ["Ruminococcus_B gnavus",
+                                                        "[Ruminococcus] gnavus"]
+    assert "written Ruminococcus_B gnavus, [Ruminococcus] gnavus in the table" in \
+        res["ruminococcus_gnavus"]["note"]
+    assert res["eubacterium_rectale"]["matched_as"] == "species Eubacterium rectale"
+    # the butyrate producers sum E. rectale under its GTDB name too: 20 + 10 (no Roseburia)
+    assert panel.loc["s", "butyrate_producers"] == pytest.approx(0.30)
+
+
+def test_gtdb_phylum_pseudomonadota_is_proteobacteria():
+    ids = ["a", "b", "c"]
+    tax = _tax([("Bacteria", "Pseudomonadota", None, None, "Enterobacteriaceae", "Escherichia",
+                 None),
+                ("Bacteria", "Campylobacterota", None, None, None, "Campylobacter", None),
+                ("Bacteria", "Bacillota_A", None, None, None, "Faecalibacterium", None)], ids)
+    panel = key_taxa(Study(np.array([[15, 5, 80]]), ["s"], ids, taxonomy=tax))
+    # GTDB's Pseudomonadota is narrower than Greengenes' Proteobacteria (Campylobacterota
+    # are a phylum of their own): only a counts
+    assert panel.loc["s", "proteobacteria"] == pytest.approx(0.15)
+    assert panel.attrs["resolution"]["proteobacteria"]["spellings"] == ["Pseudomonadota"]
 
 
 def test_key_taxa_resolution_table_and_column_order():
@@ -154,7 +184,7 @@ def test_key_taxa_resolution_table_and_column_order():
     expected_ids = [t.id for t in load_taxa_catalog().panel()]
     assert table.index.tolist() == expected_ids
     assert list(table.columns) == ["name", "rank", "matched_rank", "matched_as", "n_features",
-                                   "note"]
+                                   "note", "spellings"]
     assert key_taxa(_genus_16s()).columns.tolist() == expected_ids
 
 

@@ -105,7 +105,7 @@ def test_not_applicable_without_genera_or_without_listed_taxa():
     with pytest.raises(NotApplicableError, match="names no genus"):
         md_index(no_genus)
     only_decreased = _study(["Bacteroides", "Blautia"], [[5, 5]])
-    with pytest.raises(NotApplicableError, match="none of the increased"):
+    with pytest.raises(NotApplicableError, match="none of the increased .*nor a synonym"):
         md_index(only_decreased)
     only_increased = _study(["Escherichia", "Blautia"], [[5, 5]])
     with pytest.raises(NotApplicableError, match="none of the decreased"):
@@ -118,3 +118,75 @@ def test_metaphlan_species_names_give_their_genus():
                    "s__Lachnospiraceae_bacterium_8_1_57FAA"], kind="relative")
     # the last is not genus "Lachnospiraceae": MetaPhlAn names unnamed species after a family
     assert md_index(study).iloc[0] == pytest.approx(math.log(10 / 30))
+
+
+def _lineage_study(rows: list[tuple[str | None, str | None]], counts: list[list[float]]
+                   ) -> Study:
+    """Features named by (family, genus), as a SILVA or GTDB classifier writes them."""
+    ids = [f"f{i}" for i in range(len(rows))]
+    tax = pd.DataFrame(rows, index=ids, columns=["family", "genus"]).reindex(columns=list(RANKS))
+    tax = tax.astype(object).where(tax.notna(), None)
+    return Study(np.array(counts, dtype=float), [f"s{i}" for i in range(len(counts))], ids,
+                 taxonomy=tax)
+
+
+#: SILVA 138.1 spellings (checked in its tax_slv_ssu_138.1.txt): no genus Escherichia, but
+#: Escherichia-Shigella; [Ruminococcus] gnavus group is Lachnospiraceae, not Ruminococcus;
+#: its Phocaeicola sits outside Bacteroidaceae.
+SILVA = [("Enterobacteriaceae", "Escherichia-Shigella"), ("Veillonellaceae", "Veillonella"),
+         ("Bacteroidaceae", "Bacteroides"), ("Ruminococcaceae", "Faecalibacterium"),
+         ("Lachnospiraceae", "[Ruminococcus] gnavus group"),
+         ("Bacteroidales Incertae Sedis", "Phocaeicola"), ("Lachnospiraceae", "Blautia")]
+
+
+def test_silva_escherichia_shigella_is_escherichia():
+    study = _lineage_study(SILVA, [[12, 3, 40, 20, 10, 5, 10],
+                                   [0, 0, 50, 30, 10, 5, 5],
+                                   [30, 0, 10, 0, 10, 5, 5]])
+    values = md_index(study)
+    # increased: Escherichia-Shigella + Veillonella; decreased: Bacteroides + Faecalibacterium
+    # (not [Ruminococcus] gnavus group, not SILVA's Phocaeicola).  Without the synonym the
+    # three samples were ln(3/60) = -3.00, -inf and -inf.
+    assert values["s0"] == pytest.approx(math.log(15 / 60), rel=1e-14)  # -1.386
+    assert values["s1"] == -math.inf  # no increased genus at all: still -inf
+    assert values["s2"] == pytest.approx(math.log(30 / 10), rel=1e-14)  # 1.099
+    found = values.attrs["found"]
+    assert found["increased"] == {"found": ["Escherichia", "Veillonella"],
+                                  "missing": ["Haemophilus", "Fusobacterium"],
+                                  "as": {"Escherichia": ["Escherichia-Shigella"]}}
+    assert found["decreased"]["found"] == ["Faecalibacterium", "Bacteroides"]
+    assert found["note"].startswith(
+        "increased genera found: 2 of 4 (Escherichia as Escherichia-Shigella, Veillonella; "
+        "not found: Haemophilus, Fusobacterium); decreased genera found: 2 of 14 "
+        "(Faecalibacterium, Bacteroides; not found: Dialister, Ruminococcus,")
+
+
+#: GTDB spellings (R06-RS202 and later, as GTDB-Tk writes them): B. vulgatus is Phocaeicola
+#: (Bacteroidaceae); R. gnavus's genus is Ruminococcus_B (Lachnospiraceae), not Ruminococcus.
+GTDB = [("Enterobacteriaceae", "Escherichia"), ("Bacteroidaceae", "Phocaeicola"),
+        ("Bacteroidaceae", "Bacteroides"), ("Lachnospiraceae", "Ruminococcus_B"),
+        ("Ruminococcaceae", "Faecalibacterium"), ("Fusobacteriaceae", "Fusobacterium"),
+        (None, "Phocaeicola")]
+
+
+def test_gtdb_phocaeicola_counts_as_bacteroides_and_ruminococcus_b_does_not():
+    study = _lineage_study(GTDB, [[10, 30, 10, 15, 20, 0, 0],
+                                  [0, 20, 0, 15, 0, 5, 0],
+                                  [4, 0, 0, 15, 0, 0, 8]])
+    values = md_index(study)
+    # s0: 10 / (30 + 10 + 20); without Phocaeicola it was ln(10/30) = -1.10
+    assert values["s0"] == pytest.approx(math.log(10 / 60), rel=1e-14)  # -1.792
+    # s1: Fusobacterium 5 / Phocaeicola 20; without the synonym the denominator was 0 (NaN)
+    assert values["s1"] == pytest.approx(math.log(5 / 20), rel=1e-14)  # -1.386
+    # s2: a Phocaeicola whose family the table does not name counts too: 4 / 8
+    assert values["s2"] == pytest.approx(math.log(4 / 8), rel=1e-14)
+    assert values.attrs["found"]["decreased"]["as"] == {"Bacteroides": ["Phocaeicola"]}
+    assert "Ruminococcus" in values.attrs["found"]["decreased"]["missing"]
+
+
+def test_the_synonyms_leave_greengenes_values_unchanged():
+    # Greengenes 13_8 names (the bundled study): nothing to translate, same value as before
+    study = _study(["Escherichia", "Bacteroides", "[Ruminococcus]", "Ruminococcus"],
+                   [[6, 30, 50, 10]])
+    assert md_index(study).iloc[0] == pytest.approx(math.log(6 / 40), rel=1e-14)
+    assert md_index(study).attrs["found"]["increased"]["as"] == {}

@@ -30,6 +30,23 @@ LOOKED_UP = {
     "https://github.com/biocore/qiime/commit/f9b4da6647b2c049b9d57e8007e60a5bbf7344ce",
     "https://github.com/jaeyunsung/GMHI_2020",  # named in shared/data/README.md
     "10.1038/s41467-020-18476-8",  # GMHI paper, named in shared/data/README.md
+    # synonyms (2026.12.1): each seen where the comment says
+    # SILVA 138.1 taxonomy file, genera Escherichia-Shigella, Phocaeicola (Incertae Sedis),
+    # Agathobacter: read in this copy (commit 2cd7eaa, file tax_slv_ssu_138.1.txt)
+    "https://github.com/metabaRfactory/metabaR_external_data/blob/"
+    "2cd7eaa476a7120bb4801553370bb53cca6c3a9e/tax_slv_ssu_138.1.txt",
+    "https://drive5.com/usearch/manual/tax_noms.html",  # the page: SILVA's Escherichia-Shigella
+    # Garcia-Lopez 2019: DOI, PMC6767994 and PMID 31608019 as cited for P. vulgatus
+    "10.3389/fmicb.2019.02083",
+    # sourmash doc/command-line.md at this commit: GTDB rs202 lineage of Phocaeicola vulgatus
+    "https://github.com/sourmash-bio/sourmash/blob/a99e2d4e1e2c46aadb93ef62d1635c80dc518c9b/"
+    "doc/command-line.md",
+    "10.1038/s41587-023-01845-1",  # Greengenes2 (Nat Biotechnol record; QIIME 2 forum post)
+    "10.1186/s40168-016-0171-4",  # Giloteaux 2016, the bundled study's PROVENANCE.md
+    "https://microbewiki.kenyon.edu/index.php/R._gnavus",  # the page (an unapplied synonym)
+    "10.1093/nar/gkab776",  # GTDB paper: PubMed 34520557
+    "10.1099/ijsem.0.005056",  # Oren & Garrity 2021: cited as the authority of Pseudomonadota
+    "http://www.vetbact.org/docid/25",  # the page: Epsilonproteobacteria -> Campylobacterota
 }
 
 
@@ -42,6 +59,9 @@ def _all_sources(catalog):
     for lists in md.lists:
         yield f"md_index:{lists.id}", lists.sources
     yield "gmhi", catalog.indices.gmhi.sources
+    for syn in catalog.synonyms:
+        for other in syn.names:
+            yield f"synonym:{syn.name}:{other.name}", other.sources
 
 
 def test_every_claim_has_a_source_with_an_identifier():
@@ -90,14 +110,50 @@ def test_match_ranks_and_groups():
             assert entry.match_ranks()[0] == entry.rank
     assert catalog.get("faecalibacterium_prausnitzii").match_ranks() == ["species", "genus"]
     assert catalog.get("ruminococcus_gnavus").match_ranks() == ["species"]
-    assert "mediterraneibacter gnavus" in catalog.get("ruminococcus_gnavus").names_at("species")
+    entry = catalog.get("ruminococcus_gnavus")
+    spelled = {s.name for n in entry.spellings_at("species") for s in catalog.spellings(n,
+                                                                                         "species")}
+    assert spelled == {"Ruminococcus gnavus", "[Ruminococcus] gnavus"}
 
 
 def test_normalised_names():
     assert normalise_taxon("s__Faecalibacterium_prausnitzii") == "faecalibacterium prausnitzii"
-    assert normalise_taxon("g__Ruminococcus_B") == "ruminococcus"
+    # a GTDB suffix is dropped from a species name, kept on a genus: Ruminococcus_B is the
+    # Lachnospiraceae genus of R. gnavus in GTDB, not Ruminococcus (Ruminococcaceae)
+    assert normalise_taxon("Faecalibacterium prausnitzii_C") == "faecalibacterium prausnitzii"
+    assert normalise_taxon("Ruminococcus_B gnavus") == "ruminococcus gnavus"
+    assert normalise_taxon("g__Ruminococcus_B") != normalise_taxon("Ruminococcus")
+    assert normalise_taxon("p__Firmicutes_A") != normalise_taxon("Firmicutes")
     assert normalise_taxon("[Ruminococcus]") != normalise_taxon("Ruminococcus")
     assert normalise_taxon("Lachnospiraceae_bacterium_3_1_57FAA_CT1").endswith("57faa ct1")
+
+
+def test_synonyms_per_taxonomy_with_sources():
+    catalog = load_taxa_catalog()
+    assert catalog.version == "2026.12.1"
+    table = {(syn.name, other.name): (other.taxonomies, other.relation, other.verified)
+             for syn in catalog.synonyms for other in syn.names}
+    assert table[("Escherichia", "Escherichia-Shigella")] == (["silva"], "wider", True)
+    assert table[("Bacteroides", "Phocaeicola")] == (["gtdb", "greengenes2"], "part", True)
+    assert table[("Eubacterium rectale", "Agathobacter rectalis")] == (["gtdb"], "same", True)
+    assert table[("Ruminococcus gnavus", "[Ruminococcus] gnavus")][2] is True
+    # the two spellings no checked source shows are kept for review, not applied
+    assert {k[1] for k, v in table.items() if not v[2]} == {"Mediterraneibacter gnavus",
+                                                            "[Eubacterium] rectale"}
+    assert [s.name for s in catalog.spellings("Ruminococcus gnavus", "species")] == [
+        "Ruminococcus gnavus", "[Ruminococcus] gnavus"]
+    # prefix, case and "_" do not matter when a name is looked up
+    assert [s.name for s in catalog.spellings("g__escherichia", "genus")] == [
+        "Escherichia", "Escherichia-Shigella"]
+    # a synonym belongs to its rank
+    assert [s.name for s in catalog.spellings("Escherichia", "family")] == ["Escherichia"]
+
+
+def test_a_synonym_with_a_within_condition():
+    phocaeicola = load_taxa_catalog().spellings("Bacteroides", "genus")[1]
+    assert phocaeicola.allows({"family": "Bacteroidaceae"})
+    assert phocaeicola.allows({"family": None})  # a family the table does not name
+    assert not phocaeicola.allows({"family": "Bacteroidales Incertae Sedis"})  # SILVA 138.1
 
 
 def test_md_index_lists_and_their_status():
@@ -176,6 +232,37 @@ def test_a_minimal_file_loads(tmp_path):
 def test_an_association_without_a_usable_source_is_refused(tmp_path, sources, match):
     with pytest.raises(FormatError, match=match):
         load_taxa_catalog(_write(tmp_path, _MINIMAL.replace("SOURCES", sources)))
+
+
+_SYNONYMS = """\
+    synonyms:
+      - name: Ea
+        rank: genus
+        names:
+          - {name: Ea-S, taxonomies: [silva], relation: wider, verified: true,
+             sources: [{citation: SILVA file, url: "https://example.org"}]}
+      - name: Fa
+        rank: genus
+        names:
+          - {name: OTHER, taxonomies: [gtdb], relation: same, verified: true,
+             sources: [{citation: GTDB file, url: "https://example.org"}]}
+"""
+
+
+def test_synonyms_are_checked_when_loaded(tmp_path):
+    base = _MINIMAL.replace("SOURCES", '[{citation: "Someone 2020", pmid: "123"}]')
+    good = load_taxa_catalog(_write(tmp_path, base + _SYNONYMS))
+    assert [s.name for s in good.spellings("g__ea", "genus")] == ["Ea", "Ea-S"]
+    twice = _SYNONYMS.replace("name: OTHER", "name: Ea-S")
+    with pytest.raises(FormatError, match="'Ea-S' .genus. names both 'Ea' and 'Fa'"):
+        load_taxa_catalog(_write(tmp_path, base + twice))
+    no_source = _SYNONYMS.replace('sources: [{citation: GTDB file, url: "https://example.org"}]',
+                                  "sources: []")
+    with pytest.raises(FormatError, match=r"synonyms\.1\.names\.0\.sources"):
+        load_taxa_catalog(_write(tmp_path, base + no_source))
+    unknown = _SYNONYMS.replace("taxonomies: [gtdb]", "taxonomies: [rdp]")
+    with pytest.raises(FormatError, match=r"synonyms\.1\.names\.0\.taxonomies"):
+        load_taxa_catalog(_write(tmp_path, base + unknown))
 
 
 def test_schema_errors_name_the_field(tmp_path):

@@ -19,7 +19,7 @@ __all__ = ["IndicesOptions", "IndicesResult", "run_indices", "INDICES_FILES"]
 #: What ``gutaxis indices`` writes into its folder (what ``--overwrite`` replaces).
 INDICES_FILES = ("indices.tsv", "indices.notes.json")
 #: Version of the ``indices.notes.json`` layout.
-NOTES_SCHEMA_VERSION = "2.0"
+NOTES_SCHEMA_VERSION = "2.1"
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -54,26 +54,62 @@ class IndicesResult:
         """The indices that do not apply to this table, with the reason."""
         return {k: v for k, v in self.notes.items() if v.startswith("not applicable")}
 
+    @property
+    def not_computable(self) -> dict[str, list[str]]:
+        """The samples whose value of an index is not computable, per index (none: absent)."""
+        out = {}
+        for column, statuses in (self.frame.attrs.get("status") or {}).items():
+            hit = [str(s) for s, st in zip(self.frame.index, statuses, strict=True)
+                   if st == "not computable"]
+            if hit:
+                out[column] = hit
+        return out
+
     def notes_document(self) -> dict[str, Any]:
         """Return the ``indices.notes.json`` document.
 
         Returns
         -------
         dict
-            ``{"schema_version", "source", "notes", "key_taxa"}``: the notes
-            and how each key taxon was measured.
+            ``{"schema_version", "source", "notes", "found", "not_computable",
+            "key_taxa"}``: the notes, how many of each index's taxa the table
+            holds (and as what), why a value is not computable, and how each
+            key taxon was measured.
         """
+        from gutaxis.indices import STATUS_REASONS
+
         return {"schema_version": NOTES_SCHEMA_VERSION, "source": self.study.source,
-                "notes": self.notes, "key_taxa": self.frame.attrs.get("resolution", {})}
+                "notes": self.notes, "found": self.frame.attrs.get("found", {}),
+                "not_computable": {k: v for k, v in STATUS_REASONS.items()
+                                   if k in self.frame.columns},
+                "key_taxa": self.frame.attrs.get("resolution", {})}
+
+    def table(self) -> pd.DataFrame:
+        """Return ``indices.tsv`` as a frame: the indices, then one status column per index.
+
+        Returns
+        -------
+        pandas.DataFrame
+            The columns of :func:`~gutaxis.indices.compute_indices`, then
+            ``gmhi_status`` and ``md_index_status``: ``computed``, ``not
+            computable``, ``not applicable`` or ``empty sample`` for each
+            sample (the value is empty unless ``computed``).
+        """
+        frame = self.frame.copy()
+        frame.index.name = "sample_id"
+        for column, statuses in (self.frame.attrs.get("status") or {}).items():
+            frame[f"{column}_status"] = list(statuses)
+        return frame
 
     def write(self, folder: str | os.PathLike[str], *, overwrite: bool = False
               ) -> dict[str, Path]:
         """Write ``indices.tsv`` and ``indices.notes.json``.
 
-        ``indices.tsv``: first column ``sample_id``, then the columns of
-        :func:`~gutaxis.indices.compute_indices`; an empty cell where a value
-        is NaN (an index that does not apply, an empty sample), ``-inf``
-        written as such (:mod:`gutaxis.outputs`).
+        ``indices.tsv`` (:meth:`table`): first column ``sample_id``, then the
+        columns of :func:`~gutaxis.indices.compute_indices`, then the status
+        of GMHI and of the MD-index in each sample; an empty cell where a
+        value is NaN (its status says why: not applicable, not computable,
+        an empty sample), ``-inf`` written as such (:mod:`gutaxis.outputs`).
 
         Parameters
         ----------
@@ -86,9 +122,8 @@ class IndicesResult:
             ``{"indices": …, "notes": …}``.
         """
         out = self.options.prepare_output(folder, overwrite=overwrite)
-        frame = self.frame.copy()
-        frame.index.name = "sample_id"
-        return {"indices": write_tsv(frame, out / "indices.tsv", index=True, float_format=None),
+        return {"indices": write_tsv(self.table(), out / "indices.tsv", index=True,
+                                     float_format=None),
                 "notes": write_json(out / "indices.notes.json", self.notes_document())}
 
 

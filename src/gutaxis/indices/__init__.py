@@ -14,11 +14,24 @@ One rule for an index that does not apply (GMHI on a 16S genus table, the
 MD-index on a table without genera): the function raises
 :class:`NotApplicableError` (an :class:`~gutaxis.exceptions.InputError`)
 saying why; :func:`compute_indices` leaves that column empty and keeps the
-reason in its notes.  Nothing computes a look-alike instead.
+reason in its notes.  Nothing computes a look-alike instead.  A sample for
+which an applicable index has no value of its own (GMHI with none of its 50
+species, whose formula then gives 0 from the pseudocount) is "not
+computable": an empty value with that status (:data:`STATUSES`), not 0.
+
+Every taxon is looked up by its knowledge-base name and that name's synonyms
+in other taxonomies (SILVA, GTDB, Greengenes …, ``taxa.yaml``); each index
+says how many of its taxa were found, and as what.
 """
 
 from gutaxis.indices._common import NotApplicableError
-from gutaxis.indices._driver import INDEX_COLUMNS, compute_indices
+from gutaxis.indices._driver import (
+    INDEX_COLUMNS,
+    STATUS_COLUMNS,
+    STATUS_REASONS,
+    STATUSES,
+    compute_indices,
+)
 from gutaxis.indices.gmhi import gmhi, gmhi_values
 from gutaxis.indices.key_taxa import KeyTaxonMatch, key_taxa, key_taxa_resolution
 from gutaxis.indices.md_index import md_index, md_index_lists, md_index_values
@@ -35,4 +48,7 @@ __all__ = [
     "KeyTaxonMatch",
     "compute_indices",
     "INDEX_COLUMNS",
+    "STATUS_COLUMNS",
+    "STATUSES",
+    "STATUS_REASONS",
 ]

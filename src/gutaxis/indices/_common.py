@@ -20,11 +20,19 @@ additions:
 A study without taxonomy whose feature ids are clade names or prefixed
 lineages (``s__Genus_species``, ``k__…|…|s__…``, ``k__…;…;g__…``) has them
 parsed.
+
+Every lookup of a taxon by name — the MD-index's genera, the GMHI species,
+the key taxa — goes through :func:`match_names`: the knowledge base's name
+and its synonyms in other taxonomies (:meth:`TaxaCatalog.spellings
+<gutaxis.knowledge.TaxaCatalog.spellings>`), compared as
+:func:`~gutaxis.knowledge.normalise_taxon` writes them.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import re
+from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
@@ -32,13 +40,17 @@ import scipy.sparse as sp
 
 from gutaxis.exceptions import InputError
 from gutaxis.io import parse_taxonomy
+from gutaxis.knowledge import TaxaCatalog, normalise_taxon
 from gutaxis.study import RANKS, Study
 
 __all__ = [
     "NotApplicableError",
+    "NameMatch",
     "index_taxonomy",
     "species_profile_problem",
     "fractions",
+    "match_names",
+    "describe_found",
 ]
 
 _PREFIXED_ID = re.compile(r"^[kdpcofgst]__", re.IGNORECASE)
@@ -185,3 +197,117 @@ def fractions(study: Study) -> tuple[sp.csr_matrix, np.ndarray]:
     empty = totals <= 0
     inv = np.divide(1.0, totals, out=np.zeros_like(totals), where=~empty)
     return sp.csr_matrix(sp.diags(inv) @ study.counts.astype(np.float64)), empty
+
+
+@dataclasses.dataclass(frozen=True)
+class NameMatch:
+    """The features that one name of the knowledge base matches in a table.
+
+    Attributes
+    ----------
+    name : str
+        The name as the knowledge base writes it.
+    mask : numpy.ndarray of bool
+        The features it matches (under that name or a synonym).
+    spellings : tuple of str
+        The table's own spellings of those features, where they differ from
+        ``name`` (``"Escherichia-Shigella"``), in the order first met.
+    """
+
+    name: str
+    mask: np.ndarray
+    spellings: tuple[str, ...] = ()
+
+    def present(self, abundance: np.ndarray) -> bool:
+        """Tell whether a matched feature has a non-zero ``abundance`` (one value per feature)."""
+        return bool(np.any(abundance[self.mask] > 0))
+
+
+def _plain(name: str) -> str:
+    """Return a name without its rank prefix, ``_`` as a space, case ignored (suffixes kept)."""
+    return " ".join(_PREFIXED_ID.sub("", str(name).strip()).replace("_", " ").split()).casefold()
+
+
+def _names_column(tax: pd.DataFrame, rank: str) -> pd.Series:
+    return tax["binomial"] if rank == "species" else tax[rank]
+
+
+def match_names(tax: pd.DataFrame, rank: str, names: Sequence[str],
+                catalog: TaxaCatalog) -> list[NameMatch]:
+    """Find the features each of ``names`` (at ``rank``) names, through the synonyms.
+
+    Parameters
+    ----------
+    tax : pandas.DataFrame
+        From :func:`index_taxonomy` (species are matched on ``binomial``).
+    rank : str
+    names : sequence of str
+        Names as the knowledge base writes them.
+    catalog : TaxaCatalog
+        Where the synonyms come from.
+
+    Returns
+    -------
+    list of NameMatch
+        One per name, in order.  A feature matched by a synonym with a
+        ``within`` condition counts only where its name at that rank is
+        unknown or the one the condition names.
+
+    Examples
+    --------
+    >>> from gutaxis.knowledge import load_taxa_catalog
+    >>> tax = pd.DataFrame({"family": ["Enterobacteriaceae", None],
+    ...                     "genus": ["Escherichia-Shigella", "Blautia"],
+    ...                     "species": [None, None]}, index=["a", "b"])
+    >>> tax["binomial"] = None
+    >>> m = match_names(tax, "genus", ["Escherichia"], load_taxa_catalog())[0]
+    >>> m.mask.tolist(), m.spellings
+    ([True, False], ('Escherichia-Shigella',))
+    """
+    column = _names_column(tax, rank)
+    keys = {v: normalise_taxon(v) for v in column.dropna().unique() if isinstance(v, str)}
+    values = column.to_numpy(dtype=object)
+    within_ranks = [r for r in RANKS if r in tax.columns]
+    out = []
+    for name in names:
+        by_key = {s.key: s for s in catalog.spellings(name, rank)}
+        mask = np.zeros(len(values), dtype=bool)
+        seen: dict[str, None] = {}
+        for i, value in enumerate(values):
+            spelling = by_key.get(keys.get(value, "")) if isinstance(value, str) else None
+            if spelling is None or not spelling.allows(
+                    {r: tax.iloc[i][r] for r in within_ranks} if spelling.synonym else {}):
+                continue
+            mask[i] = True
+            if _plain(value) != _plain(name):
+                seen.setdefault(str(value).strip(), None)
+        out.append(NameMatch(str(name), mask, tuple(seen)))
+    return out
+
+
+def describe_found(matches: Sequence[NameMatch], abundance: np.ndarray, what: str) -> str:
+    """Say how many of ``matches``' names were found with a non-zero abundance, and as what.
+
+    Parameters
+    ----------
+    matches : sequence of NameMatch
+    abundance : numpy.ndarray
+        One total per feature (over the samples considered).
+    what : str
+        What the names are, plural (``"increased genera"``).
+
+    Returns
+    -------
+    str
+        ``"increased genera found: 3 of 4 (Escherichia as Escherichia-Shigella,
+        Fusobacterium, Veillonella; not found: Haemophilus)"``.
+    """
+    found = [m for m in matches if m.present(abundance)]
+    missing = [m.name for m in matches if not m.present(abundance)]
+    shown = [f"{m.name} as {' and '.join(m.spellings)}" if m.spellings else m.name
+             for m in found]
+    parts = ", ".join(shown)
+    if missing:
+        parts = f"{parts}; not found: {', '.join(missing)}" if parts else \
+            f"not found: {', '.join(missing)}"
+    return f"{what} found: {len(found)} of {len(matches)} ({parts})"

@@ -1,36 +1,59 @@
-"""All the indices of a table in one frame (``gutaxis indices`` writes it as ``indices.tsv``)."""
+"""All the indices of a table in one frame (``gutaxis indices`` writes it as ``indices.tsv``).
+
+Each index's value is a number, or NaN with a status saying why
+(:data:`STATUSES`): ``"not applicable"`` (the index is not defined for this
+kind of table), ``"not computable"`` (defined, but this sample holds none of
+the taxa its value rests on: GMHI with none of its 50 species, the MD-index
+with none of its decreased genera), ``"empty sample"``.
+"""
 
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from gutaxis.diversity import alpha_diversity
-from gutaxis.indices._common import NotApplicableError, index_taxonomy
-from gutaxis.indices.gmhi import gmhi, gmhi_coverage
+from gutaxis.indices._common import NotApplicableError
+from gutaxis.indices.gmhi import gmhi
 from gutaxis.indices.key_taxa import key_taxa
 from gutaxis.indices.md_index import md_index, md_index_lists
 from gutaxis.study import Study, check_study
 
-__all__ = ["compute_indices", "INDEX_COLUMNS"]
+__all__ = ["compute_indices", "INDEX_COLUMNS", "STATUS_COLUMNS", "STATUSES", "STATUS_REASONS"]
 
 logger = logging.getLogger(__name__)
 
 #: The columns before the key taxa's, in order (``sample_id`` is the index).
 INDEX_COLUMNS = ("gmhi", "md_index", "shannon_entropy")
+#: The indices whose value may be missing for a reason of their own; each has a status.
+STATUS_COLUMNS = ("gmhi", "md_index")
+#: What a status says of a sample's value.
+STATUSES = ("computed", "not computable", "not applicable", "empty sample")
+#: Why a value is not computable, per index (one sentence, for notes and reports).
+STATUS_REASONS = {
+    "gmhi": ("none of the 50 GMHI species (7 health-prevalent, 43 health-scarce) occurs in "
+             "the sample; the formula would give 0 from its pseudocount alone "
+             "(log10(1e-5 / 1e-5)), which is not a reading"),
+    "md_index": ("none of the decreased genera of the MD-index occurs in the sample, so the "
+                 "ratio has no denominator"),
+}
 
 
-def _gmhi_notes(study: Study) -> list[str]:
-    tax = index_taxonomy(study)
-    if tax is None:
-        return []
-    names = ["s__" + b.replace(" ", "_") for b in tax["binomial"].dropna()]
-    coverage = gmhi_coverage(names)
-    found = ", ".join(f"{k} {n}/{size}" for k, (n, size) in coverage.items())
-    return [f"GMHI species-set names found among the features: {found} (the sets use "
-            "MetaPhlAn2 names; an absent name counts as an absent species)"]
+def _statuses(empty: np.ndarray, not_computable: np.ndarray) -> list[str]:
+    return ["empty sample" if e else "not computable" if n else "computed"
+            for e, n in zip(empty, not_computable, strict=True)]
+
+
+def _count(statuses: list[str], which: str, sample_ids: Any, reason: str) -> str:
+    """``"not computable in 2 of 25 sample(s): S19, S20 (why)."``, or "" when none is."""
+    hit = [str(s) for s, st in zip(sample_ids, statuses, strict=True) if st == which]
+    if not hit:
+        return ""
+    shown = ", ".join(hit[:10]) + (" …" if len(hit) > 10 else "")
+    return f"{which} in {len(hit)} of {len(statuses)} sample(s): {shown} ({reason})."
 
 
 def compute_indices(study: Study) -> tuple[pd.DataFrame, dict[str, str]]:
@@ -48,12 +71,17 @@ def compute_indices(study: Study) -> tuple[pd.DataFrame, dict[str, str]]:
         Index ``sample_id``; columns ``gmhi``, ``md_index``,
         ``shannon_entropy``, then the key taxa's columns (fractions 0–1, see
         :func:`~gutaxis.indices.key_taxa`).  An index that is not
-        applicable is an all-NaN column (an empty cell in ``indices.tsv``).
+        applicable is an all-NaN column (an empty cell in ``indices.tsv``);
+        so is a value that is not computable (see the module notes).
+        ``frame.attrs["status"]`` maps ``gmhi`` and ``md_index`` to one
+        status per sample (:data:`STATUSES`); ``frame.attrs["found"]`` to
+        how many of the index's taxa the table holds, and as what;
         ``frame.attrs["resolution"]`` is how each key taxon was measured.
     notes : dict of str
         Column → what to know about it: why ``gmhi`` or ``md_index`` is
-        empty, which MD-index lists were used, at which rank each key taxon
-        was measured.
+        empty (not applicable, or not computable in which samples), how many
+        of its taxa were found, which MD-index lists were used, at which
+        rank each key taxon was measured.
 
     Raises
     ------
@@ -80,28 +108,48 @@ def compute_indices(study: Study) -> tuple[pd.DataFrame, dict[str, str]]:
     >>> frame, notes = compute_indices(s)
     >>> frame.loc["S1", ["gmhi", "shannon_entropy"]].round(4).tolist()
     [0.5683, 0.971]
+    >>> frame.attrs["status"]["gmhi"]
+    ['computed']
     >>> print(notes["md_index"])  # doctest: +NORMALIZE_WHITESPACE
     not applicable: none of the increased genus names of the MD-index
-    (Escherichia, Haemophilus, Fusobacterium, Veillonella) occurs in <memory>
+    (Escherichia, Haemophilus, Fusobacterium, Veillonella), nor a synonym of one, occurs
+    in <memory>
     """
     check_study(study)
     index = pd.Index(study.sample_ids, name="sample_id")
+    empty = study.sample_totals() <= 0
     notes: dict[str, str] = {}
     columns: dict[str, pd.Series] = {}
+    status: dict[str, list[str]] = {}
+    found: dict[str, str] = {}
     try:
-        columns["gmhi"] = gmhi(study)
-        notes["gmhi"] = " ".join(_gmhi_notes(study))
+        values = gmhi(study)
+        present = values.attrs["species_present"]
+        neither = (np.asarray(present["MH"]) == 0) & (np.asarray(present["MN"]) == 0) & ~empty
+        status["gmhi"] = _statuses(empty, neither)
+        columns["gmhi"] = values.mask(neither)
+        found["gmhi"] = values.attrs["found"]["note"]
+        notes["gmhi"] = " ".join(filter(None, [
+            found["gmhi"] + ".",
+            _count(status["gmhi"], "not computable", index, STATUS_REASONS["gmhi"])]))
     except NotApplicableError as exc:
         columns["gmhi"] = pd.Series(np.nan, index=index)
+        status["gmhi"] = ["not applicable"] * study.n_samples
         notes["gmhi"] = f"not applicable: {exc.reason}"
     chosen = md_index_lists()
     try:
-        columns["md_index"] = md_index(study)
-        notes["md_index"] = (f"ln(increased / decreased) with the {chosen.id} genus lists "
-                             f"({chosen.label}); NaN where the decreased genera sum to 0, "
-                             "-inf where only the increased genera do")
+        values = md_index(study)
+        status["md_index"] = _statuses(empty, np.isnan(values.to_numpy()) & ~empty)
+        columns["md_index"] = values
+        found["md_index"] = values.attrs["found"]["note"]
+        notes["md_index"] = " ".join(filter(None, [
+            f"ln(increased / decreased) with the {chosen.id} genus lists ({chosen.label}); "
+            "-inf where none of the increased genera occurs in a sample.",
+            found["md_index"] + ".",
+            _count(status["md_index"], "not computable", index, STATUS_REASONS["md_index"])]))
     except NotApplicableError as exc:
         columns["md_index"] = pd.Series(np.nan, index=index)
+        status["md_index"] = ["not applicable"] * study.n_samples
         notes["md_index"] = f"not applicable: {exc.reason}"
     columns["shannon_entropy"] = alpha_diversity(study, ["shannon_entropy"])["shannon_entropy"]
     notes["shannon_entropy"] = "Shannon entropy in bits (QIIME 2's shannon_entropy)"
@@ -113,4 +161,6 @@ def compute_indices(study: Study) -> tuple[pd.DataFrame, dict[str, str]]:
     for column, match in resolution.items():
         notes[column] = match["note"]
     frame.attrs["resolution"] = resolution
+    frame.attrs["status"] = status
+    frame.attrs["found"] = found
     return frame, notes

@@ -3,20 +3,25 @@
 Two layers: :func:`gmhi_values`, the authors' rule on a samples × species
 array with the species' names, and :func:`gmhi`, which takes a
 :class:`~gutaxis.study.Study` or a :class:`pandas.DataFrame`, checks that it
-is a species-level profile, and labels the result with the sample ids.
+is a species-level profile, finds the 50 species of the two sets under their
+MetaPhlAn2 names or a synonym of the knowledge base, and labels the result
+with the sample ids (and says which species were found, and how many of each
+set every sample holds).
 """
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Collection, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from gutaxis.exceptions import InputError, ValidationError
 from gutaxis.indices._common import NotApplicableError, index_taxonomy, species_profile_problem
-from gutaxis.knowledge import gmhi_species_sets
+from gutaxis.knowledge import gmhi_species_sets, load_taxa_catalog, normalise_taxon
 from gutaxis.study import Study
 
 __all__ = ["gmhi", "gmhi_values", "gmhi_coverage", "MH_PRIME", "MN_PRIME", "MIN_FRACTION",
@@ -106,6 +111,14 @@ def gmhi_values(values: np.ndarray, names: Sequence[str], *,
     >>> gmhi_values(x, [mh[0], mh[2], "s__Other_species"]).round(4).tolist()
     [4.2968, 0.0]
     """
+    result, _, _ = _gmhi_parts(values, names, mh=mh, mn=mn)
+    return result
+
+
+def _gmhi_parts(values: np.ndarray, names: Sequence[str], *,
+                mh: Collection[str] | None = None, mn: Collection[str] | None = None
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Compute GMHI, and how many species of each set every sample holds (after step 2)."""
     sets = gmhi_species_sets()
     mh_set = frozenset(sets["MH"] if mh is None else mh)
     mn_set = frozenset(sets["MN"] if mn is None else mn)
@@ -130,14 +143,50 @@ def gmhi_values(values: np.ndarray, names: Sequence[str], *,
     psi_mn = _psi(p, in_mn, MN_PRIME)
     result = np.log10((psi_mh + PSEUDOCOUNT) / (psi_mn + PSEUDOCOUNT))
     result[empty] = np.nan
-    return result
+    n_mh = (p[:, in_mh] > 0).sum(axis=1)
+    n_mn = (p[:, in_mn] > 0).sum(axis=1)
+    return result, n_mh, n_mn
+
+
+@functools.cache
+def _set_names() -> dict[str, str]:
+    """Map a normalised name to its GMHI set name (the set names and their synonyms)."""
+    catalog = load_taxa_catalog()
+    out: dict[str, str] = {}
+    for names in gmhi_species_sets().values():
+        for name in names:
+            for spelling in catalog.spellings(name, "species"):
+                out.setdefault(spelling.key, name)
+            out.setdefault(normalise_taxon(name), name)
+    return out
+
+
+def _canonical(names: Sequence[str]) -> list[str]:
+    """Return the GMHI set name of each name that is one under another spelling, else the name."""
+    known = _set_names()
+    return [known.get(normalise_taxon(n), str(n)) for n in names]
+
+
+def _merge(names: Sequence[str]) -> tuple[np.ndarray, list[str], dict[str, list[str]]]:
+    """Join the spellings of one GMHI species: codes, names, and each one's other spellings."""
+    canonical = _canonical(names)
+    codes, unique = pd.factorize(pd.Index(canonical, dtype=object))
+    original: dict[str, list[str]] = {}
+    for raw, name in zip(names, canonical, strict=True):
+        if str(raw) != name and name not in original.get(name, []):
+            original.setdefault(name, [])
+            shown = str(raw).removeprefix("s__")
+            if shown not in original[name]:
+                original[name].append(shown)
+    return np.asarray(codes), [str(n) for n in unique], original
 
 
 def _leaf(name: str) -> str:
     return str(name).strip().rsplit("|", 1)[-1]
 
 
-def _frame_profile(frame: pd.DataFrame) -> tuple[np.ndarray, list[str], pd.Index]:
+def _frame_profile(frame: pd.DataFrame
+                   ) -> tuple[np.ndarray, list[str], dict[str, list[str]], pd.Index]:
     def species_like(labels: pd.Index) -> bool:
         leaves = [_leaf(x) for x in labels]
         return bool(leaves) and any(x.startswith("s__") for x in leaves)
@@ -165,10 +214,13 @@ def _frame_profile(frame: pd.DataFrame) -> tuple[np.ndarray, list[str], pd.Index
         raise NotApplicableError("gmhi", f"the abundances are not all numbers ({exc})") from None
     if array.size and (not np.all(np.isfinite(array)) or array.min() < 0):
         raise NotApplicableError("gmhi", "abundances must be finite and ≥ 0")
-    return array, names, pd.Index([str(s) for s in samples], dtype=object)
+    codes, merged, original = _merge(names)
+    summed = np.zeros((array.shape[0], len(merged)))
+    np.add.at(summed.T, codes, array.T)  # spellings of one species are summed
+    return summed, merged, original, pd.Index([str(s) for s in samples], dtype=object)
 
 
-def _study_profile(study: Study) -> tuple[np.ndarray, list[str]]:
+def _study_profile(study: Study) -> tuple[np.ndarray, list[str], dict[str, list[str]]]:
     tax = index_taxonomy(study)
     keys = None if tax is None else [
         None if b is None else "s__" + b.replace(" ", "_") for b in tax["binomial"]]
@@ -182,11 +234,11 @@ def _study_profile(study: Study) -> tuple[np.ndarray, list[str]]:
     assert keys is not None
     present = study.counts.getnnz(axis=0) > 0
     columns = [i for i, k in enumerate(keys) if k is not None and present[i]]
-    codes, names = pd.factorize(pd.Index([keys[i] for i in columns], dtype=object))
+    codes, names, original = _merge([str(keys[i]) for i in columns])
     dense = study.counts[:, columns].toarray().astype(np.float64, copy=False)
     by_species = np.zeros((len(names), study.n_samples))
     np.add.at(by_species, codes, dense.T)  # features naming the same species are summed
-    return by_species.T, [str(n) for n in names]
+    return by_species.T, names, original
 
 
 def gmhi(data: Study | pd.DataFrame) -> pd.Series:
@@ -206,7 +258,14 @@ def gmhi(data: Study | pd.DataFrame) -> pd.Series:
     Returns
     -------
     pandas.Series
-        Named ``"gmhi"``, indexed by sample id (``sample_id``), float64.
+        Named ``"gmhi"``, indexed by sample id (``sample_id``), float64, the
+        authors' values.  ``attrs["species_present"]`` is, per sample, how
+        many species of each set it holds (``{"MH": [...], "MN": [...]}``):
+        where both are 0 the value is 0 by the pseudocount alone
+        (log10(1e-5 / 1e-5)), which :func:`~gutaxis.indices.compute_indices`
+        reports as not computable.  ``attrs["found"]`` says how many species
+        of each set the table holds, and under which other names
+        (``{"MH": {"found", "of", "as"}, "MN": …, "note": "…"}``).
 
     Raises
     ------
@@ -225,9 +284,12 @@ def gmhi(data: Study | pd.DataFrame) -> pd.Series:
     ``s__Genus_epithet`` built from its taxonomy (MetaPhlAn ids are that
     already), features naming the same species are summed first, and the
     ``unclassified``/``virus`` filter applies to that name.  The species sets
-    use MetaPhlAn2 (mpa_v20) names: profiles made with other databases
-    (MetaPhlAn 3/4, GTDB) name some species differently, and an absent name
-    counts as an absent species.
+    use MetaPhlAn2 (mpa_v20) names; a species is also found under a synonym
+    of the knowledge base (``taxa.yaml``, ``synonyms``: Greengenes'
+    *[Ruminococcus] gnavus* is *R. gnavus*) and under a GTDB species name
+    (the suffix of *Ruminococcus_B gnavus* is dropped).  Profiles made with
+    other databases still name some species differently, and an absent name
+    counts as an absent species: ``attrs["found"]`` says how many were found.
 
     References
     ----------
@@ -243,19 +305,53 @@ def gmhi(data: Study | pd.DataFrame) -> pd.Series:
     [0.5683]
     """
     if isinstance(data, Study):
-        values, names = _study_profile(data)
+        values, names, original = _study_profile(data)
         samples = data.sample_ids
     elif isinstance(data, pd.DataFrame):
-        values, names, samples = _frame_profile(data)
+        values, names, original, samples = _frame_profile(data)
     else:
         raise InputError(f"gmhi takes a Study or a pandas.DataFrame (species × samples); got "
                          f"{type(data).__name__}")
-    result = gmhi_values(values, names)
-    return pd.Series(result, index=pd.Index(samples, name="sample_id"), name="gmhi")
+    result, n_mh, n_mn = _gmhi_parts(values, names)
+    series = pd.Series(result, index=pd.Index(samples, name="sample_id"), name="gmhi")
+    series.attrs["species_present"] = {"MH": [int(n) for n in n_mh],
+                                       "MN": [int(n) for n in n_mn]}
+    series.attrs["found"] = _found(values, names, original)
+    return series
+
+
+def _found(values: np.ndarray, names: Sequence[str],
+           original: dict[str, list[str]]) -> dict[str, Any]:
+    """Say which species of each set occur (non-zero somewhere), and under which other names."""
+    total = values.sum(axis=0) if values.size else np.zeros(len(names))
+    have = {n for n, t in zip(names, total, strict=True) if t > 0}
+    out: dict[str, Any] = {}
+    parts = []
+    for key, species in gmhi_species_sets().items():
+        found = [s for s in species if s in have]
+        spelled = {s: original[s] for s in found if original.get(s)}
+        out[key] = {"found": len(found), "of": len(species), "as": spelled}
+        shown = "".join(f"; {s} as {' and '.join(v)}" for s, v in spelled.items())
+        parts.append(f"{key} {len(found)}/{len(species)}{shown}")
+    out["note"] = ("GMHI species found in the table: " + ", ".join(parts) + " (the sets use "
+                   "MetaPhlAn2 names; an absent name counts as an absent species)")
+    return out
 
 
 def gmhi_coverage(names: Sequence[str]) -> dict[str, tuple[int, int]]:
-    """How many names of each GMHI set occur among ``names``: ``{"MH": (found, size)}``."""
-    have = set(names)
+    """How many species of each GMHI set occur among ``names`` (under any spelling).
+
+    Parameters
+    ----------
+    names : sequence of str
+        Species names (``s__Genus_species``, ``Genus species``, GTDB or a
+        knowledge-base synonym).
+
+    Returns
+    -------
+    dict
+        ``{"MH": (found, 7), "MN": (found, 43)}``.
+    """
+    have = set(_canonical(names))
     return {key: (sum(1 for s in spp if s in have), len(spp))
             for key, spp in gmhi_species_sets().items()}

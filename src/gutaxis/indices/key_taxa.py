@@ -13,8 +13,13 @@ import numpy as np
 import pandas as pd
 
 from gutaxis.checks import check_type
-from gutaxis.indices._common import fractions, index_taxonomy, species_profile_problem
-from gutaxis.knowledge import TaxaCatalog, TaxonEntry, load_taxa_catalog, normalise_taxon
+from gutaxis.indices._common import (
+    fractions,
+    index_taxonomy,
+    match_names,
+    species_profile_problem,
+)
+from gutaxis.knowledge import TaxaCatalog, TaxonEntry, load_taxa_catalog
 from gutaxis.study import Study, check_study
 
 __all__ = ["key_taxa", "key_taxa_resolution", "KeyTaxonMatch"]
@@ -39,6 +44,10 @@ class KeyTaxonMatch:
         Features summed.
     note : str
         One sentence for reports.
+    spellings : tuple of str
+        The table's names of those features where they differ from the
+        knowledge base's (a synonym such as ``Agathobacter rectalis``, GTDB's
+        ``Ruminococcus_B gnavus``).
     """
 
     id: str
@@ -48,19 +57,23 @@ class KeyTaxonMatch:
     matched_as: str | None
     n_features: int
     note: str
+    spellings: tuple[str, ...] = ()
 
     def as_dict(self) -> dict[str, Any]:
-        """Return the fields as a plain dict (for JSON).
+        """Return the fields as a plain dict (for JSON; ``spellings`` as a list).
 
         Returns
         -------
         dict
         """
-        return dataclasses.asdict(self)
+        out = dataclasses.asdict(self)
+        out["spellings"] = list(self.spellings)
+        return out
 
 
 def _measure(entry: TaxonEntry, tax: pd.DataFrame | None, species_problem: str | None,
-             rel: Any, empty: np.ndarray, n_samples: int) -> tuple[np.ndarray, KeyTaxonMatch]:
+             rel: Any, empty: np.ndarray, n_samples: int,
+             catalog: TaxaCatalog) -> tuple[np.ndarray, KeyTaxonMatch]:
     reasons: list[str] = []
     if tax is None:
         reasons.append("the table has no taxonomy")
@@ -70,26 +83,25 @@ def _measure(entry: TaxonEntry, tax: pd.DataFrame | None, species_problem: str |
                 if species_problem is not None:
                     reasons.append("the table is not a species-level profile")
                     continue
-                column = tax["binomial"]
-            else:
-                column = tax[rank]
-                if not column.notna().any():
-                    reasons.append(f"no feature is named at the {rank} level")
-                    continue
-            wanted = entry.names_at(rank)
-            mask = np.array([isinstance(v, str) and normalise_taxon(v) in wanted
-                             for v in column], dtype=bool)
+            elif not tax[rank].notna().any():
+                reasons.append(f"no feature is named at the {rank} level")
+                continue
+            matches = match_names(tax, rank, entry.spellings_at(rank), catalog)
+            mask = np.logical_or.reduce([m.mask for m in matches])
+            spellings = tuple(dict.fromkeys(x for m in matches for x in m.spellings))
             columns = np.flatnonzero(mask)
             values = np.asarray(rel[:, columns].sum(axis=1), dtype=np.float64).ravel()
             values[empty] = np.nan
             label = entry.spellings_at(rank)[0].split("__", 1)[-1].replace("_", " ")
+            written = f"; written {', '.join(spellings)} in the table" if spellings else ""
             if rank == entry.rank:
-                note = f"{entry.name}: measured at the {rank} level ({len(columns)} feature(s))"
+                note = (f"{entry.name}: measured at the {rank} level ({len(columns)} "
+                        f"feature(s){written})")
             else:
-                note = (f"{entry.name}: measured as {rank} {label} ({len(columns)} feature(s)), "
-                        f"because {'; '.join(reasons)}")
+                note = (f"{entry.name}: measured as {rank} {label} ({len(columns)} "
+                        f"feature(s){written}), because {'; '.join(reasons)}")
             return values, KeyTaxonMatch(entry.id, entry.name, entry.rank, rank,
-                                      f"{rank} {label}", len(columns), note)
+                                      f"{rank} {label}", len(columns), note, spellings)
     ranks = " or ".join(entry.match_ranks())
     note = (f"{entry.name}: not measured ({ranks} level needed; "
             f"{'; '.join(reasons)})")
@@ -108,7 +120,7 @@ def _resolve(study: Study, catalog: TaxaCatalog) -> tuple[dict[str, np.ndarray],
         if entry.rank == "group":
             continue
         values[entry.id], matches[entry.id] = _measure(entry, tax, problem, rel, empty,
-                                                       study.n_samples)
+                                                       study.n_samples, catalog)
     for entry in catalog.panel():
         if entry.rank != "group":
             continue
@@ -116,7 +128,8 @@ def _resolve(study: Study, catalog: TaxaCatalog) -> tuple[dict[str, np.ndarray],
         for member in entry.members:
             if member not in matches:
                 values[member], matches[member] = _measure(catalog.get(member), tax, problem,
-                                                           rel, empty, study.n_samples)
+                                                           rel, empty, study.n_samples,
+                                                           catalog)
             parts.append(matches[member])
         used = [m for m in parts if m.matched_rank is not None]
         if used:
@@ -128,11 +141,12 @@ def _resolve(study: Study, catalog: TaxaCatalog) -> tuple[dict[str, np.ndarray],
             if missing:
                 note += f"; not measured: {', '.join(missing)}"
             match = KeyTaxonMatch(entry.id, entry.name, "group", "group", described,
-                               sum(m.n_features for m in used), note)
+                                  sum(m.n_features for m in used), note,
+                                  tuple(dict.fromkeys(x for m in used for x in m.spellings)))
         else:
             total = np.full(study.n_samples, np.nan)
             match = KeyTaxonMatch(entry.id, entry.name, "group", None, None, 0,
-                               f"{entry.name}: not measured (none of its members is)")
+                                  f"{entry.name}: not measured (none of its members is)")
         values[entry.id], matches[entry.id] = total, match
     order = [e.id for e in catalog.panel()]
     return {k: values[k] for k in order}, {k: matches[k] for k in order}
@@ -201,8 +215,10 @@ def key_taxa(study: Study, *, catalog: TaxaCatalog | None = None) -> pd.DataFram
     Notes
     -----
     Each entry lists spellings per rank, its own rank first, then the ranks
-    it may fall back to (see ``taxa.yaml``).  The first rank the data
-    resolve is used:
+    it may fall back to (see ``taxa.yaml``); each spelling also matches its
+    synonyms in other taxonomies (``synonyms`` in ``taxa.yaml``: GTDB's
+    *Agathobacter rectalis* is *E. rectale*), and the note names the
+    table's spellings that differ.  The first rank the data resolve is used:
 
     * species — only in a species-level profile (every feature with
       abundance names a species, as in MetaPhlAn).  In a 16S table, where

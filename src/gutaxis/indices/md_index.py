@@ -1,6 +1,8 @@
 """The microbial dysbiosis index (MD-index) of Gevers et al. (2014).
 
-The genus lists are QIIME 1's.
+The genus lists are QIIME 1's; a genus is found under its own name or a
+synonym of the knowledge base (SILVA's *Escherichia-Shigella*, GTDB's
+*Phocaeicola*), and the result says how many of the listed genera were found.
 
 Two layers: :func:`md_index_values`, the log-ratio on two arrays of summed
 abundances, and :func:`md_index`, which finds the listed genera in a
@@ -9,11 +11,20 @@ abundances, and :func:`md_index`, which finds the listed genera in a
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
 
 from gutaxis.exceptions import ValidationError
-from gutaxis.indices._common import NotApplicableError, fractions, index_taxonomy
+from gutaxis.indices._common import (
+    NameMatch,
+    NotApplicableError,
+    describe_found,
+    fractions,
+    index_taxonomy,
+    match_names,
+)
 from gutaxis.knowledge import MdIndexList, load_taxa_catalog
 from gutaxis.study import Study, check_study
 
@@ -116,7 +127,11 @@ def md_index(study: Study, *, lists: str | None = None) -> pd.Series:
     pandas.Series
         Named ``"md_index"``, indexed by sample id (``sample_id``): NaN where
         the decreased genera sum to 0 (and for an empty sample), ``-inf``
-        where only the increased genera do.
+        where only the increased genera do.  ``attrs["found"]`` says which
+        listed genera were found with a non-zero abundance, and as what:
+        ``{"increased": {"found": [...], "missing": [...], "as": {genus:
+        [the table's spellings]}}, "decreased": {...}, "note": "increased
+        genera found: 3 of 4 (…); decreased genera found: …"}``.
 
     Raises
     ------
@@ -132,14 +147,19 @@ def md_index(study: Study, *, lists: str | None = None) -> pd.Series:
     Notes
     -----
     Abundances are fractions of each sample's total (the ratio is the same on
-    counts).  A feature counts when its genus name equals a listed name
-    exactly, as QIIME 1 matches ``g__Name``: Greengenes' ``[Ruminococcus]``
-    (Lachnospiraceae) is not ``Ruminococcus``.  Four entries of the decreased
-    list are family names (*Rikenellaceae*, *Lachnospiraceae*,
-    *Erysipelotrichaceae*, *Ruminococcaceae*) that QIIME matches as genus
-    names; no Greengenes genus is so named, so, as in QIIME, they add
-    nothing there.  Names follow the reference taxonomy; databases that have
-    renamed or split genera give other values.
+    counts).  A feature counts when its genus name is a listed name, as
+    QIIME 1 matches ``g__Name`` (rank prefix, case and ``_`` aside):
+    Greengenes' ``[Ruminococcus]`` (Lachnospiraceae) is not ``Ruminococcus``,
+    nor GTDB's ``Ruminococcus_B``.  Other taxonomies name some of these
+    genera differently; their names are synonyms in the knowledge base
+    (``taxa.yaml``, ``synonyms``, each with its sources) and count as the
+    listed genus: SILVA's *Escherichia-Shigella* (which holds *Shigella* too)
+    as *Escherichia*, GTDB's *Phocaeicola* (species that were *Bacteroides*)
+    as *Bacteroides*.  ``attrs["found"]`` says which were used.  Four entries
+    of the decreased list are family names (*Rikenellaceae*,
+    *Lachnospiraceae*, *Erysipelotrichaceae*, *Ruminococcaceae*) that QIIME
+    matches as genus names; no Greengenes genus is so named, so, as in QIIME,
+    they add nothing there.
 
     The default lists are QIIME's since December 2015 ("the paper's Figure
     2"); the QIIME 1.9.1 release lists (*Akkermansia* among the decreased
@@ -165,6 +185,12 @@ def md_index(study: Study, *, lists: str | None = None) -> pd.Series:
     ...           taxonomy=tax)
     >>> md_index(s).tolist()
     [0.0, -inf]
+    >>> print(md_index(s).attrs["found"]["note"])  # doctest: +NORMALIZE_WHITESPACE
+    increased genera found: 1 of 4 (Escherichia; not found: Haemophilus, Fusobacterium,
+    Veillonella); decreased genera found: 1 of 14 (Bacteroides; not found: Dialister,
+    Faecalibacterium, Ruminococcus, Sutterella, Rikenellaceae, Parabacteroides,
+    Lachnospiraceae, Coprococcus, Erysipelotrichaceae, Dorea, Ruminococcaceae,
+    Oscillospira, Bilophila)
     """
     check_study(study)
     chosen = md_index_lists(lists)
@@ -173,19 +199,43 @@ def md_index(study: Study, *, lists: str | None = None) -> pd.Series:
         raise NotApplicableError(
             "md_index", f"{study.source} names no {chosen.rank} (the MD-index sums "
             f"{chosen.rank}-level abundances); give the taxonomy (--taxonomy)")
-    names = tax[chosen.rank].map(lambda v: v.strip() if isinstance(v, str) else v)
-    inc_mask = names.isin(chosen.increased).to_numpy()
-    dec_mask = names.isin(chosen.decreased).to_numpy()
-    for mask, which, listed in ((inc_mask, "increased", chosen.increased),
-                                (dec_mask, "decreased", chosen.decreased)):
-        if not mask.any():
+    catalog = load_taxa_catalog()
+    groups = {"increased": match_names(tax, chosen.rank, chosen.increased, catalog),
+              "decreased": match_names(tax, chosen.rank, chosen.decreased, catalog)}
+    masks = {which: np.logical_or.reduce([m.mask for m in matches])
+             for which, matches in groups.items()}
+    for which, listed in (("increased", chosen.increased), ("decreased", chosen.decreased)):
+        if not masks[which].any():
             raise NotApplicableError(
                 "md_index", f"none of the {which} {chosen.rank} names of the MD-index "
-                f"({', '.join(listed)}) occurs in {study.source}")
+                f"({', '.join(listed)}), nor a synonym of one, occurs in {study.source}")
     rel, empty = fractions(study)
-    inc = np.asarray(rel[:, np.flatnonzero(inc_mask)].sum(axis=1), dtype=np.float64).ravel()
-    dec = np.asarray(rel[:, np.flatnonzero(dec_mask)].sum(axis=1), dtype=np.float64).ravel()
+    inc = np.asarray(rel[:, np.flatnonzero(masks["increased"])].sum(axis=1),
+                     dtype=np.float64).ravel()
+    dec = np.asarray(rel[:, np.flatnonzero(masks["decreased"])].sum(axis=1),
+                     dtype=np.float64).ravel()
     values = md_index_values(inc, dec)
     values[empty] = np.nan
-    return pd.Series(values, index=pd.Index(study.sample_ids, name="sample_id"),
-                     name="md_index")
+    result = pd.Series(values, index=pd.Index(study.sample_ids, name="sample_id"),
+                       name="md_index")
+    result.attrs["found"] = _found(groups, study, _PLURAL.get(chosen.rank, chosen.rank))
+    return result
+
+
+_PLURAL = {"phylum": "phyla", "class": "classes", "order": "orders", "family": "families",
+           "genus": "genera", "species": "species"}
+
+
+def _found(groups: dict[str, list[NameMatch]], study: Study, plural: str) -> dict[str, Any]:
+    """Say which listed genera were found with a non-zero abundance, and as what."""
+    total = np.asarray(study.counts.sum(axis=0), dtype=np.float64).ravel()
+    out: dict[str, Any] = {}
+    notes = []
+    for which, matches in groups.items():
+        present = [m for m in matches if m.present(total)]
+        out[which] = {"found": [m.name for m in present],
+                      "missing": [m.name for m in matches if not m.present(total)],
+                      "as": {m.name: list(m.spellings) for m in present if m.spellings}}
+        notes.append(describe_found(matches, total, f"{which} {plural}"))
+    out["note"] = "; ".join(notes)
+    return out

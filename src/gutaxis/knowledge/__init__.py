@@ -17,6 +17,7 @@ Markers (``markers.yaml``)
 Taxa (``taxa.yaml``, ``gmhi/``)
     :func:`load_taxa_catalog`, :class:`TaxaCatalog`, :class:`TaxonEntry`,
     :class:`Association`, :class:`Finding`, :class:`MdIndexList`,
+    :class:`Synonym`, :class:`SynonymName`, :class:`Spelling`,
     :func:`gmhi_species_sets`, :func:`normalise_taxon`.
 The chain (``chain.yaml``)
     :func:`load_chain`, :class:`ChainCatalog`, :class:`ChainLink`,
@@ -55,6 +56,9 @@ from gutaxis.knowledge._taxa import (
     Association,
     Finding,
     MdIndexList,
+    Spelling,
+    Synonym,
+    SynonymName,
     TaxaCatalog,
     TaxonEntry,
     gmhi_species_sets,
@@ -65,7 +69,7 @@ from gutaxis.knowledge._taxa import (
 __all__ = [
     "MarkerCatalog", "MarkerEntry", "Cutoff", "Source", "classify", "load_marker_catalog",
     "TaxaCatalog", "TaxonEntry", "Association", "Finding", "MdIndexList", "load_taxa_catalog",
-    "gmhi_species_sets", "normalise_taxon",
+    "Synonym", "SynonymName", "Spelling", "gmhi_species_sets", "normalise_taxon",
     "ChainCatalog", "ChainLink", "Condition", "LINK_IDS", "JUDGED_STATUSES", "load_chain",
     "source_label",
     "InterventionCatalog", "Intervention", "LinkTrigger", "STEP_IDS", "load_interventions",

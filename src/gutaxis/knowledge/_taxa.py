@@ -1,7 +1,11 @@
 """The taxa catalogue (``taxa.yaml``): its schema and loader.
 
-The catalogue holds key gut taxa, their reported associations, and the taxon
-lists of the dysbiosis indices.
+The catalogue holds key gut taxa, their reported associations, the taxon
+lists of the dysbiosis indices, and the names other reference taxonomies give
+those taxa (``synonyms``: SILVA's *Escherichia-Shigella*, GTDB's *Phocaeicola*
+…), each with its sources.  Every lookup of a taxon by name goes through
+:meth:`TaxaCatalog.spellings`, so a synonym applies to the key taxa, the
+indices and, through the key taxa, the chain's rules alike.
 
 Every association and finding names at least one :class:`Source` with a DOI,
 PubMed id or URL, and says whether it was checked in that source
@@ -12,9 +16,11 @@ match.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import hashlib
 import re
+from collections.abc import Mapping
 from importlib import resources
 from pathlib import Path
 from typing import Literal
@@ -35,6 +41,9 @@ __all__ = [
     "GmhiSpeciesSet",
     "GmhiDefinition",
     "IndexDefinitions",
+    "SynonymName",
+    "Synonym",
+    "Spelling",
     "TaxaCatalog",
     "load_taxa_catalog",
     "gmhi_species_sets",
@@ -49,12 +58,19 @@ Rank = Literal["kingdom", "phylum", "class", "order", "family", "genus", "specie
 
 
 def normalise_taxon(name: str) -> str:
-    """Normalise a taxon name as the catalogue's ``match`` lists are compared.
+    """Normalise a taxon name as the catalogue's names are compared.
 
-    The rank prefix (``s__``, ``g__``) is dropped, GTDB's placeholder suffixes
-    (``prausnitzii_C``, ``Ruminococcus_B``) are removed, ``_`` becomes a space,
+    The rank prefix (``s__``, ``g__``) is dropped, ``_`` becomes a space,
     runs of spaces collapse, and case is ignored.  Square brackets are kept:
     Greengenes' ``[Ruminococcus]`` is another genus than ``Ruminococcus``.
+
+    GTDB's placeholder suffixes (``_A``, ``_B`` …) are dropped from a species
+    name (``Faecalibacterium prausnitzii_C``, ``Ruminococcus_B gnavus``: GTDB
+    splits a species into clusters that keep its epithet) and kept on a
+    one-word name, genus and above: ``Ruminococcus_B`` (GTDB's genus of
+    *R. gnavus*, Lachnospiraceae) is not ``Ruminococcus`` (Ruminococcaceae),
+    nor ``Firmicutes_A`` ``Firmicutes``.  A GTDB genus that stands for an
+    older name is a synonym in the knowledge base, with its source.
 
     Examples
     --------
@@ -62,12 +78,17 @@ def normalise_taxon(name: str) -> str:
     'faecalibacterium prausnitzii'
     >>> normalise_taxon("Faecalibacterium prausnitzii_C")
     'faecalibacterium prausnitzii'
+    >>> normalise_taxon("g__Ruminococcus_B"), normalise_taxon("Ruminococcus_B gnavus")
+    ('ruminococcus_b', 'ruminococcus gnavus')
     >>> normalise_taxon("[Ruminococcus] gnavus")
     '[ruminococcus] gnavus'
     """
     text = _PREFIX.sub("", str(name).strip())
-    text = _GTDB_SUFFIX.sub("", text)
-    return " ".join(text.replace("_", " ").split()).casefold()
+    bare = _GTDB_SUFFIX.sub("", text)
+    words = bare.replace("_", " ").split()
+    if len(words) < 2:  # genus and above: the suffix names another taxon
+        return "_".join(text.split()).casefold()
+    return " ".join(words).casefold()
 
 
 class _Frozen(pydantic.BaseModel):
@@ -166,6 +187,7 @@ class MdIndexDefinition(_Frozen):
 
     name: str
     definition: str
+    minus_infinity: str | None = None
     default: str
     sources: list[Source] = pydantic.Field(min_length=1)
     lists: list[MdIndexList] = pydantic.Field(min_length=1)
@@ -228,6 +250,65 @@ class IndexDefinitions(_Frozen):
     gmhi: GmhiDefinition
 
 
+Taxonomy = Literal["silva", "gtdb", "greengenes", "greengenes2", "metaphlan", "ncbi"]
+
+
+class SynonymName(_Frozen):
+    """Another taxonomy's name for a taxon (see ``synonyms`` at the top of ``taxa.yaml``)."""
+
+    name: str = pydantic.Field(min_length=2)
+    taxonomies: list[Taxonomy] = pydantic.Field(min_length=1)
+    relation: Literal["same", "wider", "part"]
+    within: dict[Rank, str] = {}
+    note: str | None = None
+    sources: list[Source] = pydantic.Field(min_length=1)
+    verified: bool
+
+
+class Synonym(_Frozen):
+    """The names other taxonomies give one name of this file."""
+
+    name: str = pydantic.Field(min_length=2)
+    rank: Rank
+    names: list[SynonymName] = pydantic.Field(min_length=1)
+
+
+@dataclasses.dataclass(frozen=True)
+class Spelling:
+    """One way a name of the catalogue may be written in a table.
+
+    Attributes
+    ----------
+    name : str
+        As the catalogue writes it.
+    key : str
+        :func:`normalise_taxon` of ``name``: what a table's names are compared with.
+    synonym : SynonymName or None
+        ``None`` for the catalogue's own name; else the synonym it comes from
+        (its relation, ``within`` condition, taxonomies and sources).
+    """
+
+    name: str
+    key: str
+    synonym: SynonymName | None = None
+
+    def allows(self, lineage: Mapping[str, object]) -> bool:
+        """Tell whether a feature whose names at other ranks are ``lineage`` may match.
+
+        A synonym with a ``within`` condition (``{family: Bacteroidaceae}``)
+        matches only where the feature's name at that rank is unknown or
+        equal to it.
+        """
+        if self.synonym is None:
+            return True
+        for rank, name in self.synonym.within.items():
+            have = lineage.get(rank)
+            if isinstance(have, str) and have.strip() and \
+                    normalise_taxon(have) != normalise_taxon(name):
+                return False
+        return True
+
+
 class TaxaCatalog(_Frozen):
     """The whole taxa file."""
 
@@ -235,6 +316,9 @@ class TaxaCatalog(_Frozen):
     version: str
     taxa: list[TaxonEntry] = pydantic.Field(min_length=1)
     indices: IndexDefinitions
+    synonyms: list[Synonym] = []
+    _spelling_index: dict[tuple[str, str], tuple[Spelling, ...]] | None = \
+        pydantic.PrivateAttr(default=None)
 
     @pydantic.model_validator(mode="after")
     def _check(self) -> TaxaCatalog:
@@ -253,6 +337,19 @@ class TaxaCatalog(_Frozen):
             nested = [m for m in entry.members if self.get(m).rank == "group"]
             if nested:
                 raise ValueError(f"{entry.id}: members {nested} are groups themselves")
+        seen: dict[tuple[str, str], str] = {}
+        for syn in self.synonyms:
+            own = (syn.rank, normalise_taxon(syn.name))
+            if own in seen:
+                raise ValueError(f"synonyms: {syn.name!r} ({syn.rank}) is listed twice")
+            seen[own] = syn.name
+        for syn in self.synonyms:
+            for other in syn.names:
+                key = (syn.rank, normalise_taxon(other.name))
+                if key in seen:
+                    raise ValueError(f"synonyms: {other.name!r} ({syn.rank}) names both "
+                                     f"{seen[key]!r} and {syn.name!r}")
+                seen[key] = syn.name
         return self
 
     def get(self, taxon_id: str) -> TaxonEntry:
@@ -272,6 +369,45 @@ class TaxaCatalog(_Frozen):
     def panel(self) -> list[TaxonEntry]:
         """Return the entries shown in the key-taxa panel, in file order."""
         return [t for t in self.taxa if t.panel]
+
+    def spellings(self, name: str, rank: str) -> tuple[Spelling, ...]:
+        """Return the ways ``name`` (at ``rank``) may be written in a table.
+
+        The name itself first, then the verified synonyms of ``synonyms``
+        (unverified ones are kept in the file for review and not applied).
+        Synonyms apply whatever a table's taxonomy: the ``taxonomies`` of a
+        synonym say where it was seen, not where it is looked for.
+
+        Parameters
+        ----------
+        name : str
+            As this file writes it (a ``match`` spelling, an MD-index genus,
+            a GMHI species ``s__Genus_species``).
+        rank : str
+
+        Returns
+        -------
+        tuple of Spelling
+
+        Examples
+        --------
+        >>> [s.name for s in load_taxa_catalog().spellings("Escherichia", "genus")]
+        ['Escherichia', 'Escherichia-Shigella']
+        """
+        return self._spellings().get((str(rank), normalise_taxon(name)),
+                                     (Spelling(str(name), normalise_taxon(name)),))
+
+    def _spellings(self) -> dict[tuple[str, str], tuple[Spelling, ...]]:
+        cached = self._spelling_index
+        if cached is None:
+            cached = {}
+            for syn in self.synonyms:
+                own = Spelling(syn.name, normalise_taxon(syn.name))
+                cached[(syn.rank, own.key)] = (own, *(
+                    Spelling(other.name, normalise_taxon(other.name), other)
+                    for other in syn.names if other.verified))
+            self._spelling_index = cached
+        return cached
 
 
 def load_taxa_catalog(path: str | Path | None = None) -> TaxaCatalog:
