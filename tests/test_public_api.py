@@ -405,6 +405,12 @@ CASES: list[Case] = [
      r"threads \(--threads\) must be an integer ≥ 1; got 0"),
     (gcohort.analyze_cohort, (SMALL, _cp("Group")), {}, NotFoundError,
      r"metadata column\(s\) not found.*'Group'"),
+    (gcohort.check_cohort, (SMALL, _cp("Group")), {}, NotFoundError,
+     r"metadata column\(s\) not found.*'Group'"),
+    (gcohort.check_cohort, (SMALL, _cp("Subject", subject="Nope")), {}, NotFoundError,
+     r"metadata column\(s\) not found.*'Nope'"),
+    (gcohort.check_cohort, (SMALL, None), {}, InputError,
+     r"parameters must be a CohortParameters.*got None"),
     (gcohort.analyze_cohort, (BARE, _cp("Subject")), {}, InputError,
      r"needs sample metadata \(--metadata\)"),
     (gcohort.analyze_cohort, ("table.biom", _cp("Subject")), {}, InputError,
@@ -881,7 +887,8 @@ NO_USER_INPUT: dict[str, set[str]] = {
     "knowledge": {"MarkerCatalog", "MarkerEntry", "Cutoff", "Source", "TaxaCatalog",
                   "TaxonEntry", "Association", "Finding", "MdIndexList", "ChainCatalog",
                   "ChainLink", "Condition", "InterventionCatalog", "Intervention",
-                  "LinkTrigger",
+                  "LinkTrigger", "Synonym", "SynonymName",
+                  "Spelling",  # made by TaxaCatalog.spellings from a loaded catalogue
                   "gmhi_species_sets",  # no argument
                   "normalise_taxon",  # takes any value (as text)
                   "source_label"},  # writes a Source record of the knowledge base

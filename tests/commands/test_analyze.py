@@ -86,3 +86,19 @@ def test_defaults_live_in_one_place():
     assert default(CohortParameters, "permutations") == 999
     assert default(AnalysisOptions, "save_model") is False
     assert CohortParameters("x").rarefy_depth == "auto"
+
+
+def test_groups_and_people_are_checked_before_the_tree(files, monkeypatch):
+    """A design the analysis will refuse is refused before the (slow) tree is built."""
+    from gutaxis.commands import analyze as analyze_command
+    from gutaxis.exceptions import ValidationError
+
+    def no_tree(*args, **kwargs):
+        raise AssertionError("the tree was built before the groups were checked")
+
+    monkeypatch.setattr(analyze_command, "attach_tree", no_tree)
+    table, metadata = files
+    small = AnalysisOptions(table=table, metadata=metadata, parameters=CohortParameters(
+        "Diagnosis", where="Diagnosis == 'case' or LPSpgml > 81.5", **FAST))
+    with pytest.raises(ValidationError, match=r"every group needs at least 3 samples"):
+        run_analysis(small)

@@ -25,12 +25,12 @@ from gutaxis.cohort.parameters import (
 from gutaxis.lazy import lazy_attributes as _lazy_attributes
 
 if typing.TYPE_CHECKING:
-    from gutaxis.cohort.analysis import CohortAnalysis, analyze_cohort
+    from gutaxis.cohort.analysis import CohortAnalysis, analyze_cohort, check_cohort
 
-__all__ = ["CohortParameters", "CohortAnalysis", "analyze_cohort", "DEFAULT_ALPHA",
-           "DEFAULT_BETA", "FEATURE_SETS", "StepCallback", "FoldCallback"]
+__all__ = ["CohortParameters", "CohortAnalysis", "analyze_cohort", "check_cohort",
+           "DEFAULT_ALPHA", "DEFAULT_BETA", "FEATURE_SETS", "StepCallback", "FoldCallback"]
 
 #: Imported from :mod:`gutaxis.cohort.analysis` on first use.
-_LAZY = {"CohortAnalysis": "analysis", "analyze_cohort": "analysis"}
+_LAZY = {"CohortAnalysis": "analysis", "analyze_cohort": "analysis", "check_cohort": "analysis"}
 
 __getattr__ = _lazy_attributes(__name__, _LAZY)

@@ -80,7 +80,7 @@ if TYPE_CHECKING:
     from gutaxis.stats.differential import DifferentialAbundance
     from gutaxis.study import Study
 
-__all__ = ["CohortAnalysis", "analyze_cohort"]
+__all__ = ["CohortAnalysis", "analyze_cohort", "check_cohort"]
 
 log = logging.getLogger(__name__)
 
@@ -577,6 +577,29 @@ def _tree_record(study: Study) -> dict[str, Any] | None:
 
 
 # -------------------------------------------------------------------- driver
+def check_cohort(study: Study, parameters: CohortParameters) -> None:
+    """Check, before any long work, what :func:`analyze_cohort` checks first.
+
+    The samples ``where`` chooses, the groups (enough samples in each), the
+    covariates and, with ``subject``, each person in one group and enough
+    people in every group.  Cheap: nothing is computed.
+
+    Parameters
+    ----------
+    study : Study
+    parameters : CohortParameters
+
+    Raises
+    ------
+    NotFoundError, ValidationError, InputError
+        As :func:`analyze_cohort` would, with the same messages.
+    """
+    check_study(study)
+    p = check_type(parameters, CohortParameters, "parameters",
+                   hint="make them with CohortParameters(group_column, ...)")
+    _prepare(study, p)
+
+
 def analyze_cohort(study: Study, parameters: CohortParameters, *,
                    markers: MarkerPanel | None = None, inputs: Sequence[dict[str, Any]] = (),
                    command: Sequence[str] | None = None, on_step: StepCallback | None = None,

@@ -177,7 +177,7 @@ def run_analysis(options: AnalysisOptions, *, command: Sequence[str] | None = No
         ``options`` is not an AnalysisOptions, and the errors of the readers
         and of :func:`~gutaxis.cohort.analyze_cohort`.
     """
-    from gutaxis.cohort import analyze_cohort
+    from gutaxis.cohort import analyze_cohort, check_cohort
 
     check_type(options, AnalysisOptions, "options",
                hint="make one with AnalysisOptions(table=..., metadata=..., parameters=...)")
@@ -191,6 +191,7 @@ def run_analysis(options: AnalysisOptions, *, command: Sequence[str] | None = No
                                                 "--subject": [p.subject] if p.subject else []})
     panel = read_markers(study, options.markers, options.markers_file, inputs,
                          where=str(options.metadata))
+    check_cohort(study, p)  # samples, groups and people, before the tree
     if on_step is not None:
         on_step("reading", 0, 0)
     study = attach_tree(study, options.tree, cache_dir=options.tree_cache, threads=p.threads)
