@@ -6,6 +6,7 @@ import re
 import textwrap
 from importlib import resources
 
+import numpy as np
 import pytest
 
 from gutaxis.diversity import alpha_metrics
@@ -174,3 +175,31 @@ def test_an_unknown_link_status_has_no_sentence():
     with pytest.raises(NotFoundError, match="did you mean 'disturbed'"):
         load_chain().links[0].patient.sentence("disturbd")
 
+
+
+def test_percentile_values_with_infinities_are_decided_not_left_to_inf_minus_inf():
+    rule = load_chain().percentile_rule
+    values = np.r_[[-np.inf] * 3, np.arange(1.0, 8.0)]  # 10 values: 3 at −∞, then 1..7
+    # linear interpolation at (n − 1) q / 100: q=20 → position 1.8 (two −∞): −∞;
+    # q=30 → 2.7 (−∞ and 1, weight on −∞): −∞; q=40 → 3.6: 1 + 0.6 = 1.6; q=100 → 7
+    np.testing.assert_array_equal(rule.values_at(values, [20, 30, 40, 100]),
+                                  [-np.inf, -np.inf, 1.6, 7.0])
+    # the finite case is numpy's own
+    np.testing.assert_array_equal(rule.values_at(np.arange(10.0), [5, 95]),
+                                  np.percentile(np.arange(10.0), [5, 95]))
+    # −∞ and +∞ as neighbours: not defined, said by NaN (and bounds gives None)
+    assert np.isnan(rule.values_at(np.r_[-np.inf, np.inf], [50])[0])
+    assert rule.bounds(np.r_[-np.inf, np.inf]) == (None, None)
+    assert rule.bounds(np.r_[-np.inf, 0.0, np.inf]) == (-np.inf, np.inf)
+    assert rule.bounds(np.array([np.nan])) == (None, None)
+
+
+def test_the_tie_clause_counts_infinite_reference_values():
+    rule = load_chain().percentile_rule
+    reference = np.r_[[-np.inf] * 3, np.arange(1.0, 58.0)]  # 60 values, 5 % at −∞
+    # a patient at −∞: mid-rank 2.5, an interval below 5 — but the reference's own 5th
+    # percentile value is −∞ (position 2.95, between two −∞), so it is not "low"
+    assert rule.interval_status(0.8, 4.2, value=-np.inf, reference=reference) == "within"
+    # when fewer than 5 % are −∞, the 5th percentile is finite and −∞ lies below it
+    fewer = np.r_[[-np.inf], np.arange(1.0, 60.0)]
+    assert rule.interval_status(0.2, 2.5, value=-np.inf, reference=fewer) == "low"

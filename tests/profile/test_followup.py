@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
@@ -126,8 +127,12 @@ def test_missing_and_non_comparable_values() -> None:
     assert by_id["index:shannon_entropy"].change is None
     assert "previous visit" in by_id["index:shannon_entropy"].notes[0]
     assert by_id["index:gmhi"].change is None and "current visit" in by_id["index:gmhi"].notes[0]
-    assert by_id["index:md_index"].change is None
-    assert "infinite" in by_id["index:md_index"].notes[0]
+    # −∞ (no increased genera) then 1.0: an infinite increase, reported, not judged
+    assert by_id["index:md_index"].change == math.inf
+    assert by_id["index:md_index"].direction == "increase"
+    assert by_id["index:md_index"].real_change is None
+    assert by_id["index:md_index"].notes[0].startswith(
+        "the previous value is −∞ (none of the increased genera was found in the sample")
     assert by_id["taxon:x"].real_change is None
     assert "not in the previous profile" in by_id["taxon:x"].notes
     rows = compare_visits(_visit({"index:shannon_entropy": 1.0}),
@@ -227,3 +232,37 @@ def test_a_censored_value_gives_no_change():
                             censored="<")]
     row = compare_visits(_visit({"marker:lps": 20.0}), now_censored, None)[0]
     assert row.change is None and row.current_censored == "<"
+
+
+def test_infinite_values_are_handled_not_subtracted() -> None:
+    """−∞ − (−∞) is not defined: said, not written as NaN; one infinite end: ±∞ change."""
+    ref = _reference()
+    rows = compare_visits(_visit({"index:md_index": -math.inf, "index:shannon_entropy": 5.0}),
+                          [_m("index:md_index", -math.inf),
+                           _m("index:shannon_entropy", -math.inf)], ref)
+    both, down = rows
+    assert both.change is None and both.direction == "no change"
+    assert both.real_change is None and both.critical_difference is None
+    assert both.notes == ("both values are −∞ (none of the increased genera was found in the "
+                          "sample: the logarithm of 0, the lowest value the index takes, not a "
+                          "missing one): the difference of two infinite values is not "
+                          "defined, so no change is computed (the value is the same)",)
+    # another measure: no knowledge-base meaning of −∞ to add
+    assert down.change == -math.inf and down.direction == "decrease"
+    assert down.notes[0].startswith("the current value is −∞: the change is infinite "
+                                    "(decrease)")
+    assert all(not (isinstance(r.change, float) and math.isnan(r.change)) for r in rows)
+
+
+def test_the_spread_leaves_out_infinite_reference_values_and_says_so() -> None:
+    # 11 finite values (the Shannon column) and 4 at −∞: the MAD is that of the finite ones
+    values = np.r_[SHANNON, [-math.inf] * 4]
+    assert robust_sd(values) == pytest.approx(3 * MAD_SCALE)
+    ref = _reference()
+    indices = ref.indices.copy()
+    indices["md_index"] = np.r_[SHANNON[:10], -math.inf]
+    ref = dataclasses.replace(ref, indices=indices)
+    row = compare_visits(_visit({"index:md_index": 1.0}), [_m("index:md_index", 3.0)], ref)[0]
+    # finite values 1..10: median 5.5, |x − 5.5| = 0.5, 0.5, 1.5, 1.5, … 4.5: MAD 2.5
+    assert row.reference_sd == pytest.approx(2.5 * MAD_SCALE)
+    assert "the reference's spread leaves out its 1 infinite value(s)" in row.notes

@@ -242,3 +242,56 @@ def test_taxa_tables_and_measures_judge_a_taxon_alike() -> None:
     assert row["percentile"] == pytest.approx(100 * 25 / 2 / 400)   # mid-rank: half the ties
     assert row["value"] == 0 and row["ci_high"] < 5
     assert row["status"] == "within"
+
+
+def test_a_reference_holding_minus_infinity_places_without_warnings(reference: Reference,
+                                                                    study: Study) -> None:
+    """An MD-index of −∞ (no increased genera) is a value: ranks, ranges and notes say so.
+
+    Warnings are errors in the test suite: no "invalid value encountered in subtract".
+    """
+    import dataclasses
+
+    indices = reference.indices.copy()
+    md = indices["md_index"].to_numpy(dtype=np.float64).copy()
+    md[:20] = -np.inf  # 20 of the 60 controls
+    indices["md_index"] = md
+    with_inf = dataclasses.replace(reference, indices=indices)
+    # the patient: a typical control with its increased genera (Escherichia, Veillonella,
+    # Fusobacterium) removed, so its own MD-index is −∞ too
+    sid = _typical(reference)
+    genus = study.taxonomy["genus"].to_numpy()
+    row = study.subset_samples([sid]).counts.toarray()
+    row[:, np.isin(genus, ["Escherichia", "Veillonella", "Fusobacterium"])] = 0
+    patient = Study(row, [sid], study.feature_ids, taxonomy=study.taxonomy)
+    cmp = compare_to_reference(with_inf, patient, sid, n_boot=300)
+    m = cmp.measure("index:md_index")
+    assert m.value == -np.inf
+    assert m.percentile == pytest.approx(100 * (0 + 0.5 * 20) / 60)  # mid-rank of 20 ties
+    # the reference's 5th percentile value is −∞ too, so the tie clause keeps it "within"
+    assert m.status == "within"
+    assert m.range_used.low == -np.inf
+    finite = np.sort(md[20:])
+    assert m.range_used.high == pytest.approx(np.percentile(md, 95))  # a finite value
+    assert m.range_used.high < finite.max()
+    assert "(n=60, of which 20 at −∞," in m.range_used.source
+    assert ("−∞: none of the increased genera was found in the sample: the logarithm of 0, "
+            "the lowest value the index takes, not a missing one") in m.notes
+    assert any(n.startswith("in the patient's sample: increased genera found: 0 of 4")
+               for n in m.notes)
+    doc = cmp.to_dict()
+    md_doc = next(x for x in doc["measures"] if x["id"] == "index:md_index")
+    assert md_doc["value"] == "-inf" and md_doc["range_used"]["low"] == "-inf"
+
+
+def test_a_gmhi_not_computable_is_said_so(reference: Reference) -> None:
+    # a species profile holding none of the 50 GMHI species (neither is in the sets)
+    patient = Study(np.array([[60.0, 40.0]]), ["M"],
+                    ["s__Faecalibacterium_prausnitzii", "s__Bacteroides_fragilis"],
+                    kind="relative")
+    cmp = compare_to_reference(reference, patient, "M", sequencing="shotgun", n_boot=100)
+    gmhi = cmp.measure("index:gmhi")
+    assert gmhi.value is None and gmhi.status == "not measured"
+    assert gmhi.notes[0].startswith("not computable: none of the 50 GMHI species")
+    assert gmhi.notes[1].startswith(
+        "in the patient's sample: GMHI species found in the table: MH 0/7, MN 0/43")

@@ -14,6 +14,7 @@ Measure references have the form ``"index:<id>"``, ``"taxon:<id>"`` or
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Literal
 
@@ -262,7 +263,8 @@ class PercentileRule(_Frozen):
             The interval (0–100).
         value : float, optional
         reference : numpy.ndarray, optional
-            Non-finite reference values are ignored.
+            NaN values are ignored; ±∞ are values like any other (an MD-index
+            of −∞), as in the percentile (see :meth:`values_at`).
 
         Returns
         -------
@@ -277,34 +279,90 @@ class PercentileRule(_Frozen):
         >>> rule.interval_status(1.5, 4.75, value=0.0, reference=np.r_[0.0, 0.0, np.arange(1, 19)])
         'within'
         """
-        finite = None if reference is None else reference[np.isfinite(reference)]
+        low = high = None
+        if value is not None and reference is not None:
+            low, high = self.bounds(reference)
         if ci_high < self.low_below:
-            if value is None or finite is None or not finite.size or \
-                    value < float(np.percentile(finite, self.low_below)):
+            if low is None or value is None or value < low:
                 return "low"
         if ci_low > self.high_above:
-            if value is None or finite is None or not finite.size or \
-                    value > float(np.percentile(finite, self.high_above)):
+            if high is None or value is None or value > high:
                 return "high"
         return "within"
 
     def bounds(self, reference: np.ndarray) -> tuple[float | None, float | None]:
-        """Return the reference's values at ``low_below`` and ``high_above`` (finite values).
+        """Return the reference's values at ``low_below`` and ``high_above``.
 
         Parameters
         ----------
         reference : numpy.ndarray
+            NaN values are ignored; ±∞ count (see :meth:`values_at`).
 
         Returns
         -------
         (float or None, float or None)
-            None when the reference has no finite value.
+            None when the reference has no value, or when the value at that
+            percentile is not defined (between −∞ and +∞).
+
+        Examples
+        --------
+        >>> rule = load_chain().percentile_rule
+        >>> rule.bounds(np.r_[-np.inf, -np.inf, np.arange(18.0)])
+        (-inf, 16.05)
         """
-        finite = reference[np.isfinite(reference)]
-        if not finite.size:
-            return None, None
-        low, high = np.percentile(finite, [self.low_below, self.high_above])
-        return float(low), float(high)
+        low, high = self.values_at(reference, [self.low_below, self.high_above])
+        return (None if np.isnan(low) else float(low), None if np.isnan(high) else float(high))
+
+    @staticmethod
+    def values_at(reference: np.ndarray, percentiles: Sequence[float]) -> np.ndarray:
+        """Return the reference's values at ``percentiles`` (0–100), infinities included.
+
+        The linear interpolation of :func:`numpy.percentile` between the two
+        order statistics around each percentile, with its infinite cases
+        decided rather than left to ``inf − inf``: between −∞ and a finite
+        value (with any weight on −∞) the value is −∞, likewise +∞ at the
+        top; two equal infinities give that infinity; only between −∞ and +∞
+        is the value undefined (NaN).  NaN reference values are ignored.
+
+        Parameters
+        ----------
+        reference : numpy.ndarray
+        percentiles : sequence of float
+
+        Returns
+        -------
+        numpy.ndarray
+            One value per percentile; all NaN when the reference has no value.
+
+        Examples
+        --------
+        >>> PercentileRule.values_at(np.r_[-np.inf, 0.0, 1.0, 2.0], [0, 20, 50, 100]).tolist()
+        [-inf, -inf, 0.5, 2.0]
+        """
+        ref = np.asarray(reference, dtype=np.float64)
+        ref = np.sort(ref[~np.isnan(ref)])
+        q = np.asarray(percentiles, dtype=np.float64)
+        if not ref.size:
+            return np.full(q.shape, np.nan)
+        finite = np.isfinite(ref)
+        if finite.all():
+            return np.asarray(np.percentile(ref, q), dtype=np.float64)
+        position = (ref.size - 1) * q / 100.0
+        below = np.floor(position).astype(int)
+        above = np.minimum(below + 1, ref.size - 1)
+        weight = position - below
+        a, b = ref[below], ref[above]
+        out = np.empty(q.shape, dtype=np.float64)
+        both = np.isfinite(a) & np.isfinite(b)
+        if both.any():  # numpy's own interpolation, as for an all-finite reference
+            out[both] = np.percentile(ref, q[both])
+        at_a = ~both & ((weight == 0) | (a == b))
+        out[at_a] = a[at_a]
+        rest = ~both & ~at_a
+        out[rest & (a == -np.inf) & (b != np.inf)] = -np.inf
+        out[rest & (b == np.inf) & (a != -np.inf)] = np.inf
+        out[rest & (a == -np.inf) & (b == np.inf)] = np.nan  # −∞ + ∞: not defined
+        return out
 
     def label(self) -> str:
         """Return ``"5th–95th percentile"`` for this rule.

@@ -39,6 +39,7 @@ import numpy as np
 
 from gutaxis.checks import check_type
 from gutaxis.exceptions import InputError, UnitError, ValidationError
+from gutaxis.knowledge import load_taxa_catalog
 from gutaxis.markers import conversion_factor
 from gutaxis.measures import Measure
 from gutaxis.profile._model import FollowupRow, Visit
@@ -57,6 +58,10 @@ MIN_REFERENCE_VALUES = 10
 
 def robust_sd(values: Sequence[float] | np.ndarray) -> float:
     """Return ``1.4826 × median(|x − median(x)|)`` of the finite values (NaN when none).
+
+    Infinite values (an MD-index of −∞) are left out: they lie at no finite
+    distance from the median, and the spread serves to judge a change between
+    two finite values.  :func:`compare_visits` says when it left some out.
 
     Parameters
     ----------
@@ -133,8 +138,7 @@ def _judge(row: FollowupRow, status: str | None, reference: Reference | None,
         notes.append(f"not measured at {when} visit: no change")
         return dataclasses.replace(row, notes=tuple(notes))
     if not (math.isfinite(before) and math.isfinite(after)):
-        notes.append("a value is infinite (e.g. an MD-index with no increased genera): no change")
-        return dataclasses.replace(row, notes=tuple(notes))
+        return _infinite(row, before, after, notes)
     change = after - before
     direction: Literal["increase", "decrease", "no change"] = (
         "increase" if change > 0 else "decrease" if change < 0 else "no change")
@@ -152,6 +156,9 @@ def _judge(row: FollowupRow, status: str | None, reference: Reference | None,
                      "is not judged")
         return dataclasses.replace(row, notes=tuple(notes))
     sd = robust_sd(values)
+    infinite = int(np.count_nonzero(np.isinf(values)))
+    if infinite:
+        notes.append(f"the reference's spread leaves out its {infinite} infinite value(s)")
     if not sd > 0:
         notes.append("the reference's spread of this measure is zero (more than half of its "
                      "samples share one value, e.g. an absent taxon), so there is no threshold")
@@ -159,6 +166,34 @@ def _judge(row: FollowupRow, status: str | None, reference: Reference | None,
     cd = float(z * math.sqrt(2.0) * sd)
     return dataclasses.replace(row, reference_sd=sd, critical_difference=cd,
                                real_change=bool(abs(change) > cd), notes=tuple(notes))
+
+
+def _infinite(row: FollowupRow, before: float, after: float, notes: list[str]) -> FollowupRow:
+    """Judge a change with a value at ±∞: its direction when defined, never a verdict."""
+    meaning = _infinity_meaning(row.id)
+    if before == after:  # the same infinity twice: inf − inf is not defined
+        notes.append(f"both values are {_inf(after)}{meaning}: the difference of two infinite "
+                     "values is not defined, so no change is computed (the value is the same)")
+        return dataclasses.replace(row, direction="no change", notes=tuple(notes))
+    change = after - before  # ±∞: one value is infinite, or they are infinities of both signs
+    direction: Literal["increase", "decrease"] = "increase" if change > 0 else "decrease"
+    which = "previous" if math.isinf(before) else "current"
+    notes.append(f"the {which} value is {_inf(before if which == 'previous' else after)}"
+                 f"{meaning}: the change is infinite ({direction}); a threshold on the value "
+                 "scale cannot judge whether it is real")
+    return dataclasses.replace(row, change=change, direction=direction, notes=tuple(notes))
+
+
+def _inf(value: float) -> str:
+    return "−∞" if value < 0 else "+∞"
+
+
+def _infinity_meaning(measure: str) -> str:
+    """Return what −∞ means for this measure (the MD-index: from the knowledge base), or ""."""
+    if measure != "index:md_index":
+        return ""
+    meaning = load_taxa_catalog().indices.md_index.minus_infinity
+    return f" ({meaning})" if meaning else ""
 
 
 def _previous_value(measure: Measure, value: float | None, unit: str
@@ -213,6 +248,12 @@ def compare_visits(previous: Visit, current: Sequence[Measure], reference: Refer
     an assay limit (censored, at either visit) keeps its ``<``/``>`` and gets
     no change: neither its size nor its direction is known.  A previous value
     in another unit is converted when the units convert (``ng/mL`` → ``ug/mL``).
+
+    Infinite values (an MD-index of −∞: none of its increased genera in the
+    sample) are handled as what they are: a finite value after −∞ is an
+    infinite increase (``change = inf``), reported with its direction and no
+    verdict; −∞ at both visits is the same value, whose difference is not
+    defined (``change`` None, ``direction`` "no change", and a note says so).
 
     References
     ----------

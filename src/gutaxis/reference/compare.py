@@ -26,9 +26,9 @@ import pandas as pd
 from gutaxis.checks import check_names, check_number, check_type
 from gutaxis.composition import taxon_labels
 from gutaxis.exceptions import NotFoundError, UnitError, ValidationError
-from gutaxis.indices import compute_indices
+from gutaxis.indices import STATUS_REASONS, compute_indices
 from gutaxis.io import TAXONOMY_SCHEMES, infer_sequencing, infer_taxonomy_scheme, parse_sequencing
-from gutaxis.knowledge import load_chain
+from gutaxis.knowledge import load_chain, load_taxa_catalog
 from gutaxis.markers import UNJUDGED_NOTE, conversion_factor
 from gutaxis.measures import Alert, Measure, MeasureKind, RangeUsed, Status, measure_id
 from gutaxis.outputs import to_json
@@ -219,14 +219,34 @@ def _candidates(ref: Reference, frame: pd.DataFrame, notes: dict[str, str],
                           value, ref.indices[col].to_numpy(dtype=np.float64))
         if col not in frame.columns:
             cand.notes.append("not computed for the patient's table")
-        elif np.isnan(value) and notes.get(col):
-            cand.notes.append(str(notes[col]))
+        else:
+            cand.notes.extend(_index_notes(col, value, frame, notes, sid))
         if not is_index and col in ref_res and col in pat_res:
             theirs, ours = ref_res[col].get("matched_as"), pat_res[col].get("matched_as")
             if theirs is not None and ours is not None and theirs != ours:
                 cand.problem = (f"measured as {ours} in the patient but as {theirs} in the "
                                 "reference")
         out.append(cand)
+    return out
+
+
+def _index_notes(col: str, value: float, frame: pd.DataFrame, notes: dict[str, str],
+                 sid: str) -> list[str]:
+    """Say why an index's value is missing, how many of its taxa were found, what −∞ is."""
+    status = (frame.attrs.get("status") or {}).get(col)
+    here = None if status is None else status[list(frame.index).index(sid)]
+    out = []
+    if here == "not computable":
+        out.append(f"not computable: {STATUS_REASONS[col]}")
+    elif np.isnan(value) and notes.get(col):
+        out.append(str(notes[col]))
+    found = (frame.attrs.get("found") or {}).get(col)
+    if found and here != "not applicable":
+        out.append(f"in the patient's sample: {found}")
+    if col == "md_index" and value == -np.inf:
+        meaning = load_taxa_catalog().indices.md_index.minus_infinity
+        if meaning:
+            out.append(f"−∞: {meaning}")
     return out
 
 
@@ -339,12 +359,21 @@ def _scope_ids(scope: str, cands: list[_Candidate], ranks: list[str]) -> list[st
 
 
 def _reference_range(ref: Reference, values: np.ndarray, *, label: str) -> RangeUsed:
-    """Return the reference's range under the percentile rule (finite values only)."""
+    """Return the reference's range under the percentile rule.
+
+    Infinite values are values (an MD-index of −∞ is the lowest there is): they
+    count in ``n`` and in the percentiles, as they do in the patient's
+    percentile, so an end of the range may be −∞; the source says how many
+    there are.
+    """
     rule = load_chain().percentile_rule
     low, high = rule.bounds(values)
-    n = int(np.isfinite(values).sum())
+    n = int(np.count_nonzero(~np.isnan(values)))
+    infinite = [f"{int(np.count_nonzero(values == v))} at {sign}"
+                for v, sign in ((-np.inf, "−∞"), (np.inf, "+∞")) if np.any(values == v)]
+    counted = f"n={n}" + (f", of which {' and '.join(infinite)}" if infinite else "")
     return RangeUsed("reference", low, high,
-                     f"reference cohort {ref.name!r} (n={n}, version {ref.version[:12]}), "
+                     f"reference cohort {ref.name!r} ({counted}, version {ref.version[:12]}), "
                      f"{rule.label()}", label=label)
 
 

@@ -26,6 +26,7 @@ from gutaxis.formatting import (
     format_value,
     is_missing,
 )
+from gutaxis.indices import STATUS_REASONS
 from gutaxis.knowledge import load_chain, load_interventions
 from gutaxis.measures import Alert, Measure, RangeUsed
 from gutaxis.profile import LINK_STATUS_TEXT, LinkAssessment, Profile
@@ -56,6 +57,8 @@ _PATH = re.compile(r"(?<![\w/.:~-])(?:~?/(?:[\w.@+-]+/)+[\w@+-][\w.@+-]*"
                    r"|fasta|fa|nwk|gz))(?![\w/])")
 #: Most trend panels in one figure (4 rows of 4: fits an A4 page with its caption).
 _TRENDS_PER_FIGURE = 16
+#: The notes that open a measure the reference comparison found not computable.
+_NOT_COMPUTABLE = tuple(f"not computable: {reason}" for reason in STATUS_REASONS.values())
 
 
 # ---------------------------------------------------------------- formatting
@@ -76,8 +79,22 @@ def _number(x: Any, unit: str = "", censored: str | None = None) -> str:
 
 def _signed(x: Any, unit: str = "") -> str:
     text = _number(x, unit)
-    v = _finite(x)
-    return f"+{text}" if v is not None and v > 0 else text
+    if isinstance(x, str) and x in ("inf", "-inf"):
+        x = float(x)
+    positive = not is_missing(x) and float(x) > 0
+    return f"+{text}" if positive else text
+
+
+def _value(m: Measure) -> str:
+    """Write the value cell: the number, or "not computable" when an index is not.
+
+    A measure without a value whose first note is the index's "not computable"
+    reason (:data:`gutaxis.indices.STATUS_REASONS`, put there by the
+    comparison) reads "not computable", not a dash.
+    """
+    if m.value is None and m.notes and m.notes[0].startswith(_NOT_COMPUTABLE):
+        return "not computable"
+    return _number(m.value, m.unit, m.censored)
 
 
 def _percentile(m: Measure) -> str:
@@ -97,7 +114,8 @@ def _range_text(r: RangeUsed, unit: str) -> str:
     suffix = f" {unit}" if unit and not bare else ""
     lo, hi = _number(r.low, bare), _number(r.high, bare)
     if r.low is not None and r.high is not None:
-        text = f"{lo}–{hi}{suffix}"
+        # "−3.6 to −2.3", "−∞ to −2.3": a dash between two minus signs misreads
+        text = f"{lo} to {hi}{suffix}" if r.low < 0 else f"{lo}–{hi}{suffix}"
     elif r.high is not None:
         text = f"up to {hi}{suffix}"
     elif r.low is not None:
@@ -167,7 +185,7 @@ def _measure_row(profile: Profile, m: Measure, short: _Paths) -> dict[str, Any]:
     r = m.range_used
     return {
         "id": m.id, "label": m.label, "kind": m.kind,
-        "value": _number(m.value, m.unit, m.censored),
+        "value": _value(m),
         "percentile": _percentile(m),
         "reference_n": "–" if m.reference_n is None else str(m.reference_n),
         "status": _status(m.status),
@@ -202,24 +220,33 @@ def _key_numbers(profile: Profile, short: _Paths) -> dict[str, Any]:
 
 def _diversity_figures(profile: Profile, indices: Sequence[Measure]) -> list[dict[str, Any]]:
     ref_name = str(profile.reference.get("name") or "the reference")
+    rule = load_chain().percentile_rule
     out = []
     for m in indices:
-        ref = np.asarray(profile.reference_values.get(m.id, []), dtype=np.float64)
-        ref = ref[np.isfinite(ref)]
+        every = np.asarray(profile.reference_values.get(m.id, []), dtype=np.float64)
+        every = every[~np.isnan(every)]
+        ref = every[np.isfinite(every)]
         value = _finite(m.value)
         if value is None or m.percentile is None or not ref.size:
             continue
         ci = None
-        caption = (f"{m.label}: distribution in {ref_name} (n = {ref.size}) with this "
+        caption = (f"{m.label}: distribution in {ref_name} (n = {every.size}) with this "
                    f"patient's value {_number(value, m.unit)} (line)")
+        if ref.size < every.size:  # ±∞ are values (an MD-index of −∞) but have no place on an axis
+            caption += (f"; {every.size - ref.size} reference value(s) are infinite and not "
+                        "drawn, though they count in the percentile")
         pct = _percentile(m)
         at_end = not 0 < float(m.percentile) < 100  # "below/above every reference sample"
         caption += f", {pct}" if at_end else f"; reference percentile {pct}"
         if m.ci_low is not None and m.ci_high is not None:
-            lo, hi = np.percentile(ref, [m.ci_low, m.ci_high])
-            ci = (float(lo), float(hi))
+            lo, hi = rule.values_at(every, [m.ci_low, m.ci_high])
+            # an end at ±∞ is drawn to the edge of the histogram
+            ci = (float(np.clip(lo, ref.min(), ref.max())) if not np.isnan(lo) else lo,
+                  float(np.clip(hi, ref.min(), ref.max())) if not np.isnan(hi) else hi)
             if not at_end:
                 caption += "; the band shows that interval as reference values"
+                if np.isinf(lo) or np.isinf(hi):
+                    caption += " (an infinite end reaches the edge of the plot)"
         caption += f"; status: {_status(m.status)['text']}."
         fig = PF.reference_distribution(ref, value, label=m.label, unit=m.unit, ci=ci)
         out.append(_figure(f"fig-ref-{_slug(m.id)}", fig, caption))
