@@ -488,6 +488,9 @@ CASES: list[Case] = [
     (gindices.key_taxa_resolution, (None,), {}, InputError, r"study must be a Study; got None"),
     (gindices.compute_indices, (pd.DataFrame(),), {}, InputError,
      r"study must be a Study.*got DataFrame"),
+    (gindices.not_computable_reason, ("shannon_entropy",), {}, NotFoundError,
+     r"index\(s\) not found in the indices that can be not computable: 'shannon_entropy'.*"
+     r"gmhi, md_index"),
 
     # --- gutaxis.knowledge: the load_* functions
     (gknowledge.load_marker_catalog, (MISSING,), {}, FormatError,

@@ -10,7 +10,7 @@ import jsonschema
 import numpy as np
 
 from builders.profile import make_profile
-from gutaxis.indices import STATUS_REASONS
+from gutaxis.indices import not_computable_reason
 from gutaxis.measures import Measure, RangeUsed
 from gutaxis.profile import FollowupRow
 from gutaxis.report import profile_document, profile_schema
@@ -26,7 +26,7 @@ def _rows(context: dict, section: str = "diversity") -> dict[str, dict]:
 
 
 def test_a_gmhi_that_is_not_computable_says_so_in_the_value_cell() -> None:
-    note = f"not computable: {STATUS_REASONS['gmhi']}"
+    note = f"not computable: {not_computable_reason('gmhi')}"
     gmhi = Measure("index:gmhi", "GMHI", "index", None, "", "not measured", notes=(note,))
     other = Measure("index:gmhi", "GMHI", "index", None, "", "not measured",
                     notes=("not applicable: the table is not a species-level profile",))

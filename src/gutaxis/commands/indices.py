@@ -76,11 +76,11 @@ class IndicesResult:
             holds (and as what), why a value is not computable, and how each
             key taxon was measured.
         """
-        from gutaxis.indices import STATUS_REASONS
+        from gutaxis.indices import STATUS_COLUMNS, not_computable_reason
 
         return {"schema_version": NOTES_SCHEMA_VERSION, "source": self.study.source,
                 "notes": self.notes, "found": self.frame.attrs.get("found", {}),
-                "not_computable": {k: v for k, v in STATUS_REASONS.items()
+                "not_computable": {k: not_computable_reason(k) for k in STATUS_COLUMNS
                                    if k in self.frame.columns},
                 "key_taxa": self.frame.attrs.get("resolution", {})}
 

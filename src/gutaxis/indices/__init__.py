@@ -28,9 +28,9 @@ from gutaxis.indices._common import NotApplicableError
 from gutaxis.indices._driver import (
     INDEX_COLUMNS,
     STATUS_COLUMNS,
-    STATUS_REASONS,
     STATUSES,
     compute_indices,
+    not_computable_reason,
 )
 from gutaxis.indices.gmhi import gmhi, gmhi_values
 from gutaxis.indices.key_taxa import KeyTaxonMatch, key_taxa, key_taxa_resolution
@@ -50,5 +50,5 @@ __all__ = [
     "INDEX_COLUMNS",
     "STATUS_COLUMNS",
     "STATUSES",
-    "STATUS_REASONS",
+    "not_computable_reason",
 ]

@@ -16,13 +16,16 @@ import numpy as np
 import pandas as pd
 
 from gutaxis.diversity import alpha_diversity
+from gutaxis.exceptions import NotFoundError
 from gutaxis.indices._common import NotApplicableError
-from gutaxis.indices.gmhi import gmhi
+from gutaxis.indices.gmhi import PSEUDOCOUNT, gmhi
 from gutaxis.indices.key_taxa import key_taxa
 from gutaxis.indices.md_index import md_index, md_index_lists
+from gutaxis.knowledge import load_taxa_catalog
 from gutaxis.study import Study, check_study
 
-__all__ = ["compute_indices", "INDEX_COLUMNS", "STATUS_COLUMNS", "STATUSES", "STATUS_REASONS"]
+__all__ = ["compute_indices", "INDEX_COLUMNS", "STATUS_COLUMNS", "STATUSES",
+           "not_computable_reason"]
 
 logger = logging.getLogger(__name__)
 
@@ -32,14 +35,43 @@ INDEX_COLUMNS = ("gmhi", "md_index", "shannon_entropy")
 STATUS_COLUMNS = ("gmhi", "md_index")
 #: What a status says of a sample's value.
 STATUSES = ("computed", "not computable", "not applicable", "empty sample")
-#: Why a value is not computable, per index (one sentence, for notes and reports).
-STATUS_REASONS = {
-    "gmhi": ("none of the 50 GMHI species (7 health-prevalent, 43 health-scarce) occurs in "
-             "the sample; the formula would give 0 from its pseudocount alone "
-             "(log10(1e-5 / 1e-5)), which is not a reading"),
-    "md_index": ("none of the decreased genera of the MD-index occurs in the sample, so the "
-                 "ratio has no denominator"),
-}
+
+
+def not_computable_reason(index: str) -> str:
+    """Say why a sample's value of ``index`` is not computable (one clause, for notes).
+
+    Parameters
+    ----------
+    index : {"gmhi", "md_index"}
+
+    Returns
+    -------
+    str
+        The sizes of the GMHI sets come from the knowledge base.
+
+    Raises
+    ------
+    NotFoundError
+        Another index (it has no "not computable" status).
+
+    Examples
+    --------
+    >>> print(not_computable_reason("md_index"))
+    none of the decreased genera of the MD-index occurs in the sample, so the ratio has no
+    denominator
+    """
+    if index == "gmhi":
+        sets = load_taxa_catalog().indices.gmhi.species_sets
+        sizes = ", ".join(f"{s.n} {s.label}" for s in sets)
+        eps = format(PSEUDOCOUNT, "g").replace("e-0", "e-")  # 1e-5, as the paper writes it
+        return (f"none of the {sum(s.n for s in sets)} GMHI species ({sizes}) occurs in the "
+                f"sample; the formula would give 0 from its pseudocount alone "
+                f"(log10({eps} / {eps})), which is not a reading")
+    if index == "md_index":
+        return ("none of the decreased genera of the MD-index occurs in the sample, so the "
+                "ratio has no denominator")
+    raise NotFoundError("index", [str(index)], "the indices that can be not computable",
+                        available=list(STATUS_COLUMNS))
 
 
 def _statuses(empty: np.ndarray, not_computable: np.ndarray) -> list[str]:
@@ -131,7 +163,7 @@ def compute_indices(study: Study) -> tuple[pd.DataFrame, dict[str, str]]:
         found["gmhi"] = values.attrs["found"]["note"]
         notes["gmhi"] = " ".join(filter(None, [
             found["gmhi"] + ".",
-            _count(status["gmhi"], "not computable", index, STATUS_REASONS["gmhi"])]))
+            _count(status["gmhi"], "not computable", index, not_computable_reason("gmhi"))]))
     except NotApplicableError as exc:
         columns["gmhi"] = pd.Series(np.nan, index=index)
         status["gmhi"] = ["not applicable"] * study.n_samples
@@ -146,7 +178,8 @@ def compute_indices(study: Study) -> tuple[pd.DataFrame, dict[str, str]]:
             f"ln(increased / decreased) with the {chosen.id} genus lists ({chosen.label}); "
             "-inf where none of the increased genera occurs in a sample.",
             found["md_index"] + ".",
-            _count(status["md_index"], "not computable", index, STATUS_REASONS["md_index"])]))
+            _count(status["md_index"], "not computable", index,
+                   not_computable_reason("md_index"))]))
     except NotApplicableError as exc:
         columns["md_index"] = pd.Series(np.nan, index=index)
         status["md_index"] = ["not applicable"] * study.n_samples

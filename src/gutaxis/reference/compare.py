@@ -26,7 +26,7 @@ import pandas as pd
 from gutaxis.checks import check_names, check_number, check_type
 from gutaxis.composition import taxon_labels
 from gutaxis.exceptions import NotFoundError, UnitError, ValidationError
-from gutaxis.indices import STATUS_REASONS, compute_indices
+from gutaxis.indices import compute_indices, not_computable_reason
 from gutaxis.io import TAXONOMY_SCHEMES, infer_sequencing, infer_taxonomy_scheme, parse_sequencing
 from gutaxis.knowledge import load_chain, load_taxa_catalog
 from gutaxis.markers import UNJUDGED_NOTE, conversion_factor
@@ -237,7 +237,7 @@ def _index_notes(col: str, value: float, frame: pd.DataFrame, notes: dict[str, s
     here = None if status is None else status[list(frame.index).index(sid)]
     out = []
     if here == "not computable":
-        out.append(f"not computable: {STATUS_REASONS[col]}")
+        out.append(f"not computable: {not_computable_reason(col)}")
     elif np.isnan(value) and notes.get(col):
         out.append(str(notes[col]))
     found = (frame.attrs.get("found") or {}).get(col)

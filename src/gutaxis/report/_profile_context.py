@@ -26,7 +26,7 @@ from gutaxis.formatting import (
     format_value,
     is_missing,
 )
-from gutaxis.indices import STATUS_REASONS
+from gutaxis.indices import STATUS_COLUMNS, not_computable_reason
 from gutaxis.knowledge import load_chain, load_interventions
 from gutaxis.measures import Alert, Measure, RangeUsed
 from gutaxis.profile import LINK_STATUS_TEXT, LinkAssessment, Profile
@@ -57,8 +57,6 @@ _PATH = re.compile(r"(?<![\w/.:~-])(?:~?/(?:[\w.@+-]+/)+[\w@+-][\w.@+-]*"
                    r"|fasta|fa|nwk|gz))(?![\w/])")
 #: Most trend panels in one figure (4 rows of 4: fits an A4 page with its caption).
 _TRENDS_PER_FIGURE = 16
-#: The notes that open a measure the reference comparison found not computable.
-_NOT_COMPUTABLE = tuple(f"not computable: {reason}" for reason in STATUS_REASONS.values())
 
 
 # ---------------------------------------------------------------- formatting
@@ -89,10 +87,11 @@ def _value(m: Measure) -> str:
     """Write the value cell: the number, or "not computable" when an index is not.
 
     A measure without a value whose first note is the index's "not computable"
-    reason (:data:`gutaxis.indices.STATUS_REASONS`, put there by the
+    reason (:func:`gutaxis.indices.not_computable_reason`, put there by the
     comparison) reads "not computable", not a dash.
     """
-    if m.value is None and m.notes and m.notes[0].startswith(_NOT_COMPUTABLE):
+    reasons = tuple(f"not computable: {not_computable_reason(k)}" for k in STATUS_COLUMNS)
+    if m.value is None and m.notes and m.notes[0].startswith(reasons):
         return "not computable"
     return _number(m.value, m.unit, m.censored)
 
