@@ -15,12 +15,11 @@ from gutaxis.reference._model import (
     Reference,
 )
 from gutaxis.reference.build import (
+    PER_SUBJECT,
     SmallReferenceWarning,
     build_reference,
     check_ranks,
-    query_columns_hint,
     relative_at,
-    select_samples,
 )
 from gutaxis.reference.compare import (
     MIN_VALUES,
@@ -30,11 +29,12 @@ from gutaxis.reference.compare import (
     place_markers,
 )
 from gutaxis.reference.store import load_reference, reference_document, save_reference
+from gutaxis.selection import query_columns_hint, select_samples  # their home since 0.3
 
 __all__ = [
     "Reference", "build_reference", "save_reference", "load_reference", "reference_document",
     "compare_to_reference", "place_markers", "ReferenceComparison", "percentile_status",
-    "select_samples", "query_columns_hint", "check_ranks", "relative_at",
+    "select_samples", "query_columns_hint", "check_ranks", "relative_at", "PER_SUBJECT",
     "SmallReferenceWarning", "MIN_VALUES",
     "DISTANCE_QUANTILE", "MIN_REFERENCE_SAMPLES", "RECOMMENDED_REFERENCE_SAMPLES",
 ]

@@ -54,8 +54,8 @@ from gutaxis.selection import (
 )
 from gutaxis.study import RANKS, Study, check_study
 
-__all__ = ["build_reference", "select_samples", "check_ranks", "relative_at",
-           "median_distances", "SmallReferenceWarning"]
+__all__ = ["build_reference", "check_ranks", "relative_at", "median_distances",
+           "SmallReferenceWarning", "PER_SUBJECT"]
 
 
 class SmallReferenceWarning(UserWarning):
