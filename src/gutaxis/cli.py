@@ -421,6 +421,11 @@ def indices(
     result = run_indices(options)
     for name, note in result.not_applicable.items():
         console.print(f"[yellow]{name}[/]: {note}", highlight=False)
+    for name, samples in result.not_computable.items():
+        shown = ", ".join(samples[:5]) + (" …" if len(samples) > 5 else "")
+        console.print(f"[yellow]{name}[/]: not computable in {len(samples)} of "
+                      f"{result.study.n_samples} sample(s) ({shown}); see "
+                      f"{name}_status in indices.tsv and indices.notes.json", highlight=False)
     written = result.write(out, overwrite=overwrite)
     _written(written, {"indices": "indices", "notes": "notes"})
 
