@@ -27,6 +27,7 @@ from gutaxis.diversity import alpha_metrics, beta_metrics
 from gutaxis.formatting import format_number, format_p, format_percent
 from gutaxis.outputs import write_text
 from gutaxis.report import figures as F
+from gutaxis.stats.linda import LinDAResult
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -52,6 +53,7 @@ _SKIP_KEYS = {
 }
 _EFFECT_NAMES = {"rank_biserial": "rank-biserial r", "epsilon_squared": "ε²", "R2": "R²"}
 _Q_SIG = 0.1  # the q below which a taxon counts as differentially abundant in the report
+_BIAS_DRAWS_TEXT = "200 simulated fits"  # linda's draws behind the bias's error
 _TOP_ASSOC = 25
 _TOP_IMPORTANCES = 10
 _MAX_CORR_ROWS = 120
@@ -242,35 +244,138 @@ def _composition(a: CohortAnalysis) -> dict[str, Any]:
     return out
 
 
+@dataclasses.dataclass(frozen=True)
+class _OneContrast:
+    """One contrast of a LinDA result in the shape :func:`figures.forest_plot` reads."""
+
+    table: pd.DataFrame
+    reference_group: str
+    comparison_group: str
+
+
+def _subject_text(model: str, subject: str | None, n_subjects: int | None) -> str:
+    if model == "subject means":
+        return (f" Each person counts once: the model is fitted on the mean CLR of their "
+                f"samples ({n_subjects:,} people, column {subject}).")
+    if model == "within subject":
+        return (f" The groups change within people, so each sample is compared with its "
+                f"person's own mean ({n_subjects:,} people, column {subject}).")
+    return ""
+
+
+def _one_contrast_table(rows: pd.DataFrame, names: Mapping[str, str], effect_name: str,
+                        note: str) -> Table:
+    return Table("da-table", ["Taxon", effect_name, "95 % interval", "p", "q", "Higher in",
+                              "Mean abundance", "Prevalence"],
+                 [[names[str(r.taxon)], format_number(r.effect),
+                   f"{format_number(r.ci_low)} to {format_number(r.ci_high)}",
+                   format_p(r.p), format_p(r.q),
+                   "–" if _missing(r.higher_in) else str(r.higher_in),
+                   _percent(r.mean_abundance), _percent(r.prevalence)]
+                  for r in rows.itertuples(index=False)],
+                 frozenset({1, 3, 4, 6, 7}), note=note)
+
+
+def _sig_note(n_sig: int, n_taxa: int, n_rows: int, what: str = "taxa with q") -> str:
+    return (f"{n_sig} of {n_taxa} {what} < {_Q_SIG}" if n_sig else
+            f"No taxon reached q < {_Q_SIG}; the {n_rows} with the smallest q are shown.")
+
+
+def _forest(fig_id: str, da: Any, order: Sequence[str], names: Mapping[str, str],
+            n_rows: int, n_sig: int, method: str) -> FigureBlock:
+    what = (f"{n_rows} taxa with q < {_Q_SIG}" if n_sig else
+            f"the {n_rows} taxa with the smallest q (none with q < {_Q_SIG})")
+    return _figure(fig_id, F.forest_plot(da, order, q_threshold=_Q_SIG, labels=names),
+                   f"{method}: log2 ratio {da.comparison_group} vs {da.reference_group} with "
+                   f"interval for {what}; filled: q < {_Q_SIG}.")
+
+
 def _differential(a: CohortAnalysis) -> dict[str, Any] | None:
     da = a.differential_abundance
     if da is None:
         return None
+    if isinstance(da, LinDAResult):
+        return _linda_section(a, da)
     rows = F.forest_rows(da.table, q_threshold=_Q_SIG)
     n_sig = int((da.table["q"] < _Q_SIG).sum())
     names = _display_labels(da.table["taxon"], da.table["label"])
-    table = Table("da-table", ["Taxon", "log2 ratio", "95 % interval", "p", "q", "Higher in",
-                               "Mean abundance", "Prevalence"],
-                  [[names[str(r.taxon)], format_number(r.effect),
-                    f"{format_number(r.ci_low)} to {format_number(r.ci_high)}",
-                    format_p(r.p), format_p(r.q),
-                    "–" if _missing(r.higher_in) else str(r.higher_in),
-                    _percent(r.mean_abundance), _percent(r.prevalence)]
-                   for r in rows.itertuples(index=False)],
-                  frozenset({1, 3, 4, 6, 7}),
-                  note=(f"{n_sig} of {len(da.table)} taxa with q < {_Q_SIG}" if n_sig else
-                        f"No taxon reached q < {_Q_SIG}; the {len(rows)} with the smallest q "
-                        "are shown."))
+    table = _one_contrast_table(rows, names, "log2 ratio",
+                                _sig_note(n_sig, len(da.table), len(rows)))
+    figure = (_forest("fig-da", da, a.group_order, names, len(rows), n_sig, da.method)
+              if len(rows) else None)
+    covariates = ", ".join(map(str, da.covariates)) or "none"
+    intro = (f"{da.method} at {da.rank} level: {da.comparison_group} compared with "
+             f"{da.reference_group} (reference), grouped by {da.group_column}; covariates: "
+             f"{covariates}; {da.mc_samples} Monte Carlo samples, seed {da.seed}. Effects are "
+             f"log2 ratios ({da.comparison_group} vs {da.reference_group}): positive means "
+             f"higher in {da.comparison_group}."
+             + _subject_text(getattr(da, "model", "samples"), getattr(da, "subject", None),
+                             getattr(da, "n_subjects", None)))
+    return {"da": da, "intro": intro, "table": table, "figure": figure, "n_sig": n_sig,
+            "summary": f"{n_sig} taxa with q < {_Q_SIG}", "covariates": covariates,
+            "notes": []}
+
+
+def _linda_section(a: CohortAnalysis, da: LinDAResult) -> dict[str, Any]:
+    """LinDA: one contrast like the count method; three groups or more, omnibus and pairs."""
+    first = da.table[da.table["contrast"] == da.contrasts[0]]
+    rows = F.forest_rows(first, q_threshold=_Q_SIG)
+    n_sig = int((first["q"] < _Q_SIG).sum())
+    names = _display_labels(first["taxon"], first["label"])
+    covariates = ", ".join(map(str, da.covariates)) or "none"
+    zeros = {"half-minimum": "zeros replaced by half the smallest proportion of their sample",
+             "pseudo-count 0.5": "0.5 added to every count",
+             "imputation": "zeros imputed in proportion to the sample's depth (the depth "
+                           "differed with the groups)",
+             }.get(da.zero_handling, "no zeros")
+    intro = (f"{da.method} at {da.rank} level, by {da.variable}; covariates: {covariates}. "
+             "Each taxon's centred log-ratio (log2) is regressed on the groups; the shift "
+             "the log-ratio gives every taxon alike (the compositional bias, the mode of all "
+             "taxa's estimates) is removed, so effects are log2 fold changes assuming most "
+             f"taxa do not change; {zeros}.")
     figure = None
-    if len(rows):
-        what = (f"{len(rows)} taxa with q < {_Q_SIG}" if n_sig else
-                f"the {len(rows)} taxa with the smallest q (none with q < {_Q_SIG})")
-        figure = _figure("fig-da", F.forest_plot(da, a.group_order, q_threshold=_Q_SIG,
-                                                     labels=names),
-                         f"{da.method}: log2 ratio {da.comparison_group} vs "
-                         f"{da.reference_group} with interval for {what}; filled: q < {_Q_SIG}.")
-    return {"da": da, "table": table, "figure": figure, "n_sig": n_sig,
-            "covariates": ", ".join(map(str, da.covariates)) or "none"}
+    if len(da.levels) >= 3:
+        pairs = list(da.contrasts[1:])
+        by_pair = {c: da.table[da.table["contrast"] == c].set_index("taxon") for c in pairs}
+        body = []
+        for r in rows.itertuples(index=False):
+            cells = [names[str(r.taxon)], format_number(r.statistic), format_p(r.p),
+                     format_p(r.q)]
+            for c in pairs:
+                pair = by_pair[c].loc[str(r.taxon)]
+                cells.append(f"{format_number(pair['effect'])} "
+                             f"(q {format_p(pair['q'], phrase=True)})")
+            cells += [_percent(r.mean_abundance), _percent(r.prevalence)]
+            body.append(cells)
+        k = len(pairs)
+        table = Table("da-table", ["Taxon", "F", "p", "q", *(f"{c}: log2 ratio" for c in pairs),
+                                   "Mean abundance", "Prevalence"], body,
+                      frozenset({1, 2, 3, *range(4, 6 + k)}),
+                      note=_sig_note(n_sig, len(first), len(rows),
+                                     "taxa differ between the groups, omnibus q"))
+        intro += (f" {len(da.levels)} groups ({', '.join(da.levels)}): an omnibus F test asks "
+                  "whether a taxon differs between any of them (taxa listed by its q); each "
+                  "pair of groups then has its log2 ratio and its own q (Benjamini–Hochberg "
+                  "across the taxa of that pair).")
+        summary = f"{n_sig} taxa differ between the groups (omnibus q < {_Q_SIG})"
+    else:
+        continuous = da.variable_type == "continuous"
+        effect_name = f"log2 change per unit of {da.variable}" if continuous else "log2 ratio"
+        table = _one_contrast_table(rows, names, effect_name,
+                                    _sig_note(n_sig, len(first), len(rows)))
+        if continuous:
+            intro += f" Effects are log2 changes per unit of {da.variable}."
+        else:
+            reference, comparison = da.levels
+            intro += (f" Effects are log2 ratios ({comparison} vs {reference}): positive "
+                      f"means higher in {comparison}.")
+            if len(rows):
+                figure = _forest("fig-da", _OneContrast(first, reference, comparison),
+                                 a.group_order, names, len(rows), n_sig, "LinDA")
+        summary = f"{n_sig} taxa with q < {_Q_SIG}"
+    intro += _subject_text(da.model, da.subject, da.n_subjects)
+    return {"da": da, "intro": intro, "table": table, "figure": figure, "n_sig": n_sig,
+            "summary": summary, "covariates": covariates, "notes": list(da.notes)}
 
 
 def _markers(a: CohortAnalysis) -> dict[str, Any] | None:
@@ -412,8 +517,7 @@ def _summary(a: CohortAnalysis, sections: Mapping[str, Any]) -> list[str]:
         items.append("Alpha metrics differing between groups at q < 0.05: "
                      f"{', '.join(sig_alpha) or 'none'}.")
     if sections["da"] is not None:
-        items.append(f"Differential abundance ({a.rank}): {sections['da']['n_sig']} taxa "
-                     f"with q < {_Q_SIG}.")
+        items.append(f"Differential abundance ({a.rank}): {sections['da']['summary']}.")
     if a.marker_tests:
         sig = [f"{m} (higher in {t.extra.get('higher_in')})" if t.extra.get("higher_in")
                else m for m, t in a.marker_tests.items()
@@ -449,15 +553,8 @@ def _methods_text(a: CohortAnalysis) -> list[str]:
                      f"{' / '.join(map(str, perms))} permutations{seed_txt}.")
     paras.append(f"Composition is summarised as mean relative abundance per group at phylum "
                  f"and {a.rank} level (unrarefied table).")
-    da = a.differential_abundance
-    if da is not None:
-        cov = f", adjusted for {', '.join(map(str, da.covariates))}" if da.covariates else ""
-        prev = p.get("min_prevalence")
-        prev_txt = (f"; taxa present in fewer than {100 * prev:g} % of samples were left out"
-                    if isinstance(prev, int | float) else "")
-        paras.append(f"Differential abundance at {da.rank} level: {da.method} ({da.citation}), "
-                     f"{da.comparison_group} vs {da.reference_group}{cov}, {da.mc_samples} "
-                     f"Monte Carlo samples (seed {da.seed}){prev_txt}.")
+    if a.differential_abundance is not None:
+        paras.append(_da_methods(a.differential_abundance, p.get("min_prevalence")))
     if a.markers is not None:
         listed = "; ".join(f"{m} ({a.markers.unit(m)})" for m in a.markers.names)
         paras.append(f"The markers — {listed} — were compared between groups with the "
@@ -474,6 +571,32 @@ def _methods_text(a: CohortAnalysis) -> list[str]:
     if software:
         paras.append("Software: " + ", ".join(f"{k} {v}" for k, v in software.items()) + ".")
     return paras
+
+
+def _da_methods(da: Any, prevalence: Any) -> str:
+    """Return the methods paragraph of the differential-abundance step (either method)."""
+    cov = f", adjusted for {', '.join(map(str, da.covariates))}" if da.covariates else ""
+    prev_txt = (f"; taxa present in fewer than {100 * prevalence:g} % of samples were left out"
+                if isinstance(prevalence, int | float) else "")
+    people = {"subject means": "; one mean CLR per person",
+              "within subject": "; each sample against its person's mean (within-person)",
+              }.get(getattr(da, "model", "samples"), "")
+    if not isinstance(da, LinDAResult):
+        return (f"Differential abundance at {da.rank} level: {da.method} ({da.citation}), "
+                f"{da.comparison_group} vs {da.reference_group}{cov}, {da.mc_samples} "
+                f"Monte Carlo samples (seed {da.seed}){people}{prev_txt}.")
+    tests = (f"an omnibus F test across the {len(da.levels)} groups and every pair of groups"
+             if len(da.levels) >= 3 else
+             f"a slope in {da.variable}" if da.variable_type == "continuous" else
+             f"{da.levels[1]} vs {da.levels[0]}")
+    bias = (f"its estimation error added to the standard errors ({_BIAS_DRAWS_TEXT}, seed "
+            f"{da.seed})" if da.bias_uncertainty else "taken as known")
+    return (f"Differential abundance at {da.rank} level: {da.method} ({da.citation}), "
+            f"linear models of each taxon's centred log-ratio (log2; zeros: {da.zero_handling}) "
+            f"on {da.variable}{cov}, {tests}; the compositional bias, the mode of the "
+            f"estimates across taxa, removed from each contrast and {bias}; t and F tests on "
+            f"{da.df} residual degrees of freedom, Benjamini–Hochberg q-values per "
+            f"contrast{people}{prev_txt}.")
 
 
 def _provenance(a: CohortAnalysis) -> dict[str, Any]:
