@@ -511,7 +511,7 @@ def differential_abundance(study: Study, group_column: str, *, reference: str | 
         raise InputError(
             f"differential abundance needs read counts: it models the sampling of reads; "
             f"{study.source} holds relative abundances (kind='relative'). Give the read-count "
-            "table instead."
+            "table instead, or use gutaxis.stats.linda, which takes relative abundances."
         )
     if study.samples is None:
         raise InputError(
@@ -545,7 +545,8 @@ def differential_abundance(study: Study, group_column: str, *, reference: str | 
     if len(levels) != 2:
         sizes = groups.value_counts().sort_index()
         listed = ", ".join(f"{g!r} ({n})" for g, n in sizes.items())
-        advice = ("Subset the samples to the two groups to compare first."
+        advice = ("Subset the samples to the two groups to compare first, or use "
+                  "gutaxis.stats.linda (an omnibus test and every pair of groups)."
                   if len(levels) > 2 else "There is nothing to compare.")
         raise InputError(
             f"differential abundance compares exactly two groups; {group_column!r} has "
