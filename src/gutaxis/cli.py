@@ -328,8 +328,9 @@ def analyze(
                                                     "Example: --trees 500")]
     = default(CohortParameters, "n_estimators"),
     mc_samples: Annotated[int, typer.Option(
-        help="Monte Carlo instances of the differential-abundance test. "
-                    "Example: --mc-samples 256")] = default(CohortParameters, "mc_samples"),
+        help="Monte Carlo instances of the differential-abundance test of read counts "
+             "in two groups (LinDA, for relative abundances or more groups, has none). "
+             "Example: --mc-samples 256")] = default(CohortParameters, "mc_samples"),
     no_classifier: Annotated[bool, typer.Option(
         "--no-classifier", help="Skip the random-forest classifiers. "
                                 "Example: --no-classifier")] = False,

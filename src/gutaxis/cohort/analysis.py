@@ -78,6 +78,7 @@ if TYPE_CHECKING:
     from gutaxis.stats import TestResult
     from gutaxis.stats.classifier import ClassifierResult, FittedClassifier
     from gutaxis.stats.differential import DifferentialAbundance
+    from gutaxis.stats.linda import LinDAResult
     from gutaxis.study import Study
 
 __all__ = ["CohortAnalysis", "analyze_cohort", "check_cohort"]
@@ -121,8 +122,13 @@ class CohortAnalysis:
     group_mean_abundance : dict of str to pandas.DataFrame
         ``{"phylum": …, rank: …}``: taxa × groups, mean relative abundance;
         the rank's table holds the top taxa by overall mean.
-    differential_abundance : DifferentialAbundance or None
-        The compositional test at ``rank``; ``None`` when skipped (reason in ``skipped``).
+    differential_abundance : DifferentialAbundance, LinDAResult or None
+        The compositional test at ``rank``: the ALDEx2-style count method
+        (:class:`~gutaxis.stats.DifferentialAbundance`) for read counts in
+        two groups, LinDA (:class:`~gutaxis.stats.LinDAResult`: an omnibus
+        test and every pair of groups) for relative abundances or three
+        groups or more; its ``method`` says which ran.  ``None`` when skipped
+        (reason in ``skipped``).
     markers : MarkerPanel or None
         Marker values with units; ``None`` when no markers were given.
     marker_tests : dict of str to TestResult
@@ -168,7 +174,7 @@ class CohortAnalysis:
     rank: str
     phylum_abundance: pd.DataFrame
     group_mean_abundance: dict[str, pd.DataFrame]
-    differential_abundance: DifferentialAbundance | None
+    differential_abundance: DifferentialAbundance | LinDAResult | None
     markers: MarkerPanel | None
     marker_tests: dict[str, TestResult]
     marker_correlations: pd.DataFrame
@@ -455,25 +461,32 @@ def _clr_frame(study: Study) -> pd.DataFrame:
 
 # ------------------------------------------------------------ 4. differential
 def _differential(study: Study, comp: _Composition, order: list[str], p: CohortParameters,
-                  skipped: dict[str, str], step: _Steps) -> DifferentialAbundance | None:
-    from gutaxis.stats.differential import differential_abundance
+                  skipped: dict[str, str], step: _Steps) -> DifferentialAbundance | LinDAResult:
+    """Read counts in two groups: the ALDEx2-style count method; otherwise LinDA.
 
-    da = None
-    if len(order) != 2:
-        skipped["differential abundance"] = (f"compares two groups; {p.group_column} has "
-                                             f"{len(order)} (subset the metadata)")
-    elif study.kind != "counts":
-        skipped["differential abundance"] = "needs read counts; the table holds relative abundances"
-    else:
+    LinDA serves relative abundances (MetaPhlAn) and three groups or more
+    (an omnibus test and every pair).  With ``--subject`` both count each
+    subject once (one mean CLR per subject; each subject lies in one group).
+    """
+    from gutaxis.stats.differential import differential_abundance
+    from gutaxis.stats.linda import linda
+
+    da: DifferentialAbundance | LinDAResult
+    if study.kind == "counts" and len(order) == 2:
         da = differential_abundance(comp.at_rank, p.group_column, reference=order[0],
                                     covariates=p.covariates, mc_samples=p.mc_samples,
-                                    seed=p.seed, min_prevalence=p.min_prevalence, rank=p.rank)
-        da = dataclasses.replace(da, table=da.table.assign(
-            label=[comp.labels.get(t, t) for t in da.table["taxon"]]))
-        if da.dropped_samples:
-            skipped["samples left out of differential abundance"] = (
-                f"{len(da.dropped_samples)} sample(s) without a covariate value or without "
-                f"reads in the tested taxa: {_shown(list(da.dropped_samples))}")
+                                    seed=p.seed, min_prevalence=p.min_prevalence, rank=p.rank,
+                                    subject=p.subject)
+    else:
+        da = linda(comp.at_rank, p.group_column, reference=order[0], covariates=p.covariates,
+                   subject=p.subject, categorical=True, min_prevalence=p.min_prevalence,
+                   rank=p.rank, seed=p.seed)
+    da = dataclasses.replace(da, table=da.table.assign(
+        label=[comp.labels.get(t, t) for t in da.table["taxon"]]))
+    if da.dropped_samples:
+        skipped["samples left out of differential abundance"] = (
+            f"{len(da.dropped_samples)} sample(s) without a covariate value or without "
+            f"reads in the tested taxa: {_shown(list(da.dropped_samples))}")
     step("differential abundance")
     return da
 
