@@ -80,6 +80,11 @@ Transpose = Annotated[bool | None, typer.Option(
     "--transpose/--no-transpose",
     help="Plain tables: force samples in columns (--transpose) or in rows (--no-transpose) "
          "instead of detecting it. Example: --transpose")]
+Subject = Annotated[str | None, typer.Option(
+    help="Metadata column naming the person each sample came from, when some gave several: "
+         "people are then counted, not samples (analyze: one value per person in the tests, "
+         "whole people permuted, cross-validation folds that keep a person together; "
+         "reference build: see --per-subject). Example: --subject host_subject_id")]
 Threads = Annotated[int | None, typer.Option(
     help="Threads (default: all cores). Example: --threads 2")]
 
@@ -286,11 +291,7 @@ def analyze(
         help="Metadata column that defines the groups (each needs ≥ 3 samples). "
              "Example: --group Subject")],
     out: Out,
-    subject: Annotated[str | None, typer.Option(
-        help="Metadata column naming the person each sample came from, when some gave "
-             "several samples: the tests then count people (one value per person, whole "
-             "people permuted, cross-validation folds that keep a person together). "
-             "Example: --subject host_subject_id")] = None,
+    subject: Subject = None,
     where: Annotated[str | None, typer.Option(
         help="Analyse only the samples whose metadata satisfy this condition. "
              "Example: --where \"diagnosis in ['CD', 'nonIBD']\"")] = None,
@@ -464,9 +465,7 @@ def reference_build(
         help="Count tables: samples with fewer reads are left out of the reference "
                     "(and a patient below it is not compared). Example: --min-reads 5000")]
     = default(ReferenceOptions, "min_reads"),
-    subject: Annotated[str | None, typer.Option(
-        help="Metadata column naming the person each sample came from; the reference then "
-             "counts people, not samples. Example: --subject host_subject_id")] = None,
+    subject: Subject = None,
     per_subject: Annotated[str, typer.Option(
         help="With --subject: a person's first sample (in the table's order), the mean of "
              "their samples, or all of them. Example: --per-subject mean")]

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import numbers
 from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from gutaxis.exceptions import ValidationError
 
@@ -105,6 +107,20 @@ def _probability(value: Any, name: str) -> float:
     if not (math.isnan(p) or 0.0 <= p <= 1.0):
         raise ValidationError(f"{name} must be in [0, 1] or NaN; got {p!r}")
     return p
+
+
+def table_value(value: Any) -> Any:
+    """Return one cell of a result table as JSON: NaN, ±∞ and NA as None, NumPy as Python."""
+    if value is None or value is pd.NA:
+        return None
+    if isinstance(value, bool | np.bool_):
+        return bool(value)
+    if isinstance(value, numbers.Integral):
+        return int(value)
+    if isinstance(value, numbers.Real):
+        value = float(value)
+        return value if math.isfinite(value) else None
+    return str(value)
 
 
 def _plain(value: Any) -> Any:

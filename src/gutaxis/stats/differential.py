@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import math
 import numbers
 from collections.abc import Sequence
 from typing import Any
@@ -37,6 +36,7 @@ from gutaxis.stats._linear import (
     subject_ids,
     subject_model,
 )
+from gutaxis.stats._results import table_value
 from gutaxis.study import Study, check_study
 
 __all__ = ["DifferentialAbundance", "differential_abundance", "METHOD", "CITATION"]
@@ -158,7 +158,7 @@ class DifferentialAbundance:
             one dict per table row, keys as the table's columns.
         """
         features = [
-            {column: _plain(value) for column, value in zip(_COLUMNS, row, strict=True)}
+            {column: table_value(value) for column, value in zip(_COLUMNS, row, strict=True)}
             for row in self.table[list(_COLUMNS)].itertuples(index=False, name=None)
         ]
         return {
@@ -179,19 +179,6 @@ class DifferentialAbundance:
             "dropped_samples": [str(x) for x in self.dropped_samples],
             "features": features,
         }
-
-
-def _plain(value: Any) -> Any:
-    if value is None or value is pd.NA:
-        return None
-    if isinstance(value, bool | np.bool_):
-        return bool(value)
-    if isinstance(value, numbers.Integral):
-        return int(value)
-    if isinstance(value, numbers.Real):
-        value = float(value)
-        return value if math.isfinite(value) else None
-    return str(value)
 
 
 # -------------------------------------------------------------- the kernels

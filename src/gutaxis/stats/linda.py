@@ -15,7 +15,6 @@ serves relative profiles (MetaPhlAn) as well as count tables.
 from __future__ import annotations
 
 import dataclasses
-import math
 import numbers
 from collections.abc import Sequence
 from typing import Any, Literal
@@ -50,6 +49,7 @@ from gutaxis.stats._linear import (
     subject_ids,
     subject_model,
 )
+from gutaxis.stats._results import table_value
 from gutaxis.stats.group_tests import bh_adjust
 from gutaxis.study import Study, check_study
 
@@ -202,7 +202,7 @@ class LinDAResult:
         ['taxon', 'label', 'contrast', 'effect', 'se']
         """
         features = [
-            {column: _plain(value) for column, value in zip(_COLUMNS, row, strict=True)}
+            {column: table_value(value) for column, value in zip(_COLUMNS, row, strict=True)}
             for row in self.table[list(_COLUMNS)].itertuples(index=False, name=None)
         ]
         return {
@@ -221,7 +221,7 @@ class LinDAResult:
             "bias_uncertainty": self.bias_uncertainty,
             "seed": int(self.seed),
             "df": int(self.df),
-            "bias": {str(k): _plain(v) for k, v in self.bias.items()},
+            "bias": {str(k): table_value(v) for k, v in self.bias.items()},
             "group_sizes": {str(k): int(v) for k, v in self.group_sizes.items()},
             "n_samples": int(self.n_samples),
             "n_subjects": None if self.n_subjects is None else int(self.n_subjects),
@@ -231,19 +231,6 @@ class LinDAResult:
             "notes": list(self.notes),
             "features": features,
         }
-
-
-def _plain(value: Any) -> Any:
-    if value is None or value is pd.NA:
-        return None
-    if isinstance(value, bool | np.bool_):
-        return bool(value)
-    if isinstance(value, numbers.Integral):
-        return int(value)
-    if isinstance(value, numbers.Real):
-        value = float(value)
-        return value if math.isfinite(value) else None
-    return str(value)
 
 
 # -------------------------------------------------------------- the driver
