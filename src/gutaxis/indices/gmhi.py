@@ -204,7 +204,8 @@ def _frame_profile(frame: pd.DataFrame
         raise NotApplicableError(
             "gmhi", f"the table mixes species with other rows ({', '.join(map(repr, others[:5]))}"
             f"{' …' if len(others) > 5 else ''}); give the species level only (MetaPhlAn "
-            "--tax_lev s, or read the file with gutaxis.io.read_table, which keeps it)")
+            "--tax_lev s; a MetaPhlAn profile given as the table is read at its species "
+            "level)")
     if len(set(names)) != len(names):
         dupes = sorted({n for n in names if names.count(n) > 1})
         raise NotApplicableError("gmhi", f"species names repeat: {', '.join(dupes[:5])}")
