@@ -116,6 +116,15 @@ def test_subject_column_errors(cohort):
              where="host_subject_id in ['person0', 'person1'] or diagnosis == 'control'")
 
 
+def test_too_few_people_for_a_permutation_p_below_005_is_refused_up_front(cohort):
+    three_each = "host_subject_id in ['person0', 'person1', 'person2', 'person12', " \
+                 "'person13', 'person14']"
+    with pytest.raises(ValidationError, match=r"--subject host_subject_id: PERMANOVA with whole "
+                                              r"subjects permuted: the groups hold 3 and 3 "
+                                              r"subjects, which allow only 10 distinct"):
+        _run(cohort, subject="host_subject_id", where=three_each)
+
+
 def test_where_chooses_the_samples(cohort):
     first_visits = _run(cohort, where="visit == 0", classifier=False)
     assert len(first_visits.groups) == 24

@@ -34,23 +34,23 @@ def _repeated(n_subjects: int, per_subject: int | list[int], rng: np.random.Gene
 
 # ----------------------------------------------------------------------- designs
 def test_whole_subject_relabellings_keep_subjects_whole():
-    ids = _ids(10)
-    subjects = ["a", "a", "a", "b", "b", "c", "d", "d", "e", "f"]
-    codes = np.array([0, 0, 0, 0, 0, 0, 1, 1, 1, 1])
+    ids = _ids(11)
+    subjects = ["a", "a", "a", "b", "b", "c", "d", "d", "e", "f", "g"]
+    codes = np.array([0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1])
     design = permutation_design(ids, codes, subjects, "test")
-    assert design.kind == "whole subjects" and design.n_subjects == 6
+    assert design.kind == "whole subjects" and design.n_subjects == 7
     rng = np.random.default_rng(0)
-    out = np.empty(10, dtype=np.int64)
+    out = np.empty(11, dtype=np.int64)
     seen = set()
     for _ in range(300):
         design.relabel(codes, rng, out)
         per_subject = pd.Series(out).groupby(subjects).nunique()
         assert (per_subject == 1).all()  # a subject's samples share their label
-        # three subjects in each group, whatever their sizes
+        # three subjects in group 0 and four in group 1, whatever their sizes
         labels = pd.Series(out).groupby(subjects).first()
-        assert sorted(labels.tolist()) == [0, 0, 0, 1, 1, 1]
+        assert sorted(labels.tolist()) == [0, 0, 0, 1, 1, 1, 1]
         seen.add(tuple(labels))
-    assert len(seen) == 20  # all C(6, 3) assignments of the labels to subjects occur
+    assert len(seen) == 35  # all C(7, 3) assignments of the labels to subjects occur
 
 
 def test_within_subject_relabellings_keep_each_subjects_labels():
@@ -85,8 +85,11 @@ def test_free_design_draws_scikit_bio_stream():
     ([0, 0, 1, 1, 0, 1], ["a", "a", "b", "b", "c", "c"],
      r"changes within 1 subject\(s\) and is constant within 2 other"),
     ([0, 0, 0, 1, 1, 1], ["a", "a", "b", "c", "c", "d"],
-     r"the groups hold 2 and 2 subjects, which allow only 6 distinct relabellings"),
+     r"the groups hold 2 and 2 subjects, which allow only 3 distinct partitions"),
     ([0, 0, 0, 1, 1, 1], ["a", "a", None, "c", "c", "d"], r"1 sample\(s\) have no subject"),
+    # 3 + 3 people: C(6, 3) = 20 relabellings but only 10 partitions (A/B swapped): p ≥ 0.1
+    ([0, 0, 0, 1, 1, 1], ["a", "b", "c", "d", "e", "f"],
+     r"the groups hold 3 and 3 subjects, which allow only 10 distinct partitions"),
 ])
 def test_designs_that_cannot_be_tested_honestly_are_refused(codes, subjects, message):
     with pytest.raises(InputError, match=message):
@@ -94,35 +97,37 @@ def test_designs_that_cannot_be_tested_honestly_are_refused(codes, subjects, mes
 
 
 def test_subjects_series_is_matched_by_sample_id():
-    ids = _ids(10)
-    subjects = pd.Series([f"p{i // 2}" for i in range(10)], index=ids)[::-1]
-    codes = np.array([0, 1] * 5)
+    ids = _ids(12)
+    subjects = pd.Series([f"p{i // 2}" for i in range(12)], index=ids)[::-1]
+    codes = np.array([0, 1] * 6)
     assert permutation_design(ids, codes, subjects, "t").kind == "within subjects"
     with pytest.raises(InputError, match=r"1 sample\(s\) have no subject: s7"):
         permutation_design(ids, codes, subjects.drop("s7"), "t")
-    with pytest.raises(InputError, match=r"the 4 subjects allow only 16 distinct"):
-        permutation_design(ids[:8], codes[:8], subjects.iloc[2:], "t")
+    # before/after in 5 people: 2⁵ relabellings, but swapping "before" and "after" everywhere
+    # is the same partition, so 16 — the smallest p would be 1/16 > 0.05
+    with pytest.raises(InputError, match=r"the 5 subjects allow only 16 distinct partitions"):
+        permutation_design(ids[:10], codes[:10], subjects.iloc[2:], "t")
 
 
 # ------------------------------------------------------------- exact reference
 def test_whole_subject_p_value_matches_full_enumeration():
-    """3 + 3 subjects: 20 relabellings; the Monte Carlo p estimates the exact one."""
+    """3 + 4 subjects: 35 relabellings; the Monte Carlo p estimates the exact one."""
     rng = np.random.default_rng(3)
-    dm, groups, subjects = _repeated(6, [2, 3, 2, 4, 2, 3], rng, subject_sd=1.0)
+    dm, groups, subjects = _repeated(7, [2, 3, 2, 4, 2, 3, 1], rng, subject_sd=1.0)
     subject_index = pd.factorize(subjects)[0]
-    first = [int(np.flatnonzero(subject_index == s)[0]) for s in range(6)]
+    first = [int(np.flatnonzero(subject_index == s)[0]) for s in range(7)]
     subject_group = groups[first]
     observed = permanova(dm, groups, permutations=0).statistic
     fs = []
-    for chosen in itertools.combinations(range(6), 3):
+    for chosen in itertools.combinations(range(7), 3):
         relabelled = np.where(np.isin(subject_index, chosen), "A", "B")
         fs.append(permanova(dm, relabelled, permutations=0).statistic)
     fs = np.array(fs)
     exact = float(np.mean(fs >= observed * (1 - 1e-9)))
-    assert sorted(subject_group) == ["A"] * 3 + ["B"] * 3
+    assert sorted(subject_group) == ["A"] * 3 + ["B"] * 4
     result = permanova(dm, groups, permutations=4999, seed=2, subjects=subjects)
     assert result.extra["permutation_design"]["kind"] == "whole subjects"
-    assert result.extra["permutation_design"]["n_subjects"] == 6
+    assert result.extra["permutation_design"]["n_subjects"] == 7
     # binomial standard error of a Monte Carlo p from 4,999 draws ≤ 0.0071
     assert abs(result.p_value - exact) < 4 * 0.0071
     assert result.statistic == pytest.approx(observed, rel=1e-12)

@@ -70,6 +70,7 @@ from gutaxis.stats import (
     permdisp,
     spearman_pairs,
 )
+from gutaxis.stats._permutations import permutation_design
 from gutaxis.study import check_study
 
 if TYPE_CHECKING:
@@ -309,6 +310,10 @@ def _check_subjects(subjects: pd.Series, labels: pd.Series, order: list[str],
         listed = ", ".join(f"{g!r} has {n}" for g, n in small.items())
         raise ValidationError(f"--subject {p.subject}: every group needs at least "
                               f"{p.min_group_size} subjects; {listed}")
+    try:  # the permutation tests' own rule, checked before the work
+        permutation_design(labels.index, pd.factorize(labels)[0], subjects, "PERMANOVA")
+    except InputError as exc:
+        raise ValidationError(f"--subject {p.subject}: {exc}") from None
 
 
 def _repeated_measures_note(samples: pd.DataFrame, group_column: str) -> str | None:

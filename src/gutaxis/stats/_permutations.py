@@ -20,8 +20,9 @@ more than one level, e.g. before/after a treatment)
     strata = subject)`` does.
 
 A factor that is constant in some subjects and changes in others is refused:
-neither scheme tests it as a whole.  So is a design whose relabellings are so
-few that no p-value below 0.05 is possible.
+neither scheme tests it as a whole.  So is a design whose distinct partitions
+are so few that no p-value below 0.05 is possible (relabellings that only swap
+the names of two equal groups give the same statistic and count once).
 """
 
 from __future__ import annotations
@@ -164,12 +165,12 @@ def permutation_design(ids: pd.Index, codes: np.ndarray, subjects: Any,
     >>> permutation_design(ids, codes, subjects, "PERMANOVA")  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    gutaxis.exceptions.InputError: PERMANOVA ... 2 and 2 subjects, which allow only 6 ...
-    >>> ids = pd.Index(list("abcdefghij"))  # before/after in each of 5 people: 2⁵ = 32
-    >>> subjects = [f"p{i // 2}" for i in range(10)]
-    >>> design = permutation_design(ids, np.array([0, 1] * 5), subjects, "PERMANOVA")
+    gutaxis.exceptions.InputError: PERMANOVA ... 2 and 2 subjects, which allow only 3 ...
+    >>> ids = pd.Index([f"s{i}" for i in range(12)])  # before/after in 6 people: 2⁶ / 2 = 32
+    >>> subjects = [f"p{i // 2}" for i in range(12)]
+    >>> design = permutation_design(ids, np.array([0, 1] * 6), subjects, "PERMANOVA")
     >>> design.kind, design.n_subjects
-    ('within subjects', 5)
+    ('within subjects', 6)
     """
     if subjects is None:
         return FREE
@@ -180,13 +181,16 @@ def permutation_design(ids: pd.Index, codes: np.ndarray, subjects: Any,
     several = int((np.bincount(subject, minlength=n_subjects) > 1).sum())
     if varying == 0:
         per_group = np.bincount(codes[_first_sample(subject, n_subjects)])
-        count = _multinomial(per_group[per_group > 0])
+        sizes = per_group[per_group > 0]
+        # groups of equal size can swap labels without changing the partition (or the
+        # statistic), so only multinomial / ∏ (groups of each size)! relabellings differ
+        count = _multinomial(sizes) // _symmetry(sizes[:, None])
         if count < _MIN_RELABELLINGS:
             raise InputError(
                 f"{method} with whole subjects permuted: the groups hold "
                 + " and ".join(str(int(k)) for k in per_group)
-                + f" subjects, which allow only {count} distinct relabellings, so no p-value "
-                "below 0.05 is possible; more subjects are needed")
+                + f" subjects, which allow only {count} distinct partitions of the subjects, "
+                "so no p-value below 0.05 is possible; more subjects are needed")
         return PermutationDesign("whole subjects", subject, n_subjects)
     if varying < several:
         raise InputError(
@@ -200,7 +204,8 @@ def permutation_design(ids: pd.Index, codes: np.ndarray, subjects: Any,
     if count < _MIN_RELABELLINGS:
         raise InputError(
             f"{method} with labels permuted within subjects: the {n_subjects} subjects allow "
-            f"only {count} distinct relabellings, so no p-value below 0.05 is possible")
+            f"only {count} distinct partitions of the samples, so no p-value below 0.05 is "
+            "possible")
     return PermutationDesign("within subjects", subject, n_subjects)
 
 
@@ -211,10 +216,27 @@ def _multinomial(sizes: np.ndarray) -> int:
     return total
 
 
+def _symmetry(profiles: np.ndarray) -> int:
+    """Label permutations that leave the design as it is: ∏ (groups with one profile)!.
+
+    ``profiles`` has one row per group (its subjects, or its samples in each subject).
+    """
+    _, repeats = np.unique(profiles, axis=0, return_counts=True)
+    out = 1
+    for k in repeats:
+        out *= math.factorial(int(k))
+    return out
+
+
 def _within_count(subject: np.ndarray, codes: np.ndarray, n_subjects: int) -> int:
+    """Distinct partitions reachable by permuting labels within subjects (at least up to 20)."""
+    g = int(codes.max()) + 1
+    counts = np.zeros((g, n_subjects), dtype=np.int64)
+    np.add.at(counts, (codes, subject), 1)
+    symmetry = _symmetry(counts)
     count = 1
     for s in range(n_subjects):
-        count *= _multinomial(np.bincount(codes[subject == s]))
-        if count >= _MIN_RELABELLINGS:
+        count *= _multinomial(counts[:, s][counts[:, s] > 0])
+        if count >= _MIN_RELABELLINGS * symmetry:
             break
-    return count
+    return count // symmetry
