@@ -167,3 +167,24 @@ def test_results_and_report_say_how_people_were_counted(cohort):
     assert "24 people (case 12, control 12) gave the 120 samples" in page[unit:unit + 400]
     assert ("120 samples in 2 groups of diagnosis: case (n = 60), control (n = 60), from 24 "
             "people (case 12, control 12).") in page
+
+
+def test_a_numeric_or_id_like_group_column_is_refused(cohort):
+    with pytest.raises(ValidationError, match=r"--group CRP holds numbers with 120 distinct "
+                                              r"values \(from .* to .*\); the analysis compares "
+                                              r"groups"):
+        analyze_cohort(cohort, CohortParameters("CRP", **FAST))
+    with pytest.raises(ValidationError, match=r"--group host_subject_id has 24 distinct values "
+                                              r"\('person0', .* …\); the analysis compares at "
+                                              r"most 20 groups. Is it an id column"):
+        analyze_cohort(cohort, CohortParameters("host_subject_id", **FAST))
+
+
+def test_empty_samples_are_named_when_the_groups_fall_short(cohort):
+    counts = cohort.counts.toarray()
+    counts[:58] = 0  # all but two 'case' samples have no reads
+    study = Study(counts, cohort.sample_ids, cohort.feature_ids, taxonomy=cohort.taxonomy,
+                  samples=cohort.samples)
+    with pytest.raises(ValidationError, match=r"'case' has 2 .*\(58 sample\(s\) with no reads "
+                                              r"were left out first: S000, S001"):
+        analyze_cohort(study, CohortParameters("diagnosis", **FAST))

@@ -207,6 +207,12 @@ def _shown(ids: Sequence[str], limit: int = 10) -> str:
     return ", ".join(ids[:limit]) + (" …" if len(ids) > limit else "")
 
 
+#: A numeric --group with more distinct values than this is a measurement, not groups.
+MAX_NUMERIC_GROUPS = 10
+#: More groups than this are refused (an id column given as --group, most likely).
+MAX_GROUPS = 20
+
+
 # ----------------------------------------------------------------- 1. prepare
 def _group_labels(study: Study, group_column: str, min_group_size: int
                   ) -> tuple[Study, pd.Series, list[str], list[str]]:
@@ -216,6 +222,20 @@ def _group_labels(study: Study, group_column: str, min_group_size: int
         raise NotFoundError("metadata column", [group_column], "the sample metadata",
                             available=[str(c) for c in study.samples.columns])
     raw = study.samples[group_column]
+    values = raw.dropna()
+    if (pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values)
+            and values.nunique() > MAX_NUMERIC_GROUPS):
+        raise ValidationError(
+            f"--group {group_column} holds numbers with {values.nunique():,} distinct values "
+            f"(from {values.min():g} to {values.max():g}); the analysis compares groups. "
+            "Give a column that names the groups (for example age bands added to the "
+            "metadata), or keep a few values with --where")
+    if values.nunique() > MAX_GROUPS:
+        shown = ", ".join(map(repr, values.value_counts().index[:10].map(str)))
+        raise ValidationError(
+            f"--group {group_column} has {values.nunique():,} distinct values ({shown} …); "
+            f"the analysis compares at most {MAX_GROUPS} groups. Is it an id column (then it "
+            "may be --subject)? Choose the groups to compare with --where")
     keep = raw.notna().to_numpy()
     no_group = [str(s) for s in study.sample_ids[~keep]]
     if no_group:
@@ -228,7 +248,8 @@ def _group_labels(study: Study, group_column: str, min_group_size: int
                               f"{len(sizes)} ({', '.join(f'{g}: {n}' for g, n in sizes.items())})")
     small = sizes[sizes < min_group_size]
     if len(small):
-        listed = ", ".join(f"{g!r} has {n}" for g, n in small.items())
+        listed = ", ".join(f"{g!r} has {n}" for g, n in list(small.items())[:10]) + (
+            f" … ({len(small)} groups)" if len(small) > 10 else "")
         raise ValidationError(f"--group {group_column}: every group needs at least "
                               f"{min_group_size} samples with data; {listed}")
     return study, labels, sorted(str(g) for g in sizes.index), no_group
@@ -263,7 +284,13 @@ def _prepare(study: Study, p: CohortParameters) -> _Prepared:
         study = study.subset_samples([sid for sid, total in zip(study.sample_ids, totals,
                                                                 strict=True) if total > 0],
                                      step="drop_empty_samples")
-    study, labels, order, no_group = _group_labels(study, p.group_column, p.min_group_size)
+    try:
+        study, labels, order, no_group = _group_labels(study, p.group_column, p.min_group_size)
+    except ValidationError as exc:
+        if not empty:
+            raise
+        raise ValidationError(f"{exc} ({len(empty)} sample(s) with no reads were left out "
+                              f"first: {_shown(empty)})") from None
     assert study.samples is not None  # checked by _group_labels
     missing_cov = [c for c in p.covariates if c not in study.samples.columns]
     if missing_cov:
