@@ -12,7 +12,7 @@ from gutaxis.exceptions import NotFoundError
 from gutaxis.io import read_example
 from gutaxis.markers import marker_panel, read_labs
 from gutaxis.profile import build_profile, visit_from_document
-from gutaxis.reference import build_reference
+from gutaxis.reference import SmallReferenceWarning, build_reference
 from gutaxis.report import profile_document
 
 MARKERS = ["LPSpgml", "LBPugml", "sCD14ugml", "IFABPpgml"]
@@ -311,3 +311,63 @@ def test_a_censored_value_inside_the_reference_is_not_placed(cohort, tmp_path):
     assert lps.status == "not comparable" and lps.percentile is None
     assert any("low or within against the reference" in n for n in lps.notes)
 
+
+
+def _paired_controls(study):
+    """The bundled controls as if each pair of consecutive samples were one person."""
+    samples = study.samples.copy()
+    controls = sorted(samples.index[samples["Subject"] == "Control"])
+    samples["person"] = [f"p{controls.index(s) // 2}" if s in controls else s
+                         for s in samples.index]
+    return study.replace(samples=samples), controls
+
+
+@pytest.mark.parametrize(("per_subject", "sample", "codes"), [
+    # first: the second sample of a person is not in the reference, its person is
+    ("first", 1, {"patient_in_reference"}),
+    ("first", 0, {"patient_in_reference"}),
+    # mean: rows are people named p0, p1…; a member sample is found through the person
+    ("mean", 1, {"patient_in_reference", "reference_of_person_means"}),
+    ("all", 1, {"patient_in_reference", "reference_of_repeated_samples"}),
+])
+def test_a_reference_of_people_says_how_a_sample_relates_to_it(cohort, per_subject, sample,
+                                                                codes):
+    study, panel, _, patients = cohort
+    paired, controls = _paired_controls(study)
+    with pytest.warns(SmallReferenceWarning, match=r"leaves 20 people; with fewer than 30"):
+        reference = build_reference(paired, name="people", where="Subject == 'Control'",
+                                    subject="person", per_subject=per_subject)
+    profile = build_profile(paired, controls[sample], reference, clock=CLOCK)
+    found = {a.code for a in profile.alerts} & {"patient_in_reference",
+                                                 "reference_of_person_means",
+                                                 "reference_of_repeated_samples"}
+    assert found == codes
+    if per_subject == "first" and sample == 1:
+        alert = next(a for a in profile.alerts if a.code == "patient_in_reference")
+        assert "comes from a person who is in the reference through another" in alert.message
+    # a patient is in none of them, whatever the reference's rows are called
+    other = build_profile(paired, patients[0], reference, clock=CLOCK)
+    assert "patient_in_reference" not in {a.code for a in other.alerts}
+
+
+def test_a_person_named_like_a_sample_is_not_taken_for_it(cohort):
+    study, _, _, patients = cohort
+    paired, controls = _paired_controls(study)
+    samples = paired.samples.copy()
+    samples.loc[controls[:2], "person"] = patients[0]  # a person id that is a sample id
+    paired = paired.replace(samples=samples)
+    with pytest.warns(SmallReferenceWarning):
+        reference = build_reference(paired, name="people", where="Subject == 'Control'",
+                                    subject="person", per_subject="mean")
+    assert patients[0] in set(map(str, reference.sample_ids))  # a row named like the patient
+    profile = build_profile(paired, patients[0], reference, clock=CLOCK)
+    assert "patient_in_reference" not in {a.code for a in profile.alerts}
+
+
+def test_per_subject_needs_a_subject(cohort):
+    from gutaxis.exceptions import ValidationError
+
+    study, _, _, _ = cohort
+    with pytest.raises(ValidationError, match=r"--per-subject mean says how a person's samples "
+                                              r"enter, and needs --subject"):
+        build_reference(study, name="x", where="Subject == 'Control'", per_subject="mean")

@@ -105,13 +105,33 @@ def _top_taxa(study: Study, sample_id: str, rank: str = "genus") -> tuple[dict[s
 
 def _reference_alerts(sample_id: str, reference: Reference,
                       measures: Sequence[Measure]) -> tuple[Alert, ...]:
-    if not reference.contains_sample(sample_id):
-        return ()
     placed = tuple(m.id for m in measures if m.percentile is not None)
-    return (Alert("patient_in_reference",
-                  f"Sample {sample_id} is itself one of the reference's samples, so it is "
-                  "partly compared with itself; its percentiles lean towards the middle.",
-                  "reference", False, placed),)
+    alerts = []
+    if reference.contains_sample(sample_id):
+        alerts.append(Alert("patient_in_reference",
+                            f"Sample {sample_id} is itself one of the reference's samples, so "
+                            "it is partly compared with itself; its percentiles lean towards "
+                            "the middle.", "reference", False, placed))
+    elif reference.shares_person(sample_id):
+        alerts.append(Alert("patient_in_reference",
+                            f"Sample {sample_id} comes from a person who is in the reference "
+                            "through another of their samples, so it is partly compared with "
+                            "that person; its percentiles lean towards the middle.",
+                            "reference", False, placed))
+    subjects = reference.details.get("subjects") or {}
+    if subjects.get("per_subject") == "mean":
+        alerts.append(Alert("reference_of_person_means",
+                            f"The reference holds each of its {reference.n_people} people as "
+                            "the mean of their samples; one sample varies more than a mean, "
+                            "so its percentiles are more extreme than against single samples.",
+                            "reference", False, placed))
+    elif subjects.get("per_subject") == "all":
+        alerts.append(Alert("reference_of_repeated_samples",
+                            f"The reference holds all {reference.n_samples} samples of its "
+                            f"{reference.n_people} people; people with more samples weigh more, "
+                            "and the intervals treat the samples as independent, so they are "
+                            "too narrow.", "reference", False, placed))
+    return tuple(alerts)
 
 
 def _followup_alerts(sample_id: str, patient_id: str | None, reference: Reference,

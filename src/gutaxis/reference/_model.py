@@ -169,10 +169,27 @@ class Reference:
         -------
         bool
         """
-        if sample_id in set(map(str, self.sample_ids)):
-            return True
-        members = (self.details.get("subjects") or {}).get("samples") or {}
-        return any(sample_id in ids for ids in members.values())
+        subjects = self.details.get("subjects") or {}
+        if subjects.get("per_subject") == "mean":  # rows are people, named by the person
+            return any(sample_id in ids for ids in (subjects.get("samples") or {}).values())
+        return sample_id in set(map(str, self.sample_ids))
+
+    def shares_person(self, sample_id: str) -> bool:
+        """Return whether another sample of ``sample_id``'s person is in the reference.
+
+        Known when the reference was built with ``per_subject="first"``: the
+        samples it left out belong to people whose first sample it holds.
+
+        Parameters
+        ----------
+        sample_id : str
+
+        Returns
+        -------
+        bool
+        """
+        subjects = self.details.get("subjects") or {}
+        return sample_id in set(subjects.get("left_out") or ())
 
     def summary(self) -> dict[str, Any]:
         """Return the reference's description, as a profile shows it.

@@ -74,8 +74,9 @@ def _check_size(n: int, what: str, hint: str = "", unit: str = "sample(s)") -> N
             "Loosen the selection (--where), or lower the minimum read count (--min-reads).")
     if n < RECOMMENDED_REFERENCE_SAMPLES:
         warnings.warn(
-            f"{what} leaves {n} samples; with fewer than {RECOMMENDED_REFERENCE_SAMPLES}, the "
-            "5th and 95th percentiles rest on one or two samples and the intervals are wide.",
+            f"{what} leaves {n} {unit.replace('(s)', 's')}; with fewer than "
+            f"{RECOMMENDED_REFERENCE_SAMPLES}, the 5th and 95th percentiles rest on one or two "
+            f"of them and the intervals are wide.",
             SmallReferenceWarning, stacklevel=3)
 
 
@@ -194,6 +195,9 @@ def build_reference(study: Study, *, name: str, where: str | None = None,
     if per_subject not in PER_SUBJECT:
         raise ValidationError(f"--per-subject must be one of {', '.join(PER_SUBJECT)}; got "
                               f"{per_subject!r}")
+    if subject is None and per_subject != "first":
+        raise ValidationError(f"--per-subject {per_subject} says how a person's samples enter, "
+                              "and needs --subject to know whose they are")
     classifier = None
     if classifier_path is not None:
         classifier = check_classifier(Path(classifier_path))
