@@ -80,6 +80,29 @@ def query_columns_hint(study: Study, where: str | None, *, limit: int = 12) -> s
     return f" ({'; '.join(parts)})" if parts else ""
 
 
+def _why_not(where: str, exc: Exception, names: list[str]) -> str:
+    """Say in words why pandas could not evaluate ``where``."""
+    bare = re.sub(r"'[^']*'|\"[^\"]*\"|`[^`]*`", " ", where)  # quoted values and `columns`
+    words = list(dict.fromkeys(re.findall(r"[A-Za-z_][A-Za-z0-9_.]*", bare)))
+    keywords = {"and", "or", "not", "in", "is", "True", "False", "None"}
+    unknown = [w for w in words if w not in names and w not in keywords]
+    spaced = [n for n in names if " " in n and n in where and f"`{n}`" not in where]
+    if spaced:
+        return (f"a column name with spaces goes between backticks: `{spaced[0]}`")
+    if isinstance(exc, NameError) or type(exc).__name__ == "UndefinedVariableError":
+        parts = []
+        for w in unknown:
+            close = suggest(w, names)
+            parts.append(f"{w!r} is not a column" + (
+                f"; did you mean {' or '.join(map(repr, close))}?" if close else
+                f"; if it is a value, quote it: '{w}'"))
+        if parts:
+            return "; ".join(parts)
+    if isinstance(exc, SyntaxError) or type(exc).__name__ == "TokenError":
+        return "it is not a complete expression: check the quotes and brackets"
+    return str(exc).split("\n")[0]
+
+
 def select_samples(study: Study, where: str | None) -> list[str]:
     """Return the ids of the samples whose metadata satisfy ``where`` (all when None).
 
@@ -109,19 +132,16 @@ def select_samples(study: Study, where: str | None) -> list[str]:
     try:
         mask = study.samples.eval(where, engine="python")
     except Exception as exc:  # pandas raises SyntaxError, NameError, ValueError, TypeError…
-        unknown = [w for w in dict.fromkeys(re.findall(r"[A-Za-z_][A-Za-z0-9_]*", where))
-                   if w not in names and suggest(w, names)]
-        hint = "".join(f"; did you mean {' or '.join(map(repr, suggest(w, names)))} for "
-                       f"{w!r}?" for w in unknown)
         raise ValidationError(
             f"--where is not a valid condition on the metadata: {where!r} "
-            f"({type(exc).__name__}: {exc}){hint} Write a condition on metadata columns, e.g. "
+            f"({_why_not(where, exc, names)}). Write a condition on metadata columns, e.g. "
             f"\"Subject == 'Control'\"; the columns are: {', '.join(names)}") from None
     values = mask.to_numpy() if isinstance(mask, pd.Series) else None
     if values is None or not all(v is None or v is pd.NA or isinstance(v, bool | np.bool_)
                                  or (isinstance(v, float) and np.isnan(v)) for v in values):
-        got = (type(mask).__name__ if values is None
-               else f"values of dtype {getattr(mask, 'dtype', '?')}")
+        got = ("a table, not one value per sample" if values is None
+               else f"values such as {getattr(values[0], 'item', lambda: values[0])()!r}"
+               if len(values) else "nothing")
         equals = (" (it sets a column with '='; compare with '==')"
                   if re.search(r"(?<![=!<>])=(?!=)", where) else "")
         raise ValidationError(f"--where must be a true/false condition on each sample, e.g. "

@@ -142,7 +142,9 @@ class CohortParameters:
         for field, flag in (("subject", "--subject"), ("where", "--where")):
             value = getattr(self, field)
             if value is not None and (not isinstance(value, str) or not value.strip()):
-                raise ValidationError(f"{field} ({flag}) must be a text; got {value!r}")
+                raise ValidationError(f"{field} ({flag}) must be a text (a column name, or a "
+                                      f"condition such as \"Subject == 'Control'\"); got "
+                                      f"{value!r}")
         if self.subject is not None and self.subject == self.group_column:
             raise ValidationError(f"--subject and --group name the same column "
                                   f"({self.subject!r}); the subject is the person each sample "

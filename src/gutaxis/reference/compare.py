@@ -278,11 +278,13 @@ def _checks(ref: Reference, patient: Study, sid: str, genus: pd.DataFrame | None
     found: list[tuple[str, str, bool, str]] = []
     seq_type, region = sequencing
     if "unknown" in (seq_type, ref.sequencing):
+        how = ("the patient's table tells it by its feature ids (ASV sequences or MD5 ids: "
+               "16S; a MetaPhlAn profile: shotgun)" if seq_type == "unknown" else
+               "build the reference with --sequencing, e.g. --sequencing '16S V4'")
         whose = "patient" if seq_type == "unknown" else "reference"
         found.append(("sequencing_unverified",
                       f"The sequencing type of the {whose} could not be inferred, so it was "
-                      "not checked that the two match; give it (e.g. --sequencing '16S V4').",
-                      False, "microbiome"))
+                      f"not checked that the two match ({how}).", False, "microbiome"))
     elif seq_type != ref.sequencing:
         found.append(("sequencing_mismatch",
                       f"The patient's sample is {seq_type} data and the reference "
