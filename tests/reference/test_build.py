@@ -77,10 +77,10 @@ def test_reference_samples_below_min_reads_are_left_out(study: Study) -> None:
 @pytest.mark.parametrize(("where", "match"), [
     ("Subject ==", "not a valid condition"),
     ("Nope == 'x'", "not a valid condition.*columns are: Subject, Age, LPSpgml"),
-    ("subject == 'Control'", "did you mean 'Subject' for 'subject'\\?"),
+    ("subject == 'Control'", "'subject' is not a column; did you mean 'Subject'\\?"),
     ("Age", "true/false condition"),
-    ("x = 1", r"true/false condition.*gives DataFrame \(it sets a column with '='; compare "
-              r"with '=='\)"),
+    ("x = 1", r"true/false condition.*gives a table, not one value per sample \(it sets a "
+              r"column with '='; compare with '=='\)"),
     ("Age > @limit", "Python variables"),
     ("", "must be a condition such as"),
 ])
