@@ -13,7 +13,12 @@ import pytest
 
 from gutaxis import Study
 from gutaxis.cohort import CohortParameters, analyze_cohort
-from gutaxis.exceptions import NotFoundError, RepeatedMeasuresWarning, ValidationError
+from gutaxis.exceptions import (
+    LowDepthWarning,
+    NotFoundError,
+    RepeatedMeasuresWarning,
+    ValidationError,
+)
 from gutaxis.markers import marker_panel
 from gutaxis.study import RANKS
 
@@ -188,3 +193,16 @@ def test_empty_samples_are_named_when_the_groups_fall_short(cohort):
     with pytest.raises(ValidationError, match=r"'case' has 2 .*\(58 sample\(s\) with no reads "
                                               r"were left out first: S000, S001"):
         analyze_cohort(study, CohortParameters("diagnosis", **FAST))
+
+
+def test_an_automatic_depth_below_1000_reads_is_warned_about(cohort):
+    counts = cohort.counts.toarray()
+    counts = (counts // 50)  # about 100 reads per sample
+    study = Study(counts, cohort.sample_ids, cohort.feature_ids, taxonomy=cohort.taxonomy,
+                  samples=cohort.samples)
+    depth = int(np.sort(counts.sum(axis=1))[::-1][int(np.ceil(0.9 * 120)) - 1])
+    with pytest.warns(LowDepthWarning, match=rf"rarefied to {depth:,} reads per sample \(the "
+                                             r"depth that keeps 90 % of the samples"):
+        analysis = analyze_cohort(study, CohortParameters(
+            "diagnosis", subject="host_subject_id", **{**FAST, "rarefy_depth": "auto"}))
+    assert analysis.rarefaction_depth == depth < 1000

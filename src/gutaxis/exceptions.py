@@ -21,6 +21,8 @@ The hierarchy::
 
     RepeatedMeasuresWarning        (a UserWarning) the metadata looks like several
                                    samples per person, and no subject was named
+    LowDepthWarning                (a UserWarning) a depth chosen for the user is too
+                                   low for diversity to mean much
 
 Messages say what was expected, what was found, and how to fix it; the file,
 line or field is named whenever there is one.  A name that is close to a valid
@@ -54,6 +56,7 @@ __all__ = [
     "NotFoundError",
     "ToolError",
     "RepeatedMeasuresWarning",
+    "LowDepthWarning",
     "suggest",
 ]
 
@@ -294,3 +297,7 @@ class ToolError(GutaxisError, RuntimeError):
 
 class RepeatedMeasuresWarning(UserWarning):
     """Several samples seem to come from one person, and no subject was named."""
+
+
+class LowDepthWarning(UserWarning):
+    """A rarefaction depth gutaxis chose is too low for diversity to mean much."""

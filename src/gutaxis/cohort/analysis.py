@@ -48,6 +48,7 @@ from gutaxis.diversity import (
 from gutaxis.diversity.rarefy import suggest_depth
 from gutaxis.exceptions import (
     InputError,
+    LowDepthWarning,
     NotFoundError,
     RepeatedMeasuresWarning,
     ValidationError,
@@ -387,7 +388,16 @@ def _depth(study: Study, p: CohortParameters, skipped: dict[str, str]) -> int | 
         return None
     if p.rarefy_depth == "auto":
         shallowest = int(study.sample_totals().min())
-        return shallowest if shallowest >= MIN_DEFAULT_DEPTH else suggest_depth(study, keep=0.9)
+        if shallowest >= MIN_DEFAULT_DEPTH:
+            return shallowest
+        depth = suggest_depth(study, keep=0.9)
+        if depth < MIN_DEFAULT_DEPTH:
+            warnings.warn(
+                f"diversity is rarefied to {depth:,} reads per sample (the depth that keeps 90 % "
+                f"of the samples; the shallowest sample has {shallowest:,}): diversity from "
+                f"fewer than {MIN_DEFAULT_DEPTH:,} reads means little. Give --rarefy N to "
+                "choose, or --no-rarefy", LowDepthWarning, stacklevel=4)
+        return depth
     return None if p.rarefy_depth is None else int(p.rarefy_depth)
 
 

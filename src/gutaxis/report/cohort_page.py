@@ -277,8 +277,11 @@ def _one_contrast_table(rows: pd.DataFrame, names: Mapping[str, str], effect_nam
 
 
 def _sig_note(n_sig: int, n_taxa: int, n_rows: int, what: str = "taxa with q") -> str:
-    return (f"{n_sig} of {n_taxa} {what} < {_Q_SIG}" if n_sig else
-            f"No taxon reached q < {_Q_SIG}; the {n_rows} with the smallest q are shown.")
+    if not n_sig:
+        return f"No taxon reached q < {_Q_SIG}; the {n_rows} with the smallest q are shown."
+    shown = (f"; the {n_rows} with the smallest q are shown (all of them are in "
+             "differential_abundance.tsv and results.json)" if n_rows < n_sig else "")
+    return f"{n_sig} of {n_taxa} {what} < {_Q_SIG}{shown}."
 
 
 def _forest(fig_id: str, da: Any, order: Sequence[str], names: Mapping[str, str],
@@ -329,10 +332,11 @@ def _linda_section(a: CohortAnalysis, da: LinDAResult) -> dict[str, Any]:
                            "differed with the groups)",
              }.get(da.zero_handling, "no zeros")
     intro = (f"{da.method} at {da.rank} level, by {da.variable}; covariates: {covariates}. "
-             "Each taxon's centred log-ratio (log2) is regressed on the groups; the shift "
-             "the log-ratio gives every taxon alike (the compositional bias, the mode of all "
-             "taxa's estimates) is removed, so effects are log2 fold changes assuming most "
-             f"taxa do not change; {zeros}.")
+             "Each taxon's centred log-ratio (log2) is regressed on the groups. The "
+             "log-ratio shifts every taxon's estimate by the same amount (the compositional "
+             "bias); that shift, estimated as the mode of all taxa's estimates, is removed, so "
+             "the effects are log2 fold changes on the assumption that most taxa do not "
+             f"change. Zeros: {zeros}.")
     figure = None
     if len(da.levels) >= 3:
         pairs = list(da.contrasts[1:])
@@ -354,7 +358,7 @@ def _linda_section(a: CohortAnalysis, da: LinDAResult) -> dict[str, Any]:
                       note=_sig_note(n_sig, len(first), len(rows),
                                      "taxa differ between the groups, omnibus q"))
         intro += (f" {len(da.levels)} groups ({', '.join(da.levels)}): an omnibus F test asks "
-                  "whether a taxon differs between any of them (taxa listed by its q); each "
+                  "whether a taxon differs between any of them (taxa in order of that q); each "
                   "pair of groups then has its log2 ratio and its own q (Benjamini–Hochberg "
                   "across the taxa of that pair).")
         summary = f"{n_sig} taxa differ between the groups (omnibus q < {_Q_SIG})"
@@ -541,24 +545,40 @@ def _methods_text(a: CohortAnalysis) -> list[str]:
                      "below that depth were left out of the diversity step.")
     else:
         paras.append("Diversity was computed without rarefaction.")
+    people = a.subjects is not None
+    if people:
+        paras.append(f"Several samples came from one person (column {a.subject_column}), so "
+                     "every test counts people: group tests and correlations use each "
+                     "person's mean, the permutation tests shuffle the group labels among "
+                     "whole people, and cross-validation keeps each person's samples in one "
+                     "fold. The figures show every sample.")
     if a.alpha_tests:
+        unit = " on each person's mean" if people else ""
         paras.append(f"Alpha diversity ({', '.join(map(F.metric_label, a.alpha_tests))}) was "
                      f"compared between groups with the {_methods(a.alpha_tests.values())} "
-                     "test; q-values are Benjamini–Hochberg adjusted across the alpha metrics.")
+                     f"test{unit}; q-values are Benjamini–Hochberg adjusted across the alpha "
+                     "metrics.")
     perms = sorted({t.permutations for t in [*a.permanova.values(), *a.permdisp.values()]})
     if a.permanova:
+        how = " of whole people" if people else ""
         paras.append(f"Beta diversity ({', '.join(map(F.metric_label, a.permanova))}) was "
                      "ordinated by principal coordinate analysis and tested with PERMANOVA "
                      "(Anderson 2001) and PERMDISP (Anderson 2006), with "
-                     f"{' / '.join(map(str, perms))} permutations{seed_txt}.")
+                     f"{' / '.join(map(str, perms))} permutations{how}{seed_txt}.")
+        if "aitchison" in a.permanova:
+            paras.append("Aitchison distances are Euclidean distances between centred "
+                         "log-ratios of each sample's composition, its zeros replaced "
+                         "multiplicatively (δ = 1/D², D features; Martín-Fernández et al. "
+                         "2003), so they do not depend on the unit or the sequencing depth.")
     paras.append(f"Composition is summarised as mean relative abundance per group at phylum "
                  f"and {a.rank} level (unrarefied table).")
     if a.differential_abundance is not None:
         paras.append(_da_methods(a.differential_abundance, p.get("min_prevalence")))
     if a.markers is not None:
         listed = "; ".join(f"{m} ({a.markers.unit(m)})" for m in a.markers.names)
+        unit = " on each person's mean" if people else ""
         paras.append(f"The markers — {listed} — were compared between groups with the "
-                     f"{_methods(a.marker_tests.values())} test (Benjamini–Hochberg across "
+                     f"{_methods(a.marker_tests.values())} test{unit} (Benjamini–Hochberg across "
                      "markers), and correlated with each other (pooled and within each group) "
                      f"and with taxon abundances at {a.rank} level by Spearman's ρ, with "
                      "Benjamini–Hochberg q-values.")

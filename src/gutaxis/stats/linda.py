@@ -382,7 +382,10 @@ def linda(study: Study, variable: str, *, reference: str | None = None,
     groups is also a contrast, each corrected by the mode of its own
     estimates (what LinDA reports when that pair's second group is made the
     reference).  The q-values of the pairs are per contrast, not across
-    contrasts: read the pairs of the taxa the omnibus test calls.
+    contrasts: read the pairs of the taxa the omnibus test calls.  The
+    omnibus F rests on the contrasts with ``reference``, each corrected by
+    its own mode; modes are not additive, so another reference gives a
+    slightly different F (as in LinDA's code).
 
     **A continuous variable** is a slope: ``effect`` is the log2 change per
     unit of the variable (LinDA standardises numeric variables first; the
