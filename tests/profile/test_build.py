@@ -6,6 +6,7 @@ import datetime as dt
 import json
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from gutaxis.exceptions import NotFoundError
@@ -371,3 +372,32 @@ def test_per_subject_needs_a_subject(cohort):
     with pytest.raises(ValidationError, match=r"--per-subject mean says how a person's samples "
                                               r"enter, and needs --subject"):
         build_reference(study, name="x", where="Subject == 'Control'", per_subject="mean")
+
+
+def test_a_reference_of_all_samples_resamples_people(cohort):
+    """Every control twice (a copy under another id) with --per-subject all gives the very
+    percentiles and intervals of the controls once: the bootstrap resamples people."""
+    import scipy.sparse as sp
+
+    study, _, _, patients = cohort
+    controls = sorted(study.samples.index[study.samples["Subject"] == "Control"])
+    keep = [*controls, patients[0]]
+    base = study.subset_samples(keep)
+    twice = base.subset_samples(controls)
+    copies = [f"{s}_copy" for s in controls]
+    samples = pd.concat([base.samples.assign(person=list(base.sample_ids)),
+                         twice.samples.set_axis(copies).assign(person=controls)])
+    doubled = type(study)(sp.vstack([base.counts, twice.counts]).tocsr(),
+                          [*map(str, base.sample_ids), *copies], list(study.feature_ids),
+                          taxonomy=study.taxonomy, samples=samples)
+    once = build_reference(base, name="once", where="Subject == 'Control'")
+    all_ = build_reference(doubled, name="all", where="Subject == 'Control'",
+                           subject="person", per_subject="all")
+    assert all_.n_samples == 2 * once.n_samples and all_.n_people == once.n_samples
+    a = {m.id: m for m in build_profile(base, patients[0], once, clock=CLOCK).measures}
+    b = {m.id: m for m in build_profile(doubled, patients[0], all_, clock=CLOCK).measures}
+    placed = [k for k, m in a.items() if m.percentile is not None]
+    assert len(placed) >= 5
+    for k in placed:
+        assert (b[k].percentile, b[k].ci_low, b[k].ci_high) == pytest.approx(
+            (a[k].percentile, a[k].ci_low, a[k].ci_high), abs=1e-9), k

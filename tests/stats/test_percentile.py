@@ -149,3 +149,22 @@ def test_fast_enough() -> None:
         percentiles_with_ci(values, reference, n_boot=2000)
         best = min(best, time.perf_counter() - start)
     assert best < 0.5
+
+
+def test_clusters_resample_whole_people():
+    """Ten identical samples per person: resampling people gives exactly the intervals of a
+    one-sample-per-person reference with the same seed; resampling samples gives narrower."""
+    rng = np.random.default_rng(4)
+    people = pd.DataFrame({"a": rng.normal(size=25), "b": rng.lognormal(size=25)})
+    repeated = people.loc[people.index.repeat(10)].reset_index(drop=True)
+    persons = [f"p{i}" for i in people.index.repeat(10)]
+    values = {"a": 0.3, "b": 1.2}
+    one = percentiles_with_ci(values, people, n_boot=500, seed=3)
+    clustered = percentiles_with_ci(values, repeated, n_boot=500, seed=3, clusters=persons)
+    pd.testing.assert_frame_equal(clustered.drop(columns="n"), one.drop(columns="n"))
+    assert clustered["n"].tolist() == [250, 250]
+    naive = percentiles_with_ci(values, repeated, n_boot=500, seed=3)
+    assert ((naive.ci_high - naive.ci_low) < 0.6 * (one.ci_high - one.ci_low)).all()
+    with pytest.raises(InputError, match=r"clusters must give one label per reference row "
+                                         r"\(250\); got 3"):
+        percentiles_with_ci(values, repeated, clusters=["x", "y", "z"])

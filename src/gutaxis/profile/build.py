@@ -128,9 +128,9 @@ def _reference_alerts(sample_id: str, reference: Reference,
     elif subjects.get("per_subject") == "all":
         alerts.append(Alert("reference_of_repeated_samples",
                             f"The reference holds all {reference.n_samples} samples of its "
-                            f"{reference.n_people} people; people with more samples weigh more, "
-                            "and the intervals treat the samples as independent, so they are "
-                            "too narrow.", "reference", False, placed))
+                            f"{reference.n_people} people; people with more samples weigh more "
+                            "in the percentiles (the intervals resample whole people).",
+                            "reference", False, placed))
     return tuple(alerts)
 
 

@@ -174,6 +174,20 @@ class Reference:
             return any(sample_id in ids for ids in (subjects.get("samples") or {}).values())
         return sample_id in set(map(str, self.sample_ids))
 
+    def row_people(self) -> list[str] | None:
+        """Return the person of each row when people gave several rows (``per_subject="all"``).
+
+        Returns
+        -------
+        list of str or None
+            None when every row is a different person (or is assumed to be).
+        """
+        subjects = self.details.get("subjects") or {}
+        if subjects.get("per_subject") != "all":
+            return None
+        person = {s: k for k, ids in (subjects.get("samples") or {}).items() for s in ids}
+        return [person.get(str(s), str(s)) for s in self.sample_ids]
+
     def shares_person(self, sample_id: str) -> bool:
         """Return whether another sample of ``sample_id``'s person is in the reference.
 

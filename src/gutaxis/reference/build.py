@@ -237,7 +237,7 @@ def build_reference(study: Study, *, name: str, where: str | None = None,
             sub = sub.subset_samples(list(subjects.index[first]),
                                      step="reference_first_sample_per_subject")
             subjects = subjects[first]
-        elif per_subject == "mean":
+        else:  # mean and all: which samples are whose (all: the bootstrap resamples people)
             subject_record["samples"] = {str(k): [str(s) for s in v.index]
                                          for k, v in subjects.groupby(subjects, sort=False)}
 

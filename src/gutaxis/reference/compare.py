@@ -191,6 +191,7 @@ class _Candidate:
     reference: np.ndarray
     notes: list[str] = dataclasses.field(default_factory=list)
     problem: str | None = None  # a measure-level reason for "not comparable"
+    clusters: list[str] | None = None  # the person of each reference row, when repeated
 
     @property
     def n(self) -> int:
@@ -216,7 +217,8 @@ def _candidates(ref: Reference, frame: pd.DataFrame, notes: dict[str, str],
         label = _INDEX_LABELS.get(col) or str((ref_res.get(col) or {}).get("name") or col)
         cand = _Candidate(measure_id("index" if is_index else "taxon", col), label,
                           "index" if is_index else "taxon", "" if is_index else "fraction",
-                          value, ref.indices[col].to_numpy(dtype=np.float64))
+                          value, ref.indices[col].to_numpy(dtype=np.float64),
+                          clusters=ref.row_people())
         if col not in frame.columns:
             cand.notes.append("not computed for the patient's table")
         else:
@@ -436,7 +438,8 @@ def _taxa_table(ref: Reference, rank: str, table: pd.DataFrame, sid: str, blocke
         out["n"] = len(reference)
         out["status"] = "not comparable"
         return out
-    pct = percentiles_with_ci(values, reference, n_boot=n_boot, seed=seed)
+    pct = percentiles_with_ci(values, reference, n_boot=n_boot, seed=seed,
+                              clusters=ref.row_people())
     out = out.join(pct.set_axis(out.index, axis=0))
     # the same rule as the measures: the value and the reference decide ties
     out["status"] = [_status(lo, hi, value=v, reference=reference[c].to_numpy())
@@ -452,7 +455,7 @@ def _rows(cands: Sequence[_Candidate], n_boot: int, seed: int
         return {}
     reference = pd.DataFrame({c.id: c.reference for c in cands})
     table = percentiles_with_ci({c.id: c.value for c in cands}, reference, n_boot=n_boot,
-                                seed=seed)
+                                seed=seed, clusters=cands[0].clusters)
     return {str(mid): (float(p), float(lo), float(hi)) for mid, p, lo, hi in
             zip(table.index, table["percentile"], table["ci_low"], table["ci_high"],
                 strict=True)}
@@ -646,7 +649,8 @@ def place_markers(reference: Reference, markers: Sequence[Measure], *, n_boot: i
             out.append((dataclasses.replace(m, notes=(*m.notes, note)), None))
             continue
         cand = _Candidate(m.id, m.label, "marker", info.unit, float(m.value) * factor,
-                          reference.markers[info.name].to_numpy(dtype=np.float64))
+                          reference.markers[info.name].to_numpy(dtype=np.float64),
+                          clusters=reference.row_people())
         out.append((m, cand))
         if m.censored is None and cand.n >= MIN_VALUES:
             cands.append(cand)

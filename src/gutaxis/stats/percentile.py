@@ -33,7 +33,7 @@ References
 from __future__ import annotations
 
 import numbers
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -113,12 +113,18 @@ def _weight_blocks(n: int, n_boot: int, seed: int) -> Iterator[np.ndarray]:
         done += rows
 
 
-def _bootstrap(scores: np.ndarray, valid: np.ndarray, n_boot: int, seed: int) -> np.ndarray:
-    """Resampled percentiles, ``n_boot × measures`` (NaN where a resample has no value)."""
-    n = scores.shape[0]
+def _bootstrap(scores: np.ndarray, valid: np.ndarray, n_boot: int, seed: int,
+               clusters: np.ndarray | None = None) -> np.ndarray:
+    """Resampled percentiles, ``n_boot × measures`` (NaN where a resample has no value).
+
+    With ``clusters`` (a cluster index per row) whole clusters are resampled:
+    every row takes its cluster's weight.
+    """
+    n = scores.shape[0] if clusters is None else int(clusters.max()) + 1
     out = np.empty((n_boot, scores.shape[1]), dtype=np.float64)
     row = 0
-    for weights in _weight_blocks(n, n_boot, seed):
+    for drawn in _weight_blocks(n, n_boot, seed):
+        weights = drawn if clusters is None else drawn[:, clusters]
         numerator = weights @ scores
         denominator = weights @ valid
         with np.errstate(invalid="ignore", divide="ignore"):
@@ -128,7 +134,8 @@ def _bootstrap(scores: np.ndarray, valid: np.ndarray, n_boot: int, seed: int) ->
 
 
 def _core(values: np.ndarray, reference: np.ndarray, n_boot: int, seed: int,
-          level: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+          level: float, clusters: np.ndarray | None = None
+          ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Point percentiles, interval bounds and n for ``values[j]`` against ``reference[:, j]``."""
     valid = ~np.isnan(reference)
     with np.errstate(invalid="ignore"):
@@ -143,7 +150,8 @@ def _core(values: np.ndarray, reference: np.ndarray, n_boot: int, seed: int,
     hi = np.full(values.shape, np.nan)
     if usable.any() and reference.shape[0]:
         cols = np.flatnonzero(usable)
-        boot = _bootstrap(scores[:, cols], valid[:, cols].astype(np.float64), n_boot, seed)
+        boot = _bootstrap(scores[:, cols], valid[:, cols].astype(np.float64), n_boot, seed,
+                          clusters)
         tails = [100.0 * (1.0 - level) / 2.0, 100.0 * (1.0 + level) / 2.0]
         if np.isnan(boot).any():
             bounds = np.nanpercentile(boot, tails, axis=0)
@@ -223,7 +231,8 @@ def percentile_with_ci(value: float, reference_values: object, *, n_boot: int = 
 
 
 def percentiles_with_ci(values: Mapping[str, float] | pd.Series, reference: pd.DataFrame, *,
-                        n_boot: int = 2000, seed: int = 0, level: float = 0.95) -> pd.DataFrame:
+                        n_boot: int = 2000, seed: int = 0, level: float = 0.95,
+                        clusters: Sequence[object] | np.ndarray | None = None) -> pd.DataFrame:
     """Percentiles with bootstrap intervals for many measures at once.
 
     Parameters
@@ -235,6 +244,10 @@ def percentiles_with_ci(values: Mapping[str, float] | pd.Series, reference: pd.D
         column.  NaN cells are missing values, dropped per measure.
     n_boot, seed, level
         As for :func:`percentile_with_ci`.
+    clusters : sequence, optional
+        One label per reference row (e.g. the person of each sample): the
+        bootstrap then resamples whole clusters, as the reference would be
+        collected again person by person.  Default: every row its own.
 
     Returns
     -------
@@ -287,7 +300,14 @@ def percentiles_with_ci(values: Mapping[str, float] | pd.Series, reference: pd.D
         ref = reference[[columns[k] for k in names]].to_numpy(dtype=np.float64, na_value=np.nan)
     except (TypeError, ValueError) as exc:
         raise InputError(f"values and reference must be numeric: {exc}") from None
-    point, lo, hi, counts = _core(vals, ref, n_boot, seed, level)
+    codes = None
+    if clusters is not None:
+        labels = list(clusters)
+        if len(labels) != len(reference):
+            raise InputError(f"clusters must give one label per reference row "
+                             f"({len(reference)}); got {len(labels)}")
+        codes = pd.factorize(pd.Series(labels, dtype=object).astype(str))[0].astype(np.intp)
+    point, lo, hi, counts = _core(vals, ref, n_boot, seed, level, codes)
     out = pd.DataFrame({"percentile": point, "ci_low": lo, "ci_high": hi, "n": counts},
                        index=pd.Index(names, name="measure"))
     return out
