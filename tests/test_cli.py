@@ -567,3 +567,24 @@ def test_the_command_line_starts_without_loading_the_analysis():
                           timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == ""
+
+
+def test_analyze_with_subject_says_how_many_people(tmp_path):
+    from test_cohort_repeated_measures import people
+
+    study = people(n_people=16, per_person=3)
+    table = tmp_path / "table.biom.json"
+    table.write_text(study.to_biom().to_json("test"))
+    metadata = tmp_path / "md.tsv"
+    study.samples.rename_axis("sample-id").to_csv(metadata, sep="\t")
+    taxonomy = tmp_path / "taxonomy.tsv"
+    study.taxonomy.apply(lambda r: "; ".join(f"{k[0]}__{v}" for k, v in r.items()), axis=1) \
+        .rename("Taxon").rename_axis("Feature ID").to_csv(taxonomy, sep="\t")
+    result = runner.invoke(app, ["analyze", str(table), "--metadata", str(metadata),
+                                 "--taxonomy", str(taxonomy), "--group", "diagnosis",
+                                 "--subject", "host_subject_id", "--no-classifier",
+                                 "--permutations", "99", "--mc-samples", "8",
+                                 "--out", str(tmp_path / "o")])
+    assert result.exit_code == 0, result.output
+    assert ("48 samples (case 24, control 24); 40 features\nfrom 16 people (case 8, control 8; "
+            "column host_subject_id): every test counts people") in result.output

@@ -342,7 +342,7 @@ CASES: list[Case] = [
     (gcommands.run_indices, (Make(lambda e: gcommands.IndicesOptions(table=e.binary)),), {},
      FormatError, r"binary.bin: .*is not valid UTF-8"),
     (gcommands.run_indices, (TABLE,), {}, InputError,
-     r"options must be an IndicesOptions; got PosixPath \(make one with"),
+     r"options must be an IndicesOptions; got pathlib.PosixPath \(make one with"),
     (gcommands.ReferenceOptions, (), {**_opts, "name": ""}, ValidationError,
      r"needs a name \(--name\)"),
     (gcommands.ReferenceOptions, (), {**_opts, "name": "r", "min_reads": -5}, ValidationError,
@@ -487,7 +487,7 @@ CASES: list[Case] = [
      r"catalog must be a TaxaCatalog.*got str"),
     (gindices.key_taxa_resolution, (None,), {}, InputError, r"study must be a Study; got None"),
     (gindices.compute_indices, (pd.DataFrame(),), {}, InputError,
-     r"study must be a Study.*got DataFrame"),
+     r"study must be a Study.*got pandas.DataFrame"),
     (gindices.not_computable_reason, ("shannon_entropy",), {}, NotFoundError,
      r"index\(s\) not found in the indices that can be not computable: 'shannon_entropy'.*"
      r"gmhi, md_index"),

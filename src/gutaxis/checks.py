@@ -18,10 +18,24 @@ from typing import Any, TypeVar
 
 from gutaxis.exceptions import InputError, ValidationError
 
-__all__ = ["check_type", "check_integer", "check_number", "check_path", "check_file",
+__all__ = ["type_label", "check_type", "check_integer", "check_number", "check_path", "check_file",
            "check_folder", "check_names"]
 
 _T = TypeVar("_T")
+
+
+def type_label(value: object) -> str:
+    """Name the type of ``value`` for a message, with its package when it is not ours.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> type_label("x"), type_label(np.float64(1.0))
+    ('str', 'numpy.float64')
+    """
+    kind = type(value)
+    package = kind.__module__.split(".")[0]
+    return kind.__name__ if package in ("gutaxis", "builtins") else f"{package}.{kind.__name__}"
 
 
 def _found(value: object) -> str:
@@ -29,7 +43,7 @@ def _found(value: object) -> str:
     if value is None:
         return "None"
     text = repr(value)
-    kind = type(value).__name__
+    kind = type_label(value)
     if isinstance(value, str | bytes | numbers.Number) and len(text) <= 60:
         return f"{kind} {text}"
     return kind

@@ -382,9 +382,15 @@ def _analyze(options: AnalysisOptions, out: Path, overwrite: bool) -> dict[str, 
     with _progress() as (on_step, on_fold):
         result = run_analysis(options, command=_command(), on_step=on_step, on_fold=on_fold)
     analysis = result.analysis
-    sizes = ", ".join(f"{g} {int((analysis.groups == g).sum())}" for g in analysis.group_order)
-    console.print(f"{analysis.study.n_samples} samples ({sizes}); "
-                  f"{analysis.study.n_features} features", highlight=False)
+    sizes = ", ".join(f"{g} {int((analysis.groups == g).sum()):,}" for g in analysis.group_order)
+    console.print(f"{analysis.study.n_samples:,} samples ({sizes}); "
+                  f"{analysis.study.n_features:,} features", highlight=False)
+    if analysis.subjects is not None:
+        person = analysis.subjects.reindex(analysis.groups.index)
+        people = ", ".join(f"{g} {person[analysis.groups == g].nunique():,}"
+                           for g in analysis.group_order)
+        console.print(f"from {person.nunique():,} people ({people}; column "
+                      f"{analysis.subject_column}): every test counts people", highlight=False)
     if analysis.rarefaction_depth is not None:
         dropped = analysis.rarefaction_dropped
         console.print(f"diversity rarefied to {analysis.rarefaction_depth:,} reads per sample; "

@@ -36,6 +36,7 @@ import pandas as pd
 import scipy.linalg
 import scipy.sparse.linalg as spla
 
+from gutaxis.checks import type_label
 from gutaxis.distance import DistanceMatrix
 from gutaxis.exceptions import InputError
 
@@ -376,7 +377,7 @@ def pcoa(dm: DistanceMatrix, *, n_components: int | None = 3, method: Method = "
     (array([4.6667]), array([1.]))
     """
     if not isinstance(dm, DistanceMatrix):
-        raise InputError(f"pcoa takes a gutaxis DistanceMatrix; got {type(dm).__name__}")
+        raise InputError(f"pcoa takes a gutaxis DistanceMatrix; got {type_label(dm)}")
     n = len(dm)
     if n < 2:
         raise InputError(f"PCoA needs at least 2 samples; the distance matrix has {n}")

@@ -574,7 +574,7 @@ def linda(study: Study, variable: str, *, reference: str | None = None,
     clr, used = clr_log2(values, kind=tested.kind, zero_handling=zero_handling,
                          depth_p=depth_p)
     if used == "imputation" and zero_handling == "auto":
-        notes.append(f"sequencing depth is associated with the model (p = {depth_p:.2g} ≤ "
+        notes.append(f"Sequencing depth is associated with the model (p = {depth_p:.2g} ≤ "
                      f"{DEPTH_P:g}): zeros were imputed in proportion to each sample's depth "
                      "instead of adding a pseudo-count.")
     fit = least_squares(model_matrix, subjects_model.rows(clr), df=df)

@@ -11,6 +11,7 @@ import numba
 import numpy as np
 import pandas as pd
 
+from gutaxis.checks import type_label
 from gutaxis.distance import DistanceMatrix
 from gutaxis.exceptions import InputError
 from gutaxis.stats._grouping import _check_permutations, _rng, _tested_grouping
@@ -211,7 +212,7 @@ def permanova(dm: DistanceMatrix, grouping: pd.Series | Any, *, permutations: in
     (150.0, 0.974)
     """
     if not isinstance(dm, DistanceMatrix):
-        raise InputError(f"permanova takes a gutaxis DistanceMatrix; got {type(dm).__name__}")
+        raise InputError(f"permanova takes a gutaxis DistanceMatrix; got {type_label(dm)}")
     codes, labels, name, sizes = _tested_grouping(
         dm, grouping, "PERMANOVA", why_two="within-group variation to compare with")
     n, g = len(codes), len(labels)

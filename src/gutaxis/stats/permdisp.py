@@ -9,6 +9,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
+from gutaxis.checks import type_label
 from gutaxis.distance import DistanceMatrix
 from gutaxis.exceptions import InputError
 from gutaxis.ordination import pcoa
@@ -182,7 +183,7 @@ def permdisp(dm: DistanceMatrix, grouping: pd.Series | Any, *, permutations: int
     (1.6, 0.2857)
     """
     if not isinstance(dm, DistanceMatrix):
-        raise InputError(f"permdisp takes a gutaxis DistanceMatrix; got {type(dm).__name__}")
+        raise InputError(f"permdisp takes a gutaxis DistanceMatrix; got {type_label(dm)}")
     if test not in ("centroid", "median"):
         raise InputError(f"unknown PERMDISP test {test!r}; valid tests are: centroid, median")
     codes, labels, name, sizes = _tested_grouping(dm, grouping, "PERMDISP",
