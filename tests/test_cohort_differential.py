@@ -95,4 +95,11 @@ def test_subject_counts_each_person_once(relative: bool) -> None:
     assert da.model == "subject means" and da.n_subjects == 16 and da.subject == "person"
     assert _top(da)["label"] == "G0"
     jsonschema.validate(results_document(analysis), results_schema())
-    assert "Each person counts once" in render_report(analysis)
+    page = render_report(analysis)
+    said = ("Each person counts once" if not relative else
+            "is the same in all the samples of each subject: the model is fitted on one mean "
+            "CLR per subject (16 subjects, 48 samples)")
+    assert said in page
+    start = page.index('<section id="differential-abundance"')
+    section = page[start:page.index("</section>", start)]
+    assert section.count("16 subjects") + section.count("16 people") == 1  # said once

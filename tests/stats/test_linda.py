@@ -298,7 +298,7 @@ def test_depth_associated_with_the_groups_switches_counts_to_imputation() -> Non
         auto = linda(study, "group")
         plain = linda(study, "group", zero_handling="pseudo-count")
         assert auto.zero_handling == "imputation" and plain.zero_handling == "pseudo-count 0.5"
-        assert any("sequencing depth is associated" in n for n in auto.notes)
+        assert any("Sequencing depth is associated" in n for n in auto.notes)
         fewer.append(int((auto.table["q"] < 0.05).sum()) < int((plain.table["q"] < 0.05).sum()))
     assert sum(fewer) == 5
     balanced, _ = simulate_groups(0, n_per_group=20, n_taxa=60, n_diff=6)

@@ -377,7 +377,7 @@ def _linda_section(a: CohortAnalysis, da: LinDAResult) -> dict[str, Any]:
                 figure = _forest("fig-da", _OneContrast(first, reference, comparison),
                                  a.group_order, names, len(rows), n_sig, "LinDA")
         summary = f"{n_sig} taxa with q < {_Q_SIG}"
-    intro += _subject_text(da.model, da.subject, da.n_subjects)
+    # how people were counted is the first of LinDA's own notes, shown under the intro
     return {"da": da, "intro": intro, "table": table, "figure": figure, "n_sig": n_sig,
             "summary": summary, "covariates": covariates, "notes": list(da.notes)}
 

@@ -655,14 +655,14 @@ def _subject_notes(subjects_model: SubjectModel, variable: str, covariates: Sequ
                      f"subjects, {n} samples).")
         changing = [c for c in covariates if _varies_within(md[c], codes)]
         if changing:
-            notes.append("covariates that change within subjects enter as their subject means: "
+            notes.append("Covariates that change within subjects enter as their subject means: "
                          + ", ".join(changing) + ".")
     elif subjects_model.model == "within subject":
         notes.append(f"{variable!r} changes within subjects: each sample is compared with its "
                      f"own subject's mean (a fixed effect per subject; "
                      f"{subjects_model.n_subjects} subjects, {n} samples).")
         if absorbed:
-            notes.append("constant within every subject, so absorbed by the subject means "
+            notes.append("Constant within every subject, so absorbed by the subject means "
                          "(adjusted for, not estimated): " + ", ".join(absorbed) + ".")
     return notes
 
