@@ -169,3 +169,11 @@ def test_with_metadata_matching(tmp_path, bundled):
     tiny = Study(counts=np.array([[1]]), sample_ids=["nobody"], feature_ids=["f"])
     with pytest.raises(SampleMismatchError, match="share 0 sample id"):
         tiny.with_metadata(md)
+
+
+def test_r_write_table_metadata_gets_a_fix_in_the_message(tmp_path):
+    path = tmp_path / "md.tsv"
+    path.write_text('"diagnosis"\t"age"\n"S1"\t"CD"\t40\n"S2"\t"UC"\t33\n')
+    with pytest.raises(FormatError, match=r"written by R's write\.table .* put 'sample-id' and "
+                                          r"a tab at the start of the header line"):
+        read_metadata(path)

@@ -263,3 +263,25 @@ def test_known_sample_ids_decide_for_a_samples_in_rows_table(tmp_path):
         "5 known sample ids are in the rows (0 in the columns)"
     given = read_table(path, transpose=False).provenance[0]["orientation_reason"]
     assert given == "--no-transpose (transpose=False) was given"
+
+
+def test_r_write_table_rows_start_with_their_name(tmp_path):
+    """R's write.table: the header has no cell for the row names; nothing may shift."""
+    import pandas as pd
+
+    path = tmp_path / "HMP2_taxonomy.tsv"
+    path.write_text('"Phocaeicola_vulgatus"\t"Faecalibacterium_prausnitzii"\t"Other"\n'
+                    '"S1"\t0.5\t0.25\t0.25\n"S2"\t0.1\t0.6\t0.3\n"S3"\t0\t0.2\t0.8\n')
+    study = read_table(path, transpose=False)
+    expected = pd.read_csv(path, sep="\t")  # pandas reads R's layout as row names
+    assert list(study.sample_ids) == ["S1", "S2", "S3"] == list(expected.index)
+    assert list(study.feature_ids) == list(expected.columns)
+    np.testing.assert_array_equal(study.counts.toarray(), expected.to_numpy())
+
+
+def test_a_row_longer_than_the_header_is_an_error_naming_the_line(tmp_path):
+    path = tmp_path / "t.tsv"
+    path.write_text("#OTU ID\tS1\tS2\nF1\t1\t2\nF2\t3\t4\t5\nF3\t1\t1\n")
+    with pytest.raises(FormatError, match=r"t.tsv: line 3: expected 3 fields \(as in the "
+                                          r"header on line 1\); found 4"):
+        read_table(path)

@@ -5,7 +5,9 @@ from __future__ import annotations
 import csv
 import dataclasses
 import io
+import logging
 import re
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -14,6 +16,8 @@ from gutaxis.exceptions import FormatError, UnsafeInputError, ValidationError
 from gutaxis.io._limits import get_limits
 
 __all__ = ["RawTable", "load_delimited", "KNOWN_FIRST_HEADERS"]
+
+log = logging.getLogger(__name__)
 
 #: First header cells that mark a header line even without a leading ``#``.
 KNOWN_FIRST_HEADERS = {
@@ -136,6 +140,13 @@ def load_delimited(text: str, source: str) -> RawTable:
     header = [h.strip() for h in _split(header_text, delimiter, source, header_at + 1)]
     while len(header) > 2 and header[-1] == "":
         header.pop()  # Excel's trailing delimiters
+    first_row = next((k for k in range(header_at + 1, len(lines)) if lines[k].strip()), None)
+    if first_row is not None and header[0] != "" and \
+            len(_split(lines[first_row], delimiter, source, first_row + 1)) == len(header) + 1:
+        # R's write.table: the rows start with their name, which has no header cell
+        log.info("%s: the header is one field shorter than the rows (R's write.table): the "
+                 "first field of each row is its id", source)
+        header = ["", *header]
     if any(h == "" for h in header[1:]):
         col = header[1:].index("") + 2
         raise FormatError(f"{source}: line {header_at + 1}: column {col} has no name; every "
@@ -176,9 +187,22 @@ def _parse_body(body: str, delimiter: str, n_fields: int, source: str,
     if not body.strip():
         return pd.DataFrame({i: pd.Series(dtype=object) for i in range(n_fields)})
     try:
-        frame = pd.read_csv(io.StringIO(body), sep=delimiter, header=None,
-                            names=list(range(n_fields)), dtype=str, keep_default_na=False,
-                            na_filter=False, skip_blank_lines=True, engine="c", index_col=False)
+        with warnings.catch_warnings():
+            # a row longer than the header is a warning to pandas (it drops the extra
+            # fields); here it is an error that names the line
+            warnings.simplefilter("error", pd.errors.ParserWarning)
+            frame = pd.read_csv(io.StringIO(body), sep=delimiter, header=None,
+                                names=list(range(n_fields)), dtype=str, keep_default_na=False,
+                                na_filter=False, skip_blank_lines=True, engine="c",
+                                index_col=False)
+    except pd.errors.ParserWarning:
+        for number, line in enumerate(body.split("\n"), start=header_line + 1):
+            found = len(next(csv.reader([line], delimiter=delimiter), []))
+            if line.strip() and found > n_fields:
+                raise FormatError(f"{source}: line {number}: expected {n_fields} fields (as in "
+                                  f"the header on line {header_line}); found {found}") from None
+        raise FormatError(f"{source}: a row has more fields than the header (line "
+                          f"{header_line}) names") from None
     except pd.errors.ParserError as exc:
         msg = str(exc)
         match = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", msg)

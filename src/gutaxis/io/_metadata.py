@@ -145,7 +145,10 @@ def _header(rows: Any, reader: Any, source: str) -> tuple[list[str], int]:
             continue
         if not _is_id_header(first):
             hint = (" The line contains ';': if this is a semicolon-separated export from "
-                    "Excel, save it as tab-separated text.") if ";" in first else ""
+                    "Excel, save it as tab-separated text.") if ";" in first else (
+                    " If the file was written by R's write.table (each row starts with its "
+                    "name, which has no header cell), put 'sample-id' and a tab at the start "
+                    "of the header line.")
             if skipped is not None:
                 hint += (f" Line {skipped[0]} ({skipped[1]!r}...) was skipped as a comment: of "
                          "the names starting with '#' only '#SampleID', '#Sample ID', '#OTUID' "
