@@ -196,9 +196,9 @@ def _parse_body(body: str, delimiter: str, n_fields: int, source: str,
                                 na_filter=False, skip_blank_lines=True, engine="c",
                                 index_col=False)
     except pd.errors.ParserWarning:
-        for number, line in enumerate(body.split("\n"), start=header_line + 1):
-            found = len(next(csv.reader([line], delimiter=delimiter), []))
-            if line.strip() and found > n_fields:
+        for number, text in enumerate(body.split("\n"), start=header_line + 1):
+            found = len(next(csv.reader([text], delimiter=delimiter), []))
+            if text.strip() and found > n_fields:
                 raise FormatError(f"{source}: line {number}: expected {n_fields} fields (as in "
                                   f"the header on line {header_line}); found {found}") from None
         raise FormatError(f"{source}: a row has more fields than the header (line "
