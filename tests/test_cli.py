@@ -588,3 +588,19 @@ def test_analyze_with_subject_says_how_many_people(tmp_path):
     assert result.exit_code == 0, result.output
     assert ("48 samples (case 24, control 24); 40 features\nfrom 16 people (case 8, control 8; "
             "column host_subject_id): every test counts people") in result.output
+
+
+def test_a_logged_warning_is_one_unwrapped_line(tmp_path):
+    folder = tmp_path / ("a folder with a rather long name, " * 3).strip()
+    folder.mkdir()
+    shared = folder / "esophagus_study_2004.fn.shared"
+    shared.write_text("label\tGroup\tnumOtus\tOtu1\tOtu2\t\n"
+                      "0.01\tA\t2\t5\t0\t\n0.01\tB\t2\t1\t7\t\n"
+                      "0.03\tA\t1\t5\t\n0.03\tB\t1\t8\t\n")
+    proc = _gutaxis("diversity", str(shared), "--metrics", "observed_features",
+                    "--out", str(tmp_path / "o"))
+    assert proc.returncode == 0, proc.stderr
+    warning = [line for line in proc.stderr.splitlines() if "OTU definitions" in line]
+    assert len(warning) == 1 and warning[0].startswith("warning: ")
+    assert f"'{shared}' > '{folder / 'esophagus_study_2004.fn.0.03.shared'}'" in warning[0]
+    assert "WARNING" not in proc.stderr

@@ -18,7 +18,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.logging import RichHandler
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -89,8 +89,24 @@ Threads = Annotated[int | None, typer.Option(
     help="Threads (default: all cores). Example: --threads 2")]
 
 
+class _LineHandler(logging.Handler):
+    """Print each log record as one unwrapped line: ``warning: …`` or, with -v, the step."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            message = record.getMessage()
+        except Exception:  # a malformed record must not stop the run
+            self.handleError(record)
+            return
+        if record.levelno >= logging.WARNING:
+            console.print(f"[yellow]warning:[/] {escape(message)}", highlight=False,
+                          soft_wrap=True)
+        else:
+            console.print(escape(message), style="dim", highlight=False, soft_wrap=True)
+
+
 def _logging(verbose: bool) -> None:
-    handler = RichHandler(console=console, show_path=False, show_time=False)
+    handler = _LineHandler()
     logger = logging.getLogger("gutaxis")
     logger.handlers[:] = [handler]
     if verbose or logger.level == logging.NOTSET:
@@ -639,7 +655,8 @@ def demo(
 def _show_warning(message: Warning | str, category: type[Warning], filename: str,
                   lineno: int, file: object = None, line: str | None = None) -> None:
     """Print a warning as one line, as errors are (no source file, no code line)."""
-    console.print(f"[yellow]warning:[/] {message}", highlight=False)
+    console.print(f"[yellow]warning:[/] {escape(str(message))}", highlight=False,
+                  soft_wrap=True)
 
 
 def main() -> None:

@@ -73,7 +73,9 @@ def test_the_first_label_by_default_named_in_the_log(tmp_path, caplog):
     assert study.feature_ids.tolist() == ["Otu1", "Otu2", "Otu3", "Otu4"]
     assert "holds 2 OTU definitions (labels '0.01', '0.03'); read '0.01', the first" in \
         caplog.text
-    assert "awk -F'\\t' 'NR==1 || $1==\"0.03\"' final.shared > final.0.03.shared" in caplog.text
+    # the paths as given, so that the command works from any folder
+    assert (f"awk -F'\\t' 'NR==1 || $1==\"0.03\"' '{path}' > "
+            f"'{tmp_path / 'final.0.03.shared'}'") in caplog.text
     assert study.provenance[0]["mothur_labels"] == ["0.01", "0.03"]
     assert "mothur label '0.01' read (the first of '0.01', '0.03')" in \
         study.provenance[0]["notes"]
@@ -143,3 +145,19 @@ def test_cons_taxonomy_with_the_shared_table(tmp_path):
     assert tax.loc["Otu1", "family"] == "Porphyromonadaceae" and tax.loc["Otu1", "genus"] is None
     assert tax.loc["Otu4", "kingdom"] == "Bacteria" and tax.loc["Otu4"].iloc[1:].isna().all()
     assert tax.attrs["provenance"]["format"] == "taxonomy-tsv"
+
+
+def test_mothur_ends_every_line_with_a_tab(tmp_path):
+    path = tmp_path / "x.shared"
+    path.write_text("label\tGroup\tnumOtus\tOtu1\tOtu2\t\n0.03\tA\t2\t5\t0\t\n0.03\tB\t2\t1\t7\t\n")
+    study = read_table(path)
+    assert list(study.sample_ids) == ["A", "B"] and list(study.feature_ids) == ["Otu1", "Otu2"]
+    np.testing.assert_array_equal(study.counts.toarray(), [[5, 0], [1, 7]])
+
+
+def test_a_shared_file_holds_whole_counts(tmp_path):
+    path = tmp_path / "x.shared"
+    path.write_text("label\tGroup\tnumOtus\tOtu1\tOtu2\n0.03\tA\t2\t5\t0\n0.03\tB\t2\t1\t2.5\n")
+    with pytest.raises(FormatError, match=r"x.shared: line 3, value 2 \(sample 'B'\): a .shared "
+                                          r"file holds read counts, whole numbers; found '2.5'"):
+        read_table(path)

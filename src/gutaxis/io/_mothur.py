@@ -125,6 +125,8 @@ def read_mothur_shared(path: Path, *, label: str | None = None,
         if not line.strip():
             continue
         cells = [c.strip() for c in _fields(line)]
+        if len(cells) > 3 and cells[-1] == "":
+            cells.pop()  # mothur ends every line with a tab
         if header is None and not rows and tuple(c.lower() for c in cells[:3]) == _HEADER:
             header = cells[3:]
             continue
@@ -185,6 +187,12 @@ def read_mothur_shared(path: Path, *, label: str | None = None,
             bad = next(i for i, c in enumerate(cells[3:]) if not _is_number(c))
             raise FormatError(f"{source}: line {number}, value {bad + 1} (sample {group!r}): "
                               f"expected a number (count); found {cells[3 + bad]!r}") from None
+        fraction = np.flatnonzero(values[r] != np.round(values[r]))
+        if fraction.size and kind != "relative":
+            bad = int(fraction[0])
+            raise FormatError(f"{source}: line {number}, value {bad + 1} (sample {group!r}): "
+                              f"a .shared file holds read counts, whole numbers; found "
+                              f"{cells[3 + bad]!r}")
     features, from_header = _otu_names(header, n_otus)
     notes = [f"mothur label {chosen!r} read" + (f" (the first of {listed})"
                                                  if len(order) > 1 and label is None else "")]
@@ -192,8 +200,8 @@ def read_mothur_shared(path: Path, *, label: str | None = None,
         notes.append(f"OTU names made as mothur makes them ({features[0]}…): the header does "
                      f"not name the {n_otus} OTUs of this label")
     if len(order) > 1 and label is None:
-        command = (f"awk -F'\\t' 'NR==1 || $1==\"{order[1]}\"' {path.name} > "
-                   f"{path.stem}.{order[1]}.shared")
+        command = (f"awk -F'\\t' 'NR==1 || $1==\"{order[1]}\"' '{path}' > "
+                   f"'{path.with_name(path.stem + '.' + order[1] + '.shared')}'")
         logger.warning("%s holds %d OTU definitions (labels %s); read %r, the first. To read "
                        "another, keep only its rows, e.g. %s", source, len(order), listed,
                        chosen, command)
