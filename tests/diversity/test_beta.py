@@ -168,11 +168,13 @@ def test_empty_samples_other_metrics():
     a = aitchison(x, pseudocount=1)
     assert a[1, 2] == 0.0
     assert_close(a, skbio_reference("aitchison", x.toarray(), pseudocount=1))
-    # robust_aitchison: an empty sample is the zero vector;
-    # rclr([1, 2, 0]) = ∓(ln 2)/2 → distance to the empty sample (ln 2)/√2
-    r = robust_aitchison(x)
-    assert r[1, 2] == 0.0
-    assert_close(r[0, 1], np.log(2) / np.sqrt(2))
+    # robust_aitchison: an empty sample has no observed part, no rclr — refused, by row (as a
+    # zero vector it sat at distance 0 from every one-feature sample)
+    with pytest.raises(EmptySamplesError, match=r"robust_aitchison is undefined for a sample "
+                                                 r"with no reads .* 2 sample\(s\) are empty "
+                                                 r"\(rows 1, 2\)"):
+        robust_aitchison(x)
+    assert robust_aitchison(csr([[1, 2, 0], [0, 0, 5]]))[0, 1] > 0
 
 
 # --------------------------------------------------------------------------- references
@@ -322,7 +324,8 @@ count_tables = hnp.arrays(
 
 def _usable(table: np.ndarray, metric: str) -> bool:
     empty = int((table.sum(axis=1) == 0).sum())
-    return {"braycurtis": empty < 2, "aitchison": empty == 0}.get(metric, True)
+    return {"braycurtis": empty < 2, "aitchison": empty == 0,
+            "robust_aitchison": empty == 0}.get(metric, True)
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -83,4 +83,4 @@ def test_applicable_metrics_judges_empty_samples():
         applicable_metrics(two, ["braycurtis"], asked=["braycurtis"])
     # the registry says which: the metrics that refuse empty samples, and how many they allow
     assert {n: m.max_empty for n, m in beta_metrics().items() if m.max_empty is not None} == \
-        {"braycurtis": 1, "aitchison": 0}
+        {"braycurtis": 1, "aitchison": 0, "robust_aitchison": 0}

@@ -303,7 +303,7 @@ def aitchison(counts: sp.spmatrix, *, pseudocount: float | None = None,
         return _k.finish(acc, x, _k.M_AITCHISON, a=q, b=mu, values=s, tf=tf)
 
 
-@register_beta("robust_aitchison", options=("n_threads",))
+@register_beta("robust_aitchison", options=("n_threads",), max_empty=0)
 def robust_aitchison(counts: sp.spmatrix, *, n_threads: int | None = None) -> np.ndarray:
     r"""Robust Aitchison distance: Euclidean distance between rclr vectors (zeros left out).
 
@@ -318,6 +318,11 @@ def robust_aitchison(counts: sp.spmatrix, *, n_threads: int | None = None) -> np
     -------
     numpy.ndarray
         ``n × n`` float64, symmetric, zero diagonal.
+
+    Raises
+    ------
+    EmptySamplesError
+        A sample with no reads (no observed part, no rclr).
 
     Notes
     -----
@@ -338,8 +343,10 @@ def robust_aitchison(counts: sp.spmatrix, *, n_threads: int | None = None) -> np
     :func:`~skbio.stats.composition.rclr` (zeros → NaN) with the NaNs set to
     0 followed by ``euclidean`` (agreement 1e-12 relative, tested), and
     vegan's ``vegdist(method="robust.aitchison")``.  A sample with one
-    observed feature has rclr 0; an empty sample is the zero vector (two
-    empty samples are at distance 0).
+    observed feature has rclr 0.  An empty sample has no observed part, so
+    no rclr: it is refused (:class:`EmptySamplesError`), as the default
+    :func:`aitchison` refuses it (a zero vector would put it at distance 0
+    from every one-feature sample).
 
     What QIIME 2 calls "robust Aitchison" is not in ``qiime diversity beta``
     (q2-diversity-lib has no such metric): it is the distance that the
@@ -366,6 +373,13 @@ def robust_aitchison(counts: sp.spmatrix, *, n_threads: int | None = None) -> np
     """
     x = _as_csr(counts)
     n_threads = _check_threads(n_threads)
+    empty = _empty_rows(x)
+    if len(empty):
+        rows = ", ".join(map(str, empty[:10])) + (" …" if len(empty) > 10 else "")
+        raise EmptySamplesError(
+            f"robust_aitchison is undefined for a sample with no reads (no observed part); "
+            f"{len(empty)} sample(s) are empty (rows {rows}). Remove empty samples first.",
+            rows=empty.tolist())
     with _k.threads(n_threads):
         r, tf = _k.rclr_transform(x)
         _, q = _k.row_stats(x, r, tf)
