@@ -604,3 +604,18 @@ def test_a_logged_warning_is_one_unwrapped_line(tmp_path):
     assert len(warning) == 1 and warning[0].startswith("warning: ")
     assert f"'{shared}' > '{folder / 'esophagus_study_2004.fn.0.03.shared'}'" in warning[0]
     assert "WARNING" not in proc.stderr
+
+
+def test_brackets_in_a_message_reach_the_user(tmp_path):
+    """Rich read '[row, column, value]' as markup and printed 'should be ; found …'."""
+    path = tmp_path / "t.json"
+    path.write_text('{"id": null, "format": "Biological Observation Matrix 1.0.0", '
+                    '"format_url": "http://biom-format.org", "type": "OTU table", '
+                    '"generated_by": "x", "date": "2020-01-01", "matrix_type": "sparse", '
+                    '"matrix_element_type": "int", "shape": [2, 2], '
+                    '"rows": [{"id": "f1", "metadata": null}, {"id": "f2", "metadata": null}], '
+                    '"columns": [{"id": "s1", "metadata": null}, {"id": "s2", "metadata": null}],'
+                    ' "data": [[0, 1]]}')
+    proc = _gutaxis("diversity", str(path), "--out", str(tmp_path / "o"))
+    assert proc.returncode == 2
+    assert "data[0] should be [row, column, value]; found '[0, 1]'" in proc.stderr

@@ -160,7 +160,7 @@ def _progress() -> Iterator[tuple[Callable[[str, int, int], None], Callable[[int
 
 def _skipped(skipped: dict[str, str]) -> None:
     for name, why in skipped.items():
-        console.print(f"[yellow]skipped {name}[/]: {why}", highlight=False)
+        console.print(f"[yellow]skipped {name}[/]: {escape(why)}", highlight=False)
 
 
 def _written(written: dict[str, Path], labels: dict[str, str]) -> None:
@@ -242,7 +242,7 @@ def diversity(
                           f"{info.get('tree_builder')}, {info.get('rooting')} rooted{cached})")
     _skipped(result.skipped)
     for name, note in result.notes.items():
-        console.print(f"[yellow]{name}[/]: {note}", highlight=False)
+        console.print(f"[yellow]{name}[/]: {escape(note)}", highlight=False)
     written = result.write(out, overwrite=overwrite)
     _written(written, {"alpha": "alpha diversity"})
     for key, path in written.items():
@@ -444,7 +444,7 @@ def indices(
     options.check_output(out, overwrite=overwrite)
     result = run_indices(options)
     for name, note in result.not_applicable.items():
-        console.print(f"[yellow]{name}[/]: {note}", highlight=False)
+        console.print(f"[yellow]{name}[/]: {escape(note)}", highlight=False)
     for name, samples in result.not_computable.items():
         shown = ", ".join(samples[:5]) + (" …" if len(samples) > 5 else "")
         console.print(f"[yellow]{name}[/]: not computable in {len(samples)} of "
@@ -527,7 +527,7 @@ def reference_build(
     console.print(f"{ref.sequencing}, taxonomy {ref.taxonomy_scheme}; version "
                   f"{ref.version[:12]}", highlight=False)
     for reason, samples in (ref.details.get("excluded") or {}).items():
-        shown = ", ".join(map(str, samples[:10])) + (" …" if len(samples) > 10 else "")
+        shown = escape(", ".join(map(str, samples[:10])) + (" …" if len(samples) > 10 else ""))
         console.print(f"[yellow]left out[/] {len(samples)} sample(s) with {reason}: {shown} "
                       "(all in reference.json, under excluded)", highlight=False)
     _written(result.write(out, overwrite=overwrite), {"reference": "reference"})
@@ -597,7 +597,7 @@ def _print_profile(result: object) -> None:
 
     assert isinstance(result, Profile)
     for alert in result.alerts:
-        console.print(f"[yellow]warning[/]: {alert.message}", highlight=False)
+        console.print(f"[yellow]warning[/]: {escape(alert.message)}", highlight=False)
     for link in result.chain:
         console.print(f"{link.label}: {LINK_STATUS_TEXT[link.status]}", highlight=False)
 
@@ -668,7 +668,8 @@ def main() -> None:
     try:
         app()
     except GutaxisError as exc:
-        console.print(f"[bold red]error:[/] {exc}", highlight=False)
+        console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False,
+                      soft_wrap=True)
         sys.exit(2)
     except KeyboardInterrupt:
         console.print("interrupted")
