@@ -285,3 +285,16 @@ def test_a_row_longer_than_the_header_is_an_error_naming_the_line(tmp_path):
     with pytest.raises(FormatError, match=r"t.tsv: line 3: expected 3 fields \(as in the "
                                           r"header on line 1\); found 4"):
         read_table(path)
+
+
+def test_qiime1_rows_without_a_lineage_and_columns_after_it_are_refused(tmp_path):
+    header = "# QIIME v1 OTU table\n#OTU ID\tS1\tS2\tConsensus Lineage\n"
+    path = tmp_path / "otus.txt"
+    path.write_text(header + "1\t3\t0\tk__Bacteria;p__Firmicutes\n2\t1\t4\n")
+    with pytest.raises(FormatError, match=r"otus.txt: line 4: the row has no 'Consensus "
+                                          r"Lineage' cell \(its last value is a count\)"):
+        read_table(path)
+    path.write_text("#OTU ID\tS1\tS2\tConsensus Lineage\tTotal\n1\t3\t0\tk__B;p__F\t3\n")
+    with pytest.raises(FormatError, match=r"column\(s\) 'Total' come after the taxonomy column "
+                                          r"'Consensus Lineage'; it must be the last column"):
+        read_table(path)

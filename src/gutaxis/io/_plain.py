@@ -57,6 +57,14 @@ _FEATURE_ID = re.compile(
 )
 
 
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
 def _feature_share(ids: Iterable[str]) -> float:
     ids = list(ids)
     if not ids:
@@ -152,6 +160,20 @@ def read_plain_table(path: Path, *, transpose: bool | None = None, kind: str | N
     if len(header) < 2 or not len(frame):
         raise FormatError(f"{source}: the table has no data rows or no value columns")
     tax_pos = [i for i, h in enumerate(header) if i > 0 and h.lower() in _TAXONOMY_COLUMNS]
+    if tax_pos and tax_pos[-1] != len(header) - 1:
+        after = header[tax_pos[-1] + 1:]
+        raise FormatError(f"{source}: column(s) {', '.join(map(repr, after))} come after the "
+                          f"taxonomy column {header[tax_pos[-1]]!r}; it must be the last column "
+                          "(as QIIME 1 and biom-format write it) — remove them, or move the "
+                          "taxonomy to the end")
+    if tax_pos:
+        for number, line in enumerate(raw.lines[raw.header_line:], raw.header_line + 1):
+            cells = line.rstrip("\r\n").split(raw.delimiter)
+            if (line.strip() and not line.startswith("#") and len(cells) == len(header) - 1
+                    and _is_number(cells[-1])):
+                raise FormatError(f"{source}: line {number}: the row has no "
+                                  f"{header[tax_pos[-1]]!r} cell (its last value is a count); "
+                                  "write a lineage, or 'Unassigned'")
     row_ids = frame[0].tolist()
     value_cols = [i for i in range(1, len(header)) if i not in tax_pos]
     column_ids = [header[i] for i in value_cols]
