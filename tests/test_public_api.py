@@ -409,6 +409,8 @@ CASES: list[Case] = [
      r"metadata column\(s\) not found.*'Group'"),
     (gcohort.check_cohort, (SMALL, _cp("Subject", subject="Nope")), {}, NotFoundError,
      r"metadata column\(s\) not found.*'Nope'"),
+    (gstats.permutation_design, (pd.Index(["a", "b"]), np.array([0, 1]), ["p"], "PERMANOVA"),
+     {}, InputError, r"subjects must give one subject per sample \(2\); got 1"),
     (gcohort.check_cohort, (SMALL, None), {}, InputError,
      r"parameters must be a CohortParameters.*got None"),
     (gcohort.analyze_cohort, (BARE, _cp("Subject")), {}, InputError,
@@ -907,7 +909,8 @@ NO_USER_INPUT: dict[str, set[str]] = {
     "composition": {"UnknownRankError",  # an exception
                     "taxon_label"},  # takes any value: a text that is no lineage is kept
     "ordination": {"OrdinationResult"},  # result record
-    "stats": {"DifferentialAbundance", "LinDAResult", "ClassifierResult", "FittedClassifier",
+    "stats": {"PermutationDesign",  # made by permutation_design (walked)
+              "DifferentialAbundance", "LinDAResult", "ClassifierResult", "FittedClassifier",
               "TestResult"},  # result records
     # a record, and Literal types
     "measures": {"RangeUsed", "Status", "MeasureKind", "Censoring", "AlertScope"},

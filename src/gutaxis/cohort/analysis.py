@@ -69,9 +69,9 @@ from gutaxis.stats import (
     group_labels,
     permanova,
     permdisp,
+    permutation_design,
     spearman_pairs,
 )
-from gutaxis.stats._permutations import permutation_design
 from gutaxis.study import check_study
 
 if TYPE_CHECKING:

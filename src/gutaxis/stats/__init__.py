@@ -4,7 +4,8 @@ Every hypothesis test returns a :class:`TestResult` (built by
 :func:`make_result`), so results from different tests can be tabulated and
 corrected together (:func:`bh_adjust`).
 
-Public names: :func:`permanova`, :func:`permdisp`, :func:`compare_groups`,
+Public names: :func:`permanova`, :func:`permdisp` (with :func:`permutation_design`,
+which relabellings repeated subjects allow), :func:`compare_groups`,
 :func:`compare_groups_many`, :func:`bh_adjust`, :func:`group_labels`,
 :func:`spearman_pairs`, :func:`differential_abundance`
 (:class:`DifferentialAbundance`; counts, two groups), :func:`linda`
@@ -19,6 +20,7 @@ scikit-learn on first use.
 
 from gutaxis.lazy import lazy_attributes as _lazy_attributes
 from gutaxis.stats._grouping import group_labels
+from gutaxis.stats._permutations import PermutationDesign, permutation_design
 from gutaxis.stats._results import TestResult, make_result
 from gutaxis.stats.correlation import spearman_pairs
 from gutaxis.stats.differential import DifferentialAbundance, differential_abundance
@@ -29,7 +31,8 @@ from gutaxis.stats.permanova import permanova
 from gutaxis.stats.permdisp import permdisp
 
 __all__ = [
-    "permanova", "permdisp", "compare_groups", "compare_groups_many", "bh_adjust",
+    "permanova", "permdisp", "permutation_design", "PermutationDesign", "compare_groups",
+    "compare_groups_many", "bh_adjust",
     "group_labels", "spearman_pairs", "differential_abundance", "DifferentialAbundance",
     "linda", "LinDAResult",
     "percentile_with_ci", "percentiles_with_ci", "midrank_percentile",
