@@ -34,6 +34,7 @@ import scipy.sparse as sp
 from gutaxis.exceptions import FormatError
 from gutaxis.io._common import make_study, read_record, read_text_file
 from gutaxis.io._delimited import load_delimited
+from gutaxis.io._mothur import _is_number
 from gutaxis.io._taxonomy import parse_taxonomy
 from gutaxis.study import Study
 
@@ -55,14 +56,6 @@ _FEATURE_ID = re.compile(
     r"^(?:[ACGTNacgtn]{30,}|[0-9a-f]{32}|(?:z?otu|asv|sv|feature)[_\-.]?\d+|.*[a-z]__.*)$",
     re.IGNORECASE,
 )
-
-
-def _is_number(text: str) -> bool:
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True
 
 
 def _feature_share(ids: Iterable[str]) -> float:
