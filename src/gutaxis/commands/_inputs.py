@@ -325,8 +325,10 @@ def check_taxonomy_overlap(study: Study, taxonomy: pd.DataFrame, source: str) ->
     raise ValidationError(
         f"--taxonomy {source} names {n} of the {len(features)} features of the table "
         f"{study.source} (at least {MIN_TAXONOMY_SHARE:.0%} are needed); table features such as "
-        f"{', '.join(map(repr, table_only))}; taxonomy ids such as "
-        f"{', '.join(map(repr, tax_only)) or 'none'}. Give the taxonomy made for this table "
+        f"{', '.join(map(repr, table_only))}; "
+        + (f"taxonomy ids such as {', '.join(map(repr, tax_only))}" if tax_only else
+           "the taxonomy has no other ids")
+        + ". Give the taxonomy made for this table "
         "(the same feature ids: ASV sequences, MD5 hashes or OTU names)")
 
 
