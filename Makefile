@@ -41,7 +41,7 @@ $(LOCKENV)/bin/pip-compile:
 # Re-pin after editing pyproject.toml (existing pins are kept); `make lock-upgrade` bumps all.
 # The lock is for CPython 3.11 on Linux x86_64 (what CI runs); other platforms regenerate it.
 lock: $(LOCKENV)/bin/pip-compile
-	$(LOCKENV)/bin/pip-compile --quiet --generate-hashes --extra dev --build-deps-for editable \
+	$(LOCKENV)/bin/pip-compile --quiet --generate-hashes --extra dev --extra service --build-deps-for editable \
 	    --strip-extras --allow-unsafe --no-emit-index-url --no-emit-find-links \
 	    $(LOCKFLAGS) -o $(LOCK) pyproject.toml
 

@@ -652,6 +652,171 @@ def demo(
     _written(result.written, {f"profile/{k}": f"profile ({k})" for k in ("html", "pdf", "json")})
 
 
+# ----------------------------------------------------------------------- the practice application
+DataDir = Annotated[Path, typer.Option(
+    "--data", help="The data folder: SQLite database, uploaded files, profiles (the database "
+                   "is PostgreSQL instead when GUTAXIS_DATABASE_URL is set). "
+                   "Example: --data gutaxis-data/")]
+
+
+def _service_settings(data: Path, **overrides: object) -> object:
+    try:
+        from gutaxis.service.settings import Settings
+    except ImportError as exc:  # pragma: no cover - the extra is not installed
+        raise typer.BadParameter(f"the practice application needs gutaxis[service] "
+                                 f"({exc})") from None
+    return Settings.from_env(data, **overrides)
+
+
+def _service_error(exc: Exception) -> None:
+    console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
+    raise typer.Exit(2)
+
+
+@app.command()
+def serve(
+    data: DataDir = Path("gutaxis-data"),
+    host: Annotated[str, typer.Option(help="Address to listen on (127.0.0.1: this computer "
+                                           "only).")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port.")] = 8000,
+    demo_clinic: Annotated[bool, typer.Option(
+        "--demo-clinic", help="Make the demo clinic from the bundled study (once) and print "
+                              "its practitioner's password the first time.")] = False,
+    secure_cookies: Annotated[bool, typer.Option(
+        "--secure-cookies", help="Mark cookies Secure (when served over HTTPS).")] = False,
+) -> None:
+    """Start the practice application (web pages and the API under /api/v1).
+
+    Migrates the database, builds the bundled controls reference on first
+    start, and runs the job worker.  Example: gutaxis serve --data clinic-data/
+    """
+    import uvicorn
+
+    from gutaxis.service import create_app
+    from gutaxis.service.app import prepare
+    from gutaxis.service.context import AppContext
+
+    settings = _service_settings(data, secure_cookies=secure_cookies)
+    if demo_clinic:
+        from gutaxis.service.demo import create_demo_clinic
+
+        ctx = AppContext(settings)  # type: ignore[arg-type]
+        console.print("setting up (the first start builds the bundled reference)…")
+        prepare(ctx)
+        made = create_demo_clinic(ctx)
+        ctx.close()
+        if made.password:
+            out_console.print(f"demo clinic: sign in at http://{host}:{port}/login as "
+                              f"{made.email} with the password {made.password} "
+                              "(shown only now; it is not stored anywhere in clear)",
+                              highlight=False)
+        else:
+            out_console.print(f"demo clinic: sign in as {made.email} (the password was "
+                              "printed when the demo clinic was made; `gutaxis users "
+                              "password` sets a new one)", highlight=False)
+    console.print(f"gutaxis practice on http://{host}:{port}/ (data: "
+                  f"{settings.data_dir}; Ctrl+C stops it)", highlight=False)  # type: ignore[attr-defined]
+    uvicorn.run(create_app(settings), host=host, port=port,  # type: ignore[arg-type]
+                log_level="warning", proxy_headers=False)
+
+
+users_app = typer.Typer(help="Accounts of the practice application.", no_args_is_help=True)
+app.add_typer(users_app, name="users")
+
+
+def _password_from_stdin() -> str:
+    if sys.stdin.isatty():
+        import getpass
+
+        return getpass.getpass("password: ")
+    return sys.stdin.readline().rstrip("\n")
+
+
+@users_app.command("create")
+def users_create(
+    clinic: Annotated[str, typer.Option(help="The clinic: made when no clinic has this "
+                                             "name.")],
+    email: Annotated[str, typer.Option(help="The account's e-mail address.")],
+    role: Annotated[str, typer.Option(help="owner, practitioner or assistant.")] = "owner",
+    name: Annotated[str, typer.Option(help="The person's name.")] = "",
+    data: DataDir = Path("gutaxis-data"),
+) -> None:
+    """Make an account; the password is read from standard input (at least 12 characters).
+
+    Example: printf '%s\\n' "$PASSWORD" | gutaxis users create --clinic "My practice"
+    --email me@example.org --role owner
+    """
+    from sqlalchemy import select
+
+    from gutaxis.service.context import AppContext
+    from gutaxis.service.db import upgrade
+    from gutaxis.service.errors import ServiceError
+    from gutaxis.service.models import Clinic
+    from gutaxis.service.services import accounts
+
+    password = _password_from_stdin()
+    ctx = AppContext(_service_settings(data))  # type: ignore[arg-type]
+    try:
+        upgrade(ctx.engine)
+        with ctx.transaction() as db:
+            row = db.scalar(select(Clinic).where(Clinic.name == clinic.strip()))
+            row = row or accounts.create_clinic(db, clinic)
+            user = accounts.create_user(db, row, email, password, role, name)
+            out_console.print(f"{user.email}: {user.role} of {row.name} (clinic {row.id})",
+                              highlight=False)
+    except ServiceError as exc:
+        _service_error(exc)
+    finally:
+        ctx.close()
+
+
+@users_app.command("password")
+def users_password(
+    email: Annotated[str, typer.Option(help="The account's e-mail address.")],
+    data: DataDir = Path("gutaxis-data"),
+) -> None:
+    """Set a new password (read from standard input) and unlock the account."""
+    from sqlalchemy import select
+
+    from gutaxis.service.context import AppContext
+    from gutaxis.service.errors import ServiceError
+    from gutaxis.service.models import User
+    from gutaxis.service.services import accounts
+
+    password = _password_from_stdin()
+    ctx = AppContext(_service_settings(data))  # type: ignore[arg-type]
+    try:
+        with ctx.transaction() as db:
+            user = db.scalar(select(User).where(User.email == accounts.normalise_email(email)))
+            if user is None:
+                raise typer.BadParameter(f"--email: no account {email}")
+            accounts.set_password(db, user, password)
+        out_console.print(f"{email}: password set", highlight=False)
+    except ServiceError as exc:
+        _service_error(exc)
+    finally:
+        ctx.close()
+
+
+db_app = typer.Typer(help="The practice application's database.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+
+
+@db_app.command("upgrade")
+def db_upgrade(data: DataDir = Path("gutaxis-data")) -> None:
+    """Apply the database migrations (`gutaxis serve` also does at start)."""
+    from gutaxis.service.context import AppContext
+    from gutaxis.service.db import upgrade
+
+    ctx = AppContext(_service_settings(data))  # type: ignore[arg-type]
+    try:
+        upgrade(ctx.engine)
+    finally:
+        ctx.close()
+    out_console.print(f"database up to date ({ctx.engine.url.render_as_string()})",
+                      highlight=False)
+
+
 def _show_warning(message: Warning | str, category: type[Warning], filename: str,
                   lineno: int, file: object = None, line: str | None = None) -> None:
     """Print a warning as one line, as errors are (no source file, no code line)."""

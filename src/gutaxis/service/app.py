@@ -1,0 +1,186 @@
+"""``create_app(settings)``: the practice application, built on demand (nothing at import).
+
+The app migrates the database, makes sure the bundled controls reference is
+there, starts the job worker (unless ``settings.run_worker`` is off), and
+mounts the API (:mod:`.api`), the pages (:mod:`.pages`) and the static files.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import shutil
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from sqlalchemy import Engine, select
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from gutaxis._version import __version__
+from gutaxis.service.context import AppContext
+from gutaxis.service.db import is_sqlite, upgrade
+from gutaxis.service.errors import ServiceError, as_service_error, error_body
+from gutaxis.service.models import Job, Reference
+from gutaxis.service.settings import Settings
+
+__all__ = ["create_app", "prepare", "ensure_bundled_reference"]
+
+logger = logging.getLogger(__name__)
+STATIC = Path(__file__).parent / "static"
+_SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "SAMEORIGIN",
+    "Referrer-Policy": "same-origin",
+    "Content-Security-Policy": ("default-src 'self'; img-src 'self' data:; "
+                                "style-src 'self' 'unsafe-inline'; script-src 'self'; "
+                                "frame-ancestors 'self'; form-action 'self'; base-uri 'none'"),
+}
+
+
+def ensure_bundled_reference(ctx: AppContext) -> None:
+    """Build the bundled controls reference once (in a limited process) and record it."""
+    from gutaxis import io as gio
+    from gutaxis.commands import DEMO_MARKERS, DEMO_REFERENCE
+    from gutaxis.service.sandbox import Limits, run_limited
+    from gutaxis.service.services.profiles import BUNDLED_FOLDER
+
+    folder = ctx.settings.references_dir / BUNDLED_FOLDER
+    if not (folder / "reference.json").is_file() and not any(folder.glob("*")):
+        data = gio.example_dataset()
+        scratch = ctx.settings.scratch_dir / "bundled-reference"
+        shutil.rmtree(scratch, ignore_errors=True)
+        run_limited("build_reference", {
+            "table": str(data.table), "metadata": str(data.metadata),
+            "where": "Subject == 'Control'", "markers": list(DEMO_MARKERS),
+            "name": DEMO_REFERENCE, "out": str(scratch)}, Limits(wall_seconds=600))
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        shutil.move(str(scratch), folder)
+    with ctx.transaction() as db:
+        if db.scalar(select(Reference.id).where(Reference.clinic_id.is_(None),
+                                                Reference.folder == BUNDLED_FOLDER)) is None:
+            db.add(Reference(clinic_id=None, name=DEMO_REFERENCE, folder=BUNDLED_FOLDER,
+                             status="done", filter="Subject == 'Control'",
+                             description="The controls of the bundled study (Giloteaux et "
+                                         "al., Microbiome 2016), as `gutaxis demo` builds it."))
+
+
+def prepare(ctx: AppContext) -> None:
+    """Migrate the database and set up the bundled reference (``gutaxis serve`` does it at start)."""
+    upgrade(ctx.engine)
+    if is_sqlite(ctx.engine):
+        # one server per SQLite file: what a killed server left running starts again now
+        with ctx.transaction() as db:
+            for job in db.scalars(select(Job).where(Job.status == "running")):
+                job.status, job.lease_until = "pending", None
+        ctx.store.clear_scratch()
+    ensure_bundled_reference(ctx)
+
+
+def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
+    """Build the practice application.
+
+    Parameters
+    ----------
+    settings : Settings
+    engine : Engine, optional
+        A database engine to use instead of one made from ``settings.url``.
+
+    Returns
+    -------
+    FastAPI
+        On start it migrates the database, sets up the bundled reference and
+        (``settings.run_worker``) starts the job worker; on stop it stops it.
+    """
+    from gutaxis.service import api, pages
+    from gutaxis.service.jobs import Worker
+
+    ctx = AppContext(settings, engine)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        prepare(ctx)
+        worker = Worker(ctx) if settings.run_worker else None
+        if worker is not None:
+            worker.start()
+        try:
+            yield
+        finally:
+            if worker is not None:
+                worker.stop()
+            ctx.close()
+
+    app = FastAPI(title="gutaxis practice", version=__version__, lifespan=lifespan,
+                  docs_url="/api/docs", redoc_url=None, openapi_url="/api/v1/openapi.json",
+                  description="Patients' gut–immune records: visits, uploads, profiles "
+                              "against a reference, the timeline and the plan.  Profiles "
+                              "support, and do not replace, a clinician's judgement.")
+    app.state.ctx = ctx
+    app.include_router(api.router)
+    app.include_router(pages.router)
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    _install_handlers(app)
+
+    @app.middleware("http")
+    async def security_headers(request: Request, call_next: Any) -> Response:
+        response: Response = await call_next(request)
+        for key, value in _SECURITY_HEADERS.items():
+            response.headers.setdefault(key, value)
+        if not request.url.path.startswith("/static"):
+            response.headers.setdefault("Cache-Control", "no-store")
+        return response
+
+    return app
+
+
+def _wants_html(request: Request) -> bool:
+    return not request.url.path.startswith("/api/") and \
+        "text/html" in request.headers.get("accept", "")
+
+
+def _install_handlers(app: FastAPI) -> None:
+    from gutaxis.service import pages
+
+    def answer(request: Request, error: ServiceError) -> Response:
+        if _wants_html(request):
+            if error.status == 401:
+                return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
+            return pages.error_page(request, error)
+        return JSONResponse(error_body(error.status, error.code, error.message, error.fields),
+                            status_code=error.status)
+
+    @app.exception_handler(ServiceError)
+    async def service_error(request: Request, exc: ServiceError) -> Response:
+        return answer(request, exc)
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(request: Request, exc: RequestValidationError) -> Response:
+        fields = [{"field": ".".join(str(p) for p in e.get("loc", ())[1:]) or "body",
+                   "message": str(e.get("msg", ""))} for e in exc.errors()]
+        text = "; ".join(f"{f['field']}: {f['message']}" for f in fields) or "invalid request"
+        error = as_service_error(ServiceError(text, fields=fields))
+        error.status, error.code = 422, "invalid"
+        return answer(request, error)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        error = ServiceError(str(exc.detail))
+        error.status = exc.status_code
+        error.code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code,
+                                                                       "http_error")
+        return answer(request, error)
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, exc: Exception) -> Response:
+        from gutaxis.exceptions import GutaxisError
+
+        if isinstance(exc, GutaxisError):
+            return answer(request, as_service_error(exc))
+        logger.exception("unexpected error on %s %s", request.method, request.url.path)
+        error = ServiceError("internal error: the server log has the details")
+        error.status, error.code = 500, "internal"
+        return answer(request, error)

@@ -1,0 +1,139 @@
+"""The audit log: every read and change of patient data, hash-chained per clinic.
+
+Each row's ``hash`` is the SHA-256 of the previous row's hash (of the same
+clinic) and the row's own fields, so that changing, removing or inserting a
+row breaks the chain at that point (:func:`verify_chain`); the database
+refuses updates and deletes outright (triggers of the first migration).  The
+log names objects by type and id, and never holds a patient's data.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import hashlib
+import json
+from collections.abc import Iterable, Iterator
+
+from sqlalchemy import func, select, text
+from sqlalchemy.orm import Session
+
+from gutaxis.service.db import utcnow
+from gutaxis.service.models import AuditEvent
+
+__all__ = ["Actor", "record", "verify_chain", "row_hash", "GENESIS", "audit_rows"]
+
+#: The ``prev_hash`` of a clinic's first row.
+GENESIS = "0" * 64
+
+
+@dataclasses.dataclass(frozen=True)
+class Actor:
+    """Who does something, from where (what every audit row records)."""
+
+    clinic_id: int
+    user_id: int | None
+    email: str
+    address: str = ""
+
+
+def row_hash(prev_hash: str, clinic_id: int, seq: int, at: dt.datetime, user_id: int | None,
+             user_email: str, action: str, object_type: str, object_id: str, address: str,
+             detail: str) -> str:
+    """The hash of one row, chained to ``prev_hash``.
+
+    Examples
+    --------
+    >>> at = dt.datetime(2026, 1, 1)
+    >>> h = row_hash(GENESIS, 1, 1, at, 2, "a@b", "patient.read", "patient", "3", "", "")
+    >>> len(h), h == row_hash(GENESIS, 1, 1, at, 2, "a@b", "patient.read", "patient", "4", "", "")
+    (64, False)
+    """
+    fields = [prev_hash, clinic_id, seq, at.isoformat(timespec="microseconds"), user_id,
+              user_email, action, object_type, object_id, address, detail]
+    return hashlib.sha256(json.dumps(fields, separators=(",", ":")).encode()).hexdigest()
+
+
+def _lock_clinic_chain(session: Session, clinic_id: int) -> None:
+    """Serialise writers of one clinic's chain (SQLite already has one writer at a time)."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(7261, :c)"), {"c": clinic_id})
+
+
+def record(session: Session, actor: Actor, action: str, object_type: str = "",
+           object_id: object = "", detail: str = "") -> AuditEvent:
+    """Append one row to ``actor``'s clinic's log, in the caller's transaction.
+
+    The row commits or rolls back with the change it tells of.
+
+    Parameters
+    ----------
+    session : Session
+    actor : Actor
+    action : str
+        ``patient.read``, ``visit.create``, ``upload.create`` …
+    object_type, object_id : str
+    detail : str
+        Never patient data: ids, counts, statuses.
+
+    Returns
+    -------
+    AuditEvent
+    """
+    _lock_clinic_chain(session, actor.clinic_id)
+    last = session.execute(
+        select(AuditEvent.seq, AuditEvent.hash).where(AuditEvent.clinic_id == actor.clinic_id)
+        .order_by(AuditEvent.seq.desc()).limit(1)).first()
+    seq, prev = (last[0] + 1, last[1]) if last else (1, GENESIS)
+    at = utcnow()
+    oid = str(object_id)
+    event = AuditEvent(clinic_id=actor.clinic_id, seq=seq, at=at, user_id=actor.user_id,
+                       user_email=actor.email, action=action, object_type=object_type,
+                       object_id=oid, address=actor.address, detail=detail, prev_hash=prev,
+                       hash=row_hash(prev, actor.clinic_id, seq, at, actor.user_id,
+                                     actor.email, action, object_type, oid, actor.address,
+                                     detail))
+    session.add(event)
+    session.flush()
+    return event
+
+
+def audit_rows(session: Session, clinic_id: int, *, limit: int | None = None,
+               offset: int = 0) -> list[AuditEvent]:
+    """A clinic's rows, newest first."""
+    query = (select(AuditEvent).where(AuditEvent.clinic_id == clinic_id)
+             .order_by(AuditEvent.seq.desc()).offset(offset))
+    if limit is not None:
+        query = query.limit(limit)
+    return list(session.scalars(query))
+
+
+def _chain(rows: Iterable[AuditEvent]) -> Iterator[str]:
+    prev, expected_seq = GENESIS, 1
+    for row in rows:
+        if row.seq != expected_seq:
+            yield f"row {expected_seq} is missing (the next row is {row.seq})"
+            expected_seq = row.seq
+        if row.prev_hash != prev:
+            yield f"row {row.seq}: it does not follow row {row.seq - 1} (prev_hash differs)"
+        want = row_hash(row.prev_hash, row.clinic_id, row.seq, row.at, row.user_id,
+                        row.user_email, row.action, row.object_type, row.object_id,
+                        row.address, row.detail)
+        if row.hash != want:
+            yield f"row {row.seq}: its content does not match its hash (changed after writing)"
+        prev, expected_seq = row.hash, expected_seq + 1
+
+
+def verify_chain(session: Session, clinic_id: int) -> list[str]:
+    """Check a clinic's chain: an empty list when no row was changed, removed or inserted.
+
+    Returns
+    -------
+    list of str
+        What is wrong, row by row.
+    """
+    count = session.scalar(select(func.count()).where(AuditEvent.clinic_id == clinic_id))
+    rows = session.scalars(select(AuditEvent).where(AuditEvent.clinic_id == clinic_id)
+                           .order_by(AuditEvent.seq)).yield_per(1000)
+    problems = list(_chain(rows))
+    return problems if count else []

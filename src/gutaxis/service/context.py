@@ -1,0 +1,54 @@
+"""What one running application holds: settings, database, file store (no globals).
+
+:func:`gutaxis.service.create_app` makes one :class:`AppContext` and keeps it
+on ``app.state.ctx``; routes reach it through :func:`get_context`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+
+from fastapi import Request
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from gutaxis.service.db import make_engine, session_scope
+from gutaxis.service.settings import Settings
+from gutaxis.service.store import FileStore
+
+__all__ = ["AppContext", "get_context"]
+
+
+class AppContext:
+    """One application's settings, engine, session factory and file store.
+
+    Parameters
+    ----------
+    settings : Settings
+    engine : Engine, optional
+        Made from ``settings.url`` when not given.
+    """
+
+    def __init__(self, settings: Settings, engine: Engine | None = None) -> None:
+        self.settings = settings
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        self.engine = engine or make_engine(settings.url)
+        self.sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self.store = FileStore(settings.files_dir, settings.scratch_dir)
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[Session]:
+        """One transaction: committed (durably) when the block ends, rolled back if it raises."""
+        with session_scope(self.sessions) as session:
+            yield session
+
+    def close(self) -> None:
+        """Release the database connections."""
+        self.engine.dispose()
+
+
+def get_context(request: Request) -> AppContext:
+    """The application's context (a FastAPI dependency)."""
+    ctx: AppContext = request.app.state.ctx
+    return ctx

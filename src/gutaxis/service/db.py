@@ -1,0 +1,117 @@
+"""The database engine: SQLite in the data folder or PostgreSQL, set up for durability.
+
+SQLite runs in WAL mode with foreign keys on, ``synchronous=FULL`` (a
+committed transaction survives a power cut) and a busy timeout; each
+transaction starts with ``BEGIN IMMEDIATE`` so that two writers queue instead
+of failing half-way.  PostgreSQL is used as it comes (its defaults are
+durable).  Migrations (Alembic) are applied by :func:`upgrade`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session, sessionmaker
+
+__all__ = ["make_engine", "upgrade", "utcnow", "is_sqlite", "session_scope", "check_integrity"]
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+def utcnow() -> dt.datetime:
+    """The time now in UTC, without tzinfo (how every time is stored)."""
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
+
+
+def is_sqlite(engine: Engine) -> bool:
+    """Whether ``engine`` talks to SQLite."""
+    return engine.dialect.name == "sqlite"
+
+
+def make_engine(url: str, *, pool_size: int = 10) -> Engine:
+    """Make the engine for ``url``, with SQLite's durability pragmas on every connection.
+
+    Parameters
+    ----------
+    url : str
+        A SQLAlchemy URL (``sqlite:///…`` or ``postgresql+psycopg://…``).
+    pool_size : int
+        PostgreSQL connections kept open.
+
+    Returns
+    -------
+    Engine
+    """
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        if parsed.database:
+            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30},
+                               pool_size=pool_size, max_overflow=40)
+        event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "begin", _sqlite_begin)
+        return engine
+    return create_engine(url, pool_size=pool_size, max_overflow=40, pool_pre_ping=True)
+
+
+def _sqlite_pragmas(connection: Any, _record: Any) -> None:
+    connection.isolation_level = None  # transactions are begun by _sqlite_begin
+    cursor = connection.cursor()
+    for pragma in ("journal_mode=WAL", "foreign_keys=ON", "synchronous=FULL",
+                   "busy_timeout=30000"):
+        cursor.execute(f"PRAGMA {pragma}")
+    cursor.close()
+
+
+def _sqlite_begin(connection: Any) -> None:
+    connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def upgrade(engine: Engine, revision: str = "head") -> None:
+    """Apply the Alembic migrations to ``engine``'s database (idempotent).
+
+    Parameters
+    ----------
+    engine : Engine
+    revision : str, default "head"
+    """
+    from alembic import command
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, revision)
+
+
+def check_integrity(engine: Engine) -> list[str]:
+    """Problems the database itself finds (SQLite ``integrity_check`` and foreign keys).
+
+    Returns
+    -------
+    list of str
+        Empty when the database is sound (always empty on PostgreSQL, which
+        checks as it writes).
+    """
+    if not is_sqlite(engine):
+        return []
+    with engine.connect() as connection:
+        rows = [r[0] for r in connection.exec_driver_sql("PRAGMA integrity_check")]
+        problems = [r for r in rows if r != "ok"]
+        problems += [f"foreign key: {tuple(r)}"
+                     for r in connection.exec_driver_sql("PRAGMA foreign_key_check")]
+    return problems
+
+
+@contextlib.contextmanager
+def session_scope(factory: sessionmaker[Session]) -> Iterator[Session]:
+    """One transaction: committed when the block ends, rolled back when it raises."""
+    with factory() as session, session.begin():
+        yield session

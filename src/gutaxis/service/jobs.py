@@ -1,0 +1,361 @@
+"""The job worker: claims queued jobs from the database and runs them in a limited process.
+
+Job state lives in the database, so a restart resumes the work: a job is
+claimed with a lease (``lease_until``) that the worker extends while it
+runs; a job whose lease ran out (its worker died) is claimed again, at most
+:data:`MAX_ATTEMPTS` times.  On PostgreSQL several servers may share the
+queue (``FOR UPDATE SKIP LOCKED``).  A job's result is written to the file
+store first and committed after, so an interrupted job leaves no partial
+record; a failed job records its message on the job and on its object.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import logging
+import shutil
+import tempfile
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import delete, or_, select
+
+from gutaxis.service.context import AppContext
+from gutaxis.service.db import utcnow
+from gutaxis.service.models import (
+    Job,
+    LabValue,
+    Patient,
+    Profile,
+    Reference,
+    Upload,
+    Visit,
+    VisitMeasure,
+)
+from gutaxis.service.sandbox import Limits, TaskFailed, run_limited
+from gutaxis.service.services.profiles import (
+    default_reference,
+    measures_from_document,
+)
+from gutaxis.service.services.uploads import enqueue
+
+__all__ = ["Worker", "run_next_job", "run_pending", "MAX_ATTEMPTS"]
+
+logger = logging.getLogger(__name__)
+MAX_ATTEMPTS = 3
+
+
+def _limits(ctx: AppContext) -> Limits:
+    s = ctx.settings
+    return Limits(s.job_cpu_seconds, s.job_memory_bytes, float(s.job_wall_seconds),
+                  s.job_file_bytes)
+
+
+def _lease(ctx: AppContext) -> dt.timedelta:
+    return dt.timedelta(seconds=ctx.settings.job_wall_seconds + 60)
+
+
+def claim(ctx: AppContext) -> tuple[int, str, int, int] | None:
+    """Take the oldest runnable job: ``(job id, kind, target id, clinic id)`` or None."""
+    now = utcnow()
+    with ctx.transaction() as db:
+        query = (select(Job).where(or_(Job.status == "pending",
+                                       (Job.status == "running") & (Job.lease_until < now)))
+                 .order_by(Job.id).limit(1))
+        if db.get_bind().dialect.name == "postgresql":
+            query = query.with_for_update(skip_locked=True)
+        job = db.scalar(query)
+        if job is None:
+            return None
+        job.attempts += 1
+        if job.attempts > MAX_ATTEMPTS:
+            _fail(db, job, f"the job was interrupted {MAX_ATTEMPTS} times and was given up")
+            return None
+        job.status, job.started_at = "running", now
+        job.lease_until = now + _lease(ctx)
+        return job.id, job.kind, job.target_id, job.clinic_id
+
+
+def _fail(db: Any, job: Job, message: str) -> None:
+    job.status, job.error, job.finished_at, job.lease_until = "failed", message, utcnow(), None
+    if job.kind == "parse":
+        upload = db.get(Upload, job.target_id)
+        if upload is not None:
+            upload.status, upload.error = "failed", message
+    elif job.kind == "profile":
+        profile = db.get(Profile, job.target_id)
+        if profile is not None:
+            profile.status, profile.error = "failed", message
+    elif job.kind == "reference":
+        ref = db.get(Reference, job.target_id)
+        if ref is not None:
+            ref.status, ref.error = "failed", message
+
+
+def _still_ours(db: Any, job_id: int) -> Job | None:
+    job = db.get(Job, job_id)
+    return job if job is not None and job.status == "running" else None
+
+
+@contextlib.contextmanager
+def _scratch(ctx: AppContext, job_id: int) -> Iterator[Path]:
+    folder = Path(tempfile.mkdtemp(prefix=f"job-{job_id}-", dir=ctx.settings.scratch_dir))
+    try:
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _link(ctx: AppContext, sha: str, folder: Path, name: str) -> Path:
+    target = folder / name
+    source = ctx.store.open(sha)
+    try:
+        target.hardlink_to(source)
+    except OSError:
+        shutil.copyfile(source, target)
+    return target
+
+
+def _plain_message(message: str, folder: Path) -> str:
+    return message.replace(str(folder) + "/", "").replace(str(folder), "")
+
+
+def run_next_job(ctx: AppContext) -> bool:
+    """Claim and run one job; False when there was none."""
+    claimed = claim(ctx)
+    if claimed is None:
+        return False
+    job_id, kind, target, _clinic = claimed
+    handler = {"parse": _parse, "profile": _profile, "reference": _reference}.get(kind)
+    with _scratch(ctx, job_id) as folder:
+        try:
+            if handler is None:
+                raise TaskFailed(f"unknown job kind {kind!r}")
+            handler(ctx, job_id, target, folder)
+        except TaskFailed as exc:
+            with ctx.transaction() as db:
+                job = _still_ours(db, job_id)
+                if job is not None:
+                    _fail(db, job, _plain_message(str(exc), folder))
+        except Exception as exc:  # a bug: the job fails, the worker goes on
+            logger.exception("job %s (%s) failed", job_id, kind)
+            with ctx.transaction() as db:
+                job = _still_ours(db, job_id)
+                if job is not None:
+                    _fail(db, job, f"internal error ({type(exc).__name__}); the server log "
+                                   "has the details")
+    return True
+
+
+def run_pending(ctx: AppContext, limit: int = 1000) -> int:
+    """Run queued jobs until none is left (tests and the command line); how many ran."""
+    ran = 0
+    while ran < limit and run_next_job(ctx):
+        ran += 1
+    return ran
+
+
+def _done(job: Job) -> None:
+    job.status, job.finished_at, job.lease_until, job.error = "done", utcnow(), None, None
+
+
+# ---------------------------------------------------------------- parse an upload
+def _parse(ctx: AppContext, job_id: int, upload_id: int, folder: Path) -> None:
+    with ctx.sessions() as db:
+        upload = db.get(Upload, upload_id)
+        if upload is None:
+            raise TaskFailed("the upload was erased")
+        kind, sha, name, sample = upload.kind, upload.sha256, upload.filename, upload.sample
+    path = _link(ctx, sha, folder, name)
+    if kind == "microbiome":
+        result = run_limited("parse_microbiome", {"path": str(path), "sample": sample},
+                             _limits(ctx))
+    else:
+        result = run_limited("parse_labs", {"path": str(path)}, _limits(ctx))
+        samples = result["samples"]
+        if sample is None and len(samples) > 1:
+            raise TaskFailed(f"{name}: the file holds results for {len(samples)} samples "
+                             f"({', '.join(samples[:10])}); say which one is this visit's "
+                             "(the 'sample' field)")
+        chosen = sample or samples[0]
+        if chosen not in samples:
+            raise TaskFailed(f"{name}: no results for sample {chosen!r} (the file has "
+                             f"{', '.join(samples[:10])})")
+        result["rows"] = [r for r in result["rows"] if r["sample_id"] == chosen]
+        result["sample"] = chosen
+    with ctx.transaction() as db:
+        job = _still_ours(db, job_id)
+        upload = db.get(Upload, upload_id)
+        if job is None or upload is None:
+            return
+        upload.status, upload.error, upload.sample = "parsed", None, result["sample"]
+        if kind == "labs":
+            for row in result.pop("rows"):
+                db.add(LabValue(clinic_id=upload.clinic_id, visit_id=upload.visit_id,
+                                upload_id=upload.id, marker=row["marker"],
+                                value=float(row["value"]), unit=row["unit"],
+                                censored=row.get("censored") or "",
+                                ref_low=row.get("ref_low"), ref_high=row.get("ref_high"),
+                                assay=row.get("assay") or ""))
+            result["n_results"] = len(db.new)
+        upload.summary = result
+        _done(job)
+        _queue_profile_after_parse(db, upload)
+
+
+def _queue_profile_after_parse(db: Any, upload: Upload) -> None:
+    """A new table or new labs make a new profile of the visit (when it has a table)."""
+    table = db.scalar(select(Upload.id).where(Upload.visit_id == upload.visit_id,
+                                              Upload.kind == "microbiome",
+                                              Upload.status == "parsed").limit(1))
+    if table is None:
+        return
+    last = db.scalar(select(Profile).where(Profile.visit_id == upload.visit_id)
+                     .order_by(Profile.id.desc()).limit(1))
+    reference_id = last.reference_id if last is not None else default_reference(db).id
+    profile = Profile(clinic_id=upload.clinic_id, visit_id=upload.visit_id,
+                      reference_id=reference_id)
+    db.add(profile)
+    db.flush()
+    enqueue(db, upload.clinic_id, "profile", profile.id)
+
+
+# ---------------------------------------------------------------- compute a profile
+def _labs_csv(rows: list[LabValue], sample: str, path: Path) -> None:
+    import csv
+
+    with open(path, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["sample_id", "marker", "value", "unit", "ref_low", "ref_high", "assay"])
+        for row in rows:
+            value = f"{row.censored}{row.value!r}" if row.censored else repr(row.value)
+            writer.writerow([sample, row.marker, value, row.unit,
+                             "" if row.ref_low is None else repr(row.ref_low),
+                             "" if row.ref_high is None else repr(row.ref_high), row.assay])
+
+
+def _profile(ctx: AppContext, job_id: int, profile_id: int, folder: Path) -> None:
+    from gutaxis.service.services.uploads import visit_labs
+
+    with ctx.sessions() as db:
+        profile = db.get(Profile, profile_id)
+        if profile is None:
+            raise TaskFailed("the visit was erased")
+        visit = db.get(Visit, profile.visit_id)
+        assert visit is not None
+        table = db.scalar(select(Upload).where(Upload.visit_id == visit.id,
+                                               Upload.kind == "microbiome",
+                                               Upload.status == "parsed")
+                          .order_by(Upload.id.desc()).limit(1))
+        if table is None:
+            raise TaskFailed("the visit has no parsed microbiome table")
+        reference = db.get(Reference, profile.reference_id)
+        if reference is None or reference.status != "done":
+            raise TaskFailed("the reference is not ready")
+        payload: dict[str, Any] = {
+            "table": str(_link(ctx, table.sha256, folder, table.filename)),
+            "sample": table.sample, "reference": str(ctx.settings.references_dir
+                                                     / reference.folder),
+            "out": str(folder / "out"), "n_boot": ctx.settings.n_boot,
+            "patient": f"patient-{visit.patient_id}"}
+        labs = visit_labs(db, visit.id)
+        if labs:
+            payload["labs"] = str(folder / "LABS.csv")
+            _labs_csv(labs, str(table.sample), folder / "LABS.csv")
+        previous = db.scalar(
+            select(Profile).join(Visit, Visit.id == Profile.visit_id)
+            .where(Visit.patient_id == visit.patient_id, Profile.status == "done",
+                   or_(Visit.visit_date < visit.visit_date,
+                       (Visit.visit_date == visit.visit_date) & (Visit.id < visit.id)))
+            .order_by(Visit.visit_date.desc(), Visit.id.desc(), Profile.id.desc()).limit(1))
+        if previous is not None:
+            payload["previous"] = str(_link(ctx, previous.json_sha256, folder,
+                                            "previous-profile.json"))
+        patient_id, visit_id = visit.patient_id, visit.id
+    written = run_limited("compute_profile", payload, _limits(ctx))
+    shas = {kind: ctx.store.put_file(Path(written[kind])) for kind in ("json", "html", "pdf")
+            if kind in written}
+    import json
+
+    document = json.loads(Path(written["json"]).read_text(encoding="utf-8"))
+    with ctx.transaction() as db:
+        job = _still_ours(db, job_id)
+        profile = db.get(Profile, profile_id)
+        if job is None or profile is None or db.get(Patient, patient_id) is None:
+            return
+        profile.status, profile.error, profile.finished_at = "done", None, utcnow()
+        profile.json_sha256 = shas.get("json", "")
+        profile.html_sha256 = shas.get("html", "")
+        profile.pdf_sha256 = shas.get("pdf", "")
+        db.execute(delete(VisitMeasure).where(VisitMeasure.visit_id == visit_id))
+        for row in measures_from_document(document):
+            db.add(VisitMeasure(clinic_id=profile.clinic_id, patient_id=patient_id,
+                                visit_id=visit_id, profile_id=profile.id, **row))
+        _done(job)
+
+
+# ---------------------------------------------------------------- build a reference
+def _reference(ctx: AppContext, job_id: int, reference_id: int, folder: Path) -> None:
+    import json
+
+    with ctx.sessions() as db:
+        ref = db.get(Reference, reference_id)
+        if ref is None:
+            raise TaskFailed("the reference was removed")
+        names = json.loads(ref.description or "{}")
+        payload: dict[str, Any] = {
+            "table": str(_link(ctx, ref.source_sha256, folder, names.get("table", "table"))),
+            "out": str(folder / "reference"), "name": ref.name, "where": ref.filter or None}
+        if ref.metadata_sha256:
+            payload["metadata"] = str(_link(ctx, ref.metadata_sha256, folder,
+                                            names.get("metadata", "metadata.tsv")))
+        target = ctx.settings.references_dir / ref.folder
+    run_limited("build_reference", payload, _limits(ctx))
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if target.exists():
+        shutil.rmtree(target)
+    shutil.move(str(folder / "reference"), target)
+    with ctx.transaction() as db:
+        job = _still_ours(db, job_id)
+        ref = db.get(Reference, reference_id)
+        if job is None or ref is None:
+            return
+        ref.status, ref.error = "done", None
+        _done(job)
+
+
+class Worker:
+    """A thread that runs jobs while the server runs (started and stopped by the app).
+
+    Parameters
+    ----------
+    ctx : AppContext
+    """
+
+    def __init__(self, ctx: AppContext) -> None:
+        self.ctx = ctx
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        """Start polling for jobs."""
+        self._thread = threading.Thread(target=self._loop, name="gutaxis-worker", daemon=True)
+        self._thread.start()
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                if not run_next_job(self.ctx):
+                    self._stop.wait(self.ctx.settings.worker_poll_seconds)
+            except Exception:  # the database went away for a moment: try again
+                logger.exception("the job worker hit an error; retrying")
+                self._stop.wait(1.0)
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Ask the worker to stop and wait for the job in hand."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)

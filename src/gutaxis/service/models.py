@@ -1,0 +1,358 @@
+"""The practice's tables (SQLAlchemy 2 declarative models).
+
+Every row that holds patient data carries its ``clinic_id``: a query is
+always made within one clinic (:mod:`gutaxis.service.services`), which is how
+another clinic's object answers 404.  Times are UTC without tzinfo.  Files
+(uploads, profiles) live in the content-addressed store; rows keep their
+SHA-256.  The schema is made by the Alembic migrations in ``migrations/``,
+never by ``create_all``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Date,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from gutaxis.service.db import utcnow
+
+__all__ = ["Base", "Clinic", "User", "Invitation", "AuthSession", "ApiToken", "LoginFailure",
+           "Patient", "Visit", "Upload", "LabValue", "Job", "Reference", "Profile",
+           "VisitMeasure", "PlanItem", "PlanEvent", "AuditEvent",
+           "ROLES", "PLAN_STATUSES", "JOB_STATUSES", "UPLOAD_KINDS"]
+
+#: Staff roles, most rights first (see :mod:`gutaxis.service.access`).
+ROLES = ("owner", "practitioner", "assistant")
+PLAN_STATUSES = ("proposed", "active", "paused", "stopped", "done")
+JOB_STATUSES = ("pending", "running", "done", "failed")
+UPLOAD_KINDS = ("microbiome", "labs")
+
+_NAMING = {"ix": "ix_%(column_0_label)s", "uq": "uq_%(table_name)s_%(column_0_name)s",
+           "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+           "pk": "pk_%(table_name)s"}
+
+
+class Base(DeclarativeBase):
+    """The declarative base (constraint names fixed, so migrations name them alike)."""
+
+    metadata = MetaData(naming_convention=_NAMING)
+    type_annotation_map = {dict[str, Any]: JSON, list[Any]: JSON}
+
+
+def _fk(target: str, *, nullable: bool = False, cascade: bool = True) -> Any:
+    return mapped_column(ForeignKey(target, ondelete="CASCADE" if cascade else "SET NULL"),
+                         nullable=nullable, index=True)
+
+
+class Clinic(Base):
+    """A practice: the unit of isolation (its staff see only its patients)."""
+
+    __tablename__ = "clinic"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    demo: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class User(Base):
+    """A member of staff: owner, practitioner or assistant of one clinic."""
+
+    __tablename__ = "user_account"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    clinic_id: Mapped[int] = _fk("clinic.id")
+    email: Mapped[str] = mapped_column(String(320), unique=True)
+    name: Mapped[str] = mapped_column(String(200), default="")
+    role: Mapped[str] = mapped_column(String(20))
+    password_hash: Mapped[str] = mapped_column(String(200))
+    totp_secret: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    clinic: Mapped[Clinic] = relationship()
+
+
+class Invitation(Base):
+    """An owner's invitation to join the clinic (a one-time code, stored hashed)."""
+
+    __tablename__ = "invitation"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    clinic_id: Mapped[int] = _fk("clinic.id")
+    email: Mapped[str] = mapped_column(String(320))
+    role: Mapped[str] = mapped_column(String(20))
+    code_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_by: Mapped[int | None] = _fk("user_account.id", nullable=True, cascade=False)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    expires_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    accepted_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
+
+
+class AuthSession(Base):
+    """A signed-in browser: the cookie holds a random id; the table holds its SHA-256."""
+
+    __tablename__ = "auth_session"
+    id_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = _fk("user_account.id")
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    expires_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    #: A password was right but the second factor is still owed.
+    pending_totp: Mapped[bool] = mapped_column(Boolean, default=False)
+    user: Mapped[User] = relationship()
+
+
+class ApiToken(Base):
+    """A personal access token (``gx_…``): stored as its SHA-256, revocable, expiring."""
+
+    __tablename__ = "api_token"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = _fk("user_account.id")
+    name: Mapped[str] = mapped_column(String(200))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    prefix: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    expires_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
+    last_used_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
+    user: Mapped[User] = relationship()
+
+
+class LoginFailure(Base):
+    """One failed login, kept for the per-address throttle."""
+
+    __tablename__ = "login_failure"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    address: Mapped[str] = mapped_column(String(64), index=True)
+    at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow, index=True)
+
+
+class Patient(Base):
+    """A patient of one clinic."""
+
+    __tablename__ = "patient"
+    __table_args__ = (Index("ix_patient_clinic_name", "clinic_id", "name_key"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    clinic_id: Mapped[int] = _fk("clinic.id")
+    practitioner_id: Mapped[int | None] = _fk("user_account.id", nullable=True, cascade=False)
+    name: Mapped[str] = mapped_column(String(200))
+    #: ``name`` folded for search (lower case, single spaces).
+    name_key: Mapped[str] = mapped_column(String(200))
+    birth_date: Mapped[dt.date | None] = mapped_column(Date, nullable=True)
+    sex: Mapped[str] = mapped_column(String(20), default="unknown")
+    contact: Mapped[str] = mapped_column(Text, default="")
+    conditions: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    visits: Mapped[list[Visit]] = relationship(back_populates="patient",
+                                               order_by="Visit.visit_date, Visit.id",
+                                               cascade="all, delete-orphan",
+                                               passive_deletes=True)
+
+
+class Visit(Base):
+    """One visit of a patient (the uploads and the profile hang from it)."""
+
+    __tablename__ = "visit"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    clinic_id: Mapped[int] = _fk("clinic.id")
+    patient_id: Mapped[int] = _fk("patient.id")
+    visit_date: Mapped[dt.date] = mapped_column(Date)
+    notes: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    patient: Mapped[Patient] = relationship(back_populates="visits")
+    uploads: Mapped[list[Upload]] = relationship(order_by="Upload.id", passive_deletes=True)
+
+
+class Upload(Base):
+    """A file uploaded for a visit, kept in the store by its SHA-256."""
+
+    __tablename__ = "upload"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    clinic_id: Mapped[int] = _fk("clinic.id")
+    visit_id: Mapped[int] = _fk("visit.id")
+    kind: Mapped[str] = mapped_column(String(20))
+    filename: Mapped[str] = mapped_column(String(255))
+    #: Empty when the file was refused before it was stored (too large).
+    sha256: Mapped[str] = mapped_column(String(64), default="")
+    size: Mapped[int] = mapped_column(Integer, default=0)
+    #: The sample of a microbiome table that is this visit's (or the one found).
+    sample: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    #: ``pending``, ``parsed`` or ``failed``.
+    status: Mapped[str] = mapped_column(String(20), default="pending")
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    summary: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    created_by: Mapped[int | None] = _fk("user_account.id", nullable=True, cascade=False)
+
+
+class LabValue(Base):
+    """One lab result of a visit, as read from a ``LABS.csv`` upload."""
+
+    __tablename__ = "lab_value"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    clinic_id: Mapped[int] = _fk("clinic.id")
+    visit_id: Mapped[int] = _fk("visit.id")
+    upload_id: Mapped[int] = _fk("upload.id")
+    marker: Mapped[str] = mapped_column(String(100))
+    value: Mapped[float] = mapped_column(Float)
+    unit: Mapped[str] = mapped_column(String(40))
+    censored: Mapped[str] = mapped_column(String(2), default="")
+    ref_low: Mapped[float | None] = mapped_column(Float, nullable=True)
+    ref_high: Mapped[float | None] = mapped_column(Float, nullable=True)
+    assay: Mapped[str] = mapped_column(String(200), default="")
+
+
+class Job(Base):
+    """Heavy work done outside the request (parse an upload, compute a profile, build a reference)."""
+
+    __tablename__ = "job"
+    __table_args__ = (Index("ix_job_status_id", "status", "id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    clinic_id: Mapped[int] = _fk("clinic.id")
+    kind: Mapped[str] = mapped_column(String(20))
+    #: The upload, profile or reference the job works on.
+    target_id: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(20), default="pending")
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    lease_until: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    started_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
+    finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
+
+
+class Reference(Base):
+    """A reference cohort the clinic profiles against (``clinic_id`` empty: the bundled one)."""
+
+    __tablename__ = "reference"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    clinic_id: Mapped[int | None] = _fk("clinic.id", nullable=True)
+    name: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(Text, default="")
+    #: The folder under the data folder's ``references/``.
+    folder: Mapped[str] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(20), default="pending")
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    source_sha256: Mapped[str] = mapped_column(String(64), default="")
+    metadata_sha256: Mapped[str] = mapped_column(String(64), default="")
+    filter: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class Profile(Base):
+    """The profile of one visit against one reference (its files are in the store)."""
+
+    __tablename__ = "profile"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    clinic_id: Mapped[int] = _fk("clinic.id")
+    visit_id: Mapped[int] = _fk("visit.id")
+    reference_id: Mapped[int] = _fk("reference.id", cascade=False)
+    status: Mapped[str] = mapped_column(String(20), default="pending")
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    json_sha256: Mapped[str] = mapped_column(String(64), default="")
+    html_sha256: Mapped[str] = mapped_column(String(64), default="")
+    pdf_sha256: Mapped[str] = mapped_column(String(64), default="")
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
+
+
+class VisitMeasure(Base):
+    """One measure of a visit's profile, kept for the timeline (the JSON is the record)."""
+
+    __tablename__ = "visit_measure"
+    __table_args__ = (Index("ix_visit_measure_patient", "patient_id", "measure"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    clinic_id: Mapped[int] = _fk("clinic.id")
+    patient_id: Mapped[int] = _fk("patient.id")
+    visit_id: Mapped[int] = _fk("visit.id")
+    profile_id: Mapped[int] = _fk("profile.id")
+    group: Mapped[str] = mapped_column(String(20))
+    measure: Mapped[str] = mapped_column(String(200))
+    label: Mapped[str] = mapped_column(String(200))
+    value: Mapped[float | None] = mapped_column(Float, nullable=True)
+    unit: Mapped[str] = mapped_column(String(40), default="")
+    #: The profile's judgement of the change since the previous visit, when it made one.
+    change: Mapped[str] = mapped_column(String(40), default="")
+    change_detail: Mapped[str] = mapped_column(Text, default="")
+
+
+class PlanItem(Base):
+    """One item of a patient's plan: an option of the knowledge base, or the practitioner's own."""
+
+    __tablename__ = "plan_item"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    clinic_id: Mapped[int] = _fk("clinic.id")
+    patient_id: Mapped[int] = _fk("patient.id")
+    visit_id: Mapped[int | None] = _fk("visit.id", nullable=True, cascade=False)
+    #: The knowledge-base option id; empty for the practitioner's own item.
+    option_id: Mapped[str] = mapped_column(String(100), default="")
+    title: Mapped[str] = mapped_column(String(300))
+    step: Mapped[str] = mapped_column(String(40), default="")
+    evidence_level: Mapped[str] = mapped_column(String(40), default="")
+    sources: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    details: Mapped[str] = mapped_column(Text, default="")
+    status: Mapped[str] = mapped_column(String(20), default="proposed")
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    events: Mapped[list[PlanEvent]] = relationship(order_by="PlanEvent.id",
+                                                   passive_deletes=True)
+
+    @property
+    def own(self) -> bool:
+        """The practitioner's own item (no knowledge-base option behind it)."""
+        return not self.option_id
+
+
+class PlanEvent(Base):
+    """One change of a plan item (its history: status, date, note, who)."""
+
+    __tablename__ = "plan_event"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    clinic_id: Mapped[int] = _fk("clinic.id")
+    plan_item_id: Mapped[int] = _fk("plan_item.id")
+    status: Mapped[str] = mapped_column(String(20))
+    note: Mapped[str] = mapped_column(Text, default="")
+    on: Mapped[dt.date] = mapped_column(Date)
+    at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    user_id: Mapped[int | None] = _fk("user_account.id", nullable=True, cascade=False)
+
+
+class AuditEvent(Base):
+    """One line of the append-only audit log, chained to the one before by its hash.
+
+    ``hash`` = SHA-256 of the previous row's hash and this row's fields; the
+    database refuses updates and deletes (triggers in the migration).  The
+    log names objects by id and never holds patient data itself.
+    """
+
+    __tablename__ = "audit_event"
+    __table_args__ = (UniqueConstraint("clinic_id", "seq", name="uq_audit_event_clinic_seq"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    #: No foreign key: the log outlives what it tells of.
+    clinic_id: Mapped[int] = mapped_column(Integer, index=True)
+    seq: Mapped[int] = mapped_column(Integer)
+    at: Mapped[dt.datetime] = mapped_column(DateTime)
+    user_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    user_email: Mapped[str] = mapped_column(String(320), default="")
+    action: Mapped[str] = mapped_column(String(60))
+    object_type: Mapped[str] = mapped_column(String(40), default="")
+    object_id: Mapped[str] = mapped_column(String(60), default="")
+    address: Mapped[str] = mapped_column(String(64), default="")
+    detail: Mapped[str] = mapped_column(Text, default="")
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))

@@ -1,0 +1,161 @@
+"""Run one task in a separate process with limits: CPU time, memory, file size, wall time.
+
+Uploads are parsed, and profiles and references computed, in a child
+process, so that a crafted or huge file costs one failed job and never the
+server: the child gets ``RLIMIT_CPU`` (the kernel stops it), ``RLIMIT_AS``
+(its allocations fail past the limit), ``RLIMIT_FSIZE`` and ``RLIMIT_CORE``
+= 0, and the parent kills it at the wall-clock limit.  Children are forked
+from a *forkserver* that has imported the readers and the profile code once
+(:mod:`gutaxis.service.tasks`), so a task starts in milliseconds, not the
+seconds that importing numpy and friends takes.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import multiprocessing
+import multiprocessing.connection
+import os
+import resource
+import signal
+import threading
+import time
+from typing import Any
+
+__all__ = ["Limits", "TaskFailed", "run_limited"]
+
+_LOCK = threading.Lock()
+_CONTEXT: Any = None
+
+
+@dataclasses.dataclass(frozen=True)
+class Limits:
+    """A child's limits.
+
+    Parameters
+    ----------
+    cpu_seconds : int
+    memory_bytes : int
+        Address space the child may add to what it starts with.
+    wall_seconds : float
+    file_bytes : int
+        Largest file the child may write.
+    """
+
+    cpu_seconds: int = 120
+    memory_bytes: int = 3 * 1024 ** 3
+    wall_seconds: float = 180.0
+    file_bytes: int = 1024 ** 3
+
+
+class TaskFailed(Exception):
+    """The task failed: the message says why, in words for the user."""
+
+
+def _context() -> Any:
+    global _CONTEXT
+    with _LOCK:
+        if _CONTEXT is None:
+            # numeric libraries in a child use one thread each (jobs run side by side)
+            for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
+                        "NUMBA_NUM_THREADS"):
+                os.environ.setdefault(var, "1")
+            context = multiprocessing.get_context("forkserver")
+            context.set_forkserver_preload(["gutaxis.service.tasks"])
+            _CONTEXT = context
+        return _CONTEXT
+
+
+def _vm_bytes() -> int:
+    try:
+        with open("/proc/self/statm") as handle:
+            return int(handle.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
+    except OSError:  # pragma: no cover - not Linux
+        return 0
+
+
+def _child(connection: multiprocessing.connection.Connection, task: str,
+           payload: dict[str, Any], limits: Limits) -> None:
+    os.setpgrp()
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    resource.setrlimit(resource.RLIMIT_CPU, (limits.cpu_seconds, limits.cpu_seconds + 5))
+    resource.setrlimit(resource.RLIMIT_FSIZE, (limits.file_bytes, limits.file_bytes))
+    memory = _vm_bytes() + limits.memory_bytes
+    resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
+    from gutaxis.service import tasks
+
+    try:
+        result = tasks.run(task, payload)
+        connection.send({"ok": True, "result": result})
+    except MemoryError:
+        connection.send({"ok": False, "error": f"the file needs more memory than a job may "
+                                               f"use ({limits.memory_bytes / 1024 ** 3:.1f} GiB)"})
+    except BaseException as exc:  # noqa: BLE001 - everything is reported to the parent
+        connection.send({"ok": False, "error": tasks.describe(exc)})
+    finally:
+        connection.close()
+
+
+def run_limited(task: str, payload: dict[str, Any], limits: Limits) -> Any:
+    """Run ``gutaxis.service.tasks.run(task, payload)`` in a limited child; return its result.
+
+    Parameters
+    ----------
+    task : str
+        A task name of :mod:`gutaxis.service.tasks`.
+    payload : dict
+        Its arguments (plain values).
+    limits : Limits
+
+    Returns
+    -------
+    object
+        What the task returned.
+
+    Raises
+    ------
+    TaskFailed
+        The task raised (its message), or the child went past a limit or died.
+    """
+    context = _context()
+    receiver, sender = context.Pipe(duplex=False)
+    process = context.Process(target=_child, args=(sender, task, payload, limits), daemon=True)
+    started = time.monotonic()
+    process.start()
+    sender.close()
+    message = None
+    try:
+        if receiver.poll(limits.wall_seconds):
+            try:
+                message = receiver.recv()
+            except (EOFError, OSError):
+                message = None
+        elapsed = time.monotonic() - started
+    finally:
+        receiver.close()
+        if process.is_alive():
+            process.join(min(2.0, max(0.1, limits.wall_seconds - (time.monotonic() - started))))
+        if process.is_alive():
+            _kill(process)
+    if message is not None:
+        if message["ok"]:
+            return message["result"]
+        raise TaskFailed(message["error"])
+    code = process.exitcode
+    if code is None or elapsed >= limits.wall_seconds:
+        raise TaskFailed(f"the job took longer than {limits.wall_seconds:.0f} s and was stopped")
+    if code in (-signal.SIGXCPU, -signal.SIGKILL) and elapsed < limits.wall_seconds:
+        raise TaskFailed(f"the job used more than {limits.cpu_seconds} s of CPU time and was "
+                         "stopped")
+    if code == -signal.SIGXFSZ:
+        raise TaskFailed(f"the job tried to write a file larger than "
+                         f"{limits.file_bytes / 1024 ** 2:.0f} MiB and was stopped")
+    raise TaskFailed(f"the job's process ended unexpectedly (exit code {code})")
+
+
+def _kill(process: Any) -> None:
+    try:
+        os.killpg(process.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        process.kill()
+    process.join(5)

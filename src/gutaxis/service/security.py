@@ -1,0 +1,121 @@
+"""Secrets: Argon2id password hashes, random tokens kept as their SHA-256, TOTP codes.
+
+Passwords are hashed with argon2-cffi's ``PasswordHasher`` (Argon2id, its
+RFC 9106 low-memory profile); tokens (session ids, access tokens, invitation
+codes) are 32 random bytes shown once and stored only as SHA-256 — a stolen
+database gives no way in.  The second factor is RFC 6238 TOTP (pyotp).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+
+import pyotp
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
+__all__ = ["hash_password", "verify_password", "needs_rehash", "new_token", "token_hash",
+           "new_totp_secret", "verify_totp", "totp_uri", "check_password_strength",
+           "TOKEN_PREFIX", "same"]
+
+_HASHER = PasswordHasher()
+#: Personal access tokens start with this (so that a leaked one is recognisable).
+TOKEN_PREFIX = "gx_"
+#: A hash to verify against when the account does not exist (same time either way).
+_DUMMY = _HASHER.hash("not a password of anyone")
+MIN_PASSWORD_LENGTH = 12
+
+
+def hash_password(password: str) -> str:
+    """Hash ``password`` with Argon2id.
+
+    Examples
+    --------
+    >>> hash_password("correct horse battery").startswith("$argon2id$")
+    True
+    """
+    return _HASHER.hash(password)
+
+
+def verify_password(stored: str | None, password: str) -> bool:
+    """Whether ``password`` matches ``stored`` (an unknown account costs the same time).
+
+    Examples
+    --------
+    >>> h = hash_password("correct horse battery")
+    >>> verify_password(h, "correct horse battery"), verify_password(h, "wrong")
+    (True, False)
+    """
+    try:
+        return _HASHER.verify(stored or _DUMMY, password) and stored is not None
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def needs_rehash(stored: str) -> bool:
+    """Whether ``stored`` was made with weaker parameters than today's."""
+    return _HASHER.check_needs_rehash(stored)
+
+
+def check_password_strength(password: str) -> str | None:
+    """Why ``password`` is refused, or None (length only, as NIST SP 800-63B advises).
+
+    Examples
+    --------
+    >>> check_password_strength("short")
+    'a password needs at least 12 characters (this one has 5)'
+    """
+    if len(password) < MIN_PASSWORD_LENGTH:
+        return (f"a password needs at least {MIN_PASSWORD_LENGTH} characters "
+                f"(this one has {len(password)})")
+    if len(password) > 1024:
+        return "a password may have at most 1024 characters"
+    return None
+
+
+def new_token(prefix: str = "") -> str:
+    """A new random token (256 bits, URL-safe)."""
+    return prefix + secrets.token_urlsafe(32)
+
+
+def token_hash(token: str) -> str:
+    """The SHA-256 (hex) a token is stored as.
+
+    Examples
+    --------
+    >>> len(token_hash("gx_abc"))
+    64
+    """
+    return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def same(a: str, b: str) -> bool:
+    """Compare two secrets in constant time."""
+    return hmac.compare_digest(a.encode(), b.encode())
+
+
+def new_totp_secret() -> str:
+    """A new base32 TOTP secret."""
+    return pyotp.random_base32()
+
+
+def totp_uri(secret: str, email: str) -> str:
+    """The ``otpauth://`` URI an authenticator app reads."""
+    return pyotp.TOTP(secret).provisioning_uri(name=email, issuer_name="gutaxis")
+
+
+def verify_totp(secret: str, code: str) -> bool:
+    """Whether ``code`` is the current (or the adjacent) 30-second code of ``secret``.
+
+    Examples
+    --------
+    >>> s = new_totp_secret()
+    >>> verify_totp(s, pyotp.TOTP(s).now()), verify_totp(s, "000000x")
+    (True, False)
+    """
+    code = "".join(code.split())
+    if not code.isdigit() or len(code) != 6:
+        return False
+    return pyotp.TOTP(secret).verify(code, valid_window=1)

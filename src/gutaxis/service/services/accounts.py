@@ -1,0 +1,302 @@
+"""Clinics, staff accounts, sign-in (throttled, with lock-out and an optional second factor), tokens."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.orm import Session
+
+from gutaxis.service import audit
+from gutaxis.service.access import Principal
+from gutaxis.service.audit import Actor
+from gutaxis.service.db import utcnow
+from gutaxis.service.errors import Conflict, Invalid, NotFound, NotSignedIn, Throttled
+from gutaxis.service.models import (
+    ROLES,
+    ApiToken,
+    AuthSession,
+    Clinic,
+    Invitation,
+    LoginFailure,
+    User,
+)
+from gutaxis.service.security import (
+    TOKEN_PREFIX,
+    check_password_strength,
+    hash_password,
+    needs_rehash,
+    new_token,
+    token_hash,
+    verify_password,
+    verify_totp,
+)
+from gutaxis.service.settings import Settings
+
+__all__ = ["create_clinic", "create_user", "sign_in", "SignIn", "second_factor", "sign_out",
+           "create_token", "list_tokens", "revoke_token", "invite", "accept_invitation",
+           "list_users", "enable_totp", "disable_totp", "normalise_email", "set_password"]
+
+
+def normalise_email(email: str) -> str:
+    """An e-mail address as stored: trimmed, lower case, checked for one ``@``.
+
+    Examples
+    --------
+    >>> normalise_email("  Ana@Clinic.example ")
+    'ana@clinic.example'
+    """
+    value = (email or "").strip().lower()
+    local, at, domain = value.partition("@")
+    if not at or not local or "." not in domain or "@" in domain or len(value) > 320 \
+            or any(c.isspace() for c in value):
+        raise Invalid(f"email: expected an e-mail address such as name@clinic.example; "
+                      f"got {email!r}", fields=[{"field": "email", "message": "not an e-mail "
+                                                 "address"}])
+    return value
+
+
+def _password(password: str) -> str:
+    problem = check_password_strength(password)
+    if problem:
+        raise Invalid(f"password: {problem}", fields=[{"field": "password", "message": problem}])
+    return hash_password(password)
+
+
+def _role(role: str) -> str:
+    if role not in ROLES:
+        raise Invalid(f"role: expected one of {', '.join(ROLES)}; got {role!r}",
+                      fields=[{"field": "role", "message": "unknown role"}])
+    return role
+
+
+def create_clinic(db: Session, name: str, *, demo: bool = False) -> Clinic:
+    """A new clinic (the command line makes the first one with its owner)."""
+    name = (name or "").strip()
+    if not name or len(name) > 200:
+        raise Invalid(f"clinic: expected a name of 1 to 200 characters; got {name!r}")
+    clinic = Clinic(name=name, demo=demo)
+    db.add(clinic)
+    db.flush()
+    return clinic
+
+
+def create_user(db: Session, clinic: Clinic, email: str, password: str, role: str,
+                name: str = "", *, actor: Actor | None = None) -> User:
+    """A new member of staff of ``clinic`` (the password is hashed with Argon2id).
+
+    Raises
+    ------
+    Conflict
+        The e-mail address has an account already.
+    Invalid
+        A bad e-mail, role or a password shorter than 12 characters.
+    """
+    email = normalise_email(email)
+    if db.scalar(select(User.id).where(User.email == email)) is not None:
+        raise Conflict(f"email: {email} has an account already")
+    user = User(clinic_id=clinic.id, email=email, role=_role(role), name=name.strip()[:200],
+                password_hash=_password(password))
+    db.add(user)
+    db.flush()
+    audit.record(db, actor or Actor(clinic.id, user.id, email), "user.create", "user",
+                 user.id, f"role={role}")
+    return user
+
+
+@dataclasses.dataclass(frozen=True)
+class SignIn:
+    """What a sign-in attempt came to (committed whether it succeeded or not).
+
+    Attributes
+    ----------
+    token : str
+        The new session's cookie value ("" when it failed).
+    csrf_token : str
+    needs_code : bool
+        The password was right; the second factor is owed.
+    error : ServiceError or None
+        Why it failed (raised by the caller after the commit, so that the
+        failure counts).
+    """
+
+    token: str = ""
+    csrf_token: str = ""
+    needs_code: bool = False
+    error: Exception | None = None
+
+
+def sign_in(db: Session, settings: Settings, email: str, password: str, address: str
+            ) -> SignIn:
+    """Check a password, with per-address throttling and per-account lock-out.
+
+    After ``settings.lockout_failures`` wrong passwords in a row the account
+    is locked for ``lockout_minutes``; one address making more than
+    ``ip_failures_per_window`` failed attempts in that window is refused.
+    The answer does not say whether the account exists.
+    """
+    now = utcnow()
+    window = now - dt.timedelta(minutes=settings.lockout_minutes)
+    db.execute(delete(LoginFailure).where(LoginFailure.at < window))
+    failures = db.scalar(select(func.count()).where(LoginFailure.address == address,
+                                                    LoginFailure.at >= window)) or 0
+    if failures >= settings.ip_failures_per_window:
+        return SignIn(error=Throttled("too many failed sign-ins from this address; try again "
+                                      f"in {settings.lockout_minutes} minutes"))
+    try:
+        key = normalise_email(email)
+    except Invalid:
+        key = ""
+    user = db.scalar(select(User).where(User.email == key)) if key else None
+    if user is not None and user.locked_until is not None and user.locked_until > now:
+        return SignIn(error=Throttled(
+            f"this account is locked after {settings.lockout_failures} failed sign-ins "
+            f"until {user.locked_until:%H:%M} UTC"))
+    ok = verify_password(user.password_hash if user else None, password)
+    if not ok or user is None or not user.active:
+        db.add(LoginFailure(address=address[:64], at=now))
+        if user is not None:
+            user.failed_logins += 1
+            detail = f"failures={user.failed_logins}"
+            if user.failed_logins >= settings.lockout_failures:
+                user.locked_until = now + dt.timedelta(minutes=settings.lockout_minutes)
+                user.failed_logins = 0
+                detail += ", locked"
+            audit.record(db, Actor(user.clinic_id, user.id, user.email, address),
+                         "session.failed", "user", user.id, detail)
+        return SignIn(error=NotSignedIn("wrong e-mail address or password"))
+    user.failed_logins = 0
+    user.locked_until = None
+    if needs_rehash(user.password_hash):
+        user.password_hash = hash_password(password)
+    token, csrf = new_token(), new_token()
+    db.add(AuthSession(id_hash=token_hash(token), user_id=user.id, csrf_token=csrf,
+                       expires_at=now + dt.timedelta(hours=settings.session_hours),
+                       pending_totp=user.totp_secret is not None))
+    audit.record(db, Actor(user.clinic_id, user.id, user.email, address), "session.create",
+                 "user", user.id, "second factor owed" if user.totp_secret else "")
+    return SignIn(token, csrf, user.totp_secret is not None)
+
+
+def second_factor(db: Session, settings: Settings, who: Principal, code: str) -> None:
+    """Complete a sign-in with the authenticator's code (wrong codes count as failures)."""
+    session = db.get(AuthSession, who.session_hash)
+    user = db.get(User, who.user_id)
+    if session is None or user is None or user.totp_secret is None:
+        raise NotSignedIn("sign in first")
+    if not session.pending_totp:
+        return
+    if not verify_totp(user.totp_secret, code):
+        user.failed_logins += 1
+        if user.failed_logins >= settings.lockout_failures:
+            user.locked_until = utcnow() + dt.timedelta(minutes=settings.lockout_minutes)
+            user.failed_logins = 0
+            db.delete(session)
+        audit.record(db, who.actor, "session.code_failed", "user", user.id)
+        raise Invalid("code: that is not the current code of your authenticator app",
+                      fields=[{"field": "code", "message": "wrong code"}])
+    session.pending_totp = False
+    user.failed_logins = 0
+    audit.record(db, who.actor, "session.second_factor", "user", user.id)
+
+
+def sign_out(db: Session, who: Principal) -> None:
+    """End the session ``who`` signed in with."""
+    if who.session_hash:
+        db.execute(delete(AuthSession).where(AuthSession.id_hash == who.session_hash))
+    audit.record(db, who.actor, "session.delete", "user", who.user_id)
+
+
+def enable_totp(db: Session, who: Principal, secret: str, code: str) -> None:
+    """Turn the second factor on, once the user shows a code made from ``secret``."""
+    if not verify_totp(secret, code):
+        raise Invalid("code: that code does not match the secret; scan it again and enter "
+                      "the code shown now", fields=[{"field": "code", "message": "wrong code"}])
+    user = db.get(User, who.user_id)
+    assert user is not None
+    user.totp_secret = secret
+    audit.record(db, who.actor, "user.totp_on", "user", user.id)
+
+
+def disable_totp(db: Session, who: Principal) -> None:
+    """Turn the second factor off."""
+    user = db.get(User, who.user_id)
+    assert user is not None
+    user.totp_secret = None
+    audit.record(db, who.actor, "user.totp_off", "user", user.id)
+
+
+def create_token(db: Session, who: Principal, name: str, days: int = 90) -> tuple[str, ApiToken]:
+    """A personal access token for ``who`` (shown once; only its hash is kept)."""
+    name = (name or "").strip() or "API token"
+    if not 1 <= int(days) <= 366:
+        raise Invalid(f"days: a token lives 1 to 366 days; got {days}",
+                      fields=[{"field": "days", "message": "1 to 366"}])
+    token = new_token(TOKEN_PREFIX)
+    row = ApiToken(user_id=who.user_id, name=name[:200], token_hash=token_hash(token),
+                   prefix=token[:10], expires_at=utcnow() + dt.timedelta(days=int(days)))
+    db.add(row)
+    db.flush()
+    audit.record(db, who.actor, "token.create", "token", row.id, f"days={days}")
+    return token, row
+
+
+def list_tokens(db: Session, who: Principal) -> list[ApiToken]:
+    """``who``'s tokens, newest first."""
+    return list(db.scalars(select(ApiToken).where(ApiToken.user_id == who.user_id)
+                           .order_by(ApiToken.id.desc())))
+
+
+def revoke_token(db: Session, who: Principal, token_id: int) -> None:
+    """Revoke one of ``who``'s tokens."""
+    row = db.get(ApiToken, token_id)
+    if row is None or row.user_id != who.user_id:
+        raise NotFound(f"no token {token_id}")
+    if row.revoked_at is None:
+        row.revoked_at = utcnow()
+        audit.record(db, who.actor, "token.revoke", "token", row.id)
+
+
+def list_users(db: Session, who: Principal) -> list[User]:
+    """The clinic's staff."""
+    return list(db.scalars(select(User).where(User.clinic_id == who.clinic_id)
+                           .order_by(User.email)))
+
+
+def invite(db: Session, who: Principal, email: str, role: str, days: int = 7) -> str:
+    """An invitation code for a new member of staff (owners); valid ``days`` days."""
+    email = normalise_email(email)
+    _role(role)
+    if db.scalar(select(User.id).where(User.email == email)) is not None:
+        raise Conflict(f"email: {email} has an account already")
+    code = new_token()
+    row = Invitation(clinic_id=who.clinic_id, email=email, role=role,
+                     code_hash=token_hash(code), created_by=who.user_id,
+                     expires_at=utcnow() + dt.timedelta(days=days))
+    db.add(row)
+    db.flush()
+    audit.record(db, who.actor, "invitation.create", "invitation", row.id, f"role={role}")
+    return code
+
+
+def accept_invitation(db: Session, code: str, password: str, name: str, address: str) -> User:
+    """Make the invited account (the code works once, before it expires)."""
+    row = db.scalar(select(Invitation).where(Invitation.code_hash == token_hash(code or "")))
+    if row is None or row.accepted_at is not None or row.expires_at <= utcnow():
+        raise NotFound("this invitation is unknown, used or expired; ask for a new one")
+    clinic = db.get(Clinic, row.clinic_id)
+    assert clinic is not None
+    user = create_user(db, clinic, row.email, password, row.role, name,
+                       actor=Actor(clinic.id, None, row.email, address))
+    row.accepted_at = utcnow()
+    return user
+
+
+def set_password(db: Session, user: User, password: str) -> None:
+    """Set ``user``'s password (the command line's reset) and unlock the account."""
+    user.password_hash = _password(password)
+    user.failed_logins, user.locked_until = 0, None
+    db.execute(delete(AuthSession).where(AuthSession.user_id == user.id))
+    audit.record(db, Actor(user.clinic_id, None, "command line"), "user.password", "user",
+                 user.id)

@@ -1,0 +1,120 @@
+"""The patient's plan: options of the knowledge base (through a visit's profile) and own items."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from gutaxis.service import audit
+from gutaxis.service.access import Principal
+from gutaxis.service.db import utcnow
+from gutaxis.service.errors import Invalid, NotFound
+from gutaxis.service.models import PLAN_STATUSES, PlanEvent, PlanItem
+from gutaxis.service.services.patients import _date, get_patient
+from gutaxis.service.store import FileStore
+
+__all__ = ["plan_items", "add_option", "add_own", "change_status", "profile_options", "STEPS"]
+
+#: The 5R steps, in the order a plan is shown (own items may also name "other").
+STEPS = ("remove", "replace", "reinoculate", "repair", "rebalance", "other")
+
+
+def profile_options(document: dict[str, Any]) -> list[dict[str, Any]]:
+    """The options a profile offers, flattened (step order kept).
+
+    Examples
+    --------
+    >>> doc = {"options": {"remove": [{"id": "x", "name": "X", "step": "remove"}]}}
+    >>> [o["id"] for o in profile_options(doc)]
+    ['x']
+    """
+    options = document.get("options") or {}
+    out: list[dict[str, Any]] = []
+    for step in (*STEPS, *sorted(set(options) - set(STEPS))):
+        out.extend(options.get(step) or [])
+    return out
+
+
+def plan_items(db: Session, who: Principal, patient_id: int) -> list[PlanItem]:
+    """The patient's plan, with each item's history (audited)."""
+    patient = get_patient(db, who, patient_id, action="plan.read")
+    return list(db.scalars(select(PlanItem).where(PlanItem.patient_id == patient.id)
+                           .order_by(PlanItem.id)))
+
+
+def _event(db: Session, who: Principal, item: PlanItem, status: str, note: str,
+           on: dt.date) -> None:
+    db.add(PlanEvent(clinic_id=who.clinic_id, plan_item_id=item.id, status=status,
+                     note=note, on=on, user_id=who.user_id))
+
+
+def add_option(db: Session, store: FileStore, who: Principal, visit_id: int, option_id: str,
+               note: str = "") -> PlanItem:
+    """Add an option of a visit's profile to the patient's plan (status ``proposed``).
+
+    The item keeps the option's name, 5R step, evidence level and sources as
+    the knowledge base gave them in the profile.
+    """
+    from gutaxis.service.services.profiles import profile_document
+
+    document = profile_document(db, store, who, visit_id)
+    option = next((o for o in profile_options(document) if o.get("id") == option_id), None)
+    if option is None:
+        raise Invalid(f"option_id: the profile of visit {visit_id} offers no option "
+                      f"{option_id!r}", fields=[{"field": "option_id", "message": "unknown"}])
+    from gutaxis.service.services.patients import get_visit
+
+    visit = get_visit(db, who, visit_id, action="")
+    item = PlanItem(clinic_id=who.clinic_id, patient_id=visit.patient_id, visit_id=visit.id,
+                    option_id=str(option["id"]), title=str(option.get("name") or option["id"]),
+                    step=str(option.get("step") or ""),
+                    evidence_level=str(option.get("evidence_level") or ""),
+                    sources=list(option.get("sources") or []),
+                    details=str(option.get("evidence_summary") or ""))
+    db.add(item)
+    db.flush()
+    _event(db, who, item, "proposed", (note or "").strip()[:4000], dt.date.today())
+    audit.record(db, who.actor, "plan.add", "plan_item", item.id,
+                 f"patient={visit.patient_id}, option={item.option_id}")
+    return item
+
+
+def add_own(db: Session, who: Principal, patient_id: int, title: str, step: str = "other",
+            details: str = "") -> PlanItem:
+    """Add the practitioner's own item (no evidence level: it is marked as their own)."""
+    patient = get_patient(db, who, patient_id, action="")
+    title = (title or "").strip()
+    if not title or len(title) > 300:
+        raise Invalid("title: an item needs a title of 1 to 300 characters",
+                      fields=[{"field": "title", "message": "required"}])
+    step = (step or "other").strip().lower()
+    if step not in STEPS:
+        raise Invalid(f"step: expected one of {', '.join(STEPS)}; got {step!r}",
+                      fields=[{"field": "step", "message": "unknown step"}])
+    item = PlanItem(clinic_id=who.clinic_id, patient_id=patient.id, title=title, step=step,
+                    details=(details or "").strip()[:4000])
+    db.add(item)
+    db.flush()
+    _event(db, who, item, "proposed", "", dt.date.today())
+    audit.record(db, who.actor, "plan.add_own", "plan_item", item.id, f"patient={patient.id}")
+    return item
+
+
+def change_status(db: Session, who: Principal, item_id: int, status: str, note: str = "",
+                  on: Any = None) -> PlanItem:
+    """Set an item's status (proposed, active, paused, stopped, done) on a date, with a note."""
+    item = db.get(PlanItem, item_id)
+    if item is None or item.clinic_id != who.clinic_id:
+        raise NotFound(f"no plan item {item_id}")
+    if status not in PLAN_STATUSES:
+        raise Invalid(f"status: expected one of {', '.join(PLAN_STATUSES)}; got {status!r}",
+                      fields=[{"field": "status", "message": "unknown status"}])
+    day = _date(on, "on", required=False) or dt.date.today()
+    item.status = status
+    item.updated_at = utcnow()
+    _event(db, who, item, status, (note or "").strip()[:4000], day)
+    audit.record(db, who.actor, "plan.status", "plan_item", item.id, f"status={status}")
+    return item

@@ -1,0 +1,245 @@
+"""Profiles of visits, the references they are computed against, and the timeline."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from typing import Any, BinaryIO
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from gutaxis.service import audit
+from gutaxis.service.access import Principal
+from gutaxis.service.errors import Invalid, NotFound
+from gutaxis.service.models import Job, Profile, Reference, Upload, Visit, VisitMeasure
+from gutaxis.service.services.patients import get_patient, get_visit
+from gutaxis.service.services.uploads import enqueue, safe_filename
+from gutaxis.service.store import FileStore, TooLargeError
+
+__all__ = ["BUNDLED_FOLDER", "request_profile", "latest_profile", "profile_state",
+           "ProfileState", "profile_document", "profile_file", "timeline", "TimelineSeries",
+           "references", "default_reference", "create_reference", "measures_from_document",
+           "profile_job"]
+
+#: The folder (under ``references/``) of the bundled controls reference.
+BUNDLED_FOLDER = "bundled-controls"
+
+
+def references(db: Session, who: Principal) -> list[Reference]:
+    """The references the clinic may profile against: the bundled one and its own."""
+    return list(db.scalars(select(Reference).where(
+        or_(Reference.clinic_id.is_(None), Reference.clinic_id == who.clinic_id))
+        .order_by(Reference.clinic_id.is_(None).desc(), Reference.id)))
+
+
+def default_reference(db: Session) -> Reference:
+    """The bundled controls reference.
+
+    Raises
+    ------
+    NotFound
+        It has not been set up (the server does at start).
+    """
+    ref = db.scalar(select(Reference).where(Reference.clinic_id.is_(None),
+                                            Reference.folder == BUNDLED_FOLDER))
+    if ref is None:
+        raise NotFound("the bundled reference is not set up; restart the server")
+    return ref
+
+
+def _reference(db: Session, who: Principal, reference_id: int | None) -> Reference:
+    if reference_id is None:
+        return default_reference(db)
+    ref = db.get(Reference, reference_id)
+    if ref is None or ref.clinic_id not in (None, who.clinic_id):
+        raise NotFound(f"no reference {reference_id}")
+    if ref.status != "done":
+        raise Invalid(f"reference: {ref.name} is {ref.status}, not ready",
+                      fields=[{"field": "reference_id", "message": "not ready"}])
+    return ref
+
+
+def create_reference(db: Session, store: FileStore, who: Principal, name: str,
+                     table: tuple[str | None, BinaryIO], metadata: tuple[str | None, BinaryIO]
+                     | None, where: str, limit: int) -> tuple[Reference, Job]:
+    """Queue the building of the clinic's own reference from an uploaded cohort (owners)."""
+    name = (name or "").strip()
+    if not name or len(name) > 200:
+        raise Invalid("name: a reference needs a name (1 to 200 characters)",
+                      fields=[{"field": "name", "message": "required"}])
+    if len(where or "") > 2000:
+        raise Invalid("where: at most 2000 characters", fields=[{"field": "where",
+                                                                  "message": "too long"}])
+    try:
+        table_sha = store.put_stream(table[1], limit=limit)[0]
+        meta_sha = store.put_stream(metadata[1], limit=limit)[0] if metadata else ""
+    except TooLargeError as exc:
+        raise Invalid(f"file: {exc}") from None
+    files = {"table": safe_filename(table[0])}
+    if metadata:
+        files["metadata"] = safe_filename(metadata[0])
+    ref = Reference(clinic_id=who.clinic_id, name=name, folder="", source_sha256=table_sha,
+                    metadata_sha256=meta_sha, filter=(where or "").strip(),
+                    description=json.dumps(files))
+    db.add(ref)
+    db.flush()
+    ref.folder = f"clinic-{who.clinic_id}-{ref.id}"
+    job = enqueue(db, who.clinic_id, "reference", ref.id)
+    audit.record(db, who.actor, "reference.create", "reference", ref.id)
+    return ref, job
+
+
+def profile_job(db: Session, profile: Profile) -> Job | None:
+    """The job computing ``profile``."""
+    return db.scalar(select(Job).where(Job.kind == "profile", Job.target_id == profile.id)
+                     .order_by(Job.id.desc()).limit(1))
+
+
+def request_profile(db: Session, who: Principal, visit_id: int,
+                    reference_id: int | None = None) -> tuple[Profile, Job]:
+    """Queue the profile of a visit (its latest microbiome table, labs and the previous visit).
+
+    Raises
+    ------
+    Invalid
+        The visit has no parsed microbiome table yet.
+    """
+    visit = get_visit(db, who, visit_id, action="")
+    has_table = db.scalar(select(Upload.id).where(Upload.visit_id == visit.id,
+                                                  Upload.kind == "microbiome",
+                                                  Upload.status == "parsed").limit(1))
+    if has_table is None:
+        raise Invalid("this visit has no microbiome table yet: upload one first")
+    ref = _reference(db, who, reference_id)
+    profile = Profile(clinic_id=who.clinic_id, visit_id=visit.id, reference_id=ref.id)
+    db.add(profile)
+    db.flush()
+    job = enqueue(db, who.clinic_id, "profile", profile.id)
+    audit.record(db, who.actor, "profile.request", "profile", profile.id,
+                 f"visit={visit.id}, reference={ref.id}")
+    return profile, job
+
+
+def latest_profile(db: Session, visit_id: int) -> Profile | None:
+    """The visit's most recent profile (any status)."""
+    return db.scalar(select(Profile).where(Profile.visit_id == visit_id)
+                     .order_by(Profile.id.desc()).limit(1))
+
+
+@dataclasses.dataclass(frozen=True)
+class ProfileState:
+    """Where a visit's profile stands: ``none``, ``pending``, ``running``, ``done``, ``failed``."""
+
+    status: str
+    profile: Profile | None
+    job: Job | None
+    error: str | None = None
+
+
+def profile_state(db: Session, who: Principal, visit_id: int) -> ProfileState:
+    """The state of a visit's profile, and its latest job (audited as a read)."""
+    visit = get_visit(db, who, visit_id, action="")
+    profile = latest_profile(db, visit.id)
+    if profile is None:
+        pending = db.scalar(select(Upload.id).where(
+            Upload.visit_id == visit.id, Upload.kind == "microbiome",
+            Upload.status == "pending").limit(1))
+        status = "pending" if pending is not None else "none"
+        return ProfileState(status, None, None)
+    job = profile_job(db, profile)
+    status = profile.status if profile.status in ("done", "failed") else (
+        job.status if job is not None else "pending")
+    audit.record(db, who.actor, "profile.read", "profile", profile.id, f"visit={visit.id}")
+    return ProfileState(status, profile, job, profile.error)
+
+
+def profile_file(db: Session, store: FileStore, who: Principal, visit_id: int, kind: str
+                 ) -> tuple[bytes, Profile]:
+    """One file of a visit's latest done profile: ``json``, ``html`` or ``pdf``."""
+    state = profile_state(db, who, visit_id)
+    profile = state.profile
+    done = profile if profile is not None and profile.status == "done" else db.scalar(
+        select(Profile).where(Profile.visit_id == visit_id, Profile.status == "done")
+        .order_by(Profile.id.desc()).limit(1))
+    if done is None:
+        raise NotFound(f"visit {visit_id} has no finished profile")
+    sha = {"json": done.json_sha256, "html": done.html_sha256, "pdf": done.pdf_sha256}.get(kind)
+    if not sha:
+        raise NotFound(f"the profile has no {kind} file")
+    audit.record(db, who.actor, f"profile.download_{kind}", "profile", done.id)
+    return store.open(sha).read_bytes(), done
+
+
+def profile_document(db: Session, store: FileStore, who: Principal, visit_id: int
+                     ) -> dict[str, Any]:
+    """The visit's latest finished ``profile.json`` as a dict."""
+    data, _ = profile_file(db, store, who, visit_id, "json")
+    document: dict[str, Any] = json.loads(data)
+    return document
+
+
+def measures_from_document(document: dict[str, Any]) -> list[dict[str, Any]]:
+    """The timeline's rows from a ``profile.json``: every index, taxon and marker measure.
+
+    Each row has the measure's id, label, kind (group), value, unit and the
+    profile's own follow-up judgement of the change since the previous visit
+    (``real change``, ``within normal variation``, or empty).
+
+    Examples
+    --------
+    >>> doc = {"measures": [{"id": "index:gmhi", "label": "GMHI", "kind": "index",
+    ...        "value": 1.5, "unit": ""}], "followup": [{"id": "index:gmhi",
+    ...        "real_change": True, "direction": "up", "change": 0.9}]}
+    >>> measures_from_document(doc)[0]["change"]
+    'real change up'
+    """
+    follow = {row["id"]: row for row in (document.get("followup") or [])}
+    rows = []
+    for measure in document.get("measures") or []:
+        value = measure.get("value")
+        row = {"group": measure.get("kind", ""), "measure": measure["id"],
+               "label": measure.get("label") or measure["id"],
+               "value": float(value) if isinstance(value, int | float) else None,
+               "unit": measure.get("unit") or "", "change": "", "change_detail": ""}
+        change = follow.get(measure["id"])
+        if change is not None:
+            real = change.get("real_change")
+            direction = change.get("direction") or ""
+            row["change"] = ((f"real change {direction}".strip()) if real is True else
+                             "within normal variation" if real is False else "")
+            notes = change.get("notes") or []
+            row["change_detail"] = "; ".join(str(n) for n in notes)[:2000]
+        rows.append(row)
+    return rows
+
+
+@dataclasses.dataclass(frozen=True)
+class TimelineSeries:
+    """One measure across a patient's visits (oldest first)."""
+
+    measure: str
+    label: str
+    group: str
+    unit: str
+    points: list[dict[str, Any]]
+
+
+def timeline(db: Session, who: Principal, patient_id: int) -> list[TimelineSeries]:
+    """Every measure of the patient's profiled visits, as series (audited)."""
+    patient = get_patient(db, who, patient_id, action="patient.timeline")
+    rows = db.execute(
+        select(VisitMeasure, Visit.visit_date).join(Visit, Visit.id == VisitMeasure.visit_id)
+        .where(VisitMeasure.patient_id == patient.id, VisitMeasure.clinic_id == who.clinic_id)
+        .order_by(VisitMeasure.group, VisitMeasure.measure, Visit.visit_date, Visit.id)).all()
+    series: dict[str, TimelineSeries] = {}
+    for measure, day in rows:
+        entry = series.get(measure.measure)
+        if entry is None:
+            entry = series[measure.measure] = TimelineSeries(
+                measure.measure, measure.label, measure.group, measure.unit, [])
+        entry.points.append({"visit_id": measure.visit_id, "date": day.isoformat(),
+                             "value": measure.value, "change": measure.change,
+                             "change_detail": measure.change_detail})
+    order = {"index": 0, "marker": 1, "taxon": 2}
+    return sorted(series.values(), key=lambda s: (order.get(s.group, 3), s.label))

@@ -1,0 +1,131 @@
+"""Files received for a visit: stored by SHA-256, then parsed by a job in a limited process."""
+
+from __future__ import annotations
+
+import re
+from typing import BinaryIO
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from gutaxis.service import audit
+from gutaxis.service.access import Principal
+from gutaxis.service.errors import Invalid, NotFound
+from gutaxis.service.models import UPLOAD_KINDS, Job, LabValue, Upload
+from gutaxis.service.services.patients import get_visit
+from gutaxis.service.store import FileStore, TooLargeError
+
+__all__ = ["receive_upload", "get_upload", "visit_uploads", "visit_labs", "safe_filename",
+           "enqueue"]
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9._+-]+")
+
+
+def safe_filename(name: str | None) -> str:
+    """A file name without folders or odd characters (its extension kept).
+
+    Examples
+    --------
+    >>> safe_filename("../../etc/pass wd.biom")
+    'pass_wd.biom'
+    >>> safe_filename("")
+    'upload'
+    """
+    base = (name or "").replace("\\", "/").rsplit("/", 1)[-1]
+    base = _UNSAFE.sub("_", base).strip("._") or "upload"
+    if len(base) > 120:
+        stem, dot, ext = base.rpartition(".")
+        base = (stem[:100] + dot + ext[:19]) if dot else base[:120]
+    return base
+
+
+def enqueue(db: Session, clinic_id: int, kind: str, target_id: int) -> Job:
+    """Queue a job (it runs once this transaction commits)."""
+    job = Job(clinic_id=clinic_id, kind=kind, target_id=target_id)
+    db.add(job)
+    db.flush()
+    return job
+
+
+def receive_upload(db: Session, store: FileStore, who: Principal, visit_id: int, kind: str,
+                   filename: str | None, stream: BinaryIO | None = None, *,
+                   sample: str | None = None, limit: int, refused: str | None = None,
+                   stored: tuple[str, int] | None = None) -> tuple[Upload, Job]:
+    """Keep an uploaded file and queue its parse.
+
+    The file goes into the store (whole, flushed) before the rows that name
+    it are written — from ``stream``, or already there (``stored``: its
+    SHA-256 and size, as the upload route writes it while it arrives).  A
+    file over ``limit`` bytes (or one the request already refused,
+    ``refused``) is not kept, and its job is failed at once with the reason,
+    so that the client sees it like any other failed parse.
+
+    Returns
+    -------
+    Upload, Job
+    """
+    visit = get_visit(db, who, visit_id, action="")
+    if kind not in UPLOAD_KINDS:
+        raise Invalid(f"kind: expected one of {', '.join(UPLOAD_KINDS)}; got {kind!r}",
+                      fields=[{"field": "kind", "message": "unknown kind"}])
+    sample = (sample or "").strip() or None
+    if sample is not None and len(sample) > 200:
+        raise Invalid("sample: at most 200 characters", fields=[{"field": "sample",
+                                                                   "message": "too long"}])
+    name = safe_filename(filename)
+    upload = Upload(clinic_id=who.clinic_id, visit_id=visit.id, kind=kind, filename=name,
+                    sample=sample, created_by=who.user_id)
+    error = refused
+    if error is None and stored is not None:
+        upload.sha256, upload.size = stored
+    elif error is None and stream is None:
+        error = "file: no file was sent"
+    elif error is None:
+        assert stream is not None
+        try:
+            upload.sha256, upload.size = store.put_stream(stream, limit=limit)
+        except TooLargeError as exc:
+            error = f"{name}: {exc}; nothing was kept"
+    if error is not None:
+        upload.status, upload.error = "failed", error
+    db.add(upload)
+    db.flush()
+    job = enqueue(db, who.clinic_id, "parse", upload.id)
+    if error is not None:
+        job.status, job.error = "failed", error
+    audit.record(db, who.actor, "upload.create", "upload", upload.id,
+                 f"visit={visit.id}, kind={kind}, bytes={upload.size}"
+                 + (", refused" if error else ""))
+    return upload, job
+
+
+def get_upload(db: Session, who: Principal, upload_id: int) -> Upload:
+    """One upload of the clinic.
+
+    Raises
+    ------
+    NotFound
+    """
+    upload = db.get(Upload, upload_id)
+    if upload is None or upload.clinic_id != who.clinic_id:
+        raise NotFound(f"no upload {upload_id}")
+    audit.record(db, who.actor, "upload.read", "upload", upload.id)
+    return upload
+
+
+def visit_uploads(db: Session, visit_id: int) -> list[Upload]:
+    """A visit's uploads, oldest first (the caller has checked the visit)."""
+    return list(db.scalars(select(Upload).where(Upload.visit_id == visit_id)
+                           .order_by(Upload.id)))
+
+
+def visit_labs(db: Session, visit_id: int) -> list[LabValue]:
+    """The lab values of a visit's latest parsed labs upload."""
+    latest = db.scalar(select(Upload.id).where(Upload.visit_id == visit_id,
+                                               Upload.kind == "labs",
+                                               Upload.status == "parsed")
+                       .order_by(Upload.id.desc()).limit(1))
+    if latest is None:
+        return []
+    return list(db.scalars(select(LabValue).where(LabValue.upload_id == latest)
+                           .order_by(LabValue.marker)))

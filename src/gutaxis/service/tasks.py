@@ -1,0 +1,122 @@
+"""The work a job does, run inside the limited child (:mod:`gutaxis.service.sandbox`).
+
+Each task takes plain values and returns plain values; it calls the same
+library entry functions the command line calls (``read_table``,
+``read_labs``, :func:`~gutaxis.commands.run_profile`,
+:func:`~gutaxis.commands.run_reference_build`).  Paths in error messages are
+shown by the upload's own file name, not the server's scratch path.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from gutaxis import io as gio
+from gutaxis.commands import ProfileOptions, ReferenceOptions, run_profile, run_reference_build
+from gutaxis.exceptions import GutaxisError
+from gutaxis.markers import read_labs
+
+__all__ = ["run", "describe", "TASKS"]
+
+#: Samples named in a parsed table's summary (the rest are counted).
+SHOWN_SAMPLES = 200
+
+
+def describe(exc: BaseException) -> str:
+    """A failure in words for the user (gutaxis's own errors already are)."""
+    if isinstance(exc, GutaxisError):
+        return str(exc)
+    if isinstance(exc, RecursionError):
+        return "the file is nested too deeply to read"
+    return f"the file could not be read ({type(exc).__name__}: {exc})"
+
+
+def parse_microbiome(path: str, sample: str | None = None) -> dict[str, Any]:
+    """Read a feature table (any format gutaxis reads) and pick the visit's sample."""
+    study = gio.read_table(path)
+    samples = [str(s) for s in study.sample_ids]
+    name = Path(path).name
+    if sample:
+        if sample not in samples:
+            shown = ", ".join(samples[:10]) + (" …" if len(samples) > 10 else "")
+            raise _Failed(f"{name}: sample {sample!r} is not in the table (it holds "
+                          f"{len(samples)}: {shown})")
+    elif len(samples) == 1:
+        sample = samples[0]
+    else:
+        shown = ", ".join(samples[:10]) + (" …" if len(samples) > 10 else "")
+        raise _Failed(f"{name}: the table holds {len(samples)} samples ({shown}); say which "
+                      f"one is this visit's (the 'sample' field)")
+    index = samples.index(sample)
+    reads = float(study.counts[index].sum())
+    if not math.isfinite(reads) or reads <= 0:
+        raise _Failed(f"{name}: sample {sample!r} has no reads")
+    return {"sample": sample, "n_samples": len(samples), "n_features": len(study.feature_ids),
+            "samples": samples[:SHOWN_SAMPLES], "sample_total": reads}
+
+
+def parse_labs(path: str) -> dict[str, Any]:
+    """Read a ``LABS.csv`` into rows (values in the units as written)."""
+    labs = read_labs(path)
+    frame = labs.table.reset_index()
+    rows = []
+    for record in frame.to_dict("records"):
+        rows.append({key: _plain(record.get(key)) for key in
+                     ("sample_id", "marker", "value", "unit", "censored", "ref_low",
+                      "ref_high", "assay")})
+    return {"rows": rows, "samples": sorted({str(r["sample_id"]) for r in rows})}
+
+
+def _plain(value: Any) -> Any:
+    if value is None:
+        return None
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    if hasattr(value, "item"):
+        value = value.item()
+        if isinstance(value, float) and math.isnan(value):
+            return None
+    return value
+
+
+def compute_profile(table: str, sample: str, reference: str, out: str, n_boot: int,
+                    labs: str | None = None, previous: str | None = None,
+                    patient: str | None = None) -> dict[str, str]:
+    """Profile one visit's sample against a reference; write json, html and pdf to ``out``."""
+    result = run_profile(ProfileOptions(
+        table=Path(table), sample=sample, reference=Path(reference),
+        labs=Path(labs) if labs else None, previous=Path(previous) if previous else None,
+        patient=patient, n_boot=n_boot, pdf=True))
+    written = result.write(out, overwrite=True)
+    return {key: str(value) for key, value in written.items()}
+
+
+def build_reference(table: str, out: str, name: str, metadata: str | None = None,
+                    where: str | None = None, markers: list[str] | None = None
+                    ) -> dict[str, Any]:
+    """Build a reference cohort (as ``gutaxis reference build``) into ``out``."""
+    result = run_reference_build(ReferenceOptions(
+        table=Path(table), metadata=Path(metadata) if metadata else None, name=name,
+        where=where or None, markers=tuple(markers or ())))
+    result.write(out, overwrite=True)
+    return {"n_samples": int(result.reference.n_samples)}
+
+
+class _Failed(GutaxisError):
+    """A task's own refusal (a message for the user)."""
+
+
+TASKS: dict[str, Callable[..., Any]] = {
+    "parse_microbiome": parse_microbiome,
+    "parse_labs": parse_labs,
+    "compute_profile": compute_profile,
+    "build_reference": build_reference,
+}
+
+
+def run(task: str, payload: dict[str, Any]) -> Any:
+    """Run the task ``task`` with ``payload`` as keyword arguments."""
+    return TASKS[task](**payload)
