@@ -1,4 +1,8 @@
-"""Clinics, staff accounts, sign-in (throttled, with lock-out and an optional second factor), tokens."""
+"""Clinics, staff accounts, sign-in and tokens.
+
+Sign-in is throttled per address, locks an account after repeated failures,
+and may ask for a second factor (TOTP).
+"""
 
 from __future__ import annotations
 
@@ -40,7 +44,22 @@ __all__ = ["create_clinic", "create_user", "sign_in", "SignIn", "second_factor",
 
 
 def normalise_email(email: str) -> str:
-    """An e-mail address as stored: trimmed, lower case, checked for one ``@``.
+    """Normalise an e-mail address to the form it is stored in.
+
+    Parameters
+    ----------
+    email : str
+
+    Returns
+    -------
+    str
+        The address trimmed and in lower case.
+
+    Raises
+    ------
+    Invalid
+        Not one ``@`` between a local part and a domain with a dot, a space
+        inside, or more than 320 characters.
 
     Examples
     --------
@@ -72,7 +91,18 @@ def _role(role: str) -> str:
 
 
 def create_clinic(db: Session, name: str, *, demo: bool = False) -> Clinic:
-    """A new clinic (the command line makes the first one with its owner)."""
+    """Create a clinic (the command line makes the first one, with its owner).
+
+    Returns
+    -------
+    Clinic
+        The new clinic, flushed (it has its id).
+
+    Raises
+    ------
+    Invalid
+        A name that is empty or longer than 200 characters.
+    """
     name = (name or "").strip()
     if not name or len(name) > 200:
         raise Invalid(f"clinic: expected a name of 1 to 200 characters; got {name!r}")
@@ -84,7 +114,12 @@ def create_clinic(db: Session, name: str, *, demo: bool = False) -> Clinic:
 
 def create_user(db: Session, clinic: Clinic, email: str, password: str, role: str,
                 name: str = "", *, actor: Actor | None = None) -> User:
-    """A new member of staff of ``clinic`` (the password is hashed with Argon2id).
+    """Create a member of staff of ``clinic`` (the password is hashed with Argon2id).
+
+    Returns
+    -------
+    User
+        The new account, flushed; its creation is audited.
 
     Raises
     ------
@@ -228,7 +263,20 @@ def disable_totp(db: Session, who: Principal) -> None:
 
 
 def create_token(db: Session, who: Principal, name: str, days: int = 90) -> tuple[str, ApiToken]:
-    """A personal access token for ``who`` (shown once; only its hash is kept)."""
+    """Create a personal access token for ``who``, valid ``days`` days.
+
+    Returns
+    -------
+    token : str
+        The token itself: shown once, as only its hash is kept.
+    row : ApiToken
+        The stored row.
+
+    Raises
+    ------
+    Invalid
+        ``days`` outside 1 to 366.
+    """
     name = (name or "").strip() or "API token"
     if not 1 <= int(days) <= 366:
         raise Invalid(f"days: a token lives 1 to 366 days; got {days}",
@@ -243,7 +291,7 @@ def create_token(db: Session, who: Principal, name: str, days: int = 90) -> tupl
 
 
 def list_tokens(db: Session, who: Principal) -> list[ApiToken]:
-    """``who``'s tokens, newest first."""
+    """List ``who``'s tokens, newest first."""
     return list(db.scalars(select(ApiToken).where(ApiToken.user_id == who.user_id)
                            .order_by(ApiToken.id.desc())))
 
@@ -259,13 +307,26 @@ def revoke_token(db: Session, who: Principal, token_id: int) -> None:
 
 
 def list_users(db: Session, who: Principal) -> list[User]:
-    """The clinic's staff."""
+    """List the staff of ``who``'s clinic, by e-mail address."""
     return list(db.scalars(select(User).where(User.clinic_id == who.clinic_id)
                            .order_by(User.email)))
 
 
 def invite(db: Session, who: Principal, email: str, role: str, days: int = 7) -> str:
-    """An invitation code for a new member of staff (owners); valid ``days`` days."""
+    """Invite a new member of staff to ``who``'s clinic (owners).
+
+    Returns
+    -------
+    str
+        The invitation code, valid ``days`` days (only its hash is kept).
+
+    Raises
+    ------
+    Invalid
+        A bad e-mail address or role.
+    Conflict
+        The e-mail address has an account already.
+    """
     email = normalise_email(email)
     _role(role)
     if db.scalar(select(User.id).where(User.email == email)) is not None:
