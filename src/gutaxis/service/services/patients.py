@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import Any, Literal, overload
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -22,7 +22,7 @@ _TEXT_LIMITS = {"name": 200, "contact": 2000, "conditions": 4000}
 
 
 def name_key(name: str) -> str:
-    """A name folded for search.
+    """Fold a name for search: case folded, white space trimmed and collapsed.
 
     Examples
     --------
@@ -30,6 +30,14 @@ def name_key(name: str) -> str:
     'ana maría'
     """
     return " ".join(name.casefold().split())
+
+
+@overload
+def _date(value: Any, field: str, *, required: Literal[True]) -> dt.date: ...
+
+
+@overload
+def _date(value: Any, field: str, *, required: bool) -> dt.date | None: ...
 
 
 def _date(value: Any, field: str, *, required: bool) -> dt.date | None:
@@ -86,7 +94,18 @@ def patient_fields(values: dict[str, Any], *, partial: bool = False) -> dict[str
 
 
 def create_patient(db: Session, who: Principal, values: dict[str, Any]) -> Patient:
-    """A new patient of ``who``'s clinic, with ``who`` as practitioner."""
+    """Create a patient of ``who``'s clinic, with ``who`` as practitioner.
+
+    Returns
+    -------
+    Patient
+        The new patient, flushed; its creation is audited.
+
+    Raises
+    ------
+    Invalid
+        A field that :func:`patient_fields` refuses.
+    """
     fields = patient_fields(values)
     patient = Patient(clinic_id=who.clinic_id, practitioner_id=who.user_id,
                       name_key=name_key(fields["name"]), **fields)
@@ -105,7 +124,7 @@ def _patient(db: Session, who: Principal, patient_id: int) -> Patient:
 
 def get_patient(db: Session, who: Principal, patient_id: int, *, action: str = "patient.read"
                 ) -> Patient:
-    """One patient of ``who``'s clinic (audited as a read).
+    """Get one patient of ``who``'s clinic (audited as ``action``, a read by default).
 
     Raises
     ------
@@ -134,7 +153,9 @@ def update_patient(db: Session, who: Principal, patient_id: int, values: dict[st
 
 def search_patients(db: Session, who: Principal, query: str = "", *, limit: int = 50,
                     offset: int = 0) -> tuple[list[Patient], int]:
-    """Patients of the clinic whose name contains every word of ``query`` (or all).
+    """Find the clinic's patients whose name contains every word of ``query``.
+
+    An empty ``query`` finds every patient of the clinic.
 
     Returns
     -------
@@ -159,7 +180,20 @@ def search_patients(db: Session, who: Principal, query: str = "", *, limit: int 
 
 def create_visit(db: Session, who: Principal, patient_id: int, visit_date: Any,
                  notes: str = "") -> Visit:
-    """A new visit of a patient."""
+    """Create a visit of one of ``who``'s clinic's patients.
+
+    Returns
+    -------
+    Visit
+        The new visit, flushed; its creation is audited.
+
+    Raises
+    ------
+    NotFound
+        No such patient in this clinic.
+    Invalid
+        A missing or bad ``visit_date``, or notes over 20000 characters.
+    """
     patient = _patient(db, who, patient_id)
     day = _date(visit_date, "visit_date", required=True)
     notes = (notes or "").strip()
@@ -182,7 +216,7 @@ def _visit(db: Session, who: Principal, visit_id: int) -> Visit:
 
 def get_visit(db: Session, who: Principal, visit_id: int, *, action: str = "visit.read"
               ) -> Visit:
-    """One visit of ``who``'s clinic (audited).
+    """Get one visit of ``who``'s clinic (audited as ``action``, unless it is empty).
 
     Raises
     ------
@@ -199,7 +233,7 @@ def update_visit(db: Session, who: Principal, visit_id: int, visit_date: Any = N
     """Change a visit's date or notes."""
     visit = _visit(db, who, visit_id)
     if visit_date not in (None, ""):
-        visit.visit_date = _date(visit_date, "visit_date", required=True)  # type: ignore[assignment]
+        visit.visit_date = _date(visit_date, "visit_date", required=True)
     if notes is not None:
         visit.notes = notes.strip()[:20000]
     audit.record(db, who.actor, "visit.update", "visit", visit.id)
