@@ -23,7 +23,20 @@ STEPS = ("remove", "replace", "reinoculate", "repair", "rebalance", "other")
 
 
 def profile_options(document: dict[str, Any]) -> list[dict[str, Any]]:
-    """The options a profile offers, flattened (step order kept).
+    """List the options a profile offers, flattened in 5R step order.
+
+    Parameters
+    ----------
+    document : dict
+        A ``profile.json`` document; its ``options`` map a step to a list of
+        options.
+
+    Returns
+    -------
+    list of dict
+        The options of the steps in :data:`STEPS` order, then those of any
+        other steps in alphabetical order; within a step, as the profile
+        lists them.
 
     Examples
     --------
@@ -39,7 +52,15 @@ def profile_options(document: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def plan_items(db: Session, who: Principal, patient_id: int) -> list[PlanItem]:
-    """The patient's plan, with each item's history (audited)."""
+    """List the items of a patient's plan, oldest first (the read is audited).
+
+    Each item's history is its ``events``.
+
+    Raises
+    ------
+    NotFound
+        No such patient in ``who``'s clinic.
+    """
     patient = get_patient(db, who, patient_id, action="plan.read")
     return list(db.scalars(select(PlanItem).where(PlanItem.patient_id == patient.id)
                            .order_by(PlanItem.id)))
