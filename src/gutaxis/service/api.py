@@ -27,7 +27,7 @@ from gutaxis.service.access import (
     client_address,
 )
 from gutaxis.service.context import AppContext, get_context
-from gutaxis.service.errors import NotFound
+from gutaxis.service.errors import Invalid, NotFound
 from gutaxis.service.forms import read_upload_form
 from gutaxis.service.models import ApiToken, Job, Patient, PlanItem, Upload, User, Visit
 from gutaxis.service.schemas import (
@@ -410,6 +410,38 @@ def list_references(who: Staff, ctx: Ctx) -> list[dict[str, Any]]:
         return [{"id": r.id, "name": r.name, "bundled": r.clinic_id is None,
                  "status": r.status, "error": r.error, "filter": r.filter}
                 for r in profiles.references(db, who)]
+
+
+@router.post("/references", status_code=202, response_model=Accepted, tags=["profiles"],
+             openapi_extra={"requestBody": {"required": True, "content": {
+                 "multipart/form-data": {"schema": {
+                     "type": "object", "required": ["name", "table"],
+                     "properties": {"name": {"type": "string", "maxLength": 200},
+                                    "table": {"type": "string", "format": "binary"},
+                                    "metadata": {"type": "string", "format": "binary"},
+                                    "where": {"type": "string", "maxLength": 2000}}}}}}})
+async def create_reference(request: Request, who: Owner, ctx: Ctx) -> dict[str, Any]:
+    """Build the clinic's own reference from a cohort table, metadata and filter (owners)."""
+    form = await read_upload_form(request, ctx.store, ctx.settings.max_upload_bytes,
+                                  file_fields=("table", "metadata"))
+
+    def save() -> dict[str, Any]:
+        table = form.files.get("table")
+        if table is None or table[1] is None:
+            raise Invalid("table: " + (table[2] if table and table[2] else
+                                       "the cohort's table file is required"),
+                          fields=[{"field": "table", "message": "required"}])
+        metadata = form.files.get("metadata")
+        if metadata is not None and metadata[1] is None:
+            raise Invalid(f"metadata: {metadata[2]}")
+        with ctx.transaction() as db:
+            ref, job = profiles.create_reference_from_store(
+                db, who, form.fields.get("name", ""), (table[0], table[1][0]),
+                (metadata[0], metadata[1][0]) if metadata and metadata[1] else None,
+                form.fields.get("where", ""))
+            return {"id": ref.id, "job": job.id, "status": job.status}
+
+    return await run_in_threadpool(save)
 
 
 # ------------------------------------------------------------------ plan

@@ -1,28 +1,670 @@
-"""Server-rendered pages (Jinja2, plain forms): the practitioner's side of the application."""
+"""Server-rendered pages (Jinja2, plain forms, no JavaScript): the practitioner's side.
+
+Each page calls the same service functions as the API (:mod:`.services`),
+within one transaction, and renders a template of ``templates/``.  Forms
+carry the session's CSRF token (``csrf_token``; the upload forms in their
+query string, because the upload route streams the body itself); the sign-in
+and invitation forms, which have no session yet, use a double-submit cookie.
+Pages that wait for a job refresh themselves (``<meta http-equiv=refresh>``).
+"""
 
 from __future__ import annotations
 
+import datetime as dt
+import math
+from html import escape
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
+from urllib.parse import urlparse
 
-from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse, Response
+from fastapi import APIRouter, Depends, Form, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
-from gutaxis.service.errors import ServiceError
+from gutaxis.service.access import (
+    ANYONE,
+    CLINICIANS,
+    OWNERS,
+    SIGNED_IN,
+    STAFF,
+    Principal,
+    client_address,
+)
+from gutaxis.service.context import AppContext, get_context
+from gutaxis.service.db import utcnow
+from gutaxis.service.errors import Invalid, NotAllowed, ServiceError
+from gutaxis.service.forms import read_upload_form
+from gutaxis.service.models import PLAN_STATUSES, Clinic, PlanItem, Upload, User
+from gutaxis.service.security import new_token, new_totp_secret, same, totp_uri
+from gutaxis.service.services import accounts, patients, plans, profiles, records, uploads
 
-__all__ = ["router", "error_page", "templates"]
+__all__ = ["router", "error_page", "templates", "sparkline"]
 
 TEMPLATES = Path(__file__).parent / "templates"
 templates = Jinja2Templates(directory=str(TEMPLATES))
 router = APIRouter(include_in_schema=False)
+LOGIN_CSRF_COOKIE = "gutaxis_login_csrf"
+
+Ctx = Annotated[AppContext, Depends(get_context)]
+Staff = Annotated[Principal, Depends(STAFF)]
+Clinician = Annotated[Principal, Depends(CLINICIANS)]
+Owner = Annotated[Principal, Depends(OWNERS)]
+Pending = Annotated[Principal, Depends(SIGNED_IN)]
+Anyone = Annotated[None, Depends(ANYONE)]
+
+
+def _fmt(value: Any, digits: int = 4) -> str:
+    """Format a number for a page: 4 significant digits, "—" for none."""
+    if value is None or value == "":
+        return "—"
+    if isinstance(value, str):
+        return {"inf": "∞", "-inf": "−∞"}.get(value, value)
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return str(value)
+    if not math.isfinite(value):
+        return "∞" if value > 0 else "−∞" if value < 0 else "—"
+    if value == 0:
+        return "0"
+    if digits == 1:
+        return f"{value:.1f}"
+    magnitude = math.floor(math.log10(abs(value)))
+    decimals = max(0, digits - 1 - magnitude)
+    return f"{value:,.{decimals}f}" if abs(value) < 1e9 else f"{value:.3g}"
+
+
+templates.env.filters["fmt"] = _fmt
+
+
+def sparkline(points: list[dict[str, Any]], label: str) -> str:
+    """Draw one measure's values across visits as a small inline SVG.
+
+    Parameters
+    ----------
+    points : list of dict
+        ``{date, value, change}`` oldest first (``value`` may be None).
+    label : str
+        What the plot shows (its accessible name).
+
+    Returns
+    -------
+    str
+        An ``<svg>`` element; a change judged real is a red ring, one within
+        normal variation a green dot, others dark grey.
+
+    Examples
+    --------
+    >>> svg = sparkline([{"date": "2026-01-01", "value": 1.0, "change": ""},
+    ...                  {"date": "2026-02-01", "value": 2.0, "change": "real change up"}],
+    ...                 "Shannon")
+    >>> svg.count("<circle"), 'aria-label="Shannon' in svg
+    (2, True)
+    """
+    width, height, pad = 240, 70, 10
+    values = [p["value"] for p in points if isinstance(p.get("value"), int | float)
+              and math.isfinite(p["value"])]
+    title = escape(f"{label}: " + ", ".join(f"{p['date']} {_fmt(p.get('value'))}"
+                                            for p in points))
+    head = (f'<svg viewBox="0 0 {width} {height}" role="img" aria-label="{title}" '
+            f'xmlns="http://www.w3.org/2000/svg"><title>{title}</title>'
+            f'<rect x="0" y="0" width="{width}" height="{height}" fill="#f3f6f9"/>')
+    if not values:
+        return head + (f'<text x="{width / 2}" y="{height / 2}" text-anchor="middle" '
+                       'font-size="12" fill="#4a5561">no value</text></svg>')
+    low, high = min(values), max(values)
+    span = (high - low) or (abs(high) or 1.0)
+    step = (width - 2 * pad) / max(1, len(points) - 1)
+    coords = []
+    for index, point in enumerate(points):
+        value = point.get("value")
+        if not isinstance(value, int | float) or not math.isfinite(value):
+            continue
+        x = pad + index * step if len(points) > 1 else width / 2
+        y = height - pad - (value - (low if high != low else low - span / 2)) / span * (
+            height - 2 * pad)
+        coords.append((x, y, point.get("change") or ""))
+    path = " ".join(f"{x:.1f},{y:.1f}" for x, y, _ in coords)
+    body = (f'<polyline points="{path}" fill="none" stroke="#0b5cad" stroke-width="2"/>'
+            if len(coords) > 1 else "")
+    for x, y, change in coords:
+        if change.startswith("real"):
+            body += (f'<circle cx="{x:.1f}" cy="{y:.1f}" r="6" fill="#fff" stroke="#a1161b" '
+                     'stroke-width="3"/>')
+        elif change:
+            body += f'<circle cx="{x:.1f}" cy="{y:.1f}" r="4" fill="#1a6b32"/>'
+        else:
+            body += f'<circle cx="{x:.1f}" cy="{y:.1f}" r="4" fill="#1b1f24"/>'
+    return head + body + "</svg>"
+
+
+def _clinic(db: Session, who: Principal | None) -> Clinic | None:
+    return db.get(Clinic, who.clinic_id) if who is not None else None
+
+
+def _render(request: Request, name: str, db: Session | None, who: Principal | None,
+            status_code: int = 200, **context: Any) -> HTMLResponse:
+    clinic = _clinic(db, who) if db is not None else context.pop("clinic", None)
+    context.setdefault("clinic", clinic)
+    return templates.TemplateResponse(request, name, {"who": who, **context},
+                                      status_code=status_code)
+
+
+def _back(request: Request) -> str | None:
+    referer = request.headers.get("referer")
+    if not referer:
+        return None
+    parsed = urlparse(referer)
+    if parsed.netloc and parsed.netloc != request.url.netloc:
+        return None
+    return parsed.path + (f"?{parsed.query}" if parsed.query else "")
 
 
 def error_page(request: Request, error: ServiceError) -> Response:
-    """An error as a page."""
-    return HTMLResponse(f"<h1>{error.status}</h1><p>{error.message}</p>",
-                        status_code=error.status)
+    """Render an error as a page (the API gives the same error as JSON)."""
+    headings = {403: "Not allowed", 404: "Not found", 409: "Already there",
+                422: "Please check what was entered", 429: "Too many attempts"}
+    return templates.TemplateResponse(
+        request, "error.html", {"who": None, "clinic": None,
+                                "heading": headings.get(error.status, "Something went wrong"),
+                                "message": error.message, "back": _back(request)},
+        status_code=error.status)
 
 
-def _unused(_: Any) -> None:
-    return None
+def _redirect(url: str) -> RedirectResponse:
+    return RedirectResponse(url, status_code=303)
+
+
+def _safe_next(value: str | None) -> str:
+    if value and value.startswith("/") and not value.startswith("//") and "\\" not in value:
+        return value
+    return "/patients"
+
+
+# ------------------------------------------------------------------ sign in and out
+def _login_page(request: Request, *, error: str = "", email: str = "", next_url: str = "",
+                status_code: int = 200) -> HTMLResponse:
+    token = request.cookies.get(LOGIN_CSRF_COOKIE) or new_token()
+    response = _render(request, "login.html", None, None, status_code, title="Sign in",
+                       error=error, email=email, next=next_url, login_csrf=token)
+    ctx: AppContext = request.app.state.ctx
+    response.set_cookie(LOGIN_CSRF_COOKIE, token, httponly=True, samesite="strict",
+                        secure=ctx.settings.secure_cookies, path="/")
+    return response
+
+
+def _check_login_csrf(request: Request, token: str) -> None:
+    cookie = request.cookies.get(LOGIN_CSRF_COOKIE, "")
+    if not cookie or not token or not same(cookie, token):
+        raise NotAllowed("the sign-in form is out of date or was not sent by this site; "
+                         "reload the page and try again")
+
+
+@router.get("/", response_class=HTMLResponse)
+def home(_: Anyone) -> Response:
+    """Go to the patients."""
+    return _redirect("/patients")
+
+
+@router.get("/login", response_class=HTMLResponse)
+def login_form(request: Request, _: Anyone, next: str = "") -> Response:
+    """Show the sign-in form."""
+    return _login_page(request, next_url=_safe_next(next))
+
+
+@router.post("/login", response_class=HTMLResponse)
+def login(request: Request, ctx: Ctx, _: Anyone, email: Annotated[str, Form()] = "",
+          password: Annotated[str, Form()] = "", csrf_token: Annotated[str, Form()] = "",
+          next: Annotated[str, Form()] = "") -> Response:
+    """Check the password; go on to the second factor or the page asked for."""
+    _check_login_csrf(request, csrf_token)
+    with ctx.transaction() as db:
+        outcome = accounts.sign_in(db, ctx.settings, email[:320], password[:1024],
+                                   client_address(request))
+    if outcome.error is not None:
+        status = outcome.error.status if isinstance(outcome.error, ServiceError) else 401
+        return _login_page(request, error=str(outcome.error), email=email[:320],
+                           next_url=_safe_next(next), status_code=status)
+    from gutaxis.service.api import set_session_cookie
+
+    response = _redirect("/login/code?next=" + _safe_next(next) if outcome.needs_code
+                         else _safe_next(next))
+    set_session_cookie(response, ctx, outcome.token)
+    response.delete_cookie(LOGIN_CSRF_COOKIE, path="/")
+    return response
+
+
+@router.get("/login/code", response_class=HTMLResponse)
+def code_form(request: Request, who: Pending) -> Response:
+    """Ask for the second factor's code."""
+    return _render(request, "code.html", None, None, title="Second factor",
+                   csrf=who.csrf_token, error="")
+
+
+@router.post("/login/code", response_class=HTMLResponse)
+def code(request: Request, who: Pending, ctx: Ctx, code: Annotated[str, Form()] = "",
+         next: str = "") -> Response:
+    """Check the code and finish signing in."""
+    try:
+        with ctx.transaction() as db:
+            accounts.second_factor(db, ctx.settings, who, code[:20])
+    except ServiceError as exc:
+        return _render(request, "code.html", None, None, exc.status, title="Second factor",
+                       csrf=who.csrf_token, error=exc.message)
+    return _redirect(_safe_next(next))
+
+
+@router.post("/logout")
+def logout(who: Pending, ctx: Ctx) -> Response:
+    """Sign out."""
+    from gutaxis.service.access import SESSION_COOKIE
+
+    with ctx.transaction() as db:
+        accounts.sign_out(db, who)
+    response = _redirect("/login")
+    response.delete_cookie(SESSION_COOKIE, path="/")
+    return response
+
+
+@router.get("/invite", response_class=HTMLResponse)
+def invite_form(request: Request, _: Anyone, code: str = "") -> Response:
+    """Show the form that accepts an invitation."""
+    token = request.cookies.get(LOGIN_CSRF_COOKIE) or new_token()
+    response = _render(request, "accept.html", None, None, title="Accept an invitation",
+                       login_csrf=token, code=code[:200], error="")
+    response.set_cookie(LOGIN_CSRF_COOKIE, token, httponly=True, samesite="strict", path="/")
+    return response
+
+
+@router.post("/invite", response_class=HTMLResponse)
+def accept_invite(request: Request, ctx: Ctx, _: Anyone, code: Annotated[str, Form()] = "",
+                  password: Annotated[str, Form()] = "", name: Annotated[str, Form()] = "",
+                  csrf_token: Annotated[str, Form()] = "") -> Response:
+    """Make the invited account, then sign in."""
+    _check_login_csrf(request, csrf_token)
+    try:
+        with ctx.transaction() as db:
+            accounts.accept_invitation(db, code[:200], password[:1024], name[:200],
+                                       client_address(request))
+    except ServiceError as exc:
+        return _render(request, "accept.html", None, None, exc.status,
+                       title="Accept an invitation", login_csrf=csrf_token, code=code[:200],
+                       error=exc.message)
+    return _redirect("/login")
+
+
+# ------------------------------------------------------------------ patients
+@router.get("/patients", response_class=HTMLResponse)
+def patient_list(request: Request, who: Staff, ctx: Ctx,
+                 q: Annotated[str, Query(max_length=200)] = "",
+                 offset: Annotated[int, Query(ge=0, le=10 ** 9)] = 0) -> Response:
+    """List and search the clinic's patients; the new-patient form."""
+    limit = 50
+    with ctx.transaction() as db:
+        rows, total = patients.search_patients(db, who, q, limit=limit, offset=offset)
+        return _render(request, "patients.html", db, who, title="Patients", patients=rows,
+                       total=total, q=q, offset=offset, limit=limit, sexes=patients.SEXES,
+                       patient=None)
+
+
+def _patient_values(name: str, birth_date: str, sex: str, contact: str, conditions: str
+                    ) -> dict[str, Any]:
+    return {"name": name, "birth_date": birth_date or None, "sex": sex or "unknown",
+            "contact": contact, "conditions": conditions}
+
+
+@router.post("/patients")
+def patient_create(who: Staff, ctx: Ctx, name: Annotated[str, Form()] = "",
+                   birth_date: Annotated[str, Form()] = "", sex: Annotated[str, Form()] = "",
+                   contact: Annotated[str, Form()] = "",
+                   conditions: Annotated[str, Form()] = "") -> Response:
+    """Create a patient, then show them."""
+    with ctx.transaction() as db:
+        patient = patients.create_patient(db, who, _patient_values(name, birth_date, sex,
+                                                                   contact, conditions))
+        return _redirect(f"/patients/{patient.id}")
+
+
+@router.get("/patients/{patient_id}", response_class=HTMLResponse)
+def patient_page(request: Request, patient_id: int, who: Staff, ctx: Ctx) -> Response:
+    """Show a patient: details, visits with their profile status, links to timeline and plan."""
+    with ctx.transaction() as db:
+        patient = patients.get_patient(db, who, patient_id)
+        counts = dict(db.execute(select(Upload.visit_id, func.count()).where(
+            Upload.visit_id.in_([v.id for v in patient.visits])).group_by(Upload.visit_id))
+            .tuples().all()) if patient.visits else {}
+        visits = []
+        for visit in patient.visits:
+            latest = profiles.latest_profile(db, visit.id)
+            status = latest.status if latest is not None else "none"
+            if latest is not None and status == "pending":
+                job = profiles.profile_job(db, latest)
+                status = job.status if job is not None else status
+            visits.append({"visit": visit, "uploads": counts.get(visit.id, 0),
+                           "profile": status})
+        plan_count = db.scalar(select(func.count()).select_from(PlanItem).where(
+            PlanItem.patient_id == patient.id)) or 0
+        return _render(request, "patient.html", db, who, title=patient.name, patient=patient,
+                       visits=visits, plan_count=plan_count, today=dt.date.today())
+
+
+@router.get("/patients/{patient_id}/edit", response_class=HTMLResponse)
+def patient_edit_form(request: Request, patient_id: int, who: Staff, ctx: Ctx) -> Response:
+    """Show the form that edits a patient's details."""
+    with ctx.transaction() as db:
+        patient = patients.get_patient(db, who, patient_id)
+        return _render(request, "patient_edit.html", db, who, title=f"Edit {patient.name}",
+                       patient=patient, sexes=patients.SEXES)
+
+
+@router.post("/patients/{patient_id}/edit")
+def patient_edit(patient_id: int, who: Staff, ctx: Ctx, name: Annotated[str, Form()] = "",
+                 birth_date: Annotated[str, Form()] = "", sex: Annotated[str, Form()] = "",
+                 contact: Annotated[str, Form()] = "",
+                 conditions: Annotated[str, Form()] = "") -> Response:
+    """Save a patient's details."""
+    with ctx.transaction() as db:
+        patients.update_patient(db, who, patient_id, _patient_values(
+            name, birth_date, sex, contact, conditions))
+    return _redirect(f"/patients/{patient_id}")
+
+
+@router.post("/patients/{patient_id}/visits")
+def visit_create(patient_id: int, who: Staff, ctx: Ctx,
+                 visit_date: Annotated[str, Form()] = "",
+                 notes: Annotated[str, Form()] = "") -> Response:
+    """Add a visit, then show it."""
+    with ctx.transaction() as db:
+        visit = patients.create_visit(db, who, patient_id, visit_date, notes)
+        return _redirect(f"/visits/{visit.id}")
+
+
+# ------------------------------------------------------------------ visits
+@router.get("/visits/{visit_id}", response_class=HTMLResponse)
+def visit_page(request: Request, visit_id: int, who: Staff, ctx: Ctx) -> Response:
+    """Show a visit: uploads and their state, lab values, the profile and its options."""
+    with ctx.transaction() as db:
+        visit = patients.get_visit(db, who, visit_id)
+        state = profiles.profile_state(db, who, visit_id)
+        rows = uploads.visit_uploads(db, visit.id)
+        doc = None
+        try:
+            doc = profiles.profile_document(db, ctx.store, who, visit_id)
+        except ServiceError:
+            doc = None
+        options = plans.profile_options(doc) if doc else []
+        planned = set(db.scalars(select(PlanItem.option_id).where(
+            PlanItem.patient_id == visit.patient_id, PlanItem.option_id != "")))
+        refresh = state.status in ("pending", "running") or any(
+            u.status == "pending" for u in rows)
+        return _render(request, "visit.html", db, who, title=f"Visit {visit.visit_date}",
+                       visit=visit, patient=visit.patient, uploads=rows,
+                       labs=uploads.visit_labs(db, visit.id), state=state, doc=doc,
+                       options=options, planned=planned, refresh=refresh,
+                       can_plan=who.role in CLINICIANS.roles,
+                       has_table=any(u.kind == "microbiome" and u.status == "parsed"
+                                     for u in rows),
+                       references=profiles.references(db, who))
+
+
+@router.post("/visits/{visit_id}/edit")
+def visit_edit(visit_id: int, who: Staff, ctx: Ctx, visit_date: Annotated[str, Form()] = "",
+               notes: Annotated[str, Form()] = "") -> Response:
+    """Save a visit's date and notes."""
+    with ctx.transaction() as db:
+        patients.update_visit(db, who, visit_id, visit_date, notes)
+    return _redirect(f"/visits/{visit_id}")
+
+
+@router.post("/visits/{visit_id}/uploads")
+async def visit_upload(request: Request, visit_id: int, who: Staff, ctx: Ctx) -> Response:
+    """Receive a file for the visit (streamed into the store), then show the visit."""
+    from starlette.concurrency import run_in_threadpool
+
+    form = await read_upload_form(request, ctx.store, ctx.settings.max_upload_bytes)
+
+    def save() -> None:
+        with ctx.transaction() as db:
+            uploads.receive_upload(db, ctx.store, who, visit_id, form.fields.get("kind", ""),
+                                   form.filename, sample=form.fields.get("sample"),
+                                   limit=ctx.settings.max_upload_bytes, refused=form.refused,
+                                   stored=form.stored)
+
+    await run_in_threadpool(save)
+    return _redirect(f"/visits/{visit_id}#uploads")
+
+
+@router.post("/visits/{visit_id}/profile")
+def visit_reprofile(visit_id: int, who: Clinician, ctx: Ctx,
+                    reference_id: Annotated[int | None, Form()] = None) -> Response:
+    """Compute the visit's profile again against the chosen reference."""
+    with ctx.transaction() as db:
+        profiles.request_profile(db, who, visit_id, reference_id)
+    return _redirect(f"/visits/{visit_id}#profile")
+
+
+@router.get("/visits/{visit_id}/profile.html", response_class=HTMLResponse)
+def visit_profile_html(visit_id: int, who: Staff, ctx: Ctx) -> Response:
+    """Show the full profile report (the self-contained page ``gutaxis profile`` writes)."""
+    with ctx.transaction() as db:
+        data, _ = profiles.profile_file(db, ctx.store, who, visit_id, "html")
+    return HTMLResponse(data, headers={"Content-Security-Policy":
+                                       "default-src 'none'; style-src 'unsafe-inline'; "
+                                       "img-src data:; sandbox"})
+
+
+@router.get("/visits/{visit_id}/profile.json")
+def visit_profile_json(visit_id: int, who: Staff, ctx: Ctx) -> Response:
+    """Download the visit's ``profile.json``."""
+    with ctx.transaction() as db:
+        data, _ = profiles.profile_file(db, ctx.store, who, visit_id, "json")
+    return Response(data, media_type="application/json", headers={
+        "Content-Disposition": f'attachment; filename="visit-{visit_id}-profile.json"'})
+
+
+# ------------------------------------------------------------------ timeline and plan
+@router.get("/patients/{patient_id}/timeline", response_class=HTMLResponse)
+def timeline_page(request: Request, patient_id: int, who: Staff, ctx: Ctx) -> Response:
+    """Show every measure across the visits as small plots, with the change judgements."""
+    with ctx.transaction() as db:
+        patient = patients.get_patient(db, who, patient_id, action="")
+        series = [{"measure": s.measure, "label": s.label, "group": s.group, "unit": s.unit,
+                   "points": s.points, "svg": sparkline(s.points, s.label)}
+                  for s in profiles.timeline(db, who, patient_id)]
+        return _render(request, "timeline.html", db, who, title=f"Timeline of {patient.name}",
+                       patient=patient, series=series)
+
+
+@router.get("/patients/{patient_id}/plan", response_class=HTMLResponse)
+def plan_page(request: Request, patient_id: int, who: Staff, ctx: Ctx) -> Response:
+    """Show the patient's plan with each item's history; status and own-item forms."""
+    with ctx.transaction() as db:
+        items = plans.plan_items(db, who, patient_id)
+        patient = patients.get_patient(db, who, patient_id, action="")
+        return _render(request, "plan.html", db, who, title=f"Plan of {patient.name}",
+                       patient=patient, items=items, statuses=PLAN_STATUSES,
+                       steps=plans.STEPS, today=dt.date.today(),
+                       can_plan=who.role in CLINICIANS.roles)
+
+
+@router.post("/patients/{patient_id}/plan")
+def plan_add(patient_id: int, who: Clinician, ctx: Ctx,
+             visit_id: Annotated[int | None, Form()] = None,
+             option_id: Annotated[str, Form()] = "", title: Annotated[str, Form()] = "",
+             step: Annotated[str, Form()] = "other",
+             details: Annotated[str, Form()] = "") -> Response:
+    """Add an option of a visit's profile, or the practitioner's own item."""
+    with ctx.transaction() as db:
+        if option_id and visit_id is not None:
+            visit = patients.get_visit(db, who, visit_id, action="")
+            if visit.patient_id != patient_id:
+                raise NotAllowed("that visit is another patient's")
+            plans.add_option(db, ctx.store, who, visit_id, option_id[:100])
+        else:
+            plans.add_own(db, who, patient_id, title, step, details)
+    return _redirect(f"/patients/{patient_id}/plan")
+
+
+@router.post("/plan-items/{item_id}/status")
+def plan_status(item_id: int, who: Clinician, ctx: Ctx, status: Annotated[str, Form()] = "",
+                note: Annotated[str, Form()] = "", on: Annotated[str, Form()] = ""
+                ) -> Response:
+    """Change a plan item's status (kept in its history)."""
+    with ctx.transaction() as db:
+        item = plans.change_status(db, who, item_id, status, note, on or None)
+        return _redirect(f"/patients/{item.patient_id}/plan")
+
+
+@router.get("/patients/{patient_id}/plan/print", response_class=HTMLResponse)
+def plan_print(request: Request, patient_id: int, who: Staff, ctx: Ctx) -> Response:
+    """Show the plan laid out for the patient (proposed and active items, printable)."""
+    with ctx.transaction() as db:
+        items = plans.plan_items(db, who, patient_id)
+        patient = patients.get_patient(db, who, patient_id, action="plan.print")
+        active = []
+        for item in items:
+            if item.status not in ("proposed", "active"):
+                continue
+            since = next((e.on for e in reversed(item.events) if e.status == item.status),
+                         None)
+            active.append({"title": item.title, "status": item.status, "step": item.step,
+                           "details": item.details, "own": item.own, "since": since})
+        steps = [("remove", "Remove"), ("replace", "Replace"), ("reinoculate", "Reinoculate"),
+                 ("repair", "Repair"), ("rebalance", "Rebalance"), ("other", "Other")]
+        return _render(request, "plan_print.html", db, who, patient=patient, active=active,
+                       steps=steps, today=dt.date.today())
+
+
+# ------------------------------------------------------------------ erase, audit, account
+@router.get("/patients/{patient_id}/erase", response_class=HTMLResponse)
+def erase_form(request: Request, patient_id: int, who: Owner, ctx: Ctx) -> Response:
+    """Ask the owner to confirm an erasure by typing the patient's name."""
+    with ctx.transaction() as db:
+        patient = patients.get_patient(db, who, patient_id)
+        return _render(request, "erase.html", db, who, title=f"Erase {patient.name}",
+                       patient=patient)
+
+
+@router.post("/patients/{patient_id}/erase")
+def erase(patient_id: int, who: Owner, ctx: Ctx, confirm: Annotated[str, Form()] = ""
+          ) -> Response:
+    """Erase the patient (rows, then files), then go to the patients."""
+    with ctx.transaction() as db:
+        shas = records.erase_patient(db, ctx.store, who, patient_id, confirm)
+    ctx.store.remove(shas)
+    return _redirect("/patients")
+
+
+@router.get("/audit", response_class=HTMLResponse)
+def audit_page(request: Request, who: Owner, ctx: Ctx,
+               offset: Annotated[int, Query(ge=0, le=10 ** 9)] = 0) -> Response:
+    """Show the clinic's audit log, newest first, and whether its chain is intact."""
+    limit = 100
+    with ctx.transaction() as db:
+        rows, problems = records.audit_page(db, who, limit=limit, offset=offset)
+        return _render(request, "audit.html", db, who, title="Audit log", rows=rows,
+                       problems=problems, offset=offset, limit=limit)
+
+
+def _account(request: Request, db: Session, who: Principal, new_token_value: str = ""
+             ) -> HTMLResponse:
+    user = db.get(User, who.user_id)
+    assert user is not None
+    secret = new_totp_secret()
+    return _render(request, "account.html", db, who, title="Your account",
+                   tokens=accounts.list_tokens(db, who), has_totp=user.totp_secret is not None,
+                   totp_secret=secret, totp_uri=totp_uri(secret, user.email),
+                   new_token=new_token_value, now=utcnow())
+
+
+@router.get("/account", response_class=HTMLResponse)
+def account(request: Request, who: Staff, ctx: Ctx) -> Response:
+    """Show the account: second factor and personal access tokens."""
+    with ctx.transaction() as db:
+        return _account(request, db, who)
+
+
+@router.post("/account/tokens", response_class=HTMLResponse)
+def account_token(request: Request, who: Staff, ctx: Ctx,
+                  name: Annotated[str, Form()] = "API token",
+                  days: Annotated[int, Form()] = 90) -> Response:
+    """Make a personal access token and show it once."""
+    with ctx.transaction() as db:
+        token, _ = accounts.create_token(db, who, name, days)
+        return _account(request, db, who, token)
+
+
+@router.post("/account/tokens/{token_id}/revoke")
+def account_revoke(token_id: int, who: Staff, ctx: Ctx) -> Response:
+    """Revoke a token."""
+    with ctx.transaction() as db:
+        accounts.revoke_token(db, who, token_id)
+    return _redirect("/account")
+
+
+@router.post("/account/totp")
+def account_totp(who: Staff, ctx: Ctx, secret: Annotated[str, Form()] = "",
+                 code: Annotated[str, Form()] = "") -> Response:
+    """Turn the second factor on (the code proves the app holds the secret)."""
+    with ctx.transaction() as db:
+        accounts.enable_totp(db, who, secret[:64], code[:20])
+    return _redirect("/account")
+
+
+@router.post("/account/totp/off")
+def account_totp_off(who: Staff, ctx: Ctx) -> Response:
+    """Turn the second factor off."""
+    with ctx.transaction() as db:
+        accounts.disable_totp(db, who)
+    return _redirect("/account")
+
+
+@router.get("/staff", response_class=HTMLResponse)
+def staff(request: Request, who: Owner, ctx: Ctx) -> Response:
+    """Show the clinic's staff and the invitation form (owners)."""
+    with ctx.transaction() as db:
+        return _render(request, "staff.html", db, who, title="Staff",
+                       users=accounts.list_users(db, who), code="", invited="")
+
+
+@router.post("/staff/invite", response_class=HTMLResponse)
+def staff_invite(request: Request, who: Owner, ctx: Ctx, email: Annotated[str, Form()] = "",
+                 role: Annotated[str, Form()] = "practitioner") -> Response:
+    """Make an invitation and show its code once."""
+    with ctx.transaction() as db:
+        code = accounts.invite(db, who, email, role)
+        return _render(request, "staff.html", db, who, title="Staff",
+                       users=accounts.list_users(db, who), code=code, invited=email)
+
+
+@router.get("/references", response_class=HTMLResponse)
+def references_page(request: Request, who: Staff, ctx: Ctx) -> Response:
+    """List the references; owners build the clinic's own."""
+    with ctx.transaction() as db:
+        refs = profiles.references(db, who)
+        return _render(request, "references.html", db, who, title="References",
+                       references=refs, refresh=any(r.status == "pending" for r in refs))
+
+
+@router.post("/references")
+async def reference_create(request: Request, who: Owner, ctx: Ctx) -> Response:
+    """Receive a cohort table (and metadata) and queue the reference build."""
+    from starlette.concurrency import run_in_threadpool
+
+    form = await read_upload_form(request, ctx.store, ctx.settings.max_upload_bytes,
+                                  file_fields=("table", "metadata"))
+
+    def save() -> None:
+        table = form.files.get("table")
+        if table is None or table[1] is None:
+            raise Invalid("table: " + (table[2] if table and table[2] else
+                                       "choose the cohort's table file"))
+        metadata = form.files.get("metadata")
+        with ctx.transaction() as db:
+            profiles.create_reference_from_store(
+                db, who, form.fields.get("name", ""), (table[0], table[1][0]),
+                (metadata[0], metadata[1][0]) if metadata and metadata[1] else None,
+                form.fields.get("where", ""))
+
+    await run_in_threadpool(save)
+    return _redirect("/references")

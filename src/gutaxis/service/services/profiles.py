@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from typing import Any, BinaryIO
+from typing import Any
 
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
@@ -15,11 +15,11 @@ from gutaxis.service.errors import Invalid, NotFound
 from gutaxis.service.models import Job, Profile, Reference, Upload, Visit, VisitMeasure
 from gutaxis.service.services.patients import get_patient, get_visit
 from gutaxis.service.services.uploads import enqueue, safe_filename
-from gutaxis.service.store import FileStore, TooLargeError
+from gutaxis.service.store import FileStore
 
 __all__ = ["BUNDLED_FOLDER", "request_profile", "latest_profile", "profile_state",
            "ProfileState", "profile_document", "profile_file", "timeline", "TimelineSeries",
-           "references", "default_reference", "create_reference", "measures_from_document",
+           "references", "default_reference", "create_reference_from_store", "measures_from_document",
            "profile_job"]
 
 #: The folder (under ``references/``) of the bundled controls reference.
@@ -60,10 +60,24 @@ def _reference(db: Session, who: Principal, reference_id: int | None) -> Referen
     return ref
 
 
-def create_reference(db: Session, store: FileStore, who: Principal, name: str,
-                     table: tuple[str | None, BinaryIO], metadata: tuple[str | None, BinaryIO]
-                     | None, where: str, limit: int) -> tuple[Reference, Job]:
-    """Queue the building of the clinic's own reference from an uploaded cohort (owners)."""
+def create_reference_from_store(db: Session, who: Principal, name: str,
+                                table: tuple[str | None, str],
+                                metadata: tuple[str | None, str] | None, where: str
+                                ) -> tuple[Reference, Job]:
+    """Queue the building of the clinic's own reference from a stored cohort (owners).
+
+    Parameters
+    ----------
+    name : str
+    table, metadata : (file name, SHA-256)
+        The cohort's files, already in the store (metadata optional).
+    where : str
+        The filter that picks the reference samples (``Subject == 'Control'``).
+
+    Returns
+    -------
+    Reference, Job
+    """
     name = (name or "").strip()
     if not name or len(name) > 200:
         raise Invalid("name: a reference needs a name (1 to 200 characters)",
@@ -71,17 +85,15 @@ def create_reference(db: Session, store: FileStore, who: Principal, name: str,
     if len(where or "") > 2000:
         raise Invalid("where: at most 2000 characters", fields=[{"field": "where",
                                                                   "message": "too long"}])
-    try:
-        table_sha = store.put_stream(table[1], limit=limit)[0]
-        meta_sha = store.put_stream(metadata[1], limit=limit)[0] if metadata else ""
-    except TooLargeError as exc:
-        raise Invalid(f"file: {exc}") from None
+    if (where or "").strip() and metadata is None:
+        raise Invalid("metadata: a filter needs the sample metadata file",
+                      fields=[{"field": "metadata", "message": "required with a filter"}])
     files = {"table": safe_filename(table[0])}
     if metadata:
         files["metadata"] = safe_filename(metadata[0])
-    ref = Reference(clinic_id=who.clinic_id, name=name, folder="", source_sha256=table_sha,
-                    metadata_sha256=meta_sha, filter=(where or "").strip(),
-                    description=json.dumps(files))
+    ref = Reference(clinic_id=who.clinic_id, name=name, folder="", source_sha256=table[1],
+                    metadata_sha256=metadata[1] if metadata else "",
+                    filter=(where or "").strip(), description=json.dumps(files))
     db.add(ref)
     db.flush()
     ref.folder = f"clinic-{who.clinic_id}-{ref.id}"
