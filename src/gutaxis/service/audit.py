@@ -40,7 +40,13 @@ class Actor:
 def row_hash(prev_hash: str, clinic_id: int, seq: int, at: dt.datetime, user_id: int | None,
              user_email: str, action: str, object_type: str, object_id: str, address: str,
              detail: str) -> str:
-    """The hash of one row, chained to ``prev_hash``.
+    """Compute the hash of one row, chained to ``prev_hash``.
+
+    Returns
+    -------
+    str
+        The SHA-256 (hex) of the compact JSON list of ``prev_hash`` and the
+        row's fields (``at`` in ISO format, to the microsecond).
 
     Examples
     --------
@@ -100,7 +106,7 @@ def record(session: Session, actor: Actor, action: str, object_type: str = "",
 
 def audit_rows(session: Session, clinic_id: int, *, limit: int | None = None,
                offset: int = 0) -> list[AuditEvent]:
-    """A clinic's rows, newest first."""
+    """Read a clinic's audit rows, newest first, after ``offset`` (all, or ``limit``)."""
     query = (select(AuditEvent).where(AuditEvent.clinic_id == clinic_id)
              .order_by(AuditEvent.seq.desc()).offset(offset))
     if limit is not None:

@@ -18,7 +18,6 @@ from gutaxis.service.errors import Invalid
 from gutaxis.service.models import (
     AuditEvent,
     LabValue,
-    Patient,
     PlanEvent,
     PlanItem,
     Profile,
@@ -149,7 +148,18 @@ def erase_patient(db: Session, store: FileStore, who: Principal, patient_id: int
 
 def audit_page(db: Session, who: Principal, *, limit: int = 100, offset: int = 0
                ) -> tuple[list[AuditEvent], list[str]]:
-    """A page of the clinic's log (newest first) and the chain check (owners)."""
+    """Read a page of the clinic's audit log and check its hash chain (owners).
+
+    The read itself is audited.
+
+    Returns
+    -------
+    rows : list of AuditEvent
+        At most ``limit`` rows (1 to 1000), newest first, after ``offset``.
+    problems : list of str
+        What :func:`gutaxis.service.audit.verify_chain` found wrong; empty
+        when the chain is intact.
+    """
     limit = max(1, min(int(limit), 1000))
     rows = audit.audit_rows(db, who.clinic_id, limit=limit, offset=max(0, int(offset)))
     problems = audit.verify_chain(db, who.clinic_id)
@@ -162,7 +172,14 @@ AUDIT_FIELDS = ("seq", "at", "user_id", "user_email", "action", "object_type", "
 
 
 def audit_csv(db: Session, who: Principal) -> str:
-    """The clinic's whole log as CSV, oldest first (with the hashes, to verify elsewhere)."""
+    """Export the clinic's whole audit log as CSV (owners; the export is audited).
+
+    Returns
+    -------
+    str
+        A header of :data:`AUDIT_FIELDS`, then one line per row, oldest
+        first, with the hashes (so that the chain can be checked elsewhere).
+    """
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow(AUDIT_FIELDS)
