@@ -22,7 +22,21 @@ _UNSAFE = re.compile(r"[^A-Za-z0-9._+-]+")
 
 
 def safe_filename(name: str | None) -> str:
-    """A file name without folders or odd characters (its extension kept).
+    """Make a file name safe to store and to offer for download.
+
+    Folders are dropped, runs of characters other than letters, digits and
+    ``._+-`` become ``_``, and a name over 120 characters is shortened with
+    its extension kept.
+
+    Parameters
+    ----------
+    name : str or None
+        The name the client sent.
+
+    Returns
+    -------
+    str
+        The safe name; ``upload`` when nothing is left.
 
     Examples
     --------
@@ -114,13 +128,19 @@ def get_upload(db: Session, who: Principal, upload_id: int) -> Upload:
 
 
 def visit_uploads(db: Session, visit_id: int) -> list[Upload]:
-    """A visit's uploads, oldest first (the caller has checked the visit)."""
+    """List a visit's uploads, oldest first (the caller has checked the visit)."""
     return list(db.scalars(select(Upload).where(Upload.visit_id == visit_id)
                            .order_by(Upload.id)))
 
 
 def visit_labs(db: Session, visit_id: int) -> list[LabValue]:
-    """The lab values of a visit's latest parsed labs upload."""
+    """List the lab values of a visit's latest parsed labs upload, by marker.
+
+    Returns
+    -------
+    list of LabValue
+        Empty when the visit has no parsed labs upload.
+    """
     latest = db.scalar(select(Upload.id).where(Upload.visit_id == visit_id,
                                                Upload.kind == "labs",
                                                Upload.status == "parsed")
