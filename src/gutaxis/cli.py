@@ -716,8 +716,11 @@ def serve(
                               "password` sets a new one)", highlight=False)
     console.print(f"gutaxis practice on http://{host}:{port}/ (data: "
                   f"{settings.data_dir}; Ctrl+C stops it)", highlight=False)  # type: ignore[attr-defined]
+    # behind a reverse proxy on this computer, X-Forwarded-Proto/-For give the scheme (the
+    # CSRF origin check compares it) and the client's address (audit log, throttling);
+    # uvicorn trusts them only from FORWARDED_ALLOW_IPS (default 127.0.0.1 and ::1)
     uvicorn.run(create_app(settings), host=host, port=port,  # type: ignore[arg-type]
-                log_level="warning", proxy_headers=False)
+                log_level="warning", proxy_headers=True)
 
 
 users_app = typer.Typer(help="Accounts of the practice application.", no_args_is_help=True)
