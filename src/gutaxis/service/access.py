@@ -54,7 +54,7 @@ class Principal:
 
 
 def client_address(request: Request) -> str:
-    """The client's address as the server sees it."""
+    """Return the client's address as the server sees it ("" when unknown)."""
     return request.client.host if request.client else ""
 
 

@@ -49,6 +49,6 @@ class AppContext:
 
 
 def get_context(request: Request) -> AppContext:
-    """The application's context (a FastAPI dependency)."""
+    """Return the application's context, kept in ``app.state`` (a FastAPI dependency)."""
     ctx: AppContext = request.app.state.ctx
     return ctx

@@ -25,12 +25,12 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 
 
 def utcnow() -> dt.datetime:
-    """The time now in UTC, without tzinfo (how every time is stored)."""
+    """Return the time now in UTC, without tzinfo (as every time is stored)."""
     return dt.datetime.now(dt.UTC).replace(tzinfo=None)
 
 
 def is_sqlite(engine: Engine) -> bool:
-    """Whether ``engine`` talks to SQLite."""
+    """Tell whether ``engine`` talks to SQLite."""
     return engine.dialect.name == "sqlite"
 
 

@@ -79,7 +79,15 @@ class Invalid(ServiceError):
 
 
 def as_service_error(exc: BaseException) -> ServiceError:
-    """The :class:`ServiceError` a gutaxis library error stands for."""
+    """Translate an exception into the :class:`ServiceError` it stands for.
+
+    Returns
+    -------
+    ServiceError
+        ``exc`` itself when it is one; :class:`NotFound` for a
+        ``NotFoundError``; :class:`Invalid` for another gutaxis error;
+        otherwise a plain :class:`ServiceError` (400) with its message.
+    """
     if isinstance(exc, ServiceError):
         return exc
     if isinstance(exc, NotFoundError):
@@ -91,7 +99,13 @@ def as_service_error(exc: BaseException) -> ServiceError:
 
 def error_body(status: int, code: str, message: str,
                fields: list[dict[str, str]] | None = None) -> dict[str, Any]:
-    """The one JSON shape of an error.
+    """Build the one JSON shape of an error.
+
+    Returns
+    -------
+    dict
+        ``{"error": {"status", "code", "message", "fields"}}``; ``fields``
+        is a list of ``{"field", "message"}`` (empty when none is given).
 
     Examples
     --------
