@@ -207,7 +207,11 @@ def _parse(ctx: AppContext, job_id: int, upload_id: int, folder: Path) -> None:
 
 
 def _queue_profile_after_parse(db: Any, upload: Upload) -> None:
-    """A new table or new labs make a new profile of the visit (when it has a table)."""
+    """Queue a new profile of the visit after a parse, when the visit has a parsed table.
+
+    The profile uses the reference of the visit's latest profile, or the
+    bundled one for its first.
+    """
     table = db.scalar(select(Upload.id).where(Upload.visit_id == upload.visit_id,
                                               Upload.kind == "microbiome",
                                               Upload.status == "parsed").limit(1))

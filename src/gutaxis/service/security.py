@@ -40,7 +40,7 @@ def hash_password(password: str) -> str:
 
 
 def verify_password(stored: str | None, password: str) -> bool:
-    """Whether ``password`` matches ``stored`` (an unknown account costs the same time).
+    """Check whether ``password`` matches ``stored`` (an unknown account costs the same time).
 
     Examples
     --------
@@ -55,7 +55,7 @@ def verify_password(stored: str | None, password: str) -> bool:
 
 
 def needs_rehash(stored: str) -> bool:
-    """Whether ``stored`` was made with weaker parameters than today's."""
+    """Tell whether ``stored`` was made with weaker parameters than today's."""
     return _HASHER.check_needs_rehash(stored)
 
 
@@ -76,12 +76,12 @@ def check_password_strength(password: str) -> str | None:
 
 
 def new_token(prefix: str = "") -> str:
-    """A new random token (256 bits, URL-safe)."""
+    """Make a new random token: ``prefix`` and 256 random bits, URL-safe base64."""
     return prefix + secrets.token_urlsafe(32)
 
 
 def token_hash(token: str) -> str:
-    """The SHA-256 (hex) a token is stored as.
+    """Hash a token as it is stored: its SHA-256, in hex.
 
     Examples
     --------
@@ -97,17 +97,17 @@ def same(a: str, b: str) -> bool:
 
 
 def new_totp_secret() -> str:
-    """A new base32 TOTP secret."""
+    """Make a new random TOTP secret (base32, 32 characters: 160 bits)."""
     return pyotp.random_base32()
 
 
 def totp_uri(secret: str, email: str) -> str:
-    """The ``otpauth://`` URI an authenticator app reads."""
+    """Return the ``otpauth://`` URI that sets up an authenticator app (issuer gutaxis)."""
     return pyotp.TOTP(secret).provisioning_uri(name=email, issuer_name="gutaxis")
 
 
 def verify_totp(secret: str, code: str) -> bool:
-    """Whether ``code`` is the current (or the adjacent) 30-second code of ``secret``.
+    """Check whether ``code`` is the current (or the adjacent) 30-second code of ``secret``.
 
     Examples
     --------
