@@ -619,3 +619,25 @@ def test_brackets_in_a_message_reach_the_user(tmp_path):
     proc = _gutaxis("diversity", str(path), "--out", str(tmp_path / "o"))
     assert proc.returncode == 2
     assert "data[0] should be [row, column, value]; found '[0, 1]'" in proc.stderr
+
+
+def test_a_logged_exception_keeps_its_traceback(capsys):
+    """The server's 'the server log has the details' needs the traceback in that log."""
+    import logging
+
+    from gutaxis import cli
+
+    logger = logging.getLogger("gutaxis")
+    saved = (logger.handlers[:], logger.level, logger.propagate)
+    try:
+        cli._logging(False)
+        try:
+            {}["the missing key"]
+        except KeyError:
+            logging.getLogger("gutaxis.service.app").exception("unexpected error on GET /x")
+    finally:
+        logger.handlers[:], logger.level, logger.propagate = saved[0], saved[1], saved[2]
+    err = capsys.readouterr().err.splitlines()
+    assert err[0] == "warning: unexpected error on GET /x"
+    assert err[1] == "Traceback (most recent call last):"
+    assert err[-1] == "KeyError: 'the missing key'"

@@ -101,6 +101,9 @@ class _LineHandler(logging.Handler):
         if record.levelno >= logging.WARNING:
             console.print(f"[yellow]warning:[/] {escape(message)}", highlight=False,
                           soft_wrap=True)
+            if record.exc_info:  # logger.exception (the server's unexpected errors)
+                console.print(escape(logging.Formatter().formatException(record.exc_info)),
+                              highlight=False, soft_wrap=True)
         else:
             console.print(escape(message), style="dim", highlight=False, soft_wrap=True)
 
