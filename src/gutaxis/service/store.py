@@ -132,18 +132,29 @@ class FileStore:
         self.scratch.mkdir(parents=True, exist_ok=True)
 
     def path(self, sha256: str) -> Path:
-        """Where the file ``sha256`` is (whether or not it is there)."""
+        """Return where the file ``sha256`` is kept (whether or not it is there).
+
+        Raises
+        ------
+        NotFound
+            ``sha256`` is not 64 lower-case hex digits.
+        """
         if len(sha256) != 64 or any(c not in "0123456789abcdef" for c in sha256):
             raise NotFound(f"no stored file {sha256!r}")
         return self.root / sha256[:2] / sha256[2:]
 
     def open(self, sha256: str) -> Path:
-        """The path of a stored file.
+        """Find a stored file.
+
+        Returns
+        -------
+        Path
+            Where the file ``sha256`` is.
 
         Raises
         ------
-        NotFoundError
-            The store does not hold it.
+        NotFound
+            ``sha256`` is not a SHA-256 in hex, or the store does not hold it.
         """
         path = self.path(sha256)
         if not path.is_file():
@@ -198,7 +209,7 @@ class FileStore:
                 self.path(sha).unlink(missing_ok=True)
 
     def verify(self, sha256: str) -> bool:
-        """Whether the stored file ``sha256`` is there and still has that hash."""
+        """Check that the stored file ``sha256`` is there and still has that hash."""
         path = self.path(sha256)
         if not path.is_file():
             return False
@@ -209,11 +220,22 @@ class FileStore:
         return digest.hexdigest() == sha256
 
     def all(self) -> set[str]:
-        """The hashes of every stored file."""
+        """List the hashes of every stored file."""
         return {p.parent.name + p.name for p in self.root.glob("??/*") if p.is_file()}
 
     def orphans(self, named: set[str]) -> set[str]:
-        """Stored files that no row names (left by a crash before the commit)."""
+        """Find the stored files not in ``named`` (left by a crash before the commit).
+
+        Parameters
+        ----------
+        named : set of str
+            The hashes the database's rows name.
+
+        Returns
+        -------
+        set of str
+            The hashes of the other stored files.
+        """
         return self.all() - named
 
     def clear_scratch(self) -> None:

@@ -26,7 +26,11 @@ SHOWN_SAMPLES = 200
 
 
 def describe(exc: BaseException) -> str:
-    """A failure in words for the user (gutaxis's own errors already are)."""
+    """Put a task's failure in words for the user.
+
+    gutaxis's own errors are their message already; a file nested too deeply
+    says so; any other error is named with its type.
+    """
     if isinstance(exc, GutaxisError):
         return str(exc)
     if isinstance(exc, RecursionError):
