@@ -8,7 +8,7 @@ STAMP   := $(VENV)/.installed-stamp
 LOCK    := requirements/lock.txt
 LOCKENV := .venv-lock
 
-.PHONY: demo test bench lint setup clean lock lock-upgrade
+.PHONY: demo serve test bench lint setup clean lock lock-upgrade
 
 $(STAMP): pyproject.toml $(LOCK)
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -22,6 +22,11 @@ setup: $(STAMP)
 
 demo: $(STAMP)
 	$(BIN)/gutaxis demo --overwrite
+
+# The practice application with a demo clinic made from the bundled study (its password is
+# printed the first time); data in gutaxis-demo-clinic/, http://127.0.0.1:8000/
+serve: $(STAMP)
+	$(BIN)/gutaxis serve --data gutaxis-demo-clinic --demo-clinic
 
 test: $(STAMP)
 	$(BIN)/python -m pytest

@@ -219,6 +219,10 @@ def _queue_profile_after_parse(db: Any, upload: Upload) -> None:
         return
     last = db.scalar(select(Profile).where(Profile.visit_id == upload.visit_id)
                      .order_by(Profile.id.desc()).limit(1))
+    if last is not None and last.status == "pending" and db.scalar(
+            select(Job.id).where(Job.kind == "profile", Job.target_id == last.id,
+                                 Job.status == "pending")) is not None:
+        return  # a profile not started yet reads the visit's latest uploads when it runs
     reference_id = last.reference_id if last is not None else default_reference(db).id
     profile = Profile(clinic_id=upload.clinic_id, visit_id=upload.visit_id,
                       reference_id=reference_id)
