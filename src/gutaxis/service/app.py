@@ -70,7 +70,12 @@ def ensure_bundled_reference(ctx: AppContext) -> None:
 
 
 def prepare(ctx: AppContext) -> None:
-    """Migrate the database and set up the bundled reference (``gutaxis serve`` does it at start)."""
+    """Migrate the database and set up the bundled reference.
+
+    ``gutaxis serve`` does it at start.  On SQLite (one server per database
+    file) it also puts the jobs a killed server left running back in the
+    queue and empties the store's scratch folder.
+    """
     upgrade(ctx.engine)
     if is_sqlite(ctx.engine):
         # one server per SQLite file: what a killed server left running starts again now

@@ -218,7 +218,10 @@ class LabValue(Base):
 
 
 class Job(Base):
-    """Heavy work done outside the request (parse an upload, compute a profile, build a reference)."""
+    """Heavy work done outside the request.
+
+    A job parses an upload, computes a profile or builds a reference.
+    """
 
     __tablename__ = "job"
     __table_args__ = (Index("ix_job_status_id", "status", "id"),)

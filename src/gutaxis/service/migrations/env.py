@@ -1,4 +1,8 @@
-"""Alembic's entry: run the migrations on the connection :func:`gutaxis.service.db.upgrade` gives."""
+"""Alembic's entry point: run the migrations on the connection it is given.
+
+The connection comes from :func:`gutaxis.service.db.upgrade`, in the
+configuration's ``attributes``; run on its own, this refuses.
+"""
 
 from __future__ import annotations
 

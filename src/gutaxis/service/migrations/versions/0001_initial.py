@@ -18,6 +18,7 @@ depends_on = None
 
 
 def upgrade() -> None:
+    """Create the first schema, then the audit log's append-only triggers."""
     op.create_table('audit_event',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('clinic_id', sa.Integer(), nullable=False),
@@ -356,6 +357,7 @@ def _audit_append_only() -> None:
 
 
 def downgrade() -> None:
+    """Drop the whole schema (on PostgreSQL, the audit log's triggers and function first)."""
     if op.get_bind().dialect.name != "sqlite":
         op.execute("DROP TRIGGER IF EXISTS audit_event_no_change ON audit_event")
         op.execute("DROP TRIGGER IF EXISTS audit_event_no_truncate ON audit_event")
