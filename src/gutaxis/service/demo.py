@@ -37,7 +37,11 @@ _LAB_COLUMNS = {"LPSpgml": ("LPS", "pg/mL"), "LBPugml": ("LBP", "ug/mL"),
 
 @dataclasses.dataclass(frozen=True)
 class DemoClinic:
-    """The demo clinic: its owner's e-mail and, when it was just made, the password (shown once)."""
+    """The demo clinic, its owner's e-mail address and how many patients were made.
+
+    ``password`` is the owner's password when the clinic was just made (to
+    be shown once), ``None`` when it existed already.
+    """
 
     clinic_id: int
     email: str
@@ -98,8 +102,8 @@ def create_demo_clinic(ctx: AppContext, *, per_group: int = 3) -> DemoClinic:
             ids = sorted(str(i) for i in meta.index[meta["Subject"] == group])
             chosen += ids[:per_group]
         today = dt.date.today()
-        for sample in chosen:
-            row = meta.loc[sample]
+        for key, row in meta.loc[chosen].iterrows():
+            sample = str(key)
             label = "ME/CFS" if row["Subject"] == "Patient" else "control"
             name = str(row.get("Sample_Name_s") or sample)
             patient = patients.create_patient(db, who, {

@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import os
 from pathlib import Path
+from typing import Any
 
 from gutaxis.exceptions import ValidationError
 
@@ -92,19 +93,23 @@ class Settings:
                                   "positive")
 
     @classmethod
-    def from_env(cls, data_dir: str | os.PathLike[str] | None = None, **overrides: object
+    def from_env(cls, data_dir: str | os.PathLike[str] | None = None, **overrides: Any
                  ) -> Settings:
-        """Settings with the database URL from ``GUTAXIS_DATABASE_URL`` when it is set.
+        """Make settings that take the database URL from ``GUTAXIS_DATABASE_URL``.
 
         Parameters
         ----------
         data_dir : path, optional
+            The data folder (the default's when not given).
         **overrides
-            Other fields.
+            Other fields; an explicit ``database_url`` here wins over the
+            environment.
 
         Returns
         -------
         Settings
+            With ``database_url`` ``None`` (SQLite in the data folder) when
+            the variable is unset or empty.
 
         Examples
         --------
@@ -112,10 +117,10 @@ class Settings:
         'files'
         """
         url = os.environ.get(DATABASE_URL_ENV) or None
-        fields: dict[str, object] = {"database_url": url, **overrides}
+        fields: dict[str, Any] = {"database_url": url, **overrides}
         if data_dir is not None:
             fields["data_dir"] = Path(data_dir)
-        return cls(**fields)  # type: ignore[arg-type]
+        return cls(**fields)
 
     @property
     def url(self) -> str:
