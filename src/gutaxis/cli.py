@@ -14,7 +14,7 @@ import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -33,6 +33,9 @@ from gutaxis.commands import (
     default,
 )
 from gutaxis.exceptions import GutaxisError
+
+if TYPE_CHECKING:
+    from gutaxis.service.settings import Settings
 
 app = typer.Typer(
     name="gutaxis",
@@ -662,7 +665,7 @@ DataDir = Annotated[Path, typer.Option(
                    "Example: --data gutaxis-data/")]
 
 
-def _service_settings(data: Path, **overrides: object) -> object:
+def _service_settings(data: Path, **overrides: object) -> Settings:
     try:
         from gutaxis.service.settings import Settings
     except ImportError as exc:  # pragma: no cover - the extra is not installed
@@ -703,7 +706,7 @@ def serve(
     if demo_clinic:
         from gutaxis.service.demo import create_demo_clinic
 
-        ctx = AppContext(settings)  # type: ignore[arg-type]
+        ctx = AppContext(settings)
         console.print("setting up (the first start builds the bundled reference)…")
         prepare(ctx)
         made = create_demo_clinic(ctx)
@@ -718,11 +721,11 @@ def serve(
                               "printed when the demo clinic was made; `gutaxis users "
                               "password` sets a new one)", highlight=False)
     console.print(f"gutaxis practice on http://{host}:{port}/ (data: "
-                  f"{settings.data_dir}; Ctrl+C stops it)", highlight=False)  # type: ignore[attr-defined]
+                  f"{settings.data_dir}; Ctrl+C stops it)", highlight=False)
     # behind a reverse proxy on this computer, X-Forwarded-Proto/-For give the scheme (the
     # CSRF origin check compares it) and the client's address (audit log, throttling);
     # uvicorn trusts them only from FORWARDED_ALLOW_IPS (default 127.0.0.1 and ::1)
-    uvicorn.run(create_app(settings), host=host, port=port,  # type: ignore[arg-type]
+    uvicorn.run(create_app(settings), host=host, port=port,
                 log_level="warning", proxy_headers=True)
 
 
@@ -747,9 +750,9 @@ def users_create(
     name: Annotated[str, typer.Option(help="The person's name.")] = "",
     data: DataDir = Path("gutaxis-data"),
 ) -> None:
-    """Make an account; the password is read from standard input (at least 12 characters).
+    r"""Make an account; the password is read from standard input (at least 12 characters).
 
-    Example: printf '%s\\n' "$PASSWORD" | gutaxis users create --clinic "My practice"
+    Example: printf '%s\n' "$PASSWORD" | gutaxis users create --clinic "My practice"
     --email me@example.org --role owner
     """
     from sqlalchemy import select
@@ -761,7 +764,7 @@ def users_create(
     from gutaxis.service.services import accounts
 
     password = _password_from_stdin()
-    ctx = AppContext(_service_settings(data))  # type: ignore[arg-type]
+    ctx = AppContext(_service_settings(data))
     try:
         upgrade(ctx.engine)
         with ctx.transaction() as db:
@@ -790,7 +793,7 @@ def users_password(
     from gutaxis.service.services import accounts
 
     password = _password_from_stdin()
-    ctx = AppContext(_service_settings(data))  # type: ignore[arg-type]
+    ctx = AppContext(_service_settings(data))
     try:
         with ctx.transaction() as db:
             user = db.scalar(select(User).where(User.email == accounts.normalise_email(email)))
@@ -814,7 +817,7 @@ def db_upgrade(data: DataDir = Path("gutaxis-data")) -> None:
     from gutaxis.service.context import AppContext
     from gutaxis.service.db import upgrade
 
-    ctx = AppContext(_service_settings(data))  # type: ignore[arg-type]
+    ctx = AppContext(_service_settings(data))
     try:
         upgrade(ctx.engine)
     finally:
