@@ -79,7 +79,7 @@ def _iso(value: Any) -> Any:
 
 
 def patient_dict(p: Patient) -> dict[str, Any]:
-    """A patient as the API shows it."""
+    """Return a patient as the API shows it."""
     return {"id": p.id, "name": p.name, "birth_date": _iso(p.birth_date), "sex": p.sex,
             "contact": p.contact, "conditions": p.conditions,
             "practitioner_id": p.practitioner_id, "created_at": _iso(p.created_at),
@@ -87,27 +87,27 @@ def patient_dict(p: Patient) -> dict[str, Any]:
 
 
 def visit_dict(v: Visit) -> dict[str, Any]:
-    """A visit as the API shows it."""
+    """Return a visit as the API shows it."""
     return {"id": v.id, "patient_id": v.patient_id, "visit_date": _iso(v.visit_date),
             "notes": v.notes, "created_at": _iso(v.created_at)}
 
 
 def upload_dict(u: Upload) -> dict[str, Any]:
-    """An upload as the API shows it."""
+    """Return an upload as the API shows it."""
     return {"id": u.id, "visit_id": u.visit_id, "kind": u.kind, "filename": u.filename,
             "sha256": u.sha256, "size": u.size, "sample": u.sample, "status": u.status,
             "error": u.error, "summary": u.summary, "created_at": _iso(u.created_at)}
 
 
 def job_dict(j: Job) -> dict[str, Any]:
-    """A job as the API shows it."""
+    """Return a job as the API shows it."""
     return {"id": j.id, "kind": j.kind, "status": j.status, "error": j.error,
             "target_id": j.target_id, "created_at": _iso(j.created_at),
             "finished_at": _iso(j.finished_at)}
 
 
 def plan_dict(item: PlanItem) -> dict[str, Any]:
-    """A plan item with its history."""
+    """Return a plan item as the API shows it, with its history."""
     return {"id": item.id, "patient_id": item.patient_id, "visit_id": item.visit_id,
             "option_id": item.option_id or None, "own": item.own, "title": item.title,
             "step": item.step, "evidence_level": item.evidence_level, "sources": item.sources,
@@ -164,14 +164,14 @@ def delete_session(who: Pending, ctx: Ctx) -> Response:
 
 @router.get("/me", tags=["session"])
 def me(who: Staff) -> dict[str, Any]:
-    """Who is signed in."""
+    """Show who is signed in, to which clinic, with which role and how."""
     return {"user_id": who.user_id, "clinic_id": who.clinic_id, "role": who.role,
             "email": who.email, "via": who.via}
 
 
 @router.post("/tokens", status_code=201, response_model=TokenOut, tags=["session"])
 def create_token(body: TokenIn, who: Staff, ctx: Ctx) -> dict[str, Any]:
-    """A personal access token for ``Authorization: Bearer`` (shown once)."""
+    """Create a personal access token for ``Authorization: Bearer`` (shown once)."""
     with ctx.transaction() as db:
         token, row = accounts.create_token(db, who, body.name, body.days)
         return _token_dict(row, token)
@@ -179,7 +179,7 @@ def create_token(body: TokenIn, who: Staff, ctx: Ctx) -> dict[str, Any]:
 
 @router.get("/tokens", response_model=list[TokenOut], tags=["session"])
 def list_tokens(who: Staff, ctx: Ctx) -> list[dict[str, Any]]:
-    """Your tokens (without their secret)."""
+    """List your tokens (without their secret)."""
     with ctx.transaction() as db:
         return [_token_dict(row) for row in accounts.list_tokens(db, who)]
 
@@ -195,7 +195,7 @@ def revoke_token(token_id: int, who: Staff, ctx: Ctx) -> Response:
 # ------------------------------------------------------------------ staff
 @router.get("/users", tags=["staff"])
 def list_users(who: Owner, ctx: Ctx) -> list[dict[str, Any]]:
-    """The clinic's staff (owners)."""
+    """List the clinic's staff (owners)."""
     with ctx.transaction() as db:
         return [{"id": u.id, "email": u.email, "name": u.name, "role": u.role,
                  "second_factor": u.totp_secret is not None, "active": u.active}
@@ -225,7 +225,7 @@ def accept_invitation(body: InvitationAccept, request: Request, ctx: Ctx,
 def search_patients(who: Staff, ctx: Ctx, q: Annotated[str, Query(max_length=200)] = "",
                     limit: Annotated[int, Query(ge=1, le=200)] = 50,
                     offset: Annotated[int, Query(ge=0, le=10 ** 9)] = 0) -> dict[str, Any]:
-    """Patients whose name holds every word of ``q``."""
+    """Search the patients whose name holds every word of ``q`` (all when it is empty)."""
     with ctx.transaction() as db:
         rows, total = patients.search_patients(db, who, q, limit=limit, offset=offset)
         return {"total": total, "patients": [patient_dict(p) for p in rows]}
@@ -233,14 +233,14 @@ def search_patients(who: Staff, ctx: Ctx, q: Annotated[str, Query(max_length=200
 
 @router.post("/patients", status_code=201, response_model=Created, tags=["patients"])
 def create_patient(body: PatientIn, who: Staff, ctx: Ctx) -> dict[str, Any]:
-    """A new patient."""
+    """Create a patient, with you as practitioner."""
     with ctx.transaction() as db:
         return {"id": patients.create_patient(db, who, body.model_dump()).id}
 
 
 @router.get("/patients/{patient_id}", tags=["patients"])
 def get_patient(patient_id: int, who: Staff, ctx: Ctx) -> dict[str, Any]:
-    """A patient and their visits."""
+    """Get a patient and their visits."""
     with ctx.transaction() as db:
         patient = patients.get_patient(db, who, patient_id)
         return {**patient_dict(patient), "visits": [visit_dict(v) for v in patient.visits]}
@@ -267,7 +267,7 @@ def erase_patient(patient_id: int, who: Owner, ctx: Ctx) -> Response:
 @router.get("/patients/{patient_id}/export", tags=["patients"],
             responses={200: {"content": {"application/zip": {}}}})
 def export_patient(patient_id: int, who: Clinician, ctx: Ctx) -> FileResponse:
-    """The patient's whole record as a zip (record.json, uploads, profiles)."""
+    """Export the patient's whole record as a zip (record.json, uploads, profiles)."""
     handle = tempfile.NamedTemporaryFile(dir=ctx.settings.scratch_dir, suffix=".zip",
                                          delete=False)
     handle.close()
@@ -285,7 +285,7 @@ def export_patient(patient_id: int, who: Clinician, ctx: Ctx) -> FileResponse:
 
 @router.get("/patients/{patient_id}/visits", tags=["visits"])
 def list_visits(patient_id: int, who: Staff, ctx: Ctx) -> list[dict[str, Any]]:
-    """A patient's visits, oldest first."""
+    """List a patient's visits, oldest first."""
     with ctx.transaction() as db:
         return [visit_dict(v) for v in patients.get_patient(db, who, patient_id).visits]
 
@@ -293,7 +293,7 @@ def list_visits(patient_id: int, who: Staff, ctx: Ctx) -> list[dict[str, Any]]:
 @router.post("/patients/{patient_id}/visits", status_code=201, response_model=Created,
              tags=["visits"])
 def create_visit(patient_id: int, body: VisitIn, who: Staff, ctx: Ctx) -> dict[str, Any]:
-    """A new visit."""
+    """Create a visit of the patient."""
     with ctx.transaction() as db:
         return {"id": patients.create_visit(db, who, patient_id, body.visit_date,
                                             body.notes).id}
@@ -301,7 +301,7 @@ def create_visit(patient_id: int, body: VisitIn, who: Staff, ctx: Ctx) -> dict[s
 
 @router.get("/visits/{visit_id}", tags=["visits"])
 def get_visit(visit_id: int, who: Staff, ctx: Ctx) -> dict[str, Any]:
-    """A visit with its uploads, lab values and profile status."""
+    """Get a visit with its uploads, lab values and profile status."""
     with ctx.transaction() as db:
         visit = patients.get_visit(db, who, visit_id)
         state = profiles.profile_state(db, who, visit_id)
@@ -339,14 +339,14 @@ async def create_upload(visit_id: int, request: Request, who: Staff, ctx: Ctx
 
 @router.get("/uploads/{upload_id}", tags=["visits"])
 def get_upload(upload_id: int, who: Staff, ctx: Ctx) -> dict[str, Any]:
-    """An upload and what its parse found."""
+    """Get an upload and what its parse found."""
     with ctx.transaction() as db:
         return upload_dict(uploads.get_upload(db, who, upload_id))
 
 
 @router.get("/jobs/{job_id}", response_model=JobOut, tags=["jobs"])
 def get_job(job_id: int, who: Staff, ctx: Ctx) -> dict[str, Any]:
-    """Where a job stands (its error, in words, when it failed)."""
+    """Get where a job stands (its error, in words, when it failed)."""
     with ctx.transaction() as db:
         job = db.get(Job, job_id)
         if job is None or job.clinic_id != who.clinic_id:
@@ -359,7 +359,7 @@ def get_job(job_id: int, who: Staff, ctx: Ctx) -> dict[str, Any]:
             responses={200: {"description": "the profile.json document"},
                        202: {"model": Accepted, "description": "still being computed"}})
 def get_profile(visit_id: int, who: Staff, ctx: Ctx) -> Any:
-    """The visit's ``profile.json``: 202 while it is computed, 200 when done."""
+    """Get the visit's ``profile.json``: 202 while it is computed, 200 when done."""
     with ctx.transaction() as db:
         state = profiles.profile_state(db, who, visit_id)
         if state.status in ("pending", "running"):
@@ -388,7 +388,7 @@ def request_profile(visit_id: int, body: ProfileRequest, who: Clinician, ctx: Ct
 @router.get("/visits/{visit_id}/profile.pdf", tags=["profiles"],
             responses={200: {"content": {"application/pdf": {}}}})
 def profile_pdf(visit_id: int, who: Staff, ctx: Ctx) -> Response:
-    """The visit's profile as PDF."""
+    """Download the visit's profile as PDF."""
     with ctx.transaction() as db:
         data, _ = profiles.profile_file(db, ctx.store, who, visit_id, "pdf")
     return Response(data, media_type="application/pdf", headers={
@@ -397,7 +397,7 @@ def profile_pdf(visit_id: int, who: Staff, ctx: Ctx) -> Response:
 
 @router.get("/patients/{patient_id}/timeline", tags=["profiles"])
 def get_timeline(patient_id: int, who: Staff, ctx: Ctx) -> list[dict[str, Any]]:
-    """Every measure across the patient's visits, with the change judgement between visits."""
+    """Get every measure across the patient's visits, with the change judgements between them."""
     with ctx.transaction() as db:
         return [{"measure": s.measure, "label": s.label, "group": s.group, "unit": s.unit,
                  "points": s.points} for s in profiles.timeline(db, who, patient_id)]
@@ -405,7 +405,7 @@ def get_timeline(patient_id: int, who: Staff, ctx: Ctx) -> list[dict[str, Any]]:
 
 @router.get("/references", tags=["profiles"])
 def list_references(who: Staff, ctx: Ctx) -> list[dict[str, Any]]:
-    """The references profiles may use: the bundled one and the clinic's own."""
+    """List the references profiles may use: the bundled one and the clinic's own."""
     with ctx.transaction() as db:
         return [{"id": r.id, "name": r.name, "bundled": r.clinic_id is None,
                  "status": r.status, "error": r.error, "filter": r.filter}
@@ -447,7 +447,7 @@ async def create_reference(request: Request, who: Owner, ctx: Ctx) -> dict[str, 
 # ------------------------------------------------------------------ plan
 @router.get("/patients/{patient_id}/plan", tags=["plan"])
 def get_plan(patient_id: int, who: Staff, ctx: Ctx) -> list[dict[str, Any]]:
-    """The patient's plan with each item's history."""
+    """Get the patient's plan, with each item's history."""
     with ctx.transaction() as db:
         return [plan_dict(i) for i in plans.plan_items(db, who, patient_id)]
 
@@ -482,7 +482,7 @@ def set_plan_status(item_id: int, body: PlanStatusIn, who: Clinician, ctx: Ctx
 @router.get("/audit", tags=["audit"])
 def get_audit(who: Owner, ctx: Ctx, limit: Annotated[int, Query(ge=1, le=1000)] = 100,
               offset: Annotated[int, Query(ge=0, le=10 ** 9)] = 0) -> dict[str, Any]:
-    """The clinic's audit log, newest first, and whether its hash chain is intact (owners)."""
+    """Read the clinic's audit log, newest first, and check its hash chain (owners)."""
     with ctx.transaction() as db:
         rows, problems = records.audit_page(db, who, limit=limit, offset=offset)
         return {"chain_intact": not problems, "problems": problems, "events": [
@@ -491,7 +491,7 @@ def get_audit(who: Owner, ctx: Ctx, limit: Annotated[int, Query(ge=1, le=1000)] 
 
 @router.get("/audit.csv", tags=["audit"], responses={200: {"content": {"text/csv": {}}}})
 def export_audit(who: Owner, ctx: Ctx) -> Response:
-    """The whole audit log as CSV, with its hashes (owners)."""
+    """Export the clinic's whole audit log as CSV, with its hashes (owners)."""
     with ctx.transaction() as db:
         text = records.audit_csv(db, who)
     return Response(text, media_type="text/csv", headers={
