@@ -19,22 +19,22 @@ from gutaxis.service.store import FileStore
 
 __all__ = ["BUNDLED_FOLDER", "request_profile", "latest_profile", "profile_state",
            "ProfileState", "profile_document", "profile_file", "timeline", "TimelineSeries",
-           "references", "default_reference", "create_reference_from_store", "measures_from_document",
-           "profile_job"]
+           "references", "default_reference", "create_reference_from_store",
+           "measures_from_document", "profile_job"]
 
 #: The folder (under ``references/``) of the bundled controls reference.
 BUNDLED_FOLDER = "bundled-controls"
 
 
 def references(db: Session, who: Principal) -> list[Reference]:
-    """The references the clinic may profile against: the bundled one and its own."""
+    """List the references the clinic may profile against: the bundled one, then its own."""
     return list(db.scalars(select(Reference).where(
         or_(Reference.clinic_id.is_(None), Reference.clinic_id == who.clinic_id))
         .order_by(Reference.clinic_id.is_(None).desc(), Reference.id)))
 
 
 def default_reference(db: Session) -> Reference:
-    """The bundled controls reference.
+    """Get the bundled controls reference.
 
     Raises
     ------
@@ -103,7 +103,7 @@ def create_reference_from_store(db: Session, who: Principal, name: str,
 
 
 def profile_job(db: Session, profile: Profile) -> Job | None:
-    """The job computing ``profile``."""
+    """Find the latest job that computes ``profile`` (``None`` when there is none)."""
     return db.scalar(select(Job).where(Job.kind == "profile", Job.target_id == profile.id)
                      .order_by(Job.id.desc()).limit(1))
 
@@ -134,7 +134,7 @@ def request_profile(db: Session, who: Principal, visit_id: int,
 
 
 def latest_profile(db: Session, visit_id: int) -> Profile | None:
-    """The visit's most recent profile (any status)."""
+    """Find the visit's most recent profile, whatever its status (``None`` when none)."""
     return db.scalar(select(Profile).where(Profile.visit_id == visit_id)
                      .order_by(Profile.id.desc()).limit(1))
 
@@ -150,7 +150,21 @@ class ProfileState:
 
 
 def profile_state(db: Session, who: Principal, visit_id: int) -> ProfileState:
-    """The state of a visit's profile, and its latest job (audited as a read)."""
+    """Tell where a visit's latest profile stands, with its latest job.
+
+    A visit without a profile is ``pending`` while a microbiome table is
+    still being parsed, else ``none``.  A read of an existing profile is
+    audited.
+
+    Returns
+    -------
+    ProfileState
+
+    Raises
+    ------
+    NotFound
+        No such visit in ``who``'s clinic.
+    """
     visit = get_visit(db, who, visit_id, action="")
     profile = latest_profile(db, visit.id)
     if profile is None:
@@ -168,7 +182,21 @@ def profile_state(db: Session, who: Principal, visit_id: int) -> ProfileState:
 
 def profile_file(db: Session, store: FileStore, who: Principal, visit_id: int, kind: str
                  ) -> tuple[bytes, Profile]:
-    """One file of a visit's latest done profile: ``json``, ``html`` or ``pdf``."""
+    """Read one file of a visit's latest done profile: ``json``, ``html`` or ``pdf``.
+
+    The download is audited.
+
+    Returns
+    -------
+    data : bytes
+    profile : Profile
+        The profile it belongs to.
+
+    Raises
+    ------
+    NotFound
+        No such visit, no finished profile, or no file of that kind.
+    """
     state = profile_state(db, who, visit_id)
     profile = state.profile
     done = profile if profile is not None and profile.status == "done" else db.scalar(
@@ -185,14 +213,14 @@ def profile_file(db: Session, store: FileStore, who: Principal, visit_id: int, k
 
 def profile_document(db: Session, store: FileStore, who: Principal, visit_id: int
                      ) -> dict[str, Any]:
-    """The visit's latest finished ``profile.json`` as a dict."""
+    """Read the visit's latest finished ``profile.json`` as a dict (the read is audited)."""
     data, _ = profile_file(db, store, who, visit_id, "json")
     document: dict[str, Any] = json.loads(data)
     return document
 
 
 def measures_from_document(document: dict[str, Any]) -> list[dict[str, Any]]:
-    """The timeline's rows from a ``profile.json``: every index, taxon and marker measure.
+    """Make the timeline's rows from a ``profile.json``: every index, taxon and marker measure.
 
     Each row has the measure's id, label, kind (group), value, unit and the
     profile's own follow-up judgement of the change since the previous visit
@@ -238,7 +266,14 @@ class TimelineSeries:
 
 
 def timeline(db: Session, who: Principal, patient_id: int) -> list[TimelineSeries]:
-    """Every measure of the patient's profiled visits, as series (audited)."""
+    """Gather every measure of the patient's profiled visits into series (audited).
+
+    Returns
+    -------
+    list of TimelineSeries
+        Indices first, then markers, then taxa (any other group last), each
+        group by label; each series' points go by visit date.
+    """
     patient = get_patient(db, who, patient_id, action="patient.timeline")
     rows = db.execute(
         select(VisitMeasure, Visit.visit_date).join(Visit, Visit.id == VisitMeasure.visit_id)
