@@ -209,6 +209,8 @@ def _parse(ctx: AppContext, job_id: int, upload_id: int, folder: Path) -> None:
 def _queue_profile_after_parse(db: Any, upload: Upload) -> None:
     """Queue a new profile of the visit after a parse, when the visit has a parsed table.
 
+    Nothing is queued while the visit's latest profile is still waiting for
+    its job to start: that job reads the visit's latest uploads when it runs.
     The profile uses the reference of the visit's latest profile, or the
     bundled one for its first.
     """
