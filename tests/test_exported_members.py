@@ -15,7 +15,7 @@ PUBLIC = ["gutaxis", "gutaxis.io", "gutaxis.diversity", "gutaxis.stats", "gutaxi
           "gutaxis.lazy", "gutaxis.cohort.parameters", "gutaxis.cohort.analysis",
           "gutaxis.cohort",
           "gutaxis.composition", "gutaxis.ordination", "gutaxis.study", "gutaxis.tree",
-          "gutaxis.distance", "gutaxis.provenance", "gutaxis.denovo_tree"]
+          "gutaxis.distance", "gutaxis.provenance", "gutaxis.denovo_tree", "gutaxis.service"]
 
 
 def _exported(module: types.ModuleType) -> set[str]:
