@@ -77,7 +77,12 @@ def read_bytes_bounded(path: Path, limit: int, what: str,
                 f"raise it with {variable} if the file is genuine"
             )
         with open(path, "rb") as handle:
-            data = handle.read(limit + 1)
+            # read(n) reserves n bytes at once: ask for the file's size, not the limit
+            # (read(1 GiB + 1) failed every file under a job's smaller RLIMIT_AS)
+            step = max(size + 1, 1 << 20)
+            data = handle.read(step)
+            while len(data) <= limit and (more := handle.read(min(step, limit + 1 - len(data)))):
+                data += more  # it grew while we read it
     except OSError as exc:
         raise FormatError(f"{path}: cannot read the file ({exc.strerror or exc})") from exc
     if len(data) > limit:  # grew while we read it

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+import reprlib
 import stat
 import zipfile
 import zlib
@@ -32,6 +33,10 @@ __all__ = ["ArtifactMember", "ArtifactTypeError", "read_artifact", "text_or_arti
 ZIP_MAGIC = b"PK\x03\x04"
 _MAX_METADATA_BYTES = 1 << 20
 _UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+# a YAML value shown in a message, bounded: aliases make a 500-byte file hold 9**9 strings
+_SHOWN = reprlib.Repr()
+_SHOWN.maxlevel, _SHOWN.maxlist, _SHOWN.maxdict, _SHOWN.maxstring, _SHOWN.maxother = (
+    2, 3, 3, 60, 60)
 
 
 class ArtifactTypeError(FormatError):
@@ -254,7 +259,7 @@ def _metadata(zf: zipfile.ZipFile, root: str, members: dict[str, zipfile.ZipInfo
         value = meta.get(key)
         if key != "format" and not isinstance(value, str):
             raise FormatError(f"{label}: metadata.yaml field {key!r} should be a string; found "
-                              f"{str(value)[:60]!r}")
+                              f"{_SHOWN.repr(value)}")
         out[key] = value if isinstance(value, str) else ""
     if out["uuid"] != root or not _UUID.match(root):
         raise FormatError(f"{label}: metadata.yaml says uuid {out['uuid']!r} but the root "
