@@ -1,0 +1,111 @@
+"""``gutaxis users create``, ``users password`` and ``db upgrade`` on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import create_engine, inspect, select
+from sqlalchemy.orm import Session
+from typer.testing import CliRunner
+
+from gutaxis.cli import app
+from gutaxis.service.models import AuditEvent, Clinic, User
+from gutaxis.service.security import verify_password
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def cli_env(tmp_path, database_url, monkeypatch):
+    """The data folder and the database URL the commands see (as `gutaxis serve` would)."""
+    if database_url:
+        monkeypatch.setenv("GUTAXIS_DATABASE_URL", database_url)
+    else:
+        monkeypatch.delenv("GUTAXIS_DATABASE_URL", raising=False)
+    data = tmp_path / "clinic-data"
+    url = database_url or f"sqlite:///{data / 'gutaxis.sqlite3'}"
+    return data, url
+
+
+def _users(url):
+    engine = create_engine(url)
+    try:
+        with Session(engine) as db:
+            return [(u.email, u.role, u.clinic.name, u.password_hash)
+                    for u in db.scalars(select(User).order_by(User.id))]
+    finally:
+        engine.dispose()
+
+
+def test_users_create_reads_the_password_from_stdin_and_makes_the_clinic_once(cli_env):
+    data, url = cli_env
+    result = runner.invoke(app, ["users", "create", "--clinic", "My practice", "--email",
+                                 "Owner@Practice.example", "--role", "owner", "--data",
+                                 str(data)], input="a long enough password\n")
+    assert result.exit_code == 0, result.output
+    assert "owner@practice.example: owner of My practice" in result.output
+    result = runner.invoke(app, ["users", "create", "--clinic", "My practice", "--email",
+                                 "asst@practice.example", "--role", "assistant", "--data",
+                                 str(data)], input="another long password\n")
+    assert result.exit_code == 0, result.output
+    users = _users(url)
+    assert [(e, r, c) for e, r, c, _ in users] == [
+        ("owner@practice.example", "owner", "My practice"),
+        ("asst@practice.example", "assistant", "My practice")]
+    assert users[0][3].startswith("$argon2id$")
+    assert verify_password(users[0][3], "a long enough password")
+    engine = create_engine(url)
+    with Session(engine) as db:
+        assert db.scalar(select(Clinic.id).where(Clinic.name == "My practice")) is not None
+        assert len(list(db.scalars(select(Clinic)))) == 1
+        actions = [e.action for e in db.scalars(select(AuditEvent).order_by(AuditEvent.seq))]
+    engine.dispose()
+    assert actions == ["user.create", "user.create"]
+
+
+@pytest.mark.parametrize(("args", "password", "message"), [
+    (["--role", "owner"], "short\n", "at least 12 characters (this one has 5)"),
+    (["--role", "boss"], "a long enough password\n", "expected one of owner, practitioner, "
+                                                     "assistant; got 'boss'"),
+])
+def test_users_create_refuses_bad_input_with_one_line(cli_env, args, password, message):
+    data, _ = cli_env
+    result = runner.invoke(app, ["users", "create", "--clinic", "C", "--email", "a@c.example",
+                                 "--data", str(data), *args], input=password)
+    assert result.exit_code == 2
+    assert message in result.output
+    assert "Traceback" not in result.output
+
+
+def test_a_second_account_with_the_same_email_is_refused(cli_env):
+    data, _ = cli_env
+    for expected in (0, 2):
+        result = runner.invoke(app, ["users", "create", "--clinic", "C", "--email",
+                                     "a@c.example", "--data", str(data)],
+                               input="a long enough password\n")
+        assert result.exit_code == expected, result.output
+    assert "a@c.example has an account already" in result.output
+
+
+def test_users_password_sets_a_new_password_and_unlocks(cli_env):
+    data, url = cli_env
+    runner.invoke(app, ["users", "create", "--clinic", "C", "--email", "a@c.example", "--data",
+                        str(data)], input="a long enough password\n")
+    result = runner.invoke(app, ["users", "password", "--email", "a@c.example", "--data",
+                                 str(data)], input="the new long password\n")
+    assert result.exit_code == 0, result.output
+    stored = _users(url)[0][3]
+    assert verify_password(stored, "the new long password")
+    assert not verify_password(stored, "a long enough password")
+
+
+def test_db_upgrade_makes_the_schema_and_is_idempotent(cli_env):
+    data, url = cli_env
+    for _ in range(2):
+        result = runner.invoke(app, ["db", "upgrade", "--data", str(data)])
+        assert result.exit_code == 0, result.output
+        assert "database up to date" in result.output
+    engine = create_engine(url)
+    tables = set(inspect(engine).get_table_names())
+    engine.dispose()
+    assert {"clinic", "user_account", "patient", "visit", "upload", "job", "profile",
+            "plan_item", "plan_event", "audit_event", "alembic_version"} <= tables
