@@ -9,6 +9,7 @@ shown by the upload's own file name, not the server's scratch path.
 
 from __future__ import annotations
 
+import contextlib
 import math
 from collections.abc import Callable
 from pathlib import Path
@@ -89,13 +90,26 @@ def _plain(value: Any) -> Any:
 def compute_profile(table: str, sample: str, reference: str, out: str, n_boot: int,
                     labs: str | None = None, previous: str | None = None,
                     patient: str | None = None) -> dict[str, str]:
-    """Profile one visit's sample against a reference; write json, html and pdf to ``out``."""
-    result = run_profile(ProfileOptions(
-        table=Path(table), sample=sample, reference=Path(reference),
-        labs=Path(labs) if labs else None, previous=Path(previous) if previous else None,
-        patient=patient, n_boot=n_boot, pdf=True))
-    written = result.write(out, overwrite=True)
-    return {key: str(value) for key, value in written.items()}
+    """Profile one visit's sample against a reference; write json, html and pdf to ``out``.
+
+    The inputs in the job's folder are named by their file names (``table.biom``,
+    ``LABS.csv``), as the profile's provenance and notes show them, not by the
+    server's scratch path.
+    """
+    folder = Path(table).parent
+
+    def local(path: str | None) -> Path | None:
+        if not path:
+            return None
+        return Path(Path(path).name) if Path(path).parent == folder else Path(path)
+
+    with contextlib.chdir(folder):
+        result = run_profile(ProfileOptions(
+            table=Path(Path(table).name), sample=sample, reference=Path(reference),
+            labs=local(labs), previous=local(previous), patient=patient, n_boot=n_boot,
+            pdf=True))
+        written = result.write(out, overwrite=True)
+    return {key: str(Path(folder, value)) for key, value in written.items()}
 
 
 def build_reference(table: str, out: str, name: str, metadata: str | None = None,
