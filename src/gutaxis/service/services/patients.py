@@ -132,7 +132,8 @@ def get_patient(db: Session, who: Principal, patient_id: int, *, action: str = "
         No such patient in this clinic (another clinic's patient included).
     """
     patient = _patient(db, who, patient_id)
-    audit.record(db, who.actor, action, "patient", patient.id)
+    if action:  # "" when the caller records its own action (an erasure, a plan item)
+        audit.record(db, who.actor, action, "patient", patient.id)
     return patient
 
 
