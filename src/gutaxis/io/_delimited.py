@@ -205,6 +205,8 @@ def _parse_body(body: str, delimiter: str, n_fields: int, source: str,
                           f"{header_line}) names") from None
     except pd.errors.ParserError as exc:
         msg = str(exc)
+        if "out of memory" in msg:  # the C tokenizer's malloc failed: not the file's fault
+            raise MemoryError(f"{source}: {msg}") from exc
         match = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", msg)
         if match:
             line = header_line + int(match.group(2))
