@@ -24,6 +24,7 @@ if typing.TYPE_CHECKING:
         profile_schema,
         render_profile_html,
         write_profile,
+        write_profile_pdf,
     )
     from gutaxis.report.results import (
         RESULT_FILES,
@@ -35,7 +36,7 @@ if typing.TYPE_CHECKING:
 __all__ = [
     "write_report", "render_report", "results_document", "results_schema", "write_results",
     "RESULT_FILES", "profile_document", "profile_schema", "render_profile_html",
-    "write_profile", "PROFILE_FILES", "figure_to_svg", "group_colours",
+    "write_profile", "write_profile_pdf", "PROFILE_FILES", "figure_to_svg", "group_colours",
 ]
 
 #: Where each name lives; a module is imported when one of its names is first used, so
@@ -45,7 +46,8 @@ _LAZY = {
     "results_document": "results", "results_schema": "results", "write_results": "results",
     "RESULT_FILES": "results", "profile_document": "profile_page",
     "profile_schema": "profile_page", "render_profile_html": "profile_page",
-    "write_profile": "profile_page", "PROFILE_FILES": "profile_page",
+    "write_profile": "profile_page", "write_profile_pdf": "profile_page",
+    "PROFILE_FILES": "profile_page",
     "figure_to_svg": "figures", "group_colours": "figures",
 }
 

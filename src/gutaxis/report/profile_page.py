@@ -25,7 +25,7 @@ from gutaxis.profile import PROFILE_SCHEMA_VERSION, Profile
 from gutaxis.report import _profile_context as ctx
 
 __all__ = ["SCHEMA_VERSION", "SECTIONS", "PROFILE_FILES", "profile_document", "profile_schema",
-           "render_profile_html", "write_profile"]
+           "render_profile_html", "write_profile_pdf", "write_profile"]
 
 #: Version of the ``profile.json`` layout (:data:`gutaxis.profile.PROFILE_SCHEMA_VERSION`).
 SCHEMA_VERSION = PROFILE_SCHEMA_VERSION
@@ -190,9 +190,33 @@ def write_profile(profile: Profile, out_dir: str | Path, *, pdf: bool = True) ->
     written: dict[str, Path] = {}
     written["json"] = write_json(out / "profile.json", profile_document(profile))
     written["html"] = write_text(out / "profile.html", render_profile_html(profile))
-    if not pdf:
-        return written
-    path = out / "profile.pdf"
-    _pdf(render_profile_html(profile, for_pdf=True), path)
-    written["pdf"] = path
+    if pdf:
+        written["pdf"] = write_profile_pdf(profile, out / "profile.pdf")
     return written
+
+
+def write_profile_pdf(profile: Profile, path: str | Path) -> Path:
+    """Write the profile laid out for print as a PDF (WeasyPrint).
+
+    :func:`write_profile` calls it last; the practice application calls it on
+    its own, after the JSON and HTML, so that a visit's profile is shown
+    while its PDF (the slow part) is drawn.
+
+    Parameters
+    ----------
+    profile : Profile
+    path : str or Path
+        The PDF file (replaced when it exists).
+
+    Returns
+    -------
+    Path
+
+    Raises
+    ------
+    ToolError
+        WeasyPrint (or a system library it needs) cannot be imported.
+    """
+    target = Path(path)
+    _pdf(render_profile_html(profile, for_pdf=True), target)
+    return target
