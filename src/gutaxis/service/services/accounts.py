@@ -215,13 +215,20 @@ def sign_in(db: Session, settings: Settings, email: str, password: str, address:
 
 
 def second_factor(db: Session, settings: Settings, who: Principal, code: str) -> None:
-    """Complete a sign-in with the authenticator's code (wrong codes count as failures)."""
-    session = db.get(AuthSession, who.session_hash)
+    """Complete a sign-in with the authenticator's code (wrong codes count as failures).
+
+    Nothing is owed by a token, nor by a session whose sign-in is complete
+    (the account has no second factor, or its code was given): then this
+    does nothing.
+    """
     user = db.get(User, who.user_id)
-    if session is None or user is None or user.totp_secret is None:
+    session = db.get(AuthSession, who.session_hash) if who.session_hash else None
+    if user is None or (session is None and who.via == "session"):
         raise NotSignedIn("sign in first")
-    if not session.pending_totp:
+    if session is None or not session.pending_totp:
         return
+    if user.totp_secret is None:
+        raise NotSignedIn("sign in first")
     if not verify_totp(user.totp_secret, code):
         user.failed_logins += 1
         if user.failed_logins >= settings.lockout_failures:
