@@ -3,14 +3,23 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 __all__ = ["SessionIn", "CodeIn", "SessionOut", "TokenIn", "TokenOut", "PatientIn",
            "PatientPatch", "Created", "VisitIn", "JobOut", "Accepted", "PlanOptionIn",
            "PlanOwnIn", "PlanStatusIn", "InvitationIn", "InvitationAccept", "ProfileRequest",
            "ErrorOut"]
+
+
+def _as_utc(value: dt.datetime) -> dt.datetime:
+    """Mark a stored time (naive, in UTC) as UTC, so that it is written with its offset."""
+    return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value
+
+
+#: A stored time given out as RFC 3339 (``…Z``), as the document's ``date-time`` says.
+UtcTime = Annotated[dt.datetime, AfterValidator(_as_utc)]
 
 
 class _In(BaseModel):
@@ -53,9 +62,9 @@ class TokenOut(BaseModel):
     id: int
     name: str
     prefix: str
-    created_at: dt.datetime
-    expires_at: dt.datetime
-    revoked_at: dt.datetime | None = None
+    created_at: UtcTime
+    expires_at: UtcTime
+    revoked_at: UtcTime | None = None
     token: str | None = None
 
 
@@ -100,8 +109,8 @@ class JobOut(BaseModel):
     status: Literal["pending", "running", "done", "failed"]
     error: str | None = None
     target_id: int
-    created_at: dt.datetime
-    finished_at: dt.datetime | None = None
+    created_at: UtcTime
+    finished_at: UtcTime | None = None
 
 
 class Accepted(BaseModel):
