@@ -27,6 +27,7 @@ from gutaxis.service.access import (
     client_address,
 )
 from gutaxis.service.context import AppContext, get_context
+from gutaxis.service.db import get_row
 from gutaxis.service.errors import Invalid, NotFound
 from gutaxis.service.forms import read_upload_form
 from gutaxis.service.models import ApiToken, Job, Patient, PlanItem, Upload, User, Visit
@@ -348,7 +349,7 @@ def get_upload(upload_id: int, who: Staff, ctx: Ctx) -> dict[str, Any]:
 def get_job(job_id: int, who: Staff, ctx: Ctx) -> dict[str, Any]:
     """Get where a job stands (its error, in words, when it failed)."""
     with ctx.transaction() as db:
-        job = db.get(Job, job_id)
+        job = get_row(db, Job, job_id)
         if job is None or job.clinic_id != who.clinic_id:
             raise NotFound(f"no job {job_id}")
         return job_dict(job)

@@ -13,20 +13,41 @@ import contextlib
 import datetime as dt
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
-__all__ = ["make_engine", "upgrade", "utcnow", "is_sqlite", "session_scope", "check_integrity"]
+__all__ = ["make_engine", "upgrade", "utcnow", "is_sqlite", "session_scope", "check_integrity",
+           "get_row"]
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+#: The ids a row can have: the id columns are PostgreSQL ``integer`` (32 bits).
+_ROW_IDS = range(-(2 ** 31), 2 ** 31)
+_Row = TypeVar("_Row")
 
 
 def utcnow() -> dt.datetime:
     """Return the time now in UTC, without tzinfo (as every time is stored)."""
     return dt.datetime.now(dt.UTC).replace(tzinfo=None)
+
+
+def get_row(db: Session, model: type[_Row], row_id: int) -> _Row | None:
+    """Return the row of ``model`` whose id is ``row_id``, or None.
+
+    An id no id column can hold is simply not found: asked about one,
+    PostgreSQL fails with "integer out of range" and SQLite's driver (past
+    64 bits) with OverflowError.
+
+    Examples
+    --------
+    >>> get_row(None, object, 2 ** 31) is None  # never reaches the database
+    True
+    """
+    if row_id not in _ROW_IDS:
+        return None
+    return db.get(model, row_id)
 
 
 def is_sqlite(engine: Engine) -> bool:

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from gutaxis.service import audit
 from gutaxis.service.access import Principal
 from gutaxis.service.audit import Actor
-from gutaxis.service.db import utcnow
+from gutaxis.service.db import get_row, utcnow
 from gutaxis.service.errors import Conflict, Invalid, NotFound, NotSignedIn, Throttled
 from gutaxis.service.models import (
     ROLES,
@@ -305,7 +305,7 @@ def list_tokens(db: Session, who: Principal) -> list[ApiToken]:
 
 def revoke_token(db: Session, who: Principal, token_id: int) -> None:
     """Revoke one of ``who``'s tokens."""
-    row = db.get(ApiToken, token_id)
+    row = get_row(db, ApiToken, token_id)
     if row is None or row.user_id != who.user_id:
         raise NotFound(f"no token {token_id}")
     if row.revoked_at is None:

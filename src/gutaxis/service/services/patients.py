@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from gutaxis.service import audit
 from gutaxis.service.access import Principal
-from gutaxis.service.db import utcnow
+from gutaxis.service.db import get_row, utcnow
 from gutaxis.service.errors import Invalid, NotFound
 from gutaxis.service.models import Patient, Visit
 
@@ -116,7 +116,7 @@ def create_patient(db: Session, who: Principal, values: dict[str, Any]) -> Patie
 
 
 def _patient(db: Session, who: Principal, patient_id: int) -> Patient:
-    patient = db.get(Patient, patient_id)
+    patient = get_row(db, Patient, patient_id)
     if patient is None or patient.clinic_id != who.clinic_id:
         raise NotFound(f"no patient {patient_id}")
     return patient
@@ -209,7 +209,7 @@ def create_visit(db: Session, who: Principal, patient_id: int, visit_date: Any,
 
 
 def _visit(db: Session, who: Principal, visit_id: int) -> Visit:
-    visit = db.get(Visit, visit_id)
+    visit = get_row(db, Visit, visit_id)
     if visit is None or visit.clinic_id != who.clinic_id:
         raise NotFound(f"no visit {visit_id}")
     return visit

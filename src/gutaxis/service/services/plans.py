@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from gutaxis.service import audit
 from gutaxis.service.access import Principal
-from gutaxis.service.db import utcnow
+from gutaxis.service.db import get_row, utcnow
 from gutaxis.service.errors import Invalid, NotFound
 from gutaxis.service.models import PLAN_STATUSES, PlanEvent, PlanItem
 from gutaxis.service.services.patients import _date, get_patient
@@ -127,7 +127,7 @@ def add_own(db: Session, who: Principal, patient_id: int, title: str, step: str 
 def change_status(db: Session, who: Principal, item_id: int, status: str, note: str = "",
                   on: Any = None) -> PlanItem:
     """Set an item's status (proposed, active, paused, stopped, done) on a date, with a note."""
-    item = db.get(PlanItem, item_id)
+    item = get_row(db, PlanItem, item_id)
     if item is None or item.clinic_id != who.clinic_id:
         raise NotFound(f"no plan item {item_id}")
     if status not in PLAN_STATUSES:

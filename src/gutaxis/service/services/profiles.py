@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from gutaxis.service import audit
 from gutaxis.service.access import Principal
+from gutaxis.service.db import get_row
 from gutaxis.service.errors import Invalid, NotFound
 from gutaxis.service.models import Job, Profile, Reference, Upload, Visit, VisitMeasure
 from gutaxis.service.services.patients import get_patient, get_visit
@@ -51,7 +52,7 @@ def default_reference(db: Session) -> Reference:
 def _reference(db: Session, who: Principal, reference_id: int | None) -> Reference:
     if reference_id is None:
         return default_reference(db)
-    ref = db.get(Reference, reference_id)
+    ref = get_row(db, Reference, reference_id)
     if ref is None or ref.clinic_id not in (None, who.clinic_id):
         raise NotFound(f"no reference {reference_id}")
     if ref.status != "done":

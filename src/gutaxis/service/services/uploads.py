@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from gutaxis.service import audit
 from gutaxis.service.access import Principal
+from gutaxis.service.db import get_row
 from gutaxis.service.errors import Invalid, NotFound
 from gutaxis.service.models import UPLOAD_KINDS, Job, LabValue, Upload
 from gutaxis.service.services.patients import get_visit
@@ -120,7 +121,7 @@ def get_upload(db: Session, who: Principal, upload_id: int) -> Upload:
     ------
     NotFound
     """
-    upload = db.get(Upload, upload_id)
+    upload = get_row(db, Upload, upload_id)
     if upload is None or upload.clinic_id != who.clinic_id:
         raise NotFound(f"no upload {upload_id}")
     audit.record(db, who.actor, "upload.read", "upload", upload.id)
