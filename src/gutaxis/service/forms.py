@@ -124,7 +124,11 @@ class _Parts:
                 self.form.filename, self.form.stored, self.form.refused = (
                     self.filename, stored, refused)
         else:
-            self.form.fields[self.name] = self.value.decode("utf-8", "replace")
+            value = self.value.decode("utf-8", "replace")
+            if "\x00" in value:  # PostgreSQL's text cannot hold it
+                self.error = f"field '{self.name}': the NUL character is not allowed"
+                return
+            self.form.fields[self.name] = value
 
 
 async def read_upload_form(request: Request, store: FileStore, limit: int,

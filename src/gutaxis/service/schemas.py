@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
 __all__ = ["SessionIn", "CodeIn", "SessionOut", "TokenIn", "TokenOut", "PatientIn",
            "PatientPatch", "Created", "VisitIn", "JobOut", "Accepted", "PlanOptionIn",
@@ -24,6 +24,14 @@ UtcTime = Annotated[dt.datetime, AfterValidator(_as_utc)]
 
 class _In(BaseModel):
     model_config = ConfigDict(extra="forbid", str_max_length=20000)
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _no_nul(cls, value: Any) -> Any:
+        # PostgreSQL's text cannot hold NUL: refused here, as any other bad value
+        if isinstance(value, str) and "\x00" in value:
+            raise ValueError("the NUL character (\\u0000) is not allowed")
+        return value
 
 
 class SessionIn(_In):

@@ -165,6 +165,9 @@ def search_patients(db: Session, who: Principal, query: str = "", *, limit: int 
     total : int
         How many match.
     """
+    if "\x00" in (query or ""):  # no name holds it, and PostgreSQL refuses it in a query
+        raise Invalid("q: the NUL character is not allowed",
+                      fields=[{"field": "q", "message": "NUL character"}])
     limit = max(1, min(int(limit), 200))
     conditions = [Patient.clinic_id == who.clinic_id]
     for word in name_key(query or "")[:200].split():
