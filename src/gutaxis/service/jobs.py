@@ -170,11 +170,17 @@ def _parse(ctx: AppContext, job_id: int, upload_id: int, folder: Path) -> None:
             raise TaskFailed("the upload was erased")
         kind, sha, name, sample = upload.kind, upload.sha256, upload.filename, upload.sample
     path = _link(ctx, sha, folder, name)
-    if kind == "microbiome":
-        result = run_limited("parse_microbiome", {"path": str(path), "sample": sample},
-                             _limits(ctx))
-    else:
-        result = run_limited("parse_labs", {"path": str(path)}, _limits(ctx))
+    try:
+        if kind == "microbiome":
+            result = run_limited("parse_microbiome", {"path": str(path), "sample": sample},
+                                 _limits(ctx))
+        else:
+            result = run_limited("parse_labs", {"path": str(path)}, _limits(ctx))
+    except TaskFailed as exc:  # a limit's message names the file too, as the readers' do
+        message = _plain_message(str(exc), folder)
+        raise TaskFailed(message if message.startswith(name) else f"{name}: {message}"
+                         ) from None
+    if kind == "labs":
         samples = result["samples"]
         if sample is None and len(samples) > 1:
             raise TaskFailed(f"{name}: the file holds results for {len(samples)} samples "

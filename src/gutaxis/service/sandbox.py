@@ -66,6 +66,11 @@ def _context() -> Any:
         return _CONTEXT
 
 
+def _size(n: int) -> str:
+    """Put bytes in words: ``3 GiB``, ``256 MiB`` (a limit of 64 MiB read '0.1 GiB')."""
+    return f"{n / 1024 ** 3:.4g} GiB" if n >= 1024 ** 3 else f"{n / 1024 ** 2:.4g} MiB"
+
+
 def _vm_bytes() -> int:
     try:
         with open("/proc/self/statm") as handle:
@@ -89,7 +94,7 @@ def _child(connection: multiprocessing.connection.Connection, task: str,
         connection.send({"ok": True, "result": result})
     except MemoryError:
         connection.send({"ok": False, "error": f"the file needs more memory than a job may "
-                                               f"use ({limits.memory_bytes / 1024 ** 3:.1f} GiB)"})
+                                               f"use ({_size(limits.memory_bytes)})"})
     except BaseException as exc:  # noqa: BLE001 - everything is reported to the parent
         connection.send({"ok": False, "error": tasks.describe(exc)})
     finally:
@@ -143,13 +148,13 @@ def run_limited(task: str, payload: dict[str, Any], limits: Limits) -> Any:
         raise TaskFailed(message["error"])
     code = process.exitcode
     if code is None or elapsed >= limits.wall_seconds:
-        raise TaskFailed(f"the job took longer than {limits.wall_seconds:.0f} s and was stopped")
+        raise TaskFailed(f"the job took longer than {limits.wall_seconds:g} s and was stopped")
     if code in (-signal.SIGXCPU, -signal.SIGKILL) and elapsed < limits.wall_seconds:
         raise TaskFailed(f"the job used more than {limits.cpu_seconds} s of CPU time and was "
                          "stopped")
     if code == -signal.SIGXFSZ:
         raise TaskFailed(f"the job tried to write a file larger than "
-                         f"{limits.file_bytes / 1024 ** 2:.0f} MiB and was stopped")
+                         f"{_size(limits.file_bytes)} and was stopped")
     raise TaskFailed(f"the job's process ended unexpectedly (exit code {code})")
 
 

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from gutaxis.service import audit
 from gutaxis.service.access import Principal
-from gutaxis.service.db import get_row
+from gutaxis.service.db import get_row, utcnow
 from gutaxis.service.errors import Invalid, NotFound
 from gutaxis.service.models import UPLOAD_KINDS, Job, LabValue, Upload
 from gutaxis.service.services.patients import get_visit
@@ -90,7 +90,7 @@ def receive_upload(db: Session, store: FileStore, who: Principal, visit_id: int,
     name = safe_filename(filename)
     upload = Upload(clinic_id=who.clinic_id, visit_id=visit.id, kind=kind, filename=name,
                     sample=sample, created_by=who.user_id)
-    error = refused
+    error = f"{name}: {refused}" if refused is not None else None
     if error is None and stored is not None:
         upload.sha256, upload.size = stored
     elif error is None and stream is None:
@@ -107,7 +107,7 @@ def receive_upload(db: Session, store: FileStore, who: Principal, visit_id: int,
     db.flush()
     job = enqueue(db, who.clinic_id, "parse", upload.id)
     if error is not None:
-        job.status, job.error = "failed", error
+        job.status, job.error, job.finished_at = "failed", error, utcnow()
     audit.record(db, who.actor, "upload.create", "upload", upload.id,
                  f"visit={visit.id}, kind={kind}, bytes={upload.size}"
                  + (", refused" if error else ""))
