@@ -9,7 +9,8 @@ call it (and how to call it here).
 Each route is then called, on SQLite and on PostgreSQL, as:
 
 * ``anonymous`` — an API route answers 401 in the one error shape, a page
-  redirects (303) to ``/login?next=<path>``; only the ``anyone`` rule lets it
+  redirects (303) to ``/login?next=<path>`` (``/login/code?next=<path>`` for a session
+  that owes its second factor); only the ``anyone`` rule lets it
   through;
 * ``second_factor_owed`` — a session whose password was right but whose
   authenticator code was not given yet: like anonymous, except on the routes
@@ -672,7 +673,9 @@ def _problem(path: str, url: str, row: Row, actor: Actor, expected: str,
             return f"expected {row.status}, got {status}: {response.text[:300]}"
         return None
     if expected == "not signed in" and page:
-        want = f"/login?next={url}"
+        # a session that still owes its second factor is sent to the code form
+        form = "/login/code" if actor.key == "second_factor_owed" else "/login"
+        want = f"{form}?next={url}"
         if status != 303 or response.headers.get("location") != want:
             return (f"expected a 303 redirect to {want}, got {status} "
                     f"{response.headers.get('location')}: {response.text[:200]}")

@@ -27,7 +27,8 @@ from gutaxis.service.errors import NotAllowed, NotSignedIn
 from gutaxis.service.models import ApiToken, AuthSession
 from gutaxis.service.security import same, token_hash
 
-__all__ = ["Principal", "AccessRule", "ANYONE", "STAFF", "CLINICIANS", "OWNERS", "SIGNED_IN",
+__all__ = ["Principal", "AccessRule", "SecondFactorOwed", "ANYONE", "STAFF", "CLINICIANS",
+           "OWNERS", "SIGNED_IN",
            "SESSION_COOKIE", "client_address"]
 
 SESSION_COOKIE = "gutaxis_session"
@@ -126,7 +127,7 @@ def _authenticate(ctx: AppContext, request: Request, allow_pending: bool) -> Pri
         if session is None or session.expires_at <= now or not session.user.active:
             raise NotSignedIn("the session has ended; sign in again")
         if session.pending_totp and not allow_pending:
-            raise NotSignedIn("enter the code of your authenticator app first")
+            raise SecondFactorOwed("enter the code of your authenticator app first")
         user = session.user
         return Principal(user.id, user.clinic_id, user.role, user.email, address, "session",
                          session.csrf_token, session.id_hash)
@@ -149,6 +150,10 @@ async def _check_csrf(request: Request, principal: Principal) -> None:
     if not token or not same(token, principal.csrf_token):
         raise NotAllowed("the form is out of date or was not sent by this site (CSRF check "
                          "failed); reload the page and try again")
+
+
+class SecondFactorOwed(NotSignedIn):
+    """The password was right; the authenticator's code is still owed (pages go to the form)."""
 
 
 ANYONE = AccessRule("anyone")

@@ -13,6 +13,7 @@ import shutil
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -22,6 +23,7 @@ from sqlalchemy import Engine, select
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from gutaxis._version import __version__
+from gutaxis.service.access import SecondFactorOwed
 from gutaxis.service.context import AppContext
 from gutaxis.service.db import is_sqlite, upgrade
 from gutaxis.service.errors import ServiceError, as_service_error, error_body
@@ -152,8 +154,12 @@ def _install_handlers(app: FastAPI) -> None:
 
     def answer(request: Request, error: ServiceError) -> Response:
         if _wants_html(request):
+            if isinstance(error, SecondFactorOwed):
+                return RedirectResponse(f"/login/code?next={quote(request.url.path)}",
+                                        status_code=303)
             if error.status == 401:
-                return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
+                return RedirectResponse(f"/login?next={quote(request.url.path)}",
+                                        status_code=303)
             return pages.error_page(request, error)
         return JSONResponse(error_body(error.status, error.code, error.message, error.fields),
                             status_code=error.status)

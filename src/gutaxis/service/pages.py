@@ -34,7 +34,7 @@ from gutaxis.service.access import (
 )
 from gutaxis.service.context import AppContext, get_context
 from gutaxis.service.db import utcnow
-from gutaxis.service.errors import Invalid, NotAllowed, ServiceError
+from gutaxis.service.errors import Invalid, NotAllowed, NotFound, ServiceError
 from gutaxis.service.forms import read_upload_form
 from gutaxis.service.models import PLAN_STATUSES, Clinic, PlanItem, Upload, User
 from gutaxis.service.security import new_token, new_totp_secret, same, totp_uri
@@ -235,10 +235,10 @@ def login(request: Request, ctx: Ctx, _: Anyone, email: Annotated[str, Form()] =
 
 
 @router.get("/login/code", response_class=HTMLResponse)
-def code_form(request: Request, who: Pending) -> Response:
+def code_form(request: Request, who: Pending, next: str = "") -> Response:
     """Ask for the second factor's code."""
     return _render(request, "code.html", None, None, title="Second factor",
-                   csrf=who.csrf_token, error="")
+                   csrf=who.csrf_token, error="", next=_safe_next(next))
 
 
 @router.post("/login/code", response_class=HTMLResponse)
@@ -250,7 +250,7 @@ def code(request: Request, who: Pending, ctx: Ctx, code: Annotated[str, Form()] 
             accounts.second_factor(db, ctx.settings, who, code[:20])
     except ServiceError as exc:
         return _render(request, "code.html", None, None, exc.status, title="Second factor",
-                       csrf=who.csrf_token, error=exc.message)
+                       csrf=who.csrf_token, error=exc.message, next=_safe_next(next))
     return _redirect(_safe_next(next))
 
 
@@ -332,7 +332,7 @@ def patient_page(request: Request, patient_id: int, who: Staff, ctx: Ctx) -> Res
         patient = patients.get_patient(db, who, patient_id)
         counts = dict(db.execute(select(Upload.visit_id, func.count()).where(
             Upload.visit_id.in_([v.id for v in patient.visits])).group_by(Upload.visit_id))
-            .tuples().all()) if patient.visits else {}
+            .all()) if patient.visits else {}
         visits = []
         for visit in patient.visits:
             latest = profiles.latest_profile(db, visit.id)
@@ -416,11 +416,17 @@ def visit_edit(visit_id: int, who: Staff, ctx: Ctx, visit_date: Annotated[str, F
     return _redirect(f"/visits/{visit_id}")
 
 
+def _check_visit(ctx: AppContext, who: Principal, visit_id: int) -> None:
+    with ctx.transaction() as db:
+        patients.get_visit(db, who, visit_id, action="")
+
+
 @router.post("/visits/{visit_id}/uploads")
 async def visit_upload(request: Request, visit_id: int, who: Staff, ctx: Ctx) -> Response:
     """Receive a file for the visit (streamed into the store), then show the visit."""
     from starlette.concurrency import run_in_threadpool
 
+    await run_in_threadpool(_check_visit, ctx, who, visit_id)  # 404 before the body is read
     form = await read_upload_form(request, ctx.store, ctx.settings.max_upload_bytes)
 
     def save() -> None:
@@ -498,7 +504,7 @@ def plan_add(patient_id: int, who: Clinician, ctx: Ctx,
         if option_id and visit_id is not None:
             visit = patients.get_visit(db, who, visit_id, action="")
             if visit.patient_id != patient_id:
-                raise NotAllowed("that visit is another patient's")
+                raise NotFound(f"patient {patient_id} has no visit {visit_id}")
             plans.add_option(db, ctx.store, who, visit_id, option_id[:100])
         else:
             plans.add_own(db, who, patient_id, title, step, details)
