@@ -35,7 +35,7 @@ class Settings:
     secure_cookies : bool
         Mark cookies ``Secure`` (behind HTTPS).  Off for ``127.0.0.1``.
     session_hours : float
-        A session's life without activity.
+        How long a session lasts from sign-in (activity does not extend it).
     lockout_failures, lockout_minutes : int
         After this many failed logins in a row an account is locked for this long.
     ip_failures_per_window : int
