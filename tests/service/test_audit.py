@@ -1,0 +1,186 @@
+"""The audit log: rows hash-chained per clinic, append-only, tampering detected (both backends)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy import select
+
+from gutaxis.service import audit
+from gutaxis.service.audit import GENESIS, Actor, audit_rows, verify_chain
+from gutaxis.service.context import AppContext
+from gutaxis.service.models import AuditEvent
+
+#: Clinic ids of these tests (the log has no foreign key: it outlives what it tells of).
+A, B = 7001, 7002
+ALICE = Actor(A, 11, "alice@a.example", "10.0.0.1")
+BOB = Actor(B, 22, "bob@b.example", "10.0.0.2")
+
+
+def _expected_hash(row: AuditEvent) -> str:
+    """The row's hash computed here, from its stored fields (the chain's definition)."""
+    fields = [row.prev_hash, row.clinic_id, row.seq, row.at.isoformat(timespec="microseconds"),
+              row.user_id, row.user_email, row.action, row.object_type, row.object_id,
+              row.address, row.detail]
+    return hashlib.sha256(json.dumps(fields, separators=(",", ":")).encode()).hexdigest()
+
+
+def _rows(ctx: AppContext, clinic: int) -> list[AuditEvent]:
+    with ctx.sessions() as db:
+        return list(db.scalars(select(AuditEvent).where(AuditEvent.clinic_id == clinic)
+                               .order_by(AuditEvent.seq)))
+
+
+def _problems(ctx: AppContext, clinic: int) -> list[str]:
+    with ctx.sessions() as db:
+        return verify_chain(db, clinic)
+
+
+def _write(ctx: AppContext, actor: Actor, n: int, start: int = 1) -> None:
+    """Write ``n`` rows, one transaction each (as requests do)."""
+    for i in range(start, start + n):
+        with ctx.transaction() as db:
+            audit.record(db, actor, "patient.read", "patient", i, f"row {i}")
+
+
+def _drop_append_only_triggers(ctx: AppContext) -> None:
+    """Let this test's own database change audit rows, as an intruder with its files would."""
+    with ctx.engine.begin() as connection:
+        if connection.dialect.name == "sqlite":
+            connection.exec_driver_sql("DROP TRIGGER audit_event_no_update")
+            connection.exec_driver_sql("DROP TRIGGER audit_event_no_delete")
+        else:
+            connection.exec_driver_sql("DROP TRIGGER audit_event_no_change ON audit_event")
+
+
+def test_chain_of_several_rows(ctx: AppContext) -> None:
+    _write(ctx, ALICE, 3)
+    with ctx.transaction() as db:  # two more in one transaction
+        audit.record(db, ALICE, "visit.create", "visit", 5, "patient=1")
+        audit.record(db, ALICE, "upload.create", "upload", "9", "visit=5, kind=labs")
+    rows = _rows(ctx, A)
+    assert [r.seq for r in rows] == [1, 2, 3, 4, 5]
+    assert rows[0].prev_hash == GENESIS == "0" * 64
+    for before, row in zip(rows, rows[1:], strict=False):
+        assert row.prev_hash == before.hash
+    for row in rows:
+        assert row.hash == _expected_hash(row)
+        assert len(row.hash) == 64
+    assert len({r.hash for r in rows}) == 5
+    assert [(r.action, r.object_type, r.object_id, r.detail) for r in rows] == [
+        ("patient.read", "patient", "1", "row 1"), ("patient.read", "patient", "2", "row 2"),
+        ("patient.read", "patient", "3", "row 3"), ("visit.create", "visit", "5", "patient=1"),
+        ("upload.create", "upload", "9", "visit=5, kind=labs")]
+    assert {(r.user_id, r.user_email, r.address) for r in rows} == {
+        (11, "alice@a.example", "10.0.0.1")}
+    assert _problems(ctx, A) == []
+
+
+def test_first_row_hash_by_hand(ctx: AppContext) -> None:
+    with ctx.transaction() as db:
+        event = audit.record(db, ALICE, "patient.create", "patient", 3)
+    fields = [GENESIS, A, 1, event.at.isoformat(timespec="microseconds"), 11,
+              "alice@a.example", "patient.create", "patient", "3", "10.0.0.1", ""]
+    assert event.hash == hashlib.sha256(json.dumps(fields, separators=(",", ":")).encode()
+                                        ).hexdigest()
+    (stored,) = _rows(ctx, A)
+    assert (stored.at, stored.hash) == (event.at, event.hash)  # microseconds survive storage
+
+
+def test_rolled_back_row_leaves_no_gap(ctx: AppContext) -> None:
+    _write(ctx, ALICE, 2)
+    with pytest.raises(RuntimeError), ctx.transaction() as db:
+        audit.record(db, ALICE, "patient.update", "patient", 1)
+        raise RuntimeError("the change failed")
+    _write(ctx, ALICE, 1, start=3)
+    assert [(r.seq, r.object_id) for r in _rows(ctx, A)] == [(1, "1"), (2, "2"), (3, "3")]
+    assert _problems(ctx, A) == []
+
+
+def test_clinics_have_independent_chains(ctx: AppContext) -> None:
+    for i in range(1, 4):  # interleaved
+        _write(ctx, ALICE, 1, start=i)
+        _write(ctx, BOB, 1, start=i)
+    _write(ctx, BOB, 1, start=4)
+    rows_a, rows_b = _rows(ctx, A), _rows(ctx, B)
+    assert [r.seq for r in rows_a] == [1, 2, 3]
+    assert [r.seq for r in rows_b] == [1, 2, 3, 4]
+    assert rows_a[0].prev_hash == rows_b[0].prev_hash == GENESIS
+    assert not {r.prev_hash for r in rows_b} & {r.hash for r in rows_a}
+    assert _problems(ctx, A) == [] and _problems(ctx, B) == []
+    with ctx.sessions() as db:
+        assert [r.seq for r in audit_rows(db, B)] == [4, 3, 2, 1]  # newest first
+        assert [r.seq for r in audit_rows(db, B, limit=2, offset=1)] == [3, 2]
+        assert {r.clinic_id for r in audit_rows(db, A)} == {A}
+
+
+def test_an_empty_log_is_intact(ctx: AppContext) -> None:
+    assert _problems(ctx, 999) == []
+
+
+@pytest.mark.parametrize("statement", [
+    "UPDATE audit_event SET action = 'nothing' WHERE seq = 1",
+    "DELETE FROM audit_event WHERE seq = 1",
+])
+def test_the_database_refuses_changes(ctx: AppContext, statement: str) -> None:
+    _write(ctx, ALICE, 2)
+    with pytest.raises(sa.exc.DatabaseError, match="the audit log is append-only"), \
+            ctx.engine.begin() as connection:
+        connection.exec_driver_sql(statement)
+    assert [r.action for r in _rows(ctx, A)] == ["patient.read", "patient.read"]
+    assert _problems(ctx, A) == []
+
+
+def test_a_missing_row_is_detected(ctx: AppContext) -> None:
+    _write(ctx, ALICE, 4)
+    _write(ctx, BOB, 2)
+    _drop_append_only_triggers(ctx)
+    with ctx.engine.begin() as connection:
+        connection.execute(sa.delete(AuditEvent).where(AuditEvent.clinic_id == A,
+                                                       AuditEvent.seq == 2))
+    assert _problems(ctx, A) == [
+        "row 2 is missing (the next row is 3)",
+        "row 3: it does not follow row 2 (prev_hash differs)"]
+    assert _problems(ctx, B) == []
+
+
+def test_a_changed_field_is_detected(ctx: AppContext) -> None:
+    _write(ctx, ALICE, 4)
+    _write(ctx, BOB, 2)
+    _drop_append_only_triggers(ctx)
+    with ctx.engine.begin() as connection:
+        connection.execute(sa.update(AuditEvent).where(AuditEvent.clinic_id == A,
+                                                       AuditEvent.seq == 3)
+                           .values(user_email="someone.else@a.example"))
+    assert _problems(ctx, A) == [
+        "row 3: its content does not match its hash (changed after writing)"]
+    assert _problems(ctx, B) == []
+
+
+def test_a_changed_row_with_a_recomputed_hash_breaks_the_next_link(ctx: AppContext) -> None:
+    _write(ctx, ALICE, 4)
+    _drop_append_only_triggers(ctx)
+    row = _rows(ctx, A)[1]
+    row.detail = "nothing to see"
+    forged = _expected_hash(row)
+    with ctx.engine.begin() as connection:
+        connection.execute(sa.update(AuditEvent).where(AuditEvent.id == row.id)
+                           .values(detail="nothing to see", hash=forged))
+    assert _problems(ctx, A) == ["row 3: it does not follow row 2 (prev_hash differs)"]
+
+
+def test_an_inserted_row_is_detected(ctx: AppContext) -> None:
+    _write(ctx, ALICE, 3)
+    rows = _rows(ctx, A)
+    # a row slipped in as seq 4 that claims to follow row 2 (a plausible forgery)
+    with ctx.transaction() as db:
+        db.add(AuditEvent(clinic_id=A, seq=4, at=rows[2].at, user_id=11,
+                          user_email="alice@a.example", action="patient.read",
+                          object_type="patient", object_id="8", address="", detail="",
+                          prev_hash=rows[1].hash, hash="f" * 64))
+    assert _problems(ctx, A) == [
+        "row 4: it does not follow row 3 (prev_hash differs)",
+        "row 4: its content does not match its hash (changed after writing)"]
