@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import json
 import logging
 import shutil
 import tempfile
@@ -291,32 +292,52 @@ def _profile(ctx: AppContext, job_id: int, profile_id: int, folder: Path) -> Non
             payload["previous"] = str(_link(ctx, previous.json_sha256, folder,
                                             "previous-profile.json"))
         patient_id, visit_id = visit.patient_id, visit.id
-    written = run_limited("compute_profile", payload, _limits(ctx))
-    shas = {kind: ctx.store.put_file(Path(written[kind])) for kind in ("json", "html", "pdf")
-            if kind in written}
-    import json
+    shown = False
 
-    document = json.loads(Path(written["json"]).read_text(encoding="utf-8"))
+    def show(written: dict[str, str]) -> None:
+        """Keep the JSON and HTML and show the profile, before its PDF is drawn."""
+        nonlocal shown
+        shas = {kind: ctx.store.put_file(Path(written[kind])) for kind in ("json", "html")}
+        document = json.loads(Path(written["json"]).read_text(encoding="utf-8"))
+        with ctx.transaction() as db:
+            job = _still_ours(db, job_id)
+            profile = db.get(Profile, profile_id)
+            if job is None or profile is None or db.get(Patient, patient_id) is None:
+                return
+            profile.status, profile.error, profile.finished_at = "done", None, utcnow()
+            profile.json_sha256, profile.html_sha256 = shas["json"], shas["html"]
+            db.execute(delete(VisitMeasure).where(VisitMeasure.visit_id == visit_id))
+            for row in measures_from_document(document):
+                db.add(VisitMeasure(clinic_id=profile.clinic_id, patient_id=patient_id,
+                                    visit_id=visit_id, profile_id=profile.id, **row))
+        shown = True
+
+    try:
+        written = run_limited("compute_profile", payload, _limits(ctx), on_partial=show)
+    except TaskFailed as exc:
+        if not shown:
+            raise
+        with ctx.transaction() as db:  # the profile stands; only its PDF is missing
+            job, profile = _still_ours(db, job_id), db.get(Profile, profile_id)
+            if profile is not None:
+                profile.error = f"the PDF could not be made: {_plain_message(str(exc), folder)}"
+            if job is not None:
+                _done(job)
+                job.error = profile.error if profile is not None else None
+        return
+    if not shown:  # pragma: no cover - compute_profile always reports first
+        show(written)
+    pdf = ctx.store.put_file(Path(written["pdf"]))
     with ctx.transaction() as db:
-        job = _still_ours(db, job_id)
-        profile = db.get(Profile, profile_id)
-        if job is None or profile is None or db.get(Patient, patient_id) is None:
+        job, profile = _still_ours(db, job_id), db.get(Profile, profile_id)
+        if job is None or profile is None:
             return
-        profile.status, profile.error, profile.finished_at = "done", None, utcnow()
-        profile.json_sha256 = shas.get("json", "")
-        profile.html_sha256 = shas.get("html", "")
-        profile.pdf_sha256 = shas.get("pdf", "")
-        db.execute(delete(VisitMeasure).where(VisitMeasure.visit_id == visit_id))
-        for row in measures_from_document(document):
-            db.add(VisitMeasure(clinic_id=profile.clinic_id, patient_id=patient_id,
-                                visit_id=visit_id, profile_id=profile.id, **row))
+        profile.pdf_sha256 = pdf
         _done(job)
 
 
 # ---------------------------------------------------------------- build a reference
 def _reference(ctx: AppContext, job_id: int, reference_id: int, folder: Path) -> None:
-    import json
-
     with ctx.sessions() as db:
         ref = db.get(Reference, reference_id)
         if ref is None:

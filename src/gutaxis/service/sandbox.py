@@ -20,6 +20,7 @@ import resource
 import signal
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 __all__ = ["Limits", "TaskFailed", "run_limited"]
@@ -61,7 +62,9 @@ def _context() -> Any:
                         "NUMBA_NUM_THREADS"):
                 os.environ.setdefault(var, "1")
             context = multiprocessing.get_context("forkserver")
-            context.set_forkserver_preload(["gutaxis.service.tasks"])
+            # the readers, the profile and its report (and WeasyPrint, when it imports)
+            context.set_forkserver_preload(["gutaxis.service.tasks",
+                                            "gutaxis.report.profile_page", "weasyprint"])
             _CONTEXT = context
         return _CONTEXT
 
@@ -89,8 +92,11 @@ def _child(connection: multiprocessing.connection.Connection, task: str,
     resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
     from gutaxis.service import tasks
 
+    def partial(data: dict[str, Any]) -> None:
+        connection.send({"partial": data})
+
     try:
-        result = tasks.run(task, payload)
+        result = tasks.run(task, payload, partial)
         connection.send({"ok": True, "result": result})
     except MemoryError:
         connection.send({"ok": False, "error": f"the file needs more memory than a job may "
@@ -101,7 +107,8 @@ def _child(connection: multiprocessing.connection.Connection, task: str,
         connection.close()
 
 
-def run_limited(task: str, payload: dict[str, Any], limits: Limits) -> Any:
+def run_limited(task: str, payload: dict[str, Any], limits: Limits,
+                on_partial: Callable[[dict[str, Any]], None] | None = None) -> Any:
     """Run ``gutaxis.service.tasks.run(task, payload)`` in a limited child; return its result.
 
     Parameters
@@ -111,6 +118,10 @@ def run_limited(task: str, payload: dict[str, Any], limits: Limits) -> Any:
     payload : dict
         Its arguments (plain values).
     limits : Limits
+    on_partial : callable, optional
+        Called (in this process) with what the task reports before it ends
+        (a profile's JSON and HTML before its PDF); without it such reports
+        are dropped.
 
     Returns
     -------
@@ -130,11 +141,19 @@ def run_limited(task: str, payload: dict[str, Any], limits: Limits) -> Any:
     sender.close()
     message = None
     try:
-        if receiver.poll(limits.wall_seconds):
+        while message is None:
+            left = limits.wall_seconds - (time.monotonic() - started)
+            if left <= 0 or not receiver.poll(left):
+                break
             try:
-                message = receiver.recv()
+                received = receiver.recv()
             except (EOFError, OSError):
-                message = None
+                break
+            if "partial" in received:
+                if on_partial is not None:
+                    on_partial(received["partial"])
+                continue
+            message = received
         elapsed = time.monotonic() - started
     finally:
         receiver.close()

@@ -89,13 +89,18 @@ def _plain(value: Any) -> Any:
 
 def compute_profile(table: str, sample: str, reference: str, out: str, n_boot: int,
                     labs: str | None = None, previous: str | None = None,
-                    patient: str | None = None) -> dict[str, str]:
+                    patient: str | None = None,
+                    partial: Callable[[dict[str, str]], None] | None = None
+                    ) -> dict[str, str]:
     """Profile one visit's sample against a reference; write json, html and pdf to ``out``.
 
     The inputs in the job's folder are named by their file names (``table.biom``,
     ``LABS.csv``), as the profile's provenance and notes show them, not by the
-    server's scratch path.
+    server's scratch path.  ``partial`` is told of the JSON and HTML as soon as
+    they are written, before the PDF (the slow part) is drawn.
     """
+    from gutaxis.report import write_profile_pdf
+
     folder = Path(table).parent
 
     def local(path: str | None) -> Path | None:
@@ -107,9 +112,14 @@ def compute_profile(table: str, sample: str, reference: str, out: str, n_boot: i
         result = run_profile(ProfileOptions(
             table=Path(Path(table).name), sample=sample, reference=Path(reference),
             labs=local(labs), previous=local(previous), patient=patient, n_boot=n_boot,
-            pdf=True))
+            pdf=False))
         written = result.write(out, overwrite=True)
-    return {key: str(Path(folder, value)) for key, value in written.items()}
+        paths = {key: str(Path(folder, value)) for key, value in written.items()}
+        if partial is not None:
+            partial(dict(paths))
+        paths["pdf"] = str(Path(folder, write_profile_pdf(result.profile,
+                                                          Path(out) / "profile.pdf")))
+    return paths
 
 
 def build_reference(table: str, out: str, name: str, metadata: str | None = None,
@@ -135,6 +145,13 @@ TASKS: dict[str, Callable[..., Any]] = {
 }
 
 
-def run(task: str, payload: dict[str, Any]) -> Any:
-    """Run the task ``task`` with ``payload`` as keyword arguments."""
+def run(task: str, payload: dict[str, Any],
+        partial: Callable[[dict[str, Any]], None] | None = None) -> Any:
+    """Run the task ``task`` with ``payload`` as keyword arguments.
+
+    ``partial`` is handed to the tasks that report a first result early
+    (``compute_profile``).
+    """
+    if partial is not None and task == "compute_profile":
+        return TASKS[task](**payload, partial=partial)
     return TASKS[task](**payload)

@@ -206,8 +206,11 @@ def profile_file(db: Session, store: FileStore, who: Principal, visit_id: int, k
     if done is None:
         raise NotFound(f"visit {visit_id} has no finished profile")
     sha = {"json": done.json_sha256, "html": done.html_sha256, "pdf": done.pdf_sha256}.get(kind)
+    if not sha and kind == "pdf" and not done.error:
+        raise NotFound("the profile's PDF is still being drawn; try again in a few seconds")
     if not sha:
-        raise NotFound(f"the profile has no {kind} file")
+        raise NotFound(f"the profile has no {kind} file" + (f" ({done.error})" if done.error
+                                                            else ""))
     audit.record(db, who.actor, f"profile.download_{kind}", "profile", done.id)
     return store.open(sha).read_bytes(), done
 
