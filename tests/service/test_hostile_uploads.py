@@ -16,7 +16,8 @@ The parse that runs past its limit: no gutaxis reader spins on a small file
 any more (the one that did — a 500-byte "billion laughs" ``metadata.yaml``
 whose error message expanded 9⁹ strings — is fixed and is one of the crafted
 files here).  So the spin is made honestly from the other side: a large valid
-table (12 million cells, several seconds of CPU to parse on any machine) and
+table (12 million cells, 35 MB: ~6 s of CPU to parse on the machine it was
+written on, so a machine 5 times faster still goes past the limit) and
 ``job_cpu_seconds=1``.  The kernel stops the child at its CPU limit whatever
 keeps it busy, so this is the path a parser stuck in a loop takes.
 """
