@@ -98,6 +98,24 @@ def test_users_password_sets_a_new_password_and_unlocks(cli_env):
     assert not verify_password(stored, "a long enough password")
 
 
+def test_a_password_reset_revokes_the_accounts_tokens(make_settings):
+    from fastapi.testclient import TestClient
+
+    from builders.practice import bearer, make_user
+    from gutaxis.service import create_app
+
+    settings = make_settings()
+    with TestClient(create_app(settings)) as client:
+        make_user(client.app.state.ctx, "C", "a@c.example")
+        headers = bearer(client, "a@c.example")
+        assert client.get("/api/v1/me", headers=headers).status_code == 200
+        result = runner.invoke(app, ["users", "password", "--email", "a@c.example", "--data",
+                                     str(settings.data_dir)], input="the new long password\n",
+                               env={"GUTAXIS_DATABASE_URL": settings.database_url or ""})
+        assert result.exit_code == 0, result.output
+        assert client.get("/api/v1/me", headers=headers).status_code == 401
+
+
 def test_db_upgrade_makes_the_schema_and_is_idempotent(cli_env):
     data, url = cli_env
     for _ in range(2):

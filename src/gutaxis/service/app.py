@@ -20,13 +20,15 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine, select
+from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from gutaxis._version import __version__
+from gutaxis.exceptions import GutaxisError
 from gutaxis.service.access import SecondFactorOwed
 from gutaxis.service.context import AppContext
 from gutaxis.service.db import is_sqlite, upgrade
-from gutaxis.service.errors import ServiceError, as_service_error, error_body
+from gutaxis.service.errors import Invalid, ServiceError, as_service_error, error_body
 from gutaxis.service.models import Job, Reference
 from gutaxis.service.settings import Settings
 
@@ -185,9 +187,18 @@ def _install_handlers(app: FastAPI) -> None:
                                                                        "http_error")
         return answer(request, error)
 
+    @app.exception_handler(DataError)
+    async def data_error(request: Request, exc: DataError) -> Response:
+        # a value the database cannot hold, e.g. a NUL character on PostgreSQL
+        reason = str(getattr(exc, "orig", exc)).splitlines()[0]
+        return answer(request, Invalid(f"a value sent cannot be stored ({reason})"))
+
+    @app.exception_handler(GutaxisError)
+    async def library_error(request: Request, exc: GutaxisError) -> Response:
+        return answer(request, as_service_error(exc))
+
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> Response:
-        from gutaxis.exceptions import GutaxisError
 
         if isinstance(exc, GutaxisError):
             return answer(request, as_service_error(exc))

@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
 from gutaxis.service import audit
@@ -362,9 +362,16 @@ def accept_invitation(db: Session, code: str, password: str, name: str, address:
 
 
 def set_password(db: Session, user: User, password: str) -> None:
-    """Set ``user``'s password (the command line's reset) and unlock the account."""
+    """Set ``user``'s password (the command line's reset) and unlock the account.
+
+    A reset is what one does after a password leaked: the account's sessions
+    end and its personal access tokens are revoked with it.
+    """
     user.password_hash = _password(password)
     user.failed_logins, user.locked_until = 0, None
     db.execute(delete(AuthSession).where(AuthSession.user_id == user.id))
+    db.execute(update(ApiToken).where(ApiToken.user_id == user.id,
+                                      ApiToken.revoked_at.is_(None))
+               .values(revoked_at=utcnow()))
     audit.record(db, Actor(user.clinic_id, None, "command line"), "user.password", "user",
                  user.id)

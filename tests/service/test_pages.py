@@ -1,0 +1,109 @@
+"""The pages in-process: forms, CSRF, sign-in, errors as pages (the browser test walks them too)."""
+
+from __future__ import annotations
+
+import re
+
+from builders.practice import PASSWORD, make_user
+from gutaxis.service.pages import sparkline
+
+HTML = {"Accept": "text/html"}
+
+
+def _token(text):
+    return re.search(r'name="csrf_token" value="([^"]+)"', text).group(1)
+
+
+def _sign_in(client, email):
+    form = client.get("/login", headers=HTML)
+    response = client.post("/login", headers=HTML, follow_redirects=False, data={
+        "email": email, "password": PASSWORD, "csrf_token": _token(form.text),
+        "next": "/patients"})
+    assert response.status_code == 303 and response.headers["location"] == "/patients"
+    return _token(client.get("/patients", headers=HTML).text)
+
+
+def test_sign_in_needs_the_forms_own_token_and_says_what_failed(client, ctx):
+    make_user(ctx, "A", "a@a.example")
+    form = client.get("/login", headers=HTML)
+    assert form.status_code == 200 and 'autocomplete="current-password"' in form.text
+    forged = client.post("/login", headers=HTML, data={"email": "a@a.example",
+                                                       "password": PASSWORD,
+                                                       "csrf_token": "forged"})
+    assert forged.status_code == 403 and "sign-in form is out of date" in forged.text
+    wrong = client.post("/login", headers=HTML, data={"email": "a@a.example",
+                                                      "password": "not the password",
+                                                      "csrf_token": _token(form.text)})
+    assert wrong.status_code == 401 and "wrong e-mail address or password" in wrong.text
+    assert 'value="a@a.example"' in wrong.text  # the e-mail is kept in the form
+
+
+def test_next_only_goes_to_a_path_of_this_site(client, ctx):
+    make_user(ctx, "A", "a@a.example")
+    for target, expected in (("//evil.example/x", "/patients"),
+                             ("https://evil.example", "/patients"),
+                             ("/patients/1", "/patients/1")):
+        form = client.get("/login", headers=HTML)
+        response = client.post("/login", headers=HTML, follow_redirects=False, data={
+            "email": "a@a.example", "password": PASSWORD, "csrf_token": _token(form.text),
+            "next": target})
+        assert response.headers["location"] == expected
+        client.cookies.clear()
+
+
+def test_forms_create_a_patient_and_a_visit_and_refuse_bad_input_as_a_page(client, ctx):
+    make_user(ctx, "A", "a@a.example")
+    csrf = _sign_in(client, "a@a.example")
+    made = client.post("/patients", headers=HTML, follow_redirects=False,
+                       data={"name": "Ana García", "sex": "female", "birth_date": "1980-02-29",
+                             "csrf_token": csrf})
+    assert made.status_code == 303
+    page = client.get(made.headers["location"], headers=HTML)
+    assert "<h1>Ana García</h1>" in page.text and "1980-02-29" in page.text
+    visit = client.post(made.headers["location"] + "/visits", headers=HTML,
+                        follow_redirects=False, data={"visit_date": "2026-11-30",
+                                                      "notes": "first", "csrf_token": csrf})
+    assert re.fullmatch(r"/visits/\d+", visit.headers["location"])
+    missing = client.post("/patients", headers=HTML, data={"name": " ", "csrf_token": csrf})
+    assert missing.status_code == 422 and "name: a patient needs a name" in missing.text
+    bad_date = client.post("/patients", headers=HTML,
+                           data={"name": "X", "birth_date": "31/12/80", "csrf_token": csrf})
+    assert bad_date.status_code == 422
+    assert "birth_date: expected a date YYYY-MM-DD; got &#39;31/12/80&#39;" in bad_date.text
+    nul = client.post("/patients", headers=HTML, follow_redirects=False,
+                      data={"name": "A\x00B", "csrf_token": csrf})
+    assert nul.status_code in (303, 422)  # SQLite stores it; PostgreSQL refuses it (not 500)
+    no_csrf = client.post("/patients", headers=HTML, data={"name": "X"})
+    assert no_csrf.status_code == 403 and "CSRF" in no_csrf.text
+
+
+def test_search_finds_by_every_word_and_escapes_names(client, ctx):
+    make_user(ctx, "A", "a@a.example")
+    csrf = _sign_in(client, "a@a.example")
+    for name in ("Ana García López", "Ana Pérez", "<script>x</script>"):
+        client.post("/patients", headers=HTML, data={"name": name, "csrf_token": csrf})
+    page = client.get("/patients", params={"q": "ana garcía"}, headers=HTML).text
+    assert "Ana García López" in page and "Ana Pérez" not in page
+    assert "1 patient match" in page
+    everyone = client.get("/patients", headers=HTML).text
+    assert "<script>x</script>" not in everyone and "&lt;script&gt;x&lt;/script&gt;" in everyone
+
+
+def test_security_headers_on_every_page(client, ctx):
+    page = client.get("/login", headers=HTML)
+    assert page.headers["x-frame-options"] == "SAMEORIGIN"
+    assert "frame-ancestors 'self'" in page.headers["content-security-policy"]
+    assert page.headers["cache-control"] == "no-store"
+    assert page.headers["x-content-type-options"] == "nosniff"
+
+
+def test_sparkline_places_points_by_value_and_marks_real_changes():
+    svg = sparkline([{"date": "2026-01-01", "value": 1.0, "change": ""},
+                     {"date": "2026-02-01", "value": 3.0, "change": "real change up"},
+                     {"date": "2026-03-01", "value": 2.0, "change": "within normal variation"}],
+                    "Shannon")
+    ys = [float(y) for y in re.findall(r'cy="([\d.]+)"', svg)]
+    assert ys[0] > ys[2] > ys[1]  # SVG y grows downwards: 1 lowest, 3 highest
+    assert ys == [60.0, 10.0, 35.0]  # 70 px high, 10 px padding, linear in the value
+    assert 'stroke="#a1161b"' in svg and 'fill="#1a6b32"' in svg
+    assert "no value" in sparkline([{"date": "2026-01-01", "value": None, "change": ""}], "x")
