@@ -199,9 +199,6 @@ def _install_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> Response:
-
-        if isinstance(exc, GutaxisError):
-            return answer(request, as_service_error(exc))
         logger.exception("unexpected error on %s %s", request.method, request.url.path)
         error = ServiceError("internal error: the server log has the details")
         error.status, error.code = 500, "internal"
