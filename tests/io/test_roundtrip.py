@@ -84,3 +84,14 @@ def test_real_table_round_trips(tmp_path, bundled):
     for name, writer in (("t.biom", write_biom), ("t.tsv", write_table_tsv)):
         writer(study, tmp_path / name)
         _same(study, read_table(tmp_path / name))
+
+
+def test_a_feature_named_like_a_header_word_is_a_row(tmp_path):
+    """A BIOM TSV whose first feature is called 'SAMPLE' (found by Hypothesis): '#OTU ID' is
+    the header, the 'SAMPLE' line a row (it was taken for the header, leaving no data)."""
+    path = tmp_path / "t.tsv"
+    path.write_text("# Constructed from biom file\n#OTU ID\tS1\tS2\nSAMPLE\t3\t0\ntaxon\t1\t2\n")
+    study = read_table(path, kind="counts")
+    assert study.feature_ids.tolist() == ["SAMPLE", "taxon"]
+    assert study.sample_ids.tolist() == ["S1", "S2"]
+    np.testing.assert_array_equal(study.counts.toarray(), [[3, 1], [0, 2]])

@@ -122,7 +122,11 @@ def load_delimited(text: str, source: str) -> RawTable:
         end += 1
     hashed = [k for k in range(start, end) if lines[k].strip()]
     first_plain = end if end < len(lines) else None
-    plain_is_header = first_plain is not None and (
+    # a known '#' header (BIOM TSV's '#OTU ID') wins over a data row whose id happens to be
+    # a header word (a feature named 'SAMPLE' or 'taxon')
+    hashed_is_header = bool(hashed) and _fields(lines[hashed[-1]]) >= 2 and (
+        _first_cell(lines[hashed[-1]]).lower() in KNOWN_FIRST_HEADERS)
+    plain_is_header = first_plain is not None and not hashed_is_header and (
         _first_cell(lines[first_plain]).lower() in KNOWN_FIRST_HEADERS)
     if hashed and _fields(lines[hashed[-1]]) >= 2 and not plain_is_header:
         header_at = hashed[-1]
