@@ -107,3 +107,21 @@ def test_sparkline_places_points_by_value_and_marks_real_changes():
     assert ys == [60.0, 10.0, 35.0]  # 70 px high, 10 px padding, linear in the value
     assert 'stroke="#a1161b"' in svg and 'fill="#1a6b32"' in svg
     assert "no value" in sparkline([{"date": "2026-01-01", "value": None, "change": ""}], "x")
+
+
+def test_an_upload_to_another_clinics_visit_keeps_no_file(client, ctx):
+    from builders.practice import bearer
+
+    make_user(ctx, "A", "a@a.example")
+    make_user(ctx, "B", "b@b.example")
+    a = bearer(client, "a@a.example")
+    patient = client.post("/api/v1/patients", json={"name": "P"}, headers=a).json()["id"]
+    visit = client.post(f"/api/v1/patients/{patient}/visits", json={"visit_date": "2026-01-02"},
+                        headers=a).json()["id"]
+    b = bearer(client, "b@b.example")
+    before = ctx.store.all()
+    response = client.post(f"/api/v1/visits/{visit}/uploads", headers=b,
+                           data={"kind": "labs"},
+                           files={"file": ("LABS.csv", b"sample_id,marker,value,unit\n")})
+    assert response.status_code == 404
+    assert ctx.store.all() == before

@@ -315,6 +315,11 @@ def get_visit(visit_id: int, who: Staff, ctx: Ctx) -> dict[str, Any]:
                             "job": state.job.id if state.job else None}}
 
 
+def _check_visit(ctx: AppContext, who: Principal, visit_id: int) -> None:
+    with ctx.transaction() as db:
+        patients.get_visit(db, who, visit_id, action="")
+
+
 @router.post("/visits/{visit_id}/uploads", status_code=202, response_model=Accepted,
              tags=["visits"],
              openapi_extra={"requestBody": {"required": True, "content": {
@@ -326,7 +331,9 @@ def get_visit(visit_id: int, who: Staff, ctx: Ctx) -> dict[str, Any]:
 async def create_upload(visit_id: int, request: Request, who: Staff, ctx: Ctx
                         ) -> dict[str, Any]:
     """Upload a microbiome table or a LABS.csv for a visit: 202 and a job that parses it."""
+    await run_in_threadpool(_check_visit, ctx, who, visit_id)  # 404 before the body is read
     form = await read_upload_form(request, ctx.store, ctx.settings.max_upload_bytes)
+
     def save() -> dict[str, Any]:
         with ctx.transaction() as db:
             upload, job = uploads.receive_upload(
