@@ -16,20 +16,17 @@ Every step leaves a full-page screenshot under the test's ``tmp_path``
 from __future__ import annotations
 
 import re
-import socket
-import threading
-import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
 from playwright.sync_api import Page, expect
 
+from builders.live_server import serving
 from builders.practice import PASSWORD, make_user
 from gutaxis import io as gio
-from gutaxis.service import Settings, create_app
+from gutaxis.service import Settings
 
 #: The sample of the bundled study the visit's table is read for (an ME/CFS participant).
 SAMPLE = "ERR1331798"
@@ -46,35 +43,6 @@ VIEWPORTS = {
 }
 #: Long enough for a parse and a profile on a busy two-core machine; not a timing check.
 PROFILE_WAIT_MS = 180_000
-
-
-@contextmanager
-def serving(settings: Settings) -> Iterator[tuple[str, Any]]:
-    """Serve ``create_app(settings)`` with uvicorn on a free loopback port, in a thread.
-
-    Yields the base URL and the app (its ``state.ctx`` is the started context).
-    """
-    import uvicorn
-
-    app = create_app(settings)
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 60
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            raise RuntimeError("the server did not start")
-        time.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{port}", app
-    finally:
-        server.should_exit = True
-        thread.join(timeout=30)
-        sock.close()
 
 
 class Steps:
@@ -233,9 +201,9 @@ def _round(page: Page, steps: Steps, tmp_path: Path, ctx: Any) -> None:
     # -- the lab results, then the stool table (each parsed by the worker)
     page.locator("#lfile").set_input_files(str(labs_file(tmp_path)))
     page.get_by_role("button", name="Upload labs").click()
-    wait_until_settled(page, ctx)
     uploads = page.locator("#uploads + .grid + .table-wrap table")
-    expect(uploads.locator("tbody tr")).to_have_count(1)
+    expect(uploads.locator("tbody tr")).to_have_count(1)  # the page after the upload
+    wait_until_settled(page, ctx)
     expect(uploads.locator("tbody tr").nth(0)).to_contain_text("LABS.csv")
     expect(uploads.locator("tbody tr").nth(0)).to_contain_text("parsed")
     labs = page.locator("h2:has-text('Lab results') + .table-wrap table")
