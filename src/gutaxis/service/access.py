@@ -19,6 +19,7 @@ from typing import Literal
 
 from fastapi import Request
 from sqlalchemy import select
+from starlette.concurrency import run_in_threadpool
 
 from gutaxis.service.audit import Actor
 from gutaxis.service.context import AppContext
@@ -95,7 +96,9 @@ class AccessRule:
         if self.public:
             return None
         ctx: AppContext = request.app.state.ctx
-        principal = _authenticate(ctx, request, self.allow_pending_totp)
+        # a database query: in a worker thread, never on the event loop
+        principal = await run_in_threadpool(_authenticate, ctx, request,
+                                            self.allow_pending_totp)
         if principal.role not in self.roles:
             raise NotAllowed(f"a{'n' if principal.role[0] in 'aeiou' else ''} "
                              f"{principal.role} may not do this")
@@ -108,7 +111,7 @@ def _authenticate(ctx: AppContext, request: Request, allow_pending: bool) -> Pri
     now = utcnow()
     address = client_address(request)
     header = request.headers.get("authorization", "")
-    with ctx.sessions() as db:
+    with ctx.reads() as db:
         if header:
             scheme, _, value = header.partition(" ")
             if scheme.lower() != "bearer" or not value.strip():

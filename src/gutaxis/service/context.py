@@ -7,13 +7,15 @@ on ``app.state.ctx``; routes reach it through :func:`get_context`.
 from __future__ import annotations
 
 import contextlib
+import threading
 from collections.abc import Iterator
+from typing import Any
 
 from fastapi import Request
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from gutaxis.service.db import make_engine, session_scope
+from gutaxis.service.db import READ_ONLY, is_sqlite, make_engine, session_scope
 from gutaxis.service.settings import Settings
 from gutaxis.service.store import FileStore
 
@@ -35,12 +37,22 @@ class AppContext:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         self.engine = engine or make_engine(settings.url)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
+        #: Sessions that only read: on SQLite they do not take the write lock.
+        self.reads = sessionmaker(self.engine.execution_options(**{READ_ONLY: True}),
+                                  expire_on_commit=False)
         self.store = FileStore(settings.files_dir, settings.scratch_dir)
+        # SQLite has one writer at a time: this process's transactions wait
+        # their turn here, woken as soon as the writer before them commits,
+        # instead of in SQLite's busy handler, which sleeps and polls (up to
+        # 100 ms a try) and leaves the lock idle in between.  Re-entrant, so a
+        # thread never waits on itself here.
+        self._writer: contextlib.AbstractContextManager[Any] = (
+            threading.RLock() if is_sqlite(self.engine) else contextlib.nullcontext())
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[Session]:
         """One transaction: committed (durably) when the block ends, rolled back if it raises."""
-        with session_scope(self.sessions) as session:
+        with self._writer, session_scope(self.sessions) as session:
             yield session
 
     def close(self) -> None:

@@ -3,8 +3,10 @@
 SQLite runs in WAL mode with foreign keys on, ``synchronous=FULL`` (a
 committed transaction survives a power cut) and a busy timeout; each
 transaction starts with ``BEGIN IMMEDIATE`` so that two writers queue instead
-of failing half-way.  PostgreSQL is used as it comes (its defaults are
-durable).  Migrations (Alembic) are applied by :func:`upgrade`.
+of failing half-way, except on an engine with the :data:`READ_ONLY` execution
+option, whose reads begin ``DEFERRED`` and never wait for the writer.
+PostgreSQL is used as it comes (its defaults are durable).  Migrations
+(Alembic) are applied by :func:`upgrade`.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 __all__ = ["make_engine", "upgrade", "utcnow", "is_sqlite", "session_scope", "check_integrity",
-           "get_row"]
+           "get_row", "READ_ONLY"]
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 #: The ids a row can have: the id columns are PostgreSQL ``integer`` (32 bits).
@@ -90,8 +92,16 @@ def _sqlite_pragmas(connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+#: The execution option of a read-only engine (:attr:`AppContext.reads
+#: <gutaxis.service.context.AppContext.reads>`): its transactions begin DEFERRED.
+READ_ONLY = "gutaxis_read_only"
+
+
 def _sqlite_begin(connection: Any) -> None:
-    connection.exec_driver_sql("BEGIN IMMEDIATE")
+    # a writer takes the write lock at once (no failed upgrade half-way); a
+    # read-only session reads its WAL snapshot without waiting for the writer
+    read_only = connection.get_execution_options().get(READ_ONLY)
+    connection.exec_driver_sql("BEGIN DEFERRED" if read_only else "BEGIN IMMEDIATE")
 
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
