@@ -111,13 +111,31 @@ def _scratch(ctx: AppContext, job_id: int) -> Iterator[Path]:
 
 
 def _link(ctx: AppContext, sha: str, folder: Path, name: str) -> Path:
+    """Link (or copy) a stored file into a job's folder as ``name``, never onto a file there.
+
+    The link is the store's own file: a job that wrote where it sits would
+    change a stored file under its SHA-256, so the job's own files take
+    other names (:func:`_free`) and a name already taken is an error.
+    """
     target = folder / name
     source = ctx.store.open(sha)
     try:
         target.hardlink_to(source)
-    except OSError:
-        shutil.copyfile(source, target)
+    except FileExistsError:
+        raise
+    except OSError:  # another file system: a copy
+        with open(source, "rb") as read, open(target, "xb") as write:
+            shutil.copyfileobj(read, write)
     return target
+
+
+def _free(folder: Path, name: str, role: str) -> Path:
+    """Where a job puts its file ``name``: ``role-name`` when an input already has that name.
+
+    Uploads keep their own names (a BIOM table may be called ``LABS.csv``).
+    """
+    path = folder / name
+    return folder / f"{role}-{name}" if path.exists() else path
 
 
 def _plain_message(message: str, folder: Path) -> str:
@@ -244,7 +262,7 @@ def _queue_profile_after_parse(db: Any, upload: Upload) -> None:
 def _labs_csv(rows: list[LabValue], sample: str, path: Path) -> None:
     import csv
 
-    with open(path, "w", newline="", encoding="utf-8") as handle:
+    with open(path, "x", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
         writer.writerow(["sample_id", "marker", "value", "unit", "ref_low", "ref_high", "assay"])
         for row in rows:
@@ -276,12 +294,13 @@ def _profile(ctx: AppContext, job_id: int, profile_id: int, folder: Path) -> Non
             "table": str(_link(ctx, table.sha256, folder, table.filename)),
             "sample": table.sample, "reference": str(ctx.settings.references_dir
                                                      / reference.folder),
-            "out": str(folder / "out"), "n_boot": ctx.settings.n_boot,
+            "out": str(_free(folder, "out", "profile")), "n_boot": ctx.settings.n_boot,
             "patient": f"patient-{visit.patient_id}"}
         labs = visit_labs(db, visit.id)
         if labs:
-            payload["labs"] = str(folder / "LABS.csv")
-            _labs_csv(labs, str(table.sample), folder / "LABS.csv")
+            labs_path = _free(folder, "LABS.csv", "visit")
+            payload["labs"] = str(labs_path)
+            _labs_csv(labs, str(table.sample), labs_path)
         previous = db.scalar(
             select(Profile).join(Visit, Visit.id == Profile.visit_id)
             .where(Visit.patient_id == visit.patient_id, Profile.status == "done",
@@ -289,8 +308,8 @@ def _profile(ctx: AppContext, job_id: int, profile_id: int, folder: Path) -> Non
                        (Visit.visit_date == visit.visit_date) & (Visit.id < visit.id)))
             .order_by(Visit.visit_date.desc(), Visit.id.desc(), Profile.id.desc()).limit(1))
         if previous is not None:
-            payload["previous"] = str(_link(ctx, previous.json_sha256, folder,
-                                            "previous-profile.json"))
+            payload["previous"] = str(_link(ctx, previous.json_sha256, folder, _free(
+                folder, "previous-profile.json", "visit").name))
         patient_id, visit_id = visit.patient_id, visit.id
     shown = False
 
@@ -345,16 +364,18 @@ def _reference(ctx: AppContext, job_id: int, reference_id: int, folder: Path) ->
         names = json.loads(ref.description or "{}")
         payload: dict[str, Any] = {
             "table": str(_link(ctx, ref.source_sha256, folder, names.get("table", "table"))),
-            "out": str(folder / "reference"), "name": ref.name, "where": ref.filter or None}
+            "name": ref.name, "where": ref.filter or None}
         if ref.metadata_sha256:
-            payload["metadata"] = str(_link(ctx, ref.metadata_sha256, folder,
-                                            names.get("metadata", "metadata.tsv")))
+            payload["metadata"] = str(_link(ctx, ref.metadata_sha256, folder, _free(
+                folder, names.get("metadata", "metadata.tsv"), "metadata").name))
+        built = _free(folder, "reference", "built")
+        payload["out"] = str(built)
         target = ctx.settings.references_dir / ref.folder
     run_limited("build_reference", payload, _limits(ctx))
     target.parent.mkdir(parents=True, exist_ok=True)
     if target.exists():
         shutil.rmtree(target)
-    shutil.move(str(folder / "reference"), target)
+    shutil.move(str(built), target)
     with ctx.transaction() as db:
         job = _still_ours(db, job_id)
         ref = db.get(Reference, reference_id)
