@@ -16,6 +16,7 @@ from sqlalchemy import select
 from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 
+from gutaxis.service import audit
 from gutaxis.service.access import (
     ANYONE,
     CLINICIANS,
@@ -370,6 +371,9 @@ def get_profile(visit_id: int, who: Staff, ctx: Ctx) -> Any:
     """Get the visit's ``profile.json``: 202 while it is computed, 200 when done."""
     with ctx.transaction() as db:
         state = profiles.profile_state(db, who, visit_id)
+        if state.status in ("pending", "running", "failed"):
+            audit.record(db, who.actor, "profile.status", "visit", visit_id,
+                         f"status={state.status}")
         if state.status in ("pending", "running"):
             return JSONResponse(status_code=202, content={
                 "id": state.profile.id if state.profile else 0,

@@ -380,6 +380,36 @@ def visit_create(patient_id: int, who: Staff, ctx: Ctx,
 
 
 # ------------------------------------------------------------------ visits
+def _marker_names() -> dict[str, str]:
+    """Map the catalogue's marker ids (how lab values are stored) to their names."""
+    from gutaxis.knowledge import load_marker_catalog
+
+    return {entry.id: entry.name for entry in load_marker_catalog().markers}
+
+
+def _why(triggers: list[str], doc: dict[str, Any]) -> list[str]:
+    """Say what selected an option (``link:barrier=disturbed`` → ``Gut barrier: disturbed``)."""
+    labels = {m["id"]: m.get("label") or m["id"] for m in doc.get("measures") or []}
+    labels.update({f"link:{link['id']}": link.get("label") or link["id"]
+                   for link in doc.get("chain") or []})
+    words = []
+    for trigger in triggers:
+        what, _, state = str(trigger).partition("=")
+        words.append(f"{labels.get(what, what)}: {state}" if state else labels.get(what, what))
+    return words
+
+
+def _when(stamp: Any) -> str:
+    """Write an ISO time as ``2026-12-05 08:14 UTC``."""
+    try:
+        moment = dt.datetime.fromisoformat(str(stamp))
+    except ValueError:
+        return str(stamp or "")
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(dt.UTC)
+    return moment.strftime("%Y-%m-%d %H:%M UTC")
+
+
 @router.get("/visits/{visit_id}", response_class=HTMLResponse)
 def visit_page(request: Request, visit_id: int, who: Staff, ctx: Ctx) -> Response:
     """Show a visit: uploads and their state, lab values, the profile and its options."""
@@ -389,10 +419,12 @@ def visit_page(request: Request, visit_id: int, who: Staff, ctx: Ctx) -> Respons
         rows = uploads.visit_uploads(db, visit.id)
         doc = None
         try:
-            doc = profiles.profile_document(db, ctx.store, who, visit_id)
+            doc = profiles.profile_document(db, ctx.store, who, visit_id,
+                                            action="")  # part of the visit.read above
         except ServiceError:
             doc = None
-        options = plans.profile_options(doc) if doc else []
+        options = [{**option, "why": _why(option.get("triggered_by") or [], doc)}
+                   for option in plans.profile_options(doc)] if doc else []
         planned = set(db.scalars(select(PlanItem.option_id).where(
             PlanItem.patient_id == visit.patient_id, PlanItem.option_id != "")))
         refresh = state.status in ("pending", "running") or any(
@@ -400,6 +432,8 @@ def visit_page(request: Request, visit_id: int, who: Staff, ctx: Ctx) -> Respons
         return _render(request, "visit.html", db, who, title=f"Visit {visit.visit_date}",
                        visit=visit, patient=visit.patient, uploads=rows,
                        labs=uploads.visit_labs(db, visit.id), state=state, doc=doc,
+                       marker_names=_marker_names(),
+                       computed=_when(doc.get("created")) if doc else "",
                        options=options, planned=planned, refresh=refresh,
                        can_plan=who.role in CLINICIANS.roles,
                        has_table=any(u.kind == "microbiome" and u.status == "parsed"

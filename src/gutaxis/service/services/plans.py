@@ -81,7 +81,7 @@ def add_option(db: Session, store: FileStore, who: Principal, visit_id: int, opt
     """
     from gutaxis.service.services.profiles import profile_document
 
-    document = profile_document(db, store, who, visit_id)
+    document = profile_document(db, store, who, visit_id, action="")  # plan.add records it
     option = next((o for o in profile_options(document) if o.get("id") == option_id), None)
     if option is None:
         raise Invalid(f"option_id: the profile of visit {visit_id} offers no option "

@@ -154,8 +154,8 @@ def profile_state(db: Session, who: Principal, visit_id: int) -> ProfileState:
     """Tell where a visit's latest profile stands, with its latest job.
 
     A visit without a profile is ``pending`` while a microbiome table is
-    still being parsed, else ``none``.  A read of an existing profile is
-    audited.
+    still being parsed, else ``none``.  Not audited: the callers record the
+    read of what they show (the visit, the profile's document or a file).
 
     Returns
     -------
@@ -177,15 +177,15 @@ def profile_state(db: Session, who: Principal, visit_id: int) -> ProfileState:
     job = profile_job(db, profile)
     status = profile.status if profile.status in ("done", "failed") else (
         job.status if job is not None else "pending")
-    audit.record(db, who.actor, "profile.read", "profile", profile.id, f"visit={visit.id}")
     return ProfileState(status, profile, job, profile.error)
 
 
-def profile_file(db: Session, store: FileStore, who: Principal, visit_id: int, kind: str
-                 ) -> tuple[bytes, Profile]:
+def profile_file(db: Session, store: FileStore, who: Principal, visit_id: int, kind: str,
+                 *, action: str | None = None) -> tuple[bytes, Profile]:
     """Read one file of a visit's latest done profile: ``json``, ``html`` or ``pdf``.
 
-    The download is audited.
+    The read is audited as ``action`` (default ``profile.download_<kind>``;
+    ``""`` when the caller has recorded the read it is part of).
 
     Returns
     -------
@@ -211,14 +211,16 @@ def profile_file(db: Session, store: FileStore, who: Principal, visit_id: int, k
     if not sha:
         raise NotFound(f"the profile has no {kind} file" + (f" ({done.error})" if done.error
                                                             else ""))
-    audit.record(db, who.actor, f"profile.download_{kind}", "profile", done.id)
+    action = f"profile.download_{kind}" if action is None else action
+    if action:
+        audit.record(db, who.actor, action, "profile", done.id, f"visit={visit_id}")
     return store.open(sha).read_bytes(), done
 
 
-def profile_document(db: Session, store: FileStore, who: Principal, visit_id: int
-                     ) -> dict[str, Any]:
-    """Read the visit's latest finished ``profile.json`` as a dict (the read is audited)."""
-    data, _ = profile_file(db, store, who, visit_id, "json")
+def profile_document(db: Session, store: FileStore, who: Principal, visit_id: int,
+                     *, action: str = "profile.read") -> dict[str, Any]:
+    """Read the visit's latest finished ``profile.json`` as a dict (audited as ``action``)."""
+    data, _ = profile_file(db, store, who, visit_id, "json", action=action)
     document: dict[str, Any] = json.loads(data)
     return document
 
