@@ -782,9 +782,18 @@ def users_create(
 @users_app.command("password")
 def users_password(
     email: Annotated[str, typer.Option(help="The account's e-mail address.")],
+    second_factor_off: Annotated[bool, typer.Option(
+        "--second-factor-off", help="Also turn the second factor off (a lost authenticator "
+                                    "app; the person turns it on again after signing in).")]
+    = False,
     data: DataDir = Path("gutaxis-data"),
 ) -> None:
-    """Set a new password (read from standard input) and unlock the account."""
+    r"""Set a new password (read from standard input) and unlock the account.
+
+    The account's sessions end and its access tokens are revoked.  Example:
+    printf '%s\n' "$PASSWORD" | gutaxis users password --email me@example.org
+    --second-factor-off
+    """
     from sqlalchemy import select
 
     from gutaxis.service.context import AppContext
@@ -799,7 +808,8 @@ def users_password(
             user = db.scalar(select(User).where(User.email == accounts.normalise_email(email)))
             if user is None:
                 raise typer.BadParameter(f"--email: no account {email}")
-            accounts.set_password(db, user, password)
+            accounts.set_password(db, user, password,
+                                  second_factor_off=second_factor_off)
         out_console.print(f"{email}: password set", highlight=False)
     except ServiceError as exc:
         _service_error(exc)

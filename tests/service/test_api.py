@@ -221,8 +221,8 @@ def test_a_second_factor_is_owed_before_any_other_route_answers(
     owner = make_user(ctx, "Clinic A", "ana@a.example")
     secret = pyotp.random_base32()
     totp = pyotp.TOTP(secret)
-    with ctx.transaction() as db:
-        accounts.enable_totp(db, owner, secret, totp.now())
+    with ctx.transaction() as db:  # set up with the previous step's code: a code works once
+        accounts.enable_totp(db, owner, secret, totp.at(time.time() - totp.interval))
     response = client.post(f"{API}/session", json={"email": "ana@a.example",
                                                    "password": PASSWORD})
     assert response.status_code == 200, response.text

@@ -127,3 +127,19 @@ def test_db_upgrade_makes_the_schema_and_is_idempotent(cli_env):
     engine.dispose()
     assert {"clinic", "user_account", "patient", "visit", "upload", "job", "profile",
             "plan_item", "plan_event", "audit_event", "alembic_version"} <= tables
+
+
+def test_users_password_can_turn_a_lost_second_factor_off(cli_env):
+    data, url = cli_env
+    runner.invoke(app, ["users", "create", "--clinic", "C", "--email", "a@c.example", "--data",
+                        str(data)], input="a long enough password\n")
+    engine = create_engine(url)
+    with Session(engine) as db, db.begin():
+        db.scalar(select(User)).totp_secret = "JBSWY3DPEHPK3PXP"
+    for flags, expected in (([], "JBSWY3DPEHPK3PXP"), (["--second-factor-off"], None)):
+        result = runner.invoke(app, ["users", "password", "--email", "a@c.example", "--data",
+                                     str(data), *flags], input="the new long password\n")
+        assert result.exit_code == 0, result.output
+        with Session(engine) as db:
+            assert db.scalar(select(User)).totp_secret == expected
+    engine.dispose()

@@ -150,7 +150,9 @@ def create_session(body: SessionIn, request: Request, response: Response, ctx: C
 def confirm_code(body: CodeIn, who: Pending, ctx: Ctx) -> Response:
     """Give the second factor's code (when the account has one)."""
     with ctx.transaction() as db:
-        accounts.second_factor(db, ctx.settings, who, body.code)
+        refused = accounts.second_factor(db, ctx.settings, who, body.code)
+    if refused is not None:
+        raise refused
     return Response(status_code=204)
 
 

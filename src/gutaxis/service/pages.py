@@ -245,12 +245,11 @@ def code_form(request: Request, who: Pending, next: str = "") -> Response:
 def code(request: Request, who: Pending, ctx: Ctx, code: Annotated[str, Form()] = "",
          next: str = "") -> Response:
     """Check the code and finish signing in."""
-    try:
-        with ctx.transaction() as db:
-            accounts.second_factor(db, ctx.settings, who, code[:20])
-    except ServiceError as exc:
-        return _render(request, "code.html", None, None, exc.status, title="Second factor",
-                       csrf=who.csrf_token, error=exc.message, next=_safe_next(next))
+    with ctx.transaction() as db:
+        refused = accounts.second_factor(db, ctx.settings, who, code[:20])
+    if refused is not None:
+        return _render(request, "code.html", None, None, refused.status, title="Second factor",
+                       csrf=who.csrf_token, error=refused.message, next=_safe_next(next))
     return _redirect(_safe_next(next))
 
 

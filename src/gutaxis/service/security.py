@@ -8,6 +8,7 @@ database gives no way in.  The second factor is RFC 6238 TOTP (pyotp).
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import hmac
 import secrets
@@ -17,7 +18,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 __all__ = ["hash_password", "verify_password", "needs_rehash", "new_token", "token_hash",
-           "new_totp_secret", "verify_totp", "totp_uri", "check_password_strength",
+           "new_totp_secret", "verify_totp", "totp_step", "totp_uri", "check_password_strength",
            "TOKEN_PREFIX", "same"]
 
 _HASHER = PasswordHasher()
@@ -104,6 +105,32 @@ def new_totp_secret() -> str:
 def totp_uri(secret: str, email: str) -> str:
     """Return the ``otpauth://`` URI that sets up an authenticator app (issuer gutaxis)."""
     return pyotp.TOTP(secret).provisioning_uri(name=email, issuer_name="gutaxis")
+
+
+def totp_step(secret: str, code: str, *, after: int | None = None) -> int | None:
+    """Return the 30-second step whose code ``code`` is (this one or an adjacent one), or None.
+
+    A code is good once: a step not after ``after`` (the last step used)
+    is refused, so that a code seen over a shoulder cannot be replayed.
+
+    Examples
+    --------
+    >>> s = new_totp_secret()
+    >>> step = totp_step(s, pyotp.TOTP(s).now())
+    >>> step is not None, totp_step(s, pyotp.TOTP(s).now(), after=step)
+    (True, None)
+    """
+    code = "".join(code.split())
+    if not code.isdigit() or len(code) != 6 or not code.isascii():
+        return None
+    totp = pyotp.TOTP(secret)
+    now = dt.datetime.now(dt.UTC)
+    for offset in (-1, 0, 1):
+        moment = now + dt.timedelta(seconds=offset * totp.interval)
+        if same(totp.at(moment), code):
+            step = int(totp.timecode(moment))
+            return step if after is None or step > after else None
+    return None
 
 
 def verify_totp(secret: str, code: str) -> bool:

@@ -16,7 +16,7 @@ from gutaxis.service import audit
 from gutaxis.service.access import Principal
 from gutaxis.service.audit import Actor
 from gutaxis.service.db import get_row, utcnow
-from gutaxis.service.errors import Conflict, Invalid, NotFound, NotSignedIn, Throttled
+from gutaxis.service.errors import Conflict, Invalid, NotFound, NotSignedIn, ServiceError, Throttled
 from gutaxis.service.models import (
     ROLES,
     ApiToken,
@@ -33,8 +33,8 @@ from gutaxis.service.security import (
     needs_rehash,
     new_token,
     token_hash,
+    totp_step,
     verify_password,
-    verify_totp,
 )
 from gutaxis.service.settings import Settings
 
@@ -214,33 +214,46 @@ def sign_in(db: Session, settings: Settings, email: str, password: str, address:
     return SignIn(token, csrf, user.totp_secret is not None)
 
 
-def second_factor(db: Session, settings: Settings, who: Principal, code: str) -> None:
+def second_factor(db: Session, settings: Settings, who: Principal, code: str
+                  ) -> ServiceError | None:
     """Complete a sign-in with the authenticator's code (wrong codes count as failures).
 
     Nothing is owed by a token, nor by a session whose sign-in is complete
     (the account has no second factor, or its code was given): then this
-    does nothing.
+    does nothing.  Each code works once (the step used is kept).
+
+    Returns
+    -------
+    ServiceError or None
+        Why the code was refused — returned, not raised, so that the caller
+        commits the failure (counted towards the lock-out, audited) and then
+        raises it.
     """
     user = db.get(User, who.user_id)
     session = db.get(AuthSession, who.session_hash) if who.session_hash else None
     if user is None or (session is None and who.via == "session"):
         raise NotSignedIn("sign in first")
     if session is None or not session.pending_totp:
-        return
+        return None
     if user.totp_secret is None:
         raise NotSignedIn("sign in first")
-    if not verify_totp(user.totp_secret, code):
+    step = totp_step(user.totp_secret, code, after=user.totp_last_step)
+    if step is None:
         user.failed_logins += 1
+        detail = f"failures={user.failed_logins}"
         if user.failed_logins >= settings.lockout_failures:
             user.locked_until = utcnow() + dt.timedelta(minutes=settings.lockout_minutes)
             user.failed_logins = 0
             db.delete(session)
-        audit.record(db, who.actor, "session.code_failed", "user", user.id)
-        raise Invalid("code: that is not the current code of your authenticator app",
-                      fields=[{"field": "code", "message": "wrong code"}])
+            detail += ", locked"
+        audit.record(db, who.actor, "session.code_failed", "user", user.id, detail)
+        return Invalid("code: that is not the current code of your authenticator app (a "
+                       "code works once)", fields=[{"field": "code", "message": "wrong code"}])
     session.pending_totp = False
     user.failed_logins = 0
+    user.totp_last_step = step
     audit.record(db, who.actor, "session.second_factor", "user", user.id)
+    return None
 
 
 def sign_out(db: Session, who: Principal) -> None:
@@ -252,12 +265,13 @@ def sign_out(db: Session, who: Principal) -> None:
 
 def enable_totp(db: Session, who: Principal, secret: str, code: str) -> None:
     """Turn the second factor on, once the user shows a code made from ``secret``."""
-    if not verify_totp(secret, code):
+    step = totp_step(secret, code)
+    if step is None:
         raise Invalid("code: that code does not match the secret; scan it again and enter "
                       "the code shown now", fields=[{"field": "code", "message": "wrong code"}])
     user = db.get(User, who.user_id)
     assert user is not None
-    user.totp_secret = secret
+    user.totp_secret, user.totp_last_step = secret, step
     audit.record(db, who.actor, "user.totp_on", "user", user.id)
 
 
@@ -361,11 +375,14 @@ def accept_invitation(db: Session, code: str, password: str, name: str, address:
     return user
 
 
-def set_password(db: Session, user: User, password: str) -> None:
+def set_password(db: Session, user: User, password: str, *,
+                 second_factor_off: bool = False) -> None:
     """Set ``user``'s password (the command line's reset) and unlock the account.
 
     A reset is what one does after a password leaked: the account's sessions
-    end and its personal access tokens are revoked with it.
+    end and its personal access tokens are revoked with it.  With
+    ``second_factor_off`` the second factor is turned off too (a lost
+    authenticator: the person turns it on again after signing in).
     """
     user.password_hash = _password(password)
     user.failed_logins, user.locked_until = 0, None
@@ -373,5 +390,7 @@ def set_password(db: Session, user: User, password: str) -> None:
     db.execute(update(ApiToken).where(ApiToken.user_id == user.id,
                                       ApiToken.revoked_at.is_(None))
                .values(revoked_at=utcnow()))
+    if second_factor_off:
+        user.totp_secret, user.totp_last_step = None, None
     audit.record(db, Actor(user.clinic_id, None, "command line"), "user.password", "user",
-                 user.id)
+                 user.id, "second factor off" if second_factor_off else "")

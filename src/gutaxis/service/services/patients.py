@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import unicodedata
 from typing import Any, Literal, overload
 
 from sqlalchemy import func, select
@@ -22,14 +23,18 @@ _TEXT_LIMITS = {"name": 200, "contact": 2000, "conditions": 4000}
 
 
 def name_key(name: str) -> str:
-    """Fold a name for search: case folded, white space trimmed and collapsed.
+    """Fold a name for search: case and accents folded, white space trimmed and collapsed.
+
+    ``garcia`` finds ``García`` (the letters are decomposed, NFKD, and their
+    combining marks dropped); the stored name keeps its accents.
 
     Examples
     --------
-    >>> name_key("  Ana   MARÍA ")
-    'ana maría'
+    >>> name_key("  Ana   MARÍA Straße ")
+    'ana maria strasse'
     """
-    return " ".join(name.casefold().split())
+    decomposed = unicodedata.normalize("NFKD", name.casefold())
+    return " ".join("".join(c for c in decomposed if not unicodedata.combining(c)).split())
 
 
 @overload
