@@ -69,7 +69,7 @@ from gutaxis.service.access import (
     Principal,
 )
 from gutaxis.service.jobs import run_next_job, run_pending
-from gutaxis.service.models import ROLES, Job, Profile, Upload
+from gutaxis.service.models import ROLES, Job, Profile, Upload, User
 from gutaxis.service.pages import LOGIN_CSRF_COOKIE
 from gutaxis.service.services import accounts, patients
 from gutaxis.service.services.profiles import BUNDLED_FOLDER
@@ -333,8 +333,14 @@ def _form(value: dict[str, Any]) -> Body:
 
 
 def _code(world: World, actor: Actor, params: dict[str, Any]) -> dict[str, Any]:
-    code = pyotp.TOTP(TOTP_SECRET).now() if actor.second_factor_owed else "123456"
-    return {"json": {"code": code}}
+    if not actor.second_factor_owed:
+        return {"json": {"code": "123456"}}
+    # a code works once: forget the step an earlier call (or enabling) used, so that two
+    # calls in one 30-second window both sign in (replay is test_second_factor's subject)
+    with world.app.state.ctx.transaction() as db:
+        user = db.scalars(select(User).where(User.email == actor.email)).one()
+        user.totp_last_step = None
+    return {"json": {"code": pyotp.TOTP(TOTP_SECRET).now()}}
 
 
 def _code_form(world: World, actor: Actor, params: dict[str, Any]) -> dict[str, Any]:

@@ -150,3 +150,20 @@ def test_the_parent_is_untouched_by_its_children_limits(files):
     assert (resource.getrlimit(resource.RLIMIT_AS), resource.getrlimit(resource.RLIMIT_CPU)
             ) == before
     _still_works(files)
+
+
+def test_children_get_one_thread_and_the_server_keeps_its_environment(
+        files: dict[str, Path]) -> None:
+    # numba refuses a NUMBA_NUM_THREADS that changes after its threads started,
+    # so the sandbox must not leave the variable set in the serving process
+    from multiprocessing import forkserver
+
+    before = {var: os.environ.get(var) for var in ("NUMBA_NUM_THREADS", "OMP_NUM_THREADS")}
+    result = run_limited("parse_microbiome", {"path": str(files["small"]), "sample": "S1"},
+                         Limits())
+    assert result["samples"] == ["S1", "S2"] and result["sample_total"] == 8.0
+    assert {var: os.environ.get(var) for var in before} == before
+    server = forkserver._forkserver._forkserver_pid  # type: ignore[attr-defined]
+    environ = Path(f"/proc/{server}/environ").read_bytes().split(b"\0")
+    assert b"NUMBA_NUM_THREADS=1" in environ or before["NUMBA_NUM_THREADS"] is not None
+    assert b"OMP_NUM_THREADS=1" in environ or before["OMP_NUM_THREADS"] is not None

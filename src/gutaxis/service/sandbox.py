@@ -15,6 +15,7 @@ from __future__ import annotations
 import dataclasses
 import multiprocessing
 import multiprocessing.connection
+import multiprocessing.forkserver
 import os
 import resource
 import signal
@@ -53,19 +54,38 @@ class TaskFailed(Exception):
     """The task failed: the message says why, in words for the user."""
 
 
+_THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
+                     "NUMBA_NUM_THREADS")
+
+
 def _context() -> Any:
+    """Return the forkserver context, its server started with one thread per numeric library.
+
+    Children run side by side, so each uses one thread.  The variables are
+    set only while the forkserver starts (it and its children inherit them)
+    and the server's own environment is put back: numba refuses a
+    ``NUMBA_NUM_THREADS`` that changes after its threads were launched.
+    """
     global _CONTEXT
     with _LOCK:
         if _CONTEXT is None:
-            # numeric libraries in a child use one thread each (jobs run side by side)
-            for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
-                        "NUMBA_NUM_THREADS"):
-                os.environ.setdefault(var, "1")
             context = multiprocessing.get_context("forkserver")
             # the readers, the profile and its report (and WeasyPrint, when it imports)
             context.set_forkserver_preload(["gutaxis.service.tasks",
                                             "gutaxis.report.profile_page", "weasyprint"])
             _CONTEXT = context
+        saved = {var: os.environ.get(var) for var in _THREAD_VARIABLES}
+        try:
+            for var in _THREAD_VARIABLES:
+                os.environ.setdefault(var, "1")
+            # a no-op while the server runs; (re)starts it otherwise
+            multiprocessing.forkserver.ensure_running()
+        finally:
+            for var, value in saved.items():
+                if value is None:
+                    os.environ.pop(var, None)
+                else:
+                    os.environ[var] = value
         return _CONTEXT
 
 
