@@ -512,6 +512,14 @@ CASES: list[Case] = [
      r"value is NaN; a missing value cannot be placed against a range"),
     (gknowledge.load_interventions, (MISSING,), {}, FormatError,
      r"no-such-file.tsv: cannot read the file.*interventions.yaml"),
+    (gknowledge.load_food_catalog, (MISSING,), {}, FormatError,
+     r"no-such-file.tsv: cannot read the file.*foods.yaml"),
+    (gknowledge.load_food_catalog, (EMPTY,), {}, FormatError,
+     r"empty.tsv: the file is empty; expected a YAML document \(FoodCatalog"),
+    (gknowledge.load_bristol_scale, (3,), {}, InputError,
+     r"path must be a path \(a str or os.PathLike\); got int 3"),
+    (gknowledge.load_bristol_scale, (BINARY,), {}, FormatError,
+     r"binary.bin: byte 128 is not UTF-8 text.*bristol.yaml"),
 
     # --- gutaxis.markers
     (gmarkers.marker_panel, (Make(lambda e: e.small.samples), ["Nope"]), {}, NotFoundError,
@@ -893,6 +901,8 @@ NO_USER_INPUT: dict[str, set[str]] = {
                   "TaxonEntry", "Association", "Finding", "MdIndexList", "ChainCatalog",
                   "ChainLink", "Condition", "InterventionCatalog", "Intervention",
                   "LinkTrigger", "Synonym", "SynonymName",
+                  "FoodCatalog", "FoodGroup", "Food", "GroupMembership", "BristolScale",
+                  "BristolType",
                   "Spelling",  # made by TaxaCatalog.spellings from a loaded catalogue
                   "gmhi_species_sets",  # no argument
                   "normalise_taxon",  # takes any value (as text)

@@ -26,8 +26,20 @@ The chain (``chain.yaml``)
 Options (``interventions.yaml``)
     :func:`load_interventions`, :class:`InterventionCatalog`,
     :class:`Intervention`, :class:`LinkTrigger`, :data:`STEP_IDS`.
+Foods (``foods.yaml``)
+    :func:`load_food_catalog`, :class:`FoodCatalog`, :class:`FoodGroup`,
+    :class:`Food`, :class:`GroupMembership`: foods, the elimination and FODMAP
+    groups they belong to (each membership with its sources, or marked
+    ``not_in_open_source``), free text mapped to foods.
+The Bristol Stool Form Scale (``bristol.yaml``)
+    :func:`load_bristol_scale`, :class:`BristolScale`, :class:`BristolType`:
+    the seven stool types described in our own words, with the scale's source.
+Questionnaires (``questionnaires/*.json``)
+    FHIR ``Questionnaire`` definitions shipped as data; read them with
+    :func:`gutaxis.questionnaires.bundled_questionnaires`.
 """
 
+from gutaxis.knowledge._bristol import BristolScale, BristolType, load_bristol_scale
 from gutaxis.knowledge._chain import (
     JUDGED_STATUSES,
     LINK_IDS,
@@ -36,6 +48,13 @@ from gutaxis.knowledge._chain import (
     Condition,
     load_chain,
     source_label,
+)
+from gutaxis.knowledge._foods import (
+    Food,
+    FoodCatalog,
+    FoodGroup,
+    GroupMembership,
+    load_food_catalog,
 )
 from gutaxis.knowledge._interventions import (
     STEP_IDS,
@@ -73,4 +92,6 @@ __all__ = [
     "ChainCatalog", "ChainLink", "Condition", "LINK_IDS", "JUDGED_STATUSES", "load_chain",
     "source_label",
     "InterventionCatalog", "Intervention", "LinkTrigger", "STEP_IDS", "load_interventions",
+    "FoodCatalog", "FoodGroup", "Food", "GroupMembership", "load_food_catalog",
+    "BristolScale", "BristolType", "load_bristol_scale",
 ]
