@@ -15,7 +15,8 @@ PUBLIC = ["gutaxis", "gutaxis.io", "gutaxis.diversity", "gutaxis.stats", "gutaxi
           "gutaxis.lazy", "gutaxis.cohort.parameters", "gutaxis.cohort.analysis",
           "gutaxis.cohort",
           "gutaxis.composition", "gutaxis.ordination", "gutaxis.study", "gutaxis.tree",
-          "gutaxis.distance", "gutaxis.provenance", "gutaxis.denovo_tree", "gutaxis.service"]
+          "gutaxis.distance", "gutaxis.provenance", "gutaxis.denovo_tree", "gutaxis.service",
+          "gutaxis.questionnaires"]
 
 
 def _exported(module: types.ModuleType) -> set[str]:
