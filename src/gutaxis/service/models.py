@@ -34,11 +34,14 @@ from gutaxis.service.db import utcnow
 
 __all__ = ["Base", "Clinic", "User", "Invitation", "AuthSession", "ApiToken", "LoginFailure",
            "Patient", "Visit", "Upload", "LabValue", "Job", "Reference", "Profile",
-           "VisitMeasure", "PlanItem", "PlanEvent", "AuditEvent",
-           "ROLES", "PLAN_STATUSES", "JOB_STATUSES", "UPLOAD_KINDS"]
+           "VisitMeasure", "PlanItem", "PlanEvent", "AuditEvent", "PortalAccount",
+           "PortalInvitation", "DiaryEntry", "DiaryVersion",
+           "ROLES", "STAFF_ROLES", "PLAN_STATUSES", "JOB_STATUSES", "UPLOAD_KINDS"]
 
 #: Staff roles, most rights first (see :mod:`gutaxis.service.access`).
-ROLES = ("owner", "practitioner", "assistant")
+STAFF_ROLES = ("owner", "practitioner", "assistant")
+#: Every role: the staff's, then the patient's own (the portal: their own record only).
+ROLES = (*STAFF_ROLES, "patient")
 PLAN_STATUSES = ("proposed", "active", "paused", "stopped", "done")
 JOB_STATUSES = ("pending", "running", "done", "failed")
 UPLOAD_KINDS = ("microbiome", "labs")
@@ -362,3 +365,90 @@ class AuditEvent(Base):
     detail: Mapped[str] = mapped_column(Text, default="")
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
+
+
+class PortalAccount(Base):
+    """A patient's portal: their account, and what the practitioner set for their diary.
+
+    One row per patient, made when the practitioner first invites the patient
+    or sets the diary up.  ``user_id`` is the patient's account (a
+    :class:`User` of role ``patient``), empty until an invitation is
+    accepted; the account is switched off (``User.active``) when access is
+    revoked.
+    """
+
+    __tablename__ = "portal_account"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    clinic_id: Mapped[int] = _fk("clinic.id")
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patient.id", ondelete="CASCADE"),
+                                            unique=True)
+    user_id: Mapped[int | None] = mapped_column(
+        ForeignKey("user_account.id", ondelete="SET NULL"), nullable=True, unique=True)
+    #: The patient's own primary symptoms, scored 0-10 in the diary (names, in order).
+    primary_symptoms: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    #: Weight (and any calorie-like field) hidden from the patient's forms and views.
+    hide_weight: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: The IANA time zone the patient's diary times are in (its "now").
+    time_zone: Mapped[str] = mapped_column(String(64), default="UTC")
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class PortalInvitation(Base):
+    """A one-time link that lets a patient set their password (stored as its SHA-256)."""
+
+    __tablename__ = "portal_invitation"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    clinic_id: Mapped[int] = _fk("clinic.id")
+    patient_id: Mapped[int] = _fk("patient.id")
+    #: The address the patient will sign in with.
+    email: Mapped[str] = mapped_column(String(320))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_by: Mapped[int | None] = _fk("user_account.id", nullable=True, cascade=False)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    expires_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    used_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
+
+
+class DiaryEntry(Base):
+    """One entry of a patient's diary; its content is its versions (never overwritten).
+
+    ``at``, ``private``, ``deleted`` and ``version`` repeat those of the
+    latest :class:`DiaryVersion`, so that a day's entries (and what staff may
+    see: not private, not deleted) are found without reading every version.
+    """
+
+    __tablename__ = "diary_entry"
+    __table_args__ = (Index("ix_diary_entry_patient_at", "patient_id", "at"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    clinic_id: Mapped[int] = _fk("clinic.id")
+    patient_id: Mapped[int] = _fk("patient.id")
+    kind: Mapped[str] = mapped_column(String(20))
+    #: The time of what the entry tells of, as the patient gave it (their local time).
+    at: Mapped[dt.datetime] = mapped_column(DateTime)
+    private: Mapped[bool] = mapped_column(Boolean, default=False)
+    deleted: Mapped[bool] = mapped_column(Boolean, default=False)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    versions: Mapped[list[DiaryVersion]] = relationship(order_by="DiaryVersion.version",
+                                                        passive_deletes=True)
+
+
+class DiaryVersion(Base):
+    """One version of a diary entry, as written (an edit adds one; a deletion is a tombstone)."""
+
+    __tablename__ = "diary_version"
+    __table_args__ = (UniqueConstraint("entry_id", "version",
+                                       name="uq_diary_version_entry_version"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    clinic_id: Mapped[int] = _fk("clinic.id")
+    entry_id: Mapped[int] = _fk("diary_entry.id")
+    version: Mapped[int] = mapped_column(Integer)
+    at: Mapped[dt.datetime] = mapped_column(DateTime)
+    private: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: A tombstone: the entry was deleted by this version (its data are empty).
+    deleted: Mapped[bool] = mapped_column(Boolean, default=False)
+    data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    user_id: Mapped[int | None] = _fk("user_account.id", nullable=True, cascade=False)
