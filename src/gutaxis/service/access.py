@@ -10,6 +10,11 @@ forms, whose body the upload route streams itself) the ``csrf_token`` query
 parameter — and refuses a foreign ``Origin``.  Isolation between clinics is
 not here: every query of :mod:`gutaxis.service.services` is made within the
 principal's clinic, so another clinic's object is simply not found.
+
+A patient (role ``patient``, the portal) passes only :data:`PATIENT` (and
+:data:`SIGNED_IN`, to sign out); their :class:`Principal` carries their
+``patient_id``, and the portal's services read and write only that
+patient's record — another patient's object is not found.
 """
 
 from __future__ import annotations
@@ -19,17 +24,18 @@ from typing import Literal
 
 from fastapi import Request
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from gutaxis.service.audit import Actor
 from gutaxis.service.context import AppContext
 from gutaxis.service.db import utcnow
 from gutaxis.service.errors import NotAllowed, NotSignedIn
-from gutaxis.service.models import ApiToken, AuthSession
+from gutaxis.service.models import STAFF_ROLES, ApiToken, AuthSession, PortalAccount
 from gutaxis.service.security import same, token_hash
 
 __all__ = ["Principal", "AccessRule", "SecondFactorOwed", "ANYONE", "STAFF", "CLINICIANS",
-           "OWNERS", "SIGNED_IN",
+           "OWNERS", "SIGNED_IN", "PATIENT",
            "SESSION_COOKIE", "client_address"]
 
 SESSION_COOKIE = "gutaxis_session"
@@ -38,7 +44,7 @@ _UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}
 
 @dataclasses.dataclass(frozen=True)
 class Principal:
-    """The member of staff behind a request."""
+    """The member of staff (or the patient, in the portal) behind a request."""
 
     user_id: int
     clinic_id: int
@@ -48,6 +54,8 @@ class Principal:
     via: Literal["session", "token"]
     csrf_token: str = ""
     session_hash: str = ""
+    #: The patient's own record (role ``patient`` only; None for staff).
+    patient_id: int | None = None
 
     @property
     def actor(self) -> Actor:
@@ -122,7 +130,8 @@ def _authenticate(ctx: AppContext, request: Request, allow_pending: bool) -> Pri
                     or not token.user.active:
                 raise NotSignedIn("the access token is unknown, revoked or expired")
             user = token.user
-            return Principal(user.id, user.clinic_id, user.role, user.email, address, "token")
+            return Principal(user.id, user.clinic_id, user.role, user.email, address, "token",
+                             patient_id=_own_patient(db, user.id, user.role))
         cookie = request.cookies.get(SESSION_COOKIE)
         if not cookie:
             raise NotSignedIn("sign in first")
@@ -133,7 +142,19 @@ def _authenticate(ctx: AppContext, request: Request, allow_pending: bool) -> Pri
             raise SecondFactorOwed("enter the code of your authenticator app first")
         user = session.user
         return Principal(user.id, user.clinic_id, user.role, user.email, address, "session",
-                         session.csrf_token, session.id_hash)
+                         session.csrf_token, session.id_hash,
+                         _own_patient(db, user.id, user.role))
+
+
+def _own_patient(db: Session, user_id: int, role: str) -> int | None:
+    """Find the patient whose account ``user_id`` is (None for staff; no record: not signed in)."""
+    if role in STAFF_ROLES:
+        return None
+    patient_id = db.scalar(select(PortalAccount.patient_id).where(
+        PortalAccount.user_id == user_id))
+    if patient_id is None:
+        raise NotSignedIn("this account has no record to show; ask your practitioner")
+    return int(patient_id)
 
 
 async def _check_csrf(request: Request, principal: Principal) -> None:
@@ -161,8 +182,10 @@ class SecondFactorOwed(NotSignedIn):
 
 ANYONE = AccessRule("anyone")
 SIGNED_IN = AccessRule("signed in, second factor pending", ("owner", "practitioner",
-                                                             "assistant"),
+                                                             "assistant", "patient"),
                        allow_pending_totp=True)
 STAFF = AccessRule("staff", ("owner", "practitioner", "assistant"))
 CLINICIANS = AccessRule("clinicians", ("owner", "practitioner"))
 OWNERS = AccessRule("owners", ("owner",))
+#: The portal: a patient, on their own record only (no member of staff passes).
+PATIENT = AccessRule("patient", ("patient",))

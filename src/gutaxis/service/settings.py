@@ -54,6 +54,8 @@ class Settings:
         The instance shows a "demo data" banner on every page.
     n_boot : int
         Bootstrap replicates of each profile's intervals.
+    portal_invite_days : int
+        How long a patient's invitation link to the portal works (once).
 
     Raises
     ------
@@ -77,13 +79,14 @@ class Settings:
     worker_poll_seconds: float = 0.2
     demo: bool = False
     n_boot: int = 2000
+    portal_invite_days: int = 7
 
     def __post_init__(self) -> None:
         """Resolve the data folder and check the limits."""
         object.__setattr__(self, "data_dir", Path(self.data_dir).expanduser().absolute())
         for name in ("lockout_failures", "lockout_minutes", "ip_failures_per_window",
                      "max_upload_bytes", "job_cpu_seconds", "job_memory_bytes",
-                     "job_wall_seconds", "job_file_bytes", "n_boot"):
+                     "job_wall_seconds", "job_file_bytes", "n_boot", "portal_invite_days"):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise ValidationError(f"Settings.{name} must be a positive integer; "

@@ -18,7 +18,7 @@ from gutaxis.service.audit import Actor
 from gutaxis.service.db import get_row, utcnow
 from gutaxis.service.errors import Conflict, Invalid, NotFound, NotSignedIn, ServiceError, Throttled
 from gutaxis.service.models import (
-    ROLES,
+    STAFF_ROLES,
     ApiToken,
     AuthSession,
     Clinic,
@@ -38,7 +38,8 @@ from gutaxis.service.security import (
 )
 from gutaxis.service.settings import Settings
 
-__all__ = ["create_clinic", "create_user", "sign_in", "SignIn", "second_factor", "sign_out",
+__all__ = ["create_clinic", "create_user", "sign_in", "SignIn", "start_session",
+           "second_factor", "sign_out",
            "create_token", "list_tokens", "revoke_token", "invite", "accept_invitation",
            "list_users", "enable_totp", "disable_totp", "normalise_email", "set_password"]
 
@@ -84,8 +85,9 @@ def _password(password: str) -> str:
 
 
 def _role(role: str) -> str:
-    if role not in ROLES:
-        raise Invalid(f"role: expected one of {', '.join(ROLES)}; got {role!r}",
+    # a patient's account is made by the portal's invitation, never as staff
+    if role not in STAFF_ROLES:
+        raise Invalid(f"role: expected one of {', '.join(STAFF_ROLES)}; got {role!r}",
                       fields=[{"field": "role", "message": "unknown role"}])
     return role
 
@@ -154,12 +156,33 @@ class SignIn:
     error : ServiceError or None
         Why it failed (raised by the caller after the commit, so that the
         failure counts).
+    role : str
+        The account's role ("" when it failed): a patient goes to the portal.
     """
 
     token: str = ""
     csrf_token: str = ""
     needs_code: bool = False
     error: Exception | None = None
+    role: str = ""
+
+
+def start_session(db: Session, settings: Settings, user: User, address: str) -> SignIn:
+    """Open a session for ``user``, whose password was just checked (or set); audited.
+
+    Returns
+    -------
+    SignIn
+        The session's cookie value and CSRF token; ``needs_code`` when the
+        account has a second factor (the session owes it).
+    """
+    token, csrf = new_token(), new_token()
+    db.add(AuthSession(id_hash=token_hash(token), user_id=user.id, csrf_token=csrf,
+                       expires_at=utcnow() + dt.timedelta(hours=settings.session_hours),
+                       pending_totp=user.totp_secret is not None))
+    audit.record(db, Actor(user.clinic_id, user.id, user.email, address), "session.create",
+                 "user", user.id, "second factor owed" if user.totp_secret else "")
+    return SignIn(token, csrf, user.totp_secret is not None, role=user.role)
 
 
 def sign_in(db: Session, settings: Settings, email: str, password: str, address: str
@@ -205,13 +228,7 @@ def sign_in(db: Session, settings: Settings, email: str, password: str, address:
     user.locked_until = None
     if needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
-    token, csrf = new_token(), new_token()
-    db.add(AuthSession(id_hash=token_hash(token), user_id=user.id, csrf_token=csrf,
-                       expires_at=now + dt.timedelta(hours=settings.session_hours),
-                       pending_totp=user.totp_secret is not None))
-    audit.record(db, Actor(user.clinic_id, user.id, user.email, address), "session.create",
-                 "user", user.id, "second factor owed" if user.totp_secret else "")
-    return SignIn(token, csrf, user.totp_secret is not None)
+    return start_session(db, settings, user, address)
 
 
 def second_factor(db: Session, settings: Settings, who: Principal, code: str
@@ -328,8 +345,9 @@ def revoke_token(db: Session, who: Principal, token_id: int) -> None:
 
 
 def list_users(db: Session, who: Principal) -> list[User]:
-    """List the staff of ``who``'s clinic, by e-mail address."""
-    return list(db.scalars(select(User).where(User.clinic_id == who.clinic_id)
+    """List the staff of ``who``'s clinic, by e-mail address (patients' accounts are not staff)."""
+    return list(db.scalars(select(User).where(User.clinic_id == who.clinic_id,
+                                              User.role.in_(STAFF_ROLES))
                            .order_by(User.email)))
 
 

@@ -122,7 +122,9 @@ def create_patient(db: Session, who: Principal, values: dict[str, Any]) -> Patie
 
 def _patient(db: Session, who: Principal, patient_id: int) -> Patient:
     patient = get_row(db, Patient, patient_id)
-    if patient is None or patient.clinic_id != who.clinic_id:
+    # a patient (the portal) finds only their own record
+    if patient is None or patient.clinic_id != who.clinic_id or (
+            who.patient_id is not None and patient.id != who.patient_id):
         raise NotFound(f"no patient {patient_id}")
     return patient
 
@@ -218,7 +220,8 @@ def create_visit(db: Session, who: Principal, patient_id: int, visit_date: Any,
 
 def _visit(db: Session, who: Principal, visit_id: int) -> Visit:
     visit = get_row(db, Visit, visit_id)
-    if visit is None or visit.clinic_id != who.clinic_id:
+    if visit is None or visit.clinic_id != who.clinic_id or (
+            who.patient_id is not None and visit.patient_id != who.patient_id):
         raise NotFound(f"no visit {visit_id}")
     return visit
 

@@ -16,7 +16,8 @@ from gutaxis.service.models import PLAN_STATUSES, PlanEvent, PlanItem
 from gutaxis.service.services.patients import _date, get_patient
 from gutaxis.service.store import FileStore
 
-__all__ = ["plan_items", "add_option", "add_own", "change_status", "profile_options", "STEPS"]
+__all__ = ["plan_items", "add_option", "add_own", "change_status", "profile_options",
+           "option_reasons", "STEPS"]
 
 #: The 5R steps, in the order a plan is shown (own items may also name "other").
 STEPS = ("remove", "replace", "reinoculate", "repair", "rebalance", "other")
@@ -49,6 +50,33 @@ def profile_options(document: dict[str, Any]) -> list[dict[str, Any]]:
     for step in (*STEPS, *sorted(set(options) - set(STEPS))):
         out.extend(options.get(step) or [])
     return out
+
+
+def option_reasons(triggers: list[str], document: dict[str, Any]) -> list[str]:
+    """Say in words what selected an option (``link:barrier=disturbed``: Gut barrier: disturbed).
+
+    Parameters
+    ----------
+    triggers : list of str
+        The option's ``triggered_by`` in its profile.
+    document : dict
+        The ``profile.json`` it comes from (its measures' and links' labels).
+
+    Examples
+    --------
+    >>> doc = {"chain": [{"id": "barrier", "label": "Gut barrier"}],
+    ...        "measures": [{"id": "marker:lps", "label": "LPS"}]}
+    >>> option_reasons(["link:barrier=disturbed", "marker:lps=high"], doc)
+    ['Gut barrier: disturbed', 'LPS: high']
+    """
+    labels = {m["id"]: m.get("label") or m["id"] for m in document.get("measures") or []}
+    labels.update({f"link:{link['id']}": link.get("label") or link["id"]
+                   for link in document.get("chain") or []})
+    words = []
+    for trigger in triggers:
+        what, _, state = str(trigger).partition("=")
+        words.append(f"{labels.get(what, what)}: {state}" if state else labels.get(what, what))
+    return words
 
 
 def plan_items(db: Session, who: Principal, patient_id: int) -> list[PlanItem]:

@@ -9,7 +9,7 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from gutaxis.service import audit
@@ -20,9 +20,11 @@ from gutaxis.service.models import (
     LabValue,
     PlanEvent,
     PlanItem,
+    PortalAccount,
     Profile,
     Reference,
     Upload,
+    User,
     Visit,
 )
 from gutaxis.service.services.patients import get_patient
@@ -46,9 +48,13 @@ def export_patient(db: Session, store: FileStore, who: Principal, patient_id: in
     """Write the patient's whole record as a zip: ``record.json``, uploads and profiles.
 
     ``record.json`` holds the patient, visits, uploads (with SHA-256), lab
-    values, profiles and the plan with its history; ``uploads/<id>-<name>``
-    the original files; ``profiles/visit-<id>/profile.{json,html,pdf}``.
+    values, profiles, the plan with its history and the diary entries the
+    patient shares (never a private one; the latest version of each);
+    ``uploads/<id>-<name>`` the original files;
+    ``profiles/visit-<id>/profile.{json,html,pdf}``.
     """
+    from gutaxis.service.services.diary import shared_entries
+
     patient = get_patient(db, who, patient_id, action="patient.export")
     visits = list(db.scalars(select(Visit).where(Visit.patient_id == patient.id)
                              .order_by(Visit.visit_date, Visit.id)))
@@ -56,7 +62,7 @@ def export_patient(db: Session, store: FileStore, who: Principal, patient_id: in
         "export_version": EXPORT_VERSION,
         "patient": _row(patient, ("id", "name", "birth_date", "sex", "contact", "conditions",
                                   "created_at", "updated_at")),
-        "visits": [], "plan": []}
+        "visits": [], "plan": [], "diary": []}
     with zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as archive:
         for visit in visits:
             entry = _row(visit, ("id", "visit_date", "notes", "created_at"))
@@ -97,6 +103,10 @@ def export_patient(db: Session, store: FileStore, who: Principal, patient_id: in
             item["history"] = [_row(e, ("status", "note", "on", "at", "user_id"))
                                for e in plan.events]
             record["plan"].append(item)
+        record["diary"] = [{"id": entry.id, "kind": entry.kind, "at": entry.at.isoformat(),
+                            "version": entry.version, "data": version.data}
+                           for entry, version in reversed(shared_entries(
+                               db, who, patient.id, action=""))]  # part of patient.export
         archive.writestr("record.json", json.dumps(record, indent=2, default=str))
     return target
 
@@ -133,8 +143,13 @@ def erase_patient(db: Session, store: FileStore, who: Principal, patient_id: int
     if item_ids:
         db.query(PlanEvent).filter(PlanEvent.plan_item_id.in_(item_ids)).delete(
             synchronize_session=False)
+    # the patient's portal account goes with them (their sessions with it)
+    account = db.scalar(select(PortalAccount.user_id).where(
+        PortalAccount.patient_id == patient.id))
     db.delete(patient)
     db.flush()
+    if account is not None:
+        db.execute(delete(User).where(User.id == account, User.role == "patient"))
     shas.discard("")
     still = set(db.scalars(select(Upload.sha256).where(Upload.sha256.in_(shas))))
     for column in (Profile.json_sha256, Profile.html_sha256, Profile.pdf_sha256):
