@@ -2,7 +2,8 @@
 
 The app migrates the database, makes sure the bundled controls reference is
 there, starts the job worker (unless ``settings.run_worker`` is off), and
-mounts the API (:mod:`.api`), the pages (:mod:`.pages`) and the static files.
+mounts the API (:mod:`.api`, :mod:`.portal_api`), the pages (:mod:`.pages`,
+:mod:`.portal_pages`: the patient's portal) and the static files.
 """
 
 from __future__ import annotations
@@ -105,7 +106,7 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
         On start it migrates the database, sets up the bundled reference and
         (``settings.run_worker``) starts the job worker; on stop it stops it.
     """
-    from gutaxis.service import api, pages
+    from gutaxis.service import api, pages, portal_api, portal_pages
     from gutaxis.service.jobs import Worker
 
     ctx = AppContext(settings, engine)
@@ -130,7 +131,9 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
                               "support, and do not replace, a clinician's judgement.")
     app.state.ctx = ctx
     app.include_router(api.router)
+    app.include_router(portal_api.router)
     app.include_router(pages.router)
+    app.include_router(portal_pages.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     _install_handlers(app)
 

@@ -167,7 +167,10 @@ def error_page(request: Request, error: ServiceError) -> Response:
     return templates.TemplateResponse(
         request, "error.html", {"who": None, "clinic": None,
                                 "heading": headings.get(error.status, "Something went wrong"),
-                                "message": error.message, "back": _back(request)},
+                                "message": error.message, "back": _back(request),
+                                "home": ("/portal", "Your record")
+                                if request.url.path.startswith("/portal")
+                                else ("/patients", "Patients")},
         status_code=error.status)
 
 
@@ -227,8 +230,10 @@ def login(request: Request, ctx: Ctx, _: Anyone, email: Annotated[str, Form()] =
                            next_url=_safe_next(next), status_code=status)
     from gutaxis.service.api import set_session_cookie
 
-    response = _redirect("/login/code?next=" + _safe_next(next) if outcome.needs_code
-                         else _safe_next(next))
+    target = _safe_next(next)
+    if outcome.role == "patient" and not target.startswith("/portal"):
+        target = "/portal"  # a patient's pages are the portal's
+    response = _redirect("/login/code?next=" + target if outcome.needs_code else target)
     set_session_cookie(response, ctx, outcome.token)
     response.delete_cookie(LOGIN_CSRF_COOKIE, path="/")
     return response
@@ -343,8 +348,16 @@ def patient_page(request: Request, patient_id: int, who: Staff, ctx: Ctx) -> Res
                            "profile": status})
         plan_count = db.scalar(select(func.count()).select_from(PlanItem).where(
             PlanItem.patient_id == patient.id)) or 0
+        from gutaxis.service.services import diary, diary_text, portal
+
+        # the portal and the shared diary (never a private entry): part of patient.read
+        shared = diary.shared_entries(db, who, patient.id, limit=diary_text.PATIENT_PAGE_ENTRIES,
+                                      action="")
         return _render(request, "patient.html", db, who, title=patient.name, patient=patient,
-                       visits=visits, plan_count=plan_count, today=dt.date.today())
+                       visits=visits, plan_count=plan_count, today=dt.date.today(),
+                       portal=portal.portal_status(db, who, patient.id, action=""),
+                       diary_groups=diary_text.day_groups(shared, diary_text.food_names()),
+                       can_plan=who.role in CLINICIANS.roles)
 
 
 @router.get("/patients/{patient_id}/edit", response_class=HTMLResponse)
@@ -388,14 +401,7 @@ def _marker_names() -> dict[str, str]:
 
 def _why(triggers: list[str], doc: dict[str, Any]) -> list[str]:
     """Say what selected an option (``link:barrier=disturbed`` → ``Gut barrier: disturbed``)."""
-    labels = {m["id"]: m.get("label") or m["id"] for m in doc.get("measures") or []}
-    labels.update({f"link:{link['id']}": link.get("label") or link["id"]
-                   for link in doc.get("chain") or []})
-    words = []
-    for trigger in triggers:
-        what, _, state = str(trigger).partition("=")
-        words.append(f"{labels.get(what, what)}: {state}" if state else labels.get(what, what))
-    return words
+    return plans.option_reasons(triggers, doc)
 
 
 def _when(stamp: Any) -> str:
