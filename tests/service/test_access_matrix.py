@@ -22,7 +22,14 @@ Each route is then called, on SQLite and on PostgreSQL, as:
   theirs to see too);
 * ``other_clinic_owner`` — the owner of clinic B: every route naming an
   object of clinic A answers 404, exactly as a missing object does, and no
-  answer to clinic B (nor to anonymous) ever holds clinic A's names.
+  answer to clinic B (nor to anonymous) ever holds clinic A's names;
+* ``patient`` — clinic A's patient, signed in to the portal: every staff
+  route is 403 (their own record's included), the portal's routes answer
+  with their own record;
+* ``other_patient`` (another patient of clinic A) and ``other_clinic_patient``
+  (a patient of clinic B) — the portal's routes naming the patient's diary
+  entry answer 404, and none of their answers holds the patient's name or
+  diary.
 
 Path parameters are filled with clinic A's real ids: a patient with two
 visits (the first with a parsed microbiome table, parsed lab results and a
@@ -55,6 +62,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 from starlette.routing import Mount
 
+from builders.portal import patient_account
 from builders.practice import PASSWORD, make_user
 from gutaxis import io as gio
 from gutaxis.service import Settings, create_app, security
@@ -62,6 +70,7 @@ from gutaxis.service.access import (
     ANYONE,
     CLINICIANS,
     OWNERS,
+    PATIENT,
     SESSION_COOKIE,
     SIGNED_IN,
     STAFF,
@@ -69,9 +78,9 @@ from gutaxis.service.access import (
     Principal,
 )
 from gutaxis.service.jobs import run_next_job, run_pending
-from gutaxis.service.models import ROLES, Job, Profile, Upload, User
+from gutaxis.service.models import ROLES, STAFF_ROLES, Job, Profile, Upload, User
 from gutaxis.service.pages import LOGIN_CSRF_COOKIE
-from gutaxis.service.services import accounts, patients
+from gutaxis.service.services import accounts, diary, patients, portal
 from gutaxis.service.services.profiles import BUNDLED_FOLDER
 
 POSTGRES_SERVER = os.environ.get("GUTAXIS_TEST_POSTGRES",
@@ -109,14 +118,14 @@ class Actor:
     second_factor_owed: bool = False
 
 
-#: The columns.  There are no patient accounts yet (the patient portal is issue 11), so
-#: "a patient of another practitioner" is asked from the staff's side: the patient of
-#: clinic A is ``practitioner``'s, and ``other_practitioner`` — a practitioner of the
-#: same clinic — sees and works on that patient as much as ``practitioner`` does.  That
-#: is by design: a clinic shares its patients among its staff (an assistant prepares
-#: visits, a colleague covers a holiday); the boundary is the clinic, and across it
-#: every object is not found.  When patients get accounts, their role joins ROLES and
-#: test_roles_are_the_matrix_columns fails until their column is added here.
+#: The columns.  "A patient of another practitioner" is asked from the staff's side: the
+#: patient of clinic A is ``practitioner``'s, and ``other_practitioner`` — a practitioner
+#: of the same clinic — sees and works on that patient as much as ``practitioner`` does.
+#: That is by design: a clinic shares its patients among its staff (an assistant prepares
+#: visits, a colleague covers a holiday); the boundary is the clinic, and across it every
+#: object is not found.  Patients (the portal) have their own columns: the patient of
+#: clinic A, another patient of clinic A, and a patient of clinic B; for them the
+#: boundary is their own record.
 ACTORS = (
     Actor("anonymous"),
     Actor("second_factor_owed", "practitioner", "A", "second-factor@clinic-a.test",
@@ -126,8 +135,15 @@ ACTORS = (
     Actor("other_practitioner", "practitioner", "A", "colleague@clinic-a.test"),
     Actor("practitioner", "practitioner", "A", "practitioner@clinic-a.test"),
     Actor("owner", "owner", "A", "owner@clinic-a.test"),
+    Actor("patient", "patient", "A", "aurelia@clinic-a.test"),
+    Actor("other_patient", "patient", "A", "basil@clinic-a.test"),
+    Actor("other_clinic_patient", "patient", "B", "cora@clinic-b.test"),
 )
-STAFF_ACTORS = tuple(a for a in ACTORS if a.role is not None and not a.second_factor_owed)
+STAFF_ACTORS = tuple(a for a in ACTORS if a.role in STAFF_ROLES and not a.second_factor_owed)
+PATIENT_ACTORS = tuple(a for a in ACTORS if a.role == "patient")
+#: What only the patient of clinic A (and clinic A's staff) may see: their name and diary.
+PATIENT_A_MARKERS = ("Aurelia", "Quennell", "saffron risotto")
+DIARY_TEXT = "saffron risotto"
 
 
 @dataclasses.dataclass
@@ -178,11 +194,27 @@ class World:
             return patient.id, name
 
     def spare_token(self, actor: Actor) -> int:
-        """A token of ``actor`` (of clinic A's owner for callers outside clinic A) to revoke."""
-        owner = actor.key if actor.clinic == "A" and actor.key in self.creds else "owner"
+        """A token of ``actor`` (of clinic A's owner for callers outside clinic A's staff)."""
+        owner = actor.key if actor.clinic == "A" and actor.key in self.creds \
+            and actor.role in STAFF_ROLES else "owner"
         with self.ctx.transaction() as db:
             _, row = accounts.create_token(db, self.creds[owner].principal, "Alder spare")
             return row.id
+
+    def portal_link(self) -> str:
+        """A fresh portal link of a patient of clinic A made for it (the call uses it up)."""
+        patient_id, _ = self.throwaway_patient()
+        with self.ctx.transaction() as db:
+            token, _ = portal.invite_patient(db, self.ctx.settings,
+                                             self.creds["practitioner"].principal, patient_id,
+                                             f"linked-{self.next()}@patients.test")
+            return token
+
+    def fresh_entry(self) -> int:
+        """A new diary entry of clinic A's patient (for a call that deletes it)."""
+        with self.ctx.transaction() as db:
+            return diary.add_entry(db, self.creds["patient"].principal, "meal",
+                                   {"text": DIARY_TEXT}).id
 
     def invitation(self) -> str:
         """A fresh invitation code to clinic A."""
@@ -236,6 +268,8 @@ def _build_world(client: TestClient, app: FastAPI, backend: str) -> World:
     ctx = app.state.ctx
     creds: dict[str, Credentials] = {}
     for actor in ACTORS[1:]:
+        if actor.role == "patient":
+            continue  # made below, as a patient gets an account: invited to their record
         clinic = "Clinic Alder" if actor.clinic == "A" else "Clinic Birch"
         assert actor.role is not None
         creds[actor.key] = Credentials(make_user(ctx, clinic, actor.email, actor.role))
@@ -248,6 +282,8 @@ def _build_world(client: TestClient, app: FastAPI, backend: str) -> World:
             creds[actor.key].token, _ = accounts.create_token(db, creds[actor.key].principal,
                                                               name)
         for actor in ACTORS[1:]:
+            if actor.role == "patient":
+                continue
             outcome = accounts.sign_in(db, ctx.settings, actor.email, PASSWORD, "testclient")
             assert outcome.error is None and outcome.needs_code == actor.second_factor_owed
             creds[actor.key].session, creds[actor.key].csrf = outcome.token, outcome.csrf_token
@@ -295,6 +331,15 @@ def _build_world(client: TestClient, app: FastAPI, backend: str) -> World:
     ids["reference_id"] = api("POST", "/api/v1/references", "owner",
                               data={"name": "Alder cohort"},
                               files={"table": ("cohort.tsv", COHORT)})["id"]
+    # the patients' accounts: clinic A's patient, another of clinic A's, one of clinic B's
+    records = {"patient": ids["patient_id"], "other_patient": None,
+               "other_clinic_patient": ids["b_patient_id"]}
+    for actor in PATIENT_ACTORS:
+        staff = "practitioner" if actor.clinic == "A" else "other_clinic_owner"
+        account = patient_account(ctx, creds[staff].principal, actor.email,
+                                  patient_id=records[actor.key], name="Basil Other")
+        creds[actor.key] = Credentials(account.principal, "", account.session, account.csrf)
+    ids["entry_id"] = world.fresh_entry()
     return world
 
 
@@ -367,6 +412,16 @@ def _invite(world: World, actor: Actor, params: dict[str, Any]) -> dict[str, Any
     return {"json": {"email": f"invited-{world.next()}@invited.test", "role": "assistant"}}
 
 
+def _own_meal(world: World, actor: Actor, params: dict[str, Any]) -> dict[str, Any]:
+    # each patient writes their own meal (another's words would read as a leak)
+    text = DIARY_TEXT if actor.key == "patient" else "plain rice"
+    return {"json": {"kind": "meal", "data": {"text": text, "portion": "usual"}}}
+
+
+def _portal_accept(world: World, actor: Actor, params: dict[str, Any]) -> dict[str, Any]:
+    return {"data": {"password": PASSWORD}, "login_csrf": True}
+
+
 def _invite_form(world: World, actor: Actor, params: dict[str, Any]) -> dict[str, Any]:
     return {"data": {"email": f"invited-{world.next()}@invited.test", "role": "assistant"}}
 
@@ -396,15 +451,17 @@ def _totp_form(world: World, actor: Actor, params: dict[str, Any]) -> dict[str, 
 
 
 SIGNED = "signed in, second factor pending"
+MEAL = {"text": DIARY_TEXT, "portion": "usual"}
 #: The rules by name: the roles they let through, and whether a session that still owes
 #: its second factor passes.  Pinned here rather than read from gutaxis.service.access,
 #: so that loosening a rule there fails the matrix.
 RULES: dict[str, tuple[frozenset[str], bool]] = {
     "anyone": (frozenset(), False),
-    SIGNED: (frozenset({"owner", "practitioner", "assistant"}), True),
+    SIGNED: (frozenset({"owner", "practitioner", "assistant", "patient"}), True),
     "staff": (frozenset({"owner", "practitioner", "assistant"}), False),
     "clinicians": (frozenset({"owner", "practitioner"}), False),
     "owners": (frozenset({"owner"}), False),
+    "patient": (frozenset({"patient"}), False),
 }
 
 
@@ -421,8 +478,11 @@ class Row:
     throwaway_patient: bool = False
     #: the call ends the session it is made with: a new one is made for it
     fresh_session: bool = False
-    #: a name of clinic A that the answer to clinic A's allowed callers holds
+    #: a name of clinic A that the answer to clinic A's allowed callers holds (for the
+    #: portal's routes: that the answer to clinic A's patient holds)
     shows: str = ""
+    #: {entry_id} is a diary entry made for this call (the call deletes it)
+    fresh_entry: bool = False
 
 
 MATRIX: dict[tuple[str, str], Row] = {
@@ -521,6 +581,48 @@ MATRIX: dict[tuple[str, str], Row] = {
                                    shows="practitioner@clinic-a.test"),
     ("GET", "/references"): Row("staff", 200, shows="Alder cohort"),
     ("POST", "/references"): Row("owners", 303, _cohort_upload),
+    # ------------------------------------------------------------------ API: the portal, staff
+    ("GET", "/api/v1/patients/{patient_id}/portal"): Row("staff", 200,
+                                                         shows="aurelia@clinic-a.test"),
+    ("PUT", "/api/v1/patients/{patient_id}/portal"): Row(
+        "clinicians", 200, _json({"primary_symptoms": ["Bloating"], "hide_weight": False})),
+    ("POST", "/api/v1/patients/{patient_id}/portal/invitation"): Row(
+        "clinicians", 201, _json({"email": "aurelia@clinic-a.test"})),
+    ("DELETE", "/api/v1/patients/{patient_id}/portal/access"): Row(
+        "clinicians", 204, throwaway_patient=True),
+    ("GET", "/api/v1/patients/{patient_id}/diary"): Row("staff", 200, shows=DIARY_TEXT),
+    # ------------------------------------------------------------------ API: the portal, patient
+    ("GET", "/api/v1/portal/me"): Row("patient", 200, shows="Aurelia"),
+    ("GET", "/api/v1/portal/diary"): Row("patient", 200, shows=DIARY_TEXT),
+    ("POST", "/api/v1/portal/diary"): Row("patient", 201, _own_meal),
+    ("GET", "/api/v1/portal/diary/{entry_id}"): Row("patient", 200, shows=DIARY_TEXT),
+    ("PUT", "/api/v1/portal/diary/{entry_id}"): Row("patient", 200, _json({"data": MEAL}),
+                                                    shows=DIARY_TEXT),
+    ("DELETE", "/api/v1/portal/diary/{entry_id}"): Row("patient", 204, fresh_entry=True),
+    ("GET", "/api/v1/portal/visits"): Row("patient", 200, shows="2024-03-01"),
+    ("GET", "/api/v1/portal/plan"): Row("patient", 200, shows="Soluble fibre"),
+    ("GET", "/api/v1/portal/timeline"): Row("patient", 200, shows="marker:hscrp"),
+    # ------------------------------------------------------------------ pages: the portal
+    ("GET", "/portal"): Row("patient", 200, shows="Hello, Aurelia"),
+    ("GET", "/portal/diary"): Row("patient", 200, shows=DIARY_TEXT),
+    ("GET", "/portal/diary/new"): Row("patient", 200),
+    ("POST", "/portal/diary"): Row("patient", 303, _form({"kind": "meal", **MEAL})),
+    ("GET", "/portal/diary/{entry_id}"): Row("patient", 200, shows=DIARY_TEXT),
+    ("POST", "/portal/diary/{entry_id}"): Row("patient", 303, _form(MEAL)),
+    ("POST", "/portal/diary/{entry_id}/delete"): Row("patient", 303, fresh_entry=True),
+    ("GET", "/portal/visits"): Row("patient", 200, shows="1 March 2024"),
+    ("GET", "/portal/plan"): Row("patient", 200, shows="Soluble fibre"),
+    ("GET", "/portal/timeline"): Row("patient", 200),
+    ("GET", "/portal/invite/{token}"): Row("anyone", 200),
+    ("POST", "/portal/invite/{token}"): Row("anyone", 303, _portal_accept),
+    # ------------------------------------------------------------------ pages: the portal, staff
+    ("POST", "/patients/{patient_id}/portal/invite"): Row(
+        "clinicians", 200, _form({"email": "aurelia@clinic-a.test"}), shows=PATIENT_NAME),
+    ("POST", "/patients/{patient_id}/portal/revoke"): Row("clinicians", 303,
+                                                          throwaway_patient=True),
+    ("POST", "/patients/{patient_id}/portal"): Row(
+        "clinicians", 303, _form({"symptoms": "Bloating\nTummy pain", "time_zone": "UTC"})),
+    ("GET", "/patients/{patient_id}/diary"): Row("staff", 200, shows=DIARY_TEXT),
 }
 
 
@@ -603,13 +705,13 @@ def test_each_route_has_the_rule_the_matrix_expects(bare_app: FastAPI) -> None:
 
 
 def test_roles_are_the_matrix_columns() -> None:
-    # a new role (the patients of the portal, issue 11) needs its column: what may a
-    # patient reach of their own record, and that another practitioner's patient — or
-    # another patient — is not found
-    assert set(ROLES) == {"owner", "practitioner", "assistant"}, (
+    # a new role needs its column: what it may reach, and that what is not its own is
+    # not found
+    assert set(ROLES) == {"owner", "practitioner", "assistant", "patient"}, (
         f"ROLES is now {ROLES}: add the new role's actors to ACTORS and its rules to MATRIX")
-    assert {a.role for a in STAFF_ACTORS} == set(ROLES)
-    for rule in (ANYONE, SIGNED_IN, STAFF, CLINICIANS, OWNERS):
+    assert {a.role for a in STAFF_ACTORS} | {a.role for a in PATIENT_ACTORS} == set(ROLES)
+    assert {a.clinic for a in PATIENT_ACTORS} == {"A", "B"} and len(PATIENT_ACTORS) == 3
+    for rule in (ANYONE, SIGNED_IN, STAFF, CLINICIANS, OWNERS, PATIENT):
         assert (frozenset(rule.roles), rule.allow_pending_totp) == RULES[rule.name], rule
 
 
@@ -624,6 +726,8 @@ def _expected(row: Row, path: str, actor: Actor) -> str:
         return "forbidden"
     if actor.clinic == "B" and "{" in path:
         return "not found"
+    if row.rule == "patient" and "{" in path and actor.key != "patient":
+        return "not found"  # the portal's objects are the patient's own: another patient's
     return "allowed"
 
 
@@ -636,6 +740,10 @@ def _call(world: World, method: str, path: str, row: Row, actor: Actor
         params["patient_id"], params["patient_name"] = world.throwaway_patient()
     if "{token_id}" in path:
         params["token_id"] = world.spare_token(actor)
+    if "{token}" in path:
+        params["token"] = world.portal_link()
+    if row.fresh_entry:
+        params["entry_id"] = world.fresh_entry()
     url = path.format(**params)
     page = not path.startswith("/api/")
     call = row.body(world, actor, params) if row.body else {}
@@ -714,7 +822,12 @@ def test_access_matrix(world: World, route: tuple[str, str]) -> None:
             leaked = [m for m in CLINIC_A_MARKERS if m in response.text]
             if leaked:
                 problem = f"the answer holds clinic A's {leaked}: {response.text[:300]}"
-        if problem is None and expected == "allowed" and actor.clinic == "A" and row.shows \
+        if problem is None and actor.role == "patient" and actor.key != "patient":
+            leaked = [m for m in PATIENT_A_MARKERS if m in response.text]
+            if leaked:
+                problem = f"the answer holds the patient's {leaked}: {response.text[:300]}"
+        shown_to = actor.key == "patient" if row.rule == "patient" else actor.clinic == "A"
+        if problem is None and expected == "allowed" and shown_to and row.shows \
                 and row.shows not in response.text:
             problem = f"the answer lacks {row.shows!r}: {response.text[:300]}"
         if problem is not None:

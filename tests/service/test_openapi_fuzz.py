@@ -12,7 +12,9 @@ plus this module's own: every error answer has the one error shape.
 
 Real objects exist before the run (a patient with a visit whose microbiome
 upload and labs are parsed and whose profile is done, a plan item, a spare
-patient and a spare token for the deleting operations) and half of each
+patient and a spare token for the deleting operations; the patient's portal
+account and a diary entry, whose operations are called as the patient) and
+half of each
 operation's cases use their ids, so that the cases reach the code behind the
 look-ups, not only the 404.  Destructive operations run last.
 
@@ -34,6 +36,7 @@ from hypothesis import strategies as st
 from schemathesis import GenerationMode
 from schemathesis.python import asgi
 
+from builders.portal import patient_account
 from builders.practice import bearer, make_user, run_jobs
 from gutaxis import io as gio
 from gutaxis.service.context import AppContext
@@ -45,7 +48,9 @@ ANONYMOUS_EXAMPLES = 3
 #: The operations anyone may call (every other one answers 401 without credentials).
 PUBLIC = {"POST /api/v1/session", "POST /api/v1/invitations/accept"}
 #: Operations that remove what later cases need: they run last, in this order.
-LAST = ("DELETE /api/v1/patients/{patient_id}", "DELETE /api/v1/session",
+LAST = ("DELETE /api/v1/portal/diary/{entry_id}",
+        "DELETE /api/v1/patients/{patient_id}/portal/access",
+        "DELETE /api/v1/patients/{patient_id}", "DELETE /api/v1/session",
         "DELETE /api/v1/tokens/{token_id}")
 LABS = ("sample_id,marker,value,unit\n"
         "ERR1331798,LPS,120.5,pg/mL\n"
@@ -86,8 +91,13 @@ def _label(operation: Any) -> str:
     return f"{operation.method.upper()} {operation.path}"
 
 
-def _objects(client: TestClient, ctx: AppContext) -> tuple[dict[str, str], dict[str, int], int]:
-    """Make the objects the cases aim at: the owner's header, ids by name, a spare patient."""
+def _objects(client: TestClient, ctx: AppContext
+             ) -> tuple[dict[str, str], dict[str, int], int, dict[str, str]]:
+    """Make the objects the cases aim at: the owner's header, ids by name, a spare patient.
+
+    And the patient's headers (their session and CSRF token): the portal's
+    operations are theirs.
+    """
     make_user(ctx, "Fuzz clinic", "owner@fuzz.example", "owner")
     auth = bearer(client, "owner@fuzz.example")
     spare_token = client.post("/api/v1/tokens", json={"name": "spare"}, headers=auth)
@@ -112,10 +122,17 @@ def _objects(client: TestClient, ctx: AppContext) -> tuple[dict[str, str], dict[
     item = client.post(f"/api/v1/patients/{patient}/plan", headers=auth,
                        json={"title": "Fibre, slowly more", "step": "repair"})
     assert item.status_code == 201, item.text
+    staff = make_user(ctx, "Fuzz clinic", "practitioner@fuzz.example", "practitioner")
+    account = patient_account(ctx, staff, "patient@fuzz.example", patient_id=patient,
+                              symptoms=("Bloating",))
+    client.cookies.clear()
+    entry = client.post("/api/v1/portal/diary", headers=account.api,
+                        json={"kind": "stool", "data": {"bristol": 4}})
+    assert entry.status_code == 201, entry.text
     ids = {"patient_id": patient, "visit_id": visit, "upload_id": upload.json()["id"],
            "job_id": upload.json()["job"], "item_id": item.json()["id"],
-           "token_id": spare_token.json()["id"]}
-    return auth, ids, spare
+           "token_id": spare_token.json()["id"], "entry_id": entry.json()["id"]}
+    return auth, ids, spare, account.api
 
 
 def _fuzz(operation: Any, session: asgi.ASGIClient, headers: dict[str, str],
@@ -148,7 +165,7 @@ def _fuzz(operation: Any, session: asgi.ASGIClient, headers: dict[str, str],
 
 
 def test_fuzz_the_api(client: TestClient, ctx: AppContext) -> None:
-    auth, ids, spare_patient = _objects(client, ctx)
+    auth, ids, spare_patient, patient = _objects(client, ctx)
     document = client.get("/api/v1/openapi.json").json()
     schema = schemathesis.openapi.from_dict(document)
     operations = [result.ok() for result in schema.get_all_operations()]
@@ -173,7 +190,8 @@ def test_fuzz_the_api(client: TestClient, ctx: AppContext) -> None:
             real["patient_id"] = spare_patient
         _fuzz(operation, session, {}, real or None, ANONYMOUS_EXAMPLES,
               None if label in PUBLIC else unauthenticated)
-        statuses = _fuzz(operation, session, auth, real or None, EXAMPLES)
+        caller = patient if operation.path.startswith("/api/v1/portal/") else auth
+        statuses = _fuzz(operation, session, caller, real or None, EXAMPLES)
         if real and not operation.body and not any(200 <= s < 300 for s in statuses):
             missed.append(f"{label}: {sorted(statuses)}")
     # the cases with the real ids reached the objects, not only the 404 of a missing one
