@@ -30,6 +30,7 @@ import pytest
 
 from builders.reference import synthetic_study
 from gutaxis import DistanceMatrix, Study
+from gutaxis import challenge as gchallenge
 from gutaxis import cohort as gcohort
 from gutaxis import commands as gcommands
 from gutaxis import composition as gcomposition
@@ -287,6 +288,17 @@ CASES: list[Case] = [
     (gio.infer_taxonomy_scheme, (None,), {}, InputError, r"study must be a Study; got None"),
 
     # --- gutaxis.commands
+    (gcommands.ChallengeOptions, (), {"diary": MISSING}, InputError,
+     r"DIARY .*no-such-file.tsv: no such file"),
+    (gcommands.ChallengeOptions, (), {"diary": TABLE, "challenges": FOLDER}, InputError,
+     r"--challenges .*: is a folder; expected a file"),
+    (gcommands.ChallengeOptions, (), {"diary": TABLE, "carryover_days": -2}, ValidationError,
+     r"--carryover-days must be 0 or more; got -2"),
+    (gcommands.run_challenge, (TABLE,), {}, InputError, r"options must be a ChallengeOptions"),
+    (gcommands.run_challenge, (Make(lambda e: gcommands.ChallengeOptions(diary=e.table)),), {},
+     FormatError, r"table.tsv: line 1: expected the header time,kind,item,value"),
+    (gcommands.food_groups_of, ("foods.yaml",), {}, InputError,
+     r"catalog must be a FoodCatalog.*load_food_catalog"),
     (gcommands.TableOptions, (), {"table": MISSING}, InputError,
      r"TABLE .*no-such-file.tsv: no such file"),
     (gcommands.TableOptions, (), {"table": FOLDER}, InputError, r"is a folder; expected a file"),
@@ -520,6 +532,52 @@ CASES: list[Case] = [
      r"path must be a path \(a str or os.PathLike\); got int 3"),
     (gknowledge.load_bristol_scale, (BINARY,), {}, FormatError,
      r"binary.bin: byte 128 is not UTF-8 text.*bristol.yaml"),
+
+    (gknowledge.load_challenge_knowledge, (MISSING,), {}, FormatError,
+     r"no-such-file.tsv: cannot read the file.*challenge.yaml"),
+    (gknowledge.load_challenge_knowledge, (EMPTY,), {}, FormatError,
+     r"empty.tsv: the file is empty; expected a YAML document \(ChallengeKnowledge"),
+
+    # --- gutaxis.challenge
+    (gchallenge.read_diary, (MISSING,), {}, FormatError,
+     r"no-such-file.tsv: cannot read the diary"),
+    (gchallenge.read_diary, (EMPTY,), {}, FormatError,
+     r"empty.tsv: empty file; expected the header time,kind,item,value"),
+    (gchallenge.read_diary, (BINARY,), {}, FormatError, r"binary.bin: not UTF-8 text"),
+    (gchallenge.read_diary, (TABLE,), {}, FormatError,
+     r"table.tsv: line 1: expected the header time,kind,item,value"),
+    (gchallenge.read_diary, (42,), {}, InputError, r"must be a path"),
+    (gchallenge.read_challenges, (MISSING,), {}, FormatError,
+     r"no-such-file.tsv: cannot read the challenges"),
+    (gchallenge.read_challenges, (TABLE,), {}, FormatError,
+     r"line 1: expected the header food_group,start,end"),
+    (gchallenge.diary_from_rows, ("2026-03-01,symptom,pain,3",), {}, ValidationError,
+     r"expected rows of \(time, kind, item, value\); got a text"),
+    (gchallenge.diary_from_rows, ([("2026-03-01", "symptom", "pain", 11)],), {},
+     ValidationError, r"diary: row 1: field 'value': symptom 'pain': the score from 0"),
+    (gchallenge.challenges_from_steps, ([],), {}, FormatError, r"challenges: no challenges"),
+    (gchallenge.challenges_from_steps, ([("gluten", "2026-03-01", False)],), {},
+     ValidationError, r"expected \(food_group, ChallengeStep, sham\) rows"),
+    (gchallenge.diary_csv, ("DIARY.csv",), {}, InputError, r"diary must be a Diary"),
+    (gchallenge.challenges_csv, (["gluten"],), {}, InputError,
+     r"challenges\[\] must be a Challenge"),
+    (gchallenge.challenge_verdicts, (TABLE, []), {}, InputError,
+     r"diary must be a Diary.*read_diary"),
+    (gchallenge.challenge_verdicts, (Make(lambda e: gchallenge.diary_from_rows(
+        [("2026-03-01", "symptom", "pain", 3)])), ["gluten"]), {}, InputError,
+     r"challenges\[\] must be a Challenge"),
+    (gchallenge.VerdictOptions, (), {"decision": 0.4}, ValidationError,
+     r"decision must be in \(0.5, 1\); got 0.4"),
+    (gchallenge.VerdictOptions, (), {"carryover_days": -1}, ValidationError,
+     r"carryover_days must be >= 0"),
+    (gchallenge.diary_suspects, ("DIARY.csv",), {}, InputError, r"diary must be a Diary"),
+    (gchallenge.diary_suspects, (Make(lambda e: gchallenge.diary_from_rows(
+        [("2026-03-01", "symptom", "pain", 3)])),), {"groups_of": {"bread": "gluten"}},
+     ValidationError, r"groups_of must map a diary item to a set of names; got dict"),
+    (gchallenge.SuspectOptions, (), {"fdr": 2.0}, ValidationError,
+     r"fdr must be between 0 and 1; got 2.0"),
+    (gchallenge.SuspectOptions, (), {"windows": ((24.0, 4.0),)}, ValidationError,
+     r"a lag window needs 0 <= low < high hours; got \(24.0, 4.0\)"),
 
     # --- gutaxis.markers
     (gmarkers.marker_panel, (Make(lambda e: e.small.samples), ["Nope"]), {}, NotFoundError,
@@ -879,7 +937,8 @@ CASES: list[Case] = [
 #: constructors of ``gutaxis.Study`` and ``gutaxis.DistanceMatrix`` and
 #: ``Tree.from_newick``.
 SCOPE = ("io", "commands", "cohort", "diversity", "indices", "knowledge", "markers", "reference",
-         "profile", "composition", "ordination", "stats", "measures", "outputs", "selection")
+         "profile", "composition", "ordination", "stats", "measures", "outputs", "selection",
+         "challenge")
 
 #: The functions and classes of :data:`SCOPE` that take no value from a user, with the reason
 #: (constants are not callables and need no entry).
@@ -889,7 +948,10 @@ NO_USER_INPUT: dict[str, set[str]] = {
            "QzaArtifact", "ExampleDataset", "Limits"},
     # the records the run_* functions return
     "commands": {"DiversityResult", "AnalysisResult", "IndicesResult", "ReferenceResult",
-                 "ProfileResult", "DemoResult"},
+                 "ProfileResult", "DemoResult", "ChallengeResult"},
+    # records the readers and the statistics fill in
+    "challenge": {"Diary", "Challenge", "ChallengeStep", "Verdict", "SuspectReport",
+                  "SuspectTest"},
     # the result record; the types of the progress callbacks
     "cohort": {"CohortAnalysis", "StepCallback", "FoldCallback"},
     "diversity": {"alpha_metrics", "beta_metrics",  # no argument
@@ -902,7 +964,8 @@ NO_USER_INPUT: dict[str, set[str]] = {
                   "ChainLink", "Condition", "InterventionCatalog", "Intervention",
                   "LinkTrigger", "Synonym", "SynonymName",
                   "FoodCatalog", "FoodGroup", "Food", "GroupMembership", "BristolScale",
-                  "BristolType",
+                  "BristolType", "ChallengeKnowledge", "MeaningfulWorsening",
+                  "ProtocolTemplate", "DayRange",
                   "Spelling",  # made by TaxaCatalog.spellings from a loaded catalogue
                   "gmhi_species_sets",  # no argument
                   "normalise_taxon",  # takes any value (as text)

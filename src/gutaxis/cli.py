@@ -23,6 +23,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from gutaxis._version import __version__
+from gutaxis.challenge import DEFAULT_CARRYOVER_DAYS
 from gutaxis.cohort import CohortParameters
 from gutaxis.commands import (
     AnalysisOptions,
@@ -537,6 +538,93 @@ def reference_build(
         console.print(f"[yellow]left out[/] {len(samples)} sample(s) with {reason}: {shown} "
                       "(all in reference.json, under excluded)", highlight=False)
     _written(result.write(out, overwrite=overwrite), {"reference": "reference"})
+
+
+# ------------------------------------------------------------------ challenge
+challenge_app = typer.Typer(
+    help="Food challenges judged from a food-and-symptom diary, and diary suspects.",
+    no_args_is_help=True, rich_markup_mode=None)
+app.add_typer(challenge_app, name="challenge")
+
+
+@challenge_app.command("verdicts")
+def challenge_verdicts_command(
+    diary: Annotated[Path, typer.Argument(
+        metavar="DIARY", help="The diary: CSV with columns time,kind,item,value (kind: food, "
+                              "symptom, stool, sleep, stress, medication). Example: DIARY.csv")],
+    out: Out,
+    challenges: Annotated[Path | None, typer.Option(
+        help="The challenges: CSV with columns food_group,start,end,portion,sham (one row per "
+             "challenge, or per day of rising portions). Without it only the diary suspects "
+             "are computed. Example: --challenges CHALLENGES.csv")] = None,
+    symptoms: Annotated[str | None, typer.Option(
+        help="Comma-separated primary symptoms (default: every symptom scored in the diary). "
+             "Example: --symptoms bloating,pain")] = None,
+    carryover_days: Annotated[int, typer.Option(
+        help="Days after a challenge modelled as carry-over. Example: --carryover-days 2")]
+    = DEFAULT_CARRYOVER_DAYS,
+    food_catalog: Annotated[bool, typer.Option(
+        "--food-catalog/--no-food-catalog",
+        help="Test diary suspects by the food catalogue's groups (default) or each diary item "
+             "as written.")] = True,
+    overwrite: Overwrite = False,
+    verbose: Verbose = False,
+) -> None:
+    """Judge food challenges against the own baseline (or sham); list diary suspects.
+
+    Writes OUT/verdicts.json (per challenge and primary symptom: effect, 90 %
+    interval, probability above the meaningful worsening, verdict: likely
+    trigger, likely tolerated or inconclusive) and OUT/suspects.json (foods
+    to test with a challenge, with false-discovery-rate control).
+
+    Example: gutaxis challenge verdicts DIARY.csv --challenges CHALLENGES.csv --out verdicts/
+    """
+    from gutaxis.commands import ChallengeOptions, run_challenge
+
+    _logging(verbose)
+    options = ChallengeOptions(diary=diary, challenges=challenges, symptoms=_split(symptoms),
+                               carryover_days=carryover_days, food_catalog=food_catalog)
+    options.check_output(out, overwrite=overwrite)
+    result = run_challenge(options)
+    if result.verdicts:
+        compared = {v.compared_with for v in result.verdicts}
+        title = ("Challenges, each against the sham (blinded) challenges" if compared == {"sham"}
+                 else "Challenges, each against the patient's own level without it"
+                 if compared == {"baseline"} else "Challenges")
+        table = Table(title=title, title_justify="left")
+        for column in ("food group", "symptom", "change (90 % interval)", "counts from",
+                       "P(above)", "verdict"):
+            table.add_column(column)
+        numbered = any(v.challenge != "1" for v in result.verdicts)
+        for v in result.verdicts:
+            change = ("—" if v.effect is None or v.interval is None else
+                      f"{v.effect:+.1f} ({v.interval[0]:+.1f} to {v.interval[1]:+.1f})")
+            name = v.food_group + (f" #{v.challenge}" if numbered and v.challenge != "pooled"
+                                   else " (pooled)" if v.challenge == "pooled" else "")
+            table.add_row(escape(name), escape(v.symptom), change,
+                          "—" if v.threshold is None else f"+{v.threshold:.1f}",
+                          "—" if v.p_above_threshold is None else f"{v.p_above_threshold:.2f}",
+                          v.verdict)
+        out_console.print(table)
+        for v in result.verdicts:
+            if v.note and v.effect is None:
+                console.print(f"[yellow]{escape(v.food_group)} / {escape(v.symptom)}[/]: "
+                              f"{escape(v.note)}", highlight=False)
+        if "baseline" in compared:
+            console.print("Open challenges: a worsening because the food is expected to harm "
+                          "(nocebo) counts as an effect; blinded challenges against sham tell "
+                          "them apart.", highlight=False)
+    gauge = result.suspects.gauge()
+    console.print(escape(gauge["summary"]), highlight=False)
+    for s in result.suspects.suspects:
+        console.print(f"suspect: {escape(s.food)} → {escape(s.symptom)} "
+                      f"({s.window_hours[0]:g}–{s.window_hours[1]:g} h after eating; "
+                      f"{s.effect:+.1f} points, q = {s.q_value:.2f}): {s.label}",
+                      highlight=False)
+    console.print("These results support, and do not replace, a clinician's judgement.",
+                  style="dim", highlight=False)
+    _written(result.write(out, overwrite=overwrite),
+             {"verdicts": "verdicts", "suspects": "suspects"})
 
 
 # -------------------------------------------------------------------- profile

@@ -18,6 +18,8 @@ function that reads and computes but writes nothing, and a result class whose
   :func:`run_reference_build`, :class:`ReferenceResult`
 - ``gutaxis profile``: :class:`ProfileOptions`, :func:`run_profile`,
   :class:`ProfileResult`
+- ``gutaxis challenge verdicts``: :class:`ChallengeOptions`, :func:`run_challenge`,
+  :class:`ChallengeResult`
 - ``gutaxis demo``: a folder, :func:`run_demo`, :class:`DemoResult`
 
 Examples
@@ -31,6 +33,13 @@ Examples
 
 from gutaxis.commands._inputs import TableOptions, default
 from gutaxis.commands.analyze import ANALYSIS_FILES, AnalysisOptions, AnalysisResult, run_analysis
+from gutaxis.commands.challenge import (
+    CHALLENGE_FILES,
+    ChallengeOptions,
+    ChallengeResult,
+    food_groups_of,
+    run_challenge,
+)
 from gutaxis.commands.demo import DEMO_MARKERS, DEMO_REFERENCE, DemoResult, run_demo
 from gutaxis.commands.diversity import (
     DIVERSITY_FILES,
@@ -50,4 +59,5 @@ __all__ = [
     "ReferenceOptions", "ReferenceResult", "run_reference_build",
     "ProfileOptions", "ProfileResult", "run_profile",
     "DemoResult", "run_demo", "DEMO_MARKERS", "DEMO_REFERENCE",
+    "ChallengeOptions", "ChallengeResult", "run_challenge", "CHALLENGE_FILES", "food_groups_of",
 ]

@@ -26,6 +26,9 @@ The chain (``chain.yaml``)
 Options (``interventions.yaml``)
     :func:`load_interventions`, :class:`InterventionCatalog`,
     :class:`Intervention`, :class:`LinkTrigger`, :data:`STEP_IDS`.
+Challenges (``challenge.yaml``)
+    :func:`load_challenge_knowledge`, :class:`ChallengeKnowledge`,
+    :class:`MeaningfulWorsening`, :class:`ProtocolTemplate`, :class:`DayRange`.
 Foods (``foods.yaml``)
     :func:`load_food_catalog`, :class:`FoodCatalog`, :class:`FoodGroup`,
     :class:`Food`, :class:`GroupMembership`: foods, the elimination and FODMAP
@@ -48,6 +51,13 @@ from gutaxis.knowledge._chain import (
     Condition,
     load_chain,
     source_label,
+)
+from gutaxis.knowledge._challenge import (
+    ChallengeKnowledge,
+    DayRange,
+    MeaningfulWorsening,
+    ProtocolTemplate,
+    load_challenge_knowledge,
 )
 from gutaxis.knowledge._foods import (
     Food,
@@ -94,4 +104,6 @@ __all__ = [
     "InterventionCatalog", "Intervention", "LinkTrigger", "STEP_IDS", "load_interventions",
     "FoodCatalog", "FoodGroup", "Food", "GroupMembership", "load_food_catalog",
     "BristolScale", "BristolType", "load_bristol_scale",
+    "ChallengeKnowledge", "MeaningfulWorsening", "ProtocolTemplate", "DayRange",
+    "load_challenge_knowledge",
 ]
