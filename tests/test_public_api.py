@@ -579,6 +579,16 @@ CASES: list[Case] = [
     (gchallenge.SuspectOptions, (), {"windows": ((24.0, 4.0),)}, ValidationError,
      r"a lag window needs 0 <= low < high hours; got \(24.0, 4.0\)"),
 
+    (gchallenge.ProtocolSpec, (), {"groups": (), "elimination_start": Make(
+        lambda e: __import__("datetime").date(2026, 3, 1)), "elimination_days": 21},
+     ValidationError, r"groups: name at least one food group to remove"),
+    (gchallenge.ProtocolSpec, (("egg",), "2026-03-01", 21), {}, InputError,
+     r"elimination_start must be a date"),
+    (gchallenge.build_calendar, ("spec", {}, None), {}, InputError, r"spec must be a ProtocolSpec"),
+    (gchallenge.challenge_order, (("gluten",),), {}, InputError, r"spec must be a ProtocolSpec"),
+    (gchallenge.back_at_baseline, ([], {}, None, None), {}, ValidationError,
+     r"scores and baseline must map each symptom"),
+
     # --- gutaxis.markers
     (gmarkers.marker_panel, (Make(lambda e: e.small.samples), ["Nope"]), {}, NotFoundError,
      r"marker column\(s\) not found in metadata: 'Nope'. Available: Subject"),
@@ -951,7 +961,7 @@ NO_USER_INPUT: dict[str, set[str]] = {
                  "ProfileResult", "DemoResult", "ChallengeResult"},
     # records the readers and the statistics fill in
     "challenge": {"Diary", "Challenge", "ChallengeStep", "Verdict", "SuspectReport",
-                  "SuspectTest"},
+                  "SuspectTest", "Calendar", "CalendarChallenge"},
     # the result record; the types of the progress callbacks
     "cohort": {"CohortAnalysis", "StepCallback", "FoldCallback"},
     "diversity": {"alpha_metrics", "beta_metrics",  # no argument

@@ -44,6 +44,7 @@ is made afresh for it.
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import os
 import shutil
 import time
@@ -80,7 +81,7 @@ from gutaxis.service.access import (
 from gutaxis.service.jobs import run_next_job, run_pending
 from gutaxis.service.models import ROLES, STAFF_ROLES, Job, Profile, Upload, User
 from gutaxis.service.pages import LOGIN_CSRF_COOKIE
-from gutaxis.service.services import accounts, diary, patients, portal
+from gutaxis.service.services import accounts, diary, patients, portal, protocols
 from gutaxis.service.services.profiles import BUNDLED_FOLDER
 
 POSTGRES_SERVER = os.environ.get("GUTAXIS_TEST_POSTGRES",
@@ -340,6 +341,16 @@ def _build_world(client: TestClient, app: FastAPI, backend: str) -> World:
                                   patient_id=records[actor.key], name="Basil Other")
         creds[actor.key] = Credentials(account.principal, "", account.session, account.csrf)
     ids["entry_id"] = world.fresh_entry()
+    # protocols whose first challenge is under way today (the stop routes stop it): the
+    # patient's (gluten), and the other patients' own (egg: their answers must not show gluten)
+    start = (dt.date.today() - dt.timedelta(days=14)).isoformat()
+    with ctx.transaction() as db:
+        for staff, patient_id, group in (
+                ("practitioner", ids["patient_id"], "gluten"),
+                ("practitioner", creds["other_patient"].principal.patient_id, "egg"),
+                ("other_clinic_owner", ids["b_patient_id"], "egg")):
+            protocols.create_protocol(db, creds[staff].principal, patient_id, {
+                "groups": [group], "elimination_days": 14, "elimination_start": start})
     return world
 
 
@@ -441,6 +452,28 @@ def _erase_form(world: World, actor: Actor, params: dict[str, Any]) -> dict[str,
 
 def _patient_form(world: World, actor: Actor, params: dict[str, Any]) -> dict[str, Any]:
     return {"data": {"name": PATIENT_NAME, "birth_date": "1980-04-02", "sex": "female"}}
+
+
+def _fresh_protocol(world: World, actor: Actor, params: dict[str, Any]) -> dict[str, Any]:
+    """Give the call's throwaway patient a protocol (the call ends it)."""
+    ctx = world.app.state.ctx
+    with ctx.transaction() as db:
+        owner = db.scalars(select(User).where(User.email == "owner@clinic-a.test")).one()
+        staff = Principal(owner.id, owner.clinic_id, "owner", owner.email, "", "token")
+        protocols.create_protocol(db, staff, params["patient_id"], {
+            "groups": ["egg"], "elimination_days": 7,
+            "elimination_start": dt.date.today().isoformat()})
+    return {}
+
+
+def _new_protocol(world: World, actor: Actor, params: dict[str, Any]) -> dict[str, Any]:
+    return {"json": {"groups": ["gluten", "lactose"], "template": "low_fodmap",
+                     "elimination_start": dt.date.today().isoformat()}}
+
+
+def _new_protocol_form(world: World, actor: Actor, params: dict[str, Any]) -> dict[str, Any]:
+    return {"data": {"groups": ["gluten", "lactose"], "template": "low_fodmap",
+                     "elimination_start": dt.date.today().isoformat()}}
 
 
 def _totp_form(world: World, actor: Actor, params: dict[str, Any]) -> dict[str, Any]:
@@ -623,6 +656,25 @@ MATRIX: dict[tuple[str, str], Row] = {
     ("POST", "/patients/{patient_id}/portal"): Row(
         "clinicians", 303, _form({"symptoms": "Bloating\nTummy pain", "time_zone": "UTC"})),
     ("GET", "/patients/{patient_id}/diary"): Row("staff", 200, shows=DIARY_TEXT),
+    # ------------------------------------------------------------------ protocols (challenges)
+    ("GET", "/api/v1/patients/{patient_id}/protocol"): Row("staff", 200, shows="gluten"),
+    ("POST", "/api/v1/patients/{patient_id}/protocol"): Row("clinicians", 201, _new_protocol,
+                                                            throwaway_patient=True),
+    ("POST", "/api/v1/patients/{patient_id}/protocol/stop"): Row(
+        "clinicians", 200, _json({"position": 0})),
+    ("POST", "/api/v1/patients/{patient_id}/protocol/end"): Row(
+        "clinicians", 204, _fresh_protocol, throwaway_patient=True),
+    ("GET", "/api/v1/portal/protocol"): Row("patient", 200, shows="gluten"),
+    ("POST", "/api/v1/portal/protocol/stop"): Row("patient", 200, _json({"position": 0})),
+    ("GET", "/patients/{patient_id}/protocol"): Row("staff", 200, shows=PATIENT_NAME),
+    ("POST", "/patients/{patient_id}/protocol"): Row("clinicians", 303, _new_protocol_form,
+                                                     throwaway_patient=True),
+    ("POST", "/patients/{patient_id}/protocol/stop"): Row("clinicians", 303,
+                                                          _form({"position": "0"})),
+    ("POST", "/patients/{patient_id}/protocol/end"): Row("clinicians", 303, _fresh_protocol,
+                                                         throwaway_patient=True),
+    ("GET", "/portal/tests"): Row("patient", 200, shows="Gluten"),
+    ("POST", "/portal/tests/stop"): Row("patient", 303, _form({"position": "0"})),
 }
 
 

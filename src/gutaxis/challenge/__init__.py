@@ -14,6 +14,9 @@ Verdicts (one challenge at a time, against the patient's own baseline or sham)
 Suspects (the diary alone, false-discovery-rate control)
     :func:`diary_suspects`, :class:`SuspectOptions`, :class:`SuspectReport`,
     :class:`SuspectTest`.
+Protocols (the calendar of elimination and one-at-a-time challenges)
+    :class:`ProtocolSpec`, :func:`build_calendar`, :class:`Calendar`,
+    :class:`CalendarChallenge`, :func:`back_at_baseline`, :func:`challenge_order`.
 Validation
     :mod:`gutaxis.challenge.simulate` (diaries with known truth) and
     :mod:`gutaxis.challenge.naive` (the days-with-versus-without method apps use).
@@ -32,6 +35,8 @@ __all__ = [
     "INCONCLUSIVE", "LIKELY_TOLERATED", "LIKELY_TRIGGER", "Verdict", "VerdictOptions",
     "challenge_verdicts", "diary_suspects", "SuspectOptions", "SuspectReport", "SuspectTest",
     "DEFAULT_CARRYOVER_DAYS",
+    "ProtocolSpec", "build_calendar", "Calendar", "CalendarChallenge", "back_at_baseline",
+    "challenge_order",
 ]
 
 _LAZY = {name: "diary" for name in ("KINDS", "PORTIONS", "Challenge", "ChallengeStep", "Diary",
@@ -42,5 +47,8 @@ _LAZY.update({name: "verdicts" for name in ("INCONCLUSIVE", "LIKELY_TOLERATED", 
                                             "Verdict", "VerdictOptions", "challenge_verdicts")})
 _LAZY.update({name: "suspects" for name in ("diary_suspects", "SuspectOptions", "SuspectReport",
                                             "SuspectTest")})
+_LAZY.update({name: "protocol" for name in ("ProtocolSpec", "build_calendar", "Calendar",
+                                            "CalendarChallenge", "back_at_baseline",
+                                            "challenge_order")})
 
 __getattr__ = _lazy_attributes(__name__, _LAZY)

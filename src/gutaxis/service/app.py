@@ -106,7 +106,14 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
         On start it migrates the database, sets up the bundled reference and
         (``settings.run_worker``) starts the job worker; on stop it stops it.
     """
-    from gutaxis.service import api, pages, portal_api, portal_pages
+    from gutaxis.service import (
+        api,
+        pages,
+        portal_api,
+        portal_pages,
+        protocol_api,
+        protocol_pages,
+    )
     from gutaxis.service.jobs import Worker
 
     ctx = AppContext(settings, engine)
@@ -134,6 +141,8 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
     app.include_router(portal_api.router)
     app.include_router(pages.router)
     app.include_router(portal_pages.router)
+    app.include_router(protocol_api.router)
+    app.include_router(protocol_pages.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     _install_handlers(app)
 

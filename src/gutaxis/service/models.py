@@ -35,7 +35,7 @@ from gutaxis.service.db import utcnow
 __all__ = ["Base", "Clinic", "User", "Invitation", "AuthSession", "ApiToken", "LoginFailure",
            "Patient", "Visit", "Upload", "LabValue", "Job", "Reference", "Profile",
            "VisitMeasure", "PlanItem", "PlanEvent", "AuditEvent", "PortalAccount",
-           "PortalInvitation", "DiaryEntry", "DiaryVersion",
+           "PortalInvitation", "DiaryEntry", "DiaryVersion", "ChallengeProtocol",
            "ROLES", "STAFF_ROLES", "PLAN_STATUSES", "JOB_STATUSES", "UPLOAD_KINDS"]
 
 #: Staff roles, most rights first (see :mod:`gutaxis.service.access`).
@@ -452,3 +452,35 @@ class DiaryVersion(Base):
     data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
     user_id: Mapped[int | None] = _fk("user_account.id", nullable=True, cascade=False)
+
+
+class ChallengeProtocol(Base):
+    """An elimination diet and its reintroduction challenges, as the practitioner set them.
+
+    The calendar is not stored: :func:`gutaxis.challenge.build_calendar` lays it
+    out from these settings and the diary each time (a washout lasts until the
+    symptoms are back), so only what the people decided is kept: the settings,
+    the order's ``seed`` (the blinded key: which capsule is a sham), the days a
+    challenge was stopped early (``stops``: position → ISO date), and when the
+    protocol ended.  One active protocol per patient.
+    """
+
+    __tablename__ = "challenge_protocol"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    clinic_id: Mapped[int] = _fk("clinic.id")
+    patient_id: Mapped[int] = _fk("patient.id")
+    #: The knowledge base's template (``challenge.yaml``), or "" for the practitioner's own.
+    template: Mapped[str] = mapped_column(String(60), default="")
+    groups: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    elimination_start: Mapped[dt.date] = mapped_column(Date)
+    elimination_days: Mapped[int] = mapped_column(Integer)
+    challenge_days: Mapped[int] = mapped_column(Integer)
+    washout_min_days: Mapped[int] = mapped_column(Integer)
+    randomised: Mapped[bool] = mapped_column(Boolean, default=False)
+    repeats: Mapped[int] = mapped_column(Integer, default=1)
+    shams: Mapped[int] = mapped_column(Integer, default=0)
+    seed: Mapped[int] = mapped_column(Integer, default=0)
+    stops: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    created_by: Mapped[int | None] = _fk("user_account.id", nullable=True, cascade=False)
+    ended_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)

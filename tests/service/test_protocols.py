@@ -1,0 +1,192 @@
+"""Elimination-and-reintroduction protocols in the application: set up, followed, judged.
+
+Every test runs on SQLite and on PostgreSQL.  The patient's diary is written
+through the diary service as the portal writes it; "today" is the real date,
+so the protocols are dated relative to it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from typing import Any
+
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+
+from builders.portal import PatientAccount, patient_account
+from builders.practice import PASSWORD, make_user
+from gutaxis.service.access import SESSION_COOKIE
+from gutaxis.service.context import AppContext
+from gutaxis.service.models import AuditEvent
+from gutaxis.service.services import diary, protocols
+
+HTML = {"Accept": "text/html"}
+API = "/api/v1"
+TODAY = dt.date.today()
+
+
+def _csrf(page: str) -> str:
+    found = re.search(r'name="csrf_token" value="([^"]+)"', page)
+    assert found, page[:500]
+    return found.group(1)
+
+
+def _staff_page(client: TestClient, email: str) -> tuple[dict[str, str], str]:
+    client.cookies.clear()
+    form = client.get("/login", headers=HTML)
+    response = client.post("/login", headers=HTML, follow_redirects=False, data={
+        "email": email, "password": PASSWORD, "csrf_token": _csrf(form.text)})
+    assert response.status_code == 303, response.text
+    session = client.cookies[SESSION_COOKIE]
+    client.cookies.clear()
+    headers = {**HTML, "Cookie": f"{SESSION_COOKIE}={session}"}
+    return headers, _csrf(client.get("/patients", headers=headers).text)
+
+
+def _scores(ctx: AppContext, who: PatientAccount, start: dt.date, days: int,
+            bumps: dict[int, float], *, private_days: dict[int, float] | None = None) -> None:
+    """One Bloating score a day at 20:00, about 3, raised on the ``bumps`` days."""
+    pattern = (3, 2, 3, 4, 3, 3, 2)
+    with ctx.transaction() as db:
+        for d in range(days):
+            at = dt.datetime.combine(start + dt.timedelta(days=d), dt.time(20))
+            score = bumps.get(d, pattern[d % len(pattern)])
+            diary.add_entry(db, who.principal, "symptoms", {"scores": {"Bloating": score}},
+                            at=at)
+        for d, score in (private_days or {}).items():
+            at = dt.datetime.combine(start + dt.timedelta(days=d), dt.time(21))
+            diary.add_entry(db, who.principal, "symptoms", {"scores": {"Bloating": score}},
+                            at=at, private=True)
+
+
+def test_a_blinded_protocol_is_set_up_followed_and_judged_against_sham(
+        client: TestClient, ctx: AppContext) -> None:
+    staff = make_user(ctx, "Clinic A", "pia@a.example", "practitioner")
+    ana = patient_account(ctx, staff, "ana@mail.example", name="Ana Alder",
+                          symptoms=("Bloating",))
+    start = TODAY - dt.timedelta(days=45)
+    headers, csrf = _staff_page(client, "pia@a.example")
+    form = client.get(f"/patients/{ana.patient_id}/protocol", headers=headers)
+    assert "Set up the protocol" in form.text and "Monash" in form.text  # template sources
+    response = client.post(f"/patients/{ana.patient_id}/protocol", headers=headers,
+                           follow_redirects=False, data={
+                               "csrf_token": csrf, "groups": ["fructans", "lactose"],
+                               "template": "low_fodmap", "elimination_start": start.isoformat(),
+                               "shams": "1", "washout_min_days": "2"})
+    assert response.status_code == 303, response.text
+    # order as listed (not randomised): fructans from day 14, lactose from 19, the sham from 24;
+    # the fructans days are 4 points worse, the sham and lactose days are not
+    _scores(ctx, ana, start, 46, {14: 7, 15: 7, 16: 8},
+            private_days={19: 9, 20: 9})  # private: must not count
+    with ctx.transaction() as db:
+        view = protocols.protocol_view(db, staff, ana.patient_id)
+    assert view is not None and view.template is not None
+    assert view.spec.elimination_days == 14  # the template's default, from the knowledge base
+    assert [(c.food_group, c.sham, c.start - start) for c in view.calendar.challenges] == [
+        ("fructans", False, dt.timedelta(14)), ("lactose", False, dt.timedelta(19)),
+        ("sham", True, dt.timedelta(24))]
+    assert view.calendar.finished
+    by_group = {v.food_group: v for v in view.verdicts}
+    assert by_group["fructans"].verdict == "likely trigger"
+    assert by_group["fructans"].compared_with == "sham"
+    assert by_group["lactose"].verdict != "likely trigger"  # the private 9s were left out
+    assert by_group["lactose"].effect < 1.0
+    page = client.get(f"/patients/{ana.patient_id}/protocol", headers=headers).text
+    assert "likely trigger" in page and "verdict-plot" in page and "capsule 3" in page
+    # the patient: finished, so the key and the results are shown, in plain words
+    client.cookies.clear()
+    own = client.get("/portal/tests", headers=ana.cookie).text
+    assert "likely a trigger" in own and "Fructans" in own
+    api = client.get(f"{API}/portal/protocol", headers=ana.api).json()
+    assert api["protocol"]["key_hidden"] is False and api["phase"] == "finished"
+    assert {v["food_group"] for v in api["verdicts"]} == {"fructans", "lactose"}
+    with ctx.sessions() as db:
+        actions = set(db.scalars(select(AuditEvent.action)))
+    assert {"protocol.create", "protocol.read"} <= actions
+
+
+def test_while_blinded_the_patient_sees_capsules_and_can_stop_todays_test(
+        client: TestClient, ctx: AppContext) -> None:
+    staff = make_user(ctx, "Clinic A", "pia@a.example", "practitioner")
+    ben = patient_account(ctx, staff, "ben@mail.example", symptoms=("Bloating",))
+    start = TODAY - dt.timedelta(days=15)  # elimination 14 days: day 2 of the first test
+    with ctx.transaction() as db:
+        protocols.create_protocol(db, staff, ben.patient_id, {
+            "groups": ["gluten"], "elimination_days": "14", "shams": "1",
+            "elimination_start": start.isoformat()})
+    client.cookies.clear()
+    page = client.get("/portal/tests", headers=ben.cookie).text
+    assert "Today: take capsule 1 (usual dose)." in page
+    items = re.findall(r"<li>(.*?)</li>", page.split('<ol class="tests">')[1], re.S)
+    assert items[0].startswith("Leave out Gluten-containing grains")
+    # the tests are named by capsule only: which one is the sham stays hidden
+    assert [i.split(":")[0] for i in items[1:]] == ["Capsule 1", "Capsule 2"]
+    assert "gluten" not in " ".join(items[1:]).lower() and "sham" not in page.lower()
+    api = client.get(f"{API}/portal/protocol", headers=ben.api).json()
+    assert api["protocol"]["key_hidden"] is True and api["verdicts"] == []
+    assert all("food_group" not in c and "sham" not in c for c in api["challenges"])
+    csrf = _csrf(page)
+    response = client.post("/portal/tests/stop", headers=ben.cookie, follow_redirects=False,
+                           data={"csrf_token": csrf, "position": "0"})
+    assert response.status_code == 303
+    with ctx.transaction() as db:
+        view = protocols.protocol_view(db, staff, ben.patient_id)
+    first, second = view.calendar.challenges
+    assert (first.status, first.end) == ("stopped", TODAY)
+    assert second.start == TODAY + dt.timedelta(days=view.spec.washout_min_days + 1)
+    # the practitioner sees the key
+    headers, _ = _staff_page(client, "pia@a.example")
+    staff_page = client.get(f"/patients/{ben.patient_id}/protocol", headers=headers).text
+    assert "Gluten" in staff_page and "sham capsule" in staff_page
+
+
+def test_refusals_name_the_field_and_a_second_protocol_conflicts(
+        client: TestClient, ctx: AppContext) -> None:
+    make_user(ctx, "Clinic A", "pia@a.example", "practitioner")
+    token = client.post(f"{API}/session", json={"email": "pia@a.example",
+                                                "password": PASSWORD})
+    assert token.status_code == 200
+    csrf = token.json()["csrf_token"]
+    patient = client.post(f"{API}/patients", headers={"X-CSRF-Token": csrf},
+                          json={"name": "Cai Cedar"}).json()["id"]
+    url = f"{API}/patients/{patient}/protocol"
+    bad: list[tuple[dict[str, Any], str]] = [
+        ({"groups": ["gluten"], "elimination_start": "soon"}, "elimination_start"),
+        ({"groups": ["pizza"], "elimination_start": TODAY.isoformat()}, "unknown food group"),
+        ({"groups": ["gluten"], "elimination_start": TODAY.isoformat()},
+         "elimination_days: required"),
+        ({"groups": ["gluten"], "elimination_start": TODAY.isoformat(),
+          "elimination_days": 500}, "elimination_days must be a whole number from 1 to 120"),
+        ({"groups": ["gluten"], "template": "paleo", "elimination_start": TODAY.isoformat()},
+         "unknown protocol 'paleo'"),
+    ]
+    for body, message in bad:
+        response = client.post(url, headers={"X-CSRF-Token": csrf}, json=body)
+        assert response.status_code == 422, (body, response.text)
+        assert message in response.json()["error"]["message"], response.text
+    ok = client.post(url, headers={"X-CSRF-Token": csrf}, json={
+        "groups": ["gluten"], "template": "low_fodmap", "elimination_start": TODAY.isoformat()})
+    assert ok.status_code == 201, ok.text
+    assert ok.json()["today_instruction"] == ("Keep gluten-containing grains out of your "
+                                              "meals. Day 1 of 14.")
+    again = client.post(url, headers={"X-CSRF-Token": csrf}, json={
+        "groups": ["egg"], "elimination_days": 7, "elimination_start": TODAY.isoformat()})
+    assert again.status_code == 409
+    assert client.post(f"{url}/end", headers={"X-CSRF-Token": csrf}).status_code == 204
+    assert client.get(url).json() == {"protocol": None}
+
+
+def test_another_clinic_gets_404_and_a_patient_cannot_use_the_staff_routes(
+        client: TestClient, ctx: AppContext) -> None:
+    staff = make_user(ctx, "Clinic A", "pia@a.example", "practitioner")
+    make_user(ctx, "Clinic B", "bo@b.example", "owner")
+    dee = patient_account(ctx, staff, "dee@mail.example")
+    with ctx.transaction() as db:
+        protocols.create_protocol(db, staff, dee.patient_id, {
+            "groups": ["egg"], "elimination_days": 7, "elimination_start": TODAY.isoformat()})
+    headers, _ = _staff_page(client, "bo@b.example")
+    assert client.get(f"/patients/{dee.patient_id}/protocol", headers=headers).status_code == 404
+    client.cookies.clear()
+    assert client.get(f"{API}/patients/{dee.patient_id}/protocol",
+                      headers=dee.api).status_code == 403
