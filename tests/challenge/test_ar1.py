@@ -126,3 +126,13 @@ def test_long_series_are_processed_in_chunks_with_the_same_result(monkeypatch, s
     ar1._factors_cached.cache_clear()
     assert isinstance(chunked, Ar1Posterior)
     np.testing.assert_allclose(chunked.weights, whole.weights, rtol=1e-10, atol=1e-15)
+
+
+def test_scores_that_never_change_are_refused_and_an_exact_fit_stays_finite():
+    with pytest.raises(ValueError, match="never change"):
+        ar1_posterior(np.arange(6.0), np.full(6, 3.0), np.ones((6, 1)))
+    times = np.arange(8.0)
+    flag = (times >= 4).astype(float)
+    post = ar1_posterior(times, 2.0 + 3.0 * flag, np.column_stack([np.ones(8), flag]))
+    assert np.all(np.isfinite(post.weights))
+    assert post.contrast(np.array([0.0, 1.0])).mean == pytest.approx(3.0)

@@ -174,3 +174,10 @@ def test_the_json_record_has_the_documented_keys():
                 "largest_portion_tolerated", "threshold", "compared_with"):
         assert key in record
     assert record["start"] == "2026-03-13" and isinstance(record["interval"], list)
+
+
+def test_a_symptom_that_never_changes_is_inconclusive_and_says_why():
+    scores = {d: 2.0 for d in range(30)}
+    [verdict] = challenge_verdicts(_diary(scores), [_challenge("gluten", 12)])
+    assert verdict.verdict == INCONCLUSIVE and verdict.effect is None
+    assert "the scores never change (always 2)" in verdict.note

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import re
 from importlib import resources
 
 import pytest
 
+from builders.readability import flesch_kincaid_grade, syllables
 from gutaxis.exceptions import FormatError, NotFoundError
 from gutaxis.knowledge import load_bristol_scale
 from gutaxis.questionnaires import bundled_questionnaires
@@ -19,25 +19,8 @@ ORIGINAL = ["Separate hard lumps, like nuts", "Sausage-shaped but lumpy",
             "mushy stool", "Watery, no solid pieces"]
 
 
-def _syllables(word: str) -> int:
-    word = word.lower()
-    groups = re.findall(r"[aeiouy]+", word)
-    count = len(groups)
-    if word.endswith("e") and not word.endswith(("le", "ee")) and count > 1:
-        count -= 1
-    return max(count, 1)
-
-
-def flesch_kincaid_grade(text: str) -> float:
-    """The Flesch-Kincaid grade level (a simple syllable count, as readability tools use)."""
-    sentences = [s for s in re.split(r"[.!?]+", text) if s.strip()]
-    words = re.findall(r"[A-Za-z']+", text)
-    syllables = sum(_syllables(w) for w in words)
-    return 0.39 * len(words) / len(sentences) + 11.8 * syllables / len(words) - 15.59
-
-
 def test_the_syllable_count_and_grade_on_known_text():
-    assert [_syllables(w) for w in ["water", "sausage", "easily", "smooth", "like"]] == [
+    assert [syllables(w) for w in ["water", "sausage", "easily", "smooth", "like"]] == [
         2, 2, 3, 1, 1]
     # "The cat sat on the mat." — 6 words, 6 syllables, 1 sentence: 0.39*6 + 11.8 - 15.59
     assert flesch_kincaid_grade("The cat sat on the mat.") == pytest.approx(-1.45)

@@ -177,6 +177,9 @@ def _check(times: np.ndarray, y: np.ndarray, design: np.ndarray) -> None:
         raise ValueError("times must be strictly increasing")
     if not np.all(np.isfinite(y)):
         raise ValueError("the responses must be finite numbers")
+    if np.ptp(y) == 0:
+        raise ValueError(f"the scores never change (always {y[0]:g}), so their day-to-day "
+                         "variation, which every judgement needs, is unknown")
     if np.linalg.matrix_rank(design) < p:
         raise ValueError("the design matrix is not of full rank")
 
@@ -315,6 +318,8 @@ def ar1_posteriors(times: np.ndarray, y: np.ndarray, base: np.ndarray, extras: n
             gram_inv = np.linalg.inv(gram)
             beta = (gram_inv @ (xt @ yw[:, :, None]))[:, :, 0]
             rss = ((yw - (xw @ beta[:, :, None])[:, :, 0]) ** 2).sum(axis=1)
+            # a design that fits the scores exactly at some grid point: no zero variance
+            rss = np.maximum(rss, 1e-12 * float((y ** 2).sum() + 1.0))
             _, logdet_gram = np.linalg.slogdet(gram)
             loglik[k, where] = -0.5 * (df * np.log(rss) + logdet_v + logdet_gram)
             betas[k, where] = beta
