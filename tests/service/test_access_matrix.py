@@ -65,6 +65,7 @@ from starlette.routing import Mount
 
 from builders.portal import patient_account
 from builders.practice import PASSWORD, make_user
+from builders.questionnaires import definition_bytes
 from gutaxis import io as gio
 from gutaxis.service import Settings, create_app, security
 from gutaxis.service.access import (
@@ -81,7 +82,7 @@ from gutaxis.service.access import (
 from gutaxis.service.jobs import run_next_job, run_pending
 from gutaxis.service.models import ROLES, STAFF_ROLES, Job, Profile, Upload, User
 from gutaxis.service.pages import LOGIN_CSRF_COOKIE
-from gutaxis.service.services import accounts, diary, patients, portal, protocols
+from gutaxis.service.services import accounts, diary, patients, portal, protocols, questionnaires
 from gutaxis.service.services.profiles import BUNDLED_FOLDER
 
 POSTGRES_SERVER = os.environ.get("GUTAXIS_TEST_POSTGRES",
@@ -217,6 +218,12 @@ class World:
             return diary.add_entry(db, self.creds["patient"].principal, "meal",
                                    {"text": DIARY_TEXT}).id
 
+    def fresh_request(self) -> int:
+        """A new questionnaire request to clinic A's patient (for a call that withdraws it)."""
+        with self.ctx.transaction() as db:
+            return questionnaires.send(db, self.creds["practitioner"].principal,
+                                       self.ids["patient_id"], bundled="BristolStoolForm").id
+
     def invitation(self) -> str:
         """A fresh invitation code to clinic A."""
         with self.ctx.transaction() as db:
@@ -341,6 +348,14 @@ def _build_world(client: TestClient, app: FastAPI, backend: str) -> World:
                                   patient_id=records[actor.key], name="Basil Other")
         creds[actor.key] = Credentials(account.principal, "", account.session, account.csrf)
     ids["entry_id"] = world.fresh_entry()
+    # a questionnaire sent to the patient, and a definition clinic A imported (its title
+    # names clinic A: no answer to clinic B may show it)
+    with ctx.transaction() as db:
+        ids["request_id"] = questionnaires.send(db, creds["practitioner"].principal,
+                                                ids["patient_id"],
+                                                bundled="GutSymptomCheckIn").id
+        questionnaires.import_definition(db, creds["practitioner"].principal, "alder.json",
+                                         definition_bytes(title="Alder test scale"))
     # protocols whose first challenge is under way today (the stop routes stop it): the
     # patient's (gluten), and the other patients' own (egg: their answers must not show gluten)
     start = (dt.date.today() - dt.timedelta(days=14)).isoformat()
@@ -476,6 +491,12 @@ def _new_protocol_form(world: World, actor: Actor, params: dict[str, Any]) -> di
                      "elimination_start": dt.date.today().isoformat()}}
 
 
+def _definition_upload(world: World, actor: Actor, params: dict[str, Any]) -> dict[str, Any]:
+    # a new version each call (the same file twice is refused as imported before)
+    content = definition_bytes(title="Matrix scale", version=f"matrix-{world.next()}")
+    return {"files": {"file": ("scale.json", content, "application/json")}}
+
+
 def _totp_form(world: World, actor: Actor, params: dict[str, Any]) -> dict[str, Any]:
     secret, now = pyotp.random_base32(), time.time()
     near = {pyotp.TOTP(secret).at(now + 30 * k) for k in range(-3, 4)}
@@ -516,6 +537,8 @@ class Row:
     shows: str = ""
     #: {entry_id} is a diary entry made for this call (the call deletes it)
     fresh_entry: bool = False
+    #: {request_id} is a questionnaire request made for this call (the call withdraws it)
+    fresh_request: bool = False
 
 
 MATRIX: dict[tuple[str, str], Row] = {
@@ -675,6 +698,35 @@ MATRIX: dict[tuple[str, str], Row] = {
                                                          throwaway_patient=True),
     ("GET", "/portal/tests"): Row("patient", 200, shows="Gluten"),
     ("POST", "/portal/tests/stop"): Row("patient", 303, _form({"position": "0"})),
+    # ------------------------------------------------------------------ questionnaires
+    ("GET", "/api/v1/questionnaires"): Row("staff", 200, shows="Alder test scale"),
+    ("POST", "/api/v1/questionnaires"): Row("clinicians", 201, _definition_upload),
+    ("GET", "/api/v1/patients/{patient_id}/questionnaires"): Row("staff", 200,
+                                                                 shows="GutSymptomCheckIn"),
+    ("POST", "/api/v1/patients/{patient_id}/questionnaires"): Row(
+        "clinicians", 201, _json({"bundled": "BristolStoolForm"})),
+    ("GET", "/api/v1/questionnaire-requests/{request_id}"): Row("staff", 200,
+                                                                shows="GutSymptomCheckIn"),
+    ("POST", "/api/v1/questionnaire-requests/{request_id}/cancel"): Row(
+        "clinicians", 200, fresh_request=True),
+    ("GET", "/api/v1/portal/questionnaires"): Row("patient", 200, shows="GutSymptomCheckIn"),
+    ("GET", "/api/v1/portal/questionnaires/{request_id}"): Row("patient", 200,
+                                                               shows="GutSymptomCheckIn"),
+    ("POST", "/api/v1/portal/questionnaires/{request_id}/responses"): Row(
+        "patient", 201, _json({"answers": {"bloating": 3}})),
+    ("GET", "/questionnaires"): Row("staff", 200, shows="Alder test scale"),
+    ("POST", "/questionnaires"): Row("clinicians", 303, _definition_upload),
+    ("GET", "/patients/{patient_id}/questionnaires"): Row("staff", 200, shows=PATIENT_NAME),
+    ("POST", "/patients/{patient_id}/questionnaires"): Row(
+        "clinicians", 303, _form({"questionnaire": "bundled:BristolStoolForm"})),
+    ("GET", "/questionnaire-requests/{request_id}"): Row("staff", 200, shows=PATIENT_NAME),
+    ("POST", "/questionnaire-requests/{request_id}/cancel"): Row("clinicians", 303,
+                                                                 fresh_request=True),
+    ("GET", "/portal/questionnaires"): Row("patient", 200, shows="Gut symptom check-in"),
+    ("GET", "/portal/questionnaires/{request_id}"): Row("patient", 200,
+                                                        shows="Gut symptom check-in"),
+    ("POST", "/portal/questionnaires/{request_id}"): Row("patient", 303,
+                                                         _form({"bloating": "3"})),
 }
 
 
@@ -796,6 +848,8 @@ def _call(world: World, method: str, path: str, row: Row, actor: Actor
         params["token"] = world.portal_link()
     if row.fresh_entry:
         params["entry_id"] = world.fresh_entry()
+    if row.fresh_request:
+        params["request_id"] = world.fresh_request()
     url = path.format(**params)
     page = not path.startswith("/api/")
     call = row.body(world, actor, params) if row.body else {}

@@ -113,6 +113,8 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
         portal_pages,
         protocol_api,
         protocol_pages,
+        questionnaire_api,
+        questionnaire_pages,
     )
     from gutaxis.service.jobs import Worker
 
@@ -141,6 +143,8 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
     app.include_router(portal_api.router)
     app.include_router(pages.router)
     app.include_router(portal_pages.router)
+    app.include_router(questionnaire_api.router)
+    app.include_router(questionnaire_pages.router)
     app.include_router(protocol_api.router)
     app.include_router(protocol_pages.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")

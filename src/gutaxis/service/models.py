@@ -35,7 +35,9 @@ from gutaxis.service.db import utcnow
 __all__ = ["Base", "Clinic", "User", "Invitation", "AuthSession", "ApiToken", "LoginFailure",
            "Patient", "Visit", "Upload", "LabValue", "Job", "Reference", "Profile",
            "VisitMeasure", "PlanItem", "PlanEvent", "AuditEvent", "PortalAccount",
-           "PortalInvitation", "DiaryEntry", "DiaryVersion", "ChallengeProtocol",
+           "PortalInvitation", "DiaryEntry", "DiaryVersion", "QuestionnaireDefinition",
+           "QuestionnaireRequest", "QuestionnaireResponse", "QUESTIONNAIRE_STATUSES",
+           "ChallengeProtocol",
            "ROLES", "STAFF_ROLES", "PLAN_STATUSES", "JOB_STATUSES", "UPLOAD_KINDS"]
 
 #: Staff roles, most rights first (see :mod:`gutaxis.service.access`).
@@ -45,6 +47,8 @@ ROLES = (*STAFF_ROLES, "patient")
 PLAN_STATUSES = ("proposed", "active", "paused", "stopped", "done")
 JOB_STATUSES = ("pending", "running", "done", "failed")
 UPLOAD_KINDS = ("microbiome", "labs")
+#: A questionnaire request: waiting for the patient, answered, or withdrawn by the practice.
+QUESTIONNAIRE_STATUSES = ("open", "completed", "cancelled")
 
 _NAMING = {"ix": "ix_%(column_0_label)s", "uq": "uq_%(table_name)s_%(column_0_name)s",
            "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
@@ -338,6 +342,83 @@ class PlanEvent(Base):
     note: Mapped[str] = mapped_column(Text, default="")
     on: Mapped[dt.date] = mapped_column(Date)
     at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    user_id: Mapped[int | None] = _fk("user_account.id", nullable=True, cascade=False)
+
+
+class QuestionnaireDefinition(Base):
+    """A questionnaire definition a clinic imported (the bundled ones need no row).
+
+    ``definition`` is the FHIR R4 ``Questionnaire`` JSON that
+    :func:`gutaxis.questionnaires.load_questionnaire` accepted; ``licence``
+    and ``source`` repeat its scoring extension's (empty for a definition
+    without scoring rules); ``sha256`` is the imported file's.
+    """
+
+    __tablename__ = "questionnaire_definition"
+    __table_args__ = (UniqueConstraint("clinic_id", "sha256",
+                                       name="uq_questionnaire_definition_clinic_sha256"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    clinic_id: Mapped[int] = _fk("clinic.id")
+    name: Mapped[str] = mapped_column(String(120))
+    title: Mapped[str] = mapped_column(String(300))
+    version: Mapped[str] = mapped_column(String(60))
+    definition: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    licence: Mapped[str] = mapped_column(Text, default="")
+    source: Mapped[str] = mapped_column(Text, default="")
+    sha256: Mapped[str] = mapped_column(String(64))
+    filename: Mapped[str] = mapped_column(String(255), default="")
+    imported_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    imported_by: Mapped[int | None] = _fk("user_account.id", nullable=True, cascade=False)
+
+
+class QuestionnaireRequest(Base):
+    """A questionnaire sent to a patient, with the definition as it was sent.
+
+    ``bundled`` names a questionnaire shipped with gutaxis (and
+    ``definition_id`` is empty), or ``definition_id`` a clinic's import;
+    ``definition`` is a copy of the definition sent, so that answers are
+    always checked and scored by the questions the patient saw.
+    """
+
+    __tablename__ = "questionnaire_request"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    clinic_id: Mapped[int] = _fk("clinic.id")
+    patient_id: Mapped[int] = _fk("patient.id")
+    definition_id: Mapped[int | None] = _fk("questionnaire_definition.id", nullable=True,
+                                            cascade=False)
+    bundled: Mapped[str] = mapped_column(String(120), default="")
+    name: Mapped[str] = mapped_column(String(120))
+    title: Mapped[str] = mapped_column(String(300))
+    definition: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    sent_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    sent_by: Mapped[int | None] = _fk("user_account.id", nullable=True, cascade=False)
+    due: Mapped[dt.date | None] = mapped_column(Date, nullable=True)
+    #: One of :data:`QUESTIONNAIRE_STATUSES`.
+    status: Mapped[str] = mapped_column(String(20), default="open")
+    #: When the patient first answered (an amendment does not move it).
+    completed_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
+
+
+class QuestionnaireResponse(Base):
+    """One set of answers to a request; never overwritten (an amendment is the next version).
+
+    ``answers`` maps linkIds to answers as checked; ``resource`` is the FHIR R4
+    ``QuestionnaireResponse``; ``scores`` the scores (total, subscales,
+    prorated, missing) as :func:`gutaxis.questionnaires.score` gave them.
+    """
+
+    __tablename__ = "questionnaire_response"
+    __table_args__ = (UniqueConstraint("request_id", "version",
+                                       name="uq_questionnaire_response_request_version"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    clinic_id: Mapped[int] = _fk("clinic.id")
+    patient_id: Mapped[int] = _fk("patient.id")
+    request_id: Mapped[int] = _fk("questionnaire_request.id")
+    version: Mapped[int] = mapped_column(Integer)
+    answers: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    resource: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    scores: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    completed_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
     user_id: Mapped[int | None] = _fk("user_account.id", nullable=True, cascade=False)
 
 

@@ -37,8 +37,18 @@ from gutaxis.service.db import utcnow
 from gutaxis.service.errors import Invalid, NotAllowed, NotFound, ServiceError
 from gutaxis.service.forms import read_upload_form
 from gutaxis.service.models import PLAN_STATUSES, Clinic, PlanItem, Upload, User
+from gutaxis.service.questionnaire_views import request_rows, score_figures
 from gutaxis.service.security import new_token, new_totp_secret, same, totp_uri
-from gutaxis.service.services import accounts, patients, plans, profiles, records, uploads
+from gutaxis.service.services import (
+    accounts,
+    patients,
+    plans,
+    profiles,
+    questionnaire_scores,
+    questionnaires,
+    records,
+    uploads,
+)
 
 __all__ = ["router", "error_page", "templates", "sparkline"]
 
@@ -353,10 +363,14 @@ def patient_page(request: Request, patient_id: int, who: Staff, ctx: Ctx) -> Res
         # the portal and the shared diary (never a private entry): part of patient.read
         shared = diary.shared_entries(db, who, patient.id, limit=diary_text.PATIENT_PAGE_ENTRIES,
                                       action="")
+        # the questionnaires sent and their latest scores: part of patient.read
+        asked = questionnaires.patient_requests(db, who, patient.id, action="")
         return _render(request, "patient.html", db, who, title=patient.name, patient=patient,
                        visits=visits, plan_count=plan_count, today=dt.date.today(),
                        portal=portal.portal_status(db, who, patient.id, action=""),
                        diary_groups=diary_text.day_groups(shared, diary_text.food_names()),
+                       questionnaire_rows=request_rows(asked),
+                       questionnaire_choices=questionnaires.available(db, who),
                        can_plan=who.role in CLINICIANS.roles)
 
 
@@ -516,8 +530,10 @@ def timeline_page(request: Request, patient_id: int, who: Staff, ctx: Ctx) -> Re
         series = [{"measure": s.measure, "label": s.label, "group": s.group, "unit": s.unit,
                    "points": s.points, "svg": sparkline(s.points, s.label)}
                   for s in profiles.timeline(db, who, patient_id)]
+        # part of patient.timeline
+        scores = questionnaire_scores.score_series(db, who, patient_id, action="")
         return _render(request, "timeline.html", db, who, title=f"Timeline of {patient.name}",
-                       patient=patient, series=series)
+                       patient=patient, series=series, qfigures=score_figures(scores))
 
 
 @router.get("/patients/{patient_id}/plan", response_class=HTMLResponse)

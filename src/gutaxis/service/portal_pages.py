@@ -26,8 +26,16 @@ from gutaxis.service.context import AppContext, get_context
 from gutaxis.service.errors import NotFound, ServiceError
 from gutaxis.service.models import Clinic
 from gutaxis.service.pages import LOGIN_CSRF_COOKIE, sparkline, templates
+from gutaxis.service.questionnaire_views import score_figures
 from gutaxis.service.security import new_token, same
-from gutaxis.service.services import diary, diary_text, patients, portal, profiles
+from gutaxis.service.services import (
+    diary,
+    diary_text,
+    patients,
+    portal,
+    profiles,
+    questionnaire_scores,
+)
 
 __all__ = ["router", "entry_values"]
 
@@ -310,8 +318,9 @@ def portal_timeline(request: Request, who: Patient, ctx: Ctx) -> Response:
             rows = [{"date": day.isoformat(), "value": value, "change": ""}
                     for day, value in points[-60:]]
             daily.append({"label": label, "points": rows, "svg": sparkline(rows, label)})
+        scores = questionnaire_scores.score_series(db, who, patient.id, action="")
         return _render(request, "portal_timeline.html", db, who, title="Your timeline",
-                       daily=daily, series=series)
+                       daily=daily, series=series, qfigures=score_figures(scores))
 
 
 # ------------------------------------------------------------------ the invitation link

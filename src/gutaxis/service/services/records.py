@@ -48,12 +48,15 @@ def export_patient(db: Session, store: FileStore, who: Principal, patient_id: in
     """Write the patient's whole record as a zip: ``record.json``, uploads and profiles.
 
     ``record.json`` holds the patient, visits, uploads (with SHA-256), lab
-    values, profiles, the plan with its history and the diary entries the
-    patient shares (never a private one; the latest version of each);
+    values, profiles, the plan with its history, the diary entries the
+    patient shares (never a private one; the latest version of each) and the
+    questionnaires sent, with every version of the answers (scores and FHIR
+    QuestionnaireResponse included);
     ``uploads/<id>-<name>`` the original files;
     ``profiles/visit-<id>/profile.{json,html,pdf}``.
     """
     from gutaxis.service.services.diary import shared_entries
+    from gutaxis.service.services.questionnaires import patient_requests
 
     patient = get_patient(db, who, patient_id, action="patient.export")
     visits = list(db.scalars(select(Visit).where(Visit.patient_id == patient.id)
@@ -107,6 +110,13 @@ def export_patient(db: Session, store: FileStore, who: Principal, patient_id: in
                             "version": entry.version, "data": version.data}
                            for entry, version in reversed(shared_entries(
                                db, who, patient.id, action=""))]  # part of patient.export
+        record["questionnaires"] = [
+            {**_row(view.request, ("id", "name", "title", "bundled", "definition_id",
+                                   "sent_at", "due", "status", "completed_at")),
+             "canonical": view.questionnaire.canonical,
+             "responses": [{**_row(r, ("version", "completed_at", "answers", "scores")),
+                            "questionnaire_response": r.resource} for r in view.responses]}
+            for view in reversed(patient_requests(db, who, patient.id, action=""))]
         archive.writestr("record.json", json.dumps(record, indent=2, default=str))
     return target
 
