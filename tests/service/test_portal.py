@@ -599,6 +599,9 @@ def test_every_read_and_change_is_audited(client: TestClient, ctx: AppContext) -
         ("diary.list", "patient", pid), ("diary.read", "diary_entry", eid),
         ("diary.form", "patient", pid), ("portal.visits", "patient", pid),
         ("plan.read", "patient", pid), ("patient.timeline", "patient", pid),
+        # the timeline's diary, food tests and plan section: each read is audited
+        ("protocol.read", "patient", pid), ("diary.rows", "patient", pid),
+        ("plan.read", "patient", pid),
         ("diary.edit", "diary_entry", eid), ("diary.delete", "diary_entry", eid)]
     staff_rows = [(a, t, o) for e, a, t, o in rows if e == "pia@a.example"]
     assert ("portal.settings", "patient", pid) in staff_rows

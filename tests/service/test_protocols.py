@@ -190,3 +190,37 @@ def test_another_clinic_gets_404_and_a_patient_cannot_use_the_staff_routes(
     client.cookies.clear()
     assert client.get(f"{API}/patients/{dee.patient_id}/protocol",
                       headers=dee.api).status_code == 403
+
+
+def test_the_timeline_joins_the_diary_the_challenges_and_the_plan(
+        client: TestClient, ctx: AppContext) -> None:
+    from gutaxis.service.diary_timeline import diary_timeline
+    from gutaxis.service.services import plans
+
+    staff = make_user(ctx, "Clinic A", "pia@a.example", "practitioner")
+    eve = patient_account(ctx, staff, "eve@mail.example", symptoms=("Bloating",))
+    start = TODAY - dt.timedelta(days=30)
+    with ctx.transaction() as db:
+        protocols.create_protocol(db, staff, eve.patient_id, {
+            "groups": ["fructans"], "elimination_days": 14, "shams": 1,
+            "elimination_start": start.isoformat()})
+        item = plans.add_own(db, staff, eve.patient_id, "Walk after dinner", "rebalance")
+        plans.change_status(db, staff, item.id, "active", on=(start + dt.timedelta(days=3))
+                            .isoformat())
+    _scores(ctx, eve, start, 31, {14: 8, 15: 8, 16: 8})
+    with ctx.transaction() as db:
+        staff_view = diary_timeline(db, staff, eve.patient_id, for_patient=False)
+        own_view = diary_timeline(db, eve.principal, eve.patient_id, for_patient=True)
+    [chart] = staff_view.charts
+    assert chart["symptom"] == "Bloating" and chart["svg"].count("<rect") == 2
+    assert "#f4c7c3" in chart["svg"]  # the fructans days: a likely trigger, shaded red
+    assert "Fructans" in chart["svg"] and "plan: Walk after dinner" in chart["svg"]
+    assert staff_view.plan == [f"Walk after dinner: started {start + dt.timedelta(days=3)}"]
+    # finished (30 days on), so the patient sees the names too; while blinded they would not
+    assert [t.split(":")[0] for t in own_view.challenges] == ["Fructans", "sham capsule"]
+    headers, _ = _staff_page(client, "pia@a.example")
+    page = client.get(f"/patients/{eve.patient_id}/timeline", headers=headers).text
+    assert "Diary, food challenges and plan" in page and 'class="diary-chart"' in page
+    client.cookies.clear()
+    own = client.get("/portal/timeline", headers=eve.cookie).text
+    assert 'class="diary-chart"' in own and "Walk after dinner: started" in own

@@ -34,6 +34,7 @@ from gutaxis.service.access import (
 )
 from gutaxis.service.context import AppContext, get_context
 from gutaxis.service.db import utcnow
+from gutaxis.service.diary_timeline import diary_timeline
 from gutaxis.service.errors import Invalid, NotAllowed, NotFound, ServiceError
 from gutaxis.service.forms import read_upload_form
 from gutaxis.service.models import PLAN_STATUSES, Clinic, PlanItem, Upload, User
@@ -533,7 +534,8 @@ def timeline_page(request: Request, patient_id: int, who: Staff, ctx: Ctx) -> Re
         # part of patient.timeline
         scores = questionnaire_scores.score_series(db, who, patient_id, action="")
         return _render(request, "timeline.html", db, who, title=f"Timeline of {patient.name}",
-                       patient=patient, series=series, qfigures=score_figures(scores))
+                       patient=patient, series=series, qfigures=score_figures(scores),
+                       dtl=diary_timeline(db, who, patient_id, for_patient=False))
 
 
 @router.get("/patients/{patient_id}/plan", response_class=HTMLResponse)

@@ -23,6 +23,7 @@ from starlette.concurrency import run_in_threadpool
 from gutaxis.knowledge import load_bristol_scale
 from gutaxis.service.access import ANYONE, CLINICIANS, PATIENT, STAFF, Principal, client_address
 from gutaxis.service.context import AppContext, get_context
+from gutaxis.service.diary_timeline import diary_timeline
 from gutaxis.service.errors import NotFound, ServiceError
 from gutaxis.service.models import Clinic
 from gutaxis.service.pages import LOGIN_CSRF_COOKIE, sparkline, templates
@@ -320,7 +321,8 @@ def portal_timeline(request: Request, who: Patient, ctx: Ctx) -> Response:
             daily.append({"label": label, "points": rows, "svg": sparkline(rows, label)})
         scores = questionnaire_scores.score_series(db, who, patient.id, action="")
         return _render(request, "portal_timeline.html", db, who, title="Your timeline",
-                       daily=daily, series=series, qfigures=score_figures(scores))
+                       daily=daily, series=series, qfigures=score_figures(scores),
+                       dtl=diary_timeline(db, who, patient.id, for_patient=True))
 
 
 # ------------------------------------------------------------------ the invitation link

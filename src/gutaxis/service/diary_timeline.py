@@ -1,0 +1,121 @@
+"""The diary on the timeline: primary symptoms day by day, challenges and plan items on one axis.
+
+The patient's timeline joins what the portal collects with the rest of the
+record: each primary symptom's daily mean (the shared diary) as a line, the
+challenges of the active protocol as shaded days labelled with their
+verdict, and the days plan items started as marks.  One inline SVG per
+symptom (no JavaScript), with a text list of the same facts for screen
+readers and for reading.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from html import escape
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from gutaxis.service.access import Principal
+from gutaxis.service.services import diary, plans, protocols
+
+__all__ = ["DiaryTimeline", "diary_timeline"]
+
+_COLOURS = {"likely trigger": "#f4c7c3", "likely tolerated": "#cde8d4",
+            "inconclusive": "#e3e6ea"}
+
+
+@dataclasses.dataclass(frozen=True)
+class DiaryTimeline:
+    """The charts (one per symptom) and the facts they show, as text."""
+
+    charts: list[dict[str, Any]]
+    challenges: list[str]
+    plan: list[str]
+
+
+def _chart(symptom: str, days: dict[dt.date, float], first: dt.date, last: dt.date,
+           bands: list[tuple[dt.date, dt.date, str, str]],
+           marks: list[tuple[dt.date, str]]) -> str:
+    width, height, left, top, bottom = 640, 150, 28, 22, 18
+    span = max((last - first).days, 1)
+
+    def x(day: dt.date) -> float:
+        return round(left + (width - left - 8) * (day - first).days / span, 1)
+
+    def y(score: float) -> float:
+        return round(top + (height - top - bottom) * (1 - score / 10.0), 1)
+
+    label = escape(f"{symptom}, daily mean score 0–10 from {first} to {last}")
+    parts = [f'<svg class="diary-chart" viewBox="0 0 {width} {height}" role="img" '
+             f'aria-label="{label}" xmlns="http://www.w3.org/2000/svg"><title>{label}</title>']
+    for start, end, name, verdict in bands:
+        x0, x1 = x(start), x(end + dt.timedelta(days=1))
+        fill = _COLOURS.get(verdict, "#eef1f4")
+        parts.append(f'<rect x="{x0}" y="{top}" width="{max(x1 - x0, 2)}" '
+                     f'height="{height - top - bottom}" fill="{fill}"/>')
+        parts.append(f'<text x="{x0}" y="{top - 6}" font-size="10">{escape(name)}</text>')
+    for day, title in marks:
+        parts.append(f'<line x1="{x(day)}" x2="{x(day)}" y1="{top}" y2="{height - bottom}" '
+                     f'stroke="#6b4fa0" stroke-dasharray="3 2"><title>{escape(title)}'
+                     '</title></line>')
+    for score in (0, 5, 10):
+        parts.append(f'<text x="2" y="{y(score) + 3}" font-size="9" fill="#555">{score}</text>')
+    ordered = sorted(days.items())
+    if ordered:
+        points = " ".join(f"{x(d)},{y(v)}" for d, v in ordered)
+        parts.append(f'<polyline points="{points}" fill="none" stroke="#12324f" '
+                     'stroke-width="1.5"/>')
+    parts.append(f'<text x="{left}" y="{height - 4}" font-size="9" fill="#555">{first}</text>')
+    parts.append(f'<text x="{width - 8}" y="{height - 4}" font-size="9" fill="#555" '
+                 f'text-anchor="end">{last}</text></svg>')
+    return "".join(parts)
+
+
+def diary_timeline(db: Session, who: Principal, patient_id: int, *,
+                   for_patient: bool) -> DiaryTimeline:
+    """Gather the shared diary's primary symptoms, the challenges and the plan on one axis.
+
+    For the patient, a blinded protocol's challenges are named by capsule and
+    carry no verdict until it ends.
+    """
+    view = (protocols.own_protocol_view(db, who) if for_patient
+            else protocols.protocol_view(db, who, patient_id))
+    rows = diary.diary_rows(db, who, patient_id, include_private=False)
+    symptoms: dict[str, dict[dt.date, list[float]]] = {}
+    for at, kind, item, value in rows:
+        if kind == "symptom":
+            symptoms.setdefault(str(item), {}).setdefault(at.date(), []).append(float(value))
+    hidden = bool(for_patient and view is not None and view.key_hidden)
+    bands_of: dict[str, list[tuple[dt.date, dt.date, str, str]]] = {}
+    texts = []
+    if view is not None:
+        verdicts = {} if hidden else {(v.food_group, v.start, v.symptom): v.verdict
+                                      for v in view.verdicts if v.challenge != "pooled"}
+        for c in view.calendar.challenges:
+            if c.status not in ("done", "stopped", "today"):
+                continue
+            name = c.label(hidden) if hidden else view.group_names.get(c.food_group,
+                                                                       c.food_group)
+            for symptom in symptoms:
+                verdict = verdicts.get((c.food_group, c.start, symptom), "")
+                bands_of.setdefault(symptom, []).append((c.start, c.end, name, verdict))
+            texts.append(f"{name}: {c.start} to {c.end} ({c.status})")
+    marks: list[tuple[dt.date, str]] = []
+    plan_texts = []
+    for plan_item in plans.plan_items(db, who, patient_id):
+        started = [e.on for e in plan_item.events if e.status == "active"]
+        if started:
+            marks.append((min(started), f"plan: {plan_item.title}"))
+            plan_texts.append(f"{plan_item.title}: started {min(started)}")
+    charts = []
+    all_days = [d for by_day in symptoms.values() for d in by_day]
+    if all_days:
+        first, last = min(all_days), max(all_days)
+        for symptom, by_day in symptoms.items():
+            means = {d: sum(v) / len(v) for d, v in by_day.items()}
+            in_range = [(d, t) for d, t in marks if first <= d <= last]
+            charts.append({"symptom": symptom, "svg": _chart(
+                symptom, means, first, last, bands_of.get(symptom, []), in_range)})
+    return DiaryTimeline(charts, texts, plan_texts)
