@@ -207,6 +207,18 @@ def test_the_portal_form_shows_every_problem_in_plain_words_and_keeps_nothing(
                                                                              "nausea"}
     assert "answers['bloating']: expected an integer from 0 to 10; got 11" in error["message"]
     assert "'nausea' is not an item of GutSymptomCheckIn" in error["message"]
+    # nothing answered at all (every item of the check-in is optional): refused, said plainly
+    client.cookies.clear()
+    empty = _answer(client, ana, sent["id"], {})
+    assert empty.status_code == 422 and empty.json()["error"]["message"] == (
+        "answers: no question was answered; expected at least one answer")
+    page = client.post(f"/portal/questionnaires/{sent['id']}", headers=ana.cookie,
+                       data={"csrf_token": ana.csrf, "wind": " "})
+    assert page.status_code == 422
+    assert '<div class="error-box" role="alert">Please answer at least one question.</div>' \
+        in page.text
+    with ctx.sessions() as db:
+        assert db.scalar(select(func.count()).select_from(QuestionnaireResponse)) == 0
 
 
 # ------------------------------------------------------------------ amending
@@ -593,3 +605,42 @@ def test_0004_adds_the_questionnaire_tables_and_goes_back(database_url: str | No
         assert tables <= set(sa.inspect(engine).get_table_names())
     finally:
         engine.dispose()
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_the_portals_questionnaire_pages_read_at_a_6th_to_8th_grade_level(
+        client: TestClient, ctx: AppContext) -> None:
+    from builders.readability import flesch_kincaid_grade, page_sentences
+
+    staff, _, ana = _setup(client, ctx)
+    with ctx.transaction() as db:
+        done, waiting = (questionnaires.send(db, staff, ana.patient_id,
+                                             bundled="GutSymptomCheckIn").id for _ in range(2))
+    with ctx.transaction() as db:
+        questionnaires.answer(db, ana.principal, done, CHECK_IN)
+    client.cookies.clear()
+    grades = {}
+    for path in ("/portal/questionnaires", f"/portal/questionnaires/{waiting}",
+                 f"/portal/questionnaires/{done}"):
+        response = client.get(path, headers=ana.cookie)
+        assert response.status_code == 200, response.text[:300]
+        grades[path] = flesch_kincaid_grade(page_sentences(response.text))
+    print("Flesch-Kincaid grade of the questionnaire pages:", grades)
+    assert max(grades.values()) <= 8.0, grades
+
+
+def test_erasing_the_patient_removes_their_questionnaires(client: TestClient,
+                                                          ctx: AppContext) -> None:
+    _, auth, ana = _setup(client, ctx)
+    sent = _send(client, auth, ana.patient_id, bundled="GutSymptomCheckIn")
+    _answer(client, ana, sent["id"], CHECK_IN)
+    imported = _import(client, auth, definition_bytes())
+    assert imported.status_code == 201
+    make_user(ctx, "Clinic A", "own@a.example", "owner")
+    owner = bearer(client, "own@a.example")
+    assert client.delete(f"{API}/patients/{ana.patient_id}", headers=owner).status_code == 204
+    with ctx.sessions() as db:
+        assert db.scalar(select(func.count()).select_from(QuestionnaireRequest)) == 0
+        assert db.scalar(select(func.count()).select_from(QuestionnaireResponse)) == 0
+        # the clinic's definitions are the clinic's, not the patient's: they stay
+        assert db.scalar(select(func.count()).select_from(QuestionnaireDefinition)) == 1

@@ -204,7 +204,7 @@ def _form_page(request: Request, db: Session, who: Principal, view: questionnair
                    title=view.request.title, view=view,
                    description=str(q.definition.get("description") or ""),
                    blocks=form_blocks(q, values, errors), message=message,
-                   error_count=len(errors))
+                   error_count=len(errors), nothing=errors.get("answers", ""))
 
 
 @router.get("/portal/questionnaires/{request_id}", response_class=HTMLResponse)

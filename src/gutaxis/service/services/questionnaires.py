@@ -563,6 +563,9 @@ def _check(q: Questionnaire, answers: Mapping[str, Any]) -> dict[str, Any]:
                 item.link_id not in {f["field"] for f in fields}:
             problems.append(f"answers[{item.link_id!r}]: this question needs an answer")
             fields.append({"field": item.link_id, "message": "Please answer this question."})
+    if not problems and not checked:
+        problems.append("answers: no question was answered; expected at least one answer")
+        fields.append({"field": "answers", "message": "Please answer at least one question."})
     if problems:
         raise Invalid("; ".join(_one_line(p) for p in problems), fields=fields)
     return checked
