@@ -575,7 +575,11 @@ def challenge_verdicts_command(
     Writes OUT/verdicts.json (per challenge and primary symptom: effect, 90 %
     interval, probability above the meaningful worsening, verdict: likely
     trigger, likely tolerated or inconclusive) and OUT/suspects.json (foods
-    to test with a challenge, with false-discovery-rate control).
+    to test with a challenge, with false-discovery-rate control).  Times are
+    ISO 8601 (2026-03-01T08:30); symptom and stress scores 0-10, stool
+    Bristol 1-7, sleep hours; CHALLENGES.csv rows of one food group on
+    consecutive days form one challenge of rising portions.  The method:
+    docs/challenge-statistics.md.
 
     Example: gutaxis challenge verdicts DIARY.csv --challenges CHALLENGES.csv --out verdicts/
     """

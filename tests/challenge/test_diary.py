@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 import pytest
 
@@ -109,3 +110,26 @@ def test_bad_challenges_are_named(tmp_path, rows, message):
     with pytest.raises(ValidationError) as caught:
         read_challenges(path)
     assert str(caught.value) == f"{path}: {message}" or message in str(caught.value)
+
+
+@pytest.mark.parametrize("row, message", [
+    ("0001-01-01,symptom,pain,3", "field 'time': the year 1 is outside 1900–2200"),
+    ("9999-12-31,stool,bristol,4", "field 'time': the year 9999 is outside 1900–2200"),
+    ("2026-03-01,symptom,bloa\x00ting,3", "field 'item' holds the control character U+0000"),
+    ('2026-03-01,food,"wheat bread,usual\n2026-03-02,symptom,pain,3',
+     "holds the control character U+000A (a quote opened and never closed?)"),
+])
+def test_out_of_range_years_control_characters_and_open_quotes_are_named(tmp_path, row,
+                                                                          message):
+    path = _write(tmp_path, "DIARY.csv", "time,kind,item,value\n" + row + "\n")
+    with pytest.raises(ValidationError, match=re.escape(message)):
+        read_diary(path)
+
+
+def test_names_differing_only_in_case_are_one_symptom_and_one_group(tmp_path):
+    diary = read_diary(_write(tmp_path, "DIARY.csv", "time,kind,item,value\n"
+                              "2026-03-01,symptom,Bloating,3\n2026-03-02,symptom,bloating,4\n"))
+    assert diary.symptom_names == ["Bloating"]
+    challenges = read_challenges(_write(tmp_path, "CHALLENGES.csv", (
+        "food_group,start,end\nGluten,2026-03-15,2026-03-15\ngluten,2026-03-16,2026-03-16\n")))
+    assert [(c.food_group, c.days) for c in challenges] == [("Gluten", 2)]

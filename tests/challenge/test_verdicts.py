@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 import numpy as np
 import pytest
@@ -130,7 +131,8 @@ def test_a_challenge_without_scores_is_inconclusive_and_says_why():
     scores = {d: s for d, s in _scores(30, 7, {}).items() if d not in (10, 11, 12)}
     verdicts = challenge_verdicts(_diary(scores), [_challenge("soy", 10), _challenge("egg", 20)])
     assert verdicts[0].verdict == INCONCLUSIVE and verdicts[0].effect is None
-    assert verdicts[0].note == "no 'bloating' score on the challenge day(s)"
+    assert verdicts[0].note == ("no 'bloating' score on the challenge day(s) of soy "
+                                "2026-03-11 to 2026-03-13")
     assert verdicts[1].effect is not None
 
 
@@ -181,3 +183,22 @@ def test_a_symptom_that_never_changes_is_inconclusive_and_says_why():
     [verdict] = challenge_verdicts(_diary(scores), [_challenge("gluten", 12)])
     assert verdict.verdict == INCONCLUSIVE and verdict.effect is None
     assert "the scores never change (always 2)" in verdict.note
+
+
+def test_near_the_top_of_the_scale_a_worsening_cannot_show_and_says_so():
+    scores = _scores(30, 13, {d: 10.0 - 8.5 for d in (15, 16, 17)}, level=8.5, sd=0.3)
+    [verdict] = challenge_verdicts(_diary(scores), [_challenge("wheat", 15)])
+    assert verdict.verdict == INCONCLUSIVE
+    assert re.fullmatch(r"a worsening of 2\.\d points cannot show above the own level of 8\.\d "
+                        r"on a 0–10 scale", verdict.note)
+
+
+def test_a_repeat_without_scores_leaves_the_scored_repeats_pooled():
+    bumps = {d: 3.0 for d in (12, 13, 14, 24, 25, 26)}
+    scores = {d: s for d, s in _scores(48, 14, bumps, sd=0.5).items() if d not in (36, 37, 38)}
+    challenges = [_challenge("fructans", 12), _challenge("fructans", 24),
+                  _challenge("fructans", 36)]
+    verdicts = challenge_verdicts(_diary(scores), challenges)
+    assert [v.challenge for v in verdicts] == ["1", "2", "3", "pooled"]
+    assert verdicts[2].effect is None and verdicts[3].verdict == LIKELY_TRIGGER
+    assert verdicts[3].end == _day(26)

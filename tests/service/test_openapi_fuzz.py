@@ -40,7 +40,7 @@ from builders.portal import patient_account
 from builders.practice import bearer, make_user, run_jobs
 from gutaxis import io as gio
 from gutaxis.service.context import AppContext
-from gutaxis.service.services import questionnaires
+from gutaxis.service.services import protocols, questionnaires
 
 _EXTRA = os.environ.get("GUTAXIS_FUZZ_EXAMPLES")
 #: Examples per operation (authenticated), and per operation without credentials.
@@ -50,6 +50,7 @@ ANONYMOUS_EXAMPLES = 3
 PUBLIC = {"POST /api/v1/session", "POST /api/v1/invitations/accept"}
 #: Operations that remove what later cases need: they run last, in this order.
 LAST = ("DELETE /api/v1/portal/diary/{entry_id}",
+        "POST /api/v1/patients/{patient_id}/protocol/end",
         "POST /api/v1/questionnaire-requests/{request_id}/cancel",
         "DELETE /api/v1/patients/{patient_id}/portal/access",
         "DELETE /api/v1/patients/{patient_id}", "DELETE /api/v1/session",
@@ -133,6 +134,10 @@ def _objects(client: TestClient, ctx: AppContext
     assert entry.status_code == 201, entry.text
     with ctx.transaction() as db:  # a questionnaire sent to the patient (its one item required)
         request = questionnaires.send(db, staff, patient, bundled="BristolStoolForm").id
+        # a food-challenge protocol whose first challenge is under way (stop and end need one)
+        protocols.create_protocol(db, staff, patient, {
+            "groups": ["gluten"], "elimination_days": 14,
+            "elimination_start": (dt.date.today() - dt.timedelta(days=14)).isoformat()})
     ids = {"patient_id": patient, "visit_id": visit, "upload_id": upload.json()["id"],
            "job_id": upload.json()["job"], "item_id": item.json()["id"],
            "token_id": spare_token.json()["id"], "entry_id": entry.json()["id"],

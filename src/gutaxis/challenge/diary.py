@@ -48,6 +48,8 @@ KINDS: dict[str, str] = {
 #: Portion words, smallest first.
 PORTIONS = ("small", "usual", "large")
 
+#: The years a diary may name (pandas' timestamps hold 1677–2262).
+_FIRST_YEAR, _LAST_YEAR = 1900, 2200
 _TRUE = {"true", "yes", "1", "y", "t"}
 _FALSE = {"false", "no", "0", "n", "f", ""}
 
@@ -144,7 +146,20 @@ def _parse_time(text: str, where: str, field: str) -> dt.datetime:
     except ValueError:
         raise ValidationError(f"{where}: field {field!r}: expected an ISO 8601 date or time "
                               f"such as 2026-03-01 or 2026-03-01T08:30; got {text!r}") from None
+    if not _FIRST_YEAR <= value.year <= _LAST_YEAR:
+        raise ValidationError(f"{where}: field {field!r}: the year {value.year} is outside "
+                              f"{_FIRST_YEAR}–{_LAST_YEAR}; got {text!r}")
     return value.replace(tzinfo=None)
+
+
+def _check_text(text: str, where: str, field: str) -> str:
+    """Refuse control characters (a NUL byte, a line break inside a cell)."""
+    bad = next((c for c in text if ord(c) < 32 and c != "\t" or ord(c) == 127), None)
+    if bad is not None:
+        hint = (" (a quote opened and never closed?)" if bad in "\r\n" else "")
+        raise ValidationError(f"{where}: field {field!r} holds the control character "
+                              f"U+{ord(bad):04X}{hint}; got {text[:60]!r}")
+    return text
 
 
 def _number(text: str, where: str, field: str) -> float:
@@ -230,8 +245,9 @@ def diary_from_rows(rows: Iterable[Sequence[object]], source: str = "diary") -> 
 
 def _entry(when: dt.datetime, kind: str, item: str, value: str, where: str,
            line: int) -> dict[str, object]:
-    kind = kind.strip().casefold()
-    item = item.strip()
+    kind = _check_text(kind, where, "kind").strip().casefold()
+    item = _check_text(item, where, "item").strip()
+    value = _check_text(value, where, "value")
     if kind not in KINDS:
         raise ValidationError(f"{where}: field 'kind': expected one of {', '.join(KINDS)}; "
                               f"got {kind!r}")
@@ -245,6 +261,12 @@ def _entry(when: dt.datetime, kind: str, item: str, value: str, where: str,
 def _diary(records: list[dict[str, object]], source: str) -> Diary:
     if not records:
         raise FormatError(f"{source}: no diary rows")
+    # one name per symptom (and per food): "Bloating" and "bloating" are the same, written
+    # as first seen
+    spelling: dict[tuple[str, str], str] = {}
+    for record in records:
+        key = (str(record["kind"]), str(record["item"]).casefold())
+        record["item"] = spelling.setdefault(key, str(record["item"]))
     frame = pd.DataFrame(records, columns=["time", "kind", "item", "value", "line"])
     frame["time"] = pd.to_datetime(frame["time"])
     frame = frame.sort_values("time", kind="stable").reset_index(drop=True)
@@ -381,6 +403,9 @@ def challenges_from_steps(steps: Iterable[tuple[str, ChallengeStep, bool]],
             raise ValidationError(f"{source}: expected (food_group, ChallengeStep, sham) rows; "
                                   f"got {row!r}")
         checked.append(row)
+    spelling: dict[str, str] = {}  # "Gluten" and "gluten" are one group, as first written
+    checked = [(spelling.setdefault(group.strip().casefold(), group.strip()), step, sham)
+               for group, step, sham in checked]
     ordered = sorted(checked, key=lambda s: (s[1].start, s[1].line))
     challenges: list[Challenge] = []
     for group, step, sham in ordered:
@@ -432,8 +457,9 @@ def read_challenges(path: str | Path) -> list[Challenge]:
     for line, cells in _table(path, ("food_group", "start", "end"), ("portion", "sham"),
                               "challenges"):
         where = f"{path}: line {line}"
-        if not cells["food_group"]:
+        if not _check_text(cells["food_group"], where, "food_group"):
             raise ValidationError(f"{where}: field 'food_group' is empty")
+        _check_text(cells.get("portion", ""), where, "portion")
         for field in ("start", "end"):
             if not cells[field]:
                 raise ValidationError(f"{where}: field {field!r} is empty")

@@ -35,7 +35,7 @@ from typing import Any
 import numpy as np
 from scipy import stats
 
-from gutaxis.challenge._ar1 import ar1_posterior
+from gutaxis.challenge._ar1 import ar1_posterior, ar1_posteriors
 from gutaxis.challenge.diary import Diary
 from gutaxis.checks import check_type
 from gutaxis.exceptions import ValidationError
@@ -177,14 +177,41 @@ def _fit_exposure(series: tuple[np.ndarray, np.ndarray, np.ndarray], exposure: n
         posterior = ar1_posterior(times, scores, design)
     except ValueError as exc:
         return str(exc)
-    weights = np.zeros(design.shape[1])
+    return _summary(posterior, design.shape[1], len(adjusters), options)
+
+
+def _fit_many(series: tuple[np.ndarray, np.ndarray, np.ndarray],
+              exposure_of: dict[int, np.ndarray], members: list[int],
+              adjusters: tuple[int, ...], options: SuspectOptions) -> dict[int, _Fit | str]:
+    """Fit the tests ``members`` of one series with the same adjusters, in one batch.
+
+    Falls back to one fit per test (which drops collinear adjusters) when the
+    batch cannot be fitted as a whole.
+    """
+    if not members:
+        return {}
+    times, scores, base = series
+    columns = [exposure_of[j] for j in adjusters]
+    full = np.column_stack([base, *columns]) if columns else base
+    try:
+        posteriors = ar1_posteriors(times, scores, full,
+                                    np.column_stack([exposure_of[i] for i in members]))
+    except ValueError:
+        return {i: _fit_exposure(series, exposure_of[i], columns, options) for i in members}
+    return {i: _summary(post, full.shape[1] + 1, len(columns), options)
+            for i, post in zip(members, posteriors, strict=True)}
+
+
+def _summary(posterior: Any, width: int, adjusted: int, options: SuspectOptions) -> _Fit:
+    """Summarise the last coefficient of a fitted design ``width`` columns wide."""
+    weights = np.zeros(width)
     weights[-1] = 1.0
     post = posterior.contrast(weights)
     low_q, high_q = post.interval(options.level)
     spread = (high_q - low_q) / (2.0 * stats.norm.ppf(0.5 + options.level / 2))
     detectable = float((stats.norm.ppf(0.95) + stats.norm.ppf(0.80)) * spread)
     p_value = min(max(post.cdf(0.0), 0.0), 1.0)
-    return post.mean, (low_q, high_q), p_value, detectable, len(adjusters)
+    return post.mean, (low_q, high_q), p_value, detectable, adjusted
 
 
 def _q_values(fits: dict[int, _Fit]) -> dict[int, float]:
@@ -289,18 +316,25 @@ def diary_suspects(diary: Diary, options: SuspectOptions | None = None,
     # round 1: each exposure alone; round 2: each adjusted for the other suspects of round 1
     # (an unmodelled trigger would otherwise leave structure in the errors that makes
     # innocent foods look guilty)
-    first = {i: _fit_exposure(series_of[tests[i].symptom], exposure_of[i], [], options)
-             for i in exposure_of}
+    # (the tests sharing a symptom and adjusters are fitted together: one factorisation)
+    first: dict[int, _Fit | str] = {}
+    for symptom in symptoms:
+        first.update(_fit_many(series_of[symptom], exposure_of,
+                               [i for i in exposure_of if tests[i].symptom == symptom], (),
+                               options))
     found = _benjamini_hochberg({i: r for i, r in first.items() if not isinstance(r, str)},
                                 options.fdr)
     final = first
     if found:
         final = {}
+        batches: dict[tuple[str, tuple[int, ...]], list[int]] = {}
         for i in exposure_of:
-            others = [exposure_of[j] for j in found
-                      if j != i and tests[j].symptom == tests[i].symptom]
-            final[i] = _fit_exposure(series_of[tests[i].symptom], exposure_of[i], others,
-                                     options)
+            others = tuple(j for j in sorted(found) if j != i
+                           and tests[j].symptom == tests[i].symptom
+                           and not np.array_equal(exposure_of[j], exposure_of[i]))
+            batches.setdefault((tests[i].symptom, others), []).append(i)
+        for (symptom, others), members in batches.items():
+            final.update(_fit_many(series_of[symptom], exposure_of, members, others, options))
     fitted = {i: r for i, r in final.items() if not isinstance(r, str)}
     suspects = _benjamini_hochberg(fitted, options.fdr)
     q_values = _q_values(fitted)

@@ -40,6 +40,8 @@ from gutaxis.knowledge import ChallengeKnowledge, load_challenge_knowledge
 __all__ = ["VerdictOptions", "Verdict", "challenge_verdicts", "LIKELY_TRIGGER",
            "LIKELY_TOLERATED", "INCONCLUSIVE"]
 
+#: The top of the symptom scale.
+SCALE_TOP = 10.0
 LIKELY_TRIGGER = "likely trigger"
 LIKELY_TOLERATED = "likely tolerated"
 INCONCLUSIVE = "inconclusive"
@@ -331,7 +333,8 @@ def _symptom_verdicts(diary: Diary, challenges: Sequence[Challenge], symptom: st
         if missing:
             return _empty([challenges[k] for k in members] if len(members) > 1
                           else challenges[members[0]], symptom, label, compared, scored,
-                          options.level, f"no {symptom!r} score on the challenge day(s)")
+                          options.level, f"no {symptom!r} score on the challenge day(s) of "
+                                         f"{', '.join(challenges[k].describe() for k in missing)}")
         weights = np.sum([_unit(design, f"challenge:{k}") for k in members], axis=0) / len(members)
         mid = float(np.mean([np.mean(_windows(challenges[k], origin)) for k in members]))
         level_vector = _level_weights(design, mid)
@@ -361,6 +364,11 @@ def _symptom_verdicts(diary: Diary, challenges: Sequence[Challenge], symptom: st
         note = ("" if shams else "open challenge: a nocebo response (worse because the food "
                 "is expected to harm) is not told apart from an effect; a blinded challenge "
                 "against sham is")
+        if own_level + threshold > SCALE_TOP:
+            # the scale ends before the worsening that counts could show
+            verdict, largest = INCONCLUSIVE, None
+            note = (f"a worsening of {threshold:.1f} points cannot show above the own level of "
+                    f"{own_level:.1f} on a 0–10 scale")
         steps = tuple(s for k in members for s in challenges[k].steps)
         return Verdict(group, symptom, label, challenges[members[0]].start,
                        challenges[members[-1]].end, tuple(s.portion for s in steps), compared,
@@ -372,8 +380,9 @@ def _symptom_verdicts(diary: Diary, challenges: Sequence[Challenge], symptom: st
     groups = dict.fromkeys(challenges[k].food_group for k in foods)
     for group in groups:
         members = [k for k in foods if challenges[k].food_group == group]
-        if len(members) > 1:
-            verdicts.append(judge(members, "pooled"))
+        scored_members = [k for k in members if k in usable]
+        if len(scored_members) > 1:  # the repeats that were scored, pooled
+            verdicts.append(judge(scored_members, "pooled"))
     return verdicts
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -140,6 +141,18 @@ class ChallengeResult:
                 "suspects": write_json(out / "suspects.json", self.suspects_document())}
 
 
+def _without_challenge_days(diary: Diary, challenges: list[Challenge]) -> Diary:
+    """Return ``diary`` without the food rows eaten on challenge days."""
+    if not challenges:
+        return diary
+    from gutaxis.challenge.diary import Diary as DiaryClass
+
+    days = {c.start + dt.timedelta(days=i) for c in challenges for i in range(c.days)}
+    entries = diary.entries
+    on_challenge = entries["time"].dt.date.isin(days) & (entries["kind"] == "food")
+    return DiaryClass(entries[~on_challenge].reset_index(drop=True), diary.source)
+
+
 def run_challenge(options: ChallengeOptions) -> ChallengeResult:
     """Read the diary (and the challenges) and judge them.
 
@@ -161,15 +174,22 @@ def run_challenge(options: ChallengeOptions) -> ChallengeResult:
     check_type(options, ChallengeOptions, "options")
     diary = read_diary(options.diary)
     challenges = read_challenges(options.challenges) if options.challenges else []
-    symptoms = options.symptoms or None
+    symptoms = tuple(dict.fromkeys(options.symptoms)) or None
     verdicts = []
     if challenges:
+        if all(c.sham for c in challenges):
+            raise ValidationError(f"{options.challenges}: no food challenge to judge (only "
+                                  "sham ones); add the food challenges the shams are "
+                                  "compared with")
         verdicts = challenge_verdicts(diary, challenges, VerdictOptions(
             symptoms=symptoms, carryover_days=options.carryover_days))
     groups_of = food_groups_of(load_food_catalog()) if options.food_catalog else None
-    if diary.foods().empty:
-        report = SuspectReport([], int(diary.entries["time"].dt.date.nunique()),
-                               SuspectOptions(symptoms=symptoms))
+    # the challenge days' foods (the test foods, the capsules) are the verdicts' subject:
+    # suspects come from the free-living days only
+    free = _without_challenge_days(diary, challenges)
+    if free.foods().empty:
+        scored = diary.symptoms()["time"].dt.date.nunique()
+        report = SuspectReport([], int(scored), SuspectOptions(symptoms=symptoms))
     else:
-        report = diary_suspects(diary, SuspectOptions(symptoms=symptoms), groups_of)
+        report = diary_suspects(free, SuspectOptions(symptoms=symptoms), groups_of)
     return ChallengeResult(options, diary, challenges, verdicts, report)
