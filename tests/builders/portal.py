@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from typing import Any
 
 from sqlalchemy import select
 
@@ -61,3 +62,28 @@ def patient_account(ctx: AppContext, staff: Principal, email: str, *, name: str 
                           "session", outcome.csrf_token, patient_id=patient_id)
     return PatientAccount(patient_id, email.lower(), outcome.token, outcome.csrf_token,
                           principal)
+
+
+def csrf_of(page: str) -> str:
+    """The CSRF token a page's form carries."""
+    import re
+
+    found = re.search(r'name="csrf_token" value="([^"]+)"', page)
+    assert found, page[:500]
+    return found.group(1)
+
+
+def staff_page(client: Any, email: str) -> tuple[dict[str, str], str]:
+    """Sign ``email`` in through the form; the page headers and the session's CSRF token."""
+    from gutaxis.service.access import SESSION_COOKIE
+
+    html = {"Accept": "text/html"}
+    client.cookies.clear()
+    form = client.get("/login", headers=html)
+    response = client.post("/login", headers=html, follow_redirects=False, data={
+        "email": email, "password": PASSWORD, "csrf_token": csrf_of(form.text)})
+    assert response.status_code == 303, response.text
+    session = client.cookies[SESSION_COOKIE]
+    client.cookies.clear()
+    headers = {**html, "Cookie": f"{SESSION_COOKIE}={session}"}
+    return headers, csrf_of(client.get("/patients", headers=headers).text)

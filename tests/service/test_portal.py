@@ -21,10 +21,11 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select, text
 
 from builders.portal import PatientAccount, patient_account
+from builders.portal import csrf_of as _csrf
+from builders.portal import staff_page as _staff_page
 from builders.practice import PASSWORD, bearer, make_user, run_jobs
 from gutaxis import io as gio
 from gutaxis.service import audit
-from gutaxis.service.access import SESSION_COOKIE
 from gutaxis.service.context import AppContext
 from gutaxis.service.errors import Invalid, NotFound
 from gutaxis.service.models import (
@@ -43,23 +44,6 @@ API = "/api/v1"
 SYMPTOMS = ("Bloating", "Tummy pain")
 
 
-def _csrf(page: str) -> str:
-    found = re.search(r'name="csrf_token" value="([^"]+)"', page)
-    assert found, page[:500]
-    return found.group(1)
-
-
-def _staff_page(client: TestClient, email: str) -> tuple[dict[str, str], str]:
-    """Sign ``email`` in through the form; the page headers and the session's CSRF token."""
-    client.cookies.clear()
-    form = client.get("/login", headers=HTML)
-    response = client.post("/login", headers=HTML, follow_redirects=False, data={
-        "email": email, "password": PASSWORD, "csrf_token": _csrf(form.text)})
-    assert response.status_code == 303, response.text
-    session = client.cookies[SESSION_COOKIE]
-    client.cookies.clear()
-    headers = {**HTML, "Cookie": f"{SESSION_COOKIE}={session}"}
-    return headers, _csrf(client.get("/patients", headers=headers).text)
 
 
 def _clinic(ctx: AppContext, name: str = "Clinic A", email: str = "pia@a.example"

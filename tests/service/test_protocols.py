@@ -15,8 +15,9 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from builders.portal import PatientAccount, patient_account
+from builders.portal import csrf_of as _csrf
+from builders.portal import staff_page as _staff_page
 from builders.practice import PASSWORD, make_user
-from gutaxis.service.access import SESSION_COOKIE
 from gutaxis.service.context import AppContext
 from gutaxis.service.models import AuditEvent
 from gutaxis.service.services import diary, protocols
@@ -26,22 +27,6 @@ API = "/api/v1"
 TODAY = dt.date.today()
 
 
-def _csrf(page: str) -> str:
-    found = re.search(r'name="csrf_token" value="([^"]+)"', page)
-    assert found, page[:500]
-    return found.group(1)
-
-
-def _staff_page(client: TestClient, email: str) -> tuple[dict[str, str], str]:
-    client.cookies.clear()
-    form = client.get("/login", headers=HTML)
-    response = client.post("/login", headers=HTML, follow_redirects=False, data={
-        "email": email, "password": PASSWORD, "csrf_token": _csrf(form.text)})
-    assert response.status_code == 303, response.text
-    session = client.cookies[SESSION_COOKIE]
-    client.cookies.clear()
-    headers = {**HTML, "Cookie": f"{SESSION_COOKIE}={session}"}
-    return headers, _csrf(client.get("/patients", headers=headers).text)
 
 
 def _scores(ctx: AppContext, who: PatientAccount, start: dt.date, days: int,

@@ -22,10 +22,10 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
 from builders.portal import PatientAccount, patient_account
-from builders.practice import PASSWORD, bearer, make_user
+from builders.portal import staff_page as _staff_page
+from builders.practice import bearer, make_user
 from builders.questionnaires import TEST_MID, broken_definition, definition_bytes
 from gutaxis.service import audit
-from gutaxis.service.access import SESSION_COOKIE
 from gutaxis.service.context import AppContext
 from gutaxis.service.errors import Invalid, NotFound
 from gutaxis.service.models import (
@@ -42,23 +42,6 @@ CHECK_IN = {"bloating": 6, "abdominal_pain": 4, "wind": 5, "urgency": 2, "fatigu
             "gut_overall": 6}
 
 
-def _csrf(page: str) -> str:
-    found = re.search(r'name="csrf_token" value="([^"]+)"', page)
-    assert found, page[:500]
-    return found.group(1)
-
-
-def _staff_page(client: TestClient, email: str) -> tuple[dict[str, str], str]:
-    """Sign ``email`` in through the form; the page headers and the session's CSRF token."""
-    client.cookies.clear()
-    form = client.get("/login", headers=HTML)
-    response = client.post("/login", headers=HTML, follow_redirects=False, data={
-        "email": email, "password": PASSWORD, "csrf_token": _csrf(form.text)})
-    assert response.status_code == 303, response.text
-    session = client.cookies[SESSION_COOKIE]
-    client.cookies.clear()
-    headers = {**HTML, "Cookie": f"{SESSION_COOKIE}={session}"}
-    return headers, _csrf(client.get("/patients", headers=headers).text)
 
 
 def _setup(client: TestClient, ctx: AppContext) -> tuple[Any, dict[str, str], PatientAccount]:
