@@ -481,6 +481,14 @@ def _fresh_protocol(world: World, actor: Actor, params: dict[str, Any]) -> dict[
     return {}
 
 
+def _new_food(world: World, actor: Actor, params: dict[str, Any]) -> dict[str, Any]:
+    return {"json": {"name": f"Matrix bread {world.next()}", "groups": ["gluten"]}}
+
+
+def _new_food_form(world: World, actor: Actor, params: dict[str, Any]) -> dict[str, Any]:
+    return {"data": {"name": f"Matrix bread {world.next()}", "groups": ["gluten"]}}
+
+
 def _new_protocol(world: World, actor: Actor, params: dict[str, Any]) -> dict[str, Any]:
     return {"json": {"groups": ["gluten", "lactose"], "template": "low_fodmap",
                      "elimination_start": dt.date.today().isoformat()}}
@@ -697,6 +705,10 @@ MATRIX: dict[tuple[str, str], Row] = {
     ("POST", "/patients/{patient_id}/protocol/end"): Row("clinicians", 303, _fresh_protocol,
                                                          throwaway_patient=True),
     ("GET", "/portal/tests"): Row("patient", 200, shows="Gluten"),
+    ("GET", "/api/v1/foods"): Row("staff", 200),
+    ("POST", "/api/v1/foods"): Row("clinicians", 201, _new_food),
+    ("GET", "/foods"): Row("staff", 200),
+    ("POST", "/foods"): Row("clinicians", 303, _new_food_form),
     ("POST", "/portal/tests/stop"): Row("patient", 303, _form({"position": "0"})),
     # ------------------------------------------------------------------ questionnaires
     ("GET", "/api/v1/questionnaires"): Row("staff", 200, shows="Alder test scale"),

@@ -209,3 +209,39 @@ def test_the_timeline_joins_the_diary_the_challenges_and_the_plan(
     client.cookies.clear()
     own = client.get("/portal/timeline", headers=eve.cookie).text
     assert 'class="diary-chart"' in own and "Walk after dinner: started" in own
+
+
+def test_a_clinic_adds_a_food_and_its_patients_meals_are_matched_with_it(
+        client: TestClient, ctx: AppContext) -> None:
+    from gutaxis.service.errors import Invalid
+    from gutaxis.service.services import foods
+
+    staff = make_user(ctx, "Clinic A", "pia@a.example", "practitioner")
+    other = make_user(ctx, "Clinic B", "bo@b.example", "owner")
+    fay = patient_account(ctx, staff, "fay@mail.example")
+    headers, csrf = _staff_page(client, "pia@a.example")
+    response = client.post("/foods", headers=headers, follow_redirects=False, data={
+        "csrf_token": csrf, "name": "Nonna's farro soup", "aliases": "farro soup, zuppa",
+        "groups": ["gluten"], "source": "https://example.org/farro-label"})
+    assert response.status_code == 303, response.text
+    assert "Nonna&#39;s farro soup" in client.get("/foods", headers=headers).text
+    refused = client.post("/foods", headers=headers, data={
+        "csrf_token": csrf, "name": "Lupin flakes", "groups": ["lupin"]})
+    assert refused.status_code == 422 and "lupin" in refused.text
+    with ctx.transaction() as db:
+        entry = diary.add_entry(db, fay.principal, "meal", {"text": "zuppa and bread"},
+                                at=dt.datetime.combine(TODAY, dt.time(12)))
+        rows = diary.diary_rows(db, staff, fay.patient_id, include_private=False)
+        catalog = foods.clinic_catalog(db, staff.clinic_id)
+        assert catalog.groups_of("clinic_nonna_s_farro_soup") == {"gluten"}
+        # another clinic's catalogue does not hold it
+        assert "clinic_nonna_s_farro_soup" not in {
+            f.id for f in foods.clinic_catalog(db, other.clinic_id).foods}
+        try:
+            foods.add_clinic_food(db, staff, {"name": "Nonna's farro soup"})
+        except Invalid as exc:
+            assert "Nonna" in exc.message or "clinic_nonna" in exc.message
+        else:
+            raise AssertionError("a second food of the same name was accepted")
+    assert entry.id and ("food" in {r[1] for r in rows})
+    assert "clinic_nonna_s_farro_soup" in {r[2] for r in rows}

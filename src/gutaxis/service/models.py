@@ -37,7 +37,7 @@ __all__ = ["Base", "Clinic", "User", "Invitation", "AuthSession", "ApiToken", "L
            "VisitMeasure", "PlanItem", "PlanEvent", "AuditEvent", "PortalAccount",
            "PortalInvitation", "DiaryEntry", "DiaryVersion", "QuestionnaireDefinition",
            "QuestionnaireRequest", "QuestionnaireResponse", "QUESTIONNAIRE_STATUSES",
-           "ChallengeProtocol",
+           "ChallengeProtocol", "ClinicFood",
            "ROLES", "STAFF_ROLES", "PLAN_STATUSES", "JOB_STATUSES", "UPLOAD_KINDS"]
 
 #: Staff roles, most rights first (see :mod:`gutaxis.service.access`).
@@ -565,3 +565,26 @@ class ChallengeProtocol(Base):
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
     created_by: Mapped[int | None] = _fk("user_account.id", nullable=True, cascade=False)
     ended_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
+
+
+class ClinicFood(Base):
+    """A food a clinic added to the catalogue, with the elimination groups it belongs to.
+
+    ``groups`` is a list of ``{"group": id, "source": url or ""}``: a membership
+    with a source (a composition table, a label) counts as the shipped ones do;
+    one without is kept as the practitioner's judgement (``not_in_open_source``)
+    and is not used to group a diary's foods for suspects.
+    """
+
+    __tablename__ = "clinic_food"
+    __table_args__ = (UniqueConstraint("clinic_id", "food_id",
+                                       name="uq_clinic_food_clinic_id_food_id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    clinic_id: Mapped[int] = _fk("clinic.id")
+    food_id: Mapped[str] = mapped_column(String(80))
+    name: Mapped[str] = mapped_column(String(200))
+    aliases: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    groups: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    note: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    created_by: Mapped[int | None] = _fk("user_account.id", nullable=True, cascade=False)

@@ -16,9 +16,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from gutaxis.service.access import CLINICIANS, PATIENT, STAFF, Principal
 from gutaxis.service.context import AppContext, get_context
 from gutaxis.service.schemas import ErrorOut
-from gutaxis.service.services import protocols
+from gutaxis.service.services import foods, protocols
 
-__all__ = ["router", "ProtocolIn", "StopIn", "protocol_dict", "sentence_names"]
+__all__ = ["router", "ProtocolIn", "StopIn", "FoodIn", "protocol_dict", "sentence_names"]
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
     code: {"model": ErrorOut} for code in (400, 401, 403, 404, 409, 422, 429)}
@@ -134,3 +134,34 @@ def portal_protocol_stop(body: StopIn, who: Patient, ctx: Ctx) -> dict[str, Any]
     with ctx.transaction() as db:
         protocols.stop_challenge(db, who, who.patient_id or 0, body.position)
         return protocol_dict(protocols.own_protocol_view(db, who), for_patient=True)
+
+
+class FoodIn(BaseModel):
+    """A clinic's own food: its name, other names, groups, a source URL, a note."""
+
+    model_config = ConfigDict(extra="forbid", str_max_length=2000)
+
+    name: str = Field(min_length=2, max_length=200)
+    aliases: list[Annotated[str, Field(max_length=200)]] = Field(default=[], max_length=20)
+    groups: list[Annotated[str, Field(max_length=60)]] = Field(default=[], max_length=30)
+    source: str = ""
+    note: str = ""
+
+
+def _food_dict(row: Any) -> dict[str, Any]:
+    return {"id": row.food_id, "name": row.name, "aliases": list(row.aliases),
+            "groups": list(row.groups), "note": row.note}
+
+
+@router.get("/foods", tags=["foods"])
+def foods_list(who: Staff, ctx: Ctx) -> list[dict[str, Any]]:
+    """List the clinic's own foods (added to the shipped food catalogue)."""
+    with ctx.transaction() as db:
+        return [_food_dict(r) for r in foods.clinic_foods(db, who.clinic_id)]
+
+
+@router.post("/foods", status_code=201, tags=["foods"])
+def foods_add(body: FoodIn, who: Clinician, ctx: Ctx) -> dict[str, Any]:
+    """Add a food to the clinic's catalogue (patients' meals are matched with it)."""
+    with ctx.transaction() as db:
+        return _food_dict(foods.add_clinic_food(db, who, body.model_dump()))

@@ -26,7 +26,7 @@ from gutaxis.service.context import AppContext, get_context
 from gutaxis.service.errors import ServiceError
 from gutaxis.service.models import Clinic
 from gutaxis.service.pages import templates
-from gutaxis.service.services import patients, protocols
+from gutaxis.service.services import foods, patients, protocols
 
 __all__ = ["router", "verdict_rows"]
 
@@ -173,3 +173,42 @@ def portal_tests_stop(who: Patient, ctx: Ctx, position: Annotated[int, Form()]) 
     with ctx.transaction() as db:
         protocols.stop_challenge(db, who, who.patient_id or 0, position)
     return RedirectResponse("/portal/tests", status_code=303)
+
+
+@router.get("/foods", response_class=HTMLResponse)
+def foods_page(request: Request, who: Staff, ctx: Ctx, error: str = "") -> Response:
+    """Show the clinic's own foods and the form that adds one."""
+    with ctx.transaction() as db:
+        return _render(request, "foods.html", db, who, title="Foods of the clinic",
+                       foods=foods.clinic_foods(db, who.clinic_id),
+                       groups=protocols.group_choices(), error="", values={})
+
+
+@router.post("/foods")
+async def foods_add(request: Request, who: Clinician, ctx: Ctx) -> Response:
+    """Add a food to the clinic's catalogue (the form again, with the error, when refused)."""
+    form = await request.form()
+    values: dict[str, Any] = {k: form.get(k) for k in ("name", "aliases", "source", "note")}
+    values["groups"] = [str(g) for g in form.getlist("groups")]
+
+    def save() -> None:
+        with ctx.transaction() as db:
+            foods.add_clinic_food(db, who, values)
+
+    try:
+        await run_in_threadpool(save)
+    except ServiceError as exc:
+        if exc.status != 422:
+            raise
+        message = exc.message
+
+        def again() -> HTMLResponse:
+            with ctx.transaction() as db:
+                return _render(request, "foods.html", db, who, status_code=422,
+                               title="Foods of the clinic",
+                               foods=foods.clinic_foods(db, who.clinic_id),
+                               groups=protocols.group_choices(), error=message,
+                               values=values)
+
+        return await run_in_threadpool(again)
+    return RedirectResponse("/foods", status_code=303)

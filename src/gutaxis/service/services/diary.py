@@ -45,6 +45,7 @@ from gutaxis.service.access import Principal
 from gutaxis.service.db import get_row, utcnow
 from gutaxis.service.errors import Invalid, NotFound
 from gutaxis.service.models import DiaryEntry, DiaryVersion, PortalAccount
+from gutaxis.service.services.foods import clinic_catalog
 from gutaxis.service.services.patients import get_patient
 from gutaxis.service.services.portal import local_now, own_patient, portal_settings
 
@@ -117,18 +118,14 @@ def split_foods(text: str) -> list[str]:
     return [" ".join(p.split()) for p in pieces if p and p.strip()]
 
 
-def _catalog() -> FoodCatalog:
-    return load_food_catalog()
-
-
-def _meal(values: Mapping[str, Any]) -> dict[str, Any]:
+def _meal(values: Mapping[str, Any], catalog: FoodCatalog | None = None) -> dict[str, Any]:
     text = _text(values, "text", _TEXT, required=False)
     picked_raw = values.get("foods") or []
     if isinstance(picked_raw, str):
         picked_raw = [picked_raw]
     if not isinstance(picked_raw, list | tuple) or len(picked_raw) > 50:
         raise _field("foods", "not a list", "expected a list of at most 50 food ids")
-    catalog = _catalog()
+    catalog = catalog or load_food_catalog()
     known = {food.id for food in catalog.foods}
     picked: list[str] = []
     for value in picked_raw:
@@ -181,7 +178,7 @@ def _scores(values: Mapping[str, Any], symptoms: list[str]) -> dict[str, Any]:
 
 
 def check_entry(kind: str, values: Mapping[str, Any], *, symptoms: list[str],
-                hide_weight: bool) -> dict[str, Any]:
+                hide_weight: bool, catalog: FoodCatalog | None = None) -> dict[str, Any]:
     """Check an entry's fields for its kind; return its ``data``.
 
     Parameters
@@ -194,6 +191,9 @@ def check_entry(kind: str, values: Mapping[str, Any], *, symptoms: list[str],
         The patient's primary symptoms (what ``symptoms`` entries score).
     hide_weight : bool
         Weight is not recorded for this patient.
+    catalog : FoodCatalog, optional
+        The foods a meal is matched with (the clinic's; the shipped catalogue
+        by default).
 
     Raises
     ------
@@ -214,7 +214,7 @@ def check_entry(kind: str, values: Mapping[str, Any], *, symptoms: list[str],
         raise _field("kind", "not recorded", "weight is not recorded in this diary")
     data: dict[str, Any]
     if kind in ("meal", "drink"):
-        data = _meal(values)
+        data = _meal(values, catalog)
     elif kind == "symptoms":
         data = _scores(values, symptoms)
     elif kind == "stool":
@@ -312,7 +312,8 @@ def add_entry(db: Session, who: Principal, kind: str, values: Mapping[str, Any],
     patient = own_patient(db, who)
     settings = _settings(db, who)
     data = check_entry(kind, values, symptoms=list(settings.primary_symptoms),
-                       hide_weight=settings.hide_weight)
+                       hide_weight=settings.hide_weight,
+                       catalog=clinic_catalog(db, who.clinic_id))
     moment = _time(at, settings.time_zone)
     now = utcnow()
     entry = DiaryEntry(clinic_id=patient.clinic_id, patient_id=patient.id, kind=kind, at=moment,
@@ -353,7 +354,8 @@ def edit_entry(db: Session, who: Principal, entry_id: int, values: Mapping[str, 
         raise Invalid("this entry was deleted; write a new one instead")
     settings = _settings(db, who)
     data = check_entry(entry.kind, values, symptoms=list(settings.primary_symptoms),
-                       hide_weight=settings.hide_weight)
+                       hide_weight=settings.hide_weight,
+                       catalog=clinic_catalog(db, who.clinic_id))
     moment = _time(at, settings.time_zone) if at not in (None, "") else entry.at
     entry.version += 1
     entry.at, entry.private, entry.updated_at = moment, bool(private), utcnow()
