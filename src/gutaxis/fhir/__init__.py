@@ -1,0 +1,18 @@
+"""FHIR R4 (4.0.1) both ways: lab results in, profiles, answers and plans out.
+
+Lab results arrive as a FHIR ``Bundle`` (or one ``DiagnosticReport`` /
+``Observation``) and become the rows of the ``LABS.csv`` layout that
+:func:`gutaxis.markers.read_labs` reads; a visit's profile, a patient's
+questionnaire answers and plan leave as FHIR resources that any clinic system
+reads.  Every name is imported on first use (the command line starts without
+the FHIR models).
+"""
+
+from gutaxis.lazy import lazy_attributes as _lazy_attributes
+
+__all__: list[str] = []
+
+_LAZY: dict[str, str] = {}
+
+__all__ += list(_LAZY)
+__getattr__ = _lazy_attributes(__name__, _LAZY)
