@@ -580,6 +580,7 @@ def test_every_read_and_change_is_audited(client: TestClient, ctx: AppContext) -
     assert patient == [
         ("portal.accept", "patient", pid), ("session.create", "user", str(ana.principal.user_id)),
         ("diary.create", "diary_entry", eid), ("portal.home", "patient", pid),
+        ("protocol.read", "patient", pid),  # the Today page says today's food test
         ("diary.list", "patient", pid), ("diary.read", "diary_entry", eid),
         ("diary.form", "patient", pid), ("portal.visits", "patient", pid),
         ("plan.read", "patient", pid), ("patient.timeline", "patient", pid),

@@ -108,6 +108,10 @@ def test_while_blinded_the_patient_sees_capsules_and_can_stop_todays_test(
     # the tests are named by capsule only: which one is the sham stays hidden
     assert [i.split(":")[0] for i in items[1:]] == ["Capsule 1", "Capsule 2"]
     assert "gluten" not in " ".join(items[1:]).lower() and "sham" not in page.lower()
+    # the Today page says it too, as blinded
+    home = client.get("/portal", headers=ben.cookie).text
+    assert "Today: take capsule 1 (usual dose)." in home
+    assert "gluten" not in home.lower() and "sham" not in home.lower()
     api = client.get(f"{API}/portal/protocol", headers=ben.api).json()
     assert api["protocol"]["key_hidden"] is True and api["verdicts"] == []
     assert all("food_group" not in c and "sham" not in c for c in api["challenges"])

@@ -27,6 +27,7 @@ from gutaxis.service.diary_timeline import diary_timeline
 from gutaxis.service.errors import NotFound, ServiceError
 from gutaxis.service.models import Clinic
 from gutaxis.service.pages import LOGIN_CSRF_COOKIE, sparkline, templates
+from gutaxis.service.protocol_api import sentence_names
 from gutaxis.service.questionnaire_views import score_figures
 from gutaxis.service.security import new_token, same
 from gutaxis.service.services import (
@@ -35,6 +36,7 @@ from gutaxis.service.services import (
     patients,
     portal,
     profiles,
+    protocols,
     questionnaire_scores,
 )
 
@@ -114,8 +116,13 @@ def portal_home(request: Request, who: Patient, ctx: Ctx, saved: str = "") -> Re
         today = portal.local_now(settings.time_zone).date()
         pairs = diary.own_entries(db, who, start=today, end=today, action="portal.home")
         patient = portal.own_patient(db, who)
+        tests = protocols.own_protocol_view(db, who, today=today)
+        instruction = (tests.calendar.today_instruction(
+            tests.key_hidden, sentence_names(tests.group_names))
+            if tests else "")
         return _render(request, "portal_home.html", db, who, title="Today",
                        patient=patient, today=today, kinds=diary.visible_kinds(settings),
+                       instruction=instruction,
                        words=diary_text.KIND_WORDS, symptoms=settings.primary_symptoms,
                        groups=_groups(pairs),
                        saved=diary_text.KIND_WORDS.get(saved, ""))
