@@ -20,6 +20,8 @@ function that reads and computes but writes nothing, and a result class whose
   :class:`ProfileResult`
 - ``gutaxis challenge verdicts``: :class:`ChallengeOptions`, :func:`run_challenge`,
   :class:`ChallengeResult`
+- ``gutaxis labs import``: :class:`LabsImportOptions`, :func:`run_labs_import`,
+  :class:`LabsImportResult` (lab results from FHIR R4 JSON into a ``LABS.csv``)
 - ``gutaxis demo``: a folder, :func:`run_demo`, :class:`DemoResult`
 
 Examples
@@ -48,6 +50,7 @@ from gutaxis.commands.diversity import (
     run_diversity,
 )
 from gutaxis.commands.indices import INDICES_FILES, IndicesOptions, IndicesResult, run_indices
+from gutaxis.commands.labs import LabsImportOptions, LabsImportResult, run_labs_import
 from gutaxis.commands.profile import ProfileOptions, ProfileResult, run_profile
 from gutaxis.commands.reference import ReferenceOptions, ReferenceResult, run_reference_build
 
@@ -60,4 +63,5 @@ __all__ = [
     "ProfileOptions", "ProfileResult", "run_profile",
     "DemoResult", "run_demo", "DEMO_MARKERS", "DEMO_REFERENCE",
     "ChallengeOptions", "ChallengeResult", "run_challenge", "CHALLENGE_FILES", "food_groups_of",
+    "LabsImportOptions", "LabsImportResult", "run_labs_import",
 ]

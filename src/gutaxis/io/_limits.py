@@ -30,6 +30,8 @@ class Limits:
         Size of a text file (TSV, CSV, FASTA, lsmat, metadata) parsed in memory.
     max_json_bytes : int
         Size of a BIOM 1.0 JSON file (``json.load`` needs several times this).
+    max_fhir_bytes : int
+        Size of a FHIR JSON file (a lab results ``Bundle``) read in memory.
     max_features : int
         Features (ASVs, OTUs, species) in one table.
     max_samples : int
@@ -53,6 +55,7 @@ class Limits:
 
     max_text_bytes: int = 1 * _GiB
     max_json_bytes: int = 512 * _MiB
+    max_fhir_bytes: int = 64 * _MiB
     max_features: int = 10_000_000
     max_samples: int = 1_000_000
     max_nnz: int = 200_000_000

@@ -8,8 +8,10 @@ The file is comma- or tab-separated, UTF-8 (with or without BOM), with a header:
     P01,LPS,<0.5,ng/mL,,,
 
 ``sample_id``, ``marker``, ``value`` and ``unit`` are required; ``ref_low``,
-``ref_high`` and ``assay`` are optional (as columns, and per row).  See
-:func:`read_labs`.
+``ref_high`` and ``assay`` are optional (as columns, and per row).  So are the
+columns a FHIR import writes (:func:`gutaxis.fhir.read_lab_bundle`):
+``effective``, ``specimen``, ``interpretation``, ``status``, ``source`` and
+``report`` — free text kept as read.  See :func:`read_labs`.
 """
 
 from __future__ import annotations
@@ -29,13 +31,16 @@ from gutaxis.knowledge import MarkerCatalog, MarkerEntry, load_marker_catalog
 from gutaxis.markers._result import MarkerResult
 from gutaxis.markers.units import conversion_factor, parse_unit
 
-__all__ = ["LabResults", "read_labs", "REQUIRED_COLUMNS", "OPTIONAL_COLUMNS", "TABLE_COLUMNS"]
+__all__ = ["LabResults", "read_labs", "REQUIRED_COLUMNS", "OPTIONAL_COLUMNS", "TABLE_COLUMNS",
+           "FHIR_COLUMNS"]
 
 REQUIRED_COLUMNS = ("sample_id", "marker", "value", "unit")
-OPTIONAL_COLUMNS = ("ref_low", "ref_high", "assay")
+#: Columns written by a FHIR import (:func:`gutaxis.fhir.read_lab_bundle`), kept as text.
+FHIR_COLUMNS = ("effective", "specimen", "interpretation", "status", "source", "report")
+OPTIONAL_COLUMNS = ("ref_low", "ref_high", "assay", *FHIR_COLUMNS)
 #: Columns of :attr:`LabResults.table` (index: ``sample_id``, ``marker``).
 TABLE_COLUMNS = ("value", "unit", "censored", "original_value", "original_unit",
-                 "ref_low", "ref_high", "assay", "line")
+                 "ref_low", "ref_high", "assay", "line", *FHIR_COLUMNS)
 
 def _scaled(value: float, factor: float) -> float:
     """``value * factor`` without float noise (0.21 mg/dL → 2.1 mg/L, not 2.1000000000000005)."""
@@ -59,7 +64,13 @@ class LabResults:
         ``censored`` (``"<"``, ``">"`` or ``""``), ``original_value`` and
         ``original_unit`` (as written in the file), ``ref_low`` / ``ref_high``
         (the lab's range converted to ``unit``; NaN when not given),
-        ``assay`` (``""`` when not given), ``line`` (line number in the file).
+        ``assay`` (``""`` when not given), ``line`` (line number in the file),
+        and the columns of a FHIR import, ``effective`` (the time the sample
+        was taken, ISO 8601 as the lab wrote it), ``specimen``,
+        ``interpretation`` (the lab's flags, e.g. ``"H"``), ``status``
+        (``final``, ``amended``, ``corrected``), ``source`` (the FHIR
+        resource, ``Observation/…``) and ``report`` (its
+        ``DiagnosticReport``) — text, ``""`` when the file does not have them.
     path : str
         The file read.
     sha256 : str
@@ -257,7 +268,7 @@ def _row(cells: list[str], cols: dict[str, int], catalog: MarkerCatalog, where: 
         "value": _scaled(value, factor), "unit": parse_unit(entry.unit).text, "censored": censored,
         "original_value": raw_value, "original_unit": unit_text,
         "ref_low": refs["ref_low"], "ref_high": refs["ref_high"], "assay": cell("assay"),
-        "line": line}
+        "line": line, **{name: cell(name) for name in FHIR_COLUMNS}}
     return (cell("sample_id"), entry.id), record
 
 
@@ -270,7 +281,10 @@ def read_labs(path: str | Path, *, catalog: MarkerCatalog | None = None) -> LabR
         Comma- or tab-separated (decided by the header line), UTF-8 with or
         without BOM.  Header (names case-insensitive; spaces and ``-`` count
         as ``_``): ``sample_id``, ``marker``, ``value``, ``unit`` (required),
-        ``ref_low``, ``ref_high``, ``assay`` (optional; a cell may be empty).
+        ``ref_low``, ``ref_high``, ``assay`` (optional; a cell may be empty),
+        and the optional text columns a FHIR import writes, ``effective``,
+        ``specimen``, ``interpretation``, ``status``, ``source``, ``report``
+        (kept as read in :attr:`LabResults.table`; not checked).
         Blank lines are skipped; a cell holding the separator must be quoted.
     catalog : MarkerCatalog, optional
         Defaults to the bundled marker catalogue.
