@@ -631,6 +631,80 @@ def challenge_verdicts_command(
              {"verdicts": "verdicts", "suspects": "suspects"})
 
 
+# ----------------------------------------------------------------------- labs
+labs_app = typer.Typer(help="Lab results: import them from FHIR R4 into a LABS.csv.",
+                       no_args_is_help=True, rich_markup_mode=None)
+app.add_typer(labs_app, name="labs")
+
+
+@labs_app.command("import")
+def labs_import_command(
+    bundle: Annotated[Path, typer.Argument(
+        metavar="BUNDLE", help="FHIR R4 JSON: a Bundle (collection, transaction, searchset, "
+                               "document, batch or message), a DiagnosticReport or an "
+                               "Observation. Example: results.json")],
+    out: Annotated[Path, typer.Option(
+        "--out", "-o", help="The LABS.csv to write (an existing file is refused unless "
+                            "--overwrite). Example: --out labs.csv")],
+    patient: Annotated[str | None, typer.Option(
+        help="The patient whose results to import, by identifier SYSTEM|VALUE (or VALUE); "
+             "needed when the bundle holds results of several patients. "
+             "Example: --patient urn:oid:1.2.36.146.595.217.0.1|12345")] = None,
+    sample: Annotated[str | None, typer.Option(
+        help="The sample_id of the rows (the id `gutaxis profile --sample` uses); default: "
+             "the patient's identifier value. Example: --sample S17")] = None,
+    skip_unknown: Annotated[bool, typer.Option(
+        "--skip-unknown", help="Skip (and list) results whose code the marker catalogue does "
+                               "not know, instead of stopping. Example: --skip-unknown")]
+    = False,
+    overwrite: Annotated[bool, typer.Option(
+        "--overwrite", help="Replace the --out file if it exists. Example: --overwrite")]
+    = False,
+    verbose: Verbose = False,
+) -> None:
+    """Import lab results from FHIR R4 JSON into a LABS.csv (what `gutaxis profile --labs` reads).
+
+    Observations are matched to the marker catalogue by LOINC code or by the
+    names and aliases `gutaxis markers` lists; values and the lab's reference
+    range are converted to the catalogue unit; a comparator (<0.5) is kept as
+    a censored value.  Only final, amended and corrected results are imported;
+    the others are listed as skipped.  All or nothing: an unknown code, unit or
+    an invalid resource stops the import with one line naming the resource and
+    the element, and nothing is written.
+
+    Example: gutaxis labs import results.json --out labs.csv --patient
+    urn:oid:1.2.36.146.595.217.0.1|12345
+    """
+    from gutaxis.commands import LabsImportOptions, run_labs_import
+    from gutaxis.commands.labs import parse_patient_option
+
+    _logging(verbose)
+    options = LabsImportOptions(bundle=bundle, patient=parse_patient_option(patient),
+                                sample=sample, skip_unknown=skip_unknown)
+    options.check_output(out, overwrite=overwrite)
+    result = run_labs_import(options)
+    labs = result.labs
+    if labs.rows:
+        table = Table(title=f"Imported for sample {escape(labs.sample_id)}", title_justify="left")
+        for column in ("marker", "value", "unit", "lab range", "flag", "status", "effective",
+                       "from"):
+            table.add_column(column)
+        for row in labs.rows:
+            low, high = row["ref_low"], row["ref_high"]
+            span = f"{low or '…'}–{high or '…'}" if (low or high) else ""
+            table.add_row(*(escape(str(x)) for x in (
+                row["marker"], row["value"], row["unit"], span, row["interpretation"],
+                row["status"], row["effective"], row["source"])))
+        out_console.print(table)
+    for item in labs.skipped:
+        console.print(f"[yellow]skipped[/] {escape(item.where)} {escape(item.code)}: "
+                      f"{escape(item.reason)}", highlight=False)
+    if labs.patient_identifiers:
+        console.print("patient: " + escape(", ".join(
+            f"{s}|{v}" if s else v for s, v in labs.patient_identifiers)), highlight=False)
+    _written(result.write(out, overwrite=overwrite), {"labs": "lab results"})
+
+
 # -------------------------------------------------------------------- profile
 @app.command()
 def profile(

@@ -14,5 +14,7 @@ __all__: list[str] = []
 
 _LAZY: dict[str, str] = {}
 
+_LAZY.update({n: "read" for n in ("read_lab_bundle", "LabBundle", "SkippedResult", "BundlePatient")})  # noqa: E501
+
 __all__ += list(_LAZY)
 __getattr__ = _lazy_attributes(__name__, _LAZY)
