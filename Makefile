@@ -8,7 +8,12 @@ STAMP   := $(VENV)/.installed-stamp
 LOCK    := requirements/lock.txt
 LOCKENV := .venv-lock
 
-.PHONY: demo serve test bench lint setup clean lock lock-upgrade
+.PHONY: demo serve test bench lint setup clean lock lock-upgrade node-validator
+
+# The FHIR tests' independent validator (@medplum/core through Node, tests/fhir/node/):
+# its npm packages, installed exactly as package-lock.json pins them.
+NODE_DIR   := tests/fhir/node
+NODE_STAMP := $(NODE_DIR)/node_modules/.installed-stamp
 
 $(STAMP): pyproject.toml $(LOCK)
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -20,6 +25,15 @@ $(STAMP): pyproject.toml $(LOCK)
 
 setup: $(STAMP)
 
+$(NODE_STAMP): $(NODE_DIR)/package.json $(NODE_DIR)/package-lock.json
+	npm ci --prefix $(NODE_DIR) --no-audit --no-fund
+	@touch $(NODE_STAMP)
+
+# without npm nothing is installed: the tests that need the validator skip (and fail in CI)
+node-validator:
+	@if command -v npm >/dev/null 2>&1; then $(MAKE) --no-print-directory $(NODE_STAMP); \
+	else echo "npm not found: the FHIR tests' Node validator is not installed (those tests skip)"; fi
+
 demo: $(STAMP)
 	$(BIN)/gutaxis demo --overwrite
 
@@ -28,7 +42,7 @@ demo: $(STAMP)
 serve: $(STAMP)
 	$(BIN)/gutaxis serve --data gutaxis-demo-clinic --demo-clinic
 
-test: $(STAMP)
+test: $(STAMP) node-validator
 	$(BIN)/python -m pytest
 
 bench: $(STAMP)
@@ -54,4 +68,4 @@ lock-upgrade:
 	$(MAKE) lock LOCKFLAGS=--upgrade
 
 clean:
-	rm -rf $(VENV) $(LOCKENV) build dist .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(LOCKENV) build dist .pytest_cache .mypy_cache .ruff_cache $(NODE_DIR)/node_modules
