@@ -297,6 +297,12 @@ CASES: list[Case] = [
     (gcommands.run_challenge, (TABLE,), {}, InputError, r"options must be a ChallengeOptions"),
     (gcommands.run_challenge, (Make(lambda e: gcommands.ChallengeOptions(diary=e.table)),), {},
      FormatError, r"table.tsv: line 1: expected the header time,kind,item,value"),
+    (gcommands.LabsImportOptions, (), {"bundle": MISSING}, InputError,
+     r"BUNDLE .*no-such-file.tsv: no such file"),
+    (gcommands.run_labs_import, (TABLE,), {}, InputError,
+     r"options must be a LabsImportOptions"),
+    (gcommands.run_labs_import, (Make(lambda e: gcommands.LabsImportOptions(bundle=e.table)),),
+     {}, FormatError, r"table.tsv: not JSON \(line 1, column 1"),
     (gcommands.food_groups_of, ("foods.yaml",), {}, InputError,
      r"catalog must be a FoodCatalog.*load_food_catalog"),
     (gcommands.TableOptions, (), {"table": MISSING}, InputError,
@@ -958,7 +964,8 @@ NO_USER_INPUT: dict[str, set[str]] = {
            "QzaArtifact", "ExampleDataset", "Limits"},
     # the records the run_* functions return
     "commands": {"DiversityResult", "AnalysisResult", "IndicesResult", "ReferenceResult",
-                 "ProfileResult", "DemoResult", "ChallengeResult"},
+                 "ProfileResult", "DemoResult", "ChallengeResult",
+                 "LabsImportResult"},
     # records the readers and the statistics fill in
     "challenge": {"Diary", "Challenge", "ChallengeStep", "Verdict", "SuspectReport",
                   "SuspectTest", "Calendar", "CalendarChallenge"},
