@@ -7,8 +7,8 @@ import subprocess
 import sys
 
 import pytest
-from builders.fhir_labs import MRN, bundle, observation, patient, stool_and_blood_panel, write
 
+from builders.fhir_labs import MRN, bundle, observation, patient, stool_and_blood_panel, write
 from gutaxis.commands import LabsImportOptions, run_labs_import
 from gutaxis.commands.labs import parse_patient_option
 from gutaxis.exceptions import InputError, OutputError, UnitError
