@@ -16,7 +16,8 @@ PUBLIC = ["gutaxis", "gutaxis.io", "gutaxis.diversity", "gutaxis.stats", "gutaxi
           "gutaxis.cohort",
           "gutaxis.composition", "gutaxis.ordination", "gutaxis.study", "gutaxis.tree",
           "gutaxis.distance", "gutaxis.provenance", "gutaxis.denovo_tree", "gutaxis.service",
-          "gutaxis.questionnaires", "gutaxis.challenge"]
+          "gutaxis.questionnaires", "gutaxis.challenge", "gutaxis.fhir", "gutaxis.fhir.write",
+          "gutaxis.fhir.codes"]
 
 
 def _exported(module: types.ModuleType) -> set[str]:

@@ -521,6 +521,9 @@ CASES: list[Case] = [
     (gknowledge.load_taxa_catalog, (FOLDER,), {}, FormatError,
      r"folder: cannot read the file \(Is a directory\)"),
     (gknowledge.load_taxa_catalog, (TABLE,), {}, FormatError, r"table.tsv: not valid YAML"),
+    (gknowledge.load_fhir_knowledge, (FOLDER,), {}, FormatError,
+     r"folder: cannot read the file \(Is a directory\); expected a YAML file in the schema "
+     r"of gutaxis/knowledge/fhir.yaml"),
     (gknowledge.load_chain, (BINARY,), {}, FormatError,
      r"binary.bin: byte 128 is not UTF-8 text; expected a YAML file in the schema of "
      r"gutaxis/knowledge/chain.yaml"),
@@ -983,6 +986,7 @@ NO_USER_INPUT: dict[str, set[str]] = {
                   "FoodCatalog", "FoodGroup", "Food", "GroupMembership", "BristolScale",
                   "BristolType", "ChallengeKnowledge", "MeaningfulWorsening",
                   "ProtocolTemplate", "DayRange",
+                  "NcbiTaxon", "FhirKnowledge", "FhirConcept", "FhirCodeSystemInfo",
                   "Spelling",  # made by TaxaCatalog.spellings from a loaded catalogue
                   "gmhi_species_sets",  # no argument
                   "normalise_taxon",  # takes any value (as text)

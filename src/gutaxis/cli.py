@@ -738,14 +738,19 @@ def profile(
     pdf: Annotated[bool, typer.Option(
         "--pdf/--no-pdf", help="Also write profile.pdf (needs the Pango library). "
                                "Example: --no-pdf")] = default(ProfileOptions, "pdf"),
+    fhir: Annotated[bool, typer.Option(
+        "--fhir", help="Also write profile.fhir.json: the profile as a FHIR R4 Bundle "
+                       "(DiagnosticReport and Observations). Example: --fhir")]
+    = default(ProfileOptions, "fhir"),
     transpose: Transpose = None,
     overwrite: Overwrite = False,
     verbose: Verbose = False,
 ) -> None:
     """One patient's gut–immune profile against a reference cohort (`gutaxis reference build`).
 
-    Writes OUT/profile.html, OUT/profile.pdf and OUT/profile.json. The profile
-    supports, and does not replace, a clinician's judgement.
+    Writes OUT/profile.html, OUT/profile.pdf and OUT/profile.json (and, with
+    --fhir, OUT/profile.fhir.json). The profile supports, and does not replace, a
+    clinician's judgement.
 
     Example: gutaxis profile patient.biom --sample S17 --patient P01 --reference ref/
     --labs labs.csv --previous visit1/profile.json --out visit2/
@@ -756,12 +761,13 @@ def profile(
     options = ProfileOptions(
         table=table, sample=sample, reference=reference, patient=patient, labs=labs,
         metadata=metadata, markers=_split(markers), markers_file=markers_file,
-        taxonomy=taxonomy, previous=previous, seed=seed, pdf=pdf, transpose=transpose)
+        taxonomy=taxonomy, previous=previous, seed=seed, pdf=pdf, fhir=fhir,
+        transpose=transpose)
     options.check_output(out, overwrite=overwrite)
     result = run_profile(options)
     _print_profile(result.profile)
     written = result.write(out, overwrite=overwrite)
-    _written(written, {k: f"profile ({k})" for k in ("html", "pdf", "json")})
+    _written(written, {k: f"profile ({k})" for k in ("html", "pdf", "json", "fhir")})
 
 
 def _print_profile(result: object) -> None:

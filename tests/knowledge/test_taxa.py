@@ -130,7 +130,7 @@ def test_normalised_names():
 
 def test_synonyms_per_taxonomy_with_sources():
     catalog = load_taxa_catalog()
-    assert catalog.version == "2026.12.1"
+    assert catalog.version == "2026.12.2"  # 2026.12.2 added the NCBI taxids
     table = {(syn.name, other.name): (other.taxonomies, other.relation, other.verified)
              for syn in catalog.synonyms for other in syn.names}
     assert table[("Escherichia", "Escherichia-Shigella")] == (["silva"], "wider", True)
@@ -279,3 +279,27 @@ def test_schema_errors_name_the_field(tmp_path):
         "status: current", "status: withdrawn")
     with pytest.raises(FormatError, match="is withdrawn"):
         load_taxa_catalog(_write(tmp_path, withdrawn_default))
+
+
+def test_ncbi_taxids_are_the_ones_seen_in_their_sources():
+    """Each id was read next to its name in a public CAMI-format profile (TAXID, TAXPATHSN)."""
+    catalog = load_taxa_catalog()
+    seen = {t.id: (t.ncbi.taxid, t.ncbi.name) for t in catalog.taxa if t.ncbi}
+    assert seen == {
+        "faecalibacterium_prausnitzii": ("853", "Faecalibacterium prausnitzii"),
+        "roseburia": ("841", "Roseburia"),
+        "eubacterium_rectale": ("39491", "[Eubacterium] rectale"),
+        "bifidobacterium": ("1678", "Bifidobacterium"),
+        "akkermansia_muciniphila": ("239935", "Akkermansia muciniphila"),
+        "enterobacteriaceae": ("543", "Enterobacteriaceae"),
+        "proteobacteria": ("1224", "Proteobacteria"),
+        "ruminococcus_gnavus": ("33038", "[Ruminococcus] gnavus"),
+        "fusobacterium_nucleatum": ("851", "Fusobacterium nucleatum"),
+    }
+    for entry in catalog.taxa:
+        if entry.ncbi is not None:
+            assert entry.ncbi.source.url.startswith("https://github.com/")
+            assert "TAXPATHSN" in entry.ncbi.source.citation
+    # not seen with its name in a source we could read: left out, not guessed
+    assert catalog.get("prevotella_copri").ncbi is None
+    assert catalog.get("butyrate_producers").ncbi is None  # a group

@@ -20,7 +20,10 @@ from gutaxis.provenance import input_record
 if TYPE_CHECKING:
     from gutaxis.profile import Profile
 
-__all__ = ["ProfileOptions", "ProfileResult", "run_profile"]
+__all__ = ["ProfileOptions", "ProfileResult", "run_profile", "FHIR_FILE"]
+
+#: The FHIR R4 Bundle ``--fhir`` writes beside ``profile.json``.
+FHIR_FILE = "profile.fhir.json"
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -51,6 +54,9 @@ class ProfileOptions(TableOptions):
         Seed and replicates of the bootstrap intervals.
     pdf : bool
         Also write ``profile.pdf``.
+    fhir : bool
+        Also write ``profile.fhir.json``: the profile as a FHIR R4 ``Bundle``
+        (:func:`gutaxis.fhir.profile_bundle`).
 
     Raises
     ------
@@ -64,7 +70,7 @@ class ProfileOptions(TableOptions):
     OUTPUT_NAME = "the profile"
 
     def owned(self) -> tuple[str, ...]:
-        """Return ``profile.json``, ``profile.html`` and ``profile.pdf``.
+        """Return ``profile.json``, ``profile.html``, ``profile.pdf`` and ``profile.fhir.json``.
 
         Returns
         -------
@@ -72,7 +78,7 @@ class ProfileOptions(TableOptions):
         """
         from gutaxis.report import PROFILE_FILES
 
-        return PROFILE_FILES
+        return (*PROFILE_FILES, FHIR_FILE)
 
     sample: str
     reference: Path
@@ -84,6 +90,7 @@ class ProfileOptions(TableOptions):
     seed: int = 0
     n_boot: int = 2000
     pdf: bool = True
+    fhir: bool = False
 
     def __post_init__(self) -> None:
         """Check the paths and the values."""
@@ -120,7 +127,9 @@ class ProfileResult:
 
     def write(self, folder: str | os.PathLike[str], *, overwrite: bool = False
               ) -> dict[str, Path]:
-        """Write ``profile.json``, ``profile.html`` and (with ``pdf``) ``profile.pdf``.
+        """Write ``profile.json``, ``profile.html``, ``profile.pdf`` and ``profile.fhir.json``.
+
+        The PDF only with ``pdf``, the FHIR Bundle only with ``fhir``.
 
         Parameters
         ----------
@@ -133,7 +142,7 @@ class ProfileResult:
         Returns
         -------
         dict of str to Path
-            ``{"json", "html", "pdf"}``.
+            ``{"json", "html", "pdf", "fhir"}`` (those written).
 
         Raises
         ------
@@ -147,7 +156,17 @@ class ProfileResult:
         out = self.options.prepare_output(folder, overwrite=overwrite)
         from gutaxis.report import write_profile
 
-        return write_profile(self.profile, out, pdf=self.options.pdf)
+        written: dict[str, Path] = {}
+        if self.options.fhir:  # before the PDF, which may fail for want of WeasyPrint
+            import json
+
+            from gutaxis.fhir import profile_bundle
+            from gutaxis.outputs import json_text, write_json
+            from gutaxis.report import profile_document
+
+            stored = json.loads(json_text(profile_document(self.profile)))  # as profile.json
+            written["fhir"] = write_json(out / FHIR_FILE, profile_bundle(stored))
+        return {**write_profile(self.profile, out, pdf=self.options.pdf), **written}
 
 
 def run_profile(options: ProfileOptions) -> ProfileResult:

@@ -17,7 +17,7 @@ Markers (``markers.yaml``)
 Taxa (``taxa.yaml``, ``gmhi/``)
     :func:`load_taxa_catalog`, :class:`TaxaCatalog`, :class:`TaxonEntry`,
     :class:`Association`, :class:`Finding`, :class:`MdIndexList`,
-    :class:`Synonym`, :class:`SynonymName`, :class:`Spelling`,
+    :class:`Synonym`, :class:`SynonymName`, :class:`Spelling`, :class:`NcbiTaxon`,
     :func:`gmhi_species_sets`, :func:`normalise_taxon`.
 The chain (``chain.yaml``)
     :func:`load_chain`, :class:`ChainCatalog`, :class:`ChainLink`,
@@ -37,6 +37,10 @@ Foods (``foods.yaml``)
 The Bristol Stool Form Scale (``bristol.yaml``)
     :func:`load_bristol_scale`, :class:`BristolScale`, :class:`BristolType`:
     the seven stool types described in our own words, with the scale's source.
+FHIR codes (``fhir.yaml``)
+    :func:`load_fhir_knowledge`, :class:`FhirKnowledge`, :class:`FhirConcept`,
+    :class:`FhirCodeSystemInfo`: the gutaxis CodeSystem's URL and the concepts
+    not drawn from the other files (the report, Shannon entropy, percentiles).
 Questionnaires (``questionnaires/*.json``)
     FHIR ``Questionnaire`` definitions shipped as data; read them with
     :func:`gutaxis.questionnaires.bundled_questionnaires`.
@@ -58,6 +62,12 @@ from gutaxis.knowledge._challenge import (
     MeaningfulWorsening,
     ProtocolTemplate,
     load_challenge_knowledge,
+)
+from gutaxis.knowledge._fhir import (
+    FhirCodeSystemInfo,
+    FhirConcept,
+    FhirKnowledge,
+    load_fhir_knowledge,
 )
 from gutaxis.knowledge._foods import (
     Food,
@@ -85,6 +95,7 @@ from gutaxis.knowledge._taxa import (
     Association,
     Finding,
     MdIndexList,
+    NcbiTaxon,
     Spelling,
     Synonym,
     SynonymName,
@@ -98,6 +109,7 @@ from gutaxis.knowledge._taxa import (
 __all__ = [
     "MarkerCatalog", "MarkerEntry", "Cutoff", "Source", "classify", "load_marker_catalog",
     "TaxaCatalog", "TaxonEntry", "Association", "Finding", "MdIndexList", "load_taxa_catalog",
+    "NcbiTaxon",
     "Synonym", "SynonymName", "Spelling", "gmhi_species_sets", "normalise_taxon",
     "ChainCatalog", "ChainLink", "Condition", "LINK_IDS", "JUDGED_STATUSES", "load_chain",
     "source_label",
@@ -106,4 +118,5 @@ __all__ = [
     "BristolScale", "BristolType", "load_bristol_scale",
     "ChallengeKnowledge", "MeaningfulWorsening", "ProtocolTemplate", "DayRange",
     "load_challenge_knowledge",
+    "FhirKnowledge", "FhirConcept", "FhirCodeSystemInfo", "load_fhir_knowledge",
 ]

@@ -35,6 +35,7 @@ from gutaxis.study import RANKS
 __all__ = [
     "Association",
     "Finding",
+    "NcbiTaxon",
     "TaxonEntry",
     "MdIndexList",
     "MdIndexDefinition",
@@ -115,6 +116,18 @@ class Finding(_Frozen):
     verified: bool
 
 
+class NcbiTaxon(_Frozen):
+    """The NCBI Taxonomy id of a taxon, as seen in a named public source.
+
+    ``name`` is the name NCBI gives that id in the source (``[Eubacterium]
+    rectale``), which may differ from the catalogue's display name.
+    """
+
+    taxid: str = pydantic.Field(pattern=r"^[1-9][0-9]{0,9}$")
+    name: str = pydantic.Field(min_length=2)
+    source: Source
+
+
 class TaxonEntry(_Frozen):
     """One taxon of the catalogue (see the field list at the top of ``taxa.yaml``)."""
 
@@ -127,12 +140,15 @@ class TaxonEntry(_Frozen):
     panel: bool
     associations: list[Association] = pydantic.Field(min_length=1)
     findings: list[Finding] = []
+    ncbi: NcbiTaxon | None = None
 
     @pydantic.model_validator(mode="after")
     def _consistent(self) -> TaxonEntry:
         if self.rank == "group":
             if not self.members or self.match:
                 raise ValueError("a 'group' entry lists `members` and has no `match`")
+            if self.ncbi is not None:
+                raise ValueError("a 'group' entry sums other taxa and has no NCBI taxon")
             return self
         if self.members:
             raise ValueError("only 'group' entries have `members`")
