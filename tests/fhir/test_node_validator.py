@@ -141,7 +141,7 @@ def test_a_single_resource_must_be_passed_as_a_list(
 
 def test_the_hl7_examples_are_valid(fhir_node_validator: NodeFhirValidator) -> None:
     names = hl7_example_names()
-    assert len(names) == 12
+    assert len(names) >= 12  # each listed in PROVENANCE.md (test_hl7_examples)
     results = fhir_node_validator([hl7_example(name) for name in names])
     invalid = {name: result.describe() for name, result in zip(names, results, strict=True)
                if not result.ok}
