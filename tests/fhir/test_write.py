@@ -229,8 +229,10 @@ def test_care_plan_activities_point_to_their_evidence():
                                                   "https://example.org/guideline"]
     assert {"text": "5R step: repair"} in first["detail"]["reasonCode"]
     assert "A trial" in first["progress"][0]["text"]
-    assert second["detail"]["status"] == "completed"
-    assert second["reference"] == {"reference": "NutritionOrder/3"}
+    # cpl-3: a reference or a detail, not both
+    assert "detail" not in second
+    assert second["reference"] == {"reference": "NutritionOrder/3", "display": "Own item"}
+    assert second["progress"][0]["text"] == "status: completed"
     with pytest.raises(ValidationError, match=r"plan.items\[0\].status"):
         care_plan_resource({"items": [{"title": "x", "status": "maybe"}]}, subject="Patient/7")
 

@@ -520,7 +520,10 @@ def care_plan_resource(plan: Mapping[str, Any], *, subject: str,
         ``{title, step (5R step), status (proposed, active, paused, stopped,
         done), evidence_level, sources (citations as text or {citation, doi |
         pmid | url}), details, option_id, reference (optional: the request
-        carrying it, such as the NutritionOrder of an elimination protocol)}``.
+        carrying it, such as the NutritionOrder of an elimination protocol;
+        FHIR's cpl-3 allows a reference or a detail, so such an activity has
+        the reference, its title as ``display`` and the rest as ``progress``
+        notes)}``.
     subject : str
         ``"Patient/7"`` or a ``urn:uuid:``.
     status : str, default "active"
@@ -589,9 +592,15 @@ def care_plan_resource(plan: Mapping[str, Any], *, subject: str,
         if texts:
             activity["progress"] = [{"text": "Sources: " + "; ".join(texts)}]
         ref = item.get("reference")
-        if ref is not None:
-            activity["reference"] = _reference(ref, f"{where}.reference")
-        activity["detail"] = detail
+        if ref is None:
+            activity["detail"] = detail
+        else:  # cpl-3: a reference or a detail, not both; the detail's words become notes
+            activity["reference"] = {**_reference(ref, f"{where}.reference"), "display": title}
+            words = [f"status: {detail['status']}"] + [r["text"] for r in reasons]
+            words += [f"source: {u}" for u in detail.get("instantiatesUri", [])]
+            if details:
+                words.append(details)
+            activity["progress"] = [{"text": "; ".join(words)}, *activity.get("progress", [])]
         activities.append(activity)
     pid = plan.get("id")
     out: dict[str, Any] = {
