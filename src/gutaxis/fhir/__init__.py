@@ -18,5 +18,6 @@ _LAZY.update({n: "read" for n in ("read_lab_bundle", "LabBundle", "SkippedResult
 
 _LAZY.update({n: "write" for n in ("profile_bundle", "patient_resource", "questionnaire_response_resource", "care_plan_resource", "nutrition_order_resource", "bundle", "resource_uuid")} | {"gutaxis_code_system": "codes", "gutaxis_concepts": "codes"})  # noqa: E501
 
+_LAZY.update({"lab_report_bundle": "lab_report", "LAB_FLAGS": "lab_report"})
 __all__ += list(_LAZY)
 __getattr__ = _lazy_attributes(__name__, _LAZY)
