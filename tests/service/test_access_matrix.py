@@ -547,6 +547,9 @@ class Row:
     fresh_entry: bool = False
     #: {request_id} is a questionnaire request made for this call (the call withdraws it)
     fresh_request: bool = False
+    #: query parameters (formatted like the path): an id of clinic A in them makes the call
+    #: a "not found" for clinic B, as one in the path does
+    query: tuple[tuple[str, str], ...] = ()
 
 
 MATRIX: dict[tuple[str, str], Row] = {
@@ -570,6 +573,16 @@ MATRIX: dict[tuple[str, str], Row] = {
                                                     _json({"contact": "+44 20 7946 0000"})),
     ("DELETE", "/api/v1/patients/{patient_id}"): Row("owners", 204, throwaway_patient=True),
     ("GET", "/api/v1/patients/{patient_id}/export"): Row("clinicians", 200),
+    ("GET", "/api/v1/patients/{patient_id}/fhir"): Row("clinicians", 200, shows="Quennell"),
+    # ------------------------------------------------------------------ the FHIR face
+    ("GET", "/fhir/metadata"): Row("anyone", 200),
+    ("GET", "/fhir/Patient/{patient_id}"): Row("staff", 200, shows="Quennell"),
+    ("GET", "/fhir/Patient/{patient_id}/$everything"): Row("staff", 200, shows="Quennell"),
+    # clinic B's staff find no patient of clinic A by an identifier (an empty searchset)
+    ("GET", "/fhir/Patient"): Row("staff", 200, query=(("identifier", "urn:x|none"),)),
+    ("GET", "/fhir/Observation"): Row("staff", 200, query=(("patient", "{patient_id}"),)),
+    ("GET", "/fhir/DiagnosticReport"): Row("staff", 200,
+                                           query=(("patient", "Patient/{patient_id}"),)),
     ("GET", "/api/v1/patients/{patient_id}/visits"): Row("staff", 200),
     ("POST", "/api/v1/patients/{patient_id}/visits"): Row(
         "staff", 201, _json({"visit_date": "2024-09-01"})),
@@ -840,7 +853,7 @@ def _expected(row: Row, path: str, actor: Actor) -> str:
         return "not signed in"
     if actor.role not in roles:
         return "forbidden"
-    if actor.clinic == "B" and "{" in path:
+    if actor.clinic == "B" and ("{" in path or any("{" in v for _, v in row.query)):
         return "not found"
     if row.rule == "patient" and "{" in path and actor.key != "patient":
         return "not found"  # the portal's objects are the patient's own: another patient's
@@ -863,8 +876,10 @@ def _call(world: World, method: str, path: str, row: Row, actor: Actor
     if row.fresh_request:
         params["request_id"] = world.fresh_request()
     url = path.format(**params)
-    page = not path.startswith("/api/")
+    page = not path.startswith(("/api/", "/fhir/"))
     call = row.body(world, actor, params) if row.body else {}
+    if row.query:
+        call["params"] = {key: value.format(**params) for key, value in row.query}
     login_csrf = call.pop("login_csrf", False)
     headers = {"Accept": "text/html" if page else "application/json"}
     cookies: dict[str, str] = {}
@@ -899,7 +914,7 @@ _STATUS = {"not signed in": 401, "forbidden": 403, "not found": 404}
 
 def _problem(path: str, url: str, row: Row, actor: Actor, expected: str,
              response: httpx.Response) -> str | None:
-    status, page = response.status_code, not path.startswith("/api/")
+    status, page = response.status_code, not path.startswith(("/api/", "/fhir/"))
     if expected == "allowed":
         if status != row.status:
             return f"expected {row.status}, got {status}: {response.text[:300]}"
@@ -920,6 +935,13 @@ def _problem(path: str, url: str, row: Row, actor: Actor, expected: str,
             return f"expected an error page, got {response.headers.get('content-type')}"
         return None
     body = response.json()
+    if path.startswith("/fhir/"):  # FHIR's own error shape, an OperationOutcome
+        issues = body.get("issue") or [{}]
+        if body.get("resourceType") != "OperationOutcome" or issues[0].get("code") != {
+                401: "login", 403: "forbidden", 404: "not-found"}[code] \
+                or not issues[0].get("diagnostics"):
+            return f"not an OperationOutcome: {body}"
+        return None
     if set(body) != {"error"} or set(body["error"]) != {"status", "code", "message", "fields"} \
             or body["error"]["status"] != code or body["error"]["code"] != _ERROR_CODES[code] \
             or not body["error"]["message"]:

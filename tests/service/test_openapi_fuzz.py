@@ -47,7 +47,7 @@ _EXTRA = os.environ.get("GUTAXIS_FUZZ_EXAMPLES")
 EXAMPLES = int(_EXTRA) if _EXTRA else 8
 ANONYMOUS_EXAMPLES = 3
 #: The operations anyone may call (every other one answers 401 without credentials).
-PUBLIC = {"POST /api/v1/session", "POST /api/v1/invitations/accept"}
+PUBLIC = {"POST /api/v1/session", "POST /api/v1/invitations/accept", "GET /fhir/metadata"}
 #: Operations that remove what later cases need: they run last, in this order.
 LAST = ("DELETE /api/v1/portal/diary/{entry_id}",
         "POST /api/v1/patients/{patient_id}/protocol/end",
@@ -74,10 +74,23 @@ def _checks() -> list[Callable[..., Any]]:
 
 
 def one_error_shape(ctx: Any, response: Any, case: Any) -> None:
-    """Every 4xx/5xx answer is ``{"error": {status, code, message, fields}}`` (a check)."""
+    """Every 4xx/5xx answer is ``{"error": {status, code, message, fields}}`` (a check).
+
+    Under ``/fhir`` it is FHIR's: an ``OperationOutcome`` with an error issue
+    whose ``diagnostics`` say what was wrong.
+    """
     if response.status_code < 400:
         return
     body = response.json()
+    if case.path.startswith("/fhir/"):
+        assert body.get("resourceType") == "OperationOutcome", body
+        content_type = response.headers.get("content-type")
+        content_type = content_type[0] if isinstance(content_type, list) else content_type
+        assert str(content_type).startswith("application/fhir+json"), content_type
+        issue = body["issue"][0]
+        assert issue["severity"] == "error" and issue["code"], issue
+        assert isinstance(issue["diagnostics"], str) and issue["diagnostics"], issue
+        return
     assert set(body) == {"error"}, f"an error answer has other keys: {body!r}"
     error = body["error"]
     assert set(error) == {"status", "code", "message", "fields"}, error
@@ -189,7 +202,11 @@ def test_fuzz_the_api(client: TestClient, ctx: AppContext) -> None:
 
     def unauthenticated(response: Any) -> None:
         assert response.status_code == 401, response.text
-        assert response.json()["error"]["code"] == "not_signed_in"
+        body = response.json()
+        if body.get("resourceType") == "OperationOutcome":  # the FHIR face's error shape
+            assert body["issue"][0]["code"] == "login"
+        else:
+            assert body["error"]["code"] == "not_signed_in"
 
     missed = []
     for operation in order:

@@ -6,6 +6,7 @@ error has the one shape of :mod:`gutaxis.service.errors`.
 
 from __future__ import annotations
 
+import json
 import tempfile
 from pathlib import Path
 from typing import Annotated, Any
@@ -52,7 +53,15 @@ from gutaxis.service.schemas import (
     TokenOut,
     VisitIn,
 )
-from gutaxis.service.services import accounts, patients, plans, profiles, records, uploads
+from gutaxis.service.services import (
+    accounts,
+    fhir_records,
+    patients,
+    plans,
+    profiles,
+    records,
+    uploads,
+)
 
 __all__ = ["router", "set_session_cookie", "patient_dict", "visit_dict", "upload_dict",
            "job_dict", "plan_dict"]
@@ -84,6 +93,8 @@ def patient_dict(p: Patient) -> dict[str, Any]:
     """Return a patient as the API shows it."""
     return {"id": p.id, "name": p.name, "birth_date": _iso(p.birth_date), "sex": p.sex,
             "contact": p.contact, "conditions": p.conditions,
+            "identifiers": [{"system": s, "value": v}
+                            for s, v in patients.patient_identifiers(p)],
             "practitioner_id": p.practitioner_id, "created_at": _iso(p.created_at),
             "updated_at": _iso(p.updated_at)}
 
@@ -287,6 +298,26 @@ def export_patient(patient_id: int, who: Clinician, ctx: Ctx) -> FileResponse:
                         background=BackgroundTask(path.unlink, missing_ok=True))
 
 
+@router.get("/patients/{patient_id}/fhir", tags=["patients"],
+            responses={200: {"content": {"application/fhir+json": {}}}})
+def export_patient_fhir(request: Request, patient_id: int, who: Clinician, ctx: Ctx
+                        ) -> Response:
+    """Export the patient's record as a FHIR R4 ``Bundle`` (collection) that clinic systems read.
+
+    The ``Patient``; per visit, the profile's ``DiagnosticReport`` with its
+    ``Observation``s (markers, indices, key taxa; lab results alone where a
+    visit has no profile); ``QuestionnaireResponse``s; the plan as a
+    ``CarePlan``; elimination protocols as ``NutritionOrder``s.
+    """
+    base = str(request.base_url).rstrip("/") + "/fhir"
+    with ctx.transaction() as db:
+        document = fhir_records.patient_bundle(db, ctx.store, who, patient_id, base)
+    return Response(json.dumps(document, ensure_ascii=False, indent=1),
+                    media_type="application/fhir+json", headers={
+                        "Content-Disposition":
+                            f'attachment; filename="patient-{patient_id}.fhir.json"'})
+
+
 @router.get("/patients/{patient_id}/visits", tags=["visits"])
 def list_visits(patient_id: int, who: Staff, ctx: Ctx) -> list[dict[str, Any]]:
     """List a patient's visits, oldest first."""
@@ -328,12 +359,22 @@ def _check_visit(ctx: AppContext, who: Principal, visit_id: int) -> None:
              openapi_extra={"requestBody": {"required": True, "content": {
                  "multipart/form-data": {"schema": {
                      "type": "object", "required": ["kind", "file"],
-                     "properties": {"kind": {"type": "string", "enum": ["microbiome", "labs"]},
+                     "properties": {"kind": {"type": "string",
+                                             "enum": ["microbiome", "labs", "fhir"]},
                                     "file": {"type": "string", "format": "binary"},
-                                    "sample": {"type": "string", "maxLength": 200}}}}}}})
+                                    "sample": {"type": "string", "maxLength": 200},
+                                    "skip_unknown": {
+                                        "type": "string", "enum": ["true", "false"],
+                                        "description": "fhir: skip (and list) the results "
+                                                       "whose code the marker catalogue "
+                                                       "does not know"}}}}}}})
 async def create_upload(visit_id: int, request: Request, who: Staff, ctx: Ctx
                         ) -> dict[str, Any]:
-    """Upload a microbiome table or a LABS.csv for a visit: 202 and a job that parses it."""
+    """Upload a microbiome table, a LABS.csv or FHIR lab results: 202 and a job that parses it.
+
+    FHIR (``kind=fhir``: a Bundle, DiagnosticReport or Observation, JSON) is
+    matched to the patient by the identifiers on the patient's record.
+    """
     await run_in_threadpool(_check_visit, ctx, who, visit_id)  # 404 before the body is read
     form = await read_upload_form(request, ctx.store, ctx.settings.max_upload_bytes)
 
@@ -342,7 +383,8 @@ async def create_upload(visit_id: int, request: Request, who: Staff, ctx: Ctx
             upload, job = uploads.receive_upload(
                 db, ctx.store, who, visit_id, form.fields.get("kind", ""), form.filename,
                 sample=form.fields.get("sample"), limit=ctx.settings.max_upload_bytes,
-                refused=form.refused, stored=form.stored)
+                refused=form.refused, stored=form.stored,
+                skip_unknown=form.fields.get("skip_unknown", "").lower() in ("true", "on", "1"))
             return {"id": upload.id, "job": job.id, "status": job.status}
 
     return await run_in_threadpool(save)

@@ -108,6 +108,7 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
     """
     from gutaxis.service import (
         api,
+        fhir_api,
         pages,
         portal_api,
         portal_pages,
@@ -147,6 +148,7 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
     app.include_router(questionnaire_pages.router)
     app.include_router(protocol_api.router)
     app.include_router(protocol_pages.router)
+    app.include_router(fhir_api.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     _install_handlers(app)
 
@@ -163,14 +165,17 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
 
 
 def _wants_html(request: Request) -> bool:
-    return not request.url.path.startswith("/api/") and \
+    return not request.url.path.startswith(("/api/", "/fhir/")) and \
         "text/html" in request.headers.get("accept", "")
 
 
 def _install_handlers(app: FastAPI) -> None:
-    from gutaxis.service import pages
+    from gutaxis.service import fhir_api, pages
 
     def answer(request: Request, error: ServiceError) -> Response:
+        if request.url.path.startswith("/fhir/"):
+            return JSONResponse(fhir_api.operation_outcome(error.status, error.message),
+                                status_code=error.status, media_type=fhir_api.FHIR_JSON)
         if _wants_html(request):
             if isinstance(error, SecondFactorOwed):
                 return RedirectResponse(f"/login/code?next={quote(request.url.path)}",

@@ -30,6 +30,7 @@ from gutaxis.service.models import (
     Job,
     LabValue,
     Patient,
+    PatientIdentifier,
     Profile,
     Reference,
     Upload,
@@ -182,17 +183,30 @@ def _done(job: Job) -> None:
 
 
 # ---------------------------------------------------------------- parse an upload
+def upload_patient_identifiers(db: Any, upload: Upload) -> list[PatientIdentifier]:
+    """Return the identifiers of the patient whose visit ``upload`` belongs to."""
+    return list(db.scalars(select(PatientIdentifier).join(
+        Visit, Visit.patient_id == PatientIdentifier.patient_id).where(
+        Visit.id == upload.visit_id).order_by(PatientIdentifier.id)))
+
+
 def _parse(ctx: AppContext, job_id: int, upload_id: int, folder: Path) -> None:
     with ctx.sessions() as db:
         upload = db.get(Upload, upload_id)
         if upload is None:
             raise TaskFailed("the upload was erased")
         kind, sha, name, sample = upload.kind, upload.sha256, upload.filename, upload.sample
+        options = dict(upload.summary or {})
+        identifiers = [[i.system, i.value] for i in upload_patient_identifiers(db, upload)]
     path = _link(ctx, sha, folder, name)
     try:
         if kind == "microbiome":
             result = run_limited("parse_microbiome", {"path": str(path), "sample": sample},
                                  _limits(ctx))
+        elif kind == "fhir":
+            result = run_limited("parse_fhir", {
+                "path": str(path), "identifiers": identifiers,
+                "skip_unknown": bool(options.get("skip_unknown"))}, _limits(ctx))
         else:
             result = run_limited("parse_labs", {"path": str(path)}, _limits(ctx))
     except TaskFailed as exc:  # a limit's message names the file too, as the readers' do
@@ -217,16 +231,21 @@ def _parse(ctx: AppContext, job_id: int, upload_id: int, folder: Path) -> None:
         if job is None or upload is None:
             return
         upload.status, upload.error, upload.sample = "parsed", None, result["sample"]
-        if kind == "labs":
+        if kind in ("labs", "fhir"):
             for row in result.pop("rows"):
                 db.add(LabValue(clinic_id=upload.clinic_id, visit_id=upload.visit_id,
                                 upload_id=upload.id, marker=row["marker"],
                                 value=float(row["value"]), unit=row["unit"],
                                 censored=row.get("censored") or "",
                                 ref_low=row.get("ref_low"), ref_high=row.get("ref_high"),
-                                assay=row.get("assay") or ""))
+                                assay=(row.get("assay") or "")[:200],
+                                effective=(row.get("effective") or "")[:40],
+                                specimen=(row.get("specimen") or "")[:200],
+                                interpretation=(row.get("interpretation") or "")[:40],
+                                source=(row.get("source") or "")[:255]))
             result["n_results"] = len(db.new)
-        upload.summary = result
+        upload.summary = {**({"skip_unknown": True} if options.get("skip_unknown") else {}),
+                          **result}
         _done(job)
         _queue_profile_after_parse(db, upload)
 

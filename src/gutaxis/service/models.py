@@ -37,7 +37,7 @@ __all__ = ["Base", "Clinic", "User", "Invitation", "AuthSession", "ApiToken", "L
            "VisitMeasure", "PlanItem", "PlanEvent", "AuditEvent", "PortalAccount",
            "PortalInvitation", "DiaryEntry", "DiaryVersion", "QuestionnaireDefinition",
            "QuestionnaireRequest", "QuestionnaireResponse", "QUESTIONNAIRE_STATUSES",
-           "ChallengeProtocol", "ClinicFood",
+           "ChallengeProtocol", "ClinicFood", "PatientIdentifier",
            "ROLES", "STAFF_ROLES", "PLAN_STATUSES", "JOB_STATUSES", "UPLOAD_KINDS"]
 
 #: Staff roles, most rights first (see :mod:`gutaxis.service.access`).
@@ -46,7 +46,8 @@ STAFF_ROLES = ("owner", "practitioner", "assistant")
 ROLES = (*STAFF_ROLES, "patient")
 PLAN_STATUSES = ("proposed", "active", "paused", "stopped", "done")
 JOB_STATUSES = ("pending", "running", "done", "failed")
-UPLOAD_KINDS = ("microbiome", "labs")
+#: ``fhir``: lab results as a FHIR R4 Bundle, DiagnosticReport or Observation (JSON).
+UPLOAD_KINDS = ("microbiome", "labs", "fhir")
 #: A questionnaire request: waiting for the patient, answered, or withdrawn by the practice.
 QUESTIONNAIRE_STATUSES = ("open", "completed", "cancelled")
 
@@ -172,6 +173,26 @@ class Patient(Base):
                                                order_by="Visit.visit_date, Visit.id",
                                                cascade="all, delete-orphan",
                                                passive_deletes=True)
+    identifiers: Mapped[list[PatientIdentifier]] = relationship(
+        order_by="PatientIdentifier.id", cascade="all, delete-orphan", passive_deletes=True)
+
+
+class PatientIdentifier(Base):
+    """An identifier a patient has in another system (a lab, a hospital), as FHIR writes it.
+
+    ``system`` is the namespace (a URI such as a hospital's MRN system),
+    ``value`` the identifier in it; a pair names one patient of a clinic.  Lab
+    results that arrive as FHIR are matched to the patient by these.
+    """
+
+    __tablename__ = "patient_identifier"
+    __table_args__ = (UniqueConstraint("clinic_id", "system", "value",
+                                       name="uq_patient_identifier_clinic_id_system_value"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    clinic_id: Mapped[int] = _fk("clinic.id")
+    patient_id: Mapped[int] = _fk("patient.id")
+    system: Mapped[str] = mapped_column(String(255))
+    value: Mapped[str] = mapped_column(String(255))
 
 
 class Visit(Base):
@@ -225,6 +246,12 @@ class LabValue(Base):
     ref_low: Mapped[float | None] = mapped_column(Float, nullable=True)
     ref_high: Mapped[float | None] = mapped_column(Float, nullable=True)
     assay: Mapped[str] = mapped_column(String(200), default="")
+    #: From a FHIR upload: when it was measured (ISO 8601 as the lab wrote it), the
+    #: specimen, the lab's interpretation code and the resource it came from.
+    effective: Mapped[str] = mapped_column(String(40), default="", server_default="")
+    specimen: Mapped[str] = mapped_column(String(200), default="", server_default="")
+    interpretation: Mapped[str] = mapped_column(String(40), default="", server_default="")
+    source: Mapped[str] = mapped_column(String(255), default="", server_default="")
 
 
 class Job(Base):

@@ -322,21 +322,22 @@ def patient_list(request: Request, who: Staff, ctx: Ctx,
                        patient=None)
 
 
-def _patient_values(name: str, birth_date: str, sex: str, contact: str, conditions: str
-                    ) -> dict[str, Any]:
+def _patient_values(name: str, birth_date: str, sex: str, contact: str, conditions: str,
+                    identifiers: str) -> dict[str, Any]:
     return {"name": name, "birth_date": birth_date or None, "sex": sex or "unknown",
-            "contact": contact, "conditions": conditions}
+            "contact": contact, "conditions": conditions, "identifiers": identifiers[:20000]}
 
 
 @router.post("/patients")
 def patient_create(who: Staff, ctx: Ctx, name: Annotated[str, Form()] = "",
                    birth_date: Annotated[str, Form()] = "", sex: Annotated[str, Form()] = "",
                    contact: Annotated[str, Form()] = "",
-                   conditions: Annotated[str, Form()] = "") -> Response:
+                   conditions: Annotated[str, Form()] = "",
+                   identifiers: Annotated[str, Form()] = "") -> Response:
     """Create a patient, then show them."""
     with ctx.transaction() as db:
-        patient = patients.create_patient(db, who, _patient_values(name, birth_date, sex,
-                                                                   contact, conditions))
+        patient = patients.create_patient(db, who, _patient_values(
+            name, birth_date, sex, contact, conditions, identifiers))
         return _redirect(f"/patients/{patient.id}")
 
 
@@ -388,11 +389,12 @@ def patient_edit_form(request: Request, patient_id: int, who: Staff, ctx: Ctx) -
 def patient_edit(patient_id: int, who: Staff, ctx: Ctx, name: Annotated[str, Form()] = "",
                  birth_date: Annotated[str, Form()] = "", sex: Annotated[str, Form()] = "",
                  contact: Annotated[str, Form()] = "",
-                 conditions: Annotated[str, Form()] = "") -> Response:
+                 conditions: Annotated[str, Form()] = "",
+                 identifiers: Annotated[str, Form()] = "") -> Response:
     """Save a patient's details."""
     with ctx.transaction() as db:
         patients.update_patient(db, who, patient_id, _patient_values(
-            name, birth_date, sex, contact, conditions))
+            name, birth_date, sex, contact, conditions, identifiers))
     return _redirect(f"/patients/{patient_id}")
 
 
@@ -488,7 +490,8 @@ async def visit_upload(request: Request, visit_id: int, who: Staff, ctx: Ctx) ->
             uploads.receive_upload(db, ctx.store, who, visit_id, form.fields.get("kind", ""),
                                    form.filename, sample=form.fields.get("sample"),
                                    limit=ctx.settings.max_upload_bytes, refused=form.refused,
-                                   stored=form.stored)
+                                   stored=form.stored,
+                                   skip_unknown=form.fields.get("skip_unknown") == "on")
 
     await run_in_threadpool(save)
     return _redirect(f"/visits/{visit_id}#uploads")

@@ -76,6 +76,14 @@ class TokenOut(BaseModel):
     token: str | None = None
 
 
+class IdentifierIn(_In):
+    """An identifier of the patient in another system (FHIR ``Identifier``)."""
+
+    system: str = Field(min_length=1, max_length=255,
+                        description="the namespace, a URI (e.g. a hospital's MRN system)")
+    value: str = Field(min_length=1, max_length=255)
+
+
 class PatientIn(_In):
     """A patient's fields."""
 
@@ -84,6 +92,9 @@ class PatientIn(_In):
     sex: Literal["female", "male", "other", "unknown"] = "unknown"
     contact: str = Field(default="", max_length=2000)
     conditions: str = Field(default="", max_length=4000)
+    identifiers: list[IdentifierIn] = Field(
+        default_factory=list, max_length=20,
+        description="identifiers in other systems; FHIR lab results are matched by them")
 
 
 class PatientPatch(_In):
@@ -94,6 +105,7 @@ class PatientPatch(_In):
     sex: Literal["female", "male", "other", "unknown"] | None = None
     contact: str | None = Field(default=None, max_length=2000)
     conditions: str | None = Field(default=None, max_length=4000)
+    identifiers: list[IdentifierIn] | None = Field(default=None, max_length=20)
 
 
 class Created(BaseModel):

@@ -75,6 +75,63 @@ def parse_labs(path: str) -> dict[str, Any]:
     return {"rows": rows, "samples": sorted({str(r["sample_id"]) for r in rows})}
 
 
+#: Skipped results named in a FHIR upload's summary (the rest are counted).
+SHOWN_SKIPPED = 50
+
+
+def parse_fhir(path: str, identifiers: list[list[str]], skip_unknown: bool = False
+               ) -> dict[str, Any]:
+    """Read lab results from FHIR R4 JSON for the patient holding ``identifiers``.
+
+    The results imported are those of the input's patient who holds one of
+    the patient record's identifiers (``[system, value]`` pairs).  Input
+    naming a patient by identifiers none of which is the record's is refused:
+    the practitioner says it is this patient by adding the identifier to the
+    record.  Input whose results name no identified patient is taken as the
+    visit's, as a ``LABS.csv`` is.
+    """
+    from gutaxis.exceptions import NotFoundError
+    from gutaxis.fhir import read_lab_bundle
+
+    name = Path(path).name
+    ours = [(str(system), str(value)) for system, value in identifiers]
+    found = None
+    for pair in ours:
+        try:
+            found = read_lab_bundle(path, patient=pair, sample_id="visit",
+                                    skip_unknown=skip_unknown)
+            break
+        except NotFoundError:
+            continue
+    if found is None:
+        held = ", ".join(f"{s}|{v}" for s, v in ours) or "none"
+        advice = ("if the results are this patient's, add their identifier to the patient's "
+                  "record (Edit patient), then upload the file again; nothing was stored")
+        try:
+            found = read_lab_bundle(path, sample_id="visit", skip_unknown=skip_unknown)
+        except GutaxisError as exc:
+            if ours:
+                raise _Failed(f"{exc} — none of them holds this patient's identifiers "
+                              f"({held}); {advice}") from None
+            raise
+        if found.patient_identifiers:
+            named = ", ".join(f"{s}|{v}" if s else v for s, v in found.patient_identifiers)
+            raise _Failed(f"{name}: the results are of the patient with identifier {named}; "
+                          f"this patient's identifiers: {held}; {advice}")
+    rows = [{key: row.get(key, "") for key in
+             ("marker", "unit", "assay", "effective", "specimen", "interpretation", "source")}
+            for row in found.rows]
+    records = {r["marker"]: r for r in found.table.reset_index().to_dict("records")}
+    for row in rows:
+        record = records[row["marker"]]
+        row.update(value=_plain(record["value"]), censored=_plain(record["censored"]) or "",
+                   ref_low=_plain(record["ref_low"]), ref_high=_plain(record["ref_high"]))
+    skipped = [s.to_json() for s in found.skipped]
+    return {"rows": rows, "sample": None, "n_skipped": len(skipped),
+            "skipped": skipped[:SHOWN_SKIPPED],
+            "patient": [list(p) for p in found.patient_identifiers]}
+
+
 def _plain(value: Any) -> Any:
     if value is None:
         return None
@@ -140,6 +197,7 @@ class _Failed(GutaxisError):
 TASKS: dict[str, Callable[..., Any]] = {
     "parse_microbiome": parse_microbiome,
     "parse_labs": parse_labs,
+    "parse_fhir": parse_fhir,
     "compute_profile": compute_profile,
     "build_reference": build_reference,
 }

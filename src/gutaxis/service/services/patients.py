@@ -12,11 +12,12 @@ from sqlalchemy.orm import Session
 from gutaxis.service import audit
 from gutaxis.service.access import Principal
 from gutaxis.service.db import get_row, utcnow
-from gutaxis.service.errors import Invalid, NotFound
-from gutaxis.service.models import Patient, Visit
+from gutaxis.service.errors import Conflict, Invalid, NotFound
+from gutaxis.service.models import Patient, PatientIdentifier, Visit
 
 __all__ = ["create_patient", "update_patient", "get_patient", "search_patients",
-           "create_visit", "update_visit", "get_visit", "SEXES", "name_key", "patient_fields"]
+           "create_visit", "update_visit", "get_visit", "SEXES", "name_key", "patient_fields",
+           "parse_identifiers", "patient_identifiers", "find_by_identifiers"]
 
 SEXES = ("female", "male", "other", "unknown")
 _TEXT_LIMITS = {"name": 200, "contact": 2000, "conditions": 4000}
@@ -63,6 +64,106 @@ def _date(value: Any, field: str, *, required: bool) -> dt.date | None:
         raise Invalid(f"{field}: {day} is outside 1900-01-01 … next year",
                       fields=[{"field": field, "message": "out of range"}])
     return day
+
+
+#: At most this many identifiers per patient.
+MAX_IDENTIFIERS = 20
+
+
+def _identifier_error(message: str) -> Invalid:
+    return Invalid(f"identifiers: {message}",
+                   fields=[{"field": "identifiers", "message": message}])
+
+
+def parse_identifiers(value: Any) -> list[tuple[str, str]]:
+    r"""Read a patient's identifiers: ``system|value`` lines, or ``{"system", "value"}`` items.
+
+    The system is the namespace of the identifier as FHIR writes it (a URI such
+    as a hospital's patient-number system), the value the identifier in it.
+
+    Raises
+    ------
+    Invalid
+        Naming the identifier, what was expected and what was found.
+
+    Examples
+    --------
+    >>> parse_identifiers("urn:oid:1.2.36.146.595.217.0.1|12345\n")
+    [('urn:oid:1.2.36.146.595.217.0.1', '12345')]
+    >>> parse_identifiers([{"system": "http://lab.example/mrn", "value": "A7"}])
+    [('http://lab.example/mrn', 'A7')]
+    """
+    if value is None:
+        return []
+    items: list[tuple[Any, Any]] = []
+    if isinstance(value, str):
+        for number, line in enumerate(value.splitlines(), start=1):
+            if not line.strip():
+                continue
+            system, bar, ident = line.strip().partition("|")
+            if not bar:
+                raise _identifier_error(f"line {number}: expected SYSTEM|VALUE; got "
+                                        f"{line.strip()[:60]!r}")
+            items.append((system, ident))
+    elif isinstance(value, list):
+        for item in value:
+            if not isinstance(item, dict):
+                raise _identifier_error(f"expected {{'system', 'value'}} items; got "
+                                        f"{type(item).__name__}")
+            items.append((item.get("system"), item.get("value")))
+    else:
+        raise _identifier_error(f"expected a list; got {type(value).__name__}")
+    pairs: list[tuple[str, str]] = []
+    for system, ident in items:
+        system, ident = str(system or "").strip(), str(ident or "").strip()
+        for what, text in (("system", system), ("value", ident)):
+            if not text:
+                raise _identifier_error(f"each identifier needs a {what}")
+            if len(text) > 255 or any(ord(c) < 32 for c in text):
+                raise _identifier_error(f"{what} {text[:40]!r}: at most 255 characters, "
+                                        f"without control characters")
+        if any(c.isspace() for c in system):
+            raise _identifier_error(f"system {system[:40]!r}: a URI, without spaces")
+        if (system, ident) not in pairs:
+            pairs.append((system, ident))
+    if len(pairs) > MAX_IDENTIFIERS:
+        raise _identifier_error(f"at most {MAX_IDENTIFIERS}; got {len(pairs)}")
+    return pairs
+
+
+def patient_identifiers(patient: Patient) -> list[tuple[str, str]]:
+    """Return a patient's identifiers as ``(system, value)`` pairs, in the order given."""
+    return [(i.system, i.value) for i in sorted(patient.identifiers, key=lambda i: i.id)]
+
+
+def _set_identifiers(db: Session, patient: Patient, pairs: list[tuple[str, str]]) -> None:
+    for system, value in pairs:
+        holder = db.scalar(select(PatientIdentifier.patient_id).where(
+            PatientIdentifier.clinic_id == patient.clinic_id,
+            PatientIdentifier.system == system, PatientIdentifier.value == value))
+        if holder is not None and holder != patient.id:
+            raise Conflict(f"identifiers: {system}|{value} is already another patient's "
+                           f"(patient {holder})")
+    patient.identifiers = [i for i in patient.identifiers if (i.system, i.value) in pairs]
+    kept = {(i.system, i.value) for i in patient.identifiers}
+    for system, value in pairs:
+        if (system, value) not in kept:
+            patient.identifiers.append(PatientIdentifier(
+                clinic_id=patient.clinic_id, system=system, value=value))
+    db.flush()
+
+
+def find_by_identifiers(db: Session, who: Principal, pairs: list[tuple[str, str]]
+                        ) -> list[int]:
+    """Return the ids of the clinic's patients who hold any of ``pairs`` (not audited)."""
+    if not pairs:
+        return []
+    found: set[int] = set()
+    for system, value in pairs:
+        found.update(db.scalars(select(PatientIdentifier.patient_id).where(
+            PatientIdentifier.clinic_id == who.clinic_id, PatientIdentifier.system == system,
+            PatientIdentifier.value == value)))
+    return sorted(found)
 
 
 def patient_fields(values: dict[str, Any], *, partial: bool = False) -> dict[str, Any]:
@@ -112,10 +213,12 @@ def create_patient(db: Session, who: Principal, values: dict[str, Any]) -> Patie
         A field that :func:`patient_fields` refuses.
     """
     fields = patient_fields(values)
+    pairs = parse_identifiers(values.get("identifiers"))
     patient = Patient(clinic_id=who.clinic_id, practitioner_id=who.user_id,
                       name_key=name_key(fields["name"]), **fields)
     db.add(patient)
     db.flush()
+    _set_identifiers(db, patient, pairs)
     audit.record(db, who.actor, "patient.create", "patient", patient.id)
     return patient
 
@@ -149,13 +252,17 @@ def update_patient(db: Session, who: Principal, patient_id: int, values: dict[st
     """Change a patient's fields (only those given)."""
     patient = _patient(db, who, patient_id)
     fields = patient_fields(values, partial=True)
+    if values.get("identifiers") is not None:
+        _set_identifiers(db, patient, parse_identifiers(values["identifiers"]))
     for key, value in fields.items():
         setattr(patient, key, value)
     if "name" in fields:
         patient.name_key = name_key(fields["name"])
     patient.updated_at = utcnow()
+    changed = sorted([*fields, *(["identifiers"] if values.get("identifiers") is not None
+                                  else [])])
     audit.record(db, who.actor, "patient.update", "patient", patient.id,
-                 "fields=" + ",".join(sorted(fields)))
+                 "fields=" + ",".join(changed))
     return patient
 
 

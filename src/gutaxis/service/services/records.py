@@ -66,6 +66,8 @@ def export_patient(db: Session, store: FileStore, who: Principal, patient_id: in
         "patient": _row(patient, ("id", "name", "birth_date", "sex", "contact", "conditions",
                                   "created_at", "updated_at")),
         "visits": [], "plan": [], "diary": []}
+    record["patient"]["identifiers"] = [{"system": i.system, "value": i.value}
+                                        for i in patient.identifiers]
     with zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as archive:
         for visit in visits:
             entry = _row(visit, ("id", "visit_date", "notes", "created_at"))

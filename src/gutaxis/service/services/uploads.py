@@ -65,7 +65,8 @@ def enqueue(db: Session, clinic_id: int, kind: str, target_id: int) -> Job:
 def receive_upload(db: Session, store: FileStore, who: Principal, visit_id: int, kind: str,
                    filename: str | None, stream: BinaryIO | None = None, *,
                    sample: str | None = None, limit: int, refused: str | None = None,
-                   stored: tuple[str, int] | None = None) -> tuple[Upload, Job]:
+                   stored: tuple[str, int] | None = None,
+                   skip_unknown: bool = False) -> tuple[Upload, Job]:
     """Keep an uploaded file and queue its parse.
 
     The file goes into the store (whole, flushed) before the rows that name
@@ -89,7 +90,9 @@ def receive_upload(db: Session, store: FileStore, who: Principal, visit_id: int,
                                                                    "message": "too long"}])
     name = safe_filename(filename)
     upload = Upload(clinic_id=who.clinic_id, visit_id=visit.id, kind=kind, filename=name,
-                    sample=sample, created_by=who.user_id)
+                    sample=sample, created_by=who.user_id,
+                    # the parse's option, read by the job (its result replaces the summary)
+                    summary={"skip_unknown": True} if kind == "fhir" and skip_unknown else {})
     error = f"{name}: {refused}" if refused is not None else None
     if error is None and stored is not None:
         upload.sha256, upload.size = stored
@@ -143,7 +146,7 @@ def visit_labs(db: Session, visit_id: int) -> list[LabValue]:
         Empty when the visit has no parsed labs upload.
     """
     latest = db.scalar(select(Upload.id).where(Upload.visit_id == visit_id,
-                                               Upload.kind == "labs",
+                                               Upload.kind.in_(("labs", "fhir")),
                                                Upload.status == "parsed")
                        .order_by(Upload.id.desc()).limit(1))
     if latest is None:
