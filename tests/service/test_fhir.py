@@ -155,6 +155,9 @@ def test_fhir_lab_results_are_matched_to_the_patient_by_identifier_all_or_nothin
     run_jobs(ctx)
     row = _upload_row(ctx, strict["id"])
     assert row.status == "failed" and "2345-7" in (row.error or "")
+    # in the page's words: the checkbox, not the command line's option
+    assert "ticking 'Skip results gutaxis does not know'" in (row.error or "")
+    assert "--skip-unknown" not in (row.error or "")
     assert _lab_count(ctx) == before
     # ...unless asked to skip what the catalogue does not know (listed in the summary)
     lenient = _upload(client, visit, with_unknown, auth, skip_unknown=True)

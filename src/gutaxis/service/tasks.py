@@ -90,10 +90,20 @@ def parse_fhir(path: str, identifiers: list[list[str]], skip_unknown: bool = Fal
     record.  Input whose results name no identified patient is taken as the
     visit's, as a ``LABS.csv`` is.
     """
+    name = Path(path).name
+    try:
+        return _parse_fhir(path, name, identifiers, skip_unknown)
+    except GutaxisError as exc:  # say the page's words, not the command line's
+        raise _Failed(str(exc).replace(
+            "with --skip-unknown (skip_unknown=True)",
+            "by ticking 'Skip results gutaxis does not know'")) from None
+
+
+def _parse_fhir(path: str, name: str, identifiers: list[list[str]], skip_unknown: bool
+                ) -> dict[str, Any]:
     from gutaxis.exceptions import NotFoundError
     from gutaxis.fhir import read_lab_bundle
 
-    name = Path(path).name
     ours = [(str(system), str(value)) for system, value in identifiers]
     found = None
     for pair in ours:
