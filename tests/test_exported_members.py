@@ -17,7 +17,7 @@ PUBLIC = ["gutaxis", "gutaxis.io", "gutaxis.diversity", "gutaxis.stats", "gutaxi
           "gutaxis.composition", "gutaxis.ordination", "gutaxis.study", "gutaxis.tree",
           "gutaxis.distance", "gutaxis.provenance", "gutaxis.denovo_tree", "gutaxis.service",
           "gutaxis.questionnaires", "gutaxis.challenge", "gutaxis.fhir", "gutaxis.fhir.write",
-          "gutaxis.fhir.codes", "gutaxis.fhir.lab_report"]
+          "gutaxis.fhir.codes", "gutaxis.fhir.lab_report", "gutaxis.distributed"]
 
 
 def _exported(module: types.ModuleType) -> set[str]:

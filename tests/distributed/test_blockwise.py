@@ -1,0 +1,143 @@
+"""Blockwise beta diversity on a Dask cluster run in-process: equality with the in-memory
+kernels, resuming after an interruption, the store's checks."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+import zarr
+
+from distributed import Client, LocalCluster
+from diversity.test_faith_unifrac import random_counts, random_tree
+from gutaxis.distributed import TileGrid, blockwise_beta_diversity, read_distances
+from gutaxis.diversity import beta_diversity
+from gutaxis.exceptions import InputError, ValidationError
+from gutaxis.study import Study
+
+N_SAMPLES, N_FEATURES, TILE = 23, 40, 5  # 5 blocks a side (5, 5, 5, 5, 3): 15 tiles
+
+
+@pytest.fixture(scope="module")
+def client():
+    with LocalCluster(processes=False, n_workers=2, threads_per_worker=1,
+                      dashboard_address=None) as cluster, Client(cluster) as c:
+        yield c
+
+
+@pytest.fixture(scope="module")
+def study() -> Study:
+    rng = np.random.default_rng(13)
+    tree = random_tree(N_FEATURES, rng)
+    counts = random_counts(N_SAMPLES, N_FEATURES, rng, density=0.3)
+    counts[3] = 0  # one empty sample (allowed by every metric tested here)
+    counts[7] = counts[8]  # two identical samples: distance exactly 0
+    return Study(sp.csr_matrix(counts), [f"S{i}" for i in range(N_SAMPLES)],
+                 [f"F{i}" for i in range(N_FEATURES)], tree=tree)
+
+
+@pytest.mark.parametrize("metric", ["unweighted_unifrac", "weighted_unifrac",
+                                    "weighted_normalized_unifrac", "braycurtis", "jaccard"])
+def test_equals_the_in_memory_kernels(client, study, tmp_path, metric):
+    if metric == "weighted_normalized_unifrac":  # undefined for an empty sample
+        study = study.subset_samples([s for s in study.sample_ids if s != "S3"])
+    run = blockwise_beta_diversity(study, metric, tmp_path / "d.zarr", cluster=client,
+                                   tile_size=TILE)
+    grid = TileGrid(study.n_samples, TILE)
+    assert run.skipped == 0
+    assert sorted(run.computed) == sorted(grid.upper())
+    got = read_distances(tmp_path / "d.zarr")
+    want = beta_diversity(study, metric)
+    assert list(got.ids) == list(study.sample_ids)
+    assert got.metric == metric
+    np.testing.assert_allclose(got.data, want.data, rtol=0, atol=1e-12)
+    np.testing.assert_array_equal(got.data, got.data.T)  # mirrored, not recomputed
+    assert np.all(np.diag(got.data) == 0)
+    s7, s8 = list(got.ids).index("S7"), list(got.ids).index("S8")
+    assert got.data[s7, s8] == 0
+
+
+def test_float32_store_is_the_rounded_float64(client, study, tmp_path):
+    blockwise_beta_diversity(study, "braycurtis", tmp_path / "d.zarr", cluster=client,
+                             tile_size=TILE, dtype="float32")
+    assert zarr.open_array(str(tmp_path / "d.zarr"), path="distances").dtype == np.float32
+    want = beta_diversity(study, "braycurtis").data.astype(np.float32).astype(np.float64)
+    np.testing.assert_array_equal(read_distances(tmp_path / "d.zarr").data, want)
+
+
+class Stop(Exception):
+    """Raised by the progress callback to stop the client mid-run."""
+
+
+def test_an_interrupted_run_resumes_with_only_the_missing_tiles(client, study, tmp_path):
+    store = tmp_path / "d.zarr"
+    grid = TileGrid(N_SAMPLES, TILE)
+
+    def stop_after_4(done, total):
+        if done >= 4:
+            raise Stop
+
+    with pytest.raises(Stop):
+        blockwise_beta_diversity(study, "unweighted_unifrac", store, cluster=client,
+                                 tile_size=TILE, on_tile=stop_after_4)
+    client.run(lambda: None)  # let the workers settle (cancelled tasks stop or finish)
+    with pytest.raises(ValidationError, match=r"incomplete, \d+ of 15 tiles written; run"):
+        read_distances(store)
+    marked = np.triu(zarr.open_array(str(store), path="done")[:].astype(bool))
+    written_before = {(int(i), int(j)) for i, j in zip(*np.nonzero(marked), strict=True)}
+    assert 4 <= len(written_before) < grid.n_tiles
+
+    second = blockwise_beta_diversity(study, "unweighted_unifrac", store, cluster=client,
+                                      tile_size=TILE)
+    assert second.skipped == len(written_before)
+    assert len(second.computed) == grid.n_tiles - len(written_before)
+    assert set(second.computed).isdisjoint(written_before)
+    assert set(second.computed) | written_before == set(grid.upper())
+    want = beta_diversity(study, "unweighted_unifrac").data
+    np.testing.assert_allclose(read_distances(store).data, want, rtol=0, atol=1e-12)
+
+    third = blockwise_beta_diversity(study, "unweighted_unifrac", store, cluster=client,
+                                     tile_size=TILE)
+    assert third.computed == () and third.skipped == grid.n_tiles
+
+
+def test_a_tile_written_without_its_marker_is_recomputed(client, study, tmp_path):
+    """A worker killed between writing a tile and its marker: the tile is done again."""
+    store = tmp_path / "d.zarr"
+    blockwise_beta_diversity(study, "weighted_unifrac", store, cluster=client, tile_size=TILE)
+    distances = zarr.open_array(str(store), path="distances", mode="r+")
+    distances[5:10, 15:20] = 99.0  # half-written garbage
+    zarr.open_array(str(store), path="done", mode="r+")[1, 3] = 0
+    run = blockwise_beta_diversity(study, "weighted_unifrac", store, cluster=client,
+                                   tile_size=TILE)
+    assert run.computed == ((1, 3),) and run.skipped == 14
+    want = beta_diversity(study, "weighted_unifrac").data
+    np.testing.assert_allclose(read_distances(store).data, want, rtol=0, atol=1e-12)
+
+
+def test_a_store_from_other_inputs_is_refused(client, study, tmp_path):
+    store = tmp_path / "d.zarr"
+    blockwise_beta_diversity(study, "braycurtis", store, cluster=client, tile_size=TILE)
+    with pytest.raises(ValidationError, match="holds distances from metric 'braycurtis'"):
+        blockwise_beta_diversity(study, "jaccard", store, cluster=client, tile_size=TILE)
+    with pytest.raises(ValidationError, match="holds distances from tile_size 5"):
+        blockwise_beta_diversity(study, "braycurtis", store, cluster=client, tile_size=6)
+    other = study.replace(counts=study.counts * 2)
+    with pytest.raises(ValidationError, match="another table, tree or options"):
+        blockwise_beta_diversity(other, "braycurtis", store, cluster=client, tile_size=TILE)
+
+
+@pytest.mark.parametrize(("kw", "message"), [
+    ({"tile_size": 1}, r"`tile_size` must be an integer ≥ 2; got 1"),
+    ({"dtype": "float16"}, r"`dtype` must be one of float64, float32; got 'float16'"),
+    ({"cluster": 3}, r"`cluster` must be 'local', a scheduler address"),
+])
+def test_bad_options_are_refused(study, tmp_path, kw, message):
+    with pytest.raises(InputError, match=message):
+        blockwise_beta_diversity(study, "braycurtis", tmp_path / "d.zarr", **kw)
+
+
+def test_a_tree_metric_without_a_tree_is_refused(study, tmp_path):
+    with pytest.raises(InputError, match="unweighted_unifrac cannot be computed .* needs a"):
+        blockwise_beta_diversity(study.replace(tree=None), "unweighted_unifrac",
+                                 tmp_path / "d.zarr")
