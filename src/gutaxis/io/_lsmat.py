@@ -20,7 +20,7 @@ from gutaxis.io._limits import get_limits
 from gutaxis.io._qza import text_or_artifact
 from gutaxis.outputs import open_atomic
 
-__all__ = ["read_lsmat", "write_lsmat", "parse_lsmat"]
+__all__ = ["read_lsmat", "write_lsmat", "parse_lsmat", "lsmat_rows"]
 
 _UNSAFE_ID = re.compile(r"[\t\r\n]")
 
@@ -107,7 +107,14 @@ def read_lsmat(path: PathLike) -> DistanceMatrix:
 
 
 def write_lsmat(dm: DistanceMatrix, path: PathLike) -> None:
-    """Write ``dm`` in the lsmat layout (readable by ``skbio.DistanceMatrix.read``).
+    r"""Write ``dm`` in the lsmat layout (readable by ``skbio.DistanceMatrix.read``).
+
+    Each distance is written as Python's ``repr`` writes it (the shortest
+    text that reads back to the same float64), formatted in C by orjson
+    (about ten times faster than joining ``repr`` strings); the rare values
+    that ``repr`` writes in exponent notation (below 1e-4 or from 1e16 on,
+    NaN, inf) are formatted by ``repr`` itself, so the bytes are those of
+    ``repr`` throughout.
 
     Parameters
     ----------
@@ -122,6 +129,16 @@ def write_lsmat(dm: DistanceMatrix, path: PathLike) -> None:
         An id contains a tab or a line break (it could not be read back).
     OutputError
         The file cannot be written.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> dm = DistanceMatrix(pd.Index(["a", "b"]), np.array([[0.0, 0.1], [0.1, 0.0]]))
+    >>> path = os.path.join(tempfile.mkdtemp(), "dm.tsv")
+    >>> write_lsmat(dm, path)
+    >>> from pathlib import Path
+    >>> Path(path).read_text()
+    '\ta\tb\na\t0.0\t0.1\nb\t0.1\t0.0\n'
     """
     check_type(dm, DistanceMatrix, "dm", hint="e.g. from gutaxis.diversity.beta_diversity")
     ids = [str(i) for i in dm.ids]
@@ -129,7 +146,59 @@ def write_lsmat(dm: DistanceMatrix, path: PathLike) -> None:
         if _UNSAFE_ID.search(ident):
             raise ValidationError(f"distance matrix id {ident!r} contains a tab or line break; "
                                   "it cannot be written as lsmat")
-    with open_atomic(path, what="the distance matrix") as out:
-        out.write("\t" + "\t".join(ids) + "\n")
-        for ident, row in zip(ids, dm.data, strict=True):
-            out.write(ident + "\t" + "\t".join(map(repr, row.tolist())) + "\n")
+    labels = [ident.encode("utf-8") + b"\t" for ident in ids]
+    with open_atomic(path, "wb", what="the distance matrix") as out:
+        out.write(("\t" + "\t".join(ids) + "\n").encode("utf-8"))
+        for start in range(0, len(ids), _ROWS_PER_BLOCK):
+            block = dm.data[start:start + _ROWS_PER_BLOCK]
+            out.write(lsmat_rows(labels[start:start + len(block)], block))
+
+
+_ROWS_PER_BLOCK = 128
+
+
+def lsmat_rows(labels: list[bytes], block: np.ndarray) -> bytes:
+    r"""Format the lsmat lines of ``block``: label (id and tab), values as ``repr``, newline.
+
+    Parameters
+    ----------
+    labels : list of bytes
+        One per row of ``block``, each ending in a tab.
+    block : numpy.ndarray
+        Rows × columns of numbers (cast to float64).
+
+    Returns
+    -------
+    bytes
+
+    Examples
+    --------
+    >>> lsmat_rows([b"a\t"], np.array([[0.0, 1e-05, 2.5, float("nan")]]))
+    b'a\t0.0\t1e-05\t2.5\tnan\n'
+    """
+    import orjson  # here: only the writers need it
+
+    values = np.ascontiguousarray(block, dtype=np.float64)
+    if values.ndim != 2 or values.shape[0] != len(labels):
+        raise ValidationError(f"lsmat_rows: {len(labels)} labels for a block of shape "
+                              f"{values.shape}; give one label per row of a 2-D block")
+    option = orjson.OPT_SERIALIZE_NUMPY
+    magnitude = np.abs(values)
+    # repr and orjson write the same text for zero and in fixed notation (1e-4 <= |x| < 1e16);
+    # elsewhere (and for NaN and inf, which orjson writes as null) repr writes the row
+    if magnitude.size and not (magnitude.max() < 1e16
+                               and np.min(magnitude, where=magnitude > 0, initial=1.0) >= 1e-4):
+        same = ((magnitude == 0) | ((magnitude >= 1e-4) & (magnitude < 1e16))).all(axis=1)
+    else:
+        same = np.ones(values.shape[0], dtype=bool)
+    parts: list[bytes] = []
+    for label, row, fast in zip(labels, values, same.tolist(), strict=True):
+        if fast:
+            text = orjson.dumps(row, option=option)[1:-1].translate(_COMMA_TO_TAB)
+        else:
+            text = "\t".join(map(repr, row.tolist())).encode("ascii")
+        parts += (label, text, b"\n")
+    return b"".join(parts)
+
+
+_COMMA_TO_TAB = bytes.maketrans(b",", b"\t")
