@@ -29,6 +29,14 @@ from gutaxis.io._infer import (
 )
 from gutaxis.io._limits import Limits, get_limits
 from gutaxis.io._lsmat import read_lsmat, write_lsmat
+from gutaxis.io._matrix_stores import (
+    PCoALike,
+    read_distance_hdf5,
+    read_distance_zarr,
+    read_pcoa_hdf5,
+    write_distance_hdf5,
+    write_distance_zarr,
+)
 from gutaxis.io._metadata import read_metadata
 from gutaxis.io._qza import is_qza
 from gutaxis.io._table import FORMATS, read_table, sniff_format
@@ -52,6 +60,12 @@ __all__ = [
     "read_tree",
     "read_lsmat",
     "write_lsmat",
+    "write_distance_hdf5",
+    "read_distance_hdf5",
+    "read_pcoa_hdf5",
+    "write_distance_zarr",
+    "read_distance_zarr",
+    "PCoALike",
     "write_tree",
     "write_table_tsv",
     "write_biom",
