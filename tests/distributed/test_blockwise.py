@@ -21,7 +21,7 @@ N_SAMPLES, N_FEATURES, TILE = 23, 40, 5  # 5 blocks a side (5, 5, 5, 5, 3): 15 t
 @pytest.fixture(scope="module")
 def client():
     with LocalCluster(processes=False, n_workers=2, threads_per_worker=1,
-                      dashboard_address=None) as cluster, Client(cluster) as c:
+                      dashboard_address=":0") as cluster, Client(cluster) as c:
         yield c
 
 
@@ -141,3 +141,24 @@ def test_a_tree_metric_without_a_tree_is_refused(study, tmp_path):
     with pytest.raises(InputError, match="unweighted_unifrac cannot be computed .* needs a"):
         blockwise_beta_diversity(study.replace(tree=None), "unweighted_unifrac",
                                  tmp_path / "d.zarr")
+
+
+def test_a_worker_killed_mid_run_loses_no_tile(study, tmp_path):
+    """Dask moves the dead worker's tiles to the living one; every tile is in the store."""
+    store = tmp_path / "d.zarr"
+    with LocalCluster(processes=False, n_workers=2, threads_per_worker=1,
+                      dashboard_address=":0") as cluster, Client(cluster) as c:
+        victim = next(iter(cluster.workers.values()))
+        killed = []
+
+        def kill_after_3(done, total):
+            if done >= 3 and not killed:
+                killed.append(victim.address)
+                cluster.sync(victim.close, executor_wait=False)
+
+        run = blockwise_beta_diversity(study, "unweighted_unifrac", store, cluster=c,
+                                       tile_size=TILE, on_tile=kill_after_3)
+        assert killed and len(c.scheduler_info()["workers"]) == 1
+    assert run.skipped == 0 and set(run.computed) == set(TileGrid(N_SAMPLES, TILE).upper())
+    want = beta_diversity(study, "unweighted_unifrac").data
+    np.testing.assert_allclose(read_distances(store).data, want, rtol=0, atol=1e-12)

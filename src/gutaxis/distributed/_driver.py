@@ -76,7 +76,7 @@ def _client(cluster: Any) -> Iterator[Any]:
         yield cluster
         return
     if cluster is None or cluster == "local":
-        local = distributed.LocalCluster(dashboard_address=None)  # type: ignore[no-untyped-call]
+        local = distributed.LocalCluster(dashboard_address=":0")  # type: ignore[no-untyped-call]
         with local, distributed.Client(local) as client:  # type: ignore[no-untyped-call]
             yield client
         return
@@ -157,7 +157,7 @@ def blockwise_beta_diversity(study: Study, metric: str, store: str | Path, *,
     >>> from gutaxis.study import Study
     >>> s = Study(np.array([[1, 2, 0], [0, 3, 4], [5, 0, 0]]), ["a", "b", "c"], ["x", "y", "z"])
     >>> store = pathlib.Path(tempfile.mkdtemp()) / "bc.zarr"
-    >>> with distributed.Client(processes=False, n_workers=1, dashboard_address=None) as c:
+    >>> with distributed.Client(processes=False, n_workers=1, dashboard_address=":0") as c:
     ...     run = blockwise_beta_diversity(s, "braycurtis", store, cluster=c, tile_size=2)
     >>> len(run.computed), run.skipped
     (3, 0)
