@@ -39,6 +39,12 @@ from gutaxis.io._matrix_stores import (
 )
 from gutaxis.io._metadata import read_metadata
 from gutaxis.io._qza import is_qza
+from gutaxis.io._qza_writer import (
+    write_alpha_qza,
+    write_distance_matrix_qza,
+    write_pcoa_qza,
+    write_qza,
+)
 from gutaxis.io._table import FORMATS, read_table, sniff_format
 from gutaxis.io._taxonomy import parse_taxonomy, read_taxonomy
 from gutaxis.io._tree import read_tree, write_tree
@@ -66,6 +72,10 @@ __all__ = [
     "write_distance_zarr",
     "read_distance_zarr",
     "PCoALike",
+    "write_qza",
+    "write_distance_matrix_qza",
+    "write_alpha_qza",
+    "write_pcoa_qza",
     "write_tree",
     "write_table_tsv",
     "write_biom",
