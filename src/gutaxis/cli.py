@@ -209,12 +209,25 @@ def diversity(
         help="Logarithm base of shannon_entropy (QIIME 2 uses 2). Example: --base 2.718281828")]
     = default(DiversityOptions, "shannon_base"),
     threads: Threads = None,
+    output_format: Annotated[str, typer.Option(
+        "--format", help="How the distance matrices are written: tsv (lsmat, as QIIME 2 and "
+                         "scikit-bio read it), hdf5 (Striped UniFrac's layout, `order` and "
+                         "`matrix`), qza (QIIME 2 artifacts, also one per alpha metric) or "
+                         "zarr (chunked). Example: --format hdf5")]
+    = default(DiversityOptions, "output_format"),
+    precision: Annotated[str, typer.Option(
+        help="Number type of the hdf5 and zarr matrices: float64 or float32 (half the size). "
+             "Example: --precision float32")] = default(DiversityOptions, "precision"),
+    pcoa: Annotated[int | None, typer.Option(
+        "--pcoa", help="Also write the PCoA of each matrix with N axes (hdf5: in the file, as "
+                       "ssu --pcoa; qza: beta/<metric>_pcoa.qza). Example: --pcoa 10")] = None,
     overwrite: Overwrite = False,
     verbose: Verbose = False,
 ) -> None:
     """Alpha and beta diversity of TABLE, as QIIME 2 defines them.
 
-    Writes OUT/alpha.tsv, OUT/beta/<metric>.tsv (lsmat) and OUT/provenance.json.
+    Writes OUT/alpha.tsv, OUT/beta/<metric>.tsv (lsmat; .h5, .qza or .zarr with --format)
+    and OUT/provenance.json.
 
     Example: gutaxis diversity table.qza --tree rooted-tree.qza --rarefy 10000 --out results/
     """
@@ -226,7 +239,8 @@ def diversity(
     options = DiversityOptions(
         table=table, taxonomy=taxonomy, tree=tree, metadata=metadata, sequences=sequences,
         metrics=_split(metrics) if metrics is not None else None, rarefy=rarefy, seed=seed,
-        drop_empty=drop_empty, transpose=transpose, shannon_base=base, threads=threads)
+        drop_empty=drop_empty, transpose=transpose, shannon_base=base, threads=threads,
+        output_format=output_format, precision=precision, pcoa=pcoa)
     options.check_output(out, overwrite=overwrite)
     with _progress() as (on_step, _):
         result = run_diversity(options, command=_command(), on_step=on_step)
@@ -253,8 +267,13 @@ def diversity(
     written = result.write(out, overwrite=overwrite)
     _written(written, {"alpha": "alpha diversity"})
     for key, path in written.items():
+        if key.startswith("alpha/"):
+            out_console.print(f"alpha diversity ({key[6:]}): {path}", highlight=False)
+    for key, path in written.items():
         if key.startswith("beta/"):
             out_console.print(f"beta diversity ({key[5:]}): {path}", highlight=False)
+        elif key.startswith("pcoa/"):
+            out_console.print(f"PCoA ({key[5:]}): {path}", highlight=False)
     _written(written, {"tree": "tree", "provenance": "provenance"})
 
 

@@ -6,7 +6,7 @@ import dataclasses
 import os
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import pandas as pd
 
@@ -26,10 +26,18 @@ from gutaxis.outputs import write_json, write_tsv
 from gutaxis.provenance import build_provenance
 from gutaxis.study import Study
 
-__all__ = ["DiversityOptions", "DiversityResult", "run_diversity", "DIVERSITY_FILES"]
+if TYPE_CHECKING:
+    from gutaxis.ordination import OrdinationResult
+
+__all__ = ["DiversityOptions", "DiversityResult", "run_diversity", "DIVERSITY_FILES",
+           "OUTPUT_FORMATS"]
 
 #: What ``gutaxis diversity`` writes into its folder (what ``--overwrite`` replaces).
-DIVERSITY_FILES = ("alpha.tsv", "beta", "provenance.json", "tree.nwk")
+DIVERSITY_FILES = ("alpha.tsv", "alpha", "beta", "provenance.json", "tree.nwk")
+#: The formats of the beta diversity matrices (``--format``); tsv is lsmat.
+OUTPUT_FORMATS = ("tsv", "hdf5", "qza", "zarr")
+#: The file name ending of each format under ``beta/``.
+_SUFFIX = {"tsv": ".tsv", "hdf5": ".h5", "qza": ".qza", "zarr": ".zarr"}
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -68,6 +76,18 @@ class DiversityOptions(TableOptions):
         Where de novo trees are cached.
     threads : int, optional
         Threads for the kernels (default: all cores).
+    output_format : {"tsv", "hdf5", "qza", "zarr"}
+        How the distance matrices are written: lsmat TSV
+        (``beta/<metric>.tsv``), Striped UniFrac's HDF5 (``beta/<metric>.h5``),
+        QIIME 2 ``DistanceMatrix`` artifacts (``beta/<metric>.qza``, and each
+        alpha metric as ``alpha/<metric>.qza``) or chunked zarr
+        (``beta/<metric>.zarr``).  ``alpha.tsv`` is written in every format.
+    precision : {"float64", "float32"}
+        The number type of the HDF5 and zarr matrices.
+    pcoa : int, optional
+        Also compute the PCoA of each matrix with this many axes, written in
+        the HDF5 file (as ``ssu --pcoa``) or as ``beta/<metric>_pcoa.qza``;
+        hdf5 and qza only.
 
     Raises
     ------
@@ -91,6 +111,9 @@ class DiversityOptions(TableOptions):
     shannon_base: float = 2.0
     tree_cache: Path | None = None
     threads: int | None = None
+    output_format: str = "tsv"
+    precision: str = "float64"
+    pcoa: int | None = None
 
     def __post_init__(self) -> None:
         """Check paths, metric names and numbers."""
@@ -115,6 +138,22 @@ class DiversityOptions(TableOptions):
             raise ValidationError("--base must be a finite number > 0 other than 1; got 1")
         if self.threads is not None:
             check_integer(self.threads, "--threads", minimum=1)
+        if self.output_format not in OUTPUT_FORMATS:
+            raise ValidationError(f"--format must be one of {', '.join(OUTPUT_FORMATS)}; got "
+                                  f"{self.output_format!r}")
+        if self.precision not in ("float64", "float32"):
+            raise ValidationError(f"--precision must be float64 or float32; got "
+                                  f"{self.precision!r}")
+        if self.precision != "float64" and self.output_format not in ("hdf5", "zarr"):
+            raise ValidationError(f"--precision {self.precision} applies to --format hdf5 or "
+                                  f"zarr; --format {self.output_format} writes text with "
+                                  "every digit of float64")
+        if self.pcoa is not None:
+            check_integer(self.pcoa, "--pcoa", minimum=1)
+            if self.output_format not in ("hdf5", "qza"):
+                raise ValidationError(f"--pcoa is written with --format hdf5 (in the file, as "
+                                      f"ssu --pcoa) or qza (PCoAResults); not with --format "
+                                      f"{self.output_format}")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -141,6 +180,8 @@ class DiversityResult:
     notes : dict of str to str
         What a user should know about values that were computed (the empty
         samples kept: which values they got, which are missing).
+    pcoa : dict of str to OrdinationResult
+        The PCoA of each matrix, when ``options.pcoa`` asked for it.
     """
 
     options: DiversityOptions
@@ -152,15 +193,20 @@ class DiversityResult:
     provenance: dict[str, Any]
     empty_samples: tuple[str, ...] = ()
     notes: dict[str, str] = dataclasses.field(default_factory=dict)
+    pcoa: dict[str, OrdinationResult] = dataclasses.field(default_factory=dict)
 
     @property
     def tree(self) -> dict[str, Any] | None:
         """The tree used, as recorded (``source`` ``"user"`` or ``"de novo"``), or None."""
         return tree_info(self.study)
 
+    @property
+    def _precision(self) -> Literal["float64", "float32"]:
+        return "float32" if self.options.precision == "float32" else "float64"
+
     def write(self, folder: str | os.PathLike[str], *, overwrite: bool = False
               ) -> dict[str, Path]:
-        """Write ``alpha.tsv``, ``beta/<metric>.tsv``, ``provenance.json`` (and ``tree.nwk``).
+        """Write ``alpha.tsv``, ``beta/<metric>.<format>``, ``provenance.json`` (and ``tree.nwk``).
 
         Parameters
         ----------
@@ -172,18 +218,42 @@ class DiversityResult:
         Returns
         -------
         dict of str to Path
-            ``alpha``, ``beta/<metric>``, ``provenance`` and ``tree``, as written.
+            ``alpha``, ``alpha/<metric>`` (qza), ``beta/<metric>``,
+            ``pcoa/<metric>`` (qza with ``pcoa``), ``provenance`` and ``tree``,
+            as written.
         """
         out = self.options.prepare_output(folder, overwrite=overwrite)
+        fmt = self.options.output_format
         written: dict[str, Path] = {}
         if self.alpha is not None:
             written["alpha"] = write_tsv(self.alpha, out / "alpha.tsv", index=True,
                                          float_format="%.17g")
+            if fmt == "qza":
+                (out / "alpha").mkdir(exist_ok=True)
+                for name in self.alpha.columns:
+                    target = out / "alpha" / f"{name}.qza"
+                    gio.write_alpha_qza(self.alpha[name].rename(str(name)), target,
+                                        provenance=self.provenance)
+                    written[f"alpha/{name}"] = target
         if self.beta:
             (out / "beta").mkdir(exist_ok=True)
             for name, dm in self.beta.items():
-                gio.write_lsmat(dm, out / "beta" / f"{name}.tsv")
-                written[f"beta/{name}"] = out / "beta" / f"{name}.tsv"
+                target = out / "beta" / f"{name}{_SUFFIX[fmt]}"
+                ordination = self.pcoa.get(name)
+                if fmt == "tsv":
+                    gio.write_lsmat(dm, target)
+                elif fmt == "hdf5":
+                    gio.write_distance_hdf5(dm, target, precision=self._precision,
+                                            pcoa=ordination)
+                elif fmt == "zarr":
+                    gio.write_distance_zarr(dm, target, precision=self._precision)
+                else:
+                    gio.write_distance_matrix_qza(dm, target, provenance=self.provenance)
+                    if ordination is not None:
+                        pcoa_target = out / "beta" / f"{name}_pcoa.qza"
+                        gio.write_pcoa_qza(ordination, pcoa_target, provenance=self.provenance)
+                        written[f"pcoa/{name}"] = pcoa_target
+                written[f"beta/{name}"] = target
         tree = self.tree
         if tree is not None and tree.get("source") == "de novo" and self.study.tree is not None:
             written["tree"] = gio.write_tree(self.study.tree, out / "tree.nwk")
@@ -295,13 +365,21 @@ def run_diversity(options: DiversityOptions, *, command: Sequence[str] | None = 
     for name in beta_names:
         beta[name] = beta_diversity(study, name, n_threads=options.threads)
         step(name)
+    ordinations: dict[str, OrdinationResult] = {}
+    if options.pcoa is not None:
+        from gutaxis.ordination import pcoa
+
+        for name, dm in beta.items():
+            ordinations[name] = pcoa(dm, n_components=min(options.pcoa, len(dm.ids)))
     notes = _empty_notes(alpha_frame, empty) if empty and not options.drop_empty else {}
 
     parameters = {"metrics": {"alpha": alpha_names, "beta": beta_names},
                   "rarefy": options.rarefy, "seed": options.seed,
                   "drop_empty": options.drop_empty,
                   "shannon_base": options.shannon_base,
-                  "threads": options.threads or os.cpu_count()}
+                  "threads": options.threads or os.cpu_count(),
+                  "format": options.output_format, "precision": options.precision,
+                  "pcoa": options.pcoa}
     empty_record = {"ids": list(empty), "dropped": bool(empty) and options.drop_empty}
     provenance = build_provenance(command=command, inputs=inputs, parameters=parameters,
                                   steps=study.provenance,
@@ -313,7 +391,7 @@ def run_diversity(options: DiversityOptions, *, command: Sequence[str] | None = 
                                          "n_samples": study.n_samples,
                                          "n_features": study.n_features})
     return DiversityResult(options, study, alpha_frame, beta, rarefaction, skipped, provenance,
-                           empty_samples=tuple(empty), notes=notes)
+                           empty_samples=tuple(empty), notes=notes, pcoa=ordinations)
 
 
 def _shown(ids: Sequence[str], limit: int = 10) -> str:
