@@ -35,7 +35,7 @@ from gutaxis.exceptions import InputError, ValidationError
 from gutaxis.study import Study
 
 __all__ = ["SCHEMA_VERSION", "fingerprint", "prepare_store", "done_tiles", "write_tile",
-           "read_distances"]
+           "open_complete", "read_tile", "read_distances"]
 
 SCHEMA_VERSION = 1
 DTYPES = ("float64", "float32")
@@ -121,6 +121,35 @@ def write_tile(path: Path, block_i: int, block_j: int, rows: slice, cols: slice,
     done[block_i, block_j] = 1
 
 
+def open_complete(path: str | Path) -> tuple[dict[str, Any], TileGrid]:
+    """Return the attributes and tile grid of a complete store (else a clear error)."""
+    zarr = _zarr()
+    path = Path(path)
+    try:
+        group = zarr.open_group(str(path), mode="r")
+        attrs = dict(group.attrs)
+        order = attrs["order"]
+        metric = attrs["metric"]
+        tile_size = int(attrs["tile_size"])
+    except Exception as exc:  # noqa: BLE001 - any unreadable folder: one clear message
+        raise ValidationError(f"{path} is not a gutaxis blockwise distance store ({exc})"
+                              ) from None
+    grid = TileGrid(len(order), tile_size)
+    written = int(np.triu(done_tiles(path)).sum())
+    if written < grid.n_tiles:
+        raise ValidationError(
+            f"{path}: the {metric} distances are incomplete, {written} of {grid.n_tiles} "
+            "tiles written; run it again to resume")
+    return attrs, grid
+
+
+def read_tile(path: Path, rows: slice, cols: slice) -> np.ndarray:
+    """Read one tile of the stored distances as float64."""
+    zarr = _zarr()
+    distances = zarr.open_array(str(path), path="distances", mode="r")
+    return np.asarray(distances[rows, cols], dtype=np.float64)
+
+
 def read_distances(path: str | Path) -> DistanceMatrix:
     """Load a complete blockwise distance matrix into memory.
 
@@ -154,21 +183,7 @@ def read_distances(path: str | Path) -> DistanceMatrix:
     0 of 3 tiles written; run it again to resume
     """
     zarr = _zarr()
-    path = Path(path)
-    try:
-        group = zarr.open_group(str(path), mode="r")
-        attrs = dict(group.attrs)
-        order = attrs["order"]
-        metric = attrs["metric"]
-    except Exception as exc:  # noqa: BLE001 - any unreadable folder: one clear message
-        raise ValidationError(f"{path} is not a gutaxis blockwise distance store ({exc})"
-                              ) from None
-    grid = TileGrid(len(order), int(attrs["tile_size"]))
-    done = done_tiles(path)
-    written = int(np.triu(done).sum())
-    if written < grid.n_tiles:
-        raise ValidationError(
-            f"{path}: the {metric} distances are incomplete, {written} of {grid.n_tiles} "
-            "tiles written; run it again to resume")
-    data = np.asarray(group["distances"][:], dtype=np.float64)
-    return DistanceMatrix(order, data, metric, validate=False)
+    attrs, _ = open_complete(path)
+    data = np.asarray(zarr.open_array(str(path), path="distances", mode="r")[:],
+                      dtype=np.float64)
+    return DistanceMatrix(attrs["order"], data, attrs["metric"], validate=False)
