@@ -676,6 +676,10 @@ def labs_import_command(
         "--skip-unknown", help="Skip (and list) results whose code the marker catalogue does "
                                "not know, instead of stopping. Example: --skip-unknown")]
     = False,
+    report: Annotated[str | None, typer.Option(
+        help="Import only the results of this DiagnosticReport (its id, DiagnosticReport/ID "
+             "or fullUrl): for a bundle holding several visits' reports of one patient. "
+             "Example: --report DiagnosticReport/27")] = None,
     overwrite: Annotated[bool, typer.Option(
         "--overwrite", help="Replace the --out file if it exists. Example: --overwrite")]
     = False,
@@ -699,7 +703,7 @@ def labs_import_command(
 
     _logging(verbose)
     options = LabsImportOptions(bundle=bundle, patient=parse_patient_option(patient),
-                                sample=sample, skip_unknown=skip_unknown)
+                                sample=sample, skip_unknown=skip_unknown, report=report)
     options.check_output(out, overwrite=overwrite)
     result = run_labs_import(options)
     labs = result.labs

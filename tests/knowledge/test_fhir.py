@@ -12,7 +12,8 @@ def test_the_shipped_file_loads_with_sources():
     kb = load_fhir_knowledge()
     assert kb.code_system.url == "https://gutaxis.org/fhir/CodeSystem/gutaxis"
     codes = [c.code for c in kb.concepts]
-    assert codes == ["profile", "lab-results", "index:shannon_entropy", "percentile",
+    assert codes == ["profile", "lab-results", "range:catalogue", "range:reference",
+                     "index:shannon_entropy", "percentile",
                      "percentile-interval", "reference-n"]
     shannon = next(c for c in kb.concepts if c.code == "index:shannon_entropy")
     assert shannon.sources[0].doi == "10.1002/j.1538-7305.1948.tb01338.x"

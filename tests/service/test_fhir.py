@@ -170,6 +170,18 @@ def test_fhir_lab_results_are_matched_to_the_patient_by_identifier_all_or_nothin
     # the latest parsed lab upload is the visit's labs
     assert [(r["marker"], r["value"]) for r in labs] == [("calprotectin", 40.0)]
 
+    # results naming their patient without an identifier are the visit's, and the upload
+    # says so (the practitioner uploaded them here; the page asks to check)
+    anonymous = fl.bundle(fl.observation("n", loinc="38445-3", value=22, unit="ug/g",
+                                         subject="Patient/elsewhere"))
+    taken = _upload(client, visit, anonymous, auth)
+    run_jobs(ctx)
+    row = _upload_row(ctx, taken["id"])
+    assert row.status == "parsed", row.error
+    assert "without an identifier (Patient/elsewhere" in row.summary["note"]
+    page = client.get(f"/visits/{visit}", headers={**auth, "Accept": "text/html"}).text
+    assert "taken as this visit&#39;s patient&#39;s" in page
+
     # results of two patients: ours are taken by the record's identifier
     two = fl.bundle(fl.patient("p1", "MRN-001"), fl.patient("p2", "MRN-002"),
                     fl.observation("a", loinc="38445-3", value=12, unit="ug/g"),
@@ -291,6 +303,16 @@ def test_a_patients_record_leaves_as_fhir_and_the_fhir_face_serves_it(
                       params={"patient": str(pid)}).status_code == 404
     assert client.get("/fhir/Observation", headers=auth,
                       params={"patient": str(pid), "date": "soon"}).status_code == 422
+    # another type's id, or another server's patient, is no patient of ours
+    for other_ref in (f"Observation/{pid}", f"../{pid}", f"http://evil.example/fhir/Patient/{pid}"):
+        assert client.get("/fhir/Observation", headers=auth,
+                          params={"patient": other_ref}).status_code == 404, other_ref
+    # a parameter not served is ignored, and the self link does not claim it was applied
+    ignored = client.get("/fhir/Observation", headers=auth,
+                         params={"patient": str(pid), "_count": "1", "category": "x"}).json()
+    unfiltered = client.get("/fhir/Observation", headers=auth, params={"patient": str(pid)})
+    assert ignored["total"] == unfiltered.json()["total"] > by_code["total"]
+    assert "_count" not in ignored["link"][0]["url"] and "category" not in ignored["link"][0]["url"]
     assert client.get(f"/fhir/Patient/{pid}", headers={**auth, "Accept": "application/xml"}
                       ).status_code == 406
     # every read is audited
@@ -299,6 +321,11 @@ def test_a_patients_record_leaves_as_fhir_and_the_fhir_face_serves_it(
                                             .where(AuditEvent.user_email == "ana@a.example"))]
     for action in ("patient.export_fhir", "fhir.read", "fhir.search", "fhir.everything"):
         assert action in actions, action
+    with ctx.sessions() as db:
+        reads = db.execute(sa.select(AuditEvent.object_id).where(
+            AuditEvent.action == "fhir.read", AuditEvent.object_type == "patient")).all()
+    # the read, and the patient the identifier search disclosed
+    assert [r for (r,) in reads].count(str(pid)) == 2
 
 
 def test_an_independent_fhir_client_reads_the_fhir_face(

@@ -49,12 +49,16 @@ class LabsImportOptions:
         The rows' ``sample_id`` (default: the patient's first identifier's value).
     skip_unknown : bool
         Skip the observations whose code the marker catalogue does not know.
+    report : str, optional
+        Import only the results of this ``DiagnosticReport`` (id,
+        ``DiagnosticReport/<id>`` or fullUrl).
     """
 
     bundle: Path
     patient: tuple[str, str] | None = None
     sample: str | None = None
     skip_unknown: bool = False
+    report: str | None = None
 
     def __post_init__(self) -> None:
         """Check that the bundle is a file and the sample id is not empty."""
@@ -104,5 +108,5 @@ def run_labs_import(options: LabsImportOptions) -> LabsImportResult:
 
     check_type(options, LabsImportOptions, "options")
     labs = read_lab_bundle(options.bundle, patient=options.patient, sample_id=options.sample,
-                           skip_unknown=options.skip_unknown)
+                           skip_unknown=options.skip_unknown, report=options.report)
     return LabsImportResult(options, labs)

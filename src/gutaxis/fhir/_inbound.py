@@ -148,7 +148,8 @@ def _parse_json(raw: bytes, label: str) -> Any:
         raise FormatError(f"{label}: this looks like XML; gutaxis reads FHIR JSON (convert "
                           "the XML to JSON first)")
     try:
-        return json.loads(text, parse_constant=_refuse_constant)
+        document = json.loads(text, parse_constant=_refuse_constant, parse_int=_bounded_int,
+                              object_pairs_hook=_unique_keys)
     except json.JSONDecodeError as exc:
         raise FormatError(f"{label}: not JSON (line {exc.lineno}, column {exc.colno}: "
                           f"{exc.msg})") from None
@@ -156,6 +157,52 @@ def _parse_json(raw: bytes, label: str) -> Any:
         raise FormatError(f"{label}: {exc}") from None
     except RecursionError:
         raise UnsafeInputError(f"{label}: the JSON is nested too deeply to read") from None
+    where = _unpaired_surrogate(document, "")
+    if where is not None:
+        raise FormatError(f"{label}: {where or 'the document'}: a text holds an unpaired "
+                          "surrogate escape (such as \\ud800), which is not Unicode text; "
+                          "nothing was imported")
+    return document
+
+
+#: The most digits an integer of the input may have (FHIR's integers are 32-bit; decimals
+#: have at most 18 significant digits in practice).
+_MAX_INT_DIGITS = 40
+
+
+def _bounded_int(text: str) -> int:
+    if len(text.lstrip("-")) > _MAX_INT_DIGITS:
+        raise FormatError(f"a number with {len(text.lstrip('-'))} digits ({text[:12]}…); "
+                          f"expected a number of at most {_MAX_INT_DIGITS} digits")
+    return int(text)
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise FormatError(f"the property {key!r} appears twice in one JSON object (FHIR "
+                              "JSON forbids it: which value is meant cannot be known)")
+        out[key] = value
+    return out
+
+
+def _unpaired_surrogate(node: Any, path: str) -> str | None:
+    """Return the element path of the first text holding a lone surrogate (None: none)."""
+    if isinstance(node, str):
+        return path if any("\ud800" <= c <= "\udfff" for c in node) else None
+    if isinstance(node, dict):
+        for key, value in node.items():
+            found = _unpaired_surrogate(key, path) or _unpaired_surrogate(
+                value, f"{path}.{key}" if path else key)
+            if found is not None:
+                return found
+    elif isinstance(node, list):
+        for n, value in enumerate(node):
+            found = _unpaired_surrogate(value, f"{path}[{n}]")
+            if found is not None:
+                return found
+    return None
 
 
 def describe_resource(resource: Mapping[str, Any]) -> str:

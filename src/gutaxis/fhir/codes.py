@@ -218,6 +218,23 @@ def component_code(code: str) -> dict[str, Any]:
     return _gutaxis(code, gutaxis_concepts()[code][0])
 
 
+def range_type_code(origin: str) -> dict[str, Any]:
+    """Return the ``referenceRange.type`` of a range that is not a laboratory's.
+
+    ``origin`` is the profile's ``range_used.kind``: ``catalogue`` (a published
+    cut-off of the marker catalogue) or ``reference`` (the reference cohort's).
+
+    Examples
+    --------
+    >>> range_type_code("catalogue")["coding"][0]["code"]
+    'range:catalogue'
+    """
+    code = f"range:{origin}"
+    if code not in gutaxis_concepts():
+        raise ValueError(f"no range type {origin!r}; expected catalogue or reference")
+    return _gutaxis(code, gutaxis_concepts()[code][0])
+
+
 def food_group_code(group_id: str) -> dict[str, Any]:
     """Return the ``CodeableConcept`` of a food group of the catalogue (``"gluten"``).
 

@@ -48,7 +48,7 @@ def _measure(row: Mapping[str, Any], where: str) -> dict[str, Any]:
                                "censored": censored}
     low, high = row.get("ref_low"), row.get("ref_high")
     if any(isinstance(v, int | float) and math.isfinite(v) for v in (low, high)):
-        measure["range_used"] = {"low": low, "high": high, "kind": "laboratory",
+        measure["range_used"] = {"low": low, "high": high, "kind": "lab",
                                  "label": "the laboratory's range",
                                  "source": row.get("assay") or None}
     return measure

@@ -38,6 +38,7 @@ from gutaxis.fhir._inbound import (
     finite_number,
     load_resource,
 )
+from gutaxis.fhir.codes import gutaxis_system
 from gutaxis.knowledge import MarkerCatalog, MarkerEntry, load_marker_catalog
 from gutaxis.markers.labs import FHIR_COLUMNS, OPTIONAL_COLUMNS, REQUIRED_COLUMNS, TABLE_COLUMNS
 from gutaxis.markers.units import conversion_factor, parse_unit
@@ -50,6 +51,9 @@ LOINC_SYSTEM = "http://loinc.org"
 UCUM_SYSTEM = "http://unitsofmeasure.org"
 #: ``Observation.status`` values whose results are imported (the others are skipped).
 COUNTED_STATUSES = ("final", "amended", "corrected")
+#: R4's ObservationStatus (required binding).
+OBSERVATION_STATUSES = ("registered", "preliminary", "final", "amended", "corrected",
+                        "cancelled", "entered-in-error", "unknown")
 #: ``Bundle.type`` values read.
 _BUNDLE_TYPES = ("collection", "transaction", "searchset", "document", "batch", "message")
 #: ``LABS.csv`` columns written by :meth:`LabBundle.write_csv`, in order.
@@ -276,10 +280,22 @@ class _Reader:
             entry = self.by_loinc.get(code)
             if entry is not None:
                 found[entry.id] = (entry, None)
+        own = gutaxis_system()
+        for c in codings:  # gutaxis's own codes (its exports): marker:<id>
+            kind, _, key = _text(c.get("code")).partition(":")
+            if _text(c.get("system")) == own and kind == "marker":
+                entry = next((e for e in self.catalog.markers if e.id == key), None)
+                if entry is not None:
+                    found[entry.id] = (entry, None)
         if not found:
             names = [_text(concept.get("text"))]
             for c in codings:
-                names += [_text(c.get("display")), _text(c.get("code"))]
+                names.append(_text(c.get("display")))
+                # a bare code is read as a marker's name only without a code system (or in
+                # LOINC's): a laboratory's own short codes (FC, LMR, DAO) mean what that
+                # laboratory says, not what the catalogue's aliases do
+                if _text(c.get("system")) in ("", LOINC_SYSTEM):
+                    names.append(_text(c.get("code")))
             for name in filter(None, names):
                 hit = self.catalog.find(name)
                 if hit is None:
@@ -371,8 +387,7 @@ class _Reader:
                                               "cannot be interpreted")
         refs = {"ref_low": math.nan, "ref_high": math.nan}
         ranges = [r for r in part.get("referenceRange") or [] if isinstance(r, Mapping)]
-        plain = [r for r in ranges if not r.get("appliesTo") and not r.get("age")]
-        chosen = (plain or ranges)[0] if ranges else None
+        chosen = _laboratory_range(ranges)
         if isinstance(chosen, Mapping):
             n = ranges.index(chosen)
             for bound, name in (("low", "ref_low"), ("high", "ref_high")):
@@ -385,11 +400,40 @@ class _Reader:
             if refs["ref_low"] > refs["ref_high"]:
                 raise self.fail(located, f"{element}.referenceRange[{n}]",
                                 "low is above high")
+        for name, converted in (("value", _scaled(number, factor)), *refs.items()):
+            if math.isinf(converted):
+                raise self.fail(located, where_q if name == "value" else
+                                f"{element}.referenceRange", f"the {name} is too large to "
+                                f"express in {entry.unit} (it converts to infinity)")
         original = f"{comparator}{quantity['value']}"
         return {"value": _scaled(number, factor), "censored": censored,
                 "original_value": original, "original_unit": unit, **refs,
                 "interpretation": ",".join(filter(None, (_concept_word(c) for c in
                                                          part.get("interpretation") or [])))}
+
+
+def _laboratory_range(ranges: list[Mapping[str, Any]]) -> Mapping[str, Any] | None:
+    """Return the laboratory's normal range among ``referenceRange``s (None: none usable).
+
+    A range is the laboratory's normal one when its ``type`` is absent or
+    ``normal`` and it is not restricted to a population (``appliesTo``,
+    ``age``) that gutaxis cannot check against the patient.  A range gutaxis
+    wrote itself (``type`` from the gutaxis CodeSystem: a catalogue's or a
+    reference cohort's range, not a laboratory's) is never taken for the
+    laboratory's.
+    """
+    own = gutaxis_system()
+    for rng in ranges:
+        if rng.get("appliesTo") or rng.get("age"):
+            continue
+        codings = (rng.get("type") or {}).get("coding") or [] if isinstance(
+            rng.get("type"), Mapping) else []
+        if any(_text(c.get("system")) == own for c in codings if isinstance(c, Mapping)):
+            continue
+        if not codings or any(_text(c.get("code")) == "normal" for c in codings
+                              if isinstance(c, Mapping)):
+            return rng
+    return None
 
 
 def _parse_patient(patient: tuple[str, str] | str | None) -> tuple[str, str] | None:
@@ -411,7 +455,8 @@ def read_lab_bundle(source: str | os.PathLike[str] | bytes | Mapping[str, Any], 
                     catalog: MarkerCatalog | None = None,
                     patient: tuple[str, str] | str | None = None,
                     sample_id: str | None = None,
-                    skip_unknown: bool = False) -> LabBundle:
+                    skip_unknown: bool = False,
+                    report: str | None = None) -> LabBundle:
     """Read lab results from FHIR R4 JSON: a ``Bundle``, ``DiagnosticReport`` or ``Observation``.
 
     Parameters
@@ -435,6 +480,12 @@ def read_lab_bundle(source: str | os.PathLike[str] | bytes | Mapping[str, Any], 
         Skip (and list in :attr:`LabBundle.skipped`) the observations whose
         code the catalogue does not know, instead of stopping.  Everything
         else stays strict.
+    report : str, optional
+        Import only the results of one ``DiagnosticReport`` (its id,
+        ``DiagnosticReport/<id>`` or its ``fullUrl``); the others are listed
+        as skipped.  For input holding several visits' reports of one
+        patient (a record exported as FHIR), which a ``LABS.csv`` of one
+        sample cannot hold at once.
 
     Returns
     -------
@@ -514,11 +565,16 @@ def read_lab_bundle(source: str | os.PathLike[str] | bytes | Mapping[str, Any], 
         raise FormatError(f"{loaded.label}: expected a FHIR R4 Bundle, DiagnosticReport or "
                           f"Observation; found a {kind}")
     reader = _Reader(loaded, catalog, skip_unknown)
-    return _import(reader, picked, sample_id)
+    return _import(reader, picked, sample_id, report)
 
 
-def _import(reader: _Reader, picked: tuple[str, str] | None, sample_id: str | None
-            ) -> LabBundle:
+def _is_report(located: Located, wanted: str) -> bool:
+    rid = str(located.resource.get("id") or "")
+    return wanted in {rid, f"DiagnosticReport/{rid}", located.full_url or ""} - {""}
+
+
+def _import(reader: _Reader, picked: tuple[str, str] | None, sample_id: str | None,
+            report: str | None = None) -> LabBundle:
     index = reader.index
     everything = index.all()
     observations = [x for x in everything if x.kind == "Observation"]
@@ -537,6 +593,12 @@ def _import(reader: _Reader, picked: tuple[str, str] | None, sample_id: str | No
                 continue
             if id(located) in report_of:
                 report_of[id(member)] = report_of[id(located)]
+    if report is not None:
+        reports = [x for x in everything if x.kind == "DiagnosticReport"]
+        if not any(_is_report(x, report) for x in reports):
+            shown = ", ".join(f"DiagnosticReport/{x.resource.get('id')}" for x in reports[:10])
+            raise NotFoundError("DiagnosticReport", [report], reader.label,
+                                available=[shown or "none"])
     patients, subject_of = _patients(reader, observations, report_of)
     chosen = _choose(reader, patients, picked)
     if sample_id is None:
@@ -556,6 +618,11 @@ def _import(reader: _Reader, picked: tuple[str, str] | None, sample_id: str | No
                                          f"a result of another patient "
                                          f"({subject_of[id(located)].label})"))
             continue
+        if report is not None and not (id(located) in report_of
+                                       and _is_report(report_of[id(located)], report)):
+            skipped.append(SkippedResult(located.where, _concept_text(obs.get("code")),
+                                         f"not a result of report {report}"))
+            continue
         records += _observation(reader, located, report_of.get(id(located)), skipped)
     rows: list[dict[str, str]] = []
     table_rows: list[dict[str, Any]] = []
@@ -566,8 +633,11 @@ def _import(reader: _Reader, picked: tuple[str, str] | None, sample_id: str | No
             raise ValidationError(
                 f"{reader.label}: {rec['where']}: {marker_id} of sample {sample_id!r} is "
                 f"already given by {keys[key]}; a LABS.csv holds one result per sample and "
-                "marker (import one visit at a time, or pick the sample with --sample); "
-                "nothing was imported")
+                "marker: import one report at a time (--report ID, report= in Python; the "
+                "input's reports: "
+                + (", ".join(sorted({f"DiagnosticReport/{r.resource.get('id')}"
+                                     for r in report_of.values()})) or "none")
+                + "); nothing was imported")
         keys[key] = rec["where"]
         entry = next(e for e in reader.catalog.markers if e.id == marker_id)
         value_text = rec["censored"] + _number_text(rec["value"])
@@ -675,6 +745,14 @@ def _observation(reader: _Reader, located: Located, report: Located | None,
     obs = located.resource
     code_text = _concept_text(obs.get("code"))
     status = _text(obs.get("status"))
+    if status not in OBSERVATION_STATUSES:
+        raise reader.fail(located, "Observation.status",
+                          f"expected one of {', '.join(OBSERVATION_STATUSES)} (R4's "
+                          f"ObservationStatus); found {status!r}", FormatError)
+    if obs.get("dataAbsentReason") is not None and any(k.startswith("value") for k in obs):
+        raise reader.fail(located, "Observation.dataAbsentReason",
+                          "a result has a value or says why it has none, not both (FHIR "
+                          "invariant obs-6)", FormatError)
     if status not in COUNTED_STATUSES:
         skipped.append(SkippedResult(located.where, code_text,
                                      f"status {status!r} (only {', '.join(COUNTED_STATUSES)} "

@@ -33,6 +33,7 @@ from gutaxis.fhir.codes import (
     gutaxis_system,
     index_code,
     marker_code,
+    range_type_code,
     taxon_code,
 )
 from gutaxis.knowledge import load_marker_catalog
@@ -192,14 +193,32 @@ def _absent(value: float | None, notes: Sequence[str]) -> dict[str, Any]:
 def _range(rng: Mapping[str, Any], kind: str, unit: str, ucum: str | None,
            where: str) -> dict[str, Any]:
     out: dict[str, Any] = {}
+    # FHIR's referenceRange is the NORMAL range: where a borderline band lies below
+    # "high" (calprotectin: normal ≤ 50, borderline 50–120, high above 120), the normal
+    # range ends where the band starts, and the band is said in the text
+    borderline = _number(rng.get("borderline_high"), f"{where}.borderline_high")
+    top = _number(rng.get("high"), f"{where}.high")
+    band = borderline is not None and math.isfinite(borderline) and (
+        top is None or borderline < top)
     for end in ("low", "high"):
         bound = _number(rng.get(end), f"{where}.{end}")
+        if end == "high" and band:
+            bound = borderline
         if bound is not None and math.isfinite(bound):
             out[end] = _quantity(_scale(kind, bound), unit, ucum)
-    words = [str(rng.get("label") or "range"), f"({rng.get('kind', 'range')}"
+    origin = str(rng.get("kind") or "range")
+    if origin != "lab":
+        # not a laboratory's range: typed so (a gutaxis code), so that an importer never
+        # takes it for one (gutaxis.fhir.read_lab_bundle does not)
+        out["type"] = range_type_code(origin)
+    words = [str(rng.get("label") or "range"), f"({origin}"
              f"{': ' + str(rng['source']) if rng.get('source') else ''})"]
-    borderline = _number(rng.get("borderline_high"), f"{where}.borderline_high")
-    if borderline is not None and math.isfinite(borderline):
+    if band:
+        assert borderline is not None
+        words.append(f"borderline from {_scale(kind, borderline):g} {unit}".rstrip()
+                     + (f", high above {_scale(kind, top):g} {unit}".rstrip()
+                        if top is not None and math.isfinite(top) else ""))
+    elif borderline is not None and math.isfinite(borderline):
         words.append(f"borderline from {_scale(kind, borderline):g} {unit}".rstrip())
     out["text"] = " ".join(words)
     return out

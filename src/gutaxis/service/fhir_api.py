@@ -16,6 +16,7 @@ import datetime as dt
 import re
 from collections.abc import Mapping
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse
@@ -80,9 +81,18 @@ class _NotAcceptable(Invalid):
     code = "not_acceptable"
 
 
-def _patient_id(text: str, param: str) -> int:
-    """``7``, ``Patient/7`` or a full URL ending so → 7; anything else is unknown."""
-    match = re.fullmatch(r"(?:.*/)?(?:Patient/)?([0-9]{1,18})", text.strip())
+def _patient_id(text: str, param: str, base: str = "") -> int:
+    """``7``, ``Patient/7`` or this server's ``<base>/Patient/7`` → 7; anything else is unknown.
+
+    Examples
+    --------
+    >>> _patient_id("Patient/7", "patient"), _patient_id("http://s/fhir/Patient/7", "", "http://s/fhir")
+    (7, 7)
+    """
+    text = text.strip()
+    if base and text.startswith(base + "/"):
+        text = text[len(base) + 1:]
+    match = re.fullmatch(r"(?:Patient/)?([0-9]{1,18})", text)
     if match is None:
         raise NotFound(f"{param}: no patient {text[:60]!r}")
     return int(match.group(1))
@@ -92,10 +102,17 @@ def _base(request: Request) -> str:
     return str(request.base_url).rstrip("/") + "/fhir"
 
 
+#: The search parameters served; any other is ignored, and left out of the self link
+#: (which says what the search did).
+_SUPPORTED = ("patient", "code", "date", "identifier")
+
+
 def _searchset(request: Request, resources: list[dict[str, Any]]) -> dict[str, Any]:
     base = _base(request)
+    used = [(k, v) for k, v in request.query_params.multi_items() if k in _SUPPORTED]
+    self_url = request.url.replace(query=urlencode(used))
     return {"resourceType": "Bundle", "type": "searchset", "total": len(resources),
-            "link": [{"relation": "self", "url": str(request.url)}],
+            "link": [{"relation": "self", "url": str(self_url)}],
             "entry": [{"fullUrl": f"{base}/{r['resourceType']}/{r['id']}", "resource": r,
                        "search": {"mode": "match"}} for r in resources]}
 
@@ -249,14 +266,15 @@ def search_patients(request: Request, who: Staff, ctx: Ctx,
         found = patients.find_by_identifiers(db, who, [(system, value)])
         audit.record(db, who.actor, "fhir.search", "patient", "",
                      f"Patient?identifier; results={len(found)}")
+        # each patient disclosed is a read of that patient's record
         resources = [patient_resource(fhir_records.patient_mapping(
-            patients.get_patient(db, who, number, action=""))) for number in found]
+            patients.get_patient(db, who, number, action="fhir.read"))) for number in found]
         return _answer(_searchset(request, resources))
 
 
 def _by_patient(request: Request, who: Principal, ctx: AppContext, kind: str, patient: str,
                 code: str | None, dates: list[str]) -> JSONResponse:
-    number = _patient_id(patient, "patient")
+    number = _patient_id(patient, "patient", _base(request))
     with ctx.transaction() as db:
         found = fhir_records.patient_resources(db, ctx.store, who, number, action="")
         pool = found.observations if kind == "Observation" else found.reports

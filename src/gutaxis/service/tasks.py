@@ -128,6 +128,11 @@ def _parse_fhir(path: str, name: str, identifiers: list[list[str]], skip_unknown
             named = ", ".join(f"{s}|{v}" if s else v for s, v in found.patient_identifiers)
             raise _Failed(f"{name}: the results are of the patient with identifier {named}; "
                           f"this patient's identifiers: {held}; {advice}")
+    unidentified = "" if found.patient_identifiers else (
+        "The results name their patient without an identifier ("
+        + "; ".join(p.label for p in found.patients)[:200]
+        + "): they were taken as this visit's patient's, because the file was uploaded here. "
+        "Check that they are.")
     rows = [{key: row.get(key, "") for key in
              ("marker", "unit", "assay", "effective", "specimen", "interpretation", "source")}
             for row in found.rows]
@@ -137,7 +142,7 @@ def _parse_fhir(path: str, name: str, identifiers: list[list[str]], skip_unknown
         row.update(value=_plain(record["value"]), censored=_plain(record["censored"]) or "",
                    ref_low=_plain(record["ref_low"]), ref_high=_plain(record["ref_high"]))
     skipped = [s.to_json() for s in found.skipped]
-    return {"rows": rows, "sample": None, "n_skipped": len(skipped),
+    return {"rows": rows, "sample": None, "n_skipped": len(skipped), "note": unidentified,
             "skipped": skipped[:SHOWN_SKIPPED],
             "patient": [list(p) for p in found.patient_identifiers]}
 
