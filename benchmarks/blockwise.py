@@ -53,12 +53,22 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--workers", type=int, default=2)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--output", default=str(BENCH_DIR / "blockwise.json"))
+    p.add_argument("--with-stats", action="store_true",
+                   help="also time blockwise_pcoa (3 axes) and blockwise_permanova (99 "
+                        "permutations, 2 random groups) against the in-memory calls")
     args = p.parse_args(argv)
     n, m = (int(v) for v in args.size.lower().split("x"))
 
     from distributed import Client, LocalCluster
-    from gutaxis.distributed import blockwise_beta_diversity, read_distances
+    from gutaxis.distributed import (
+        blockwise_beta_diversity,
+        blockwise_pcoa,
+        blockwise_permanova,
+        read_distances,
+    )
     from gutaxis.diversity import beta_diversity
+    from gutaxis.ordination import pcoa
+    from gutaxis.stats import permanova
 
     table = synthetic.gut_table(n, m, args.seed)
     tree = synthetic.random_tree(list(table.feature_ids), args.seed)
@@ -83,6 +93,27 @@ def main(argv: list[str] | None = None) -> int:
             run = blockwise_beta_diversity(study, METRIC, work / "d.zarr", cluster=client,
                                            tile_size=args.tile)
             worker_rss = sorted(client.run(_rss).values())
+            stats: dict[str, float] = {}
+            if args.with_stats:
+                groups = np.random.default_rng(args.seed).choice(["a", "b"], n)
+                t0 = time.perf_counter()
+                ordination = blockwise_pcoa(work / "d.zarr", cluster=client)
+                stats["blockwise_pcoa_seconds"] = time.perf_counter() - t0
+                t0 = time.perf_counter()
+                test = blockwise_permanova(work / "d.zarr", groups, permutations=99, seed=0,
+                                           cluster=client)
+                stats["blockwise_permanova_seconds"] = time.perf_counter() - t0
+                t0 = time.perf_counter()
+                want_ordination = pcoa(in_memory, n_components=3, warn_negative=False)
+                stats["pcoa_seconds"] = time.perf_counter() - t0
+                t0 = time.perf_counter()
+                want_test = permanova(in_memory, groups, permutations=99, seed=0)
+                stats["permanova_seconds"] = time.perf_counter() - t0
+                stats["pcoa_max_abs_difference"] = float(np.max(np.abs(
+                    ordination.coordinates - want_ordination.coordinates)))
+                stats["pseudo_f_relative_difference"] = abs(
+                    test.statistic / want_test.statistic - 1)
+                stats["same_p"] = float(test.p_value == want_test.p_value)
         stored = read_distances(work / "d.zarr")
         max_diff = float(np.max(np.abs(stored.data - in_memory.data)))
         disk = int(subprocess.run(["du", "-sb", str(work / "d.zarr")], capture_output=True,
@@ -102,6 +133,7 @@ def main(argv: list[str] | None = None) -> int:
         "tile_seconds": list(run.tile_seconds), "worker_seconds": worker_s,
         "worker_seconds_per_pair": worker_s / pairs,
         "worker_rss_bytes": worker_rss, "store_bytes": disk, "max_abs_difference": max_diff,
+        **stats,
     }
     out = Path(args.output)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -118,6 +150,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  worker RSS at end: {', '.join(f'{r / 2**20:.0f} MiB' for r in worker_rss)}")
     print(f"  store on disk: {disk / 2**20:.1f} MiB (n² · 8 = {n * n * 8 / 2**20:.1f} MiB)")
     print(f"  max |blockwise − in memory| = {max_diff:.2e}")
+    for key, value in stats.items():
+        print(f"  {key}: {value:.3g}")
     return 0 if max_diff <= 1e-12 else 1
 
 
