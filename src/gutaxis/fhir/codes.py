@@ -25,7 +25,7 @@ from gutaxis.knowledge import (
 __all__ = ["LOINC", "UCUM", "NCBI_TAXONOMY", "OBSERVATION_CATEGORY", "INTERPRETATION",
            "DATA_ABSENT_REASON", "gutaxis_system", "gutaxis_code_system", "gutaxis_concepts",
            "knowledge_version", "marker_code", "index_code", "taxon_code", "component_code",
-           "food_group_code"]
+           "food_group_code", "range_type_code"]
 
 #: LOINC, as FHIR R4 names it.
 LOINC = "http://loinc.org"
