@@ -52,14 +52,19 @@ def skbio_reference(metric: str, dense: np.ndarray, pseudocount: float | None = 
 
     if metric in ("braycurtis", "jaccard"):
         return skbeta(metric, dense, validate=False).data
+    # scikit-bio's composition functions squeeze a one-feature table to one dimension (then
+    # read as one sample): keep the samples × features shape
     if metric == "aitchison" and pseudocount is None:  # closure + multiplicative replacement
-        return skbeta("euclidean", clr(multi_replace(closure(dense))), validate=False).data
+        return skbeta("euclidean", np.reshape(clr(multi_replace(closure(dense))), dense.shape),
+                      validate=False).data
     if metric == "aitchison":  # QIIME 2's definition
-        return skbeta("euclidean", clr(dense + pseudocount), validate=False).data
+        return skbeta("euclidean", np.reshape(clr(dense + pseudocount), dense.shape),
+                      validate=False).data
     r = np.zeros_like(dense, dtype=np.float64)
     observed = dense.sum(axis=1) > 0  # scikit-bio's rclr refuses empty rows: they stay 0
     if observed.any():
-        r[observed] = np.nan_to_num(rclr(dense[observed]), nan=0.0)
+        r[observed] = np.reshape(np.nan_to_num(rclr(dense[observed]), nan=0.0),
+                                 (int(observed.sum()), dense.shape[1]))
     return skbeta("euclidean", r, validate=False).data
 
 
