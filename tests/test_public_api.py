@@ -267,6 +267,24 @@ CASES: list[Case] = [
      r"dm must be a DistanceMatrix; got str 'braycurtis'"),
     (gio.write_lsmat, (DM, FOLDER), {}, OutputError,
      r"folder: cannot write the distance matrix \(Is a directory\)"),
+    # the formats big studies use: ssu's HDF5, zarr stores, QIIME 2 artifacts
+    (gio.read_distance_hdf5, (MISSING,), {}, InputError, r"no-such-file.tsv: no such file"),
+    (gio.read_distance_hdf5, (EMPTY,), {}, FormatError, r"empty.tsv: not an HDF5 file"),
+    (gio.read_pcoa_hdf5, (EMPTY,), {}, FormatError, r"empty.tsv: not an HDF5 file"),
+    (gio.write_distance_hdf5, ("braycurtis", Make(lambda e: e.folder / "dm.h5")), {},
+     InputError, r"dm must be a DistanceMatrix; got str 'braycurtis'"),
+    (gio.read_distance_zarr, (FOLDER,), {}, FormatError, r"folder: not a gutaxis distance store"),
+    (gio.write_distance_zarr, ("braycurtis", Make(lambda e: e.folder / "dm.zarr")), {},
+     InputError, r"dm must be a DistanceMatrix; got str 'braycurtis'"),
+    (gio.write_distance_matrix_qza, ("braycurtis", Make(lambda e: e.folder / "dm.qza")), {},
+     InputError, r"dm must be a DistanceMatrix; got str 'braycurtis'"),
+    (gio.write_alpha_qza, ("shannon", Make(lambda e: e.folder / "a.qza")), {}, InputError,
+     r"values must be a pandas.Series; got str 'shannon'"),
+    (gio.write_pcoa_qza, ("pcoa", Make(lambda e: e.folder / "p.qza")), {}, InputError,
+     r"ordination must be a PCoA result"),
+    (gio.write_qza, (Make(lambda e: e.folder / "q.qza"),),
+     {"semantic_type": "DistanceMatrix", "directory_format": "DistanceMatrixDirectoryFormat",
+      "files": "distance-matrix.tsv"}, InputError, r"files must map file names to bytes"),
     (gio.write_table_tsv, ("table", Make(lambda e: e.folder / "t.tsv")), {}, InputError,
      r"study must be a Study; got str 'table' \(read a table with gutaxis.io.read_table"),
     (gio.write_table_tsv, (SMALL, FOLDER), {}, OutputError, r"folder: cannot write the table"),
@@ -963,6 +981,7 @@ SCOPE = ("io", "commands", "cohort", "diversity", "indices", "knowledge", "marke
 #: (constants are not callables and need no entry).
 NO_USER_INPUT: dict[str, set[str]] = {
     "io": {"get_limits",  # no argument (the GUTAXIS_MAX_* variables are read and checked)
+           "PCoALike",  # a typing protocol (what the writers accept), not called
            # records the readers fill in
            "QzaArtifact", "ExampleDataset", "Limits"},
     # the records the run_* functions return

@@ -135,6 +135,9 @@ def write_qza(path: PathLike, *, semantic_type: str, directory_format: str,
     OutputError
         The file cannot be written.
     """
+    if not isinstance(files, Mapping) or not all(
+            isinstance(k, str) and isinstance(v, bytes | bytearray) for k, v in files.items()):
+        raise InputError(f"files must map file names to bytes; got {type(files).__name__}")
     if not files:
         raise ValidationError("an artifact needs at least one data file")
     for name in files:
