@@ -5,16 +5,14 @@ from __future__ import annotations
 import dataclasses
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
+
+import pandas as pd
 
 from gutaxis.checks import check_type
 from gutaxis.commands._inputs import TableOptions, load_study
 from gutaxis.outputs import write_json, write_tsv
-
-if TYPE_CHECKING:  # the command line makes options without loading pandas
-    import pandas as pd
-
-    from gutaxis.study import Study
+from gutaxis.study import Study
 
 __all__ = ["IndicesOptions", "IndicesResult", "run_indices", "INDICES_FILES"]
 
