@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import numbers
 from pathlib import Path
 from typing import Any
@@ -15,12 +14,12 @@ from gutaxis.distributed._store import open_complete, read_tile
 from gutaxis.distributed._tiles import TileGrid
 from gutaxis.exceptions import InputError
 from gutaxis.stats import TestResult, make_result, permutation_design
+from gutaxis.stats.permanova import pseudo_f_test
 
 __all__ = ["blockwise_permanova"]
 
 #: A permuted pseudo-F within this relative distance of the observed one is a tie
 #: (the rule of gutaxis.stats.permanova).
-_TIE_RTOL = 1e-9
 #: Permutations per task batch: labels of ``n × _CHUNK`` bytes travel to the workers.
 _CHUNK = 256
 
@@ -163,18 +162,7 @@ def blockwise_permanova(store: str | Path, grouping: Any, *, permutations: int =
                 total += t
             s_w[start:stop] = acc
             s_t = total / n
-    s_a = s_t - s_w
-    with np.errstate(divide="ignore", invalid="ignore"):
-        f = (s_a / (g - 1)) / (s_w / (n - g))
-        r2 = s_a[0] / s_t if s_t > 0 else math.nan
-    stat = float(f[0])
-    if n_perm == 0 or math.isnan(stat):
-        p = math.nan
-    else:
-        perm = f[1:]
-        hits = int(np.count_nonzero(perm >= stat - _TIE_RTOL * abs(stat))) if math.isfinite(
-            stat) else int(np.count_nonzero(perm == stat))
-        p = (hits + 1) / (n_perm + 1)
+    s_a, r2, stat, p = pseudo_f_test(s_t, s_w, g, n, n_perm)
     extra: dict[str, Any] = {
         "ss_total": float(s_t), "ss_within": float(s_w[0]), "ss_between": float(s_a[0]),
         "df_between": g - 1, "df_within": n - g,

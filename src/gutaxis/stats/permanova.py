@@ -18,7 +18,7 @@ from gutaxis.stats._grouping import _check_permutations, _rng, _tested_grouping
 from gutaxis.stats._permutations import PermutationDesign, permutation_design
 from gutaxis.stats._results import TestResult, make_result
 
-__all__ = ["permanova"]
+__all__ = ["permanova", "pseudo_f_test"]
 
 #: Permutations evaluated per pass over the distance matrix.  Each distance is
 #: read once per chunk and reused for every permutation in it.
@@ -110,6 +110,38 @@ def _within_ss(d: np.ndarray, labels_t: np.ndarray, inv_sizes: np.ndarray,
 
 
 # ------------------------------------------------------------------------- API
+def pseudo_f_test(s_t: float, s_w: np.ndarray, g: int, n: int, n_perm: int
+                  ) -> tuple[np.ndarray, float, float, float]:
+    """Return PERMANOVA's between-group sums, R², pseudo-F and permutation p-value.
+
+    ``s_w[0]`` is the observed labelling's within-group sum of squares and
+    ``s_w[1:]`` the permuted ones'; ``s_t`` the total.  A permuted pseudo-F
+    counts as at least the observed one within a relative ``1e-9`` (sums of
+    floats in another order give last-digit differences).
+    Shared by :func:`permanova` and the blockwise PERMANOVA of
+    :mod:`gutaxis.distributed`.
+
+    Examples
+    --------
+    >>> s_a, r2, f, p = pseudo_f_test(10.0, np.array([4.0, 8.0, 3.0]), 2, 6, 2)
+    >>> round(f, 6), round(r2, 6), round(p, 4)
+    (6.0, 0.6, 0.6667)
+    """
+    s_a = s_t - s_w
+    with np.errstate(divide="ignore", invalid="ignore"):
+        f = (s_a / (g - 1)) / (s_w / (n - g))
+        r2 = s_a[0] / s_t if s_t > 0 else math.nan
+    stat = float(f[0])
+    if n_perm == 0 or math.isnan(stat):
+        p = math.nan
+    else:
+        perm = f[1:]
+        hits = int(np.count_nonzero(perm >= stat - _TIE_RTOL * abs(stat))) if math.isfinite(
+            stat) else int(np.count_nonzero(perm == stat))
+        p = (hits + 1) / (n_perm + 1)
+    return s_a, float(r2), stat, p
+
+
 def permanova(dm: DistanceMatrix, grouping: pd.Series | Any, *, permutations: int = 999,
               seed: int | np.random.Generator | None = None,
               subjects: pd.Series | Any = None) -> TestResult:
@@ -227,18 +259,7 @@ def permanova(dm: DistanceMatrix, grouping: pd.Series | Any, *, permutations: in
     with _numba_threads(1 if n * n * min(n_perm + 1, _CHUNK) < _PARALLEL_MIN_WORK else None):
         s_t = _sum_sq_upper(d) / n
         s_w = _within_ss_permuted(d, codes, g, n_perm, rng, design)
-    s_a = s_t - s_w
-    with np.errstate(divide="ignore", invalid="ignore"):
-        f = (s_a / (g - 1)) / (s_w / (n - g))
-        r2 = s_a[0] / s_t if s_t > 0 else math.nan
-    stat = float(f[0])
-    if n_perm == 0 or math.isnan(stat):
-        p = math.nan
-    else:
-        perm = f[1:]
-        hits = int(np.count_nonzero(perm >= stat - _TIE_RTOL * abs(stat))) if math.isfinite(
-            stat) else int(np.count_nonzero(perm == stat))
-        p = (hits + 1) / (n_perm + 1)
+    s_a, r2, stat, p = pseudo_f_test(s_t, s_w, g, n, n_perm)
     extra: dict[str, Any] = {
         "ss_total": float(s_t),
         "ss_within": float(s_w[0]),
