@@ -24,7 +24,6 @@ from gutaxis.service.services import diary, protocols
 
 HTML = {"Accept": "text/html"}
 API = "/api/v1"
-TODAY = dt.date.today()
 
 
 
@@ -47,10 +46,11 @@ def _scores(ctx: AppContext, who: PatientAccount, start: dt.date, days: int,
 
 def test_a_blinded_protocol_is_set_up_followed_and_judged_against_sham(
         client: TestClient, ctx: AppContext) -> None:
+    today = dt.date.today()  # per test: a run may cross midnight
     staff = make_user(ctx, "Clinic A", "pia@a.example", "practitioner")
     ana = patient_account(ctx, staff, "ana@mail.example", name="Ana Alder",
                           symptoms=("Bloating",))
-    start = TODAY - dt.timedelta(days=45)
+    start = today - dt.timedelta(days=45)
     headers, csrf = _staff_page(client, "pia@a.example")
     form = client.get(f"/patients/{ana.patient_id}/protocol", headers=headers)
     assert "Set up the protocol" in form.text and "Monash" in form.text  # template sources
@@ -93,9 +93,10 @@ def test_a_blinded_protocol_is_set_up_followed_and_judged_against_sham(
 
 def test_while_blinded_the_patient_sees_capsules_and_can_stop_todays_test(
         client: TestClient, ctx: AppContext) -> None:
+    today = dt.date.today()  # per test: a run may cross midnight
     staff = make_user(ctx, "Clinic A", "pia@a.example", "practitioner")
     ben = patient_account(ctx, staff, "ben@mail.example", symptoms=("Bloating",))
-    start = TODAY - dt.timedelta(days=15)  # elimination 14 days: day 2 of the first test
+    start = today - dt.timedelta(days=15)  # elimination 14 days: day 2 of the first test
     with ctx.transaction() as db:
         protocols.create_protocol(db, staff, ben.patient_id, {
             "groups": ["gluten"], "elimination_days": "14", "shams": "1",
@@ -122,8 +123,8 @@ def test_while_blinded_the_patient_sees_capsules_and_can_stop_todays_test(
     with ctx.transaction() as db:
         view = protocols.protocol_view(db, staff, ben.patient_id)
     first, second = view.calendar.challenges
-    assert (first.status, first.end) == ("stopped", TODAY)
-    assert second.start == TODAY + dt.timedelta(days=view.spec.washout_min_days + 1)
+    assert (first.status, first.end) == ("stopped", today)
+    assert second.start == today + dt.timedelta(days=view.spec.washout_min_days + 1)
     # the practitioner sees the key
     headers, _ = _staff_page(client, "pia@a.example")
     staff_page = client.get(f"/patients/{ben.patient_id}/protocol", headers=headers).text
@@ -132,6 +133,7 @@ def test_while_blinded_the_patient_sees_capsules_and_can_stop_todays_test(
 
 def test_refusals_name_the_field_and_a_second_protocol_conflicts(
         client: TestClient, ctx: AppContext) -> None:
+    today = dt.date.today()  # per test: a run may cross midnight
     make_user(ctx, "Clinic A", "pia@a.example", "practitioner")
     token = client.post(f"{API}/session", json={"email": "pia@a.example",
                                                 "password": PASSWORD})
@@ -142,12 +144,12 @@ def test_refusals_name_the_field_and_a_second_protocol_conflicts(
     url = f"{API}/patients/{patient}/protocol"
     bad: list[tuple[dict[str, Any], str]] = [
         ({"groups": ["gluten"], "elimination_start": "soon"}, "elimination_start"),
-        ({"groups": ["pizza"], "elimination_start": TODAY.isoformat()}, "unknown food group"),
-        ({"groups": ["gluten"], "elimination_start": TODAY.isoformat()},
+        ({"groups": ["pizza"], "elimination_start": today.isoformat()}, "unknown food group"),
+        ({"groups": ["gluten"], "elimination_start": today.isoformat()},
          "elimination_days: required"),
-        ({"groups": ["gluten"], "elimination_start": TODAY.isoformat(),
+        ({"groups": ["gluten"], "elimination_start": today.isoformat(),
           "elimination_days": 500}, "elimination_days must be a whole number from 1 to 120"),
-        ({"groups": ["gluten"], "template": "paleo", "elimination_start": TODAY.isoformat()},
+        ({"groups": ["gluten"], "template": "paleo", "elimination_start": today.isoformat()},
          "unknown protocol 'paleo'"),
     ]
     for body, message in bad:
@@ -155,12 +157,12 @@ def test_refusals_name_the_field_and_a_second_protocol_conflicts(
         assert response.status_code == 422, (body, response.text)
         assert message in response.json()["error"]["message"], response.text
     ok = client.post(url, headers={"X-CSRF-Token": csrf}, json={
-        "groups": ["gluten"], "template": "low_fodmap", "elimination_start": TODAY.isoformat()})
+        "groups": ["gluten"], "template": "low_fodmap", "elimination_start": today.isoformat()})
     assert ok.status_code == 201, ok.text
     assert ok.json()["today_instruction"] == ("Keep gluten-containing grains out of your "
                                               "meals. Day 1 of 14.")
     again = client.post(url, headers={"X-CSRF-Token": csrf}, json={
-        "groups": ["egg"], "elimination_days": 7, "elimination_start": TODAY.isoformat()})
+        "groups": ["egg"], "elimination_days": 7, "elimination_start": today.isoformat()})
     assert again.status_code == 409
     assert client.post(f"{url}/end", headers={"X-CSRF-Token": csrf}).status_code == 204
     assert client.get(url).json() == {"protocol": None}
@@ -168,12 +170,13 @@ def test_refusals_name_the_field_and_a_second_protocol_conflicts(
 
 def test_another_clinic_gets_404_and_a_patient_cannot_use_the_staff_routes(
         client: TestClient, ctx: AppContext) -> None:
+    today = dt.date.today()  # per test: a run may cross midnight
     staff = make_user(ctx, "Clinic A", "pia@a.example", "practitioner")
     make_user(ctx, "Clinic B", "bo@b.example", "owner")
     dee = patient_account(ctx, staff, "dee@mail.example")
     with ctx.transaction() as db:
         protocols.create_protocol(db, staff, dee.patient_id, {
-            "groups": ["egg"], "elimination_days": 7, "elimination_start": TODAY.isoformat()})
+            "groups": ["egg"], "elimination_days": 7, "elimination_start": today.isoformat()})
     headers, _ = _staff_page(client, "bo@b.example")
     assert client.get(f"/patients/{dee.patient_id}/protocol", headers=headers).status_code == 404
     client.cookies.clear()
@@ -183,12 +186,13 @@ def test_another_clinic_gets_404_and_a_patient_cannot_use_the_staff_routes(
 
 def test_the_timeline_joins_the_diary_the_challenges_and_the_plan(
         client: TestClient, ctx: AppContext) -> None:
+    today = dt.date.today()  # per test: a run may cross midnight
     from gutaxis.service.diary_timeline import diary_timeline
     from gutaxis.service.services import plans
 
     staff = make_user(ctx, "Clinic A", "pia@a.example", "practitioner")
     eve = patient_account(ctx, staff, "eve@mail.example", symptoms=("Bloating",))
-    start = TODAY - dt.timedelta(days=30)
+    start = today - dt.timedelta(days=30)
     with ctx.transaction() as db:
         protocols.create_protocol(db, staff, eve.patient_id, {
             "groups": ["fructans"], "elimination_days": 14, "shams": 1,
@@ -217,6 +221,7 @@ def test_the_timeline_joins_the_diary_the_challenges_and_the_plan(
 
 def test_a_clinic_adds_a_food_and_its_patients_meals_are_matched_with_it(
         client: TestClient, ctx: AppContext) -> None:
+    today = dt.date.today()  # per test: a run may cross midnight
     from gutaxis.service.errors import Invalid
     from gutaxis.service.services import foods
 
@@ -234,7 +239,7 @@ def test_a_clinic_adds_a_food_and_its_patients_meals_are_matched_with_it(
     assert refused.status_code == 422 and "lupin" in refused.text
     with ctx.transaction() as db:
         entry = diary.add_entry(db, fay.principal, "meal", {"text": "zuppa and bread"},
-                                at=dt.datetime.combine(TODAY, dt.time(12)))
+                                at=dt.datetime.combine(today, dt.time(12)))
         rows = diary.diary_rows(db, staff, fay.patient_id, include_private=False)
         catalog = foods.clinic_catalog(db, staff.clinic_id)
         assert catalog.groups_of("clinic_nonna_s_farro_soup") == {"gluten"}
