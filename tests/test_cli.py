@@ -555,12 +555,15 @@ def test_a_reader_error_names_the_option_it_came_from(tmp_path):
 
 
 def test_the_command_line_starts_without_loading_the_analysis():
-    """`gutaxis --help` and option errors must not wait for numba, scipy.stats or matplotlib.
+    """`gutaxis --help` and option errors must not wait for numpy, pandas, scipy or numba.
 
     The commands import those inside ``run_*`` and ``.write``; the options and their
-    defaults come from light modules (`gutaxis.cohort.parameters`, the commands' options).
+    defaults come from light modules (`gutaxis.cohort.parameters`, the commands' options,
+    `gutaxis.report.result_files`); the package's ``Study`` and ``DistanceMatrix`` are
+    lazy attributes.
     """
-    heavy = ("numba", "scipy.stats", "matplotlib", "sklearn", "jinja2", "weasyprint")
+    heavy = ("numpy", "pandas", "scipy", "numba", "matplotlib", "sklearn", "jinja2",
+             "weasyprint", "biom", "skbio")
     code = ("import sys, gutaxis.cli; "
             f"print(','.join(m for m in {heavy!r} if m in sys.modules))")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,

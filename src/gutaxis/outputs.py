@@ -32,13 +32,13 @@ import shutil
 import tempfile
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
-from typing import IO, Any
-
-import numpy as np
-import pandas as pd
+from typing import IO, TYPE_CHECKING, Any
 
 from gutaxis.checks import check_path, check_type
 from gutaxis.exceptions import InputError, OutputError
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = ["to_json", "from_json_number", "json_text", "write_json", "write_text", "write_tsv",
            "write_bytes", "open_atomic", "check_output_folder", "prepare_output_folder",
@@ -69,9 +69,13 @@ def to_json(value: Any) -> Any:
 
     Examples
     --------
+    >>> import numpy as np
     >>> to_json({"a": float("nan"), "b": [np.float64(1.5), -np.inf], "c": (1, True)})
     {'a': None, 'b': [1.5, '-inf'], 'c': [1, True]}
     """
+    import numpy as np  # here: the command line's start-up does not load numpy and pandas
+    import pandas as pd
+
     if isinstance(value, Mapping):
         return {str(k): to_json(v) for k, v in value.items()}
     if isinstance(value, list | tuple | set | frozenset):
@@ -308,6 +312,8 @@ def write_tsv(frame: pd.DataFrame, path: str | os.PathLike[str], *, index: bool 
     OutputError
         The file cannot be written.
     """
+    import pandas as pd
+
     check_type(frame, pd.DataFrame, "frame", hint="write_json writes other documents")
     text = frame.to_csv(sep="\t", index=index, float_format=float_format, na_rep="",
                         lineterminator="\n")

@@ -14,7 +14,6 @@ from typing import Any, Literal
 
 from gutaxis.checks import check_integer, check_names
 from gutaxis.exceptions import UnknownMetricError, UnknownRankError, ValidationError
-from gutaxis.study import RANKS
 
 __all__ = ["CohortParameters", "DEFAULT_ALPHA", "DEFAULT_BETA", "FEATURE_SETS",
            "MIN_DEFAULT_DEPTH", "StepCallback", "FoldCallback"]
@@ -152,6 +151,8 @@ class CohortParameters:
         set_ = object.__setattr__
         set_(self, "covariates", check_names(self.covariates, "covariates (--covariates)"))
         rank = str(self.rank).strip().lower()
+        from gutaxis.study import RANKS  # here: gutaxis.study loads pandas and scipy
+
         if rank not in RANKS:
             raise UnknownRankError(str(self.rank), RANKS)
         set_(self, "rank", rank)

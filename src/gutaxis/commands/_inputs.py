@@ -16,11 +16,8 @@ import logging
 import os
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
-import pandas as pd
-
-from gutaxis import io as gio
 from gutaxis.checks import check_file
 from gutaxis.cohort import StepCallback
 from gutaxis.exceptions import (
@@ -30,10 +27,14 @@ from gutaxis.exceptions import (
     UnknownNameError,
     ValidationError,
 )
-from gutaxis.markers import MarkerPanel, marker_panel, read_marker_specs
 from gutaxis.outputs import check_output_folder, prepare_output_folder
 from gutaxis.provenance import file_sha256, input_record_from
-from gutaxis.study import Study
+
+if TYPE_CHECKING:  # the command line makes options without loading pandas, scipy or the readers
+    import pandas as pd
+
+    from gutaxis.markers import MarkerPanel
+    from gutaxis.study import Study
 
 __all__ = ["TableOptions", "load_study", "attach_tree", "tree_info", "read_markers",
            "no_metadata_note", "StepCallback", "default", "check_taxonomy_overlap", "require",
@@ -233,6 +234,7 @@ def load_study(options: TableOptions, *, min_shared: int = 1,
         share fewer than ``min_shared`` samples (with the orientation the
         table was read in, when it was detected).
     """
+    from gutaxis import io as gio
     tax = md = None
     if options.taxonomy is not None:
         with _named("--taxonomy"):
@@ -302,7 +304,8 @@ def check_taxonomy_overlap(study: Study, taxonomy: pd.DataFrame, source: str) ->
 
     Examples
     --------
-    >>> import numpy as np
+    >>> import numpy as np, pandas as pd
+    >>> from gutaxis.study import Study
     >>> s = Study(np.array([[1, 2]]), ["S1"], ["ASV1", "ASV2"])
     >>> tax = pd.DataFrame({"kingdom": ["Bacteria"]}, index=["OTU9"])
     >>> try:
@@ -409,6 +412,7 @@ def attach_tree(study: Study, tree: Path | None, *, cache_dir: str | os.PathLike
     NotFoundError
         Features of the table that are not tips of the user's tree.
     """
+    from gutaxis import io as gio
     from gutaxis.denovo_tree import build_tree, ids_look_like_sequences, sequences_from_ids
 
     if tree is not None:
@@ -481,6 +485,7 @@ def read_markers(study: Study, specs: Sequence[str], markers_file: Path | None,
     InputError
         Markers named without metadata.
     """
+    from gutaxis.markers import marker_panel, read_marker_specs
     all_specs = list(specs)
     if markers_file is not None:
         inputs.append({"role": "markers", "path": str(markers_file),

@@ -8,7 +8,6 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from gutaxis import io as gio
 from gutaxis.checks import check_file, check_names, check_type
 from gutaxis.cohort import CohortParameters, FoldCallback
 from gutaxis.commands._inputs import (
@@ -21,7 +20,7 @@ from gutaxis.commands._inputs import (
     tree_info,
 )
 from gutaxis.exceptions import InputError
-from gutaxis.report.results import RESULT_FILES
+from gutaxis.report.result_files import RESULT_FILES
 
 if TYPE_CHECKING:
     from gutaxis.cohort import CohortAnalysis
@@ -137,6 +136,7 @@ class AnalysisResult:
         """
         out = self.options.prepare_output(folder, overwrite=overwrite)
         analysis = self.analysis
+        from gutaxis import io as gio
         from gutaxis.report import write_report, write_results
 
         written = write_results(analysis, out)

@@ -6,14 +6,17 @@ import dataclasses
 import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from gutaxis import io as gio
 from gutaxis.cohort import CohortParameters, FoldCallback
 from gutaxis.commands._inputs import StepCallback
 from gutaxis.commands.analyze import ANALYSIS_FILES, AnalysisOptions, AnalysisResult, run_analysis
 from gutaxis.commands.profile import ProfileOptions, ProfileResult, run_profile
 from gutaxis.commands.reference import ReferenceOptions, ReferenceResult, run_reference_build
 from gutaxis.outputs import prepare_output_folder
+
+if TYPE_CHECKING:  # the command line starts without loading the readers
+    from gutaxis import io as gio
 
 __all__ = ["DemoResult", "run_demo", "DEMO_MARKERS", "DEMO_REFERENCE"]
 
@@ -73,6 +76,8 @@ def run_demo(folder: str | os.PathLike[str], *, overwrite: bool = False,
     -------
     DemoResult
     """
+    from gutaxis import io as gio
+
     data = gio.example_dataset()
     out = prepare_output_folder(folder, owned=(*ANALYSIS_FILES, "reference", "profile"),
                                 overwrite=overwrite, what="the demo")

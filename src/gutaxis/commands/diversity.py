@@ -8,9 +8,6 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-import pandas as pd
-
-from gutaxis import io as gio
 from gutaxis.checks import check_file, check_integer, check_names, check_number, check_type
 from gutaxis.commands._inputs import (
     StepCallback,
@@ -20,14 +17,16 @@ from gutaxis.commands._inputs import (
     no_metadata_note,
     tree_info,
 )
-from gutaxis.distance import DistanceMatrix
 from gutaxis.exceptions import InputError, ValidationError
 from gutaxis.outputs import write_json, write_tsv
 from gutaxis.provenance import build_provenance
-from gutaxis.study import Study
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # the command line makes options without loading pandas or the kernels
+    import pandas as pd
+
+    from gutaxis.distance import DistanceMatrix
     from gutaxis.ordination import OrdinationResult
+    from gutaxis.study import Study
 
 __all__ = ["DiversityOptions", "DiversityResult", "run_diversity", "DIVERSITY_FILES",
            "OUTPUT_FORMATS"]
@@ -222,6 +221,8 @@ class DiversityResult:
             ``pcoa/<metric>`` (qza with ``pcoa``), ``provenance`` and ``tree``,
             as written.
         """
+        from gutaxis import io as gio
+
         out = self.options.prepare_output(folder, overwrite=overwrite)
         fmt = self.options.output_format
         written: dict[str, Path] = {}
@@ -360,6 +361,8 @@ def run_diversity(options: DiversityOptions, *, command: Sequence[str] | None = 
         for name in alpha_names:
             columns.append(alpha_diversity(study, [name], base=options.shannon_base))
             step(name)
+        import pandas as pd
+
         alpha_frame = pd.concat(columns, axis=1)
     beta: dict[str, DistanceMatrix] = {}
     for name in beta_names:

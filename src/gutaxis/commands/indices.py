@@ -5,14 +5,16 @@ from __future__ import annotations
 import dataclasses
 import os
 from pathlib import Path
-from typing import Any
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from gutaxis.checks import check_type
 from gutaxis.commands._inputs import TableOptions, load_study
 from gutaxis.outputs import write_json, write_tsv
-from gutaxis.study import Study
+
+if TYPE_CHECKING:  # the command line makes options without loading pandas
+    import pandas as pd
+
+    from gutaxis.study import Study
 
 __all__ = ["IndicesOptions", "IndicesResult", "run_indices", "INDICES_FILES"]
 

@@ -14,7 +14,6 @@ from gutaxis.commands._inputs import (
     read_markers,
 )
 from gutaxis.exceptions import ValidationError
-from gutaxis.markers import read_labs
 from gutaxis.provenance import input_record
 
 if TYPE_CHECKING:
@@ -195,6 +194,8 @@ def run_profile(options: ProfileOptions) -> ProfileResult:
     reference = load_reference(options.reference)
     labs = None
     if options.labs is not None:
+        from gutaxis.markers import read_labs  # here: the marker catalogue is slow to load
+
         labs = read_labs(options.labs)
         inputs.append({"role": "labs", "path": str(options.labs), "sha256": labs.sha256,
                        "bytes": options.labs.stat().st_size})

@@ -19,6 +19,7 @@ import pandas as pd
 from gutaxis import io as gio
 from gutaxis._version import __version__
 from gutaxis.outputs import to_json, write_json, write_tsv
+from gutaxis.report.result_files import RESULT_FILES
 
 if TYPE_CHECKING:
     from gutaxis.cohort import CohortAnalysis
@@ -30,11 +31,6 @@ __all__ = ["SCHEMA_VERSION", "results_document", "results_schema", "write_result
 #: Version of the ``results.json`` layout.
 SCHEMA_VERSION = "2.1"
 
-#: Everything :func:`write_results` may write into its folder (what ``--overwrite`` replaces).
-RESULT_FILES = ("results.json", "provenance.json", "alpha.tsv", "alpha_tests.tsv", "beta",
-                "beta_tests.tsv", "phylum_abundance.tsv", "differential_abundance.tsv",
-                "marker_tests.tsv", "marker_correlations.tsv", "marker_taxon_associations.tsv",
-                "classifier.tsv")
 
 
 def _num(value: Any) -> Any:
