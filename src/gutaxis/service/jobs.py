@@ -57,7 +57,8 @@ def _limits(ctx: AppContext) -> Limits:
 
 
 def _lease(ctx: AppContext) -> dt.timedelta:
-    return dt.timedelta(seconds=ctx.settings.job_wall_seconds + 60)
+    return dt.timedelta(seconds=ctx.settings.job_wall_seconds
+                        + ctx.settings.job_lease_grace_seconds)
 
 
 def claim(ctx: AppContext) -> tuple[int, str, int, int] | None:

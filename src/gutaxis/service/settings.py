@@ -47,6 +47,11 @@ class Settings:
         Limits of the separate process that parses an upload or computes a
         profile (``RLIMIT_CPU``, ``RLIMIT_AS`` above the process's start,
         a wall-clock kill, ``RLIMIT_FSIZE``).
+    job_lease_grace_seconds : int
+        A claimed job's lease is ``job_wall_seconds`` plus this: after it a
+        job whose server died is claimed again (on PostgreSQL, where several
+        servers may share the queue; one SQLite server resets its own jobs at
+        start).
     run_worker : bool
         Run the job worker inside the server process (a test may run it by hand).
     worker_poll_seconds : float
@@ -75,6 +80,7 @@ class Settings:
     job_memory_bytes: int = 3 * 1024 ** 3
     job_wall_seconds: int = 180
     job_file_bytes: int = 1024 ** 3
+    job_lease_grace_seconds: int = 60
     run_worker: bool = True
     worker_poll_seconds: float = 0.2
     demo: bool = False
@@ -86,7 +92,8 @@ class Settings:
         object.__setattr__(self, "data_dir", Path(self.data_dir).expanduser().absolute())
         for name in ("lockout_failures", "lockout_minutes", "ip_failures_per_window",
                      "max_upload_bytes", "job_cpu_seconds", "job_memory_bytes",
-                     "job_wall_seconds", "job_file_bytes", "n_boot", "portal_invite_days"):
+                     "job_wall_seconds", "job_file_bytes", "job_lease_grace_seconds",
+                     "n_boot", "portal_invite_days"):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise ValidationError(f"Settings.{name} must be a positive integer; "
