@@ -45,8 +45,10 @@ serve: $(STAMP)
 test: $(STAMP) node-validator
 	$(BIN)/python -m pytest
 
+# the kernels against scikit-bio, then `gutaxis diversity` against Striped UniFrac's ssu end to end
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks.run
+	$(BIN)/python -m benchmarks.ssu
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks
