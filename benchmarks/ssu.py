@@ -110,7 +110,7 @@ def timed(command: list[str], env: dict[str, str]) -> dict[str, Any]:
 
 def read_matrix(path: Path) -> tuple[list[str], np.ndarray]:
     """Ids and values of an lsmat TSV or an ``order``/``matrix`` HDF5 file."""
-    if path.suffix == ".tsv" or path.suffix == "":
+    if path.suffix == ".tsv":
         from gutaxis import io as gio
 
         dm = gio.read_lsmat(path)

@@ -76,12 +76,17 @@ def to_json(value: Any) -> Any:
     import numpy as np  # here: the command line's start-up does not load numpy and pandas
     import pandas as pd
 
+    return _to_json(value, np, pd)
+
+
+def _to_json(value: Any, np: Any, pd: Any) -> Any:
+    """:func:`to_json`'s recursion, with numpy and pandas imported once by the caller."""
     if isinstance(value, Mapping):
-        return {str(k): to_json(v) for k, v in value.items()}
+        return {str(k): _to_json(v, np, pd) for k, v in value.items()}
     if isinstance(value, list | tuple | set | frozenset):
-        return [to_json(v) for v in value]
+        return [_to_json(v, np, pd) for v in value]
     if isinstance(value, np.ndarray):
-        return [to_json(v) for v in value.tolist()]
+        return [_to_json(v, np, pd) for v in value.tolist()]
     if isinstance(value, np.generic):
         value = value.item()
     if value is None or isinstance(value, bool | str | int):

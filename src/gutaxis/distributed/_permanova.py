@@ -18,8 +18,6 @@ from gutaxis.stats.permanova import pseudo_f_test
 
 __all__ = ["blockwise_permanova"]
 
-#: A permuted pseudo-F within this relative distance of the observed one is a tie
-#: (the rule of gutaxis.stats.permanova).
 #: Permutations per task batch: labels of ``n × _CHUNK`` bytes travel to the workers.
 _CHUNK = 256
 

@@ -32,7 +32,6 @@ __all__ = ["SCHEMA_VERSION", "results_document", "results_schema", "write_result
 SCHEMA_VERSION = "2.1"
 
 
-
 def _num(value: Any) -> Any:
     """Return a number as JSON (booleans as 0/1, NaN null, ±∞ text)."""
     if isinstance(value, bool | np.bool_):
