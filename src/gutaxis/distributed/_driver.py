@@ -20,6 +20,32 @@ from gutaxis.study import Study, check_study
 
 __all__ = ["BlockwiseRun", "blockwise_beta_diversity"]
 
+#: How long an interrupted run waits for the tiles its workers are computing.
+_SETTLE_SECONDS = 600.0
+
+
+def _running(prefix: str, dask_worker: Any = None) -> int:
+    """Tasks of this run a worker is executing (run on each worker by ``client.run``)."""
+    return sum(1 for task in dask_worker.state.executing if str(task.key).startswith(prefix))
+
+
+def _wait_for_running_tiles(client: Any, prefix: str) -> None:
+    """Return when no worker computes a tile of this run any more.
+
+    Cancelling a future does not stop a task a worker has begun; it still
+    writes its tile (and its marker) into the store.  Waiting for those makes
+    an interrupted call leave the store as it will stay, so that a reader, a
+    resumed run or the user moving the folder does not race with it.
+    """
+    deadline = time.monotonic() + _SETTLE_SECONDS
+    while time.monotonic() < deadline:
+        try:
+            if not sum(client.run(_running, prefix).values()):
+                return
+        except Exception:  # noqa: BLE001 - a lost worker or a closed cluster writes no more
+            return
+        time.sleep(0.05)
+
 
 @dataclasses.dataclass(frozen=True)
 class BlockwiseRun:
@@ -201,9 +227,9 @@ def blockwise_beta_diversity(study: Study, metric: str, store: str | Path, *,
         with _client(cluster) as client:
             counts = client.scatter(sp.csr_matrix(study.counts), broadcast=True)
             shared = client.scatter(options, broadcast=True)
+            prefix = f"gutaxis-tile-{path.name}-{time.time_ns()}-"
             futures = [client.submit(_run_tile, path, counts, resolved.name, shared, grid, i, j,
-                                     key=f"gutaxis-tile-{path.name}-{i}-{j}-{time.time_ns()}",
-                                     pure=False)
+                                     key=f"{prefix}{i}-{j}", pure=False)
                        for i, j in todo]
             try:
                 for future in distributed.as_completed(futures):
@@ -214,6 +240,7 @@ def blockwise_beta_diversity(study: Study, metric: str, store: str | Path, *,
                         on_tile(skipped + len(computed), grid.n_tiles)
             finally:
                 client.cancel(futures)
+                _wait_for_running_tiles(client, prefix)
     return BlockwiseRun(store=path, metric=resolved.name, n_samples=grid.n,
                         tile_size=grid.tile_size, n_tiles=grid.n_tiles,
                         computed=tuple(computed), skipped=skipped,
