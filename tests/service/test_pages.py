@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 
+from sqlalchemy import select
+
 from builders.practice import PASSWORD, make_user
+from gutaxis.service.models import Job, Patient, Profile, Reference, Visit
 from gutaxis.service.pages import sparkline
+from gutaxis.service.services.profiles import profile_statuses
 
 HTML = {"Accept": "text/html"}
 
@@ -125,3 +130,44 @@ def test_an_upload_to_another_clinics_visit_keeps_no_file(client, ctx):
                            files={"file": ("LABS.csv", b"sample_id,marker,value,unit\n")})
     assert response.status_code == 404
     assert ctx.store.all() == before
+
+
+def test_each_visit_shows_its_latest_profile_and_a_pending_ones_job(client, ctx):
+    """profile_statuses (the patient page's visit list) against the rows it reads."""
+    who = make_user(ctx, "A", "a@a.example")
+    with ctx.transaction() as db:
+        patient = Patient(clinic_id=who.clinic_id, name="P", name_key="p")
+        db.add(patient)
+        db.flush()
+        visits = [Visit(clinic_id=who.clinic_id, patient_id=patient.id,
+                        visit_date=dt.date(2026, 1, 1 + k)) for k in range(6)]
+        reference = db.scalar(select(Reference).limit(1))
+        db.add_all(visits)
+        db.flush()
+
+        def profile(visit, status):
+            row = Profile(clinic_id=who.clinic_id, visit_id=visit.id,
+                          reference_id=reference.id, status=status)
+            db.add(row)
+            db.flush()
+            return row
+
+        def job(row, status):
+            db.add(Job(clinic_id=who.clinic_id, kind="profile", target_id=row.id,
+                       status=status))
+            db.flush()
+
+        profile(visits[1], "failed")
+        profile(visits[1], "done")  # the newer one counts
+        profile(visits[2], "done")
+        profile(visits[2], "failed")
+        late = profile(visits[3], "pending")
+        job(late, "failed")
+        job(late, "running")  # the newest job of a pending profile counts
+        profile(visits[4], "pending")  # no job yet
+        done_job = profile(visits[5], "done")
+        job(done_job, "running")  # a done profile is done, whatever its jobs
+        ids = [v.id for v in visits]
+        assert profile_statuses(db, ids) == dict(zip(ids, ["none", "done", "failed", "running",
+                                                           "pending", "done"], strict=True))
+        assert profile_statuses(db, []) == {}

@@ -349,15 +349,9 @@ def patient_page(request: Request, patient_id: int, who: Staff, ctx: Ctx) -> Res
         counts = dict(db.execute(select(Upload.visit_id, func.count()).where(
             Upload.visit_id.in_([v.id for v in patient.visits])).group_by(Upload.visit_id))
             .all()) if patient.visits else {}
-        visits = []
-        for visit in patient.visits:
-            latest = profiles.latest_profile(db, visit.id)
-            status = latest.status if latest is not None else "none"
-            if latest is not None and status == "pending":
-                job = profiles.profile_job(db, latest)
-                status = job.status if job is not None else status
-            visits.append({"visit": visit, "uploads": counts.get(visit.id, 0),
-                           "profile": status})
+        statuses = profiles.profile_statuses(db, [v.id for v in patient.visits])
+        visits = [{"visit": visit, "uploads": counts.get(visit.id, 0),
+                   "profile": statuses[visit.id]} for visit in patient.visits]
         plan_count = db.scalar(select(func.count()).select_from(PlanItem).where(
             PlanItem.patient_id == patient.id)) or 0
         from gutaxis.service.services import diary, diary_text, portal

@@ -6,7 +6,7 @@ import dataclasses
 import json
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from gutaxis.service import audit
@@ -18,7 +18,8 @@ from gutaxis.service.services.patients import get_patient, get_visit
 from gutaxis.service.services.uploads import enqueue, safe_filename
 from gutaxis.service.store import FileStore
 
-__all__ = ["BUNDLED_FOLDER", "request_profile", "latest_profile", "profile_state",
+__all__ = ["BUNDLED_FOLDER", "request_profile", "latest_profile", "profile_statuses",
+           "profile_state",
            "ProfileState", "profile_document", "profile_file", "timeline", "TimelineSeries",
            "references", "default_reference", "create_reference_from_store",
            "measures_from_document", "profile_job"]
@@ -138,6 +139,46 @@ def latest_profile(db: Session, visit_id: int) -> Profile | None:
     """Find the visit's most recent profile, whatever its status (``None`` when none)."""
     return db.scalar(select(Profile).where(Profile.visit_id == visit_id)
                      .order_by(Profile.id.desc()).limit(1))
+
+
+def profile_statuses(db: Session, visit_ids: list[int]) -> dict[int, str]:
+    """Tell, for each visit, where its latest profile stands, in two queries for them all.
+
+    ``none`` (no profile), ``done``, ``failed``, or while the profile is
+    ``pending`` the status of its latest job (``pending`` or ``running``).
+    The patient page lists its visits with it.  Not audited (the caller's
+    read of the patient is).
+
+    Parameters
+    ----------
+    db : Session
+    visit_ids : list of int
+
+    Returns
+    -------
+    dict
+        Visit id → status, for every id given.
+    """
+    if not visit_ids:
+        return {}
+    newest = (select(Profile.visit_id, func.max(Profile.id).label("id"))
+              .where(Profile.visit_id.in_(visit_ids)).group_by(Profile.visit_id).subquery())
+    rows = db.execute(select(Profile.visit_id, Profile.id, Profile.status)
+                      .join(newest, Profile.id == newest.c.id)).all()
+    statuses = {visit_id: "none" for visit_id in visit_ids}
+    pending: dict[int, int] = {}
+    for visit_id, profile_id, status in rows:
+        statuses[visit_id] = status
+        if status == "pending":
+            pending[profile_id] = visit_id
+    if pending:
+        last_job = (select(Job.target_id, func.max(Job.id).label("id"))
+                    .where(Job.kind == "profile", Job.target_id.in_(list(pending)))
+                    .group_by(Job.target_id).subquery())
+        for target_id, status in db.execute(select(Job.target_id, Job.status)
+                                            .join(last_job, Job.id == last_job.c.id)):
+            statuses[pending[target_id]] = status
+    return statuses
 
 
 @dataclasses.dataclass(frozen=True)
