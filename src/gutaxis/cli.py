@@ -33,7 +33,7 @@ from gutaxis.commands import (
     ReferenceOptions,
     default,
 )
-from gutaxis.exceptions import GutaxisError
+from gutaxis.exceptions import GutaxisError, OutputError
 
 if TYPE_CHECKING:
     from gutaxis.service.settings import Settings
@@ -221,6 +221,17 @@ def diversity(
     pcoa: Annotated[int | None, typer.Option(
         "--pcoa", help="Also write the PCoA of each matrix with N axes (hdf5: in the file, as "
                        "ssu --pcoa; qza: beta/<metric>_pcoa.qza). Example: --pcoa 10")] = None,
+    cluster: Annotated[str | None, typer.Option(
+        help="Compute the beta matrices blockwise on Dask, each tile written straight into "
+             "OUT/beta/<metric>.zarr (needs --format zarr): 'local' (a local cluster) or a "
+             "scheduler's address. Example: --cluster tcp://scheduler:8786")] = None,
+    tile_size: Annotated[int, typer.Option(
+        help="Samples per side of each zarr chunk (and, with --cluster, of each Dask task). "
+             "Example: --tile-size 2048")] = default(DiversityOptions, "tile_size"),
+    resume: Annotated[bool, typer.Option(
+        "--resume", help="With --cluster: go on with an interrupted run in OUT; the tiles "
+                         "already written are kept (they must come from the same table, tree "
+                         "and options). Example: --resume")] = False,
     overwrite: Overwrite = False,
     verbose: Verbose = False,
 ) -> None:
@@ -240,10 +251,29 @@ def diversity(
         table=table, taxonomy=taxonomy, tree=tree, metadata=metadata, sequences=sequences,
         metrics=_split(metrics) if metrics is not None else None, rarefy=rarefy, seed=seed,
         drop_empty=drop_empty, transpose=transpose, shannon_base=base, threads=threads,
-        output_format=output_format, precision=precision, pcoa=pcoa)
-    options.check_output(out, overwrite=overwrite)
+        output_format=output_format, precision=precision, pcoa=pcoa, cluster=cluster,
+        tile_size=tile_size)
+    if resume and cluster is None:
+        raise typer.BadParameter("--resume goes on with an interrupted --cluster run; add "
+                                 "--cluster")
+    if resume and overwrite:
+        raise typer.BadParameter("give either --resume (keep the tiles written) or "
+                                 "--overwrite (start again), not both")
+    stores = None
+    if cluster is None:
+        options.check_output(out, overwrite=overwrite)
+    else:  # the tiles go straight into OUT/beta as they are computed
+        if resume:
+            options.check_output(out, overwrite=True)
+        else:
+            try:
+                options.prepare_output(out, overwrite=overwrite)
+            except OutputError as exc:
+                raise OutputError(f"{exc}; or --resume to go on with an interrupted --cluster "
+                                  "run there") from None
+        stores = out / "beta"
     with _progress() as (on_step, _):
-        result = run_diversity(options, command=_command(), on_step=on_step)
+        result = run_diversity(options, command=_command(), on_step=on_step, store_dir=stores)
     study = result.study
     console.print(f"{study.n_samples} samples × {study.n_features} features")
     if result.rarefaction is not None:
@@ -264,7 +294,11 @@ def diversity(
     _skipped(result.skipped)
     for name, note in result.notes.items():
         console.print(f"[yellow]{name}[/]: {escape(note)}", highlight=False)
-    written = result.write(out, overwrite=overwrite)
+    for name, run in result.provenance.get("blockwise", {}).items():
+        console.print(f"{name}: {run['computed']} of {run['tiles']} tiles computed on "
+                      f"{cluster}, {run['already_written']} found written, in "
+                      f"{run['seconds']:.1f} s", highlight=False)
+    written = result.write(out, overwrite=overwrite or resume)
     _written(written, {"alpha": "alpha diversity"})
     for key, path in written.items():
         if key.startswith("alpha/"):

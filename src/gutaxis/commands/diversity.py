@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from collections.abc import Sequence
+import shutil
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -17,8 +18,8 @@ from gutaxis.commands._inputs import (
     no_metadata_note,
     tree_info,
 )
-from gutaxis.exceptions import InputError, ValidationError
-from gutaxis.outputs import write_json, write_tsv
+from gutaxis.exceptions import InputError, OutputError, ValidationError
+from gutaxis.outputs import prepare_output_folder, write_json, write_tsv
 from gutaxis.provenance import build_provenance
 
 if TYPE_CHECKING:  # the command line makes options without loading pandas or the kernels
@@ -87,6 +88,16 @@ class DiversityOptions(TableOptions):
         Also compute the PCoA of each matrix with this many axes, written in
         the HDF5 file (as ``ssu --pcoa``) or as ``beta/<metric>_pcoa.qza``;
         hdf5 and qza only.
+    cluster : str, optional
+        Compute each beta matrix blockwise on Dask (:mod:`gutaxis.distributed`):
+        ``"local"`` (a local cluster) or a scheduler address
+        (``tcp://host:8786``).  Needs ``output_format="zarr"``: each tile is
+        written straight into ``beta/<metric>.zarr``, and an interrupted run
+        resumes from the tiles written (see :func:`run_diversity`'s
+        ``store_dir``).
+    tile_size : int
+        Rows and columns of each zarr chunk (and, with ``cluster``, of each
+        Dask task).
 
     Raises
     ------
@@ -113,6 +124,8 @@ class DiversityOptions(TableOptions):
     output_format: str = "tsv"
     precision: str = "float64"
     pcoa: int | None = None
+    cluster: str | None = None
+    tile_size: int = 1024
 
     def __post_init__(self) -> None:
         """Check paths, metric names and numbers."""
@@ -153,6 +166,16 @@ class DiversityOptions(TableOptions):
                 raise ValidationError(f"--pcoa is written with --format hdf5 (in the file, as "
                                       f"ssu --pcoa) or qza (PCoAResults); not with --format "
                                       f"{self.output_format}")
+        check_integer(self.tile_size, "--tile-size", minimum=2)
+        if self.cluster is not None:
+            if not isinstance(self.cluster, str) or not (
+                    self.cluster == "local" or "://" in self.cluster):
+                raise ValidationError(f"--cluster must be 'local' or a Dask scheduler's address "
+                                      f"such as tcp://host:8786; got {self.cluster!r}")
+            if self.output_format != "zarr":
+                raise ValidationError(f"--cluster writes each matrix tile by tile into "
+                                      f"beta/<metric>.zarr: add --format zarr (not "
+                                      f"{self.output_format})")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -181,6 +204,10 @@ class DiversityResult:
         samples kept: which values they got, which are missing).
     pcoa : dict of str to OrdinationResult
         The PCoA of each matrix, when ``options.pcoa`` asked for it.
+    beta_stores : dict of str to Path
+        With ``options.cluster``: the zarr store each beta matrix was written
+        into, tile by tile (``beta`` is then empty; read a store with
+        :func:`gutaxis.io.read_distance_zarr` when it fits in memory).
     """
 
     options: DiversityOptions
@@ -193,6 +220,7 @@ class DiversityResult:
     empty_samples: tuple[str, ...] = ()
     notes: dict[str, str] = dataclasses.field(default_factory=dict)
     pcoa: dict[str, OrdinationResult] = dataclasses.field(default_factory=dict)
+    beta_stores: dict[str, Path] = dataclasses.field(default_factory=dict)
 
     @property
     def tree(self) -> dict[str, Any] | None:
@@ -223,7 +251,7 @@ class DiversityResult:
         """
         from gutaxis import io as gio
 
-        out = self.options.prepare_output(folder, overwrite=overwrite)
+        out = self._prepare(Path(folder), overwrite)
         fmt = self.options.output_format
         written: dict[str, Path] = {}
         if self.alpha is not None:
@@ -247,7 +275,8 @@ class DiversityResult:
                     gio.write_distance_hdf5(dm, target, precision=self._precision,
                                             pcoa=ordination)
                 elif fmt == "zarr":
-                    gio.write_distance_zarr(dm, target, precision=self._precision)
+                    gio.write_distance_zarr(dm, target, precision=self._precision,
+                                            tile_size=self.options.tile_size)
                 else:
                     gio.write_distance_matrix_qza(dm, target, provenance=self.provenance)
                     if ordination is not None:
@@ -255,11 +284,35 @@ class DiversityResult:
                         gio.write_pcoa_qza(ordination, pcoa_target, provenance=self.provenance)
                         written[f"pcoa/{name}"] = pcoa_target
                 written[f"beta/{name}"] = target
+        for name, store in self.beta_stores.items():
+            target = out / "beta" / f"{name}.zarr"
+            if store.resolve() != target.resolve():
+                shutil.rmtree(target, ignore_errors=True)
+                shutil.copytree(store, target)
+            written[f"beta/{name}"] = target
         tree = self.tree
         if tree is not None and tree.get("source") == "de novo" and self.study.tree is not None:
             written["tree"] = gio.write_tree(self.study.tree, out / "tree.nwk")
         written["provenance"] = write_json(out / "provenance.json", self.provenance)
         return written
+
+
+    def _prepare(self, folder: Path, overwrite: bool) -> Path:
+        """Make ``folder`` ready; the blockwise stores already in ``folder/beta`` are kept."""
+        if not self.beta_stores:
+            return self.options.prepare_output(folder, overwrite=overwrite)
+        owned = [name for name in self.options.owned() if name != "beta"]
+        if not overwrite:
+            present = sorted(name for name in owned if (folder / name).exists())
+            if present:
+                raise OutputError(f"{folder} already holds {', '.join(present)}; overwrite it "
+                                  "(--overwrite, overwrite=True in Python) or choose a new "
+                                  "folder")
+        out = prepare_output_folder(folder, owned=owned, overwrite=True,
+                                    inputs=self.options.input_paths(),
+                                    what=self.options.OUTPUT_NAME)
+        (out / "beta").mkdir(exist_ok=True)
+        return out
 
 
 def _metrics(options: DiversityOptions) -> tuple[list[str], list[str], bool]:
@@ -272,7 +325,8 @@ def _metrics(options: DiversityOptions) -> tuple[list[str], list[str], bool]:
 
 
 def run_diversity(options: DiversityOptions, *, command: Sequence[str] | None = None,
-                  on_step: StepCallback | None = None) -> DiversityResult:
+                  on_step: StepCallback | None = None,
+                  store_dir: str | os.PathLike[str] | None = None) -> DiversityResult:
     """Compute alpha and beta diversity of a table.
 
     Everything the run needs is checked before the long steps (the de novo
@@ -287,6 +341,12 @@ def run_diversity(options: DiversityOptions, *, command: Sequence[str] | None = 
         The command line, for provenance.
     on_step : callable, optional
         ``on_step(label, done, total)`` progress callback.
+    store_dir : path, optional
+        With ``options.cluster``: the folder of the zarr stores, one
+        ``<metric>.zarr`` per beta metric, written tile by tile as the cluster
+        computes them (the command line gives ``OUT/beta``).  A store already
+        there from the same table, tree and options is resumed: its written
+        tiles are not computed again.
 
     Returns
     -------
@@ -295,7 +355,8 @@ def run_diversity(options: DiversityOptions, *, command: Sequence[str] | None = 
     Raises
     ------
     InputError
-        ``options`` is not a DiversityOptions; a phylogenetic metric asked for
+        ``options`` is not a DiversityOptions; ``options.cluster`` without
+        ``store_dir``; the Dask scheduler cannot be reached; a phylogenetic metric asked for
         by name when no tree can be had, a count metric asked for on relative
         abundances, a metric asked for by name that is undefined on the
         table's empty samples (without ``drop_empty``), ``rarefy`` on relative
@@ -365,9 +426,22 @@ def run_diversity(options: DiversityOptions, *, command: Sequence[str] | None = 
 
         alpha_frame = pd.concat(columns, axis=1)
     beta: dict[str, DistanceMatrix] = {}
-    for name in beta_names:
-        beta[name] = beta_diversity(study, name, n_threads=options.threads)
-        step(name)
+    stores: dict[str, Path] = {}
+    blockwise: dict[str, dict[str, Any]] = {}
+    if options.cluster is not None and beta_names:
+        if store_dir is None:
+            raise InputError("with a cluster the matrices are written tile by tile into zarr "
+                             "stores: give run_diversity a store_dir (the command line uses "
+                             "OUT/beta)")
+        stores, blockwise = _blockwise(study, beta_names, options, Path(store_dir),
+                                       lambda label: on_step(label, done, total)
+                                       if on_step is not None else None)
+        for name in beta_names:
+            step(name)
+    else:
+        for name in beta_names:
+            beta[name] = beta_diversity(study, name, n_threads=options.threads)
+            step(name)
     ordinations: dict[str, OrdinationResult] = {}
     if options.pcoa is not None:
         from gutaxis.ordination import pcoa
@@ -382,7 +456,8 @@ def run_diversity(options: DiversityOptions, *, command: Sequence[str] | None = 
                   "shannon_base": options.shannon_base,
                   "threads": options.threads or os.cpu_count(),
                   "format": options.output_format, "precision": options.precision,
-                  "pcoa": options.pcoa}
+                  "pcoa": options.pcoa, "cluster": options.cluster,
+                  "tile_size": options.tile_size}
     empty_record = {"ids": list(empty), "dropped": bool(empty) and options.drop_empty}
     provenance = build_provenance(command=command, inputs=inputs, parameters=parameters,
                                   steps=study.provenance,
@@ -392,9 +467,37 @@ def run_diversity(options: DiversityOptions, *, command: Sequence[str] | None = 
                                                              if k in registry},
                                          "skipped": skipped, "notes": notes,
                                          "n_samples": study.n_samples,
-                                         "n_features": study.n_features})
+                                         "n_features": study.n_features,
+                                         **({"blockwise": blockwise} if blockwise else {})})
     return DiversityResult(options, study, alpha_frame, beta, rarefaction, skipped, provenance,
-                           empty_samples=tuple(empty), notes=notes, pcoa=ordinations)
+                           empty_samples=tuple(empty), notes=notes, pcoa=ordinations,
+                           beta_stores=stores)
+
+
+def _blockwise(study: Study, names: list[str], options: DiversityOptions, folder: Path,
+               show: Callable[[str], None]) -> tuple[dict[str, Path], dict[str, dict[str, Any]]]:
+    """Compute each beta metric on ``options.cluster`` into ``folder/<metric>.zarr``.
+
+    One Dask client serves every metric.  Returns the stores and, per
+    metric, what the run did (tiles computed, tiles found written, seconds).
+    """
+    from gutaxis.distributed import blockwise_beta_diversity, dask_client
+
+    folder.mkdir(parents=True, exist_ok=True)
+    stores: dict[str, Path] = {}
+    record: dict[str, dict[str, Any]] = {}
+    with dask_client(options.cluster) as client:
+        for name in names:
+            def tiles(done: int, total: int, name: str = name) -> None:
+                show(f"{name}: tile {done}/{total}")
+
+            run = blockwise_beta_diversity(study, name, folder / f"{name}.zarr",
+                                           cluster=client, tile_size=options.tile_size,
+                                           dtype=options.precision, on_tile=tiles)
+            stores[name] = run.store
+            record[name] = {"tiles": run.n_tiles, "computed": len(run.computed),
+                            "already_written": run.skipped, "seconds": round(run.seconds, 3)}
+    return stores, record
 
 
 def _shown(ids: Sequence[str], limit: int = 10) -> str:

@@ -13,11 +13,11 @@ ever holding the matrix.
 Needs the ``[distributed]`` extra (``dask[distributed]``, ``zarr``).
 """
 
-from gutaxis.distributed._driver import BlockwiseRun, blockwise_beta_diversity
+from gutaxis.distributed._driver import BlockwiseRun, blockwise_beta_diversity, dask_client
 from gutaxis.distributed._ordination import blockwise_pcoa
 from gutaxis.distributed._permanova import blockwise_permanova
 from gutaxis.distributed._store import read_distances
 from gutaxis.distributed._tiles import TileGrid
 
-__all__ = ["blockwise_beta_diversity", "BlockwiseRun", "read_distances", "blockwise_pcoa",
-           "blockwise_permanova", "TileGrid"]
+__all__ = ["blockwise_beta_diversity", "BlockwiseRun", "dask_client", "read_distances",
+           "blockwise_pcoa", "blockwise_permanova", "TileGrid"]

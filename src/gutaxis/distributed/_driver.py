@@ -18,7 +18,7 @@ from gutaxis.diversity import applicable_metrics, get_beta_metric
 from gutaxis.exceptions import InputError, NotFoundError
 from gutaxis.study import Study, check_study
 
-__all__ = ["BlockwiseRun", "blockwise_beta_diversity"]
+__all__ = ["BlockwiseRun", "blockwise_beta_diversity", "dask_client"]
 
 #: How long an interrupted run waits for the tiles its workers are computing.
 _SETTLE_SECONDS = 600.0
@@ -91,8 +91,25 @@ def _run_tile(store: Path, counts: sp.csr_matrix, metric: str, options: dict[str
 
 
 @contextlib.contextmanager
-def _client(cluster: Any) -> Iterator[Any]:
-    """Yield a Dask client for ``cluster``: a Client, a scheduler address, or "local"."""
+def dask_client(cluster: Any) -> Iterator[Any]:
+    """Yield a Dask client for ``cluster``: a Client, a scheduler address, or "local".
+
+    Several blockwise calls in a row can share one cluster this way (a local
+    cluster starts once).
+
+    Parameters
+    ----------
+    cluster : {"local"} or str or distributed.Client
+        ``"local"``: a local Dask cluster (Dask's default workers for this
+        machine), closed when the block ends; a scheduler address
+        (``tcp://host:8786``); or a connected client, used as it is.
+
+    Raises
+    ------
+    InputError
+        Dask is not installed; the scheduler cannot be reached; ``cluster``
+        is none of the above.
+    """
     try:
         import distributed
     except ImportError:  # pragma: no cover - the extra is installed in development
@@ -224,7 +241,7 @@ def blockwise_beta_diversity(study: Study, metric: str, store: str | Path, *,
     if todo:
         import distributed
 
-        with _client(cluster) as client:
+        with dask_client(cluster) as client:
             counts = client.scatter(sp.csr_matrix(study.counts), broadcast=True)
             shared = client.scatter(options, broadcast=True)
             prefix = f"gutaxis-tile-{path.name}-{time.time_ns()}-"

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import scipy.linalg
 
-from gutaxis.distributed._driver import _client
+from gutaxis.distributed._driver import dask_client
 from gutaxis.distributed._store import open_complete, read_tile
 from gutaxis.distributed._tiles import TileGrid
 from gutaxis.exceptions import InputError
@@ -155,7 +155,7 @@ def blockwise_pcoa(store: str | Path, *, n_components: int = 3, cluster: Any = "
     r = min(n, k + int(oversample))
     rng = np.random.default_rng(seed)
     q, _ = np.linalg.qr(rng.standard_normal((n, r)))
-    with _client(cluster) as client:
+    with dask_client(cluster) as client:
         op = _SquaredOperator(client, Path(store), grid)
         for _ in range(int(max_passes)):
             y = _centred(op, q)

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from gutaxis.distributed._driver import _client
+from gutaxis.distributed._driver import dask_client
 from gutaxis.distributed._store import open_complete, read_tile
 from gutaxis.distributed._tiles import TileGrid
 from gutaxis.exceptions import InputError
@@ -136,7 +136,7 @@ def blockwise_permanova(store: str | Path, grouping: Any, *, permutations: int =
 
     s_w = np.empty(n_perm + 1)
     s_t = 0.0
-    with _client(cluster) as client:
+    with dask_client(cluster) as client:
         import distributed
 
         for start in range(0, n_perm + 1, _CHUNK):
