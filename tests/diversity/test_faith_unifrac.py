@@ -388,3 +388,29 @@ def test_properties(problem):
         undefined = np.isnan(ref)
         assert np.all(got[undefined] == 0)
         assert_close(got[~undefined], ref[~undefined])
+
+
+@pytest.mark.parametrize("density", [0.05, 0.5, 0.9])  # list, BLAS and complement paths
+@pytest.mark.parametrize("weighted, normalized", [(False, False), (True, False), (True, True)])
+def test_a_block_equals_that_block_of_the_square(density, weighted, normalized):
+    """unifrac_block (the blockwise tiles' kernel) against unifrac's square, every split."""
+    rng = np.random.default_rng(int(density * 100))
+    n, m = 120, 200
+    tree = random_tree(m, rng)
+    x = sp.csr_matrix(random_counts(n, m, rng, density=density))
+    ids = [f"F{i}" for i in range(m)]
+    square = ph.unifrac(x, tree, ids, weighted=weighted, normalized=normalized)
+    for n_rows in (1, 37, n - 1):
+        for work_bytes in (None, 2**14):  # one batch, or many small ones
+            block = ph.unifrac_block(x, tree, ids, n_rows, weighted=weighted,
+                                     normalized=normalized, work_bytes=work_bytes)
+            assert block.shape == (n_rows, n - n_rows)
+            np.testing.assert_allclose(block, square[:n_rows, n_rows:], rtol=0, atol=1e-13)
+
+
+def test_a_block_needs_samples_on_both_sides():
+    tree = Tree.from_newick("((A:1,B:2):0.5,C:3);")
+    x = np.array([[1, 0, 0], [0, 1, 0], [0, 0, 1]])
+    for n_rows in (0, 3, 1.5, True):
+        with pytest.raises(InputError, match="n_rows must be an integer from 1 to 2"):
+            ph.unifrac_block(x, tree, "ABC", n_rows, weighted=False)

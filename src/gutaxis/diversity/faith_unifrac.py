@@ -129,6 +129,7 @@ __all__ = [
     "unweighted_unifrac",
     "weighted_unifrac",
     "weighted_normalized_unifrac",
+    "unifrac_block",
 ]
 
 logger = logging.getLogger(__name__)
@@ -303,11 +304,60 @@ def unifrac(counts: Any, tree: Tree, feature_ids: Sequence[str], *, weighted: bo
     return out
 
 
+def unifrac_block(counts: Any, tree: Tree, feature_ids: Sequence[str], n_rows: int, *,
+                  weighted: bool, normalized: bool = False, n_threads: int | None = None,
+                  work_bytes: int | None = None) -> np.ndarray:
+    """UniFrac distances between the first ``n_rows`` samples and the others.
+
+    The ``n_rows × (n - n_rows)`` block of :func:`unifrac` on the same
+    table, computed without the pairs inside either group: a tile of a
+    blockwise matrix (:mod:`gutaxis.distributed`) costs its own pairs, not
+    those of the square on both groups.  The branches are streamed as for
+    the square, and each pair's sums are accumulated in the same order; the
+    dense part (a BLAS ``gemm`` instead of ``syrk``) may round differently,
+    so the block equals the square's to about 1e-15.
+
+    Parameters
+    ----------
+    counts, tree, feature_ids, weighted, normalized, n_threads, work_bytes
+        As :func:`unifrac`.
+    n_rows : int
+        Samples of the first group (``1 ≤ n_rows < n``).
+
+    Returns
+    -------
+    ndarray of float64, shape (n_rows, n_samples - n_rows)
+
+    Examples
+    --------
+    >>> t = Tree.from_newick("((A:1,B:2):0.5,C:3);")
+    >>> x = np.array([[1, 0, 0], [0, 1, 0], [0, 0, 1]])
+    >>> block = unifrac_block(x, t, "ABC", 1, weighted=False)
+    >>> square = unifrac(x, t, "ABC", weighted=False)
+    >>> bool(np.allclose(block, square[:1, 1:], rtol=0, atol=1e-15)), block.shape
+    (True, (1, 2))
+    """
+    metric = ("weighted_normalized_unifrac" if normalized else "weighted_unifrac") if weighted \
+        else "unweighted_unifrac"
+    prep = _Prepared(counts, tree, feature_ids, metric)
+    n = prep.X.shape[0]
+    if isinstance(n_rows, bool) or not isinstance(n_rows, (int, np.integer)) \
+            or not 1 <= n_rows < n:
+        raise InputError(f"{metric}: n_rows must be an integer from 1 to {n - 1} (the table "
+                         f"has {n} samples); got {n_rows!r}")
+    out = np.zeros((int(n_rows), n - int(n_rows)), dtype=np.float64)
+    with _numba_threads(n_threads):
+        _unifrac_into(out, prep, weighted=weighted, normalized=normalized,
+                      work_bytes=work_bytes or _work_bytes(n, _nbytes(prep.X)),
+                      n_rows=int(n_rows))
+    return out
+
+
 def _unifrac_into(out: np.ndarray, prep: _Prepared, *, weighted: bool, normalized: bool,
-                  work_bytes: int) -> None:
+                  work_bytes: int, n_rows: int | None = None) -> None:
+    """Fill ``out``: the square (``n_rows`` None) or the block of the first ``n_rows`` rows."""
     X = prep.X
     n, n_features = X.shape
-    indptr = X.indptr.astype(np.int64, copy=False)
     indices = X.indices
     data = X.data
     col_nnz = _k._column_counts(indices, data, n_features)
@@ -317,27 +367,29 @@ def _unifrac_into(out: np.ndarray, prep: _Prepared, *, weighted: bool, normalize
     order, eparent, elen, efeat, max_live = _k._effective_tree(
         prep.parent, prep.length, tip_feature_of_node, observed)
     n_eff = len(order)
-    # rank of each observed feature in the stream; chunks of ranks are loaded in turn
+    # rank of each observed feature in the stream
     stream_feats = efeat[efeat >= 0]
     rank = np.full(n_features, -1, dtype=np.int64)
     rank[stream_feats] = np.arange(len(stream_feats))
     erank = np.where(efeat >= 0, rank[np.maximum(efeat, 0)], -1)
-    cum = np.concatenate([[0], np.cumsum(col_nnz[stream_feats])])
+    # the tips' columns in stream order (CSC: samples ascending in each, zeros dropped); one
+    # copy of the table, which the stream reads tip by tip (rank r is column r)
+    columns = X.tocsc()  # a new matrix: dropping its zeros leaves the caller's table alone
+    columns.eliminate_zeros()
+    columns = columns[:, stream_feats]
+    tip_ptr = columns.indptr.astype(np.int64, copy=False)
+    n_tips = len(stream_feats)
     totals = np.asarray(X.sum(axis=1), dtype=np.float64).ravel()
     inv_tot = np.divide(1.0, totals, out=np.zeros(n), where=totals > 0)
     mode = 1 if weighted else 0
-    # --- buffers: 10 % column chunks, 45 % branch lists, 45 % dense block
-    chunk_cap = int(max(n, work_bytes // 10 // 12, int(col_nnz.max(initial=0))))
+    # --- buffers: half for the branch lists, half for the dense block
     per_entry = 20 if weighted else 12
-    nnz_cap = int(max(n, (work_bytes * 45 // 100) // per_entry))
+    nnz_cap = int(max(n, (work_bytes // 2) // per_entry))
     nb_cap = int(max(64, nnz_cap // 16))
-    dense_cap = int(min(512, max(8, (work_bytes * 45 // 100) // (8 * n))))
+    dense_cap = int(min(512, max(8, (work_bytes // 2) // (8 * n))))
     pool = np.empty((max_live, n), dtype=np.float64)
     slot_of = np.full(n_eff, -1, dtype=np.int64)
     free_slots = np.arange(max_live, dtype=np.int64)
-    chunk_ptr = np.zeros(len(stream_feats) + 1, dtype=np.int64)
-    chunk_idx = np.empty(chunk_cap, dtype=np.int32)
-    chunk_val = np.empty(chunk_cap, dtype=np.float64)
     br_ptr = np.zeros(nb_cap + 1, dtype=np.int64)
     br_idx = np.empty(nnz_cap, dtype=np.int32)
     br_val = np.empty(nnz_cap if weighted else 1, dtype=np.float64)
@@ -349,6 +401,7 @@ def _unifrac_into(out: np.ndarray, prep: _Prepared, *, weighted: bool, normalize
              else np.empty((dense_cap, n), dtype=np.float64))
     acc_a = np.zeros(n, dtype=np.float64)
     acc_b = np.zeros(n, dtype=np.float64)
+    br_split = np.empty(nb_cap if n_rows is not None else 0, dtype=np.int64)
     if weighted:
         lo, hi = _k.WEIGHTED_DENSE, 2.0
     else:
@@ -356,31 +409,23 @@ def _unifrac_into(out: np.ndarray, prep: _Prepared, *, weighted: bool, normalize
     C = 0.0
     q = 0
     n_free = max_live
-    r0 = r1 = 0
-    n_batches = n_chunks = 0
+    n_batches = 0
     while q < n_eff:
-        nb = nnz = nd = 0
-        while True:
-            q, nb, nnz, nd, n_free, c_add, status = _k._stream_batch(
-                q, nb, nnz, nd, n_free, mode, eparent, elen, erank,
-                chunk_ptr, chunk_idx, chunk_val, r0, r1, inv_tot,
-                pool, slot_of, free_slots, lo, hi, nnz_cap,
-                br_ptr, br_idx, br_val, br_len, dense, dense_cap, acc_a, acc_b)
-            C += c_add
-            if status != 1:
-                break
-            # next chunk of tip columns: as many tips as fit in chunk_cap
-            r0 = r1
-            r1 = int(np.searchsorted(cum, cum[r0] + chunk_cap, side="right")) - 1
-            r1 = max(r1, r0 + 1)
-            _k._load_chunk(indptr, indices, data, rank, r0, r1, chunk_ptr, chunk_idx, chunk_val)
-            n_chunks += 1
+        q, nb, nnz, nd, n_free, c_add, _ = _k._stream_batch(
+            q, 0, 0, 0, n_free, mode, eparent, elen, erank,
+            tip_ptr, columns.indices, columns.data, 0, n_tips, inv_tot,
+            pool, slot_of, free_slots, lo, hi, nnz_cap,
+            br_ptr, br_idx, br_val, br_len, dense, dense_cap, acc_a, acc_b)
+        C += c_add
         n_batches += 1
         if nnz:
             _k._sample_entries(n, nb, br_ptr, br_idx, s_ptr, s_k, s_br)
         else:
             s_ptr[:] = 0
-        if weighted:
+        if n_rows is not None:
+            _block_batch(out, n_rows, weighted, nb, nnz, nd, br_ptr, br_idx, br_val, br_len,
+                         s_ptr, s_k, s_br, br_split, dense)
+        elif weighted:
             if nd:
                 _k._weighted_dense(out, dense, nd)
             if nnz:
@@ -393,17 +438,43 @@ def _unifrac_into(out: np.ndarray, prep: _Prepared, *, weighted: bool, normalize
                 res = dsyrk(1.0, dense[:nd].T, beta=1.0, c=out.T, lower=1, overwrite_c=1)
                 if not np.shares_memory(res, out):  # pragma: no cover - BLAS wrapper copied
                     out[...] = res.T
-    logger.debug("UniFrac: %d samples, %d effective branches, %d batches, %d column chunks",
-                 n, n_eff, n_batches, n_chunks)
+    logger.debug("UniFrac: %d samples, %d effective branches, %d batches", n, n_eff,
+                 n_batches)
     if weighted:
         norm = np.zeros(n)
         if normalized:
             depth = _node_depths(prep.parent, prep.length)
             norm = (X @ depth[prep.tip_node]) * inv_tot
-        _k._finish_weighted(out, acc_a, norm, normalized)
+        if n_rows is not None:
+            _k._finish_weighted_block(out, acc_a, norm, normalized)
+        else:
+            _k._finish_weighted(out, acc_a, norm, normalized)
+    elif n_rows is not None:
+        _k._finish_unweighted_block(out, acc_a, acc_b, C)
     else:
         _k._finish_unweighted(out, acc_a, acc_b, C)
-    _k._mirror(out)
+    if n_rows is None:
+        _k._mirror(out)
+
+
+def _block_batch(out: np.ndarray, n_rows: int, weighted: bool, nb: int, nnz: int, nd: int,
+                 br_ptr: np.ndarray, br_idx: np.ndarray, br_val: np.ndarray,
+                 br_len: np.ndarray, s_ptr: np.ndarray, s_k: np.ndarray, s_br: np.ndarray,
+                 br_split: np.ndarray, dense: np.ndarray) -> None:
+    """Add one batch to the block ``out`` (pairs of a first-``n_rows`` and a later sample)."""
+    if nnz:
+        _k._split_points(nb, br_ptr, br_idx, n_rows, br_split)
+    if weighted:
+        if nd:
+            _k._weighted_dense_block(out, dense, nd)
+        if nnz:
+            _k._weighted_sparse_block(out, br_ptr, br_idx, br_val, s_ptr, s_k, s_br, br_split)
+    else:
+        if nnz:
+            _k._scatter_unweighted_block(out, br_ptr, br_idx, br_len, s_ptr, s_br, br_split)
+        if nd:
+            columns = dense[:nd]
+            out += columns[:, :n_rows].T @ columns[:, n_rows:]
 
 
 def _nbytes(X: sp.csr_matrix) -> int:
