@@ -4,7 +4,10 @@ Usage::
 
     .venv/bin/python -m benchmarks.ssu                   # 5,000 × 10,000: both UniFracs, TSV, HDF5
     .venv/bin/python -m benchmarks.ssu --sizes 1000x2000 # a short rehearsal
-    .venv/bin/python -m benchmarks.ssu --sizes 20000x20000 --formats hdf5
+    .venv/bin/python -m benchmarks.ssu --sizes 20000x20000 --formats hdf5 --no-warm \
+        --metrics unweighted_unifrac                     # ssu alone takes ~8 min here
+    .venv/bin/python -m benchmarks.ssu --sizes 20000x20000 --formats hdf5 --no-warm \
+        --gutaxis-only                                   # gutaxis alone, both UniFracs
 
 Both tools run as a user runs them — a fresh process, from the same BIOM
 (HDF5) table and Newick tree on disk to the distance matrix on disk — with
@@ -134,8 +137,13 @@ def difference(a: Path, b: Path) -> float:
 
 
 def compare(table: Path, tree: Path, metric: str, fmt: str, threads: int, ssu: str,
-            work: Path) -> dict[str, Any]:
-    """One metric, one format: both tools, timed after an untimed run each."""
+            work: Path, *, warm: bool = True, tools: tuple[str, ...] = ("ssu", "gutaxis"),
+            ) -> dict[str, Any]:
+    """One metric, one format: both tools (or ``tools``), each timed after an untimed run.
+
+    ``warm=False`` times the first run (for sizes where one run takes minutes;
+    gutaxis's numba cache must have been filled by an earlier run).
+    """
     env = {**os.environ, "OMP_NUM_THREADS": str(threads), "UNIFRAC_USE_GPU": "N"}
     ssu_format, gutaxis_name = FORMATS[fmt]
     ssu_out = work / f"ssu-{metric}.{fmt}"
@@ -148,17 +156,22 @@ def compare(table: Path, tree: Path, metric: str, fmt: str, threads: int, ssu: s
     row: dict[str, Any] = {"metric": metric, "format": fmt, "threads": threads,
                            "ssu_command": " ".join(ssu_cmd),
                            "gutaxis_command": " ".join(gutaxis_cmd)}
+    row["warm_run"] = warm
     for name, command in (("ssu", ssu_cmd), ("gutaxis", gutaxis_cmd)):
-        timed(command, env)  # warm: page cache, numba cache
+        if name not in tools:
+            continue
+        if warm:
+            timed(command, env)  # page cache, numba cache
         result = timed(command, env)
         if result["rc"]:
             row["error"] = f"{name} exited {result['rc']}: {result['stderr'].strip()}"
             return row
         row[f"{name}_seconds"] = result["seconds"]
         row[f"{name}_peak_mib"] = result["peak_mib"]
-    row["ratio"] = row["ssu_seconds"] / row["gutaxis_seconds"]
-    row["max_abs_difference"] = difference(ssu_out, out / "beta" / gutaxis_name.format(
-        metric=metric))
+    if len(tools) == 2:
+        row["ratio"] = row["ssu_seconds"] / row["gutaxis_seconds"]
+        row["max_abs_difference"] = difference(ssu_out, out / "beta" / gutaxis_name.format(
+            metric=metric))
     return row
 
 
@@ -171,7 +184,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--threads", type=int, default=os.cpu_count() or 1)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--output", default=str(BENCH_DIR / "ssu.json"))
+    p.add_argument("--no-warm", action="store_true",
+                   help="time each tool's first run (no untimed run before; for 20,000 "
+                        "samples and more, after a smaller run filled the numba cache)")
+    p.add_argument("--gutaxis-only", action="store_true",
+                   help="time gutaxis alone (where ssu would take too long)")
     args = p.parse_args(argv)
+    tools = ("gutaxis",) if args.gutaxis_only else ("ssu", "gutaxis")
     ssu = ensure_ssu()
     if ssu is None:
         print("ssu (Debian's unifrac-tools) is not installed and could not be installed "
@@ -189,10 +208,15 @@ def main(argv: list[str] | None = None) -> int:
         for metric in args.metrics.split(","):
             for fmt in args.formats.split(","):
                 row = {"size": size, **compare(table, tree, metric, fmt, args.threads, ssu,
-                                               work)}
+                                               work, warm=not args.no_warm, tools=tools)}
                 rows.append(row)
                 if "error" in row:
                     print(f"{size:>13} {metric:>28} {fmt:>6} error: {row['error']}")
+                    continue
+                if args.gutaxis_only:
+                    print(f"{size:>13} {metric:>28} {fmt:>6} {'—':>8} "
+                          f"{row['gutaxis_seconds']:9.1f} {'—':>6} {'—':>8} "
+                          f"{row['gutaxis_peak_mib']:11.0f} {'—':>8}", flush=True)
                     continue
                 print(f"{size:>13} {metric:>28} {fmt:>6} {row['ssu_seconds']:8.1f} "
                       f"{row['gutaxis_seconds']:9.1f} {row['ratio']:5.1f}× "
