@@ -16,6 +16,17 @@ guide's steps, keeping a clipped PNG of each (a 1000 px wide window, reduced to
 a 128-colour palette so that each file stays small).  Nothing here is invented:
 every value shown comes from the bundled study, except the deliberately broken
 lab file that shows what a refused upload looks like.
+
+The portal, food challenges and questionnaires (sections 9–11 of the guide)
+are shown on the same participant, LR03: the practitioner sets up the diary,
+invites them, sends the gut-symptom check-in and sets up a low-FODMAP
+elimination; then, on a phone's 390×844, the patient's side opens the link and
+types a meal, symptom scores, a stool entry and the check-in's answers.  Those
+entries and answers (and the chosen symptoms and e-mail) are **illustrations
+typed by this script** — the study has no diary — and the guide's captions say
+so.  The FHIR upload is shown with a report the HL7 FHIR R4 specification
+publishes as an example (``tests/data/fhir/hl7-r4-examples``, CC0), on a patient
+named as its illustration.
 """
 
 from __future__ import annotations
@@ -44,6 +55,19 @@ TIMELINE_SAMPLES = ("ERR1331786", "ERR1331790")
 TIMELINE_PATIENT = "Timeline illustration (two study participants)"
 #: A lab file with a value that is not a number: what a refused upload looks like.
 BROKEN_LABS = b"sample_id,marker,value,unit\nERR1331790,LPS,not done,pg/mL\n"
+#: The portal's illustration: LR03's symptoms to score, their sign-in and what they type.
+PORTAL_SYMPTOMS = ("Bloating", "Tummy pain", "Tiredness")
+PORTAL_EMAIL = "lr03@patient.example"
+PORTAL_MEAL = "porridge with banana, coffee"
+#: The gut-symptom check-in's answers typed on the patient's phone (an illustration).
+CHECK_IN = {"bloating": "6", "abdominal_pain": "4", "wind": "5", "urgency": "2",
+            "fatigue": "7", "gut_overall": "6"}
+#: A lab report published by HL7 with the FHIR R4 examples (one hs-CRP result, CC0).
+FHIR_EXAMPLE = (Path(__file__).resolve().parents[1] / "data" / "fhir" / "hl7-r4-examples"
+                / "Bundle-27-acme-hscrp.json")
+FHIR_PATIENT = "FHIR illustration (HL7 example report)"
+PHONE = {"viewport": {"width": 390, "height": 844}, "device_scale_factor": 2,
+         "is_mobile": True, "has_touch": True}
 
 
 #: The pages' own colours (``static/app.css``, the timeline's plots), kept exact in the palette.
@@ -204,6 +228,21 @@ def _sign_in(page: Any, email: str, password: str) -> None:
     page.get_by_role("button", name="Sign in").click()
 
 
+def _fresh_code(secret: str, used: set[str]) -> str:
+    """Return the authenticator's current code, waiting for a new one if it was used.
+
+    The server takes each code once, so a second sign-in within the same
+    30-second step must wait for the next code.
+    """
+    import pyotp
+
+    totp = pyotp.TOTP(secret)
+    while (code := totp.now()) in used:
+        time.sleep(1)
+    used.add(code)
+    return code
+
+
 def _visit_of(page: Any, patient: str) -> str:
     """Open the patient's first visit; return its address."""
     page.goto("/patients?q=" + patient.split()[-1])
@@ -212,9 +251,140 @@ def _visit_of(page: Any, patient: str) -> str:
     return str(page.url).split("#")[0]
 
 
+def _portal_and_requests(page: Any, cam: Camera, patient_url: str) -> str:
+    """Set up LR03's diary, invite them, send a questionnaire, start a protocol.
+
+    Returns the one-time link to the portal, as the practitioner hands it on.
+    """
+    import re
+
+    from playwright.sync_api import expect
+
+    # 9. the portal: the diary's symptoms, then the one-time link
+    page.goto(patient_url)
+    page.locator("#portal + .grid summary", has_text="Set up the diary").click()
+    page.get_by_label("Primary symptoms").fill("\n".join(PORTAL_SYMPTOMS))
+    page.locator("form[action$='/portal'] button", has_text="Save").click()
+    page.get_by_label("The patient's e-mail").fill(PORTAL_EMAIL)
+    page.get_by_role("button", name="Invite to the portal").click()
+    expect(page.get_by_role("heading", name=f"Link to the portal for {SHOWN}")).to_be_visible()
+    link = page.locator("code.secret").inner_text().strip()
+    cam.shot("portal-link", start="main", end="main")
+
+    # 11. a questionnaire sent to the portal
+    page.goto(patient_url)
+    page.get_by_label("Questionnaire", exact=True).select_option("bundled:GutSymptomCheckIn")
+    page.get_by_role("button", name="Send to the patient's portal").click()
+    expect(page.get_by_role("heading", name=f"Questionnaires of {SHOWN}")).to_be_visible()
+
+    # 10. food challenges: a low-FODMAP elimination of two groups, one sham capsule
+    page.goto(patient_url)
+    page.get_by_role("link", name="Food challenges").click()
+    expect(page.get_by_role("heading", name=f"Food challenges of {SHOWN}")).to_be_visible()
+    page.get_by_role("checkbox", name=re.compile(r"^\s*Fructans")).check()
+    page.get_by_role("checkbox", name=re.compile(r"^\s*Lactose")).check()
+    page.get_by_role("combobox", name=re.compile("^Template")).select_option("low_fodmap")
+    page.get_by_label(re.compile("^Washout, at least")).fill("2")
+    page.get_by_label(re.compile("^Sham capsules")).fill("1")
+    cam.shot("protocol-form", start="main form", end="main form")
+    page.get_by_role("button", name="Set up the protocol").click()
+    expect(page.get_by_role("heading", name="Calendar")).to_be_visible()
+    cam.shot("protocol", start="main", end="main")
+    return link
+
+
+def _patient_on_a_phone(browser: Any, url: str, cam: Camera, link: str) -> None:
+    """The patient's side, at a phone's size: the link, the diary, the tests, the check-in."""
+    import re
+
+    from playwright.sync_api import expect
+
+    from builders.practice import PASSWORD
+
+    phone = browser.new_context(base_url=url, **PHONE)
+    page = phone.new_page()
+    page.set_default_timeout(30_000)
+    desk, cam.page = cam.page, page
+    try:
+        page.goto(link)
+        page.get_by_label("Choose a password").fill(PASSWORD)
+        page.get_by_role("button", name="Save and go to my record").click()
+        expect(page.get_by_role("heading", name=re.compile("^Hello"))).to_be_visible()
+        # a meal (three actions: open the form, type, save), symptom scores, a stool entry
+        page.get_by_role("link", name="Log a meal").click()
+        page.get_by_label("What did you eat?").fill(PORTAL_MEAL)
+        cam.shot("portal-meal", start="main", end="main", height=1400)
+        page.get_by_role("button", name="Save").click()
+        expect(page.get_by_role("status")).to_have_text("Saved: meal.")
+        page.get_by_role("link", name="Symptoms").click()
+        for symptom, score in zip(PORTAL_SYMPTOMS, ("5", "3", "7"), strict=True):
+            page.get_by_role("group", name=re.compile(f"^{symptom}")).get_by_text(
+                score, exact=True).click()
+        page.get_by_role("button", name="Save").click()
+        expect(page.get_by_role("status")).to_have_text("Saved: symptoms.")
+        page.get_by_role("link", name="Stool").click()
+        page.get_by_text(re.compile(r"^Type 4:")).click()
+        page.get_by_role("button", name="Save").click()
+        expect(page.get_by_role("status")).to_have_text("Saved: stool.")
+        expect(page.locator("ul.entries li")).to_have_count(3)
+        cam.shot("portal-today", end="main")
+        page.get_by_role("link", name="Diary", exact=True).click()
+        expect(page.get_by_role("heading", name="Your diary")).to_be_visible()
+        cam.shot("portal-diary", start="main", end="main", height=1000)
+        page.goto("/portal/tests")
+        expect(page.get_by_role("heading", name="Your food tests")).to_be_visible()
+        cam.shot("portal-tests", start="main", end="main", height=1300)
+        # the gut-symptom check-in: number boxes with their range
+        page.goto("/portal/questionnaires")
+        page.get_by_role("link", name="Gut symptom check-in").click()
+        for link_id, value in CHECK_IN.items():
+            page.locator(f"#q-{link_id}").fill(value)
+        cam.shot("portal-questionnaire", start="main", end="main", height=1400)
+        page.get_by_role("button", name="Send my answers").click()
+        expect(page.get_by_role("status")).to_have_text("Thank you: your answers are saved.")
+        cam.shot("portal-questionnaire-saved", start="main", end="main figure.qscore")
+    finally:
+        cam.page = desk
+        phone.close()
+
+
+def _practitioner_reads(page: Any, cam: Camera, patient_url: str) -> None:
+    """The practitioner's side after the patient wrote: portal, shared diary, scores."""
+    from playwright.sync_api import expect
+
+    page.goto(patient_url)
+    expect(page.locator("#portal + .grid")).to_contain_text(f"signs in as {PORTAL_EMAIL}")
+    page.locator("#portal + .grid summary", has_text="Set up the diary").click()
+    cam.shot("portal-setup", start="h2#portal", until="h2#questionnaires")
+    page.get_by_role("link", name="All responses and their scores over time").click()
+    expect(page.get_by_role("heading", name=f"Questionnaires of {SHOWN}")).to_be_visible()
+    cam.shot("questionnaires-patient", start="main", end="main", height=1400)
+    page.locator("main table a[href^='/questionnaire-requests/']").first.click()
+    cam.shot("questionnaire-response", start="main", end="main", height=1200)
+
+
+def _fhir_upload(page: Any, cam: Camera) -> None:
+    """Upload HL7's example hs-CRP report to a visit of its own illustration patient."""
+    from playwright.sync_api import expect
+
+    page.goto("/patients")
+    page.get_by_label("Name", exact=True).fill(FHIR_PATIENT)
+    page.get_by_label("Conditions").fill(
+        "Illustration for the guide's FHIR upload: the hs-CRP report that the HL7 FHIR R4 "
+        "specification publishes as an example (Bundle 27, CC0) — not a study participant")
+    page.get_by_role("button", name="Create patient").click()
+    page.get_by_label("Notes").fill("Illustration visit: HL7's example lab report, as FHIR.")
+    page.get_by_role("button", name="Add visit").click()
+    page.locator("#ffile").set_input_files(str(FHIR_EXAMPLE))
+    page.get_by_role("button", name="Upload FHIR").click()
+    expect(page.locator("h2#uploads + .grid + .table-wrap tbody tr")).to_have_count(1)
+    expect(page.locator('meta[http-equiv="refresh"]')).to_have_count(0, timeout=300_000)
+    expect(page.locator("h2#uploads + .grid + .table-wrap .status-parsed")).to_have_count(1)
+    cam.shot("fhir-upload", start="h2#uploads", until="h2#profile")
+
+
 def take(out: Path, data: Path, n_boot: int) -> list[tuple[Path, int]]:
     """Start the server on ``data``, make the demo clinic, and take every screenshot."""
-    import pyotp
     from playwright.sync_api import expect, sync_playwright
 
     from builders.live_server import serving
@@ -251,14 +421,15 @@ def take(out: Path, data: Path, n_boot: int) -> list[tuple[Path, int]]:
             secret = page.locator("code.secret").first.inner_text().strip()
             cam.shot("account-second-factor", start="h2:has-text('Second factor')",
                      until="h2:has-text('Personal access tokens')")
-            page.get_by_label("Code").fill(pyotp.TOTP(secret).now())
+            used: set[str] = set()
+            page.get_by_label("Code").fill(_fresh_code(secret, used))
             page.get_by_role("button", name="Turn on").click()
             expect(page.get_by_text("On: signing in asks for the code")).to_be_visible()
             page.get_by_role("button", name="Sign out").click()
             _sign_in(page, made.email, made.password)
             expect(page.get_by_role("heading", name="Second factor")).to_be_visible()
             cam.shot("second-factor", end="main")
-            page.get_by_label("The 6-digit code").fill(pyotp.TOTP(secret).now())
+            page.get_by_label("The 6-digit code").fill(_fresh_code(secret, used))
             page.get_by_role("button", name="Continue").click()
 
             # 2. patients and search
@@ -268,7 +439,7 @@ def take(out: Path, data: Path, n_boot: int) -> list[tuple[Path, int]]:
             page.get_by_role("button", name="Search").click()
             cam.shot("patients-search", start="main h1", until="h2:has-text('New patient')")
             page.get_by_role("link", name=SHOWN).click()
-            cam.shot("patient", start="main", until="h2:has-text('New visit')")
+            cam.shot("patient", start="main", until="h2#portal")
 
             # 3. the visit: uploads and lab results
             page.locator("tbody tr a[href^='/visits/']").first.click()
@@ -319,7 +490,7 @@ def take(out: Path, data: Path, n_boot: int) -> list[tuple[Path, int]]:
 
             # 5. the timeline (two visits of two participants) and the change table
             page.goto(f"/patients/{timeline_id}")
-            cam.shot("timeline-patient", start="main", until="h2:has-text('New visit')")
+            cam.shot("timeline-patient", start="main", until="h2#portal")
             second_visit = page.locator("tbody tr a[href^='/visits/']").nth(1)
             second_visit.click()
             second_url = str(page.url).split("#")[0]
@@ -347,7 +518,7 @@ def take(out: Path, data: Path, n_boot: int) -> list[tuple[Path, int]]:
                      until="h3:has-text('The gut–immune chain')")
             page.goto(f"/patients/{timeline_id}/timeline")
             cam.shot("timeline", start="main", until="h2:has-text('Key taxa')")
-            cam.shot("timeline-taxa", start="h2:has-text('Key taxa')", height=1000)
+            cam.shot("timeline-taxa", start="h2:has-text('Key taxa')", until="h2#diary")
 
             # 7. export and erase
             page.goto("/patients")
@@ -374,16 +545,23 @@ def take(out: Path, data: Path, n_boot: int) -> list[tuple[Path, int]]:
             cam.shot("staff", start="main", end="main")
             page.goto("/references")
             cam.shot("references", start="main", end="main")
+
+            # 9-11. the portal, food challenges and questionnaires; FHIR lab results
+            page.goto(visit_url)
+            page.get_by_role("link", name=f"← {SHOWN}").click()
+            patient_url = str(page.url).split("#")[0]
+            link = _portal_and_requests(page, cam, patient_url)
+            _fhir_upload(page, cam)
+            _patient_on_a_phone(browser, url, cam, link)
+            _practitioner_reads(page, cam, patient_url)
             context.close()
 
             # on a phone
-            phone = browser.new_context(base_url=url, viewport={"width": 390, "height": 844},
-                                        device_scale_factor=2, is_mobile=True,
-                                        has_touch=True)
+            phone = browser.new_context(base_url=url, **PHONE)
             page = phone.new_page()
             cam.page = page
             _sign_in(page, made.email, made.password)
-            page.get_by_label("The 6-digit code").fill(pyotp.TOTP(secret).now())
+            page.get_by_label("The 6-digit code").fill(_fresh_code(secret, used))
             page.get_by_role("button", name="Continue").click()
             page.goto(visit_url)
             page.get_by_role("link", name=f"← {SHOWN}").click()
