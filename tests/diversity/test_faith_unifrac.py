@@ -414,3 +414,18 @@ def test_a_block_needs_samples_on_both_sides():
     for n_rows in (0, 3, 1.5, True):
         with pytest.raises(InputError, match="n_rows must be an integer from 1 to 2"):
             ph.unifrac_block(x, tree, "ABC", n_rows, weighted=False)
+
+
+@pytest.mark.parametrize("tile", [16, 7])  # whole tiles, and tiles cut at the edge
+def test_the_dense_part_tile_by_tile_equals_one_syrk(monkeypatch, tile):
+    """Large tables add the dense part by gemm tiles (OpenBLAS's threaded dsyrk crashes there)."""
+    rng = np.random.default_rng(3)
+    n, m = 90, 120
+    tree = random_tree(m, rng)
+    x = sp.csr_matrix(random_counts(n, m, rng, density=0.5))  # mostly the dense path
+    ids = [f"F{i}" for i in range(m)]
+    whole = ph.unifrac(x, tree, ids, weighted=False)
+    monkeypatch.setattr(ph, "GRAM_TILE", tile)
+    tiled = ph.unifrac(x, tree, ids, weighted=False, work_bytes=2**14)  # several batches
+    np.testing.assert_allclose(tiled, whole, rtol=0, atol=1e-13)
+    assert np.array_equal(tiled, tiled.T) and np.all(np.diag(tiled) == 0)

@@ -402,6 +402,9 @@ def _unifrac_into(out: np.ndarray, prep: _Prepared, *, weighted: bool, normalize
     acc_a = np.zeros(n, dtype=np.float64)
     acc_b = np.zeros(n, dtype=np.float64)
     br_split = np.empty(nb_cap if n_rows is not None else 0, dtype=np.int64)
+    # the unweighted dense part's product, tile by tile beyond GRAM_TILE samples
+    gram = (np.empty((GRAM_TILE, GRAM_TILE)) if not weighted and n_rows is None
+            and n > GRAM_TILE * 2 else np.empty((0, 0)))
     if weighted:
         lo, hi = _k.WEIGHTED_DENSE, 2.0
     else:
@@ -434,10 +437,7 @@ def _unifrac_into(out: np.ndarray, prep: _Prepared, *, weighted: bool, normalize
             if nnz:
                 _k._scatter_unweighted(out, nb, br_ptr, br_idx, br_len, s_ptr, s_k, s_br)
             if nd:
-                # out.T is Fortran-ordered; its lower triangle is out's upper triangle
-                res = dsyrk(1.0, dense[:nd].T, beta=1.0, c=out.T, lower=1, overwrite_c=1)
-                if not np.shares_memory(res, out):  # pragma: no cover - BLAS wrapper copied
-                    out[...] = res.T
+                _add_gram_upper(out, dense[:nd], gram)
     logger.debug("UniFrac: %d samples, %d effective branches, %d batches", n, n_eff,
                  n_batches)
     if weighted:
@@ -455,6 +455,43 @@ def _unifrac_into(out: np.ndarray, prep: _Prepared, *, weighted: bool, normalize
         _k._finish_unweighted(out, acc_a, acc_b, C)
     if n_rows is None:
         _k._mirror(out)
+
+
+#: Above ``2 × GRAM_TILE`` samples the unweighted dense part is added tile by tile
+#: (``gemm`` on ``GRAM_TILE``-sample tiles) instead of by one ``dsyrk`` on the whole matrix:
+#: the threaded ``dsyrk`` of OpenBLAS 0.3.30 (scipy's wheels) writes out of bounds on large
+#: matrices — it crashed at 20,000 samples with 200 or more columns, at 25,000 with 100.
+GRAM_TILE = 4096
+
+
+def _add_gram_upper(out: np.ndarray, columns: np.ndarray, tile: np.ndarray) -> None:
+    """Add ``columnsᵀ columns`` to the upper triangle of ``out`` (``i < j``; below may change).
+
+    Parameters
+    ----------
+    out : ndarray, (n, n)
+    columns : ndarray, (k, n)
+        The batch's dense presence columns, scaled by ``sqrt(length)``.
+    tile : ndarray, (GRAM_TILE, GRAM_TILE) or (0, 0)
+        Scratch for one tile of the product; empty: one ``dsyrk`` (small ``n``).
+    """
+    n = out.shape[0]
+    if tile.size == 0:
+        # out.T is Fortran-ordered; its lower triangle is out's upper triangle
+        res = dsyrk(1.0, columns.T, beta=1.0, c=out.T, lower=1, overwrite_c=1)
+        if not np.shares_memory(res, out):  # pragma: no cover - BLAS wrapper copied
+            out[...] = res.T
+        return
+    side = tile.shape[0]
+    for r0 in range(0, n, side):
+        r1 = min(r0 + side, n)
+        rows = columns[:, r0:r1].T
+        for c0 in range(r0, n, side):  # the tiles on and right of the diagonal
+            c1 = min(c0 + side, n)
+            part = tile[:r1 - r0, :c1 - c0] if (r1 - r0, c1 - c0) == tile.shape \
+                else np.empty((r1 - r0, c1 - c0))
+            np.matmul(rows, columns[:, c0:c1], out=part)
+            out[r0:r1, c0:c1] += part
 
 
 def _block_batch(out: np.ndarray, n_rows: int, weighted: bool, nb: int, nnz: int, nd: int,
