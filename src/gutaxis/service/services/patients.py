@@ -7,7 +7,7 @@ import unicodedata
 from typing import Any, Literal, overload
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from gutaxis.service import audit
 from gutaxis.service.access import Principal
@@ -288,7 +288,9 @@ def search_patients(db: Session, who: Principal, query: str = "", *, limit: int 
         escaped = word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         conditions.append(Patient.name_key.like(f"%{escaped}%", escape="\\"))
     total = db.scalar(select(func.count()).select_from(Patient).where(*conditions)) or 0
+    # their identifiers in one more query, not one per patient (the API lists them)
     rows = list(db.scalars(select(Patient).where(*conditions)
+                           .options(selectinload(Patient.identifiers))
                            .order_by(Patient.name_key, Patient.id)
                            .limit(limit).offset(max(0, int(offset)))))
     audit.record(db, who.actor, "patient.search", "patient", "",
