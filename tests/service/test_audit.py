@@ -184,3 +184,22 @@ def test_an_inserted_row_is_detected(ctx: AppContext) -> None:
     assert _problems(ctx, A) == [
         "row 4: it does not follow row 3 (prev_hash differs)",
         "row 4: its content does not match its hash (changed after writing)"]
+
+
+def test_rows_of_one_transaction_follow_each_other_and_a_new_one_reads_the_log(
+        ctx: AppContext) -> None:
+    """A transaction remembers the last row it wrote per clinic, and only for itself."""
+    _write(ctx, ALICE, 1)
+    with ctx.transaction() as db:  # two clinics, interleaved, in one transaction
+        for i in range(2, 5):
+            audit.record(db, ALICE, "patient.read", "patient", i)
+            audit.record(db, BOB, "patient.read", "patient", i)
+    with ctx.sessions() as db:  # one session, two transactions, another writer in between
+        with db.begin():
+            audit.record(db, ALICE, "patient.read", "patient", 5)
+        _write(ctx, ALICE, 1, start=6)
+        with db.begin():
+            audit.record(db, ALICE, "patient.read", "patient", 7)
+    assert [(r.seq, r.object_id) for r in _rows(ctx, A)] == [(i, str(i)) for i in range(1, 8)]
+    assert [r.seq for r in _rows(ctx, B)] == [1, 2, 3]
+    assert _problems(ctx, A) == [] and _problems(ctx, B) == []

@@ -86,11 +86,20 @@ def record(session: Session, actor: Actor, action: str, object_type: str = "",
     -------
     AuditEvent
     """
-    _lock_clinic_chain(session, actor.clinic_id)
-    last = session.execute(
-        select(AuditEvent.seq, AuditEvent.hash).where(AuditEvent.clinic_id == actor.clinic_id)
-        .order_by(AuditEvent.seq.desc()).limit(1)).first()
-    seq, prev = (last[0] + 1, last[1]) if last else (1, GENESIS)
+    # the transaction holds the chain (the advisory lock, or SQLite's write lock) from its
+    # first row on, so its later rows follow the last one it wrote without asking again
+    transaction = session.get_transaction()
+    key = ("gutaxis.audit.last", actor.clinic_id)
+    held = session.info.get(key)
+    if held is not None and held[0] is transaction:
+        seq, prev = held[1] + 1, held[2]
+    else:
+        _lock_clinic_chain(session, actor.clinic_id)
+        last = session.execute(
+            select(AuditEvent.seq, AuditEvent.hash).where(
+                AuditEvent.clinic_id == actor.clinic_id)
+            .order_by(AuditEvent.seq.desc()).limit(1)).first()
+        seq, prev = (last[0] + 1, last[1]) if last else (1, GENESIS)
     at = utcnow()
     oid = str(object_id)
     event = AuditEvent(clinic_id=actor.clinic_id, seq=seq, at=at, user_id=actor.user_id,
@@ -101,6 +110,7 @@ def record(session: Session, actor: Actor, action: str, object_type: str = "",
                                      detail))
     session.add(event)
     session.flush()
+    session.info[key] = (transaction, seq, event.hash)
     return event
 
 
