@@ -580,6 +580,34 @@ def _mirror(out):
                     out[i, j] = out[j, i]
 
 
+@njit(cache=True, inline="always")
+def _unweighted_distance(s, u_i, u_j, p_i, p_j, C):
+    """One pair's unweighted UniFrac from its shared length ``s`` and the per-sample sums."""
+    unique = u_i + u_j - 2.0 * s
+    union = p_i + p_j + C - s
+    if not union > 0.0:  # as before: an empty union is distance 0
+        return 0.0
+    v = unique / union
+    if v < 0.0:
+        return 0.0
+    return 1.0 if v > 1.0 else v
+
+
+@njit(cache=True, inline="always")
+def _weighted_distance(shared, r_i, r_j, norm_i, norm_j, normalized):
+    """One pair's weighted UniFrac from its shared sum and the per-sample sums."""
+    w = r_i + r_j - 2.0 * shared
+    if w < 0.0:
+        w = 0.0
+    if not normalized:
+        return w
+    den = norm_i + norm_j
+    if not den > 0.0:
+        return 0.0
+    w = w / den
+    return 1.0 if w > 1.0 else w
+
+
 @njit(parallel=True, cache=True)
 def _finish_unweighted(out, U, P, C):
     n = out.shape[0]
@@ -592,18 +620,7 @@ def _finish_unweighted(out, U, P, C):
                 break
             out[i, i] = 0.0
             for j in range(i + 1, n):
-                s = out[i, j]
-                unique = U[i] + U[j] - 2.0 * s
-                union = P[i] + P[j] + C - s
-                if union > 0.0:
-                    v = unique / union
-                    if v < 0.0:
-                        v = 0.0
-                    elif v > 1.0:
-                        v = 1.0
-                else:
-                    v = 0.0
-                out[i, j] = v
+                out[i, j] = _unweighted_distance(out[i, j], U[i], U[j], P[i], P[j], C)
 
 
 @njit(parallel=True, cache=True)
@@ -618,18 +635,8 @@ def _finish_weighted(out, R, norm, normalized):
                 break
             out[i, i] = 0.0
             for j in range(i + 1, n):
-                w = R[i] + R[j] - 2.0 * out[i, j]
-                if w < 0.0:
-                    w = 0.0
-                if normalized:
-                    den = norm[i] + norm[j]
-                    if den > 0.0:
-                        w = w / den
-                        if w > 1.0:
-                            w = 1.0
-                    else:
-                        w = 0.0
-                out[i, j] = w
+                out[i, j] = _weighted_distance(out[i, j], R[i], R[j], norm[i], norm[j],
+                                               normalized)
 
 
 @njit(parallel=True, cache=True)
@@ -757,19 +764,8 @@ def _finish_unweighted_block(out, U, P, C):
     for ii in prange(n_rows):
         i = np.int64(ii)
         for j in range(n_cols):
-            s = out[i, j]
             jj = n_rows + j
-            unique = U[i] + U[jj] - 2.0 * s
-            union = P[i] + P[jj] + C - s
-            if union > 0.0:
-                v = unique / union
-                if v < 0.0:
-                    v = 0.0
-                elif v > 1.0:
-                    v = 1.0
-            else:
-                v = 0.0
-            out[i, j] = v
+            out[i, j] = _unweighted_distance(out[i, j], U[i], U[jj], P[i], P[jj], C)
 
 
 @njit(parallel=True, cache=True)
@@ -779,15 +775,5 @@ def _finish_weighted_block(out, R, norm, normalized):
         i = np.int64(ii)
         for j in range(n_cols):
             jj = n_rows + j
-            w = R[i] + R[jj] - 2.0 * out[i, j]
-            if w < 0.0:
-                w = 0.0
-            if normalized:
-                den = norm[i] + norm[jj]
-                if den > 0.0:
-                    w = w / den
-                    if w > 1.0:
-                        w = 1.0
-                else:
-                    w = 0.0
-            out[i, j] = w
+            out[i, j] = _weighted_distance(out[i, j], R[i], R[jj], norm[i], norm[jj],
+                                           normalized)
