@@ -375,6 +375,10 @@ def run_diversity(options: DiversityOptions, *, command: Sequence[str] | None = 
     check_type(options, DiversityOptions, "options", hint="make one with "
                "DiversityOptions(table=...)")
     alpha_names, beta_names, defaults = _metrics(options)
+    if options.cluster is not None and store_dir is None:  # before reading anything
+        raise InputError("with a cluster the matrices are written tile by tile into zarr "
+                         "stores: give run_diversity a store_dir (the command line uses "
+                         "OUT/beta)")
     asked = () if defaults else options.metrics or ()
     study, inputs = load_study(options, sequences=options.sequences)
     registry = {**alpha_metrics(), **beta_metrics()}
@@ -429,10 +433,7 @@ def run_diversity(options: DiversityOptions, *, command: Sequence[str] | None = 
     stores: dict[str, Path] = {}
     blockwise: dict[str, dict[str, Any]] = {}
     if options.cluster is not None and beta_names:
-        if store_dir is None:
-            raise InputError("with a cluster the matrices are written tile by tile into zarr "
-                             "stores: give run_diversity a store_dir (the command line uses "
-                             "OUT/beta)")
+        assert store_dir is not None  # checked above
         stores, blockwise = _blockwise(study, beta_names, options, Path(store_dir),
                                        lambda label: on_step(label, done, total)
                                        if on_step is not None else None)
