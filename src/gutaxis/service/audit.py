@@ -15,7 +15,7 @@ import hashlib
 import json
 from collections.abc import Iterable, Iterator
 
-from sqlalchemy import func, select, text
+from sqlalchemy import event, func, select, text
 from sqlalchemy.orm import Session
 
 from gutaxis.service.db import utcnow
@@ -25,6 +25,9 @@ __all__ = ["Actor", "record", "verify_chain", "row_hash", "GENESIS", "audit_rows
 
 #: The ``prev_hash`` of a clinic's first row.
 GENESIS = "0" * 64
+
+_PENDING = "gutaxis.audit.pending"
+_LAST = "gutaxis.audit.last"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -68,9 +71,12 @@ def _lock_clinic_chain(session: Session, clinic_id: int) -> None:
 
 def record(session: Session, actor: Actor, action: str, object_type: str = "",
            object_id: object = "", detail: str = "") -> AuditEvent:
-    """Append one row to ``actor``'s clinic's log, in the caller's transaction.
+    """Add one row to ``actor``'s clinic's log, written when the caller's transaction commits.
 
-    The row commits or rolls back with the change it tells of.
+    The row commits or rolls back with the change it tells of.  It takes its
+    place in the chain (``seq``, ``at``, ``prev_hash``, ``hash``) just before
+    the commit, so the clinic's chain is held for the commit only, not for the
+    rest of the request (rendering a page, say).
 
     Parameters
     ----------
@@ -85,33 +91,48 @@ def record(session: Session, actor: Actor, action: str, object_type: str = "",
     Returns
     -------
     AuditEvent
+        Its chain fields are filled in when the transaction commits.
     """
-    # the transaction holds the chain (the advisory lock, or SQLite's write lock) from its
-    # first row on, so its later rows follow the last one it wrote without asking again
+    transaction = session.get_transaction() or session.begin()
+    pending: tuple[object, list[AuditEvent]] | None = session.info.get(_PENDING)
+    if pending is None or pending[0] is not transaction:
+        pending = (transaction, [])
+        session.info[_PENDING] = pending
+        if not event.contains(session, "before_commit", _write_pending):
+            event.listen(session, "before_commit", _write_pending)
+    row = AuditEvent(clinic_id=actor.clinic_id, user_id=actor.user_id, user_email=actor.email,
+                     action=action, object_type=object_type, object_id=str(object_id),
+                     address=actor.address, detail=detail)
+    pending[1].append(row)
+    return row
+
+
+def _write_pending(session: Session) -> None:
+    """Chain and add the transaction's pending rows (``before_commit``: they flush with it)."""
     transaction = session.get_transaction()
-    key = ("gutaxis.audit.last", actor.clinic_id)
-    held = session.info.get(key)
-    if held is not None and held[0] is transaction:
-        seq, prev = held[1] + 1, held[2]
-    else:
-        _lock_clinic_chain(session, actor.clinic_id)
-        last = session.execute(
-            select(AuditEvent.seq, AuditEvent.hash).where(
-                AuditEvent.clinic_id == actor.clinic_id)
-            .order_by(AuditEvent.seq.desc()).limit(1)).first()
-        seq, prev = (last[0] + 1, last[1]) if last else (1, GENESIS)
-    at = utcnow()
-    oid = str(object_id)
-    event = AuditEvent(clinic_id=actor.clinic_id, seq=seq, at=at, user_id=actor.user_id,
-                       user_email=actor.email, action=action, object_type=object_type,
-                       object_id=oid, address=actor.address, detail=detail, prev_hash=prev,
-                       hash=row_hash(prev, actor.clinic_id, seq, at, actor.user_id,
-                                     actor.email, action, object_type, oid, actor.address,
-                                     detail))
-    session.add(event)
-    session.flush()
-    session.info[key] = (transaction, seq, event.hash)
-    return event
+    pending = session.info.pop(_PENDING, None)
+    if pending is None or pending[0] is not transaction:
+        return
+    for row in pending[1]:
+        # the transaction holds the chain (the advisory lock, or SQLite's write lock) from
+        # its first row on, so its later rows follow the last one without asking again
+        key = (_LAST, row.clinic_id)
+        held = session.info.get(key)
+        if held is not None and held[0] is transaction:
+            seq, prev = held[1] + 1, held[2]
+        else:
+            _lock_clinic_chain(session, row.clinic_id)
+            last = session.execute(
+                select(AuditEvent.seq, AuditEvent.hash).where(
+                    AuditEvent.clinic_id == row.clinic_id)
+                .order_by(AuditEvent.seq.desc()).limit(1)).first()
+            seq, prev = (last[0] + 1, last[1]) if last else (1, GENESIS)
+        row.seq, row.at, row.prev_hash = seq, utcnow(), prev
+        row.hash = row_hash(prev, row.clinic_id, seq, row.at, row.user_id, row.user_email,
+                            row.action, row.object_type, row.object_id, row.address,
+                            row.detail)
+        session.info[key] = (transaction, seq, row.hash)
+    session.add_all(pending[1])
 
 
 def audit_rows(session: Session, clinic_id: int, *, limit: int | None = None,
