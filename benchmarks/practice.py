@@ -215,11 +215,12 @@ def free_port() -> int:
 
 @contextlib.contextmanager
 def server(data: Path, url: str | None, port: int, trace: Path | None = None,
-           cprofile: bool = False) -> Iterator[subprocess.Popen[bytes]]:
+           cprofile: bool = False, workers: int = 1) -> Iterator[subprocess.Popen[bytes]]:
     """``gutaxis serve`` in a subprocess (its log in ``<data>/server.log``), stopped after.
 
     With ``trace``, :mod:`benchmarks.practice_trace` serves instead (the same
-    app with timing logs, written to ``trace``).
+    app with timing logs, written to ``trace``).  ``workers`` > 1 is
+    ``gutaxis serve --workers N`` (PostgreSQL).
     """
     env = dict(os.environ)
     env.pop("GUTAXIS_DATABASE_URL", None)
@@ -227,7 +228,8 @@ def server(data: Path, url: str | None, port: int, trace: Path | None = None,
         env["GUTAXIS_DATABASE_URL"] = url
     exe = Path(sys.executable).parent / "gutaxis"
     log = open(data / "server.log", "wb")  # noqa: SIM115 - closed below
-    command = [str(exe), "serve", "--data", str(data), "--port", str(port)]
+    command = [str(exe), "serve", "--data", str(data), "--port", str(port),
+               "--workers", str(workers)]
     if trace is not None:
         command = [sys.executable, "-m", TRACE_MODULE, "--data", str(data),
                    "--port", str(port), "--out", str(trace)] + (["--cprofile"] if cprofile
@@ -552,7 +554,8 @@ def run_backend(backend: str, args: argparse.Namespace, reference: Path,
             port = free_port()
             base = f"http://127.0.0.1:{port}"
             trace = data / "trace.json" if args.trace or args.cprofile else None
-            with server(data, url, port, trace, args.cprofile) as process:
+            workers = args.server_workers if backend == "postgresql" else 1
+            with server(data, url, port, trace, args.cprofile, workers) as process:
                 bearer, cookie = sign_in(base)
                 urls = scenario_urls(seeded.patient_ids.start, len(seeded.patient_ids))
                 for name in args.scenarios:
@@ -639,6 +642,9 @@ def main(argv: list[str] | None = None) -> None:
                                                              DEFAULT_POSTGRES))
     parser.add_argument("--quick", action="store_true",
                         help="1,000 patients, 5 s per scenario, 2 upload rounds")
+    parser.add_argument("--server-workers", type=int, default=1,
+                        help="server processes on PostgreSQL (gutaxis serve --workers; "
+                             "SQLite always has one)")
     parser.add_argument("--keep", action="store_true", help="keep the data folder")
     parser.add_argument("--trace", action="store_true",
                         help="serve with timing logs (benchmarks.practice_trace)")

@@ -48,12 +48,28 @@ def percentiles(values: list[float]) -> dict[str, float]:
 
 
 def process_cpu_seconds(pid: int) -> float:
-    """User + system CPU seconds a process has used (``/proc/<pid>/stat``)."""
+    """User + system CPU seconds a process and its live descendants have used (``/proc``).
+
+    The descendants are uvicorn's worker processes under ``serve --workers``
+    (and any job sandbox running at that moment).
+    """
     import os
 
-    with open(f"/proc/{pid}/stat") as handle:
-        fields = handle.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    pending = [pid]
+    while pending:
+        current = pending.pop()
+        try:
+            with open(f"/proc/{current}/stat") as handle:
+                fields = handle.read().rsplit(")", 1)[1].split()
+            with open(f"/proc/{current}/task/{current}/children") as handle:
+                pending.extend(int(child) for child in handle.read().split())
+        except FileNotFoundError:
+            continue
+        # utime, stime, and those of its children already waited for (so that a worker or a
+        # job's sandbox that ends between two readings does not take its seconds with it)
+        total += sum(int(f) for f in fields[11:15]) / os.sysconf("SC_CLK_TCK")
+    return total
 
 
 def loadavg() -> tuple[float, float, float]:

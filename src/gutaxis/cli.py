@@ -9,6 +9,7 @@ their paths.  Errors of gutaxis become one line and exit code 2 (:func:`main`).
 from __future__ import annotations
 
 import logging
+import os
 import sys
 import warnings
 from collections.abc import Callable, Iterator
@@ -919,6 +920,9 @@ def serve(
                               "its practitioner's password the first time.")] = False,
     secure_cookies: Annotated[bool, typer.Option(
         "--secure-cookies", help="Mark cookies Secure (when served over HTTPS).")] = False,
+    workers: Annotated[int, typer.Option(
+        min=1, help="Server processes. More than one needs PostgreSQL "
+                    "(GUTAXIS_DATABASE_URL): one process owns a SQLite database.")] = 1,
 ) -> None:
     """Start the practice application (web pages and the API under /api/v1).
 
@@ -932,6 +936,10 @@ def serve(
     from gutaxis.service.context import AppContext
 
     settings = _service_settings(data, secure_cookies=secure_cookies)
+    if workers > 1 and settings.database_url is None:
+        _service_error(ValueError(
+            f"--workers {workers} needs PostgreSQL (set GUTAXIS_DATABASE_URL): the SQLite "
+            f"database in {settings.data_dir} is kept by one server process"))
     if demo_clinic:
         from gutaxis.service.demo import create_demo_clinic
 
@@ -954,8 +962,21 @@ def serve(
     # behind a reverse proxy on this computer, X-Forwarded-Proto/-For give the scheme (the
     # CSRF origin check compares it) and the client's address (audit log, throttling);
     # uvicorn trusts them only from FORWARDED_ALLOW_IPS (default 127.0.0.1 and ::1)
-    uvicorn.run(create_app(settings), host=host, port=port,
-                log_level="warning", proxy_headers=True)
+    if workers == 1:
+        uvicorn.run(create_app(settings), host=host, port=port,
+                    log_level="warning", proxy_headers=True)
+        return
+    # each worker process builds its own app from the settings in the environment; the
+    # database is migrated and the bundled reference set up once, here, before they start
+    from gutaxis.service.app import SETTINGS_ENV
+
+    ctx = AppContext(settings)
+    prepare(ctx)
+    ctx.close()
+    os.environ[SETTINGS_ENV] = settings.to_json()
+    uvicorn.run("gutaxis.service.app:create_app_from_environment", factory=True,
+                workers=workers, host=host, port=port, log_level="warning",
+                proxy_headers=True)
 
 
 users_app = typer.Typer(help="Accounts of the practice application.", no_args_is_help=True)

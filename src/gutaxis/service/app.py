@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import shutil
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -33,9 +34,12 @@ from gutaxis.service.errors import Invalid, ServiceError, as_service_error, erro
 from gutaxis.service.models import Job, Reference
 from gutaxis.service.settings import Settings
 
-__all__ = ["create_app", "prepare", "ensure_bundled_reference"]
+__all__ = ["create_app", "create_app_from_environment", "prepare", "ensure_bundled_reference",
+           "SETTINGS_ENV"]
 
 logger = logging.getLogger(__name__)
+#: Where ``gutaxis serve --workers N`` leaves its settings for the worker processes.
+SETTINGS_ENV = "GUTAXIS_SERVE_SETTINGS"
 STATIC = Path(__file__).parent / "static"
 _SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
@@ -89,6 +93,20 @@ def prepare(ctx: AppContext) -> None:
                 job.status, job.lease_until = "pending", None
         ctx.store.clear_scratch()
     ensure_bundled_reference(ctx)
+
+
+def create_app_from_environment() -> FastAPI:
+    """Build the application from the settings in ``GUTAXIS_SERVE_SETTINGS``.
+
+    uvicorn calls it in each worker process that ``gutaxis serve --workers N``
+    starts (an application factory); the command prepares the database once,
+    before the workers start.
+    """
+    text = os.environ.get(SETTINGS_ENV)
+    if not text:
+        raise RuntimeError(f"{SETTINGS_ENV} is not set: start the workers with "
+                           "`gutaxis serve --workers N`")
+    return create_app(Settings.from_json(text))
 
 
 def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:

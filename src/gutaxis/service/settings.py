@@ -8,6 +8,7 @@ behind its back except :meth:`Settings.from_env`, which the CLI calls.
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 from pathlib import Path
 from typing import Any
@@ -131,6 +132,24 @@ class Settings:
         if data_dir is not None:
             fields["data_dir"] = Path(data_dir)
         return cls(**fields)
+
+    def to_json(self) -> str:
+        """Write the settings as JSON (how ``gutaxis serve --workers`` hands them on).
+
+        Examples
+        --------
+        >>> s = Settings(data_dir="/tmp/clinic", n_boot=500)
+        >>> Settings.from_json(s.to_json()) == s
+        True
+        """
+        fields = dataclasses.asdict(self)
+        fields["data_dir"] = str(self.data_dir)
+        return json.dumps(fields)
+
+    @classmethod
+    def from_json(cls, text: str) -> Settings:
+        """Read settings that :meth:`to_json` wrote."""
+        return cls(**json.loads(text))
 
     @property
     def url(self) -> str:
