@@ -54,7 +54,6 @@ import json
 import os
 import random
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -70,6 +69,7 @@ import sqlalchemy as sa
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
+from builders.live_server import free_port
 from builders.practice import PASSWORD, bearer, make_user, run_jobs, sign_in
 from gutaxis import io as gio
 from gutaxis.service import Settings
@@ -133,13 +133,6 @@ for line in sys.stdin:
 """
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
 def _session_members(sid: int) -> list[int]:
     """The live processes of session ``sid`` (zombies left out)."""
     members = []
@@ -194,7 +187,7 @@ class Server:
         self.kills = 0
 
     def start(self) -> None:
-        port = _free_port()
+        port = free_port()
         s = self.settings
         self.pid = self.zygote.fork({
             "log": str(self.log), "port": port, "data_dir": str(s.data_dir),

@@ -30,7 +30,6 @@ import json
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -45,6 +44,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
 from builders.hostile import CASES, SECRET, large_table, modest_zip_bomb
+from builders.live_server import free_port, server_process
 from builders.practice import bearer, make_user, run_jobs, sign_in
 from gutaxis.service import Settings, create_app
 from gutaxis.service.context import AppContext
@@ -217,41 +217,14 @@ uvicorn.run(create_app(settings), host="127.0.0.1", port=int(sys.argv[2]), log_l
 """
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 @contextlib.contextmanager
 def running_server(fields: dict[str, Any], log: Path
                    ) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
     """``gutaxis`` under uvicorn in a subprocess on a free loopback port: its URL and process."""
-    port = _free_port()
-    with open(log, "wb") as out:
-        process = subprocess.Popen([sys.executable, "-c", LAUNCHER, json.dumps(fields),
-                                    str(port)], stdout=out, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            assert process.poll() is None, f"the server exited: {log.read_text()}"
-            try:
-                httpx.get(f"{url}/api/v1/openapi.json", timeout=5)
-                break
-            except httpx.TransportError:
-                assert time.monotonic() < deadline, f"the server did not start: {log.read_text()}"
-                time.sleep(0.1)
-        yield url, process
-    finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+    port = free_port()
+    with server_process([sys.executable, "-c", LAUNCHER, json.dumps(fields), str(port)],
+                        port, log) as running:
+        yield running
 
 
 class Prober:

@@ -10,10 +10,8 @@ from __future__ import annotations
 import concurrent.futures
 import os
 import signal
-import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
@@ -21,6 +19,7 @@ import pytest
 from sqlalchemy import func, select
 from typer.testing import CliRunner
 
+from builders.live_server import free_port, server_process
 from gutaxis.cli import app
 from gutaxis.service.app import SETTINGS_ENV, create_app_from_environment
 from gutaxis.service.audit import verify_chain
@@ -30,13 +29,6 @@ from gutaxis.service.models import AuditEvent, Clinic, Patient
 runner = CliRunner()
 PASSWORD = "a long enough password"
 GUTAXIS = str(Path(sys.executable).parent / "gutaxis")  # the console script
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def _children(pid: int) -> list[int]:
@@ -68,24 +60,10 @@ def test_several_workers_share_one_audit_chain_on_postgresql(make_settings, data
                            "--data", str(settings.data_dir)], input=PASSWORD + "\n",
                           env=env, capture_output=True, text=True, timeout=120)
     assert made.returncode == 0, made.stderr
-    port = _free_port()
-    log = tmp_path / "server.log"
-    with open(log, "wb") as out:
-        server = subprocess.Popen([GUTAXIS, "serve", "--data",
-                                   str(settings.data_dir), "--port", str(port), "--workers",
-                                   "2"], env=env, stdout=out, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            assert server.poll() is None, f"the server exited: {log.read_text()}"
-            try:
-                if httpx.get(f"{url}/api/v1/me", timeout=5).status_code == 401:
-                    break
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline, f"the server did not start: {log.read_text()}"
-            time.sleep(0.2)
+    port = free_port()
+    with server_process([GUTAXIS, "serve", "--data", str(settings.data_dir), "--port",
+                         str(port), "--workers", "2"], port, tmp_path / "server.log",
+                        env=env, stop=signal.SIGINT) as (url, server):
         assert len(_children(server.pid)) >= 2  # uvicorn's two worker processes
 
         with httpx.Client(base_url=url, timeout=30) as client:
@@ -106,13 +84,6 @@ def test_several_workers_share_one_audit_chain_on_postgresql(make_settings, data
         with concurrent.futures.ThreadPoolExecutor(16) as pool:
             answers = list(pool.map(create_and_read, range(60)))
         assert answers == [(201, 200)] * 60
-    finally:
-        server.send_signal(signal.SIGINT)
-        try:
-            server.wait(30)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
 
     ctx = AppContext(settings)
     try:
