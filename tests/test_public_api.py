@@ -276,6 +276,10 @@ CASES: list[Case] = [
     (gio.read_distance_zarr, (FOLDER,), {}, FormatError, r"folder: not a gutaxis distance store"),
     (gio.write_distance_zarr, ("braycurtis", Make(lambda e: e.folder / "dm.zarr")), {},
      InputError, r"dm must be a DistanceMatrix; got str 'braycurtis'"),
+    (gio.write_distance, (DM, FOLDER, "braycurtis", "xlsx"), {}, ValidationError,
+     r"--format must be one of tsv, hdf5, qza, zarr; got 'xlsx'"),
+    (gio.write_distance, (DM, FOLDER, "braycurtis", "tsv"), {"precision": "float32"},
+     ValidationError, r"--precision float32 applies to --format hdf5 or zarr"),
     (gio.write_distance_matrix_qza, ("braycurtis", Make(lambda e: e.folder / "dm.qza")), {},
      InputError, r"dm must be a DistanceMatrix; got str 'braycurtis'"),
     (gio.write_alpha_qza, ("shannon", Make(lambda e: e.folder / "a.qza")), {}, InputError,
@@ -943,6 +947,10 @@ CASES: list[Case] = [
 
     # --- gutaxis.outputs
     (goutputs.write_text, (FOLDER, "text"), {}, OutputError, r"folder: cannot be written"),
+    (goutputs.check_distance_format, ("csv",), {}, ValidationError,
+     r"--format must be one of tsv, hdf5, qza, zarr; got 'csv'"),
+    (goutputs.check_distance_format, ("hdf5", "float16"), {}, ValidationError,
+     r"--precision must be float64 or float32; got 'float16'"),
     (goutputs.write_text, (Make(lambda e: e.full / "t.txt"), None), {}, InputError,
      r"text must be a str.*got None"),
     (goutputs.write_text, (None, "text"), {}, InputError,

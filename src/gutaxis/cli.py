@@ -416,6 +416,15 @@ def analyze(
         "--save-model", help="Fit each classifier on all samples and save it under "
                              "OUT/model/ (joblib + JSON feature list), for `gutaxis reference "
                              "build --classifier`. Example: --save-model")] = False,
+    output_format: Annotated[str, typer.Option(
+        "--format", help="How the distance matrices OUT/beta/<metric> are written: tsv (lsmat), "
+                         "hdf5 (Striped UniFrac's layout, with the PCoA in the file), qza (QIIME "
+                         "2 DistanceMatrix, and PCoAResults as <metric>_pcoa.qza) or zarr. "
+                         "Example: --format qza")]
+    = default(AnalysisOptions, "output_format"),
+    precision: Annotated[str, typer.Option(
+        help="Number type of hdf5 and zarr matrices: float64 or float32. "
+             "Example: --precision float32")] = default(AnalysisOptions, "precision"),
     transpose: Transpose = None,
     threads: Threads = None,
     overwrite: Overwrite = False,
@@ -426,7 +435,8 @@ def analyze(
     Diversity (group tests, PCoA, PERMANOVA, PERMDISP), composition and
     compositional differential abundance, markers (group tests, correlations,
     marker–taxon links), random-forest classifiers with repeated cross-validation.
-    Writes OUT/report.html, OUT/results.json and TSV tables.
+    Writes OUT/report.html, OUT/results.json, TSV tables and the distance matrices
+    OUT/beta/<metric>.tsv (lsmat; .h5, .qza or .zarr with --format).
 
     For example:
 
@@ -448,7 +458,8 @@ def analyze(
     options = AnalysisOptions(
         table=table, metadata=metadata, taxonomy=taxonomy, tree=tree, sequences=sequences,
         markers=_split(markers), markers_file=markers_file, parameters=parameters,
-        save_model=save_model, transpose=transpose)
+        save_model=save_model, transpose=transpose, output_format=output_format,
+        precision=precision)
     options.check_output(out, overwrite=overwrite)
     _analyze(options, out, overwrite)
 

@@ -35,19 +35,60 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 from gutaxis.checks import check_path, check_type
-from gutaxis.exceptions import InputError, OutputError
+from gutaxis.exceptions import InputError, OutputError, ValidationError
 
 if TYPE_CHECKING:
     import pandas as pd
 
 __all__ = ["to_json", "from_json_number", "json_text", "write_json", "write_text", "write_tsv",
            "write_bytes", "open_atomic", "check_output_folder", "prepare_output_folder",
-           "POSITIVE_INFINITY", "NEGATIVE_INFINITY"]
+           "POSITIVE_INFINITY", "NEGATIVE_INFINITY", "DISTANCE_FORMATS",
+           "check_distance_format"]
 
 #: How +∞ is written in JSON and TSV.
 POSITIVE_INFINITY = "inf"
 #: How −∞ is written in JSON and TSV.
 NEGATIVE_INFINITY = "-inf"
+#: The formats of a distance matrix (``--format`` of ``diversity`` and ``analyze``)
+#: and the file name ending of each: lsmat text (as QIIME 2 exports it),
+#: Striped UniFrac's HDF5 layout, a QIIME 2 artifact, a chunked zarr store.
+DISTANCE_FORMATS = {"tsv": ".tsv", "hdf5": ".h5", "qza": ".qza", "zarr": ".zarr"}
+
+
+def check_distance_format(output_format: object, precision: object = "float64") -> None:
+    """Refuse a matrix format or precision gutaxis cannot write (``--format``, ``--precision``).
+
+    Parameters
+    ----------
+    output_format : str
+        One of :data:`DISTANCE_FORMATS`.
+    precision : {"float64", "float32"}
+        float32 only with ``hdf5`` and ``zarr``: the text formats write every
+        digit of float64.
+
+    Raises
+    ------
+    ValidationError
+        Naming the option, what it may be and what was given.
+
+    Examples
+    --------
+    >>> check_distance_format("hdf5", "float32")
+    >>> check_distance_format("tsv", "float32")
+    Traceback (most recent call last):
+    ...
+    gutaxis.exceptions.ValidationError: --precision float32 applies to --format hdf5 or zarr; \
+--format tsv writes text with every digit of float64
+    """
+    if output_format not in DISTANCE_FORMATS:
+        raise ValidationError(f"--format must be one of {', '.join(DISTANCE_FORMATS)}; got "
+                              f"{output_format!r}")
+    if precision not in ("float64", "float32"):
+        raise ValidationError(f"--precision must be float64 or float32; got {precision!r}")
+    if precision != "float64" and output_format not in ("hdf5", "zarr"):
+        raise ValidationError(f"--precision {precision} applies to --format hdf5 or zarr; "
+                              f"--format {output_format} writes text with every digit of "
+                              "float64")
 
 
 def to_json(value: Any) -> Any:

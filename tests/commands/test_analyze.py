@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import subprocess
+import sys
+import zipfile
 
+import h5py
+import numpy as np
 import pytest
+import yaml
 
 from builders.cohort import cohort_files
+from gutaxis import io as gio
 from gutaxis.cohort import CohortParameters
-from gutaxis.commands import AnalysisOptions, default, run_analysis
-from gutaxis.exceptions import InputError, OutputError, SampleMismatchError
+from gutaxis.commands import AnalysisOptions, AnalysisResult, default, run_analysis
+from gutaxis.exceptions import InputError, OutputError, SampleMismatchError, ValidationError
 
 FAST = {"permutations": 19, "cv_folds": 3, "cv_repeats": 1, "n_estimators": 10,
         "mc_samples": 8}
@@ -41,6 +49,58 @@ def test_run_computes_and_write_writes(tmp_path, files, monkeypatch):
     prov = json.loads(written["provenance"].read_text())
     assert [r["role"] for r in prov["inputs"]] == ["table", "metadata"]
     assert all(len(r["sha256"]) == 64 and r["bytes"] > 0 for r in prov["inputs"])
+
+
+def test_the_matrices_in_the_formats_big_studies_use(tmp_path, files):
+    result = run_analysis(_options(files, output_format="qza"))
+    analysis = result.analysis
+    written = result.write(tmp_path / "qza")
+    names = sorted(analysis.beta)
+    assert names and all(f"pcoa/{name}" in written for name in names)
+    for name in names:
+        dm = analysis.beta[name]
+        with zipfile.ZipFile(written[f"beta/{name}"]) as zf:  # as QIIME 2 opens it
+            meta = next(n for n in zf.namelist() if n.endswith("/metadata.yaml")
+                        and n.count("/") == 1)
+            assert yaml.safe_load(zf.read(meta))["type"] == "DistanceMatrix"
+        assert np.array_equal(gio.read_lsmat(written[f"beta/{name}"]).data, dm.data)
+        with zipfile.ZipFile(written[f"pcoa/{name}"]) as zf:
+            meta = next(n for n in zf.namelist() if n.endswith("/metadata.yaml")
+                        and n.count("/") == 1)
+            assert yaml.safe_load(zf.read(meta))["type"] == "PCoAResults"
+    # hdf5, float32: Striped UniFrac's layout, with the analysis's PCoA in the file
+    options = dataclasses.replace(result.options, output_format="hdf5", precision="float32")
+    written = AnalysisResult(options, analysis).write(tmp_path / "h5")
+    for name in names:
+        dm, ordination = analysis.beta[name], analysis.ordinations[name]
+        assert written[f"beta/{name}"] == tmp_path / "h5" / "beta" / f"{name}.h5"
+        with h5py.File(written[f"beta/{name}"], "r") as f_u:
+            assert [c.decode("ascii") for c in f_u["order"][:]] == [str(i) for i in dm.ids]
+            assert np.array_equal(f_u["matrix"][:, :], dm.data.astype(np.float32))
+            assert np.allclose(f_u["pcoa_samples"][:, :], ordination.coordinates, atol=1e-12)
+    assert (tmp_path / "h5" / "report.html").is_file()
+    assert not list((tmp_path / "h5" / "beta").glob("*.tsv"))
+
+
+@pytest.mark.parametrize(("kwargs", "message"), [
+    ({"output_format": "xlsx"}, r"--format must be one of tsv, hdf5, qza, zarr; got 'xlsx'"),
+    ({"precision": "float32"}, r"--precision float32 applies to --format hdf5 or zarr"),
+])
+def test_format_options_are_checked(files, kwargs, message):
+    with pytest.raises(ValidationError, match=message):
+        _options(files, **kwargs)
+
+
+def test_a_bad_format_on_the_command_line_is_one_clear_line(tmp_path, files):
+    table, metadata = files
+    proc = subprocess.run([sys.executable, "-m", "gutaxis.cli", "analyze", str(table),
+                           "--metadata", str(metadata), "--group", "Diagnosis", "--format",
+                           "xls", "--out", str(tmp_path / "out")],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2
+    assert "error: --format must be one of tsv, hdf5, qza, zarr; got 'xls'" in proc.stderr
+    assert "Traceback" not in proc.stderr + proc.stdout
+    assert not (tmp_path / "out").exists()
 
 
 def test_rerunning_into_the_same_folder_never_mixes_results(tmp_path, files):

@@ -20,6 +20,7 @@ from gutaxis.commands._inputs import (
     tree_info,
 )
 from gutaxis.exceptions import InputError
+from gutaxis.outputs import check_distance_format
 from gutaxis.report.result_files import RESULT_FILES
 
 if TYPE_CHECKING:
@@ -55,12 +56,22 @@ class AnalysisOptions(TableOptions):
         Also fit each classifier on all samples and save it under ``model/``.
     tree_cache : path, optional
         Where de novo trees are cached.
+    output_format : {"tsv", "hdf5", "qza", "zarr"}
+        How the distance matrices ``beta/<metric>`` are written (as
+        ``gutaxis diversity --format``); with ``hdf5`` the analysis's PCoA
+        goes in the file (as ``ssu --pcoa``), with ``qza`` it is written as
+        ``beta/<metric>_pcoa.qza`` (``PCoAResults``).
+    precision : {"float64", "float32"}
+        The number type of the ``hdf5`` and ``zarr`` matrices.
 
     Raises
     ------
     InputError
         A path that names no file, no metadata, ``parameters`` that are not
         CohortParameters, ``markers`` given as one text.
+    ValidationError
+        An unknown ``output_format`` or ``precision``, float32 with a text
+        format.
 
     Examples
     --------
@@ -82,6 +93,8 @@ class AnalysisOptions(TableOptions):
     markers_file: Path | None = None
     save_model: bool = False
     tree_cache: Path | None = None
+    output_format: str = "tsv"
+    precision: str = "float64"
 
     def __post_init__(self) -> None:
         """Check the paths; the analysis needs metadata."""
@@ -97,6 +110,7 @@ class AnalysisOptions(TableOptions):
         object.__setattr__(self, "markers_file", check_file(self.markers_file,
                                                             "--markers-file"))
         object.__setattr__(self, "markers", check_names(self.markers, "--markers"))
+        check_distance_format(self.output_format, self.precision)
         if self.save_model:
             object.__setattr__(self, "parameters",
                                dataclasses.replace(self.parameters, fit_models=True))
@@ -117,7 +131,7 @@ class AnalysisResult:
 
     def write(self, folder: str | os.PathLike[str], *, overwrite: bool = False
               ) -> dict[str, Path]:
-        """Write ``report.html``, ``results.json``, ``provenance.json`` and the TSV tables.
+        """Write ``report.html``, ``results.json``, ``provenance.json``, the tables and matrices.
 
         Also ``tree.nwk`` when the tree was built de novo and ``model/<set>.joblib``
         with ``save_model``.
@@ -139,7 +153,10 @@ class AnalysisResult:
         from gutaxis import io as gio
         from gutaxis.report import write_report, write_results
 
-        written = write_results(analysis, out)
+        options = self.options
+        written = write_results(analysis, out, matrix_format=options.output_format,
+                                precision="float32" if options.precision == "float32"
+                                else "float64")
         info = tree_info(analysis.study)
         if info is not None and info.get("source") == "de novo" and \
                 analysis.study.tree is not None:

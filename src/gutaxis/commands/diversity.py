@@ -19,7 +19,13 @@ from gutaxis.commands._inputs import (
     tree_info,
 )
 from gutaxis.exceptions import InputError, OutputError, ValidationError
-from gutaxis.outputs import prepare_output_folder, write_json, write_tsv
+from gutaxis.outputs import (
+    DISTANCE_FORMATS,
+    check_distance_format,
+    prepare_output_folder,
+    write_json,
+    write_tsv,
+)
 from gutaxis.provenance import build_provenance
 
 if TYPE_CHECKING:  # the command line makes options without loading pandas or the kernels
@@ -35,9 +41,7 @@ __all__ = ["DiversityOptions", "DiversityResult", "run_diversity", "DIVERSITY_FI
 #: What ``gutaxis diversity`` writes into its folder (what ``--overwrite`` replaces).
 DIVERSITY_FILES = ("alpha.tsv", "alpha", "beta", "provenance.json", "tree.nwk")
 #: The formats of the beta diversity matrices (``--format``); tsv is lsmat.
-OUTPUT_FORMATS = ("tsv", "hdf5", "qza", "zarr")
-#: The file name ending of each format under ``beta/``.
-_SUFFIX = {"tsv": ".tsv", "hdf5": ".h5", "qza": ".qza", "zarr": ".zarr"}
+OUTPUT_FORMATS = tuple(DISTANCE_FORMATS)
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -150,16 +154,7 @@ class DiversityOptions(TableOptions):
             raise ValidationError("--base must be a finite number > 0 other than 1; got 1")
         if self.threads is not None:
             check_integer(self.threads, "--threads", minimum=1)
-        if self.output_format not in OUTPUT_FORMATS:
-            raise ValidationError(f"--format must be one of {', '.join(OUTPUT_FORMATS)}; got "
-                                  f"{self.output_format!r}")
-        if self.precision not in ("float64", "float32"):
-            raise ValidationError(f"--precision must be float64 or float32; got "
-                                  f"{self.precision!r}")
-        if self.precision != "float64" and self.output_format not in ("hdf5", "zarr"):
-            raise ValidationError(f"--precision {self.precision} applies to --format hdf5 or "
-                                  f"zarr; --format {self.output_format} writes text with "
-                                  "every digit of float64")
+        check_distance_format(self.output_format, self.precision)
         if self.pcoa is not None:
             check_integer(self.pcoa, "--pcoa", minimum=1)
             if self.output_format not in ("hdf5", "qza"):
@@ -267,23 +262,12 @@ class DiversityResult:
         if self.beta:
             (out / "beta").mkdir(exist_ok=True)
             for name, dm in self.beta.items():
-                target = out / "beta" / f"{name}{_SUFFIX[fmt]}"
-                ordination = self.pcoa.get(name)
-                if fmt == "tsv":
-                    gio.write_lsmat(dm, target)
-                elif fmt == "hdf5":
-                    gio.write_distance_hdf5(dm, target, precision=self._precision,
-                                            pcoa=ordination)
-                elif fmt == "zarr":
-                    gio.write_distance_zarr(dm, target, precision=self._precision,
-                                            tile_size=self.options.tile_size)
-                else:
-                    gio.write_distance_matrix_qza(dm, target, provenance=self.provenance)
-                    if ordination is not None:
-                        pcoa_target = out / "beta" / f"{name}_pcoa.qza"
-                        gio.write_pcoa_qza(ordination, pcoa_target, provenance=self.provenance)
-                        written[f"pcoa/{name}"] = pcoa_target
-                written[f"beta/{name}"] = target
+                paths = gio.write_distance(dm, out / "beta", name, fmt, precision=self._precision,
+                                           pcoa=self.pcoa.get(name), provenance=self.provenance,
+                                           tile_size=self.options.tile_size)
+                written[f"beta/{name}"] = paths["matrix"]
+                if "pcoa" in paths:
+                    written[f"pcoa/{name}"] = paths["pcoa"]
         for name, store in self.beta_stores.items():
             target = out / "beta" / f"{name}.zarr"
             if store.resolve() != target.resolve():

@@ -18,6 +18,7 @@ Also here: the bundled example study (:func:`example_dataset`,
 from __future__ import annotations
 
 from gutaxis.io._artifact_types import SUPPORTED_TYPES, QzaArtifact, read_qza, read_qza_table
+from gutaxis.io._distance_output import write_distance
 from gutaxis.io._examples import EXAMPLE_DATASETS, ExampleDataset, example_dataset, read_example
 from gutaxis.io._fasta import read_sequences
 from gutaxis.io._infer import (
@@ -66,6 +67,7 @@ __all__ = [
     "read_tree",
     "read_lsmat",
     "write_lsmat",
+    "write_distance",
     "write_distance_hdf5",
     "read_distance_hdf5",
     "read_pcoa_hdf5",

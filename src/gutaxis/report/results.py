@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from importlib import resources
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -177,20 +177,28 @@ def _write_tsv(frame: pd.DataFrame, path: Path, *, index: bool = False) -> Path:
     return write_tsv(frame, path, index=index)
 
 
-def write_results(analysis: CohortAnalysis, out_dir: str | Path) -> dict[str, Path]:
-    """Write ``results.json``, ``provenance.json`` and the TSV tables into ``out_dir``.
+def write_results(analysis: CohortAnalysis, out_dir: str | Path, *,
+                  matrix_format: str = "tsv",
+                  precision: Literal["float64", "float32"] = "float64") -> dict[str, Path]:
+    """Write ``results.json``, ``provenance.json``, the TSV tables and the distance matrices.
 
     Parameters
     ----------
     analysis : CohortAnalysis
     out_dir : path
         An existing folder (see :func:`gutaxis.outputs.prepare_output_folder`).
+    matrix_format : {"tsv", "hdf5", "qza", "zarr"}
+        How ``beta/<metric>`` is written (:func:`gutaxis.io.write_distance`);
+        with ``hdf5`` and ``qza`` the analysis's PCoA goes with it (in the
+        file; ``beta/<metric>_pcoa.qza``).
+    precision : {"float64", "float32"}
+        Of the ``hdf5`` and ``zarr`` matrices.
 
     Returns
     -------
     dict of str to Path
         What was written, by name (``results``, ``alpha``, ``beta/<metric>``,
-        ``differential_abundance``, ``marker_tests``, ...).
+        ``pcoa/<metric>``, ``differential_abundance``, ``marker_tests``, ...).
     """
     out = Path(out_dir)
     written: dict[str, Path] = {}
@@ -208,10 +216,15 @@ def write_results(analysis: CohortAnalysis, out_dir: str | Path) -> dict[str, Pa
     if analysis.beta:
         (out / "beta").mkdir(exist_ok=True)
         rows = []
+        with_pcoa = matrix_format in ("hdf5", "qza")
         for name, dm in analysis.beta.items():
-            target = out / "beta" / f"{name}.tsv"
-            gio.write_lsmat(dm, target)
-            written[f"beta/{name}"] = target
+            paths = gio.write_distance(
+                dm, out / "beta", name, matrix_format, precision=precision,
+                pcoa=analysis.ordinations.get(name) if with_pcoa else None,
+                provenance=analysis.provenance)
+            written[f"beta/{name}"] = paths["matrix"]
+            if "pcoa" in paths:
+                written[f"pcoa/{name}"] = paths["pcoa"]
             perm, disp = analysis.permanova[name], analysis.permdisp[name]
             rows.append({"metric": name, "permanova_pseudo_f": perm.statistic,
                          "permanova_r2": perm.effect_size, "permanova_p": perm.p_value,
