@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from builders.practice import PASSWORD, make_user
 from gutaxis.service.models import Job, Patient, Profile, Reference, Visit
-from gutaxis.service.pages import sparkline
+from gutaxis.service.pages import sparkline, value_list
 from gutaxis.service.services.profiles import profile_statuses
 
 HTML = {"Accept": "text/html"}
@@ -112,6 +112,20 @@ def test_sparkline_places_points_by_value_and_marks_real_changes():
     assert ys == [60.0, 10.0, 35.0]  # 70 px high, 10 px padding, linear in the value
     assert 'stroke="#a1161b"' in svg and 'fill="#1a6b32"' in svg
     assert "no value" in sparkline([{"date": "2026-01-01", "value": None, "change": ""}], "x")
+
+
+def test_the_values_beside_a_sparkline_are_escaped_and_say_each_judgement():
+    points = [{"date": "2026-01-01", "value": 1.0, "change": ""},
+              {"date": "2026-02-01", "value": 3.0, "change": "real change up"},
+              {"date": "<b>", "value": None, "change": "within <i>normal</i> variation"}]
+    html = str(value_list(points, ["1", "3", "—"]))
+    assert html == ('<ul class="values"><li>2026-01-01: 1</li>'
+                    '<li>2026-02-01: 3 — <span class="change-real">real change up</span></li>'
+                    '<li>&lt;b&gt;: — — <span class="change-within">within &lt;i&gt;normal'
+                    '&lt;/i&gt; variation</span></li></ul>')
+    # the sparkline's accessible name uses the same texts
+    svg = sparkline(points[:2], "Shannon", ["1", "3"])
+    assert 'aria-label="Shannon: 2026-01-01 1, 2026-02-01 3"' in svg
 
 
 def test_an_upload_to_another_clinics_visit_keeps_no_file(client, ctx):
