@@ -214,7 +214,7 @@ def diversity(
         "--format", help="How the distance matrices are written: tsv (lsmat, as QIIME 2 and "
                          "scikit-bio read it), hdf5 (Striped UniFrac's layout, `order` and "
                          "`matrix`), qza (QIIME 2 artifacts, also one per alpha metric) or "
-                         "zarr (chunked). Example: --format hdf5")]
+                         "zarr (chunked; needs gutaxis[distributed]). Example: --format hdf5")]
     = default(DiversityOptions, "output_format"),
     precision: Annotated[str, typer.Option(
         help="Number type of the hdf5 and zarr matrices: float64 or float32 (half the size). "
@@ -419,8 +419,8 @@ def analyze(
     output_format: Annotated[str, typer.Option(
         "--format", help="How the distance matrices OUT/beta/<metric> are written: tsv (lsmat), "
                          "hdf5 (Striped UniFrac's layout, with the PCoA in the file), qza (QIIME "
-                         "2 DistanceMatrix, and PCoAResults as <metric>_pcoa.qza) or zarr. "
-                         "Example: --format qza")]
+                         "2 DistanceMatrix, and PCoAResults as <metric>_pcoa.qza) or zarr "
+                         "(needs gutaxis[distributed]). Example: --format qza")]
     = default(AnalysisOptions, "output_format"),
     precision: Annotated[str, typer.Option(
         help="Number type of hdf5 and zarr matrices: float64 or float32. "

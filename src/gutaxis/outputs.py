@@ -25,6 +25,7 @@ itself; a file named as an input is never written over.
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import json
 import math
 import os
@@ -70,6 +71,8 @@ def check_distance_format(output_format: object, precision: object = "float64") 
     ------
     ValidationError
         Naming the option, what it may be and what was given.
+    InputError
+        ``zarr`` without the zarr package (the ``[distributed]`` extra).
 
     Examples
     --------
@@ -89,6 +92,9 @@ def check_distance_format(output_format: object, precision: object = "float64") 
         raise ValidationError(f"--precision {precision} applies to --format hdf5 or zarr; "
                               f"--format {output_format} writes text with every digit of "
                               "float64")
+    if output_format == "zarr" and importlib.util.find_spec("zarr") is None:
+        # refused before the work, not when the matrices are written after it
+        raise InputError("--format zarr needs zarr: pip install 'gutaxis[distributed]'")
 
 
 def to_json(value: Any) -> Any:

@@ -91,6 +91,18 @@ def test_format_options_are_checked(files, kwargs, message):
         _options(files, **kwargs)
 
 
+def test_zarr_without_the_zarr_package_is_refused_before_the_analysis(files, monkeypatch):
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: None if name == "zarr" else real(name, *a))
+    # at the options, so nothing is computed and an earlier run's folder is untouched
+    with pytest.raises(InputError, match=r"--format zarr needs zarr: pip install "
+                                         r"'gutaxis\[distributed\]'"):
+        _options(files, output_format="zarr")
+
+
 def test_a_bad_format_on_the_command_line_is_one_clear_line(tmp_path, files):
     table, metadata = files
     proc = subprocess.run([sys.executable, "-m", "gutaxis.cli", "analyze", str(table),
