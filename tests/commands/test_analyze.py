@@ -79,6 +79,9 @@ def test_the_matrices_in_the_formats_big_studies_use(tmp_path, files):
             assert np.array_equal(f_u["matrix"][:, :], dm.data.astype(np.float32))
             assert np.allclose(f_u["pcoa_samples"][:, :], ordination.coordinates, atol=1e-12)
     assert (tmp_path / "h5" / "report.html").is_file()
+    prov = json.loads(written["provenance"].read_text())["parameters"]
+    assert (prov["format"], prov["precision"]) == ("hdf5", "float32")
+    assert prov["permutations"] == FAST["permutations"]  # the analysis's own, kept
     assert not list((tmp_path / "h5" / "beta").glob("*.tsv"))
 
 

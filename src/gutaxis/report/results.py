@@ -203,7 +203,11 @@ def write_results(analysis: CohortAnalysis, out_dir: str | Path, *,
     out = Path(out_dir)
     written: dict[str, Path] = {}
     written["results"] = write_json(out / "results.json", results_document(analysis))
-    written["provenance"] = write_json(out / "provenance.json", analysis.provenance)
+    # how the matrices were written is part of what was done (as gutaxis diversity records it)
+    provenance = {**analysis.provenance, "parameters": {
+        **analysis.provenance.get("parameters", {}), "format": matrix_format,
+        "precision": precision}}
+    written["provenance"] = write_json(out / "provenance.json", provenance)
 
     order = analysis.group_order
     alpha = analysis.alpha.copy()
@@ -221,7 +225,7 @@ def write_results(analysis: CohortAnalysis, out_dir: str | Path, *,
             paths = gio.write_distance(
                 dm, out / "beta", name, matrix_format, precision=precision,
                 pcoa=analysis.ordinations.get(name) if with_pcoa else None,
-                provenance=analysis.provenance)
+                provenance=provenance)
             written[f"beta/{name}"] = paths["matrix"]
             if "pcoa" in paths:
                 written[f"pcoa/{name}"] = paths["pcoa"]
