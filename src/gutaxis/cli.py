@@ -802,6 +802,10 @@ def profile(
     previous: Annotated[Path | None, typer.Option(
         help="The profile.json of an earlier visit, for the follow-up section (never written "
              "over). Example: --previous visit1/profile.json")] = None,
+    visit_date: Annotated[str | None, typer.Option(
+        help="The day the sample was taken (YYYY-MM-DD), recorded in the profile; a follow-up "
+             "dates each visit by it (otherwise by the day its profile was made). "
+             "Example: --visit-date 2026-03-01")] = None,
     seed: Annotated[int, typer.Option(help="Seed of the bootstrap intervals. Example: --seed 1")]
     = default(ProfileOptions, "seed"),
     pdf: Annotated[bool, typer.Option(
@@ -830,8 +834,8 @@ def profile(
     options = ProfileOptions(
         table=table, sample=sample, reference=reference, patient=patient, labs=labs,
         metadata=metadata, markers=_split(markers), markers_file=markers_file,
-        taxonomy=taxonomy, previous=previous, seed=seed, pdf=pdf, fhir=fhir,
-        transpose=transpose)
+        taxonomy=taxonomy, previous=previous, visit_date=visit_date, seed=seed, pdf=pdf,
+        fhir=fhir, transpose=transpose)
     options.check_output(out, overwrite=overwrite)
     result = run_profile(options)
     _print_profile(result.profile)

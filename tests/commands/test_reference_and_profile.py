@@ -62,7 +62,8 @@ def test_reference_options_are_checked(data, kwargs, error, message):
 def test_a_profile_never_writes_over_the_previous_visit(data, reference, tmp_path):
     options = {"table": data.table, "metadata": data.metadata, "markers": MARKERS,
                "reference": reference, "patient": "P01", "pdf": False}
-    first = run_profile(ProfileOptions(sample="ERR1331786", **options))
+    first = run_profile(ProfileOptions(sample="ERR1331786", visit_date="2026-01-10", **options))
+    assert first.profile.visit_date == "2026-01-10"
     v1 = tmp_path / "v1"
     first.write(v1)
     second = run_profile(ProfileOptions(sample="ERR1331798", previous=v1 / "profile.json",
@@ -86,6 +87,8 @@ def test_a_profile_never_writes_over_the_previous_visit(data, reference, tmp_pat
     ({"sample": ""}, ValidationError, r"--sample must be a sample id"),
     ({"metadata": None}, ValidationError, r"markers are read from the sample metadata"),
     ({"patient": " "}, ValidationError, r"--patient must be a non-empty id"),
+    ({"visit_date": "2026-02-30"}, ValidationError,
+     r"--visit-date must be a date such as 2026-03-01; got '2026-02-30'"),
 ])
 def test_profile_options_are_checked(data, reference, kwargs, error, message):
     base = {"table": data.table, "metadata": data.metadata, "markers": MARKERS,

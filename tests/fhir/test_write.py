@@ -166,6 +166,11 @@ def test_an_effective_date_and_a_patient_id_without_a_patient(doc):
     assert report["effectiveDateTime"] == "2026-02-28"
     assert report["subject"]["identifier"] == {"value": "P01"}
     Bundle(out, strict=True)
+    # the profile's own visit day, when it recorded one, comes before its creation time
+    dated = profile_bundle(dict(doc, visit_date="2026-01-10"))
+    assert dated["entry"][0]["resource"]["effectiveDateTime"] == "2026-01-10"
+    assert profile_bundle(dict(doc, visit_date="2026-01-10"), effective="2026-02-28")[
+        "entry"][0]["resource"]["effectiveDateTime"] == "2026-02-28"
 
 
 @pytest.mark.parametrize(("change", "message"), [

@@ -5,16 +5,17 @@ from __future__ import annotations
 import datetime as dt
 import json
 
+import jsonschema
 import numpy as np
 import pandas as pd
 import pytest
 
-from gutaxis.exceptions import NotFoundError
+from gutaxis.exceptions import NotFoundError, ValidationError
 from gutaxis.io import read_example
 from gutaxis.markers import marker_panel, read_labs
 from gutaxis.profile import build_profile, visit_from_document
 from gutaxis.reference import SmallReferenceWarning, build_reference
-from gutaxis.report import profile_document
+from gutaxis.report import profile_document, profile_schema, render_profile_html
 
 MARKERS = ["LPSpgml", "LBPugml", "sCD14ugml", "IFABPpgml"]
 CLOCK = lambda: dt.datetime(2026, 11, 22, 12, 0, tzinfo=dt.UTC)  # noqa: E731
@@ -114,6 +115,33 @@ def test_followup_compares_with_a_previous_profile(cohort):
     assert not any("compared fairly" in s for s in second.summary.patient)
     lbp = rows["marker:lbp"]
     assert lbp.critical_difference > 0 and isinstance(lbp.real_change, bool)
+
+
+def test_each_visit_is_dated_by_its_own_day_not_by_the_day_it_was_computed(cohort):
+    """A practice profiles two visits on the same day: the follow-up must not date both so."""
+    study, panel, reference, patients = cohort
+    first = build_profile(study, patients[0], reference, patient_id="P01", markers=panel,
+                          clock=CLOCK, visit_date="2026-01-10")
+    second = build_profile(study, patients[1], reference, patient_id="P01", markers=panel,
+                           previous=_visit(first), clock=CLOCK, visit_date=dt.date(2026, 3, 1))
+    assert (first.created, second.created) == (CLOCK().isoformat(), CLOCK().isoformat())
+    assert second.visit_date == "2026-03-01"
+    assert second.history[0]["visit_date"] == "2026-01-10"
+    doc = profile_document(second)
+    jsonschema.validate(doc, profile_schema())
+    assert doc["visit_date"] == "2026-03-01" and doc["history"][0]["visit_date"] == "2026-01-10"
+    assert _visit(second).visit_date == "2026-03-01"  # read back for the third visit
+    # the trend figure's axis: the two visit days, not the day of computing (2026-11-22)
+    html = render_profile_html(second)
+    trends = html[html.index('id="fig-trends"'):]
+    trends = trends[:trends.index("</figure>")]
+    assert "2026-01-10" in trends and "2026-03-01" in trends and "2026-11-22" not in trends
+    # without a visit date, the day the profile was made stands in (as before)
+    undated = build_profile(study, patients[0], reference, markers=panel, clock=CLOCK)
+    assert undated.visit_date is None and profile_document(undated)["visit_date"] is None
+    with pytest.raises(ValidationError, match=r"visit_date must be a date such as 2026-03-01; "
+                                              r"got '1 March'"):
+        build_profile(study, patients[0], reference, visit_date="1 March")
 
 
 def test_followup_warns_only_when_the_patients_differ(cohort):

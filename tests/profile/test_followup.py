@@ -190,7 +190,7 @@ def test_round_trip_through_measure_dicts() -> None:
     ([1, 2], r"expected a JSON object"),
     ({"sample_id": "S", "measures": []}, r"\"schema_version\" must be a text"),
     ({"schema_version": "3.0", "sample_id": "S", "measures": []},
-     r"schema_version 3\.0, but this gutaxis reads up to 2\.1; upgrade gutaxis"),
+     r"schema_version 3\.0, but this gutaxis reads up to 2\.2; upgrade gutaxis"),
     ({"schema_version": "2.0", "sample_id": "S"}, r"\"measures\" must be a list"),
     ({"schema_version": "2.0", "sample_id": "S", "measures": [{"value": 1.0}]},
      r"measures\[0\]: expected an object with an \"id\""),

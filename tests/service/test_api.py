@@ -490,6 +490,9 @@ def test_a_patient_from_uploads_to_profile_plan_export_and_erasure(
     assert (first["sample_id"], second["sample_id"]) == (FIRST[0], SECOND[0])
     assert first["followup"] is None
     assert second["followup"], "the second visit's profile compares with the first"
+    # each dated by its visit, not by the day the jobs ran (both today)
+    assert (first["visit_date"], second["visit_date"]) == ("2024-01-10", "2024-04-10")
+    assert [h["visit_date"] for h in second["history"]] == ["2024-01-10"]
     for document in (first, second):
         # the inputs are named as uploaded, never by the server's scratch folder
         assert str(ctx.settings.data_dir) not in json.dumps(document)

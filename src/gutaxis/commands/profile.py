@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -49,6 +50,9 @@ class ProfileOptions(TableOptions):
         A file of marker columns and units.
     previous : path, optional
         The ``profile.json`` of an earlier visit.
+    visit_date : str, optional
+        The day the sample was taken (``YYYY-MM-DD``), recorded in the
+        profile; a follow-up dates each visit by it.
     seed, n_boot : int
         Seed and replicates of the bootstrap intervals.
     pdf : bool
@@ -86,6 +90,7 @@ class ProfileOptions(TableOptions):
     markers: tuple[str, ...] = ()
     markers_file: Path | None = None
     previous: Path | None = None
+    visit_date: str | None = None
     seed: int = 0
     n_boot: int = 2000
     pdf: bool = True
@@ -109,6 +114,13 @@ class ProfileOptions(TableOptions):
             raise ValidationError("--patient must be a non-empty id")
         check_integer(self.n_boot, "n_boot", minimum=1)
         check_integer(self.seed, "--seed", minimum=0)
+        if self.visit_date is not None:
+            try:
+                object.__setattr__(self, "visit_date",
+                                   dt.date.fromisoformat(str(self.visit_date)).isoformat())
+            except ValueError:
+                raise ValidationError(f"--visit-date must be a date such as 2026-03-01; got "
+                                      f"{self.visit_date!r}") from None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -207,5 +219,6 @@ def run_profile(options: ProfileOptions) -> ProfileResult:
         inputs.append(input_record(options.previous, "previous profile"))
     profile = build_profile(study, options.sample, reference, patient_id=options.patient,
                             markers=panel, labs=labs, previous=previous,
-                            n_boot=options.n_boot, seed=options.seed, inputs=inputs)
+                            n_boot=options.n_boot, seed=options.seed, inputs=inputs,
+                            visit_date=options.visit_date)
     return ProfileResult(options, profile)

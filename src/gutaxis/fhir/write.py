@@ -319,8 +319,8 @@ def profile_bundle(profile: Mapping[str, Any], *, patient: Mapping[str, Any] | N
         report's ``subject``.  Without it, a profile with a ``patient_id``
         names its subject by that identifier.
     effective : date, datetime or str, optional
-        When the sample was taken (the visit's date); the profile's
-        ``created`` time by default.
+        When the sample was taken (the visit's date); by default the
+        profile's ``visit_date`` when it has one, else its ``created`` time.
 
     Returns
     -------
@@ -353,6 +353,8 @@ def profile_bundle(profile: Mapping[str, Any], *, patient: Mapping[str, Any] | N
     sample = _field(profile, "sample_id", where, str)
     created = _when(_field(profile, "created", where, str), f"{where}.created", instant=True)
     patient_id = _field(profile, "patient_id", where, str, required=False)
+    if effective is None:  # the visit's day the profile recorded (2.2), else its creation
+        effective = _field(profile, "visit_date", where, str, required=False)
     eff = created if effective is None else _when(effective, "effective")
     key = ("profile", patient_id or "", sample, created)
     resources: list[dict[str, Any]] = []

@@ -20,7 +20,7 @@ __all__ = ["Profile", "LinkAssessment", "Option", "FollowupRow", "Visit", "LinkS
            "Summary", "PROFILE_SCHEMA_VERSION"]
 
 #: Version of the ``profile.json`` layout; a change that breaks it bumps it.
-PROFILE_SCHEMA_VERSION = "2.1"
+PROFILE_SCHEMA_VERSION = "2.2"
 
 LinkStatus = Literal["disturbed", "not disturbed", "not comparable", "not measured"]
 
@@ -180,6 +180,8 @@ class Visit:
         (``{created, sample_id, patient_id, values, censored}``).
     path : str
         The file it was read from (``""`` when built in memory).
+    visit_date : str or None
+        The day of that visit (ISO 8601), when the profile recorded it.
     """
 
     sample_id: str
@@ -190,6 +192,7 @@ class Visit:
     labels: dict[str, str] = dataclasses.field(default_factory=dict)
     history: tuple[dict[str, Any], ...] = ()
     path: str = ""
+    visit_date: str | None = None
 
     def history_entry(self) -> dict[str, Any]:
         """Return this visit as one entry of the next profile's ``history``.
@@ -197,9 +200,11 @@ class Visit:
         Returns
         -------
         dict
-            ``{created, sample_id, patient_id, values: {id: value}, censored: {id: "<"|">"}}``.
+            ``{created, visit_date, sample_id, patient_id, values: {id: value},
+            censored: {id: "<"|">"}}``.
         """
-        return {"created": self.created, "sample_id": self.sample_id,
+        return {"created": self.created, "visit_date": self.visit_date,
+                "sample_id": self.sample_id,
                 "patient_id": self.patient_id,
                 "values": {mid: value for mid, (value, _, _) in self.values.items()},
                 "censored": {mid: c for mid, (_, _, c) in self.values.items() if c}}
@@ -267,6 +272,10 @@ class Profile:
     provenance : dict
         Inputs with SHA-256, reference name and version, knowledge-base
         versions, gutaxis version, parameters (seed, bootstrap replicates).
+    visit_date : str or None
+        The day the sample was taken or the visit took place (ISO 8601), when
+        given; ``created`` is when the profile was computed.  The follow-up
+        dates each visit by it when known.
     """
 
     sample_id: str
@@ -284,6 +293,7 @@ class Profile:
     summary: Summary
     disclaimer: str
     provenance: dict[str, Any]
+    visit_date: str | None = None
 
     def measure(self, measure_id: str) -> Measure | None:
         """Return the measure with that id, or ``None``.

@@ -157,11 +157,22 @@ def _followup_alerts(sample_id: str, patient_id: str | None, reference: Referenc
     return tuple(out)
 
 
+def _check_visit_date(value: object) -> str | None:
+    if value is None or isinstance(value, _dt.date) and not isinstance(value, _dt.datetime):
+        return None if value is None else value.isoformat()
+    try:
+        return _dt.date.fromisoformat(str(value)).isoformat()
+    except ValueError:
+        raise ValidationError(f"visit_date must be a date such as 2026-03-01; got "
+                              f"{value!r}") from None
+
+
 def build_profile(study: Study, sample_id: str, reference: Reference, *,
                   patient_id: str | None = None, markers: MarkerPanel | None = None,
                   labs: LabResults | None = None, previous: Visit | None = None,
                   n_boot: int = 2000, seed: int = 0, inputs: Sequence[dict[str, Any]] = (),
-                  clock: Callable[[], _dt.datetime] | None = None) -> Profile:
+                  clock: Callable[[], _dt.datetime] | None = None,
+                  visit_date: str | _dt.date | None = None) -> Profile:
     """Build one patient's profile against a reference cohort.
 
     Parameters
@@ -189,6 +200,9 @@ def build_profile(study: Study, sample_id: str, reference: Reference, *,
         Provenance records of the input files.
     clock : callable, optional
         Returns the time to record (tests inject a fixed one).
+    visit_date : str or datetime.date, optional
+        The day the sample was taken (ISO 8601): the follow-up dates this
+        visit by it, not by the day the profile was computed.
 
     Returns
     -------
@@ -273,4 +287,5 @@ def build_profile(study: Study, sample_id: str, reference: Reference, *,
                           interventions=interventions),
         disclaimer=interventions.disclaimer,
         provenance=provenance,
+        visit_date=_check_visit_date(visit_date),
     )

@@ -10,6 +10,7 @@ message that names the file and the field.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 from collections.abc import Mapping
@@ -57,6 +58,16 @@ def _major(doc: Mapping[str, Any], where: str) -> int:
     return major
 
 
+def _visit_date(value: Any, where: str) -> str | None:
+    if value is None:
+        return None
+    try:
+        return dt.date.fromisoformat(str(value)).isoformat()
+    except ValueError:
+        raise FormatError(f"{where}: \"visit_date\" must be a date such as \"2026-03-01\" or "
+                          f"null; got {value!r}") from None
+
+
 def _history(doc: Mapping[str, Any], major: int, where: str) -> tuple[dict[str, Any], ...]:
     entries = doc.get("history") or []
     if not isinstance(entries, list):
@@ -71,6 +82,8 @@ def _history(doc: Mapping[str, Any], major: int, where: str) -> tuple[dict[str, 
         censored = {_upgrade_id(str(k), major): _censoring(v, f"{where}: history[{position}]")
                     for k, v in (entry.get("censored") or {}).items()}
         out.append({"created": str(entry.get("created") or ""),
+                    "visit_date": _visit_date(entry.get("visit_date"),
+                                              f"{where}: history[{position}]"),
                     "sample_id": entry.get("sample_id"), "patient_id": entry.get("patient_id"),
                     "values": values, "censored": {k: c for k, c in censored.items() if c}})
     return tuple(out)
@@ -134,7 +147,7 @@ def visit_from_document(doc: Any, *, source: str = "the previous profile") -> Vi
                  created=str(doc.get("created") or ""),
                  reference_version=None if version is None else str(version),
                  values=values, labels=labels, history=_history(doc, major, source),
-                 path=source)
+                 path=source, visit_date=_visit_date(doc.get("visit_date"), source))
 
 
 def read_visit(path: str | os.PathLike[str]) -> Visit:

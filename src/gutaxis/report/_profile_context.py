@@ -357,16 +357,22 @@ def _options(profile: Profile) -> list[dict[str, Any]]:
 
 
 # ------------------------------------------------------------------- followup
+def _visit_day(visit_date: object, created: object) -> str:
+    """Return the day of a visit: its own date when recorded, else its profile's day."""
+    return str(visit_date or "")[:10] or str(created or "")[:10]
+
+
 def _history_points(profile: Profile, m: Measure
                     ) -> tuple[list[str], list[float | None], list[str | None]]:
-    visits = sorted(profile.history, key=lambda h: str(h.get("created", "")))
+    visits = sorted(profile.history, key=lambda h: _visit_day(h.get("visit_date"),
+                                                               h.get("created")))
     dates: list[str] = []
     values: list[float | None] = []
     censored: list[str | None] = []
     for h in visits:
         vals = h.get("values") or {}
         if m.id in vals:
-            dates.append(str(h.get("created", ""))[:10] or "earlier")
+            dates.append(_visit_day(h.get("visit_date"), h.get("created")) or "earlier")
             values.append(_finite(vals[m.id]))
             censored.append((h.get("censored") or {}).get(m.id))
     return dates, values, censored
@@ -402,7 +408,7 @@ def _followup(profile: Profile, short: _Paths) -> dict[str, Any] | None:
         dates, values, censored = _history_points(profile, m)
         if not any(v is not None for v in values):
             continue
-        dates.append(profile.created[:10] or "current")
+        dates.append(_visit_day(profile.visit_date, profile.created) or "current")
         values.append(_finite(m.value))
         censored.append(m.censored)
         if sum(v is not None for v in values) < 2:

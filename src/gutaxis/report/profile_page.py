@@ -72,6 +72,7 @@ def profile_document(profile: Profile) -> dict[str, Any]:
         "patient_id": profile.patient_id,
         "sample_id": profile.sample_id,
         "created": profile.created,
+        "visit_date": profile.visit_date,
         "gutaxis_version": str(version),
         "reference": dict(profile.reference),
         "warnings": [a.to_dict() for a in profile.alerts],

@@ -315,7 +315,8 @@ def _profile(ctx: AppContext, job_id: int, profile_id: int, folder: Path) -> Non
             "sample": table.sample, "reference": str(ctx.settings.references_dir
                                                      / reference.folder),
             "out": str(_free(folder, "out", "profile")), "n_boot": ctx.settings.n_boot,
-            "patient": f"patient-{visit.patient_id}"}
+            "patient": f"patient-{visit.patient_id}",
+            "visit_date": visit.visit_date.isoformat()}
         labs = visit_labs(db, visit.id)
         if labs:
             labs_path = _free(folder, "LABS.csv", "visit")
