@@ -26,6 +26,7 @@ from playwright.sync_api import Page, expect
 from builders.live_server import serving
 from builders.practice import PASSWORD, make_user
 from gutaxis import io as gio
+from gutaxis.knowledge import load_interventions
 from gutaxis.service import Settings
 
 #: The sample of the bundled study the visit's table is read for (an ME/CFS participant).
@@ -251,8 +252,22 @@ def _round(page: Page, steps: Steps, tmp_path: Path, ctx: Any) -> None:
     first = options.nth(0)
     option_name = first.locator("td").nth(1).inner_text().split("\n")[0].strip()
     option_step = first.locator("td").nth(0).inner_text().strip()
-    evidence = first.locator("td").nth(2).inner_text().strip()
+    evidence = first.locator("td").nth(2).inner_text().strip().split("\n")[0]
     assert option_name and option_step and evidence
+    # each link of the chain says its status once ("not disturbed — Not disturbed: …" was twice)
+    links = page.locator("h3:text('The gut–immune chain') + ul > li")
+    assert links.count() == 4
+    for text in links.all_inner_texts():
+        status, dash, explanation = text.partition(": ")[2].partition(" — ")
+        assert not (dash and explanation.lower().startswith(status.lower() + ":")), text
+    # an option whose evidence level argues against it says so, in the knowledge base's words
+    catalogue = load_interventions()
+    caution = first.locator(".caution")
+    if evidence in catalogue.unfavourable_levels:
+        expect(caution).to_have_text(catalogue.evidence_levels[evidence])
+        expect(first).to_have_class("unfavourable")
+    else:
+        expect(caution).to_have_count(0)
     first.get_by_role("button", name=f"Add {option_name} to the plan").click()
     expect(page.get_by_role("heading", name=f"Plan of {PATIENT}")).to_be_visible()
     item = page.locator(".card", has=page.get_by_role("heading", name=option_name))

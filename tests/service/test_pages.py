@@ -8,8 +8,9 @@ import re
 from sqlalchemy import select
 
 from builders.practice import PASSWORD, make_user
+from gutaxis.knowledge import load_interventions
 from gutaxis.service.models import Job, Patient, Profile, Reference, Visit
-from gutaxis.service.pages import sparkline, value_list
+from gutaxis.service.pages import _evidence_level, sparkline, value_list
 from gutaxis.service.services.profiles import profile_statuses
 
 HTML = {"Accept": "text/html"}
@@ -112,6 +113,17 @@ def test_sparkline_places_points_by_value_and_marks_real_changes():
     assert ys == [60.0, 10.0, 35.0]  # 70 px high, 10 px padding, linear in the value
     assert 'stroke="#a1161b"' in svg and 'fill="#1a6b32"' in svg
     assert "no value" in sparkline([{"date": "2026-01-01", "value": None, "change": ""}], "x")
+
+
+def test_an_option_advised_against_is_marked_with_what_its_evidence_level_means():
+    catalogue = load_interventions()
+    against = _evidence_level("not-recommended")
+    assert against == {"unfavourable": True,
+                       "level_text": catalogue.evidence_levels["not-recommended"]}
+    assert against["level_text"].startswith("Professional bodies state that it should not")
+    assert all(_evidence_level(level)["unfavourable"] for level in catalogue.unfavourable_levels)
+    assert _evidence_level("guideline-supported")["unfavourable"] is False
+    assert _evidence_level("no-such-level") == {"unfavourable": False, "level_text": ""}
 
 
 def test_the_values_beside_a_sparkline_are_escaped_and_say_each_judgement():

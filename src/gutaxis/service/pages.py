@@ -451,6 +451,20 @@ def _marker_names() -> dict[str, str]:
     return {entry.id: entry.name for entry in load_marker_catalog().markers}
 
 
+def _evidence_level(level: Any) -> dict[str, Any]:
+    """Say what an option's evidence level means, and whether it argues against the option.
+
+    Both come from the knowledge base (``evidence_levels``, ``unfavourable_levels``
+    of ``interventions.yaml``): an option a guideline advises against is shown as
+    such, not like one it supports.
+    """
+    from gutaxis.knowledge import load_interventions
+
+    catalogue = load_interventions()
+    return {"level_text": catalogue.evidence_levels.get(str(level), ""),
+            "unfavourable": level in catalogue.unfavourable_levels}
+
+
 def _why(triggers: list[str], doc: dict[str, Any]) -> list[str]:
     """Say what selected an option (``link:barrier=disturbed`` → ``Gut barrier: disturbed``)."""
     return plans.option_reasons(triggers, doc)
@@ -480,7 +494,8 @@ def visit_page(request: Request, visit_id: int, who: Staff, ctx: Ctx) -> Respons
                                             action="")  # part of the visit.read above
         except ServiceError:
             doc = None
-        options = [{**option, "why": _why(option.get("triggered_by") or [], doc)}
+        options = [{**option, "why": _why(option.get("triggered_by") or [], doc),
+                    **_evidence_level(option.get("evidence_level"))}
                    for option in plans.profile_options(doc)] if doc else []
         planned = set(db.scalars(select(PlanItem.option_id).where(
             PlanItem.patient_id == visit.patient_id, PlanItem.option_id != "")))
