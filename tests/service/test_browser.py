@@ -296,6 +296,8 @@ def _round(page: Page, steps: Steps, tmp_path: Path, ctx: Any) -> None:
     expect(crp_plot.locator("svg circle")).to_have_count(1)
     expect(crp_plot.locator(".values")).to_contain_text("2026-01-15: 15")
     assert page.locator(".series figure svg").count() >= 3
+    # one visit so far: the page says when changes will show
+    expect(page.get_by_text("One profiled visit so far")).to_be_visible()
     steps.shot("timeline")
 
     # -- sign out: back to the sign-in form, and the pages ask for it again

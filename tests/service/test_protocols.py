@@ -213,6 +213,7 @@ def test_the_timeline_joins_the_diary_the_challenges_and_the_plan(
     assert [t.split(":")[0] for t in own_view.challenges] == ["Fructans", "sham capsule"]
     headers, _ = _staff_page(client, "pia@a.example")
     page = client.get(f"/patients/{eve.patient_id}/timeline", headers=headers).text
+    assert "One profiled visit so far" not in page  # no profiled visit: nothing to promise
     assert "Diary, food challenges and plan" in page and 'class="diary-chart"' in page
     client.cookies.clear()
     own = client.get("/portal/timeline", headers=eve.cookie).text

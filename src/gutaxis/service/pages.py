@@ -582,7 +582,9 @@ def timeline_page(request: Request, patient_id: int, who: Staff, ctx: Ctx) -> Re
     with ctx.transaction() as db:
         patient = patients.get_patient(db, who, patient_id, action="")
         series = []
-        for s in profiles.timeline(db, who, patient_id):
+        measures = profiles.timeline(db, who, patient_id)
+        profiled = len({p["visit_id"] for s in measures for p in s.points})
+        for s in measures:
             texts = [_fmt(p["value"]) for p in s.points]
             series.append({"label": s.label, "group": s.group, "unit": s.unit,
                            "svg": sparkline(s.points, s.label, texts),
@@ -590,7 +592,8 @@ def timeline_page(request: Request, patient_id: int, who: Staff, ctx: Ctx) -> Re
         # part of patient.timeline
         scores = questionnaire_scores.score_series(db, who, patient_id, action="")
         return _render(request, "timeline.html", db, who, title=f"Timeline of {patient.name}",
-                       patient=patient, series=series, qfigures=score_figures(scores),
+                       patient=patient, series=series, profiled=profiled,
+                       qfigures=score_figures(scores),
                        dtl=diary_timeline(db, who, patient_id, for_patient=False))
 
 
