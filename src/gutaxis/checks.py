@@ -9,6 +9,7 @@ was expected and what was found — never a bare ``TypeError`` or
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 import numbers
 import os
@@ -18,8 +19,8 @@ from typing import Any, TypeVar
 
 from gutaxis.exceptions import InputError, ValidationError
 
-__all__ = ["type_label", "check_type", "check_integer", "check_number", "check_path", "check_file",
-           "check_folder", "check_names"]
+__all__ = ["type_label", "check_type", "check_date", "check_integer", "check_number",
+           "check_path", "check_file", "check_folder", "check_names"]
 
 _T = TypeVar("_T")
 
@@ -313,3 +314,38 @@ def check_names(value: Any, name: str) -> tuple[str, ...]:
     if isinstance(value, Iterable) and not isinstance(value, dict):
         return tuple(str(v) for v in value)
     raise InputError(f"{name} must be a list of names; got {_found(value)}")
+
+
+def check_date(value: Any, name: str) -> str | None:
+    """Return a day as ISO 8601 text (``YYYY-MM-DD``), ``None`` for ``None``.
+
+    Parameters
+    ----------
+    value : str, datetime.date or None
+        A date, or its ISO 8601 text; a date and time is refused (a day is meant).
+    name : str
+        The argument or option (``"--visit-date"``).
+
+    Raises
+    ------
+    ValidationError
+        Naming ``name``, the expected form and what was found.
+
+    Examples
+    --------
+    >>> check_date("2026-03-01", "--visit-date")
+    '2026-03-01'
+    >>> check_date("1 March", "--visit-date")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    gutaxis.exceptions.ValidationError: --visit-date must be a date such as 2026-03-01; got ...
+    """
+    if value is None:
+        return None
+    if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
+        return value.isoformat()
+    try:
+        return dt.date.fromisoformat(str(value)).isoformat()
+    except ValueError:
+        raise ValidationError(f"{name} must be a date such as 2026-03-01; got "
+                              f"{value!r}") from None

@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import dataclasses
-import datetime as dt
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from gutaxis.checks import check_file, check_folder, check_integer, check_names, check_type
+from gutaxis.checks import (
+    check_date,
+    check_file,
+    check_folder,
+    check_integer,
+    check_names,
+    check_type,
+)
 from gutaxis.commands._inputs import (
     TableOptions,
     load_study,
@@ -114,13 +120,7 @@ class ProfileOptions(TableOptions):
             raise ValidationError("--patient must be a non-empty id")
         check_integer(self.n_boot, "n_boot", minimum=1)
         check_integer(self.seed, "--seed", minimum=0)
-        if self.visit_date is not None:
-            try:
-                object.__setattr__(self, "visit_date",
-                                   dt.date.fromisoformat(str(self.visit_date)).isoformat())
-            except ValueError:
-                raise ValidationError(f"--visit-date must be a date such as 2026-03-01; got "
-                                      f"{self.visit_date!r}") from None
+        object.__setattr__(self, "visit_date", check_date(self.visit_date, "--visit-date"))
 
 
 @dataclasses.dataclass(frozen=True)

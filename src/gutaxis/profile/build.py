@@ -25,7 +25,7 @@ from typing import Any
 
 from gutaxis import composition
 from gutaxis._version import __version__
-from gutaxis.checks import check_type
+from gutaxis.checks import check_date, check_type
 from gutaxis.exceptions import NotFoundError, ValidationError
 from gutaxis.knowledge import load_chain, load_interventions, load_marker_catalog, load_taxa_catalog
 from gutaxis.markers import LabResults, MarkerPanel, MarkerResult, interpret_result
@@ -157,16 +157,6 @@ def _followup_alerts(sample_id: str, patient_id: str | None, reference: Referenc
     return tuple(out)
 
 
-def _check_visit_date(value: object) -> str | None:
-    if value is None or isinstance(value, _dt.date) and not isinstance(value, _dt.datetime):
-        return None if value is None else value.isoformat()
-    try:
-        return _dt.date.fromisoformat(str(value)).isoformat()
-    except ValueError:
-        raise ValidationError(f"visit_date must be a date such as 2026-03-01; got "
-                              f"{value!r}") from None
-
-
 def build_profile(study: Study, sample_id: str, reference: Reference, *,
                   patient_id: str | None = None, markers: MarkerPanel | None = None,
                   labs: LabResults | None = None, previous: Visit | None = None,
@@ -287,5 +277,5 @@ def build_profile(study: Study, sample_id: str, reference: Reference, *,
                           interventions=interventions),
         disclaimer=interventions.disclaimer,
         provenance=provenance,
-        visit_date=_check_visit_date(visit_date),
+        visit_date=check_date(visit_date, "visit_date"),
     )

@@ -10,14 +10,14 @@ message that names the file and the field.
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from gutaxis.exceptions import FormatError, InputError
+from gutaxis.checks import check_date
+from gutaxis.exceptions import FormatError, InputError, ValidationError
 from gutaxis.measures import MEASURE_KINDS, Censoring
 from gutaxis.outputs import from_json_number
 from gutaxis.profile._model import PROFILE_SCHEMA_VERSION, Visit
@@ -59,13 +59,10 @@ def _major(doc: Mapping[str, Any], where: str) -> int:
 
 
 def _visit_date(value: Any, where: str) -> str | None:
-    if value is None:
-        return None
     try:
-        return dt.date.fromisoformat(str(value)).isoformat()
-    except ValueError:
-        raise FormatError(f"{where}: \"visit_date\" must be a date such as \"2026-03-01\" or "
-                          f"null; got {value!r}") from None
+        return check_date(value, f'{where}: "visit_date"')
+    except ValidationError as exc:  # a file's content: a format error, naming the file
+        raise FormatError(f"{exc} (or null)") from None
 
 
 def _history(doc: Mapping[str, Any], major: int, where: str) -> tuple[dict[str, Any], ...]:
