@@ -1,9 +1,11 @@
-"""Blockwise unweighted UniFrac on a local Dask cluster against the in-memory kernel.
+"""Blockwise beta diversity on a local Dask cluster against the in-memory kernel.
 
 Usage::
 
     .venv/bin/python -m benchmarks.blockwise                    # 4000 samples x 5000 features
     .venv/bin/python -m benchmarks.blockwise --size 1000x2000 --tile 250   # a quick rehearsal
+    .venv/bin/python -m benchmarks.blockwise --metric braycurtis   # any beta metric (default
+                                                                   # unweighted UniFrac)
 
 Both sides run on the same synthetic table (:mod:`benchmarks.synthetic`) and tree:
 
@@ -37,7 +39,7 @@ import numpy as np
 from benchmarks import synthetic
 
 BENCH_DIR = Path(".bench")
-METRIC = "unweighted_unifrac"
+DEFAULT_METRIC = "unweighted_unifrac"
 
 
 def _rss() -> int:
@@ -53,7 +55,8 @@ def _peak_rss() -> int:
     return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss) * 1024
 
 
-def _spot_check(study: Any, store: Path, n_check: int, seed: int) -> tuple[int, float]:
+def _spot_check(study: Any, metric: str, store: Path, n_check: int, seed: int
+                ) -> tuple[int, float]:
     """Compare ``n_check`` random samples' submatrix of the store with the in-memory kernel.
 
     For stores too large to load: the rows and columns of a random subset are
@@ -67,7 +70,7 @@ def _spot_check(study: Any, store: Path, n_check: int, seed: int) -> tuple[int, 
     idx = np.sort(rng.choice(study.n_samples, size=min(n_check, study.n_samples),
                              replace=False))
     stored = zarr.open_array(str(store), path="distances", mode="r").oindex[idx, idx]
-    want = beta_diversity(study.subset_samples([study.sample_ids[i] for i in idx]), METRIC)
+    want = beta_diversity(study.subset_samples([study.sample_ids[i] for i in idx]), metric)
     return len(idx), float(np.max(np.abs(np.asarray(stored, dtype=np.float64) - want.data)))
 
 
@@ -77,6 +80,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--size", default="4000x5000", help="SAMPLESxFEATURES (default 4000x5000)")
     p.add_argument("--tile", type=int, default=1000, help="tile side in samples (default 1000)")
     p.add_argument("--workers", type=int, default=2)
+    p.add_argument("--metric", default=DEFAULT_METRIC,
+                   help=f"a beta metric (default {DEFAULT_METRIC})")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--output", default=str(BENCH_DIR / "blockwise.json"))
     p.add_argument("--dtype", default="float64", choices=("float64", "float32"),
@@ -91,6 +96,7 @@ def main(argv: list[str] | None = None) -> int:
                         "permutations, 2 random groups) against the in-memory calls")
     args = p.parse_args(argv)
     n, m = (int(v) for v in args.size.lower().split("x"))
+    metric = args.metric
 
     from distributed import Client, LocalCluster
     from gutaxis.distributed import (
@@ -108,12 +114,12 @@ def main(argv: list[str] | None = None) -> int:
     study = synthetic.study(table, tree)
     warm = study.subset_samples(list(study.sample_ids[:200]))
 
-    beta_diversity(warm, METRIC)
+    beta_diversity(warm, metric)
     in_memory = None
     in_memory_s = float("nan")
     if not args.no_in_memory:
         t0 = time.perf_counter()
-        in_memory = beta_diversity(study, METRIC)
+        in_memory = beta_diversity(study, metric)
         in_memory_s = time.perf_counter() - t0
 
     work = Path(tempfile.mkdtemp(prefix="gutaxis-blockwise-"))
@@ -124,9 +130,9 @@ def main(argv: list[str] | None = None) -> int:
         client = Client(cluster)
         startup_s = time.perf_counter() - t0
         with cluster, client:
-            blockwise_beta_diversity(warm, METRIC, work / "warm.zarr", cluster=client,
+            blockwise_beta_diversity(warm, metric, work / "warm.zarr", cluster=client,
                                      tile_size=100)
-            run = blockwise_beta_diversity(study, METRIC, work / "d.zarr", cluster=client,
+            run = blockwise_beta_diversity(study, metric, work / "d.zarr", cluster=client,
                                            tile_size=args.tile, dtype=args.dtype)
             worker_rss = sorted(client.run(_rss).values())
             worker_peak = sorted(client.run(_peak_rss).values())
@@ -156,7 +162,7 @@ def main(argv: list[str] | None = None) -> int:
             checked = n
             max_diff = float(np.max(np.abs(stored.data - in_memory.data)))
         else:
-            checked, max_diff = _spot_check(study, work / "d.zarr", 1000, args.seed)
+            checked, max_diff = _spot_check(study, metric, work / "d.zarr", 1000, args.seed)
         disk = int(subprocess.run(["du", "-sb", str(work / "d.zarr")], capture_output=True,
                                   text=True, check=True).stdout.split()[0])
     finally:
@@ -170,7 +176,7 @@ def main(argv: list[str] | None = None) -> int:
     result = {
         "machine": {"cores": __import__("os").cpu_count(), "cpu": platform.processor(),
                     "python": platform.python_version()},
-        "size": f"{n}x{m}", "metric": METRIC, "tile_size": args.tile,
+        "size": f"{n}x{m}", "metric": metric, "tile_size": args.tile,
         "workers": args.workers, "n_tiles": run.n_tiles,
         "in_memory_seconds": in_memory_s, "blockwise_seconds": run.seconds,
         "cluster_startup_seconds": startup_s,
@@ -185,7 +191,7 @@ def main(argv: list[str] | None = None) -> int:
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=2))
     tiles = np.array(run.tile_seconds)
-    print(f"{METRIC} {n} x {m}, tile {args.tile} ({run.n_tiles} tiles), "
+    print(f"{metric} {n} x {m}, tile {args.tile} ({run.n_tiles} tiles), "
           f"{args.workers} workers × 1 thread")
     print(f"  in memory (all cores):   {in_memory_s:8.1f} s"
           + ("  (skipped: --no-in-memory)" if in_memory is None else ""))

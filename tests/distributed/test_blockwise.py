@@ -11,7 +11,7 @@ import zarr
 from distributed import Client, LocalCluster
 from diversity.test_faith_unifrac import random_counts, random_tree
 from gutaxis.distributed import TileGrid, blockwise_beta_diversity, read_distances
-from gutaxis.diversity import beta_diversity
+from gutaxis.diversity import beta_diversity, beta_metrics
 from gutaxis.exceptions import InputError, ValidationError
 from gutaxis.study import Study
 
@@ -36,10 +36,10 @@ def study() -> Study:
                  [f"F{i}" for i in range(N_FEATURES)], tree=tree)
 
 
-@pytest.mark.parametrize("metric", ["unweighted_unifrac", "weighted_unifrac",
-                                    "weighted_normalized_unifrac", "braycurtis", "jaccard"])
+@pytest.mark.parametrize("metric", list(beta_metrics()))
 def test_equals_the_in_memory_kernels(client, study, tmp_path, metric):
-    if metric == "weighted_normalized_unifrac":  # undefined for an empty sample
+    if metric in ("weighted_normalized_unifrac", "aitchison", "robust_aitchison"):
+        # undefined for an empty sample
         study = study.subset_samples([s for s in study.sample_ids if s != "S3"])
     run = blockwise_beta_diversity(study, metric, tmp_path / "d.zarr", cluster=client,
                                    tile_size=TILE)

@@ -244,26 +244,44 @@ def test_live_scikit_bio_comparison(metric, seed):
 
 @pytest.mark.parametrize("metric", list(METRICS))
 def test_code_paths_agree(metric, monkeypatch):
-    """Many CSC stripes, the dense (tile) part, one thread: same numbers."""
+    """Many CSC stripes, the dense (tile) part, one thread, blocks: same numbers."""
     rng = np.random.default_rng(5)
     n, m = 150, 120
     prevalence = np.r_[np.full(30, 0.9), rng.beta(0.3, 3.0, size=m - 30)]
     dense = (rng.negative_binomial(0.5, 0.02, size=(n, m)) + 1) * (rng.random((n, m)) < prevalence)
+    dense[41] = dense[100]  # a pair across the blocks below at exactly 0
     x = sp.csr_matrix(dense.astype(np.float64))
     expected = skbio_reference(metric, dense.astype(np.float64))
     func = METRICS[metric]
-    assert_close(func(x), expected)
+
+    def check_square_and_blocks() -> None:
+        square = func(x)
+        assert_close(square, expected)
+        for n_rows in (1, 41, 77, n - 1):  # a tile of a blockwise matrix: the same numbers
+            block = func(x, n_rows=n_rows)
+            assert block.shape == (n_rows, n - n_rows)
+            np.testing.assert_array_equal(block, square[:n_rows, n_rows:])
+        assert func(x, n_rows=77)[41, 100 - 77] == 0
+
+    check_square_and_blocks()
     assert_close(func(x, n_threads=1), expected)
     monkeypatch.setattr(K, "_SCRATCH_FLOOR", 1)
     monkeypatch.setattr(K, "_SCRATCH_SHARE", 1e-4)  # → many small stripes and 64-row tiles
-    assert_close(func(x), expected)
+    check_square_and_blocks()
     monkeypatch.setattr(K, "_MIN_DENSE", 1)
     monkeypatch.setattr(K, "_DENSE_SHARE", {K.MODE_MIN: 0.5, K.MODE_COUNT: 0.5,
                                             K.MODE_PRODUCT: 0.5})
-    assert_close(func(x), expected)
+    check_square_and_blocks()
     monkeypatch.setattr(K, "_DENSE_SHARE", {K.MODE_MIN: 0.0, K.MODE_COUNT: 0.0,
                                             K.MODE_PRODUCT: 0.0})
-    assert_close(func(x), expected)
+    check_square_and_blocks()
+
+
+@pytest.mark.parametrize("n_rows", [0, 5, -1, 2.0, True, "2"])
+@pytest.mark.parametrize("metric", list(METRICS))
+def test_a_block_needs_rows_of_both_groups(metric, n_rows):
+    with pytest.raises(InputError, match=rf"{metric}: n_rows must be an integer from 1 to 4"):
+        METRICS[metric](csr(np.eye(5) + 1), n_rows=n_rows)
 
 
 def test_non_integer_values_take_the_copy_path():

@@ -16,11 +16,10 @@ Each tile is computed by the registered in-memory kernel of the metric
 Every beta metric of gutaxis is a function of the two samples of a pair (and
 of the table's columns: all columns are kept, so Aitchison's feature count
 and the tree are those of the whole table), hence the block of the kernel on
-a subset of rows is the block of the kernel on the whole table.  The three
-UniFracs have a block kernel (:func:`gutaxis.diversity.faith_unifrac.unifrac_block`)
-that computes only the ``|I|·|J|`` pairs of an off-diagonal tile; the other
-metrics' kernels compute square matrices, so for them such a tile costs the
-pairs of ``I ∪ J``: about twice the pairs it keeps.
+a subset of rows is the block of the kernel on the whole table.  Every beta
+kernel computes such a block by itself (``n_rows``, see
+:mod:`gutaxis.diversity._registry`): an off-diagonal tile costs its own
+``|I|·|J|`` pairs, not those of the square on ``I ∪ J``.
 """
 
 from __future__ import annotations
@@ -33,13 +32,8 @@ import numpy as np
 import scipy.sparse as sp
 
 from gutaxis.diversity import get_beta_metric
-from gutaxis.diversity.faith_unifrac import unifrac_block
 
 __all__ = ["TileGrid", "tile_distances"]
-
-#: The metrics computed by the block kernel on off-diagonal tiles: (weighted, normalized).
-_UNIFRAC_BLOCKS = {"unweighted_unifrac": (False, False), "weighted_unifrac": (True, False),
-                   "weighted_normalized_unifrac": (True, True)}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -112,11 +106,5 @@ def tile_distances(counts: sp.csr_matrix, metric: str, rows: slice, cols: slice,
     if rows == cols:
         return np.asarray(kernel(counts[rows], **options), dtype=np.float64)
     both = sp.vstack([counts[rows], counts[cols]], format="csr")
-    n_rows = rows.stop - rows.start
-    if metric in _UNIFRAC_BLOCKS:
-        weighted, normalized = _UNIFRAC_BLOCKS[metric]
-        return unifrac_block(both, options["tree"], options["feature_ids"], n_rows,
-                             weighted=weighted, normalized=normalized,
-                             n_threads=options.get("n_threads"))
-    d = np.asarray(kernel(both, **options), dtype=np.float64)
-    return np.ascontiguousarray(d[:n_rows, n_rows:])
+    block = kernel(both, **options, n_rows=rows.stop - rows.start)
+    return np.ascontiguousarray(block, dtype=np.float64)

@@ -318,12 +318,16 @@ def _stripe_csc(indptr, indices, values, tf, lo, hi, is_sparse, m):  # pragma: n
 
 @njit(parallel=True, cache=True)
 def _sparse_pass(indptr, indices, values, tf, is_sparse, lo, hi, cptr, crow, cval,
-                 mode, out, n_chunks):  # pragma: no cover - jitted
-    """out[i, j] = Σ_shared op(v_i, v_j) over the sparse features, i < j, lo ≤ j < hi."""
+                 mode, out, n_chunks, i_stop, col0):  # pragma: no cover - jitted
+    """out[i, j - col0] = Σ_shared op(v_i, v_j) over the sparse features.
+
+    For the rows ``i < i_stop`` and ``i < j``, ``lo ≤ j < hi``: the square
+    passes ``i_stop = hi - 1, col0 = 0``, a block ``i_stop = col0 = n_rows``.
+    """
     width = hi - lo
     for c in prange(n_chunks):
         acc = np.zeros(width)
-        for i in range(c, hi - 1, n_chunks):
+        for i in range(c, min(hi - 1, i_stop), n_chunks):
             rel = i - lo  # < 0: the whole stripe lies after row i
             for k in range(indptr[i], indptr[i + 1]):
                 f = indices[k]
@@ -349,7 +353,7 @@ def _sparse_pass(indptr, indices, values, tf, is_sparse, lo, hi, cptr, crow, cva
                     for t in range(rows.shape[0]):
                         acc[rows[t]] += v * vals[t]
             start = rel + 1 if rel >= 0 else 0
-            dst = out[i, lo + start:hi]
+            dst = out[i, lo + start - col0:hi - col0]
             src = acc[start:width]
             for t in range(src.shape[0]):
                 dst[t] = src[t]
@@ -370,12 +374,16 @@ def _densify_t(indptr, indices, values, tf, j0, j1, dense_pos, tile):  # pragma:
 
 @njit(parallel=True, cache=True)
 def _dense_pass(indptr, indices, values, tf, dense_pos, j0, j1, tile, mode, out,
-                n_chunks):  # pragma: no cover - jitted
-    """out[i, j] += Σ_{dense f} op(v_if, v_jf) for i < j, j0 ≤ j < j1 (SIMD over j)."""
+                n_chunks, i_stop, col0):  # pragma: no cover - jitted
+    """out[i, j - col0] += Σ_{dense f} op(v_if, v_jf) (SIMD over j).
+
+    For ``i < i_stop``, ``i < j`` and ``j0 ≤ j < j1`` (``i_stop``, ``col0`` as
+    in :func:`_sparse_pass`).
+    """
     w = j1 - j0
     for c in prange(n_chunks):
         acc = np.zeros(w)
-        for i in range(c, j1 - 1, n_chunks):
+        for i in range(c, min(j1 - 1, i_stop), n_chunks):
             start = i + 1 - j0 if i + 1 > j0 else 0
             a = acc[start:]
             for k in range(indptr[i], indptr[i + 1]):
@@ -394,7 +402,7 @@ def _dense_pass(indptr, indices, values, tf, dense_pos, j0, j1, tile, mode, out,
                     v = _tf(values[k], i, tf)
                     for t in range(a.shape[0]):
                         a[t] = a[t] + v * r[t]
-            dst = out[i, j0 + start:j1]
+            dst = out[i, j0 + start - col0:j1 - col0]
             for t in range(a.shape[0]):
                 dst[t] += a[t]
                 a[t] = 0.0
@@ -409,7 +417,7 @@ def _scratch_budget(x: sp.csr_matrix, values: np.ndarray) -> int:
 
 
 def pairwise(x: sp.csr_matrix, mode: int, values: np.ndarray | None = None,
-             tf: Transform | None = None) -> np.ndarray:
+             tf: Transform | None = None, n_rows: int | None = None) -> np.ndarray:
     """Upper-triangle accumulation (see module docstring); call inside :func:`threads`.
 
     Parameters
@@ -422,21 +430,29 @@ def pairwise(x: sp.csr_matrix, mode: int, values: np.ndarray | None = None,
         Values at the non-zeros of ``x`` (default ``x.data``).
     tf : Transform, optional
         How to read them (default :func:`raw`).
+    n_rows : int, optional
+        Only the pairs of one of the first ``n_rows`` rows and one of the
+        others (a tile of a blockwise matrix): the work is those pairs', the
+        sums are accumulated as for the square.
 
     Returns
     -------
     numpy.ndarray
         ``n × n`` float64 whose strict upper triangle holds
-        ``Σ_f op(v_if, v_jf)``; the rest is unspecified.
+        ``Σ_f op(v_if, v_jf)``, the rest unspecified; with ``n_rows``,
+        ``n_rows × (n - n_rows)`` holding the sum of rows ``i`` and
+        ``n_rows + j`` at ``[i, j]``.
     """
     n, m = x.shape
     vals = x.data if values is None else values
     tft = tuple(raw() if tf is None else tf)
-    out = np.zeros((n, n))
+    # the square: every row against the later ones; a block: its rows against the others
+    first, i_stop = (0, n) if n_rows is None else (n_rows, n_rows)
+    out = np.zeros((n, n) if n_rows is None else (n_rows, n - n_rows))
     if n < 2 or x.nnz == 0:
         return out
     budget = _scratch_budget(x, vals)
-    n_chunks = _n_chunks(n)
+    n_chunks = _n_chunks(min(n, i_stop))
 
     prevalence = np.bincount(x.indices, minlength=m)
     dense = prevalence >= _DENSE_SHARE.get(mode, np.inf) * n
@@ -450,13 +466,13 @@ def pairwise(x: sp.csr_matrix, mode: int, values: np.ndarray | None = None,
     if sparse_nnz:
         stripe_budget = max(1, budget // 2 if d else budget)
         n_stripes = max(1, math.ceil(sparse_nnz * 12 / stripe_budget))
-        bounds = np.linspace(0, n, n_stripes + 1).round().astype(np.int64)
+        bounds = np.linspace(first, n, n_stripes + 1).round().astype(np.int64)
         for lo, hi in zip(bounds[:-1], bounds[1:], strict=True):
             if hi <= lo:
                 continue
             cptr, crow, cval = _stripe_csc(x.indptr, x.indices, vals, tft, lo, hi, is_sparse, m)
             _sparse_pass(x.indptr, x.indices, vals, tft, is_sparse, lo, hi, cptr, crow, cval,
-                         mode, out, n_chunks)
+                         mode, out, n_chunks, min(hi - 1, i_stop), first)
             del cptr, crow, cval
 
     # dense part, in column tiles of a feature-major dense copy
@@ -467,15 +483,16 @@ def pairwise(x: sp.csr_matrix, mode: int, values: np.ndarray | None = None,
             mode == MODE_MIN and tft[0] == T_RAW and _small_integers(vals))
         dtype = np.float32 if exact32 else np.float64
         itemsize = np.dtype(dtype).itemsize
-        w = int(min(n, max(_MIN_TILE, min(budget // 2, _MAX_TILE_BYTES) // (d * itemsize))))
+        w = int(min(n - first,
+                    max(_MIN_TILE, min(budget // 2, _MAX_TILE_BYTES) // (d * itemsize))))
         tile = np.empty((d, w), dtype=dtype)
         dense_pos = np.full(m, -1, dtype=np.int64)
         dense_pos[dense] = np.arange(d)
-        for j0 in range(0, n, w):
+        for j0 in range(first, n, w):
             j1 = min(n, j0 + w)  # the last tile may use only its first columns
             _densify_t(x.indptr, x.indices, vals, tft, j0, j1, dense_pos, tile)
             _dense_pass(x.indptr, x.indices, vals, tft, dense_pos, j0, j1, tile, mode, out,
-                        n_chunks)
+                        n_chunks, i_stop, first)
     return out
 
 
@@ -517,6 +534,28 @@ def _exact(indptr, indices, values, tf, i, j, metric, a, b, m):  # pragma: no co
     return math.sqrt(total)
 
 
+@njit(cache=True, inline="always")
+def _distance(acc, indptr, indices, values, tf, i, j, metric, a, b, m,
+              refine):  # pragma: no cover - jitted
+    """Return the distance of rows ``i`` and ``j`` from their accumulation ``acc``."""
+    if metric == M_BRAYCURTIS:
+        s = a[i] + a[j]
+        v = (s - 2.0 * acc) / s
+        if v < refine:
+            v = _exact(indptr, indices, values, tf, i, j, metric, a, b, m)
+        return v
+    if metric == M_JACCARD:
+        u = a[i] + a[j] - acc
+        return (u - acc) / u if u > 0.0 else 0.0
+    d2 = a[i] + a[j] - 2.0 * acc
+    if metric == M_AITCHISON:
+        dmu = b[i] - b[j]
+        d2 -= m * dmu * dmu
+    if d2 <= refine * (a[i] + a[j]):
+        return _exact(indptr, indices, values, tf, i, j, metric, a, b, m)
+    return math.sqrt(d2)
+
+
 @njit(parallel=True, cache=True)
 def _finish(out, indptr, indices, values, tf, metric, a, b, m, refine,
             n_chunks):  # pragma: no cover - jitted
@@ -525,25 +564,20 @@ def _finish(out, indptr, indices, values, tf, metric, a, b, m, refine,
         for i in range(c, n, n_chunks):
             out[i, i] = 0.0
             for j in range(i + 1, n):
-                acc = out[i, j]
-                if metric == M_BRAYCURTIS:
-                    s = a[i] + a[j]
-                    v = (s - 2.0 * acc) / s
-                    if v < refine:
-                        v = _exact(indptr, indices, values, tf, i, j, metric, a, b, m)
-                elif metric == M_JACCARD:
-                    u = a[i] + a[j] - acc
-                    v = (u - acc) / u if u > 0.0 else 0.0
-                else:
-                    d2 = a[i] + a[j] - 2.0 * acc
-                    if metric == M_AITCHISON:
-                        dmu = b[i] - b[j]
-                        d2 -= m * dmu * dmu
-                    if d2 <= refine * (a[i] + a[j]):
-                        v = _exact(indptr, indices, values, tf, i, j, metric, a, b, m)
-                    else:
-                        v = math.sqrt(d2)
-                out[i, j] = v
+                out[i, j] = _distance(out[i, j], indptr, indices, values, tf, i, j, metric,
+                                      a, b, m, refine)
+
+
+@njit(parallel=True, cache=True)
+def _finish_block(out, indptr, indices, values, tf, metric, a, b, m, refine,
+                  n_chunks):  # pragma: no cover - jitted
+    """As :func:`_finish` for the block of :func:`pairwise` with ``n_rows``."""
+    n_rows, width = out.shape
+    for c in prange(n_chunks):
+        for i in range(c, n_rows, n_chunks):
+            for jj in range(width):
+                out[i, jj] = _distance(out[i, jj], indptr, indices, values, tf, i, n_rows + jj,
+                                       metric, a, b, m, refine)
 
 
 @njit(parallel=True, cache=True)
@@ -562,18 +596,24 @@ def _mirror(out, n_chunks):  # pragma: no cover - jitted
 
 def finish(out: np.ndarray, x: sp.csr_matrix, metric: int, *, a: np.ndarray,
            b: np.ndarray | None = None, values: np.ndarray | None = None,
-           tf: Transform | None = None) -> np.ndarray:
+           tf: Transform | None = None, n_rows: int | None = None) -> np.ndarray:
     """Turn the accumulations of :func:`pairwise` into the symmetric distance matrix.
 
     ``a`` is the per-row total the formula needs (sum, richness or ``Σ v²``),
-    ``b`` the per-row mean for ``aitchison``; ``values`` and ``tf`` as for
-    :func:`pairwise`.
+    ``b`` the per-row mean for ``aitchison``; ``values``, ``tf`` and
+    ``n_rows`` as for :func:`pairwise` (with ``n_rows``, the block of
+    distances, in place).
     """
     n, m = x.shape
     vals = x.data if values is None else values
     bb = np.zeros(n) if b is None else np.ascontiguousarray(b, dtype=np.float64)
-    _finish(out, x.indptr, x.indices, vals, tuple(raw() if tf is None else tf), metric,
-            np.ascontiguousarray(a, dtype=np.float64), bb, float(m), _REFINE, _n_chunks(n))
+    args = (out, x.indptr, x.indices, vals, tuple(raw() if tf is None else tf), metric,
+            np.ascontiguousarray(a, dtype=np.float64), bb, float(m), _REFINE)
+    if n_rows is not None:
+        if out.size:
+            _finish_block(*args, _n_chunks(n_rows))
+        return out
+    _finish(*args, _n_chunks(n))
     nb = (n + 63) // 64
     _mirror(out, int(max(1, min(nb, 16 * numba.get_num_threads()))))
     return out

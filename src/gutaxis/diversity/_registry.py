@@ -8,7 +8,10 @@ Kernel contract
 ---------------
 alpha : ``func(counts, **options) -> ndarray`` of length ``n_samples``
 beta  : ``func(counts, **options) -> ndarray`` of shape ``n_samples × n_samples``
-        (symmetric, zero diagonal, float64)
+        (symmetric, zero diagonal, float64); with ``n_rows=k`` the ``k × (n_samples
+        − k)`` block of the distances between the first ``k`` samples and the
+        others, computed without the pairs inside either group (the tiles of a
+        blockwise matrix, :mod:`gutaxis.distributed`)
 
 ``counts`` is a samples × features :class:`scipy.sparse.csr_matrix` (float64
 data; integers for count metrics).  Metrics with ``needs_tree`` also receive
@@ -19,11 +22,12 @@ Only the options named in ``options`` are passed on.
 from __future__ import annotations
 
 import dataclasses
+import numbers
 from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
 from gutaxis.checks import check_names
-from gutaxis.exceptions import UnknownMetricError
+from gutaxis.exceptions import InputError, UnknownMetricError
 
 __all__ = [
     "Metric",
@@ -34,6 +38,7 @@ __all__ = [
     "alpha_metrics",
     "beta_metrics",
     "split_metrics",
+    "check_block_rows",
 ]
 
 
@@ -168,3 +173,38 @@ def split_metrics(names: Iterable[str]) -> tuple[list[str], list[str]]:
         if name not in target:
             target.append(name)
     return alpha, beta
+
+
+def check_block_rows(n_rows: Any, n: int, metric: str) -> int | None:
+    """Check the ``n_rows`` of a beta kernel's block (see the kernel contract).
+
+    Parameters
+    ----------
+    n_rows : int or None
+        The samples of the first group; None: the whole square.
+    n : int
+        The samples of the table.
+    metric : str
+        The metric's name, for the message.
+
+    Returns
+    -------
+    int or None
+
+    Raises
+    ------
+    InputError
+        ``n_rows`` is not an integer from 1 to ``n - 1``.
+
+    Examples
+    --------
+    >>> check_block_rows(2, 5, "braycurtis"), check_block_rows(None, 5, "braycurtis")
+    (2, None)
+    """
+    if n_rows is None:
+        return None
+    if isinstance(n_rows, bool) or not isinstance(n_rows, numbers.Integral) \
+            or not 1 <= int(n_rows) < n:
+        raise InputError(f"{metric}: n_rows must be an integer from 1 to {n - 1} (the table "
+                         f"has {n} samples); got {n_rows!r}")
+    return int(n_rows)

@@ -36,7 +36,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from gutaxis.diversity import _kernels_beta as _k
-from gutaxis.diversity._registry import register_beta
+from gutaxis.diversity._registry import check_block_rows, register_beta
 from gutaxis.exceptions import EmptySamplesError, InputError
 
 __all__ = ["braycurtis", "jaccard", "aitchison", "robust_aitchison"]
@@ -77,7 +77,8 @@ def _empty_rows(x: sp.csr_matrix) -> np.ndarray:
 
 # --------------------------------------------------------------------------- metrics
 @register_beta("braycurtis", options=("n_threads",), max_empty=1)
-def braycurtis(counts: sp.spmatrix, *, n_threads: int | None = None) -> np.ndarray:
+def braycurtis(counts: sp.spmatrix, *, n_threads: int | None = None,
+               n_rows: int | None = None) -> np.ndarray:
     r"""Bray–Curtis dissimilarity: Σ|xᵢ − yᵢ| / Σ(xᵢ + yᵢ).
 
     Parameters
@@ -86,11 +87,16 @@ def braycurtis(counts: sp.spmatrix, *, n_threads: int | None = None) -> np.ndarr
         Samples × features, counts or relative abundances (≥ 0).
     n_threads : int, optional
         Threads for the compiled kernel (default: all).
+    n_rows : int, optional
+        Only the distances between the first ``n_rows`` samples and the
+        others (a tile of a blockwise matrix, :mod:`gutaxis.distributed`):
+        the pairs within either group are not computed.
 
     Returns
     -------
     numpy.ndarray
-        ``n × n`` float64, symmetric, zero diagonal, values in [0, 1].
+        ``n × n`` float64, symmetric, zero diagonal (with ``n_rows``: the
+        ``n_rows × (n − n_rows)`` block of it), values in [0, 1].
 
     Raises
     ------
@@ -127,6 +133,7 @@ def braycurtis(counts: sp.spmatrix, *, n_threads: int | None = None) -> np.ndarr
     """
     x = _as_csr(counts)
     n_threads = _check_threads(n_threads)
+    n_rows = check_block_rows(n_rows, x.shape[0], "braycurtis")
     empty = _empty_rows(x)
     if len(empty) >= 2:
         rows = ", ".join(map(str, empty[:10])) + (" …" if len(empty) > 10 else "")
@@ -136,12 +143,13 @@ def braycurtis(counts: sp.spmatrix, *, n_threads: int | None = None) -> np.ndarr
             rows=empty.tolist())
     with _k.threads(n_threads):
         totals, _ = _k.row_stats(x)
-        acc = _k.pairwise(x, _k.MODE_MIN)
-        return _k.finish(acc, x, _k.M_BRAYCURTIS, a=totals)
+        acc = _k.pairwise(x, _k.MODE_MIN, n_rows=n_rows)
+        return _k.finish(acc, x, _k.M_BRAYCURTIS, a=totals, n_rows=n_rows)
 
 
 @register_beta("jaccard", options=("n_threads",))
-def jaccard(counts: sp.spmatrix, *, n_threads: int | None = None) -> np.ndarray:
+def jaccard(counts: sp.spmatrix, *, n_threads: int | None = None,
+            n_rows: int | None = None) -> np.ndarray:
     r"""Jaccard distance on presence/absence: 1 − |A ∩ B| / |A ∪ B|.
 
     Parameters
@@ -150,11 +158,16 @@ def jaccard(counts: sp.spmatrix, *, n_threads: int | None = None) -> np.ndarray:
         Samples × features; a feature is present where its value is > 0.
     n_threads : int, optional
         Threads for the compiled kernel (default: all).
+    n_rows : int, optional
+        Only the distances between the first ``n_rows`` samples and the
+        others (a tile of a blockwise matrix, :mod:`gutaxis.distributed`):
+        the pairs within either group are not computed.
 
     Returns
     -------
     numpy.ndarray
-        ``n × n`` float64, symmetric, zero diagonal, values in [0, 1].
+        ``n × n`` float64, symmetric, zero diagonal (with ``n_rows``: the
+        ``n_rows × (n − n_rows)`` block of it), values in [0, 1].
 
     Notes
     -----
@@ -179,15 +192,16 @@ def jaccard(counts: sp.spmatrix, *, n_threads: int | None = None) -> np.ndarray:
     """
     x = _as_csr(counts)
     n_threads = _check_threads(n_threads)
+    n_rows = check_block_rows(n_rows, x.shape[0], "jaccard")
     with _k.threads(n_threads):
         richness = np.diff(x.indptr).astype(np.float64)
-        acc = _k.pairwise(x, _k.MODE_COUNT, tf=_k.presence())
-        return _k.finish(acc, x, _k.M_JACCARD, a=richness)
+        acc = _k.pairwise(x, _k.MODE_COUNT, tf=_k.presence(), n_rows=n_rows)
+        return _k.finish(acc, x, _k.M_JACCARD, a=richness, n_rows=n_rows)
 
 
 @register_beta("aitchison", options=("pseudocount", "n_threads"), max_empty=0)
 def aitchison(counts: sp.spmatrix, *, pseudocount: float | None = None,
-              n_threads: int | None = None) -> np.ndarray:
+              n_threads: int | None = None, n_rows: int | None = None) -> np.ndarray:
     r"""Aitchison distance: Euclidean distance between centred log-ratios.
 
     Parameters
@@ -203,11 +217,16 @@ def aitchison(counts: sp.spmatrix, *, pseudocount: float | None = None,
         aitchison``, ``--p-pseudocount`` default 1); must be > 0.
     n_threads : int, optional
         Threads for the compiled kernel (default: all).
+    n_rows : int, optional
+        Only the distances between the first ``n_rows`` samples and the
+        others (a tile of a blockwise matrix, :mod:`gutaxis.distributed`):
+        the pairs within either group are not computed.
 
     Returns
     -------
     numpy.ndarray
-        ``n × n`` float64, symmetric, zero diagonal.
+        ``n × n`` float64, symmetric, zero diagonal (with ``n_rows``: the
+        ``n_rows × (n − n_rows)`` block of it).
 
     Raises
     ------
@@ -277,6 +296,7 @@ def aitchison(counts: sp.spmatrix, *, pseudocount: float | None = None,
     """
     x = _as_csr(counts)
     n_threads = _check_threads(n_threads)
+    n_rows = check_block_rows(n_rows, x.shape[0], "aitchison")
     m = x.shape[1]
     if pseudocount is None:
         empty = _empty_rows(x)
@@ -299,12 +319,14 @@ def aitchison(counts: sp.spmatrix, *, pseudocount: float | None = None,
             s, tf = _k.log1p_transform(x, float(pseudocount))
         sums, q = _k.row_stats(x, s, tf)
         mu = sums / max(m, 1)
-        acc = _k.pairwise(x, _k.MODE_PRODUCT, s, tf)
-        return _k.finish(acc, x, _k.M_AITCHISON, a=q, b=mu, values=s, tf=tf)
+        acc = _k.pairwise(x, _k.MODE_PRODUCT, s, tf, n_rows=n_rows)
+        return _k.finish(acc, x, _k.M_AITCHISON, a=q, b=mu, values=s, tf=tf,
+                         n_rows=n_rows)
 
 
 @register_beta("robust_aitchison", options=("n_threads",), max_empty=0)
-def robust_aitchison(counts: sp.spmatrix, *, n_threads: int | None = None) -> np.ndarray:
+def robust_aitchison(counts: sp.spmatrix, *, n_threads: int | None = None,
+                     n_rows: int | None = None) -> np.ndarray:
     r"""Robust Aitchison distance: Euclidean distance between rclr vectors (zeros left out).
 
     Parameters
@@ -313,11 +335,16 @@ def robust_aitchison(counts: sp.spmatrix, *, n_threads: int | None = None) -> np
         Samples × features, counts or relative abundances.
     n_threads : int, optional
         Threads for the compiled kernel (default: all).
+    n_rows : int, optional
+        Only the distances between the first ``n_rows`` samples and the
+        others (a tile of a blockwise matrix, :mod:`gutaxis.distributed`):
+        the pairs within either group are not computed.
 
     Returns
     -------
     numpy.ndarray
-        ``n × n`` float64, symmetric, zero diagonal.
+        ``n × n`` float64, symmetric, zero diagonal (with ``n_rows``: the
+        ``n_rows × (n − n_rows)`` block of it).
 
     Raises
     ------
@@ -373,6 +400,7 @@ def robust_aitchison(counts: sp.spmatrix, *, n_threads: int | None = None) -> np
     """
     x = _as_csr(counts)
     n_threads = _check_threads(n_threads)
+    n_rows = check_block_rows(n_rows, x.shape[0], "robust_aitchison")
     empty = _empty_rows(x)
     if len(empty):
         rows = ", ".join(map(str, empty[:10])) + (" …" if len(empty) > 10 else "")
@@ -383,5 +411,6 @@ def robust_aitchison(counts: sp.spmatrix, *, n_threads: int | None = None) -> np
     with _k.threads(n_threads):
         r, tf = _k.rclr_transform(x)
         _, q = _k.row_stats(x, r, tf)
-        acc = _k.pairwise(x, _k.MODE_PRODUCT, r, tf)
-        return _k.finish(acc, x, _k.M_ROBUST_AITCHISON, a=q, values=r, tf=tf)
+        acc = _k.pairwise(x, _k.MODE_PRODUCT, r, tf, n_rows=n_rows)
+        return _k.finish(acc, x, _k.M_ROBUST_AITCHISON, a=q, values=r, tf=tf,
+                         n_rows=n_rows)

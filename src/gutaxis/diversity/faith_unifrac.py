@@ -120,7 +120,7 @@ import scipy.sparse as sp
 from scipy.linalg.blas import dsyrk
 
 from gutaxis.diversity import _faith_unifrac_kernels as _k
-from gutaxis.diversity._registry import register_alpha, register_beta
+from gutaxis.diversity._registry import check_block_rows, register_alpha, register_beta
 from gutaxis.exceptions import InputError, NotFoundError
 from gutaxis.tree import Tree
 
@@ -341,15 +341,14 @@ def unifrac_block(counts: Any, tree: Tree, feature_ids: Sequence[str], n_rows: i
         else "unweighted_unifrac"
     prep = _Prepared(counts, tree, feature_ids, metric)
     n = prep.X.shape[0]
-    if isinstance(n_rows, bool) or not isinstance(n_rows, (int, np.integer)) \
-            or not 1 <= n_rows < n:
-        raise InputError(f"{metric}: n_rows must be an integer from 1 to {n - 1} (the table "
-                         f"has {n} samples); got {n_rows!r}")
-    out = np.zeros((int(n_rows), n - int(n_rows)), dtype=np.float64)
+    rows = check_block_rows(n_rows, n, metric)
+    if rows is None:
+        raise InputError(f"{metric}: unifrac_block needs n_rows (unifrac computes the square)")
+    out = np.zeros((rows, n - rows), dtype=np.float64)
     with _numba_threads(n_threads):
         _unifrac_into(out, prep, weighted=weighted, normalized=normalized,
                       work_bytes=work_bytes or _work_bytes(n, _nbytes(prep.X)),
-                      n_rows=int(n_rows))
+                      n_rows=rows)
     return out
 
 
@@ -528,7 +527,7 @@ def _node_depths(parent: np.ndarray, length: np.ndarray) -> np.ndarray:
 @register_beta("unweighted_unifrac", needs_tree=True, options=("n_threads",),
                summary="Unweighted UniFrac: share of branch length unique to one sample")
 def unweighted_unifrac(counts: Any, *, tree: Tree, feature_ids: Sequence[str],
-                       n_threads: int | None = None) -> np.ndarray:
+                       n_threads: int | None = None, n_rows: int | None = None) -> np.ndarray:
     """Unweighted UniFrac distances between all samples.
 
     ``skbio.diversity.beta.unweighted_unifrac`` (scikit-bio 0.7.4) for every
@@ -545,10 +544,14 @@ def unweighted_unifrac(counts: Any, *, tree: Tree, feature_ids: Sequence[str],
         Column ids of ``counts``.
     n_threads : int, optional
         Threads for the compiled loops.
+    n_rows : int, optional
+        Only the distances between the first ``n_rows`` samples and the
+        others (:func:`unifrac_block`).
 
     Returns
     -------
     ndarray of float64, shape (n_samples, n_samples)
+        With ``n_rows``: shape (n_rows, n_samples - n_rows).
 
     References
     ----------
@@ -567,13 +570,16 @@ def unweighted_unifrac(counts: Any, *, tree: Tree, feature_ids: Sequence[str],
     >>> round(float(d[0, 1]), 6)   # unique 1 + 2 over observed 1 + 2 + 0.5
     0.857143
     """
+    if n_rows is not None:
+        return unifrac_block(counts, tree, feature_ids, n_rows, weighted=False,
+                             n_threads=n_threads)
     return unifrac(counts, tree, feature_ids, weighted=False, n_threads=n_threads)
 
 
 @register_beta("weighted_unifrac", needs_tree=True, options=("n_threads",),
                summary="Weighted UniFrac (unnormalized): abundance moved times branch length")
 def weighted_unifrac(counts: Any, *, tree: Tree, feature_ids: Sequence[str],
-                     n_threads: int | None = None) -> np.ndarray:
+                     n_threads: int | None = None, n_rows: int | None = None) -> np.ndarray:
     """Weighted (unnormalized) UniFrac distances between all samples.
 
     ``skbio.diversity.beta.weighted_unifrac(..., normalized=False)``
@@ -590,10 +596,14 @@ def weighted_unifrac(counts: Any, *, tree: Tree, feature_ids: Sequence[str],
         Column ids of ``counts``.
     n_threads : int, optional
         Threads for the compiled loops.
+    n_rows : int, optional
+        Only the distances between the first ``n_rows`` samples and the
+        others (:func:`unifrac_block`).
 
     Returns
     -------
     ndarray of float64, shape (n_samples, n_samples)
+        With ``n_rows``: shape (n_rows, n_samples - n_rows).
 
     References
     ----------
@@ -610,6 +620,9 @@ def weighted_unifrac(counts: Any, *, tree: Tree, feature_ids: Sequence[str],
     >>> float(d[0, 1])   # 1·|1-0| + 2·|0-1| + 0.5·|1-1|
     3.0
     """
+    if n_rows is not None:
+        return unifrac_block(counts, tree, feature_ids, n_rows, weighted=True, normalized=False,
+                             n_threads=n_threads)
     return unifrac(counts, tree, feature_ids, weighted=True, normalized=False,
                    n_threads=n_threads)
 
@@ -617,7 +630,8 @@ def weighted_unifrac(counts: Any, *, tree: Tree, feature_ids: Sequence[str],
 @register_beta("weighted_normalized_unifrac", needs_tree=True, options=("n_threads",),
                summary="Weighted normalized UniFrac: weighted UniFrac scaled to [0, 1]")
 def weighted_normalized_unifrac(counts: Any, *, tree: Tree, feature_ids: Sequence[str],
-                                n_threads: int | None = None) -> np.ndarray:
+                                n_threads: int | None = None,
+                                n_rows: int | None = None) -> np.ndarray:
     """Weighted normalized UniFrac distances between all samples.
 
     ``skbio.diversity.beta.weighted_unifrac(..., normalized=True)``
@@ -635,10 +649,14 @@ def weighted_normalized_unifrac(counts: Any, *, tree: Tree, feature_ids: Sequenc
         Column ids of ``counts``.
     n_threads : int, optional
         Threads for the compiled loops.
+    n_rows : int, optional
+        Only the distances between the first ``n_rows`` samples and the
+        others (:func:`unifrac_block`).
 
     Returns
     -------
     ndarray of float64, shape (n_samples, n_samples)
+        With ``n_rows``: shape (n_rows, n_samples - n_rows).
 
     References
     ----------
@@ -654,5 +672,8 @@ def weighted_normalized_unifrac(counts: Any, *, tree: Tree, feature_ids: Sequenc
     >>> float(d[0, 1])   # 3 / (depth A 1.5 + depth B 2.5)
     0.75
     """
+    if n_rows is not None:
+        return unifrac_block(counts, tree, feature_ids, n_rows, weighted=True, normalized=True,
+                             n_threads=n_threads)
     return unifrac(counts, tree, feature_ids, weighted=True, normalized=True,
                    n_threads=n_threads)
