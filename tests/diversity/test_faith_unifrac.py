@@ -429,3 +429,35 @@ def test_the_dense_part_tile_by_tile_equals_one_syrk(monkeypatch, tile):
     tiled = ph.unifrac(x, tree, ids, weighted=False, work_bytes=2**14)  # several batches
     np.testing.assert_allclose(tiled, whole, rtol=0, atol=1e-13)
     assert np.array_equal(tiled, tiled.T) and np.all(np.diag(tiled) == 0)
+
+
+@pytest.mark.parametrize(("weighted", "normalized"), [(False, False), (True, False), (True, True)])
+def test_the_tips_columns_are_read_in_runs_that_fit_the_working_memory(caplog, monkeypatch,
+                                                                        weighted, normalized):
+    """Small working memory: the tips' columns come in several runs; the same numbers."""
+    rng = np.random.default_rng(11)
+    n, m = 60, 200
+    tree = random_tree(m, rng)
+    x = sp.csr_matrix(random_counts(n, m, rng, density=0.3))
+    ids = [f"F{i}" for i in range(m)]
+
+    def runs(**kw):
+        caplog.clear()
+        with caplog.at_level("DEBUG", logger=ph.__name__):
+            d = ph.unifrac(x, tree, ids, weighted=weighted, normalized=normalized, **kw)
+        (message,) = [r.getMessage() for r in caplog.records if "runs of tips" in r.getMessage()]
+        return d, int(message.split(", ")[-1].split()[0])
+
+    whole, n_runs = runs()
+    assert n_runs == 1
+    # runs of 8,000 bytes at most, of whole tips (a tip's column: at most 60 values of 4
+    # bytes, or 12 with the values)
+    monkeypatch.setattr(ph, "TIP_RUN_FLOOR", 8000)
+    in_runs, n_runs = runs(work_bytes=40_000)
+    total = x.nnz * (12 if weighted else 4)
+    assert n_runs > 1
+    assert np.ceil(total / 8000) <= n_runs <= np.ceil(total / (8000 - 60 * (12 if weighted else 4)))
+    np.testing.assert_allclose(in_runs, whole, rtol=0, atol=1e-14)
+    block = ph.unifrac_block(x, tree, ids, 25, weighted=weighted, normalized=normalized,
+                             work_bytes=40_000)
+    np.testing.assert_allclose(block, whole[:25, 25:], rtol=0, atol=1e-14)

@@ -233,6 +233,40 @@ def _column_counts(indices, data, n_features):
 
 
 @njit(cache=True)
+def _tip_columns(indptr, indices, data, rank, r0, r1, with_values):
+    """Return the table's columns of stream ranks ``r0 <= rank < r1``, in rank order.
+
+    CSC of those columns (samples ascending in each, zeros left out) made in
+    one pass over the CSR rows: ``(ptr, idx, val)`` with ``ptr`` of length
+    ``r1 - r0 + 1``; ``val`` holds the values only ``with_values`` (else one
+    unused element: unweighted UniFrac needs presence only).
+    """
+    m = r1 - r0
+    n = indptr.shape[0] - 1
+    ptr = np.zeros(m + 1, np.int64)
+    for i in range(n):
+        for k in range(indptr[i], indptr[i + 1]):
+            r = rank[indices[k]]
+            if r >= r0 and r < r1 and data[k] > 0.0:
+                ptr[r - r0 + 1] += 1
+    for c in range(m):
+        ptr[c + 1] += ptr[c]
+    idx = np.empty(ptr[m], np.int32)
+    val = np.empty(ptr[m] if with_values else 1, np.float64)
+    pos = ptr[:m].copy()
+    for i in range(n):
+        for k in range(indptr[i], indptr[i + 1]):
+            r = rank[indices[k]]
+            if r >= r0 and r < r1 and data[k] > 0.0:
+                p = pos[r - r0]
+                idx[p] = i
+                if with_values:
+                    val[p] = data[k]
+                pos[r - r0] = p + 1
+    return ptr, idx, val
+
+
+@njit(cache=True)
 def _stream_batch(q, nb, nnz, nd, n_free, mode, eparent, elen, erank,
                   chunk_ptr, chunk_idx, chunk_val, r0, r1, inv_tot,
                   pool, slot_of, free_slots,
@@ -246,8 +280,8 @@ def _stream_batch(q, nb, nnz, nd, n_free, mode, eparent, elen, erank,
     dense columns filled so far, free pool slots, the total length of the
     complement-path branches added by this call (unweighted) and why it
     stopped: 0 the batch is full, 1 the next tip is outside the loaded
-    columns ``r0 <= rank < r1`` (the driver loads them all: never), 2 all
-    branches are done.
+    columns ``r0 <= rank < r1`` (the driver loads the next ones and calls
+    again with the batch as it is), 2 all branches are done.
 
     unweighted: a list holds the samples having the branch (``d <= lo``) or
     those lacking it (``d >= hi``; ``br_len`` < 0 marks such a list); the
@@ -418,13 +452,21 @@ def _stream_batch(q, nb, nnz, nd, n_free, mode, eparent, elen, erank,
                     acc = pool[ps]
                     for i in range(n):
                         acc[i] = 0.0
-                    for k in range(a, b):
-                        acc[chunk_idx[k]] = chunk_val[k]
+                    if mode == 0:  # presence: the columns carry no values
+                        for k in range(a, b):
+                            acc[chunk_idx[k]] = 1.0
+                    else:
+                        for k in range(a, b):
+                            acc[chunk_idx[k]] = chunk_val[k]
             else:
                 acc = pool[ps]
                 if rk >= 0:
-                    for k in range(a, b):
-                        acc[chunk_idx[k]] += chunk_val[k]
+                    if mode == 0:
+                        for k in range(a, b):
+                            acc[chunk_idx[k]] += 1.0
+                    else:
+                        for k in range(a, b):
+                            acc[chunk_idx[k]] += chunk_val[k]
                 else:
                     for i in range(n):
                         acc[i] += vec[i]

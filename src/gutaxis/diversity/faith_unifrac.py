@@ -84,8 +84,10 @@ in place -- sparse branches pair by pair over the samples that have them,
 nearly full ones over the samples that lack them, the rest with BLAS
 ``dsyrk`` (unweighted) or a tiled :math:`|a-b|` loop (weighted), the idea
 of processing branches in stripes following Striped UniFrac.  Extra memory
-beyond the result is a compressed (CSC) copy of the table plus the batch
-buffers (``work_bytes``).
+beyond the result (and the caller's table) is the working memory
+``work_bytes``: the batch's branch lists and dense columns, the tips' columns
+(read from the table in runs of tips, one pass over its rows a run: 64 MiB or
+a tenth of ``work_bytes`` a run) and a tile of the Gram product.
 
 References
 ----------
@@ -111,6 +113,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import math
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -281,9 +284,11 @@ def unifrac(counts: Any, tree: Tree, feature_ids: Sequence[str], *, weighted: bo
         Threads for the compiled loops (default: numba's setting, all cores).
         BLAS (unweighted) uses its own thread pool.
     work_bytes : int, optional
-        Memory for the batch buffers (default: 12 % of the table's and the
-        result's size, between 4 MiB and 1 GiB).  Peak memory beyond the
-        result is about this plus a few vectors of length ``n``.
+        Working memory (default: 12 % of the table's and the result's size,
+        between 4 MiB and 1 GiB): 40 % for the branch lists, 40 % for the
+        dense columns, a tenth for the tips' columns (at least 64 MiB a run)
+        and a tenth for a tile of the Gram product.  Peak memory beyond the
+        result and the table is about this plus a few vectors of length ``n``.
 
     Returns
     -------
@@ -354,7 +359,39 @@ def unifrac_block(counts: Any, tree: Tree, feature_ids: Sequence[str], n_rows: i
 
 def _unifrac_into(out: np.ndarray, prep: _Prepared, *, weighted: bool, normalized: bool,
                   work_bytes: int, n_rows: int | None = None) -> None:
-    """Fill ``out``: the square (``n_rows`` None) or the block of the first ``n_rows`` rows."""
+    """Fill ``out``: the square (``n_rows`` None) or the block of the first ``n_rows`` rows.
+
+    The branch stream (:func:`_accumulate`) writes the upper triangle only;
+    its buffers and the table's column copy are released before the lower
+    triangle is filled (``_mirror``), so the peak is the whole result plus the
+    input, not the result plus the stream's working memory.
+    """
+    X = prep.X
+    n = X.shape[0]
+    totals = np.asarray(X.sum(axis=1), dtype=np.float64).ravel()
+    inv_tot = np.divide(1.0, totals, out=np.zeros(n), where=totals > 0)
+    C, acc_a, acc_b = _accumulate(out, prep, inv_tot, weighted=weighted,
+                                  work_bytes=work_bytes, n_rows=n_rows)
+    if weighted:
+        norm = np.zeros(n)
+        if normalized:
+            depth = _node_depths(prep.parent, prep.length)
+            norm = (X @ depth[prep.tip_node]) * inv_tot
+        if n_rows is not None:
+            _k._finish_weighted_block(out, acc_a, norm, normalized)
+        else:
+            _k._finish_weighted(out, acc_a, norm, normalized)
+    elif n_rows is not None:
+        _k._finish_unweighted_block(out, acc_a, acc_b, C)
+    else:
+        _k._finish_unweighted(out, acc_a, acc_b, C)
+    if n_rows is None:
+        _k._mirror(out)
+
+
+def _accumulate(out: np.ndarray, prep: _Prepared, inv_tot: np.ndarray, *, weighted: bool,
+                work_bytes: int, n_rows: int | None) -> tuple[float, np.ndarray, np.ndarray]:
+    """Stream the branches into ``out``; return the complement length and the accumulators."""
     X = prep.X
     n, n_features = X.shape
     indices = X.indices
@@ -371,21 +408,25 @@ def _unifrac_into(out: np.ndarray, prep: _Prepared, *, weighted: bool, normalize
     rank = np.full(n_features, -1, dtype=np.int64)
     rank[stream_feats] = np.arange(len(stream_feats))
     erank = np.where(efeat >= 0, rank[np.maximum(efeat, 0)], -1)
-    # the tips' columns in stream order (CSC: samples ascending in each, zeros dropped); one
-    # copy of the table, which the stream reads tip by tip (rank r is column r)
-    columns = X.tocsc()  # a new matrix: dropping its zeros leaves the caller's table alone
-    columns.eliminate_zeros()
-    columns = columns[:, stream_feats]
-    tip_ptr = columns.indptr.astype(np.int64, copy=False)
     n_tips = len(stream_feats)
-    totals = np.asarray(X.sum(axis=1), dtype=np.float64).ravel()
-    inv_tot = np.divide(1.0, totals, out=np.zeros(n), where=totals > 0)
     mode = 1 if weighted else 0
-    # --- buffers: half for the branch lists, half for the dense block
+    # --- working memory (work_bytes): 40 % for the branch lists, 40 % for the dense
+    # columns, 10 % for the tips' columns (read from the table in runs of tips that fit,
+    # TIP_RUN_FLOOR at least), 10 % for a tile of the Gram product (unweighted, large n)
     per_entry = 20 if weighted else 12
-    nnz_cap = int(max(n, (work_bytes // 2) // per_entry))
+    nnz_cap = int(max(n, (work_bytes * 4 // 10) // per_entry))
     nb_cap = int(max(64, nnz_cap // 16))
-    dense_cap = int(min(512, max(8, (work_bytes // 2) // (8 * n))))
+    dense_cap = int(min(512, max(8, (work_bytes * 4 // 10) // (8 * n))))
+    # runs of tips whose columns (4 bytes a non-zero, 12 with values) fit in their share;
+    # each run costs one pass over the table's rows
+    per_value = 12 if weighted else 4
+    tip_bytes = np.cumsum(col_nnz[stream_feats] * per_value)
+    run_bytes = max(work_bytes // 10, TIP_RUN_FLOOR)
+    runs = [0]
+    while runs[-1] < n_tips:
+        before = int(tip_bytes[runs[-1] - 1]) if runs[-1] else 0
+        end = int(np.searchsorted(tip_bytes, before + run_bytes, side="right"))
+        runs.append(max(end, runs[-1] + 1))  # a run holds one tip at least
     pool = np.empty((max_live, n), dtype=np.float64)
     slot_of = np.full(n_eff, -1, dtype=np.int64)
     free_slots = np.arange(max_live, dtype=np.int64)
@@ -401,24 +442,34 @@ def _unifrac_into(out: np.ndarray, prep: _Prepared, *, weighted: bool, normalize
     acc_a = np.zeros(n, dtype=np.float64)
     acc_b = np.zeros(n, dtype=np.float64)
     br_split = np.empty(nb_cap if n_rows is not None else 0, dtype=np.int64)
-    # the unweighted dense part's product, tile by tile beyond GRAM_TILE samples
-    gram = (np.empty((GRAM_TILE, GRAM_TILE)) if not weighted and n_rows is None
-            and n > GRAM_TILE * 2 else np.empty((0, 0)))
+    # the unweighted dense part's product, tile by tile beyond 2 × GRAM_TILE samples
+    side = min(GRAM_TILE, max(512, math.isqrt(work_bytes // 10 // 8)))
+    gram = (np.empty(side * side) if not weighted and n_rows is None and n > GRAM_TILE * 2
+            else np.empty(0))
     if weighted:
         lo, hi = _k.WEIGHTED_DENSE, 2.0
     else:
         lo, hi = _k.UNWEIGHTED_LO, _k.UNWEIGHTED_HI
     C = 0.0
-    q = 0
+    q = nb = nnz = nd = 0
     n_free = max_live
     n_batches = 0
+    run = 0
+    tip_ptr, tip_idx, tip_val = _k._tip_columns(X.indptr, X.indices, X.data, rank,
+                                                runs[0], runs[1] if n_tips else 0, weighted)
     while q < n_eff:
-        q, nb, nnz, nd, n_free, c_add, _ = _k._stream_batch(
-            q, 0, 0, 0, n_free, mode, eparent, elen, erank,
-            tip_ptr, columns.indices, columns.data, 0, n_tips, inv_tot,
+        q, nb, nnz, nd, n_free, c_add, status = _k._stream_batch(
+            q, nb, nnz, nd, n_free, mode, eparent, elen, erank,
+            tip_ptr, tip_idx, tip_val, runs[run], runs[run + 1] if n_tips else 0, inv_tot,
             pool, slot_of, free_slots, lo, hi, nnz_cap,
             br_ptr, br_idx, br_val, br_len, dense, dense_cap, acc_a, acc_b)
         C += c_add
+        if status == 1:  # the next tip is in the next run: read it, go on with this batch
+            run += 1
+            del tip_ptr, tip_idx, tip_val
+            tip_ptr, tip_idx, tip_val = _k._tip_columns(X.indptr, X.indices, X.data, rank,
+                                                        runs[run], runs[run + 1], weighted)
+            continue
         n_batches += 1
         if nnz:
             _k._sample_entries(n, nb, br_ptr, br_idx, s_ptr, s_k, s_br)
@@ -437,27 +488,19 @@ def _unifrac_into(out: np.ndarray, prep: _Prepared, *, weighted: bool, normalize
                 _k._scatter_unweighted(out, nb, br_ptr, br_idx, br_len, s_ptr, s_k, s_br)
             if nd:
                 _add_gram_upper(out, dense[:nd], gram)
-    logger.debug("UniFrac: %d samples, %d effective branches, %d batches", n, n_eff,
-                 n_batches)
-    if weighted:
-        norm = np.zeros(n)
-        if normalized:
-            depth = _node_depths(prep.parent, prep.length)
-            norm = (X @ depth[prep.tip_node]) * inv_tot
-        if n_rows is not None:
-            _k._finish_weighted_block(out, acc_a, norm, normalized)
-        else:
-            _k._finish_weighted(out, acc_a, norm, normalized)
-    elif n_rows is not None:
-        _k._finish_unweighted_block(out, acc_a, acc_b, C)
-    else:
-        _k._finish_unweighted(out, acc_a, acc_b, C)
-    if n_rows is None:
-        _k._mirror(out)
+        nb = nnz = nd = 0
+    logger.debug("UniFrac: %d samples, %d effective branches, %d batches, %d runs of tips",
+                 n, n_eff, n_batches, len(runs) - 1)
+    return C, acc_a, acc_b
 
+
+#: The tips' columns are read from the table in runs of at least this many bytes (a
+#: tenth of the working memory when that is more): one pass over the table's rows a run.
+TIP_RUN_FLOOR = 64 * 2**20
 
 #: Above ``2 × GRAM_TILE`` samples the unweighted dense part is added tile by tile
-#: (``gemm`` on ``GRAM_TILE``-sample tiles) instead of by one ``dsyrk`` on the whole matrix:
+#: (``gemm`` on tiles of at most ``GRAM_TILE`` samples a side, a tenth of the working
+#: memory) instead of by one ``dsyrk`` on the whole matrix:
 #: the threaded ``dsyrk`` of OpenBLAS 0.3.30 (scipy's wheels) writes out of bounds on large
 #: matrices — it crashed at 20,000 samples with 200 or more columns, at 25,000 with 100.
 GRAM_TILE = 4096
@@ -471,8 +514,9 @@ def _add_gram_upper(out: np.ndarray, columns: np.ndarray, tile: np.ndarray) -> N
     out : ndarray, (n, n)
     columns : ndarray, (k, n)
         The batch's dense presence columns, scaled by ``sqrt(length)``.
-    tile : ndarray, (GRAM_TILE, GRAM_TILE) or (0, 0)
-        Scratch for one tile of the product; empty: one ``dsyrk`` (small ``n``).
+    tile : ndarray, (side²,) or (0,)
+        Scratch for one ``side × side`` tile of the product; empty: one
+        ``dsyrk`` (small ``n``).
     """
     n = out.shape[0]
     if tile.size == 0:
@@ -481,14 +525,13 @@ def _add_gram_upper(out: np.ndarray, columns: np.ndarray, tile: np.ndarray) -> N
         if not np.shares_memory(res, out):  # pragma: no cover - BLAS wrapper copied
             out[...] = res.T
         return
-    side = tile.shape[0]
+    side = math.isqrt(tile.size)
     for r0 in range(0, n, side):
         r1 = min(r0 + side, n)
         rows = columns[:, r0:r1].T
         for c0 in range(r0, n, side):  # the tiles on and right of the diagonal
             c1 = min(c0 + side, n)
-            part = tile[:r1 - r0, :c1 - c0] if (r1 - r0, c1 - c0) == tile.shape \
-                else np.empty((r1 - r0, c1 - c0))
+            part = tile[:(r1 - r0) * (c1 - c0)].reshape(r1 - r0, c1 - c0)
             np.matmul(rows, columns[:, c0:c1], out=part)
             out[r0:r1, c0:c1] += part
 
