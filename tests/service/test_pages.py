@@ -57,6 +57,29 @@ def test_next_only_goes_to_a_path_of_this_site(client, ctx):
         client.cookies.clear()
 
 
+def test_an_accepted_invitation_says_with_which_address_to_sign_in(client, ctx):
+    make_user(ctx, "Gut Clinic", "owner@a.example")  # the clinic's owner
+    csrf = _sign_in(client, "owner@a.example")
+    page = client.post("/staff/invite", headers=HTML, data={
+        "email": "new.colleague@a.example", "role": "practitioner", "csrf_token": csrf})
+    code = re.search(r'<code class="secret">([^<]+)</code>', page.text).group(1)
+    client.cookies.clear()
+    form = client.get("/invite", headers=HTML)
+    accepted = client.post("/invite", headers=HTML, data={
+        "code": code, "name": "New Colleague", "password": PASSWORD,
+        "csrf_token": _token(form.text)})
+    assert accepted.status_code == 200
+    assert ("Your account is ready. Sign in with new.colleague@a.example (the address you "
+            "were invited with)" in accepted.text)
+    assert 'value="new.colleague@a.example"' in accepted.text  # the sign-in form, filled in
+    _sign_in(client, "new.colleague@a.example")
+    client.cookies.clear()
+    form = client.get("/invite", headers=HTML)
+    again = client.post("/invite", headers=HTML, data={
+        "code": code, "password": PASSWORD, "csrf_token": _token(form.text)})
+    assert again.status_code == 404 and "unknown, used or expired" in again.text
+
+
 def test_forms_create_a_patient_and_a_visit_and_refuse_bad_input_as_a_page(client, ctx):
     make_user(ctx, "A", "a@a.example")
     csrf = _sign_in(client, "a@a.example")

@@ -273,7 +273,7 @@ def test_an_invalid_definition_is_refused_with_the_checkers_line_and_nothing_is_
 
 def test_a_licensed_definition_is_imported_once_sent_and_shown_with_its_licence(
         client: TestClient, ctx: AppContext) -> None:
-    _, auth, ana = _setup(client, ctx)
+    staff, auth, ana = _setup(client, ctx)
     headers, csrf = _staff_page(client, "pia@a.example")
     library = client.get("/questionnaires", headers=headers).text
     assert "Licensed instruments are not included" in library
@@ -306,7 +306,18 @@ def test_a_licensed_definition_is_imported_once_sent_and_shown_with_its_licence(
     assert (sent["definition_id"], sent["bundled"]) == (row.id, None)
     # the page's send form offers it
     patient_page = client.get(f"/patients/{ana.patient_id}", headers=headers).text
-    assert f'<option value="clinic:{row.id}">Test scale' in patient_page
+    # short options, in groups that say where each comes from (a phone shows ~40 characters)
+    groups = re.findall(r'<optgroup label="([^"]+)">(.*?)</optgroup>', patient_page, re.S)
+    with ctx.sessions() as db:
+        bundled_titles = [(c.key, f"{c.title} · v{c.version}")
+                          for c in questionnaires.available(db, staff) if c.bundled]
+    assert [(label, re.findall(r'<option value="([^"]+)">([^<]+)</option>', options))
+            for label, options in groups] == [
+        ("Shipped with gutaxis", bundled_titles),
+        ("Imported by the clinic", [(f"clinic:{row.id}",
+                                     "Test scale (made up for the tests) · v1")])]
+    assert [key for key, _ in bundled_titles] == ["bundled:BristolStoolForm",
+                                                  "bundled:GutSymptomCheckIn"]
 
 
 def test_another_clinics_definition_and_bad_choices_are_refused(

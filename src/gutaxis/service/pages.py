@@ -238,10 +238,11 @@ def _safe_next(value: str | None) -> str:
 
 # ------------------------------------------------------------------ sign in and out
 def _login_page(request: Request, *, error: str = "", email: str = "", next_url: str = "",
-                status_code: int = 200) -> HTMLResponse:
+                status_code: int = 200, notice: str = "") -> HTMLResponse:
     token = request.cookies.get(LOGIN_CSRF_COOKIE) or new_token()
     response = _render(request, "login.html", None, None, status_code, title="Sign in",
-                       error=error, email=email, next=next_url, login_csrf=token)
+                       error=error, email=email, next=next_url, login_csrf=token,
+                       notice=notice)
     ctx: AppContext = request.app.state.ctx
     response.set_cookie(LOGIN_CSRF_COOKIE, token, httponly=True, samesite="strict",
                         secure=ctx.settings.secure_cookies, path="/")
@@ -336,17 +337,20 @@ def invite_form(request: Request, _: Anyone, code: str = "") -> Response:
 def accept_invite(request: Request, ctx: Ctx, _: Anyone, code: Annotated[str, Form()] = "",
                   password: Annotated[str, Form()] = "", name: Annotated[str, Form()] = "",
                   csrf_token: Annotated[str, Form()] = "") -> Response:
-    """Make the invited account, then sign in."""
+    """Make the invited account, then sign in (the form says with which address)."""
     _check_login_csrf(request, csrf_token)
     try:
         with ctx.transaction() as db:
-            accounts.accept_invitation(db, code[:200], password[:1024], name[:200],
-                                       client_address(request))
+            user = accounts.accept_invitation(db, code[:200], password[:1024], name[:200],
+                                              client_address(request))
+            email = user.email
     except ServiceError as exc:
         return _render(request, "accept.html", None, None, exc.status,
                        title="Accept an invitation", login_csrf=csrf_token, code=code[:200],
                        error=exc.message)
-    return _redirect("/login")
+    return _login_page(request, email=email,
+                       notice=f"Your account is ready. Sign in with {email} (the address "
+                              "you were invited with) and the password you chose.")
 
 
 # ------------------------------------------------------------------ patients
