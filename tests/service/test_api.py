@@ -414,6 +414,8 @@ def test_invalid_patient_and_visit_fields_are_422_naming_the_field(
     for body, field in ((({"name": ""}), "name"),
                         ({"name": "Eve", "birth_date": "1980-13-40"}, "birth_date"),
                         ({"name": "Eve", "birth_date": "1850-01-01"}, "birth_date"),
+                        ({"name": "Eve", "birth_date": (dt.date.today() + dt.timedelta(days=1))
+                          .isoformat()}, "birth_date"),
                         ({"name": "Eve", "sex": "x"}, "sex"),
                         ({"name": "Eve" * 100}, "name"),
                         ({}, "name")):

@@ -39,14 +39,16 @@ def name_key(name: str) -> str:
 
 
 @overload
-def _date(value: Any, field: str, *, required: Literal[True]) -> dt.date: ...
+def _date(value: Any, field: str, *, required: Literal[True], past: bool = False
+          ) -> dt.date: ...
 
 
 @overload
-def _date(value: Any, field: str, *, required: bool) -> dt.date | None: ...
+def _date(value: Any, field: str, *, required: bool, past: bool = False) -> dt.date | None: ...
 
 
-def _date(value: Any, field: str, *, required: bool) -> dt.date | None:
+def _date(value: Any, field: str, *, required: bool, past: bool = False) -> dt.date | None:
+    """Read a date field: 1900-01-01 to a year ahead (``past``: to today)."""
     if value in (None, ""):
         if required:
             raise Invalid(f"{field}: a date is required (YYYY-MM-DD)",
@@ -60,6 +62,9 @@ def _date(value: Any, field: str, *, required: bool) -> dt.date | None:
         except ValueError:
             raise Invalid(f"{field}: expected a date YYYY-MM-DD; got {value!r}",
                           fields=[{"field": field, "message": "not a date"}]) from None
+    if past and day > dt.date.today():
+        raise Invalid(f"{field}: {day} is in the future (today is {dt.date.today()})",
+                      fields=[{"field": field, "message": "in the future"}])
     if not dt.date(1900, 1, 1) <= day <= dt.date.today() + dt.timedelta(days=366):
         raise Invalid(f"{field}: {day} is outside 1900-01-01 … next year",
                       fields=[{"field": field, "message": "out of range"}])
@@ -189,7 +194,8 @@ def patient_fields(values: dict[str, Any], *, partial: bool = False) -> dict[str
             raise Invalid("name: a patient needs a name", fields=[{"field": "name",
                                                                     "message": "required"}])
     if "birth_date" in values:
-        out["birth_date"] = _date(values["birth_date"], "birth_date", required=False)
+        out["birth_date"] = _date(values["birth_date"], "birth_date", required=False,
+                                  past=True)
     if "sex" in values:
         sex = (values["sex"] or "unknown").strip().lower()
         if sex not in SEXES:
