@@ -134,6 +134,12 @@ def test_sparkline_places_points_by_value_and_marks_real_changes():
     ys = [float(y) for y in re.findall(r'cy="([\d.]+)"', svg)]
     assert ys[0] > ys[2] > ys[1]  # SVG y grows downwards: 1 lowest, 3 highest
     assert ys == [60.0, 10.0, 35.0]  # 70 px high, 10 px padding, linear in the value
+    # its own scale, written at the left: the highest value at the top, the lowest below
+    assert re.findall(r'<text[^>]*y="([\d.]+)"[^>]*>([^<]+)</text>', svg) == [
+        ("64.0", "1.000"), ("14.0", "3.000")]
+    same = sparkline([{"date": "2026-01-01", "value": 2.5, "change": ""},
+                      {"date": "2026-02-01", "value": 2.5, "change": ""}], "x", ["2.5 <b>", "2.5"])
+    assert re.findall(r"<text[^>]*>([^<]+)</text>", same) == ["2.5 &lt;b&gt;"]  # one label
     assert 'stroke="#a1161b"' in svg and 'fill="#1a6b32"' in svg
     assert "no value" in sparkline([{"date": "2026-01-01", "value": None, "change": ""}], "x")
 

@@ -105,8 +105,10 @@ def sparkline(points: list[dict[str, Any]], label: str, texts: list[str] | None 
     Returns
     -------
     str
-        An ``<svg>`` element; a change judged real is a red ring, one within
-        normal variation a green dot, others dark grey.
+        An ``<svg>`` element: the values left to right, the highest and the
+        lowest written at the left edge (each plot has its own scale); a
+        change judged real is a red ring, one within normal variation a green
+        dot, others dark grey.
 
     Examples
     --------
@@ -131,19 +133,27 @@ def sparkline(points: list[dict[str, Any]], label: str, texts: list[str] | None 
                        'font-size="12" fill="#4a5561">no value</text></svg>')
     low, high = min(values), max(values)
     span = (high - low) or (abs(high) or 1.0)
-    step = (width - 2 * pad) / max(1, len(points) - 1)
+    gutter = 56  # the scale's two labels
+    step = (width - gutter - pad) / max(1, len(points) - 1)
     coords = []
+    scale: dict[float, str] = {}
     for index, point in enumerate(points):
         value = point.get("value")
         if not isinstance(value, int | float) or not math.isfinite(value):
             continue
-        x = pad + index * step if len(points) > 1 else width / 2
+        x = gutter + index * step if len(points) > 1 else (gutter + width - pad) / 2
         y = height - pad - (value - (low if high != low else low - span / 2)) / span * (
             height - 2 * pad)
         coords.append((x, y, point.get("change") or ""))
+        if value in (low, high):
+            scale.setdefault(y, texts[index])
+    body = "".join(f'<text x="{gutter - 8}" y="{y + 4:.1f}" text-anchor="end" font-size="11" '
+                   f'fill="#4a5561">{escape(text)}</text>' for y, text in scale.items())
+    body += (f'<line x1="{gutter - 4}" y1="{pad}" x2="{gutter - 4}" y2="{height - pad}" '
+             'stroke="#c9d1d9"/>')
     path = " ".join(f"{x:.1f},{y:.1f}" for x, y, _ in coords)
-    body = (f'<polyline points="{path}" fill="none" stroke="#0b5cad" stroke-width="2"/>'
-            if len(coords) > 1 else "")
+    body += (f'<polyline points="{path}" fill="none" stroke="#0b5cad" stroke-width="2"/>'
+             if len(coords) > 1 else "")
     for x, y, change in coords:
         if change.startswith("real"):
             body += (f'<circle cx="{x:.1f}" cy="{y:.1f}" r="6" fill="#fff" stroke="#a1161b" '
