@@ -461,3 +461,33 @@ def test_the_tips_columns_are_read_in_runs_that_fit_the_working_memory(caplog, m
     block = ph.unifrac_block(x, tree, ids, 25, weighted=weighted, normalized=normalized,
                              work_bytes=40_000)
     np.testing.assert_allclose(block, whole[:25, 25:], rtol=0, atol=1e-14)
+
+
+def test_repeated_entries_of_a_sparse_table_are_summed_and_the_callers_table_kept():
+    """A CSR table may hold a (sample, feature) pair twice: it counts once, with the sum."""
+    rng = np.random.default_rng(21)
+    n, m = 30, 40
+    tree = random_tree(m, rng)
+    ids = [f"F{i}" for i in range(m)]
+    counts = random_counts(n, m, rng, density=0.5).astype(np.float64)
+    rows, cols = np.nonzero(counts)
+    half = np.floor(counts[rows, cols] / 2)
+    # every value split into two entries of the same pair (half, then the rest), each row's
+    # entries in that order: repeated and unsorted column indices
+    order = np.argsort(np.r_[rows, rows], kind="stable")
+    duplicated = sp.csr_matrix((np.r_[half, counts[rows, cols] - half][order],
+                                np.r_[cols, cols].astype(np.int32)[order],
+                                np.r_[0, np.cumsum(np.bincount(rows, minlength=n) * 2)]),
+                               shape=(n, m))
+    assert not duplicated.has_canonical_format
+    kept = duplicated.copy()
+    for weighted, normalized in ((False, False), (True, False), (True, True)):
+        want = ph.unifrac(sp.csr_matrix(counts), tree, ids, weighted=weighted,
+                          normalized=normalized)
+        got = ph.unifrac(duplicated, tree, ids, weighted=weighted, normalized=normalized)
+        np.testing.assert_allclose(got, want, rtol=0, atol=1e-13)
+        block = ph.unifrac_block(duplicated, tree, ids, 11, weighted=weighted,
+                                 normalized=normalized)
+        np.testing.assert_allclose(block, want[:11, 11:], rtol=0, atol=1e-13)
+    for part in ("data", "indices", "indptr"):
+        np.testing.assert_array_equal(getattr(duplicated, part), getattr(kept, part))

@@ -41,3 +41,6 @@ def test_block_rows_are_checked(n_rows):
                                          r"\(the table has 3 samples\)"):
         check_block_rows(n_rows, 3, "braycurtis")
     assert check_block_rows(np.int64(2), 3, "braycurtis") == 2
+    with pytest.raises(InputError, match="jaccard: a block needs two samples at least; the "
+                                         "table has 1"):
+        check_block_rows(1, 1, "jaccard")

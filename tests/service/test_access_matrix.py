@@ -615,7 +615,7 @@ MATRIX: dict[tuple[str, str], Row] = {
     ("POST", "/login/code"): Row(SIGNED, 303, _code_form, fresh_session=True),
     ("POST", "/logout"): Row(SIGNED, 303, fresh_session=True),
     ("GET", "/invite"): Row("anyone", 200),
-    ("POST", "/invite"): Row("anyone", 200, _accept_form),
+    ("POST", "/invite"): Row("anyone", 303, _accept_form),
     # ------------------------------------------------------------------ pages: patients
     ("GET", "/patients"): Row("staff", 200, shows=PATIENT_NAME),
     ("POST", "/patients"): Row("staff", 303, _form({"name": "Matrix patient"})),

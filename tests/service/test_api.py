@@ -407,6 +407,29 @@ def test_patients_and_visits_are_created_read_changed_and_searched(
                          json={"visit_date": "2024-01-01"}, headers=auth), 404, "not_found")
 
 
+def test_a_future_birth_date_is_refused_but_one_stored_earlier_can_stay(
+        client: TestClient, ctx: AppContext) -> None:
+    make_user(ctx, "Clinic A", "ana@a.example")
+    auth = bearer(client, "ana@a.example")
+    today, in_a_week = dt.date.today(), dt.date.today() + dt.timedelta(days=7)
+    error = error_of(client.post(f"{API}/patients", headers=auth, json={
+        "name": "Eve", "birth_date": in_a_week.isoformat()}), 422, "invalid")
+    assert error["message"] == f"birth_date: {in_a_week} is in the future (today is {today})"
+    # tomorrow is taken: a clinic east of the server's time zone may be a day ahead
+    tomorrow = (today + dt.timedelta(days=1)).isoformat()
+    pid = client.post(f"{API}/patients", headers=auth, json={
+        "name": "Eve", "birth_date": tomorrow}).json()["id"]
+    # a record from before the rule (dates up to a year ahead were taken) stays editable
+    with ctx.transaction() as db:
+        db.get(Patient, pid).birth_date = in_a_week
+    kept = client.patch(f"{API}/patients/{pid}", headers=auth,
+                        json={"birth_date": in_a_week.isoformat(), "contact": "new phone"})
+    assert kept.status_code == 200 and kept.json()["birth_date"] == in_a_week.isoformat()
+    error = error_of(client.patch(f"{API}/patients/{pid}", headers=auth, json={
+        "birth_date": (in_a_week + dt.timedelta(days=1)).isoformat()}), 422, "invalid")
+    assert fields_of(error) == ["birth_date"]
+
+
 def test_invalid_patient_and_visit_fields_are_422_naming_the_field(
         client: TestClient, ctx: AppContext) -> None:
     make_user(ctx, "Clinic A", "ana@a.example")
@@ -414,7 +437,7 @@ def test_invalid_patient_and_visit_fields_are_422_naming_the_field(
     for body, field in ((({"name": ""}), "name"),
                         ({"name": "Eve", "birth_date": "1980-13-40"}, "birth_date"),
                         ({"name": "Eve", "birth_date": "1850-01-01"}, "birth_date"),
-                        ({"name": "Eve", "birth_date": (dt.date.today() + dt.timedelta(days=1))
+                        ({"name": "Eve", "birth_date": (dt.date.today() + dt.timedelta(days=2))
                           .isoformat()}, "birth_date"),
                         ({"name": "Eve", "sex": "x"}, "sex"),
                         ({"name": "Eve" * 100}, "name"),

@@ -65,13 +65,16 @@ def test_an_accepted_invitation_says_with_which_address_to_sign_in(client, ctx):
     code = re.search(r'<code class="secret">([^<]+)</code>', page.text).group(1)
     client.cookies.clear()
     form = client.get("/invite", headers=HTML)
-    accepted = client.post("/invite", headers=HTML, data={
+    accepted = client.post("/invite", headers=HTML, follow_redirects=False, data={
         "code": code, "name": "New Colleague", "password": PASSWORD,
         "csrf_token": _token(form.text)})
-    assert accepted.status_code == 200
+    assert accepted.status_code == 303 and accepted.headers["location"] == "/login"
+    sign_in = client.get("/login", headers=HTML)
     assert ("Your account is ready. Sign in with new.colleague@a.example (the address you "
-            "were invited with)" in accepted.text)
-    assert 'value="new.colleague@a.example"' in accepted.text  # the sign-in form, filled in
+            "were invited with)" in sign_in.text)
+    assert 'value="new.colleague@a.example"' in sign_in.text  # the sign-in form, filled in
+    again = client.get("/login", headers=HTML).text  # said once
+    assert "Your account is ready" not in again and 'value="new.colleague' not in again
     _sign_in(client, "new.colleague@a.example")
     client.cookies.clear()
     form = client.get("/invite", headers=HTML)

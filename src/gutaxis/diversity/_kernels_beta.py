@@ -409,9 +409,8 @@ def _dense_pass(indptr, indices, values, tf, dense_pos, j0, j1, tile, mode, out,
 
 
 # --------------------------------------------------------------------------- driver
-def _scratch_budget(x: sp.csr_matrix, values: np.ndarray) -> int:
-    n = x.shape[0]
-    given = x.data.nbytes + x.indices.nbytes + x.indptr.nbytes + 8 * n * n
+def _scratch_budget(x: sp.csr_matrix, values: np.ndarray, out: np.ndarray) -> int:
+    given = x.data.nbytes + x.indices.nbytes + x.indptr.nbytes + out.nbytes
     extra = 0 if values is x.data else values.nbytes
     return int(max(_SCRATCH_FLOOR, _SCRATCH_SHARE * given - extra, 1))
 
@@ -451,7 +450,7 @@ def pairwise(x: sp.csr_matrix, mode: int, values: np.ndarray | None = None,
     out = np.zeros((n, n) if n_rows is None else (n_rows, n - n_rows))
     if n < 2 or x.nnz == 0:
         return out
-    budget = _scratch_budget(x, vals)
+    budget = _scratch_budget(x, vals, out)
     n_chunks = _n_chunks(min(n, i_stop))
 
     prevalence = np.bincount(x.indices, minlength=m)

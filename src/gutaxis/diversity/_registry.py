@@ -203,6 +203,8 @@ def check_block_rows(n_rows: Any, n: int, metric: str) -> int | None:
     """
     if n_rows is None:
         return None
+    if n < 2:
+        raise InputError(f"{metric}: a block needs two samples at least; the table has {n}")
     if isinstance(n_rows, bool) or not isinstance(n_rows, numbers.Integral) \
             or not 1 <= int(n_rows) < n:
         raise InputError(f"{metric}: n_rows must be an integer from 1 to {n - 1} (the table "

@@ -166,6 +166,9 @@ class _Prepared:
                 raise InputError(f"{metric} needs a gutaxis.tree.Tree; got {type(tree).__name__}")
         X = counts if sp.issparse(counts) else sp.csr_matrix(np.asarray(counts, dtype=np.float64))
         X = sp.csr_matrix(X, dtype=np.float64)
+        if not X.has_canonical_format:  # repeated (sample, feature) entries: summed, in a copy
+            X = X.copy()
+            X.sum_duplicates()
         if X.ndim != 2:
             raise InputError(f"{metric}: counts must be a samples × features matrix")
         feature_ids = [str(f) for f in feature_ids]

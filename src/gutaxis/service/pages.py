@@ -58,6 +58,10 @@ TEMPLATES = Path(__file__).parent / "templates"
 templates = Jinja2Templates(directory=str(TEMPLATES))
 router = APIRouter(include_in_schema=False)
 LOGIN_CSRF_COOKIE = "gutaxis_login_csrf"
+#: Carries the address of an account just made from an invitation to the sign-in page
+#: (shown there once): the invitation form redirects instead of answering with a page
+#: that a reload would post again.
+INVITED_COOKIE = "gutaxis_invited"
 
 Ctx = Annotated[AppContext, Depends(get_context)]
 Staff = Annotated[Principal, Depends(STAFF)]
@@ -87,6 +91,7 @@ def _fmt(value: Any, digits: int = 4) -> str:
 
 
 templates.env.filters["fmt"] = _fmt
+templates.env.globals["latest_birth_date"] = patients.latest_birth_date
 
 
 def sparkline(points: list[dict[str, Any]], label: str, texts: list[str] | None = None
@@ -133,7 +138,7 @@ def sparkline(points: list[dict[str, Any]], label: str, texts: list[str] | None 
                        'font-size="12" fill="#4a5561">no value</text></svg>')
     low, high = min(values), max(values)
     span = (high - low) or (abs(high) or 1.0)
-    gutter = 56  # the scale's two labels
+    gutter = 72  # the scale's two labels: nine characters ("0.0001676") at 10 px
     step = (width - gutter - pad) / max(1, len(points) - 1)
     coords = []
     scale: dict[float, str] = {}
@@ -147,7 +152,7 @@ def sparkline(points: list[dict[str, Any]], label: str, texts: list[str] | None 
         coords.append((x, y, point.get("change") or ""))
         if value in (low, high):
             scale.setdefault(y, texts[index])
-    body = "".join(f'<text x="{gutter - 8}" y="{y + 4:.1f}" text-anchor="end" font-size="11" '
+    body = "".join(f'<text x="{gutter - 8}" y="{y + 4:.1f}" text-anchor="end" font-size="10" '
                    f'fill="#4a5561">{escape(text)}</text>' for y, text in scale.items())
     body += (f'<line x1="{gutter - 4}" y1="{pad}" x2="{gutter - 4}" y2="{height - pad}" '
              'stroke="#c9d1d9"/>')
@@ -274,8 +279,15 @@ def home(_: Anyone) -> Response:
 
 @router.get("/login", response_class=HTMLResponse)
 def login_form(request: Request, _: Anyone, next: str = "") -> Response:
-    """Show the sign-in form."""
-    return _login_page(request, next_url=_safe_next(next))
+    """Show the sign-in form (after an accepted invitation: with the address to use)."""
+    invited = request.cookies.get(INVITED_COOKIE, "")[:320]
+    if "@" not in invited:
+        return _login_page(request, next_url=_safe_next(next))
+    response = _login_page(request, next_url=_safe_next(next), email=invited,
+                           notice=f"Your account is ready. Sign in with {invited} (the "
+                                  "address you were invited with) and the password you chose.")
+    response.delete_cookie(INVITED_COOKIE, path="/login")
+    return response
 
 
 @router.post("/login", response_class=HTMLResponse)
@@ -358,9 +370,11 @@ def accept_invite(request: Request, ctx: Ctx, _: Anyone, code: Annotated[str, Fo
         return _render(request, "accept.html", None, None, exc.status,
                        title="Accept an invitation", login_csrf=csrf_token, code=code[:200],
                        error=exc.message)
-    return _login_page(request, email=email,
-                       notice=f"Your account is ready. Sign in with {email} (the address "
-                              "you were invited with) and the password you chose.")
+    response = _redirect("/login")
+    ctx_settings = request.app.state.ctx.settings
+    response.set_cookie(INVITED_COOKIE, email, max_age=600, httponly=True, samesite="strict",
+                        secure=ctx_settings.secure_cookies, path="/login")
+    return response
 
 
 # ------------------------------------------------------------------ patients

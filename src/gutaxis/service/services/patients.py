@@ -39,16 +39,15 @@ def name_key(name: str) -> str:
 
 
 @overload
-def _date(value: Any, field: str, *, required: Literal[True], past: bool = False
-          ) -> dt.date: ...
+def _date(value: Any, field: str, *, required: Literal[True]) -> dt.date: ...
 
 
 @overload
-def _date(value: Any, field: str, *, required: bool, past: bool = False) -> dt.date | None: ...
+def _date(value: Any, field: str, *, required: bool) -> dt.date | None: ...
 
 
-def _date(value: Any, field: str, *, required: bool, past: bool = False) -> dt.date | None:
-    """Read a date field: 1900-01-01 to a year ahead (``past``: to today)."""
+def _date(value: Any, field: str, *, required: bool) -> dt.date | None:
+    """Read a date field: 1900-01-01 to a year ahead."""
     if value in (None, ""):
         if required:
             raise Invalid(f"{field}: a date is required (YYYY-MM-DD)",
@@ -62,9 +61,6 @@ def _date(value: Any, field: str, *, required: bool, past: bool = False) -> dt.d
         except ValueError:
             raise Invalid(f"{field}: expected a date YYYY-MM-DD; got {value!r}",
                           fields=[{"field": field, "message": "not a date"}]) from None
-    if past and day > dt.date.today():
-        raise Invalid(f"{field}: {day} is in the future (today is {dt.date.today()})",
-                      fields=[{"field": field, "message": "in the future"}])
     if not dt.date(1900, 1, 1) <= day <= dt.date.today() + dt.timedelta(days=366):
         raise Invalid(f"{field}: {day} is outside 1900-01-01 … next year",
                       fields=[{"field": field, "message": "out of range"}])
@@ -171,8 +167,22 @@ def find_by_identifiers(db: Session, who: Principal, pairs: list[tuple[str, str]
     return sorted(found)
 
 
-def patient_fields(values: dict[str, Any], *, partial: bool = False) -> dict[str, Any]:
+def latest_birth_date() -> dt.date:
+    """Return the latest date of birth taken: tomorrow on the server's clock.
+
+    A day of grace: a clinic east of the server's time zone is a day ahead of
+    it for some hours.
+    """
+    return dt.date.today() + dt.timedelta(days=1)
+
+
+def patient_fields(values: dict[str, Any], *, partial: bool = False,
+                   stored_birth_date: dt.date | None = None) -> dict[str, Any]:
     """Check a patient's fields (name, birth_date, sex, contact, conditions).
+
+    A date of birth in the future is refused unless it is the one already
+    stored (``stored_birth_date``; earlier versions took dates up to a year
+    ahead), so that such a record can still be edited.
 
     Raises
     ------
@@ -194,8 +204,11 @@ def patient_fields(values: dict[str, Any], *, partial: bool = False) -> dict[str
             raise Invalid("name: a patient needs a name", fields=[{"field": "name",
                                                                     "message": "required"}])
     if "birth_date" in values:
-        out["birth_date"] = _date(values["birth_date"], "birth_date", required=False,
-                                  past=True)
+        born = _date(values["birth_date"], "birth_date", required=False)
+        if born is not None and born != stored_birth_date and born > latest_birth_date():
+            raise Invalid(f"birth_date: {born} is in the future (today is {dt.date.today()})",
+                          fields=[{"field": "birth_date", "message": "in the future"}])
+        out["birth_date"] = born
     if "sex" in values:
         sex = (values["sex"] or "unknown").strip().lower()
         if sex not in SEXES:
@@ -257,7 +270,7 @@ def update_patient(db: Session, who: Principal, patient_id: int, values: dict[st
                    ) -> Patient:
     """Change a patient's fields (only those given)."""
     patient = _patient(db, who, patient_id)
-    fields = patient_fields(values, partial=True)
+    fields = patient_fields(values, partial=True, stored_birth_date=patient.birth_date)
     if values.get("identifiers") is not None:
         _set_identifiers(db, patient, parse_identifiers(values["identifiers"]))
     for key, value in fields.items():
