@@ -164,7 +164,7 @@ def test_the_values_beside_a_sparkline_are_escaped_and_say_each_judgement():
               {"date": "<b>", "value": None, "change": "within <i>normal</i> variation"}]
     html = str(value_list(points, ["1", "3", "—"]))
     assert html == ('<ul class="values"><li>2026-01-01: 1</li>'
-                    '<li>2026-02-01: 3 — <span class="change-real">real change up</span></li>'
+                    '<li>2026-02-01: 3 — <span class="change-real">real change (up)</span></li>'
                     '<li>&lt;b&gt;: — — <span class="change-within">within &lt;i&gt;normal'
                     '&lt;/i&gt; variation</span></li></ul>')
     # the sparkline's accessible name uses the same texts

@@ -192,7 +192,7 @@ def value_list(points: list[dict[str, Any]], texts: list[str]) -> Markup:
     --------
     >>> html = str(value_list([{"date": "2026-01-01", "change": "real change up"}], ["1.5"]))
     >>> html.removeprefix('<ul class="values"><li>').removesuffix("</li></ul>")
-    '2026-01-01: 1.5 — <span class="change-real">real change up</span>'
+    '2026-01-01: 1.5 — <span class="change-real">real change (up)</span>'
     """
     items = []
     for point, text in zip(points, texts, strict=True):
@@ -200,6 +200,9 @@ def value_list(points: list[dict[str, Any]], texts: list[str]) -> Markup:
         item = f"<li>{escape(str(point['date']))}: {escape(text)}"
         if change:
             kind = "change-real" if change.startswith("real") else "change-within"
+            direction = change.removeprefix("real change ")
+            if kind == "change-real" and direction != change and "(" not in direction:
+                change = f"real change ({direction})"  # as the visit page writes it
             item += f' — <span class="{kind}">{escape(change)}</span>'
         items.append(item + "</li>")
     return Markup('<ul class="values">' + "".join(items) + "</ul>")
