@@ -322,7 +322,7 @@ def _sparse_pass(indptr, indices, values, tf, is_sparse, lo, hi, cptr, crow, cva
     """out[i, j - col0] = Σ_shared op(v_i, v_j) over the sparse features.
 
     For the rows ``i < i_stop`` and ``i < j``, ``lo ≤ j < hi``: the square
-    passes ``i_stop = hi - 1, col0 = 0``, a block ``i_stop = col0 = n_rows``.
+    passes ``i_stop = n, col0 = 0``, a block ``i_stop = col0 = n_rows``.
     """
     width = hi - lo
     for c in prange(n_chunks):
@@ -471,7 +471,7 @@ def pairwise(x: sp.csr_matrix, mode: int, values: np.ndarray | None = None,
                 continue
             cptr, crow, cval = _stripe_csc(x.indptr, x.indices, vals, tft, lo, hi, is_sparse, m)
             _sparse_pass(x.indptr, x.indices, vals, tft, is_sparse, lo, hi, cptr, crow, cval,
-                         mode, out, n_chunks, min(hi - 1, i_stop), first)
+                         mode, out, n_chunks, i_stop, first)
             del cptr, crow, cval
 
     # dense part, in column tiles of a feature-major dense copy

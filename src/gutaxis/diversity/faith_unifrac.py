@@ -268,7 +268,7 @@ def _work_bytes(n: int, input_bytes: int) -> int:
 
 def unifrac(counts: Any, tree: Tree, feature_ids: Sequence[str], *, weighted: bool,
             normalized: bool = False, n_threads: int | None = None,
-            work_bytes: int | None = None) -> np.ndarray:
+            work_bytes: int | None = None, n_rows: int | None = None) -> np.ndarray:
     """UniFrac distance matrix (the engine behind the registered metrics).
 
     Parameters
@@ -292,23 +292,27 @@ def unifrac(counts: Any, tree: Tree, feature_ids: Sequence[str], *, weighted: bo
         dense columns, a tenth for the tips' columns (at least 64 MiB a run)
         and a tenth for a tile of the Gram product.  Peak memory beyond the
         result and the table is about this plus a few vectors of length ``n``.
+    n_rows : int, optional
+        Only the block of the first ``n_rows`` samples against the others
+        (:func:`unifrac_block`).
 
     Returns
     -------
     ndarray of float64, shape (n_samples, n_samples)
-        Symmetric, zero diagonal.
+        Symmetric, zero diagonal; with ``n_rows``, shape
+        (n_rows, n_samples - n_rows).
     """
     metric = ("weighted_normalized_unifrac" if normalized else "weighted_unifrac") if weighted \
         else "unweighted_unifrac"
     prep = _Prepared(counts, tree, feature_ids, metric)
-    X = prep.X
-    n, n_features = X.shape
-    out = np.zeros((n, n), dtype=np.float64)
+    n = prep.X.shape[0]
+    rows = check_block_rows(n_rows, n, metric)
+    out = np.zeros((n, n) if rows is None else (rows, n - rows), dtype=np.float64)
     if n < 2:
         return out
     with _numba_threads(n_threads):
         _unifrac_into(out, prep, weighted=weighted, normalized=normalized,
-                      work_bytes=work_bytes or _work_bytes(n, _nbytes(X)))
+                      work_bytes=work_bytes or _work_bytes(n, _nbytes(prep.X)), n_rows=rows)
     return out
 
 
@@ -345,29 +349,19 @@ def unifrac_block(counts: Any, tree: Tree, feature_ids: Sequence[str], n_rows: i
     >>> bool(np.allclose(block, square[:1, 1:], rtol=0, atol=1e-15)), block.shape
     (True, (1, 2))
     """
-    metric = ("weighted_normalized_unifrac" if normalized else "weighted_unifrac") if weighted \
-        else "unweighted_unifrac"
-    prep = _Prepared(counts, tree, feature_ids, metric)
-    n = prep.X.shape[0]
-    rows = check_block_rows(n_rows, n, metric)
-    if rows is None:
-        raise InputError(f"{metric}: unifrac_block needs n_rows (unifrac computes the square)")
-    out = np.zeros((rows, n - rows), dtype=np.float64)
-    with _numba_threads(n_threads):
-        _unifrac_into(out, prep, weighted=weighted, normalized=normalized,
-                      work_bytes=work_bytes or _work_bytes(n, _nbytes(prep.X)),
-                      n_rows=rows)
-    return out
+    if n_rows is None:
+        raise InputError("unifrac_block needs n_rows (unifrac computes the square)")
+    return unifrac(counts, tree, feature_ids, weighted=weighted, normalized=normalized,
+                   n_threads=n_threads, work_bytes=work_bytes, n_rows=n_rows)
 
 
 def _unifrac_into(out: np.ndarray, prep: _Prepared, *, weighted: bool, normalized: bool,
                   work_bytes: int, n_rows: int | None = None) -> None:
     """Fill ``out``: the square (``n_rows`` None) or the block of the first ``n_rows`` rows.
 
-    The branch stream (:func:`_accumulate`) writes the upper triangle only;
-    its buffers and the table's column copy are released before the lower
-    triangle is filled (``_mirror``), so the peak is the whole result plus the
-    input, not the result plus the stream's working memory.
+    The branch stream (:func:`_accumulate`) adds every branch to the upper
+    triangle; the distances are then finished from its sums, and the square
+    is mirrored.
     """
     X = prep.X
     n = X.shape[0]
@@ -430,6 +424,8 @@ def _accumulate(out: np.ndarray, prep: _Prepared, inv_tot: np.ndarray, *, weight
         before = int(tip_bytes[runs[-1] - 1]) if runs[-1] else 0
         end = int(np.searchsorted(tip_bytes, before + run_bytes, side="right"))
         runs.append(max(end, runs[-1] + 1))  # a run holds one tip at least
+    if n_tips == 0:
+        runs.append(0)  # one empty run
     pool = np.empty((max_live, n), dtype=np.float64)
     slot_of = np.full(n_eff, -1, dtype=np.int64)
     free_slots = np.arange(max_live, dtype=np.int64)
@@ -459,11 +455,11 @@ def _accumulate(out: np.ndarray, prep: _Prepared, inv_tot: np.ndarray, *, weight
     n_batches = 0
     run = 0
     tip_ptr, tip_idx, tip_val = _k._tip_columns(X.indptr, X.indices, X.data, rank,
-                                                runs[0], runs[1] if n_tips else 0, weighted)
+                                                runs[0], runs[1], weighted)
     while q < n_eff:
         q, nb, nnz, nd, n_free, c_add, status = _k._stream_batch(
             q, nb, nnz, nd, n_free, mode, eparent, elen, erank,
-            tip_ptr, tip_idx, tip_val, runs[run], runs[run + 1] if n_tips else 0, inv_tot,
+            tip_ptr, tip_idx, tip_val, runs[run], runs[run + 1], inv_tot,
             pool, slot_of, free_slots, lo, hi, nnz_cap,
             br_ptr, br_idx, br_val, br_len, dense, dense_cap, acc_a, acc_b)
         C += c_add
@@ -616,10 +612,8 @@ def unweighted_unifrac(counts: Any, *, tree: Tree, feature_ids: Sequence[str],
     >>> round(float(d[0, 1]), 6)   # unique 1 + 2 over observed 1 + 2 + 0.5
     0.857143
     """
-    if n_rows is not None:
-        return unifrac_block(counts, tree, feature_ids, n_rows, weighted=False,
-                             n_threads=n_threads)
-    return unifrac(counts, tree, feature_ids, weighted=False, n_threads=n_threads)
+    return unifrac(counts, tree, feature_ids, weighted=False, n_threads=n_threads,
+                   n_rows=n_rows)
 
 
 @register_beta("weighted_unifrac", needs_tree=True, options=("n_threads",),
@@ -666,11 +660,8 @@ def weighted_unifrac(counts: Any, *, tree: Tree, feature_ids: Sequence[str],
     >>> float(d[0, 1])   # 1·|1-0| + 2·|0-1| + 0.5·|1-1|
     3.0
     """
-    if n_rows is not None:
-        return unifrac_block(counts, tree, feature_ids, n_rows, weighted=True, normalized=False,
-                             n_threads=n_threads)
     return unifrac(counts, tree, feature_ids, weighted=True, normalized=False,
-                   n_threads=n_threads)
+                   n_threads=n_threads, n_rows=n_rows)
 
 
 @register_beta("weighted_normalized_unifrac", needs_tree=True, options=("n_threads",),
@@ -718,8 +709,5 @@ def weighted_normalized_unifrac(counts: Any, *, tree: Tree, feature_ids: Sequenc
     >>> float(d[0, 1])   # 3 / (depth A 1.5 + depth B 2.5)
     0.75
     """
-    if n_rows is not None:
-        return unifrac_block(counts, tree, feature_ids, n_rows, weighted=True, normalized=True,
-                             n_threads=n_threads)
     return unifrac(counts, tree, feature_ids, weighted=True, normalized=True,
-                   n_threads=n_threads)
+                   n_threads=n_threads, n_rows=n_rows)

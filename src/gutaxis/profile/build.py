@@ -206,7 +206,8 @@ def build_profile(study: Study, sample_id: str, reference: Reference, *,
         ``labs`` has no results for ``sample_id``.
     InputError
         ``study``, ``reference``, ``markers``, ``labs`` or ``previous`` of the
-        wrong type (the message says how to get the right one).
+        wrong type (the message says how to get the right one); ``visit_date``
+        not a date.
     """
     check_study(study)
     check_type(reference, Reference, "reference", hint="read a reference folder with "
@@ -217,6 +218,7 @@ def build_profile(study: Study, sample_id: str, reference: Reference, *,
             (previous, Visit, "previous", "read a profile.json with gutaxis.profile.read_visit")):
         if value is not None:
             check_type(value, expected, name, hint=f"{hint}; or None")
+    visit_day = check_date(visit_date, "visit_date")  # before the work, not after it
     if sample_id not in set(study.sample_ids):
         raise NotFoundError("sample id", [sample_id], study.source or "the table",
                             available=[str(s) for s in study.sample_ids])
@@ -277,5 +279,5 @@ def build_profile(study: Study, sample_id: str, reference: Reference, *,
                           interventions=interventions),
         disclaimer=interventions.disclaimer,
         provenance=provenance,
-        visit_date=check_date(visit_date, "visit_date"),
+        visit_date=visit_day,
     )

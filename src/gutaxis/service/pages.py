@@ -374,9 +374,8 @@ def accept_invite(request: Request, ctx: Ctx, _: Anyone, code: Annotated[str, Fo
                        title="Accept an invitation", login_csrf=csrf_token, code=code[:200],
                        error=exc.message)
     response = _redirect("/login")
-    ctx_settings = request.app.state.ctx.settings
     response.set_cookie(INVITED_COOKIE, email, max_age=600, httponly=True, samesite="strict",
-                        secure=ctx_settings.secure_cookies, path="/login")
+                        secure=ctx.settings.secure_cookies, path="/login")
     return response
 
 
