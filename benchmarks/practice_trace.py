@@ -12,8 +12,10 @@ process only:
 * a middleware that times each request (the ``request`` total);
 * SQLAlchemy cursor events that time every statement by kind: ``begin``
   (SQLite's ``BEGIN IMMEDIATE``: the wait for the write lock),
-  ``advisory_lock`` (PostgreSQL's per-clinic audit-chain lock),
-  ``audit_last`` (the chain's last-row query), ``audit_insert``, and
+  ``advisory_lock`` (PostgreSQL's per-clinic audit-chain lock; since
+  migration 0008 one call takes it and reads the chain's last row),
+  ``audit_last`` (the chain's last-row query: SQLite, and PostgreSQL before
+  0008), ``audit_insert``, and
   ``other_sql``; the DBAPI ``commit`` (the ``fsync``) is timed by wrapping the
   dialect's ``do_commit``;
 * ``auth``: the access rule's authentication, which runs on the event loop;
@@ -65,8 +67,8 @@ def _kind(statement: str) -> str:
     head = statement.lstrip()[:200].upper()
     if head.startswith("BEGIN"):
         return "begin"
-    if "PG_ADVISORY_XACT_LOCK" in head:
-        return "advisory_lock"
+    if "PG_ADVISORY_XACT_LOCK" in head or "GUTAXIS_AUDIT_CHAIN_HEAD" in head:
+        return "advisory_lock"  # since migration 0008 the lock and the last row: one call
     if head.startswith("INSERT INTO AUDIT_EVENT"):
         return "audit_insert"
     if head.startswith("SELECT AUDIT_EVENT.SEQ"):

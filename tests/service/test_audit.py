@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
 
 import pytest
 import sqlalchemy as sa
@@ -203,3 +204,53 @@ def test_rows_of_one_transaction_follow_each_other_and_a_new_one_reads_the_log(
     assert [(r.seq, r.object_id) for r in _rows(ctx, A)] == [(i, str(i)) for i in range(1, 8)]
     assert [r.seq for r in _rows(ctx, B)] == [1, 2, 3]
     assert _problems(ctx, A) == [] and _problems(ctx, B) == []
+
+
+def test_a_writer_that_waited_for_the_chain_follows_the_row_committed_meanwhile(
+        ctx: AppContext) -> None:
+    """The chain's head is read after the chain is held, never from before the wait.
+
+    A first transaction holds clinic A's chain (it has written its row, not yet
+    committed) while a second one asks for it: the second must wait, and then
+    follow the first's row (seq 2, prev_hash = its hash).  Read too early, it
+    would take seq 1 again (refused by the unique constraint) or fork the chain.
+    """
+    holding, release, done = threading.Event(), threading.Event(), threading.Event()
+    errors: list[BaseException] = []
+
+    def first() -> None:
+        try:
+            with ctx.sessions() as db:
+                with db.begin():
+                    audit.record(db, ALICE, "patient.read", "patient", 1)
+                    audit._write_pending(db)  # what commit starts with: holds the chain
+                    db.flush()
+                    holding.set()
+                    release.wait(30)
+        except BaseException as error:  # pragma: no cover - reported below
+            errors.append(error)
+            holding.set()
+
+    def second() -> None:
+        try:
+            _write(ctx, ALICE, 1, start=2)
+        except BaseException as error:  # pragma: no cover - reported below
+            errors.append(error)
+        finally:
+            done.set()
+
+    one = threading.Thread(target=first)
+    one.start()
+    assert holding.wait(30)
+    two = threading.Thread(target=second)
+    two.start()
+    waited = not done.wait(0.5)  # the second writer is held back while the first holds
+    release.set()
+    one.join(30)
+    two.join(30)
+    assert errors == []
+    assert waited
+    rows = _rows(ctx, A)
+    assert [(r.seq, r.object_id) for r in rows] == [(1, "1"), (2, "2")]
+    assert rows[1].prev_hash == rows[0].hash
+    assert _problems(ctx, A) == []

@@ -63,10 +63,23 @@ def row_hash(prev_hash: str, clinic_id: int, seq: int, at: dt.datetime, user_id:
     return hashlib.sha256(json.dumps(fields, separators=(",", ":")).encode()).hexdigest()
 
 
-def _lock_clinic_chain(session: Session, clinic_id: int) -> None:
-    """Serialise writers of one clinic's chain (SQLite already has one writer at a time)."""
+def _hold_chain_head(session: Session, clinic_id: int) -> tuple[int, str]:
+    """Hold the clinic's chain for this transaction; return its last ``seq`` and hash.
+
+    PostgreSQL: one call of ``gutaxis_audit_chain_head`` (migration 0008),
+    which takes the clinic's advisory lock and then reads the last row, in
+    one round trip.  SQLite: a writing transaction already holds the only
+    write lock, so the last row is simply read.  ``(0, GENESIS)`` for an
+    empty chain.
+    """
     if session.get_bind().dialect.name == "postgresql":
-        session.execute(text("SELECT pg_advisory_xact_lock(7261, :c)"), {"c": clinic_id})
+        last = session.execute(text("SELECT last_seq, last_hash FROM "
+                                    "gutaxis_audit_chain_head(:c)"), {"c": clinic_id}).first()
+    else:
+        last = session.execute(
+            select(AuditEvent.seq, AuditEvent.hash).where(AuditEvent.clinic_id == clinic_id)
+            .order_by(AuditEvent.seq.desc()).limit(1)).first()
+    return (int(last[0]), str(last[1])) if last else (0, GENESIS)
 
 
 def record(session: Session, actor: Actor, action: str, object_type: str = "",
@@ -121,12 +134,8 @@ def _write_pending(session: Session) -> None:
         if held is not None and held[0] is transaction:
             seq, prev = held[1] + 1, held[2]
         else:
-            _lock_clinic_chain(session, row.clinic_id)
-            last = session.execute(
-                select(AuditEvent.seq, AuditEvent.hash).where(
-                    AuditEvent.clinic_id == row.clinic_id)
-                .order_by(AuditEvent.seq.desc()).limit(1)).first()
-            seq, prev = (last[0] + 1, last[1]) if last else (1, GENESIS)
+            last_seq, prev = _hold_chain_head(session, row.clinic_id)
+            seq = last_seq + 1
         row.seq, row.at, row.prev_hash = seq, utcnow(), prev
         row.hash = row_hash(prev, row.clinic_id, seq, row.at, row.user_id, row.user_email,
                             row.action, row.object_type, row.object_id, row.address,
