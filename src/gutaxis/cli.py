@@ -1062,6 +1062,7 @@ def users_password(
     from sqlalchemy import select
 
     from gutaxis.service.context import AppContext
+    from gutaxis.service.db import upgrade
     from gutaxis.service.errors import ServiceError
     from gutaxis.service.models import User
     from gutaxis.service.services import accounts
@@ -1069,6 +1070,7 @@ def users_password(
     password = _password_from_stdin()
     ctx = AppContext(_service_settings(data))
     try:
+        upgrade(ctx.engine)  # as `users create` does: the audit row needs the current schema
         with ctx.transaction() as db:
             user = db.scalar(select(User).where(User.email == accounts.normalise_email(email)))
             if user is None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
+import time
 
 import pytest
 import sqlalchemy as sa
@@ -211,12 +212,16 @@ def test_a_writer_that_waited_for_the_chain_follows_the_row_committed_meanwhile(
     """The chain's head is read after the chain is held, never from before the wait.
 
     A first transaction holds clinic A's chain (it has written its row, not yet
-    committed) while a second one asks for it: the second must wait, and then
-    follow the first's row (seq 2, prev_hash = its hash).  Read too early, it
-    would take seq 1 again (refused by the unique constraint) or fork the chain.
+    committed) while a second one asks for it.  Once the second is seen waiting
+    (PostgreSQL: its advisory lock not granted; SQLite: its ``BEGIN IMMEDIATE``
+    sent), the first commits; the second must then follow the first's row
+    (seq 2, prev_hash = its hash).  Read before the wait, it would take seq 1
+    again (refused by the unique constraint) or fork the chain.
     """
     holding, release, done = threading.Event(), threading.Event(), threading.Event()
+    asking = threading.Event()
     errors: list[BaseException] = []
+    second_thread: list[int] = []
 
     def first() -> None:
         try:
@@ -232,6 +237,7 @@ def test_a_writer_that_waited_for_the_chain_follows_the_row_committed_meanwhile(
             holding.set()
 
     def second() -> None:
+        second_thread.append(threading.get_ident())
         try:
             _write(ctx, ALICE, 1, start=2)
         except BaseException as error:  # pragma: no cover - reported below
@@ -239,18 +245,61 @@ def test_a_writer_that_waited_for_the_chain_follows_the_row_committed_meanwhile(
         finally:
             done.set()
 
-    one = threading.Thread(target=first)
-    one.start()
-    assert holding.wait(30)
-    two = threading.Thread(target=second)
-    two.start()
-    waited = not done.wait(0.5)  # the second writer is held back while the first holds
-    release.set()
-    one.join(30)
-    two.join(30)
+    def sent(_conn, _cursor, statement, *_args) -> None:  # SQLite: the wait is BEGIN IMMEDIATE
+        if statement == "BEGIN IMMEDIATE" and threading.get_ident() in second_thread:
+            asking.set()
+
+    postgres = ctx.engine.dialect.name == "postgresql"
+    sa.event.listen(ctx.engine, "before_cursor_execute", sent)
+    try:
+        one = threading.Thread(target=first)
+        one.start()
+        assert holding.wait(30)
+        two = threading.Thread(target=second)
+        two.start()
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and not done.is_set():
+            if postgres:
+                with ctx.engine.connect() as connection:
+                    if connection.execute(sa.text(
+                            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND "
+                            "NOT granted AND classid = 7261 AND objid = :c"), {"c": A}).scalar():
+                        asking.set()
+            if asking.is_set():
+                break
+            time.sleep(0.02)
+        waiting = asking.is_set() and not done.is_set()
+        time.sleep(0.2)  # SQLite: into its busy handler
+        release.set()
+        one.join(30)
+        two.join(30)
+    finally:
+        release.set()
+        sa.event.remove(ctx.engine, "before_cursor_execute", sent)
     assert errors == []
-    assert waited
+    assert waiting  # the second writer was seen waiting for the chain before the release
     rows = _rows(ctx, A)
     assert [(r.seq, r.object_id) for r in rows] == [(1, "1"), (2, "2")]
     assert rows[1].prev_hash == rows[0].hash
     assert _problems(ctx, A) == []
+
+
+def test_postgresql_connections_read_committed_whatever_the_default(
+        ctx: AppContext, database_url: str | None) -> None:
+    """The chain's head would be read from a snapshot older than its lock otherwise."""
+    from gutaxis.service.db import make_engine
+
+    if database_url is None:  # SQLite: one writer at a time, no snapshot question
+        assert ctx.engine.dialect.name == "sqlite"
+        return
+    sep = "&" if "?" in database_url else "?"
+    engine = make_engine(f"{database_url}{sep}options=-c%20default_transaction_isolation"
+                         "%3Drepeatable%5C%20read")
+    try:
+        with engine.connect() as connection:
+            assert connection.exec_driver_sql(
+                "SHOW default_transaction_isolation").scalar() == "repeatable read"
+            assert connection.exec_driver_sql(
+                "SHOW transaction_isolation").scalar() == "read committed"
+    finally:
+        engine.dispose()

@@ -80,7 +80,11 @@ def make_engine(url: str, *, pool_size: int = 10) -> Engine:
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "begin", _sqlite_begin)
         return engine
-    return create_engine(url, pool_size=pool_size, max_overflow=40, pool_pre_ping=True)
+    # READ COMMITTED whatever the database's default: a writer of the audit chain reads the
+    # chain's last row after waiting for the chain's lock, and must see what was committed
+    # meanwhile (a snapshot from before the wait would fork the chain)
+    return create_engine(url, pool_size=pool_size, max_overflow=40, pool_pre_ping=True,
+                         isolation_level="READ COMMITTED")
 
 
 def _sqlite_pragmas(connection: Any, _record: Any) -> None:

@@ -3,9 +3,10 @@
 Adds ``gutaxis_audit_chain_head(clinic)``: it takes the clinic's chain lock
 (the transaction-level advisory lock that orders writers of one clinic's
 chain) and returns the chain's last ``seq`` and ``hash`` (no row for an
-empty chain).  The function is ``VOLATILE``, so its query takes a snapshot
-after the lock is held and sees the row that the previous holder committed
-while this one waited.  Before, the lock and the query were two statements
+empty chain).  The function is ``VOLATILE``, so under READ COMMITTED (which
+the application's engine sets) its query takes a snapshot after the lock is
+held and sees the row that the previous holder committed while this one
+waited.  Before, the lock and the query were two statements
 and two round trips to the database while the lock was held (2026-12-07,
 `benchmarks.practice --trace`: waiting for the chain was a fifth to a
 quarter of a page request's time with 50 clients of one clinic).  Nothing
@@ -34,13 +35,13 @@ def upgrade() -> None:
     if op.get_bind().dialect.name == "sqlite":
         return
     op.execute(f"""
-        CREATE FUNCTION gutaxis_audit_chain_head(clinic integer)
+        CREATE FUNCTION gutaxis_audit_chain_head(p_clinic integer)
         RETURNS TABLE (last_seq integer, last_hash varchar)
         LANGUAGE plpgsql VOLATILE AS $$
         BEGIN
-            PERFORM pg_advisory_xact_lock({CHAIN_LOCK}, clinic);
+            PERFORM pg_advisory_xact_lock({CHAIN_LOCK}, p_clinic);
             RETURN QUERY SELECT a.seq, a.hash FROM audit_event AS a
-                WHERE a.clinic_id = clinic ORDER BY a.seq DESC LIMIT 1;
+                WHERE a.clinic_id = p_clinic ORDER BY a.seq DESC LIMIT 1;
         END $$""")
 
 
