@@ -20,26 +20,33 @@ patient's record — another patient's object is not found.
 from __future__ import annotations
 
 import dataclasses
-from typing import Literal
+from typing import Any, Literal, TypeVarTuple
 
 from fastapi import Request
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy import Select, bindparam, select
 from starlette.concurrency import run_in_threadpool
 
 from gutaxis.service.audit import Actor
 from gutaxis.service.context import AppContext
 from gutaxis.service.db import utcnow
 from gutaxis.service.errors import NotAllowed, NotSignedIn
-from gutaxis.service.models import STAFF_ROLES, ApiToken, AuthSession, PortalAccount
+from gutaxis.service.models import STAFF_ROLES, ApiToken, AuthSession, Clinic, PortalAccount, User
 from gutaxis.service.security import same, token_hash
 
-__all__ = ["Principal", "AccessRule", "SecondFactorOwed", "ANYONE", "STAFF", "CLINICIANS",
-           "OWNERS", "SIGNED_IN", "PATIENT",
+__all__ = ["Principal", "ClinicHeading", "AccessRule", "SecondFactorOwed", "ANYONE", "STAFF",
+           "CLINICIANS", "OWNERS", "SIGNED_IN", "PATIENT",
            "SESSION_COOKIE", "client_address"]
 
 SESSION_COOKIE = "gutaxis_session"
 _UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}
+
+
+@dataclasses.dataclass(frozen=True)
+class ClinicHeading:
+    """What every page shows of the principal's clinic."""
+
+    name: str
+    demo: bool
 
 
 @dataclasses.dataclass(frozen=True)
@@ -56,6 +63,8 @@ class Principal:
     session_hash: str = ""
     #: The patient's own record (role ``patient`` only; None for staff).
     patient_id: int | None = None
+    #: The clinic's name and demo flag, read with the account (pages show them).
+    clinic: ClinicHeading | None = None
 
     @property
     def actor(self) -> Actor:
@@ -115,46 +124,61 @@ class AccessRule:
         return principal
 
 
+#: Who is behind a session or token, read in the same statement: the account, its
+#: clinic's heading (shown on every page) and, for a patient, their record.
+_WHO = (User.id, User.clinic_id, User.role, User.email, User.active, Clinic.name, Clinic.demo,
+        PortalAccount.patient_id)
+_Columns = TypeVarTuple("_Columns")
+
+
+def _with_who(statement: Select[*_Columns], user_id: Any, key: Any) -> Select[*_Columns]:
+    return (statement.join(User, User.id == user_id).join(Clinic, Clinic.id == User.clinic_id)
+            .outerjoin(PortalAccount, PortalAccount.user_id == User.id)
+            .where(key == bindparam("hash")))
+
+
+_BY_TOKEN = _with_who(select(ApiToken.revoked_at, ApiToken.expires_at, *_WHO),
+                      ApiToken.user_id, ApiToken.token_hash)
+_BY_SESSION = _with_who(select(AuthSession.id_hash, AuthSession.csrf_token,
+                               AuthSession.expires_at, AuthSession.pending_totp, *_WHO),
+                        AuthSession.user_id, AuthSession.id_hash)
+
+
 def _authenticate(ctx: AppContext, request: Request, allow_pending: bool) -> Principal:
+    """Find the request's principal: one statement, whether by token or by session cookie."""
     now = utcnow()
     address = client_address(request)
     header = request.headers.get("authorization", "")
-    with ctx.reads() as db:
-        if header:
-            scheme, _, value = header.partition(" ")
-            if scheme.lower() != "bearer" or not value.strip():
-                raise NotSignedIn("the Authorization header must be 'Bearer <token>'")
-            token = db.scalar(select(ApiToken).where(
-                ApiToken.token_hash == token_hash(value.strip())))
-            if token is None or token.revoked_at is not None or token.expires_at <= now \
-                    or not token.user.active:
-                raise NotSignedIn("the access token is unknown, revoked or expired")
-            user = token.user
-            return Principal(user.id, user.clinic_id, user.role, user.email, address, "token",
-                             patient_id=_own_patient(db, user.id, user.role))
-        cookie = request.cookies.get(SESSION_COOKIE)
-        if not cookie:
-            raise NotSignedIn("sign in first")
-        session = db.get(AuthSession, token_hash(cookie))
-        if session is None or session.expires_at <= now or not session.user.active:
-            raise NotSignedIn("the session has ended; sign in again")
-        if session.pending_totp and not allow_pending:
-            raise SecondFactorOwed("enter the code of your authenticator app first")
-        user = session.user
-        return Principal(user.id, user.clinic_id, user.role, user.email, address, "session",
-                         session.csrf_token, session.id_hash,
-                         _own_patient(db, user.id, user.role))
+    if header:
+        scheme, _, value = header.partition(" ")
+        if scheme.lower() != "bearer" or not value.strip():
+            raise NotSignedIn("the Authorization header must be 'Bearer <token>'")
+        token = ctx.read_row(_BY_TOKEN, {"hash": token_hash(value.strip())})
+        if token is None or token.revoked_at is not None or token.expires_at <= now \
+                or not token.active:
+            raise NotSignedIn("the access token is unknown, revoked or expired")
+        return _principal(token, address, "token")
+    cookie = request.cookies.get(SESSION_COOKIE)
+    if not cookie:
+        raise NotSignedIn("sign in first")
+    session = ctx.read_row(_BY_SESSION, {"hash": token_hash(cookie)})
+    if session is None or session.expires_at <= now or not session.active:
+        raise NotSignedIn("the session has ended; sign in again")
+    if session.pending_totp and not allow_pending:
+        raise SecondFactorOwed("enter the code of your authenticator app first")
+    return _principal(session, address, "session", session.csrf_token, session.id_hash)
 
 
-def _own_patient(db: Session, user_id: int, role: str) -> int | None:
-    """Find the patient whose account ``user_id`` is (None for staff; no record: not signed in)."""
-    if role in STAFF_ROLES:
-        return None
-    patient_id = db.scalar(select(PortalAccount.patient_id).where(
-        PortalAccount.user_id == user_id))
-    if patient_id is None:
-        raise NotSignedIn("this account has no record to show; ask your practitioner")
-    return int(patient_id)
+def _principal(row: Any, address: str, via: Literal["session", "token"], csrf_token: str = "",
+               session_hash: str = "") -> Principal:
+    """Make the principal of an account row (a patient without a record is not signed in)."""
+    patient_id = None
+    if row.role not in STAFF_ROLES:
+        if row.patient_id is None:
+            raise NotSignedIn("this account has no record to show; ask your practitioner")
+        patient_id = int(row.patient_id)
+    return Principal(row.id, row.clinic_id, row.role, row.email, address, via, csrf_token,
+                     session_hash, patient_id, ClinicHeading(row.name, bool(row.demo)))
 
 
 async def _check_csrf(request: Request, principal: Principal) -> None:

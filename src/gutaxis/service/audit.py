@@ -14,8 +14,9 @@ import datetime as dt
 import hashlib
 import json
 from collections.abc import Iterable, Iterator
+from typing import cast
 
-from sqlalchemy import event, func, select, text
+from sqlalchemy import Table, event, func, insert, select, text
 from sqlalchemy.orm import Session
 
 from gutaxis.service.db import utcnow
@@ -120,8 +121,14 @@ def record(session: Session, actor: Actor, action: str, object_type: str = "",
     return row
 
 
+_TABLE = cast(Table, AuditEvent.__table__)
+#: The columns an audit row is written with (``id`` is the database's).
+_WRITTEN = ("clinic_id", "seq", "at", "user_id", "user_email", "action", "object_type",
+            "object_id", "address", "detail", "prev_hash", "hash")
+
+
 def _write_pending(session: Session) -> None:
-    """Chain and add the transaction's pending rows (``before_commit``: they flush with it)."""
+    """Chain and write the transaction's pending rows (``before_commit``: just before it)."""
     transaction = session.get_transaction()
     pending = session.info.pop(_PENDING, None)
     if pending is None or pending[0] is not transaction:
@@ -141,7 +148,10 @@ def _write_pending(session: Session) -> None:
                             row.action, row.object_type, row.object_id, row.address,
                             row.detail)
         session.info[key] = (transaction, seq, row.hash)
-    session.add_all(pending[1])
+    # a plain INSERT of the chained values (one statement for all of them), not the ORM's
+    # unit of work: the rows are never changed after, so the session need not track them
+    session.execute(insert(_TABLE),
+                    [{column: getattr(row, column) for column in _WRITTEN} for row in pending[1]])
 
 
 def audit_rows(session: Session, clinic_id: int, *, limit: int | None = None,

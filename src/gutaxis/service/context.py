@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from fastapi import Request
-from sqlalchemy import Engine
+from sqlalchemy import Engine, Executable, Row
 from sqlalchemy.orm import Session, sessionmaker
 
 from gutaxis.service.db import READ_ONLY, is_sqlite, make_engine, session_scope
@@ -40,6 +40,10 @@ class AppContext:
         #: Sessions that only read: on SQLite they do not take the write lock.
         self.reads = sessionmaker(self.engine.execution_options(**{READ_ONLY: True}),
                                   expire_on_commit=False)
+        # one statement alone needs no transaction: on PostgreSQL it runs in autocommit,
+        # without the BEGIN and ROLLBACK round trips; SQLite begins a read locally
+        self._single_reads = self.engine.execution_options(
+            **({READ_ONLY: True} if is_sqlite(self.engine) else {"isolation_level": "AUTOCOMMIT"}))
         self.store = FileStore(settings.files_dir, settings.scratch_dir)
         # SQLite has one writer at a time: this process's transactions wait
         # their turn here, woken as soon as the writer before them commits,
@@ -54,6 +58,12 @@ class AppContext:
         """One transaction: committed (durably) when the block ends, rolled back if it raises."""
         with self._writer, session_scope(self.sessions) as session:
             yield session
+
+    def read_row(self, statement: Executable, parameters: dict[str, Any] | None = None
+                 ) -> Row[Any] | None:
+        """Run one read-only statement on its own and return its first row (None: no row)."""
+        with self._single_reads.connect() as connection:
+            return connection.execute(statement, parameters).first()
 
     def close(self) -> None:
         """Release the database connections."""

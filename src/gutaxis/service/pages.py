@@ -30,6 +30,7 @@ from gutaxis.service.access import (
     OWNERS,
     SIGNED_IN,
     STAFF,
+    ClinicHeading,
     Principal,
     client_address,
 )
@@ -208,13 +209,22 @@ def value_list(points: list[dict[str, Any]], texts: list[str]) -> Markup:
     return Markup('<ul class="values">' + "".join(items) + "</ul>")
 
 
-def _clinic(db: Session, who: Principal | None) -> Clinic | None:
-    return db.get(Clinic, who.clinic_id) if who is not None else None
+def page_clinic(db: Session | None, who: Principal | None) -> ClinicHeading | Clinic | None:
+    """Return what a page's heading shows of ``who``'s clinic (its name; is it the demo).
+
+    Read with the principal when the request was authenticated (no query
+    here); asked of the database for a principal made without it.
+    """
+    if who is None:
+        return None
+    if who.clinic is not None:
+        return who.clinic
+    return db.get(Clinic, who.clinic_id) if db is not None else None
 
 
 def _render(request: Request, name: str, db: Session | None, who: Principal | None,
             status_code: int = 200, **context: Any) -> HTMLResponse:
-    clinic = _clinic(db, who) if db is not None else context.pop("clinic", None)
+    clinic = page_clinic(db, who) if db is not None else context.pop("clinic", None)
     context.setdefault("clinic", clinic)
     return templates.TemplateResponse(request, name, {"who": who, **context},
                                       status_code=status_code)

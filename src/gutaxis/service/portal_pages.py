@@ -25,8 +25,7 @@ from gutaxis.service.access import ANYONE, CLINICIANS, PATIENT, STAFF, Principal
 from gutaxis.service.context import AppContext, get_context
 from gutaxis.service.diary_timeline import diary_timeline
 from gutaxis.service.errors import NotFound, ServiceError
-from gutaxis.service.models import Clinic
-from gutaxis.service.pages import LOGIN_CSRF_COOKIE, sparkline, templates
+from gutaxis.service.pages import LOGIN_CSRF_COOKIE, page_clinic, sparkline, templates
 from gutaxis.service.protocol_api import sentence_names
 from gutaxis.service.questionnaire_views import score_figures
 from gutaxis.service.security import new_token, same
@@ -55,7 +54,7 @@ DIARY_DAYS = 7
 
 def _render(request: Request, name: str, db: Session | None, who: Principal | None,
             status_code: int = 200, **context: Any) -> HTMLResponse:
-    clinic = db.get(Clinic, who.clinic_id) if db is not None and who is not None else None
+    clinic = page_clinic(db, who)
     context.setdefault("clinic", clinic)
     return templates.TemplateResponse(request, name, {"who": who, **context},
                                       status_code=status_code)

@@ -24,8 +24,7 @@ from gutaxis.service import protocol_api
 from gutaxis.service.access import CLINICIANS, PATIENT, STAFF, Principal
 from gutaxis.service.context import AppContext, get_context
 from gutaxis.service.errors import ServiceError
-from gutaxis.service.models import Clinic
-from gutaxis.service.pages import templates
+from gutaxis.service.pages import page_clinic, templates
 from gutaxis.service.services import foods, patients, protocols
 
 __all__ = ["router", "verdict_rows"]
@@ -45,7 +44,7 @@ VERDICT_WORDS = {"likely trigger": "likely a trigger",
 def _render(request: Request, name: str, db: Session, who: Principal, status_code: int = 200,
             **context: Any) -> HTMLResponse:
     return templates.TemplateResponse(request, name, {
-        "who": who, "clinic": db.get(Clinic, who.clinic_id), **context},
+        "who": who, "clinic": page_clinic(db, who), **context},
         status_code=status_code)
 
 

@@ -26,8 +26,7 @@ from starlette.concurrency import run_in_threadpool
 from gutaxis.service.access import CLINICIANS, PATIENT, STAFF, Principal
 from gutaxis.service.context import AppContext, get_context
 from gutaxis.service.errors import Invalid, ServiceError
-from gutaxis.service.models import Clinic
-from gutaxis.service.pages import templates
+from gutaxis.service.pages import page_clinic, templates
 from gutaxis.service.questionnaire_api import read_definition_file
 from gutaxis.service.questionnaire_views import (
     answer_rows,
@@ -55,7 +54,7 @@ LICENSED_NOTE = ("gutaxis ships only questionnaires whose terms allow it. Licens
 
 def _render(request: Request, name: str, db: Session | None, who: Principal | None,
             status_code: int = 200, **context: Any) -> HTMLResponse:
-    clinic = db.get(Clinic, who.clinic_id) if db is not None and who is not None else None
+    clinic = page_clinic(db, who)
     context.setdefault("clinic", clinic)
     return templates.TemplateResponse(request, name, {"who": who, **context},
                                       status_code=status_code)
