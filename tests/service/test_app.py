@@ -45,3 +45,20 @@ def test_static_files_may_be_cached():
     answer = _client().get("/static/app.css")
     assert "cache-control" not in answer.headers
     assert answer.headers["x-content-type-options"] == "nosniff"
+
+
+def test_an_unexpected_error_answers_500_with_the_headers_too(app):
+    # the 500 is made outside the middleware (Starlette's ServerErrorMiddleware)
+    def fails():
+        raise RuntimeError("a bug")
+
+    app.add_api_route("/test-fails", fails)
+    with TestClient(app, raise_server_exceptions=False) as client:
+        answer = client.get("/test-fails")
+    assert answer.status_code == 500
+    assert answer.json()["error"]["code"] == "internal"
+    assert "a bug" not in answer.text
+    assert answer.headers["x-frame-options"] == "SAMEORIGIN"
+    assert answer.headers["cache-control"] == "no-store"
+    assert answer.headers.get_list("content-security-policy") == [
+        answer.headers["content-security-policy"]]

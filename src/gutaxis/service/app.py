@@ -54,7 +54,8 @@ _SECURITY_HEADERS = {
 class SecurityHeaders:
     """ASGI middleware: the security headers on every answer, and ``no-store`` but for /static.
 
-    A header the route set itself is kept.  Written as plain ASGI (it edits
+    A header the route set itself is kept.  An unexpected error's answer (500)
+    is made outside all middleware; its handler adds the same headers.  Written as plain ASGI (it edits
     the start of the answer as it passes) rather than as an ``http``
     middleware, which runs each request in a task of its own with streams
     between the two: that cost about a millisecond of CPU a request.
@@ -268,4 +269,8 @@ def _install_handlers(app: FastAPI) -> None:
         logger.exception("unexpected error on %s %s", request.method, request.url.path)
         error = ServiceError("internal error: the server log has the details")
         error.status, error.code = 500, "internal"
-        return answer(request, error)
+        response = answer(request, error)
+        # this handler runs outside the middleware (Starlette's ServerErrorMiddleware)
+        for key, value in _PAGE_HEADERS:
+            response.headers.setdefault(key.decode("latin-1"), value.decode("latin-1"))
+        return response

@@ -105,7 +105,9 @@ def record(session: Session, actor: Actor, action: str, object_type: str = "",
     Returns
     -------
     AuditEvent
-        Its chain fields are filled in when the transaction commits.
+        Its chain fields are filled in when the transaction commits.  The
+        row is written by a plain ``INSERT``, not through the session: this
+        object's ``id`` stays None.
     """
     transaction = session.get_transaction() or session.begin()
     pending: tuple[object, list[AuditEvent]] | None = session.info.get(_PENDING)
@@ -122,9 +124,8 @@ def record(session: Session, actor: Actor, action: str, object_type: str = "",
 
 
 _TABLE = cast(Table, AuditEvent.__table__)
-#: The columns an audit row is written with (``id`` is the database's).
-_WRITTEN = ("clinic_id", "seq", "at", "user_id", "user_email", "action", "object_type",
-            "object_id", "address", "detail", "prev_hash", "hash")
+#: The columns an audit row is written with: all but ``id``, which is the database's.
+_WRITTEN = tuple(column.key for column in _TABLE.columns if column.key != "id")
 
 
 def _write_pending(session: Session) -> None:

@@ -37,11 +37,9 @@ class AppContext:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         self.engine = engine or make_engine(settings.url)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
-        #: Sessions that only read: on SQLite they do not take the write lock.
-        self.reads = sessionmaker(self.engine.execution_options(**{READ_ONLY: True}),
-                                  expire_on_commit=False)
         # one statement alone needs no transaction: on PostgreSQL it runs in autocommit,
-        # without the BEGIN and ROLLBACK round trips; SQLite begins a read locally
+        # without the BEGIN and ROLLBACK round trips; on SQLite it reads in a deferred
+        # transaction, beside the writer, never waiting for its lock
         self._single_reads = self.engine.execution_options(
             **({READ_ONLY: True} if is_sqlite(self.engine) else {"isolation_level": "AUTOCOMMIT"}))
         self.store = FileStore(settings.files_dir, settings.scratch_dir)
@@ -61,7 +59,11 @@ class AppContext:
 
     def read_row(self, statement: Executable, parameters: dict[str, Any] | None = None
                  ) -> Row[Any] | None:
-        """Run one read-only statement on its own and return its first row (None: no row)."""
+        """Run one read-only statement on its own and return its first row (None: no row).
+
+        It sees what was committed before it started; it never waits for a
+        writer (on SQLite it does not take the write lock).
+        """
         with self._single_reads.connect() as connection:
             return connection.execute(statement, parameters).first()
 

@@ -96,8 +96,9 @@ def _sqlite_pragmas(connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-#: The execution option of a read-only engine (:attr:`AppContext.reads
-#: <gutaxis.service.context.AppContext.reads>`): its transactions begin DEFERRED.
+#: The execution option of a read-only engine (SQLite, behind
+#: :meth:`AppContext.read_row <gutaxis.service.context.AppContext.read_row>`):
+#: its transactions begin DEFERRED.
 READ_ONLY = "gutaxis_read_only"
 
 
