@@ -54,11 +54,12 @@ _SECURITY_HEADERS = {
 class SecurityHeaders:
     """ASGI middleware: the security headers on every answer, and ``no-store`` but for /static.
 
-    A header the route set itself is kept.  An unexpected error's answer (500)
-    is made outside all middleware; its handler adds the same headers.  Written as plain ASGI (it edits
-    the start of the answer as it passes) rather than as an ``http``
-    middleware, which runs each request in a task of its own with streams
-    between the two: that cost about a millisecond of CPU a request.
+    A header the route set itself is kept.  An unexpected error's answer
+    (500) is made outside all middleware; its handler adds the same headers.
+    Written as plain ASGI (it edits the start of the answer as it passes)
+    rather than as an ``http`` middleware, which runs each request in a task
+    of its own with streams between the two: that cost about a millisecond of
+    CPU a request.
     """
 
     def __init__(self, app: ASGIApp) -> None:
