@@ -37,22 +37,20 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import cProfile
 import json
-import os
 import shutil
 import statistics
 import tempfile
 import time
 import urllib.parse
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 
 from benchmarks import practice_seed
+from benchmarks.practice import database
 
 ROUTES = {
     "page_patient": "/patients/{id}",
@@ -64,25 +62,6 @@ ROUTES = {
 }
 OWNER = "owner@cpu.example"
 CACHE = Path(__file__).resolve().parents[1] / ".bench" / "practice" / "profiles"
-
-
-@contextlib.contextmanager
-def _database(backend: str, server: str) -> Iterator[str | None]:
-    if backend == "sqlite":
-        yield None
-        return
-    import sqlalchemy as sa
-
-    name = f"gutaxis_cpu_{os.getpid()}_{int(time.time())}"
-    admin = sa.create_engine(f"{server}/postgres", isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    try:
-        yield f"{server}/{name}"
-    finally:
-        with admin.connect() as connection:
-            connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.dispose()
 
 
 def _seed(data: Path, url: str | None, patients: int, visits: int) -> range:
@@ -169,7 +148,7 @@ def run(backend: str, routes: list[str], *, patients: int, visits: int, requests
 
     data = Path(tempfile.mkdtemp(prefix="practice-cpu-"))
     try:
-        with _database(backend, postgres) as url:
+        with database(backend, postgres) as url:
             seeded_at = time.perf_counter()
             patient_ids = _seed(data, url, patients, visits)
             seed_s = time.perf_counter() - seeded_at
