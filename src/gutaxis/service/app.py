@@ -49,6 +49,17 @@ _SECURITY_HEADERS = {
                                 "style-src 'self' 'unsafe-inline'; script-src 'self'; "
                                 "frame-ancestors 'self'; form-action 'self'; base-uri 'none'"),
 }
+#: Pages and the API are never kept by a cache; /static may be.
+_PAGE_HEADERS = {**_SECURITY_HEADERS, "Cache-Control": "no-store"}
+
+
+def _raw(headers: dict[str, str]) -> list[tuple[bytes, bytes]]:
+    return [(key.lower().encode("latin-1"), value.encode("latin-1"))
+            for key, value in headers.items()]
+
+
+#: As the ASGI answer carries them (lower-case names, bytes).
+_RAW_STATIC, _RAW_PAGE = _raw(_SECURITY_HEADERS), _raw(_PAGE_HEADERS)
 
 
 class SecurityHeaders:
@@ -70,7 +81,7 @@ class SecurityHeaders:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        extra = _STATIC_HEADERS if scope["path"].startswith("/static") else _PAGE_HEADERS
+        extra = _RAW_STATIC if scope["path"].startswith("/static") else _RAW_PAGE
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -81,11 +92,6 @@ class SecurityHeaders:
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
-
-
-_STATIC_HEADERS = [(key.lower().encode("latin-1"), value.encode("latin-1"))
-                   for key, value in _SECURITY_HEADERS.items()]
-_PAGE_HEADERS = [*_STATIC_HEADERS, (b"cache-control", b"no-store")]
 
 
 def ensure_bundled_reference(ctx: AppContext) -> None:
@@ -272,6 +278,6 @@ def _install_handlers(app: FastAPI) -> None:
         error.status, error.code = 500, "internal"
         response = answer(request, error)
         # this handler runs outside the middleware (Starlette's ServerErrorMiddleware)
-        for key, value in _PAGE_HEADERS:
-            response.headers.setdefault(key.decode("latin-1"), value.decode("latin-1"))
+        for key, value in _PAGE_HEADERS.items():
+            response.headers.setdefault(key, value)
         return response

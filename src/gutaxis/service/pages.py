@@ -209,12 +209,9 @@ def value_list(points: list[dict[str, Any]], texts: list[str]) -> Markup:
     return Markup('<ul class="values">' + "".join(items) + "</ul>")
 
 
-def page_clinic(db: Session | None, who: Principal | None) -> ClinicHeading | Clinic | None:
-    """Return what a page's heading shows of ``who``'s clinic (its name; is it the demo).
-
-    Read with the principal when the request was authenticated (no query
-    here); asked of the database for a principal made without it.
-    """
+def _page_clinic(db: Session | None, who: Principal | None) -> ClinicHeading | Clinic | None:
+    # read with the principal when the request was authenticated (no query here); asked of
+    # the database for a principal made without it
     if who is None:
         return None
     if who.clinic is not None:
@@ -222,12 +219,15 @@ def page_clinic(db: Session | None, who: Principal | None) -> ClinicHeading | Cl
     return db.get(Clinic, who.clinic_id) if db is not None else None
 
 
-def _render(request: Request, name: str, db: Session | None, who: Principal | None,
-            status_code: int = 200, **context: Any) -> HTMLResponse:
-    clinic = page_clinic(db, who) if db is not None else context.pop("clinic", None)
-    context.setdefault("clinic", clinic)
-    return templates.TemplateResponse(request, name, {"who": who, **context},
-                                      status_code=status_code)
+def render(request: Request, name: str, db: Session | None, who: Principal | None,
+           status_code: int = 200, **context: Any) -> HTMLResponse:
+    """Render the page template ``name`` with who is signed in and their clinic's heading.
+
+    Every page of the practice and the portal is rendered here.
+    """
+    return templates.TemplateResponse(
+        request, name, {"who": who, "clinic": _page_clinic(db, who), **context},
+        status_code=status_code)
 
 
 def _back(request: Request) -> str | None:
@@ -268,9 +268,9 @@ def _safe_next(value: str | None) -> str:
 def _login_page(request: Request, *, error: str = "", email: str = "", next_url: str = "",
                 status_code: int = 200, notice: str = "") -> HTMLResponse:
     token = request.cookies.get(LOGIN_CSRF_COOKIE) or new_token()
-    response = _render(request, "login.html", None, None, status_code, title="Sign in",
-                       error=error, email=email, next=next_url, login_csrf=token,
-                       notice=notice)
+    response = render(request, "login.html", None, None, status_code, title="Sign in",
+                      error=error, email=email, next=next_url, login_csrf=token,
+                      notice=notice)
     ctx: AppContext = request.app.state.ctx
     response.set_cookie(LOGIN_CSRF_COOKIE, token, httponly=True, samesite="strict",
                         secure=ctx.settings.secure_cookies, path="/")
@@ -330,8 +330,8 @@ def login(request: Request, ctx: Ctx, _: Anyone, email: Annotated[str, Form()] =
 @router.get("/login/code", response_class=HTMLResponse)
 def code_form(request: Request, who: Pending, next: str = "") -> Response:
     """Ask for the second factor's code."""
-    return _render(request, "code.html", None, None, title="Second factor",
-                   csrf=who.csrf_token, error="", next=_safe_next(next))
+    return render(request, "code.html", None, None, title="Second factor",
+                  csrf=who.csrf_token, error="", next=_safe_next(next))
 
 
 @router.post("/login/code", response_class=HTMLResponse)
@@ -341,8 +341,8 @@ def code(request: Request, who: Pending, ctx: Ctx, code: Annotated[str, Form()] 
     with ctx.transaction() as db:
         refused = accounts.second_factor(db, ctx.settings, who, code[:20])
     if refused is not None:
-        return _render(request, "code.html", None, None, refused.status, title="Second factor",
-                       csrf=who.csrf_token, error=refused.message, next=_safe_next(next))
+        return render(request, "code.html", None, None, refused.status, title="Second factor",
+                      csrf=who.csrf_token, error=refused.message, next=_safe_next(next))
     return _redirect(_safe_next(next))
 
 
@@ -362,8 +362,8 @@ def logout(who: Pending, ctx: Ctx) -> Response:
 def invite_form(request: Request, _: Anyone, code: str = "") -> Response:
     """Show the form that accepts an invitation."""
     token = request.cookies.get(LOGIN_CSRF_COOKIE) or new_token()
-    response = _render(request, "accept.html", None, None, title="Accept an invitation",
-                       login_csrf=token, code=code[:200], error="")
+    response = render(request, "accept.html", None, None, title="Accept an invitation",
+                      login_csrf=token, code=code[:200], error="")
     response.set_cookie(LOGIN_CSRF_COOKIE, token, httponly=True, samesite="strict", path="/")
     return response
 
@@ -380,9 +380,9 @@ def accept_invite(request: Request, ctx: Ctx, _: Anyone, code: Annotated[str, Fo
                                               client_address(request))
             email = user.email
     except ServiceError as exc:
-        return _render(request, "accept.html", None, None, exc.status,
-                       title="Accept an invitation", login_csrf=csrf_token, code=code[:200],
-                       error=exc.message)
+        return render(request, "accept.html", None, None, exc.status,
+                      title="Accept an invitation", login_csrf=csrf_token, code=code[:200],
+                      error=exc.message)
     response = _redirect("/login")
     response.set_cookie(INVITED_COOKIE, email, max_age=600, httponly=True, samesite="strict",
                         secure=ctx.settings.secure_cookies, path="/login")
@@ -398,9 +398,9 @@ def patient_list(request: Request, who: Staff, ctx: Ctx,
     limit = 50
     with ctx.transaction() as db:
         rows, total = patients.search_patients(db, who, q, limit=limit, offset=offset)
-        return _render(request, "patients.html", db, who, title="Patients", patients=rows,
-                       total=total, q=q, offset=offset, limit=limit, sexes=patients.SEXES,
-                       patient=None)
+        return render(request, "patients.html", db, who, title="Patients", patients=rows,
+                      total=total, q=q, offset=offset, limit=limit, sexes=patients.SEXES,
+                      patient=None)
 
 
 def _patient_values(name: str, birth_date: str, sex: str, contact: str, conditions: str,
@@ -442,13 +442,13 @@ def patient_page(request: Request, patient_id: int, who: Staff, ctx: Ctx) -> Res
                                       action="")
         # the questionnaires sent and their latest scores: part of patient.read
         asked = questionnaires.patient_requests(db, who, patient.id, action="")
-        return _render(request, "patient.html", db, who, title=patient.name, patient=patient,
-                       visits=visits, plan_count=plan_count, today=dt.date.today(),
-                       portal=portal.portal_status(db, who, patient.id, action=""),
-                       diary_groups=diary_text.day_groups(shared, diary_text.food_names()),
-                       questionnaire_rows=request_rows(asked),
-                       questionnaire_choices=questionnaires.available(db, who),
-                       can_plan=who.role in CLINICIANS.roles)
+        return render(request, "patient.html", db, who, title=patient.name, patient=patient,
+                      visits=visits, plan_count=plan_count, today=dt.date.today(),
+                      portal=portal.portal_status(db, who, patient.id, action=""),
+                      diary_groups=diary_text.day_groups(shared, diary_text.food_names()),
+                      questionnaire_rows=request_rows(asked),
+                      questionnaire_choices=questionnaires.available(db, who),
+                      can_plan=who.role in CLINICIANS.roles)
 
 
 @router.get("/patients/{patient_id}/edit", response_class=HTMLResponse)
@@ -456,8 +456,8 @@ def patient_edit_form(request: Request, patient_id: int, who: Staff, ctx: Ctx) -
     """Show the form that edits a patient's details."""
     with ctx.transaction() as db:
         patient = patients.get_patient(db, who, patient_id)
-        return _render(request, "patient_edit.html", db, who, title=f"Edit {patient.name}",
-                       patient=patient, sexes=patients.SEXES)
+        return render(request, "patient_edit.html", db, who, title=f"Edit {patient.name}",
+                      patient=patient, sexes=patients.SEXES)
 
 
 @router.post("/patients/{patient_id}/edit")
@@ -541,16 +541,16 @@ def visit_page(request: Request, visit_id: int, who: Staff, ctx: Ctx) -> Respons
             PlanItem.patient_id == visit.patient_id, PlanItem.option_id != "")))
         refresh = state.status in ("pending", "running") or any(
             u.status == "pending" for u in rows)
-        return _render(request, "visit.html", db, who, title=f"Visit {visit.visit_date}",
-                       visit=visit, patient=visit.patient, uploads=rows,
-                       labs=uploads.visit_labs(db, visit.id), state=state, doc=doc,
-                       marker_names=_marker_names(),
-                       computed=_when(doc.get("created")) if doc else "",
-                       options=options, planned=planned, refresh=refresh,
-                       can_plan=who.role in CLINICIANS.roles,
-                       has_table=any(u.kind == "microbiome" and u.status == "parsed"
+        return render(request, "visit.html", db, who, title=f"Visit {visit.visit_date}",
+                      visit=visit, patient=visit.patient, uploads=rows,
+                      labs=uploads.visit_labs(db, visit.id), state=state, doc=doc,
+                      marker_names=_marker_names(),
+                      computed=_when(doc.get("created")) if doc else "",
+                      options=options, planned=planned, refresh=refresh,
+                      can_plan=who.role in CLINICIANS.roles,
+                      has_table=any(u.kind == "microbiome" and u.status == "parsed"
                                      for u in rows),
-                       references=profiles.references(db, who))
+                      references=profiles.references(db, who))
 
 
 @router.post("/visits/{visit_id}/edit")
@@ -631,10 +631,10 @@ def timeline_page(request: Request, patient_id: int, who: Staff, ctx: Ctx) -> Re
                            "value_list": value_list(s.points, texts)})
         # part of patient.timeline
         scores = questionnaire_scores.score_series(db, who, patient_id, action="")
-        return _render(request, "timeline.html", db, who, title=f"Timeline of {patient.name}",
-                       patient=patient, series=series, profiled=profiled,
-                       qfigures=score_figures(scores),
-                       dtl=diary_timeline(db, who, patient_id, for_patient=False))
+        return render(request, "timeline.html", db, who, title=f"Timeline of {patient.name}",
+                      patient=patient, series=series, profiled=profiled,
+                      qfigures=score_figures(scores),
+                      dtl=diary_timeline(db, who, patient_id, for_patient=False))
 
 
 @router.get("/patients/{patient_id}/plan", response_class=HTMLResponse)
@@ -643,10 +643,10 @@ def plan_page(request: Request, patient_id: int, who: Staff, ctx: Ctx) -> Respon
     with ctx.transaction() as db:
         items = plans.plan_items(db, who, patient_id)
         patient = patients.get_patient(db, who, patient_id, action="")
-        return _render(request, "plan.html", db, who, title=f"Plan of {patient.name}",
-                       patient=patient, items=items, statuses=PLAN_STATUSES,
-                       steps=plans.STEPS, today=dt.date.today(),
-                       can_plan=who.role in CLINICIANS.roles)
+        return render(request, "plan.html", db, who, title=f"Plan of {patient.name}",
+                      patient=patient, items=items, statuses=PLAN_STATUSES,
+                      steps=plans.STEPS, today=dt.date.today(),
+                      can_plan=who.role in CLINICIANS.roles)
 
 
 @router.post("/patients/{patient_id}/plan")
@@ -693,8 +693,8 @@ def plan_print(request: Request, patient_id: int, who: Staff, ctx: Ctx) -> Respo
                            "details": item.details, "own": item.own, "since": since})
         steps = [("remove", "Remove"), ("replace", "Replace"), ("reinoculate", "Reinoculate"),
                  ("repair", "Repair"), ("rebalance", "Rebalance"), ("other", "Other")]
-        return _render(request, "plan_print.html", db, who, patient=patient, active=active,
-                       steps=steps, today=dt.date.today())
+        return render(request, "plan_print.html", db, who, patient=patient, active=active,
+                      steps=steps, today=dt.date.today())
 
 
 # ------------------------------------------------------------------ erase, audit, account
@@ -703,8 +703,8 @@ def erase_form(request: Request, patient_id: int, who: Owner, ctx: Ctx) -> Respo
     """Ask the owner to confirm an erasure by typing the patient's name."""
     with ctx.transaction() as db:
         patient = patients.get_patient(db, who, patient_id)
-        return _render(request, "erase.html", db, who, title=f"Erase {patient.name}",
-                       patient=patient)
+        return render(request, "erase.html", db, who, title=f"Erase {patient.name}",
+                      patient=patient)
 
 
 @router.post("/patients/{patient_id}/erase")
@@ -724,8 +724,8 @@ def audit_page(request: Request, who: Owner, ctx: Ctx,
     limit = 100
     with ctx.transaction() as db:
         rows, problems = records.audit_page(db, who, limit=limit, offset=offset)
-        return _render(request, "audit.html", db, who, title="Audit log", rows=rows,
-                       problems=problems, offset=offset, limit=limit)
+        return render(request, "audit.html", db, who, title="Audit log", rows=rows,
+                      problems=problems, offset=offset, limit=limit)
 
 
 def _account(request: Request, db: Session, who: Principal, new_token_value: str = ""
@@ -733,10 +733,10 @@ def _account(request: Request, db: Session, who: Principal, new_token_value: str
     user = db.get(User, who.user_id)
     assert user is not None
     secret = new_totp_secret()
-    return _render(request, "account.html", db, who, title="Your account",
-                   tokens=accounts.list_tokens(db, who), has_totp=user.totp_secret is not None,
-                   totp_secret=secret, totp_uri=totp_uri(secret, user.email),
-                   new_token=new_token_value, now=utcnow())
+    return render(request, "account.html", db, who, title="Your account",
+                  tokens=accounts.list_tokens(db, who), has_totp=user.totp_secret is not None,
+                  totp_secret=secret, totp_uri=totp_uri(secret, user.email),
+                  new_token=new_token_value, now=utcnow())
 
 
 @router.get("/account", response_class=HTMLResponse)
@@ -785,8 +785,8 @@ def account_totp_off(who: Staff, ctx: Ctx) -> Response:
 def staff(request: Request, who: Owner, ctx: Ctx) -> Response:
     """Show the clinic's staff and the invitation form (owners)."""
     with ctx.transaction() as db:
-        return _render(request, "staff.html", db, who, title="Staff",
-                       users=accounts.list_users(db, who), code="", invited="")
+        return render(request, "staff.html", db, who, title="Staff",
+                      users=accounts.list_users(db, who), code="", invited="")
 
 
 @router.post("/staff/invite", response_class=HTMLResponse)
@@ -795,8 +795,8 @@ def staff_invite(request: Request, who: Owner, ctx: Ctx, email: Annotated[str, F
     """Make an invitation and show its code once."""
     with ctx.transaction() as db:
         code = accounts.invite(db, who, email, role)
-        return _render(request, "staff.html", db, who, title="Staff",
-                       users=accounts.list_users(db, who), code=code, invited=email)
+        return render(request, "staff.html", db, who, title="Staff",
+                      users=accounts.list_users(db, who), code=code, invited=email)
 
 
 @router.get("/references", response_class=HTMLResponse)
@@ -804,8 +804,8 @@ def references_page(request: Request, who: Staff, ctx: Ctx) -> Response:
     """List the references; owners build the clinic's own."""
     with ctx.transaction() as db:
         refs = profiles.references(db, who)
-        return _render(request, "references.html", db, who, title="References",
-                       references=refs, refresh=any(r.status == "pending" for r in refs))
+        return render(request, "references.html", db, who, title="References",
+                      references=refs, refresh=any(r.status == "pending" for r in refs))
 
 
 @router.post("/references")

@@ -25,7 +25,7 @@ from gutaxis.service.access import ANYONE, CLINICIANS, PATIENT, STAFF, Principal
 from gutaxis.service.context import AppContext, get_context
 from gutaxis.service.diary_timeline import diary_timeline
 from gutaxis.service.errors import NotFound, ServiceError
-from gutaxis.service.pages import LOGIN_CSRF_COOKIE, page_clinic, sparkline, templates
+from gutaxis.service.pages import LOGIN_CSRF_COOKIE, render, sparkline
 from gutaxis.service.protocol_api import sentence_names
 from gutaxis.service.questionnaire_views import score_figures
 from gutaxis.service.security import new_token, same
@@ -50,14 +50,6 @@ Anyone = Annotated[None, Depends(ANYONE)]
 
 #: Days the patient's diary page shows at a time.
 DIARY_DAYS = 7
-
-
-def _render(request: Request, name: str, db: Session | None, who: Principal | None,
-            status_code: int = 200, **context: Any) -> HTMLResponse:
-    clinic = page_clinic(db, who)
-    context.setdefault("clinic", clinic)
-    return templates.TemplateResponse(request, name, {"who": who, **context},
-                                      status_code=status_code)
 
 
 def _redirect(url: str) -> RedirectResponse:
@@ -119,12 +111,12 @@ def portal_home(request: Request, who: Patient, ctx: Ctx, saved: str = "") -> Re
         instruction = (tests.calendar.today_instruction(
             tests.key_hidden, sentence_names(tests.group_names))
             if tests else "")
-        return _render(request, "portal_home.html", db, who, title="Today",
-                       patient=patient, today=today, kinds=diary.visible_kinds(settings),
-                       instruction=instruction,
-                       words=diary_text.KIND_WORDS, symptoms=settings.primary_symptoms,
-                       groups=_groups(pairs),
-                       saved=diary_text.KIND_WORDS.get(saved, ""))
+        return render(request, "portal_home.html", db, who, title="Today",
+                      patient=patient, today=today, kinds=diary.visible_kinds(settings),
+                      instruction=instruction,
+                      words=diary_text.KIND_WORDS, symptoms=settings.primary_symptoms,
+                      groups=_groups(pairs),
+                      saved=diary_text.KIND_WORDS.get(saved, ""))
 
 
 # ------------------------------------------------------------------ the patient: the diary
@@ -137,11 +129,11 @@ def portal_diary(request: Request, who: Patient, ctx: Ctx,
         last = until or portal.local_now(settings.time_zone).date()
         first = last - dt.timedelta(days=DIARY_DAYS - 1)
         pairs = diary.own_entries(db, who, start=first, end=last)
-        return _render(request, "portal_diary.html", db, who, title="Your diary",
-                       groups=_groups(pairs), first=first, last=last,
-                       earlier=first - dt.timedelta(days=1),
-                       later=last + dt.timedelta(days=DIARY_DAYS)
-                       if last < portal.local_now(settings.time_zone).date() else None)
+        return render(request, "portal_diary.html", db, who, title="Your diary",
+                      groups=_groups(pairs), first=first, last=last,
+                      earlier=first - dt.timedelta(days=1),
+                      later=last + dt.timedelta(days=DIARY_DAYS)
+                      if last < portal.local_now(settings.time_zone).date() else None)
 
 
 def _form_context(db: Session, who: Principal, kind: str) -> dict[str, Any]:
@@ -167,9 +159,9 @@ def portal_entry_form(request: Request, who: Patient, ctx: Ctx,
     with ctx.transaction() as db:
         portal.own_patient(db, who, action="diary.form")
         context = _form_context(db, who, kind)
-        return _render(request, "portal_entry_form.html", db, who,
-                       title=f"Log: {context['word']}", values={}, entry=None, error="",
-                       **context)
+        return render(request, "portal_entry_form.html", db, who,
+                      title=f"Log: {context['word']}", values={}, entry=None, error="",
+                      **context)
 
 
 def _entry_form_error(request: Request, ctx: AppContext, who: Principal, kind: str,
@@ -181,10 +173,10 @@ def _entry_form_error(request: Request, ctx: AppContext, who: Principal, kind: s
             context = _form_context(db, who, kind)
         except NotFound:
             raise error from None  # no form of that kind: the refusal itself is the answer
-        return _render(request, "portal_entry_form.html", db, who, error.status,
-                       title=f"Log: {context['word']}", values=values, error=error.message,
-                       private=bool(form.get("private")),
-                       entry={"id": entry_id} if entry_id else None, **context)
+        return render(request, "portal_entry_form.html", db, who, error.status,
+                      title=f"Log: {context['word']}", values=values, error=error.message,
+                      private=bool(form.get("private")),
+                      entry={"id": entry_id} if entry_id else None, **context)
 
 
 @router.post("/portal/diary")
@@ -233,10 +225,10 @@ def portal_entry(request: Request, entry_id: int, who: Patient, ctx: Ctx) -> Res
         read_as = ([names.get(f, f) for f in latest.data.get("foods", [])],
                    list(latest.data.get("free", []))) if entry.kind in ("meal", "drink") \
             else ([], [])
-        return _render(request, "portal_entry.html", db, who,
-                       title=f"{diary_text.KIND_WORDS[entry.kind]}, {entry.at:%Y-%m-%d %H:%M}",
-                       entry=entry, history=history, values=values, error="",
-                       private=entry.private, read_as=read_as, **context)
+        return render(request, "portal_entry.html", db, who,
+                      title=f"{diary_text.KIND_WORDS[entry.kind]}, {entry.at:%Y-%m-%d %H:%M}",
+                      entry=entry, history=history, values=values, error="",
+                      private=entry.private, read_as=read_as, **context)
 
 
 def _form_values(kind: str, data: dict[str, Any]) -> dict[str, Any]:
@@ -296,8 +288,8 @@ def portal_entry_delete(entry_id: int, who: Patient, ctx: Ctx) -> Response:
 def portal_visits(request: Request, who: Patient, ctx: Ctx) -> Response:
     """Show the visits, each with the "For you" part of its profile."""
     with ctx.transaction() as db:
-        return _render(request, "portal_visits.html", db, who, title="Your visits",
-                       visits=portal.own_visits(db, ctx.store, who))
+        return render(request, "portal_visits.html", db, who, title="Your visits",
+                      visits=portal.own_visits(db, ctx.store, who))
 
 
 @router.get("/portal/plan", response_class=HTMLResponse)
@@ -305,10 +297,10 @@ def portal_plan(request: Request, who: Patient, ctx: Ctx) -> Response:
     """Show the plan: what to do now, why, and what was done before."""
     with ctx.transaction() as db:
         items = portal.own_plan(db, ctx.store, who)
-        return _render(request, "portal_plan.html", db, who, title="Your plan",
-                       current=[i for i in items if i.status in ("proposed", "active",
+        return render(request, "portal_plan.html", db, who, title="Your plan",
+                      current=[i for i in items if i.status in ("proposed", "active",
                                                                  "paused")],
-                       earlier=[i for i in items if i.status in ("stopped", "done")])
+                      earlier=[i for i in items if i.status in ("stopped", "done")])
 
 
 @router.get("/portal/timeline", response_class=HTMLResponse)
@@ -326,18 +318,18 @@ def portal_timeline(request: Request, who: Patient, ctx: Ctx) -> Response:
                     for day, value in points[-60:]]
             daily.append({"label": label, "points": rows, "svg": sparkline(rows, label)})
         scores = questionnaire_scores.score_series(db, who, patient.id, action="")
-        return _render(request, "portal_timeline.html", db, who, title="Your timeline",
-                       daily=daily, series=series, qfigures=score_figures(scores),
-                       dtl=diary_timeline(db, who, patient.id, for_patient=True))
+        return render(request, "portal_timeline.html", db, who, title="Your timeline",
+                      daily=daily, series=series, qfigures=score_figures(scores),
+                      dtl=diary_timeline(db, who, patient.id, for_patient=True))
 
 
 # ------------------------------------------------------------------ the invitation link
 def _link_page(request: Request, token: str, *, error: str = "", status_code: int = 200,
                email: str = "", login_csrf: str = "") -> HTMLResponse:
     login_csrf = login_csrf or request.cookies.get(LOGIN_CSRF_COOKIE) or new_token()
-    response = _render(request, "portal_invite.html", None, None, status_code,
-                       title="Set your password", token=token, email=email, error=error,
-                       login_csrf=login_csrf)
+    response = render(request, "portal_invite.html", None, None, status_code,
+                      title="Set your password", token=token, email=email, error=error,
+                      login_csrf=login_csrf)
     ctx: AppContext = request.app.state.ctx
     response.set_cookie(LOGIN_CSRF_COOKIE, login_csrf, httponly=True, samesite="strict",
                         secure=ctx.settings.secure_cookies, path="/portal/invite")
@@ -392,8 +384,8 @@ def portal_invite(request: Request, patient_id: int, who: Clinician, ctx: Ctx,
                                                   email[:320])
         patient = patients.get_patient(db, who, patient_id, action="")
         link = str(request.base_url).rstrip("/") + f"/portal/invite/{token}"
-        return _render(request, "portal_link.html", db, who, title="Link to the portal",
-                       patient=patient, link=link, invitation=invitation)
+        return render(request, "portal_link.html", db, who, title="Link to the portal",
+                      patient=patient, link=link, invitation=invitation)
 
 
 @router.post("/patients/{patient_id}/portal/revoke")
@@ -423,5 +415,5 @@ def shared_diary(request: Request, patient_id: int, who: Staff, ctx: Ctx) -> Res
     with ctx.transaction() as db:
         patient = patients.get_patient(db, who, patient_id, action="")
         pairs = diary.shared_entries(db, who, patient_id)
-        return _render(request, "diary_shared.html", db, who, title=f"Diary of {patient.name}",
-                       patient=patient, groups=_groups(pairs))
+        return render(request, "diary_shared.html", db, who, title=f"Diary of {patient.name}",
+                      patient=patient, groups=_groups(pairs))

@@ -16,7 +16,6 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from gutaxis.challenge import Verdict
@@ -24,7 +23,7 @@ from gutaxis.service import protocol_api
 from gutaxis.service.access import CLINICIANS, PATIENT, STAFF, Principal
 from gutaxis.service.context import AppContext, get_context
 from gutaxis.service.errors import ServiceError
-from gutaxis.service.pages import page_clinic, templates
+from gutaxis.service.pages import render
 from gutaxis.service.services import foods, patients, protocols
 
 __all__ = ["router", "verdict_rows"]
@@ -39,13 +38,6 @@ Clinician = Annotated[Principal, Depends(CLINICIANS)]
 VERDICT_WORDS = {"likely trigger": "likely a trigger",
                  "likely tolerated": "likely tolerated",
                  "inconclusive": "not clear yet: repeat the test"}
-
-
-def _render(request: Request, name: str, db: Session, who: Principal, status_code: int = 200,
-            **context: Any) -> HTMLResponse:
-    return templates.TemplateResponse(request, name, {
-        "who": who, "clinic": page_clinic(db, who), **context},
-        status_code=status_code)
 
 
 def verdict_rows(verdicts: list[Verdict], names: dict[str, str]) -> list[dict[str, Any]]:
@@ -100,14 +92,14 @@ def _page(request: Request, ctx: AppContext, who: Principal, patient_id: int, *,
     with ctx.transaction() as db:
         patient = patients.get_patient(db, who, patient_id, action="")
         view = protocols.protocol_view(db, who, patient_id)
-        return _render(request, "protocol.html", db, who, status_code=status_code,
-                       title=f"Food challenges · {patient.name}", patient=patient, view=view,
-                       names=protocol_api.sentence_names(view.group_names) if view else {},
-                       rows=verdict_rows(view.verdicts, view.group_names) if view else [],
-                       groups=protocols.group_choices(),
-                       protocol_templates=protocols.template_choices(),
-                       values=values or {}, error=error, today=dt.date.today(),
-                       words=VERDICT_WORDS)
+        return render(request, "protocol.html", db, who, status_code=status_code,
+                      title=f"Food challenges · {patient.name}", patient=patient, view=view,
+                      names=protocol_api.sentence_names(view.group_names) if view else {},
+                      rows=verdict_rows(view.verdicts, view.group_names) if view else [],
+                      groups=protocols.group_choices(),
+                      protocol_templates=protocols.template_choices(),
+                      values=values or {}, error=error, today=dt.date.today(),
+                      words=VERDICT_WORDS)
 
 
 @router.get("/patients/{patient_id}/protocol", response_class=HTMLResponse)
@@ -161,9 +153,9 @@ def portal_tests(request: Request, who: Patient, ctx: Ctx) -> Response:
         view = protocols.own_protocol_view(db, who)
         hidden = view.key_hidden if view else False
         rows = verdict_rows(view.verdicts, view.group_names) if view and not hidden else []
-        return _render(request, "portal_tests.html", db, who, title="Your food tests",
-                       view=view, hidden=hidden, rows=rows,
-                       names=protocol_api.sentence_names(view.group_names) if view else {})
+        return render(request, "portal_tests.html", db, who, title="Your food tests",
+                      view=view, hidden=hidden, rows=rows,
+                      names=protocol_api.sentence_names(view.group_names) if view else {})
 
 
 @router.post("/portal/tests/stop")
@@ -178,9 +170,9 @@ def portal_tests_stop(who: Patient, ctx: Ctx, position: Annotated[int, Form()]) 
 def foods_page(request: Request, who: Staff, ctx: Ctx, error: str = "") -> Response:
     """Show the clinic's own foods and the form that adds one."""
     with ctx.transaction() as db:
-        return _render(request, "foods.html", db, who, title="Foods of the clinic",
-                       foods=foods.clinic_foods(db, who.clinic_id),
-                       groups=protocols.group_choices(), error="", values={})
+        return render(request, "foods.html", db, who, title="Foods of the clinic",
+                      foods=foods.clinic_foods(db, who.clinic_id),
+                      groups=protocols.group_choices(), error="", values={})
 
 
 @router.post("/foods")
@@ -203,11 +195,11 @@ async def foods_add(request: Request, who: Clinician, ctx: Ctx) -> Response:
 
         def again() -> HTMLResponse:
             with ctx.transaction() as db:
-                return _render(request, "foods.html", db, who, status_code=422,
-                               title="Foods of the clinic",
-                               foods=foods.clinic_foods(db, who.clinic_id),
-                               groups=protocols.group_choices(), error=message,
-                               values=values)
+                return render(request, "foods.html", db, who, status_code=422,
+                              title="Foods of the clinic",
+                              foods=foods.clinic_foods(db, who.clinic_id),
+                              groups=protocols.group_choices(), error=message,
+                              values=values)
 
         return await run_in_threadpool(again)
     return RedirectResponse("/foods", status_code=303)

@@ -26,7 +26,7 @@ from starlette.concurrency import run_in_threadpool
 from gutaxis.service.access import CLINICIANS, PATIENT, STAFF, Principal
 from gutaxis.service.context import AppContext, get_context
 from gutaxis.service.errors import Invalid, ServiceError
-from gutaxis.service.pages import page_clinic, templates
+from gutaxis.service.pages import render
 from gutaxis.service.questionnaire_api import read_definition_file
 from gutaxis.service.questionnaire_views import (
     answer_rows,
@@ -52,14 +52,6 @@ LICENSED_NOTE = ("gutaxis ships only questionnaires whose terms allow it. Licens
                  "carries are kept with it and shown wherever it is used.")
 
 
-def _render(request: Request, name: str, db: Session | None, who: Principal | None,
-            status_code: int = 200, **context: Any) -> HTMLResponse:
-    clinic = page_clinic(db, who)
-    context.setdefault("clinic", clinic)
-    return templates.TemplateResponse(request, name, {"who": who, **context},
-                                      status_code=status_code)
-
-
 def _redirect(url: str) -> RedirectResponse:
     return RedirectResponse(url, status_code=303)
 
@@ -70,12 +62,12 @@ def _library(request: Request, db: Session, who: Principal, *, error: str = "",
     choices = questionnaires.available(db, who)
     new = next((c for c in choices if imported is not None and c.definition_id == imported),
                None)
-    return _render(request, "questionnaire_library.html", db, who, status_code,
-                   title="Questionnaires", choices=choices,
-                   can_import=who.role in CLINICIANS.roles, error=error,
-                   imported=f"{new.title} (version {new.version})" if new else "",
-                   note=LICENSED_NOTE,
-                   limit=questionnaires.MAX_DEFINITION_BYTES // (1024 * 1024))
+    return render(request, "questionnaire_library.html", db, who, status_code,
+                  title="Questionnaires", choices=choices,
+                  can_import=who.role in CLINICIANS.roles, error=error,
+                  imported=f"{new.title} (version {new.version})" if new else "",
+                  note=LICENSED_NOTE,
+                  limit=questionnaires.MAX_DEFINITION_BYTES // (1024 * 1024))
 
 
 @router.get("/questionnaires", response_class=HTMLResponse)
@@ -119,11 +111,11 @@ def patient_questionnaires(request: Request, patient_id: int, who: Staff, ctx: C
         patient = patients.get_patient(db, who, patient_id, action="")
         views = questionnaires.patient_requests(db, who, patient.id)
         series = questionnaire_scores.score_series(db, who, patient.id, action="")
-        return _render(request, "questionnaires_patient.html", db, who,
-                       title=f"Questionnaires of {patient.name}", patient=patient,
-                       rows=request_rows(views), qfigures=score_figures(series),
-                       choices=questionnaires.available(db, who),
-                       can_send=who.role in CLINICIANS.roles, today=dt.date.today())
+        return render(request, "questionnaires_patient.html", db, who,
+                      title=f"Questionnaires of {patient.name}", patient=patient,
+                      rows=request_rows(views), qfigures=score_figures(series),
+                      choices=questionnaires.available(db, who),
+                      can_send=who.role in CLINICIANS.roles, today=dt.date.today())
 
 
 def _send_choice(value: str) -> dict[str, Any]:
@@ -161,13 +153,13 @@ def request_page(request: Request, request_id: int, who: Staff, ctx: Ctx) -> Res
         versions = [{"response": r, "rows": answer_rows(q, r.answers),
                      "scores": scores_text(q, r.scores)} for r in reversed(view.responses)]
         scoring = q.scoring
-        return _render(request, "questionnaire_request.html", db, who,
-                       title=f"{view.request.title} — {patient.name}", patient=patient,
-                       view=view, versions=versions,
-                       licence=scoring.licence if scoring else "",
-                       source=scoring.source if scoring else "",
-                       can_cancel=who.role in CLINICIANS.roles
-                       and view.request.status == "open")
+        return render(request, "questionnaire_request.html", db, who,
+                      title=f"{view.request.title} — {patient.name}", patient=patient,
+                      view=view, versions=versions,
+                      licence=scoring.licence if scoring else "",
+                      source=scoring.source if scoring else "",
+                      can_cancel=who.role in CLINICIANS.roles
+                      and view.request.status == "open")
 
 
 @router.post("/questionnaire-requests/{request_id}/cancel")
@@ -188,22 +180,22 @@ def portal_list(request: Request, who: Patient, ctx: Ctx, done: str = "") -> Res
         series = questionnaire_scores.score_series(db, who, who.patient_id, action="")
         answered = [{"view": v, "scores": scores_text(v.questionnaire, v.latest.scores)}
                     for v in views if v.latest is not None]
-        return _render(request, "portal_questionnaires.html", db, who,
-                       title="Questionnaires", open=[v for v in views
+        return render(request, "portal_questionnaires.html", db, who,
+                      title="Questionnaires", open=[v for v in views
                                                      if v.request.status == "open"],
-                       answered=answered, qfigures=score_figures(series),
-                       done=done == "1")
+                      answered=answered, qfigures=score_figures(series),
+                      done=done == "1")
 
 
 def _form_page(request: Request, db: Session, who: Principal, view: questionnaires.RequestView,
                values: Mapping[str, Any], errors: Mapping[str, str], *, message: str = "",
                status_code: int = 200) -> HTMLResponse:
     q = view.questionnaire
-    return _render(request, "portal_questionnaire.html", db, who, status_code,
-                   title=view.request.title, view=view,
-                   description=str(q.definition.get("description") or ""),
-                   blocks=form_blocks(q, values, errors), message=message,
-                   error_count=len(errors), nothing=errors.get("answers", ""))
+    return render(request, "portal_questionnaire.html", db, who, status_code,
+                  title=view.request.title, view=view,
+                  description=str(q.definition.get("description") or ""),
+                  blocks=form_blocks(q, values, errors), message=message,
+                  error_count=len(errors), nothing=errors.get("answers", ""))
 
 
 @router.get("/portal/questionnaires/{request_id}", response_class=HTMLResponse)
