@@ -11,6 +11,7 @@ make accounts and sign in are there too).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import uuid
@@ -49,12 +50,9 @@ def _admin_url() -> str:
     return f"{POSTGRES_SERVER}/test"
 
 
-@pytest.fixture(params=BACKENDS)
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str | None]:
-    """None (SQLite in the data folder) or the URL of a new PostgreSQL database, dropped after."""
-    if request.param == "sqlite":
-        yield None
-        return
+@contextlib.contextmanager
+def _postgres_database() -> Iterator[str]:
+    """A new PostgreSQL database's URL, dropped after; fails loudly when the server is away."""
     import sqlalchemy as sa
 
     name = f"gx_{uuid.uuid4().hex[:16]}"
@@ -71,6 +69,23 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
         with admin.connect() as connection:
             connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         admin.dispose()
+
+
+@pytest.fixture(params=BACKENDS)
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str | None]:
+    """None (SQLite in the data folder) or the URL of a new PostgreSQL database, dropped after."""
+    if request.param == "sqlite":
+        yield None
+        return
+    with _postgres_database() as url:
+        yield url
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A new PostgreSQL database only (what SQLite does not have), dropped after."""
+    with _postgres_database() as url:
+        yield url
 
 
 @pytest.fixture

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import importlib
 import json
 import threading
 import time
@@ -15,6 +16,10 @@ from gutaxis.service import audit
 from gutaxis.service.audit import GENESIS, Actor, audit_rows, verify_chain
 from gutaxis.service.context import AppContext
 from gutaxis.service.models import AuditEvent
+
+#: The advisory lock's key of the audit chain, as migration 0008 defines it.
+CHAIN_LOCK = importlib.import_module(
+    "gutaxis.service.migrations.versions.0008_audit_chain_head_function").CHAIN_LOCK
 
 #: Clinic ids of these tests (the log has no foreign key: it outlives what it tells of).
 A, B = 7001, 7002
@@ -263,7 +268,8 @@ def test_a_writer_that_waited_for_the_chain_follows_the_row_committed_meanwhile(
                 with ctx.engine.connect() as connection:
                     if connection.execute(sa.text(
                             "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND "
-                            "NOT granted AND classid = 7261 AND objid = :c"), {"c": A}).scalar():
+                            "NOT granted AND classid = :key AND objid = :c"),
+                            {"key": CHAIN_LOCK, "c": A}).scalar():
                         asking.set()
             if asking.is_set():
                 break
@@ -284,16 +290,12 @@ def test_a_writer_that_waited_for_the_chain_follows_the_row_committed_meanwhile(
     assert _problems(ctx, A) == []
 
 
-def test_postgresql_connections_read_committed_whatever_the_default(
-        ctx: AppContext, database_url: str | None) -> None:
+def test_postgresql_connections_read_committed_whatever_the_default(postgres_url: str) -> None:
     """The chain's head would be read from a snapshot older than its lock otherwise."""
     from gutaxis.service.db import make_engine
 
-    if database_url is None:  # SQLite: one writer at a time, no snapshot question
-        assert ctx.engine.dialect.name == "sqlite"
-        return
-    sep = "&" if "?" in database_url else "?"
-    engine = make_engine(f"{database_url}{sep}options=-c%20default_transaction_isolation"
+    sep = "&" if "?" in postgres_url else "?"
+    engine = make_engine(f"{postgres_url}{sep}options=-c%20default_transaction_isolation"
                          "%3Drepeatable%5C%20read")
     try:
         with engine.connect() as connection:
