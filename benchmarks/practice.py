@@ -539,12 +539,8 @@ def run_backend(backend: str, args: argparse.Namespace, reference: Path,
             ctx = AppContext(settings)
             try:
                 prepare(ctx)
-                clinic_id, user_id = practice_seed.make_owner(ctx, "Benchmark clinic", OWNER)
-                docs = practice_seed.profile_documents(ctx, CACHE / "profiles",
-                                                       practice_seed._study_samples()[::11])
-                seeded = practice_seed.seed_clinic(ctx, clinic_id, user_id,
-                                                   patients=args.patients,
-                                                   visits=args.visits, documents=docs)
+                clinic_id, _, seeded = practice_seed.seed_benchmark_clinic(
+                    ctx, "Benchmark clinic", OWNER, patients=args.patients, visits=args.visits)
                 reference_id = register_reference(ctx, clinic_id, reference,
                                                   ref_info["samples"])
             finally:

@@ -61,7 +61,6 @@ ROUTES = {
     "api_search": "/api/v1/patients?q={surname}",
 }
 OWNER = "owner@cpu.example"
-CACHE = Path(__file__).resolve().parents[1] / ".bench" / "practice" / "profiles"
 
 
 def _seed(data: Path, url: str | None, patients: int, visits: int) -> range:
@@ -72,11 +71,8 @@ def _seed(data: Path, url: str | None, patients: int, visits: int) -> range:
     ctx = AppContext(Settings(data_dir=data, database_url=url, run_worker=False))
     try:
         prepare(ctx)
-        clinic_id, user_id = practice_seed.make_owner(ctx, "CPU clinic", OWNER)
-        documents = practice_seed.profile_documents(ctx, CACHE,
-                                                    practice_seed._study_samples()[::11])
-        seeded = practice_seed.seed_clinic(ctx, clinic_id, user_id, patients=patients,
-                                           visits=visits, documents=documents)
+        _, _, seeded = practice_seed.seed_benchmark_clinic(ctx, "CPU clinic", OWNER,
+                                                           patients=patients, visits=visits)
     finally:
         ctx.close()
     return seeded.patient_ids

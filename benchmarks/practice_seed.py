@@ -72,10 +72,12 @@ from gutaxis.service.services.profiles import BUNDLED_FOLDER, measures_from_docu
 from gutaxis.service.store import FileStore
 
 __all__ = ["FIRST_NAMES", "SURNAMES", "SeedResult", "seed_clinic", "profile_documents",
-           "make_owner", "LAB_MARKERS", "PASSWORD"]
+           "make_owner", "seed_benchmark_clinic", "LAB_MARKERS", "PASSWORD", "PROFILES_CACHE"]
 
 #: The password of the benchmark's owner account.
 PASSWORD = "benchmark password 2026"
+#: Where the seeded visits' profile documents are computed once and kept.
+PROFILES_CACHE = Path(__file__).resolve().parents[1] / ".bench" / "practice" / "profiles"
 
 FIRST_NAMES = (
     "Olivia Emma Amelia Isla Ava Mia Sophia Grace Lily Freya Ella Evie Chloe Sophie Poppy "
@@ -386,6 +388,22 @@ def seed_clinic(ctx: AppContext, clinic_id: int, user_id: int, *, patients: int 
                       out.counts.get("visit_measure", 0), time.perf_counter() - started, timings)
 
 
+def seed_benchmark_clinic(ctx: AppContext, clinic: str, email: str, *, patients: int,
+                          visits: int, seed: int = 0) -> tuple[int, int, SeedResult]:
+    """A clinic, its owner ``email`` and ``patients`` × ``visits`` (a migrated ``ctx``).
+
+    Returns
+    -------
+    tuple
+        The clinic's id, the owner's id and what :func:`seed_clinic` made.
+    """
+    clinic_id, user_id = make_owner(ctx, clinic, email)
+    documents = profile_documents(ctx, PROFILES_CACHE, _study_samples()[::11])
+    seeded = seed_clinic(ctx, clinic_id, user_id, patients=patients, visits=visits,
+                         documents=documents, seed=seed)
+    return clinic_id, user_id, seeded
+
+
 def _study_samples() -> list[str]:
     from gutaxis.io import read_example
 
@@ -406,11 +424,9 @@ def main(argv: list[str] | None = None) -> None:
     ctx = AppContext(Settings.from_env(args.data, run_worker=False))
     try:
         prepare(ctx)
-        clinic_id, user_id = make_owner(ctx, "Benchmark clinic", args.email)
-        cache = Path(__file__).resolve().parents[1] / ".bench" / "practice" / "profiles"
-        documents = profile_documents(ctx, cache, _study_samples()[::11])
-        result = seed_clinic(ctx, clinic_id, user_id, patients=args.patients,
-                             visits=args.visits, documents=documents, seed=args.seed)
+        _, _, result = seed_benchmark_clinic(ctx, "Benchmark clinic", args.email,
+                                             patients=args.patients, visits=args.visits,
+                                             seed=args.seed)
     finally:
         ctx.close()
     print(json.dumps(result.as_dict(), indent=1))
