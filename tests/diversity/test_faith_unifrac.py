@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from skbio.diversity import alpha_diversity as sk_alpha
 from skbio.diversity import beta_diversity as sk_beta
 
+from gutaxis.diversity import _gram
 from gutaxis.diversity import faith_unifrac as ph
 from gutaxis.exceptions import InputError, NotFoundError
 from gutaxis.io import read_tree
@@ -416,19 +417,24 @@ def test_a_block_needs_samples_on_both_sides():
             ph.unifrac_block(x, tree, "ABC", n_rows, weighted=False)
 
 
-@pytest.mark.parametrize("tile", [16, 7])  # whole tiles, and tiles cut at the edge
-def test_the_dense_part_tile_by_tile_equals_one_syrk(monkeypatch, tile):
-    """Large tables add the dense part by gemm tiles (OpenBLAS's threaded dsyrk crashes there)."""
+@pytest.mark.parametrize(("tile", "threads"), [(16, 2), (7, 3), (7, 1)])
+def test_the_dense_part_tile_by_tile_equals_one_product(monkeypatch, tile, threads):
+    """The dense part goes by tiles of single-threaded BLAS on a thread pool: same numbers."""
     rng = np.random.default_rng(3)
     n, m = 90, 120
     tree = random_tree(m, rng)
     x = sp.csr_matrix(random_counts(n, m, rng, density=0.5))  # mostly the dense path
     ids = [f"F{i}" for i in range(m)]
-    whole = ph.unifrac(x, tree, ids, weighted=False)
-    monkeypatch.setattr(ph, "GRAM_TILE", tile)
-    tiled = ph.unifrac(x, tree, ids, weighted=False, work_bytes=2**14)  # several batches
+    whole = ph.unifrac(x, tree, ids, weighted=False, n_threads=1)  # one tile
+    monkeypatch.setattr(_gram, "MAX_TILE", tile)
+    monkeypatch.setattr(_gram, "MIN_TILE", 1)
+    tiled = ph.unifrac(x, tree, ids, weighted=False, work_bytes=2**14,  # several batches
+                       n_threads=threads)
     np.testing.assert_allclose(tiled, whole, rtol=0, atol=1e-13)
     assert np.array_equal(tiled, tiled.T) and np.all(np.diag(tiled) == 0)
+    block = ph.unifrac_block(x, tree, ids, 37, weighted=False, work_bytes=2**14,
+                             n_threads=threads)
+    np.testing.assert_allclose(block, whole[:37, 37:], rtol=0, atol=1e-13)
 
 
 @pytest.mark.parametrize(("weighted", "normalized"), [(False, False), (True, False), (True, True)])

@@ -26,8 +26,8 @@ Layout of the computation (see the module docstring of
      add ``L_b`` to the pairs of their sample list (``d ≤ LO``); almost
      full branches add it to the pairs of the samples *lacking* them
      (``d ≥ HI``), which gives the shared length by complement; the middle
-     ones go to a BLAS ``dsyrk`` on a dense block of presence columns
-     scaled by ``sqrt(L_b)``.
+     ones go to BLAS (``dsyrk``/``dgemm`` tiles, :mod:`gutaxis.diversity._gram`)
+     on a dense block of presence columns scaled by ``sqrt(L_b)``.
    * weighted: with ``v = L_b × abundance / sample total``, sparse branches
      accumulate ``Σ min(v_i, v_j)`` over the pairs of their sample list
      (``|a - b| = a + b - 2 min(a, b)``), dense ones ``-½ Σ |v_i - v_j|``

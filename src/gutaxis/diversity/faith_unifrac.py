@@ -82,12 +82,13 @@ abundances are streamed branch by branch in bounded-memory batches (no
 samples × branches matrix), and each batch is added to the ``n × n`` result
 in place -- sparse branches pair by pair over the samples that have them,
 nearly full ones over the samples that lack them, the rest with BLAS
-``dsyrk`` (unweighted) or a tiled :math:`|a-b|` loop (weighted), the idea
+``dsyrk``/``dgemm`` tiles (unweighted; :mod:`gutaxis.diversity._gram`) or a
+tiled :math:`|a-b|` loop (weighted), the idea
 of processing branches in stripes following Striped UniFrac.  Extra memory
 beyond the result (and the caller's table) is the working memory
 ``work_bytes``: the batch's branch lists and dense columns, the tips' columns
 (read from the table in runs of tips, one pass over its rows a run: 64 MiB or
-a tenth of ``work_bytes`` a run) and a tile of the Gram product.
+a tenth of ``work_bytes`` a run).
 
 References
 ----------
@@ -113,16 +114,16 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import math
 from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numba
 import numpy as np
 import scipy.sparse as sp
-from scipy.linalg.blas import dsyrk
 
 from gutaxis.diversity import _faith_unifrac_kernels as _k
+from gutaxis.diversity import _gram
 from gutaxis.diversity._registry import check_block_rows, register_alpha, register_beta
 from gutaxis.exceptions import InputError, NotFoundError
 from gutaxis.tree import Tree
@@ -284,14 +285,15 @@ def unifrac(counts: Any, tree: Tree, feature_ids: Sequence[str], *, weighted: bo
     normalized : bool
         For weighted UniFrac: divide by the tip-depth normalizer.
     n_threads : int, optional
-        Threads for the compiled loops (default: numba's setting, all cores).
-        BLAS (unweighted) uses its own thread pool.
+        Threads for the compiled loops and for the unweighted dense part's
+        single-threaded BLAS tiles (default: numba's setting, all cores).
+        BLAS's own thread pool is held at one thread meanwhile.
     work_bytes : int, optional
         Working memory (default: 12 % of the table's and the result's size,
         between 4 MiB and 1 GiB): 40 % for the branch lists, 40 % for the
-        dense columns, a tenth for the tips' columns (at least 64 MiB a run)
-        and a tenth for a tile of the Gram product.  Peak memory beyond the
-        result and the table is about this plus a few vectors of length ``n``.
+        dense columns, a tenth for the tips' columns (at least 64 MiB a run).
+        Peak memory beyond the result and the table is about this plus a few
+        vectors of length ``n``.
     n_rows : int, optional
         Only the block of the first ``n_rows`` samples against the others
         (:func:`unifrac_block`).
@@ -409,7 +411,7 @@ def _accumulate(out: np.ndarray, prep: _Prepared, inv_tot: np.ndarray, *, weight
     mode = 1 if weighted else 0
     # --- working memory (work_bytes): 40 % for the branch lists, 40 % for the dense
     # columns, 10 % for the tips' columns (read from the table in runs of tips that fit,
-    # TIP_RUN_FLOOR at least), 10 % for a tile of the Gram product (unweighted, large n)
+    # TIP_RUN_FLOOR at least); the Gram tiles are added in place (_gram), no scratch
     per_entry = 20 if weighted else 12
     nnz_cap = int(max(n, (work_bytes * 4 // 10) // per_entry))
     nb_cap = int(max(64, nnz_cap // 16))
@@ -441,10 +443,6 @@ def _accumulate(out: np.ndarray, prep: _Prepared, inv_tot: np.ndarray, *, weight
     acc_a = np.zeros(n, dtype=np.float64)
     acc_b = np.zeros(n, dtype=np.float64)
     br_split = np.empty(nb_cap if n_rows is not None else 0, dtype=np.int64)
-    # the unweighted dense part's product, tile by tile beyond 2 × GRAM_TILE samples
-    side = min(GRAM_TILE, max(512, math.isqrt(work_bytes // 10 // 8)))
-    gram = (np.empty(side * side) if not weighted and n_rows is None and n > GRAM_TILE * 2
-            else np.empty(0))
     if weighted:
         lo, hi = _k.WEIGHTED_DENSE, 2.0
     else:
@@ -456,38 +454,46 @@ def _accumulate(out: np.ndarray, prep: _Prepared, inv_tot: np.ndarray, *, weight
     run = 0
     tip_ptr, tip_idx, tip_val = _k._tip_columns(X.indptr, X.indices, X.data, rank,
                                                 runs[0], runs[1], weighted)
-    while q < n_eff:
-        q, nb, nnz, nd, n_free, c_add, status = _k._stream_batch(
-            q, nb, nnz, nd, n_free, mode, eparent, elen, erank,
-            tip_ptr, tip_idx, tip_val, runs[run], runs[run + 1], inv_tot,
-            pool, slot_of, free_slots, lo, hi, nnz_cap,
-            br_ptr, br_idx, br_val, br_len, dense, dense_cap, acc_a, acc_b)
-        C += c_add
-        if status == 1:  # the next tip is in the next run: read it, go on with this batch
-            run += 1
-            del tip_ptr, tip_idx, tip_val
-            tip_ptr, tip_idx, tip_val = _k._tip_columns(X.indptr, X.indices, X.data, rank,
-                                                        runs[run], runs[run + 1], weighted)
-            continue
-        n_batches += 1
-        if nnz:
-            _k._sample_entries(n, nb, br_ptr, br_idx, s_ptr, s_k, s_br)
-        else:
-            s_ptr[:] = 0
-        if n_rows is not None:
-            _block_batch(out, n_rows, weighted, nb, nnz, nd, br_ptr, br_idx, br_val, br_len,
-                         s_ptr, s_k, s_br, br_split, dense)
-        elif weighted:
-            if nd:
-                _k._weighted_dense(out, dense, nd)
+    with contextlib.ExitStack() as stack:
+        # the unweighted dense part: single-threaded BLAS tiles on a pool of ours (_gram)
+        n_threads = numba.get_num_threads()
+        gram_pool = None
+        if not weighted:
+            stack.enter_context(_gram.single_threaded_blas())
+            if n_threads > 1:
+                gram_pool = stack.enter_context(ThreadPoolExecutor(n_threads))
+        while q < n_eff:
+            q, nb, nnz, nd, n_free, c_add, status = _k._stream_batch(
+                q, nb, nnz, nd, n_free, mode, eparent, elen, erank,
+                tip_ptr, tip_idx, tip_val, runs[run], runs[run + 1], inv_tot,
+                pool, slot_of, free_slots, lo, hi, nnz_cap,
+                br_ptr, br_idx, br_val, br_len, dense, dense_cap, acc_a, acc_b)
+            C += c_add
+            if status == 1:  # the next tip is in the next run: read it, go on with this batch
+                run += 1
+                del tip_ptr, tip_idx, tip_val
+                tip_ptr, tip_idx, tip_val = _k._tip_columns(X.indptr, X.indices, X.data, rank,
+                                                            runs[run], runs[run + 1], weighted)
+                continue
+            n_batches += 1
             if nnz:
-                _k._weighted_sparse(out, br_ptr, br_idx, br_val, s_ptr, s_k, s_br)
-        else:
-            if nnz:
-                _k._scatter_unweighted(out, nb, br_ptr, br_idx, br_len, s_ptr, s_k, s_br)
-            if nd:
-                _add_gram_upper(out, dense[:nd], gram)
-        nb = nnz = nd = 0
+                _k._sample_entries(n, nb, br_ptr, br_idx, s_ptr, s_k, s_br)
+            else:
+                s_ptr[:] = 0
+            if n_rows is not None:
+                _block_batch(out, n_rows, weighted, nb, nnz, nd, br_ptr, br_idx, br_val, br_len,
+                             s_ptr, s_k, s_br, br_split, dense, gram_pool, n_threads)
+            elif weighted:
+                if nd:
+                    _k._weighted_dense(out, dense, nd)
+                if nnz:
+                    _k._weighted_sparse(out, br_ptr, br_idx, br_val, s_ptr, s_k, s_br)
+            else:
+                if nnz:
+                    _k._scatter_unweighted(out, nb, br_ptr, br_idx, br_len, s_ptr, s_k, s_br)
+                if nd:
+                    _gram.add_gram_upper(out, dense[:nd], gram_pool, n_threads)
+            nb = nnz = nd = 0
     logger.debug("UniFrac: %d samples, %d effective branches, %d batches, %d runs of tips",
                  n, n_eff, n_batches, len(runs) - 1)
     return C, acc_a, acc_b
@@ -497,48 +503,11 @@ def _accumulate(out: np.ndarray, prep: _Prepared, inv_tot: np.ndarray, *, weight
 #: tenth of the working memory when that is more): one pass over the table's rows a run.
 TIP_RUN_FLOOR = 64 * 2**20
 
-#: Above ``2 × GRAM_TILE`` samples the unweighted dense part is added tile by tile
-#: (``gemm`` on tiles of at most ``GRAM_TILE`` samples a side, a tenth of the working
-#: memory) instead of by one ``dsyrk`` on the whole matrix:
-#: the threaded ``dsyrk`` of OpenBLAS 0.3.30 (scipy's wheels) writes out of bounds on large
-#: matrices — it crashed at 20,000 samples with 200 or more columns, at 25,000 with 100.
-GRAM_TILE = 4096
-
-
-def _add_gram_upper(out: np.ndarray, columns: np.ndarray, tile: np.ndarray) -> None:
-    """Add ``columnsᵀ columns`` to the upper triangle of ``out`` (``i < j``; below may change).
-
-    Parameters
-    ----------
-    out : ndarray, (n, n)
-    columns : ndarray, (k, n)
-        The batch's dense presence columns, scaled by ``sqrt(length)``.
-    tile : ndarray, (side²,) or (0,)
-        Scratch for one ``side × side`` tile of the product; empty: one
-        ``dsyrk`` (small ``n``).
-    """
-    n = out.shape[0]
-    if tile.size == 0:
-        # out.T is Fortran-ordered; its lower triangle is out's upper triangle
-        res = dsyrk(1.0, columns.T, beta=1.0, c=out.T, lower=1, overwrite_c=1)
-        if not np.shares_memory(res, out):  # pragma: no cover - BLAS wrapper copied
-            out[...] = res.T
-        return
-    side = math.isqrt(tile.size)
-    for r0 in range(0, n, side):
-        r1 = min(r0 + side, n)
-        rows = columns[:, r0:r1].T
-        for c0 in range(r0, n, side):  # the tiles on and right of the diagonal
-            c1 = min(c0 + side, n)
-            part = tile[:(r1 - r0) * (c1 - c0)].reshape(r1 - r0, c1 - c0)
-            np.matmul(rows, columns[:, c0:c1], out=part)
-            out[r0:r1, c0:c1] += part
-
-
 def _block_batch(out: np.ndarray, n_rows: int, weighted: bool, nb: int, nnz: int, nd: int,
                  br_ptr: np.ndarray, br_idx: np.ndarray, br_val: np.ndarray,
                  br_len: np.ndarray, s_ptr: np.ndarray, s_k: np.ndarray, s_br: np.ndarray,
-                 br_split: np.ndarray, dense: np.ndarray) -> None:
+                 br_split: np.ndarray, dense: np.ndarray, pool: ThreadPoolExecutor | None,
+                 n_threads: int) -> None:
     """Add one batch to the block ``out`` (pairs of a first-``n_rows`` and a later sample)."""
     if nnz:
         _k._split_points(nb, br_ptr, br_idx, n_rows, br_split)
@@ -551,8 +520,7 @@ def _block_batch(out: np.ndarray, n_rows: int, weighted: bool, nb: int, nnz: int
         if nnz:
             _k._scatter_unweighted_block(out, br_ptr, br_idx, br_len, s_ptr, s_br, br_split)
         if nd:
-            columns = dense[:nd]
-            out += columns[:, :n_rows].T @ columns[:, n_rows:]
+            _gram.add_gram_block(out, dense[:nd], n_rows, pool, n_threads)
 
 
 def _nbytes(X: sp.csr_matrix) -> int:
