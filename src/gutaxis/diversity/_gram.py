@@ -28,11 +28,11 @@ lower triangle of ``Oᵀ += MMᵀ``.
 
 from __future__ import annotations
 
-import contextlib
 import ctypes
 import math
-from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor, wait
 from functools import partial
 from typing import Any
 
@@ -79,18 +79,28 @@ def _ref(value: int | float | bytes) -> Any:
     return ctypes.byref(ctypes.c_int(value))
 
 
-def _gemm(c_ptr: int, ldc: int, a_ptr: int, b_ptr: int, ld: int, m: int, n: int,
-          k: int) -> None:
-    """Column-major ``C[m × n] += A[m × k] Bᵀ`` (``A``, ``B`` with leading dimension ``ld``)."""
+def _gemm(out: np.ndarray, c_at: int, ldc: int, columns: np.ndarray, a_at: int, b_at: int,
+          ld: int, m: int, n: int, k: int) -> None:
+    """Column-major ``C[m × n] += A[m × k] Bᵀ``, placed by element offsets.
+
+    ``C`` starts at element ``c_at`` of ``out``; ``A`` and ``B`` at elements
+    ``a_at`` and ``b_at`` of ``columns`` (leading dimension ``ld``).  The tile
+    holds the arrays themselves, not only their addresses, so that their
+    memory lives as long as a queued or running tile (an interrupted caller
+    may leave before it).
+    """
+    c = columns.ctypes.data
     _blas("dgemm")(_ref(b"N"), _ref(b"T"), _ref(m), _ref(n), _ref(k), _ref(1.0),
-                   ctypes.c_void_p(a_ptr), _ref(ld), ctypes.c_void_p(b_ptr), _ref(ld), _ref(1.0),
-                   ctypes.c_void_p(c_ptr), _ref(ldc))
+                   ctypes.c_void_p(c + 8 * a_at), _ref(ld), ctypes.c_void_p(c + 8 * b_at),
+                   _ref(ld), _ref(1.0), ctypes.c_void_p(out.ctypes.data + 8 * c_at), _ref(ldc))
 
 
-def _syrk(c_ptr: int, ldc: int, a_ptr: int, ld: int, n: int, k: int) -> None:
-    """Column-major lower triangle of ``C[n × n] += A[n × k] Aᵀ``."""
+def _syrk(out: np.ndarray, c_at: int, ldc: int, columns: np.ndarray, a_at: int, ld: int,
+          n: int, k: int) -> None:
+    """Column-major lower triangle of ``C[n × n] += A[n × k] Aᵀ`` (placed as in :func:`_gemm`)."""
     _blas("dsyrk")(_ref(b"L"), _ref(b"N"), _ref(n), _ref(k), _ref(1.0),
-                   ctypes.c_void_p(a_ptr), _ref(ld), _ref(1.0), ctypes.c_void_p(c_ptr), _ref(ldc))
+                   ctypes.c_void_p(columns.ctypes.data + 8 * a_at), _ref(ld), _ref(1.0),
+                   ctypes.c_void_p(out.ctypes.data + 8 * c_at), _ref(ldc))
 
 
 def _check(out: np.ndarray, columns: np.ndarray, n_out_rows: int, n_out_cols: int) -> None:
@@ -115,15 +125,16 @@ def add_gram_upper(out: np.ndarray, columns: np.ndarray, pool: ThreadPoolExecuto
                    n_threads: int) -> None:
     """Add ``columnsᵀ columns`` to the upper triangle of ``out`` (diagonal included).
 
-    Below the diagonal ``out`` is not touched.  Call it inside
-    :func:`single_threaded_blas`.
+    Below the diagonal ``out`` is not touched.
 
     Parameters
     ----------
     out : ndarray of float64, shape (n, n), C-contiguous
     columns : ndarray of float64, shape (k, n), C-contiguous
     pool : ThreadPoolExecutor or None
-        Runs the tiles (``None``: in this thread).
+        Runs the tiles in parallel, with BLAS held at one thread meanwhile
+        (:func:`_run`); ``None``: one after the other in this thread, on
+        BLAS as it is set.
     n_threads : int
         Threads the tiles are shared among (the pool's size).
 
@@ -131,8 +142,7 @@ def add_gram_upper(out: np.ndarray, columns: np.ndarray, pool: ThreadPoolExecuto
     --------
     >>> cols = np.array([[1.0, 2.0, 0.0], [0.0, 1.0, 3.0]])
     >>> out = np.zeros((3, 3))
-    >>> with single_threaded_blas():
-    ...     add_gram_upper(out, cols, None, 1)
+    >>> add_gram_upper(out, cols, None, 1)
     >>> bool(np.array_equal(out, np.triu(cols.T @ cols)))
     True
     """
@@ -143,18 +153,17 @@ def add_gram_upper(out: np.ndarray, columns: np.ndarray, pool: ThreadPoolExecuto
     # one row of tiles a thread up to two threads (2 threads: two triangles, one square —
     # equal work), more beyond so that the largest-first order evens them out
     cuts = _bounds(n, n_threads if n_threads <= 2 else 2 * n_threads)
-    o, c = out.ctypes.data, columns.ctypes.data
     tiles: list[tuple[float, Callable[[], None]]] = []
     for a in range(len(cuts) - 1):
         r0, r1 = cuts[a], cuts[a + 1]
         # out[r0:r1, r0:r1]: the lower triangle of its column-major transpose
         tiles.append((0.5 * (r1 - r0) ** 2,
-                      partial(_syrk, o + 8 * (r0 * n + r0), n, c + 8 * r0, n, r1 - r0, k)))
+                      partial(_syrk, out, r0 * n + r0, n, columns, r0, n, r1 - r0, k)))
         for b in range(a + 1, len(cuts) - 1):
             c0, c1 = cuts[b], cuts[b + 1]
             # out[r0:r1, c0:c1] is the column-major (c1-c0) × (r1-r0) block at out[r0, c0]
             tiles.append(((r1 - r0) * (c1 - c0),
-                          partial(_gemm, o + 8 * (r0 * n + c0), n, c + 8 * c0, c + 8 * r0, n,
+                          partial(_gemm, out, r0 * n + c0, n, columns, c0, r0, n,
                                   c1 - c0, r1 - r0, k)))
     _run(tiles, pool)
 
@@ -162,8 +171,6 @@ def add_gram_upper(out: np.ndarray, columns: np.ndarray, pool: ThreadPoolExecuto
 def add_gram_block(out: np.ndarray, columns: np.ndarray, n_rows: int,
                    pool: ThreadPoolExecutor | None, n_threads: int) -> None:
     """Add ``columns[:, :n_rows]ᵀ columns[:, n_rows:]`` to ``out``.
-
-    Call it inside :func:`single_threaded_blas`.
 
     Parameters
     ----------
@@ -177,12 +184,12 @@ def add_gram_block(out: np.ndarray, columns: np.ndarray, n_rows: int,
     --------
     >>> cols = np.array([[1.0, 2.0, 0.0], [0.0, 1.0, 3.0]])
     >>> out = np.ones((1, 2))
-    >>> with single_threaded_blas():
-    ...     add_gram_block(out, cols, 1, None, 1)
+    >>> add_gram_block(out, cols, 1, None, 1)
     >>> out.tolist()
     [[3.0, 1.0]]
     """
     k, n = columns.shape
+    n_rows = int(n_rows)
     if not 0 < n_rows < n:
         raise ValueError(f"n_rows must be from 1 to {n - 1}; got {n_rows}")
     n_cols = n - n_rows
@@ -190,30 +197,47 @@ def add_gram_block(out: np.ndarray, columns: np.ndarray, n_rows: int,
     if k == 0:
         return
     cuts = _bounds(n_rows, n_threads)
-    o, c = out.ctypes.data, columns.ctypes.data
     # out[r0:r1, :] is the column-major n_cols × (r1-r0) block at out[r0, 0] (ld n_cols)
     tiles: list[tuple[float, Callable[[], None]]] = [
-        ((r1 - r0) * n_cols, partial(_gemm, o + 8 * r0 * n_cols, n_cols, c + 8 * n_rows,
-                                     c + 8 * r0, n, n_cols, r1 - r0, k))
+        ((r1 - r0) * n_cols, partial(_gemm, out, r0 * n_cols, n_cols, columns, n_rows, r0, n,
+                                     n_cols, r1 - r0, k))
         for r0, r1 in zip(cuts[:-1], cuts[1:], strict=True)]
     _run(tiles, pool)
 
 
+#: Parallel tiles of concurrent callers take turns: BLAS's thread count is the process's
+#: (OpenBLAS with pthreads), so it is held at one and given back by one caller at a time.
+_TURN = threading.Lock()
+
+
 def _run(tiles: list[tuple[float, Callable[[], None]]], pool: ThreadPoolExecutor | None) -> None:
-    """Run the tiles, largest first (each thread takes the next when it is done)."""
+    """Run the tiles, largest first (each pool thread takes the next when it is done).
+
+    With a pool, BLAS is held at one thread while they run (threadpoolctl, entered and
+    left in this thread, one caller at a time).  Where that has no effect — threadpoolctl
+    lets only one thread set OpenBLAS's count, and another thread may hold that role —
+    the tiles run one after the other here on the threaded BLAS instead.  Every tile is
+    finished, or was never started, before this returns or raises.
+    """
+    from threadpoolctl import ThreadpoolController
+
     tiles.sort(key=lambda t: -t[0])
     if pool is None or len(tiles) == 1:
         for _, tile in tiles:
             tile()
         return
-    for future in [pool.submit(tile) for _, tile in tiles]:
-        future.result()
-
-
-@contextlib.contextmanager
-def single_threaded_blas() -> Iterator[None]:
-    """BLAS limited to the calling thread (tiles run in parallel on a pool of ours)."""
-    from threadpoolctl import threadpool_limits
-
-    with threadpool_limits(limits=1, user_api="blas"):
-        yield
+    with _TURN:
+        controller = ThreadpoolController().select(user_api="blas")
+        with controller.limit(limits=1):
+            if any(lib["num_threads"] != 1 for lib in controller.info()):
+                for _, tile in tiles:
+                    tile()
+                return
+            futures = [pool.submit(tile) for _, tile in tiles]
+            try:
+                for future in futures:
+                    future.result()
+            finally:  # an error or an interrupt: nothing left running on BLAS when we leave
+                for future in futures:
+                    future.cancel()
+                wait(futures)

@@ -287,7 +287,7 @@ def unifrac(counts: Any, tree: Tree, feature_ids: Sequence[str], *, weighted: bo
     n_threads : int, optional
         Threads for the compiled loops and for the unweighted dense part's
         single-threaded BLAS tiles (default: numba's setting, all cores).
-        BLAS's own thread pool is held at one thread meanwhile.
+        BLAS's own thread pool is held at one thread while the tiles run.
     work_bytes : int, optional
         Working memory (default: 12 % of the table's and the result's size,
         between 4 MiB and 1 GiB): 40 % for the branch lists, 40 % for the
@@ -458,10 +458,8 @@ def _accumulate(out: np.ndarray, prep: _Prepared, inv_tot: np.ndarray, *, weight
         # the unweighted dense part: single-threaded BLAS tiles on a pool of ours (_gram)
         n_threads = numba.get_num_threads()
         gram_pool = None
-        if not weighted:
-            stack.enter_context(_gram.single_threaded_blas())
-            if n_threads > 1:
-                gram_pool = stack.enter_context(ThreadPoolExecutor(n_threads))
+        if not weighted and n_threads > 1:
+            gram_pool = stack.enter_context(ThreadPoolExecutor(n_threads))
         while q < n_eff:
             q, nb, nnz, nd, n_free, c_add, status = _k._stream_batch(
                 q, nb, nnz, nd, n_free, mode, eparent, elen, erank,
