@@ -116,7 +116,7 @@ def _check(out: np.ndarray, columns: np.ndarray, n_out_rows: int, n_out_cols: in
 
 
 def _bounds(n: int, parts: int) -> list[int]:
-    """``parts + 1`` cut points from 0 to ``n``: tiles of even size within the limits."""
+    """Cut points from 0 to ``n``: about ``parts`` tiles of even size, within the limits."""
     side = min(MAX_TILE, max(MIN_TILE, math.ceil(n / max(parts, 1))))
     return [*range(0, n, side), n]
 
@@ -205,6 +205,24 @@ def add_gram_block(out: np.ndarray, columns: np.ndarray, n_rows: int,
     _run(tiles, pool)
 
 
+_CONTROLLER: list[Any] = []
+
+
+def _blas_controller() -> Any:
+    """Return the BLAS libraries' threadpoolctl controller, made once.
+
+    Made after scipy's BLAS, which the tiles call, is loaded; making it scans the
+    loaded libraries (0.8 ms), which was repeated for every batch.
+    """
+    if not _CONTROLLER:
+        from threadpoolctl import ThreadpoolController
+
+        _blas("dgemm")
+        _blas("dsyrk")
+        _CONTROLLER.append(ThreadpoolController().select(user_api="blas"))
+    return _CONTROLLER[0]
+
+
 #: Parallel tiles of concurrent callers take turns: BLAS's thread count is the process's
 #: (OpenBLAS with pthreads), so it is held at one and given back by one caller at a time.
 _TURN = threading.Lock()
@@ -219,15 +237,13 @@ def _run(tiles: list[tuple[float, Callable[[], None]]], pool: ThreadPoolExecutor
     the tiles run one after the other here on the threaded BLAS instead.  Every tile is
     finished, or was never started, before this returns or raises.
     """
-    from threadpoolctl import ThreadpoolController
-
     tiles.sort(key=lambda t: -t[0])
     if pool is None or len(tiles) == 1:
         for _, tile in tiles:
             tile()
         return
     with _TURN:
-        controller = ThreadpoolController().select(user_api="blas")
+        controller = _blas_controller()
         with controller.limit(limits=1):
             if any(lib["num_threads"] != 1 for lib in controller.info()):
                 for _, tile in tiles:
