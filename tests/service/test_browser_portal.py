@@ -72,6 +72,27 @@ def _touch_targets(page: Page, step: str) -> None:
         .filter(e => e.getBoundingClientRect().height < 43.5)
         .map(e => e.tagName + ' ' + (e.textContent || e.name || '').trim().slice(0, 20))""")
     assert small == [], (step, small)
+    _choices_laid_out(page, step)
+
+
+def _choices_laid_out(page: Page, step: str) -> None:
+    """Each choice is a box with its button beside (or above) its text, and "10" on one line.
+
+    app.css's ``form.stack label { display: block }`` once outweighed the
+    portal's chips: the text ran on straight after the button and "10" broke
+    into "1" and "0" on a phone.
+    """
+    wrong = page.evaluate("""() => [...document.querySelectorAll(
+          'main .chips label, main label.check')]
+        .filter(e => {
+          if (getComputedStyle(e).display !== 'flex') return true;
+          const text = [...e.childNodes].filter(n => n.nodeType === 3 && n.textContent.trim());
+          if (!/^\\d+$/.test(e.textContent.trim())) return false;
+          const r = document.createRange(); r.selectNodeContents(text[0]);
+          return r.getClientRects().length !== 1;
+        })
+        .map(e => getComputedStyle(e).display + ' ' + e.textContent.trim().slice(0, 20))""")
+    assert wrong == [], (step, wrong)
 
 
 @pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
@@ -145,6 +166,7 @@ def test_a_patient_logs_a_day_on_a_phone(browser: Any, server: tuple[str, Any],
         # -- a stool entry: the Bristol types in words written for this project
         page.get_by_role("link", name="Stool").click()
         expect(page.locator("main")).to_contain_text("Type 1: Hard lumps")
+        _touch_targets(page, "stool form")
         page.get_by_text(re.compile(r"^Type 4:")).click()
         shot("stool-form")
         page.get_by_role("button", name="Save").click()
