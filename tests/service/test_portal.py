@@ -290,7 +290,8 @@ def test_the_portals_pages_show_the_visits_for_you_part_and_the_plan_with_its_re
         "visit_id": visit, "option_id": option["id"]}).json()["id"]
     client.post(f"{API}/plan-items/{item}/status", headers=auth,
                 json={"status": "active", "note": "start with half a dose"})
-    client.post(f"{API}/patients/{pid}/plan", headers=auth, json={"title": "Walk daily"})
+    client.post(f"{API}/patients/{pid}/plan", headers=auth,
+                json={"title": "Walk daily", "details": "Twenty minutes, at an easy pace"})
     ana = patient_account(ctx, staff, "ana@mail.example", patient_id=pid)
 
     client.cookies.clear()
@@ -310,7 +311,15 @@ def test_the_portals_pages_show_the_visits_for_you_part_and_the_plan_with_its_re
     assert [(p["title"], p["status_words"], p["own"]) for p in plan] == [
         (option["name"], "doing now", False), ("Walk daily", "suggested", True)]
     assert plan[0]["why"] == reasons and plan[0]["notes"] == ["start with half a dose"]
+    # the knowledge base's evidence is evidence; the practitioner's own words are not
+    assert plan[0]["evidence"] == option["evidence_summary"] and plan[0]["advice"] == ""
+    assert (plan[1]["evidence"], plan[1]["advice"]) == ("", "Twenty minutes, at an easy pace")
     page = client.get("/portal/plan", headers=ana.cookie).text
+    own_card = page[page.index("Walk daily"):]
+    assert "Your practitioner added this:" in own_card
+    assert "Twenty minutes, at an easy pace" in own_card
+    assert "What studies say" not in own_card
+    assert page.count("What studies say") == 1
     assert "Why:</strong> your results showed " + "; ".join(reasons) in page.replace(
         "&#39;", "'")
     timeline = client.get("/portal/timeline", headers=ana.cookie)

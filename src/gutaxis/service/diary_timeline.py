@@ -38,11 +38,20 @@ class DiaryTimeline:
 def _chart(symptom: str, days: dict[dt.date, float], first: dt.date, last: dt.date,
            bands: list[tuple[dt.date, dt.date, str, str]],
            marks: list[tuple[dt.date, str]]) -> str:
-    width, height, left, top, bottom = 640, 150, 28, 22, 18
-    span = max((last - first).days, 1)
+    """One symptom's chart from ``first`` to ``last``: every day a point, joined by a line.
+
+    Bands and marks are clipped to those days (the caller makes the range
+    cover them).  The drawing is 480 units wide so that its text stays
+    readable where a phone shrinks it to its width.
+    """
+    width, height, left, top, bottom = 480, 160, 30, 24, 22
+    n_days = (last - first).days + 1  # each day a column: a single day still has a width
 
     def x(day: dt.date) -> float:
-        return round(left + (width - left - 8) * (day - first).days / span, 1)
+        return round(left + (width - left - 8) * (day - first).days / n_days, 1)
+
+    def middle(day: dt.date) -> float:
+        return round(x(day) + (width - left - 8) / n_days / 2, 1)
 
     def y(score: float) -> float:
         return round(top + (height - top - bottom) * (1 - score / 10.0), 1)
@@ -51,25 +60,35 @@ def _chart(symptom: str, days: dict[dt.date, float], first: dt.date, last: dt.da
     parts = [f'<svg class="diary-chart" viewBox="0 0 {width} {height}" role="img" '
              f'aria-label="{label}" xmlns="http://www.w3.org/2000/svg"><title>{label}</title>']
     for start, end, name, verdict in bands:
+        start, end = max(start, first), min(end, last)
+        if start > end:
+            continue
         x0, x1 = x(start), x(end + dt.timedelta(days=1))
         fill = _COLOURS.get(verdict, "#eef1f4")
         parts.append(f'<rect x="{x0}" y="{top}" width="{max(x1 - x0, 2)}" '
                      f'height="{height - top - bottom}" fill="{fill}"/>')
-        parts.append(f'<text x="{x0}" y="{top - 6}" font-size="10">{escape(name)}</text>')
+        parts.append(f'<text x="{x0}" y="{top - 7}" font-size="12">{escape(name)}</text>')
     for day, title in marks:
-        parts.append(f'<line x1="{x(day)}" x2="{x(day)}" y1="{top}" y2="{height - bottom}" '
-                     f'stroke="#6b4fa0" stroke-dasharray="3 2"><title>{escape(title)}'
-                     '</title></line>')
+        parts.append(f'<line x1="{middle(day)}" x2="{middle(day)}" y1="{top}" '
+                     f'y2="{height - bottom}" stroke="#6b4fa0" stroke-dasharray="3 2">'
+                     f'<title>{escape(title)}</title></line>')
     for score in (0, 5, 10):
-        parts.append(f'<text x="2" y="{y(score) + 3}" font-size="9" fill="#555">{score}</text>')
+        parts.append(f'<text x="2" y="{y(score) + 4}" font-size="12" fill="#4a5561">{score}'
+                     '</text>')
     ordered = sorted(days.items())
-    if ordered:
-        points = " ".join(f"{x(d)},{y(v)}" for d, v in ordered)
+    if len(ordered) > 1:
+        points = " ".join(f"{middle(d)},{y(v)}" for d, v in ordered)
         parts.append(f'<polyline points="{points}" fill="none" stroke="#12324f" '
                      'stroke-width="1.5"/>')
-    parts.append(f'<text x="{left}" y="{height - 4}" font-size="9" fill="#555">{first}</text>')
-    parts.append(f'<text x="{width - 8}" y="{height - 4}" font-size="9" fill="#555" '
-                 f'text-anchor="end">{last}</text></svg>')
+    for d, v in ordered:  # a point for every day: one scored day is seen too
+        parts.append(f'<circle cx="{middle(d)}" cy="{y(v)}" r="3" fill="#12324f">'
+                     f'<title>{d}: {v:.1f}</title></circle>')
+    parts.append(f'<text x="{left}" y="{height - 5}" font-size="12" fill="#4a5561">{first}'
+                 '</text>')
+    if last != first:
+        parts.append(f'<text x="{width - 8}" y="{height - 5}" font-size="12" fill="#4a5561" '
+                     f'text-anchor="end">{last}</text>')
+    parts.append("</svg>")
     return "".join(parts)
 
 
@@ -112,7 +131,9 @@ def diary_timeline(db: Session, who: Principal, patient_id: int, *,
     charts = []
     all_days = [d for by_day in symptoms.values() for d in by_day]
     if all_days:
-        first, last = min(all_days), max(all_days)
+        # the days scored and the challenges' days: a challenge is seen beside the scores
+        shown = [d for bands in bands_of.values() for band in bands for d in band[:2]]
+        first, last = min(all_days + shown), max(all_days + shown)
         for symptom, by_day in symptoms.items():
             means = {d: sum(v) / len(v) for d, v in by_day.items()}
             in_range = [(d, t) for d, t in marks if first <= d <= last]

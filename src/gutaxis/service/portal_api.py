@@ -166,7 +166,8 @@ def portal_plan(who: Patient, ctx: Ctx) -> list[dict[str, Any]]:
         return [{"id": i.id, "title": i.title, "status": i.status,
                  "status_words": i.status_words, "step": i.step,
                  "since": i.since.isoformat() if i.since else None, "why": i.why,
-                 "evidence": i.evidence, "own": i.own, "notes": i.notes}
+                 "evidence": i.evidence, "own": i.own, "advice": i.advice,
+                 "notes": i.notes}
                 for i in portal.own_plan(db, ctx.store, who)]
 
 

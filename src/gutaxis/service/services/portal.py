@@ -425,9 +425,12 @@ class PlanForYou:
     step: str
     since: dt.date | None
     why: list[str]
+    #: what studies say (an option of the knowledge base; empty for the practitioner's own)
     evidence: str
     own: bool
     notes: list[str]
+    #: the practitioner's own words of an item they wrote (never shown as evidence)
+    advice: str = ""
 
 
 def own_plan(db: Session, store: FileStore, who: Principal) -> list[PlanForYou]:
@@ -463,5 +466,7 @@ def own_plan(db: Session, store: FileStore, who: Principal) -> list[PlanForYou]:
         since = next((e.on for e in reversed(item.events) if e.status == item.status), None)
         out.append(PlanForYou(item.id, item.title, item.status,
                               PLAN_WORDS.get(item.status, item.status), item.step, since, why,
-                              item.details, item.own, [e.note for e in item.events if e.note]))
+                              "" if item.own else item.details, item.own,
+                              [e.note for e in item.events if e.note],
+                              item.details if item.own else ""))
     return out
