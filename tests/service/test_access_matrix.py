@@ -231,6 +231,13 @@ class World:
                                    f"new-{self.next()}@invited.test", "assistant")
 
 
+    def open_invitation(self) -> int:
+        """The id of a fresh, open invitation to clinic A (for a call that withdraws it)."""
+        self.invitation()
+        with self.ctx.transaction() as db:
+            return accounts.latest_invitation(db, self.creds["owner"].principal)
+
+
 def _create_database(backend: str) -> str | None:
     if backend == "sqlite":
         return None
@@ -564,6 +571,8 @@ MATRIX: dict[tuple[str, str], Row] = {
     # ------------------------------------------------------------------ API: staff
     ("GET", "/api/v1/users"): Row("owners", 200, shows="practitioner@clinic-a.test"),
     ("POST", "/api/v1/invitations"): Row("owners", 201, _invite),
+    ("GET", "/api/v1/invitations"): Row("owners", 200, shows="@invited.test"),
+    ("DELETE", "/api/v1/invitations/{invitation_id}"): Row("owners", 204),
     ("POST", "/api/v1/invitations/accept"): Row("anyone", 201, _accept),
     # ------------------------------------------------------------------ API: patients, visits
     ("GET", "/api/v1/patients"): Row("staff", 200, shows=PATIENT_NAME),
@@ -656,6 +665,7 @@ MATRIX: dict[tuple[str, str], Row] = {
     ("GET", "/staff"): Row("owners", 200, shows="practitioner@clinic-a.test"),
     ("POST", "/staff/invite"): Row("owners", 200, _invite_form,
                                    shows="practitioner@clinic-a.test"),
+    ("POST", "/staff/invitations/{invitation_id}/withdraw"): Row("owners", 303),
     ("GET", "/references"): Row("staff", 200, shows="Alder cohort"),
     ("POST", "/references"): Row("owners", 303, _cohort_upload),
     # ------------------------------------------------------------------ API: the portal, staff
@@ -871,6 +881,8 @@ def _call(world: World, method: str, path: str, row: Row, actor: Actor
         params["token_id"] = world.spare_token(actor)
     if "{token}" in path:
         params["token"] = world.portal_link()
+    if "{invitation_id}" in path:
+        params["invitation_id"] = world.open_invitation()
     if row.fresh_entry:
         params["entry_id"] = world.fresh_entry()
     if row.fresh_request:

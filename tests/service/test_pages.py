@@ -83,6 +83,44 @@ def test_an_accepted_invitation_says_with_which_address_to_sign_in(client, ctx):
     assert again.status_code == 404 and "unknown, used or expired" in again.text
 
 
+def _accept(client, code):
+    client.cookies.clear()
+    form = client.get("/invite", headers=HTML)
+    return client.post("/invite", headers=HTML, follow_redirects=False, data={
+        "code": code, "name": "New Colleague", "password": PASSWORD,
+        "csrf_token": _token(form.text)})
+
+
+def test_staff_invitations_are_listed_replaced_withdrawn_and_not_made_twice(client, ctx):
+    make_user(ctx, "Gut Clinic", "owner@a.example")
+    csrf = _sign_in(client, "owner@a.example")
+    staff = client.get("/staff", headers=HTML).text
+    assert "None: every invitation was accepted" in staff
+    after = re.search(r'name="after" value="(\d+)"', staff).group(1)
+    form = {"email": "new@a.example", "role": "assistant", "csrf_token": csrf, "after": after}
+    first = client.post("/staff/invite", headers=HTML, data=form)
+    first_code = re.search(r'<code class="secret">([^<]+)</code>', first.text).group(1)
+    # the same form sent again (a reload): nothing new, the code shown stays the one
+    again = client.post("/staff/invite", headers=HTML, data=form)
+    assert again.status_code == 409 and "Nothing new was made" in again.text
+    staff = client.get("/staff", headers=HTML).text
+    assert staff.count("/withdraw") == 1 and "new@a.example" in staff
+    # the address invited again from a fresh page: the new code replaces the first
+    after = re.search(r'name="after" value="(\d+)"', staff).group(1)
+    second = client.post("/staff/invite", headers=HTML, data=form | {"after": after})
+    second_code = re.search(r'<code class="secret">([^<]+)</code>', second.text).group(1)
+    staff = client.get("/staff", headers=HTML).text
+    assert staff.count("/withdraw") == 1
+    withdraw = re.search(r'action="(/staff/invitations/\d+/withdraw)"', staff).group(1)
+    gone = client.post(withdraw, headers=HTML, follow_redirects=False, data={"csrf_token": csrf})
+    assert gone.status_code == 303
+    assert "None: every invitation was accepted" in client.get("/staff", headers=HTML).text
+    twice = client.post(withdraw, headers=HTML, data={"csrf_token": csrf})
+    assert twice.status_code == 404
+    for code in (first_code, second_code):  # replaced, withdrawn: neither works
+        assert _accept(client, code).status_code == 404
+
+
 def test_forms_create_a_patient_and_a_visit_and_refuse_bad_input_as_a_page(client, ctx):
     make_user(ctx, "A", "a@a.example")
     csrf = _sign_in(client, "a@a.example")

@@ -646,3 +646,34 @@ def test_erasing_a_patient_removes_their_account_and_diary(client: TestClient,
             assert left == [], model
     client.cookies.clear()
     assert client.get(f"{API}/portal/me", headers=ana.api).status_code == 401
+
+
+def test_sending_the_invitation_form_twice_keeps_the_link_shown_first(
+        client: TestClient, ctx: AppContext) -> None:
+    """A reload re-sends the form: it must not replace the link just shown with a new one."""
+    _clinic(ctx)
+    headers, csrf = _staff_page(client, "pia@a.example")
+    made = client.post("/patients", headers=headers, follow_redirects=False,
+                       data={"name": "Ana Lima", "csrf_token": csrf})
+    patient_id = int(made.headers["location"].rsplit("/", 1)[1])
+    patient_page = client.get(f"/patients/{patient_id}", headers=headers).text
+    after = re.search(r'name="after" value="(\d+)"', patient_page)
+    assert after and after.group(1) == "0"
+    form = {"email": "ana@mail.example", "csrf_token": csrf, "after": after.group(1)}
+    first = client.post(f"/patients/{patient_id}/portal/invite", headers=headers, data=form)
+    assert first.status_code == 200
+    again = client.post(f"/patients/{patient_id}/portal/invite", headers=headers, data=form)
+    assert again.status_code == 409 and "Nothing new was made" in again.text
+    with ctx.sessions() as db:
+        links = db.scalars(select(PortalInvitation)).all()
+        assert len(links) == 1 and links[0].revoked_at is None  # the first link still works
+    # the page shown afresh carries the new latest link: a new link replaces the first
+    patient_page = client.get(f"/patients/{patient_id}", headers=headers).text
+    after = re.search(r'name="after" value="(\d+)"', patient_page)
+    assert after and after.group(1) == str(links[0].id)
+    third = client.post(f"/patients/{patient_id}/portal/invite", headers=headers,
+                        data=form | {"after": after.group(1)})
+    assert third.status_code == 200
+    with ctx.sessions() as db:
+        assert [r.revoked_at is None for r in db.scalars(
+            select(PortalInvitation).order_by(PortalInvitation.id))] == [False, True]

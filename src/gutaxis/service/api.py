@@ -225,6 +225,23 @@ def create_invitation(body: InvitationIn, who: Owner, ctx: Ctx) -> dict[str, Any
     return {"code": code, "email": body.email, "role": body.role}
 
 
+@router.get("/invitations", tags=["staff"])
+def list_invitations(who: Owner, ctx: Ctx) -> list[dict[str, Any]]:
+    """List the clinic's open invitations (owners): not accepted, withdrawn or expired."""
+    with ctx.transaction() as db:
+        return [{"id": i.id, "email": i.email, "role": i.role,
+                 "created_at": i.created_at.isoformat(), "expires_at": i.expires_at.isoformat()}
+                for i in accounts.open_invitations(db, who)]
+
+
+@router.delete("/invitations/{invitation_id}", status_code=204, tags=["staff"])
+def withdraw_invitation(invitation_id: int, who: Owner, ctx: Ctx) -> Response:
+    """Withdraw an open invitation (owners): its code stops working."""
+    with ctx.transaction() as db:
+        accounts.withdraw_invitation(db, who, invitation_id)
+    return Response(status_code=204)
+
+
 @router.post("/invitations/accept", status_code=201, response_model=Created, tags=["staff"])
 def accept_invitation(body: InvitationAccept, request: Request, ctx: Ctx,
                       _: Anyone) -> dict[str, Any]:

@@ -785,18 +785,39 @@ def account_totp_off(who: Staff, ctx: Ctx) -> Response:
 def staff(request: Request, who: Owner, ctx: Ctx) -> Response:
     """Show the clinic's staff and the invitation form (owners)."""
     with ctx.transaction() as db:
-        return render(request, "staff.html", db, who, title="Staff",
-                      users=accounts.list_users(db, who), code="", invited="")
+        return _staff_page(request, db, who)
+
+
+def _staff_page(request: Request, db: Session, who: Principal, code: str = "",
+                invited: str = "") -> Response:
+    return render(request, "staff.html", db, who, title="Staff",
+                  users=accounts.list_users(db, who), code=code, invited=invited,
+                  invitations=accounts.open_invitations(db, who),
+                  latest=accounts.latest_invitation(db, who))
 
 
 @router.post("/staff/invite", response_class=HTMLResponse)
 def staff_invite(request: Request, who: Owner, ctx: Ctx, email: Annotated[str, Form()] = "",
-                 role: Annotated[str, Form()] = "practitioner") -> Response:
-    """Make an invitation and show its code once."""
+                 role: Annotated[str, Form()] = "practitioner",
+                 after: Annotated[str, Form()] = "") -> Response:
+    """Make an invitation and show its code once.
+
+    ``after`` is the latest invitation the form was shown with: the same form
+    sent again (a reload of this page) makes nothing new.
+    """
     with ctx.transaction() as db:
-        code = accounts.invite(db, who, email, role)
-        return render(request, "staff.html", db, who, title="Staff",
-                      users=accounts.list_users(db, who), code=code, invited=email)
+        code = accounts.invite(
+            db, who, email, role,
+            after=int(after) if after.strip().isdigit() and len(after) < 19 else None)
+        return _staff_page(request, db, who, code, email)
+
+
+@router.post("/staff/invitations/{invitation_id}/withdraw")
+def staff_withdraw(invitation_id: int, who: Owner, ctx: Ctx) -> Response:
+    """Withdraw an open invitation: its code stops working."""
+    with ctx.transaction() as db:
+        accounts.withdraw_invitation(db, who, invitation_id)
+    return _redirect("/staff#invitations")
 
 
 @router.get("/references", response_class=HTMLResponse)

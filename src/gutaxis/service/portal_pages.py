@@ -377,11 +377,17 @@ def portal_invite_accept(request: Request, token: str, ctx: Ctx, _: Anyone,
 # ------------------------------------------------------------------ the practitioner's side
 @router.post("/patients/{patient_id}/portal/invite", response_class=HTMLResponse)
 def portal_invite(request: Request, patient_id: int, who: Clinician, ctx: Ctx,
-                  email: Annotated[str, Form()] = "") -> Response:
-    """Make the patient's one-time link and show it once, to be passed on."""
+                  email: Annotated[str, Form()] = "",
+                  after: Annotated[str, Form()] = "") -> Response:
+    """Make the patient's one-time link and show it once, to be passed on.
+
+    ``after`` is the latest link the form was shown with: the same form sent
+    again (a reload of this page) makes nothing new.
+    """
     with ctx.transaction() as db:
-        token, invitation = portal.invite_patient(db, ctx.settings, who, patient_id,
-                                                  email[:320])
+        token, invitation = portal.invite_patient(
+            db, ctx.settings, who, patient_id, email[:320],
+            after=int(after) if after.strip().isdigit() and len(after) < 19 else None)
         patient = patients.get_patient(db, who, patient_id, action="")
         link = str(request.base_url).rstrip("/") + f"/portal/invite/{token}"
         return render(request, "portal_link.html", db, who, title="Link to the portal",

@@ -41,6 +41,7 @@ from gutaxis.service.settings import Settings
 __all__ = ["create_clinic", "create_user", "sign_in", "SignIn", "start_session",
            "second_factor", "sign_out",
            "create_token", "list_tokens", "revoke_token", "invite", "accept_invitation",
+           "open_invitations", "latest_invitation", "withdraw_invitation",
            "list_users", "enable_totp", "disable_totp", "normalise_email", "set_password"]
 
 
@@ -351,8 +352,32 @@ def list_users(db: Session, who: Principal) -> list[User]:
                            .order_by(User.email)))
 
 
-def invite(db: Session, who: Principal, email: str, role: str, days: int = 7) -> str:
+def open_invitations(db: Session, who: Principal) -> list[Invitation]:
+    """List the invitations of ``who``'s clinic not accepted, withdrawn or expired yet."""
+    return list(db.scalars(select(Invitation).where(
+        Invitation.clinic_id == who.clinic_id, Invitation.accepted_at.is_(None),
+        Invitation.expires_at > utcnow()).order_by(Invitation.id)))
+
+
+def latest_invitation(db: Session, who: Principal) -> int:
+    """Return the id of the clinic's latest invitation, whatever its state (0: none)."""
+    return int(db.scalar(select(func.max(Invitation.id)).where(
+        Invitation.clinic_id == who.clinic_id)) or 0)
+
+
+def invite(db: Session, who: Principal, email: str, role: str, days: int = 7, *,
+           after: int | None = None) -> str:
     """Invite a new member of staff to ``who``'s clinic (owners).
+
+    An open invitation to the same address stops working: the new code
+    replaces it.
+
+    Parameters
+    ----------
+    after : int, optional
+        The :func:`latest_invitation` the form was shown with: when an
+        invitation has been made since, nothing is made (the same form sent
+        twice, as a browser's reload does, would otherwise make a second code).
 
     Returns
     -------
@@ -364,20 +389,46 @@ def invite(db: Session, who: Principal, email: str, role: str, days: int = 7) ->
     Invalid
         A bad e-mail address or role.
     Conflict
-        The e-mail address has an account already.
+        The e-mail address has an account already; or an invitation was made
+        after ``after``.
     """
+    if after is not None and latest_invitation(db, who) != after:
+        raise Conflict("an invitation was made from this form already; its code is shown only "
+                       "once. Nothing new was made. To replace it, open the staff page and "
+                       "invite the address again.")
     email = normalise_email(email)
     _role(role)
     if db.scalar(select(User.id).where(User.email == email)) is not None:
         raise Conflict(f"email: {email} has an account already")
+    now = utcnow()
+    replaced = [row.id for row in open_invitations(db, who) if row.email == email]
+    if replaced:
+        db.execute(update(Invitation).where(Invitation.id.in_(replaced)).values(expires_at=now))
     code = new_token()
     row = Invitation(clinic_id=who.clinic_id, email=email, role=role,
                      code_hash=token_hash(code), created_by=who.user_id,
-                     expires_at=utcnow() + dt.timedelta(days=days))
+                     expires_at=now + dt.timedelta(days=days))
     db.add(row)
     db.flush()
-    audit.record(db, who.actor, "invitation.create", "invitation", row.id, f"role={role}")
+    audit.record(db, who.actor, "invitation.create", "invitation", row.id, f"role={role}"
+                 + (f", replaced={','.join(map(str, replaced))}" if replaced else ""))
     return code
+
+
+def withdraw_invitation(db: Session, who: Principal, invitation_id: int) -> None:
+    """Make an open invitation of ``who``'s clinic stop working (owners).
+
+    Raises
+    ------
+    NotFound
+        No such open invitation in this clinic (another clinic's is not found either).
+    """
+    row = db.get(Invitation, invitation_id)
+    if (row is None or row.clinic_id != who.clinic_id or row.accepted_at is not None
+            or row.expires_at <= utcnow()):
+        raise NotFound("no such open invitation")
+    row.expires_at = utcnow()
+    audit.record(db, who.actor, "invitation.withdraw", "invitation", row.id, "")
 
 
 def accept_invitation(db: Session, code: str, password: str, name: str, address: str) -> User:

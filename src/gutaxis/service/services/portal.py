@@ -17,7 +17,7 @@ import datetime as dt
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from gutaxis.service import audit
@@ -70,6 +70,10 @@ class PortalStatus:
     primary_symptoms : list of str
     hide_weight : bool
     time_zone : str
+    latest_link : int
+        The id of the patient's latest link, whatever its state (0: none).  The
+        invitation form sends it back, so that sending the same form twice (a
+        reload) does not replace the link just shown.
     """
 
     account_email: str
@@ -78,6 +82,7 @@ class PortalStatus:
     primary_symptoms: list[str]
     hide_weight: bool
     time_zone: str
+    latest_link: int = 0
 
 
 def _portal(db: Session, clinic_id: int, patient_id: int, *, create: bool
@@ -116,7 +121,12 @@ def portal_status(db: Session, who: Principal, patient_id: int, *,
     return PortalStatus(user.email if user else "", bool(user and user.active), waiting,
                         list(row.primary_symptoms) if row else [],
                         bool(row.hide_weight) if row else False,
-                        row.time_zone if row else "UTC")
+                        row.time_zone if row else "UTC", _latest_link(db, patient.id))
+
+
+def _latest_link(db: Session, patient_id: int) -> int:
+    return int(db.scalar(select(func.max(PortalInvitation.id)).where(
+        PortalInvitation.patient_id == patient_id)) or 0)
 
 
 def _symptoms(values: list[str]) -> list[str]:
@@ -206,7 +216,7 @@ def _close_links(db: Session, patient_id: int, now: dt.datetime) -> int:
 
 
 def invite_patient(db: Session, settings: Settings, who: Principal, patient_id: int,
-                   email: str) -> tuple[str, PortalInvitation]:
+                   email: str, *, after: int | None = None) -> tuple[str, PortalInvitation]:
     """Make a one-time link that lets the patient set their password (clinicians).
 
     The link works once, for ``settings.portal_invite_days`` days; an
@@ -217,6 +227,11 @@ def invite_patient(db: Session, settings: Settings, who: Principal, patient_id: 
     ----------
     email : str
         The address the patient will sign in with.
+    after : int, optional
+        The :attr:`PortalStatus.latest_link` the form was shown with: when a
+        link has been made since, nothing is made (the same form sent twice,
+        as a browser's reload does, would otherwise replace the link just
+        shown with one nobody saw).
 
     Returns
     -------
@@ -231,10 +246,15 @@ def invite_patient(db: Session, settings: Settings, who: Principal, patient_id: 
     Invalid
         Not an e-mail address.
     Conflict
-        The address is another person's account.
+        The address is another person's account; or a link was made after
+        ``after``.
     """
     _staff(who)
     patient = get_patient(db, who, patient_id, action="")
+    if after is not None and _latest_link(db, patient.id) != after:
+        raise Conflict("a link was made from this form already; it is shown only once. "
+                       "Nothing new was made. To replace it, open the patient's page and "
+                       "make a new link there.")
     email = normalise_email(email)
     row = _portal(db, who.clinic_id, patient.id, create=True)
     assert row is not None
