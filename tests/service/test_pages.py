@@ -134,12 +134,21 @@ def test_forms_create_a_patient_and_a_visit_and_refuse_bad_input_as_a_page(clien
                         follow_redirects=False, data={"visit_date": "2026-11-30",
                                                       "notes": "first", "csrf_token": csrf})
     assert re.fullmatch(r"/visits/\d+", visit.headers["location"])
-    missing = client.post("/patients", headers=HTML, data={"name": " ", "csrf_token": csrf})
-    assert missing.status_code == 422 and "name: a patient needs a name" in missing.text
+    # a page names the field by its label in the form (the API keeps the field's name)
+    form_page = {**HTML, "Referer": "http://testserver/patients/new"}
+    missing = client.post("/patients", headers=form_page, data={"name": " ",
+                                                                "csrf_token": csrf})
+    assert missing.status_code == 422 and "Name: a patient needs a name" in missing.text
+    # the way back is the browser's Back (the form as it was left, what was typed in it)
+    assert '<a href="/patients/new" data-back>Back to the form</a>' in missing.text
+    assert '<script src="/static/back.js" defer></script>' in missing.text
     bad_date = client.post("/patients", headers=HTML,
                            data={"name": "X", "birth_date": "31/12/80", "csrf_token": csrf})
     assert bad_date.status_code == 422
-    assert "birth_date: expected a date YYYY-MM-DD; got &#39;31/12/80&#39;" in bad_date.text
+    assert "Date of birth: expected a date YYYY-MM-DD; got &#39;31/12/80&#39;" in bad_date.text
+    api = client.post("/api/v1/patients", headers={"X-CSRF-Token": csrf},
+                      json={"name": "X", "birth_date": "31/12/80"})
+    assert api.json()["error"]["message"].startswith("birth_date: ")
     nul = client.post("/patients", headers=HTML, follow_redirects=False,
                       data={"name": "A\x00B", "csrf_token": csrf})
     assert nul.status_code in (303, 422)  # SQLite stores it; PostgreSQL refuses it (not 500)

@@ -11,6 +11,7 @@ import datetime as dt
 import re
 from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
@@ -19,8 +20,9 @@ from builders.portal import csrf_of as _csrf
 from builders.portal import staff_page as _staff_page
 from builders.practice import PASSWORD, make_user
 from gutaxis.service.context import AppContext
+from gutaxis.service.errors import Invalid
 from gutaxis.service.models import AuditEvent
-from gutaxis.service.services import diary, protocols
+from gutaxis.service.services import diary, patients, protocols
 
 HTML = {"Accept": "text/html"}
 API = "/api/v1"
@@ -140,13 +142,20 @@ def test_refusals_name_the_field_and_a_second_protocol_conflicts(
     assert token.status_code == 200
     csrf = token.json()["csrf_token"]
     patient = client.post(f"{API}/patients", headers={"X-CSRF-Token": csrf},
-                          json={"name": "Cai Cedar"}).json()["id"]
+                          json={"name": "Cai Cedar", "birth_date": "1990-05-01"}).json()["id"]
     url = f"{API}/patients/{patient}/protocol"
     bad: list[tuple[dict[str, Any], str]] = [
         ({"groups": ["gluten"], "elimination_start": "soon"}, "elimination_start"),
         ({"groups": ["pizza"], "elimination_start": today.isoformat()}, "unknown food group"),
+        ({"groups": [], "elimination_start": today.isoformat(), "elimination_days": 7},
+         "groups: List should have at least 1 item"),
         ({"groups": ["gluten"], "elimination_start": today.isoformat()},
-         "elimination_days: required"),
+         "elimination_days: with no template, give the number of elimination days"),
+        ({"groups": ["gluten"], "elimination_start": "1990-04-30", "elimination_days": 7},
+         "elimination_start: 1990-04-30 is before the date of birth (1990-05-01)"),
+        ({"groups": ["gluten"], "elimination_days": 7,
+          "elimination_start": (today + dt.timedelta(days=367)).isoformat()},
+         "is more than a year ahead"),
         ({"groups": ["gluten"], "elimination_start": today.isoformat(),
           "elimination_days": 500}, "elimination_days must be a whole number from 1 to 120"),
         ({"groups": ["gluten"], "template": "paleo", "elimination_start": today.isoformat()},
@@ -255,3 +264,43 @@ def test_a_clinic_adds_a_food_and_its_patients_meals_are_matched_with_it(
             raise AssertionError("a second food of the same name was accepted")
     assert entry.id and ("food" in {r[1] for r in rows})
     assert "clinic_nonna_s_farro_soup" in {r[2] for r in rows}
+
+
+def test_a_back_dated_protocol_says_which_challenges_had_no_diary_on_their_days(
+        client: TestClient, ctx: AppContext) -> None:
+    """Past days are not a challenge done: a window with no score says so, on both sides."""
+    today = dt.date.today()  # per test: a run may cross midnight
+    staff = make_user(ctx, "Clinic A", "pia@a.example", "practitioner")
+    fay = patient_account(ctx, staff, "fay@mail.example", symptoms=("Bloating",))
+    start = today - dt.timedelta(days=40)
+    with ctx.transaction() as db:
+        protocols.create_protocol(db, staff, fay.patient_id, {
+            "groups": ["egg", "fructans"], "elimination_days": 14,
+            "elimination_start": start.isoformat()})
+    # scores only around the first challenge (days 14-16 after the start)
+    _scores(ctx, fay, start + dt.timedelta(days=8), 10, {})
+    with ctx.transaction() as db:
+        view = protocols.protocol_view(db, staff, fay.patient_id)
+    assert view is not None
+    first, second = view.calendar.challenges
+    assert (first.status, first.logged) == ("done", True)
+    assert (second.status, second.logged) == ("done", False)
+    headers, _ = _staff_page(client, "pia@a.example")
+    page = client.get(f"/patients/{fay.patient_id}/protocol", headers=headers).text
+    assert page.count("(no symptom scored on its days)") == 1
+    client.cookies.clear()
+    own = client.get("/portal/tests", headers=fay.cookie).text
+    assert own.count("nothing was written in your diary on these days") == 1
+
+
+def test_the_form_names_what_is_missing(ctx: AppContext) -> None:
+    staff = make_user(ctx, "Clinic A", "pia@a.example", "practitioner")
+    today = dt.date.today().isoformat()
+    with ctx.transaction() as db:
+        patient = patients.create_patient(db, staff, {"name": "Gil Gum"})
+        for values, message in (
+                ({"groups": [], "elimination_start": today}, "groups: tick at least one"),
+                ({"groups": ["egg"], "elimination_start": "1899-12-31",
+                  "elimination_days": 7}, "is before 1900-01-01")):
+            with pytest.raises(Invalid, match=message):
+                protocols.create_protocol(db, staff, patient.id, values)

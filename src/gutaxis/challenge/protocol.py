@@ -99,6 +99,9 @@ class CalendarChallenge:
 
     ``status`` is ``done``, ``stopped`` (ended early), ``today`` (under way),
     ``planned`` (a forecast) or ``waiting`` (the washout before it is not over).
+    ``done`` says that its days are past, not that it was followed:
+    ``logged`` says whether any symptom was scored on one of its days (up to
+    today).
     """
 
     position: int
@@ -108,6 +111,7 @@ class CalendarChallenge:
     end: dt.date
     portions: tuple[str, ...]
     status: str
+    logged: bool = False
 
     def label(self, blinded: bool) -> str:
         """Return what the patient sees: the group, or a capsule number while blinded."""
@@ -310,7 +314,10 @@ def build_calendar(spec: ProtocolSpec, scores: Mapping[str, Mapping[dt.date, flo
             status = "waiting"
         else:
             status = "planned"
-        challenges.append(CalendarChallenge(position, group, sham, start, end, portions, status))
+        logged = any(start <= day <= min(end, today) for by_day in scores.values()
+                     for day in by_day)
+        challenges.append(CalendarChallenge(position, group, sham, start, end, portions, status,
+                                            logged))
         earliest = end + dt.timedelta(days=spec.washout_min_days + 1)
     if today < spec.elimination_start:
         phase = "not started"

@@ -120,7 +120,8 @@ def diary_timeline(db: Session, who: Principal, patient_id: int, *,
             for symptom in symptoms:
                 verdict = verdicts.get((c.food_group, c.start, symptom), "")
                 bands_of.setdefault(symptom, []).append((c.start, c.end, name, verdict))
-            texts.append(f"{name}: {c.start} to {c.end} ({c.status})")
+            texts.append(f"{name}: {c.start} to {c.end} ({c.status}"
+                         + ("" if c.logged else ", no symptom scored on its days") + ")")
     marks: list[tuple[dt.date, str]] = []
     plan_texts = []
     for plan_item in plans.plan_items(db, who, patient_id):

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import re
 from html import escape
 from pathlib import Path
 from typing import Annotated, Any
@@ -240,14 +241,60 @@ def _back(request: Request) -> str | None:
     return parsed.path + (f"?{parsed.query}" if parsed.query else "")
 
 
+#: The forms' labels of the fields that errors name (the API's messages keep the names).
+FIELD_LABELS = {
+    "name": "Name", "birth_date": "Date of birth", "sex": "Sex", "visit_date": "Visit date",
+    "notes": "Notes", "email": "E-mail", "password": "Password", "role": "Role",
+    "code": "Code", "title": "Title", "step": "5R step", "on": "Date", "status": "Status",
+    "confirm": "Confirmation", "file": "File", "table": "Table", "metadata": "Metadata",
+    "sample": "Sample id", "kind": "Kind", "reference": "Reference", "where": "Filter",
+    "elimination_start": "Elimination starts", "elimination_days": "Elimination days",
+    "challenge_days": "Days per challenge", "washout_min_days": "Washout",
+    "repeats": "Challenges of each group", "shams": "Sham capsules", "groups": "Groups",
+    "template": "Template", "primary_symptoms": "Symptoms to score",
+    "time_zone": "Time zone", "due": "Due", "identifier": "Identifier",
+    "identifiers": "Identifiers", "days": "Days", "questionnaire": "Questionnaire",
+    # the portal's diary
+    "at": "When", "text": "What you ate or drank", "kg": "Weight (kg)", "hours": "Hours of sleep",
+    "quality": "How well you slept", "score": "Score", "bristol": "Stool type",
+    "portion": "How much", "dose": "How much",
+}
+_FIELD_PREFIX = re.compile(r"([a-z][a-z_]*): ")
+
+
+def page_message(message: str) -> str:
+    """Return an error's message as a page shows it: the field's label for its name.
+
+    Examples
+    --------
+    >>> page_message("birth_date: 1850-01-01 is outside 1900-01-01 … next year")
+    'Date of birth: 1850-01-01 is outside 1900-01-01 … next year'
+    >>> page_message("name: a patient needs a name")
+    'Name: a patient needs a name'
+    >>> page_message("table.biom: line 3: not a number")
+    'table.biom: line 3: not a number'
+    """
+    match = _FIELD_PREFIX.match(message)
+    if match is None or match.group(1) not in FIELD_LABELS:
+        return message
+    return FIELD_LABELS[match.group(1)] + ": " + message[match.end():]
+
+
 def error_page(request: Request, error: ServiceError) -> Response:
-    """Render an error as a page (the API gives the same error as JSON)."""
+    """Render an error as a page (the API gives the same error as JSON).
+
+    The message names the field by its label in the form; the link back
+    returns to the form as it was left (the browser's Back), what was typed
+    still in it.
+    """
     headings = {403: "Not allowed", 404: "Not found", 409: "Already there",
                 422: "Please check what was entered", 429: "Too many attempts"}
     return templates.TemplateResponse(
         request, "error.html", {"who": None, "clinic": None,
                                 "heading": headings.get(error.status, "Something went wrong"),
-                                "message": error.message, "back": _back(request),
+                                "message": page_message(error.message), "back": _back(request),
+                                "back_label": "Back to the form" if request.method == "POST"
+                                else "Go back",
                                 "home": ("/portal", "Your record")
                                 if request.url.path.startswith("/portal")
                                 else ("/patients", "Patients")},

@@ -99,6 +99,7 @@ def _page(request: Request, ctx: AppContext, who: Principal, patient_id: int, *,
                       groups=protocols.group_choices(),
                       protocol_templates=protocols.template_choices(),
                       values=values or {}, error=error, today=dt.date.today(),
+                      latest_start=dt.date.today() + dt.timedelta(days=366),
                       words=VERDICT_WORDS)
 
 

@@ -12,7 +12,7 @@ from gutaxis.service import audit
 from gutaxis.service.access import Principal
 from gutaxis.service.db import get_row, utcnow
 from gutaxis.service.errors import Invalid, NotFound
-from gutaxis.service.models import PLAN_STATUSES, PlanEvent, PlanItem
+from gutaxis.service.models import PLAN_STATUSES, Patient, PlanEvent, PlanItem
 from gutaxis.service.services.patients import _date, get_patient
 from gutaxis.service.store import FileStore
 
@@ -154,7 +154,11 @@ def add_own(db: Session, who: Principal, patient_id: int, title: str, step: str 
 
 def change_status(db: Session, who: Principal, item_id: int, status: str, note: str = "",
                   on: Any = None) -> PlanItem:
-    """Set an item's status (proposed, active, paused, stopped, done) on a date, with a note."""
+    """Set an item's status (proposed, active, paused, stopped, done) on a date, with a note.
+
+    The date is today unless given; it may not be before the item's last change
+    (its adding aside: earlier care may be recorded) nor the date of birth.
+    """
     item = get_row(db, PlanItem, item_id)
     if item is None or item.clinic_id != who.clinic_id:
         raise NotFound(f"no plan item {item_id}")
@@ -162,6 +166,20 @@ def change_status(db: Session, who: Principal, item_id: int, status: str, note: 
         raise Invalid(f"status: expected one of {', '.join(PLAN_STATUSES)}; got {status!r}",
                       fields=[{"field": "status", "message": "unknown status"}])
     day = _date(on, "on", required=False) or dt.date.today()
+    # the history reads forward in time (the status is its last change's); the first event,
+    # the item's adding, is dated when it was added, and a record of earlier care may go
+    # back before it, but not before the patient was born
+    changes = list(db.scalars(select(PlanEvent).where(PlanEvent.plan_item_id == item.id)
+                              .order_by(PlanEvent.id)))[1:]
+    last = max(changes, key=lambda e: (e.on, e.id), default=None)
+    if last is not None and day < last.on:
+        raise Invalid(f"on: {day} is before this item's last change ({last.on}, {last.status}); "
+                      "a change can be dated that day or later",
+                      fields=[{"field": "on", "message": "before the last change"}])
+    born = db.scalar(select(Patient.birth_date).where(Patient.id == item.patient_id))
+    if born is not None and day < born:
+        raise Invalid(f"on: {day} is before the patient's date of birth ({born})",
+                      fields=[{"field": "on", "message": "before the date of birth"}])
     item.status = status
     item.updated_at = utcnow()
     _event(db, who, item, status, (note or "").strip()[:4000], day)

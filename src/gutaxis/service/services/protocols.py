@@ -142,11 +142,31 @@ def create_protocol(db: Session, who: Principal, patient_id: int,
     if unknown:
         raise Invalid(f"groups: unknown food group(s) {', '.join(map(repr, unknown))}",
                       fields=[{"field": "groups", "message": "unknown group"}])
+    if not groups:
+        raise Invalid("groups: tick at least one food group to remove and test",
+                      fields=[{"field": "groups", "message": "required"}])
     try:
         start = dt.date.fromisoformat(str(values.get("elimination_start") or "").strip())
     except ValueError:
         raise Invalid("elimination_start: expected a date (YYYY-MM-DD)",
                       fields=[{"field": "elimination_start", "message": "a date"}]) from None
+    # a protocol is followed in the diary: it cannot start before the patient was born, nor
+    # further back or ahead than any date of the record (1900 to a year ahead)
+    born = patient.birth_date
+    earliest = max(born or dt.date(1900, 1, 1), dt.date(1900, 1, 1))
+    latest = dt.date.today() + dt.timedelta(days=366)
+    if start < earliest:
+        raise Invalid(f"elimination_start: {start} is before "
+                      + (f"the date of birth ({born})" if born else "1900-01-01"),
+                      fields=[{"field": "elimination_start", "message": "too early"}])
+    if start > latest:
+        raise Invalid(f"elimination_start: {start} is more than a year ahead ({latest} at "
+                      "the latest)",
+                      fields=[{"field": "elimination_start", "message": "too late"}])
+    if template is None and values.get("elimination_days") in (None, ""):
+        raise Invalid("elimination_days: with no template, give the number of elimination days "
+                      "(1 to 120), or choose a template for its default",
+                      fields=[{"field": "elimination_days", "message": "required"}])
     default_days = (template.elimination_days.default
                     if template and template.elimination_days else None)
     try:
@@ -219,7 +239,8 @@ def _view(db: Session, who: Principal, row: ChallengeProtocol, *, for_patient: b
     if for_patient and blinded and not calendar.finished:
         note = "The results are shown when all the tests are done (the capsules are blinded)."
     elif not [c for c in past if not c.sham]:
-        note = "No test has been done yet."
+        note = ("No food has been tested yet: only the sham capsule so far." if past
+                else "No test has been done yet.")
     elif not daily:
         note = "No shared symptom scores in the diary yet."
     else:
