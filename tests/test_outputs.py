@@ -18,7 +18,7 @@ from gutaxis.outputs import (
     from_json_number,
     json_text,
     open_atomic,
-    prepare_output_folder,
+    output_folder,
     to_json,
     write_bytes,
     write_json,
@@ -73,9 +73,14 @@ def test_an_unwritable_path_is_an_output_error(tmp_path):
         write_text(tmp_path / "file" / "doc.json", "{}")
 
 
+def _prepare(folder, **options):
+    with output_folder(folder, **options) as out:
+        return out
+
+
 def test_the_output_folder_rule(tmp_path):
     out = tmp_path / "out"
-    assert prepare_output_folder(out, owned=["a.tsv"], overwrite=False) == out  # created
+    assert _prepare(out, owned=["a.tsv"], overwrite=False) == out  # created
     (out / "a.tsv").write_text("old")
     (out / "beta").mkdir()
     (out / "beta" / "x.tsv").write_text("old")
@@ -84,9 +89,59 @@ def test_the_output_folder_rule(tmp_path):
     with pytest.raises(OutputError, match=r"out is not empty \(a\.tsv, beta, marker_lps\.tsv, "
                                           r"notes\.txt\); "
                                           r"choose a new folder for the output, or overwrite"):
-        prepare_output_folder(out, owned=["a.tsv", "beta"], overwrite=False)
-    prepare_output_folder(out, owned=["a.tsv", "beta", "marker_*.tsv"], overwrite=True)
-    assert sorted(p.name for p in out.iterdir()) == ["notes.txt"]  # only what it owns went
+        _prepare(out, owned=["a.tsv", "beta"], overwrite=False)
+    with output_folder(out, owned=["a.tsv", "beta", "marker_*.tsv"], overwrite=True) as ready:
+        # inside the block the owned names are gone (kept aside until it ends)
+        assert sorted(p.name for p in ready.iterdir() if not p.name.startswith(".")) == [
+            "notes.txt"]
+        write_text(ready / "a.tsv", "new")
+    assert sorted(p.name for p in out.iterdir()) == ["a.tsv", "notes.txt"]  # no hidden folder
+    assert (out / "a.tsv").read_text() == "new"
+
+
+def test_a_failed_write_puts_the_earlier_files_back(tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "a.tsv").write_text("old a")
+    (out / "beta").mkdir()
+    (out / "beta" / "x.tsv").write_text("old x")
+    (out / "notes.txt").write_text("mine")
+    with pytest.raises(OutputError, match=r"beta/y\.tsv: cannot write it \(No space left on "
+                                          r"device\); the earlier files are kept"):
+        with output_folder(out, owned=["a.tsv", "beta", "c.tsv"], overwrite=True) as ready:
+            write_text(ready / "a.tsv", "new a")
+            write_text(ready / "c.tsv", "new c")  # a name the earlier run did not write
+            (ready / "beta").mkdir()
+            raise OSError(28, "No space left on device", str(ready / "beta" / "y.tsv"))
+    assert sorted(p.name for p in out.iterdir()) == ["a.tsv", "beta", "notes.txt"]
+    assert (out / "a.tsv").read_text() == "old a"
+    assert (out / "beta" / "x.tsv").read_text() == "old x"
+    # any other failure (an interrupt) puts them back too, and is not turned into another
+    with pytest.raises(KeyboardInterrupt):
+        with output_folder(out, owned=["a.tsv", "beta"], overwrite=True) as ready:
+            write_text(ready / "a.tsv", "new a")
+            raise KeyboardInterrupt
+    assert (out / "a.tsv").read_text() == "old a" and len(list(out.iterdir())) == 3
+
+
+def test_an_earlier_file_that_cannot_be_moved_changes_nothing(tmp_path, monkeypatch):
+    out = tmp_path / "out"
+    out.mkdir()
+    for name in ("a.tsv", "b.tsv"):
+        (out / name).write_text(f"old {name}")
+    rename = Path.rename
+
+    def refuse_b(self, target):
+        if self.name == "b.tsv" and self.parent == out:
+            raise PermissionError(1, "Operation not permitted", str(self))
+        return rename(self, target)
+
+    monkeypatch.setattr(Path, "rename", refuse_b)
+    with pytest.raises(OutputError, match=r"b\.tsv: cannot replace it \(Operation not "
+                                          r"permitted\); nothing was changed"):
+        _prepare(out, owned=["a.tsv", "b.tsv"], overwrite=True)
+    assert sorted(p.name for p in out.iterdir()) == ["a.tsv", "b.tsv"]
+    assert (out / "a.tsv").read_text() == "old a.tsv"
 
 
 def test_an_input_is_never_written_over(tmp_path):
@@ -96,20 +151,26 @@ def test_an_input_is_never_written_over(tmp_path):
     previous.write_text("{}")
     for overwrite in (False, True):
         with pytest.raises(OutputError, match=r"would replace the input .*profile\.json"):
-            prepare_output_folder(out, owned=["profile.json"], overwrite=overwrite,
-                                  inputs=[previous], what="the profile")
+            _prepare(out, owned=["profile.json"], overwrite=overwrite,
+                     inputs=[previous], what="the profile")
     assert previous.read_text() == "{}"
     # an input inside an owned sub-folder counts too
     (out / "beta").mkdir()
     (out / "beta" / "in.tsv").write_text("x")
     with pytest.raises(OutputError, match="would replace the input"):
-        prepare_output_folder(out, owned=["beta"], overwrite=True, inputs=[out / "beta" / "in.tsv"])
+        _prepare(out, owned=["beta"], overwrite=True, inputs=[out / "beta" / "in.tsv"])
+
+
+def test_a_name_the_system_refuses_is_an_output_error(tmp_path):
+    with pytest.raises(OutputError, match=r"cannot be used as the output folder \(File name "
+                                          r"too long\)"):
+        _prepare(tmp_path / ("x" * 300), owned=["a.tsv"], overwrite=False)
 
 
 def test_a_file_where_a_folder_is_wanted(tmp_path):
     (tmp_path / "f").write_text("x")
     with pytest.raises(OutputError, match="is a file; the output needs a folder"):
-        prepare_output_folder(tmp_path / "f", owned=[], overwrite=True)
+        _prepare(tmp_path / "f", owned=[], overwrite=True)
 
 
 def test_check_output_folder_changes_nothing(tmp_path):

@@ -16,10 +16,11 @@ from "infinite": so missing is ``null`` and infinity is a string.  Readers
 of gutaxis documents turn the strings back into floats
 (:func:`from_json_number`).
 
-Output folders follow one rule too (:func:`prepare_output_folder`): a command
+Output folders follow one rule too (:func:`output_folder`): a command
 refuses to write into a folder that already holds files, unless it is told to
-overwrite (``--overwrite``), and then it removes only the files it writes
-itself; a file named as an input is never written over.
+overwrite (``--overwrite``), and then it replaces only the files it writes
+itself, keeping the earlier ones until the new ones are written; a file named
+as an input is never written over.
 """
 
 from __future__ import annotations
@@ -36,13 +37,13 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 from gutaxis.checks import check_path, check_type
-from gutaxis.exceptions import InputError, OutputError, ValidationError
+from gutaxis.exceptions import GutaxisError, InputError, OutputError, ValidationError
 
 if TYPE_CHECKING:
     import pandas as pd
 
 __all__ = ["to_json", "from_json_number", "json_text", "write_json", "write_text", "write_tsv",
-           "write_bytes", "open_atomic", "check_output_folder", "prepare_output_folder",
+           "write_bytes", "open_atomic", "check_output_folder", "output_folder",
            "POSITIVE_INFINITY", "NEGATIVE_INFINITY", "DISTANCE_FORMATS",
            "check_distance_format"]
 
@@ -375,7 +376,7 @@ def write_tsv(frame: pd.DataFrame, path: str | os.PathLike[str], *, index: bool 
 def check_output_folder(folder: str | os.PathLike[str], *, owned: Iterable[str],
                         overwrite: bool, inputs: Iterable[str | os.PathLike[str]] = (),
                         what: str = "the output") -> Path:
-    """Check, changing nothing, that :func:`prepare_output_folder` would accept ``folder``.
+    """Check, changing nothing, that :func:`output_folder` would accept ``folder``.
 
     Commands call it before any work, so that a folder that will be refused
     is refused at once, not after minutes of computing.
@@ -383,7 +384,7 @@ def check_output_folder(folder: str | os.PathLike[str], *, owned: Iterable[str],
     Parameters
     ----------
     folder, owned, overwrite, inputs, what
-        As :func:`prepare_output_folder`.
+        As :func:`output_folder`.
 
     Returns
     -------
@@ -399,10 +400,14 @@ def check_output_folder(folder: str | os.PathLike[str], *, owned: Iterable[str],
         ``folder`` is not a path (None, a number).
     """
     target = check_path(folder, "the output folder (--out)")
-    if target.exists() and not target.is_dir():
-        raise OutputError(f"{target} is a file; {what} needs a folder (choose a new path)")
-    patterns = list(owned)
-    owned_paths = _owned_paths(target, patterns)
+    try:
+        if target.exists() and not target.is_dir():
+            raise OutputError(f"{target} is a file; {what} needs a folder (choose a new path)")
+        patterns = list(owned)
+        owned_paths = _owned_paths(target, patterns)
+    except OSError as exc:  # a name too long, a folder that may not be read
+        raise OutputError(f"{target}: cannot be used as the output folder "
+                          f"({exc.strerror or exc})") from None
     for source in inputs:
         src = Path(source).resolve()
         hit = [p for p in owned_paths if p.resolve() == src or p.resolve() in src.parents]
@@ -428,10 +433,18 @@ def _owned_paths(target: Path, patterns: list[str]) -> list[Path]:
     return [p for pattern in patterns for p in target.glob(pattern)] if target.is_dir() else []
 
 
-def prepare_output_folder(folder: str | os.PathLike[str], *, owned: Iterable[str],
-                          overwrite: bool, inputs: Iterable[str | os.PathLike[str]] = (),
-                          what: str = "the output") -> Path:
-    """Make ``folder`` ready for a command's files, by the one rule for output folders.
+def output_folder(folder: str | os.PathLike[str], *, owned: Iterable[str], overwrite: bool,
+                  inputs: Iterable[str | os.PathLike[str]] = (),
+                  what: str = "the output") -> contextlib.AbstractContextManager[Path]:
+    """Make ``folder`` ready for a command's files, and keep the earlier ones until it is done.
+
+    The one rule for output folders.  With ``overwrite``, what the command
+    owns from an earlier run is moved aside (into a hidden folder inside
+    ``folder``, by renaming), the ``with`` body writes the new files, and
+    the earlier ones are removed only when the body has finished; if it
+    fails, what it wrote of the owned names is removed and the earlier
+    files are put back, so a run that fails (a full disk, a folder that
+    cannot be written) loses nothing that was there.
 
     Parameters
     ----------
@@ -439,11 +452,12 @@ def prepare_output_folder(folder: str | os.PathLike[str], *, owned: Iterable[str
         Created when missing.
     owned : iterable of str
         The names (files or sub-folders, relative to ``folder``) the command
-        writes; glob patterns are allowed (``"marker_*.tsv"``).
+        writes; glob patterns are allowed (``"marker_*.tsv"``).  An owned
+        sub-folder is replaced whole.
     overwrite : bool
         False: a folder that holds anything is refused.  True: what the
-        command owns is removed first, including files an earlier run wrote
-        that this run will not (so no stale result is left beside new ones);
+        command owns is replaced, including files an earlier run wrote that
+        this run will not (so no stale result is left beside new ones);
         other files are left alone.
     inputs : iterable of path
         Files the command reads: none of them may be inside what it would
@@ -453,29 +467,90 @@ def prepare_output_folder(folder: str | os.PathLike[str], *, owned: Iterable[str
 
     Returns
     -------
-    pathlib.Path
-        ``folder``.
+    context manager of pathlib.Path
+        Entering it gives ``folder``, ready.
 
     Raises
     ------
     OutputError
-        ``folder`` is a file; it holds files and ``overwrite`` is False; an
-        input lies among the files the command owns; the folder cannot be
-        created.
+        At once: ``folder`` is a file; it holds files and ``overwrite`` is
+        False; an input lies among the files the command owns.  On entering:
+        the folder cannot be created, or an earlier file cannot be moved
+        aside (nothing is changed then).  On leaving: the body could not
+        write a file (an ``OSError``, given with the file's name; the
+        earlier files are back).
     InputError
         ``folder`` is not a path (None, a number).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     with output_folder(tmp, owned=["a.txt"], overwrite=False) as out:
+    ...         _ = write_text(out / "a.txt", "first")
+    ...     try:
+    ...         with output_folder(tmp, owned=["a.txt"], overwrite=True) as out:
+    ...             _ = write_text(out / "a.txt", "second")
+    ...             raise OSError(28, "No space left on device", str(out / "b.txt"))
+    ...     except OutputError as exc:
+    ...         print(str(exc).split(": ", 1)[1])
+    ...     print((Path(tmp) / "a.txt").read_text(), sorted(os.listdir(tmp)))
+    cannot write it (No space left on device); the earlier files are kept
+    first ['a.txt']
     """
     patterns = list(owned)
     target = check_output_folder(folder, owned=patterns, overwrite=overwrite, inputs=inputs,
                                  what=what)
-    for path in _owned_paths(target, patterns):
-        if path.is_dir() and not path.is_symlink():
-            shutil.rmtree(path)
-        else:
-            path.unlink(missing_ok=True)
+    return _replacing(target, patterns)
+
+
+@contextlib.contextmanager
+def _replacing(target: Path, patterns: list[str]) -> Iterator[Path]:
+    """Move what ``patterns`` name in ``target`` aside; drop it, or put it back on failure."""
     try:
         target.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise OutputError(f"{target}: cannot create the folder ({exc.strerror or exc})") \
             from None
-    return target
+    aside = target / f".gutaxis-replaced-{os.getpid()}-{os.urandom(4).hex()}"
+    moved = _move_aside(target, _owned_paths(target, patterns), aside)
+    try:
+        yield target
+    except BaseException as exc:
+        for path in _owned_paths(target, patterns):  # what this run wrote of its names
+            _remove(path)
+        for relative in moved:
+            (aside / relative).rename(target / relative)
+        shutil.rmtree(aside, ignore_errors=True)
+        if isinstance(exc, OSError) and not isinstance(exc, GutaxisError):
+            name = exc.filename or target
+            raise OutputError(f"{name}: cannot write it ({exc.strerror or exc}); the earlier "
+                              "files are kept" if moved else
+                              f"{name}: cannot write it ({exc.strerror or exc})") from None
+        raise
+    shutil.rmtree(aside, ignore_errors=True)
+
+
+def _move_aside(target: Path, paths: list[Path], aside: Path) -> list[Path]:
+    """Rename ``paths`` into ``aside`` (same relative names); all or none of them."""
+    moved: list[Path] = []
+    for path in paths:
+        relative = path.relative_to(target)
+        try:
+            (aside / relative).parent.mkdir(parents=True, exist_ok=True)
+            path.rename(aside / relative)
+        except OSError as exc:
+            for back in reversed(moved):
+                (aside / back).rename(target / back)
+            shutil.rmtree(aside, ignore_errors=True)
+            raise OutputError(f"{path}: cannot replace it ({exc.strerror or exc}); nothing was "
+                              "changed") from None
+        moved.append(relative)
+    return moved
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        path.unlink(missing_ok=True)

@@ -27,7 +27,8 @@ from gutaxis.exceptions import (
     UnknownNameError,
     ValidationError,
 )
-from gutaxis.outputs import check_output_folder, prepare_output_folder
+from gutaxis.formatting import format_ids
+from gutaxis.outputs import check_output_folder, output_folder
 from gutaxis.provenance import file_sha256, input_record_from
 
 if TYPE_CHECKING:  # the command line makes options without loading pandas, scipy or the readers
@@ -173,8 +174,12 @@ class TableOptions:
         return check_output_folder(folder, owned=self.owned(), overwrite=overwrite,
                                    inputs=self.input_paths(), what=self.OUTPUT_NAME)
 
-    def prepare_output(self, folder: str | os.PathLike[str], *, overwrite: bool) -> Path:
-        """Make ``folder`` ready for the results (:func:`~gutaxis.outputs.prepare_output_folder`).
+    def output(self, folder: str | os.PathLike[str], *, overwrite: bool
+               ) -> contextlib.AbstractContextManager[Path]:
+        """Make ``folder`` ready for the results, for a ``with`` block that writes them.
+
+        See :func:`~gutaxis.outputs.output_folder`: the earlier files of an
+        overwritten folder are kept until the block has written the new ones.
 
         Parameters
         ----------
@@ -183,10 +188,10 @@ class TableOptions:
 
         Returns
         -------
-        pathlib.Path
+        context manager of pathlib.Path
         """
-        return prepare_output_folder(folder, owned=self.owned(), overwrite=overwrite,
-                                     inputs=self.input_paths(), what=self.OUTPUT_NAME)
+        return output_folder(folder, owned=self.owned(), overwrite=overwrite,
+                             inputs=self.input_paths(), what=self.OUTPUT_NAME)
 
 
 @contextlib.contextmanager
@@ -511,9 +516,13 @@ def no_metadata_note(study: Study) -> dict[str, str]:
     -------
     dict of str to str
     """
-    table_only = sum(int(s.get("n_table_only", 0)) for s in study.provenance
-                     if s.get("step") == "attach_metadata")
+    steps = [s for s in study.provenance if s.get("step") == "attach_metadata"]
+    table_only = sum(int(s.get("n_table_only", 0)) for s in steps)
     if not table_only:
         return {}
     return {"samples without metadata": (f"{table_only} sample(s) of the table have no row in "
-                                         "the metadata and are left out")}
+                                         "the metadata and are left out: "
+                                         + format_ids([i for s in steps
+                                                       for i in s.get("table_only", [])],
+                                                      table_only))}
+

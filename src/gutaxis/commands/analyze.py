@@ -140,7 +140,7 @@ class AnalysisResult:
         ----------
         folder : path
             Created when missing; a folder that holds files is refused unless
-            ``overwrite`` (see :func:`gutaxis.outputs.prepare_output_folder`).
+            ``overwrite`` (see :func:`gutaxis.outputs.output_folder`).
         overwrite : bool, default False
 
         Returns
@@ -148,26 +148,26 @@ class AnalysisResult:
         dict of str to Path
             What was written, by name (``results``, ``report``, ``alpha``...).
         """
-        out = self.options.prepare_output(folder, overwrite=overwrite)
-        analysis = self.analysis
-        from gutaxis import io as gio
-        from gutaxis.report import write_report, write_results
+        with self.options.output(folder, overwrite=overwrite) as out:
+            analysis = self.analysis
+            from gutaxis import io as gio
+            from gutaxis.report import write_report, write_results
 
-        options = self.options
-        written = write_results(analysis, out, matrix_format=options.output_format,
-                                precision="float32" if options.precision == "float32"
-                                else "float64")
-        info = tree_info(analysis.study)
-        if info is not None and info.get("source") == "de novo" and \
-                analysis.study.tree is not None:
-            written["tree"] = gio.write_tree(analysis.study.tree, out / "tree.nwk")
-        for name, model in analysis.models.items():
-            (out / "model").mkdir(exist_ok=True)
-            path = out / "model" / f"{name}.joblib"
-            model.save(path)
-            written[f"model/{name}"] = path
-        written["report"] = write_report(analysis, out / "report.html")
-        return written
+            options = self.options
+            written = write_results(analysis, out, matrix_format=options.output_format,
+                                    precision="float32" if options.precision == "float32"
+                                    else "float64")
+            info = tree_info(analysis.study)
+            if info is not None and info.get("source") == "de novo" and \
+                    analysis.study.tree is not None:
+                written["tree"] = gio.write_tree(analysis.study.tree, out / "tree.nwk")
+            for name, model in analysis.models.items():
+                (out / "model").mkdir(exist_ok=True)
+                path = out / "model" / f"{name}.joblib"
+                model.save(path)
+                written[f"model/{name}"] = path
+            written["report"] = write_report(analysis, out / "report.html")
+            return written
 
 
 def run_analysis(options: AnalysisOptions, *, command: Sequence[str] | None = None,

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from gutaxis.challenge import DEFAULT_CARRYOVER_DAYS
 from gutaxis.checks import check_file, check_type
 from gutaxis.exceptions import InputError, ValidationError
-from gutaxis.outputs import check_output_folder, prepare_output_folder, write_json
+from gutaxis.outputs import check_output_folder, output_folder, write_json
 
 if TYPE_CHECKING:  # the statistics (scipy) load in run_challenge, not with the command line
     from gutaxis.challenge.diary import Challenge, Diary
@@ -133,12 +133,11 @@ class ChallengeResult:
         dict of str to Path
             ``{"verdicts": …, "suspects": …}``.
         """
-        out = prepare_output_folder(folder, owned=self.options.OWNED, overwrite=overwrite,
-                                    inputs=self.options._inputs(),
-                                    what="the challenge results")
-        return {"verdicts": write_json(out / "verdicts.json",
-                                       [v.to_json() for v in self.verdicts]),
-                "suspects": write_json(out / "suspects.json", self.suspects_document())}
+        with output_folder(folder, owned=self.options.OWNED, overwrite=overwrite,
+                           inputs=self.options._inputs(), what="the challenge results") as out:
+            return {"verdicts": write_json(out / "verdicts.json",
+                                           [v.to_json() for v in self.verdicts]),
+                    "suspects": write_json(out / "suspects.json", self.suspects_document())}
 
 
 def _without_challenge_days(diary: Diary, challenges: list[Challenge]) -> Diary:

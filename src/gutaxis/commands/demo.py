@@ -13,7 +13,8 @@ from gutaxis.commands._inputs import StepCallback
 from gutaxis.commands.analyze import ANALYSIS_FILES, AnalysisOptions, AnalysisResult, run_analysis
 from gutaxis.commands.profile import ProfileOptions, ProfileResult, run_profile
 from gutaxis.commands.reference import ReferenceOptions, ReferenceResult, run_reference_build
-from gutaxis.outputs import prepare_output_folder
+from gutaxis.exceptions import ToolError
+from gutaxis.outputs import output_folder
 
 if TYPE_CHECKING:  # the command line starts without loading the readers
     from gutaxis import io as gio
@@ -79,29 +80,34 @@ def run_demo(folder: str | os.PathLike[str], *, overwrite: bool = False,
     from gutaxis import io as gio
 
     data = gio.example_dataset()
-    out = prepare_output_folder(folder, owned=(*ANALYSIS_FILES, "reference", "profile"),
-                                overwrite=overwrite, what="the demo")
-    if on_stage is not None:
-        on_stage("analysis")
-    analysis = run_analysis(AnalysisOptions(
-        table=data.table, metadata=data.metadata, markers=DEMO_MARKERS, save_model=True,
-        parameters=CohortParameters("Subject")), command=command, on_step=on_step,
-        on_fold=on_fold)
-    written = analysis.write(out, overwrite=True)
-    if on_stage is not None:
-        on_stage("reference")
-    reference = run_reference_build(ReferenceOptions(
-        table=data.table, metadata=data.metadata, name=DEMO_REFERENCE,
-        where="Subject == 'Control'", markers=DEMO_MARKERS,
-        classifier=written["model/combined"]))
-    written.update(reference.write(out / "reference"))
-    samples = analysis.analysis.study.samples
-    assert samples is not None
-    patient = sorted(str(s) for s in samples.index[samples["Subject"] == "Patient"])[0]
-    if on_stage is not None:
-        on_stage("profile")
-    profile = run_profile(ProfileOptions(
-        table=data.table, metadata=data.metadata, markers=DEMO_MARKERS, sample=patient,
-        reference=out / "reference"))
-    written.update({f"profile/{k}": v for k, v in profile.write(out / "profile").items()})
-    return DemoResult(data, analysis, reference, profile, patient, written)
+    with output_folder(folder, owned=(*ANALYSIS_FILES, "reference", "profile"),
+                       overwrite=overwrite, what="the demo") as out:
+        if on_stage is not None:
+            on_stage("analysis")
+        analysis = run_analysis(AnalysisOptions(
+            table=data.table, metadata=data.metadata, markers=DEMO_MARKERS, save_model=True,
+            parameters=CohortParameters("Subject")), command=command, on_step=on_step,
+            on_fold=on_fold)
+        written = analysis.write(out, overwrite=True)
+        if on_stage is not None:
+            on_stage("reference")
+        reference = run_reference_build(ReferenceOptions(
+            table=data.table, metadata=data.metadata, name=DEMO_REFERENCE,
+            where="Subject == 'Control'", markers=DEMO_MARKERS,
+            classifier=written["model/combined"]))
+        written.update(reference.write(out / "reference"))
+        samples = analysis.analysis.study.samples
+        assert samples is not None
+        patient = sorted(str(s) for s in samples.index[samples["Subject"] == "Patient"])[0]
+        if on_stage is not None:
+            on_stage("profile")
+        profile = run_profile(ProfileOptions(
+            table=data.table, metadata=data.metadata, markers=DEMO_MARKERS, sample=patient,
+            reference=out / "reference"))
+        try:
+            written.update({f"profile/{k}": v
+                            for k, v in profile.write(out / "profile").items()})
+            return DemoResult(data, analysis, reference, profile, patient, written)
+        except ToolError as exc:  # no PDF: what was written stays, the error follows
+            no_pdf = exc
+    raise no_pdf

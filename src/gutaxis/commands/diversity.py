@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import shutil
@@ -22,7 +23,7 @@ from gutaxis.exceptions import InputError, OutputError, ValidationError
 from gutaxis.outputs import (
     DISTANCE_FORMATS,
     check_distance_format,
-    prepare_output_folder,
+    output_folder,
     write_json,
     write_tsv,
 )
@@ -234,7 +235,7 @@ class DiversityResult:
         ----------
         folder : path
             Created when missing; a folder that holds files is refused unless
-            ``overwrite`` (see :func:`gutaxis.outputs.prepare_output_folder`).
+            ``overwrite`` (see :func:`gutaxis.outputs.output_folder`).
         overwrite : bool, default False
 
         Returns
@@ -246,45 +247,47 @@ class DiversityResult:
         """
         from gutaxis import io as gio
 
-        out = self._prepare(Path(folder), overwrite)
-        fmt = self.options.output_format
-        written: dict[str, Path] = {}
-        if self.alpha is not None:
-            written["alpha"] = write_tsv(self.alpha, out / "alpha.tsv", index=True,
-                                         float_format="%.17g")
-            if fmt == "qza":
-                (out / "alpha").mkdir(exist_ok=True)
-                for name in self.alpha.columns:
-                    target = out / "alpha" / f"{name}.qza"
-                    gio.write_alpha_qza(self.alpha[name].rename(str(name)), target,
-                                        provenance=self.provenance)
-                    written[f"alpha/{name}"] = target
-        if self.beta:
-            (out / "beta").mkdir(exist_ok=True)
-            for name, dm in self.beta.items():
-                paths = gio.write_distance(dm, out / "beta", name, fmt, precision=self._precision,
-                                           pcoa=self.pcoa.get(name), provenance=self.provenance,
-                                           tile_size=self.options.tile_size)
-                written[f"beta/{name}"] = paths["matrix"]
-                if "pcoa" in paths:
-                    written[f"pcoa/{name}"] = paths["pcoa"]
-        for name, store in self.beta_stores.items():
-            target = out / "beta" / f"{name}.zarr"
-            if store.resolve() != target.resolve():
-                shutil.rmtree(target, ignore_errors=True)
-                shutil.copytree(store, target)
-            written[f"beta/{name}"] = target
-        tree = self.tree
-        if tree is not None and tree.get("source") == "de novo" and self.study.tree is not None:
-            written["tree"] = gio.write_tree(self.study.tree, out / "tree.nwk")
-        written["provenance"] = write_json(out / "provenance.json", self.provenance)
-        return written
+        with self._output(Path(folder), overwrite) as out:
+            fmt = self.options.output_format
+            written: dict[str, Path] = {}
+            if self.alpha is not None:
+                written["alpha"] = write_tsv(self.alpha, out / "alpha.tsv", index=True,
+                                             float_format="%.17g")
+                if fmt == "qza":
+                    (out / "alpha").mkdir(exist_ok=True)
+                    for name in self.alpha.columns:
+                        target = out / "alpha" / f"{name}.qza"
+                        gio.write_alpha_qza(self.alpha[name].rename(str(name)), target,
+                                            provenance=self.provenance)
+                        written[f"alpha/{name}"] = target
+            if self.beta:
+                (out / "beta").mkdir(exist_ok=True)
+                for name, dm in self.beta.items():
+                    paths = gio.write_distance(dm, out / "beta", name, fmt,
+                                               precision=self._precision,
+                                               pcoa=self.pcoa.get(name),
+                                               provenance=self.provenance,
+                                               tile_size=self.options.tile_size)
+                    written[f"beta/{name}"] = paths["matrix"]
+                    if "pcoa" in paths:
+                        written[f"pcoa/{name}"] = paths["pcoa"]
+            for name, store in self.beta_stores.items():
+                target = out / "beta" / f"{name}.zarr"
+                if store.resolve() != target.resolve():
+                    shutil.rmtree(target, ignore_errors=True)
+                    shutil.copytree(store, target)
+                written[f"beta/{name}"] = target
+            tree = self.tree
+            if tree is not None and tree.get("source") == "de novo" and self.study.tree is not None:
+                written["tree"] = gio.write_tree(self.study.tree, out / "tree.nwk")
+            written["provenance"] = write_json(out / "provenance.json", self.provenance)
+            return written
 
 
-    def _prepare(self, folder: Path, overwrite: bool) -> Path:
+    def _output(self, folder: Path, overwrite: bool) -> contextlib.AbstractContextManager[Path]:
         """Make ``folder`` ready; the blockwise stores already in ``folder/beta`` are kept."""
         if not self.beta_stores:
-            return self.options.prepare_output(folder, overwrite=overwrite)
+            return self.options.output(folder, overwrite=overwrite)
         owned = [name for name in self.options.owned() if name != "beta"]
         if not overwrite:
             present = sorted(name for name in owned if (folder / name).exists())
@@ -292,11 +295,8 @@ class DiversityResult:
                 raise OutputError(f"{folder} already holds {', '.join(present)}; overwrite it "
                                   "(--overwrite, overwrite=True in Python) or choose a new "
                                   "folder")
-        out = prepare_output_folder(folder, owned=owned, overwrite=True,
-                                    inputs=self.options.input_paths(),
-                                    what=self.options.OUTPUT_NAME)
-        (out / "beta").mkdir(exist_ok=True)
-        return out
+        return output_folder(folder, owned=owned, overwrite=True,
+                             inputs=self.options.input_paths(), what=self.options.OUTPUT_NAME)
 
 
 def _metrics(options: DiversityOptions) -> tuple[list[str], list[str], bool]:

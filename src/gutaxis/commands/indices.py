@@ -123,10 +123,10 @@ class IndicesResult:
         dict of str to Path
             ``{"indices": …, "notes": …}``.
         """
-        out = self.options.prepare_output(folder, overwrite=overwrite)
-        return {"indices": write_tsv(self.table(), out / "indices.tsv", index=True,
-                                     float_format=None),
-                "notes": write_json(out / "indices.notes.json", self.notes_document())}
+        with self.options.output(folder, overwrite=overwrite) as out:
+            return {"indices": write_tsv(self.table(), out / "indices.tsv", index=True,
+                                         float_format=None),
+                    "notes": write_json(out / "indices.notes.json", self.notes_document())}
 
 
 def run_indices(options: IndicesOptions) -> IndicesResult:

@@ -20,7 +20,7 @@ from gutaxis.commands._inputs import (
     load_study,
     read_markers,
 )
-from gutaxis.exceptions import ValidationError
+from gutaxis.exceptions import ToolError, ValidationError
 from gutaxis.provenance import input_record
 
 if TYPE_CHECKING:
@@ -164,20 +164,24 @@ class ProfileResult:
             The PDF cannot be made (WeasyPrint's libraries are missing); the
             JSON and HTML are written before.
         """
-        out = self.options.prepare_output(folder, overwrite=overwrite)
-        from gutaxis.report import write_profile
+        with self.options.output(folder, overwrite=overwrite) as out:
+            from gutaxis.report import write_profile
 
-        written: dict[str, Path] = {}
-        if self.options.fhir:  # before the PDF, which may fail for want of WeasyPrint
-            import json
+            written: dict[str, Path] = {}
+            if self.options.fhir:  # before the PDF, which may fail for want of WeasyPrint
+                import json
 
-            from gutaxis.fhir import profile_bundle
-            from gutaxis.outputs import json_text, write_json
-            from gutaxis.report import profile_document
+                from gutaxis.fhir import profile_bundle
+                from gutaxis.outputs import json_text, write_json
+                from gutaxis.report import profile_document
 
-            stored = json.loads(json_text(profile_document(self.profile)))  # as profile.json
-            written["fhir"] = write_json(out / FHIR_FILE, profile_bundle(stored))
-        return {**write_profile(self.profile, out, pdf=self.options.pdf), **written}
+                stored = json.loads(json_text(profile_document(self.profile)))  # as profile.json
+                written["fhir"] = write_json(out / FHIR_FILE, profile_bundle(stored))
+            try:
+                return {**write_profile(self.profile, out, pdf=self.options.pdf), **written}
+            except ToolError as exc:  # no PDF: what was written stays, the error follows
+                no_pdf = exc
+        raise no_pdf
 
 
 def run_profile(options: ProfileOptions) -> ProfileResult:

@@ -26,7 +26,7 @@ from gutaxis.checks import check_path
 from gutaxis.exceptions import FormatError, GutaxisError, InputError, ValidationError
 from gutaxis.io import SEQUENCING_TYPES, TAXONOMY_SCHEMES
 from gutaxis.markers import MarkerColumn
-from gutaxis.outputs import open_atomic, prepare_output_folder, to_json, write_bytes, write_json
+from gutaxis.outputs import open_atomic, output_folder, to_json, write_bytes, write_json
 from gutaxis.provenance import file_sha256
 from gutaxis.reference._model import DISTANCE_QUANTILE, Reference, check_reference
 from gutaxis.study import RANKS
@@ -150,18 +150,18 @@ def _write_folder(directory: Path, meta: dict[str, Any], arrays: dict[str, np.nd
     """Write ``reference.json``, ``arrays.npz`` and the classifier into ``directory``."""
     inputs = [] if classifier is None else [classifier,
                                              classifier.with_name(classifier.name + ".json")]
-    prepare_output_folder(directory, owned=OWNED, overwrite=overwrite, inputs=inputs,
-                          what="the reference")
-    payload: dict[str, Any] = dict(arrays)
-    with open_atomic(directory / ARRAYS_FILE, "wb", what="the reference's arrays") as out:
-        np.savez_compressed(out, **payload)
-    if classifier is not None:
-        target = directory / CLASSIFIER_DIR
-        side = classifier.with_name(classifier.name + ".json")
-        write_bytes(target / classifier.name, classifier.read_bytes())
-        write_bytes(target / side.name, side.read_bytes())
-    write_json(directory / JSON_FILE, meta)  # last: a folder without it is no reference
-    return directory
+    with output_folder(directory, owned=OWNED, overwrite=overwrite, inputs=inputs,
+                       what="the reference"):
+        payload: dict[str, Any] = dict(arrays)
+        with open_atomic(directory / ARRAYS_FILE, "wb", what="the reference's arrays") as out:
+            np.savez_compressed(out, **payload)
+        if classifier is not None:
+            target = directory / CLASSIFIER_DIR
+            side = classifier.with_name(classifier.name + ".json")
+            write_bytes(target / classifier.name, classifier.read_bytes())
+            write_bytes(target / side.name, side.read_bytes())
+        write_json(directory / JSON_FILE, meta)  # last: a folder without it is no reference
+        return directory
 
 
 def reference_document(ref: Reference) -> dict[str, Any]:

@@ -172,7 +172,7 @@ def write_profile(profile: Profile, out_dir: str | Path, *, pdf: bool = True) ->
     profile : Profile
     out_dir : str or Path
         Created when missing; existing files of those names are replaced (the
-        commands check the folder first, :func:`gutaxis.outputs.prepare_output_folder`).
+        commands check the folder first, :func:`gutaxis.outputs.output_folder`).
     pdf : bool, default True
         False: write the JSON and HTML only (WeasyPrint is then not needed).
 

@@ -186,7 +186,7 @@ def write_results(analysis: CohortAnalysis, out_dir: str | Path, *,
     ----------
     analysis : CohortAnalysis
     out_dir : path
-        An existing folder (see :func:`gutaxis.outputs.prepare_output_folder`).
+        An existing folder (see :func:`gutaxis.outputs.output_folder`).
     matrix_format : {"tsv", "hdf5", "qza", "zarr"}
         How ``beta/<metric>`` is written (:func:`gutaxis.io.write_distance`);
         with ``hdf5`` and ``qza`` the analysis's PCoA goes with it (in the
