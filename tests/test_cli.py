@@ -420,7 +420,7 @@ def test_diversity_says_on_screen_when_metadata_leaves_samples_out(tmp_path, bio
                                  "observed_features", "--out", str(tmp_path / "o")])
     assert result.exit_code == 0, result.output
     assert "skipped samples without metadata: 2 sample(s) of the table have no row in the " \
-           "metadata" in " ".join(result.output.split())
+           "metadata and are left out: 'S4', 'S5'" in " ".join(result.output.split())
 
 
 @pytest.mark.parametrize(("extra", "message"), [

@@ -256,7 +256,9 @@ def test_table_samples_without_metadata_are_reported():
     partial = table_only.with_metadata(study.samples.iloc[:7])
     analysis = _analyze(partial, group_column="grp", classifier=False, permutations=9,
                               mc_samples=8)
-    assert analysis.skipped["samples without metadata"].startswith("1 sample(s)")
+    assert analysis.skipped["samples without metadata"] == (
+        f"1 sample(s) of the table have no row in the metadata and are left out: "
+        f"{study.sample_ids[7]!r}")
 
 
 def test_empty_samples_are_left_out_and_listed():

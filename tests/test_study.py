@@ -33,6 +33,9 @@ def test_construction_keeps_values_sparse_and_aligned():
         (np.array([[1.0, -1.0]]), r"≥ 0; sample 's1', feature 'f2'"),
         (np.array([[1.0, np.nan]]), "NaN or infinite"),
         (np.array([[1.5, 1.0]]), r"whole numbers; sample 's1', feature 'f1'"),
+        # each value finite, their sum not: every diversity would be NaN or wrong
+        (np.array([[1e308, 1e308]]), r"t.tsv: sample 's1': its abundances add up to more "
+                                     r"than a floating-point number holds"),
     ],
 )
 def test_bad_values_are_named(counts, match):

@@ -37,6 +37,7 @@ from gutaxis.commands import (
 from gutaxis.exceptions import GutaxisError, OutputError
 
 if TYPE_CHECKING:
+    from gutaxis.service.context import AppContext
     from gutaxis.service.settings import Settings
 
 app = typer.Typer(
@@ -267,8 +268,9 @@ def diversity(
         if resume:
             options.check_output(out, overwrite=True)
         else:
-            try:
-                options.prepare_output(out, overwrite=overwrite)
+            try:  # the earlier files go now: the cluster writes its tiles there as it goes
+                with options.output(out, overwrite=overwrite):
+                    pass
             except OutputError as exc:
                 raise OutputError(f"{exc}; or --resume to go on with an interrupted --cluster "
                                   "run there") from None
@@ -919,9 +921,51 @@ def _service_settings(data: Path, **overrides: object) -> Settings:
     return Settings.from_env(data, **overrides)
 
 
-def _service_error(exc: Exception) -> None:
+def _service_error(exc: Exception | str) -> None:
     console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
     raise typer.Exit(2)
+
+
+@contextmanager
+def _practice_database(data: Path, *, existing: bool = False) -> Iterator[AppContext]:
+    """Open the practice's database, migrated, for a command; say what goes wrong in one line.
+
+    ``existing``: the SQLite database must be there already (a command that
+    changes an account must not make an empty database in a mistyped folder).
+    """
+    import sqlalchemy.exc
+
+    from gutaxis.service.context import AppContext
+    from gutaxis.service.db import upgrade
+    from gutaxis.service.settings import DATABASE_URL_ENV
+
+    if data.exists() and not data.is_dir():
+        _service_error(f"--data {data} is a file; expected the data folder (the one "
+                       "`gutaxis serve --data` uses)")
+    settings = _service_settings(data)
+    if existing and settings.database_url is None \
+            and not (settings.data_dir / "gutaxis.sqlite3").is_file():
+        _service_error(f"--data {data}: no database there (no gutaxis.sqlite3); give the "
+                       "folder `gutaxis serve --data` uses, or make the first account with "
+                       "`gutaxis users create`")
+    where = (f"{DATABASE_URL_ENV}" if settings.database_url
+             else f"{settings.data_dir / 'gutaxis.sqlite3'}")
+    try:
+        ctx = AppContext(settings)
+    except (sqlalchemy.exc.ArgumentError, sqlalchemy.exc.NoSuchModuleError,
+            OSError) as exc:
+        _service_error(f"{where}: cannot use this database ({exc}); "
+                       f"{DATABASE_URL_ENV} takes a URL such as "
+                       "postgresql+psycopg://user@host:5432/name")
+    try:
+        try:
+            upgrade(ctx.engine)
+        except sqlalchemy.exc.DBAPIError as exc:
+            _service_error(f"{where}: cannot open the database "
+                           f"({str(exc.orig).strip().splitlines()[0]})")
+        yield ctx
+    finally:
+        ctx.close()
 
 
 @app.command()
@@ -999,11 +1043,17 @@ app.add_typer(users_app, name="users")
 
 
 def _password_from_stdin() -> str:
-    if sys.stdin.isatty():
-        import getpass
+    try:
+        if sys.stdin.isatty():
+            import getpass
 
-        return getpass.getpass("password: ")
-    return sys.stdin.readline().rstrip("\n")
+            return getpass.getpass("password: ")
+        password = sys.stdin.readline().rstrip("\n")
+        password.encode("utf-8")  # a byte that is not UTF-8 comes in as a lone surrogate
+        return password
+    except UnicodeError:
+        raise typer.BadParameter("the password read from standard input is not UTF-8 text") \
+            from None
 
 
 @users_app.command("create")
@@ -1022,26 +1072,21 @@ def users_create(
     """
     from sqlalchemy import select
 
-    from gutaxis.service.context import AppContext
-    from gutaxis.service.db import upgrade
     from gutaxis.service.errors import ServiceError
     from gutaxis.service.models import Clinic
     from gutaxis.service.services import accounts
 
     password = _password_from_stdin()
-    ctx = AppContext(_service_settings(data))
-    try:
-        upgrade(ctx.engine)
-        with ctx.transaction() as db:
-            row = db.scalar(select(Clinic).where(Clinic.name == clinic.strip()))
-            row = row or accounts.create_clinic(db, clinic)
-            user = accounts.create_user(db, row, email, password, role, name)
-            out_console.print(f"{user.email}: {user.role} of {row.name} (clinic {row.id})",
-                              highlight=False)
-    except ServiceError as exc:
-        _service_error(exc)
-    finally:
-        ctx.close()
+    with _practice_database(data) as ctx:
+        try:
+            with ctx.transaction() as db:
+                row = db.scalar(select(Clinic).where(Clinic.name == clinic.strip()))
+                row = row or accounts.create_clinic(db, clinic)
+                user = accounts.create_user(db, row, email, password, role, name)
+                out_console.print(f"{user.email}: {user.role} of {row.name} (clinic {row.id})",
+                                  highlight=False)
+        except ServiceError as exc:
+            _service_error(exc)
 
 
 @users_app.command("password")
@@ -1061,27 +1106,24 @@ def users_password(
     """
     from sqlalchemy import select
 
-    from gutaxis.service.context import AppContext
-    from gutaxis.service.db import upgrade
     from gutaxis.service.errors import ServiceError
     from gutaxis.service.models import User
     from gutaxis.service.services import accounts
 
     password = _password_from_stdin()
-    ctx = AppContext(_service_settings(data))
-    try:
-        upgrade(ctx.engine)  # as `users create` does: the audit row needs the current schema
-        with ctx.transaction() as db:
-            user = db.scalar(select(User).where(User.email == accounts.normalise_email(email)))
-            if user is None:
-                raise typer.BadParameter(f"--email: no account {email}")
-            accounts.set_password(db, user, password,
-                                  second_factor_off=second_factor_off)
-        out_console.print(f"{email}: password set", highlight=False)
-    except ServiceError as exc:
-        _service_error(exc)
-    finally:
-        ctx.close()
+    # migrated first, as `users create` does: the audit row needs the current schema
+    with _practice_database(data, existing=True) as ctx:
+        try:
+            with ctx.transaction() as db:
+                user = db.scalar(select(User).where(
+                    User.email == accounts.normalise_email(email)))
+                if user is None:
+                    raise typer.BadParameter(f"--email: no account {email}")
+                accounts.set_password(db, user, password,
+                                      second_factor_off=second_factor_off)
+            out_console.print(f"{email}: password set", highlight=False)
+        except ServiceError as exc:
+            _service_error(exc)
 
 
 db_app = typer.Typer(help="The practice application's database.", no_args_is_help=True)
@@ -1091,16 +1133,9 @@ app.add_typer(db_app, name="db")
 @db_app.command("upgrade")
 def db_upgrade(data: DataDir = Path("gutaxis-data")) -> None:
     """Apply the database migrations (`gutaxis serve` also does at start)."""
-    from gutaxis.service.context import AppContext
-    from gutaxis.service.db import upgrade
-
-    ctx = AppContext(_service_settings(data))
-    try:
-        upgrade(ctx.engine)
-    finally:
-        ctx.close()
-    out_console.print(f"database up to date ({ctx.engine.url.render_as_string()})",
-                      highlight=False)
+    with _practice_database(data) as ctx:
+        shown = ctx.engine.url.render_as_string()
+    out_console.print(f"database up to date ({shown})", highlight=False)
 
 
 def _show_warning(message: Warning | str, category: type[Warning], filename: str,

@@ -15,7 +15,7 @@ import numbers
 from typing import Any
 
 __all__ = ["is_missing", "format_number", "format_percent", "format_p", "format_value",
-           "format_percentile", "format_percentile_with_ci"]
+           "format_percentile", "format_percentile_with_ci", "format_ids"]
 
 
 def is_missing(x: Any) -> bool:
@@ -215,3 +215,17 @@ def format_percentile_with_ci(p: Any, low: Any = None, high: Any = None) -> str:
     if not is_missing(low) and not is_missing(high):
         text += f" (95 % CI {format_percentile(low)}–{format_percentile(high)})"
     return text
+
+
+def format_ids(ids: list[str], total: int, shown: int = 10) -> str:
+    """Return the first ``shown`` of ``ids``, quoted, with "…" when ``total`` is more.
+
+    Examples
+    --------
+    >>> format_ids(["a", "b", "c"], 3)
+    "'a', 'b', 'c'"
+    >>> format_ids(["a", "b", "c"], 40, shown=2)
+    "'a', 'b' … (40 in all)"
+    """
+    text = ", ".join(map(repr, ids[:shown]))
+    return text + (f" … ({total} in all)" if total > min(shown, len(ids)) else "")

@@ -54,6 +54,10 @@ def _as_index(ids: Iterable[Any], what: str, source: str) -> pd.Index:
     return index
 
 
+#: How many ids a provenance record lists by name (the counts are always whole).
+_LISTED = 100
+
+
 @dataclasses.dataclass(frozen=True, eq=False, repr=False)
 class Study:
     """Samples × features abundances with everything aligned to them.
@@ -128,6 +132,14 @@ class Study:
                     f"{self.source}: abundances must be ≥ 0; sample {sample_ids[r]!r}, "
                     f"feature {feature_ids[c]!r} has {counts[r, c]!r}"
                 )
+            with np.errstate(over="ignore"):  # an overflowing sum is refused below
+                totals = np.asarray(counts.sum(axis=1)).ravel()
+            if not np.all(np.isfinite(totals)):  # each value finite, their sum not
+                r = int(np.flatnonzero(~np.isfinite(totals))[0])
+                raise ValidationError(
+                    f"{self.source}: sample {sample_ids[r]!r}: its abundances add up to more "
+                    "than a floating-point number holds (about 1.8e308); the table's values "
+                    "cannot be right")
             if self.kind == "counts" and not np.all(data == np.round(data)):
                 r, c = _first(counts, data != np.round(data))
                 raise ValidationError(
@@ -259,6 +271,9 @@ class Study:
         return base.replace(
             {"step": "attach_metadata", "source": source, "n_shared": len(shared),
              "n_table_only": self.n_samples - len(shared),
+             # the first of them by name, in the table's order (all when few)
+             "table_only": [str(x) for x in self.sample_ids[
+                 ~self.sample_ids.isin(md_ids)][:_LISTED]],
              "n_metadata_only": len(md_ids) - len(shared)},
             samples=md.loc[shared],
         )

@@ -90,6 +90,8 @@ def test_options_and_output_checks(tmp_path):
         options.check_output(tmp_path)
     with pytest.raises(OutputError, match="is the FHIR file read"):
         options.check_output(source, overwrite=True)
+    with pytest.raises(OutputError, match=r"cannot be written \(File name too long\)"):
+        options.check_output(tmp_path / ("y" * 300 + ".csv"))
     result = run_labs_import(options)
     assert result.write(tmp_path / "labs.csv") == {"labs": tmp_path / "labs.csv"}
 

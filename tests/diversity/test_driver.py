@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from gutaxis import Study
@@ -84,3 +85,17 @@ def test_applicable_metrics_judges_empty_samples():
     # the registry says which: the metrics that refuse empty samples, and how many they allow
     assert {n: m.max_empty for n, m in beta_metrics().items() if m.max_empty is not None} == \
         {"braycurtis": 1, "aitchison": 0, "robust_aitchison": 0}
+
+
+def test_sequences_missing_for_some_features_are_named_not_a_generic_no_tree():
+    from gutaxis.diversity import applicable_metrics
+
+    study = Study(np.array([[1, 2, 3], [3, 2, 1]]), ["s1", "s2"], ["A", "B", "C"],
+                  sequences=pd.Series({"A": "ACGT", "B": "ACGA"}).reindex(["A", "B", "C"]))
+    _, _, skipped = applicable_metrics(study, ["faith_pd"])
+    assert skipped["faith_pd"] == (
+        "needs a phylogenetic tree, and the sequences given have none for 1 feature(s) of "
+        "the table (C): give every feature's sequence, or --tree")
+    whole = Study(np.array([[1, 2]]), ["s1"], ["A", "B"])
+    _, _, skipped = applicable_metrics(whole, ["faith_pd"])
+    assert skipped["faith_pd"].startswith("needs a phylogenetic tree: give --tree")

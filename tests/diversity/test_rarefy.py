@@ -206,3 +206,11 @@ def test_rarefy_properties(table, depth, seed):
     orig = study.to_dataframe().loc[out.sample_ids, out.feature_ids].to_numpy()
     assert np.all(out.to_dataframe().to_numpy() <= orig)
     assert isinstance(out.counts, sp.csr_matrix)
+
+
+def test_a_sample_beyond_64_bit_reads_is_refused_by_name():
+    s = Study(np.array([[1e19, 5.0], [3.0, 4.0]]), ["huge", "ok"], ["f1", "f2"],
+              source="t.tsv")
+    with pytest.raises(InputError, match=r"t.tsv: sample 'huge' has 1e\+19 reads; "
+                                         r"rarefaction counts reads in 64-bit integers"):
+        rarefy(s, 5, seed=1)

@@ -154,3 +154,16 @@ def test_gmhi_example(gmhi_example):
     assert study.feature_ids.tolist() == ref.index.tolist()
     np.testing.assert_array_equal(study.counts.toarray(), ref.to_numpy().T)
     assert study.taxonomy.loc["s__Abiotrophia_defectiva", "species"] == "Abiotrophia_defectiva"
+
+
+def test_a_clade_above_100_percent_is_refused_by_line_and_sample(tmp_path):
+    text = ("#SampleID\tpatient_7\n"
+            "#clade_name\tNCBI_tax_id\trelative_abundance\tadditional_species\n"
+            "k__Bacteria\t2\t100.0\t\n"
+            "k__Bacteria|p__Firmicutes\t2|1239\t600.0\t\n"
+            f"{FP}\t2|1|2|3|4|5|853\t60.0\t\n")
+    path = _write(tmp_path, "p7.txt", text)
+    with pytest.raises(FormatError, match=r"p7.txt: line 4: 'k__Bacteria\|p__Firmicutes' has "
+                                          r"600 % in sample 'patient_7'; a relative abundance "
+                                          r"in percent is at most 100"):
+        read_table(path)

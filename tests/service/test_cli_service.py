@@ -143,3 +143,32 @@ def test_users_password_can_turn_a_lost_second_factor_off(cli_env):
         with Session(engine) as db:
             assert db.scalar(select(User)).totp_secret == expected
     engine.dispose()
+
+
+def test_database_problems_are_one_line_and_change_nothing(tmp_path, monkeypatch):
+    monkeypatch.delenv("GUTAXIS_DATABASE_URL", raising=False)
+    a_file = tmp_path / "a-file"
+    a_file.write_text("x")
+    corrupt = tmp_path / "corrupt"
+    corrupt.mkdir()
+    (corrupt / "gutaxis.sqlite3").write_text("not a database")
+    missing = tmp_path / "mistyped"
+    cases = [
+        (["db", "upgrade", "--data", str(a_file)], {}, "is a file; expected the data folder"),
+        (["db", "upgrade", "--data", str(corrupt)], {},
+         "gutaxis.sqlite3: cannot open the database (file is not a database)"),
+        (["users", "password", "--email", "a@c.example", "--data", str(missing)], {},
+         "no database there (no gutaxis.sqlite3)"),
+        (["db", "upgrade", "--data", str(tmp_path / "d")], {"GUTAXIS_DATABASE_URL": "garbage://"},
+         "GUTAXIS_DATABASE_URL: cannot use this database"),
+        (["db", "upgrade", "--data", str(tmp_path / "d")],
+         {"GUTAXIS_DATABASE_URL": "postgresql+psycopg://u:x@127.0.0.1:1/n"},
+         "GUTAXIS_DATABASE_URL: cannot open the database (connection failed"),
+    ]
+    for args, env, message in cases:
+        result = runner.invoke(app, args, input="a long enough password\n", env=env)
+        assert result.exit_code == 2, (args, result.output)
+        assert message in " ".join(result.output.split()), (args, result.output)
+        assert result.exception is None or isinstance(result.exception, SystemExit), args
+    assert not missing.exists()  # a mistyped folder is not made into an empty clinic
+    assert (corrupt / "gutaxis.sqlite3").read_text() == "not a database"

@@ -71,12 +71,16 @@ class LabsImportOptions:
     def check_output(self, out: str | os.PathLike[str], *, overwrite: bool = False) -> Path:
         """Refuse ``out`` now if writing there would be refused (before any work)."""
         target = Path(out)
-        if target.is_dir():
+        try:
+            is_dir, exists = target.is_dir(), target.exists()
+        except OSError as exc:  # a name too long, a folder that may not be read
+            raise OutputError(f"{target}: cannot be written ({exc.strerror or exc})") from None
+        if is_dir:
             raise OutputError(f"{target} is a folder; --out names the LABS.csv file to write "
                               "(e.g. --out labs.csv)")
-        if target.exists() and target.resolve() == Path(self.bundle).resolve():
+        if exists and target.resolve() == Path(self.bundle).resolve():
             raise OutputError(f"{target} is the FHIR file read; choose another --out")
-        if target.exists() and not overwrite:
+        if exists and not overwrite:
             raise OutputError(f"{target} exists; choose a new file, or replace it with "
                               "--overwrite")
         return target

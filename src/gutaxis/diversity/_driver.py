@@ -52,6 +52,12 @@ def _why_not(study: Study, metric: Metric, empty: Sequence[str] | None = None) -
     if metric.needs_counts and study.kind != "counts":
         return NEEDS_COUNTS
     if metric.needs_tree and study.tree is None:
+        lacking = ([] if study.sequences is None
+                   else [str(f) for f in study.sequences.index[study.sequences.isna()]])
+        if lacking:  # sequences were given, but not for every feature: no tree from them
+            return (f"needs a phylogenetic tree, and the sequences given have none for "
+                    f"{len(lacking)} feature(s) of the table ({_shown(lacking, 5)}): give "
+                    "every feature's sequence, or --tree")
         return NEEDS_TREE
     if empty is not None and metric.max_empty is not None and len(empty) > metric.max_empty:
         between = "between two samples" if metric.max_empty == 1 else "for a sample"

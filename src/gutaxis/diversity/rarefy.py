@@ -66,6 +66,11 @@ def _check_seed(seed: object) -> int:
     return int(seed)
 
 
+#: Reads a sample may hold for rarefaction: 2^62, well inside the 64-bit integers the
+#: draws use (a float sum at 2^63 may round up past them).
+_MAX_READS = float(2 ** 62)
+
+
 def rarefy(study: Study, depth: int, *, seed: int | None = None,
            with_replacement: bool = False, keep_empty_features: bool = False,
            ) -> RarefactionResult:
@@ -161,6 +166,13 @@ def rarefy(study: Study, depth: int, *, seed: int | None = None,
         )
     rows = np.flatnonzero(keep)
     dropped = tuple(study.sample_ids[~keep])
+    # the draws count reads in 64-bit integers: a sample's reads must fit one
+    too_many = rows[totals[rows] >= _MAX_READS]
+    if len(too_many):
+        raise InputError(
+            f"{study.source}: sample {study.sample_ids[too_many[0]]!r} has "
+            f"{totals[too_many[0]]:.6g} reads; rarefaction counts reads in 64-bit integers "
+            f"(fewer than {_MAX_READS:.6g} a sample). These are not read counts.")
 
     sub = sp.csr_matrix(x[rows])  # a new matrix: its data is ours to overwrite
     rng = np.random.default_rng(seed)
