@@ -50,6 +50,15 @@ def test_utf16_table(tmp_path):
         sniff_format(path)
 
 
+def test_binary_with_nul_bytes_is_said_to_be_binary(tmp_path):
+    path = tmp_path / "table.biom"
+    path.write_bytes(b"\x89not hdf5\x00\x01\x02" * 50)
+    with pytest.raises(FormatError, match=r"table\.biom: cannot tell the table.s format.*The "
+                                          r"file is binary \(it holds NUL bytes\) but not one "
+                                          r"of the binary forms"):
+        sniff_format(path)
+
+
 def test_binary_junk(tmp_path):
     path = tmp_path / "junk.bin"
     path.write_bytes(bytes(range(1, 200)) * 3)

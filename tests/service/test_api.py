@@ -773,7 +773,7 @@ def test_a_table_of_many_samples_without_sample_is_a_failed_job_naming_the_field
     n_samples = len(gio.read_table(path).sample_ids)
     assert job["status"] == "failed"
     assert job["error"].startswith(f"table.biom: the table holds {n_samples} samples (")
-    assert "(the 'sample' field)" in job["error"]
+    assert "(\"Sample id\" in the upload form, the 'sample' field in the API)" in job["error"]
     up = client.get(f"{API}/uploads/{accepted.json()['id']}", headers=auth).json()
     assert (up["status"], up["error"]) == ("failed", job["error"])
     assert count(ctx, Profile) == 0
@@ -781,6 +781,12 @@ def test_a_table_of_many_samples_without_sample_is_a_failed_job_naming_the_field
     # an unknown kind is refused at once
     error = error_of(upload(client, vid, "stool", "t.biom", b"x", auth), 422, "invalid")
     assert fields_of(error) == ["kind"]
+    # so is a form with no file: nothing is stored, no failed upload is listed
+    uploads_before = count(ctx, Upload)
+    error = error_of(client.post(f"{API}/visits/{vid}/uploads", headers=auth,
+                                 files={"kind": (None, "labs")}), 422, "invalid")
+    assert fields_of(error) == ["file"] and "choose a file to upload" in error["message"]
+    assert count(ctx, Upload) == uploads_before
 
 
 # ---------------------------------------------------------------- audit

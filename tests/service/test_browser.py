@@ -251,13 +251,19 @@ def _round(page: Page, steps: Steps, tmp_path: Path, ctx: Any) -> None:
         "sha256")
     steps.shot("profile-summary")
 
-    # -- the full profile (the report gutaxis profile writes), with its plots
-    page.get_by_role("link", name="Full profile").click()
-    expect(page.locator("body")).to_contain_text(SAMPLE)
-    assert page.locator("svg").count() >= 1
-    expect(page.locator("svg").first).to_be_visible()
-    steps.shot("full-profile")
-    page.goto(visit_url)
+    # -- the full profile (the report gutaxis profile writes), with its plots, in a tab of
+    # its own: the visit's page stays where it was
+    with page.context.expect_page() as opened:
+        page.get_by_role("link", name="Full profile").click()
+    report = opened.value
+    expect(report.locator("body")).to_contain_text(SAMPLE)
+    assert report.locator("svg").count() >= 1
+    expect(report.locator("svg").first).to_be_visible()
+    report_steps = Steps(report, steps.folder, phone=steps.phone)
+    report_steps.count = steps.count
+    steps.count = report_steps.shot("full-profile") and report_steps.count
+    report.close()
+    expect(page).to_have_url(visit_url)
 
     # -- an option of the profile into the plan
     options = page.locator("h3#options + .table-wrap table tbody tr")

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from builders.practice import PASSWORD, make_user
 from gutaxis.knowledge import load_interventions
 from gutaxis.service.models import Job, Patient, Profile, Reference, Visit
-from gutaxis.service.pages import _evidence_level, sparkline, value_list
+from gutaxis.service.pages import _evidence_level, _measure, sparkline, value_list
 from gutaxis.service.services.profiles import profile_statuses
 
 HTML = {"Accept": "text/html"}
@@ -176,6 +176,13 @@ def test_security_headers_on_every_page(client, ctx):
     assert page.headers["x-content-type-options"] == "nosniff"
 
 
+def test_a_measure_reads_as_the_summary_writes_it():
+    # a fraction as a percentage, as the profile's summary sentences write it
+    assert _measure(0.0009087, "fraction") == "0.091 %"  # the summary: "Proteobacteria 0.091 %"
+    assert _measure(500.0, "pg/mL", "<") == "<500.0 pg/mL"
+    assert _measure(2.345, "") == "2.345" and _measure(None, "pg/mL") == "—"
+
+
 def test_sparkline_places_points_by_value_and_marks_real_changes():
     svg = sparkline([{"date": "2026-01-01", "value": 1.0, "change": ""},
                      {"date": "2026-02-01", "value": 3.0, "change": "real change up"},
@@ -276,3 +283,17 @@ def test_each_visit_shows_its_latest_profile_and_a_pending_ones_job(client, ctx)
         assert profile_statuses(db, ids) == dict(zip(ids, ["none", "done", "failed", "running",
                                                            "pending", "done"], strict=True))
         assert profile_statuses(db, []) == {}
+
+
+def test_erasing_a_patient_ends_on_the_list_saying_so_without_the_name(client, ctx):
+    make_user(ctx, "A", "owner@a.example")
+    csrf = _sign_in(client, "owner@a.example")
+    made = client.post("/patients", headers=HTML, follow_redirects=False,
+                       data={"name": "Ida Ivy", "csrf_token": csrf})
+    patient = made.headers["location"]
+    gone = client.post(f"{patient}/erase", headers=HTML, follow_redirects=False,
+                       data={"confirm": "Ida Ivy", "csrf_token": csrf})
+    assert gone.status_code == 303 and gone.headers["location"] == "/patients?erased=1"
+    page = client.get(gone.headers["location"], headers=HTML).text
+    assert "The patient's record was erased" in page and "Ida Ivy" not in page
+    assert "was erased" not in client.get("/patients", headers=HTML).text

@@ -499,7 +499,7 @@ def test_bad_entries_are_refused_naming_the_field(client: TestClient, ctx: AppCo
     # the page form says it on the form again, with what was typed kept
     page = client.post("/portal/diary", headers=ana.cookie, data={
         "csrf_token": ana.csrf, "kind": "meal", "text": "soup", "portion": "huge"})
-    assert page.status_code == 422 and "portion: expected one of" in page.text
+    assert page.status_code == 422 and "How much: expected one of" in page.text  # its label
     assert 'value="soup"' in page.text
     assert _entries(ctx) == []
 

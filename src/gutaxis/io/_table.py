@@ -40,8 +40,13 @@ _TRIED = ("BIOM 2.1 HDF5 (HDF5 signature), QIIME 2 .qza (zip signature), BIOM 1.
 
 
 def _head_text(head: bytes, source: str) -> str:
-    if head[:2] in (b"\xff\xfe", b"\xfe\xff") or b"\x00" in head[:4096]:
+    if head[:2] in (b"\xff\xfe", b"\xfe\xff"):
         decode_text(head, source)  # raises, explaining UTF-16 and Excel
+    if b"\x00" in head[:4096]:
+        raise FormatError(f"{source}: cannot tell the table's format. Tried: {_TRIED}. The file "
+                          "is binary (it holds NUL bytes) but not one of the binary forms "
+                          "(BIOM HDF5, a QIIME 2 .qza); if it is a text table saved as UTF-16, "
+                          "save it as UTF-8 instead")
     try:
         return head.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -107,9 +112,11 @@ def sniff_format(path: PathLike) -> str:
     for line in reversed([ln for ln in text.splitlines() if ln.startswith("#")]):
         if "\t" in line:
             return "tsv"  # BIOM TSV header '#OTU ID<TAB>…' and nothing else
-    raise FormatError(f"{p}: cannot tell the table's format. Tried: {_TRIED}. The file starts "
-                      f"with {head[:24]!r}; save the table in one of the forms listed under "
-                      "'Tried'")
+    first = next((ln.strip() for ln in text.splitlines() if ln.strip()), "")
+    raise FormatError(f"{p}: cannot tell the table's format. Tried: {_TRIED}. Its first line "
+                      f"is {first[:40]!r}{'…' if len(first) > 40 else ''}, with no tab or "
+                      "comma between columns; save the table in one of the forms listed "
+                      "under 'Tried'")
 
 
 def read_table(path: PathLike, *, format: str | None = None, transpose: bool | None = None,

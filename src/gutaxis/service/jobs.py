@@ -219,7 +219,7 @@ def _parse(ctx: AppContext, job_id: int, upload_id: int, folder: Path) -> None:
         if sample is None and len(samples) > 1:
             raise TaskFailed(f"{name}: the file holds results for {len(samples)} samples "
                              f"({', '.join(samples[:10])}); say which one is this visit's "
-                             "(the 'sample' field)")
+                             "(\"Sample id\" in the upload form, the 'sample' field in the API)")
         chosen = sample or samples[0]
         if chosen not in samples:
             raise TaskFailed(f"{name}: no results for sample {chosen!r} (the file has "

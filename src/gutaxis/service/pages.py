@@ -25,6 +25,7 @@ from markupsafe import Markup
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from gutaxis.formatting import format_value
 from gutaxis.service.access import (
     ANYONE,
     CLINICIANS,
@@ -92,7 +93,16 @@ def _fmt(value: Any, digits: int = 4) -> str:
     return f"{value:,.{decimals}f}" if abs(value) < 1e9 else f"{value:.3g}"
 
 
+def _measure(value: Any, unit: str | None = None, censored: str | None = None) -> str:
+    """Format a profile's measure as its summary does: a fraction as a percentage."""
+    if unit == "fraction":
+        return format_value(value, unit, censored)
+    text = (censored or "") + _fmt(value)
+    return f"{text} {unit}" if unit and value is not None else text
+
+
 templates.env.filters["fmt"] = _fmt
+templates.env.filters["measure"] = _measure
 templates.env.globals["latest_birth_date"] = patients.latest_birth_date
 
 
@@ -257,7 +267,7 @@ FIELD_LABELS = {
     # the portal's diary
     "at": "When", "text": "What you ate or drank", "kg": "Weight (kg)", "hours": "Hours of sleep",
     "quality": "How well you slept", "score": "Score", "bristol": "Stool type",
-    "portion": "How much", "dose": "How much",
+    "portion": "How much", "dose": "How much", "scores": "Scores",
 }
 _FIELD_PREFIX = re.compile(r"([a-z][a-z_]*): ")
 
@@ -440,14 +450,15 @@ def accept_invite(request: Request, ctx: Ctx, _: Anyone, code: Annotated[str, Fo
 @router.get("/patients", response_class=HTMLResponse)
 def patient_list(request: Request, who: Staff, ctx: Ctx,
                  q: Annotated[str, Query(max_length=200)] = "",
-                 offset: Annotated[int, Query(ge=0, le=10 ** 9)] = 0) -> Response:
+                 offset: Annotated[int, Query(ge=0, le=10 ** 9)] = 0,
+                 erased: Annotated[int, Query(ge=0, le=1)] = 0) -> Response:
     """List and search the clinic's patients; the new-patient form."""
     limit = 50
     with ctx.transaction() as db:
         rows, total = patients.search_patients(db, who, q, limit=limit, offset=offset)
         return render(request, "patients.html", db, who, title="Patients", patients=rows,
                       total=total, q=q, offset=offset, limit=limit, sexes=patients.SEXES,
-                      patient=None)
+                      patient=None, erased=bool(erased))
 
 
 def _patient_values(name: str, birth_date: str, sex: str, contact: str, conditions: str,
@@ -761,7 +772,7 @@ def erase(patient_id: int, who: Owner, ctx: Ctx, confirm: Annotated[str, Form()]
     with ctx.transaction() as db:
         shas = records.erase_patient(db, ctx.store, who, patient_id, confirm)
     ctx.store.remove(shas)
-    return _redirect("/patients")
+    return _redirect("/patients?erased=1")  # no name in the address: addresses get logged
 
 
 @router.get("/audit", response_class=HTMLResponse)

@@ -25,7 +25,7 @@ from gutaxis.service.access import ANYONE, CLINICIANS, PATIENT, STAFF, Principal
 from gutaxis.service.context import AppContext, get_context
 from gutaxis.service.diary_timeline import diary_timeline
 from gutaxis.service.errors import NotFound, ServiceError
-from gutaxis.service.pages import LOGIN_CSRF_COOKIE, render, sparkline
+from gutaxis.service.pages import LOGIN_CSRF_COOKIE, page_message, render, sparkline
 from gutaxis.service.protocol_api import sentence_names
 from gutaxis.service.questionnaire_views import score_figures
 from gutaxis.service.security import new_token, same
@@ -174,7 +174,8 @@ def _entry_form_error(request: Request, ctx: AppContext, who: Principal, kind: s
         except NotFound:
             raise error from None  # no form of that kind: the refusal itself is the answer
         return render(request, "portal_entry_form.html", db, who, error.status,
-                      title=f"Log: {context['word']}", values=values, error=error.message,
+                      title=f"Log: {context['word']}", values=values,
+                      error=page_message(error.message),
                       private=bool(form.get("private")),
                       entry={"id": entry_id} if entry_id else None, **context)
 

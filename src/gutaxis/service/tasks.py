@@ -54,7 +54,8 @@ def parse_microbiome(path: str, sample: str | None = None) -> dict[str, Any]:
     else:
         shown = ", ".join(samples[:10]) + (" …" if len(samples) > 10 else "")
         raise _Failed(f"{name}: the table holds {len(samples)} samples ({shown}); say which "
-                      f"one is this visit's (the 'sample' field)")
+                      "one is this visit's (\"Sample id\" in the upload form, the 'sample' "
+                      "field in the API)")
     index = samples.index(sample)
     reads = float(study.counts[index].sum())
     if not math.isfinite(reads) or reads <= 0:

@@ -84,6 +84,9 @@ def receive_upload(db: Session, store: FileStore, who: Principal, visit_id: int,
     if kind not in UPLOAD_KINDS:
         raise Invalid(f"kind: expected one of {', '.join(UPLOAD_KINDS)}; got {kind!r}",
                       fields=[{"field": "kind", "message": "unknown kind"}])
+    if refused is None and stored is None and stream is None:  # nothing to keep or parse
+        raise Invalid("file: choose a file to upload (none was sent)",
+                      fields=[{"field": "file", "message": "required"}])
     sample = (sample or "").strip() or None
     if sample is not None and len(sample) > 200:
         raise Invalid("sample: at most 200 characters", fields=[{"field": "sample",
@@ -96,8 +99,6 @@ def receive_upload(db: Session, store: FileStore, who: Principal, visit_id: int,
     error = f"{name}: {refused}" if refused is not None else None
     if error is None and stored is not None:
         upload.sha256, upload.size = stored
-    elif error is None and stream is None:
-        error = "file: no file was sent"
     elif error is None:
         assert stream is not None
         try:
