@@ -101,7 +101,22 @@ def _measure(value: Any, unit: str | None = None, censored: str | None = None) -
     return f"{text} {unit}" if unit and value is not None else text
 
 
+def diary_number(value: Any) -> str:
+    """Write a diary's day mean (a 0–10 score, a Bristol type, hours) as people write it.
+
+    Examples
+    --------
+    >>> diary_number(6.0), diary_number(5.5), diary_number(7.25), diary_number(16 / 3)
+    ('6', '5.5', '7.25', '5.33')
+    """
+    if not isinstance(value, int | float) or isinstance(value, bool) \
+            or not math.isfinite(value):
+        return _fmt(value)
+    return f"{value:.2f}".rstrip("0").rstrip(".")
+
+
 templates.env.filters["fmt"] = _fmt
+templates.env.filters["diary_number"] = diary_number
 templates.env.filters["measure"] = _measure
 templates.env.globals["latest_birth_date"] = patients.latest_birth_date
 

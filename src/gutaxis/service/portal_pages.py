@@ -25,7 +25,13 @@ from gutaxis.service.access import ANYONE, CLINICIANS, PATIENT, STAFF, Principal
 from gutaxis.service.context import AppContext, get_context
 from gutaxis.service.diary_timeline import diary_timeline
 from gutaxis.service.errors import NotFound, ServiceError
-from gutaxis.service.pages import LOGIN_CSRF_COOKIE, page_message, render, sparkline
+from gutaxis.service.pages import (
+    LOGIN_CSRF_COOKIE,
+    diary_number,
+    page_message,
+    render,
+    sparkline,
+)
 from gutaxis.service.protocol_api import sentence_names
 from gutaxis.service.questionnaire_views import score_figures
 from gutaxis.service.security import new_token, same
@@ -317,7 +323,8 @@ def portal_timeline(request: Request, who: Patient, ctx: Ctx) -> Response:
         for label, points in diary.daily_scores(pairs).items():
             rows = [{"date": day.isoformat(), "value": value, "change": ""}
                     for day, value in points[-60:]]
-            daily.append({"label": label, "points": rows, "svg": sparkline(rows, label)})
+            daily.append({"label": label, "points": rows, "svg": sparkline(
+                rows, label, [diary_number(r["value"]) for r in rows])})
         scores = questionnaire_scores.score_series(db, who, patient.id, action="")
         return render(request, "portal_timeline.html", db, who, title="Your timeline",
                       daily=daily, series=series, qfigures=score_figures(scores),
