@@ -81,6 +81,15 @@ def test_repeated_cell(tmp_path):
         read_table(path)
 
 
+def test_unsorted_cells_are_read_and_index_types_kept(tmp_path):
+    # F1's two cells stored as sample 1 before sample 0: not canonical, but none repeated
+    path = small_biom(tmp_path / "t.biom", indices=np.array([0, 1, 0, 1], dtype=np.uint32),
+                      indptr=[0, 1, 3, 4], data=[5, 2, 1, 7])
+    study = read_table(path)
+    np.testing.assert_array_equal(study.counts.toarray(), [[5, 1, 0], [0, 2, 7]])
+    assert study.counts.indices.dtype.kind == "i" and study.counts.data.dtype == np.float64
+
+
 def test_missing_dataset(tmp_path):
     path = small_biom(tmp_path / "t.biom",
                       tweak=_matrix_tweak(lambda m, f: m.__delitem__("indices")))

@@ -290,12 +290,12 @@ def _parts_from_hdf5(handle: Any, label: str, limits: Limits) -> TableParts:
     if declared_nnz is not None and np.ndim(declared_nnz) == 0 and int(declared_nnz) != nnz:
         raise FormatError(f"{label}: attribute nnz says {int(declared_nnz):,} but {base}data "
                           f"holds {nnz:,} values")
-    indptr = _read_vector(ds_indptr, base + "indptr", label, length=n_obs + 1, kinds="iu",
-                          what="row pointers").astype(np.int64)
-    indices = _read_vector(ds_indices, base + "indices", label, length=nnz, kinds="iu",
-                           what="column indices").astype(np.int64)
+    indptr = _index_array(_read_vector(ds_indptr, base + "indptr", label, length=n_obs + 1,
+                                       kinds="iu", what="row pointers"))
+    indices = _index_array(_read_vector(ds_indices, base + "indices", label, length=nnz,
+                                        kinds="iu", what="column indices"))
     data = _read_vector(ds_data, base + "data", label, length=nnz, kinds="iuf",
-                        what="numbers").astype(np.float64)
+                        what="numbers").astype(np.float64, copy=False)
     _check_csr(indptr, indices, nnz, n_samp, label, base)
     feature_ids = _read_ids(_dataset(handle, "observation/ids", label), "observation/ids",
                             label, n_obs, limits)
@@ -327,7 +327,16 @@ def _check_csr(indptr: np.ndarray, indices: np.ndarray, nnz: int, n_cols: int, l
                               f"(the table declares {n_cols:,} samples)")
 
 
+def _index_array(values: np.ndarray) -> np.ndarray:
+    """Signed 32- or 64-bit indices as read (scipy's own index types); others as int64."""
+    if values.dtype in (np.int32, np.int64):
+        return values
+    return values.astype(np.int64)
+
+
 def _check_no_repeats(matrix: sp.csr_matrix, label: str) -> None:
+    if matrix.has_canonical_format:  # sorted within rows, none twice: one pass, no copy
+        return
     canonical = matrix.copy()
     canonical.sum_duplicates()
     if canonical.nnz != matrix.nnz:
