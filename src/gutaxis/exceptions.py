@@ -23,6 +23,8 @@ The hierarchy::
                                    samples per person, and no subject was named
     LowDepthWarning                (a UserWarning) a depth chosen for the user is too
                                    low for diversity to mean much
+    ArtifactChecksumWarning        (a UserWarning) a .qza's data file does not match the
+                                   MD5 its checksums.md5 records
 
 Messages say what was expected, what was found, and how to fix it; the file,
 line or field is named whenever there is one.  A name that is close to a valid
@@ -57,6 +59,7 @@ __all__ = [
     "ToolError",
     "RepeatedMeasuresWarning",
     "LowDepthWarning",
+    "ArtifactChecksumWarning",
     "suggest",
 ]
 
@@ -301,3 +304,11 @@ class RepeatedMeasuresWarning(UserWarning):
 
 class LowDepthWarning(UserWarning):
     """A rarefaction depth gutaxis chose is too low for diversity to mean much."""
+
+
+class ArtifactChecksumWarning(UserWarning):
+    """A ``.qza``'s data file differs from the MD5 its ``checksums.md5`` records.
+
+    The artifact was changed after it was written (QIIME 2's provenance tools
+    call such an archive invalid); its data are read as they are.
+    """

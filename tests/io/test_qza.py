@@ -149,3 +149,38 @@ def test_is_qza_false_for_text(tmp_path):
     path = tmp_path / "x.qza"
     path.write_text("not a zip")
     assert not is_qza(path)
+
+
+def test_the_data_file_is_checked_against_checksums_md5(tmp_path):
+    import hashlib
+    import warnings
+
+    from gutaxis.exceptions import ArtifactChecksumWarning
+
+    data = biom_bytes(tmp_path)
+    good = hashlib.md5(data).hexdigest()
+    states = {}
+    for name, lines in (("verified", f"{good}  data/feature-table.biom\n"),
+                        ("mismatch", "deadbeef" * 4 + "  data/feature-table.biom\n"),
+                        ("not listed", f"{good}  data/other.biom\n"),
+                        ("no checksums", None)):
+        files = {"data/feature-table.biom": data}
+        if lines is not None:
+            files["checksums.md5"] = (f"{'0' * 32}  VERSION\n" + lines).encode()
+        path = make_qza(tmp_path / f"{name.replace(' ', '-')}.qza", "FeatureTable[Frequency]",
+                        files, fmt="BIOMV210DirFmt")
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            study = read_table(path)
+        states[name] = (study.provenance[0]["checksum"],
+                        [str(w.message) for w in caught
+                         if issubclass(w.category, ArtifactChecksumWarning)])
+        np.testing.assert_array_equal(study.counts.toarray(), [[5, 1, 0], [0, 2, 7]])
+    assert {k: v[0] for k, v in states.items()} == {
+        "verified": "verified", "mismatch": "mismatch", "not listed": "not listed",
+        "no checksums": "no checksums"}
+    [message] = states["mismatch"][1]
+    assert message == (f"{tmp_path / 'mismatch.qza'}: data/feature-table.biom does not match "
+                       f"checksums.md5 (MD5 {good}, recorded {'deadbeef' * 4}): the artifact "
+                       "was changed after it was written; its data are read as they are")
+    assert all(not v[1] for k, v in states.items() if k != "mismatch")

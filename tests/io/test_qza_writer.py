@@ -95,6 +95,10 @@ def test_distance_matrix_artifact(tmp_path: Path) -> None:
     ours = read_lsmat(path)
     assert np.array_equal(ours.data, dm.data)
     assert read_qza(path).type == "DistanceMatrix"
+    # the data file matches the checksums.md5 written beside it
+    from gutaxis.io._qza import read_artifact
+    assert read_artifact(path, {"DistanceMatrix": "data/distance-matrix.tsv"}).checksum == \
+        "verified"
 
 
 def test_alpha_artifact(tmp_path: Path) -> None:

@@ -122,7 +122,7 @@ def _table(artifact: ArtifactMember, kind: str | None) -> Study:
                            declared_kind=_TABLES[artifact.base_type])
     record = {**study.provenance[0], "path": artifact.path, "bytes": artifact.size,
               "member": artifact.member, "artifact_type": artifact.type,
-              "artifact_uuid": artifact.uuid}
+              "artifact_uuid": artifact.uuid, "checksum": artifact.checksum}
     return study.replace(provenance=(record,), source=artifact.path)
 
 

@@ -13,16 +13,18 @@ accepts "a ``.qza`` of type X, or a plain file".
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import re
 import reprlib
 import stat
+import warnings
 import zipfile
 import zlib
 from collections.abc import Mapping
 from typing import Any
 
 from gutaxis.checks import check_path
-from gutaxis.exceptions import FormatError, UnsafeInputError
+from gutaxis.exceptions import ArtifactChecksumWarning, FormatError, UnsafeInputError
 from gutaxis.io._common import PathLike, as_path, decode_text, read_record, read_text_file
 from gutaxis.io._limits import ZIP_RATIO_FLOOR, Limits, get_limits
 from gutaxis.provenance import file_sha256
@@ -98,6 +100,9 @@ class ArtifactMember:
     size: int
     member: str
     data: bytes = dataclasses.field(repr=False)
+    #: the data file against ``checksums.md5``: ``"verified"``, ``"mismatch"``,
+    #: ``"not listed"`` (no line for it) or ``"no checksums"`` (archives before version 5)
+    checksum: str = "no checksums"
 
     @property
     def base_type(self) -> str:
@@ -123,7 +128,7 @@ class ArtifactMember:
         """
         return read_record(self.path, "qza", sha256=self.sha256, size=self.size,
                            artifact_type=self.type, artifact_uuid=self.uuid,
-                           member=self.member, **extra)
+                           member=self.member, checksum=self.checksum, **extra)
 
 
 def base_type(semantic: str) -> str:
@@ -314,9 +319,46 @@ def read_artifact(path: PathLike, members: Mapping[str, str]) -> ArtifactMember:
         if info is None:
             raise FormatError(f"{label}: '{root}/{member}' is missing from the artifact")
         data = _read_member(zf, info, label)
+        checksum = _checksum(zf, vetted, member, data, label)
     return ArtifactMember(type=meta["type"], uuid=meta["uuid"], format=meta["format"],
                           path=label, sha256=file_sha256(p), size=p.stat().st_size,
-                          member=f"{root}/{member}", data=data)
+                          member=f"{root}/{member}", data=data, checksum=checksum)
+
+
+#: The largest ``checksums.md5`` read (one line a file of the archive; real ones are a
+#: few KiB).
+_MAX_CHECKSUMS_BYTES = 4 * 2**20
+
+
+def _checksum(zf: zipfile.ZipFile, members: dict[str, zipfile.ZipInfo], member: str,
+              data: bytes, label: str) -> str:
+    """Check ``data`` against the archive's ``checksums.md5``; warn when it differs."""
+    info = members.get("checksums.md5")
+    if info is None:
+        return "no checksums"
+    if info.file_size > _MAX_CHECKSUMS_BYTES:
+        raise UnsafeInputError(f"{label}: checksums.md5 is {info.file_size:,} bytes; a real "
+                               "one is a few KiB")
+    text = decode_text(_read_member(zf, info, label), f"{label}:checksums.md5")
+    recorded = None
+    for line in text.splitlines():
+        escaped = line.startswith("\\")  # md5sum's form for names holding \\ or a newline
+        digest, _, name = line[escaped:].partition("  ")
+        if escaped:
+            name = name.replace("\\n", "\n").replace("\\\\", "\\")
+        if name == member:
+            recorded = digest.strip().lower()
+            break
+    if recorded is None:
+        return "not listed"
+    actual = hashlib.md5(data, usedforsecurity=False).hexdigest()
+    if actual == recorded:
+        return "verified"
+    warnings.warn(ArtifactChecksumWarning(
+        f"{label}: {member} does not match checksums.md5 (MD5 {actual}, recorded "
+        f"{recorded}): the artifact was changed after it was written; its data are read as "
+        "they are"), stacklevel=2)
+    return "mismatch"
 
 
 def text_or_artifact(path: PathLike, *, artifact_type: str, member: str, fmt: str,
