@@ -335,6 +335,10 @@ def check_date(value: Any, name: str) -> str | None:
     --------
     >>> check_date("2026-03-01", "--visit-date")
     '2026-03-01'
+    >>> check_date("3026-01-01", "--visit-date")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    gutaxis.exceptions.ValidationError: --visit-date must be from 1900-01-01 to a year from ...
     >>> check_date("1 March", "--visit-date")  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
@@ -343,9 +347,19 @@ def check_date(value: Any, name: str) -> str | None:
     if value is None:
         return None
     if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
-        return value.isoformat()
+        return _plausible_day(value, name).isoformat()
     try:
-        return dt.date.fromisoformat(str(value)).isoformat()
+        day = dt.date.fromisoformat(str(value))
     except ValueError:
         raise ValidationError(f"{name} must be a date such as 2026-03-01; got "
                               f"{value!r}") from None
+    return _plausible_day(day, name).isoformat()
+
+
+def _plausible_day(day: dt.date, name: str) -> dt.date:
+    """Refuse a day before 1900 or more than a year ahead (the practice's rule for dates)."""
+    latest = dt.date.today() + dt.timedelta(days=366)
+    if not dt.date(1900, 1, 1) <= day <= latest:
+        raise ValidationError(f"{name} must be from 1900-01-01 to a year from today "
+                              f"({latest}); got {day}")
+    return day

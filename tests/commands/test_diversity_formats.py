@@ -95,3 +95,14 @@ def test_format_options_are_checked(table: Path, kwargs: dict[str, object],
                                     message: str) -> None:
     with pytest.raises(ValidationError, match=message):
         DiversityOptions(table=table, **kwargs)  # type: ignore[arg-type]
+
+
+def test_more_axes_than_samples_says_how_many_were_written(table: Path) -> None:
+    result = run_diversity(DiversityOptions(table=table, metrics=("braycurtis",),
+                                            output_format="hdf5", pcoa=10_000))
+    n = result.study.n_samples
+    assert result.pcoa["braycurtis"].coordinates.shape[1] <= n
+    assert result.notes["pcoa"] == (f"--pcoa 10000: {n} samples give at most {n} axes; "
+                                    f"{n} written")
+    assert "pcoa" not in run_diversity(DiversityOptions(
+        table=table, metrics=("braycurtis",), output_format="hdf5", pcoa=2)).notes

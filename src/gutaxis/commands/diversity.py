@@ -434,6 +434,9 @@ def run_diversity(options: DiversityOptions, *, command: Sequence[str] | None = 
         for name, dm in beta.items():
             ordinations[name] = pcoa(dm, n_components=min(options.pcoa, len(dm.ids)))
     notes = _empty_notes(alpha_frame, empty) if empty and not options.drop_empty else {}
+    if options.pcoa is not None and beta and options.pcoa > study.n_samples:
+        notes["pcoa"] = (f"--pcoa {options.pcoa}: {study.n_samples} samples give at most "
+                         f"{study.n_samples} axes; {study.n_samples} written")
 
     parameters = {"metrics": {"alpha": alpha_names, "beta": beta_names},
                   "rarefy": options.rarefy, "seed": options.seed,
