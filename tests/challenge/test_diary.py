@@ -65,7 +65,9 @@ def test_a_bad_diary_row_is_named(tmp_path, row, message):
     ("", "empty file; expected the header time,kind,item,value"),
     ("when,kind,item,value\n", "line 1: expected the header time,kind,item,value"),
     ("time,kind,item,value\n", "no diary rows"),
-    (b"time,kind,item,value\n2026-03-01,food,p\xe2t\xe9,small\n", "not UTF-8 text"),
+    (b"time,kind,item,value\n2026-03-01,food,p\xe2t\xe9,small\n",
+     "line 2: byte 0xe2 is not UTF-8 text"),
+    ("time,kind,item,value\n".encode("utf-16"), "the file is UTF-16; save the diary"),
 ])
 def test_a_bad_diary_file_is_named(tmp_path, text, message):
     path = tmp_path / "DIARY.csv"

@@ -282,11 +282,15 @@ def _table(path: str | Path, columns: tuple[str, ...], optional: tuple[str, ...]
         raw = Path(path).read_bytes()
     except OSError as exc:
         raise FormatError(f"{name}: cannot read the {what} ({exc.strerror or exc})") from None
+    if raw[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        raise FormatError(f"{name}: the file is UTF-16; save the {what} as UTF-8 CSV (in "
+                          "Excel: 'CSV UTF-8 (comma delimited)')")
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise FormatError(f"{name}: not UTF-8 text (byte {exc.start}); save the {what} as "
-                          "UTF-8 CSV") from None
+        line = raw.count(b"\n", 0, exc.start) + 1
+        raise FormatError(f"{name}: line {line}: byte 0x{raw[exc.start]:02x} is not UTF-8 "
+                          f"text; save the {what} as UTF-8 CSV") from None
     lines = text.splitlines()
     first = next((i for i, ln in enumerate(lines) if ln.strip()), None)
     if first is None:

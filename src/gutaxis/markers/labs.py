@@ -172,8 +172,11 @@ def _decode(raw: bytes, path: str) -> str:
     try:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise FormatError(f"{path}: not UTF-8 text (byte {exc.start}); save it as UTF-8 "
-                          "(in Excel: 'CSV UTF-8 (comma delimited)')") from None
+        line = raw.count(b"\n", 0, exc.start) + 1
+        raise FormatError(f"{path}: line {line}: byte 0x{raw[exc.start]:02x} is not UTF-8 "
+                          "text; save the file as UTF-8 (in Excel: 'CSV UTF-8 (comma "
+                          "delimited)'; a Latin-1/Windows-1252 file converts with `iconv -f "
+                          "cp1252 -t utf-8`)") from None
 
 
 def _number(text: str, *, where: str, field: str) -> float:
