@@ -644,3 +644,40 @@ def test_a_logged_exception_keeps_its_traceback(capsys):
     assert err[0] == "warning: unexpected error on GET /x"
     assert err[1] == "Traceback (most recent call last):"
     assert err[-1] == "KeyError: 'the missing key'"
+
+
+def test_sigterm_while_writing_puts_the_earlier_results_back(tmp_path):
+    import signal
+    import subprocess
+    import sys
+    import textwrap
+
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "a.txt").write_text("old")
+    script = textwrap.dedent(f"""
+        import time
+        from gutaxis import cli
+        from gutaxis.outputs import output_folder, write_text
+
+        def writing():
+            with output_folder({str(out)!r}, owned=["a.txt"], overwrite=True) as o:
+                write_text(o / "a.txt", "partial")
+                print("writing", flush=True)
+                time.sleep(30)
+
+        cli.app = writing
+        cli.main()
+        """)
+    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None and proc.stdout.readline() == "writing\n"
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=20) == 143
+    finally:
+        proc.kill()
+        proc.wait()
+        if proc.stdout is not None:
+            proc.stdout.close()
+    assert sorted(p.name for p in out.iterdir()) == ["a.txt"]  # no hidden folder left
+    assert (out / "a.txt").read_text() == "old"

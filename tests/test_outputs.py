@@ -106,8 +106,8 @@ def test_a_failed_write_puts_the_earlier_files_back(tmp_path):
     (out / "beta").mkdir()
     (out / "beta" / "x.tsv").write_text("old x")
     (out / "notes.txt").write_text("mine")
-    with pytest.raises(OutputError, match=r"beta/y\.tsv: cannot write it \(No space left on "
-                                          r"device\); the earlier files are kept"):
+    with pytest.raises(OutputError, match=r"beta/y\.tsv: No space left on device; the command "
+                                          r"stopped, and the earlier files are kept"):
         with output_folder(out, owned=["a.tsv", "beta", "c.tsv"], overwrite=True) as ready:
             write_text(ready / "a.tsv", "new a")
             write_text(ready / "c.tsv", "new c")  # a name the earlier run did not write
@@ -208,3 +208,68 @@ def test_an_error_inside_open_atomic_leaves_the_old_file(tmp_path):
         1 / 0  # noqa: B018
     assert target.read_text(encoding="utf-8") == "old\n"
     assert [p.name for p in tmp_path.iterdir()] == ["m.tsv"]
+
+
+def test_a_second_run_into_the_same_folder_is_refused_while_the_first_writes(tmp_path):
+    import subprocess
+    import sys
+    import textwrap
+
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "a.txt").write_text("old")
+    holder = subprocess.Popen([sys.executable, "-c", textwrap.dedent(f"""
+        import sys, time
+        from gutaxis.outputs import output_folder, write_text
+        with output_folder({str(out)!r}, owned=["a.txt"], overwrite=True) as o:
+            write_text(o / "a.txt", "first")
+            print("writing", flush=True)
+            time.sleep(30)
+        """)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline() == "writing\n"
+        with pytest.raises(OutputError, match="another gutaxis command is writing into this "
+                                              "folder"):
+            _prepare(out, owned=["a.txt"], overwrite=True)
+        assert (out / "a.txt").read_text() == "first"  # the first run's file, untouched
+    finally:
+        holder.kill()
+        holder.wait()
+        if holder.stdout is not None:
+            holder.stdout.close()
+
+
+def test_what_a_killed_run_set_aside_is_put_back_by_the_next(tmp_path):
+    out = tmp_path / "out"
+    aside = out / ".gutaxis-replaced-99999999-abcd"
+    (aside / "beta").mkdir(parents=True)
+    (aside / "moved.json").write_text('["a.tsv", "beta"]')
+    (aside / "a.tsv").write_text("earlier a")
+    (aside / "beta" / "x.tsv").write_text("earlier x")
+    (out / "a.tsv").write_text("partial")  # what the killed run had written
+    (out / "notes.txt").write_text("mine")
+    # without --overwrite: refused, and the message says what the hidden folder is
+    with pytest.raises(OutputError, match=r"holds the earlier results of a run that was killed"):
+        _prepare(out, owned=["a.tsv", "beta"], overwrite=False)
+    with pytest.warns(UserWarning, match=r"a run that stopped before it finished .* they are "
+                                         r"back: a.tsv, beta"), \
+            pytest.raises(OutputError, match="No space left on device"):
+        with output_folder(out, owned=["a.tsv", "beta"], overwrite=True) as ready:
+            # inside: the earlier results are set aside again by this run, not lost
+            assert not (ready / "a.tsv").exists()
+            raise OSError(28, "No space left on device", str(ready / "a.tsv"))
+    assert (out / "a.tsv").read_text() == "earlier a"
+    assert (out / "beta" / "x.tsv").read_text() == "earlier x"
+    assert sorted(p.name for p in out.iterdir()) == ["a.tsv", "beta", "notes.txt"]
+
+
+def test_an_owned_pattern_never_takes_a_runs_hidden_folder(tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "a.txt").write_text("old")
+    with pytest.raises(OutputError, match="No space left on device"):
+        with output_folder(out, owned=["*"], overwrite=True) as ready:
+            write_text(ready / "b.txt", "new")
+            raise OSError(28, "No space left on device", str(ready / "c.txt"))
+    assert sorted(p.name for p in out.iterdir()) == ["a.txt"]
+    assert (out / "a.txt").read_text() == "old"

@@ -953,7 +953,7 @@ def _practice_database(data: Path, *, existing: bool = False) -> Iterator[AppCon
     try:
         ctx = AppContext(settings)
     except (sqlalchemy.exc.ArgumentError, sqlalchemy.exc.NoSuchModuleError,
-            OSError) as exc:
+            ImportError, OSError) as exc:  # ImportError: a driver that is not installed
         _service_error(f"{where}: cannot use this database ({exc}); "
                        f"{DATABASE_URL_ENV} takes a URL such as "
                        "postgresql+psycopg://user@host:5432/name")
@@ -1151,6 +1151,12 @@ def main() -> None:
     Warnings are one ``warning:`` line each.
     """
     warnings.showwarning = _show_warning
+    import signal
+
+    if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
+        # a stop (kill, a batch system's time limit) unwinds like Ctrl-C: an output folder
+        # being written gets its earlier results back instead of keeping them hidden
+        signal.signal(signal.SIGTERM, _terminated)
     try:
         app()
     except GutaxisError as exc:
@@ -1160,6 +1166,17 @@ def main() -> None:
     except KeyboardInterrupt:
         console.print("interrupted")
         sys.exit(130)
+    except _Terminated:
+        console.print("stopped (SIGTERM)")
+        sys.exit(143)
+
+
+class _Terminated(BaseException):
+    """SIGTERM, raised where the program was, so that ``finally`` and cleanup run."""
+
+
+def _terminated(signum: int, frame: object) -> None:
+    raise _Terminated
 
 
 if __name__ == "__main__":  # pragma: no cover

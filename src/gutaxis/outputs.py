@@ -420,6 +420,9 @@ def check_output_folder(folder: str | os.PathLike[str], *, owned: Iterable[str],
         present = sorted(p.name for p in target.iterdir())
         if present:
             shown = ", ".join(present[:8]) + (" …" if len(present) > 8 else "")
+            if any(name.startswith(_ASIDE) for name in present):
+                shown += (f"; {_ASIDE}… holds the earlier results of a run that was killed "
+                          "before it finished: --overwrite puts them back first")
             raise OutputError(f"{target} is not empty ({shown}); choose a new folder for "
                               f"{what}, or overwrite it (--overwrite, overwrite=True in "
                               "Python: every file this command writes is replaced, including "
@@ -429,8 +432,11 @@ def check_output_folder(folder: str | os.PathLike[str], *, owned: Iterable[str],
 
 
 def _owned_paths(target: Path, patterns: list[str]) -> list[Path]:
-    """Return what in ``target`` matches the command's owned names."""
-    return [p for pattern in patterns for p in target.glob(pattern)] if target.is_dir() else []
+    """Return what in ``target`` matches the command's owned names (never a run's aside)."""
+    if not target.is_dir():
+        return []
+    return [p for pattern in patterns for p in target.glob(pattern)
+            if not p.relative_to(target).parts[0].startswith(_ASIDE)]
 
 
 def output_folder(folder: str | os.PathLike[str], *, owned: Iterable[str], overwrite: bool,
@@ -495,7 +501,7 @@ def output_folder(folder: str | os.PathLike[str], *, owned: Iterable[str], overw
     ...     except OutputError as exc:
     ...         print(str(exc).split(": ", 1)[1])
     ...     print((Path(tmp) / "a.txt").read_text(), sorted(os.listdir(tmp)))
-    cannot write it (No space left on device); the earlier files are kept
+    No space left on device; the command stopped, and the earlier files are kept
     first ['a.txt']
     """
     patterns = list(owned)
@@ -504,45 +510,130 @@ def output_folder(folder: str | os.PathLike[str], *, owned: Iterable[str], overw
     return _replacing(target, patterns)
 
 
+#: The hidden folder inside an output folder where a run keeps the earlier results.
+_ASIDE = ".gutaxis-replaced-"
+#: The list of what an aside folder holds, written before anything is moved into it.
+_MANIFEST = "moved.json"
+#: Output folders this process holds locked, per thread (nested writes re-enter).
+_HELD: dict[tuple[str, int], int] = {}
+
+
 @contextlib.contextmanager
 def _replacing(target: Path, patterns: list[str]) -> Iterator[Path]:
-    """Move what ``patterns`` name in ``target`` aside; drop it, or put it back on failure."""
+    """Move what ``patterns`` name in ``target`` aside; drop it, or put it back on failure.
+
+    The folder is locked for the run (a second run into it is refused), and
+    what a run that was killed left aside is put back first.
+    """
     try:
         target.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise OutputError(f"{target}: cannot create the folder ({exc.strerror or exc})") \
             from None
-    aside = target / f".gutaxis-replaced-{os.getpid()}-{os.urandom(4).hex()}"
-    moved = _move_aside(target, _owned_paths(target, patterns), aside)
-    try:
-        yield target
-    except BaseException as exc:
-        for path in _owned_paths(target, patterns):  # what this run wrote of its names
-            _remove(path)
-        for relative in moved:
-            (aside / relative).rename(target / relative)
+    with _locked(target) as outermost:
+        if outermost:
+            _recover(target)
+        aside = target / f"{_ASIDE}{os.getpid()}-{os.urandom(4).hex()}"
+        moved = _move_aside(target, _owned_paths(target, patterns), aside)
+        try:
+            yield target
+        except BaseException as exc:
+            for path in _owned_paths(target, patterns):  # what this run wrote of its names
+                _remove(path)
+            _put_back(target, aside, moved)
+            if isinstance(exc, OSError) and not isinstance(exc, GutaxisError):
+                name = exc.filename or target
+                raise OutputError(f"{name}: {exc.strerror or exc}; the command stopped"
+                                  + (", and the earlier files are kept" if moved else "")) \
+                    from None
+            raise
         shutil.rmtree(aside, ignore_errors=True)
-        if isinstance(exc, OSError) and not isinstance(exc, GutaxisError):
-            name = exc.filename or target
-            raise OutputError(f"{name}: cannot write it ({exc.strerror or exc}); the earlier "
-                              "files are kept" if moved else
-                              f"{name}: cannot write it ({exc.strerror or exc})") from None
-        raise
+
+
+@contextlib.contextmanager
+def _locked(target: Path) -> Iterator[bool]:
+    """Hold ``target`` for this run (an advisory lock on the folder); yield whether first."""
+    import threading
+
+    key = (str(target.resolve()), threading.get_ident())
+    if _HELD.get(key):  # a nested write of the same run (the demo writes its parts)
+        _HELD[key] += 1
+        try:
+            yield False
+        finally:
+            _HELD[key] -= 1
+        return
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - not on POSIX: no lock
+        fcntl = None  # type: ignore[assignment]
+    fd = os.open(target, os.O_RDONLY)
+    try:
+        if fcntl is not None:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise OutputError(f"{target}: another gutaxis command is writing into this "
+                                  "folder; wait for it to finish, or choose another folder") \
+                    from None
+        _HELD[key] = 1
+        try:
+            yield True
+        finally:
+            del _HELD[key]
+    finally:
+        os.close(fd)  # closing releases the lock
+
+
+def _recover(target: Path) -> None:
+    """Put back what a killed run left aside (its partial files go); warn that it did."""
+    import warnings
+
+    for aside in sorted(target.glob(_ASIDE + "*")):
+        try:
+            moved = [Path(p) for p in json.loads((aside / _MANIFEST).read_text("utf-8"))]
+        except (OSError, ValueError, TypeError):
+            moved = []
+        restored = [m for m in moved if (aside / m).exists() or (aside / m).is_symlink()]
+        for relative in restored:
+            _remove(target / relative)
+        _put_back(target, aside, restored)
+        if restored:
+            warnings.warn(f"{target}: a run that stopped before it finished (killed) had set "
+                          f"the earlier results aside; they are back: "
+                          f"{', '.join(str(m) for m in restored[:8])}", stacklevel=4)
+
+
+def _put_back(target: Path, aside: Path, moved: list[Path]) -> None:
+    for relative in moved:
+        (target / relative).parent.mkdir(parents=True, exist_ok=True)
+        (aside / relative).rename(target / relative)
     shutil.rmtree(aside, ignore_errors=True)
 
 
 def _move_aside(target: Path, paths: list[Path], aside: Path) -> list[Path]:
-    """Rename ``paths`` into ``aside`` (same relative names); all or none of them."""
+    """Rename ``paths`` into ``aside`` (same relative names); all or none of them.
+
+    The list of them is written into ``aside`` first, so that a run killed
+    while moving or writing can be undone by the next one (:func:`_recover`).
+    """
     moved: list[Path] = []
-    for path in paths:
-        relative = path.relative_to(target)
+    if not paths:
+        return moved
+    relatives = [path.relative_to(target) for path in paths]
+    try:
+        aside.mkdir()
+        write_text(aside / _MANIFEST, json.dumps([str(r) for r in relatives]))
+    except (OSError, OutputError) as exc:
+        shutil.rmtree(aside, ignore_errors=True)
+        raise OutputError(f"{target}: cannot set the earlier results aside ({exc}); nothing "
+                          "was changed") from None
+    for path, relative in zip(paths, relatives, strict=True):
         try:
             (aside / relative).parent.mkdir(parents=True, exist_ok=True)
             path.rename(aside / relative)
         except OSError as exc:
-            for back in reversed(moved):
-                (aside / back).rename(target / back)
-            shutil.rmtree(aside, ignore_errors=True)
+            _put_back(target, aside, list(reversed(moved)))
             raise OutputError(f"{path}: cannot replace it ({exc.strerror or exc}); nothing was "
                               "changed") from None
         moved.append(relative)

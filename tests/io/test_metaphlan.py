@@ -167,3 +167,12 @@ def test_a_clade_above_100_percent_is_refused_by_line_and_sample(tmp_path):
                                           r"600 % in sample 'patient_7'; a relative abundance "
                                           r"in percent is at most 100"):
         read_table(path)
+
+
+def test_read_as_counts_a_value_above_100_is_a_count(tmp_path):
+    text = ("#SampleID\tpatient_7\n"
+            "#clade_name\tNCBI_tax_id\trelative_abundance\tadditional_species\n"
+            f"{FP}\t2|1|2|3|4|5|853\t150\t\n"
+            f"{BV}\t2|1|2|3|4|5|821\t40\t\n")
+    study = read_table(_write(tmp_path, "c.txt", text), kind="counts")
+    np.testing.assert_array_equal(study.counts.toarray(), [[150.0, 40.0]])

@@ -147,8 +147,9 @@ def test_taxonomy_column_needs_features_in_rows(tmp_path):
 def test_unknown_format(tmp_path):
     path = _write(tmp_path, "x.dat", "just one column\nof words\n")
     with pytest.raises(FormatError, match=r"x\.dat: cannot tell the table's format\. Tried: "
-                                          r"BIOM 2\.1 HDF5.*MetaPhlAn.*TSV/CSV.*Its first line is "
-                                          r"'just one column', with no tab or comma"):
+                                          r"BIOM 2\.1 HDF5.*MetaPhlAn.*TSV/CSV.*its first "
+                                          r"line after any comments is 'just one column', "
+                                          r"with no tab or comma"):
         read_table(path)
 
 

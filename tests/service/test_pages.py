@@ -11,6 +11,7 @@ from builders.practice import PASSWORD, make_user
 from gutaxis.knowledge import load_interventions
 from gutaxis.service.models import Job, Patient, Profile, Reference, Visit
 from gutaxis.service.pages import _evidence_level, _measure, sparkline, value_list
+from gutaxis.service.services import accounts
 from gutaxis.service.services.profiles import profile_statuses
 
 HTML = {"Accept": "text/html"}
@@ -103,6 +104,21 @@ def test_staff_invitations_are_listed_replaced_withdrawn_and_not_made_twice(clie
     # the same form sent again (a reload): nothing new, the code shown stays the one
     again = client.post("/staff/invite", headers=HTML, data=form)
     assert again.status_code == 409 and "Nothing new was made" in again.text
+    # what another person invites, or another address, is no reason to refuse this form
+    colleague = make_user(ctx, "Gut Clinic", "colleague@a.example")
+    with ctx.transaction() as db:
+        accounts.invite(db, colleague, "theirs@a.example", "assistant")
+    other = client.post("/staff/invite", headers=HTML,
+                        data=form | {"email": "mine@a.example"})
+    assert other.status_code == 200, other.text
+    # an id that is not ASCII digits is no id (it was a 500: int("²") fails)
+    odd = client.post("/staff/invite", headers=HTML,
+                      data=form | {"email": "odd@a.example", "after": "²"})
+    assert odd.status_code == 200
+    with ctx.transaction() as db:
+        for address in ("theirs@a.example", "mine@a.example", "odd@a.example"):
+            accounts.withdraw_invitation(db, colleague, next(
+                i.id for i in accounts.open_invitations(db, colleague) if i.email == address))
     staff = client.get("/staff", headers=HTML).text
     assert staff.count("/withdraw") == 1 and "new@a.example" in staff
     # the address invited again from a fresh page: the new code replaces the first

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 
 from builders.practice import make_user
@@ -29,5 +31,9 @@ def test_a_change_may_not_be_dated_before_the_last_one_nor_before_birth(ctx: App
         other = plans.add_own(db, staff, patient.id, "Sleep earlier")
         with pytest.raises(Invalid, match=r"before the patient's date of birth \(1970-06-01\)"):
             plans.change_status(db, staff, other.id, "paused", on="1900-01-01")
+        # nor in the future: a mistyped year would have held every later change back
+        later = (dt.date.today() + dt.timedelta(days=300)).isoformat()
+        with pytest.raises(Invalid, match=rf"on: {later} is in the future"):
+            plans.change_status(db, staff, other.id, "active", on=later)
         db.refresh(other)
         assert other.status == "proposed" and len(other.events) == 1

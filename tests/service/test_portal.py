@@ -660,12 +660,17 @@ def test_sending_the_invitation_form_twice_keeps_the_link_shown_first(
     after = re.search(r'name="after" value="(\d+)"', patient_page)
     assert after and after.group(1) == "0"
     form = {"email": "ana@mail.example", "csrf_token": csrf, "after": after.group(1)}
+    # a colleague's link made meanwhile is no reason to refuse this form (it is replaced)
+    colleague = _clinic(ctx, email="max@a.example")
+    with ctx.transaction() as db:
+        portal.invite_patient(db, ctx.settings, colleague, patient_id, "ana@mail.example")
     first = client.post(f"/patients/{patient_id}/portal/invite", headers=headers, data=form)
     assert first.status_code == 200
     again = client.post(f"/patients/{patient_id}/portal/invite", headers=headers, data=form)
     assert again.status_code == 409 and "Nothing new was made" in again.text
     with ctx.sessions() as db:
-        links = db.scalars(select(PortalInvitation)).all()
+        links = db.scalars(select(PortalInvitation).where(
+            PortalInvitation.created_by == _principal_id(ctx, "pia@a.example"))).all()
         assert len(links) == 1 and links[0].revoked_at is None  # the first link still works
     # the page shown afresh carries the new latest link: a new link replaces the first
     patient_page = client.get(f"/patients/{patient_id}", headers=headers).text
@@ -676,4 +681,11 @@ def test_sending_the_invitation_form_twice_keeps_the_link_shown_first(
     assert third.status_code == 200
     with ctx.sessions() as db:
         assert [r.revoked_at is None for r in db.scalars(
-            select(PortalInvitation).order_by(PortalInvitation.id))] == [False, True]
+            select(PortalInvitation).order_by(PortalInvitation.id))] == [False, False, True]
+
+
+def _principal_id(ctx: AppContext, email: str) -> int:
+    from gutaxis.service.models import User
+
+    with ctx.sessions() as db:
+        return int(db.scalar(select(User.id).where(User.email == email)))

@@ -287,10 +287,10 @@ def test_a_back_dated_protocol_says_which_challenges_had_no_diary_on_their_days(
     assert (second.status, second.logged) == ("done", False)
     headers, _ = _staff_page(client, "pia@a.example")
     page = client.get(f"/patients/{fay.patient_id}/protocol", headers=headers).text
-    assert page.count("(no symptom scored on its days)") == 1
+    assert page.count("(no primary symptom scored on its days)") == 1
     client.cookies.clear()
     own = client.get("/portal/tests", headers=fay.cookie).text
-    assert own.count("nothing was written in your diary on these days") == 1
+    assert own.count("your diary has no score of your main symptoms on these days") == 1
 
 
 def test_the_form_names_what_is_missing(ctx: AppContext) -> None:

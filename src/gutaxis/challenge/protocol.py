@@ -100,8 +100,8 @@ class CalendarChallenge:
     ``status`` is ``done``, ``stopped`` (ended early), ``today`` (under way),
     ``planned`` (a forecast) or ``waiting`` (the washout before it is not over).
     ``done`` says that its days are past, not that it was followed:
-    ``logged`` says whether any symptom was scored on one of its days (up to
-    today).
+    ``logged`` says whether any of the scores given to :func:`build_calendar`
+    (the primary symptoms) falls on one of its days (up to today).
     """
 
     position: int

@@ -124,8 +124,9 @@ def read_metaphlan(path: Path, *, kind: str | None = None) -> Study:
                               "MetaPhlAn clade name (k__…|p__…|…|s__…, or s__… alone)")
         keep_rows.append(row)
     values = raw.numeric(value_cols, what="relative abundance in percent")
-    over = np.argwhere(values[keep_rows] > 100.5) if keep_rows else np.empty((0, 2), int)
-    if len(over):  # one clade above the whole: not a MetaPhlAn percentage
+    over = (np.argwhere(values[keep_rows] > 100.5) if keep_rows and kind != "counts"
+            else np.empty((0, 2), int))
+    if len(over):  # one clade above the whole: not a MetaPhlAn percentage (read as counts: any)
         row, col = keep_rows[int(over[0][0])], int(over[0][1])
         raise FormatError(f"{source}: line {raw.line_of(row)}: {clades[row][:80]!r} has "
                           f"{values[row, col]:.6g} % in sample {samples[col]!r}; a relative "

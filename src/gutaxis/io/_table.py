@@ -112,11 +112,13 @@ def sniff_format(path: PathLike) -> str:
     for line in reversed([ln for ln in text.splitlines() if ln.startswith("#")]):
         if "\t" in line:
             return "tsv"  # BIOM TSV header '#OTU ID<TAB>…' and nothing else
-    first = next((ln.strip() for ln in text.splitlines() if ln.strip()), "")
-    raise FormatError(f"{p}: cannot tell the table's format. Tried: {_TRIED}. Its first line "
-                      f"is {first[:40]!r}{'…' if len(first) > 40 else ''}, with no tab or "
-                      "comma between columns; save the table in one of the forms listed "
-                      "under 'Tried'")
+    first = next((ln.strip() for ln in text.splitlines()
+                  if ln.strip() and not ln.startswith("#")), None)
+    found = ("it holds only comment lines (starting with #)" if first is None else
+             f"its first line after any comments is {first[:40]!r}"
+             f"{'…' if len(first) > 40 else ''}, with no tab or comma between columns")
+    raise FormatError(f"{p}: cannot tell the table's format. Tried: {_TRIED}. As for this file, "
+                      f"{found}; save the table in one of the forms listed under 'Tried'")
 
 
 def read_table(path: PathLike, *, format: str | None = None, transpose: bool | None = None,

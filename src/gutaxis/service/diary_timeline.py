@@ -121,7 +121,7 @@ def diary_timeline(db: Session, who: Principal, patient_id: int, *,
                 verdict = verdicts.get((c.food_group, c.start, symptom), "")
                 bands_of.setdefault(symptom, []).append((c.start, c.end, name, verdict))
             texts.append(f"{name}: {c.start} to {c.end} ({c.status}"
-                         + ("" if c.logged else ", no symptom scored on its days") + ")")
+                         + ("" if c.logged else ", no primary symptom scored on its days") + ")")
     marks: list[tuple[dt.date, str]] = []
     plan_texts = []
     for plan_item in plans.plan_items(db, who, patient_id):

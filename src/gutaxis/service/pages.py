@@ -326,6 +326,18 @@ def error_page(request: Request, error: ServiceError) -> Response:
         status_code=error.status)
 
 
+def form_id(value: str) -> int | None:
+    """Read an id a form sent back (ASCII digits only), None when it is not one.
+
+    Examples
+    --------
+    >>> form_id("12"), form_id(" 7 "), form_id("²"), form_id("-1"), form_id("9" * 30)
+    (12, 7, None, None, None)
+    """
+    value = value.strip()
+    return int(value) if re.fullmatch(r"[0-9]{1,18}", value) else None
+
+
 def _redirect(url: str) -> RedirectResponse:
     return RedirectResponse(url, status_code=303)
 
@@ -881,7 +893,7 @@ def staff_invite(request: Request, who: Owner, ctx: Ctx, email: Annotated[str, F
     with ctx.transaction() as db:
         code = accounts.invite(
             db, who, email, role,
-            after=int(after) if after.strip().isdigit() and len(after) < 19 else None)
+            after=form_id(after))
         return _staff_page(request, db, who, code, email)
 
 

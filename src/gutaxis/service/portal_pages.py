@@ -28,6 +28,7 @@ from gutaxis.service.errors import NotFound, ServiceError
 from gutaxis.service.pages import (
     LOGIN_CSRF_COOKIE,
     diary_number,
+    form_id,
     page_message,
     render,
     sparkline,
@@ -395,7 +396,7 @@ def portal_invite(request: Request, patient_id: int, who: Clinician, ctx: Ctx,
     with ctx.transaction() as db:
         token, invitation = portal.invite_patient(
             db, ctx.settings, who, patient_id, email[:320],
-            after=int(after) if after.strip().isdigit() and len(after) < 19 else None)
+            after=form_id(after))
         patient = patients.get_patient(db, who, patient_id, action="")
         link = str(request.base_url).rstrip("/") + f"/portal/invite/{token}"
         return render(request, "portal_link.html", db, who, title="Link to the portal",

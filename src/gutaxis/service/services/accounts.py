@@ -375,9 +375,10 @@ def invite(db: Session, who: Principal, email: str, role: str, days: int = 7, *,
     Parameters
     ----------
     after : int, optional
-        The :func:`latest_invitation` the form was shown with: when an
-        invitation has been made since, nothing is made (the same form sent
-        twice, as a browser's reload does, would otherwise make a second code).
+        The :func:`latest_invitation` the form was shown with: when ``who``
+        has invited the same address since, nothing is made (the same form
+        sent twice, as a browser's reload does, would otherwise make a second
+        code).
 
     Returns
     -------
@@ -389,14 +390,18 @@ def invite(db: Session, who: Principal, email: str, role: str, days: int = 7, *,
     Invalid
         A bad e-mail address or role.
     Conflict
-        The e-mail address has an account already; or an invitation was made
+        The e-mail address has an account already; or ``who`` invited it
         after ``after``.
     """
-    if after is not None and latest_invitation(db, who) != after:
-        raise Conflict("an invitation was made from this form already; its code is shown only "
-                       "once. Nothing new was made. To replace it, open the staff page and "
-                       "invite the address again.")
     email = normalise_email(email)
+    if after is not None and db.scalar(select(Invitation.id).where(
+            Invitation.clinic_id == who.clinic_id, Invitation.email == email,
+            Invitation.created_by == who.user_id, Invitation.id > after).limit(1)) is not None:
+        # the same person invited the same address after this form was shown: the form sent
+        # twice (a reload); another person's or another address's invitation is no reason
+        raise Conflict(f"you invited {email} after this page was shown (a reload sends the "
+                       "form again); the code is shown only once. Nothing new was made. To "
+                       "replace it, open the staff page and invite the address again.")
     _role(role)
     if db.scalar(select(User.id).where(User.email == email)) is not None:
         raise Conflict(f"email: {email} has an account already")

@@ -156,8 +156,9 @@ def change_status(db: Session, who: Principal, item_id: int, status: str, note: 
                   on: Any = None) -> PlanItem:
     """Set an item's status (proposed, active, paused, stopped, done) on a date, with a note.
 
-    The date is today unless given; it may not be before the item's last change
-    (its adding aside: earlier care may be recorded) nor the date of birth.
+    The date is today unless given; it may not be in the future (tomorrow is
+    taken: a clinic east of the server), before the item's last change (its
+    adding aside: earlier care may be recorded) nor before the date of birth.
     """
     item = get_row(db, PlanItem, item_id)
     if item is None or item.clinic_id != who.clinic_id:
@@ -166,13 +167,19 @@ def change_status(db: Session, who: Principal, item_id: int, status: str, note: 
         raise Invalid(f"status: expected one of {', '.join(PLAN_STATUSES)}; got {status!r}",
                       fields=[{"field": "status", "message": "unknown status"}])
     day = _date(on, "on", required=False) or dt.date.today()
+    tomorrow = dt.date.today() + dt.timedelta(days=1)  # a clinic east of the server's clock
+    if day > tomorrow:
+        raise Invalid(f"on: {day} is in the future; a status change is dated the day it "
+                      "happened",
+                      fields=[{"field": "on", "message": "in the future"}])
     # the history reads forward in time (the status is its last change's); the first event,
     # the item's adding, is dated when it was added, and a record of earlier care may go
     # back before it, but not before the patient was born
     changes = list(db.scalars(select(PlanEvent).where(PlanEvent.plan_item_id == item.id)
                               .order_by(PlanEvent.id)))[1:]
     last = max(changes, key=lambda e: (e.on, e.id), default=None)
-    if last is not None and day < last.on:
+    # a change stored with a future date (before they were refused) does not block today's
+    if last is not None and day < min(last.on, tomorrow):
         raise Invalid(f"on: {day} is before this item's last change ({last.on}, {last.status}); "
                       "a change can be dated that day or later",
                       fields=[{"field": "on", "message": "before the last change"}])

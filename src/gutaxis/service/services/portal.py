@@ -228,10 +228,10 @@ def invite_patient(db: Session, settings: Settings, who: Principal, patient_id: 
     email : str
         The address the patient will sign in with.
     after : int, optional
-        The :attr:`PortalStatus.latest_link` the form was shown with: when a
-        link has been made since, nothing is made (the same form sent twice,
-        as a browser's reload does, would otherwise replace the link just
-        shown with one nobody saw).
+        The :attr:`PortalStatus.latest_link` the form was shown with: when
+        ``who`` has made this patient a link since, nothing is made (the same
+        form sent twice, as a browser's reload does, would otherwise replace
+        the link just shown with one nobody saw).
 
     Returns
     -------
@@ -246,15 +246,20 @@ def invite_patient(db: Session, settings: Settings, who: Principal, patient_id: 
     Invalid
         Not an e-mail address.
     Conflict
-        The address is another person's account; or a link was made after
-        ``after``.
+        The address is another person's account; or ``who`` made a link
+        after ``after``.
     """
     _staff(who)
     patient = get_patient(db, who, patient_id, action="")
-    if after is not None and _latest_link(db, patient.id) != after:
-        raise Conflict("a link was made from this form already; it is shown only once. "
-                       "Nothing new was made. To replace it, open the patient's page and "
-                       "make a new link there.")
+    if after is not None and db.scalar(select(PortalInvitation.id).where(
+            PortalInvitation.patient_id == patient.id,
+            PortalInvitation.created_by == who.user_id,
+            PortalInvitation.id > after).limit(1)) is not None:
+        # the same person made this patient a link after the form was shown: the form sent
+        # twice (a reload); a colleague's link is no reason
+        raise Conflict("you made this patient a link after this page was shown (a reload "
+                       "sends the form again); it is shown only once. Nothing new was made. "
+                       "To replace it, open the patient's page and make a new link there.")
     email = normalise_email(email)
     row = _portal(db, who.clinic_id, patient.id, create=True)
     assert row is not None
