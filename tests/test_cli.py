@@ -681,3 +681,15 @@ def test_sigterm_while_writing_puts_the_earlier_results_back(tmp_path):
             proc.stdout.close()
     assert sorted(p.name for p in out.iterdir()) == ["a.txt"]  # no hidden folder left
     assert (out / "a.txt").read_text() == "old"
+
+
+def test_a_table_read_as_relative_says_why_naming_the_cell(tmp_path):
+    table = tmp_path / "t.tsv"
+    table.write_text("#OTU ID\tS1\tS2\tS3\nA\t10.5\t0\t3\nB\t5\t5\t5\nC\t0\t7\t1\n")
+    result = runner.invoke(app, ["diversity", str(table), "--metrics", "observed_features",
+                                 "--out", str(tmp_path / "o")])
+    assert result.exit_code == 0, result.output
+    text = " ".join(result.output.split())
+    assert "3 samples × 3 features (relative abundances)" in text
+    assert ("table: values are not whole numbers (1 of 7; first, sample 'S1', feature 'A' "
+            "has 10.5): read as relative abundances") in text

@@ -39,6 +39,7 @@ from gutaxis.exceptions import GutaxisError, OutputError
 if TYPE_CHECKING:
     from gutaxis.service.context import AppContext
     from gutaxis.service.settings import Settings
+    from gutaxis.study import Study
 
 app = typer.Typer(
     name="gutaxis",
@@ -278,7 +279,9 @@ def diversity(
     with _progress() as (on_step, _):
         result = run_diversity(options, command=_command(), on_step=on_step, store_dir=stores)
     study = result.study
-    console.print(f"{study.n_samples} samples × {study.n_features} features")
+    console.print(f"{study.n_samples} samples × {study.n_features} features"
+                  + (" (relative abundances)" if study.kind == "relative" else ""))
+    _read_notes(study)
     if result.rarefaction is not None:
         r = result.rarefaction
         dropped = r["dropped"]
@@ -919,6 +922,13 @@ def _service_settings(data: Path, **overrides: object) -> Settings:
         raise typer.BadParameter(f"the practice application needs gutaxis[service] "
                                  f"({exc})") from None
     return Settings.from_env(data, **overrides)
+
+
+def _read_notes(study: Study) -> None:
+    """Print what reading the table noted (the read step's notes), one line each."""
+    read = next((step for step in study.provenance if step.get("step") == "read"), {})
+    for note in read.get("notes") or []:
+        console.print(f"[yellow]table[/]: {escape(str(note))}", highlight=False)
 
 
 def _service_error(exc: Exception | str) -> None:

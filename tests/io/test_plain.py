@@ -115,8 +115,15 @@ def test_text_cell_names_line_and_column(tmp_path):
 
 
 def test_empty_cell(tmp_path):
-    path = _write(tmp_path, "e.tsv", "#OTU ID\tS1\tS2\nf1\t1\n")
+    path = _write(tmp_path, "e.tsv", "#OTU ID\tS1\tS2\tS3\nf1\t1\t\t4\n")
     with pytest.raises(FormatError, match="line 2, column 'S2'.*found an empty cell"):
+        read_table(path)
+
+
+def test_short_row_is_named_as_a_long_one_is(tmp_path):
+    path = _write(tmp_path, "e.tsv", "#OTU ID\tS1\tS2\nf0\t1\t2\nf1\t1\n")
+    with pytest.raises(FormatError, match=r"e\.tsv: line 3: expected 3 fields \(as in the header "
+                                          r"on line 1\); found 2"):
         read_table(path)
 
 

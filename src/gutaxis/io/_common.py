@@ -7,6 +7,7 @@ import hashlib
 import os
 import re
 import stat
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -234,18 +235,23 @@ def check_ids(ids: list[str], what: str, source: str, max_length: int) -> None:
 
 
 def infer_kind(values: np.ndarray, kind: str | None, source: str,
-               notes: list[str]) -> str:
+               notes: list[str], where: Callable[[int], str] | None = None) -> str:
     """``kind`` if given, else ``"counts"`` for whole numbers and ``"relative"`` otherwise.
 
-    A note is appended to ``notes`` when non-integer values make the table relative.
+    A note is appended to ``notes`` when non-integer values make the table
+    relative: how many, and the first (``where(k)`` names the cell of value
+    ``k`` when given).
     """
     if kind is not None:
         if kind not in ("counts", "relative"):
             raise ValidationError(f"kind must be 'counts' or 'relative'; got {kind!r}")
         return kind
-    finite = values[np.isfinite(values)]
-    if finite.size and not np.all(finite == np.round(finite)):
-        notes.append("values are not whole numbers: read as relative abundances")
+    fractional = np.flatnonzero(np.isfinite(values) & (values != np.round(values)))
+    if fractional.size:
+        k = int(fractional[0])
+        cell = f"{where(k)} has {float(values[k])!r}" if where else f"{float(values[k])!r}"
+        notes.append(f"values are not whole numbers ({fractional.size:,} of {values.size:,}; "
+                     f"first, {cell}): read as relative abundances")
         return "relative"
     return "counts"
 
@@ -323,7 +329,7 @@ def make_study(counts: Any, sample_ids: list[str], feature_ids: list[str], *, so
                 "abundances is a FeatureTable[RelativeFrequency] (qiime feature-table "
                 "relative-frequency writes one)")
     else:
-        kind = infer_kind(data, kind, source, notes)
+        kind = infer_kind(data, kind, source, notes, where)
     record = {**record, "kind": kind}
     if notes:
         record["notes"] = list(notes)

@@ -82,6 +82,14 @@ class RawTable:
                     float(cell)
                 except (TypeError, ValueError):
                     name = self.header[columns[c]]
+                    line = self.line_of(r)
+                    fields = len(next(csv.reader([self.lines[line - 1]],
+                                                 delimiter=self.delimiter), []))
+                    if str(cell).strip() == "" and fields < len(self.header):
+                        raise FormatError(  # a short row, as a long one is reported
+                            f"{self.source}: line {line}: expected {len(self.header)} fields "
+                            f"(as in the header on line {self.header_line}); found {fields}"
+                        ) from None
                     found = "an empty cell" if str(cell).strip() == "" else repr(cell)
                     raise FormatError(
                         f"{self.source}: line {self.line_of(r)}, column {name!r}: expected "
