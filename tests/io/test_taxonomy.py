@@ -139,3 +139,13 @@ def test_metaphlan_unclassified_species_bins_stay():
         "Roseburia_unclassified"
     assert _row("Bacteria;Firmicutes;Clostridia;Clostridiales;Lachnospiraceae;"
                 "Lachnospiraceae_unclassified;")[5] is None
+
+
+def test_a_header_without_a_taxonomy_column_is_refused_not_read_as_a_feature(tmp_path):
+    path = tmp_path / "taxonomy.tsv"
+    path.write_text("Feature ID\tNope\nA\tk__Bacteria\n")
+    with pytest.raises(FormatError, match=r"taxonomy.tsv: line 1: the header names the id "
+                                          r"column \('Feature ID'\) but no taxonomy column after "
+                                          r"it; expected 'Taxon' \(QIIME 2\) or 'Taxonomy' "
+                                          r"\(mothur\); found 'Nope'"):
+        read_taxonomy(path)

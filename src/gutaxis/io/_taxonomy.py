@@ -191,6 +191,11 @@ def parse_taxonomy_tsv(text: str, source: str) -> pd.DataFrame:
                 if low[0] in _ID_HEADERS and named:
                     header_seen, column = True, named[0]
                     continue
+                if low[0] in _ID_HEADERS and len(cells) > 1:  # a header, without the taxa
+                    raise FormatError(f"{source}: line {line}: the header names the id column "
+                                      f"({cells[0]!r}) but no taxonomy column after it; "
+                                      "expected 'Taxon' (QIIME 2) or 'Taxonomy' (mothur); "
+                                      f"found {', '.join(map(repr, cells[1:]))}")
                 if low[0].startswith("#") and low[0] not in _ID_HEADERS:
                     continue
             if cells[0].startswith("#"):
