@@ -87,3 +87,20 @@ def test_markers_file_without_column_header_names_line_1(tmp_path):
     path.write_text("marker\tunit\nLPS\tpg/mL\n", encoding="utf-8")
     with pytest.raises(FormatError, match="line 1: expected a header with a 'column'"):
         read_marker_specs(path)
+
+
+def test_messages_name_where_each_marker_was_given(tmp_path, samples):
+    path = tmp_path / "markers.tsv"
+    # a comment and a blank line: the lines named are the file's own
+    path.write_text("# markers of the study\ncolumn\tunit\n\nmystery\tparsecs\nzonulin\t\n",
+                    encoding="utf-8")
+    origins = ["--markers"]
+    specs = ["LPSpgml", *read_marker_specs(path, origins=origins)]
+    assert origins == ["--markers", f"{path}: line 4", f"{path}: line 5"]
+    with pytest.raises(UnitError, match=rf"^{path}: line 4: marker column 'mystery': unknown "
+                                        r"unit 'parsecs'"):
+        marker_panel(samples, specs, origins=origins)
+    samples["LPS"] = samples["LPSpgml"]
+    with pytest.raises(ValidationError, match=rf"^{path}: line 5: marker 'LPS' is named twice "
+                                              r"\('LPSpgml' and 'LPS', first at --markers\)"):
+        marker_panel(samples, ["LPSpgml", "LPS"], origins=["--markers", f"{path}: line 5"])

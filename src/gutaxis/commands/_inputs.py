@@ -492,17 +492,18 @@ def read_markers(study: Study, specs: Sequence[str], markers_file: Path | None,
     """
     from gutaxis.markers import marker_panel, read_marker_specs
     all_specs = list(specs)
+    origins = ["--markers"] * len(all_specs)
     if markers_file is not None:
         inputs.append({"role": "markers", "path": str(markers_file),
                        "sha256": file_sha256(markers_file),
                        "bytes": markers_file.stat().st_size})
-        all_specs += read_marker_specs(markers_file)
+        all_specs += read_marker_specs(markers_file, origins=origins)
     if not all_specs:
         return None
     if study.samples is None:
         raise InputError("markers are read from the sample metadata: give --metadata (the "
                          "file the marker columns are in)")
-    return marker_panel(study.samples, all_specs, where=where)
+    return marker_panel(study.samples, all_specs, where=where, origins=origins)
 
 
 def no_metadata_note(study: Study) -> dict[str, str]:

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from gutaxis.checks import check_names, check_type
-from gutaxis.exceptions import FormatError, NotFoundError, ValidationError
+from gutaxis.exceptions import FormatError, NotFoundError, UnitError, ValidationError
 from gutaxis.knowledge import MarkerCatalog, load_marker_catalog
 from gutaxis.markers._result import MarkerResult
 from gutaxis.markers.units import parse_unit
@@ -220,11 +220,18 @@ class MarkerPanel:
         return f"{marker} ({self.unit(marker)})"
 
 
-def read_marker_specs(path: str | Path) -> list[str]:
+def read_marker_specs(path: str | Path, *, origins: list[str] | None = None) -> list[str]:
     """Marker specifications from a file: one row per marker column.
 
     The file is tab- or comma-separated with a header; column ``column``
     (required) names the metadata column, ``unit`` (optional) its unit.
+
+    Parameters
+    ----------
+    path : path
+    origins : list, optional
+        When given, each specification's place (``"markers.tsv: line 3"``)
+        is appended to it, for :func:`marker_panel`'s messages.
 
     Returns
     -------
@@ -242,24 +249,28 @@ def read_marker_specs(path: str | Path) -> list[str]:
         text = path.read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError) as exc:
         raise FormatError(f"{path}: cannot read the markers file ({exc})") from None
-    lines = [ln for ln in text.splitlines() if ln.strip() and not ln.startswith("#")]
-    if not lines:
+    numbered = [(n, ln) for n, ln in enumerate(text.splitlines(), start=1)
+                if ln.strip() and not ln.startswith("#")]
+    if not numbered:
         raise FormatError(f"{path}: empty markers file; expected a header 'column<TAB>unit'")
-    sep = "\t" if "\t" in lines[0] else ","
-    header = [h.strip().casefold() for h in lines[0].split(sep)]
+    header_no, header_line = numbered[0]
+    sep = "\t" if "\t" in header_line else ","
+    header = [h.strip().casefold() for h in header_line.split(sep)]
     if "column" not in header:
-        raise FormatError(f"{path}: line 1: expected a header with a 'column' field "
-                          f"(and optionally 'unit'); got {lines[0]!r}")
+        raise FormatError(f"{path}: line {header_no}: expected a header with a 'column' field "
+                          f"(and optionally 'unit'); got {header_line!r}")
     col_i = header.index("column")
     unit_i = header.index("unit") if "unit" in header else None
     specs = []
-    for number, line in enumerate(lines[1:], start=2):
+    for number, line in numbered[1:]:
         cells = [c.strip() for c in line.split(sep)]
         column = cells[col_i] if col_i < len(cells) else ""
         if not column:
             raise FormatError(f"{path}: line {number}: empty 'column' cell")
         unit = cells[unit_i] if unit_i is not None and unit_i < len(cells) else ""
         specs.append(f"{column}={unit}" if unit else column)
+        if origins is not None:
+            origins.append(f"{path}: line {number}")
     return specs
 
 
@@ -289,7 +300,8 @@ def _numeric(series: pd.Series, column: str, where: str) -> pd.Series:
 
 
 def marker_panel(samples: pd.DataFrame, specs: Sequence[str], *,
-                 catalog: MarkerCatalog | None = None, where: str = "metadata") -> MarkerPanel:
+                 catalog: MarkerCatalog | None = None, where: str = "metadata",
+                 origins: Sequence[str] | None = None) -> MarkerPanel:
     """Read marker columns out of sample metadata.
 
     Parameters
@@ -305,6 +317,10 @@ def marker_panel(samples: pd.DataFrame, specs: Sequence[str], *,
         Defaults to the bundled catalogue.
     where : str
         Name of the metadata source, for error messages.
+    origins : sequence of str, optional
+        Where each of ``specs`` was given (``"--markers"``, ``"markers.tsv:
+        line 3"``): a message about a unit or a marker named twice starts
+        with it.
 
     Returns
     -------
@@ -331,6 +347,8 @@ def marker_panel(samples: pd.DataFrame, specs: Sequence[str], *,
     if not specs:
         raise ValidationError("no marker columns given; name at least one metadata column "
                               "(--markers COLUMN or COLUMN=UNIT)")
+    places = list(origins) if origins is not None and len(origins) == len(specs) else (
+        [""] * len(specs))
     parsed = []
     for spec in specs:
         column, _, unit = (s.strip() for s in str(spec).partition("="))
@@ -341,12 +359,16 @@ def marker_panel(samples: pd.DataFrame, specs: Sequence[str], *,
                             available=[str(c) for c in samples.columns])
     values: dict[str, pd.Series] = {}
     info: dict[str, MarkerColumn] = {}
-    for column, given in parsed:
+    given_at: dict[str, str] = {}
+    for (column, given), place in zip(parsed, places, strict=True):
+        at = f"{place}: " if place else ""
         found = catalog.find(column)
         name = found[0].name if found else column
         if name in values:
-            raise ValidationError(f"marker {name!r} is named twice ({info[name].column!r} and "
-                                  f"{column!r})")
+            first = f", first at {given_at[name]}" if given_at[name] else ""
+            raise ValidationError(f"{at}marker {name!r} is named twice ({info[name].column!r} "
+                                  f"and {column!r}{first})")
+        given_at[name] = place
         if given is not None:
             unit, source = given, "user"
         elif found and found[1]:
@@ -357,8 +379,12 @@ def marker_panel(samples: pd.DataFrame, specs: Sequence[str], *,
             raise ValidationError(
                 f"marker column {column!r} is not in the marker catalogue, so its unit is "
                 f"unknown; give it as {column}=UNIT (e.g. {column}=ng/mL) or in a markers file")
+        try:
+            parsed_unit = parse_unit(unit)
+        except UnitError as exc:
+            raise UnitError(f"{at}marker column {column!r}: {exc}") from None
         values[name] = _numeric(samples[column], column, where)
-        info[name] = MarkerColumn(name, column, parse_unit(unit).text,
+        info[name] = MarkerColumn(name, column, parsed_unit.text,
                                   found[0].id if found else None, source)
     frame = pd.DataFrame(values, index=samples.index)
     empty = [n for n in frame.columns if frame[n].isna().all()]
