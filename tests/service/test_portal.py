@@ -68,13 +68,19 @@ def _add(client: TestClient, who: PatientAccount, kind: str, data: dict[str, Any
 
 
 # ------------------------------------------------------------------ the invitation
-def test_the_link_works_once_is_kept_only_as_a_hash_and_signs_the_patient_in(
-        client: TestClient, ctx: AppContext) -> None:
+def _practitioner_with_patient(client: TestClient, ctx: AppContext
+                               ) -> tuple[dict[str, str], str, int]:
+    """Pia signed in to the pages, and her new patient Ana Lima: headers, CSRF token, id."""
     _clinic(ctx)
     headers, csrf = _staff_page(client, "pia@a.example")
     made = client.post("/patients", headers=headers, follow_redirects=False,
                        data={"name": "Ana Lima", "csrf_token": csrf})
-    patient_id = int(made.headers["location"].rsplit("/", 1)[1])
+    return headers, csrf, int(made.headers["location"].rsplit("/", 1)[1])
+
+
+def test_the_link_works_once_is_kept_only_as_a_hash_and_signs_the_patient_in(
+        client: TestClient, ctx: AppContext) -> None:
+    headers, csrf, patient_id = _practitioner_with_patient(client, ctx)
     page = client.post(f"/patients/{patient_id}/portal/invite", headers=headers,
                        data={"email": "Ana.Lima@Mail.Example", "csrf_token": csrf})
     assert page.status_code == 200 and "it is shown only now" in page.text
@@ -651,11 +657,7 @@ def test_erasing_a_patient_removes_their_account_and_diary(client: TestClient,
 def test_sending_the_invitation_form_twice_keeps_the_link_shown_first(
         client: TestClient, ctx: AppContext) -> None:
     """A reload re-sends the form: it must not replace the link just shown with a new one."""
-    _clinic(ctx)
-    headers, csrf = _staff_page(client, "pia@a.example")
-    made = client.post("/patients", headers=headers, follow_redirects=False,
-                       data={"name": "Ana Lima", "csrf_token": csrf})
-    patient_id = int(made.headers["location"].rsplit("/", 1)[1])
+    headers, csrf, patient_id = _practitioner_with_patient(client, ctx)
     patient_page = client.get(f"/patients/{patient_id}", headers=headers).text
     after = re.search(r'name="after" value="(\d+)"', patient_page)
     assert after and after.group(1) == "0"

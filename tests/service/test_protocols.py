@@ -193,19 +193,27 @@ def test_another_clinic_gets_404_and_a_patient_cannot_use_the_staff_routes(
                       headers=dee.api).status_code == 403
 
 
+def _patient_in_a_protocol(ctx: AppContext, email: str, today: dt.date, days_ago: int,
+                           **values: Any) -> tuple[Any, PatientAccount, dt.date]:
+    """Pia, her patient scoring Bloating, and a 14-day elimination begun ``days_ago``."""
+    staff = make_user(ctx, "Clinic A", "pia@a.example", "practitioner")
+    patient = patient_account(ctx, staff, email, symptoms=("Bloating",))
+    start = today - dt.timedelta(days=days_ago)
+    with ctx.transaction() as db:
+        protocols.create_protocol(db, staff, patient.patient_id, {
+            "elimination_days": 14, "elimination_start": start.isoformat(), **values})
+    return staff, patient, start
+
+
 def test_the_timeline_joins_the_diary_the_challenges_and_the_plan(
         client: TestClient, ctx: AppContext) -> None:
     today = dt.date.today()  # per test: a run may cross midnight
     from gutaxis.service.diary_timeline import diary_timeline
     from gutaxis.service.services import plans
 
-    staff = make_user(ctx, "Clinic A", "pia@a.example", "practitioner")
-    eve = patient_account(ctx, staff, "eve@mail.example", symptoms=("Bloating",))
-    start = today - dt.timedelta(days=30)
+    staff, eve, start = _patient_in_a_protocol(ctx, "eve@mail.example", today, 30,
+                                               groups=["fructans"], shams=1)
     with ctx.transaction() as db:
-        protocols.create_protocol(db, staff, eve.patient_id, {
-            "groups": ["fructans"], "elimination_days": 14, "shams": 1,
-            "elimination_start": start.isoformat()})
         item = plans.add_own(db, staff, eve.patient_id, "Walk after dinner", "rebalance")
         plans.change_status(db, staff, item.id, "active", on=(start + dt.timedelta(days=3))
                             .isoformat())
@@ -270,13 +278,8 @@ def test_a_back_dated_protocol_says_which_challenges_had_no_diary_on_their_days(
         client: TestClient, ctx: AppContext) -> None:
     """Past days are not a challenge done: a window with no score says so, on both sides."""
     today = dt.date.today()  # per test: a run may cross midnight
-    staff = make_user(ctx, "Clinic A", "pia@a.example", "practitioner")
-    fay = patient_account(ctx, staff, "fay@mail.example", symptoms=("Bloating",))
-    start = today - dt.timedelta(days=40)
-    with ctx.transaction() as db:
-        protocols.create_protocol(db, staff, fay.patient_id, {
-            "groups": ["egg", "fructans"], "elimination_days": 14,
-            "elimination_start": start.isoformat()})
+    staff, fay, start = _patient_in_a_protocol(ctx, "fay@mail.example", today, 40,
+                                               groups=["egg", "fructans"])
     # scores only around the first challenge (days 14-16 after the start)
     _scores(ctx, fay, start + dt.timedelta(days=8), 10, {})
     with ctx.transaction() as db:
