@@ -313,3 +313,29 @@ def test_erasing_a_patient_ends_on_the_list_saying_so_without_the_name(client, c
     page = client.get(gone.headers["location"], headers=HTML).text
     assert "The patient's record was erased" in page and "Ida Ivy" not in page
     assert "was erased" not in client.get("/patients", headers=HTML).text
+
+
+def test_the_visit_page_shows_each_warning_once(client, ctx):
+    from builders.practice import bearer, run_jobs
+    from gutaxis import io as gio
+
+    make_user(ctx, "A", "a@a.example")
+    auth = bearer(client, "a@a.example")
+    pid = client.post("/api/v1/patients", json={"name": "Wren"}, headers=auth).json()["id"]
+    vid = client.post(f"/api/v1/patients/{pid}/visits", json={"visit_date": "2024-01-10"},
+                      headers=auth).json()["id"]
+    # a control of the bundled study: it is in the bundled reference (a warning)
+    accepted = client.post(f"/api/v1/visits/{vid}/uploads", headers=auth,
+                           data={"kind": "microbiome", "sample": "ERR1331826"},
+                           files={"file": ("table.biom",
+                                           gio.example_dataset().table.read_bytes())})
+    assert accepted.status_code == 202, accepted.text
+    run_jobs(ctx)
+    document = client.get(f"/api/v1/visits/{vid}/profile", headers=auth).json()
+    [warning] = [w for w in document["warnings"] if w["code"] == "patient_in_reference"]
+    assert f"Warning: {warning['message']}" in document["summary"]["clinician"]
+    client.cookies.clear()
+    _sign_in(client, "a@a.example")
+    page = client.get(f"/visits/{vid}", headers=HTML).text
+    shown = warning["message"].replace("'", "&#39;")
+    assert page.count(shown) == 1  # in its box; the summary does not repeat it
