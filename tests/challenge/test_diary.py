@@ -135,3 +135,17 @@ def test_names_differing_only_in_case_are_one_symptom_and_one_group(tmp_path):
     challenges = read_challenges(_write(tmp_path, "CHALLENGES.csv", (
         "food_group,start,end\nGluten,2026-03-15,2026-03-15\ngluten,2026-03-16,2026-03-16\n")))
     assert [(c.food_group, c.days) for c in challenges] == [("Gluten", 2)]
+
+
+def test_a_symptom_scored_twice_at_one_moment_differently_is_a_warning(tmp_path):
+    path = tmp_path / "DIARY.csv"
+    path.write_text("time,kind,item,value\n2026-03-01T21:00,symptom,bloating,4\n"
+                    "2026-03-01T21:00,symptom,Bloating,9\n2026-03-01T21:00,symptom,pain,2\n"
+                    "2026-03-01T21:00,symptom,pain,2\n2026-03-02T21:00,symptom,bloating,9\n")
+    with pytest.warns(UserWarning) as caught:
+        diary = read_diary(path)
+    assert [str(w.message) for w in caught] == [
+        f"{path}: lines 2, 3 score 'bloating' at the same moment (2026-03-01 21:00) "
+        "differently (4, 9); both are kept and averaged with the day's other scores: check "
+        "the file"]
+    assert len(diary.entries) == 5  # nothing dropped

@@ -364,7 +364,30 @@ def read_diary(path: str | Path) -> Diary:
             raise ValidationError(f"{where}: field 'time' is empty")
         when = _parse_time(cells["time"], where, "time")
         records.append(_entry(when, cells["kind"], cells["item"], cells["value"], where, line))
-    return _diary(records, str(path))
+    diary = _diary(records, str(path))
+    _warn_conflicting_scores(diary, str(path))
+    return diary
+
+
+def _warn_conflicting_scores(diary: Diary, source: str) -> None:
+    """Warn about a symptom scored twice at the same moment with different scores.
+
+    Both scores are kept (the day's mean uses both), but two rows of one
+    moment that disagree are more likely a copy or typing error than two
+    feelings; the lines are named so that the file can be checked.
+    """
+    import warnings
+
+    entries = diary.entries
+    scores = entries[entries["kind"] == "symptom"]
+    for (when, item), group in scores.groupby(["time", "item"], sort=True):
+        if group["value"].nunique() > 1:
+            lines = ", ".join(str(n) for n in group["line"])
+            values = ", ".join(f"{v:g}" for v in group["value"])
+            warnings.warn(f"{source}: lines {lines} score {item!r} at the same moment "
+                          f"({when:%Y-%m-%d %H:%M}) differently ({values}); both are kept and "
+                          "averaged with the day's other scores: check the file",
+                          stacklevel=3)
 
 
 def _parse_bool(text: str, where: str) -> bool:
