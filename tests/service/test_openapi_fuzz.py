@@ -40,7 +40,7 @@ from builders.portal import patient_account
 from builders.practice import bearer, make_user, run_jobs
 from gutaxis import io as gio
 from gutaxis.service.context import AppContext
-from gutaxis.service.services import protocols, questionnaires
+from gutaxis.service.services import accounts, protocols, questionnaires
 
 _EXTRA = os.environ.get("GUTAXIS_FUZZ_EXAMPLES")
 #: Examples per operation (authenticated), and per operation without credentials.
@@ -49,7 +49,7 @@ ANONYMOUS_EXAMPLES = 3
 #: The operations anyone may call (every other one answers 401 without credentials).
 PUBLIC = {"POST /api/v1/session", "POST /api/v1/invitations/accept", "GET /fhir/metadata"}
 #: Operations that remove what later cases need: they run last, in this order.
-LAST = ("DELETE /api/v1/portal/diary/{entry_id}",
+LAST = ("DELETE /api/v1/invitations/{invitation_id}", "DELETE /api/v1/portal/diary/{entry_id}",
         "POST /api/v1/patients/{patient_id}/protocol/end",
         "POST /api/v1/questionnaire-requests/{request_id}/cancel",
         "DELETE /api/v1/patients/{patient_id}/portal/access",
@@ -114,7 +114,7 @@ def _objects(client: TestClient, ctx: AppContext
     And the patient's headers (their session and CSRF token): the portal's
     operations are theirs.
     """
-    make_user(ctx, "Fuzz clinic", "owner@fuzz.example", "owner")
+    owner = make_user(ctx, "Fuzz clinic", "owner@fuzz.example", "owner")
     auth = bearer(client, "owner@fuzz.example")
     spare_token = client.post("/api/v1/tokens", json={"name": "spare"}, headers=auth)
     assert spare_token.status_code == 201, spare_token.text
@@ -151,10 +151,12 @@ def _objects(client: TestClient, ctx: AppContext
         protocols.create_protocol(db, staff, patient, {
             "groups": ["gluten"], "elimination_days": 14,
             "elimination_start": (dt.date.today() - dt.timedelta(days=14)).isoformat()})
+        accounts.invite(db, owner, "invited@fuzz.example", "assistant")  # one to withdraw
+        invitation = accounts.latest_invitation(db, owner)
     ids = {"patient_id": patient, "visit_id": visit, "upload_id": upload.json()["id"],
            "job_id": upload.json()["job"], "item_id": item.json()["id"],
            "token_id": spare_token.json()["id"], "entry_id": entry.json()["id"],
-           "request_id": request}
+           "request_id": request, "invitation_id": invitation}
     return auth, ids, spare, account.api
 
 
