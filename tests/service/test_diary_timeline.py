@@ -50,3 +50,17 @@ def test_bands_and_marks_stay_inside_the_plot() -> None:
     assert 30 < x0 and x0 + w <= width - 8 + 0.1
     # the band covers its two days inside the range: a fifth of the plot's width
     assert abs(w - (width - 38) * 2 / 10) < 0.2
+
+
+def test_a_band_label_is_cut_to_its_band_with_the_whole_name_as_its_title():
+    first, last = D, D + dt.timedelta(days=29)
+    name = "Gluten-containing grains"
+    bands = [(D + dt.timedelta(days=3), D + dt.timedelta(days=5), name, ""),
+             (D + dt.timedelta(days=6), D + dt.timedelta(days=8), "Dairy", "")]
+    svg = _svg({D: 1.0, last: 3.0}, first, last, bands)
+    labels = svg.findall("s:text", NS)[:2]
+    widths = [float(r.get("width")) for r in svg.findall("s:rect", NS)]
+    for label, width, whole in zip(labels, widths, (name, "Dairy"), strict=True):
+        assert label.find("s:title", NS).text == whole
+        assert len(label.find("s:title", NS).tail) * 7.2 <= max(width, 3 * 7.2) + 0.01
+    assert labels[0].find("s:title", NS).tail.endswith("…")

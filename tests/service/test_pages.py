@@ -10,7 +10,7 @@ from sqlalchemy import select
 from builders.practice import PASSWORD, make_user
 from gutaxis.knowledge import load_interventions
 from gutaxis.service.models import Job, Patient, Profile, Reference, Visit
-from gutaxis.service.pages import _evidence_level, _measure, sparkline, value_list
+from gutaxis.service.pages import _evidence_level, measure_text, sparkline, value_list
 from gutaxis.service.services import accounts
 from gutaxis.service.services.profiles import profile_statuses
 
@@ -192,11 +192,11 @@ def test_security_headers_on_every_page(client, ctx):
     assert page.headers["x-content-type-options"] == "nosniff"
 
 
-def test_a_measure_reads_as_the_summary_writes_it():
+def test_ameasure_text_reads_as_the_summary_writes_it():
     # a fraction as a percentage, as the profile's summary sentences write it
-    assert _measure(0.0009087, "fraction") == "0.091 %"  # the summary: "Proteobacteria 0.091 %"
-    assert _measure(500.0, "pg/mL", "<") == "<500.0 pg/mL"
-    assert _measure(2.345, "") == "2.345" and _measure(None, "pg/mL") == "—"
+    assert measure_text(0.0009087, "fraction") == "0.091 %"  # the summary: "Proteobacteria 0.091 %"
+    assert measure_text(500.0, "pg/mL", "<") == "<500.0 pg/mL"
+    assert measure_text(2.345, "") == "2.345" and measure_text(None, "pg/mL") == "—"
 
 
 def test_sparkline_places_points_by_value_and_marks_real_changes():

@@ -67,7 +67,11 @@ def _chart(symptom: str, days: dict[dt.date, float], first: dt.date, last: dt.da
         fill = _COLOURS.get(verdict, "#eef1f4")
         parts.append(f'<rect x="{x0}" y="{top}" width="{max(x1 - x0, 2)}" '
                      f'height="{height - top - bottom}" fill="{fill}"/>')
-        parts.append(f'<text x="{x0}" y="{top - 7}" font-size="12">{escape(name)}</text>')
+        # a label as wide as its band at most (side by side, two bands' labels ran together)
+        fits = max(3, int((x1 - x0) / 7.2))  # about 7.2 units a character at 12
+        shown = name if len(name) <= fits else name[:fits - 1].rstrip() + "…"
+        parts.append(f'<text x="{x0}" y="{top - 7}" font-size="12"><title>{escape(name)}'
+                     f'</title>{escape(shown)}</text>')
     for day, title in marks:
         parts.append(f'<line x1="{middle(day)}" x2="{middle(day)}" y1="{top}" '
                      f'y2="{height - bottom}" stroke="#6b4fa0" stroke-dasharray="3 2">'

@@ -93,9 +93,15 @@ def _fmt(value: Any, digits: int = 4) -> str:
     return f"{value:,.{decimals}f}" if abs(value) < 1e9 else f"{value:.3g}"
 
 
-def _measure(value: Any, unit: str | None = None, censored: str | None = None) -> str:
-    """Format a profile's measure as its summary does: a fraction as a percentage."""
-    if unit == "fraction":
+def measure_text(value: Any, unit: str | None = None, censored: str | None = None) -> str:
+    """Format a profile's measure as its summary does: a fraction as a percentage.
+
+    Examples
+    --------
+    >>> measure_text(0.0009087, "fraction"), measure_text(12.5, "pg/mL"), measure_text(None)
+    ('0.091 %', '12.50 pg/mL', '—')
+    """
+    if unit == "fraction" and value is not None:
         return format_value(value, unit, censored)
     text = (censored or "") + _fmt(value)
     return f"{text} {unit}" if unit and value is not None else text
@@ -117,7 +123,7 @@ def diary_number(value: Any) -> str:
 
 templates.env.filters["fmt"] = _fmt
 templates.env.filters["diary_number"] = diary_number
-templates.env.filters["measure"] = _measure
+templates.env.filters["measure"] = measure_text
 templates.env.globals["latest_birth_date"] = patients.latest_birth_date
 
 
@@ -268,9 +274,9 @@ def _back(request: Request) -> str | None:
 
 #: The forms' labels of the fields that errors name (the API's messages keep the names).
 FIELD_LABELS = {
-    "name": "Name", "birth_date": "Date of birth", "sex": "Sex", "visit_date": "Visit date",
+    "name": "Name", "birth_date": "Date of birth", "sex": "Sex", "visit_date": "Date",
     "notes": "Notes", "email": "E-mail", "password": "Password", "role": "Role",
-    "code": "Code", "title": "Title", "step": "5R step", "on": "Date", "status": "Status",
+    "code": "Code", "title": "Title", "step": "5R step", "on": "On", "status": "Status",
     "confirm": "Confirmation", "file": "File", "table": "Table", "metadata": "Metadata",
     "sample": "Sample id", "kind": "Kind", "reference": "Reference", "where": "Filter",
     "elimination_start": "Elimination starts", "elimination_days": "Elimination days",
@@ -284,7 +290,7 @@ FIELD_LABELS = {
     "quality": "How well you slept", "score": "Score", "bristol": "Stool type",
     "portion": "How much", "dose": "How much", "scores": "Scores",
 }
-_FIELD_PREFIX = re.compile(r"([a-z][a-z_]*): ")
+_FIELD_PREFIX = re.compile(r"([a-z][a-z_]*)(: | must )")
 
 
 def page_message(message: str) -> str:
@@ -292,17 +298,19 @@ def page_message(message: str) -> str:
 
     Examples
     --------
-    >>> page_message("birth_date: 1850-01-01 is outside 1900-01-01 … next year")
-    'Date of birth: 1850-01-01 is outside 1900-01-01 … next year'
+    >>> page_message("birth_date: 1850-01-01 is outside 1900-01-01 … 2027-12-08")
+    'Date of birth: 1850-01-01 is outside 1900-01-01 … 2027-12-08'
     >>> page_message("name: a patient needs a name")
     'Name: a patient needs a name'
+    >>> page_message("elimination_days must be a whole number from 1 to 120; got 500")
+    'Elimination days must be a whole number from 1 to 120; got 500'
     >>> page_message("table.biom: line 3: not a number")
     'table.biom: line 3: not a number'
     """
     match = _FIELD_PREFIX.match(message)
     if match is None or match.group(1) not in FIELD_LABELS:
         return message
-    return FIELD_LABELS[match.group(1)] + ": " + message[match.end():]
+    return FIELD_LABELS[match.group(1)] + match.group(2) + message[match.end():]
 
 
 def error_page(request: Request, error: ServiceError) -> Response:
@@ -710,8 +718,11 @@ def timeline_page(request: Request, patient_id: int, who: Staff, ctx: Ctx) -> Re
         measures = profiles.timeline(db, who, patient_id)
         profiled = len({p["visit_id"] for s in measures for p in s.points})
         for s in measures:
-            texts = [_fmt(p["value"]) for p in s.points]
-            series.append({"label": s.label, "group": s.group, "unit": s.unit,
+            # a fraction as a percentage, as the visit page and the summary write it
+            texts = [measure_text(p["value"], "fraction") if s.unit == "fraction"
+                     else _fmt(p["value"]) for p in s.points]
+            series.append({"label": s.label, "group": s.group,
+                           "unit": "%" if s.unit == "fraction" else s.unit,
                            "svg": sparkline(s.points, s.label, texts),
                            "value_list": value_list(s.points, texts)})
         # part of patient.timeline
@@ -894,7 +905,7 @@ def staff_invite(request: Request, who: Owner, ctx: Ctx, email: Annotated[str, F
         code = accounts.invite(
             db, who, email, role,
             after=form_id(after))
-        return _staff_page(request, db, who, code, email)
+        return _staff_page(request, db, who, code, accounts.normalise_email(email))
 
 
 @router.post("/staff/invitations/{invitation_id}/withdraw")

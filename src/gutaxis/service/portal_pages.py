@@ -29,6 +29,7 @@ from gutaxis.service.pages import (
     LOGIN_CSRF_COOKIE,
     diary_number,
     form_id,
+    measure_text,
     page_message,
     render,
     sparkline,
@@ -316,8 +317,11 @@ def portal_timeline(request: Request, who: Patient, ctx: Ctx) -> Response:
     """Show the diary's scores by day and the visits' measures, as small plots."""
     with ctx.transaction() as db:
         patient = portal.own_patient(db, who)
-        series = [{"label": s.label, "unit": s.unit, "group": s.group, "points": s.points,
-                   "svg": sparkline(s.points, s.label)}
+        # a fraction as a percentage, as the practice's pages write it
+        series = [{"label": s.label, "unit": "%" if s.unit == "fraction" else s.unit,
+                   "group": s.group, "points": s.points,
+                   "svg": sparkline(s.points, s.label, [measure_text(p["value"], s.unit)
+                                                        for p in s.points])}
                   for s in profiles.timeline(db, who, patient.id)]
         pairs = diary.own_entries(db, who, action="")  # part of patient.timeline
         daily = []

@@ -23,7 +23,7 @@ from gutaxis.service import protocol_api
 from gutaxis.service.access import CLINICIANS, PATIENT, STAFF, Principal
 from gutaxis.service.context import AppContext, get_context
 from gutaxis.service.errors import ServiceError
-from gutaxis.service.pages import render
+from gutaxis.service.pages import page_message, render
 from gutaxis.service.services import foods, patients, protocols
 
 __all__ = ["router", "verdict_rows"]
@@ -125,7 +125,8 @@ async def protocol_create(request: Request, patient_id: int, who: Clinician, ctx
     except ServiceError as exc:
         if exc.status not in (409, 422):
             raise
-        return await run_in_threadpool(_page, request, ctx, who, patient_id, error=exc.message,
+        return await run_in_threadpool(_page, request, ctx, who, patient_id,
+                                       error=page_message(exc.message),
                                        values=values, status_code=exc.status)
     return RedirectResponse(f"/patients/{patient_id}/protocol", status_code=303)
 
@@ -192,7 +193,7 @@ async def foods_add(request: Request, who: Clinician, ctx: Ctx) -> Response:
     except ServiceError as exc:
         if exc.status != 422:
             raise
-        message = exc.message
+        message = page_message(exc.message)
 
         def again() -> HTMLResponse:
             with ctx.transaction() as db:

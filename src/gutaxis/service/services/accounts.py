@@ -399,7 +399,7 @@ def invite(db: Session, who: Principal, email: str, role: str, days: int = 7, *,
             Invitation.created_by == who.user_id, Invitation.id > after).limit(1)) is not None:
         # the same person invited the same address after this form was shown: the form sent
         # twice (a reload); another person's or another address's invitation is no reason
-        raise Conflict(f"you invited {email} after this page was shown (a reload sends the "
+        raise Conflict(f"You invited {email} after this page was shown (a reload sends the "
                        "form again); the code is shown only once. Nothing new was made. To "
                        "replace it, open the staff page and invite the address again.")
     _role(role)

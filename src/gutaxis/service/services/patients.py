@@ -61,8 +61,9 @@ def _date(value: Any, field: str, *, required: bool) -> dt.date | None:
         except ValueError:
             raise Invalid(f"{field}: expected a date YYYY-MM-DD; got {value!r}",
                           fields=[{"field": field, "message": "not a date"}]) from None
-    if not dt.date(1900, 1, 1) <= day <= dt.date.today() + dt.timedelta(days=366):
-        raise Invalid(f"{field}: {day} is outside 1900-01-01 … next year",
+    latest = dt.date.today() + dt.timedelta(days=366)
+    if not dt.date(1900, 1, 1) <= day <= latest:
+        raise Invalid(f"{field}: {day} is outside 1900-01-01 … {latest} (a year from today)",
                       fields=[{"field": field, "message": "out of range"}])
     return day
 

@@ -257,7 +257,7 @@ def invite_patient(db: Session, settings: Settings, who: Principal, patient_id: 
             PortalInvitation.id > after).limit(1)) is not None:
         # the same person made this patient a link after the form was shown: the form sent
         # twice (a reload); a colleague's link is no reason
-        raise Conflict("you made this patient a link after this page was shown (a reload "
+        raise Conflict("You made this patient a link after this page was shown (a reload "
                        "sends the form again); it is shown only once. Nothing new was made. "
                        "To replace it, open the patient's page and make a new link there.")
     email = normalise_email(email)
