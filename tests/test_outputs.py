@@ -273,3 +273,24 @@ def test_an_owned_pattern_never_takes_a_runs_hidden_folder(tmp_path):
             raise OSError(28, "No space left on device", str(ready / "c.txt"))
     assert sorted(p.name for p in out.iterdir()) == ["a.txt"]
     assert (out / "a.txt").read_text() == "old"
+
+
+def test_a_finished_runs_set_aside_files_are_never_put_back(tmp_path, monkeypatch):
+    import gutaxis.outputs as goutputs
+
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "a.txt").write_text("old")
+    # the removal of the set-aside folder lost (a crash right after the run finished)
+    monkeypatch.setattr(goutputs.shutil, "rmtree", lambda *a, **k: None)
+    with output_folder(out, owned=["a.txt"], overwrite=True) as ready:
+        write_text(ready / "a.txt", "new")
+    monkeypatch.undo()
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # nothing is "put back": no warning
+        with output_folder(out, owned=["b.txt"], overwrite=True) as ready:
+            write_text(ready / "b.txt", "other")
+    assert (out / "a.txt").read_text() == "new"
+    assert sorted(p.name for p in out.iterdir()) == ["a.txt", "b.txt"]

@@ -547,7 +547,19 @@ def _replacing(target: Path, patterns: list[str]) -> Iterator[Path]:
                                   + (", and the earlier files are kept" if moved else "")) \
                     from None
             raise
-        shutil.rmtree(aside, ignore_errors=True)
+        _discard(aside)
+
+
+def _discard(aside: Path) -> None:
+    """Drop a finished run's earlier results: its list first, durably, then the files.
+
+    Were the folder's removal lost in a crash, an aside without its list is
+    only removed by the next run (:func:`_recover`), never put back over the
+    results this run finished.
+    """
+    (aside / _MANIFEST).unlink(missing_ok=True)
+    _sync_folder(aside)
+    shutil.rmtree(aside, ignore_errors=True)
 
 
 @contextlib.contextmanager
