@@ -937,11 +937,13 @@ def _service_error(exc: Exception | str) -> None:
 
 
 @contextmanager
-def _practice_database(data: Path, *, existing: bool = False) -> Iterator[AppContext]:
+def _practice_database(data: Path, *, existing: bool = False,
+                       settings: Settings | None = None) -> Iterator[AppContext]:
     """Open the practice's database, migrated, for a command; say what goes wrong in one line.
 
     ``existing``: the SQLite database must be there already (a command that
     changes an account must not make an empty database in a mistyped folder).
+    ``settings``: the command's own (``serve``'s options); else those of ``data``.
     """
     import sqlalchemy.exc
 
@@ -952,7 +954,7 @@ def _practice_database(data: Path, *, existing: bool = False) -> Iterator[AppCon
     if data.exists() and not data.is_dir():
         _service_error(f"--data {data} is a file; expected the data folder (the one "
                        "`gutaxis serve --data` uses)")
-    settings = _service_settings(data)
+    settings = settings or _service_settings(data)
     if existing and settings.database_url is None \
             and not (settings.data_dir / "gutaxis.sqlite3").is_file():
         _service_error(f"--data {data}: no database there (no gutaxis.sqlite3); give the "
@@ -1009,6 +1011,8 @@ def serve(
         _service_error(ValueError(
             f"--workers {workers} needs PostgreSQL (set GUTAXIS_DATABASE_URL): the SQLite "
             f"database in {settings.data_dir} is kept by one server process"))
+    with _practice_database(data, settings=settings):
+        pass  # reachable and migrated, or one line saying why not (not a server's traceback)
     if demo_clinic:
         from gutaxis.service.demo import create_demo_clinic
 

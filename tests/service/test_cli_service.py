@@ -157,6 +157,8 @@ def test_database_problems_are_one_line_and_change_nothing(tmp_path, monkeypatch
         (["db", "upgrade", "--data", str(a_file)], {}, "is a file; expected the data folder"),
         (["db", "upgrade", "--data", str(corrupt)], {},
          "gutaxis.sqlite3: cannot open the database (file is not a database)"),
+        (["serve", "--data", str(corrupt), "--port", "1"], {},  # before any server starts
+         "gutaxis.sqlite3: cannot open the database (file is not a database)"),
         (["users", "password", "--email", "a@c.example", "--data", str(missing)], {},
          "no database there (no gutaxis.sqlite3)"),
         (["db", "upgrade", "--data", str(tmp_path / "d")], {"GUTAXIS_DATABASE_URL": "garbage://"},

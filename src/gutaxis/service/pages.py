@@ -25,7 +25,7 @@ from markupsafe import Markup
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from gutaxis.formatting import format_value
+from gutaxis.formatting import format_value, is_missing
 from gutaxis.service.access import (
     ANYONE,
     CLINICIANS,
@@ -101,10 +101,28 @@ def measure_text(value: Any, unit: str | None = None, censored: str | None = Non
     >>> measure_text(0.0009087, "fraction"), measure_text(12.5, "pg/mL"), measure_text(None)
     ('0.091 %', '12.50 pg/mL', '—')
     """
-    if unit == "fraction" and value is not None:
+    if unit == "fraction" and not is_missing(value):
         return format_value(value, unit, censored)
     text = (censored or "") + _fmt(value)
     return f"{text} {unit}" if unit and value is not None else text
+
+
+def series_texts(points: list[dict[str, Any]], unit: str) -> tuple[str, list[str]]:
+    """Return the unit a timeline plot names and each point's value as it shows it.
+
+    A fraction is shown as a percentage, as the visit page and the summary
+    write it; other values bare (the plot's caption carries the unit).
+
+    Examples
+    --------
+    >>> series_texts([{"value": 0.0009087}, {"value": None}], "fraction")
+    ('%', ['0.091 %', '—'])
+    >>> series_texts([{"value": 131.6}], "pg/mL")
+    ('pg/mL', ['131.6'])
+    """
+    if unit == "fraction":
+        return "%", [measure_text(p.get("value"), unit) for p in points]
+    return unit, [_fmt(p.get("value")) for p in points]
 
 
 def diary_number(value: Any) -> str:
@@ -718,11 +736,8 @@ def timeline_page(request: Request, patient_id: int, who: Staff, ctx: Ctx) -> Re
         measures = profiles.timeline(db, who, patient_id)
         profiled = len({p["visit_id"] for s in measures for p in s.points})
         for s in measures:
-            # a fraction as a percentage, as the visit page and the summary write it
-            texts = [measure_text(p["value"], "fraction") if s.unit == "fraction"
-                     else _fmt(p["value"]) for p in s.points]
-            series.append({"label": s.label, "group": s.group,
-                           "unit": "%" if s.unit == "fraction" else s.unit,
+            unit, texts = series_texts(s.points, s.unit)
+            series.append({"label": s.label, "group": s.group, "unit": unit,
                            "svg": sparkline(s.points, s.label, texts),
                            "value_list": value_list(s.points, texts)})
         # part of patient.timeline
@@ -902,9 +917,7 @@ def staff_invite(request: Request, who: Owner, ctx: Ctx, email: Annotated[str, F
     sent again (a reload of this page) makes nothing new.
     """
     with ctx.transaction() as db:
-        code = accounts.invite(
-            db, who, email, role,
-            after=form_id(after))
+        code = accounts.invite(db, who, email, role, after=form_id(after))
         return _staff_page(request, db, who, code, accounts.normalise_email(email))
 
 

@@ -29,9 +29,9 @@ from gutaxis.service.pages import (
     LOGIN_CSRF_COOKIE,
     diary_number,
     form_id,
-    measure_text,
     page_message,
     render,
+    series_texts,
     sparkline,
 )
 from gutaxis.service.protocol_api import sentence_names
@@ -317,12 +317,11 @@ def portal_timeline(request: Request, who: Patient, ctx: Ctx) -> Response:
     """Show the diary's scores by day and the visits' measures, as small plots."""
     with ctx.transaction() as db:
         patient = portal.own_patient(db, who)
-        # a fraction as a percentage, as the practice's pages write it
-        series = [{"label": s.label, "unit": "%" if s.unit == "fraction" else s.unit,
-                   "group": s.group, "points": s.points,
-                   "svg": sparkline(s.points, s.label, [measure_text(p["value"], s.unit)
-                                                        for p in s.points])}
-                  for s in profiles.timeline(db, who, patient.id)]
+        series = []
+        for s in profiles.timeline(db, who, patient.id):
+            unit, texts = series_texts(s.points, s.unit)  # as the practice's timeline
+            series.append({"label": s.label, "unit": unit, "group": s.group,
+                           "points": s.points, "svg": sparkline(s.points, s.label, texts)})
         pairs = diary.own_entries(db, who, action="")  # part of patient.timeline
         daily = []
         for label, points in diary.daily_scores(pairs).items():
@@ -398,9 +397,8 @@ def portal_invite(request: Request, patient_id: int, who: Clinician, ctx: Ctx,
     again (a reload of this page) makes nothing new.
     """
     with ctx.transaction() as db:
-        token, invitation = portal.invite_patient(
-            db, ctx.settings, who, patient_id, email[:320],
-            after=form_id(after))
+        token, invitation = portal.invite_patient(db, ctx.settings, who, patient_id,
+                                                  email[:320], after=form_id(after))
         patient = patients.get_patient(db, who, patient_id, action="")
         link = str(request.base_url).rstrip("/") + f"/portal/invite/{token}"
         return render(request, "portal_link.html", db, who, title="Link to the portal",
