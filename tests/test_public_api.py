@@ -739,6 +739,8 @@ CASES: list[Case] = [
      r"the subject column \(--subject\) must be a column name; got 3"),
     (gselection.subject_like_columns, ("md.tsv",), {}, InputError,
      r"samples must be a pandas.DataFrame; got str .md.tsv. \(pass the sample metadata"),
+    (gselection.no_metadata_note, ("table.tsv",), {}, InputError,
+     r"study must be a Study; got str .table.tsv. \(read a table with gutaxis.io.read_table"),
     (gselection.per_subject, ([1.0], pd.Series(dtype=str)), {}, InputError,
      r"values must be a pandas DataFrame or Series indexed by sample id; got list"),
     (gselection.per_subject, (pd.Series([1.0], index=["a"]), {"a": "p"}), {}, InputError,

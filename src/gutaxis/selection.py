@@ -18,9 +18,11 @@ import pandas as pd
 
 from gutaxis.checks import check_type
 from gutaxis.exceptions import InputError, NotFoundError, ValidationError, suggest
+from gutaxis.formatting import format_ids
 from gutaxis.study import Study, check_study
 
-__all__ = ["select_samples", "query_columns_hint", "sample_subjects", "subject_like_columns",
+__all__ = ["no_metadata_note", "select_samples", "query_columns_hint", "sample_subjects",
+           "subject_like_columns",
            "per_subject", "SUBJECT_NAMES"]
 
 #: Metadata column names that usually hold the person a sample came from
@@ -325,3 +327,26 @@ def per_subject(values: pd.DataFrame | pd.Series, subjects: pd.Series,
     out = grouped.mean() if how == "mean" else grouped.first()
     out.index.name = subjects.name if isinstance(subjects.name, str) else "subject"
     return out
+
+
+def no_metadata_note(study: Study) -> dict[str, str]:
+    """Return ``{"samples without metadata": …}`` when the metadata left table samples out.
+
+    Parameters
+    ----------
+    study : Study
+
+    Returns
+    -------
+    dict of str to str
+    """
+    check_study(study)
+    steps = [s for s in study.provenance if s.get("step") == "attach_metadata"]
+    table_only = sum(int(s.get("n_table_only", 0)) for s in steps)
+    if not table_only:
+        return {}
+    return {"samples without metadata": (f"{table_only} sample(s) of the table have no row in "
+                                         "the metadata and are left out: "
+                                         + format_ids([i for s in steps
+                                                       for i in s.get("table_only", [])],
+                                                      table_only))}

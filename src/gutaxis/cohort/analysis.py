@@ -53,11 +53,11 @@ from gutaxis.exceptions import (
     RepeatedMeasuresWarning,
     ValidationError,
 )
-from gutaxis.formatting import format_ids
 from gutaxis.markers import MarkerPanel
 from gutaxis.ordination import pcoa
 from gutaxis.provenance import build_provenance
 from gutaxis.selection import (
+    no_metadata_note,
     per_subject,
     query_columns_hint,
     sample_subjects,
@@ -305,13 +305,7 @@ def _prepare(study: Study, p: CohortParameters) -> _Prepared:
     if empty:
         skipped["empty samples"] = (f"{len(empty)} sample(s) have no reads and are left out: "
                                     f"{_shown(empty)}")
-    attached = [s for s in study.provenance if s.get("step") == "attach_metadata"]
-    table_only = sum(int(s.get("n_table_only", 0)) for s in attached)
-    if table_only:
-        names = [i for s in attached for i in s.get("table_only", [])]
-        skipped["samples without metadata"] = (
-            f"{table_only} sample(s) of the table have no row in the metadata and are left "
-            f"out: {format_ids(names, table_only)}")
+    skipped.update(no_metadata_note(study))
     subjects, note = None, None
     if p.subject is not None:
         subjects = sample_subjects(study, p.subject)

@@ -27,7 +27,6 @@ from gutaxis.exceptions import (
     UnknownNameError,
     ValidationError,
 )
-from gutaxis.formatting import format_ids
 from gutaxis.outputs import check_output_folder, output_folder
 from gutaxis.provenance import file_sha256, input_record_from
 
@@ -38,7 +37,7 @@ if TYPE_CHECKING:  # the command line makes options without loading pandas, scip
     from gutaxis.study import Study
 
 __all__ = ["TableOptions", "load_study", "attach_tree", "tree_info", "read_markers",
-           "no_metadata_note", "StepCallback", "default", "check_taxonomy_overlap", "require",
+           "StepCallback", "default", "check_taxonomy_overlap", "require",
            "MIN_TAXONOMY_SHARE"]
 
 logger = logging.getLogger(__name__)
@@ -504,26 +503,3 @@ def read_markers(study: Study, specs: Sequence[str], markers_file: Path | None,
         raise InputError("markers are read from the sample metadata: give --metadata (the "
                          "file the marker columns are in)")
     return marker_panel(study.samples, all_specs, where=where, origins=origins)
-
-
-def no_metadata_note(study: Study) -> dict[str, str]:
-    """Return ``{"samples without metadata": …}`` when the metadata left table samples out.
-
-    Parameters
-    ----------
-    study : Study
-
-    Returns
-    -------
-    dict of str to str
-    """
-    steps = [s for s in study.provenance if s.get("step") == "attach_metadata"]
-    table_only = sum(int(s.get("n_table_only", 0)) for s in steps)
-    if not table_only:
-        return {}
-    return {"samples without metadata": (f"{table_only} sample(s) of the table have no row in "
-                                         "the metadata and are left out: "
-                                         + format_ids([i for s in steps
-                                                       for i in s.get("table_only", [])],
-                                                      table_only))}
-

@@ -16,7 +16,6 @@ from gutaxis.commands._inputs import (
     TableOptions,
     attach_tree,
     load_study,
-    no_metadata_note,
     tree_info,
 )
 from gutaxis.exceptions import InputError, OutputError, ValidationError
@@ -366,6 +365,8 @@ def run_diversity(options: DiversityOptions, *, command: Sequence[str] | None = 
     asked = () if defaults else options.metrics or ()
     study, inputs = load_study(options, sequences=options.sequences)
     registry = {**alpha_metrics(), **beta_metrics()}
+    from gutaxis.selection import no_metadata_note
+
     skipped: dict[str, str] = dict(no_metadata_note(study))
     study, empty = _empty_samples(study, options, skipped)
     # before the long steps: what the rarefaction and the metrics asked for by name need
