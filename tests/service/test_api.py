@@ -758,6 +758,25 @@ def _check_erasure(client: TestClient, ctx: AppContext, pid: int, visits: list[i
         assert clinic is not None and verify_chain(db, clinic) == []
 
 
+def test_an_erased_patients_ids_are_never_given_again(client: TestClient,
+                                                      ctx: AppContext) -> None:
+    # SQLite gave a new row the largest id plus one: after the newest patient was erased,
+    # the next one made got its id, and an old bookmark or audit row named someone else
+    make_user(ctx, "Clinic A", "ana@a.example")
+    auth = bearer(client, "ana@a.example")
+    kept = client.post(f"{API}/patients", json={"name": "Kept"}, headers=auth).json()["id"]
+    erased = client.post(f"{API}/patients", json={"name": "Erased"}, headers=auth).json()["id"]
+    erased_visit = client.post(f"{API}/patients/{erased}/visits",
+                               json={"visit_date": "2024-05-01"}, headers=auth).json()["id"]
+    assert client.delete(f"{API}/patients/{erased}", headers=auth).status_code == 204
+    new = client.post(f"{API}/patients", json={"name": "New"}, headers=auth).json()["id"]
+    new_visit = client.post(f"{API}/patients/{new}/visits", json={"visit_date": "2024-06-01"},
+                            headers=auth).json()["id"]
+    assert new > erased > kept and new_visit > erased_visit
+    error_of(client.get(f"{API}/patients/{erased}", headers=auth), 404, "not_found")
+    error_of(client.get(f"{API}/visits/{erased_visit}", headers=auth), 404, "not_found")
+
+
 def test_a_table_of_many_samples_without_sample_is_a_failed_job_naming_the_field(
         client: TestClient, ctx: AppContext) -> None:
     make_user(ctx, "Clinic A", "ana@a.example")

@@ -7,25 +7,12 @@ import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
-from gutaxis.service.db import make_engine, upgrade
+from gutaxis.service.db import downgrade, make_engine, upgrade
 from gutaxis.service.models import Base
 
 
 def _engine(database_url, tmp_path):
     return make_engine(database_url or f"sqlite:///{tmp_path / 'm.sqlite3'}")
-
-
-def _downgrade(engine, revision):
-    from alembic import command
-    from alembic.config import Config
-
-    from gutaxis.service.db import MIGRATIONS
-
-    config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS))
-    with engine.begin() as connection:
-        config.attributes["connection"] = connection
-        command.downgrade(config, revision)
 
 
 def test_the_migrations_make_the_models_schema(database_url, tmp_path):
@@ -58,7 +45,7 @@ def test_0002_folds_the_accents_of_stored_names_and_goes_back(database_url, tmp_
                 == "jose nunez strasse"
             columns = {c["name"] for c in sa.inspect(connection).get_columns("user_account")}
         assert "totp_last_step" in columns
-        _downgrade(engine, "0001")
+        downgrade(engine, "0001")
         with engine.connect() as connection:
             # 0001's key: case folded (ß is ss), accents kept
             assert connection.execute(sa.text("SELECT name_key FROM patient")).scalar_one() \
@@ -117,7 +104,7 @@ def test_0003_adds_the_portal_and_going_back_removes_it_with_the_patients_accoun
                         "INSERT INTO diary_version (clinic_id, entry_id, version, at, private, "
                         "deleted, data, created_at) VALUES (1, 1, 1, '2026-01-01 08:00', "
                         "false, false, '{}', '2026-01-01')"))
-        _downgrade(engine, "0002")
+        downgrade(engine, "0002")
         with engine.connect() as connection:
             tables = set(sa.inspect(connection).get_table_names())
             assert not {"portal_account", "portal_invitation", "diary_entry",
@@ -127,5 +114,102 @@ def test_0003_adds_the_portal_and_going_back_removes_it_with_the_patients_accoun
             assert connection.execute(sa.text("SELECT count(*) FROM auth_session")).scalar() == 0
             assert connection.execute(sa.text("SELECT name FROM patient")).scalar_one() == "P"
         upgrade(engine)  # and forward again
+    finally:
+        engine.dispose()
+
+
+def _rows(connection, sql):
+    return connection.execute(sa.text(sql)).all()
+
+
+def test_0009_keeps_every_row_and_never_gives_an_erased_id_again(database_url, tmp_path):
+    engine = _engine(database_url, tmp_path)
+    try:
+        upgrade(engine, "0008")
+        with engine.begin() as connection:
+            connection.execute(sa.text("INSERT INTO clinic (name, demo, created_at) VALUES "
+                                       "('C', false, '2026-01-01')"))
+            for name in ("A", "B", "C"):
+                connection.execute(sa.text(
+                    "INSERT INTO patient (clinic_id, name, name_key, sex, contact, conditions, "
+                    "created_at, updated_at) VALUES (1, :n, :n, 'unknown', '', '', "
+                    "'2026-01-01', '2026-01-01')"), {"n": name})
+            for patient in (1, 2, 2, 3):
+                connection.execute(sa.text(
+                    "INSERT INTO visit (clinic_id, patient_id, visit_date, notes, created_at) "
+                    "VALUES (1, :p, '2026-01-01', '', '2026-01-01')"), {"p": patient})
+            # patient 3 (and its visit 4) erased before the migration; the log names it
+            connection.execute(sa.text(
+                "INSERT INTO audit_event (clinic_id, seq, at, user_email, action, object_type, "
+                "object_id, address, detail, prev_hash, hash) VALUES (1, 1, '2026-01-02', "
+                "'', 'patient.erase', 'patient', '3', '', '', '', 'h')"))
+            connection.execute(sa.text("DELETE FROM patient WHERE id = 3"))
+            assert _rows(connection, "SELECT id FROM visit ORDER BY id") == [(1,), (2,), (3,)]
+        upgrade(engine)
+        with engine.begin() as connection:
+            # rebuilding a table that others point at deleted nothing through them
+            assert _rows(connection, "SELECT id, name FROM patient ORDER BY id") == \
+                [(1, "A"), (2, "B")]
+            assert _rows(connection, "SELECT id, patient_id FROM visit ORDER BY id") == \
+                [(1, 1), (2, 2), (3, 2)]
+            if engine.dialect.name == "sqlite":
+                assert connection.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+                sql = connection.exec_driver_sql(
+                    "SELECT sql FROM sqlite_master WHERE name = 'patient'").scalar()
+                assert "AUTOINCREMENT" in sql
+            new = connection.execute(sa.text(
+                "INSERT INTO patient (clinic_id, name, name_key, sex, contact, conditions, "
+                "created_at, updated_at) VALUES (1, 'D', 'd', 'unknown', '', '', "
+                "'2026-01-03', '2026-01-03') RETURNING id")).scalar_one()
+            assert new == 4  # not 3, the erased patient's: the log names it
+            connection.execute(sa.text("DELETE FROM patient WHERE id = 4"))
+            again = connection.execute(sa.text(
+                "INSERT INTO patient (clinic_id, name, name_key, sex, contact, conditions, "
+                "created_at, updated_at) VALUES (1, 'E', 'e', 'unknown', '', '', "
+                "'2026-01-03', '2026-01-03') RETURNING id")).scalar_one()
+            assert again == 5
+            visit = connection.execute(sa.text(
+                "INSERT INTO visit (clinic_id, patient_id, visit_date, notes, created_at) "
+                "VALUES (1, 5, '2026-01-03', '', '2026-01-03') RETURNING id")).scalar_one()
+            assert visit == 4 if engine.dialect.name == "sqlite" else visit == 5
+        downgrade(engine, "0008")
+        with engine.connect() as connection:
+            assert _rows(connection, "SELECT id FROM patient ORDER BY id") == [(1,), (2,), (5,)]
+            assert _rows(connection, "SELECT id FROM visit ORDER BY id") == \
+                ([(1,), (2,), (3,), (4,)] if engine.dialect.name == "sqlite"
+                 else [(1,), (2,), (3,), (5,)])
+        upgrade(engine)
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_0009_refuses_to_rebuild_tables_with_foreign_keys_on(database_url, tmp_path):
+    from alembic import command
+    from alembic.config import Config
+
+    from gutaxis.service.db import MIGRATIONS
+
+    engine = _engine(database_url, tmp_path)
+    try:
+        upgrade(engine, "0008")
+        with engine.begin() as connection:
+            connection.execute(sa.text("INSERT INTO clinic (name, demo, created_at) VALUES "
+                                       "('C', false, '2026-01-01')"))
+            connection.execute(sa.text(
+                "INSERT INTO patient (clinic_id, name, name_key, sex, contact, conditions, "
+                "created_at, updated_at) VALUES (1, 'A', 'a', 'unknown', '', '', "
+                "'2026-01-01', '2026-01-01')"))
+        config = Config()
+        config.set_main_option("script_location", str(MIGRATIONS))
+        # Alembic on a connection of the engine (foreign keys on), not through db.upgrade:
+        # dropping 'clinic' would delete its patient
+        with pytest.raises(RuntimeError, match="foreign keys off"):
+            with engine.begin() as connection:
+                config.attributes["connection"] = connection
+                command.upgrade(config, "head")
+        with engine.connect() as connection:
+            assert _rows(connection, "SELECT name FROM patient") == [("A",)]
+            assert _rows(connection, "SELECT version_num FROM alembic_version") == [("0008",)]
     finally:
         engine.dispose()

@@ -555,10 +555,8 @@ def test_the_export_holds_the_questionnaires(client: TestClient, ctx: AppContext
 def test_0004_adds_the_questionnaire_tables_and_goes_back(database_url: str | None,
                                                           tmp_path: Any) -> None:
     import sqlalchemy as sa
-    from alembic import command
-    from alembic.config import Config
 
-    from gutaxis.service.db import MIGRATIONS, make_engine, upgrade
+    from gutaxis.service.db import downgrade, make_engine, upgrade
 
     engine = make_engine(database_url or f"sqlite:///{tmp_path / 'm.sqlite3'}")
     tables = {"questionnaire_definition", "questionnaire_request", "questionnaire_response"}
@@ -589,11 +587,7 @@ def test_0004_adds_the_questionnaire_tables_and_goes_back(database_url: str | No
                         "INSERT INTO questionnaire_response (clinic_id, patient_id, "
                         "request_id, version, answers, resource, scores, completed_at) "
                         "VALUES (1, 1, 1, 2, '{}', '{}', '{}', '2026-01-03')"))
-        config = Config()
-        config.set_main_option("script_location", str(MIGRATIONS))
-        with engine.begin() as connection:
-            config.attributes["connection"] = connection
-            command.downgrade(config, "0003")
+        downgrade(engine, "0003")
         assert not tables & set(sa.inspect(engine).get_table_names())
         upgrade(engine)
         assert tables <= set(sa.inspect(engine).get_table_names())

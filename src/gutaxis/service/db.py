@@ -6,7 +6,8 @@ transaction starts with ``BEGIN IMMEDIATE`` so that two writers queue instead
 of failing half-way, except on an engine with the :data:`READ_ONLY` execution
 option, whose reads begin ``DEFERRED`` and never wait for the writer.
 PostgreSQL is used as it comes (its defaults are durable).  Migrations
-(Alembic) are applied by :func:`upgrade`.
+(Alembic) are applied by :func:`upgrade`, with foreign keys off on SQLite
+while they run (they are checked before the migrations commit).
 """
 
 from __future__ import annotations
@@ -21,8 +22,8 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
-__all__ = ["make_engine", "upgrade", "utcnow", "is_sqlite", "session_scope", "check_integrity",
-           "get_row", "READ_ONLY"]
+__all__ = ["make_engine", "upgrade", "downgrade", "utcnow", "is_sqlite", "session_scope",
+           "check_integrity", "get_row", "READ_ONLY"]
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 #: The ids a row can have: the id columns are PostgreSQL ``integer`` (32 bits).
@@ -112,19 +113,60 @@ def _sqlite_begin(connection: Any) -> None:
 def upgrade(engine: Engine, revision: str = "head") -> None:
     """Apply the Alembic migrations to ``engine``'s database (idempotent).
 
+    On SQLite the migrations run with foreign keys off, as SQLite asks for a
+    change of a table's shape: a table is rebuilt by copying it and dropping
+    the old one, and with foreign keys on, that drop would delete (or empty
+    the references of) every row that points at it.  The foreign keys are
+    checked before the migrations commit; a migration that broke one is
+    rolled back whole.
+
     Parameters
     ----------
     engine : Engine
     revision : str, default "head"
     """
+    _migrate(engine, "upgrade", revision)
+
+
+def downgrade(engine: Engine, revision: str) -> None:
+    """Take ``engine``'s database back to ``revision`` (as :func:`upgrade`, backwards).
+
+    Parameters
+    ----------
+    engine : Engine
+    revision : str
+    """
+    _migrate(engine, "downgrade", revision)
+
+
+def _migrate(engine: Engine, direction: str, revision: str) -> None:
     from alembic import command
     from alembic.config import Config
 
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
-    with engine.begin() as connection:
-        config.attributes["connection"] = connection
-        command.upgrade(config, revision)
+    sqlite = is_sqlite(engine)
+    with engine.connect() as connection:
+        if sqlite:  # outside any transaction: SQLite ignores the pragma inside one
+            _set_foreign_keys(connection, on=False)
+        try:
+            with connection.begin():
+                config.attributes["connection"] = connection
+                getattr(command, direction)(config, revision)
+                if sqlite:
+                    broken = list(connection.exec_driver_sql("PRAGMA foreign_key_check"))
+                    if broken:
+                        raise RuntimeError(f"the migration to {revision} left rows whose "
+                                           f"foreign keys point at nothing: {broken[:5]}")
+        finally:
+            if sqlite:
+                _set_foreign_keys(connection, on=True)
+
+
+def _set_foreign_keys(connection: Any, *, on: bool) -> None:
+    # on the driver's connection, which (isolation_level None) begins no transaction
+    connection.connection.driver_connection.execute(
+        f"PRAGMA foreign_keys={'ON' if on else 'OFF'}")
 
 
 def check_integrity(engine: Engine) -> list[str]:

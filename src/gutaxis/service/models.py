@@ -56,6 +56,14 @@ _NAMING = {"ix": "ix_%(column_0_label)s", "uq": "uq_%(table_name)s_%(column_0_na
            "pk": "pk_%(table_name)s"}
 
 
+#: The ``__table_args__`` of every table numbered by an integer id but the
+#: audit log: SQLite never gives an id twice (``AUTOINCREMENT``), so an erased
+#: patient's id (a bookmark, an audit row) never comes to name another
+#: patient.  PostgreSQL's sequences never go back anyway.  The audit log's
+#: rows are never deleted.  Migration 0009.
+IDS_NEVER_REUSED: dict[str, Any] = {"sqlite_autoincrement": True}
+
+
 class Base(DeclarativeBase):
     """The declarative base (constraint names fixed, so migrations name them alike)."""
 
@@ -72,6 +80,7 @@ class Clinic(Base):
     """A practice: the unit of isolation (its staff see only its patients)."""
 
     __tablename__ = "clinic"
+    __table_args__ = IDS_NEVER_REUSED
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
     demo: Mapped[bool] = mapped_column(Boolean, default=False)
@@ -82,6 +91,7 @@ class User(Base):
     """A member of staff: owner, practitioner or assistant of one clinic."""
 
     __tablename__ = "user_account"
+    __table_args__ = IDS_NEVER_REUSED
     id: Mapped[int] = mapped_column(primary_key=True)
     clinic_id: Mapped[int] = _fk("clinic.id")
     email: Mapped[str] = mapped_column(String(320), unique=True)
@@ -102,6 +112,7 @@ class Invitation(Base):
     """An owner's invitation to join the clinic (a one-time code, stored hashed)."""
 
     __tablename__ = "invitation"
+    __table_args__ = IDS_NEVER_REUSED
     id: Mapped[int] = mapped_column(primary_key=True)
     clinic_id: Mapped[int] = _fk("clinic.id")
     email: Mapped[str] = mapped_column(String(320))
@@ -131,6 +142,7 @@ class ApiToken(Base):
     """A personal access token (``gx_…``): stored as its SHA-256, revocable, expiring."""
 
     __tablename__ = "api_token"
+    __table_args__ = IDS_NEVER_REUSED
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = _fk("user_account.id")
     name: Mapped[str] = mapped_column(String(200))
@@ -147,6 +159,7 @@ class LoginFailure(Base):
     """One failed login, kept for the per-address throttle."""
 
     __tablename__ = "login_failure"
+    __table_args__ = IDS_NEVER_REUSED
     id: Mapped[int] = mapped_column(primary_key=True)
     address: Mapped[str] = mapped_column(String(64), index=True)
     at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow, index=True)
@@ -156,7 +169,8 @@ class Patient(Base):
     """A patient of one clinic."""
 
     __tablename__ = "patient"
-    __table_args__ = (Index("ix_patient_clinic_name", "clinic_id", "name_key"),)
+    __table_args__ = (Index("ix_patient_clinic_name", "clinic_id", "name_key"),
+                      IDS_NEVER_REUSED)
     id: Mapped[int] = mapped_column(primary_key=True)
     clinic_id: Mapped[int] = _fk("clinic.id")
     practitioner_id: Mapped[int | None] = _fk("user_account.id", nullable=True, cascade=False)
@@ -187,7 +201,8 @@ class PatientIdentifier(Base):
 
     __tablename__ = "patient_identifier"
     __table_args__ = (UniqueConstraint("clinic_id", "system", "value",
-                                       name="uq_patient_identifier_clinic_id_system_value"),)
+                                       name="uq_patient_identifier_clinic_id_system_value"),
+                      IDS_NEVER_REUSED)
     id: Mapped[int] = mapped_column(primary_key=True)
     clinic_id: Mapped[int] = _fk("clinic.id")
     patient_id: Mapped[int] = _fk("patient.id")
@@ -199,6 +214,7 @@ class Visit(Base):
     """One visit of a patient (the uploads and the profile hang from it)."""
 
     __tablename__ = "visit"
+    __table_args__ = IDS_NEVER_REUSED
     id: Mapped[int] = mapped_column(primary_key=True)
     clinic_id: Mapped[int] = _fk("clinic.id")
     patient_id: Mapped[int] = _fk("patient.id")
@@ -213,6 +229,7 @@ class Upload(Base):
     """A file uploaded for a visit, kept in the store by its SHA-256."""
 
     __tablename__ = "upload"
+    __table_args__ = IDS_NEVER_REUSED
     id: Mapped[int] = mapped_column(primary_key=True)
     clinic_id: Mapped[int] = _fk("clinic.id")
     visit_id: Mapped[int] = _fk("visit.id")
@@ -235,6 +252,7 @@ class LabValue(Base):
     """One lab result of a visit, as read from a ``LABS.csv`` upload."""
 
     __tablename__ = "lab_value"
+    __table_args__ = IDS_NEVER_REUSED
     id: Mapped[int] = mapped_column(primary_key=True)
     clinic_id: Mapped[int] = _fk("clinic.id")
     visit_id: Mapped[int] = _fk("visit.id")
@@ -261,7 +279,8 @@ class Job(Base):
     """
 
     __tablename__ = "job"
-    __table_args__ = (Index("ix_job_status_id", "status", "id"),)
+    __table_args__ = (Index("ix_job_status_id", "status", "id"),
+                      IDS_NEVER_REUSED)
     id: Mapped[int] = mapped_column(primary_key=True)
     clinic_id: Mapped[int] = _fk("clinic.id")
     kind: Mapped[str] = mapped_column(String(20))
@@ -280,6 +299,7 @@ class Reference(Base):
     """A reference cohort the clinic profiles against (``clinic_id`` empty: the bundled one)."""
 
     __tablename__ = "reference"
+    __table_args__ = IDS_NEVER_REUSED
     id: Mapped[int] = mapped_column(primary_key=True)
     clinic_id: Mapped[int | None] = _fk("clinic.id", nullable=True)
     name: Mapped[str] = mapped_column(String(200))
@@ -298,6 +318,7 @@ class Profile(Base):
     """The profile of one visit against one reference (its files are in the store)."""
 
     __tablename__ = "profile"
+    __table_args__ = IDS_NEVER_REUSED
     id: Mapped[int] = mapped_column(primary_key=True)
     clinic_id: Mapped[int] = _fk("clinic.id")
     visit_id: Mapped[int] = _fk("visit.id")
@@ -315,7 +336,8 @@ class VisitMeasure(Base):
     """One measure of a visit's profile, kept for the timeline (the JSON is the record)."""
 
     __tablename__ = "visit_measure"
-    __table_args__ = (Index("ix_visit_measure_patient", "patient_id", "measure"),)
+    __table_args__ = (Index("ix_visit_measure_patient", "patient_id", "measure"),
+                      IDS_NEVER_REUSED)
     id: Mapped[int] = mapped_column(primary_key=True)
     clinic_id: Mapped[int] = _fk("clinic.id")
     patient_id: Mapped[int] = _fk("patient.id")
@@ -335,6 +357,7 @@ class PlanItem(Base):
     """One item of a patient's plan: an option of the knowledge base, or the practitioner's own."""
 
     __tablename__ = "plan_item"
+    __table_args__ = IDS_NEVER_REUSED
     id: Mapped[int] = mapped_column(primary_key=True)
     clinic_id: Mapped[int] = _fk("clinic.id")
     patient_id: Mapped[int] = _fk("patient.id")
@@ -362,6 +385,7 @@ class PlanEvent(Base):
     """One change of a plan item (its history: status, date, note, who)."""
 
     __tablename__ = "plan_event"
+    __table_args__ = IDS_NEVER_REUSED
     id: Mapped[int] = mapped_column(primary_key=True)
     clinic_id: Mapped[int] = _fk("clinic.id")
     plan_item_id: Mapped[int] = _fk("plan_item.id")
@@ -383,7 +407,8 @@ class QuestionnaireDefinition(Base):
 
     __tablename__ = "questionnaire_definition"
     __table_args__ = (UniqueConstraint("clinic_id", "sha256",
-                                       name="uq_questionnaire_definition_clinic_sha256"),)
+                                       name="uq_questionnaire_definition_clinic_sha256"),
+                      IDS_NEVER_REUSED)
     id: Mapped[int] = mapped_column(primary_key=True)
     clinic_id: Mapped[int] = _fk("clinic.id")
     name: Mapped[str] = mapped_column(String(120))
@@ -408,6 +433,7 @@ class QuestionnaireRequest(Base):
     """
 
     __tablename__ = "questionnaire_request"
+    __table_args__ = IDS_NEVER_REUSED
     id: Mapped[int] = mapped_column(primary_key=True)
     clinic_id: Mapped[int] = _fk("clinic.id")
     patient_id: Mapped[int] = _fk("patient.id")
@@ -436,7 +462,8 @@ class QuestionnaireResponse(Base):
 
     __tablename__ = "questionnaire_response"
     __table_args__ = (UniqueConstraint("request_id", "version",
-                                       name="uq_questionnaire_response_request_version"),)
+                                       name="uq_questionnaire_response_request_version"),
+                      IDS_NEVER_REUSED)
     id: Mapped[int] = mapped_column(primary_key=True)
     clinic_id: Mapped[int] = _fk("clinic.id")
     patient_id: Mapped[int] = _fk("patient.id")
@@ -486,6 +513,7 @@ class PortalAccount(Base):
     """
 
     __tablename__ = "portal_account"
+    __table_args__ = IDS_NEVER_REUSED
     id: Mapped[int] = mapped_column(primary_key=True)
     clinic_id: Mapped[int] = _fk("clinic.id")
     patient_id: Mapped[int] = mapped_column(ForeignKey("patient.id", ondelete="CASCADE"),
@@ -505,6 +533,7 @@ class PortalInvitation(Base):
     """A one-time link that lets a patient set their password (stored as its SHA-256)."""
 
     __tablename__ = "portal_invitation"
+    __table_args__ = IDS_NEVER_REUSED
     id: Mapped[int] = mapped_column(primary_key=True)
     clinic_id: Mapped[int] = _fk("clinic.id")
     patient_id: Mapped[int] = _fk("patient.id")
@@ -527,7 +556,8 @@ class DiaryEntry(Base):
     """
 
     __tablename__ = "diary_entry"
-    __table_args__ = (Index("ix_diary_entry_patient_at", "patient_id", "at"),)
+    __table_args__ = (Index("ix_diary_entry_patient_at", "patient_id", "at"),
+                      IDS_NEVER_REUSED)
     id: Mapped[int] = mapped_column(primary_key=True)
     clinic_id: Mapped[int] = _fk("clinic.id")
     patient_id: Mapped[int] = _fk("patient.id")
@@ -548,7 +578,8 @@ class DiaryVersion(Base):
 
     __tablename__ = "diary_version"
     __table_args__ = (UniqueConstraint("entry_id", "version",
-                                       name="uq_diary_version_entry_version"),)
+                                       name="uq_diary_version_entry_version"),
+                      IDS_NEVER_REUSED)
     id: Mapped[int] = mapped_column(primary_key=True)
     clinic_id: Mapped[int] = _fk("clinic.id")
     entry_id: Mapped[int] = _fk("diary_entry.id")
@@ -574,6 +605,7 @@ class ChallengeProtocol(Base):
     """
 
     __tablename__ = "challenge_protocol"
+    __table_args__ = IDS_NEVER_REUSED
     id: Mapped[int] = mapped_column(primary_key=True)
     clinic_id: Mapped[int] = _fk("clinic.id")
     patient_id: Mapped[int] = _fk("patient.id")
@@ -605,7 +637,8 @@ class ClinicFood(Base):
 
     __tablename__ = "clinic_food"
     __table_args__ = (UniqueConstraint("clinic_id", "food_id",
-                                       name="uq_clinic_food_clinic_id_food_id"),)
+                                       name="uq_clinic_food_clinic_id_food_id"),
+                      IDS_NEVER_REUSED)
     id: Mapped[int] = mapped_column(primary_key=True)
     clinic_id: Mapped[int] = _fk("clinic.id")
     food_id: Mapped[str] = mapped_column(String(80))
