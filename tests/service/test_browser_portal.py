@@ -207,3 +207,32 @@ def test_a_patient_logs_a_day_on_a_phone(browser: Any, server: tuple[str, Any],
     assert rows == [("meal", 2, [{**meal, "portion": "usual"}, {**meal, "portion": "large"}]),
                     ("symptoms", 1, [{"scores": {"Bloating": 6, "Tummy pain": 2}}]),
                     ("stool", 1, [{"bristol": 4}])]
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_the_practitioner_copies_the_portal_link_with_one_click(
+        browser: Any, server: tuple[str, Any], tmp_path: Path) -> None:
+    url, ctx = server
+    staff = make_user(ctx, "Copy clinic", "pia@clinic.example", "practitioner")
+    with ctx.transaction() as db:
+        patient = patients.create_patient(db, staff, {"name": "Rosa Copy"})
+    context = browser.new_context(base_url=url, viewport={"width": 1280, "height": 800})
+    context.grant_permissions(["clipboard-read", "clipboard-write"], origin=url)
+    page = context.new_page()
+    page.set_default_timeout(20_000)
+    try:
+        page.goto("/login")
+        page.get_by_label("E-mail").fill("pia@clinic.example")
+        page.get_by_label("Password").fill(PASSWORD)
+        page.get_by_role("button", name="Sign in").click()
+        page.goto(f"/patients/{patient.id}#portal")
+        page.get_by_label("The patient's e-mail").fill("rosa@mail.example")
+        page.get_by_role("button", name="Invite to the portal").click()
+        link = page.locator("code.secret").inner_text().strip()
+        assert re.fullmatch(r"https?://\S+/portal/invite/\S+", link), link
+        page.get_by_role("button", name="Copy").click()
+        expect(page.locator(".copy-status")).to_have_text("Copied.")
+        assert page.evaluate("navigator.clipboard.readText()") == link
+        page.screenshot(path=str(tmp_path / "portal-link-copied.png"))
+    finally:
+        context.close()
