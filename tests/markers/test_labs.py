@@ -99,6 +99,11 @@ def test_a_unit_carried_by_an_alias_must_agree_with_the_unit_column(tmp_path):
     (",calprotectin,85,ug/g,,,", ValidationError, r"line 3: field 'sample_id' is empty"),
     ("P2,calprotectin,,ug/g,,,", ValidationError, r"line 3: field 'value' is empty"),
     ("P2,calprotectin,85,ug/g,,,,extra", FormatError, r"line 3: 8 cells but the header has 7"),
+    # finite as written, infinite in the catalogue's unit (it was stored as inf)
+    ("P2,hs-CRP,1e308,mg/dL,,,", ValidationError,
+     r"line 3: field 'value' \(1e308 mg/dL\) is too large to express in mg/L"),
+    ("P2,hs-CRP,1,mg/dL,0,1e308,", ValidationError,
+     r"line 3: field 'ref_high' \(1e308 mg/dL\) is too large to express in mg/L"),
 ])
 def test_a_bad_row_names_the_file_the_line_and_the_field(tmp_path, row, error, message):
     with pytest.raises(error, match=message):

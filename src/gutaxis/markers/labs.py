@@ -264,11 +264,17 @@ def _row(cells: list[str], cols: dict[str, int], catalog: MarkerCatalog, where: 
         text = cell(name)
         refs[name] = (_scaled(_number(text, where=where, field=name), factor) if text
                       else math.nan)
+    converted = _scaled(value, factor)
+    for name, number_in_unit in (("value", converted), *refs.items()):
+        if math.isinf(number_in_unit):  # finite as written, but not in the catalogue's unit
+            raise ValidationError(
+                f"{where}: field {name!r} ({cell(name)} {unit_text}) is too large to express "
+                f"in {entry.unit} (it converts to infinity)")
     if refs["ref_low"] > refs["ref_high"]:  # False when either is NaN
         raise ValidationError(f"{where}: fields 'ref_low' ({cell('ref_low')}) and 'ref_high' "
                               f"({cell('ref_high')}): ref_low is above ref_high")
     record: dict[str, object] = {
-        "value": _scaled(value, factor), "unit": parse_unit(entry.unit).text, "censored": censored,
+        "value": converted, "unit": parse_unit(entry.unit).text, "censored": censored,
         "original_value": raw_value, "original_unit": unit_text,
         "ref_low": refs["ref_low"], "ref_high": refs["ref_high"], "assay": cell("assay"),
         "line": line, **{name: cell(name) for name in FHIR_COLUMNS}}
