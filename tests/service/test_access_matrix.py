@@ -82,7 +82,15 @@ from gutaxis.service.access import (
 from gutaxis.service.jobs import run_next_job, run_pending
 from gutaxis.service.models import ROLES, STAFF_ROLES, Job, Profile, Upload, User
 from gutaxis.service.pages import LOGIN_CSRF_COOKIE
-from gutaxis.service.services import accounts, diary, patients, portal, protocols, questionnaires
+from gutaxis.service.services import (
+    accounts,
+    diary,
+    patients,
+    portal,
+    protocols,
+    questionnaires,
+    uploads,
+)
 from gutaxis.service.services.profiles import BUNDLED_FOLDER
 
 POSTGRES_SERVER = os.environ.get("GUTAXIS_TEST_POSTGRES",
@@ -230,6 +238,15 @@ class World:
             return accounts.invite(db, self.creds["owner"].principal,
                                    f"new-{self.next()}@invited.test", "assistant")
 
+
+    def failed_upload(self) -> int:
+        """A failed upload of clinic A's spare visit (for a call that removes it)."""
+        with self.ctx.transaction() as db:
+            upload, _ = uploads.receive_upload(
+                db, self.ctx.store, self.creds["practitioner"].principal,
+                self.ids["spare_visit_id"], "labs", "LABS.csv", limit=1,
+                refused="larger than the matrix allows")
+            return upload.id
 
     def open_invitation(self) -> int:
         """The id of a fresh, open invitation to clinic A (for a call that withdraws it)."""
@@ -554,6 +571,8 @@ class Row:
     fresh_entry: bool = False
     #: {request_id} is a questionnaire request made for this call (the call withdraws it)
     fresh_request: bool = False
+    #: {upload_id} is a failed upload made for this call (the call removes it)
+    failed_upload: bool = False
     #: query parameters (formatted like the path): an id of clinic A in them makes the call
     #: a "not found" for clinic B, as one in the path does
     query: tuple[tuple[str, str], ...] = ()
@@ -599,6 +618,7 @@ MATRIX: dict[tuple[str, str], Row] = {
     ("POST", "/api/v1/visits/{visit_id}/uploads"): Row("staff", 202, _labs_upload,
                                                        spare_visit=True),
     ("GET", "/api/v1/uploads/{upload_id}"): Row("staff", 200),
+    ("DELETE", "/api/v1/uploads/{upload_id}"): Row("staff", 204, failed_upload=True),
     ("GET", "/api/v1/jobs/{job_id}"): Row("staff", 200),
     # ------------------------------------------------------------------ API: profiles
     ("GET", "/api/v1/visits/{visit_id}/profile"): Row("staff", 200),
@@ -638,6 +658,7 @@ MATRIX: dict[tuple[str, str], Row] = {
     ("POST", "/visits/{visit_id}/edit"): Row("staff", 303, _form({"visit_date": "2024-06-01"}),
                                              spare_visit=True),
     ("POST", "/visits/{visit_id}/uploads"): Row("staff", 303, _labs_upload, spare_visit=True),
+    ("POST", "/uploads/{upload_id}/remove"): Row("staff", 303, failed_upload=True),
     ("POST", "/visits/{visit_id}/profile"): Row("clinicians", 303, spare_visit=True),
     ("GET", "/visits/{visit_id}/profile.html"): Row("staff", 200),
     ("GET", "/visits/{visit_id}/profile.json"): Row("staff", 200),
@@ -887,6 +908,8 @@ def _call(world: World, method: str, path: str, row: Row, actor: Actor
         params["entry_id"] = world.fresh_entry()
     if row.fresh_request:
         params["request_id"] = world.fresh_request()
+    if row.failed_upload:
+        params["upload_id"] = world.failed_upload()
     url = path.format(**params)
     page = not path.startswith(("/api/", "/fhir/"))
     call = row.body(world, actor, params) if row.body else {}

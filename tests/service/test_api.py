@@ -777,6 +777,52 @@ def test_an_erased_patients_ids_are_never_given_again(client: TestClient,
     error_of(client.get(f"{API}/visits/{erased_visit}", headers=auth), 404, "not_found")
 
 
+def test_a_failed_upload_is_removed_with_its_file_and_a_parsed_one_is_not(
+        client: TestClient, ctx: AppContext) -> None:
+    # a refused file (another patient's results, say) stayed in the record and its export
+    make_user(ctx, "Clinic A", "ana@a.example")
+    make_user(ctx, "Clinic A", "asa@a.example", "assistant")
+    auth, assistant = bearer(client, "ana@a.example"), bearer(client, "asa@a.example")
+    pid = client.post(f"{API}/patients", json={"name": "Ana"}, headers=auth).json()["id"]
+    visit = client.post(f"{API}/patients/{pid}/visits", json={"visit_date": "2024-05-01"},
+                        headers=auth).json()["id"]
+    bad = b"sample_id,marker,value,unit\nP1,calprotectin,high,ug/g\n"
+    good = labs_csv("P1", {"calprotectin": ("85", "ug/g")})
+    first = upload(client, visit, "labs", "bad.csv", bad, auth).json()
+    twin = upload(client, visit, "labs", "bad-again.csv", bad, auth).json()
+    kept = upload(client, visit, "labs", "good.csv", good, auth).json()
+    run_jobs(ctx)
+    statuses = {u["id"]: u["status"] for u in client.get(f"{API}/visits/{visit}",
+                                                          headers=auth).json()["uploads"]}
+    assert statuses == {first["id"]: "failed", twin["id"]: "failed", kept["id"]: "parsed"}
+
+    refused = error_of(client.delete(f"{API}/uploads/{kept['id']}", headers=auth), 409,
+                       "conflict")
+    assert "good.csv" in refused["message"] and "is parsed" in refused["message"]
+    assert client.delete(f"{API}/uploads/{first['id']}", headers=assistant).status_code == 204
+    assert ctx.store.path(sha256(bad)).exists()  # the twin still names the file
+    assert client.delete(f"{API}/uploads/{twin['id']}", headers=auth).status_code == 204
+    assert not ctx.store.path(sha256(bad)).exists()
+    assert ctx.store.verify(sha256(good))
+    for gone in (first, twin):
+        error_of(client.get(f"{API}/uploads/{gone['id']}", headers=auth), 404, "not_found")
+        error_of(client.get(f"{API}/jobs/{gone['job']}", headers=auth), 404, "not_found")
+        error_of(client.delete(f"{API}/uploads/{gone['id']}", headers=auth), 404, "not_found")
+    got = client.get(f"{API}/visits/{visit}", headers=auth).json()
+    assert [u["filename"] for u in got["uploads"]] == ["good.csv"]
+    assert [v["marker"] for v in got["labs"]] == ["calprotectin"]
+    with zipfile.ZipFile(io.BytesIO(client.get(f"{API}/patients/{pid}/export",
+                                               headers=auth).content)) as archive:
+        names = archive.namelist()
+        record = json.loads(archive.read("record.json"))
+    assert not [n for n in names if "bad" in n]
+    assert [u["filename"] for v in record["visits"] for u in v["uploads"]] == ["good.csv"]
+    events = client.get(f"{API}/audit", params={"limit": 50}, headers=auth).json()["events"]
+    assert [(e["object_id"], e["user_email"]) for e in events
+            if e["action"] == "upload.delete"] == [(str(twin["id"]), "ana@a.example"),
+                                                  (str(first["id"]), "asa@a.example")]
+
+
 def test_a_table_of_many_samples_without_sample_is_a_failed_job_naming_the_field(
         client: TestClient, ctx: AppContext) -> None:
     make_user(ctx, "Clinic A", "ana@a.example")

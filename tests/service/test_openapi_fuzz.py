@@ -132,6 +132,9 @@ def _objects(client: TestClient, ctx: AppContext
     labs = client.post(f"/api/v1/visits/{visit}/uploads", headers=auth, data={"kind": "labs"},
                        files={"file": ("LABS.csv", LABS.encode())})
     assert labs.status_code == 202, labs.text
+    failed = client.post(f"/api/v1/visits/{visit}/uploads", headers=auth, data={"kind": "labs"},
+                         files={"file": ("BAD.csv", b"sample_id,marker,value,unit\n")})
+    assert failed.status_code == 202, failed.text
     run_jobs(ctx)
     profile = client.get(f"/api/v1/visits/{visit}/profile", headers=auth)
     assert profile.status_code == 200, profile.text
@@ -156,7 +159,8 @@ def _objects(client: TestClient, ctx: AppContext
     ids = {"patient_id": patient, "visit_id": visit, "upload_id": upload.json()["id"],
            "job_id": upload.json()["job"], "item_id": item.json()["id"],
            "token_id": spare_token.json()["id"], "entry_id": entry.json()["id"],
-           "request_id": request, "invitation_id": invitation}
+           "request_id": request, "invitation_id": invitation,
+           "failed_upload_id": failed.json()["id"]}
     return auth, ids, spare, account.api
 
 
@@ -217,6 +221,8 @@ def test_fuzz_the_api(client: TestClient, ctx: AppContext) -> None:
         real = {name: ids[name] for name in names}
         if label == "DELETE /api/v1/patients/{patient_id}":
             real["patient_id"] = spare_patient
+        if label == "DELETE /api/v1/uploads/{upload_id}":  # only a failed one goes
+            real["upload_id"] = ids["failed_upload_id"]
         _fuzz(operation, session, {}, real or None, ANONYMOUS_EXAMPLES,
               None if label in PUBLIC else unauthenticated)
         caller = patient if operation.path.startswith("/api/v1/portal/") else auth

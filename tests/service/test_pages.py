@@ -339,3 +339,33 @@ def test_the_visit_page_shows_each_warning_once(client, ctx):
     page = client.get(f"/visits/{vid}", headers=HTML).text
     shown = warning["message"].replace("'", "&#39;")
     assert page.count(shown) == 1  # in its box; the summary does not repeat it
+
+
+def test_a_failed_upload_has_a_remove_button_and_a_parsed_one_none(client, ctx):
+    from builders.practice import bearer, run_jobs
+
+    make_user(ctx, "A", "a@a.example")
+    auth = bearer(client, "a@a.example")
+    pid = client.post("/api/v1/patients", json={"name": "Wren"}, headers=auth).json()["id"]
+    vid = client.post(f"/api/v1/patients/{pid}/visits", json={"visit_date": "2024-01-10"},
+                      headers=auth).json()["id"]
+    ids = {}
+    for name, text in (("bad.csv", "sample_id,marker,value,unit\nP1,calprotectin,high,ug/g\n"),
+                       ("good.csv", "sample_id,marker,value,unit\nP1,calprotectin,85,ug/g\n")):
+        ids[name] = client.post(f"/api/v1/visits/{vid}/uploads", headers=auth,
+                                data={"kind": "labs"},
+                                files={"file": (name, text.encode())}).json()["id"]
+    run_jobs(ctx)
+    client.cookies.clear()
+    csrf = _sign_in(client, "a@a.example")
+    page = client.get(f"/visits/{vid}", headers=HTML).text
+    assert re.findall(r'action="/uploads/(\d+)/remove"', page) == [str(ids["bad.csv"])]
+    removed = client.post(f"/uploads/{ids['bad.csv']}/remove", headers=HTML,
+                          follow_redirects=False, data={"csrf_token": csrf})
+    assert removed.status_code == 303 and removed.headers["location"] == f"/visits/{vid}#uploads"
+    page = client.get(f"/visits/{vid}", headers=HTML).text
+    assert "bad.csv" not in page and "good.csv" in page and "/remove" not in page
+    # a parsed upload is refused, as a page
+    refused = client.post(f"/uploads/{ids['good.csv']}/remove", headers=HTML,
+                          data={"csrf_token": csrf})
+    assert refused.status_code == 409 and "only a failed upload can be removed" in refused.text

@@ -414,6 +414,15 @@ def get_upload(upload_id: int, who: Staff, ctx: Ctx) -> dict[str, Any]:
         return upload_dict(uploads.get_upload(db, who, upload_id))
 
 
+@router.delete("/uploads/{upload_id}", status_code=204, tags=["visits"])
+def remove_upload(upload_id: int, who: Staff, ctx: Ctx) -> Response:
+    """Remove an upload whose parse failed, with its file (409 for one that did not fail)."""
+    with ctx.transaction() as db:
+        _, shas = uploads.remove_failed_upload(db, who, upload_id)
+    ctx.store.remove(shas)
+    return Response(status_code=204)
+
+
 @router.get("/jobs/{job_id}", response_model=JobOut, tags=["jobs"])
 def get_job(job_id: int, who: Staff, ctx: Ctx) -> dict[str, Any]:
     """Get where a job stands (its error, in words, when it failed)."""

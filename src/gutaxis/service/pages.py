@@ -698,6 +698,15 @@ async def visit_upload(request: Request, visit_id: int, who: Staff, ctx: Ctx) ->
     return _redirect(f"/visits/{visit_id}#uploads")
 
 
+@router.post("/uploads/{upload_id}/remove")
+def upload_remove(upload_id: int, who: Staff, ctx: Ctx) -> Response:
+    """Remove a failed upload and its file, then show its visit."""
+    with ctx.transaction() as db:
+        visit_id, shas = uploads.remove_failed_upload(db, who, upload_id)
+    ctx.store.remove(shas)
+    return _redirect(f"/visits/{visit_id}#uploads")
+
+
 @router.post("/visits/{visit_id}/profile")
 def visit_reprofile(visit_id: int, who: Clinician, ctx: Ctx,
                     reference_id: Annotated[int | None, Form()] = None) -> Response:

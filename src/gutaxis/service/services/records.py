@@ -28,6 +28,7 @@ from gutaxis.service.models import (
     Visit,
 )
 from gutaxis.service.services.patients import get_patient
+from gutaxis.service.services.uploads import files_no_row_names
 from gutaxis.service.store import FileStore
 
 __all__ = ["export_patient", "erase_patient", "audit_page", "audit_csv", "EXPORT_VERSION"]
@@ -162,15 +163,10 @@ def erase_patient(db: Session, store: FileStore, who: Principal, patient_id: int
     db.flush()
     if account is not None:
         db.execute(delete(User).where(User.id == account, User.role == "patient"))
-    shas.discard("")
-    still = set(db.scalars(select(Upload.sha256).where(Upload.sha256.in_(shas))))
-    for column in (Profile.json_sha256, Profile.html_sha256, Profile.pdf_sha256):
-        still |= set(db.scalars(select(column).where(column.in_(shas))))
-    still |= set(db.scalars(select(Reference.source_sha256).where(
-        Reference.source_sha256.in_(shas))))
+    gone = files_no_row_names(db, shas)
     audit.record(db, who.actor, "patient.erase", "patient", patient_id,
-                 f"{counts}, files={len(shas - still)}")
-    return sorted(shas - still)
+                 f"{counts}, files={len(gone)}")
+    return sorted(gone)
 
 
 def audit_page(db: Session, who: Principal, *, limit: int = 100, offset: int = 0

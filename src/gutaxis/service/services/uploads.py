@@ -3,21 +3,22 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from typing import BinaryIO
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from gutaxis.service import audit
 from gutaxis.service.access import Principal
 from gutaxis.service.db import get_row, utcnow
-from gutaxis.service.errors import Invalid, NotFound
-from gutaxis.service.models import UPLOAD_KINDS, Job, LabValue, Upload
+from gutaxis.service.errors import Conflict, Invalid, NotFound
+from gutaxis.service.models import UPLOAD_KINDS, Job, LabValue, Profile, Reference, Upload
 from gutaxis.service.services.patients import get_visit
 from gutaxis.service.store import FileStore, TooLargeError
 
-__all__ = ["receive_upload", "get_upload", "visit_uploads", "visit_labs", "safe_filename",
-           "enqueue"]
+__all__ = ["receive_upload", "get_upload", "remove_failed_upload", "visit_uploads",
+           "visit_labs", "safe_filename", "enqueue", "files_no_row_names"]
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._+-]+")
 
@@ -130,6 +131,71 @@ def get_upload(db: Session, who: Principal, upload_id: int) -> Upload:
         raise NotFound(f"no upload {upload_id}")
     audit.record(db, who.actor, "upload.read", "upload", upload.id)
     return upload
+
+
+def remove_failed_upload(db: Session, who: Principal, upload_id: int) -> tuple[int, list[str]]:
+    """Remove an upload whose parse failed: its row, its parse job, and (after commit) its file.
+
+    A failed upload added nothing to the record but the file itself, which
+    may not belong there at all (another patient's results, refused as
+    such); without this it stayed in the patient's record and export for
+    good.  An upload that was parsed, or is still waiting, is not removed:
+    its results are part of the record.
+
+    Returns
+    -------
+    visit_id : int
+        The visit the upload was for.
+    shas : list of str
+        The hash of the file to remove from the store once the transaction
+        has committed, when no other row names it (the caller removes it).
+
+    Raises
+    ------
+    NotFound
+        No such upload in the caller's clinic.
+    Conflict
+        The upload did not fail.
+    """
+    upload = get_row(db, Upload, upload_id)
+    if upload is None or upload.clinic_id != who.clinic_id:
+        raise NotFound(f"no upload {upload_id}")
+    if upload.status != "failed":
+        raise Conflict(f"upload {upload_id} ({upload.filename}) is {upload.status}: only a "
+                       "failed upload can be removed (a parsed one's results are part of the "
+                       "record)")
+    sha = upload.sha256
+    db.execute(delete(Job).where(Job.kind == "parse", Job.target_id == upload.id,
+                                 Job.clinic_id == who.clinic_id))
+    db.delete(upload)
+    db.flush()
+    audit.record(db, who.actor, "upload.delete", "upload", upload_id,
+                 f"visit={upload.visit_id}, kind={upload.kind}, status=failed")
+    return upload.visit_id, sorted(files_no_row_names(db, {sha}))
+
+
+def files_no_row_names(db: Session, shas: Iterable[str]) -> set[str]:
+    """Pick the files among ``shas`` that no upload, profile or reference names any more.
+
+    Parameters
+    ----------
+    shas : iterable of str
+        SHA-256 hashes (empty ones are ignored).
+
+    Returns
+    -------
+    set of str
+        The hashes whose files can leave the store.
+    """
+    wanted = set(shas) - {""}
+    if not wanted:
+        return set()
+    still = set(db.scalars(select(Upload.sha256).where(Upload.sha256.in_(wanted))))
+    for column in (Profile.json_sha256, Profile.html_sha256, Profile.pdf_sha256):
+        still |= set(db.scalars(select(column).where(column.in_(wanted))))
+    still |= set(db.scalars(select(Reference.source_sha256).where(
+        Reference.source_sha256.in_(wanted))))
+    return wanted - still
 
 
 def visit_uploads(db: Session, visit_id: int) -> list[Upload]:
