@@ -719,7 +719,8 @@ def labs_import_command(
     patient: Annotated[str | None, typer.Option(
         help="The patient whose results to import, by identifier SYSTEM|VALUE (or VALUE); "
              "needed when the bundle holds results of several patients. "
-             "Example: --patient urn:oid:1.2.36.146.595.217.0.1|12345")] = None,
+             "Example: --patient 'urn:oid:1.2.36.146.595.217.0.1|12345' (quoted: the shell "
+             "reads | as a pipe)")] = None,
     sample: Annotated[str | None, typer.Option(
         help="The sample_id of the rows (the id `gutaxis profile --sample` uses); default: "
              "the patient's identifier value. Example: --sample S17")] = None,
@@ -747,7 +748,7 @@ def labs_import_command(
     the element, and nothing is written.
 
     Example: gutaxis labs import results.json --out labs.csv --patient
-    urn:oid:1.2.36.146.595.217.0.1|12345
+    'urn:oid:1.2.36.146.595.217.0.1|12345'
     """
     from gutaxis.commands import LabsImportOptions, run_labs_import
     from gutaxis.commands.labs import parse_patient_option

@@ -459,8 +459,8 @@ def _pcoa(dm: DistanceMatrix, n: int, k: int | None, method: str,
                 f"PCoA: the distances are not Euclidean — the most negative eigenvalue "
                 f"({smallest:.6g}) is {(-smallest / largest if largest else np.inf):.2%} of "
                 f"the largest ({largest:.6g}). Axes with negative eigenvalues are set to "
-                "zero; the leading axes are usually still interpretable (pass "
-                "warn_negative=False to silence this).",
+                "zero; the leading axes are usually still interpretable (from Python, "
+                "pcoa(..., warn_negative=False) silences this).",
                 RuntimeWarning, stacklevel=3,
             )
 
