@@ -317,6 +317,40 @@ def test_a_diagnostic_report_with_contained_results_and_specimen():
         read_lab_bundle(missing)
 
 
+def test_a_result_of_another_patient_than_its_reports_is_refused():
+    # the report's subject was ignored: the results went to the observation's patient
+    report = {
+        "resourceType": "DiagnosticReport", "id": "r1", "status": "final",
+        "code": {"text": "Stool panel"},
+        "subject": {"identifier": {"system": MRN, "value": "B1"}},
+        "contained": [observation("fc", loinc="38445-3", value=120, subject=None)],
+        "result": [{"reference": "#fc"}],
+    }
+    other = copy.deepcopy(report)
+    other["contained"][0]["subject"] = {"identifier": {"system": MRN, "value": "A1"}}
+    with pytest.raises(ValidationError, match=(
+            r"DiagnosticReport/r1\.contained\[0\] \(Observation/fc\): Observation\.subject: "
+            r"the result is of urn:example:mrn\|A1, but its report \(DiagnosticReport/r1\) "
+            r"is of urn:example:mrn\|B1: a report's results are of its patient")):
+        read_lab_bundle(other)
+    # by reference: Patient/p2 against the report's Patient/p1 (one of them in the bundle)
+    entries = bundle(patient("p1", "M1"), observation("a", loinc="38445-3", value=40,
+                                                      subject="Patient/p2"))
+    entries["entry"].append({"fullUrl": "https://lab.example/fhir/DiagnosticReport/r2",
+                             "resource": {"resourceType": "DiagnosticReport", "id": "r2",
+                                          "status": "final", "code": {"text": "Stool"},
+                                          "subject": {"reference": "Patient/p1"},
+                                          "result": [{"reference": "Observation/a"}]}})
+    with pytest.raises(ValidationError, match=r"the result is of Patient/p2 \(no identifier\), "
+                                              r"but its report .* is of urn:example:mrn\|M1"):
+        read_lab_bundle(entries)
+    # the same patient named two ways (the identifier, the resource holding it) is one
+    same = copy.deepcopy(report)
+    same["contained"][0]["subject"] = {"identifier": {"system": MRN, "value": "B1"}}
+    assert read_lab_bundle(same).sample_id == "B1"
+    assert read_lab_bundle(report).sample_id == "B1"
+
+
 def test_urn_uuid_references_of_a_transaction_bundle():
     doc = bundle(
         {"resourceType": "Patient", "identifier": [{"system": MRN, "value": "M8"}]},

@@ -183,6 +183,36 @@ def test_fhir_lab_results_are_matched_to_the_patient_by_identifier_all_or_nothin
     assert [(r["marker"], r["value"]) for r in labs] == [("calprotectin", 12.0)]
 
 
+def test_a_fhir_patient_holding_another_patients_identifier_is_refused(
+        client: TestClient, ctx: AppContext) -> None:
+    # one Patient of the file holding Alice's and Bob's identifiers went into either record
+    make_user(ctx, "Clinic A", "ana@a.example")
+    auth = bearer(client, "ana@a.example")
+    alice = _patient(client, auth, "Alice", [{"system": MRN, "value": "A1"}])
+    bob = _patient(client, auth, "Bob", [{"system": MRN, "value": "B1"}])
+    both = fl.patient("p1", "A1")
+    both["identifier"].append({"system": MRN, "value": "B1"})
+    document = fl.bundle(both, fl.observation("fc", loinc="38445-3", value=40, unit="ug/g"))
+    for pid, other in ((alice, bob), (bob, alice)):
+        visit = _visit(client, auth, pid, "2026-03-02")
+        refused = _upload(client, visit, document, auth)
+        run_jobs(ctx)
+        row = _upload_row(ctx, refused["id"])
+        assert row.status == "failed"
+        held = "B1" if pid == alice else "A1"
+        assert f"also has the identifier(s) urn:example:mrn|{held}, which this clinic holds " \
+               f"for another patient (patient {other})" in (row.error or ""), row.error
+    assert _lab_count(ctx) == 0
+    # the same file is Alice's alone once B1 is off Bob's record (it was on the wrong one)
+    assert client.patch(f"{API}/patients/{bob}", headers=auth,
+                        json={"identifiers": []}).status_code == 200
+    visit = _visit(client, auth, alice, "2026-03-09")
+    accepted = _upload(client, visit, document, auth)
+    run_jobs(ctx)
+    assert _upload_row(ctx, accepted["id"]).status == "parsed"
+    assert _lab_count(ctx) == 1
+
+
 def _record_with_everything(client: TestClient, ctx: AppContext) -> tuple[int, dict[str, str],
                                                                            dict[str, Any]]:
     """A patient with a profiled visit (FHIR labs + the table), a labs-only visit, answers,

@@ -680,22 +680,19 @@ def _patients(reader: _Reader, observations: list[Located], report_of: dict[int,
     keys: list[tuple[tuple[tuple[str, str], ...], str]] = []
     key_of: dict[int, int] = {}
     for located in observations:
-        subject = located.resource.get("subject")
-        if not isinstance(subject, Mapping) and id(located) in report_of:
-            subject = report_of[id(located)].resource.get("subject")
-        idents: tuple[tuple[str, str], ...] = ()
-        reference = ""
-        if isinstance(subject, Mapping):
-            reference = _text(subject.get("reference"))
-            target = reader.index.resolve(reference, located) if reference else None
-            if target is not None and target.kind == "Patient":
-                reference = target.name
-                idents = tuple((_text(i.get("system")), _text(i.get("value")))
-                               for i in target.resource.get("identifier") or []
-                               if _text(i.get("value")))
-            ident = subject.get("identifier")
-            if not idents and isinstance(ident, Mapping) and _text(ident.get("value")):
-                idents = ((_text(ident.get("system")), _text(ident.get("value"))),)
+        idents, reference = _subject(reader, located.resource.get("subject"), located)
+        report = report_of.get(id(located))
+        if report is not None:
+            of_report = _subject(reader, report.resource.get("subject"), report)
+            if not (idents or reference):
+                idents, reference = of_report
+            elif _other_patient((idents, reference), of_report):
+                shown = BundlePatient(idents, reference).label
+                raise reader.fail(located, "Observation.subject",
+                                  f"the result is of {shown}, but its report "
+                                  f"({report.where}) is of "
+                                  f"{BundlePatient(*of_report).label}: a report's results "
+                                  "are of its patient")
         # the same patient: a shared identifier, or the same reference
         found = next((n for n, (ids, ref) in enumerate(keys)
                       if (idents and set(ids) & set(idents))
@@ -711,6 +708,49 @@ def _patients(reader: _Reader, observations: list[Located], report_of: dict[int,
     patients = [BundlePatient(ids, ref, count) for (ids, ref), count in zip(keys, counts,
                                                                            strict=True)]
     return patients, {k: patients[n] for k, n in key_of.items()}
+
+
+def _subject(reader: _Reader, subject: Any, located: Located
+             ) -> tuple[tuple[tuple[str, str], ...], str]:
+    """Return the identifiers and the reference of a ``subject`` (both empty without one).
+
+    A reference to a ``Patient`` of the input gives that resource's
+    identifiers and its name; otherwise the reference's own ``identifier``.
+    """
+    idents: tuple[tuple[str, str], ...] = ()
+    reference = ""
+    if isinstance(subject, Mapping):
+        reference = _text(subject.get("reference"))
+        target = reader.index.resolve(reference, located) if reference else None
+        if target is not None and target.kind == "Patient":
+            reference = target.name
+            idents = tuple((_text(i.get("system")), _text(i.get("value")))
+                           for i in target.resource.get("identifier") or []
+                           if _text(i.get("value")))
+        ident = subject.get("identifier")
+        if not idents and isinstance(ident, Mapping) and _text(ident.get("value")):
+            idents = ((_text(ident.get("system")), _text(ident.get("value"))),)
+    return idents, reference
+
+
+def _other_patient(one: tuple[tuple[tuple[str, str], ...], str],
+                   other: tuple[tuple[tuple[str, str], ...], str]) -> bool:
+    """Return True when two subjects are known to be different patients.
+
+    Both identified: no identifier in common.  Otherwise both referenced:
+    references to different resources (``Type/id`` compared, so that a
+    relative and an absolute reference to one resource agree).  A subject
+    without either is never known to differ.
+    """
+    (ids, ref), (other_ids, other_ref) = one, other
+    if ids and other_ids:
+        return not set(ids) & set(other_ids)
+    if ref and other_ref:
+        def tail(reference: str) -> str:
+            return "/".join(reference.split("/_history/")[0].rstrip("/").split("/")[-2:])
+
+        return tail(ref) != tail(other_ref)
+    return False
 
 
 def _choose(reader: _Reader, patients: list[BundlePatient], picked: tuple[str, str] | None

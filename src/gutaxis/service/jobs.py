@@ -191,6 +191,29 @@ def upload_patient_identifiers(db: Any, upload: Upload) -> list[PatientIdentifie
         Visit.id == upload.visit_id).order_by(PatientIdentifier.id)))
 
 
+def _identifiers_of_other_patients(db: Any, upload_id: int, identifiers: list[list[str]]
+                                   ) -> list[tuple[str, str, int]]:
+    """Which of ``identifiers`` the upload's clinic holds for a patient other than the visit's.
+
+    Returns
+    -------
+    list of (system, value, patient id)
+    """
+    upload = db.get(Upload, upload_id)
+    if upload is None or not identifiers:
+        return []
+    visit = db.get(Visit, upload.visit_id)
+    wanted = {(str(system), str(value)) for system, value in identifiers}
+    rows = db.execute(select(PatientIdentifier.system, PatientIdentifier.value,
+                             PatientIdentifier.patient_id).where(
+        PatientIdentifier.clinic_id == upload.clinic_id,
+        PatientIdentifier.patient_id != visit.patient_id,
+        PatientIdentifier.value.in_(sorted(v for _, v in wanted))).order_by(
+        PatientIdentifier.id))
+    return [(system, value, patient) for system, value, patient in rows
+            if (system, value) in wanted]
+
+
 def _parse(ctx: AppContext, job_id: int, upload_id: int, folder: Path) -> None:
     with ctx.sessions() as db:
         upload = db.get(Upload, upload_id)
@@ -214,6 +237,15 @@ def _parse(ctx: AppContext, job_id: int, upload_id: int, folder: Path) -> None:
         message = _plain_message(str(exc), folder)
         raise TaskFailed(message if message.startswith(name) else f"{name}: {message}"
                          ) from None
+    if kind == "fhir" and result.get("patient"):
+        with ctx.sessions() as db:
+            others = _identifiers_of_other_patients(db, upload_id, result["patient"])
+        if others:
+            raise TaskFailed(
+                f"{name}: the results' patient also has the identifier(s) "
+                f"{', '.join(f'{s}|{v}' if s else v for s, v, _ in others)}, which this "
+                f"clinic holds for another patient (patient {others[0][2]}): the file names "
+                "two patients, or an identifier is on the wrong record; nothing was stored")
     if kind == "labs":
         samples = result["samples"]
         if sample is None and len(samples) > 1:
