@@ -147,6 +147,17 @@ BROKEN = [
     ("resourceType", lambda d: d.update(resourceType="Patient"),
      "resourceType: expected 'Questionnaire'; got 'Patient'"),
     ("url", lambda d: d.pop("url"), "url: expected a non-empty text; got null"),
+    ("url with a space", lambda d: d.update(url="urn:my scale"),
+     "url: expected a URI (no spaces); got 'urn:my scale'"),
+    # a NUL in a linkId went into the portal form's field name, and the answer was lost
+    ("NUL in a linkId", lambda d: _pain(d).update(linkId="pa\x00in"),
+     "item[0].item[0].linkId: holds the control character U+0000 (at character 3); FHIR "
+     "text may hold none but tab and line breaks"),
+    ("escape in a title", lambda d: d.update(title="Gut \x1b[31m"),
+     "title: holds the control character U+001B (at character 5); FHIR text may hold none "
+     "but tab and line breaks"),
+    ("long linkId", lambda d: _pain(d).update(linkId="p" * 256),
+     "item[0].item[0].linkId: expected at most 255 characters; got 256"),
     ("status", lambda d: d.update(status="final"),
      "status: expected one of draft, active, retired, unknown; got 'final'"),
     ("no items", lambda d: d.update(item=[]),

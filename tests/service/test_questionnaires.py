@@ -257,6 +257,10 @@ def test_an_invalid_definition_is_refused_with_the_checkers_line_and_nothing_is_
     assert not_json.json()["error"]["message"] == (
         "x.json: not valid JSON (line 1 column 34: Expecting property name enclosed in "
         "double quotes); expected a FHIR Questionnaire")
+    # kept whole or not at all (a 61st character was cut off without a word)
+    long = _import(client, auth, definition_bytes(version="1." + "0" * 60), "long.json")
+    assert (long.status_code, long.json()["error"]["message"]) == (
+        422, "long.json: version: expected at most 60 characters; got 62")
     latin = _import(client, auth, b'{"title": "caf\xe9"}', "latin.json")
     assert latin.json()["error"]["message"] == ("latin.json: byte 14 is not UTF-8 text; "
                                                 "expected a FHIR Questionnaire as JSON")

@@ -275,12 +275,15 @@ def parse_questionnaire(data: Any, where: str) -> Questionnaire:
     if data.get("resourceType") != "Questionnaire":
         raise fail("resourceType",
                    f"expected 'Questionnaire'; got {_found(data.get('resourceType'))}")
+    _check_characters(data, "", fail)
     texts = {}
     for key in ("url", "version", "name", "title", "status"):
         value = data.get(key)
         if not isinstance(value, str) or not value.strip():
             raise fail(key, f"expected a non-empty text; got {_found(value)}")
         texts[key] = value
+    if any(c.isspace() for c in texts["url"]):
+        raise fail("url", f"expected a URI (no spaces); got {_found(texts['url'])}")
     if texts["status"] not in _STATUSES:
         raise fail("status",
                    f"expected one of {', '.join(_STATUSES)}; got {_found(texts['status'])}")
@@ -307,6 +310,39 @@ def parse_questionnaire(data: Any, where: str) -> Questionnaire:
 
 
 _Fail = Any  # the error factory passed down: fail(path, message) -> FormatError
+#: gutaxis's limit on a ``linkId`` (it names a field of the portal's form, and is stored
+#: with each answer): far above any real questionnaire's.
+_MAX_LINK_ID = 255
+#: The characters FHIR's ``string`` allows below U+0020: tab, line feed, carriage return.
+_ALLOWED_CONTROLS = frozenset("\t\n\r")
+
+
+def _check_characters(node: Any, path: str, fail: _Fail) -> None:
+    """Refuse a control character in any text of the definition (names, keys included).
+
+    FHIR's ``string`` may not hold characters below U+0020 but tab, line feed
+    and carriage return.  A NUL in a ``linkId`` went into the portal form's
+    field names, which a browser sends back changed: the answer was lost.
+    """
+    stack: list[tuple[Any, str]] = [(node, path)]
+    while stack:
+        value, where = stack.pop()
+        texts: list[tuple[str, str]] = []
+        if isinstance(value, str):
+            texts.append((value, where))
+        elif isinstance(value, dict):
+            for key, child in value.items():
+                child_path = f"{where}.{key}" if where else str(key)
+                texts.append((str(key), child_path))
+                stack.append((child, child_path))
+        elif isinstance(value, list):
+            stack.extend((child, f"{where}[{i}]") for i, child in enumerate(value))
+        for text, at in texts:
+            bad = next((c for c in text if c < " " and c not in _ALLOWED_CONTROLS), None)
+            if bad is not None:
+                raise fail(at, f"holds the control character U+{ord(bad):04X} (at character "
+                               f"{text.index(bad) + 1}); FHIR text may hold none but tab and "
+                               "line breaks")
 
 
 def _extensions(node: Mapping[str, Any], path: str, fail: _Fail) -> list[dict[str, Any]]:
@@ -330,6 +366,9 @@ def _item(raw: Any, path: str, depth: int, seen: dict[str, str], fail: _Fail) ->
     link_id = raw.get("linkId")
     if not isinstance(link_id, str) or not link_id.strip():
         raise fail(f"{path}.linkId", f"expected a non-empty text; got {_found(link_id)}")
+    if len(link_id) > _MAX_LINK_ID:
+        raise fail(f"{path}.linkId", f"expected at most {_MAX_LINK_ID} characters; got "
+                   f"{len(link_id)}")
     if link_id in seen:
         raise fail(f"{path}.linkId", f"{link_id!r} is used twice (first at {seen[link_id]})")
     seen[link_id] = path

@@ -218,6 +218,12 @@ def import_definition(db: Session, who: Principal, filename: str | None, content
             if message.startswith(prefix):
                 message = message[len(prefix):]
         raise refuse(f"{name}: {message}") from None
+    for field, value, most in (("name", questionnaire.name, 120),
+                               ("title", questionnaire.title, 300),
+                               ("version", questionnaire.version, 60)):
+        if len(value) > most:  # the columns' sizes: kept whole or not at all
+            raise refuse(f"{name}: {field}: expected at most {most} characters; got "
+                         f"{len(value)}")
     bundled = {q.canonical: q for q in _bundled().values()}
     if questionnaire.canonical in bundled:
         raise Conflict(f"{name}: {questionnaire.canonical} is the bundled questionnaire "
@@ -239,8 +245,8 @@ def import_definition(db: Session, who: Principal, filename: str | None, content
                                                             "message": "same version"}])
     scoring = questionnaire.scoring
     row = QuestionnaireDefinition(
-        clinic_id=who.clinic_id, name=questionnaire.name[:120],
-        title=questionnaire.title[:300], version=questionnaire.version[:60],
+        clinic_id=who.clinic_id, name=questionnaire.name, title=questionnaire.title,
+        version=questionnaire.version,
         definition=questionnaire.definition, licence=scoring.licence if scoring else "",
         source=scoring.source if scoring else "", sha256=sha, filename=name,
         imported_at=utcnow(), imported_by=who.user_id)
