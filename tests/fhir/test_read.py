@@ -72,6 +72,32 @@ def test_hs_crp_in_mg_per_litre_is_kept_and_the_unit_code_wins_over_the_text():
     assert labs.table["original_unit"].iloc[0] == "mg/L"
 
 
+@pytest.mark.parametrize(("code", "unit", "message"), [
+    # the code was taken, silently 10 times off what the text said
+    ("mg/L", "mg/dL", r"Observation\.valueQuantity\.code: the UCUM code 'mg/L' and the unit "
+                      r"'mg/dL' beside it disagree \(a factor of 10\)"),
+    # UCUM is case-sensitive: Mg/L is megagrams a litre (it was read as mg/L)
+    ("Mg/L", "", r"the UCUM code 'Mg/L' is not 'mg/L': UCUM codes are case-sensitive"),
+])
+def test_a_ucum_code_that_is_miscased_or_contradicted_by_its_text_is_refused(code, unit,
+                                                                             message):
+    obs = observation("crp", loinc="30522-7", value=2, unit="mg/L")
+    obs["valueQuantity"].update(code=code, unit=unit)
+    if not unit:
+        del obs["valueQuantity"]["unit"]
+    with pytest.raises(UnitError, match=message):
+        read_lab_bundle(bundle(patient("p1", "M1"), obs))
+
+
+def test_a_ucum_code_agrees_with_a_text_of_the_same_quantity():
+    for code, unit in (("mg/L", "mg/l"), ("ug/mL", "µg/mL"), ("mg/dL", "mg/dL"),
+                       ("mg/l", "milligrams per litre")):
+        obs = observation("crp", loinc="30522-7", value=2, unit="mg/L")
+        obs["valueQuantity"].update(code=code, unit=unit)
+        labs = read_lab_bundle(bundle(patient("p1", "M1"), obs))
+        assert labs.rows[0]["unit"] == "mg/L", (code, unit)
+
+
 def test_the_written_labs_csv_reads_back_to_the_same_values(tmp_path):
     doc = stool_and_blood_panel()
     doc["entry"].append({"resource": observation("lps", text="LPS", value=0.5, unit="ng/mL",

@@ -326,6 +326,9 @@ class _Reader:
                 fallback: str | None = None) -> str:
         code, unit = _text(quantity.get("code")), _text(quantity.get("unit"))
         if code and _text(quantity.get("system")) == UCUM_SYSTEM:
+            problem = _ucum_problem(code, unit)
+            if problem:
+                raise self.fail(located, f"{element}.code", problem, UnitError)
             return code
         if unit:
             return unit
@@ -410,6 +413,37 @@ class _Reader:
                 "original_value": original, "original_unit": unit, **refs,
                 "interpretation": ",".join(filter(None, (_concept_word(c) for c in
                                                          part.get("interpretation") or [])))}
+
+
+def _ucum_problem(code: str, unit: str) -> str:
+    """Say what is wrong with a UCUM ``code`` and the ``unit`` text beside it ("" if nothing).
+
+    UCUM codes are case-sensitive (``Mg`` is a megagram, ``mg`` a milligram;
+    ``l`` and ``L`` are both the litre), and a unit text that names another
+    quantity than the code is a contradiction, not a display form: which of
+    the two the laboratory meant cannot be told.  A text gutaxis does not read
+    as a unit ("milligrams per litre") is taken as the code's display.
+    """
+    try:
+        coded = parse_unit(code)
+    except UnitError:
+        return ""  # not one gutaxis knows: said where it is converted
+    if coded.dimension != "opaque":
+        written, canonical = code.replace("l", "L"), coded.text.replace("l", "L")
+        if written != canonical and written.lower() == canonical.lower():
+            return (f"the UCUM code {code!r} is not {coded.text!r}: UCUM codes are "
+                    "case-sensitive (M is mega, m milli); expected "
+                    f"{coded.text!r} if that is what the laboratory meant")
+    if unit and unit != code:
+        try:
+            shown = parse_unit(unit)
+        except UnitError:
+            return ""
+        if shown.dimension == coded.dimension and not math.isclose(shown.factor, coded.factor):
+            return (f"the UCUM code {code!r} and the unit {unit!r} beside it disagree (a "
+                    f"factor of {_number_text(shown.factor / coded.factor)}): which the "
+                    "laboratory meant cannot be told")
+    return ""
 
 
 def _laboratory_range(ranges: list[Mapping[str, Any]]) -> Mapping[str, Any] | None:
