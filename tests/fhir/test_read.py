@@ -98,6 +98,23 @@ def test_a_ucum_code_agrees_with_a_text_of_the_same_quantity():
         assert labs.rows[0]["unit"] == "mg/L", (code, unit)
 
 
+@pytest.mark.parametrize(("times", "message"), [
+    ({"effectiveDateTime": "0001-01-01"}, r"Observation\.effectiveDateTime: 0001-01-01 is not "
+                                          r"a date a result can have \(expected 1900 to "),
+    ({"effectiveDateTime": "9999-12-31T23:59:59Z"}, r"effectiveDateTime: 9999-12-31T23:59:59Z"),
+    ({"issued": "1899-12-31T00:00:00Z"}, r"Observation\.issued: 1899-12-31"),
+    ({"effectivePeriod": {"start": "2026-03-05", "end": "2026-03-01"}},
+     r"Observation\.effectivePeriod: the period starts \(2026-03-05\) after it ends "
+     r"\(2026-03-01\)"),
+])
+def test_a_result_dated_where_no_result_can_be_is_refused(times, message):
+    obs = observation("fc", loinc="38445-3", value=40)
+    obs.pop("effectiveDateTime", None)
+    obs.update(times)
+    with pytest.raises(ValidationError, match=message):
+        read_lab_bundle(bundle(patient("p1", "M1"), obs))
+
+
 def test_the_written_labs_csv_reads_back_to_the_same_values(tmp_path):
     doc = stool_and_blood_panel()
     doc["entry"].append({"resource": observation("lps", text="LPS", value=0.5, unit="ng/mL",

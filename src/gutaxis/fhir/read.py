@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import datetime as dt
 import io
 import math
 import os
@@ -851,6 +852,7 @@ def _observation(reader: _Reader, located: Located, report: Located | None,
             located.where, code_text,
             f"no value (dataAbsentReason: {_concept_text(obs['dataAbsentReason'])})"))
         return []
+    _check_times(reader, located)
     common = {
         "effective": (_text(obs.get("effectiveDateTime")) or _text(obs.get("effectiveInstant"))
                       or _text((obs.get("effectivePeriod") or {}).get("start"))
@@ -880,6 +882,40 @@ def _observation(reader: _Reader, located: Located, report: Located | None,
         record = reader.result(located, element, part, entry, carried)
         out.append((entry.id, {**common, **record, "source": source, "where": located.where}))
     return out
+
+
+#: The first year a result may be dated (the practice's dates start there too).
+FIRST_YEAR = 1900
+
+
+def _check_times(reader: _Reader, located: Located) -> None:
+    """Refuse a result dated before 1900 or after tomorrow, or a period that ends first.
+
+    The format was checked with the resource; this is whether the date can be
+    a laboratory result's (``0001-01-01`` and ``9999-12-31`` are valid FHIR).
+    A day of slack ahead covers time zones.
+    """
+    obs = located.resource
+    raw_period = obs.get("effectivePeriod")
+    period: Mapping[str, Any] = raw_period if isinstance(raw_period, Mapping) else {}
+    latest = (dt.date.today() + dt.timedelta(days=1)).isoformat()
+    for element, value in (("effectiveDateTime", obs.get("effectiveDateTime")),
+                           ("effectiveInstant", obs.get("effectiveInstant")),
+                           ("effectivePeriod.start", period.get("start")),
+                           ("effectivePeriod.end", period.get("end")),
+                           ("issued", obs.get("issued"))):
+        text = _text(value)
+        if len(text) < 4 or not text[:4].isdigit():
+            continue
+        day = text[:10]
+        if int(text[:4]) < FIRST_YEAR or day > latest:
+            raise reader.fail(located, f"Observation.{element}",
+                              f"{text} is not a date a result can have (expected "
+                              f"{FIRST_YEAR} to {latest})", ValidationError)
+    start, end = _text(period.get("start")), _text(period.get("end"))
+    if start and end and len(start) >= 10 and len(end) >= 10 and start[:10] > end[:10]:
+        raise reader.fail(located, "Observation.effectivePeriod",
+                          f"the period starts ({start}) after it ends ({end})", ValidationError)
 
 
 def _concept_text_plain(concept: Any) -> str:

@@ -271,16 +271,26 @@ def _parse(ctx: AppContext, job_id: int, upload_id: int, folder: Path) -> None:
                                 value=float(row["value"]), unit=row["unit"],
                                 censored=row.get("censored") or "",
                                 ref_low=row.get("ref_low"), ref_high=row.get("ref_high"),
-                                assay=(row.get("assay") or "")[:200],
-                                effective=(row.get("effective") or "")[:40],
-                                specimen=(row.get("specimen") or "")[:200],
-                                interpretation=(row.get("interpretation") or "")[:40],
-                                source=(row.get("source") or "")[:255]))
+                                assay=_fit(row.get("assay"), 200),
+                                effective=_fit(row.get("effective"), 40),
+                                specimen=_fit(row.get("specimen"), 200),
+                                interpretation=_fit(row.get("interpretation"), 40),
+                                source=_fit(row.get("source"), 255)))
             result["n_results"] = len(db.new)
         upload.summary = {**({"skip_unknown": True} if options.get("skip_unknown") else {}),
                           **result}
         _done(job)
         _queue_profile_after_parse(db, upload)
+
+
+def _fit(text: str | None, most: int) -> str:
+    """``text`` in at most ``most`` characters, ending in "…" when it was cut (never silently).
+
+    >>> _fit("Bühlmann fCAL turbo", 10)
+    'Bühlmann …'
+    """
+    text = text or ""
+    return text if len(text) <= most else text[:most - 1] + "…"
 
 
 def _queue_profile_after_parse(db: Any, upload: Upload) -> None:
