@@ -120,6 +120,9 @@ def test_a_bad_row_names_the_file_the_line_and_the_field(tmp_path, row, error, m
     ("sample_id,marker,value,unit,unit\n", r"line 1: column\(s\) named twice"),
     ("sample_id,marker,,value,unit\n", "empty column name"),
     (HEADER, "a header but no result rows"),
+    ('{"resourceType": "Bundle", "entry": []}\n',
+     r"line 1: this is JSON, not a LABS\.csv table \(a FHIR resource\?\); FHIR lab results "
+     r"are read with `gutaxis labs import`"),
 ])
 def test_a_bad_header_or_an_empty_file_is_a_format_error(tmp_path, text, message):
     with pytest.raises(FormatError, match=message):

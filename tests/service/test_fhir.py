@@ -213,6 +213,21 @@ def test_a_fhir_patient_holding_another_patients_identifier_is_refused(
     assert _lab_count(ctx) == 1
 
 
+def test_fhir_uploaded_as_a_labs_csv_says_where_it_goes(client: TestClient,
+                                                         ctx: AppContext) -> None:
+    make_user(ctx, "Clinic A", "ana@a.example")
+    auth = bearer(client, "ana@a.example")
+    visit = _visit(client, auth, _patient(client, auth, "Ida"), "2026-03-02")
+    response = client.post(f"{API}/visits/{visit}/uploads", headers=auth, data={"kind": "labs"},
+                           files={"file": ("labs.json",
+                                           json.dumps(fl.stool_and_blood_panel()).encode())})
+    assert response.status_code == 202, response.text
+    run_jobs(ctx)
+    assert _upload_row(ctx, response.json()["id"]).error == (
+        "labs.json: line 1: this is JSON, not a LABS.csv table (a FHIR resource?); FHIR lab "
+        "results are uploaded under 'Lab results as FHIR'")
+
+
 def _record_with_everything(client: TestClient, ctx: AppContext) -> tuple[int, dict[str, str],
                                                                            dict[str, Any]]:
     """A patient with a profiled visit (FHIR labs + the table), a labs-only visit, answers,

@@ -351,6 +351,10 @@ def read_labs(path: str | Path, *, catalog: MarkerCatalog | None = None) -> LabR
         raise FormatError(f"{where_file}: empty file; expected a header line "
                           f"'{','.join(REQUIRED_COLUMNS + OPTIONAL_COLUMNS)}'")
     header_line = lines[first]
+    if header_line.lstrip().startswith(("{", "[")):
+        raise FormatError(f"{where_file}: line {first + 1}: this is JSON, not a LABS.csv "
+                          "table (a FHIR resource?); FHIR lab results are read with "
+                          "`gutaxis labs import` (read_lab_bundle in Python)")
     if "\t" in header_line:
         sep = "\t"
     elif "," in header_line:

@@ -66,7 +66,12 @@ def parse_microbiome(path: str, sample: str | None = None) -> dict[str, Any]:
 
 def parse_labs(path: str) -> dict[str, Any]:
     """Read a ``LABS.csv`` into rows (values in the units as written)."""
-    labs = read_labs(path)
+    try:
+        labs = read_labs(path)
+    except GutaxisError as exc:  # the page's words, not the command line's
+        raise _Failed(str(exc).replace(
+            "are read with `gutaxis labs import` (read_lab_bundle in Python)",
+            "are uploaded under 'Lab results as FHIR'")) from None
     frame = labs.table.reset_index()
     rows = []
     for record in frame.to_dict("records"):
