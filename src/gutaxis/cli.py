@@ -322,7 +322,9 @@ def list_metrics() -> None:
     """List the diversity metrics (QIIME 2 names) and what each needs."""
     from gutaxis.diversity import alpha_metrics, beta_metrics
 
-    table = Table("kind", "name", "needs", "what")
+    table = Table()
+    for column in ("kind", "name", "needs", "what"):
+        table.add_column(column, overflow="fold")  # wrapped on a narrow screen, never cut
     for kind, registry in (("alpha", alpha_metrics()), ("beta", beta_metrics())):
         for metric in registry.values():
             needs = ", ".join(n for n, f in (("tree", metric.needs_tree),
@@ -666,9 +668,12 @@ def challenge_verdicts_command(
                  else "Challenges, each against the patient's own level without it"
                  if compared == {"baseline"} else "Challenges")
         table = Table(title=title, title_justify="left")
+        # wrapped on a narrow screen, never cut; a verdict's words whole ("inconclusive")
+        word = max(len(w) for v in result.verdicts for w in v.verdict.split())
         for column in ("food group", "symptom", "change (90 % interval)", "counts from",
-                       "P(above)", "verdict"):
-            table.add_column(column)
+                       "P(above)"):
+            table.add_column(column, overflow="fold")
+        table.add_column("verdict", overflow="fold", min_width=word)
         numbered = any(v.challenge != "1" for v in result.verdicts)
         for v in result.verdicts:
             change = ("—" if v.effect is None or v.interval is None else
@@ -763,10 +768,11 @@ def labs_import_command(
         table = Table(title=f"Imported for sample {escape(labs.sample_id)}", title_justify="left")
         for column in ("marker", "value", "unit", "lab range", "flag", "status", "effective",
                        "from"):
-            table.add_column(column)
+            table.add_column(column, overflow="fold")  # wrapped on a narrow screen, never cut
         for row in labs.rows:
             low, high = row["ref_low"], row["ref_high"]
-            span = f"{low or '…'}–{high or '…'}" if (low or high) else ""
+            span = (f"{low}–{high}" if low and high else f"up to {high}" if high
+                    else f"from {low}" if low else "")
             table.add_row(*(escape(str(x)) for x in (
                 row["marker"], row["value"], row["unit"], span, row["interpretation"],
                 row["status"], row["effective"], row["source"])))
