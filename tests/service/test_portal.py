@@ -493,7 +493,12 @@ def test_bad_entries_are_refused_naming_the_field(client: TestClient, ctx: AppCo
              ("meal", {"text": "soup", "portion": "huge"},
               "portion: expected one of small, usual, large; got 'huge'"),
              ("sleep", {}, "hours: give the hours slept"),
-             ("medication", {"dose": "2"}, "name: this is required")]
+             ("medication", {"dose": "2"}, "name: this is required"),
+             # a misspelt field was dropped without a word
+             ("stool", {"bristol": 4, "bristl": 5},
+              "bristl: a stool entry has the fields bristol, note; got 'bristl'"),
+             ("sleep", {"hours": 7, "evil": 1},
+              "evil: a sleep entry has the fields hours, quality, note; got 'evil'")]
     for kind, data, message in cases:
         response = client.post(f"{API}/portal/diary", headers=ana.api,
                                json={"kind": kind, "data": data})
@@ -508,6 +513,14 @@ def test_bad_entries_are_refused_naming_the_field(client: TestClient, ctx: AppCo
     assert page.status_code == 422 and "How much: expected one of" in page.text  # its label
     assert 'value="soup"' in page.text
     assert _entries(ctx) == []
+    # a meal's stored data, sent back as a change, is taken (picked, free are worked out)
+    meal = client.post(f"{API}/portal/diary", headers=ana.api,
+                       json={"kind": "meal", "data": {"text": "porridge, coffee"}})
+    assert meal.status_code == 201, meal.text
+    again = client.put(f"{API}/portal/diary/{meal.json()['id']}", headers=ana.api,
+                       json={"data": {**meal.json()["data"], "portion": "large"}})
+    assert again.status_code == 200, again.text
+    assert again.json()["data"]["portion"] == "large"
 
 
 def test_the_meal_form_is_one_screen_with_now_and_the_patients_time_zone(

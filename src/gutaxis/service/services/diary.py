@@ -57,6 +57,14 @@ __all__ = ["KINDS", "PORTIONS", "ROW_KINDS", "check_entry", "add_entry", "edit_e
 KINDS = ("meal", "drink", "symptoms", "stool", "sleep", "stress", "medication", "cycle",
          "weight", "note")
 PORTIONS = ("small", "usual", "large")
+#: The fields of each kind's ``data`` (every kind may also carry ``note``).
+FIELDS = {"meal": ("text", "foods", "portion"), "drink": ("text", "foods", "portion"),
+          "symptoms": ("scores",), "stool": ("bristol",), "sleep": ("hours", "quality"),
+          "stress": ("score",), "medication": ("name", "dose"), "cycle": ("day",),
+          "weight": ("kg",), "note": ("text",)}
+#: What a meal's stored ``data`` holds besides its fields: sent back by a client that
+#: changes an entry, they are taken and worked out again from ``text`` and ``foods``.
+_DERIVED = {"meal": ("picked", "free"), "drink": ("picked", "free")}
 #: The ``kind`` column of :func:`diary_rows` (the long layout the statistics read).
 ROW_KINDS = ("food", "symptom", "stool", "sleep", "stress", "medication")
 #: Kinds hidden from a patient whose practitioner hides weight and calorie-like fields.
@@ -210,6 +218,12 @@ def check_entry(kind: str, values: Mapping[str, Any], *, symptoms: list[str],
     if kind not in KINDS:
         raise _field("kind", "unknown kind", f"expected one of {', '.join(KINDS)}; "
                                              f"got {str(kind)[:20]!r}")
+    unknown = sorted(str(k)[:40] for k in values
+                     if k not in (*FIELDS[kind], "note", *_DERIVED.get(kind, ())))
+    if unknown:  # a misspelt field was dropped without a word
+        raise _field(unknown[0], "unknown field",
+                     f"a {kind} entry has the fields {', '.join((*FIELDS[kind], 'note'))}; "
+                     f"got {', '.join(map(repr, unknown[:5]))}")
     if hide_weight and kind in WEIGHT_KINDS:
         raise _field("kind", "not recorded", "weight is not recorded in this diary")
     data: dict[str, Any]
