@@ -12,6 +12,7 @@ is audited (``fhir.read``, ``fhir.search``, ``fhir.everything``).  Errors are
 
 from __future__ import annotations
 
+import calendar
 import datetime as dt
 import re
 from collections.abc import Mapping
@@ -123,7 +124,13 @@ _DATE = re.compile(r"(eq|ne|lt|gt|le|ge|sa|eb)?(\d{4}(?:-\d{2}(?:-\d{2})?)?)"
 
 
 def _date_bounds(text: str) -> tuple[str, dt.date, dt.date]:
-    """Return a ``date`` parameter's prefix and first and last day at its precision."""
+    """Return a ``date`` parameter's prefix and first and last day at its precision.
+
+    >>> _date_bounds("ge9999-12")  # December of 9999 (the month after it overflowed)
+    ('ge', datetime.date(9999, 12, 1), datetime.date(9999, 12, 31))
+    >>> _date_bounds("2024-02")[2]
+    datetime.date(2024, 2, 29)
+    """
     match = _DATE.fullmatch(text.strip())
     if match is None:
         raise Invalid(f"date: expected [eq|lt|gt|le|ge]YYYY[-MM[-DD]]; got {text[:40]!r}",
@@ -138,8 +145,7 @@ def _date_bounds(text: str) -> tuple[str, dt.date, dt.date]:
             first, last = dt.date(parts[0], 1, 1), dt.date(parts[0], 12, 31)
         elif len(parts) == 2:
             first = dt.date(parts[0], parts[1], 1)
-            following = dt.date(parts[0] + parts[1] // 12, parts[1] % 12 + 1, 1)
-            last = following - dt.timedelta(days=1)
+            last = dt.date(parts[0], parts[1], calendar.monthrange(parts[0], parts[1])[1])
         else:
             first = last = dt.date(*parts)
     except ValueError:
