@@ -668,12 +668,11 @@ def challenge_verdicts_command(
                  else "Challenges, each against the patient's own level without it"
                  if compared == {"baseline"} else "Challenges")
         table = Table(title=title, title_justify="left")
-        # wrapped on a narrow screen, never cut; a verdict's words whole ("inconclusive")
-        word = max(len(w) for v in result.verdicts for w in v.verdict.split())
+        # wrapped to the screen's width, never cut: a word wider than its column goes on
+        # over the next line
         for column in ("food group", "symptom", "change (90 % interval)", "counts from",
-                       "P(above)"):
+                       "P(above)", "verdict"):
             table.add_column(column, overflow="fold")
-        table.add_column("verdict", overflow="fold", min_width=word)
         numbered = any(v.challenge != "1" for v in result.verdicts)
         for v in result.verdicts:
             change = ("—" if v.effect is None or v.interval is None else
@@ -955,7 +954,7 @@ def _practice_database(data: Path, *, existing: bool = False,
     import sqlalchemy.exc
 
     from gutaxis.service.context import AppContext
-    from gutaxis.service.db import upgrade
+    from gutaxis.service.db import MigrationError, upgrade
     from gutaxis.service.settings import DATABASE_URL_ENV
 
     if data.exists() and not data.is_dir():
@@ -982,6 +981,8 @@ def _practice_database(data: Path, *, existing: bool = False,
         except sqlalchemy.exc.DBAPIError as exc:
             _service_error(f"{where}: cannot open the database "
                            f"({str(exc.orig).strip().splitlines()[0]})")
+        except MigrationError as exc:
+            _service_error(f"{where}: {exc}")
         yield ctx
     finally:
         ctx.close()

@@ -16,9 +16,9 @@ from gutaxis.commands.challenge import ChallengeOptions, food_groups_of, run_cha
 from gutaxis.knowledge import load_food_catalog
 
 
-def _gutaxis(*args: str) -> subprocess.CompletedProcess:
+def _gutaxis(*args: str, columns: int = 200) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "gutaxis.cli", *args], capture_output=True,
-                          text=True, timeout=300, env={**os.environ, "COLUMNS": "200"})
+                          text=True, timeout=300, env={**os.environ, "COLUMNS": str(columns)})
 
 
 @pytest.fixture
@@ -61,6 +61,21 @@ def test_the_command_writes_the_documented_verdicts(protocol_files, tmp_path):
     # the same through the entry function
     result = run_challenge(ChallengeOptions(diary=diary, challenges=challenges))
     assert [v.to_json() for v in result.verdicts] == verdicts
+
+
+@pytest.mark.parametrize("columns", [80, 60])
+def test_the_table_fits_a_narrow_terminal_and_cuts_no_word(protocol_files, tmp_path, columns):
+    # "inconclusi…": words were cut to fit; a table wider than the screen is garbled
+    _, diary, challenges = protocol_files
+    proc = _gutaxis("challenge", "verdicts", str(diary), "--challenges", str(challenges),
+                    "--out", str(tmp_path / "out"), columns=columns)
+    assert proc.returncode == 0, proc.stderr
+    lines = [line for line in proc.stdout.splitlines() if line[:1] in "┏┃┡│└"]
+    assert len(lines) > 6 and max(len(line) for line in lines) <= columns
+    assert "…" not in proc.stdout
+    cells = "".join(line.split("│")[-2].strip() for line in lines if line.count("│") > 2)
+    for verdict in json.loads((tmp_path / "out" / "verdicts.json").read_text()):
+        assert verdict["verdict"].replace(" ", "") in cells
 
 
 def test_a_bad_diary_is_one_line_naming_file_line_and_field(tmp_path):

@@ -78,6 +78,9 @@ def test_hs_crp_in_mg_per_litre_is_kept_and_the_unit_code_wins_over_the_text():
                       r"'mg/dL' beside it disagree \(a factor of 10\)"),
     # UCUM is case-sensitive: Mg/L is megagrams a litre (it was read as mg/L)
     ("Mg/L", "", r"the UCUM code 'Mg/L' is not 'mg/L': UCUM codes are case-sensitive"),
+    ("mg/DL", "", r"the UCUM code 'mg/DL' is not 'mg/dL'"),
+    # another kind of quantity (a mass fraction beside a concentration)
+    ("mg/L", "ug/g", r"the UCUM code 'mg/L' and the unit 'ug/g' beside it disagree: "),
 ])
 def test_a_ucum_code_that_is_miscased_or_contradicted_by_its_text_is_refused(code, unit,
                                                                              message):
@@ -90,8 +93,9 @@ def test_a_ucum_code_that_is_miscased_or_contradicted_by_its_text_is_refused(cod
 
 
 def test_a_ucum_code_agrees_with_a_text_of_the_same_quantity():
+    # capitals only: UCUM's case-insensitive form, as HL7 v2 systems send it
     for code, unit in (("mg/L", "mg/l"), ("ug/mL", "µg/mL"), ("mg/dL", "mg/dL"),
-                       ("mg/l", "milligrams per litre")):
+                       ("mg/l", "milligrams per litre"), ("MG/L", "mg/L"), ("MG/L", "")):
         obs = observation("crp", loinc="30522-7", value=2, unit="mg/L")
         obs["valueQuantity"].update(code=code, unit=unit)
         labs = read_lab_bundle(bundle(patient("p1", "M1"), obs))

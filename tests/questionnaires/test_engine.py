@@ -156,6 +156,13 @@ BROKEN = [
     ("escape in a title", lambda d: d.update(title="Gut \x1b[31m"),
      "title: holds the control character U+001B (at character 5); FHIR text may hold none "
      "but tab and line breaks"),
+    ("line break in a linkId", lambda d: _pain(d).update(linkId="pa\nin"),
+     "item[0].item[0].linkId: 'pa\\nin' holds a tab or a line break; a linkId names a field "
+     "of the portal's form, whose name a browser changes"),
+    ("line break in a code", lambda d: _pain(d)["answerOption"][1]["valueCoding"].update(
+        code="mi\nld"),
+     "item[0].item[0].answerOption[1].valueCoding.code: expected a FHIR code (no tab, line "
+     "break, double space or space at either end); got 'mi\\nld'"),
     ("long linkId", lambda d: _pain(d).update(linkId="p" * 256),
      "item[0].item[0].linkId: expected at most 255 characters; got 256"),
     ("status", lambda d: d.update(status="final"),

@@ -225,7 +225,8 @@ def test_fhir_uploaded_as_a_labs_csv_says_where_it_goes(client: TestClient,
     run_jobs(ctx)
     assert _upload_row(ctx, response.json()["id"]).error == (
         "labs.json: line 1: this is JSON, not a LABS.csv table (a FHIR resource?); FHIR lab "
-        "results are uploaded under 'Lab results as FHIR'")
+        "results are uploaded as FHIR ('Lab results as FHIR' in the visit's page, kind 'fhir' "
+        "in the API)")
 
 
 def _record_with_everything(client: TestClient, ctx: AppContext) -> tuple[int, dict[str, str],

@@ -213,3 +213,35 @@ def test_0009_refuses_to_rebuild_tables_with_foreign_keys_on(database_url, tmp_p
             assert _rows(connection, "SELECT version_num FROM alembic_version") == [("0008",)]
     finally:
         engine.dispose()
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_rows_broken_before_are_said_and_kept_and_do_not_stop_an_upgrade(database_url, tmp_path,
+                                                                          caplog):
+    import sqlite3
+
+    path = tmp_path / "m.sqlite3"
+    engine = _engine(database_url, tmp_path)
+    try:
+        upgrade(engine, "0008")
+        with engine.begin() as connection:
+            connection.execute(sa.text("INSERT INTO clinic (name, demo, created_at) VALUES "
+                                       "('C', false, '2026-01-01')"))
+    finally:
+        engine.dispose()
+    # a visit whose patient is gone, as the sqlite3 shell (foreign keys off) lets one write
+    with sqlite3.connect(path) as raw:
+        raw.execute("INSERT INTO visit (clinic_id, patient_id, visit_date, notes, created_at) "
+                    "VALUES (1, 99, '2026-01-01', '', '2026-01-01')")
+    engine = _engine(database_url, tmp_path)
+    try:
+        with caplog.at_level("WARNING", logger="gutaxis.service.db"):
+            upgrade(engine)  # 0009 rebuilds visit with its orphan in it
+            upgrade(engine)  # and an upgrade with nothing to do
+        said = [r.getMessage() for r in caplog.records if "point at nothing" in r.getMessage()]
+        assert said and "visit row 1 → patient" in said[0], said
+        with engine.connect() as connection:
+            assert _rows(connection, "SELECT version_num FROM alembic_version") == [("0009",)]
+            assert _rows(connection, "SELECT id, patient_id FROM visit") == [(1, 99)]
+    finally:
+        engine.dispose()

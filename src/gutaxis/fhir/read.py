@@ -420,30 +420,36 @@ def _ucum_problem(code: str, unit: str) -> str:
     """Say what is wrong with a UCUM ``code`` and the ``unit`` text beside it ("" if nothing).
 
     UCUM codes are case-sensitive (``Mg`` is a megagram, ``mg`` a milligram;
-    ``l`` and ``L`` are both the litre), and a unit text that names another
-    quantity than the code is a contradiction, not a display form: which of
-    the two the laboratory meant cannot be told.  A text gutaxis does not read
-    as a unit ("milligrams per litre") is taken as the code's display.
+    ``l`` and ``L`` are both the litre); a code in capitals only (``MG/DL``)
+    is UCUM's case-insensitive form, which HL7 v2 systems send, and is read
+    as such.  A ``unit`` text that gutaxis reads as another quantity than the
+    code (another factor, another kind of quantity, another unit of its own)
+    is a contradiction, not a display form: which of the two the laboratory
+    meant cannot be told.  A text gutaxis does not read as a unit ("milligrams
+    per litre") is taken as the code's display.
     """
     try:
         coded = parse_unit(code)
     except UnitError:
         return ""  # not one gutaxis knows: said where it is converted
-    if coded.dimension != "opaque":
+    if coded.dimension != "opaque" and code != code.upper():
         written, canonical = code.replace("l", "L"), coded.text.replace("l", "L")
-        if written != canonical and written.lower() == canonical.lower():
+        if written != canonical:
             return (f"the UCUM code {code!r} is not {coded.text!r}: UCUM codes are "
-                    "case-sensitive (M is mega, m milli); expected "
-                    f"{coded.text!r} if that is what the laboratory meant")
+                    "case-sensitive (in capitals only, a code is read case-insensitively); "
+                    f"expected {coded.text!r} if that is what the laboratory meant")
     if unit and unit != code:
         try:
             shown = parse_unit(unit)
         except UnitError:
             return ""
-        if shown.dimension == coded.dimension and not math.isclose(shown.factor, coded.factor):
-            return (f"the UCUM code {code!r} and the unit {unit!r} beside it disagree (a "
-                    f"factor of {_number_text(shown.factor / coded.factor)}): which the "
-                    "laboratory meant cannot be told")
+        if shown.dimension != coded.dimension or (
+                coded.dimension == "opaque" and shown.text != coded.text) \
+                or not math.isclose(shown.factor, coded.factor):
+            factor = (f" (a factor of {_number_text(shown.factor / coded.factor)})"
+                      if shown.dimension == coded.dimension != "opaque" else "")
+            return (f"the UCUM code {code!r} and the unit {unit!r} beside it disagree"
+                    f"{factor}: which the laboratory meant cannot be told")
     return ""
 
 
@@ -772,20 +778,38 @@ def _other_patient(one: tuple[tuple[tuple[str, str], ...], str],
                    other: tuple[tuple[tuple[str, str], ...], str]) -> bool:
     """Return True when two subjects are known to be different patients.
 
-    Both identified: no identifier in common.  Otherwise both referenced:
-    references to different resources (``Type/id`` compared, so that a
-    relative and an absolute reference to one resource agree).  A subject
-    without either is never known to differ.
+    Identified: an identifier in common makes them one; otherwise they differ
+    only where one system gives them different values (identifiers of
+    different systems may well be one person's).  Else referenced: two plain
+    references (``Patient/id``, relative or absolute) to different resources
+    differ; a ``urn:`` or conditional (``Patient?identifier=…``) reference
+    that the input does not resolve says nothing.
+
+    >>> mrn = (("urn:mrn", "A1"),)
+    >>> _other_patient((mrn, ""), ((("urn:mrn", "B1"),), ""))
+    True
+    >>> _other_patient((mrn, ""), ((("urn:nhs", "9"),), ""))
+    False
+    >>> _other_patient(((), "Patient/p1"), ((), "https://lab.example/fhir/Patient/p2"))
+    True
+    >>> _other_patient(((), "Patient/p1"), ((), "urn:uuid:5e3c"))
+    False
     """
     (ids, ref), (other_ids, other_ref) = one, other
     if ids and other_ids:
-        return not set(ids) & set(other_ids)
-    if ref and other_ref:
-        def tail(reference: str) -> str:
-            return "/".join(reference.split("/_history/")[0].rstrip("/").split("/")[-2:])
+        if set(ids) & set(other_ids):
+            return False
+        systems = {s for s, _ in ids if s} & {s for s, _ in other_ids if s}
+        return bool(systems)
 
-        return tail(ref) != tail(other_ref)
-    return False
+    def plain(reference: str) -> str:
+        if not reference or reference.startswith("urn:") or "?" in reference:
+            return ""
+        parts = reference.split("/_history/")[0].rstrip("/").split("/")
+        return "/".join(parts[-2:]) if len(parts) >= 2 else ""
+
+    first, second = plain(ref), plain(other_ref)
+    return bool(first and second and first != second)
 
 
 def _choose(reader: _Reader, patients: list[BundlePatient], picked: tuple[str, str] | None
@@ -913,9 +937,31 @@ def _check_times(reader: _Reader, located: Located) -> None:
                               f"{text} is not a date a result can have (expected "
                               f"{FIRST_YEAR} to {latest})", ValidationError)
     start, end = _text(period.get("start")), _text(period.get("end"))
-    if start and end and len(start) >= 10 and len(end) >= 10 and start[:10] > end[:10]:
+    if start and end and _after(start, end):
         raise reader.fail(located, "Observation.effectivePeriod",
                           f"the period starts ({start}) after it ends ({end})", ValidationError)
+
+
+def _after(first: str, second: str) -> bool:
+    """Tell whether the FHIR dateTime ``first`` is after ``second``, as far as their precision says.
+
+    Two times with offsets are compared as moments; otherwise the dates, to
+    the precision both have (``2024-03`` is not after ``2024-03-01``).
+
+    >>> _after("2024-03-11T00:30:00+01:00", "2024-03-10T23:45:00Z")
+    False
+    >>> _after("2024-03-05", "2024-03-01T08:00:00Z"), _after("2024-03", "2024-03-01")
+    (True, False)
+    """
+    try:
+        moments = dt.datetime.fromisoformat(first), dt.datetime.fromisoformat(second)
+    except ValueError:
+        moments = None
+    if moments is not None and all(m.tzinfo is not None for m in moments):
+        return moments[0] > moments[1]
+    days = first[:10], second[:10]
+    shared = min(len(d) for d in days)
+    return days[0][:shared] > days[1][:shared]
 
 
 def _concept_text_plain(concept: Any) -> str:

@@ -30,6 +30,7 @@ import copy
 import json
 import math
 import os
+import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -313,6 +314,8 @@ _Fail = Any  # the error factory passed down: fail(path, message) -> FormatError
 #: gutaxis's limit on a ``linkId`` (it names a field of the portal's form, and is stored
 #: with each answer): far above any real questionnaire's.
 _MAX_LINK_ID = 255
+#: FHIR's ``code``: single spaces between non-space characters only.
+_FHIR_CODE = re.compile(r"[^\s]+( [^\s]+)*")
 #: The characters FHIR's ``string`` allows below U+0020: tab, line feed, carriage return.
 _ALLOWED_CONTROLS = frozenset("\t\n\r")
 
@@ -366,6 +369,9 @@ def _item(raw: Any, path: str, depth: int, seen: dict[str, str], fail: _Fail) ->
     link_id = raw.get("linkId")
     if not isinstance(link_id, str) or not link_id.strip():
         raise fail(f"{path}.linkId", f"expected a non-empty text; got {_found(link_id)}")
+    if any(c in link_id for c in "\t\r\n"):  # a browser sends a field name's line breaks back
+        raise fail(f"{path}.linkId", f"{_found(link_id)} holds a tab or a line break; a linkId "
+                   "names a field of the portal's form, whose name a browser changes")
     if len(link_id) > _MAX_LINK_ID:
         raise fail(f"{path}.linkId", f"expected at most {_MAX_LINK_ID} characters; got "
                    f"{len(link_id)}")
@@ -455,6 +461,9 @@ def _options(raw: Any, path: str, fail: _Fail) -> tuple[AnswerOption, ...]:
             raise fail(where, "expected valueCoding with a code (gutaxis reads coded answers "
                        f"only); got {_found(entry)}")
         code = coding["code"]
+        if not _FHIR_CODE.fullmatch(code):
+            raise fail(f"{where}.valueCoding.code", "expected a FHIR code (no tab, line break, "
+                       f"double space or space at either end); got {_found(code)}")
         if code in codes:
             raise fail(where, f"code {code!r} is used twice (first at answerOption[{codes[code]}])")
         codes[code] = k

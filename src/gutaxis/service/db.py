@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import logging
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, TypeVar
@@ -23,7 +24,9 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 __all__ = ["make_engine", "upgrade", "downgrade", "utcnow", "is_sqlite", "session_scope",
-           "check_integrity", "get_row", "READ_ONLY"]
+           "check_integrity", "get_row", "READ_ONLY", "MigrationError"]
+
+logger = logging.getLogger(__name__)
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 #: The ids a row can have: the id columns are PostgreSQL ``integer`` (32 bits).
@@ -118,7 +121,9 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
     the old one, and with foreign keys on, that drop would delete (or empty
     the references of) every row that points at it.  The foreign keys are
     checked before the migrations commit; a migration that broke one is
-    rolled back whole.
+    rolled back whole (:class:`MigrationError`).  Rows that pointed at
+    nothing before (written with foreign keys off, by hand) are logged as a
+    warning and left as they are.
 
     Parameters
     ----------
@@ -152,15 +157,36 @@ def _migrate(engine: Engine, direction: str, revision: str) -> None:
         try:
             with connection.begin():
                 config.attributes["connection"] = connection
+                before = _broken_links(connection) if sqlite else set()
+                if before:  # not this upgrade's doing: said, not refused
+                    logger.warning("the database has %d row(s) whose foreign keys point at "
+                                   "nothing, from before (%s)", len(before),
+                                   _links_text(before))
                 getattr(command, direction)(config, revision)
-                if sqlite:
-                    broken = list(connection.exec_driver_sql("PRAGMA foreign_key_check"))
-                    if broken:
-                        raise RuntimeError(f"the migration to {revision} left rows whose "
-                                           f"foreign keys point at nothing: {broken[:5]}")
+                made = (_broken_links(connection) - before) if sqlite else set()
+                if made:  # rolled back whole with the transaction
+                    raise MigrationError(
+                        f"the migration to {revision} would leave row(s) whose foreign keys "
+                        f"point at nothing ({_links_text(made)}); nothing was changed")
         finally:
             if sqlite:
                 _set_foreign_keys(connection, on=True)
+
+
+class MigrationError(RuntimeError):
+    """A migration that would break the database; it was rolled back."""
+
+
+def _broken_links(connection: Any) -> set[tuple[str, int, str]]:
+    """List the rows whose foreign keys point at nothing: (table, rowid, table pointed at)."""
+    return {(str(table), int(rowid), str(parent)) for table, rowid, parent, _ in
+            connection.exec_driver_sql("PRAGMA foreign_key_check")}
+
+
+def _links_text(links: set[tuple[str, int, str]]) -> str:
+    shown = sorted(links)[:5]
+    return "; ".join(f"{table} row {rowid} → {parent}" for table, rowid, parent in shown) + (
+        f"; and {len(links) - len(shown)} more" if len(links) > len(shown) else "")
 
 
 def _set_foreign_keys(connection: Any, *, on: bool) -> None:

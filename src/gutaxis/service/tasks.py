@@ -71,7 +71,8 @@ def parse_labs(path: str) -> dict[str, Any]:
     except GutaxisError as exc:  # the page's words, not the command line's
         raise _Failed(str(exc).replace(
             "are read with `gutaxis labs import` (read_lab_bundle in Python)",
-            "are uploaded under 'Lab results as FHIR'")) from None
+            "are uploaded as FHIR ('Lab results as FHIR' in the visit's page, kind 'fhir' "
+            "in the API)")) from None
     frame = labs.table.reset_index()
     rows = []
     for record in frame.to_dict("records"):
