@@ -122,18 +122,28 @@ def _rows(connection, sql):
     return connection.execute(sa.text(sql)).all()
 
 
+def _clinic(connection):
+    connection.execute(sa.text("INSERT INTO clinic (name, demo, created_at) VALUES "
+                               "('C', false, '2026-01-01')"))
+
+
+def _patient(connection, name, *, returning=False):
+    """Insert a patient of clinic 1 named ``name``; its id when ``returning``."""
+    result = connection.execute(sa.text(
+        "INSERT INTO patient (clinic_id, name, name_key, sex, contact, conditions, "
+        "created_at, updated_at) VALUES (1, :n, :n, 'unknown', '', '', '2026-01-01', "
+        "'2026-01-01')" + (" RETURNING id" if returning else "")), {"n": name})
+    return result.scalar_one() if returning else None
+
+
 def test_0009_keeps_every_row_and_never_gives_an_erased_id_again(database_url, tmp_path):
     engine = _engine(database_url, tmp_path)
     try:
         upgrade(engine, "0008")
         with engine.begin() as connection:
-            connection.execute(sa.text("INSERT INTO clinic (name, demo, created_at) VALUES "
-                                       "('C', false, '2026-01-01')"))
+            _clinic(connection)
             for name in ("A", "B", "C"):
-                connection.execute(sa.text(
-                    "INSERT INTO patient (clinic_id, name, name_key, sex, contact, conditions, "
-                    "created_at, updated_at) VALUES (1, :n, :n, 'unknown', '', '', "
-                    "'2026-01-01', '2026-01-01')"), {"n": name})
+                _patient(connection, name)
             for patient in (1, 2, 2, 3):
                 connection.execute(sa.text(
                     "INSERT INTO visit (clinic_id, patient_id, visit_date, notes, created_at) "
@@ -157,16 +167,10 @@ def test_0009_keeps_every_row_and_never_gives_an_erased_id_again(database_url, t
                 sql = connection.exec_driver_sql(
                     "SELECT sql FROM sqlite_master WHERE name = 'patient'").scalar()
                 assert "AUTOINCREMENT" in sql
-            new = connection.execute(sa.text(
-                "INSERT INTO patient (clinic_id, name, name_key, sex, contact, conditions, "
-                "created_at, updated_at) VALUES (1, 'D', 'd', 'unknown', '', '', "
-                "'2026-01-03', '2026-01-03') RETURNING id")).scalar_one()
+            new = _patient(connection, "D", returning=True)
             assert new == 4  # not 3, the erased patient's: the log names it
             connection.execute(sa.text("DELETE FROM patient WHERE id = 4"))
-            again = connection.execute(sa.text(
-                "INSERT INTO patient (clinic_id, name, name_key, sex, contact, conditions, "
-                "created_at, updated_at) VALUES (1, 'E', 'e', 'unknown', '', '', "
-                "'2026-01-03', '2026-01-03') RETURNING id")).scalar_one()
+            again = _patient(connection, "E", returning=True)
             assert again == 5
             visit = connection.execute(sa.text(
                 "INSERT INTO visit (clinic_id, patient_id, visit_date, notes, created_at) "
@@ -194,12 +198,8 @@ def test_0009_refuses_to_rebuild_tables_with_foreign_keys_on(database_url, tmp_p
     try:
         upgrade(engine, "0008")
         with engine.begin() as connection:
-            connection.execute(sa.text("INSERT INTO clinic (name, demo, created_at) VALUES "
-                                       "('C', false, '2026-01-01')"))
-            connection.execute(sa.text(
-                "INSERT INTO patient (clinic_id, name, name_key, sex, contact, conditions, "
-                "created_at, updated_at) VALUES (1, 'A', 'a', 'unknown', '', '', "
-                "'2026-01-01', '2026-01-01')"))
+            _clinic(connection)
+            _patient(connection, "A")
         config = Config()
         config.set_main_option("script_location", str(MIGRATIONS))
         # Alembic on a connection of the engine (foreign keys on), not through db.upgrade:
@@ -225,8 +225,7 @@ def test_rows_broken_before_are_said_and_kept_and_do_not_stop_an_upgrade(databas
     try:
         upgrade(engine, "0008")
         with engine.begin() as connection:
-            connection.execute(sa.text("INSERT INTO clinic (name, demo, created_at) VALUES "
-                                       "('C', false, '2026-01-01')"))
+            _clinic(connection)
     finally:
         engine.dispose()
     # a visit whose patient is gone, as the sqlite3 shell (foreign keys off) lets one write
