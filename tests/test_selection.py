@@ -37,12 +37,22 @@ def test_where_selects_by_a_condition(study):
                            r"brackets\)"),
     ("my group != 'x'", r"\(a column name with spaces goes between backticks: `my group`\)"),
     ("age", r"must be a true/false condition on each sample.*gives values such as 31$"),
-    ("diagnosis = 'CD'", r"gives a table, not one value per sample \(it sets a column with "
-                         r"'='; compare with '=='\)"),
+    ("diagnosis = 'CD'", r"must be a true/false condition .* is not one \(it sets a column "
+                         r"with '='; compare with '=='\)"),
+    # pandas runs method calls: Subject.to_csv('/any/file') wrote a file
+    ("diagnosis.to_csv('x.csv')", r"may only compare metadata columns with values .* calls a "
+                                  r"function or method \(\"diagnosis\.to_csv\('x\.csv'\)\"\)"),
+    ("diagnosis.str.len() > 2", r"calls a function or method \('diagnosis\.str\.len\(\)'\)"),
+    ("age.__class__ == 1", r"reads an attribute \('age\.__class__'\)"),
+    ("diagnosis[0] == 'C'", r"takes an item \('diagnosis\[0\]'\)"),
+    ("age > 1\ndiagnosis.to_csv('x.csv')", r"is not one condition$"),
 ])
-def test_where_errors_say_what_is_wrong_in_words(study, where, message):
+def test_where_errors_say_what_is_wrong_in_words(study, where, message, tmp_path,
+                                                 monkeypatch):
+    monkeypatch.chdir(tmp_path)
     with pytest.raises(ValidationError, match=message) as info:
         select_samples(study, where)
+    assert list(tmp_path.iterdir()) == []  # nothing was run
     text = str(info.value)
     for python in ("TokenError", "UndefinedVariableError", "NameError", "SyntaxError",
                    "DataFrame", "dtype"):

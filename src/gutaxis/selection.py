@@ -10,6 +10,7 @@ values into one value per subject.
 
 from __future__ import annotations
 
+import ast
 import re
 from typing import Literal
 
@@ -105,6 +106,51 @@ def _why_not(where: str, exc: Exception, names: list[str]) -> str:
     return str(exc).split("\n")[0]
 
 
+#: What a ``--where`` condition may hold: columns, values, comparisons, logic, arithmetic.
+_CONDITION_NODES = (ast.Expression, ast.BoolOp, ast.And, ast.Or, ast.UnaryOp, ast.Not,
+                    ast.USub, ast.UAdd, ast.Invert, ast.BinOp, ast.Add, ast.Sub, ast.Mult,
+                    ast.Div, ast.FloorDiv, ast.Mod, ast.Pow, ast.BitAnd, ast.BitOr,
+                    ast.Compare, ast.Eq, ast.NotEq, ast.Lt, ast.LtE, ast.Gt, ast.GtE, ast.In,
+                    ast.NotIn, ast.Name, ast.Load, ast.Constant, ast.List, ast.Tuple)
+_WHAT = {ast.Attribute: "reads an attribute", ast.Call: "calls a function or method",
+         ast.Subscript: "takes an item", ast.Lambda: "defines a function"}
+
+
+def _refuse_code(where: str, names: list[str]) -> None:
+    """Refuse a condition that does more than compare columns with values.
+
+    pandas evaluates the condition with Python's own rules, method calls
+    included: ``Subject.to_csv('/any/file')`` wrote a file (in the practice,
+    where an owner's reference filter is such a condition, with the server's
+    rights).  What is left — columns, quoted values, lists of them,
+    comparisons, ``and``/``or``/``not``, ``&``/``|``/``~`` and arithmetic —
+    is what a condition on metadata needs.
+    """
+    # a `column name` with spaces is pandas' syntax, not Python's: a plain name here
+    plain = re.sub(r"`[^`]*`", "column", where).strip()
+    lead = (f"--where may only compare metadata columns with values (==, !=, <, <=, >, >=, "
+            f"in, not in, and, or, not, arithmetic); {where!r}")
+    try:
+        statements = ast.parse(plain, mode="exec").body
+    except SyntaxError as exc:
+        raise ValidationError(
+            f"--where is not a valid condition on the metadata: {where!r} "
+            f"({_why_not(where, exc, names)}). Write a condition on metadata columns, e.g. "
+            f"\"Subject == 'Control'\"; the columns are: {', '.join(names)}") from None
+    if len(statements) != 1 or not isinstance(statements[0], ast.Expr):
+        if any(isinstance(n, ast.Assign) for n in statements):
+            raise ValidationError(
+                "--where must be a true/false condition on each sample, e.g. \"Subject == "
+                f"'Control'\"; {where!r} is not one (it sets a column with '='; compare with "
+                "'==')")
+        raise ValidationError(f"{lead} is not one condition")
+    for node in ast.walk(ast.Expression(statements[0].value)):
+        if not isinstance(node, _CONDITION_NODES):
+            what = _WHAT.get(type(node), f"holds a Python {type(node).__name__} expression")
+            snippet = ast.get_source_segment(plain, node) or type(node).__name__
+            raise ValidationError(f"{lead} {what} ({snippet[:60]!r})")
+
+
 def select_samples(study: Study, where: str | None) -> list[str]:
     """Return the ids of the samples whose metadata satisfy ``where`` (all when None).
 
@@ -112,8 +158,10 @@ def select_samples(study: Study, where: str | None) -> list[str]:
     ------
     ValidationError
         ``where`` is not a string, refers to Python variables (``@name``),
-        does not evaluate on the metadata, or is not a true/false condition;
-        the study has no metadata.
+        holds more than comparisons of columns with values (a method call,
+        an attribute: pandas would run them), does not evaluate on the
+        metadata, or is not a true/false condition; the study has no
+        metadata.
     InputError
         ``study`` is not a Study.
     """
@@ -131,6 +179,7 @@ def select_samples(study: Study, where: str | None) -> list[str]:
         raise ValidationError(f"--where may not refer to Python variables (@name); write the "
                               f"values into the condition; got {where!r}")
     names = [str(c) for c in study.samples.columns]
+    _refuse_code(where, names)
     try:
         mask = study.samples.eval(where, engine="python")
     except Exception as exc:  # pandas raises SyntaxError, NameError, ValueError, TypeError…

@@ -79,8 +79,8 @@ def test_reference_samples_below_min_reads_are_left_out(study: Study) -> None:
     ("Nope == 'x'", "not a valid condition.*columns are: Subject, Age, LPSpgml"),
     ("subject == 'Control'", "'subject' is not a column; did you mean 'Subject'\\?"),
     ("Age", "true/false condition"),
-    ("x = 1", r"true/false condition.*gives a table, not one value per sample \(it sets a "
-              r"column with '='; compare with '=='\)"),
+    ("x = 1", r"true/false condition.*is not one \(it sets a column with '='; compare with "
+              r"'=='\)"),
     ("Age > @limit", "Python variables"),
     ("", "must be a condition such as"),
 ])

@@ -75,3 +75,21 @@ def test_a_filter_that_selects_nothing_fails_the_job_with_the_readers_message(cl
     assert "Subject == 'X'" in job["error"] and "/scratch/" not in job["error"]
     refs = {r["name"]: r for r in client.get("/api/v1/references").json()}
     assert refs["none"]["status"] == "failed" and refs["none"]["error"] == job["error"]
+
+
+def test_a_filter_that_runs_code_fails_the_job_and_writes_nothing(client, ctx):
+    # pandas runs a method call in a condition: an owner's filter wrote a file with the
+    # server's rights (the database itself, overwritten, would have been one)
+    make_user(ctx, "A", "own@a.example", "owner")
+    headers = sign_in(client, "own@a.example")
+    target = ctx.settings.data_dir / "written-by-a-filter.csv"
+    made = client.post("/api/v1/references", files=_files(gio.example_dataset()),
+                       data={"name": "code", "where": f"Subject.to_csv('{target}')"},
+                       headers=headers)
+    assert made.status_code == 202, made.text
+    run_jobs(ctx)
+    job = client.get(f"/api/v1/jobs/{made.json()['job']}").json()
+    assert job["status"] == "failed"
+    assert "may only compare metadata columns with values" in job["error"]
+    assert "calls a function or method" in job["error"]
+    assert not target.exists()
