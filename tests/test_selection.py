@@ -30,6 +30,25 @@ def test_where_selects_by_a_condition(study):
     assert select_samples(study, None) == ["a", "b", "c", "d"]
 
 
+@pytest.mark.parametrize(("where", "chosen"), [
+    # what pandas' DataFrame.eval chose for each, before gutaxis evaluated conditions itself
+    ("diagnosis not in ['CD']", ["b", "d"]),
+    ("(age > 30) & ~(diagnosis == 'CD')", ["b"]),
+    ("age > 30 or host == 9", ["a", "b", "c"]),
+    ("not diagnosis == 'CD'", ["b", "d"]),
+    ("30 < age <= 50", ["a", "b"]),
+    ("age / 10 >= 4.5", ["b", "c"]),
+    ("-age < -40 and `my group` != 'y'", ["c"]),
+    ("host == host", ["a", "b", "c"]),  # a missing value equals nothing
+    ("diagnosis == 'C`D' or age == 28", ["d"]),
+])
+def test_a_condition_selects_what_pandas_eval_selected(study, where, chosen):
+    assert select_samples(study, where) == chosen
+    assert select_samples(study, where) == [
+        str(i) for i in study.samples.index[study.samples.eval(where, engine="python")
+                                            .fillna(False).astype(bool)]]
+
+
 @pytest.mark.parametrize(("where", "message"), [
     ("diagnosis == CD", r"\('CD' is not a column; if it is a value, quote it: 'CD'\)"),
     ("diagnsis == 'CD'", r"\('diagnsis' is not a column; did you mean 'diagnosis'\?\)"),
@@ -46,6 +65,11 @@ def test_where_selects_by_a_condition(study):
     ("age.__class__ == 1", r"reads an attribute \('age\.__class__'\)"),
     ("diagnosis[0] == 'C'", r"takes an item \('diagnosis\[0\]'\)"),
     ("age > 1\ndiagnosis.to_csv('x.csv')", r"is not one condition$"),
+    # backticks inside quoted values hid a call from the first check (pandas still ran it)
+    ("diagnosis == '`' + diagnosis.to_csv('x.csv') + '`'", r"calls a function or method"),
+    ('diagnosis == "`" or diagnosis.to_csv(\'x.csv\') or "`"', r"calls a function or method"),
+    ("diagnosis == f'{diagnosis.to_csv(\"x.csv\")}'", r"holds a Python JoinedStr expression"),
+    ("'CD' in diagnosis", r"'in' takes a list of values on its right"),
 ])
 def test_where_errors_say_what_is_wrong_in_words(study, where, message, tmp_path,
                                                  monkeypatch):

@@ -11,8 +11,9 @@ values into one value per subject.
 from __future__ import annotations
 
 import ast
+import operator
 import re
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -114,23 +115,67 @@ _CONDITION_NODES = (ast.Expression, ast.BoolOp, ast.And, ast.Or, ast.UnaryOp, as
                     ast.NotIn, ast.Name, ast.Load, ast.Constant, ast.List, ast.Tuple)
 _WHAT = {ast.Attribute: "reads an attribute", ast.Call: "calls a function or method",
          ast.Subscript: "takes an item", ast.Lambda: "defines a function"}
+_OPERATORS: dict[type, Any] = {
+    ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul,
+    ast.Div: operator.truediv, ast.FloorDiv: operator.floordiv, ast.Mod: operator.mod,
+    ast.Pow: operator.pow, ast.BitAnd: operator.and_, ast.BitOr: operator.or_,
+    ast.Eq: operator.eq, ast.NotEq: operator.ne, ast.Lt: operator.lt, ast.LtE: operator.le,
+    ast.Gt: operator.gt, ast.GtE: operator.ge}
+#: A column named between backticks stands for this name, numbered, while it is parsed.
+_BACKTICKED = "__gutaxis_column_"
+_TRIPLE_QUOTES = ("'" * 3, '"' * 3)
 
 
-def _refuse_code(where: str, names: list[str]) -> None:
-    """Refuse a condition that does more than compare columns with values.
+def _columns_named(where: str) -> tuple[str, dict[str, str]]:
+    """Replace each `column name` outside quotes by a plain name; return both.
 
-    pandas evaluates the condition with Python's own rules, method calls
-    included: ``Subject.to_csv('/any/file')`` wrote a file (in the practice,
-    where an owner's reference filter is such a condition, with the server's
-    rights).  What is left — columns, quoted values, lists of them,
-    comparisons, ``and``/``or``/``not``, ``&``/``|``/``~`` and arithmetic —
-    is what a condition on metadata needs.
+    Quotes are followed as Python reads them (a backtick inside a quoted value
+    is part of the value), so that the text checked is the text evaluated.
+
+    >>> _columns_named("`my group` == 'a`b'")
+    ("__gutaxis_column_0 == 'a`b'", {'__gutaxis_column_0': 'my group'})
     """
-    # a `column name` with spaces is pandas' syntax, not Python's: a plain name here
-    plain = re.sub(r"`[^`]*`", "column", where).strip()
+    out: list[str] = []
+    named: dict[str, str] = {}
+    i = 0
+    while i < len(where):
+        c = where[i]
+        if c in "'\"":
+            quote = where[i:i + 3] if where[i:i + 3] in _TRIPLE_QUOTES else c
+            j = i + len(quote)
+            while j < len(where) and not where.startswith(quote, j):
+                j += 2 if where[j] == "\\" else 1
+            out.append(where[i:j + len(quote)])
+            i = j + len(quote)
+        elif c == "`":
+            j = where.find("`", i + 1)
+            if j < 0:
+                raise SyntaxError("a backtick without its closing one")
+            name = f"{_BACKTICKED}{len(named)}"
+            named[name] = where[i + 1:j]
+            out.append(name)
+            i = j + 1
+        else:
+            out.append(c)
+            i += 1
+    return "".join(out), named
+
+
+def _condition(where: str, names: list[str]) -> tuple[ast.expr, dict[str, str]]:
+    """Parse ``where`` into the expression to evaluate, refusing anything but a condition.
+
+    pandas' ``DataFrame.eval`` ran a condition with Python's own rules,
+    method calls included: ``Subject.to_csv('/any/file')`` wrote a file (in
+    the practice, where an owner's reference filter is such a condition,
+    with the server's rights).  So the condition is parsed here and
+    evaluated by :func:`_evaluate`, which knows only columns, quoted values,
+    lists of them, comparisons, ``and``/``or``/``not``, ``&``/``|``/``~`` and
+    arithmetic: what a condition on metadata needs.  Nothing else runs.
+    """
     lead = (f"--where may only compare metadata columns with values (==, !=, <, <=, >, >=, "
             f"in, not in, and, or, not, arithmetic); {where!r}")
     try:
+        plain, backticked = _columns_named(where.strip())
         statements = ast.parse(plain, mode="exec").body
     except SyntaxError as exc:
         raise ValidationError(
@@ -144,11 +189,62 @@ def _refuse_code(where: str, names: list[str]) -> None:
                 f"'Control'\"; {where!r} is not one (it sets a column with '='; compare with "
                 "'==')")
         raise ValidationError(f"{lead} is not one condition")
-    for node in ast.walk(ast.Expression(statements[0].value)):
+    expression = statements[0].value
+    for node in ast.walk(expression):
         if not isinstance(node, _CONDITION_NODES):
             what = _WHAT.get(type(node), f"holds a Python {type(node).__name__} expression")
             snippet = ast.get_source_segment(plain, node) or type(node).__name__
             raise ValidationError(f"{lead} {what} ({snippet[:60]!r})")
+        if isinstance(node, ast.Compare) and not all(
+                isinstance(right, ast.List | ast.Tuple)
+                for right, op in zip(node.comparators, node.ops, strict=True)
+                if isinstance(op, ast.In | ast.NotIn)):
+            raise ValidationError(f"{lead}: 'in' takes a list of values on its right, such "
+                                  "as ['CD', 'UC']")
+    return expression, backticked
+
+
+def _evaluate(node: ast.expr, samples: pd.DataFrame, backticked: dict[str, str]) -> Any:
+    """Evaluate a condition that :func:`_condition` checked on the metadata, column-wise."""
+    def value(child: ast.expr) -> Any:
+        return _evaluate(child, samples, backticked)
+
+    if isinstance(node, ast.Constant):
+        return node.value
+    if isinstance(node, ast.Name):
+        column = backticked.get(node.id, node.id)
+        if column not in samples.columns:
+            raise NameError(f"name {column!r} is not defined")
+        return samples[column]
+    if isinstance(node, ast.List | ast.Tuple):
+        return [value(e) for e in node.elts]
+    if isinstance(node, ast.UnaryOp):
+        operand = value(node.operand)
+        if isinstance(node.op, ast.Not | ast.Invert):
+            return ~operand if isinstance(operand, pd.Series) else not operand
+        return -operand if isinstance(node.op, ast.USub) else +operand
+    if isinstance(node, ast.BinOp):
+        return _OPERATORS[type(node.op)](value(node.left), value(node.right))
+    if isinstance(node, ast.BoolOp):
+        combine = operator.and_ if isinstance(node.op, ast.And) else operator.or_
+        result = value(node.values[0])
+        for part in node.values[1:]:
+            result = combine(result, value(part))
+        return result
+    if not isinstance(node, ast.Compare):  # pragma: no cover - _condition refused it
+        raise TypeError(f"not a condition: {type(node).__name__}")
+    left, result = value(node.left), None
+    for op, comparator in zip(node.ops, node.comparators, strict=True):
+        right = value(comparator)
+        if isinstance(op, ast.In | ast.NotIn):
+            found = left.isin(right) if isinstance(left, pd.Series) else left in right
+            step = (~found if isinstance(found, pd.Series) else not found) \
+                if isinstance(op, ast.NotIn) else found
+        else:
+            step = _OPERATORS[type(op)](left, right)
+        result = step if result is None else result & step
+        left = right
+    return result
 
 
 def select_samples(study: Study, where: str | None) -> list[str]:
@@ -179,10 +275,10 @@ def select_samples(study: Study, where: str | None) -> list[str]:
         raise ValidationError(f"--where may not refer to Python variables (@name); write the "
                               f"values into the condition; got {where!r}")
     names = [str(c) for c in study.samples.columns]
-    _refuse_code(where, names)
+    expression, backticked = _condition(where, names)
     try:
-        mask = study.samples.eval(where, engine="python")
-    except Exception as exc:  # pandas raises SyntaxError, NameError, ValueError, TypeError…
+        mask = _evaluate(expression, study.samples, backticked)
+    except Exception as exc:  # NameError, TypeError (a text compared with a number), …
         raise ValidationError(
             f"--where is not a valid condition on the metadata: {where!r} "
             f"({_why_not(where, exc, names)}). Write a condition on metadata columns, e.g. "

@@ -11,7 +11,7 @@ import pytest
 import skbio
 
 from gutaxis.distance import DistanceMatrix
-from gutaxis.exceptions import FormatError, InputError, ValidationError
+from gutaxis.exceptions import FormatError, InputError, UnsafeInputError, ValidationError
 from gutaxis.io import (
     read_distance_hdf5,
     read_distance_zarr,
@@ -88,6 +88,29 @@ def test_hdf5_pcoa_of_other_samples_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ValidationError, match="not those of the distance matrix"):
         write_distance_hdf5(dm, tmp_path / "x.h5", pcoa=other)
     assert not (tmp_path / "x.h5").exists()
+
+
+def test_hdf5_that_reaches_other_files_is_refused_before_reading(tmp_path: Path) -> None:
+    # an 'order' linked to another file read that file's names as sample ids
+    other = tmp_path / "other.h5"
+    with h5py.File(other, "w") as handle:
+        handle["names"] = np.array([b"secret-a", b"secret-b"], dtype=object)
+    secret = tmp_path / "secret.bin"
+    secret.write_bytes(np.arange(4, dtype=np.float64).tobytes())
+    linked, stored = tmp_path / "linked.h5", tmp_path / "stored.h5"
+    with h5py.File(linked, "w") as handle:
+        handle["order"] = h5py.ExternalLink(str(other), "/names")
+        handle["matrix"] = np.zeros((2, 2))
+    with h5py.File(stored, "w") as handle:
+        handle["order"] = np.array([b"a", b"b"], dtype=object)
+        handle.create_dataset("matrix", (2, 2), dtype=np.float64,
+                              external=[(str(secret), 0, 32)])
+    with pytest.raises(UnsafeInputError, match=r"'/order' is an external link to .*other\.h5"):
+        read_distance_hdf5(linked)
+    with pytest.raises(UnsafeInputError, match=r"'/matrix' keeps its data in external file"):
+        read_distance_hdf5(stored)
+    with pytest.raises(UnsafeInputError, match="external link"):
+        read_pcoa_hdf5(linked)
 
 
 def test_hdf5_errors_are_one_line(tmp_path: Path) -> None:

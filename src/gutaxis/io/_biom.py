@@ -128,6 +128,21 @@ def read_biom_hdf5(source: Path | bytes, *, name: str | None = None, kind: str |
     return study
 
 
+def check_hdf5_objects(handle: Any, label: str) -> None:
+    """Refuse an HDF5 file that reaches outside itself or uses a filter gutaxis does not trust.
+
+    External links, dangling soft links, virtual datasets, external storage,
+    filters other than deflate/gzip, shuffle, fletcher32 and lzf, and more
+    objects than ``GUTAXIS_MAX_HDF5_OBJECTS``: what every HDF5 reader of
+    gutaxis checks before it reads any data.
+
+    Raises
+    ------
+    UnsafeInputError
+    """
+    _check_links(handle, label, get_limits())
+
+
 def _check_links(handle: Any, label: str, limits: Limits) -> None:
     """Walk every link; refuse external links, dangling soft links and unsafe datasets."""
     import h5py
@@ -189,7 +204,7 @@ def _check_dataset(ds: Any, path: str, label: str) -> None:
             raise UnsafeInputError(
                 f"{label}: HDF5 dataset {path!r} uses filter {code} "
                 f"({fname.decode('ascii', 'replace')}); only deflate/gzip, shuffle, "
-                "fletcher32 and lzf are accepted — rewrite the table with biom-format"
+                "fletcher32 and lzf are accepted — write the file again without it"
             )
 
 

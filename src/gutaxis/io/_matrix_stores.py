@@ -37,7 +37,8 @@ import pandas as pd
 from gutaxis._version import __version__
 from gutaxis.checks import check_type
 from gutaxis.distance import DistanceMatrix
-from gutaxis.exceptions import FormatError, InputError, ValidationError
+from gutaxis.exceptions import FormatError, InputError, UnsafeInputError, ValidationError
+from gutaxis.io._biom import check_hdf5_objects
 from gutaxis.io._common import PathLike
 from gutaxis.outputs import open_atomic
 
@@ -152,6 +153,11 @@ def _open_hdf5(path: PathLike, keys: tuple[str, ...]) -> Any:
     except OSError:
         raise FormatError(f"{path}: not an HDF5 file (expected a distance matrix as `ssu` "
                           "writes it, with 'order' and 'matrix' datasets)") from None
+    try:  # an 'order' that links to another file read that file's names (and bytes)
+        check_hdf5_objects(handle, str(path))
+    except UnsafeInputError:
+        handle.close()
+        raise
     missing = [k for k in keys if k not in handle]
     if missing:
         found = ", ".join(sorted(handle.keys())) or "nothing"
