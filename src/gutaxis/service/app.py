@@ -9,8 +9,10 @@ mounts the API (:mod:`.api`, :mod:`.portal_api`), the pages (:mod:`.pages`,
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import os
+import re
 import shutil
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -92,6 +94,84 @@ class SecurityHeaders:
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
+
+
+#: The most a request body may hold, but on the routes that stream files into the store
+#: with their own limit: a form or a JSON body is a few kilobytes.  Checked before any
+#: route reads it (sign-in included, before anyone is known): parsing a form held it in
+#: memory or on disk whole (600 fields of 1 MiB took the server from 195 to 794 MiB).
+MAX_BODY_BYTES = 1 << 20
+#: The routes that stream their files (uploads, cohorts, questionnaire definitions).
+STREAMED_PATHS = tuple(re.compile(p) for p in (
+    r"/api/v1/visits/\d+/uploads", r"/visits/\d+/uploads", r"/api/v1/references",
+    r"/references", r"/api/v1/questionnaires", r"/questionnaires"))
+
+
+class BodyLimit:
+    """ASGI middleware: a request body over :data:`MAX_BODY_BYTES` is answered 413, unread.
+
+    By its ``Content-Length`` before the route runs; a body sent without one
+    (chunked) is read here, up to the limit, before the route runs, so that a
+    refused request has changed nothing.  The routes in :data:`STREAMED_PATHS` keep
+    their own limits (``Settings.max_upload_bytes``, the definition size).
+    """
+
+    def __init__(self, app: ASGIApp, limit: int = MAX_BODY_BYTES) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Pass the request on, or answer 413."""
+        if scope["type"] != "http" or any(p.fullmatch(scope["path"]) for p in STREAMED_PATHS):
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope.get("headers") or ()).get(b"content-length")
+        if declared is not None and (not declared.isdigit() or int(declared) > self.limit):
+            await self._refuse(scope, send)
+            return
+        if declared is not None:  # the server holds the body to its declared length
+            await self.app(scope, receive, send)
+            return
+        # no length (chunked): read it here, up to the limit, before the route runs, so
+        # that a refused body has changed nothing
+        messages: list[Message] = []
+        received = 0
+        while True:
+            message = await receive()
+            messages.append(message)
+            if message["type"] != "http.request":
+                break
+            received += len(message.get("body", b""))
+            if received > self.limit:
+                await self._refuse(scope, send)
+                return
+            if not message.get("more_body", False):
+                break
+
+        async def replayed() -> Message:
+            return messages.pop(0) if messages else await receive()
+
+        await self.app(scope, replayed, send)
+
+    async def _refuse(self, scope: Scope, send: Send) -> None:
+        message = (f"the request's body is larger than this server takes outside file uploads "
+                   f"({self.limit // 1024} KiB)")
+        path = scope["path"]
+        if path.startswith("/fhir/"):
+            body, kind = json.dumps({"resourceType": "OperationOutcome", "issue": [
+                {"severity": "error", "code": "too-costly", "diagnostics": message}]}), \
+                b"application/fhir+json"
+        elif path.startswith("/api/"):
+            body, kind = json.dumps(error_body(413, "too_large", message)), b"application/json"
+        else:
+            body = (f"<!doctype html><title>Too large</title><p>{message[0].upper()}"
+                    f"{message[1:]}.</p>")
+            kind = b"text/html; charset=utf-8"
+        data = body.encode()
+        await send({"type": "http.response.start", "status": 413, "headers": [
+            (b"content-type", kind), (b"content-length", str(len(data)).encode()),
+            (b"connection", b"close")]})
+        await send({"type": "http.response.body", "body": data})
 
 
 def ensure_bundled_reference(ctx: AppContext) -> None:
@@ -213,7 +293,8 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     _install_handlers(app)
 
-    app.add_middleware(SecurityHeaders)
+    app.add_middleware(BodyLimit)
+    app.add_middleware(SecurityHeaders)  # outermost: a 413 gets the headers too
     return app
 
 
