@@ -713,3 +713,34 @@ def test_trends_are_split_into_figures_that_fit_a_page():
     trends = [f for f in page.figures if f["id"].startswith("fig-trends")]
     assert [f["id"] for f in trends] == ["fig-trends", "fig-trends-2"]
     assert " ".join(trends[1]["caption"].split()).startswith("(2 of 2) Each measure")
+
+
+def test_the_pdf_fetches_nothing_outside_its_page(tmp_path):
+    # the pictures are data: URLs; a file or a server named in the HTML is not read
+    import base64
+    import zlib
+
+    from gutaxis.report.profile_page import _pdf
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return len(data).to_bytes(4, "big") + kind + data + zlib.crc32(kind + data).to_bytes(
+            4, "big")
+
+    def png() -> bytes:  # one red pixel
+        row = b"\x00\xff\x00\x00"
+        return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", (1).to_bytes(4, "big") * 2
+                                             + b"\x08\x02\x00\x00\x00")
+                + chunk(b"IDAT", zlib.compress(row)) + chunk(b"IEND", b""))
+
+    picture = tmp_path / "on-disk.png"
+    picture.write_bytes(png())
+    embedded = "data:image/png;base64," + base64.b64encode(png()).decode()
+    for src, images in ((picture.as_uri(), 0), (embedded, 1)):
+        out = tmp_path / "p.pdf"
+        _pdf(f'<p>x</p><img src="{src}" width="20" height="20">', out)
+        document = pdfium.PdfDocument(out)
+        page = document[0]
+        found = sum(1 for obj in page.get_objects() if obj.type == pdfium.raw.FPDF_PAGEOBJ_IMAGE)
+        page.close()
+        document.close()
+        assert found == images, src

@@ -160,8 +160,13 @@ def _pdf(html: str, target: Path) -> None:
             "libpangoft2-1.0-0 libharfbuzz0b`, see WeasyPrint's installation guide) and "
             "`pip install weasyprint`; profile.json and profile.html were written "
             f"to {target.parent}.") from exc
+    from weasyprint.urls import URLFetcher
+
+    # the page holds its pictures (data: URLs); a file or a server named in it, which a
+    # text of the profile could only carry by a mistake of escaping, is not fetched
+    embedded_only = URLFetcher(allowed_protocols=("data",))
     with open_atomic(target, "wb", what="the PDF") as out:
-        weasyprint.HTML(string=html, base_url=None).write_pdf(out)
+        weasyprint.HTML(string=html, base_url=None, url_fetcher=embedded_only).write_pdf(out)
 
 
 def write_profile(profile: Profile, out_dir: str | Path, *, pdf: bool = True) -> dict[str, Path]:
