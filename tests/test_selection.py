@@ -41,6 +41,14 @@ def test_where_selects_by_a_condition(study):
     ("-age < -40 and `my group` != 'y'", ["c"]),
     ("host == host", ["a", "b", "c"]),  # a missing value equals nothing
     ("diagnosis == 'C`D' or age == 28", ["d"]),
+    # & and | bind loosest, as pandas reads them (Python alone: age > (30 & age) < 50)
+    ("age > 30 & age < 50", ["a", "b"]),
+    ("age == 28 | age == 52", ["c", "d"]),
+    ("~(host == 7) & age > 30", ["c"]),
+    ("diagnosis in ['CD'] & age > 40", ["c"]),
+    ("diagnosis == ['CD', 'UC']", ["a", "b", "c"]),  # a list: any of its values
+    ("diagnosis != ['CD']", ["b", "d"]),
+    ("index == 'b'", ["b"]),
 ])
 def test_a_condition_selects_what_pandas_eval_selected(study, where, chosen):
     assert select_samples(study, where) == chosen
@@ -70,6 +78,12 @@ def test_a_condition_selects_what_pandas_eval_selected(study, where, chosen):
     ('diagnosis == "`" or diagnosis.to_csv(\'x.csv\') or "`"', r"calls a function or method"),
     ("diagnosis == f'{diagnosis.to_csv(\"x.csv\")}'", r"holds a Python JoinedStr expression"),
     ("'CD' in diagnosis", r"'in' takes a list of values on its right"),
+    # what would take unbounded time or memory, or nest past Python's recursion limit
+    ("2 ** 10**10 > age", r"holds a Python Pow expression"),
+    ("'a' * 1000000000 == diagnosis", r"texts and lists are not multiplied or formatted"),
+    ("-" * 1990 + "age > 1", r"\(it nests too deeply\)"),
+    ("x" * 2001, r"--where may be at most 2000 characters; got 2,001"),
+    ("age > 30 # '\n and diagnosis == 'x`my group`y'", r"not a complete expression"),
 ])
 def test_where_errors_say_what_is_wrong_in_words(study, where, message, tmp_path,
                                                  monkeypatch):

@@ -11,8 +11,10 @@ values into one value per subject.
 from __future__ import annotations
 
 import ast
+import io
 import operator
 import re
+import tokenize
 from typing import Any, Literal
 
 import numpy as np
@@ -102,6 +104,8 @@ def _why_not(where: str, exc: Exception, names: list[str]) -> str:
                 f"; if it is a value, quote it: '{w}'"))
         if parts:
             return "; ".join(parts)
+    if isinstance(exc, RecursionError | MemoryError):
+        return "it nests too deeply"
     if isinstance(exc, SyntaxError) or type(exc).__name__ == "TokenError":
         return "it is not a complete expression: check the quotes and brackets"
     return str(exc).split("\n")[0]
@@ -110,7 +114,7 @@ def _why_not(where: str, exc: Exception, names: list[str]) -> str:
 #: What a ``--where`` condition may hold: columns, values, comparisons, logic, arithmetic.
 _CONDITION_NODES = (ast.Expression, ast.BoolOp, ast.And, ast.Or, ast.UnaryOp, ast.Not,
                     ast.USub, ast.UAdd, ast.Invert, ast.BinOp, ast.Add, ast.Sub, ast.Mult,
-                    ast.Div, ast.FloorDiv, ast.Mod, ast.Pow, ast.BitAnd, ast.BitOr,
+                    ast.Div, ast.FloorDiv, ast.Mod, ast.BitAnd, ast.BitOr,
                     ast.Compare, ast.Eq, ast.NotEq, ast.Lt, ast.LtE, ast.Gt, ast.GtE, ast.In,
                     ast.NotIn, ast.Name, ast.Load, ast.Constant, ast.List, ast.Tuple)
 _WHAT = {ast.Attribute: "reads an attribute", ast.Call: "calls a function or method",
@@ -118,7 +122,7 @@ _WHAT = {ast.Attribute: "reads an attribute", ast.Call: "calls a function or met
 _OPERATORS: dict[type, Any] = {
     ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul,
     ast.Div: operator.truediv, ast.FloorDiv: operator.floordiv, ast.Mod: operator.mod,
-    ast.Pow: operator.pow, ast.BitAnd: operator.and_, ast.BitOr: operator.or_,
+    ast.BitAnd: operator.and_, ast.BitOr: operator.or_,
     ast.Eq: operator.eq, ast.NotEq: operator.ne, ast.Lt: operator.lt, ast.LtE: operator.le,
     ast.Gt: operator.gt, ast.GtE: operator.ge}
 #: A column named between backticks stands for this name, numbered, while it is parsed.
@@ -147,6 +151,8 @@ def _columns_named(where: str) -> tuple[str, dict[str, str]]:
                 j += 2 if where[j] == "\\" else 1
             out.append(where[i:j + len(quote)])
             i = j + len(quote)
+        elif c == "#":
+            raise SyntaxError("a condition holds no comment ('#')")
         elif c == "`":
             j = where.find("`", i + 1)
             if j < 0:
@@ -159,6 +165,33 @@ def _columns_named(where: str) -> tuple[str, dict[str, str]]:
             out.append(c)
             i += 1
     return "".join(out), named
+
+
+#: The longest condition taken (the practice's filter field holds as much).
+MAX_CONDITION_CHARACTERS = 2000
+
+
+def _and_or(text: str) -> str:
+    """Read ``&`` and ``|`` as ``and`` and ``or``, as pandas does (so they bind loosest).
+
+    ``Age > 30 & Age < 50`` means both comparisons, as in pandas; Python alone
+    would read ``Age > (30 & Age) < 50``.
+
+    >>> _and_or("Age > 30 & Age < 50 | ~Flag")
+    'Age > 30 and Age < 50 or ~Flag'
+    """
+    starts = [0]
+    for line in text.splitlines(keepends=True):
+        starts.append(starts[-1] + len(line))
+    try:
+        cuts = [(starts[t.start[0] - 1] + t.start[1], " and " if t.string == "&" else " or ")
+                for t in tokenize.generate_tokens(io.StringIO(text).readline)
+                if t.type == tokenize.OP and t.string in ("&", "|")]
+    except tokenize.TokenError as exc:
+        raise SyntaxError(str(exc)) from None
+    for at, word in reversed(cuts):
+        text = text[:at] + word + text[at + 1:]
+    return text
 
 
 def _condition(where: str, names: list[str]) -> tuple[ast.expr, dict[str, str]]:
@@ -174,10 +207,13 @@ def _condition(where: str, names: list[str]) -> tuple[ast.expr, dict[str, str]]:
     """
     lead = (f"--where may only compare metadata columns with values (==, !=, <, <=, >, >=, "
             f"in, not in, and, or, not, arithmetic); {where!r}")
+    if len(where) > MAX_CONDITION_CHARACTERS:
+        raise ValidationError(f"--where may be at most {MAX_CONDITION_CHARACTERS} characters; "
+                              f"got {len(where):,}")
     try:
         plain, backticked = _columns_named(where.strip())
-        statements = ast.parse(plain, mode="exec").body
-    except SyntaxError as exc:
+        statements = ast.parse(_and_or(plain), mode="exec").body
+    except (SyntaxError, RecursionError, MemoryError, ValueError) as exc:
         raise ValidationError(
             f"--where is not a valid condition on the metadata: {where!r} "
             f"({_why_not(where, exc, names)}). Write a condition on metadata columns, e.g. "
@@ -204,6 +240,12 @@ def _condition(where: str, names: list[str]) -> tuple[ast.expr, dict[str, str]]:
     return expression, backticked
 
 
+def _one_of(left: Any, values: list[Any], negate: bool) -> Any:
+    """``==`` (``!=``) a list: whether each value is (is not) in it, as pandas read it."""
+    found = left.isin(values) if isinstance(left, pd.Series) else left in values
+    return (~found if isinstance(found, pd.Series) else not found) if negate else found
+
+
 def _evaluate(node: ast.expr, samples: pd.DataFrame, backticked: dict[str, str]) -> Any:
     """Evaluate a condition that :func:`_condition` checked on the metadata, column-wise."""
     def value(child: ast.expr) -> Any:
@@ -213,9 +255,11 @@ def _evaluate(node: ast.expr, samples: pd.DataFrame, backticked: dict[str, str])
         return node.value
     if isinstance(node, ast.Name):
         column = backticked.get(node.id, node.id)
-        if column not in samples.columns:
-            raise NameError(f"name {column!r} is not defined")
-        return samples[column]
+        if column in samples.columns:
+            return samples[column]
+        if column in ("index", samples.index.name):  # the sample ids, as pandas allowed
+            return pd.Series(samples.index, index=samples.index)
+        raise NameError(f"name {column!r} is not defined")
     if isinstance(node, ast.List | ast.Tuple):
         return [value(e) for e in node.elts]
     if isinstance(node, ast.UnaryOp):
@@ -224,7 +268,12 @@ def _evaluate(node: ast.expr, samples: pd.DataFrame, backticked: dict[str, str])
             return ~operand if isinstance(operand, pd.Series) else not operand
         return -operand if isinstance(node.op, ast.USub) else +operand
     if isinstance(node, ast.BinOp):
-        return _OPERATORS[type(node.op)](value(node.left), value(node.right))
+        left, right = value(node.left), value(node.right)
+        if isinstance(node.op, ast.Mult | ast.Mod) and any(
+                isinstance(v, str | bytes | list | tuple) or (
+                    isinstance(v, pd.Series) and v.dtype == object) for v in (left, right)):
+            raise TypeError("texts and lists are not multiplied or formatted in a condition")
+        return _OPERATORS[type(node.op)](left, right)
     if isinstance(node, ast.BoolOp):
         combine = operator.and_ if isinstance(node.op, ast.And) else operator.or_
         result = value(node.values[0])
@@ -241,7 +290,8 @@ def _evaluate(node: ast.expr, samples: pd.DataFrame, backticked: dict[str, str])
             step = (~found if isinstance(found, pd.Series) else not found) \
                 if isinstance(op, ast.NotIn) else found
         else:
-            step = _OPERATORS[type(op)](left, right)
+            step = _OPERATORS[type(op)](left, right) if not isinstance(right, list) \
+                else _one_of(left, right, isinstance(op, ast.NotEq))
         result = step if result is None else result & step
         left = right
     return result

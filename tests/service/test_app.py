@@ -99,3 +99,39 @@ def test_a_body_over_the_limit_is_refused_before_any_route_reads_it(client, ctx)
     assert upload.status_code == 202, upload.text
     # and a small body is untouched
     assert client.post("/api/v1/patients", json={"name": "Q"}, headers=auth).status_code == 201
+
+
+def test_a_chunked_body_that_also_claims_a_small_length_is_counted():
+    # h11 frames such a body by its chunks and still hands the claimed length on
+    import asyncio
+
+    from gutaxis.service.app import MAX_BODY_BYTES, BodyLimit
+
+    seen: list[int] = []
+
+    async def route(scope, receive, send):
+        body = b""
+        while True:
+            message = await receive()
+            body += message.get("body", b"")
+            if not message.get("more_body"):
+                break
+        seen.append(len(body))
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"ok"})
+
+    chunk = b"x" * (MAX_BODY_BYTES // 2)
+    messages = [{"type": "http.request", "body": chunk, "more_body": True}] * 3 + [
+        {"type": "http.request", "body": b"", "more_body": False}]
+    answers: list[dict] = []
+
+    async def receive():
+        return messages.pop(0)
+
+    async def send(message):
+        answers.append(message)
+
+    scope = {"type": "http", "method": "POST", "path": "/login", "headers": [
+        (b"content-length", b"5"), (b"transfer-encoding", b"chunked")]}
+    asyncio.run(BodyLimit(route)(scope, receive, send))
+    assert answers[0]["status"] == 413 and seen == []

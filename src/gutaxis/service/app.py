@@ -125,7 +125,10 @@ class BodyLimit:
         if scope["type"] != "http" or any(p.fullmatch(scope["path"]) for p in STREAMED_PATHS):
             await self.app(scope, receive, send)
             return
-        declared = dict(scope.get("headers") or ()).get(b"content-length")
+        headers = dict(scope.get("headers") or ())
+        declared = headers.get(b"content-length")
+        if b"transfer-encoding" in headers:
+            declared = None  # framed by the chunks, whatever length it also claims (h11)
         if declared is not None and (not declared.isdigit() or int(declared) > self.limit):
             await self._refuse(scope, send)
             return
