@@ -104,7 +104,7 @@ def _why_not(where: str, exc: Exception, names: list[str]) -> str:
                 f"; if it is a value, quote it: '{w}'"))
         if parts:
             return "; ".join(parts)
-    if isinstance(exc, RecursionError | MemoryError):
+    if isinstance(exc, RecursionError | MemoryError) or "nested" in str(exc):
         return "it nests too deeply"
     if isinstance(exc, SyntaxError) or type(exc).__name__ == "TokenError":
         return "it is not a complete expression: check the quotes and brackets"
