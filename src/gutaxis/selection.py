@@ -114,7 +114,7 @@ def _why_not(where: str, exc: Exception, names: list[str]) -> str:
 #: What a ``--where`` condition may hold: columns, values, comparisons, logic, arithmetic.
 _CONDITION_NODES = (ast.Expression, ast.BoolOp, ast.And, ast.Or, ast.UnaryOp, ast.Not,
                     ast.USub, ast.UAdd, ast.Invert, ast.BinOp, ast.Add, ast.Sub, ast.Mult,
-                    ast.Div, ast.FloorDiv, ast.Mod, ast.BitAnd, ast.BitOr,
+                    ast.Div, ast.FloorDiv, ast.Mod,
                     ast.Compare, ast.Eq, ast.NotEq, ast.Lt, ast.LtE, ast.Gt, ast.GtE, ast.In,
                     ast.NotIn, ast.Name, ast.Load, ast.Constant, ast.List, ast.Tuple)
 _WHAT = {ast.Attribute: "reads an attribute", ast.Call: "calls a function or method",
@@ -122,7 +122,6 @@ _WHAT = {ast.Attribute: "reads an attribute", ast.Call: "calls a function or met
 _OPERATORS: dict[type, Any] = {
     ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul,
     ast.Div: operator.truediv, ast.FloorDiv: operator.floordiv, ast.Mod: operator.mod,
-    ast.BitAnd: operator.and_, ast.BitOr: operator.or_,
     ast.Eq: operator.eq, ast.NotEq: operator.ne, ast.Lt: operator.lt, ast.LtE: operator.le,
     ast.Gt: operator.gt, ast.GtE: operator.ge}
 #: A column named between backticks stands for this name, numbered, while it is parsed.
@@ -212,7 +211,8 @@ def _condition(where: str, names: list[str]) -> tuple[ast.expr, dict[str, str]]:
                               f"got {len(where):,}")
     try:
         plain, backticked = _columns_named(where.strip())
-        statements = ast.parse(_and_or(plain), mode="exec").body
+        parsed = _and_or(plain)
+        statements = ast.parse(parsed, mode="exec").body
     except (SyntaxError, RecursionError, MemoryError, ValueError) as exc:
         raise ValidationError(
             f"--where is not a valid condition on the metadata: {where!r} "
@@ -229,7 +229,7 @@ def _condition(where: str, names: list[str]) -> tuple[ast.expr, dict[str, str]]:
     for node in ast.walk(expression):
         if not isinstance(node, _CONDITION_NODES):
             what = _WHAT.get(type(node), f"holds a Python {type(node).__name__} expression")
-            snippet = ast.get_source_segment(plain, node) or type(node).__name__
+            snippet = ast.get_source_segment(parsed, node) or type(node).__name__
             raise ValidationError(f"{lead} {what} ({snippet[:60]!r})")
         if isinstance(node, ast.Compare) and not all(
                 isinstance(right, ast.List | ast.Tuple)
@@ -241,7 +241,7 @@ def _condition(where: str, names: list[str]) -> tuple[ast.expr, dict[str, str]]:
 
 
 def _one_of(left: Any, values: list[Any], negate: bool) -> Any:
-    """``==`` (``!=``) a list: whether each value is (is not) in it, as pandas read it."""
+    """``in`` (``not in``) a list, and ``==`` (``!=``) one as pandas read it."""
     found = left.isin(values) if isinstance(left, pd.Series) else left in values
     return (~found if isinstance(found, pd.Series) else not found) if negate else found
 
@@ -285,13 +285,11 @@ def _evaluate(node: ast.expr, samples: pd.DataFrame, backticked: dict[str, str])
     left, result = value(node.left), None
     for op, comparator in zip(node.ops, node.comparators, strict=True):
         right = value(comparator)
-        if isinstance(op, ast.In | ast.NotIn):
-            found = left.isin(right) if isinstance(left, pd.Series) else left in right
-            step = (~found if isinstance(found, pd.Series) else not found) \
-                if isinstance(op, ast.NotIn) else found
+        if isinstance(right, list) and isinstance(op, ast.In | ast.NotIn | ast.Eq | ast.NotEq):
+            # in, not in, and == / != a list (any of its values)
+            step = _one_of(left, right, isinstance(op, ast.NotIn | ast.NotEq))
         else:
-            step = _OPERATORS[type(op)](left, right) if not isinstance(right, list) \
-                else _one_of(left, right, isinstance(op, ast.NotEq))
+            step = _OPERATORS[type(op)](left, right)
         result = step if result is None else result & step
         left = right
     return result
