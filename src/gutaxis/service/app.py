@@ -132,11 +132,13 @@ class BodyLimit:
         if declared is not None and (not declared.isdigit() or int(declared) > self.limit):
             await self._refuse(scope, send)
             return
-        if declared is not None:  # the server holds the body to its declared length
+        if declared is not None or b"transfer-encoding" not in headers:
+            # the server holds the body to its declared length; without either header
+            # there is no body (a GET, the pages' hot path): nothing to count
             await self.app(scope, receive, send)
             return
-        # no length (chunked): read it here, up to the limit, before the route runs, so
-        # that a refused body has changed nothing
+        # chunked: read it here, up to the limit, before the route runs, so that a refused
+        # body has changed nothing
         messages: list[Message] = []
         received = 0
         while True:
