@@ -124,13 +124,17 @@ def test_collapse_relative_stays_relative_and_sparse(study: Study) -> None:
 
 def test_collapse_unknown_rank_lists_the_ranks(study: Study) -> None:
     with pytest.raises(UnknownRankError,
-                       match=r"unknown taxonomic rank 'genera'; the valid names are: kingdom, "
+                       match=r"unknown taxonomic rank 'ranks'; the valid names are: kingdom, "
                              r"phylum, class, order, family, genus, species") as info:
-        collapse(study, "genera")
+        collapse(study, "ranks")
     assert not isinstance(info.value, UnknownMetricError)  # a rank is not a metric
     assert isinstance(info.value, UnknownNameError)
     with pytest.raises(UnknownRankError, match=r"'gneus'; did you mean 'genus'\?"):
         collapse(study, "gneus")
+    # the plural people type: spelling distance alone does not reach it
+    for plural, rank in (("genera", "genus"), ("Phyla", "phylum"), ("families", "family")):
+        with pytest.raises(UnknownRankError, match=rf"'{plural}'; did you mean '{rank}'\? "):
+            collapse(study, plural)
     assert info.value.valid == list(RANKS)
     assert collapse(study, "Genus").provenance[-1]["rank"] == "genus"
 

@@ -421,7 +421,7 @@ CASES: list[Case] = [
     (_cp, ("",), {}, ValidationError, r"group column \(--group\) must be a column name"),
     (_cp, (None,), {}, ValidationError, r"group column \(--group\).*got None"),
     (_cp, ("Subject",), {"rank": "genera"}, UnknownRankError,
-     r"unknown taxonomic rank 'genera'; the valid names are: kingdom, .*genus"),
+     r"unknown taxonomic rank 'genera'; did you mean 'genus'\? \(the valid names are: .*genus"),
     (_cp, ("Subject",), {"rarefy_depth": "deep"}, ValidationError,
      r"rarefaction depth \(--rarefy\) must be an integer ≥ 1; got 'deep'"),
     (_cp, ("Subject",), {"rarefy_depth": 0}, ValidationError,
@@ -802,7 +802,7 @@ CASES: list[Case] = [
 
     # --- gutaxis.composition
     (gcomposition.collapse, (SMALL, "genera"), {}, UnknownRankError,
-     r"unknown taxonomic rank 'genera'; the valid names are"),
+     r"unknown taxonomic rank 'genera'; did you mean 'genus'\? \(the valid names are"),
     (gcomposition.collapse, (BARE, "genus"), {}, InputError,
      r"needs the features' taxonomy.*--taxonomy"),
     (gcomposition.collapse, ("table", "genus"), {}, InputError,

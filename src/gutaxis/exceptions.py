@@ -119,8 +119,7 @@ def suggest(name: str, valid: Iterable[str], *, limit: int = 3) -> list[str]:
     return found[:limit]
 
 
-def _did_you_mean(name: str, valid: Iterable[str]) -> str:
-    hits = suggest(name, valid)
+def _did_you_mean(hits: list[str]) -> str:
     if not hits:
         return ""
     return "; did you mean " + " or ".join(repr(h) for h in hits) + "?"
@@ -189,6 +188,9 @@ class UnknownNameError(InputError):
         The names that would have been accepted, in the order to show them.
     what : str
         What kind of name (``"metric"``, ``"taxonomic rank"``), singular.
+    meant : str, optional
+        A valid name known to be meant (suggested first), where spelling
+        alone would not find it.
 
     Attributes
     ----------
@@ -198,11 +200,14 @@ class UnknownNameError(InputError):
         Valid names close to ``name`` (see :func:`suggest`).
     """
 
-    def __init__(self, name: str, valid: Iterable[str], what: str = "name") -> None:
+    def __init__(self, name: str, valid: Iterable[str], what: str = "name",
+                 meant: str | None = None) -> None:
         self.name = str(name)
         self.valid = list(valid)
-        self.suggestions = suggest(self.name, self.valid)
-        hint = _did_you_mean(self.name, self.valid)
+        close = suggest(self.name, self.valid)
+        self.suggestions = ([meant] if meant in self.valid else []) + [
+            v for v in close if v != meant]
+        hint = _did_you_mean(self.suggestions)
         listing = f"the valid names are: {', '.join(self.valid)}"
         super().__init__(f"unknown {what} {self.name!r}"
                          + (f"{hint} ({listing})" if hint else f"; {listing}"))
@@ -235,10 +240,21 @@ class UnknownRankError(UnknownNameError):
         The rank that was asked for.
     ranks : iterable of str
         The valid ranks, in taxonomic order (:data:`gutaxis.study.RANKS`).
+
+    Examples
+    --------
+    >>> str(UnknownRankError("genera", ["family", "genus"]))
+    "unknown taxonomic rank 'genera'; did you mean 'genus'? (the valid names are: family, genus)"
     """
 
+    #: the plurals people type for a rank (spelling distance does not find "genera")
+    PLURALS = {"kingdoms": "kingdom", "phyla": "phylum", "phylums": "phylum",
+               "classes": "class", "orders": "order", "families": "family",
+               "genera": "genus", "genuses": "genus"}
+
     def __init__(self, name: str, ranks: Iterable[str]) -> None:
-        super().__init__(name, ranks, "taxonomic rank")
+        super().__init__(name, ranks, "taxonomic rank",
+                         meant=self.PLURALS.get(str(name).strip().casefold()))
 
 
 class NotFoundError(GutaxisError, KeyError):
@@ -277,7 +293,7 @@ class NotFoundError(GutaxisError, KeyError):
         place = f" in {where}" if where else ""
         text = f"{len(self.missing)} {what}(s) not found{place}: {shown}{more}"
         if len(self.missing) == 1:
-            text += _did_you_mean(self.missing[0], names)
+            text += _did_you_mean(self.suggestions[self.missing[0]])
         else:
             hints = [f"{m!r} → {' or '.join(map(repr, s))}"
                      for m, s in self.suggestions.items() if s]
