@@ -823,6 +823,115 @@ def test_a_failed_upload_is_removed_with_its_file_and_a_parsed_one_is_not(
                                                   (str(first["id"]), "asa@a.example")]
 
 
+def test_removing_a_failed_upload_keeps_the_file_of_the_same_bytes_arriving_meanwhile(
+        client: TestClient, ctx: AppContext, monkeypatch: pytest.MonkeyPatch) -> None:
+    # an upload's file is placed before its row is committed; a failed upload of the same
+    # bytes removed in between took the file from under the new row (its parse then failed
+    # and its export lacked it)
+    from gutaxis.service import api
+    from gutaxis.service.services import uploads
+
+    owner = make_user(ctx, "Clinic A", "ana@a.example")
+    auth = bearer(client, "ana@a.example")
+    pid = client.post(f"{API}/patients", json={"name": "Ana"}, headers=auth).json()["id"]
+    first, second = (client.post(f"{API}/patients/{pid}/visits", json={"visit_date": day},
+                                 headers=auth).json()["id"]
+                     for day in ("2024-05-01", "2024-06-01"))
+    data = labs_csv(*FIRST)
+    sha = sha256(data)
+    failed = upload(client, first, "microbiome", "LABS.csv", data, auth).json()  # wrong kind
+    run_jobs(ctx)
+    assert client.get(f"{API}/uploads/{failed['id']}", headers=auth).json()["status"] == "failed"
+    received = api.read_upload_form
+    removed: list[int] = []
+
+    async def remove_the_failed_one_meanwhile(*args: Any, **kwargs: Any) -> Any:
+        form = await received(*args, **kwargs)  # the file is in the store, its row not yet
+        assert form.stored == (sha, len(data))
+        with ctx.transaction() as db:  # what DELETE /uploads/{id} does
+            _, shas = uploads.remove_failed_upload(db, owner, failed["id"])
+        uploads.remove_unnamed_files(ctx.store, ctx.reads, shas)
+        removed.append(failed["id"])
+        return form
+
+    monkeypatch.setattr(api, "read_upload_form", remove_the_failed_one_meanwhile)
+    accepted = upload(client, second, "labs", "LABS.csv", data, auth)
+    assert accepted.status_code == 202, accepted.text
+    assert removed == [failed["id"]]
+    assert ctx.store.verify(sha)
+    run_jobs(ctx)
+    visit = client.get(f"{API}/visits/{second}", headers=auth).json()
+    assert [(u["status"], u["sha256"]) for u in visit["uploads"]] == [("parsed", sha)]
+    assert len(visit["labs"]) == len(FIRST[1])
+    # with no row left naming it, the file goes
+    with ctx.transaction() as db:
+        db.execute(sa.update(Upload).where(Upload.id == accepted.json()["id"])
+                   .values(status="failed"))
+    assert client.delete(f"{API}/uploads/{accepted.json()['id']}",
+                         headers=auth).status_code == 204
+    assert not ctx.store.path(sha).exists()
+
+
+def test_a_file_a_reference_names_is_not_removed_with_a_failed_upload(
+        client: TestClient, ctx: AppContext) -> None:
+    # the cohort's metadata file of a reference was not among the names looked up
+    make_user(ctx, "Clinic A", "ana@a.example")
+    auth = bearer(client, "ana@a.example")
+    pid = client.post(f"{API}/patients", json={"name": "Ana"}, headers=auth).json()["id"]
+    visit = client.post(f"{API}/patients/{pid}/visits", json={"visit_date": "2024-05-01"},
+                        headers=auth).json()["id"]
+    study = gio.example_dataset()
+    metadata = study.metadata.read_bytes()
+    built = client.post(f"{API}/references", headers=auth, data={"name": "Mine"},
+                        files={"table": ("table.biom", study.table.read_bytes()),
+                               "metadata": ("md.tsv", metadata)})
+    assert built.status_code == 202, built.text
+    failed = upload(client, visit, "labs", "md.tsv", metadata, auth).json()
+    run_jobs(ctx)
+    assert client.get(f"{API}/uploads/{failed['id']}", headers=auth).json()["status"] == "failed"
+    assert client.delete(f"{API}/uploads/{failed['id']}", headers=auth).status_code == 204
+    assert ctx.store.verify(sha256(metadata))
+
+
+def test_a_patient_erased_while_their_profile_is_computed_leaves_no_file(
+        client: TestClient, ctx: AppContext, monkeypatch: pytest.MonkeyPatch) -> None:
+    # the profile job placed the JSON, HTML and PDF, found the patient gone and kept them
+    from gutaxis.service import jobs
+    from gutaxis.service.services import uploads
+
+    make_user(ctx, "Clinic A", "ana@a.example")
+    auth = bearer(client, "ana@a.example")
+    pid = client.post(f"{API}/patients", json={"name": "Ana"}, headers=auth).json()["id"]
+    visit = client.post(f"{API}/patients/{pid}/visits", json={"visit_date": "2024-05-01"},
+                        headers=auth).json()["id"]
+    table = gio.example_dataset().table.read_bytes()
+    assert upload(client, visit, "microbiome", "table.biom", table, auth,
+                  FIRST[0]).status_code == 202
+    real = jobs.run_limited
+    erased: list[int] = []
+
+    def erase_first(task: str, payload: dict[str, Any], limits: Any,
+                    on_partial: Callable[[dict[str, Any]], None] | None = None) -> Any:
+        if task != "compute_profile" or on_partial is None:
+            return real(task, payload, limits, on_partial=on_partial)
+        shown = on_partial
+
+        def erase_then_show(written: dict[str, Any]) -> None:
+            if not erased:
+                assert client.delete(f"{API}/patients/{pid}", headers=auth).status_code == 204
+                erased.append(pid)
+            shown(written)
+
+        return real(task, payload, limits, on_partial=erase_then_show)
+
+    monkeypatch.setattr(jobs, "run_limited", erase_first)
+    run_jobs(ctx)
+    assert erased == [pid]
+    assert count(ctx, Profile) == 0 and count(ctx, Upload) == 0
+    with ctx.sessions() as db:  # every file left is one a row still names
+        assert uploads.files_no_row_names(db, ctx.store.all()) == set()
+
+
 def test_a_table_of_many_samples_without_sample_is_a_failed_job_naming_the_field(
         client: TestClient, ctx: AppContext) -> None:
     make_user(ctx, "Clinic A", "ana@a.example")

@@ -20,7 +20,9 @@ def store(tmp_path: Path) -> FileStore:
 
 
 def _files(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.rglob("*") if p.is_file())
+    """The files under ``folder`` but the store's own (``.lock``, the marks under ``.held``)."""
+    return sorted(p for p in folder.rglob("*")
+                  if p.is_file() and not p.relative_to(folder).parts[0].startswith("."))
 
 
 def _data(n: int, seed: int = 1) -> bytes:
@@ -195,3 +197,95 @@ def test_remove_orphans_and_scratch(store: FileStore) -> None:
     store.clear_scratch()
     assert list(store.scratch.iterdir()) == []
     assert store.all() == {kept}
+
+
+# ------------------------------------------------------------------ removal beside writers
+def _nothing_named(shas: set[str]) -> set[str]:
+    return set()
+
+
+def test_a_held_file_is_kept_until_its_writer_commits(store: FileStore) -> None:
+    # the same bytes arrive for a new row while an old row naming them is dropped:
+    # the remover must not take the file from under the row about to be committed
+    asked: list[set[str]] = []
+    remover = FileStore(store.root, store.scratch)  # another process's view of the store
+    with store.holding():
+        sha, _ = store.put_stream(io.BytesIO(b"lab results"))
+        assert remover.remove_unnamed([sha], lambda shas: asked.append(shas) or set()) == set()
+        assert store.verify(sha)
+        assert asked == []  # a held file is not even a candidate
+    assert list(store.held.iterdir()) == []  # released
+    assert remover.remove_unnamed([sha], lambda shas: asked.append(shas) or set()) == {sha}
+    assert asked == [{sha}] and not store.path(sha).exists()
+
+
+def test_remove_unnamed_keeps_what_rows_still_name(store: FileStore) -> None:
+    a, b = (store.put_stream(io.BytesIO(d))[0] for d in (b"a", b"b"))
+    assert store.remove_unnamed([a, b, ""], lambda shas: shas & {a}) == {b}
+    assert store.all() == {a}
+    assert store.remove_unnamed([""], _nothing_named) == set()
+    with pytest.raises(NotFound):
+        store.remove_unnamed(["../" + a[3:], a], _nothing_named)
+    assert store.all() == {a}  # a bad name refuses the whole call
+
+
+def test_a_file_removed_before_a_writer_places_it_is_placed_again(store: FileStore) -> None:
+    sha, _ = store.put_stream(io.BytesIO(b"same bytes"))
+    assert store.remove_unnamed([sha], _nothing_named) == {sha}
+    writer = StoreWriter(store, limit=100)
+    writer.write(b"same bytes")
+    with store.holding():
+        assert writer.commit() == (sha, 10)
+    assert store.verify(sha)
+
+
+def test_a_block_inside_another_holds_until_the_outer_one_ends(store: FileStore) -> None:
+    with store.holding():
+        outer, _ = store.put_stream(io.BytesIO(b"outer"))
+        with store.holding():
+            inner, _ = store.put_stream(io.BytesIO(b"inner"))
+        assert store.remove_unnamed([outer, inner], _nothing_named) == set()
+    assert store.remove_unnamed([outer, inner], _nothing_named) == {outer, inner}
+
+
+def test_a_place_outside_a_block_holds_nothing(store: FileStore) -> None:
+    sha, _ = store.put_stream(io.BytesIO(b"seeded before the server starts"))
+    assert not store.held.exists()
+    assert store.remove_unnamed([sha], _nothing_named) == {sha}
+
+
+def test_a_hold_left_by_a_crashed_writer_expires(store: FileStore) -> None:
+    sha, _ = store.put_stream(io.BytesIO(b"orphaned hold"))
+    store.held.mkdir()
+    mark = store.held / f"{sha}.crashed"
+    mark.touch()
+    assert store.remove_unnamed([sha], _nothing_named) == set()
+    old = mark.stat().st_mtime - 2 * 3600
+    os.utime(mark, (old, old))
+    assert store.remove_unnamed([sha], _nothing_named) == {sha}
+    assert not mark.exists()
+
+
+def test_the_store_lock_excludes_other_processes(store: FileStore) -> None:
+    import subprocess
+    import sys
+    import threading
+
+    code = ("import fcntl, os, sys\n"
+            "fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT)\n"
+            "fcntl.flock(fd, fcntl.LOCK_EX)\n"
+            "print('locked', flush=True)\n"
+            "sys.stdin.readline()\n")
+    with subprocess.Popen([sys.executable, "-c", code, str(store.root / ".lock")],
+                          stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True) as child:
+        assert child.stdin is not None and child.stdout is not None
+        assert child.stdout.readline() == "locked\n"
+        data = b"placed only once the other process lets go"
+        writer = threading.Thread(target=store.put_stream, args=(io.BytesIO(data),))
+        writer.start()
+        writer.join(timeout=0.5)
+        assert writer.is_alive() and store.all() == set()  # waiting for the lock
+        child.stdin.write("go\n")
+        child.stdin.flush()
+        writer.join(timeout=10)
+    assert store.all() == {hashlib.sha256(data).hexdigest()}

@@ -292,7 +292,7 @@ def erase_patient(patient_id: int, who: Owner, ctx: Ctx) -> Response:
     """Erase a patient: the record and its files are gone; the erasure is audited (owners)."""
     with ctx.transaction() as db:
         shas = records.erase_patient(db, ctx.store, who, patient_id, None)
-    ctx.store.remove(shas)
+    uploads.remove_unnamed_files(ctx.store, ctx.reads, shas)
     return Response(status_code=204)
 
 
@@ -393,18 +393,19 @@ async def create_upload(visit_id: int, request: Request, who: Staff, ctx: Ctx
     matched to the patient by the identifiers on the patient's record.
     """
     await run_in_threadpool(_check_visit, ctx, who, visit_id)  # 404 before the body is read
-    form = await read_upload_form(request, ctx.store, ctx.settings.max_upload_bytes)
+    with ctx.store.holding():  # its files are kept until its rows are committed
+        form = await read_upload_form(request, ctx.store, ctx.settings.max_upload_bytes)
 
-    def save() -> dict[str, Any]:
-        with ctx.transaction() as db:
-            upload, job = uploads.receive_upload(
-                db, ctx.store, who, visit_id, form.fields.get("kind", ""), form.filename,
-                sample=form.fields.get("sample"), limit=ctx.settings.max_upload_bytes,
-                refused=form.refused, stored=form.stored,
-                skip_unknown=form.fields.get("skip_unknown", "").lower() in ("true", "on", "1"))
-            return {"id": upload.id, "job": job.id, "status": job.status}
+        def save() -> dict[str, Any]:
+            with ctx.transaction() as db:
+                upload, job = uploads.receive_upload(
+                    db, ctx.store, who, visit_id, form.fields.get("kind", ""), form.filename,
+                    sample=form.fields.get("sample"), limit=ctx.settings.max_upload_bytes,
+                    refused=form.refused, stored=form.stored,
+                    skip_unknown=form.fields.get("skip_unknown", "").lower() in ("true", "on", "1"))
+                return {"id": upload.id, "job": job.id, "status": job.status}
 
-    return await run_in_threadpool(save)
+        return await run_in_threadpool(save)
 
 
 @router.get("/uploads/{upload_id}", tags=["visits"])
@@ -419,7 +420,7 @@ def remove_upload(upload_id: int, who: Staff, ctx: Ctx) -> Response:
     """Remove an upload whose parse failed, with its file (409 for one that did not fail)."""
     with ctx.transaction() as db:
         _, shas = uploads.remove_failed_upload(db, who, upload_id)
-    ctx.store.remove(shas)
+    uploads.remove_unnamed_files(ctx.store, ctx.reads, shas)
     return Response(status_code=204)
 
 
@@ -504,26 +505,27 @@ def list_references(who: Staff, ctx: Ctx) -> list[dict[str, Any]]:
                                     "where": {"type": "string", "maxLength": 2000}}}}}}})
 async def create_reference(request: Request, who: Owner, ctx: Ctx) -> dict[str, Any]:
     """Build the clinic's own reference from a cohort table, metadata and filter (owners)."""
-    form = await read_upload_form(request, ctx.store, ctx.settings.max_upload_bytes,
-                                  file_fields=("table", "metadata"))
+    with ctx.store.holding():  # its files are kept until its rows are committed
+        form = await read_upload_form(request, ctx.store, ctx.settings.max_upload_bytes,
+                                      file_fields=("table", "metadata"))
 
-    def save() -> dict[str, Any]:
-        table = form.files.get("table")
-        if table is None or table[1] is None:
-            raise Invalid("table: " + (table[2] if table and table[2] else
-                                       "the cohort's table file is required"),
-                          fields=[{"field": "table", "message": "required"}])
-        metadata = form.files.get("metadata")
-        if metadata is not None and metadata[1] is None:
-            raise Invalid(f"metadata: {metadata[2]}")
-        with ctx.transaction() as db:
-            ref, job = profiles.create_reference_from_store(
-                db, who, form.fields.get("name", ""), (table[0], table[1][0]),
-                (metadata[0], metadata[1][0]) if metadata and metadata[1] else None,
-                form.fields.get("where", ""))
-            return {"id": ref.id, "job": job.id, "status": job.status}
+        def save() -> dict[str, Any]:
+            table = form.files.get("table")
+            if table is None or table[1] is None:
+                raise Invalid("table: " + (table[2] if table and table[2] else
+                                           "the cohort's table file is required"),
+                              fields=[{"field": "table", "message": "required"}])
+            metadata = form.files.get("metadata")
+            if metadata is not None and metadata[1] is None:
+                raise Invalid(f"metadata: {metadata[2]}")
+            with ctx.transaction() as db:
+                ref, job = profiles.create_reference_from_store(
+                    db, who, form.fields.get("name", ""), (table[0], table[1][0]),
+                    (metadata[0], metadata[1][0]) if metadata and metadata[1] else None,
+                    form.fields.get("where", ""))
+                return {"id": ref.id, "job": job.id, "status": job.status}
 
-    return await run_in_threadpool(save)
+        return await run_in_threadpool(save)
 
 
 # ------------------------------------------------------------------ plan

@@ -42,6 +42,10 @@ class AppContext:
         # transaction, beside the writer, never waiting for its lock
         self._single_reads = self.engine.execution_options(
             **({READ_ONLY: True} if is_sqlite(self.engine) else {"isolation_level": "AUTOCOMMIT"}))
+        #: sessions that only read (on SQLite a deferred transaction, its snapshot taken at
+        #: the first statement; it never waits for the writer)
+        self.reads = sessionmaker(self.engine.execution_options(
+            **({READ_ONLY: True} if is_sqlite(self.engine) else {})))
         self.store = FileStore(settings.files_dir, settings.scratch_dir)
         # SQLite has one writer at a time: this process's transactions wait
         # their turn here, woken as soon as the writer before them commits,

@@ -42,7 +42,7 @@ from gutaxis.service.services.profiles import (
     default_reference,
     measures_from_document,
 )
-from gutaxis.service.services.uploads import enqueue
+from gutaxis.service.services.uploads import enqueue, remove_unnamed_files
 
 __all__ = ["Worker", "run_next_job", "run_pending", "MAX_ATTEMPTS"]
 
@@ -379,20 +379,23 @@ def _profile(ctx: AppContext, job_id: int, profile_id: int, folder: Path) -> Non
     def show(written: dict[str, str]) -> None:
         """Keep the JSON and HTML and show the profile, before its PDF is drawn."""
         nonlocal shown
-        shas = {kind: ctx.store.put_file(Path(written[kind])) for kind in ("json", "html")}
         document = json.loads(Path(written["json"]).read_text(encoding="utf-8"))
-        with ctx.transaction() as db:
-            job = _still_ours(db, job_id)
-            profile = db.get(Profile, profile_id)
-            if job is None or profile is None or db.get(Patient, patient_id) is None:
-                return
-            profile.status, profile.error, profile.finished_at = "done", None, utcnow()
-            profile.json_sha256, profile.html_sha256 = shas["json"], shas["html"]
-            db.execute(delete(VisitMeasure).where(VisitMeasure.visit_id == visit_id))
-            for row in measures_from_document(document):
-                db.add(VisitMeasure(clinic_id=profile.clinic_id, patient_id=patient_id,
-                                    visit_id=visit_id, profile_id=profile.id, **row))
-        shown = True
+        with ctx.store.holding():  # kept from removal until the rows naming them commit
+            shas = {kind: ctx.store.put_file(Path(written[kind])) for kind in ("json", "html")}
+            with ctx.transaction() as db:
+                job = _still_ours(db, job_id)
+                profile = db.get(Profile, profile_id)
+                if (job is not None and profile is not None
+                        and db.get(Patient, patient_id) is not None):
+                    profile.status, profile.error, profile.finished_at = "done", None, utcnow()
+                    profile.json_sha256, profile.html_sha256 = shas["json"], shas["html"]
+                    db.execute(delete(VisitMeasure).where(VisitMeasure.visit_id == visit_id))
+                    for row in measures_from_document(document):
+                        db.add(VisitMeasure(clinic_id=profile.clinic_id, patient_id=patient_id,
+                                            visit_id=visit_id, profile_id=profile.id, **row))
+                    shown = True
+        if not shown:  # erased (or taken over) meanwhile: what was placed for it goes too
+            remove_unnamed_files(ctx.store, ctx.reads, shas.values())
 
     try:
         written = run_limited("compute_profile", payload, _limits(ctx), on_partial=show)
@@ -409,13 +412,17 @@ def _profile(ctx: AppContext, job_id: int, profile_id: int, folder: Path) -> Non
         return
     if not shown:  # pragma: no cover - compute_profile always reports first
         show(written)
-    pdf = ctx.store.put_file(Path(written["pdf"]))
-    with ctx.transaction() as db:
-        job, profile = _still_ours(db, job_id), db.get(Profile, profile_id)
-        if job is None or profile is None:
-            return
-        profile.pdf_sha256 = pdf
-        _done(job)
+    kept = False
+    with ctx.store.holding():
+        pdf = ctx.store.put_file(Path(written["pdf"]))
+        with ctx.transaction() as db:
+            job, profile = _still_ours(db, job_id), db.get(Profile, profile_id)
+            if job is not None and profile is not None:
+                profile.pdf_sha256 = pdf
+                _done(job)
+                kept = True
+    if not kept:
+        remove_unnamed_files(ctx.store, ctx.reads, [pdf])
 
 
 # ---------------------------------------------------------------- build a reference

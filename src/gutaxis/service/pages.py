@@ -684,17 +684,18 @@ async def visit_upload(request: Request, visit_id: int, who: Staff, ctx: Ctx) ->
     from starlette.concurrency import run_in_threadpool
 
     await run_in_threadpool(_check_visit, ctx, who, visit_id)  # 404 before the body is read
-    form = await read_upload_form(request, ctx.store, ctx.settings.max_upload_bytes)
+    with ctx.store.holding():  # its files are kept until its rows are committed
+        form = await read_upload_form(request, ctx.store, ctx.settings.max_upload_bytes)
 
-    def save() -> None:
-        with ctx.transaction() as db:
-            uploads.receive_upload(db, ctx.store, who, visit_id, form.fields.get("kind", ""),
-                                   form.filename, sample=form.fields.get("sample"),
-                                   limit=ctx.settings.max_upload_bytes, refused=form.refused,
-                                   stored=form.stored,
-                                   skip_unknown=form.fields.get("skip_unknown") == "on")
+        def save() -> None:
+            with ctx.transaction() as db:
+                uploads.receive_upload(db, ctx.store, who, visit_id, form.fields.get("kind", ""),
+                                       form.filename, sample=form.fields.get("sample"),
+                                       limit=ctx.settings.max_upload_bytes, refused=form.refused,
+                                       stored=form.stored,
+                                       skip_unknown=form.fields.get("skip_unknown") == "on")
 
-    await run_in_threadpool(save)
+        await run_in_threadpool(save)
     return _redirect(f"/visits/{visit_id}#uploads")
 
 
@@ -703,7 +704,7 @@ def upload_remove(upload_id: int, who: Staff, ctx: Ctx) -> Response:
     """Remove a failed upload and its file, then show its visit."""
     with ctx.transaction() as db:
         visit_id, shas = uploads.remove_failed_upload(db, who, upload_id)
-    ctx.store.remove(shas)
+    uploads.remove_unnamed_files(ctx.store, ctx.reads, shas)
     return _redirect(f"/visits/{visit_id}#uploads")
 
 
@@ -833,7 +834,7 @@ def erase(patient_id: int, who: Owner, ctx: Ctx, confirm: Annotated[str, Form()]
     """Erase the patient (rows, then files), then go to the patients."""
     with ctx.transaction() as db:
         shas = records.erase_patient(db, ctx.store, who, patient_id, confirm)
-    ctx.store.remove(shas)
+    uploads.remove_unnamed_files(ctx.store, ctx.reads, shas)
     return _redirect("/patients?erased=1")  # no name in the address: addresses get logged
 
 
@@ -952,20 +953,21 @@ async def reference_create(request: Request, who: Owner, ctx: Ctx) -> Response:
     """Receive a cohort table (and metadata) and queue the reference build."""
     from starlette.concurrency import run_in_threadpool
 
-    form = await read_upload_form(request, ctx.store, ctx.settings.max_upload_bytes,
-                                  file_fields=("table", "metadata"))
+    with ctx.store.holding():  # its files are kept until its rows are committed
+        form = await read_upload_form(request, ctx.store, ctx.settings.max_upload_bytes,
+                                      file_fields=("table", "metadata"))
 
-    def save() -> None:
-        table = form.files.get("table")
-        if table is None or table[1] is None:
-            raise Invalid("table: " + (table[2] if table and table[2] else
-                                       "choose the cohort's table file"))
-        metadata = form.files.get("metadata")
-        with ctx.transaction() as db:
-            profiles.create_reference_from_store(
-                db, who, form.fields.get("name", ""), (table[0], table[1][0]),
-                (metadata[0], metadata[1][0]) if metadata and metadata[1] else None,
-                form.fields.get("where", ""))
+        def save() -> None:
+            table = form.files.get("table")
+            if table is None or table[1] is None:
+                raise Invalid("table: " + (table[2] if table and table[2] else
+                                           "choose the cohort's table file"))
+            metadata = form.files.get("metadata")
+            with ctx.transaction() as db:
+                profiles.create_reference_from_store(
+                    db, who, form.fields.get("name", ""), (table[0], table[1][0]),
+                    (metadata[0], metadata[1][0]) if metadata and metadata[1] else None,
+                    form.fields.get("where", ""))
 
-    await run_in_threadpool(save)
+        await run_in_threadpool(save)
     return _redirect("/references")

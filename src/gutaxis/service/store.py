@@ -5,23 +5,48 @@ written to the scratch folder, flushed to disk (``fsync``), then renamed into
 place and its folder flushed, so that a crash leaves either the whole file or
 none; the database row that names it is committed after.  A file no row names
 (a crash between the two) is harmless and removed by :meth:`FileStore.orphans`.
+
+The same bytes may be placed for a new row while a row that named them is
+being removed (the same lab file uploaded for two patients, one of them
+erased).  A writer therefore places its files inside :meth:`FileStore.holding`
+and commits its rows before the block ends; each file it places is *held*
+(a mark under ``files/.held/``) until then.  :meth:`FileStore.remove_unnamed`
+runs under the store's lock, skips held files, and asks the database which
+files its *committed* rows still name only then.  So a file is never removed
+while a row about to name it is in flight, and a file removed just before
+another writer places the same bytes is placed again by that writer.
 """
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import hashlib
 import os
 import shutil
 import tempfile
-from collections.abc import Iterable
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import BinaryIO
 
 from gutaxis.service.errors import NotFound
 
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - not POSIX: one process, threads only
+    fcntl = None  # type: ignore[assignment]
+
 __all__ = ["FileStore", "TooLargeError", "StoreWriter"]
 
 _CHUNK = 1 << 20
+#: a hold older than this (seconds) is taken for one left by a crashed writer and ignored
+HOLD_EXPIRES = 3600.0
+#: the marks of the files placed inside the current :meth:`FileStore.holding` block
+_HELD: contextvars.ContextVar[list[Path] | None] = contextvars.ContextVar("gutaxis_store_held",
+                                                                          default=None)
 
 
 class TooLargeError(Exception):
@@ -128,8 +153,83 @@ class FileStore:
     def __init__(self, root: Path, scratch: Path) -> None:
         self.root = Path(root)
         self.scratch = Path(scratch)
+        self.held = self.root / ".held"
         self.root.mkdir(parents=True, exist_ok=True)
         self.scratch.mkdir(parents=True, exist_ok=True)
+        self._threads = threading.Lock()
+
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[None]:
+        """Hold the store's lock (every process and thread using this store waits its turn)."""
+        if fcntl is None:  # pragma: no cover
+            with self._threads:
+                yield
+            return
+        fd = os.open(self.root / ".lock", os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)  # releases the lock
+
+    @contextlib.contextmanager
+    def holding(self) -> Iterator[None]:
+        """Keep the files placed inside the block from removal until the block ends.
+
+        Place the files and commit the rows that name them inside the block:
+        :meth:`remove_unnamed` leaves a held file alone, so a row in flight
+        never ends up naming a removed file.  A block inside another joins
+        it (the files are held until the outer block ends).  A hold counts
+        as a crashed writer's, and is ignored, :data:`HOLD_EXPIRES` seconds
+        after the file was placed.
+
+        Examples
+        --------
+        >>> import io, tempfile, pathlib
+        >>> d = pathlib.Path(tempfile.mkdtemp())
+        >>> store = FileStore(d / "files", d / "scratch")
+        >>> with store.holding():
+        ...     sha, _ = store.put_stream(io.BytesIO(b"results"))
+        ...     store.remove_unnamed([sha], lambda shas: set())  # held: kept
+        set()
+        >>> store.remove_unnamed([sha], lambda shas: set()) == {sha}  # released: removed
+        True
+        """
+        if _HELD.get() is not None:  # inside another block: its end releases them
+            yield
+            return
+        token = _HELD.set([])
+        try:
+            yield
+        finally:
+            marks = _HELD.get() or []
+            _HELD.reset(token)
+            for mark in marks:
+                mark.unlink(missing_ok=True)
+
+    def _hold(self, sha: str) -> None:
+        marks = _HELD.get()
+        if marks is not None:
+            self.held.mkdir(exist_ok=True)  # here, not at start: made by the server's own user
+            mark = self.held / f"{sha}.{uuid.uuid4().hex}"
+            mark.touch()
+            marks.append(mark)
+
+    def _held_now(self) -> set[str]:
+        """List the hashes held by a live block (removing stale marks on the way)."""
+        held: set[str] = set()
+        now = time.time()
+        if not self.held.is_dir():
+            return held
+        for mark in self.held.iterdir():
+            try:
+                if now - mark.stat().st_mtime > HOLD_EXPIRES:
+                    mark.unlink(missing_ok=True)
+                    continue
+            except FileNotFoundError:
+                continue
+            held.add(mark.name.split(".", 1)[0])
+        return held
 
     def path(self, sha256: str) -> Path:
         """Return where the file ``sha256`` is kept (whether or not it is there).
@@ -196,17 +296,58 @@ class FileStore:
 
     def _place(self, tmp: Path, sha: str) -> None:
         target = self.path(sha)
-        if target.is_file():
-            return
-        target.parent.mkdir(exist_ok=True)
-        os.replace(tmp, target)
-        _fsync_dir(target.parent)
+        with self._locked():
+            self._hold(sha)
+            if target.is_file():
+                return
+            target.parent.mkdir(exist_ok=True)
+            os.replace(tmp, target)
+            _fsync_dir(target.parent)
 
     def remove(self, shas: Iterable[str]) -> None:
-        """Delete stored files (the caller checks that no row names them any more)."""
+        """Delete stored files now (nothing names them; :meth:`remove_unnamed` for the app's)."""
         for sha in set(shas):
             if sha:
                 self.path(sha).unlink(missing_ok=True)
+
+    def remove_unnamed(self, shas: Iterable[str],
+                       still_named: Callable[[set[str]], set[str]]) -> set[str]:
+        """Delete the files among ``shas`` that no committed row names and no writer holds.
+
+        Call it after the transaction that dropped the rows has committed.
+
+        Parameters
+        ----------
+        shas : iterable of str
+            The files the dropped rows named (empty ones are ignored).
+        still_named : callable
+            Given a set of hashes, returns those that rows of the database
+            name; it must read in a transaction of its own, begun when it is
+            called (under the store's lock), so that it sees every row
+            committed by a writer whose hold has ended.
+
+        Returns
+        -------
+        set of str
+            The hashes removed.  A held file is left (its writer's row will
+            name it; if that writer fails, the file is an orphan).
+
+        Raises
+        ------
+        NotFound
+            A hash that is not 64 lower-case hex digits.
+        """
+        wanted = {sha for sha in shas if sha}
+        for sha in wanted:
+            self.path(sha)  # refuses a bad name before anything is removed
+        if not wanted:
+            return set()
+        with self._locked():
+            candidates = wanted - self._held_now()
+            gone = candidates - still_named(candidates) if candidates else set()
+            for sha in gone:
+                self.path(sha).unlink(missing_ok=True)
+            return gone
 
     def verify(self, sha256: str) -> bool:
         """Check that the stored file ``sha256`` is there and still has that hash."""

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Iterable
 from typing import BinaryIO
 
 from sqlalchemy import delete, select
-from sqlalchemy.orm import Session
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session, sessionmaker
 
 from gutaxis.service import audit
 from gutaxis.service.access import Principal
@@ -18,7 +20,10 @@ from gutaxis.service.services.patients import get_visit
 from gutaxis.service.store import FileStore, TooLargeError
 
 __all__ = ["receive_upload", "get_upload", "remove_failed_upload", "visit_uploads",
-           "visit_labs", "safe_filename", "enqueue", "files_no_row_names"]
+           "visit_labs", "safe_filename", "enqueue", "files_no_row_names",
+           "remove_unnamed_files"]
+
+logger = logging.getLogger(__name__)
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._+-]+")
 
@@ -148,7 +153,8 @@ def remove_failed_upload(db: Session, who: Principal, upload_id: int) -> tuple[i
         The visit the upload was for.
     shas : list of str
         The hash of the file to remove from the store once the transaction
-        has committed, when no other row names it (the caller removes it).
+        has committed, when no other row names it (the caller removes it
+        with :func:`remove_unnamed_files`).
 
     Raises
     ------
@@ -193,8 +199,8 @@ def files_no_row_names(db: Session, shas: Iterable[str]) -> set[str]:
     still = set(db.scalars(select(Upload.sha256).where(Upload.sha256.in_(wanted))))
     for column in (Profile.json_sha256, Profile.html_sha256, Profile.pdf_sha256):
         still |= set(db.scalars(select(column).where(column.in_(wanted))))
-    still |= set(db.scalars(select(Reference.source_sha256).where(
-        Reference.source_sha256.in_(wanted))))
+    for column in (Reference.source_sha256, Reference.metadata_sha256):
+        still |= set(db.scalars(select(column).where(column.in_(wanted))))
     return wanted - still
 
 
@@ -220,3 +226,44 @@ def visit_labs(db: Session, visit_id: int) -> list[LabValue]:
         return []
     return list(db.scalars(select(LabValue).where(LabValue.upload_id == latest)
                            .order_by(LabValue.marker)))
+
+
+def remove_unnamed_files(store: FileStore, reads: sessionmaker[Session],
+                         shas: Iterable[str]) -> set[str]:
+    """Remove from the store the files among ``shas`` that no committed row names.
+
+    Call it after the transaction that dropped the rows has committed.  The
+    rows are read again under the store's lock, in a transaction of their
+    own, and a file that a writer has just placed for a row not yet
+    committed is left alone (:meth:`FileStore.remove_unnamed`): the same
+    bytes uploaded for another patient at that moment keep their file.
+
+    The rows have already gone; a file that cannot be removed now (a disk
+    or database error) is logged and left, an orphan no row names, rather
+    than turning the committed change into a failed request.
+
+    Parameters
+    ----------
+    store : FileStore
+    reads : sessionmaker
+        Makes the session of that read: a read-only one
+        (:attr:`AppContext.reads <gutaxis.service.context.AppContext.reads>`),
+        which on SQLite never waits for a writer while the store is locked.
+    shas : iterable of str
+
+    Returns
+    -------
+    set of str
+        The hashes removed.
+    """
+    def still_named(candidates: set[str]) -> set[str]:
+        with reads() as db:
+            return candidates - files_no_row_names(db, candidates)
+
+    wanted = sorted(set(shas) - {""})
+    try:
+        return store.remove_unnamed(wanted, still_named)
+    except (OSError, SQLAlchemyError):
+        logger.exception("%d stored file(s) could not be removed and stay as orphans: %s",
+                         len(wanted), ", ".join(wanted))
+        return set()
