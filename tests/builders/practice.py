@@ -46,3 +46,10 @@ def bearer(client: TestClient, email: str, password: str = PASSWORD) -> dict[str
     assert response.status_code == 201, response.text
     client.cookies.clear()
     return {"Authorization": f"Bearer {response.json()['token']}"}
+
+
+def signed_in(who: Principal) -> Principal:
+    """``who`` as a password sign-in (a session) would be: what token-refusing services need."""
+    import dataclasses
+
+    return dataclasses.replace(who, via="session")

@@ -64,7 +64,7 @@ from sqlalchemy import select
 from starlette.routing import Mount
 
 from builders.portal import patient_account
-from builders.practice import PASSWORD, make_user
+from builders.practice import PASSWORD, make_user, signed_in
 from builders.questionnaires import definition_bytes
 from gutaxis import io as gio
 from gutaxis.service import Settings, create_app, security
@@ -208,7 +208,8 @@ class World:
         owner = actor.key if actor.clinic == "A" and actor.key in self.creds \
             and actor.role in STAFF_ROLES else "owner"
         with self.ctx.transaction() as db:
-            _, row = accounts.create_token(db, self.creds[owner].principal, "Alder spare")
+            _, row = accounts.create_token(db, signed_in(self.creds[owner].principal),
+                                           "Alder spare")
             return row.id
 
     def portal_link(self) -> str:
@@ -306,13 +307,13 @@ def _build_world(client: TestClient, app: FastAPI, backend: str) -> World:
         assert actor.role is not None
         creds[actor.key] = Credentials(make_user(ctx, clinic, actor.email, actor.role))
     with ctx.transaction() as db:
-        accounts.enable_totp(db, creds["second_factor_owed"].principal, TOTP_SECRET,
+        accounts.enable_totp(db, signed_in(creds["second_factor_owed"].principal), TOTP_SECRET,
                              pyotp.TOTP(TOTP_SECRET).now())
         # a token for the API, named so that a listing of clinic B would show a leak
         for actor in STAFF_ACTORS:
             name = "Alder token" if actor.clinic == "A" else "Birch token"
-            creds[actor.key].token, _ = accounts.create_token(db, creds[actor.key].principal,
-                                                              name)
+            creds[actor.key].token, _ = accounts.create_token(
+                db, signed_in(creds[actor.key].principal), name)
         for actor in ACTORS[1:]:
             if actor.role == "patient":
                 continue
@@ -564,6 +565,8 @@ class Row:
     throwaway_patient: bool = False
     #: the call ends the session it is made with: a new one is made for it
     fresh_session: bool = False
+    #: an API call made with the session, not the caller's token (a token is refused there)
+    by_session: bool = False
     #: a name of clinic A that the answer to clinic A's allowed callers holds (for the
     #: portal's routes: that the answer to clinic A's patient holds)
     shows: str = ""
@@ -584,7 +587,7 @@ MATRIX: dict[tuple[str, str], Row] = {
     ("POST", "/api/v1/session/code"): Row(SIGNED, 204, _code, fresh_session=True),
     ("DELETE", "/api/v1/session"): Row(SIGNED, 204, fresh_session=True),
     ("GET", "/api/v1/me"): Row("staff", 200),
-    ("POST", "/api/v1/tokens"): Row("staff", 201, _json({"name": "matrix"})),
+    ("POST", "/api/v1/tokens"): Row("staff", 201, _json({"name": "matrix"}), by_session=True),
     ("GET", "/api/v1/tokens"): Row("staff", 200, shows="Alder token"),
     ("DELETE", "/api/v1/tokens/{token_id}"): Row("staff", 204),
     # ------------------------------------------------------------------ API: staff
@@ -923,7 +926,7 @@ def _call(world: World, method: str, path: str, row: Row, actor: Actor
         session, csrf = creds.session, creds.csrf
         if row.fresh_session:
             session, csrf = world.fresh_session(actor)
-        if page or not creds.token:
+        if page or not creds.token or row.by_session:
             cookies[SESSION_COOKIE] = session
             if method != "GET" and RULES[row.rule][0]:
                 if not page:

@@ -25,7 +25,7 @@ import pytest
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
-from builders.practice import PASSWORD, bearer, make_user, run_jobs, sign_in
+from builders.practice import PASSWORD, bearer, make_user, run_jobs, sign_in, signed_in
 from gutaxis import io as gio
 from gutaxis.profile import PROFILE_SCHEMA_VERSION
 from gutaxis.service import Settings, create_app
@@ -138,7 +138,8 @@ def test_sign_in_sets_an_httponly_samesite_cookie_or_answers_401(
                                                            "password": PASSWORD}),
                        401, "not_signed_in")
     assert wrong == unknown
-    assert wrong["message"] == "wrong e-mail address or password"
+    assert wrong["message"] == ("wrong e-mail address or password, or the account is locked "
+                                "after too many failed sign-ins (then try again in 15 minutes)")
     assert "gutaxis_session" not in client.cookies
     error_of(client.get(f"{API}/me"), 401, "not_signed_in")
     response = client.post(f"{API}/session", json={"email": " Ana@A.example ",
@@ -187,11 +188,15 @@ def test_an_account_is_locked_after_lockout_failures_wrong_passwords(
         user = db.scalar(sa.select(User).where(User.email == "ana@a.example"))
         assert user is not None and user.locked_until is not None
         assert user.locked_until > dt.datetime.now(dt.UTC).replace(tzinfo=None)
-    # locked: even the right password is refused
+    # locked: even the right password is refused, with the answer an unknown account gets
+    # (and after the same hashing): the lock does not tell that the address has an account
     locked = error_of(client.post(f"{API}/session", json={"email": "ana@a.example",
                                                           "password": PASSWORD}),
-                      429, "too_many_attempts")
-    assert "locked after 3 failed sign-ins" in locked["message"]
+                      401, "not_signed_in")
+    unknown = error_of(client.post(f"{API}/session", json={"email": "nobody@a.example",
+                                                           "password": PASSWORD}),
+                       401, "not_signed_in")
+    assert locked == unknown and "locked after too many failed sign-ins" in locked["message"]
     assert "gutaxis_session" not in client.cookies
     # the lock is the account's, not the address's
     assert client.post(f"{API}/session", json={"email": "bea@a.example",
@@ -222,7 +227,7 @@ def test_a_second_factor_is_owed_before_any_other_route_answers(
     secret = pyotp.random_base32()
     totp = pyotp.TOTP(secret)
     with ctx.transaction() as db:  # set up with the previous step's code: a code works once
-        accounts.enable_totp(db, owner, secret, totp.at(time.time() - totp.interval))
+        accounts.enable_totp(db, signed_in(owner), secret, totp.at(time.time() - totp.interval))
     response = client.post(f"{API}/session", json={"email": "ana@a.example",
                                                    "password": PASSWORD})
     assert response.status_code == 200, response.text

@@ -37,7 +37,7 @@ from schemathesis import GenerationMode
 from schemathesis.python import asgi
 
 from builders.portal import patient_account
-from builders.practice import bearer, make_user, run_jobs
+from builders.practice import bearer, make_user, run_jobs, sign_in
 from gutaxis import io as gio
 from gutaxis.service.context import AppContext
 from gutaxis.service.services import accounts, protocols, questionnaires
@@ -116,8 +116,11 @@ def _objects(client: TestClient, ctx: AppContext
     """
     owner = make_user(ctx, "Fuzz clinic", "owner@fuzz.example", "owner")
     auth = bearer(client, "owner@fuzz.example")
-    spare_token = client.post("/api/v1/tokens", json={"name": "spare"}, headers=auth)
+    # tokens are made with a password session (a token cannot make tokens)
+    spare_token = client.post("/api/v1/tokens", json={"name": "spare"},
+                              headers=sign_in(client, "owner@fuzz.example"))
     assert spare_token.status_code == 201, spare_token.text
+    client.cookies.clear()
     patient = client.post("/api/v1/patients", headers=auth, json={
         "name": "Fuzz Patient", "birth_date": "1980-02-03", "sex": "female"}).json()["id"]
     spare = client.post("/api/v1/patients", headers=auth, json={"name": "Spare"}).json()["id"]

@@ -369,3 +369,21 @@ def test_a_failed_upload_has_a_remove_button_and_a_parsed_one_none(client, ctx):
     refused = client.post(f"/uploads/{ids['good.csv']}/remove", headers=HTML,
                           data={"csrf_token": csrf})
     assert refused.status_code == 409 and "only a failed upload can be removed" in refused.text
+
+
+def test_behind_https_every_cookie_is_secure(make_settings):
+    # the sign-in form's cookie on /invite was set without Secure
+    from fastapi.testclient import TestClient
+
+    from gutaxis.service import create_app
+
+    with TestClient(create_app(make_settings(secure_cookies=True)),
+                    base_url="https://testserver") as client:
+        make_user(client.app.state.ctx, "A", "a@a.example")
+        answers = [client.get("/login"), client.get("/invite"), client.get("/portal/invite"),
+                   client.post("/api/v1/session", json={"email": "a@a.example",
+                                                        "password": PASSWORD})]
+        cookies = [c for r in answers for c in r.headers.get_list("set-cookie")]
+        assert len(cookies) >= 3
+        for cookie in cookies:
+            assert "secure" in {a.strip().lower() for a in cookie.split(";")[1:]}, cookie

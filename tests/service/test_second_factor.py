@@ -6,7 +6,7 @@ import pyotp
 from sqlalchemy import select
 
 from builders.practice import PASSWORD, make_user
-from gutaxis.service.models import AuditEvent, User
+from gutaxis.service.models import AuditEvent, AuthSession, User
 from gutaxis.service.security import new_totp_secret
 
 
@@ -63,4 +63,159 @@ def test_wrong_codes_are_counted_and_lock_the_account(make_settings):
         assert failed == ["failures=1", "failures=2", "failures=3, locked"]
         locked = client.post("/api/v1/session", json={"email": "a@a.example",
                                                       "password": PASSWORD})
-        assert locked.status_code == 429
+        assert locked.status_code == 401
+
+
+def _wrong(secret):
+    return f"{(int(pyotp.TOTP(secret).now()) + 500000) % 1000000:06d}"
+
+
+def _own(make_settings, **changes):
+    from fastapi.testclient import TestClient
+
+    from gutaxis.service import create_app
+
+    return TestClient(create_app(make_settings(**changes)))
+
+
+def test_signing_in_again_between_wrong_codes_does_not_start_the_count_again(make_settings):
+    # the right password reset the count: 4 codes, sign in again, 4 more, for ever
+    from gutaxis.service.models import LoginFailure
+
+    with _own(make_settings, lockout_failures=3) as client:
+        ctx = client.app.state.ctx
+        secret = _with_second_factor(ctx, "a@a.example")
+        for _ in range(2):
+            headers = _password(client, "a@a.example")
+            assert client.post("/api/v1/session/code", json={"code": _wrong(secret)},
+                               headers=headers).status_code == 422
+        headers = _password(client, "a@a.example")
+        response = client.post("/api/v1/session/code", json={"code": _wrong(secret)},
+                               headers=headers)
+        assert response.status_code == 422
+        with ctx.sessions() as db:
+            user = db.scalar(select(User).where(User.email == "a@a.example"))
+            assert user.locked_until is not None
+            # each wrong code also counts against the address
+            assert len(db.scalars(select(LoginFailure)).all()) == 3
+            # the lock ended every sign-in still waiting for its code
+            assert not db.scalars(select(AuthSession).where(
+                AuthSession.user_id == user.id)).all()
+        refused = client.post("/api/v1/session/code",
+                              json={"code": pyotp.TOTP(secret).now()}, headers=headers)
+        assert refused.status_code == 401
+        assert client.get("/api/v1/me").status_code == 401
+
+
+def test_a_right_code_clears_the_count(make_settings):
+    with _own(make_settings, lockout_failures=3) as client:
+        ctx = client.app.state.ctx
+        secret = _with_second_factor(ctx, "a@a.example")
+        headers = _password(client, "a@a.example")
+        for _ in range(2):
+            assert client.post("/api/v1/session/code", json={"code": _wrong(secret)},
+                               headers=headers).status_code == 422
+        assert client.post("/api/v1/session/code", json={"code": pyotp.TOTP(secret).now()},
+                           headers=headers).status_code == 204
+        with ctx.sessions() as db:
+            user = db.scalar(select(User).where(User.email == "a@a.example"))
+            assert (user.failed_logins, user.locked_until) == (0, None)
+
+
+def test_concurrent_attempts_are_counted_one_after_the_other(client, ctx):
+    # PostgreSQL: read, change and write back without a row lock let 30 wrong passwords at
+    # once leave the count at 1, and one code sent on 8 waiting sessions complete all 8
+    import threading
+
+    from gutaxis.service.access import Principal
+    from gutaxis.service.security import token_hash
+    from gutaxis.service.services import accounts
+
+    secret = _with_second_factor(ctx, "a@a.example")
+    with ctx.sessions() as db:
+        user = db.scalar(select(User).where(User.email == "a@a.example"))
+        user_id, clinic_id = user.id, user.clinic_id
+    waiting = []
+    for _ in range(6):
+        with ctx.transaction() as db:
+            started = accounts.sign_in(db, ctx.settings, "a@a.example", PASSWORD, "10.0.0.1")
+        waiting.append(Principal(user_id, clinic_id, "owner", "a@a.example", "10.0.0.1",
+                                 "session", started.csrf_token, token_hash(started.token)))
+    code = pyotp.TOTP(secret).now()
+    barrier = threading.Barrier(len(waiting))
+    taken = []
+
+    def give_the_code(who):
+        barrier.wait()
+        with ctx.transaction() as db:
+            taken.append(accounts.second_factor(db, ctx.settings, who, code) is None)
+
+    threads = [threading.Thread(target=give_the_code, args=(w,)) for w in waiting]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert sorted(taken) == [False] * 5 + [True]  # the code worked once
+    with ctx.transaction() as db:  # the five replays counted (and locked): unlock
+        user = db.get(User, user_id)
+        assert user.locked_until is not None
+        user.failed_logins, user.locked_until = 0, None
+
+    n = ctx.settings.lockout_failures
+    barrier = threading.Barrier(2 * n)
+
+    def wrong_password():
+        barrier.wait()
+        with ctx.transaction() as db:
+            accounts.sign_in(db, ctx.settings, "a@a.example", "not the password", "10.0.0.2")
+
+    threads = [threading.Thread(target=wrong_password) for _ in range(2 * n)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    with ctx.sessions() as db:
+        assert db.get(User, user_id).locked_until is not None
+        failed = db.scalars(select(AuditEvent.detail).where(
+            AuditEvent.action == "session.failed")).all()
+    assert sorted(failed, key=lambda d: int(d.split("=")[1].split(",")[0])) == [
+        f"failures={i}" for i in range(1, n)] + [f"failures={n}, locked"]
+
+
+def test_turning_the_factor_off_takes_a_code_and_a_session(client, ctx):
+    # it needed neither, and a token could do it (and make tokens that outlived it)
+    secret = _with_second_factor(ctx, "a@a.example")
+    other = client.__class__(client.app)
+    headers = _password(other, "a@a.example")  # another device, fully signed in
+    assert other.post("/api/v1/session/code", json={"code": pyotp.TOTP(secret).now()},
+                      headers=headers).status_code == 204
+    with ctx.transaction() as db:  # the code just used is spent; the next window's is not
+        db.scalar(select(User).where(User.email == "a@a.example")).totp_last_step -= 2
+    headers = _password(client, "a@a.example")
+    assert client.post("/api/v1/session/code", json={"code": pyotp.TOTP(secret).now()},
+                       headers=headers).status_code == 204
+    token = client.post("/api/v1/tokens", json={"name": "t"}, headers=headers).json()["token"]
+    # a token cannot turn it off, nor make a token
+    by_token = {"Authorization": f"Bearer {token}"}
+    assert client.__class__(client.app).post(
+        "/account/totp/off", data={"code": pyotp.TOTP(secret).now()},
+        headers=by_token).status_code == 403
+    made = client.__class__(client.app).post("/api/v1/tokens", json={"name": "child"},
+                                             headers=by_token)
+    assert made.status_code == 403 and "access token" in made.json()["error"]["message"]
+    # without the right code it stays on
+    form = {"csrf_token": headers["X-CSRF-Token"]}
+    assert client.post("/account/totp/off", data=form).status_code == 422
+    assert client.post("/account/totp/off",
+                       data={**form, "code": _wrong(secret)}).status_code == 422
+    with ctx.sessions() as db:
+        assert db.scalar(select(User).where(User.email == "a@a.example")).totp_secret
+    with ctx.transaction() as db:  # the sign-in's code is spent; wait for a fresh one
+        db.scalar(select(User).where(User.email == "a@a.example")).totp_last_step -= 2
+    off = client.post("/account/totp/off", data={**form, "code": pyotp.TOTP(secret).now()},
+                      follow_redirects=False)
+    assert off.status_code == 303
+    with ctx.sessions() as db:
+        assert db.scalar(select(User).where(User.email == "a@a.example")).totp_secret is None
+    assert client.get("/api/v1/me").status_code == 200
+    assert other.get("/api/v1/me").status_code == 401  # the other device signs in again

@@ -474,7 +474,9 @@ def invite_form(request: Request, _: Anyone, code: str = "") -> Response:
     token = request.cookies.get(LOGIN_CSRF_COOKIE) or new_token()
     response = render(request, "accept.html", None, None, title="Accept an invitation",
                       login_csrf=token, code=code[:200], error="")
-    response.set_cookie(LOGIN_CSRF_COOKIE, token, httponly=True, samesite="strict", path="/")
+    ctx: AppContext = request.app.state.ctx
+    response.set_cookie(LOGIN_CSRF_COOKIE, token, httponly=True, samesite="strict",
+                        secure=ctx.settings.secure_cookies, path="/")
     return response
 
 
@@ -895,10 +897,12 @@ def account_totp(who: Staff, ctx: Ctx, secret: Annotated[str, Form()] = "",
 
 
 @router.post("/account/totp/off")
-def account_totp_off(who: Staff, ctx: Ctx) -> Response:
-    """Turn the second factor off."""
+def account_totp_off(who: Staff, ctx: Ctx, code: Annotated[str, Form()] = "") -> Response:
+    """Turn the second factor off (on the app's current code)."""
     with ctx.transaction() as db:
-        accounts.disable_totp(db, who)
+        refused = accounts.disable_totp(db, ctx.settings, who, code[:20])
+    if refused is not None:
+        raise refused
     return _redirect("/account")
 
 

@@ -16,7 +16,15 @@ from gutaxis.service import audit
 from gutaxis.service.access import Principal
 from gutaxis.service.audit import Actor
 from gutaxis.service.db import get_row, utcnow
-from gutaxis.service.errors import Conflict, Invalid, NotFound, NotSignedIn, ServiceError, Throttled
+from gutaxis.service.errors import (
+    Conflict,
+    Invalid,
+    NotAllowed,
+    NotFound,
+    NotSignedIn,
+    ServiceError,
+    Throttled,
+)
 from gutaxis.service.models import (
     STAFF_ROLES,
     ApiToken,
@@ -207,29 +215,55 @@ def sign_in(db: Session, settings: Settings, email: str, password: str, address:
         key = normalise_email(email)
     except Invalid:
         key = ""
-    user = db.scalar(select(User).where(User.email == key)) if key else None
-    if user is not None and user.locked_until is not None and user.locked_until > now:
-        return SignIn(error=Throttled(
-            f"this account is locked after {settings.lockout_failures} failed sign-ins "
-            f"until {user.locked_until:%H:%M} UTC"))
+    # the row is locked until this transaction ends: concurrent attempts on one account
+    # count one after the other (PostgreSQL; SQLite has one writer at a time anyway)
+    user = (db.scalar(select(User).where(User.email == key).with_for_update())
+            if key else None)
     ok = verify_password(user.password_hash if user else None, password)
+    if user is not None and user.locked_until is not None and user.locked_until > now:
+        # answered as a wrong password, after the same hashing: whether an address has
+        # an account is not told by the answer nor by its time
+        return SignIn(error=NotSignedIn(_REFUSED.format(minutes=settings.lockout_minutes)))
     if not ok or user is None or not user.active:
         db.add(LoginFailure(address=address[:64], at=now))
         if user is not None:
-            user.failed_logins += 1
-            detail = f"failures={user.failed_logins}"
-            if user.failed_logins >= settings.lockout_failures:
-                user.locked_until = now + dt.timedelta(minutes=settings.lockout_minutes)
-                user.failed_logins = 0
-                detail += ", locked"
-            audit.record(db, Actor(user.clinic_id, user.id, user.email, address),
-                         "session.failed", "user", user.id, detail)
-        return SignIn(error=NotSignedIn("wrong e-mail address or password"))
-    user.failed_logins = 0
+            _count_failure(db, settings, user, Actor(user.clinic_id, user.id, user.email,
+                                                     address), "session.failed")
+        return SignIn(error=NotSignedIn(_REFUSED.format(minutes=settings.lockout_minutes)))
     user.locked_until = None
+    if user.totp_secret is None:
+        user.failed_logins = 0
+    # else the count goes on until the code is given: a right password between wrong
+    # codes must not start the count again
     if needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
     return start_session(db, settings, user, address)
+
+
+#: the answer to a refused sign-in, whatever the reason (wrong password, unknown or locked
+#: account)
+_REFUSED = ("wrong e-mail address or password, or the account is locked after too many "
+            "failed sign-ins (then try again in {minutes} minutes)")
+
+
+def _count_failure(db: Session, settings: Settings, user: User, actor: Actor,
+                   action: str) -> bool:
+    """Count a wrong password or code; lock the account at the limit (True when it locks).
+
+    Locking also ends the account's sessions still waiting for a code, so
+    that no sign-in begun earlier can go on guessing.
+    """
+    user.failed_logins += 1
+    detail = f"failures={user.failed_logins}"
+    locked = user.failed_logins >= settings.lockout_failures
+    if locked:
+        user.locked_until = utcnow() + dt.timedelta(minutes=settings.lockout_minutes)
+        user.failed_logins = 0
+        db.execute(delete(AuthSession).where(AuthSession.user_id == user.id,
+                                             AuthSession.pending_totp.is_(True)))
+        detail += ", locked"
+    audit.record(db, actor, action, "user", user.id, detail)
+    return locked
 
 
 def second_factor(db: Session, settings: Settings, who: Principal, code: str
@@ -247,7 +281,9 @@ def second_factor(db: Session, settings: Settings, who: Principal, code: str
         commits the failure (counted towards the lock-out, audited) and then
         raises it.
     """
-    user = db.get(User, who.user_id)
+    # locked until this transaction ends: a code sent at once on several sessions is
+    # taken once, and concurrent wrong codes all count
+    user = db.get(User, who.user_id, with_for_update=True)
     session = db.get(AuthSession, who.session_hash) if who.session_hash else None
     if user is None or (session is None and who.via == "session"):
         raise NotSignedIn("sign in first")
@@ -255,23 +291,35 @@ def second_factor(db: Session, settings: Settings, who: Principal, code: str
         return None
     if user.totp_secret is None:
         raise NotSignedIn("sign in first")
-    step = totp_step(user.totp_secret, code, after=user.totp_last_step)
-    if step is None:
-        user.failed_logins += 1
-        detail = f"failures={user.failed_logins}"
-        if user.failed_logins >= settings.lockout_failures:
-            user.locked_until = utcnow() + dt.timedelta(minutes=settings.lockout_minutes)
-            user.failed_logins = 0
-            db.delete(session)
-            detail += ", locked"
-        audit.record(db, who.actor, "session.code_failed", "user", user.id, detail)
-        return Invalid("code: that is not the current code of your authenticator app (a "
-                       "code works once)", fields=[{"field": "code", "message": "wrong code"}])
+    if user.locked_until is not None and user.locked_until > utcnow():
+        db.delete(session)
+        return Throttled(f"this account is locked after {settings.lockout_failures} failed "
+                         f"attempts; sign in again in {settings.lockout_minutes} minutes")
+    step = _spend_code(db, settings, user, who, code, "session.code_failed")
+    if isinstance(step, Invalid):
+        return step
     session.pending_totp = False
     user.failed_logins = 0
     user.totp_last_step = step
     audit.record(db, who.actor, "session.second_factor", "user", user.id)
     return None
+
+
+def _spend_code(db: Session, settings: Settings, user: User, who: Principal, code: str,
+                failed: str) -> int | Invalid:
+    """Take the account's current code: its time step, or the refusal of a wrong one.
+
+    A wrong (or already used) code counts towards the account's lock-out and
+    against the caller's address, audited as ``failed``.
+    """
+    assert user.totp_secret is not None
+    step = totp_step(user.totp_secret, code, after=user.totp_last_step)
+    if step is None:
+        db.add(LoginFailure(address=who.address[:64], at=utcnow()))
+        _count_failure(db, settings, user, who.actor, failed)
+        return Invalid("code: that is not the current code of your authenticator app (a "
+                       "code works once)", fields=[{"field": "code", "message": "wrong code"}])
+    return step
 
 
 def sign_out(db: Session, who: Principal) -> None:
@@ -281,8 +329,25 @@ def sign_out(db: Session, who: Principal) -> None:
     audit.record(db, who.actor, "session.delete", "user", who.user_id)
 
 
+def _with_a_session(who: Principal, what: str) -> None:
+    """Refuse ``what`` to a caller who signed in with a token rather than a password."""
+    if who.via != "session":
+        raise NotAllowed(f"{what} needs a sign-in with your password (the pages, or POST "
+                         "/api/v1/session), not an access token")
+
+
+def _end_other_sessions(db: Session, who: Principal) -> None:
+    db.execute(delete(AuthSession).where(AuthSession.user_id == who.user_id,
+                                         AuthSession.id_hash != who.session_hash))
+
+
 def enable_totp(db: Session, who: Principal, secret: str, code: str) -> None:
-    """Turn the second factor on, once the user shows a code made from ``secret``."""
+    """Turn the second factor on, once the user shows a code made from ``secret``.
+
+    Only with a session (a token cannot change how its owner signs in); the
+    account's other sessions end, so each must sign in again with a code.
+    """
+    _with_a_session(who, "turning the second factor on")
     step = totp_step(secret, code)
     if step is None:
         raise Invalid("code: that code does not match the secret; scan it again and enter "
@@ -290,15 +355,36 @@ def enable_totp(db: Session, who: Principal, secret: str, code: str) -> None:
     user = db.get(User, who.user_id)
     assert user is not None
     user.totp_secret, user.totp_last_step = secret, step
+    _end_other_sessions(db, who)
     audit.record(db, who.actor, "user.totp_on", "user", user.id)
 
 
-def disable_totp(db: Session, who: Principal) -> None:
-    """Turn the second factor off."""
-    user = db.get(User, who.user_id)
+def disable_totp(db: Session, settings: Settings, who: Principal, code: str
+                 ) -> ServiceError | None:
+    """Turn the second factor off, on the current code of the authenticator app.
+
+    Only with a session; a wrong code counts towards the lock-out (as at
+    sign-in), so that a session left open does not let someone try codes
+    until the factor is gone.  The account's other sessions end.
+
+    Returns
+    -------
+    ServiceError or None
+        Why the code was refused, returned for the caller to raise after
+        committing the count (as :func:`second_factor`).
+    """
+    _with_a_session(who, "turning the second factor off")
+    user = db.get(User, who.user_id, with_for_update=True)
     assert user is not None
-    user.totp_secret = None
+    if user.totp_secret is None:
+        return None
+    refused = _spend_code(db, settings, user, who, code, "user.totp_off_failed")
+    if isinstance(refused, Invalid):
+        return refused
+    user.totp_secret, user.totp_last_step, user.failed_logins = None, None, 0
+    _end_other_sessions(db, who)
     audit.record(db, who.actor, "user.totp_off", "user", user.id)
+    return None
 
 
 def create_token(db: Session, who: Principal, name: str, days: int = 90) -> tuple[str, ApiToken]:
@@ -315,7 +401,11 @@ def create_token(db: Session, who: Principal, name: str, days: int = 90) -> tupl
     ------
     Invalid
         ``days`` outside 1 to 366.
+    NotAllowed
+        ``who`` signed in with a token: a token cannot make tokens (one
+        could otherwise outlive the token that made it, and its revocation).
     """
+    _with_a_session(who, "creating an access token")  # else a token could outlive itself
     name = (name or "").strip() or "API token"
     if not 1 <= int(days) <= 366:
         raise Invalid(f"days: a token lives 1 to 366 days; got {days}",
