@@ -23,7 +23,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine, select
-from sqlalchemy.exc import DataError
+from sqlalchemy.exc import DataError, IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -32,7 +32,7 @@ from gutaxis.exceptions import GutaxisError
 from gutaxis.service.access import SecondFactorOwed
 from gutaxis.service.context import AppContext
 from gutaxis.service.db import is_sqlite, upgrade
-from gutaxis.service.errors import Invalid, ServiceError, as_service_error, error_body
+from gutaxis.service.errors import Conflict, Invalid, ServiceError, as_service_error, error_body
 from gutaxis.service.models import Job, Reference
 from gutaxis.service.settings import Settings
 
@@ -352,6 +352,17 @@ def _install_handlers(app: FastAPI) -> None:
         # a value the database cannot hold, e.g. a NUL character on PostgreSQL
         reason = str(getattr(exc, "orig", exc)).splitlines()[0]
         return answer(request, Invalid(f"a value sent cannot be stored ({reason})"))
+
+    @app.exception_handler(IntegrityError)
+    async def integrity_error(request: Request, exc: IntegrityError) -> Response:
+        # a rule the database keeps (one account per address, one answer per version…)
+        # broken by a request that raced another one doing the same: the first one stands
+        logger.info("refused by the database on %s %s: %s", request.method, request.url.path,
+                    str(getattr(exc, "orig", exc)).splitlines()[0])
+        return answer(request, Conflict(
+            "another request changed the same thing at the same moment, and this one was "
+            "refused so as not to make it twice; reload to see what was kept, and try again "
+            "if it is still needed"))
 
     @app.exception_handler(GutaxisError)
     async def library_error(request: Request, exc: GutaxisError) -> Response:

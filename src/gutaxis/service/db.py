@@ -39,8 +39,13 @@ def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC).replace(tzinfo=None)
 
 
-def get_row(db: Session, model: type[_Row], row_id: int) -> _Row | None:
+def get_row(db: Session, model: type[_Row], row_id: int, *, for_update: bool = False
+            ) -> _Row | None:
     """Return the row of ``model`` whose id is ``row_id``, or None.
+
+    With ``for_update`` the row is locked until the transaction ends (on
+    PostgreSQL; SQLite has one writer at a time): a change that first checks
+    the row's state (open, last status) is then not made twice at once.
 
     An id no id column can hold is simply not found: asked about one,
     PostgreSQL fails with "integer out of range" and SQLite's driver (past
@@ -53,7 +58,7 @@ def get_row(db: Session, model: type[_Row], row_id: int) -> _Row | None:
     """
     if row_id not in _ROW_IDS:
         return None
-    return db.get(model, row_id)
+    return db.get(model, row_id, with_for_update=True if for_update else None)
 
 
 def is_sqlite(engine: Engine) -> bool:

@@ -205,6 +205,9 @@ def sign_in(db: Session, settings: Settings, email: str, password: str, address:
     """
     now = utcnow()
     window = now - dt.timedelta(minutes=settings.lockout_minutes)
+    if db.get_bind().dialect.name == "postgresql":
+        # one address's attempts counted one after the other (SQLite: one writer anyway)
+        db.execute(select(func.pg_advisory_xact_lock(func.hashtext(address[:64]))))
     db.execute(delete(LoginFailure).where(LoginFailure.at < window))
     failures = db.scalar(select(func.count()).where(LoginFailure.address == address,
                                                     LoginFailure.at >= window)) or 0
@@ -484,6 +487,8 @@ def invite(db: Session, who: Principal, email: str, role: str, days: int = 7, *,
         after ``after``.
     """
     email = normalise_email(email)
+    # two invitations at once: the clinic's open ones are read and replaced one by one
+    db.execute(select(Clinic.id).where(Clinic.id == who.clinic_id).with_for_update())
     if after is not None and db.scalar(select(Invitation.id).where(
             Invitation.clinic_id == who.clinic_id, Invitation.email == email,
             Invitation.created_by == who.user_id, Invitation.id > after).limit(1)) is not None:

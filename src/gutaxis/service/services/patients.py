@@ -13,7 +13,7 @@ from gutaxis.service import audit
 from gutaxis.service.access import Principal
 from gutaxis.service.db import get_row, utcnow
 from gutaxis.service.errors import Conflict, Invalid, NotFound
-from gutaxis.service.models import Patient, PatientIdentifier, Visit
+from gutaxis.service.models import Clinic, Patient, PatientIdentifier, Visit
 
 __all__ = ["create_patient", "update_patient", "get_patient", "search_patients",
            "create_visit", "update_visit", "get_visit", "SEXES", "name_key", "patient_fields",
@@ -21,6 +21,22 @@ __all__ = ["create_patient", "update_patient", "get_patient", "search_patients",
 
 SEXES = ("female", "male", "other", "unknown")
 _TEXT_LIMITS = {"name": 200, "contact": 2000, "conditions": 4000}
+
+
+def lock_patient(db: Session, patient_id: int) -> None:
+    """Hold the patient's row until this transaction ends.
+
+    Changes that first check what the patient has (an open portal link, an
+    active protocol) then happen one after the other even when two requests
+    come at once (on PostgreSQL; SQLite has one writer at a time).  Plain
+    reads are not held up.
+    """
+    db.execute(select(Patient.id).where(Patient.id == patient_id).with_for_update())
+
+
+def lock_clinic(db: Session, clinic_id: int) -> None:
+    """Hold the clinic's row until this transaction ends (as :func:`lock_patient`)."""
+    db.execute(select(Clinic.id).where(Clinic.id == clinic_id).with_for_update())
 
 
 def name_key(name: str) -> str:

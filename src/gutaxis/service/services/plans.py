@@ -160,7 +160,7 @@ def change_status(db: Session, who: Principal, item_id: int, status: str, note: 
     taken: a clinic east of the server), before the item's last change (its
     adding aside: earlier care may be recorded) nor before the date of birth.
     """
-    item = get_row(db, PlanItem, item_id)
+    item = get_row(db, PlanItem, item_id, for_update=True)  # changes one after the other
     if item is None or item.clinic_id != who.clinic_id:
         raise NotFound(f"no plan item {item_id}")
     if status not in PLAN_STATUSES:

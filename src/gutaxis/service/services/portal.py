@@ -34,7 +34,7 @@ from gutaxis.service.models import (
 )
 from gutaxis.service.security import check_password_strength, hash_password, new_token, token_hash
 from gutaxis.service.services.accounts import SignIn, normalise_email, start_session
-from gutaxis.service.services.patients import get_patient
+from gutaxis.service.services.patients import get_patient, lock_patient
 from gutaxis.service.settings import Settings
 from gutaxis.service.store import FileStore
 
@@ -87,6 +87,8 @@ class PortalStatus:
 
 def _portal(db: Session, clinic_id: int, patient_id: int, *, create: bool
             ) -> PortalAccount | None:
+    if create:
+        lock_patient(db, patient_id)
     row = db.scalar(select(PortalAccount).where(PortalAccount.patient_id == patient_id))
     if row is None and create:
         row = PortalAccount(clinic_id=clinic_id, patient_id=patient_id, primary_symptoms=[],
@@ -251,6 +253,7 @@ def invite_patient(db: Session, settings: Settings, who: Principal, patient_id: 
     """
     _staff(who)
     patient = get_patient(db, who, patient_id, action="")
+    lock_patient(db, patient.id)
     if after is not None and db.scalar(select(PortalInvitation.id).where(
             PortalInvitation.patient_id == patient.id,
             PortalInvitation.created_by == who.user_id,
@@ -289,6 +292,7 @@ def revoke_access(db: Session, who: Principal, patient_id: int) -> None:
     """
     _staff(who)
     patient = get_patient(db, who, patient_id, action="")
+    lock_patient(db, patient.id)
     now = utcnow()
     links = _close_links(db, patient.id, now)
     row = _portal(db, who.clinic_id, patient.id, create=False)
@@ -315,10 +319,13 @@ def link_invitation(db: Session, token: str) -> PortalInvitation:
     """
     row = db.scalar(select(PortalInvitation).where(
         PortalInvitation.token_hash == token_hash(token or "")))
-    if row is None or row.used_at is not None or row.revoked_at is not None \
-            or row.expires_at <= utcnow():
+    if row is None or not _open(row):
         raise NotFound(GONE)
     return row
+
+
+def _open(row: PortalInvitation) -> bool:
+    return row.used_at is None and row.revoked_at is None and row.expires_at > utcnow()
 
 
 def accept_link(db: Session, settings: Settings, token: str, password: str, address: str
@@ -344,6 +351,12 @@ def accept_link(db: Session, settings: Settings, token: str, password: str, addr
         The address became another person's account meanwhile.
     """
     row = link_invitation(db, token)
+    # a patient's portal changes one at a time: a link used while access is revoked
+    # could otherwise sign the patient in after the revocation
+    lock_patient(db, row.patient_id)
+    db.refresh(row)  # as it stands now that no one else changes the patient's portal
+    if not _open(row):
+        raise NotFound(GONE)
     problem = check_password_strength(password)
     if problem:
         raise Invalid(f"password: {problem}", fields=[{"field": "password",

@@ -37,7 +37,7 @@ from gutaxis.service.db import utcnow
 from gutaxis.service.errors import Conflict, Invalid, NotAllowed, NotFound
 from gutaxis.service.models import ChallengeProtocol, PortalAccount
 from gutaxis.service.services.diary import diary_rows
-from gutaxis.service.services.patients import get_patient
+from gutaxis.service.services.patients import get_patient, lock_patient
 from gutaxis.service.services.portal import local_now
 
 __all__ = ["ProtocolView", "group_choices", "template_choices", "create_protocol",
@@ -124,6 +124,7 @@ def create_protocol(db: Session, who: Principal, patient_id: int,
     """
     _staff(who)
     patient = get_patient(db, who, patient_id, action="")
+    lock_patient(db, patient.id)  # two set-ups at once: one active protocol
     if _active(db, patient.id) is not None:
         raise Conflict("this patient already follows a protocol; end it before setting up "
                        "another")

@@ -49,7 +49,7 @@ from gutaxis.service.models import (
     QuestionnaireRequest,
     QuestionnaireResponse,
 )
-from gutaxis.service.services.patients import get_patient
+from gutaxis.service.services.patients import get_patient, lock_clinic
 from gutaxis.service.services.questionnaire_scores import NO_MID, scores_dict
 
 __all__ = ["Choice", "RequestView", "MAX_DEFINITION_BYTES",
@@ -231,6 +231,7 @@ def import_definition(db: Session, who: Principal, filename: str | None, content
                        "your own definition its own url or version)",
                        fields=[{"field": "file", "message": "bundled"}])
     sha = hashlib.sha256(content).hexdigest()
+    lock_clinic(db, who.clinic_id)  # two imports at once: one url|version, checked one by one
     rows = list(db.scalars(select(QuestionnaireDefinition).where(
         QuestionnaireDefinition.clinic_id == who.clinic_id)))
     for row in rows:
@@ -328,8 +329,9 @@ def send(db: Session, who: Principal, patient_id: int, *, bundled: str | None = 
     return request
 
 
-def _request(db: Session, who: Principal, request_id: int) -> QuestionnaireRequest:
-    request = get_row(db, QuestionnaireRequest, request_id)
+def _request(db: Session, who: Principal, request_id: int, *, for_update: bool = False
+             ) -> QuestionnaireRequest:
+    request = get_row(db, QuestionnaireRequest, request_id, for_update=for_update)
     if request is None or request.clinic_id != who.clinic_id or (
             who.patient_id is not None and (request.patient_id != who.patient_id
                                             or request.status == "cancelled")):
@@ -348,7 +350,7 @@ def cancel(db: Session, who: Principal, request_id: int) -> QuestionnaireRequest
         The request is not open (already answered or withdrawn).
     """
     _staff(who)
-    request = _request(db, who, request_id)
+    request = _request(db, who, request_id, for_update=True)  # not answered meanwhile
     if request.status != "open":
         raise Conflict(f"request {request_id} is {request.status}; only an open request can "
                        "be withdrawn")
@@ -609,7 +611,7 @@ def answer(db: Session, who: Principal, request_id: int, answers: Mapping[str, A
         and found.
     """
     _own(who)
-    request = _request(db, who, request_id)
+    request = _request(db, who, request_id, for_update=True)  # versions one by one
     q = _questionnaire(request)
     if not isinstance(answers, Mapping):
         raise Invalid(f"answers: expected an object of linkId to answer; got "
