@@ -42,8 +42,10 @@ demo: $(STAMP)
 serve: $(STAMP)
 	$(BIN)/gutaxis serve --data gutaxis-demo-clinic --demo-clinic
 
+# one pytest worker per core (pytest-xdist): much of the suite waits on servers,
+# browsers and subprocesses; a focused `pytest tests/…` still runs in one process
 test: $(STAMP) node-validator
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest --numprocesses auto
 
 # the kernels against scikit-bio, then `gutaxis diversity` against Striped UniFrac's ssu end to end
 bench: $(STAMP)
