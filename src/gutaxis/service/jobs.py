@@ -18,11 +18,12 @@ import logging
 import shutil
 import tempfile
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import delete, or_, select
+from sqlalchemy.orm import Session
 
 from gutaxis.service.context import AppContext
 from gutaxis.service.db import utcnow
@@ -48,6 +49,23 @@ __all__ = ["Worker", "run_next_job", "run_pending", "MAX_ATTEMPTS"]
 
 logger = logging.getLogger(__name__)
 MAX_ATTEMPTS = 3
+
+
+def _keep_files(ctx: AppContext, paths: dict[str, Path],
+                record: Callable[[Session, dict[str, str]], bool]) -> bool:
+    """Put files in the store and let ``record`` write the rows that name them (by hash).
+
+    The files are held from removal until those rows are committed
+    (:meth:`FileStore.holding`); when ``record`` writes none (it returns
+    False: the patient was erased, the job taken over), the files go again.
+    """
+    with ctx.store.holding():
+        shas = {kind: ctx.store.put_file(path) for kind, path in paths.items()}
+        with ctx.transaction() as db:
+            kept = record(db, shas)
+    if not kept:
+        remove_unnamed_files(ctx.store, ctx.reads, shas.values())
+    return kept
 
 
 def _limits(ctx: AppContext) -> Limits:
@@ -380,22 +398,22 @@ def _profile(ctx: AppContext, job_id: int, profile_id: int, folder: Path) -> Non
         """Keep the JSON and HTML and show the profile, before its PDF is drawn."""
         nonlocal shown
         document = json.loads(Path(written["json"]).read_text(encoding="utf-8"))
-        with ctx.store.holding():  # kept from removal until the rows naming them commit
-            shas = {kind: ctx.store.put_file(Path(written[kind])) for kind in ("json", "html")}
-            with ctx.transaction() as db:
-                job = _still_ours(db, job_id)
-                profile = db.get(Profile, profile_id)
-                if (job is not None and profile is not None
-                        and db.get(Patient, patient_id) is not None):
-                    profile.status, profile.error, profile.finished_at = "done", None, utcnow()
-                    profile.json_sha256, profile.html_sha256 = shas["json"], shas["html"]
-                    db.execute(delete(VisitMeasure).where(VisitMeasure.visit_id == visit_id))
-                    for row in measures_from_document(document):
-                        db.add(VisitMeasure(clinic_id=profile.clinic_id, patient_id=patient_id,
-                                            visit_id=visit_id, profile_id=profile.id, **row))
-                    shown = True
-        if not shown:  # erased (or taken over) meanwhile: what was placed for it goes too
-            remove_unnamed_files(ctx.store, ctx.reads, shas.values())
+
+        def record(db: Session, shas: dict[str, str]) -> bool:
+            job = _still_ours(db, job_id)
+            profile = db.get(Profile, profile_id)
+            if job is None or profile is None or db.get(Patient, patient_id) is None:
+                return False  # erased (or taken over) meanwhile
+            profile.status, profile.error, profile.finished_at = "done", None, utcnow()
+            profile.json_sha256, profile.html_sha256 = shas["json"], shas["html"]
+            db.execute(delete(VisitMeasure).where(VisitMeasure.visit_id == visit_id))
+            for row in measures_from_document(document):
+                db.add(VisitMeasure(clinic_id=profile.clinic_id, patient_id=patient_id,
+                                    visit_id=visit_id, profile_id=profile.id, **row))
+            return True
+
+        shown = _keep_files(ctx, {kind: Path(written[kind]) for kind in ("json", "html")},
+                            record)
 
     try:
         written = run_limited("compute_profile", payload, _limits(ctx), on_partial=show)
@@ -412,17 +430,16 @@ def _profile(ctx: AppContext, job_id: int, profile_id: int, folder: Path) -> Non
         return
     if not shown:  # pragma: no cover - compute_profile always reports first
         show(written)
-    kept = False
-    with ctx.store.holding():
-        pdf = ctx.store.put_file(Path(written["pdf"]))
-        with ctx.transaction() as db:
-            job, profile = _still_ours(db, job_id), db.get(Profile, profile_id)
-            if job is not None and profile is not None:
-                profile.pdf_sha256 = pdf
-                _done(job)
-                kept = True
-    if not kept:
-        remove_unnamed_files(ctx.store, ctx.reads, [pdf])
+
+    def record_pdf(db: Session, shas: dict[str, str]) -> bool:
+        job, profile = _still_ours(db, job_id), db.get(Profile, profile_id)
+        if job is None or profile is None:
+            return False
+        profile.pdf_sha256 = shas["pdf"]
+        _done(job)
+        return True
+
+    _keep_files(ctx, {"pdf": Path(written["pdf"])}, record_pdf)
 
 
 # ---------------------------------------------------------------- build a reference

@@ -250,23 +250,21 @@ _REFUSED = ("wrong e-mail address or password, or the account is locked after to
 
 
 def _count_failure(db: Session, settings: Settings, user: User, actor: Actor,
-                   action: str) -> bool:
-    """Count a wrong password or code; lock the account at the limit (True when it locks).
+                   action: str) -> None:
+    """Count a wrong password or code; lock the account at the limit.
 
     Locking also ends the account's sessions still waiting for a code, so
     that no sign-in begun earlier can go on guessing.
     """
     user.failed_logins += 1
     detail = f"failures={user.failed_logins}"
-    locked = user.failed_logins >= settings.lockout_failures
-    if locked:
+    if user.failed_logins >= settings.lockout_failures:
         user.locked_until = utcnow() + dt.timedelta(minutes=settings.lockout_minutes)
         user.failed_logins = 0
         db.execute(delete(AuthSession).where(AuthSession.user_id == user.id,
                                              AuthSession.pending_totp.is_(True)))
         detail += ", locked"
     audit.record(db, actor, action, "user", user.id, detail)
-    return locked
 
 
 def second_factor(db: Session, settings: Settings, who: Principal, code: str
