@@ -955,6 +955,7 @@ def _practice_database(data: Path, *, existing: bool = False,
 
     from gutaxis.service.context import AppContext
     from gutaxis.service.db import MigrationError, upgrade
+    from gutaxis.service.services.accounts import seal_stored_secrets
     from gutaxis.service.settings import DATABASE_URL_ENV
 
     if data.exists() and not data.is_dir():
@@ -970,8 +971,13 @@ def _practice_database(data: Path, *, existing: bool = False,
              else f"{settings.data_dir / 'gutaxis.sqlite3'}")
     try:
         ctx = AppContext(settings)
+    except OSError as exc:
+        if exc.filename is not None and Path(exc.filename) == settings.secret_key_file:
+            _service_error(f"{exc.filename}: cannot read or make the server's secret key "
+                           f"({exc.strerror})")
+        _service_error(f"{where}: cannot use this database ({exc})")
     except (sqlalchemy.exc.ArgumentError, sqlalchemy.exc.NoSuchModuleError,
-            ImportError, OSError) as exc:  # ImportError: a driver that is not installed
+            ImportError) as exc:  # ImportError: a driver that is not installed
         _service_error(f"{where}: cannot use this database ({exc}); "
                        f"{DATABASE_URL_ENV} takes a URL such as "
                        "postgresql+psycopg://user@host:5432/name")
@@ -983,6 +989,8 @@ def _practice_database(data: Path, *, existing: bool = False,
                            f"({str(exc.orig).strip().splitlines()[0]})")
         except MigrationError as exc:
             _service_error(f"{where}: {exc}")
+        with ctx.transaction() as db:
+            seal_stored_secrets(db)
         yield ctx
     finally:
         ctx.close()

@@ -9,7 +9,7 @@ from typer.testing import CliRunner
 
 from gutaxis.cli import app
 from gutaxis.service.models import AuditEvent, Clinic, User
-from gutaxis.service.security import verify_password
+from gutaxis.service.security import SecretBox, verify_password
 
 runner = CliRunner()
 
@@ -136,12 +136,17 @@ def test_users_password_can_turn_a_lost_second_factor_off(cli_env):
     engine = create_engine(url)
     with Session(engine) as db, db.begin():
         db.scalar(select(User)).totp_secret = "JBSWY3DPEHPK3PXP"
+    box = SecretBox.from_file(data / "secret.key")
     for flags, expected in (([], "JBSWY3DPEHPK3PXP"), (["--second-factor-off"], None)):
         result = runner.invoke(app, ["users", "password", "--email", "a@c.example", "--data",
                                      str(data), *flags], input="the new long password\n")
         assert result.exit_code == 0, result.output
         with Session(engine) as db:
-            assert db.scalar(select(User)).totp_secret == expected
+            user = db.scalar(select(User))
+            # the secret stored before sealing was sealed when the command opened the database
+            opened = user.totp_secret and box.open(user.totp_secret,
+                                                   f"gutaxis totp user {user.id}")
+            assert opened == expected and user.totp_secret != "JBSWY3DPEHPK3PXP"
     engine.dispose()
 
 

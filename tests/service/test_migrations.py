@@ -235,12 +235,49 @@ def test_rows_broken_before_are_said_and_kept_and_do_not_stop_an_upgrade(databas
     engine = _engine(database_url, tmp_path)
     try:
         with caplog.at_level("WARNING", logger="gutaxis.service.db"):
-            upgrade(engine)  # 0009 rebuilds visit with its orphan in it
-            upgrade(engine)  # and an upgrade with nothing to do
+            upgrade(engine, "0009")  # 0009 rebuilds visit with its orphan in it
+            upgrade(engine, "0009")  # and an upgrade with nothing to do
         said = [r.getMessage() for r in caplog.records if "point at nothing" in r.getMessage()]
         assert said and "visit row 1 → patient" in said[0], said
         with engine.connect() as connection:
             assert _rows(connection, "SELECT version_num FROM alembic_version") == [("0009",)]
             assert _rows(connection, "SELECT id, patient_id FROM visit") == [(1, 99)]
+    finally:
+        engine.dispose()
+
+
+def test_0010_makes_room_for_a_sealed_secret_and_goes_back_only_with_every_factor_off(
+        database_url, tmp_path):
+    from gutaxis.service.security import SecretBox, new_totp_secret
+
+    sealed = SecretBox(bytes(32)).seal(new_totp_secret(), "gutaxis totp user 1")
+    engine = _engine(database_url, tmp_path)
+    try:
+        upgrade(engine, "0009")
+        with engine.begin() as connection:
+            _clinic(connection)
+            connection.execute(sa.text(
+                "INSERT INTO user_account (clinic_id, email, name, role, password_hash, "
+                "failed_logins, active, created_at) VALUES (1, 'staff@c.example', '', "
+                "'owner', 'x', 0, true, '2026-01-01')"))
+        upgrade(engine)
+        with engine.begin() as connection:
+            # 88 characters: PostgreSQL refused them in 0009's VARCHAR(64)
+            connection.execute(sa.text("UPDATE user_account SET totp_secret = :s"), {"s": sealed})
+            assert _rows(connection, "SELECT id, totp_secret FROM user_account") == [(1, sealed)]
+            if database_url is None:  # SQLite: the rebuilt table keeps AUTOINCREMENT (0009)
+                sql = _rows(connection, "SELECT sql FROM sqlite_master WHERE name = "
+                                        "'user_account'")[0][0]
+                assert "AUTOINCREMENT" in sql
+        with pytest.raises(RuntimeError, match="1 accounts have a second factor"):
+            downgrade(engine, "0009")
+        with engine.begin() as connection:
+            connection.execute(sa.text("UPDATE user_account SET totp_secret = NULL"))
+        downgrade(engine, "0009")
+        with engine.connect() as connection:
+            length = {c["name"]: c["type"] for c in sa.inspect(connection).get_columns(
+                "user_account")}["totp_secret"].length
+            assert length == 64
+            assert _rows(connection, "SELECT email FROM user_account") == [("staff@c.example",)]
     finally:
         engine.dispose()

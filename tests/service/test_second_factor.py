@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import pyotp
+import pytest
 from sqlalchemy import select
 
 from builders.practice import PASSWORD, make_user
 from gutaxis.service.models import AuditEvent, AuthSession, User
-from gutaxis.service.security import new_totp_secret
+from gutaxis.service.security import WrongKeyError, new_totp_secret
 
 
 def _with_second_factor(ctx, email):
@@ -219,3 +220,108 @@ def test_turning_the_factor_off_takes_a_code_and_a_session(client, ctx):
         assert db.scalar(select(User).where(User.email == "a@a.example")).totp_secret is None
     assert client.get("/api/v1/me").status_code == 200
     assert other.get("/api/v1/me").status_code == 401  # the other device signs in again
+
+
+def _stored_secret(ctx, email):
+    with ctx.sessions() as db:
+        user = db.scalar(select(User).where(User.email == email))
+        return user.id, user.totp_secret
+
+
+def test_the_secret_is_kept_sealed_under_a_key_outside_the_database(client, ctx, database_url):
+    # it was stored as it is: a copy of the database gave away every second factor
+    import os
+    import stat
+
+    from builders.practice import sign_in
+    from gutaxis.service.security import SecretBox
+
+    make_user(ctx, "A", "a@a.example")
+    headers = sign_in(client, "a@a.example")
+    secret = new_totp_secret()
+    form = {"csrf_token": headers["X-CSRF-Token"], "secret": secret,
+            "code": pyotp.TOTP(secret).now()}
+    assert client.post("/account/totp", data=form, follow_redirects=False).status_code == 303
+    user_id, stored = _stored_secret(ctx, "a@a.example")
+    assert stored.startswith(SecretBox.SEALED_PREFIX) and secret not in stored
+    key_file = ctx.settings.secret_key_file
+    assert stat.S_IMODE(os.stat(key_file).st_mode) == 0o600
+    # the key in its file opens it, bound to this account: not to another row
+    assert SecretBox.from_file(key_file).open(stored, f"gutaxis totp user {user_id}") == secret
+    with pytest.raises(WrongKeyError):
+        SecretBox.from_file(key_file).open(stored, f"gutaxis totp user {user_id + 1}")
+    if database_url is None:  # nowhere in the database file, its journal included
+        ctx.engine.dispose()
+        for path in ctx.settings.data_dir.glob("gutaxis.sqlite3*"):
+            assert secret.encode() not in path.read_bytes()
+    # signing in with the code works as before
+    client.cookies.clear()
+    with ctx.transaction() as db:  # the enrolment's code is spent; the next window's is not
+        db.scalar(select(User).where(User.email == "a@a.example")).totp_last_step -= 2
+    headers = _password(client, "a@a.example")
+    assert client.post("/api/v1/session/code", json={"code": pyotp.TOTP(secret).now()},
+                       headers=headers).status_code == 204
+
+
+def test_a_secret_stored_before_sealing_is_sealed_at_start_and_at_first_use(make_settings):
+    from gutaxis.service.security import SecretBox
+
+    with _own(make_settings) as client:
+        ctx = client.app.state.ctx
+        secret = _with_second_factor(ctx, "a@a.example")  # written as it was before
+        assert _stored_secret(ctx, "a@a.example")[1] == secret
+        headers = _password(client, "a@a.example")
+        assert client.post("/api/v1/session/code", json={"code": pyotp.TOTP(secret).now()},
+                           headers=headers).status_code == 204
+        user_id, stored = _stored_secret(ctx, "a@a.example")
+        assert SecretBox.is_sealed(stored)
+        assert ctx.secrets.open(stored, f"gutaxis totp user {user_id}") == secret
+        make_user(ctx, "A", "b@a.example")
+        with ctx.transaction() as db:
+            db.scalar(select(User).where(User.email == "b@a.example")).totp_secret = secret
+    with _own(make_settings) as client:  # the next start seals it
+        ctx = client.app.state.ctx
+        user_id, stored = _stored_secret(ctx, "b@a.example")
+        assert ctx.secrets.open(stored, f"gutaxis totp user {user_id}") == secret
+        assert stored != secret
+
+
+def test_a_lost_key_is_said_to_the_operator_and_counts_as_no_failure(make_settings, caplog):
+    import base64
+
+    with _own(make_settings) as client:
+        ctx = client.app.state.ctx
+        secret = _with_second_factor(ctx, "a@a.example")
+        headers = _password(client, "a@a.example")
+        assert client.post("/api/v1/session/code", json={"code": pyotp.TOTP(secret).now()},
+                           headers=headers).status_code == 204
+        key_file = ctx.settings.secret_key_file
+    key_file.write_text(base64.b64encode(bytes(range(32))).decode() + "\n")  # another key
+    with _own(make_settings) as client, caplog.at_level("ERROR"):
+        ctx = client.app.state.ctx
+        with ctx.transaction() as db:
+            db.scalar(select(User).where(User.email == "a@a.example")).totp_last_step -= 2
+        headers = _password(client, "a@a.example")
+        refused = client.post("/api/v1/session/code", json={"code": pyotp.TOTP(secret).now()},
+                              headers=headers)
+        assert refused.status_code == 503
+        assert "cannot be checked" in refused.json()["error"]["message"]
+        assert any("secret.key" in r.getMessage() for r in caplog.records)
+        page = client.post("/login/code", data={"code": pyotp.TOTP(secret).now(),
+                                                "csrf_token": headers["X-CSRF-Token"]})
+        assert page.status_code == 503 and "cannot be checked" in page.text
+        with ctx.sessions() as db:
+            assert db.scalar(select(User).where(User.email == "a@a.example")).failed_logins == 0
+
+
+def test_a_key_file_that_holds_no_key_is_refused_with_its_name(tmp_path):
+    from gutaxis.exceptions import ValidationError
+    from gutaxis.service.security import SecretBox
+
+    key_file = tmp_path / "secret.key"
+    first = SecretBox.from_file(key_file)
+    again = SecretBox.from_file(key_file)  # the same key, read back
+    assert again.open(first.seal("S", "c"), "c") == "S"
+    key_file.write_text("")  # a server that died between making the file and writing it
+    with pytest.raises(ValidationError, match="secret.key: expected the server's secret key"):
+        SecretBox.from_file(key_file)

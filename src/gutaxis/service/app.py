@@ -34,6 +34,7 @@ from gutaxis.service.context import AppContext
 from gutaxis.service.db import is_sqlite, upgrade
 from gutaxis.service.errors import Conflict, Invalid, ServiceError, as_service_error, error_body
 from gutaxis.service.models import Job, Reference
+from gutaxis.service.services.accounts import seal_stored_secrets
 from gutaxis.service.settings import Settings
 
 __all__ = ["create_app", "create_app_from_environment", "prepare", "ensure_bundled_reference",
@@ -207,13 +208,20 @@ def ensure_bundled_reference(ctx: AppContext) -> None:
 
 
 def prepare(ctx: AppContext) -> None:
-    """Migrate the database and set up the bundled reference.
+    """Migrate the database, seal old second-factor secrets, set up the bundled reference.
 
-    ``gutaxis serve`` does it at start.  On SQLite (one server per database
+    ``gutaxis serve`` does it at start.  Second-factor secrets stored before
+    they were sealed (:class:`~gutaxis.service.security.SecretBox`) are
+    sealed now.  On SQLite (one server per database
     file) it also puts the jobs a killed server left running back in the
     queue and empties the store's scratch folder.
     """
     upgrade(ctx.engine)
+    with ctx.transaction() as db:
+        sealed = seal_stored_secrets(db)
+    if sealed:
+        logger.warning("sealed %d second-factor secrets stored before sealing, with the key in "
+                       "%s", sealed, ctx.settings.secret_key_file)
     if is_sqlite(ctx.engine):
         # one server per SQLite file: what a killed server left running starts again now
         with ctx.transaction() as db:

@@ -16,6 +16,7 @@ from sqlalchemy import Engine, Executable, Row
 from sqlalchemy.orm import Session, sessionmaker
 
 from gutaxis.service.db import READ_ONLY, is_sqlite, make_engine, session_scope
+from gutaxis.service.security import SECRETS, SecretBox
 from gutaxis.service.settings import Settings
 from gutaxis.service.store import FileStore
 
@@ -35,8 +36,11 @@ class AppContext:
     def __init__(self, settings: Settings, engine: Engine | None = None) -> None:
         self.settings = settings
         settings.data_dir.mkdir(parents=True, exist_ok=True)
+        #: seals the second factor's secrets; sessions carry it as ``info["secrets"]``
+        self.secrets = SecretBox.from_file(settings.secret_key_file)
         self.engine = engine or make_engine(settings.url)
-        self.sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self.sessions = sessionmaker(self.engine, expire_on_commit=False,
+                                     info={SECRETS: self.secrets})
         # one statement alone needs no transaction: on PostgreSQL it runs in autocommit,
         # without the BEGIN and ROLLBACK round trips; on SQLite it reads in a deferred
         # transaction, beside the writer, never waiting for its lock
@@ -45,7 +49,7 @@ class AppContext:
         #: sessions that only read (on SQLite a deferred transaction, its snapshot taken at
         #: the first statement; it never waits for the writer)
         self.reads = sessionmaker(self.engine.execution_options(
-            **({READ_ONLY: True} if is_sqlite(self.engine) else {})))
+            **({READ_ONLY: True} if is_sqlite(self.engine) else {})), info={SECRETS: self.secrets})
         self.store = FileStore(settings.files_dir, settings.scratch_dir)
         # SQLite has one writer at a time: this process's transactions wait
         # their turn here, woken as soon as the writer before them commits,

@@ -19,7 +19,7 @@ from typing import Any
 from gutaxis.exceptions import GutaxisError, InputError, NotFoundError
 
 __all__ = ["ServiceError", "NotFound", "NotAllowed", "NotSignedIn", "Conflict", "Throttled",
-           "Invalid", "error_body", "as_service_error"]
+           "Invalid", "Unavailable", "error_body", "as_service_error"]
 
 logger = logging.getLogger(__name__)
 
@@ -76,6 +76,13 @@ class Invalid(ServiceError):
 
     status = 422
     code = "invalid"
+
+
+class Unavailable(ServiceError):
+    """The server cannot do this until its operator repairs something (it is logged)."""
+
+    status = 503
+    code = "unavailable"
 
 
 def as_service_error(exc: BaseException) -> ServiceError:

@@ -3,23 +3,35 @@
 Passwords are hashed with argon2-cffi's ``PasswordHasher`` (Argon2id, its
 RFC 9106 low-memory profile); tokens (session ids, access tokens, invitation
 codes) are 32 random bytes shown once and stored only as SHA-256 — a stolen
-database gives no way in.  The second factor is RFC 6238 TOTP (pyotp).
+database gives no way in.  The second factor is RFC 6238 TOTP (pyotp); its
+secrets, which the server must be able to read back, are kept sealed with
+AES-256-GCM (:class:`SecretBox`, the ``cryptography`` package) under a key in
+a file beside the data, not in the database: a copy of the database alone
+does not give them away.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import datetime as dt
 import hashlib
 import hmac
+import os
 import secrets
+from pathlib import Path
 
 import pyotp
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from gutaxis.exceptions import GutaxisError, ValidationError
 
 __all__ = ["hash_password", "verify_password", "needs_rehash", "new_token", "token_hash",
            "new_totp_secret", "verify_totp", "totp_step", "totp_uri", "check_password_strength",
-           "TOKEN_PREFIX", "same"]
+           "TOKEN_PREFIX", "same", "SecretBox", "WrongKeyError", "SECRETS"]
 
 _HASHER = PasswordHasher()
 #: Personal access tokens start with this (so that a leaked one is recognisable).
@@ -27,6 +39,9 @@ TOKEN_PREFIX = "gx_"
 #: A hash to verify against when the account does not exist (same time either way).
 _DUMMY = _HASHER.hash("not a password of anyone")
 MIN_PASSWORD_LENGTH = 12
+#: The key of a database session's ``info`` that holds the application's :class:`SecretBox`
+#: (:class:`gutaxis.service.context.AppContext` puts it there).
+SECRETS = "secrets"
 
 
 def hash_password(password: str) -> str:
@@ -146,3 +161,116 @@ def verify_totp(secret: str, code: str) -> bool:
     if not code.isdigit() or len(code) != 6:
         return False
     return pyotp.TOTP(secret).verify(code, valid_window=1)
+
+
+class WrongKeyError(GutaxisError):
+    """A sealed secret does not open with this key (another key sealed it, or it was altered)."""
+
+
+class SecretBox:
+    """Seal short secrets (the TOTP secrets) with AES-256-GCM under a key kept outside the database.
+
+    A sealed value is ``SEALED_PREFIX`` and the URL-safe base64 of a random
+    96-bit nonce followed by the ciphertext and its tag.  ``context`` (the
+    account it belongs to) is authenticated with it, so a value copied to
+    another row does not open there.
+
+    Parameters
+    ----------
+    key : bytes
+        32 random bytes (:meth:`from_file` keeps them in a file).
+
+    Examples
+    --------
+    >>> box = SecretBox(bytes(range(32)))
+    >>> sealed = box.seal("JBSWY3DPEHPK3PXP", "user 7")
+    >>> sealed.startswith(SecretBox.SEALED_PREFIX), "JBSWY3DP" in sealed
+    (True, False)
+    >>> box.open(sealed, "user 7")
+    'JBSWY3DPEHPK3PXP'
+    >>> box.open(sealed, "user 8")
+    Traceback (most recent call last):
+    ...
+    gutaxis.service.security.WrongKeyError: a sealed secret does not open with this server's key
+    """
+
+    #: What a sealed value starts with (a value without it was stored before sealing).
+    SEALED_PREFIX = "aesgcm1:"
+    KEY_BYTES = 32
+
+    def __init__(self, key: bytes) -> None:
+        if len(key) != self.KEY_BYTES:
+            raise ValidationError(f"a secret key has {self.KEY_BYTES} bytes; got {len(key)}")
+        self._aead = AESGCM(key)
+
+    @classmethod
+    def from_file(cls, path: str | os.PathLike[str]) -> SecretBox:
+        """Read the key kept in ``path``, making it (readable by its owner only) when absent.
+
+        The file holds the key as base64 on one line.  Made with
+        ``O_EXCL`` and written to disk before use, so that servers starting
+        at once on one data folder end up with the same key.
+
+        Raises
+        ------
+        ValidationError
+            The file is there but does not hold a key.
+        """
+        path = Path(path)
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            pass
+        else:
+            key = secrets.token_bytes(cls.KEY_BYTES)
+            try:
+                os.write(fd, base64.b64encode(key) + b"\n")
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            directory = os.open(path.parent, os.O_RDONLY)
+            try:
+                os.fsync(directory)
+            finally:
+                os.close(directory)
+            return cls(key)
+        text = path.read_bytes().strip()
+        try:
+            key = base64.b64decode(text, validate=True)
+        except (binascii.Error, ValueError):
+            key = b""
+        if len(key) != cls.KEY_BYTES:
+            # an empty file: a server that died between making it and writing the key
+            raise ValidationError(f"{path}: expected the server's secret key ({cls.KEY_BYTES} "
+                                  f"bytes in base64 on one line); found {len(text)} other "
+                                  "bytes. Restore it from the backup; without it the second "
+                                  "factors stored with it cannot be checked")
+        return cls(key)
+
+    @classmethod
+    def is_sealed(cls, stored: str) -> bool:
+        """Tell whether ``stored`` was sealed (or is a value kept from before sealing)."""
+        return stored.startswith(cls.SEALED_PREFIX)
+
+    def seal(self, secret: str, context: str) -> str:
+        """Seal ``secret``, bound to ``context``; a new random nonce every time."""
+        nonce = secrets.token_bytes(12)
+        sealed = self._aead.encrypt(nonce, secret.encode(), context.encode())
+        return self.SEALED_PREFIX + base64.urlsafe_b64encode(nonce + sealed).decode()
+
+    def open(self, stored: str, context: str) -> str:
+        """Open what :meth:`seal` made for ``context`` (a value from before sealing as it is).
+
+        Raises
+        ------
+        WrongKeyError
+            Sealed under another key or for another context, or altered.
+        """
+        if not self.is_sealed(stored):
+            return stored
+        try:
+            raw = base64.urlsafe_b64decode(stored[len(self.SEALED_PREFIX):])
+            return self._aead.decrypt(raw[:12], raw[12:], context.encode()).decode()
+        except (InvalidTag, binascii.Error, ValueError) as exc:
+            raise WrongKeyError("a sealed secret does not open with this server's key") \
+                from exc

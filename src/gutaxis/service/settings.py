@@ -167,6 +167,11 @@ class Settings:
         return self.data_dir / "references"
 
     @property
+    def secret_key_file(self) -> Path:
+        """The key the second factor's secrets are sealed with (made at first start, mode 600)."""
+        return self.data_dir / "secret.key"
+
+    @property
     def scratch_dir(self) -> Path:
         """Where jobs and uploads write before a file is kept (same file system as the store)."""
         return self.data_dir / "scratch"

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import logging
 
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
@@ -24,6 +25,7 @@ from gutaxis.service.errors import (
     NotSignedIn,
     ServiceError,
     Throttled,
+    Unavailable,
 )
 from gutaxis.service.models import (
     STAFF_ROLES,
@@ -35,7 +37,10 @@ from gutaxis.service.models import (
     User,
 )
 from gutaxis.service.security import (
+    SECRETS,
     TOKEN_PREFIX,
+    SecretBox,
+    WrongKeyError,
     check_password_strength,
     hash_password,
     needs_rehash,
@@ -47,10 +52,12 @@ from gutaxis.service.security import (
 from gutaxis.service.settings import Settings
 
 __all__ = ["create_clinic", "create_user", "sign_in", "SignIn", "start_session",
-           "second_factor", "sign_out",
+           "second_factor", "sign_out", "seal_stored_secrets",
            "create_token", "list_tokens", "revoke_token", "invite", "accept_invitation",
            "open_invitations", "latest_invitation", "withdraw_invitation",
            "list_users", "enable_totp", "disable_totp", "normalise_email", "set_password"]
+
+logger = logging.getLogger(__name__)
 
 
 def normalise_email(email: str) -> str:
@@ -313,14 +320,64 @@ def _spend_code(db: Session, settings: Settings, user: User, who: Principal, cod
     A wrong (or already used) code counts towards the account's lock-out and
     against the caller's address, audited as ``failed``.
     """
-    assert user.totp_secret is not None
-    step = totp_step(user.totp_secret, code, after=user.totp_last_step)
+    step = totp_step(_totp_secret(db, user), code, after=user.totp_last_step)
     if step is None:
         db.add(LoginFailure(address=who.address[:64], at=utcnow()))
         _count_failure(db, settings, user, who.actor, failed)
         return Invalid("code: that is not the current code of your authenticator app (a "
                        "code works once)", fields=[{"field": "code", "message": "wrong code"}])
     return step
+
+
+def _secret_box(db: Session) -> SecretBox:
+    box = db.info.get(SECRETS)
+    if not isinstance(box, SecretBox):
+        raise RuntimeError("this database session has no secret key: make sessions with "
+                           "gutaxis.service.context.AppContext")
+    return box
+
+
+def _totp_context(user: User) -> str:
+    """Return what a second factor's sealed secret is bound to: its account."""
+    return f"gutaxis totp user {user.id}"
+
+
+def _totp_secret(db: Session, user: User) -> str:
+    """Open the account's TOTP secret; one kept from before sealing is sealed now.
+
+    Raises
+    ------
+    Unavailable
+        The secret does not open with this server's key (``secret.key`` lost
+        or replaced): logged for the operator, not counted as a failure.
+    """
+    assert user.totp_secret is not None
+    box = _secret_box(db)
+    try:
+        secret = box.open(user.totp_secret, _totp_context(user))
+    except WrongKeyError:
+        logger.error("the second factor of account %s does not open with this server's key "
+                     "(secret.key in the data folder): restore the key from the backup, or "
+                     "turn the factor off with `gutaxis users password --second-factor-off`",
+                     user.id)
+        raise Unavailable("the second factor of this account cannot be checked: the "
+                          "server's key for it is not the one it was set up with. Ask the "
+                          "operator (it is in the server's log)") from None
+    if not box.is_sealed(user.totp_secret):
+        user.totp_secret = box.seal(secret, _totp_context(user))
+    return secret
+
+
+def seal_stored_secrets(db: Session) -> int:
+    """Seal the TOTP secrets stored before sealing (at every start); return how many."""
+    box = _secret_box(db)
+    sealed = 0
+    for user in db.scalars(select(User).where(User.totp_secret.is_not(None))):
+        assert user.totp_secret is not None
+        if not box.is_sealed(user.totp_secret):
+            user.totp_secret = box.seal(user.totp_secret, _totp_context(user))
+            sealed += 1
+    return sealed
 
 
 def sign_out(db: Session, who: Principal) -> None:
@@ -355,7 +412,8 @@ def enable_totp(db: Session, who: Principal, secret: str, code: str) -> None:
                       "the code shown now", fields=[{"field": "code", "message": "wrong code"}])
     user = db.get(User, who.user_id)
     assert user is not None
-    user.totp_secret, user.totp_last_step = secret, step
+    user.totp_secret = _secret_box(db).seal(secret, _totp_context(user))
+    user.totp_last_step = step
     _end_other_sessions(db, who)
     audit.record(db, who.actor, "user.totp_on", "user", user.id)
 
