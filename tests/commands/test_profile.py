@@ -62,3 +62,21 @@ def test_fhir_file_is_owned_and_replaced_with_overwrite(written):
     doc = json.loads(again["json"].read_text())
     fhir = json.loads(again["fhir"].read_text())
     assert fhir["timestamp"] == doc["created"] and fhir == profile_bundle(doc)
+
+
+def test_labs_made_from_is_checked_and_needs_labs(written, tmp_path):
+    from gutaxis.exceptions import ValidationError
+
+    options, _, _ = written
+    labs = tmp_path / "LABS.csv"
+    labs.write_text("sample_id,marker,value,unit\nERR1331786,LPS,<0.5,pg/mL\n")
+    base = {"table": options.table, "reference": options.reference, "sample": options.sample,
+            "pdf": False}
+    for labs_path, made_from in ((None, ("LABS.csv", "a" * 64)), (labs, ("LABS.csv", "xyz")),
+                                 (labs, ("", "a" * 64)), (labs, "LABS.csv")):
+        with pytest.raises(ValidationError, match="labs_made_from must be"):
+            ProfileOptions(**base, labs=labs_path, labs_made_from=made_from)
+    doc = run_profile(ProfileOptions(**base, labs=labs, labs_made_from=["upload.csv", "b" * 64])
+                      ).profile.provenance
+    [record] = [i for i in doc["inputs"] if i["role"] == "labs"]
+    assert record["made_from"] == {"path": "upload.csv", "sha256": "b" * 64}

@@ -190,7 +190,7 @@ def test_round_trip_through_measure_dicts() -> None:
     ([1, 2], r"expected a JSON object"),
     ({"sample_id": "S", "measures": []}, r"\"schema_version\" must be a text"),
     ({"schema_version": "3.0", "sample_id": "S", "measures": []},
-     r"schema_version 3\.0, but this gutaxis reads up to 2\.2; upgrade gutaxis"),
+     r"schema_version 3\.0, but this gutaxis reads up to 2\.3; upgrade gutaxis"),
     ({"schema_version": "2.0", "sample_id": "S"}, r"\"measures\" must be a list"),
     ({"schema_version": "2.2", "sample_id": "S", "measures": [], "visit_date": "03/01/2026"},
      r"\"visit_date\" must be a date such as 2026-03-01; got '03/01/2026' \(or null\)"),

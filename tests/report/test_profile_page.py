@@ -88,7 +88,7 @@ def test_document_validates_against_the_schema(profile):
     jsonschema.Draft202012Validator.check_schema(schema)
     doc = profile_document(profile)
     jsonschema.validate(doc, schema, cls=jsonschema.Draft202012Validator)
-    assert doc["schema_version"] == SCHEMA_VERSION == "2.2"
+    assert doc["schema_version"] == SCHEMA_VERSION == "2.3"
     assert list(doc) == ["schema_version", "patient_id", "sample_id", "created", "visit_date",
                          "gutaxis_version", "reference", "warnings", "summary", "measures",
                          "top_taxa", "chain", "options", "followup", "history", "disclaimer",

@@ -1065,3 +1065,37 @@ def test_every_error_has_the_one_shape(client: TestClient, ctx: AppContext) -> N
     error_of(client.get(f"{API}/audit", headers=assistant), 403, "forbidden")
     error_of(client.post(f"{API}/session", json={"email": "ana@a.example"}), 422, "invalid")
     assert count(ctx, Patient) == 0
+
+
+def test_a_limit_keeps_its_sign_on_the_timelines_and_the_profile_names_the_labs_upload(
+        client: TestClient, ctx: AppContext) -> None:
+    # "<0.5" was kept for the timeline as 0.5: both timelines showed an exact value the lab
+    # never gave; and the provenance named only the LABS.csv the job wrote, a hash that
+    # matched no upload
+    make_user(ctx, "Clinic A", "ana@a.example")
+    auth = bearer(client, "ana@a.example")
+    pid = client.post(f"{API}/patients", json={"name": "Limit"}, headers=auth).json()["id"]
+    visit = client.post(f"{API}/patients/{pid}/visits", json={"visit_date": "2024-01-10"},
+                        headers=auth).json()["id"]
+    sample, markers = FIRST
+    labs = labs_csv(sample, {**markers, "LPS": ("<0.5", "pg/mL")})
+    assert upload(client, visit, "labs", "LABS.csv", labs, auth).status_code == 202
+    table = gio.example_dataset().table.read_bytes()
+    assert upload(client, visit, "microbiome", "table.biom", table, auth,
+                  sample).status_code == 202
+    run_jobs(ctx)
+    document = _profile_of(client, visit, auth)
+    lps = {m["id"]: m for m in document["measures"]}["marker:lps"]
+    assert (lps["value"], lps["censored"]) == (0.5, "<")
+    timeline = client.get(f"{API}/patients/{pid}/timeline", headers=auth).json()
+    points = {s["measure"]: s["points"] for s in timeline}
+    assert [(p["value"], p["censored"]) for p in points["marker:lps"]] == [(0.5, "<")]
+    assert [p["censored"] for p in points["marker:lbp"]] == [None]
+    page = client.get(f"/patients/{pid}/timeline", headers=auth)
+    assert page.status_code == 200
+    assert "2024-01-10: &lt;0.5000" in page.text and "2024-01-10: 0.5000" not in page.text
+    [record] = [i for i in document["provenance"]["inputs"] if i["role"] == "labs"]
+    assert record["made_from"] == {"path": "LABS.csv", "sha256": sha256(labs)}
+    assert record["sha256"] != sha256(labs)  # the file the job wrote from the lab values
+    visit_page = client.get(f"/visits/{visit}", headers=auth).text
+    assert f"written from the upload LABS.csv (sha256 <code>{sha256(labs)[:12]}" in visit_page

@@ -281,3 +281,60 @@ def test_0010_makes_room_for_a_sealed_secret_and_goes_back_only_with_every_facto
             assert _rows(connection, "SELECT email FROM user_account") == [("staff@c.example",)]
     finally:
         engine.dispose()
+
+
+def test_0011_gives_the_timeline_the_censoring_of_the_lab_values_of_each_profile(
+        database_url, tmp_path):
+    engine = _engine(database_url, tmp_path)
+    try:
+        upgrade(engine, "0010")
+        with engine.begin() as connection:
+            _clinic(connection)
+            _patient(connection, "A")
+            day = "'2026-01-01'"
+            connection.execute(sa.text(
+                "INSERT INTO visit (clinic_id, patient_id, visit_date, notes, created_at) "
+                f"VALUES (1, 1, {day}, '', {day}), (1, 1, '2026-02-01', '', {day})"))
+            connection.execute(sa.text(
+                "INSERT INTO reference (name, description, folder, status, source_sha256, "
+                f"metadata_sha256, filter, created_at) VALUES ('R', '', 'r', 'done', '', '', '', "
+                f"{day})"))
+            # visit 1: an older labs upload (LPS exact), the latest (LPS below its limit,
+            # CRP exact) and a failed one after it; visit 2: sCD14 above its limit
+            for upload, visit, status in ((1, 1, "parsed"), (2, 1, "parsed"), (3, 1, "failed"),
+                                          (4, 2, "parsed")):
+                connection.execute(sa.text(
+                    "INSERT INTO upload (id, clinic_id, visit_id, kind, filename, sha256, size, "
+                    f"status, summary, created_at) VALUES (:u, 1, :v, 'labs', 'LABS.csv', "
+                    f"'s', 1, :s, '{{}}', {day})"), {"u": upload, "v": visit, "s": status})
+            for upload, visit, marker, censored in ((1, 1, "LPS", ""), (2, 1, "LPS", "<"),
+                                                    (2, 1, "CRP", ""), (3, 1, "CRP", ">"),
+                                                    (4, 2, "sCD14", ">")):
+                connection.execute(sa.text(
+                    "INSERT INTO lab_value (clinic_id, visit_id, upload_id, marker, value, unit, "
+                    "censored, assay) VALUES (1, :v, :u, :m, 0.5, 'x', :c, '')"),
+                    {"v": visit, "u": upload, "m": marker, "c": censored})
+            for visit in (1, 2):
+                connection.execute(sa.text(
+                    "INSERT INTO profile (clinic_id, visit_id, reference_id, status, json_sha256, "
+                    f"html_sha256, pdf_sha256, created_at) VALUES (1, :v, 1, 'done', '', '', '', "
+                    f"{day})"), {"v": visit})
+            for visit, measure in ((1, "marker:LPS"), (1, "marker:CRP"), (1, "index:shannon"),
+                                   (2, "marker:sCD14"), (2, "marker:LPS")):
+                connection.execute(sa.text(
+                    "INSERT INTO visit_measure (clinic_id, patient_id, visit_id, profile_id, "
+                    '"group", measure, label, unit, change, change_detail) VALUES (1, 1, :v, :v, '
+                    "'marker', :m, :m, '', '', '')"), {"v": visit, "m": measure})
+        upgrade(engine)
+        with engine.connect() as connection:
+            assert _rows(connection, "SELECT visit_id, measure, censored FROM visit_measure "
+                                     "ORDER BY id") == [
+                (1, "marker:LPS", "<"), (1, "marker:CRP", ""), (1, "index:shannon", ""),
+                (2, "marker:sCD14", ">"), (2, "marker:LPS", "")]
+        downgrade(engine, "0010")
+        with engine.connect() as connection:
+            columns = {c["name"] for c in sa.inspect(connection).get_columns("visit_measure")}
+            assert "censored" not in columns
+            assert _rows(connection, "SELECT COUNT(*) FROM visit_measure") == [(5,)]
+    finally:
+        engine.dispose()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from gutaxis.checks import (
     check_date,
@@ -50,6 +50,11 @@ class ProfileOptions(TableOptions):
         the previous profile is of another patient.
     labs : path, optional
         Lab results (``LABS.csv``, :func:`gutaxis.markers.read_labs`).
+    labs_made_from : tuple of (str, str), optional
+        When ``labs`` was written from another file (the practice
+        application writes one from a visit's labs or FHIR upload): that
+        file's name and SHA-256, recorded beside ``labs`` in the provenance
+        so that the profile can be traced to what was uploaded.
     markers : sequence of str
         Marker columns of ``metadata`` (``COLUMN`` or ``COLUMN=UNIT``).
     markers_file : path, optional
@@ -93,6 +98,7 @@ class ProfileOptions(TableOptions):
     reference: Path
     patient: str | None = None
     labs: Path | None = None
+    labs_made_from: tuple[str, str] | None = None
     markers: tuple[str, ...] = ()
     markers_file: Path | None = None
     previous: Path | None = None
@@ -118,6 +124,15 @@ class ProfileOptions(TableOptions):
                                   "in a lab results file (--labs)")
         if self.patient is not None and not str(self.patient).strip():
             raise ValidationError("--patient must be a non-empty id")
+        if self.labs_made_from is not None:
+            name, sha = (tuple(self.labs_made_from) + ("", ""))[:2] \
+                if isinstance(self.labs_made_from, tuple | list) else ("", "")
+            if self.labs is None or not name or len(sha) != 64 or not all(
+                    c in "0123456789abcdef" for c in sha):
+                raise ValidationError("labs_made_from must be (file name, SHA-256 in hex) of "
+                                      "the file --labs was written from; got "
+                                      f"{self.labs_made_from!r}")
+            object.__setattr__(self, "labs_made_from", (str(name), sha))
         check_integer(self.n_boot, "n_boot", minimum=1)
         check_integer(self.seed, "--seed", minimum=0)
         object.__setattr__(self, "visit_date", check_date(self.visit_date, "--visit-date"))
@@ -213,8 +228,12 @@ def run_profile(options: ProfileOptions) -> ProfileResult:
         from gutaxis.markers import read_labs  # here: the marker catalogue is slow to load
 
         labs = read_labs(options.labs)
-        inputs.append({"role": "labs", "path": str(options.labs), "sha256": labs.sha256,
-                       "bytes": options.labs.stat().st_size})
+        record: dict[str, Any] = {"role": "labs", "path": str(options.labs),
+                                  "sha256": labs.sha256, "bytes": options.labs.stat().st_size}
+        if options.labs_made_from is not None:
+            name, sha = options.labs_made_from
+            record["made_from"] = {"path": name, "sha256": sha}
+        inputs.append(record)
     panel = read_markers(study, options.markers, options.markers_file, inputs,
                          where=str(options.metadata))
     previous = None

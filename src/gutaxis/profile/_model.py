@@ -20,7 +20,7 @@ __all__ = ["Profile", "LinkAssessment", "Option", "FollowupRow", "Visit", "LinkS
            "Summary", "PROFILE_SCHEMA_VERSION"]
 
 #: Version of the ``profile.json`` layout; a change that breaks it bumps it.
-PROFILE_SCHEMA_VERSION = "2.2"
+PROFILE_SCHEMA_VERSION = "2.3"
 
 LinkStatus = Literal["disturbed", "not disturbed", "not comparable", "not measured"]
 

@@ -456,7 +456,10 @@ def _provenance(profile: Profile) -> dict[str, Any]:
     prov = profile.provenance
     inputs = [{"role": str(i.get("role", "")), "path": str(i.get("path", "")),
                "bytes": _plain(i.get("bytes")) if i.get("bytes") is not None else "–",
-               "sha256": str(i.get("sha256", ""))}
+               "sha256": str(i.get("sha256", "")),
+               "made_from": ({"path": str(i["made_from"].get("path", "")),
+                              "sha256": str(i["made_from"].get("sha256", ""))}
+                             if isinstance(i.get("made_from"), Mapping) else None)}
               for i in prov.get("inputs", []) if isinstance(i, Mapping)]
     reference = dict(profile.reference)
     if isinstance(prov.get("reference"), Mapping):

@@ -382,6 +382,9 @@ def _profile(ctx: AppContext, job_id: int, profile_id: int, folder: Path) -> Non
             labs_path = _free(folder, "LABS.csv", "visit")
             payload["labs"] = str(labs_path)
             _labs_csv(labs, str(table.sample), labs_path)
+            source = db.get(Upload, labs[0].upload_id)
+            assert source is not None
+            payload["labs_made_from"] = [source.filename, source.sha256]
         previous = db.scalar(
             select(Profile).join(Visit, Visit.id == Profile.visit_id)
             .where(Visit.patient_id == visit.patient_id, Profile.status == "done",

@@ -348,6 +348,8 @@ class VisitMeasure(Base):
     label: Mapped[str] = mapped_column(String(200))
     value: Mapped[float | None] = mapped_column(Float, nullable=True)
     unit: Mapped[str] = mapped_column(String(40), default="")
+    #: "<" or ">" when the lab gave only a limit (``value`` is the limit), else "".
+    censored: Mapped[str] = mapped_column(String(2), default="", server_default="")
     #: The profile's judgement of the change since the previous visit, when it made one.
     change: Mapped[str] = mapped_column(String(40), default="")
     change_detail: Mapped[str] = mapped_column(Text, default="")

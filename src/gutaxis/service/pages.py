@@ -111,18 +111,19 @@ def series_texts(points: list[dict[str, Any]], unit: str) -> tuple[str, list[str
     """Return the unit a timeline plot names and each point's value as it shows it.
 
     A fraction is shown as a percentage, as the visit page and the summary
-    write it; other values bare (the plot's caption carries the unit).
+    write it; other values bare (the plot's caption carries the unit); a value the
+    lab gave only as a limit keeps its "<" or ">".
 
     Examples
     --------
     >>> series_texts([{"value": 0.0009087}, {"value": None}], "fraction")
     ('%', ['0.091 %', '—'])
-    >>> series_texts([{"value": 131.6}], "pg/mL")
-    ('pg/mL', ['131.6'])
+    >>> series_texts([{"value": 131.6}, {"value": 0.5, "censored": "<"}], "pg/mL")
+    ('pg/mL', ['131.6', '<0.5000'])
     """
     if unit == "fraction":
-        return "%", [measure_text(p.get("value"), unit) for p in points]
-    return unit, [_fmt(p.get("value")) for p in points]
+        return "%", [measure_text(p.get("value"), unit, p.get("censored")) for p in points]
+    return unit, [(p.get("censored") or "") + _fmt(p.get("value")) for p in points]
 
 
 def diary_number(value: Any) -> str:

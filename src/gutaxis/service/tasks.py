@@ -169,15 +169,18 @@ def _plain(value: Any) -> Any:
 def compute_profile(table: str, sample: str, reference: str, out: str, n_boot: int,
                     labs: str | None = None, previous: str | None = None,
                     patient: str | None = None, visit_date: str | None = None,
+                    labs_made_from: list[str] | None = None,
                     partial: Callable[[dict[str, str]], None] | None = None
                     ) -> dict[str, str]:
     """Profile one visit's sample against a reference; write json, html and pdf to ``out``.
 
     The inputs in the job's folder are named by their file names (``table.biom``,
     ``LABS.csv``), as the profile's provenance and notes show them, not by the
-    server's scratch path.  ``visit_date`` (the visit's day) dates the visit
-    in the profile's follow-up.  ``partial`` is told of the JSON and HTML as soon as
-    they are written, before the PDF (the slow part) is drawn.
+    server's scratch path; ``labs_made_from`` is the upload (its file name and
+    SHA-256) the visit's ``LABS.csv`` was written from.  ``visit_date`` (the
+    visit's day) dates the visit in the profile's follow-up.  ``partial`` is
+    told of the JSON and HTML as soon as they are written, before the PDF (the
+    slow part) is drawn.
     """
     from gutaxis.report import write_profile_pdf
 
@@ -192,6 +195,7 @@ def compute_profile(table: str, sample: str, reference: str, out: str, n_boot: i
         result = run_profile(ProfileOptions(
             table=Path(Path(table).name), sample=sample, reference=Path(reference),
             labs=local(labs), previous=local(previous), patient=patient, n_boot=n_boot,
+            labs_made_from=tuple(labs_made_from) if labs_made_from else None,  # type: ignore[arg-type]
             visit_date=visit_date, pdf=False))
         written = result.write(out, overwrite=True)
         paths = {key: str(Path(folder, value)) for key, value in written.items()}

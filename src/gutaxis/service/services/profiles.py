@@ -288,7 +288,9 @@ def measures_from_document(document: dict[str, Any]) -> list[dict[str, Any]]:
         row = {"group": measure.get("kind", ""), "measure": measure["id"],
                "label": measure.get("label") or measure["id"],
                "value": float(value) if isinstance(value, int | float) else None,
-               "unit": measure.get("unit") or "", "change": "", "change_detail": ""}
+               "unit": measure.get("unit") or "",
+               "censored": measure.get("censored") if measure.get("censored") in ("<", ">")
+               else "", "change": "", "change_detail": ""}
         change = follow.get(measure["id"])
         if change is not None:
             real = change.get("real_change")
@@ -326,15 +328,16 @@ def timeline(db: Session, who: Principal, patient_id: int) -> list[TimelineSerie
     # the columns, not ORM objects: a timeline has a hundred rows or more, read on every view
     rows = db.execute(
         select(m.measure, m.label, m.group, m.unit, m.visit_id, Visit.visit_date, m.value,
-               m.change, m.change_detail).join(Visit, Visit.id == m.visit_id)
+               m.censored, m.change, m.change_detail).join(Visit, Visit.id == m.visit_id)
         .where(m.patient_id == patient.id, m.clinic_id == who.clinic_id)
         .order_by(m.group, m.measure, Visit.visit_date, Visit.id)).all()
     series: dict[str, TimelineSeries] = {}
-    for measure, label, group, unit, visit_id, day, value, change, detail in rows:
+    for measure, label, group, unit, visit_id, day, value, censored, change, detail in rows:
         entry = series.get(measure)
         if entry is None:
             entry = series[measure] = TimelineSeries(measure, label, group, unit, [])
         entry.points.append({"visit_id": visit_id, "date": day.isoformat(), "value": value,
-                             "change": change, "change_detail": detail})
+                             "censored": censored or None, "change": change,
+                             "change_detail": detail})
     order = {"index": 0, "marker": 1, "taxon": 2}
     return sorted(series.values(), key=lambda s: (order.get(s.group, 3), s.label))
