@@ -300,3 +300,30 @@ def test_the_provenance_is_built_once_with_the_tree(analysis):
     assert analysis.provenance["tree"] is None
     assert analysis.provenance["parameters"]["group_column"] == "Subject"
 
+
+
+def test_a_typo_in_a_numeric_covariate_is_refused_not_made_a_category(tmp_path):
+    # "4O" for 40 made Age categorical, one indicator per age: the differential abundance
+    # changed without a word
+    from gutaxis.exceptions import ValidationError
+    from gutaxis.io import read_metadata
+
+    groups = ["a"] * 4 + ["b"] * 4
+    ages = ["40", "4O", "40", "50", "", "50", "50", "40"]
+    lines = ["id\tgrp\tAge", *(f"S{i}\t{g}\t{a}"
+                               for i, (g, a) in enumerate(zip(groups, ages, strict=True)))]
+    path = tmp_path / "md.tsv"
+    path.write_text("\n".join(lines) + "\n")
+    study = _toy(groups)
+    typo = study.with_metadata(read_metadata(path))
+    with pytest.raises(ValidationError, match=r"md\.tsv: covariate column 'Age' holds numbers, "
+                                              r"but sample 'S1' has '4O'"):
+        _analyze(typo, group_column="grp", covariates=["Age"], classifier=False,
+                 permutations=9)
+    # declared categorical, it is taken as it is
+    lines.insert(1, "#q2:types\tcategorical\tcategorical")
+    path.write_text("\n".join(lines) + "\n")
+    declared = study.with_metadata(read_metadata(path))
+    analysis = _analyze(declared, group_column="grp", covariates=["Age"], classifier=False,
+                        permutations=9)
+    assert analysis.parameters["covariates"] == ["Age"]

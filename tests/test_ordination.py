@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import warnings
 
 import numpy as np
@@ -78,8 +79,11 @@ def test_euclidean_matches_skbio(method: str, n: int) -> None:
 @pytest.mark.parametrize("method", ["eigh", "eigsh"])
 def test_braycurtis_matches_skbio_with_negative_eigenvalues(method: str) -> None:
     dm = _braycurtis(60, seed=3)
-    with pytest.warns(RuntimeWarning, match="not Euclidean"):
+    with pytest.warns(RuntimeWarning, match="^PCoA: the distances are not Euclidean"):
         res = pcoa(dm, n_components=5, method=method)
+    named = dataclasses.replace(dm, metric="braycurtis")  # the warning says which matrix
+    with pytest.warns(RuntimeWarning, match="^PCoA of braycurtis: the distances are not"):
+        pcoa(named, n_components=5, method=method)
     # skbio with ``dimensions`` divides by the trace, as we always do
     _assert_matches_skbio(res, _skbio(dm, dimensions=5), 5)
     full = _skbio(dm)

@@ -294,3 +294,47 @@ def test_a_finished_runs_set_aside_files_are_never_put_back(tmp_path, monkeypatc
             write_text(ready / "b.txt", "other")
     assert (out / "a.txt").read_text() == "new"
     assert sorted(p.name for p in out.iterdir()) == ["a.txt", "b.txt"]
+
+
+def test_results_get_the_permissions_of_any_new_file_not_owner_only(tmp_path):
+    # every result was 0600 (tempfile.mkstemp): a group could not read a shared analysis
+    import os
+    import stat
+
+    from gutaxis.outputs import write_text
+
+    before = os.umask(0o022)
+    try:
+        written = write_text(tmp_path / "out" / "a.txt", "x")
+        os.umask(0o077)
+        private = write_text(tmp_path / "out" / "b.txt", "y")
+    finally:
+        os.umask(before)
+    assert stat.S_IMODE(written.stat().st_mode) == 0o644
+    assert stat.S_IMODE(private.stat().st_mode) == 0o600  # the umask still rules
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["a.txt", "b.txt"]
+
+
+def test_a_folder_that_cannot_be_made_is_refused_before_any_work(tmp_path):
+    # found only after every step of the analysis had run
+    import os
+
+    from gutaxis.exceptions import OutputError
+    from gutaxis.outputs import check_output_folder
+
+    (tmp_path / "f.txt").write_text("x")
+    with pytest.raises(OutputError, match=r"f.txt/x/y: cannot create the folder \(.*f.txt is "
+                                          r"a file\)"):
+        check_output_folder(tmp_path / "f.txt" / "x" / "y", owned=(), overwrite=False)
+    locked = tmp_path / "locked"
+    locked.mkdir(mode=0o500)
+    try:
+        if os.geteuid() != 0:  # root may write anywhere
+            with pytest.raises(OutputError, match=r"locked/out: cannot create the folder "
+                                                  r"\(Permission denied\)"):
+                check_output_folder(locked / "out", owned=(), overwrite=False)
+    finally:
+        locked.chmod(0o700)
+    assert check_output_folder(tmp_path / "new" / "out", owned=(), overwrite=False) \
+        == tmp_path / "new" / "out"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["f.txt", "locked"]  # nothing left

@@ -951,6 +951,9 @@ CASES: list[Case] = [
 
     # --- gutaxis.outputs
     (goutputs.write_text, (FOLDER, "text"), {}, OutputError, r"folder: cannot be written"),
+    (goutputs.create_temporary, (Make(lambda e: e.full / "keep.txt"), ".x."), {}, OutputError,
+     r"keep.txt: cannot make a file there"),
+    (gio.numeric_typos, (["41", "4O"],), {}, InputError, r"column must be"),
     (goutputs.check_distance_format, ("csv",), {}, ValidationError,
      r"--format must be one of tsv, hdf5, qza, zarr; got 'csv'"),
     (goutputs.check_distance_format, ("hdf5", "float16"), {}, ValidationError,

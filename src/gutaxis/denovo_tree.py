@@ -67,6 +67,7 @@ import pandas as pd
 
 from gutaxis.exceptions import InputError, ToolError
 from gutaxis.io import read_tree
+from gutaxis.outputs import create_temporary
 from gutaxis.tree import Tree
 
 __all__ = [
@@ -284,7 +285,7 @@ def mask_alignment(rows: np.ndarray, *, max_gap_frequency: float = MASK_MAX_GAP_
 
 
 def _write_atomic(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
+    fd, tmp = create_temporary(path.parent, path.name, ".tmp")  # the cache may be shared
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(text)

@@ -456,7 +456,8 @@ def _pcoa(dm: DistanceMatrix, n: int, k: int | None, method: str,
         largest = float(w[0]) if len(w) else 0.0
         if threshold == 0.0 or -smallest > threshold * largest:
             warnings.warn(
-                f"PCoA: the distances are not Euclidean — the most negative eigenvalue "
+                f"PCoA{f' of {dm.metric}' if dm.metric else ''}: the distances are not "
+                f"Euclidean — the most negative eigenvalue "
                 f"({smallest:.6g}) is {(-smallest / largest if largest else np.inf):.2%} of "
                 f"the largest ({largest:.6g}). Axes with negative eigenvalues are set to "
                 "zero; the leading axes are usually still interpretable (from Python, "

@@ -30,6 +30,7 @@ import importlib.util
 import json
 import math
 import os
+import secrets
 import shutil
 import tempfile
 from collections.abc import Iterable, Iterator, Mapping
@@ -43,7 +44,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
 __all__ = ["to_json", "from_json_number", "json_text", "write_json", "write_text", "write_tsv",
-           "write_bytes", "open_atomic", "check_output_folder", "output_folder",
+           "write_bytes", "open_atomic", "create_temporary", "check_output_folder", "output_folder",
            "POSITIVE_INFINITY", "NEGATIVE_INFINITY", "DISTANCE_FORMATS",
            "check_distance_format"]
 
@@ -239,7 +240,7 @@ def _atomic(target: Path, mode: str, failed: str) -> Iterator[IO[Any]]:
     """Do the work of :func:`open_atomic`."""
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
-        handle, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
+        handle, tmp = _open_new(target.parent, f".{target.name}.", "")
     except OSError as exc:
         raise OutputError(f"{target}: {failed} ({exc.strerror or exc})") from None
     try:
@@ -256,6 +257,46 @@ def _atomic(target: Path, mode: str, failed: str) -> Iterator[IO[Any]]:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def create_temporary(folder: Path, prefix: str, suffix: str = "") -> tuple[int, str]:
+    """Create a new file with a random name in ``folder``, open for writing; its fd and path.
+
+    Unlike :func:`tempfile.mkstemp`, whose files are readable by their owner
+    only (0600), the file gets the permissions any new file gets (0666 less
+    the umask): once renamed into place it is a result others in the group
+    may read, as a file the user wrote by hand would be.
+
+    Examples
+    --------
+    >>> import os, pathlib, stat, tempfile
+    >>> before = os.umask(0o022)
+    >>> fd, name = create_temporary(pathlib.Path(tempfile.mkdtemp()), ".x.")
+    >>> os.close(fd); _ = os.umask(before)
+    >>> oct(stat.S_IMODE(os.stat(name).st_mode))
+    '0o644'
+
+    Raises
+    ------
+    OutputError
+        The file cannot be made there (the folder and the reason are named).
+    """
+    folder = check_path(folder, "folder")
+    try:
+        return _open_new(folder, prefix, suffix)
+    except OSError as exc:
+        raise OutputError(f"{folder}: cannot make a file there "
+                          f"({exc.strerror or exc})") from None
+
+
+def _open_new(folder: Path, prefix: str, suffix: str) -> tuple[int, str]:
+    for _ in range(100):
+        name = os.path.join(folder, f"{prefix}{secrets.token_hex(6)}{suffix}")
+        try:
+            return os.open(name, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o666), name
+        except FileExistsError:
+            continue
+    raise FileExistsError(f"{folder}: no free temporary name")  # pragma: no cover
 
 
 def _sync_folder(folder: Path) -> None:
@@ -395,7 +436,8 @@ def check_output_folder(folder: str | os.PathLike[str], *, owned: Iterable[str],
     ------
     OutputError
         ``folder`` is a file; it holds files and ``overwrite`` is False; an
-        input lies among the files the command owns.
+        input lies among the files the command owns; it does not exist and
+        cannot be made (a folder is made and removed beside it to know).
     InputError
         ``folder`` is not a path (None, a number).
     """
@@ -428,7 +470,23 @@ def check_output_folder(folder: str | os.PathLike[str], *, owned: Iterable[str],
                               "Python: every file this command writes is replaced, including "
                               "ones an earlier run wrote that this run does not; other files "
                               "are kept)")
+    if not target.exists():
+        _check_can_create(target)
     return target
+
+
+def _check_can_create(target: Path) -> None:
+    """Refuse at once a folder that could not be made (tried beside it, then removed)."""
+    parent = target.parent
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    try:
+        if not parent.is_dir():
+            raise NotADirectoryError(20, f"{parent} is a file")
+        os.rmdir(tempfile.mkdtemp(prefix=".gutaxis-check-", dir=parent))
+    except OSError as exc:
+        raise OutputError(f"{target}: cannot create the folder ({exc.strerror or exc})") \
+            from None
 
 
 def _owned_paths(target: Path, patterns: list[str]) -> list[Path]:

@@ -53,6 +53,7 @@ from gutaxis.exceptions import (
     RepeatedMeasuresWarning,
     ValidationError,
 )
+from gutaxis.io import numeric_typos
 from gutaxis.markers import MarkerPanel
 from gutaxis.ordination import pcoa
 from gutaxis.provenance import build_provenance
@@ -298,6 +299,7 @@ def _prepare(study: Study, p: CohortParameters) -> _Prepared:
     if missing_cov:
         raise NotFoundError("covariate column", missing_cov, "the sample metadata",
                             available=[str(c) for c in study.samples.columns])
+    _check_covariate_types(study.samples, p.covariates)
     skipped: dict[str, str] = {}
     if no_group:
         skipped["samples without a group"] = (f"{len(no_group)} sample(s) have no value in "
@@ -313,6 +315,24 @@ def _prepare(study: Study, p: CohortParameters) -> _Prepared:
     else:
         note = _repeated_measures_note(study.samples, p.group_column)
     return _Prepared(study, labels, order, skipped, subjects, note)
+
+
+def _check_covariate_types(samples: pd.DataFrame, covariates: Sequence[str]) -> None:
+    """Refuse a covariate that one typo turned from numeric into one level per value."""
+    declared = samples.attrs.get("declared_types") or {}
+    where = samples.attrs.get("path") or "the sample metadata"
+    for name in covariates:
+        if declared.get(name) == "categorical":
+            continue
+        odd = numeric_typos(samples[name])
+        if odd:
+            shown = ", ".join(f"sample {sid!r} has {value!r}" for sid, value in odd[:5])
+            more = f" (and {len(odd) - 5} more)" if len(odd) > 5 else ""
+            raise ValidationError(
+                f"{where}: covariate column {name!r} holds numbers, but {shown}{more}: as it "
+                f"is, {name} would enter the model as a category per distinct value, not as "
+                "a number. Fix the value(s); or, if the column is meant to be categorical, "
+                "declare it so in a '#q2:types' row")
 
 
 def _check_subjects(subjects: pd.Series, labels: pd.Series, order: list[str],

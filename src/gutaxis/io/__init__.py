@@ -38,7 +38,7 @@ from gutaxis.io._matrix_stores import (
     write_distance_hdf5,
     write_distance_zarr,
 )
-from gutaxis.io._metadata import read_metadata
+from gutaxis.io._metadata import numeric_typos, read_metadata
 from gutaxis.io._qza import is_qza
 from gutaxis.io._qza_writer import (
     write_alpha_qza,
@@ -61,6 +61,7 @@ __all__ = [
     "QzaArtifact",
     "SUPPORTED_TYPES",
     "read_metadata",
+    "numeric_typos",
     "parse_taxonomy",
     "read_taxonomy",
     "read_sequences",

@@ -11,10 +11,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from gutaxis.checks import check_type
 from gutaxis.exceptions import FormatError, ValidationError
 from gutaxis.io._common import PathLike, as_path, read_record, read_text_file
 
-__all__ = ["read_metadata", "ID_HEADERS", "MISSING_VALUES"]
+__all__ = ["read_metadata", "numeric_typos", "ID_HEADERS", "MISSING_VALUES"]
 
 logger = logging.getLogger(__name__)
 
@@ -126,8 +127,47 @@ def read_metadata(path: PathLike) -> pd.DataFrame:
                         "provenance": read_record(p, "qiime2-metadata", sha256=digest,
                                                   size=file.size),
                         "column_types": column_types, "header_line": header_line,
+                        "declared_types": dict(types),
                         "notes": notes})
     return frame
+
+
+def numeric_typos(column: pd.Series) -> list[tuple[str, str]]:
+    """Return the values that keep a mostly numeric column from being numeric.
+
+    A column is numeric when every value looks like a number: one typo
+    (``4O`` for ``40``) makes it categorical, one level per distinct value.
+    Callers that would treat such a column as categorical ask this first.
+
+    Parameters
+    ----------
+    column : pandas.Series
+        A column of a metadata frame (:func:`read_metadata`).
+
+    Returns
+    -------
+    list of (str, str)
+        ``(sample id, value)`` of each non-numeric value when more than half
+        of the present values are numbers (two at least); otherwise empty
+        (a numeric column, or a categorical one).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> numeric_typos(pd.Series(["41", "4O", "38", None], index=["a", "b", "c", "d"]))
+    [('b', '4O')]
+    >>> numeric_typos(pd.Series(["CFS", "Control", "1"], index=["a", "b", "c"]))
+    []
+    """
+    check_type(column, pd.Series, "column", hint="a column of read_metadata's frame")
+    if pd.api.types.is_numeric_dtype(column) or pd.api.types.is_bool_dtype(column):
+        return []
+    present = [(str(i), str(v)) for i, v in column.items()
+               if v is not None and not (isinstance(v, float) and np.isnan(v))]
+    numbers = sum(bool(_NUMBER.match(v)) for _, v in present)
+    if numbers < 2 or numbers * 2 <= len(present):
+        return []
+    return [(i, v) for i, v in present if not _NUMBER.match(v)]
 
 
 def _header(rows: Any, reader: Any, source: str) -> tuple[list[str], int]:
