@@ -170,6 +170,10 @@ def test_forms_create_a_patient_and_a_visit_and_refuse_bad_input_as_a_page(clien
     assert nul.status_code in (303, 422)  # SQLite stores it; PostgreSQL refuses it (not 500)
     no_csrf = client.post("/patients", headers=HTML, data={"name": "X"})
     assert no_csrf.status_code == 403 and "CSRF" in no_csrf.text
+    # the plan's own item: its field is labelled "What" (the page said "Title")
+    plan = client.post(made.headers["location"] + "/plan", headers=HTML,
+                       data={"title": "", "step": "remove", "csrf_token": csrf})
+    assert plan.status_code == 422 and "What: an item needs a title" in plan.text
 
 
 def test_search_finds_by_every_word_and_escapes_names(client, ctx):

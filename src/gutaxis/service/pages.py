@@ -295,13 +295,13 @@ def _back(request: Request) -> str | None:
 FIELD_LABELS = {
     "name": "Name", "birth_date": "Date of birth", "sex": "Sex", "visit_date": "Date",
     "notes": "Notes", "email": "E-mail", "password": "Password", "role": "Role",
-    "code": "Code", "title": "Title", "step": "5R step", "on": "On", "status": "Status",
+    "code": "Code", "title": "What", "step": "5R step", "on": "On", "status": "Status",
     "confirm": "Confirmation", "file": "File", "table": "Table", "metadata": "Metadata",
     "sample": "Sample id", "kind": "Kind", "reference": "Reference", "where": "Filter",
     "elimination_start": "Elimination starts", "elimination_days": "Elimination days",
     "challenge_days": "Days per challenge", "washout_min_days": "Washout",
     "repeats": "Challenges of each group", "shams": "Sham capsules", "groups": "Groups",
-    "template": "Template", "primary_symptoms": "Symptoms to score",
+    "template": "Template", "primary_symptoms": "Primary symptoms",
     "time_zone": "Time zone", "due": "Due", "identifier": "Identifier",
     "identifiers": "Identifiers", "days": "Days", "questionnaire": "Questionnaire",
     # the portal's diary
@@ -495,7 +495,7 @@ def accept_invite(request: Request, ctx: Ctx, _: Anyone, code: Annotated[str, Fo
     except ServiceError as exc:
         return render(request, "accept.html", None, None, exc.status,
                       title="Accept an invitation", login_csrf=csrf_token, code=code[:200],
-                      error=exc.message)
+                      error=page_message(exc.message))
     response = _redirect("/login")
     response.set_cookie(INVITED_COOKIE, email, max_age=600, httponly=True, samesite="strict",
                         secure=ctx.settings.secure_cookies, path="/login")

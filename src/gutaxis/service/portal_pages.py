@@ -378,7 +378,8 @@ def portal_invite_accept(request: Request, token: str, ctx: Ctx, _: Anyone,
             raise
         with ctx.transaction() as db:
             email = portal.link_invitation(db, token[:200]).email
-        return _link_page(request, token[:200], error=exc.message, status_code=exc.status,
+        return _link_page(request, token[:200], error=page_message(exc.message),
+                          status_code=exc.status,
                           email=email, login_csrf=csrf_token)
     response = _redirect("/portal")
     set_session_cookie(response, ctx, outcome.token)

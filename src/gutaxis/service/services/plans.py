@@ -137,7 +137,7 @@ def add_own(db: Session, who: Principal, patient_id: int, title: str, step: str 
     patient = get_patient(db, who, patient_id, action="")
     title = (title or "").strip()
     if not title or len(title) > 300:
-        raise Invalid("title: an item needs a title of 1 to 300 characters",
+        raise Invalid("title: an item needs a title (what it is) of 1 to 300 characters",
                       fields=[{"field": "title", "message": "required"}])
     step = (step or "other").strip().lower()
     if step not in STEPS:
