@@ -636,3 +636,36 @@ def test_erasing_the_patient_removes_their_questionnaires(client: TestClient,
         assert db.scalar(select(func.count()).select_from(QuestionnaireResponse)) == 0
         # the clinic's definitions are the clinic's, not the patient's: they stay
         assert db.scalar(select(func.count()).select_from(QuestionnaireDefinition)) == 1
+
+
+def test_answers_are_dated_by_the_patients_day_as_their_diary_is(
+        client: TestClient, ctx: AppContext) -> None:
+    # at 23:18 UTC a patient in Madrid (00:18 the next day) saw a questionnaire "answered"
+    # the day before their diary entries of the same moment
+    from sqlalchemy import select
+
+    from gutaxis.service.models import DiaryVersion, PortalAccount
+
+    _, auth, ana = _setup(client, ctx)
+    sent = _send(client, auth, ana.patient_id, bundled="GutSymptomCheckIn")
+    assert _answer(client, ana, sent["id"], CHECK_IN).status_code == 201
+    late = dt.datetime(2026, 12, 7, 23, 18)
+    with ctx.transaction() as db:
+        db.get(QuestionnaireRequest, sent["id"]).completed_at = late
+        db.scalar(select(PortalAccount).where(
+            PortalAccount.patient_id == ana.patient_id)).time_zone = "Europe/Madrid"
+    client.cookies.clear()
+    staff = client.get(f"{API}/patients/{ana.patient_id}/questionnaires", headers=auth).json()
+    assert staff["scores"][0]["points"][0]["date"] == "2026-12-08"
+    page = client.get("/portal/questionnaires", headers=ana.api)
+    assert page.status_code == 200 and "8 Dec 2026" in page.text and "7 Dec 2026" not in page.text
+    # a diary entry's versions: written at the patient's time, not UTC's
+    entry = client.post(f"{API}/portal/diary", headers=ana.api,
+                        json={"kind": "meal", "at": "2026-12-08T00:18",
+                              "data": {"text": "toast", "portion": "usual"}})
+    assert entry.status_code == 201, entry.text
+    with ctx.transaction() as db:
+        version = db.scalar(select(DiaryVersion))
+        version.created_at = late
+    shown = client.get(f"/portal/diary/{entry.json()['id']}", headers=ana.api).text
+    assert "(written 2026-12-08 00:18)" in shown and "UTC" not in shown

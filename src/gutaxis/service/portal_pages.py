@@ -217,7 +217,10 @@ def portal_entry(request: Request, entry_id: int, who: Patient, ctx: Ctx) -> Res
     with ctx.transaction() as db:
         entry, versions = diary.own_entry(db, who, entry_id)
         names = diary_text.food_names()
-        history = [{"version": v.version, "written": v.created_at, "at": v.at,
+        assert who.patient_id is not None
+        zone = portal.patient_time_zone(db, who.patient_id)
+        history = [{"version": v.version, "written": portal.local_time(v.created_at, zone),
+                    "at": v.at,
                     "private": v.private, "deleted": v.deleted,
                     "text": "Deleted" if v.deleted else diary_text.describe(entry.kind, v.data,
                                                                        names=names)}

@@ -35,7 +35,7 @@ from gutaxis.service.questionnaire_views import (
     score_figures,
     scores_text,
 )
-from gutaxis.service.services import patients, questionnaire_scores, questionnaires
+from gutaxis.service.services import patients, portal, questionnaire_scores, questionnaires
 
 __all__ = ["router", "LICENSED_NOTE"]
 
@@ -178,7 +178,10 @@ def portal_list(request: Request, who: Patient, ctx: Ctx, done: str = "") -> Res
         views = questionnaires.own_requests(db, who)
         assert who.patient_id is not None
         series = questionnaire_scores.score_series(db, who, who.patient_id, action="")
-        answered = [{"view": v, "scores": scores_text(v.questionnaire, v.latest.scores)}
+        zone = portal.patient_time_zone(db, who.patient_id)
+        answered = [{"view": v, "scores": scores_text(v.questionnaire, v.latest.scores),
+                     "day": portal.local_time(v.request.completed_at, zone)
+                     if v.request.completed_at else None}
                     for v in views if v.latest is not None]
         return render(request, "portal_questionnaires.html", db, who,
                       title="Questionnaires", open=[v for v in views

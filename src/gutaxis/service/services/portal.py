@@ -40,7 +40,8 @@ from gutaxis.service.store import FileStore
 
 __all__ = ["PortalStatus", "portal_status", "portal_settings", "set_portal_settings",
            "invite_patient", "revoke_access", "link_invitation", "accept_link", "own_patient",
-           "own_visits", "own_plan", "VisitForYou", "PlanForYou", "local_now", "GONE",
+           "own_visits", "own_plan", "VisitForYou", "PlanForYou", "local_now", "local_time",
+           "patient_time_zone", "GONE",
            "MAX_SYMPTOMS", "PLAN_WORDS"]
 
 #: What an unknown, used, revoked or expired link is told (the same words for each).
@@ -405,6 +406,24 @@ def portal_settings(db: Session, who: Principal) -> PortalAccount:
     return row if row is not None else PortalAccount(
         clinic_id=who.clinic_id, patient_id=patient.id, primary_symptoms=[],
         hide_weight=False, time_zone="UTC")
+
+
+def local_time(stamp: dt.datetime, time_zone: str) -> dt.datetime:
+    """Return a stored moment (naive UTC, as the database keeps them) as wall-clock time.
+
+    Examples
+    --------
+    >>> local_time(dt.datetime(2026, 12, 7, 23, 18), "Europe/Madrid")
+    datetime.datetime(2026, 12, 8, 0, 18)
+    """
+    return stamp.replace(tzinfo=dt.UTC).astimezone(ZoneInfo(time_zone)).replace(tzinfo=None)
+
+
+def patient_time_zone(db: Session, patient_id: int) -> str:
+    """Return the time zone of the patient's diary (their portal's setting; UTC without one)."""
+    zone = db.scalar(select(PortalAccount.time_zone)
+                     .where(PortalAccount.patient_id == patient_id))
+    return zone or "UTC"
 
 
 def local_now(time_zone: str) -> dt.datetime:

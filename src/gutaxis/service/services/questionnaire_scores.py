@@ -23,6 +23,7 @@ from gutaxis.service import audit
 from gutaxis.service.access import Principal
 from gutaxis.service.models import QuestionnaireRequest, QuestionnaireResponse
 from gutaxis.service.services.patients import get_patient
+from gutaxis.service.services.portal import local_time, patient_time_zone
 
 __all__ = ["ScoreSeries", "score_series", "scores_dict", "scores_from_dict", "NO_MID"]
 
@@ -109,7 +110,8 @@ def score_series(db: Session, who: Principal, patient_id: int, *,
     a change is marked beyond the minimal important difference when its size
     reaches the published MID; where none is published the change is given by
     its size only, with :data:`NO_MID`.  Staff see their clinic's patients, a
-    patient their own record.
+    patient their own record.  Each point is dated by the patient's day (the
+    time zone of their diary), as their diary entries are.
 
     Returns
     -------
@@ -122,6 +124,7 @@ def score_series(db: Session, who: Principal, patient_id: int, *,
         No such patient for ``who``.
     """
     patient = get_patient(db, who, patient_id, action="")
+    zone = patient_time_zone(db, patient.id)  # days as the patient's diary counts them
     rows = db.execute(
         select(QuestionnaireResponse, QuestionnaireRequest)
         .join(QuestionnaireRequest, QuestionnaireRequest.id == QuestionnaireResponse.request_id)
@@ -167,7 +170,8 @@ def score_series(db: Session, who: Principal, patient_id: int, *,
                 step = change[name] if change is not None else None
                 points.append({
                     "request_id": request.id,
-                    "date": (request.completed_at or response.completed_at).date().isoformat(),
+                    "date": local_time(request.completed_at or response.completed_at,
+                                       zone).date().isoformat(),
                     "value": current.get(name), "version": response.version,
                     "prorated": name in current.prorated,
                     "change": step.change if step else None,
