@@ -151,13 +151,27 @@ def test_forms_create_a_patient_and_a_visit_and_refuse_bad_input_as_a_page(clien
                                                       "notes": "first", "csrf_token": csrf})
     assert re.fullmatch(r"/visits/\d+", visit.headers["location"])
     # a page names the field by its label in the form (the API keeps the field's name)
-    form_page = {**HTML, "Referer": "http://testserver/patients/new"}
-    missing = client.post("/patients", headers=form_page, data={"name": " ",
-                                                                "csrf_token": csrf})
+    missing = client.post("/patients", headers=HTML, data={
+        "name": " ", "contact": "0612 345 678", "identifiers": "urn:lab|A-17",
+        "birth_date": "1980-02-29", "csrf_token": csrf})
     assert missing.status_code == 422 and "Name: a patient needs a name" in missing.text
-    # the way back is the browser's Back (the form as it was left, what was typed in it)
-    assert '<a href="/patients/new" data-back>Back to the form</a>' in missing.text
-    assert '<script src="/static/back.js" defer></script>' in missing.text
+    # the patient form comes back as it was filled in (the browser's Back lost the name
+    # and the identifiers, which the browser does not keep: autocomplete off)
+    assert "Nothing was saved; correct it below" in missing.text
+    assert ">0612 345 678</textarea>" in missing.text and ">urn:lab|A-17</textarea>" in missing.text
+    assert 'value="1980-02-29"' in missing.text
+    taken = client.post(made.headers["location"] + "/edit", headers=HTML, data={
+        "name": "Ana Garcia Lopez", "birth_date": "1850-01-01", "csrf_token": csrf},
+        follow_redirects=False)
+    assert taken.status_code == 422, taken.text
+    assert 'value="Ana Garcia Lopez"' in taken.text and "<h1>Edit Ana García</h1>" in taken.text
+    # other forms: the way back is the browser's Back (the form as it was left)
+    form_page = {**HTML, "Referer": "http://testserver/visits/new"}
+    bad_visit = client.post(made.headers["location"] + "/visits", headers=form_page,
+                            data={"visit_date": "yesterday", "csrf_token": csrf})
+    assert bad_visit.status_code == 422
+    assert '<a href="/visits/new" data-back>Back to the form</a>' in bad_visit.text
+    assert '<script src="/static/back.js" defer></script>' in bad_visit.text
     bad_date = client.post("/patients", headers=HTML,
                            data={"name": "X", "birth_date": "31/12/80", "csrf_token": csrf})
     assert bad_date.status_code == 422

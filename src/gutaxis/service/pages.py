@@ -39,7 +39,7 @@ from gutaxis.service.access import (
 from gutaxis.service.context import AppContext, get_context
 from gutaxis.service.db import utcnow
 from gutaxis.service.diary_timeline import diary_timeline
-from gutaxis.service.errors import Invalid, NotAllowed, NotFound, ServiceError
+from gutaxis.service.errors import Conflict, Invalid, NotAllowed, NotFound, ServiceError
 from gutaxis.service.forms import read_upload_form
 from gutaxis.service.models import PLAN_STATUSES, Clinic, PlanItem, Upload, User
 from gutaxis.service.questionnaire_views import request_rows, score_figures
@@ -523,17 +523,28 @@ def _patient_values(name: str, birth_date: str, sex: str, contact: str, conditio
             "contact": contact, "conditions": conditions, "identifiers": identifiers[:20000]}
 
 
+def _entered(values: dict[str, Any]) -> dict[str, Any]:
+    """Return the patient form's fields as entered, to show again with its error."""
+    return {**values, "birth_date": values["birth_date"] or ""}
+
+
 @router.post("/patients")
-def patient_create(who: Staff, ctx: Ctx, name: Annotated[str, Form()] = "",
+def patient_create(request: Request, who: Staff, ctx: Ctx, name: Annotated[str, Form()] = "",
                    birth_date: Annotated[str, Form()] = "", sex: Annotated[str, Form()] = "",
                    contact: Annotated[str, Form()] = "",
                    conditions: Annotated[str, Form()] = "",
                    identifiers: Annotated[str, Form()] = "") -> Response:
-    """Create a patient, then show them."""
-    with ctx.transaction() as db:
-        patient = patients.create_patient(db, who, _patient_values(
-            name, birth_date, sex, contact, conditions, identifiers))
-        return _redirect(f"/patients/{patient.id}")
+    """Create a patient, then show them; a refused form comes back as it was filled in."""
+    values = _patient_values(name, birth_date, sex, contact, conditions, identifiers)
+    try:
+        with ctx.transaction() as db:
+            patient = patients.create_patient(db, who, values)
+            return _redirect(f"/patients/{patient.id}")
+    except (Invalid, Conflict) as exc:
+        with ctx.sessions() as db:
+            return render(request, "patient_new.html", db, who, exc.status,
+                          title="New patient", patient=None, sexes=patients.SEXES,
+                          entered=_entered(values), form_error=page_message(exc.message))
 
 
 @router.get("/patients/{patient_id}", response_class=HTMLResponse)
@@ -575,15 +586,23 @@ def patient_edit_form(request: Request, patient_id: int, who: Staff, ctx: Ctx) -
 
 
 @router.post("/patients/{patient_id}/edit")
-def patient_edit(patient_id: int, who: Staff, ctx: Ctx, name: Annotated[str, Form()] = "",
+def patient_edit(request: Request, patient_id: int, who: Staff, ctx: Ctx,
+                 name: Annotated[str, Form()] = "",
                  birth_date: Annotated[str, Form()] = "", sex: Annotated[str, Form()] = "",
                  contact: Annotated[str, Form()] = "",
                  conditions: Annotated[str, Form()] = "",
                  identifiers: Annotated[str, Form()] = "") -> Response:
-    """Save a patient's details."""
-    with ctx.transaction() as db:
-        patients.update_patient(db, who, patient_id, _patient_values(
-            name, birth_date, sex, contact, conditions, identifiers))
+    """Save a patient's details; a refused form comes back as it was filled in."""
+    values = _patient_values(name, birth_date, sex, contact, conditions, identifiers)
+    try:
+        with ctx.transaction() as db:
+            patients.update_patient(db, who, patient_id, values)
+    except (Invalid, Conflict) as exc:
+        with ctx.transaction() as db:
+            patient = patients.get_patient(db, who, patient_id)
+            return render(request, "patient_edit.html", db, who, exc.status,
+                          title=f"Edit {patient.name}", patient=patient, sexes=patients.SEXES,
+                          entered=_entered(values), form_error=page_message(exc.message))
     return _redirect(f"/patients/{patient_id}")
 
 
