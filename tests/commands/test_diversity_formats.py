@@ -90,6 +90,10 @@ def test_zarr_reads_back_equal(table: Path, reference: Path, tmp_path: Path) -> 
     ({"precision": "float32"}, r"--precision float32 applies to --format hdf5 or zarr"),
     ({"pcoa": 3}, r"--pcoa is written with --format hdf5 .* not with --format tsv"),
     ({"pcoa": 0, "output_format": "hdf5"}, r"--pcoa must be an integer ≥ 1"),
+    # both were ignored without a word
+    ({"pcoa": 3, "output_format": "hdf5", "metrics": ("shannon_entropy",)},
+     r"--pcoa ordinates the beta diversity matrices, and --metrics shannon_entropy holds none"),
+    ({"tile_size": 16}, r"--tile-size sets the chunks of --format zarr .* with --format tsv"),
 ])
 def test_format_options_are_checked(table: Path, kwargs: dict[str, object],
                                     message: str) -> None:

@@ -340,9 +340,21 @@ def check_taxonomy_overlap(study: Study, taxonomy: pd.DataFrame, source: str) ->
 
 
 def _short(ident: object, width: int = 40) -> str:
-    """Return an id for a message: whole, or its start and ``…`` (ASV sequences are long)."""
+    """Return an id for a message: whole, or its start, ``…`` and its end.
+
+    ASV sequences are long and often share their first bases (one primer,
+    one region), so the end is kept too: the examples must tell ids apart.
+
+    Examples
+    --------
+    >>> _short("ASV1"), _short("TACG" * 30, width=21)
+    ('ASV1', 'TACGTACGTA…CGTACGTACG (120 characters)')
+    """
     text = str(ident)
-    return text if len(text) <= width else text[:width - 1] + "…"
+    if len(text) <= width:
+        return text
+    head = (width - 1) // 2
+    return f"{text[:head]}…{text[-(width - 1 - head):]} ({len(text)} characters)"
 
 
 def require(study: Study, *, taxonomy_for: str | None = None,

@@ -42,6 +42,8 @@ __all__ = ["DiversityOptions", "DiversityResult", "run_diversity", "DIVERSITY_FI
 DIVERSITY_FILES = ("alpha.tsv", "alpha", "beta", "provenance.json", "tree.nwk")
 #: The formats of the beta diversity matrices (``--format``); tsv is lsmat.
 OUTPUT_FORMATS = tuple(DISTANCE_FORMATS)
+#: Rows and columns of each zarr chunk (and of each Dask task) unless --tile-size says.
+TILE_SIZE = 1024
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -129,7 +131,7 @@ class DiversityOptions(TableOptions):
     precision: str = "float64"
     pcoa: int | None = None
     cluster: str | None = None
-    tile_size: int = 1024
+    tile_size: int = TILE_SIZE
 
     def __post_init__(self) -> None:
         """Check paths, metric names and numbers."""
@@ -143,8 +145,13 @@ class DiversityOptions(TableOptions):
             if not names:
                 raise ValidationError("give at least one metric name, e.g. --metrics "
                                       "shannon_entropy (see `gutaxis metrics`)")
-            split_metrics(names)
+            _, beta = split_metrics(names)
             object.__setattr__(self, "metrics", names)
+            if self.pcoa is not None and not beta:
+                raise ValidationError(f"--pcoa ordinates the beta diversity matrices, and "
+                                      f"--metrics {','.join(names)} holds none: add a beta "
+                                      "metric (braycurtis, unweighted_unifrac…) or leave out "
+                                      "--pcoa")
         if self.rarefy is not None:
             check_integer(self.rarefy, "--rarefy", minimum=1)
         check_type(self.drop_empty, bool, "--drop-empty")
@@ -162,6 +169,10 @@ class DiversityOptions(TableOptions):
                                       f"ssu --pcoa) or qza (PCoAResults); not with --format "
                                       f"{self.output_format}")
         check_integer(self.tile_size, "--tile-size", minimum=2)
+        if self.tile_size != TILE_SIZE and self.output_format != "zarr":
+            raise ValidationError(f"--tile-size sets the chunks of --format zarr (and the "
+                                  f"tasks of --cluster); with --format {self.output_format} it "
+                                  "would change nothing")
         if self.cluster is not None:
             if not isinstance(self.cluster, str) or not (
                     self.cluster == "local" or "://" in self.cluster):
