@@ -91,6 +91,8 @@ class SuspectTest:
     food: str
     symptom: str
     window_hours: tuple[float, float]
+    #: Days with a score taken within the window after the food, and days with a score
+    #: that was not: a day may count in both (a score before the meal, one after).
     exposed_days: int
     unexposed_days: int
     tested: bool
