@@ -41,6 +41,19 @@ def test_a_user_unit_wins_over_the_catalogue(samples):
     assert panel.unit("Zonulin (serum)") == "ug/L"
 
 
+def test_a_unit_that_contradicts_the_column_name_is_taken_with_a_warning(samples):
+    # LPSpgml=ng/mL read the pg/mL values as ng/mL without a word: 1,000 times too high
+    import warnings
+
+    with pytest.warns(UserWarning, match=r"'LPSpgml' is named in pg/mL but was given as "
+                                         r"LPSpgml=ng/mL: its values are read as ng/mL"):
+        panel = marker_panel(samples, ["LPSpgml=ng/mL"])
+    assert panel.unit("LPS") == "ng/mL"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the same unit, written another way: no warning
+        assert marker_panel(samples, ["LPSpgml=pg/ml"]).unit("LPS") == "pg/mL"
+
+
 def test_a_missing_column_is_named(samples):
     with pytest.raises(NotFoundError, match="nope"):
         marker_panel(samples, ["LPSpgml", "nope"])

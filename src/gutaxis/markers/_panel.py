@@ -8,6 +8,7 @@ the values of many samples with one record per marker.
 from __future__ import annotations
 
 import dataclasses
+import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -383,6 +384,12 @@ def marker_panel(samples: pd.DataFrame, specs: Sequence[str], *,
             parsed_unit = parse_unit(unit)
         except UnitError as exc:
             raise UnitError(f"{at}marker column {column!r}: {exc}") from None
+        if given is not None and found and found[1] and parse_unit(found[1]).text \
+                != parsed_unit.text:
+            warnings.warn(f"{at}marker column {column!r} is named in {found[1]} but was given "
+                          f"as {column}={given}: its values are read as {parsed_unit.text}, "
+                          "as given. Check which is right (a unit off by 1,000 moves every "
+                          "value against its ranges)", UserWarning, stacklevel=2)
         values[name] = _numeric(samples[column], column, where)
         info[name] = MarkerColumn(name, column, parsed_unit.text,
                                   found[0].id if found else None, source)
