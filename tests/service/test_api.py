@@ -13,8 +13,10 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import hashlib
+import html
 import io
 import json
+import re
 import time
 import zipfile
 from collections.abc import Callable, Iterator
@@ -609,6 +611,15 @@ def _check_plan(client: TestClient, pid: int, visit: int, document: dict[str, An
         option["id"], False, option["name"], option["step"], option["evidence_level"],
         option["sources"], visit)
     assert item["evidence_level"] and item["sources"]
+    # the plan page makes each source's address or DOI a link
+    page = client.get(f"/patients/{pid}/plan", headers=auth).text
+    linked = [s for s in item["sources"] if "http" in s or "doi:" in s]
+    assert linked
+    for source in linked:
+        address = re.search(r"https?://\S+|doi:\s*\S+", source).group(0).rstrip(".,;:)]")
+        href = address if address.startswith("http") else \
+            "https://doi.org/" + address.removeprefix("doi:").strip()
+        assert f'<a href="{html.escape(href, quote=False)}">' in page, (source, href)
     assert item["status"] == "done"
     assert [(h["status"], h["note"]) for h in item["history"]] == [
         ("proposed", "discussed"), ("active", "started"), ("paused", "travelling"),

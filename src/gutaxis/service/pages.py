@@ -140,7 +140,33 @@ def diary_number(value: Any) -> str:
     return f"{value:.2f}".rstrip("0").rstrip(".")
 
 
+_LINKABLE = re.compile(r"(https?://[^\s<>\"]+|doi:\s*10\.\d{4,9}/[^\s<>\"]+)")
+
+
+def linkify(text: Any) -> Markup:
+    """Escape a source's citation and make its web address or DOI a link.
+
+    Examples
+    --------
+    >>> str(linkify("Lacy BE et al. 2021. doi:10.14309/ajg.0000000000001036."))
+    'Lacy BE et al. 2021. <a href="https://doi.org/10.14309/ajg.0000000000001036">doi:10.14309/ajg.0000000000001036</a>.'
+    >>> str(linkify("<b> https://www.ifm.org/a?b=1&c=2"))
+    '&lt;b&gt; <a href="https://www.ifm.org/a?b=1&amp;c=2">https://www.ifm.org/a?b=1&amp;c=2</a>'
+    """
+    def link(match: re.Match[str]) -> str:
+        found = match.group(0)
+        tail = ""
+        while found and found[-1] in ".,;:)]":
+            found, tail = found[:-1], found[-1] + tail
+        href = found if found.startswith("http") else \
+            "https://doi.org/" + found.removeprefix("doi:").strip()
+        return f'<a href="{href}">{found}</a>{tail}'
+
+    return Markup(_LINKABLE.sub(link, str(escape(str(text)))))
+
+
 templates.env.filters["fmt"] = _fmt
+templates.env.filters["linkify"] = linkify
 templates.env.filters["diary_number"] = diary_number
 templates.env.filters["measure"] = measure_text
 templates.env.globals["latest_birth_date"] = patients.latest_birth_date
