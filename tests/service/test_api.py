@@ -1110,3 +1110,6 @@ def test_a_limit_keeps_its_sign_on_the_timelines_and_the_profile_names_the_labs_
     assert record["sha256"] != sha256(labs)  # the file the job wrote from the lab values
     visit_page = client.get(f"/visits/{visit}", headers=auth).text
     assert f"written from the upload LABS.csv (sha256 <code>{sha256(labs)[:12]}" in visit_page
+    # the lab table writes the values as the lab gave them ("1.33", not "1.330")
+    assert '<td class="num">&lt;0.5</td>' in visit_page
+    assert '<td class="num">1.33</td>' in visit_page

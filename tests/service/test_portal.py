@@ -412,6 +412,10 @@ def test_private_entries_are_invisible_to_staff_everywhere(client: TestClient,
     mine = client.get("/portal/diary?until=2026-03-02", headers=ana.cookie).text
     assert [s for s in secrets if s not in mine] == [], mine
     assert mine.count(">private<") == 3
+    # no "earlier days" before the oldest entry (it paged back for ever)
+    assert "← Earlier days" not in mine and "Later days →" in mine
+    assert "← Earlier days" in client.get("/portal/diary?until=2026-03-08",
+                                           headers=ana.cookie).text
 
     auth = bearer(client, "pia@a.example")
     shared = client.get(f"{API}/patients/{ana.patient_id}/diary", headers=auth).json()
@@ -512,6 +516,10 @@ def test_bad_entries_are_refused_naming_the_field(client: TestClient, ctx: AppCo
         "csrf_token": ana.csrf, "kind": "meal", "text": "soup", "portion": "huge"})
     assert page.status_code == 422 and "How much: expected one of" in page.text  # its label
     assert 'value="soup"' in page.text
+    # the time typed is kept too (it went back to now: "Save" again saved another time)
+    page = client.post("/portal/diary", headers=ana.cookie, data={
+        "csrf_token": ana.csrf, "kind": "meal", "text": "soup", "at": "2999-01-01T12:30"})
+    assert page.status_code == 422 and 'value="2999-01-01T12:30"' in page.text
     assert _entries(ctx) == []
     # a meal's stored data, sent back as a change, is taken (picked, free are worked out)
     meal = client.post(f"{API}/portal/diary", headers=ana.api,

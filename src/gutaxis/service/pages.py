@@ -165,7 +165,23 @@ def linkify(text: Any) -> Markup:
     return Markup(_LINKABLE.sub(link, str(escape(str(text)))))
 
 
+def lab_number(value: Any) -> str:
+    """Write a lab's number as the lab gave it: no digits added (85, not 85.00).
+
+    Examples
+    --------
+    >>> lab_number(85.0), lab_number(2.1), lab_number(0.5), lab_number(1234567.0)
+    ('85', '2.1', '0.5', '1,234,567')
+    """
+    if not isinstance(value, int | float) or isinstance(value, bool) \
+            or not math.isfinite(value):
+        return _fmt(value)
+    text = f"{value:.6g}"
+    return f"{value:,.0f}" if "e" in text else text
+
+
 templates.env.filters["fmt"] = _fmt
+templates.env.filters["lab_number"] = lab_number
 templates.env.filters["linkify"] = linkify
 templates.env.filters["diary_number"] = diary_number
 templates.env.filters["measure"] = measure_text

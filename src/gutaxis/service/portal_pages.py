@@ -137,9 +137,12 @@ def portal_diary(request: Request, who: Patient, ctx: Ctx,
         last = until or portal.local_now(settings.time_zone).date()
         first = last - dt.timedelta(days=DIARY_DAYS - 1)
         pairs = diary.own_entries(db, who, start=first, end=last)
+        oldest = diary.first_own_day(db, who)
         return render(request, "portal_diary.html", db, who, title="Your diary",
                       groups=_groups(pairs), first=first, last=last,
-                      earlier=first - dt.timedelta(days=1),
+                      # no page before the oldest entry: nothing is there
+                      earlier=first - dt.timedelta(days=1)
+                      if oldest is not None and oldest < first else None,
                       later=last + dt.timedelta(days=DIARY_DAYS)
                       if last < portal.local_now(settings.time_zone).date() else None)
 

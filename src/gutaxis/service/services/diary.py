@@ -36,7 +36,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from gutaxis.knowledge import FoodCatalog, load_food_catalog
@@ -50,7 +50,8 @@ from gutaxis.service.services.patients import get_patient
 from gutaxis.service.services.portal import local_now, own_patient, portal_settings
 
 __all__ = ["KINDS", "PORTIONS", "ROW_KINDS", "check_entry", "add_entry", "edit_entry",
-           "delete_entry", "own_entries", "own_entry", "shared_entries", "diary_rows",
+           "delete_entry", "own_entries", "first_own_day", "own_entry", "shared_entries",
+           "diary_rows",
            "recent_foods", "daily_scores", "split_foods", "entry_dict", "visible_kinds",
            "WEIGHT_KINDS"]
 
@@ -415,6 +416,15 @@ def _latest(db: Session, entries: list[DiaryEntry]) -> list[tuple[DiaryEntry, Di
         if (version.entry_id, version.version) in wanted:
             versions[version.entry_id] = version
     return [(e, versions[e.id]) for e in entries]
+
+
+def first_own_day(db: Session, who: Principal) -> dt.date | None:
+    """Return the day of the patient's oldest entry (None: the diary is empty)."""
+    patient = own_patient(db, who)
+    oldest = db.scalar(select(func.min(DiaryEntry.at)).where(
+        DiaryEntry.patient_id == patient.id, DiaryEntry.clinic_id == who.clinic_id,
+        DiaryEntry.deleted.is_(False)))
+    return oldest.date() if oldest is not None else None
 
 
 def own_entries(db: Session, who: Principal, *, start: dt.date | None = None,
