@@ -373,7 +373,8 @@ CASES: list[Case] = [
      r"--markers.*list of names.*\['LPSpgml'\]"),
     (gcommands.run_analysis, (Make(lambda e: gcommands.AnalysisOptions(
         table=e.table, metadata=e.metadata, parameters=_cp("Group"))),), {},
-     NotFoundError, r"metadata column\(s\) not found in the sample metadata: 'Group'.*"
+     NotFoundError, r"metadata column\(s\) not found in the sample metadata \S*metadata.tsv: "
+                    r"'Group'.*"
                     r"Available: Subject"),
     (gcommands.run_analysis, (None,), {}, InputError,
      r"options must be an AnalysisOptions; got None"),
@@ -954,6 +955,7 @@ CASES: list[Case] = [
     (goutputs.create_temporary, (Make(lambda e: e.full / "keep.txt"), ".x."), {}, OutputError,
      r"keep.txt: cannot make a file there"),
     (gio.numeric_typos, (["41", "4O"],), {}, InputError, r"column must be"),
+    (gio.metadata_source, ("md.tsv",), {}, InputError, r"samples must be"),
     (goutputs.check_distance_format, ("csv",), {}, ValidationError,
      r"--format must be one of tsv, hdf5, qza, zarr; got 'csv'"),
     (goutputs.check_distance_format, ("hdf5", "float16"), {}, ValidationError,

@@ -213,7 +213,7 @@ def test_analyze_checks_taxonomy_and_columns_before_any_step(tmp_path, rows_tabl
     options = AnalysisOptions(table=table, metadata=metadata, taxonomy=tax,
                               parameters=CohortParameters("diagnosis", subject="person"))
     with pytest.raises(NotFoundError, match=r"^1 --subject metadata column\(s\) not found in "
-                                            r"the sample metadata: 'person'"):
+                                            r"the sample metadata \S*md.tsv: 'person'"):
         run_analysis(options, on_step=on_step)
     assert steps == []  # stopped before the first step (the tree, the diversity)
 

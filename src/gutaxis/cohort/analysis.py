@@ -53,7 +53,7 @@ from gutaxis.exceptions import (
     RepeatedMeasuresWarning,
     ValidationError,
 )
-from gutaxis.io import numeric_typos
+from gutaxis.io import metadata_source, numeric_typos
 from gutaxis.markers import MarkerPanel
 from gutaxis.ordination import pcoa
 from gutaxis.provenance import build_provenance
@@ -222,7 +222,7 @@ def _group_labels(study: Study, group_column: str, min_group_size: int
     if study.samples is None:
         raise InputError("the analysis needs sample metadata (--metadata) with a group column")
     if group_column not in study.samples.columns:
-        raise NotFoundError("metadata column", [group_column], "the sample metadata",
+        raise NotFoundError("metadata column", [group_column], metadata_source(study.samples),
                             available=[str(c) for c in study.samples.columns])
     raw = study.samples[group_column]
     values = raw.dropna()
@@ -297,7 +297,7 @@ def _prepare(study: Study, p: CohortParameters) -> _Prepared:
     assert study.samples is not None  # checked by _group_labels
     missing_cov = [c for c in p.covariates if c not in study.samples.columns]
     if missing_cov:
-        raise NotFoundError("covariate column", missing_cov, "the sample metadata",
+        raise NotFoundError("covariate column", missing_cov, metadata_source(study.samples),
                             available=[str(c) for c in study.samples.columns])
     _check_covariate_types(study.samples, p.covariates)
     skipped: dict[str, str] = {}

@@ -396,7 +396,9 @@ def require(study: Study, *, taxonomy_for: str | None = None,
                              "(--metadata)")
         missing = [c for c in names if c not in study.samples.columns]
         if missing:
-            raise NotFoundError(f"{flag} metadata column", missing, "the sample metadata",
+            from gutaxis.io import metadata_source  # here: the CLI starts without the readers
+
+            raise NotFoundError(f"{flag} metadata column", missing, metadata_source(study.samples),
                                 available=[str(c) for c in study.samples.columns])
 
 

@@ -38,7 +38,7 @@ from gutaxis.io._matrix_stores import (
     write_distance_hdf5,
     write_distance_zarr,
 )
-from gutaxis.io._metadata import numeric_typos, read_metadata
+from gutaxis.io._metadata import metadata_source, numeric_typos, read_metadata
 from gutaxis.io._qza import is_qza
 from gutaxis.io._qza_writer import (
     write_alpha_qza,
@@ -62,6 +62,7 @@ __all__ = [
     "SUPPORTED_TYPES",
     "read_metadata",
     "numeric_typos",
+    "metadata_source",
     "parse_taxonomy",
     "read_taxonomy",
     "read_sequences",

@@ -15,7 +15,7 @@ from gutaxis.checks import check_type
 from gutaxis.exceptions import FormatError, ValidationError
 from gutaxis.io._common import PathLike, as_path, read_record, read_text_file
 
-__all__ = ["read_metadata", "numeric_typos", "ID_HEADERS", "MISSING_VALUES"]
+__all__ = ["read_metadata", "numeric_typos", "metadata_source", "ID_HEADERS", "MISSING_VALUES"]
 
 logger = logging.getLogger(__name__)
 
@@ -130,6 +130,23 @@ def read_metadata(path: PathLike) -> pd.DataFrame:
                         "declared_types": dict(types),
                         "notes": notes})
     return frame
+
+
+def metadata_source(samples: pd.DataFrame | None) -> str:
+    """Name sample metadata in a message: its file (as :func:`read_metadata` recorded it).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> metadata_source(pd.DataFrame()), metadata_source(None)
+    ('the sample metadata', 'the sample metadata')
+    """
+    if samples is not None:
+        check_type(samples, pd.DataFrame, "samples", hint="the sample metadata")
+        path = samples.attrs.get("path")
+        if path:
+            return f"the sample metadata {path}"
+    return "the sample metadata"
 
 
 def numeric_typos(column: pd.Series) -> list[tuple[str, str]]:
