@@ -765,7 +765,9 @@ def analyze_cohort(study: Study, parameters: CohortParameters, *,
                                   parameters=parameters_doc, steps=study.provenance,
                                   extra={"rarefaction": {"depth": div.depth,
                                                          "dropped": div.dropped},
-                                         "skipped": skipped, "tree": _tree_record(study)})
+                                         "skipped": skipped, "tree": _tree_record(study),
+                                         "n_samples": study.n_samples,
+                                         "n_features": study.n_features})
     return CohortAnalysis(
         study=study, group_column=p.group_column, group_order=order, groups=labels,
         rarefaction_depth=div.depth, rarefaction_dropped=div.dropped, alpha=div.alpha,
