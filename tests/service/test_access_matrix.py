@@ -391,6 +391,9 @@ def _build_world(client: TestClient, app: FastAPI, backend: str) -> World:
                 ("other_clinic_owner", ids["b_patient_id"], "egg")):
             protocols.create_protocol(db, creds[staff].principal, patient_id, {
                 "groups": [group], "elimination_days": 14, "elimination_start": start})
+    # an open invitation for the listing to show, whichever rows ran before on this worker
+    # (under pytest-xdist a worker may run GET /api/v1/invitations before any row made one)
+    world.invitation()
     return world
 
 

@@ -184,6 +184,10 @@ def test_forms_create_a_patient_and_a_visit_and_refuse_bad_input_as_a_page(clien
     assert nul.status_code in (303, 422)  # SQLite stores it; PostgreSQL refuses it (not 500)
     no_csrf = client.post("/patients", headers=HTML, data={"name": "X"})
     assert no_csrf.status_code == 403 and "CSRF" in no_csrf.text
+    # an error page keeps the menu of the member of staff signed in (it had none)
+    gone = client.get("/patients/999999", headers=HTML)
+    assert gone.status_code == 404 and 'action="/logout"' in gone.text
+    assert '<a href="/staff">Staff</a>' in gone.text  # an owner's menu
     # the plan's own item: its field is labelled "What" (the page said "Title")
     plan = client.post(made.headers["location"] + "/plan", headers=HTML,
                        data={"title": "", "step": "remove", "csrf_token": csrf})

@@ -29,13 +29,13 @@ from starlette.concurrency import run_in_threadpool
 from gutaxis.service.audit import Actor
 from gutaxis.service.context import AppContext
 from gutaxis.service.db import utcnow
-from gutaxis.service.errors import NotAllowed, NotSignedIn
+from gutaxis.service.errors import NotAllowed, NotSignedIn, ServiceError
 from gutaxis.service.models import STAFF_ROLES, ApiToken, AuthSession, Clinic, PortalAccount, User
 from gutaxis.service.security import same, token_hash
 
 __all__ = ["Principal", "ClinicHeading", "AccessRule", "SecondFactorOwed", "ANYONE", "STAFF",
            "CLINICIANS", "OWNERS", "SIGNED_IN", "PATIENT",
-           "SESSION_COOKIE", "client_address"]
+           "SESSION_COOKIE", "client_address", "signed_in_or_none"]
 
 SESSION_COOKIE = "gutaxis_session"
 _UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}
@@ -167,6 +167,18 @@ def _authenticate(ctx: AppContext, request: Request, allow_pending: bool) -> Pri
     if session.pending_totp and not allow_pending:
         raise SecondFactorOwed("enter the code of your authenticator app first")
     return _principal(session, address, "session", session.csrf_token, session.id_hash)
+
+
+def signed_in_or_none(ctx: AppContext, request: Request) -> Principal | None:
+    """Return who signed the request in (a complete sign-in), or None; never raises.
+
+    For what is shown around an answer (an error page's menu), not for
+    deciding access: routes decide with their :class:`AccessRule`.
+    """
+    try:
+        return _authenticate(ctx, request, allow_pending=False)
+    except ServiceError:
+        return None
 
 
 def _principal(row: Any, address: str, via: Literal["session", "token"], csrf_token: str = "",

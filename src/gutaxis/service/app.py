@@ -24,6 +24,7 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine, select
 from sqlalchemy.exc import DataError, IntegrityError
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -319,7 +320,7 @@ def _wants_html(request: Request) -> bool:
 def _install_handlers(app: FastAPI) -> None:
     from gutaxis.service import fhir_api, pages
 
-    def answer(request: Request, error: ServiceError) -> Response:
+    def answer_now(request: Request, error: ServiceError) -> Response:
         if request.url.path.startswith("/fhir/"):
             return JSONResponse(fhir_api.operation_outcome(error.status, error.message),
                                 status_code=error.status, media_type=fhir_api.FHIR_JSON)
@@ -334,9 +335,13 @@ def _install_handlers(app: FastAPI) -> None:
         return JSONResponse(error_body(error.status, error.code, error.message, error.fields),
                             status_code=error.status)
 
+    async def answer(request: Request, error: ServiceError) -> Response:
+        # an error page reads who is signed in (to keep the menu): off the event loop
+        return await run_in_threadpool(answer_now, request, error)
+
     @app.exception_handler(ServiceError)
     async def service_error(request: Request, exc: ServiceError) -> Response:
-        return answer(request, exc)
+        return await answer(request, exc)
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> Response:
@@ -345,7 +350,7 @@ def _install_handlers(app: FastAPI) -> None:
         text = "; ".join(f"{f['field']}: {f['message']}" for f in fields) or "invalid request"
         error = as_service_error(ServiceError(text, fields=fields))
         error.status, error.code = 422, "invalid"
-        return answer(request, error)
+        return await answer(request, error)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
@@ -353,13 +358,13 @@ def _install_handlers(app: FastAPI) -> None:
         error.status = exc.status_code
         error.code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code,
                                                                        "http_error")
-        return answer(request, error)
+        return await answer(request, error)
 
     @app.exception_handler(DataError)
     async def data_error(request: Request, exc: DataError) -> Response:
         # a value the database cannot hold, e.g. a NUL character on PostgreSQL
         reason = str(getattr(exc, "orig", exc)).splitlines()[0]
-        return answer(request, Invalid(f"a value sent cannot be stored ({reason})"))
+        return await answer(request, Invalid(f"a value sent cannot be stored ({reason})"))
 
     @app.exception_handler(IntegrityError)
     async def integrity_error(request: Request, exc: IntegrityError) -> Response:
@@ -367,21 +372,21 @@ def _install_handlers(app: FastAPI) -> None:
         # broken by a request that raced another one doing the same: the first one stands
         logger.info("refused by the database on %s %s: %s", request.method, request.url.path,
                     str(getattr(exc, "orig", exc)).splitlines()[0])
-        return answer(request, Conflict(
+        return await answer(request, Conflict(
             "another request changed the same thing at the same moment, and this one was "
             "refused so as not to make it twice; reload to see what was kept, and try again "
             "if it is still needed"))
 
     @app.exception_handler(GutaxisError)
     async def library_error(request: Request, exc: GutaxisError) -> Response:
-        return answer(request, as_service_error(exc))
+        return await answer(request, as_service_error(exc))
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> Response:
         logger.exception("unexpected error on %s %s", request.method, request.url.path)
         error = ServiceError("internal error: the server log has the details")
         error.status, error.code = 500, "internal"
-        response = answer(request, error)
+        response = await answer(request, error)
         # this handler runs outside the middleware (Starlette's ServerErrorMiddleware)
         for key, value in _PAGE_HEADERS.items():
             response.headers.setdefault(key, value)

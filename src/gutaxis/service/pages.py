@@ -383,8 +383,9 @@ def error_page(request: Request, error: ServiceError) -> Response:
     """
     headings = {403: "Not allowed", 404: "Not found", 409: "Already there",
                 422: "Please check what was entered", 429: "Too many attempts"}
+    who = _staff_signed_in(request) if error.status != 401 else None
     return templates.TemplateResponse(
-        request, "error.html", {"who": None, "clinic": None,
+        request, "error.html", {"who": who, "clinic": _page_clinic(None, who),
                                 "heading": headings.get(error.status, "Something went wrong"),
                                 "message": page_message(error.message), "back": _back(request),
                                 "back_label": "Back to the form" if request.method == "POST"
@@ -393,6 +394,18 @@ def error_page(request: Request, error: ServiceError) -> Response:
                                 if request.url.path.startswith("/portal")
                                 else ("/patients", "Patients")},
         status_code=error.status)
+
+
+def _staff_signed_in(request: Request) -> Principal | None:
+    """Return the member of staff signed in, so that an error page keeps the menu; else None.
+
+    A patient's error page (the portal has its own menu) and a request that
+    is not signed in get none.
+    """
+    from gutaxis.service.access import signed_in_or_none
+
+    who = signed_in_or_none(request.app.state.ctx, request)
+    return who if who is not None and who.patient_id is None else None
 
 
 def form_id(value: str) -> int | None:
