@@ -45,7 +45,7 @@ serve: $(STAMP)
 # one pytest worker per core (pytest-xdist): much of the suite waits on servers,
 # browsers and subprocesses; a focused `pytest tests/…` still runs in one process
 test: $(STAMP) node-validator
-	$(BIN)/python -m pytest --numprocesses auto
+	$(BIN)/python -m pytest --numprocesses auto --durations=15
 
 # the kernels against scikit-bio, then `gutaxis diversity` against Striped UniFrac's ssu end to end
 bench: $(STAMP)

@@ -11,6 +11,19 @@ import pytest
 
 from builders.fhir_node import NodeFhirValidator, NodeUnavailable, check_node_validator
 
+#: Tests that take minutes, collected first: `make test` runs on every core
+#: (pytest-xdist), whose workers take tests in collection order, so a long test
+#: collected late made the run's tail while the other workers stood idle.  The
+#: durability test (SIGKILL 15 times per backend, then the PostgreSQL leases)
+#: is the longest (about 2 minutes; `make test` prints the slowest tests).
+RUN_FIRST = ("tests/service/test_durability.py::test_sigkill_at_random_moments",)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Put :data:`RUN_FIRST` at the front; the order is otherwise the collection's."""
+    items.sort(key=lambda item: not item.nodeid.startswith(RUN_FIRST))
+
+
 #: How every test starts Chromium: Debian's package (never a downloaded browser), headless.
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 
