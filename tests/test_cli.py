@@ -484,15 +484,35 @@ def test_verbose_is_accepted_after_the_command(tmp_path, biom_json):
     assert result.exit_code == 0, result.output
 
 
-def test_markers_lists_the_catalogue():
-    result = runner.invoke(app, ["markers"], env={"COLUMNS": "200"})
+def test_markers_lists_the_catalogue(monkeypatch):
+    import io
+
+    from rich.console import Console
+
+    import gutaxis.cli as cli
+
+    result = runner.invoke(app, ["markers"], env={"COLUMNS": "80"})
     assert result.exit_code == 0
     text = result.output
     for name in ("calprotectin", "hscrp", "lps", "zonulin_serum", "pg/mL", "<0.5"):
         assert name in text, name
-    narrow = runner.invoke(app, ["markers"], env={"COLUMNS": "80"}).output
+    # piped: one line per marker, tab-separated, whole (at 80 columns aliases were cut
+    # across lines, "sCD14_ug_m" / "l")
+    catalog = load_marker_catalog().markers
+    lines = [line.split("\t") for line in result.stdout.splitlines()]
+    assert lines[0] == ["id", "name", "unit", "also accepted as", "specimen",
+                        "published cut-off"]
+    assert [line[0] for line in lines[1:]] == [e.id for e in catalog]
+    assert all(len(line) == 6 for line in lines)
+    assert "sCD14_ug_ml" in result.stdout
+    # on a terminal: a table whose columns wrap, never cut, every id whole on one line
+    screen = io.StringIO()
+    monkeypatch.setattr(cli, "out_console", Console(file=screen, force_terminal=True,
+                                                    width=80, soft_wrap=True))
+    assert runner.invoke(app, ["markers"]).exit_code == 0
+    narrow = screen.getvalue()
     assert "…" not in narrow
-    for entry in load_marker_catalog().markers:   # every id whole, on one line
+    for entry in catalog:
         assert f" {entry.id} " in narrow, entry.id
 
 

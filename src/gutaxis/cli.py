@@ -12,7 +12,7 @@ import logging
 import os
 import sys
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -322,14 +322,36 @@ def list_metrics() -> None:
     """List the diversity metrics (QIIME 2 names) and what each needs."""
     from gutaxis.diversity import alpha_metrics, beta_metrics
 
-    table = Table()
-    for column in ("kind", "name", "needs", "what"):
-        table.add_column(column, overflow="fold")  # wrapped on a narrow screen, never cut
+    rows = []
     for kind, registry in (("alpha", alpha_metrics()), ("beta", beta_metrics())):
         for metric in registry.values():
             needs = ", ".join(n for n, f in (("tree", metric.needs_tree),
                                              ("counts", metric.needs_counts)) if f)
-            table.add_row(kind, metric.name, needs, metric.summary)
+            rows.append((kind, metric.name, needs, metric.summary))
+    _print_listing(("kind", "name", "needs", "what"), rows)
+
+
+def _print_listing(headers: tuple[str, ...], rows: Sequence[tuple[str, ...]],
+                   whole: str = "") -> None:
+    """Print a listing: a table on a terminal, tab-separated lines when piped.
+
+    On a terminal the columns wrap, never cut (``whole`` stays on one line);
+    piped into ``grep``, ``cut`` or a file, each row is one line, whole.
+    """
+    if not out_console.is_terminal:
+        # written as they are: Rich would turn the tabs into spaces
+        sys.stdout.write("".join("\t".join(" ".join(cell.split()) for cell in row) + "\n"
+                                 for row in (headers, *rows)))
+        return
+    table = Table()
+    for header in headers:
+        if header == whole:
+            table.add_column(header, no_wrap=True,
+                             min_width=max(len(r[headers.index(header)]) for r in rows))
+        else:
+            table.add_column(header, overflow="fold")
+    for row in rows:
+        table.add_row(*row)
     out_console.print(table)
 
 
@@ -346,22 +368,21 @@ def list_markers() -> None:
     from gutaxis.knowledge import load_marker_catalog
 
     catalog = load_marker_catalog()
-    table = Table()
-    # ids whole on one line; the other columns wrap, never cut with "…"
-    table.add_column("id", no_wrap=True, min_width=max(len(e.id) for e in catalog.markers))
-    for header in ("name", "unit", "also accepted as", "specimen", "published cut-off"):
-        table.add_column(header, overflow="fold")
+    rows = []
     for entry in catalog.markers:
         cut = entry.default_cutoff
-        table.add_row(entry.id, entry.name, entry.unit, ", ".join(entry.aliases),
-                      entry.specimen, cut.label if cut is not None else
-                      ("none exists" if entry.no_reference_interval
-                       else "none in the knowledge base"))
-    out_console.print(table)
-    out_console.print("Units: mass concentrations (pg/mL, ng/mL, ug/mL, mg/L, mg/dL, g/L), mass "
-                      "fractions (ng/g, ug/g, mg/kg) and EU/mL, U/mL, U/L, %, ratio; values "
-                      "below or above an assay's limit as <0.5 or >1800. Catalogue version "
-                      f"{catalog.version}.", highlight=False)
+        rows.append((entry.id, entry.name, entry.unit, ", ".join(entry.aliases),
+                     entry.specimen, cut.label if cut is not None else
+                     ("none exists" if entry.no_reference_interval
+                      else "none in the knowledge base")))
+    _print_listing(("id", "name", "unit", "also accepted as", "specimen", "published cut-off"),
+                   rows, whole="id")
+    # piped, the listing is the output and the note goes to the terminal (stderr)
+    note = out_console if out_console.is_terminal else console
+    note.print("Units: mass concentrations (pg/mL, ng/mL, ug/mL, mg/L, mg/dL, g/L), mass "
+               "fractions (ng/g, ug/g, mg/kg) and EU/mL, U/mL, U/L, %, ratio; values "
+               "below or above an assay's limit as <0.5 or >1800. Catalogue version "
+               f"{catalog.version}.", highlight=False)
 
 
 # -------------------------------------------------------------------- analyze
