@@ -107,7 +107,7 @@ def test_while_blinded_the_patient_sees_capsules_and_can_stop_todays_test(
     page = client.get("/portal/tests", headers=ben.cookie).text
     assert "Today: take capsule 1 (usual dose)." in page
     items = re.findall(r"<li>(.*?)</li>", page.split('<ol class="tests">')[1], re.S)
-    assert items[0].startswith("Leave out Gluten-containing grains")
+    assert items[0].startswith("Leave out gluten-containing grains")  # as "Keep … out" says
     # the tests are named by capsule only: which one is the sham stays hidden
     assert [i.split(":")[0] for i in items[1:]] == ["Capsule 1", "Capsule 2"]
     assert "gluten" not in " ".join(items[1:]).lower() and "sham" not in page.lower()
