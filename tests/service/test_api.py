@@ -466,6 +466,17 @@ def test_invalid_patient_and_visit_fields_are_422_naming_the_field(
     assert count(ctx, Visit) == 0
 
 
+def _owner_patient_visit(client: TestClient, ctx: AppContext, name: str, day: str
+                         ) -> tuple[dict[str, str], int, int]:
+    """Clinic A's owner (a token), a patient of that name and a visit on ``day``."""
+    make_user(ctx, "Clinic A", "ana@a.example")
+    auth = bearer(client, "ana@a.example")
+    pid = client.post(f"{API}/patients", json={"name": name}, headers=auth).json()["id"]
+    visit = client.post(f"{API}/patients/{pid}/visits", json={"visit_date": day},
+                        headers=auth).json()["id"]
+    return auth, pid, visit
+
+
 # ---------------------------------------------------------------- a patient's whole journey
 def _profile_of(client: TestClient, visit_id: int, auth: dict[str, str]) -> dict[str, Any]:
     response = client.get(f"{API}/visits/{visit_id}/profile", headers=auth)
@@ -891,11 +902,7 @@ def test_removing_a_failed_upload_keeps_the_file_of_the_same_bytes_arriving_mean
 def test_a_file_a_reference_names_is_not_removed_with_a_failed_upload(
         client: TestClient, ctx: AppContext) -> None:
     # the cohort's metadata file of a reference was not among the names looked up
-    make_user(ctx, "Clinic A", "ana@a.example")
-    auth = bearer(client, "ana@a.example")
-    pid = client.post(f"{API}/patients", json={"name": "Ana"}, headers=auth).json()["id"]
-    visit = client.post(f"{API}/patients/{pid}/visits", json={"visit_date": "2024-05-01"},
-                        headers=auth).json()["id"]
+    auth, pid, visit = _owner_patient_visit(client, ctx, "Ana", "2024-05-01")
     study = gio.example_dataset()
     metadata = study.metadata.read_bytes()
     built = client.post(f"{API}/references", headers=auth, data={"name": "Mine"},
@@ -915,11 +922,7 @@ def test_a_patient_erased_while_their_profile_is_computed_leaves_no_file(
     from gutaxis.service import jobs
     from gutaxis.service.services import uploads
 
-    make_user(ctx, "Clinic A", "ana@a.example")
-    auth = bearer(client, "ana@a.example")
-    pid = client.post(f"{API}/patients", json={"name": "Ana"}, headers=auth).json()["id"]
-    visit = client.post(f"{API}/patients/{pid}/visits", json={"visit_date": "2024-05-01"},
-                        headers=auth).json()["id"]
+    auth, pid, visit = _owner_patient_visit(client, ctx, "Ana", "2024-05-01")
     table = gio.example_dataset().table.read_bytes()
     assert upload(client, visit, "microbiome", "table.biom", table, auth,
                   FIRST[0]).status_code == 202
@@ -950,11 +953,7 @@ def test_a_patient_erased_while_their_profile_is_computed_leaves_no_file(
 
 def test_a_table_of_many_samples_without_sample_is_a_failed_job_naming_the_field(
         client: TestClient, ctx: AppContext) -> None:
-    make_user(ctx, "Clinic A", "ana@a.example")
-    auth = bearer(client, "ana@a.example")
-    pid = client.post(f"{API}/patients", json={"name": "Eve"}, headers=auth).json()["id"]
-    vid = client.post(f"{API}/patients/{pid}/visits", json={"visit_date": "2024-01-10"},
-                      headers=auth).json()["id"]
+    auth, pid, vid = _owner_patient_visit(client, ctx, "Eve", "2024-01-10")
     path = gio.example_dataset().table
     accepted = upload(client, vid, "microbiome", "table.biom", path.read_bytes(), auth)
     assert accepted.status_code == 202, accepted.text
@@ -1083,11 +1082,7 @@ def test_a_limit_keeps_its_sign_on_the_timelines_and_the_profile_names_the_labs_
     # "<0.5" was kept for the timeline as 0.5: both timelines showed an exact value the lab
     # never gave; and the provenance named only the LABS.csv the job wrote, a hash that
     # matched no upload
-    make_user(ctx, "Clinic A", "ana@a.example")
-    auth = bearer(client, "ana@a.example")
-    pid = client.post(f"{API}/patients", json={"name": "Limit"}, headers=auth).json()["id"]
-    visit = client.post(f"{API}/patients/{pid}/visits", json={"visit_date": "2024-01-10"},
-                        headers=auth).json()["id"]
+    auth, pid, visit = _owner_patient_visit(client, ctx, "Limit", "2024-01-10")
     sample, markers = FIRST
     labs = labs_csv(sample, {**markers, "LPS": ("<0.5", "pg/mL")})
     assert upload(client, visit, "labs", "LABS.csv", labs, auth).status_code == 202
