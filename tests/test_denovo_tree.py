@@ -113,6 +113,22 @@ def test_damaged_cache_entry_is_rebuilt(tmp_path):
     assert again["cached"] is False and tree.n_tips == 5
 
 
+def test_a_cache_that_cannot_be_written_still_gives_the_tree(tmp_path, monkeypatch, caplog):
+    # a read-only shared cache aborted the run after the tree was built
+    from gutaxis import denovo_tree
+    from gutaxis.exceptions import OutputError
+
+    def refuse(path, text):
+        raise OutputError(f"{path.parent}: cannot make a file there (Permission denied)")
+
+    monkeypatch.setattr(denovo_tree, "_write_atomic", refuse)
+    seqs = mutated_family(5, seed=3)
+    with caplog.at_level("WARNING", logger="gutaxis.denovo_tree"):
+        tree, info = build_tree(seqs, cache_dir=tmp_path, threads=1)
+    assert tree.n_tips == 5 and info["cached"] is False
+    assert any("could not cache the tree" in r.getMessage() for r in caplog.records)
+
+
 def test_build_tree_input_errors(tmp_path):
     with pytest.raises(InputError, match="at least 3 sequences; got 2"):
         build_tree(pd.Series({"a": "ACGT", "b": "ACGA"}), cache_dir=tmp_path)

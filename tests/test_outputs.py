@@ -338,3 +338,9 @@ def test_a_folder_that_cannot_be_made_is_refused_before_any_work(tmp_path):
     assert check_output_folder(tmp_path / "new" / "out", owned=(), overwrite=False) \
         == tmp_path / "new" / "out"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["f.txt", "locked"]  # nothing left
+    # a link that leads nowhere (or to itself): exists() is False, yet no folder can be made
+    (tmp_path / "dangling").symlink_to(tmp_path / "nowhere")
+    (tmp_path / "loop").symlink_to(tmp_path / "loop")
+    for name in ("dangling", "loop"):
+        with pytest.raises(OutputError, match=f"{name}: cannot create the folder"):
+            check_output_folder(tmp_path / name, owned=(), overwrite=False)

@@ -992,13 +992,8 @@ def _practice_database(data: Path, *, existing: bool = False,
              else f"{settings.data_dir / 'gutaxis.sqlite3'}")
     try:
         ctx = AppContext(settings)
-    except OSError as exc:
-        if exc.filename is not None and Path(exc.filename) == settings.secret_key_file:
-            _service_error(f"{exc.filename}: cannot read or make the server's secret key "
-                           f"({exc.strerror})")
-        _service_error(f"{where}: cannot use this database ({exc})")
     except (sqlalchemy.exc.ArgumentError, sqlalchemy.exc.NoSuchModuleError,
-            ImportError) as exc:  # ImportError: a driver that is not installed
+            ImportError, OSError) as exc:  # ImportError: a driver that is not installed
         _service_error(f"{where}: cannot use this database ({exc}); "
                        f"{DATABASE_URL_ENV} takes a URL such as "
                        "postgresql+psycopg://user@host:5432/name")

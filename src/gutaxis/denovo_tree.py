@@ -65,7 +65,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from gutaxis.exceptions import InputError, ToolError
+from gutaxis.exceptions import InputError, OutputError, ToolError
 from gutaxis.io import read_tree
 from gutaxis.outputs import create_temporary
 from gutaxis.tree import Tree
@@ -410,7 +410,7 @@ def build_tree(sequences: pd.Series, *, cache_dir: str | os.PathLike[str] | None
         base.mkdir(parents=True, exist_ok=True)
         _write_atomic(nwk_path, tree.to_newick() + "\n")
         _write_atomic(info_path, json.dumps(info, indent=1) + "\n")
-    except OSError as exc:
+    except (OSError, OutputError) as exc:  # a cache that cannot be written: the tree stands
         logger.warning("could not cache the tree in %s: %s", base, exc)
     info["seconds"] = time.perf_counter() - t0
     logger.info("de novo tree of %d sequences in %.1f s", len(pairs), info["seconds"])

@@ -470,6 +470,10 @@ def check_output_folder(folder: str | os.PathLike[str], *, owned: Iterable[str],
                               "Python: every file this command writes is replaced, including "
                               "ones an earlier run wrote that this run does not; other files "
                               "are kept)")
+    if os.path.lexists(target) and not target.is_dir():
+        # a dangling link or a loop: exists() says no, yet nothing can be made there
+        raise OutputError(f"{target}: cannot create the folder (a link that leads nowhere is "
+                          "there; choose a new path)")
     if not target.exists():
         _check_can_create(target)
     return target

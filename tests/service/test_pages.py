@@ -188,6 +188,22 @@ def test_forms_create_a_patient_and_a_visit_and_refuse_bad_input_as_a_page(clien
     gone = client.get("/patients/999999", headers=HTML)
     assert gone.status_code == 404 and 'action="/logout"' in gone.text
     assert '<a href="/staff">Staff</a>' in gone.text  # an owner's menu
+    # the database away while the page looks for who is signed in: the page, not a bare 500
+    import sqlalchemy.exc
+
+    from gutaxis.service import access
+
+    def down(*args, **kwargs):
+        raise sqlalchemy.exc.OperationalError("SELECT", {}, Exception("server closed"))
+
+    original, access._authenticate = access._authenticate, down
+    try:
+        missing_page = client.get("/no-such-page", headers=HTML)
+    finally:
+        access._authenticate = original
+    assert missing_page.status_code == 404 and "<h1>Not found</h1>" in missing_page.text
+    assert "content-security-policy" in missing_page.headers
+    assert 'action="/logout"' not in missing_page.text
     # the plan's own item: its field is labelled "What" (the page said "Title")
     plan = client.post(made.headers["location"] + "/plan", headers=HTML,
                        data={"title": "", "step": "remove", "csrf_token": csrf})

@@ -325,3 +325,89 @@ def test_a_key_file_that_holds_no_key_is_refused_with_its_name(tmp_path):
     key_file.write_text("")  # a server that died between making the file and writing it
     with pytest.raises(ValidationError, match="secret.key: expected the server's secret key"):
         SecretBox.from_file(key_file)
+
+
+def _make_key(path):
+    from gutaxis.service.security import SecretBox
+
+    box = SecretBox.from_file(path)
+    return box.seal("S", "c"), box.made_now
+
+
+def test_servers_starting_at_once_make_one_key_and_never_read_half_of_it(tmp_path):
+    # the second process read the file between its creation and the write: an empty key
+    import multiprocessing
+
+    from gutaxis.service.security import SecretBox
+
+    context = multiprocessing.get_context("fork")
+    for trial in range(15):
+        path = tmp_path / f"k{trial}" / "secret.key"
+        path.parent.mkdir()
+        with context.Pool(3) as pool:
+            results = pool.map(_make_key, [path] * 3)
+        assert sum(made for _, made in results) == 1
+        key = SecretBox.from_file(path)
+        assert [key.open(sealed, "c") for sealed, _ in results] == ["S"] * 3
+        assert sorted(p.name for p in path.parent.iterdir()) == ["secret.key"]
+
+
+def test_a_damaged_key_is_said_at_start_and_at_sign_in_and_the_repair_still_runs(
+        make_settings, caplog):
+    with _own(make_settings) as client:
+        ctx = client.app.state.ctx
+        secret = _with_second_factor(ctx, "a@a.example")
+        headers = _password(client, "a@a.example")  # sealed at its first use
+        assert client.post("/api/v1/session/code", json={"code": pyotp.TOTP(secret).now()},
+                           headers=headers).status_code == 204
+        key_file = ctx.settings.secret_key_file
+    key_file.write_text("not a key\n")
+    with caplog.at_level("ERROR"), _own(make_settings) as client:
+        assert any("secret.key: expected the server's secret key" in r.getMessage()
+                   for r in caplog.records)  # said at start; the server runs
+        ctx = client.app.state.ctx
+        with ctx.transaction() as db:  # the code just used is spent; the next window's is not
+            db.scalar(select(User).where(User.email == "a@a.example")).totp_last_step -= 2
+        headers = _password(client, "a@a.example")
+        refused = client.post("/api/v1/session/code",
+                              json={"code": pyotp.TOTP(secret).now()}, headers=headers)
+        assert refused.status_code == 503 and "cannot be read" in refused.text
+    from typer.testing import CliRunner
+
+    from gutaxis.cli import app as cli_app
+
+    settings = make_settings()
+    env = {"GUTAXIS_DATABASE_URL": settings.database_url or ""}
+    result = CliRunner().invoke(cli_app, [
+        "users", "password", "--email", "a@a.example", "--second-factor-off", "--data",
+        str(settings.data_dir)], input="a new long password\n", env=env)
+    assert result.exit_code == 0, result.output
+    with _own(make_settings) as client:
+        with client.app.state.ctx.sessions() as db:
+            assert db.scalar(select(User).where(User.email == "a@a.example")).totp_secret is None
+
+
+def test_a_key_file_others_may_read_is_warned_about(tmp_path, caplog):
+    from gutaxis.service.security import SecretBox
+
+    key_file = tmp_path / "secret.key"
+    SecretBox.from_file(key_file)
+    key_file.chmod(0o644)
+    with caplog.at_level("WARNING"):
+        SecretBox.from_file(key_file)
+    assert any("chmod 600" in r.getMessage() for r in caplog.records)
+
+
+def test_a_lost_key_replaced_at_start_is_said_with_the_factors_it_leaves_unchecked(
+        make_settings, caplog):
+    with _own(make_settings) as client:
+        ctx = client.app.state.ctx
+        secret = _with_second_factor(ctx, "a@a.example")
+        headers = _password(client, "a@a.example")  # sealed at its first use
+        assert client.post("/api/v1/session/code", json={"code": pyotp.TOTP(secret).now()},
+                           headers=headers).status_code == 204
+        ctx.settings.secret_key_file.unlink()
+    with caplog.at_level("ERROR"), _own(make_settings):
+        pass
+    assert any("was missing and a new key was made: the 1 second factors" in r.getMessage()
+               for r in caplog.records)

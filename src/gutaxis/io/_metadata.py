@@ -149,6 +149,11 @@ def metadata_source(samples: pd.DataFrame | None) -> str:
     return "the sample metadata"
 
 
+def _missing(value: Any) -> bool:
+    missing = pd.isna(value)
+    return bool(missing) if np.ndim(missing) == 0 else False
+
+
 def numeric_typos(column: pd.Series) -> list[tuple[str, str]]:
     """Return the values that keep a mostly numeric column from being numeric.
 
@@ -175,12 +180,13 @@ def numeric_typos(column: pd.Series) -> list[tuple[str, str]]:
     [('b', '4O')]
     >>> numeric_typos(pd.Series(["CFS", "Control", "1"], index=["a", "b", "c"]))
     []
+    >>> numeric_typos(pd.Series(["1", "2", pd.NA], index=["a", "b", "c"], dtype="string"))
+    []
     """
     check_type(column, pd.Series, "column", hint="a column of read_metadata's frame")
     if pd.api.types.is_numeric_dtype(column) or pd.api.types.is_bool_dtype(column):
         return []
-    present = [(str(i), str(v)) for i, v in column.items()
-               if v is not None and not (isinstance(v, float) and np.isnan(v))]
+    present = [(str(i), str(v)) for i, v in column.items() if not _missing(v)]
     numbers = sum(bool(_NUMBER.match(v)) for _, v in present)
     if numbers < 2 or numbers * 2 <= len(present):
         return []

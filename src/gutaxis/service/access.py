@@ -20,6 +20,7 @@ patient's record — another patient's object is not found.
 from __future__ import annotations
 
 import dataclasses
+import logging
 from typing import Any, Literal, TypeVarTuple
 
 from fastapi import Request
@@ -36,6 +37,8 @@ from gutaxis.service.security import same, token_hash
 __all__ = ["Principal", "ClinicHeading", "AccessRule", "SecondFactorOwed", "ANYONE", "STAFF",
            "CLINICIANS", "OWNERS", "SIGNED_IN", "PATIENT",
            "SESSION_COOKIE", "client_address", "signed_in_or_none"]
+
+logger = logging.getLogger(__name__)
 
 SESSION_COOKIE = "gutaxis_session"
 _UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}
@@ -178,6 +181,9 @@ def signed_in_or_none(ctx: AppContext, request: Request) -> Principal | None:
     try:
         return _authenticate(ctx, request, allow_pending=False)
     except ServiceError:
+        return None
+    except Exception:  # the database away: the page is shown without the menu, not a 500
+        logger.debug("no principal for the error page", exc_info=True)
         return None
 
 

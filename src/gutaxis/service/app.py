@@ -35,7 +35,7 @@ from gutaxis.service.context import AppContext
 from gutaxis.service.db import is_sqlite, upgrade
 from gutaxis.service.errors import Conflict, Invalid, ServiceError, as_service_error, error_body
 from gutaxis.service.models import Job, Reference
-from gutaxis.service.services.accounts import seal_stored_secrets
+from gutaxis.service.services.accounts import count_sealed_secrets, seal_stored_secrets
 from gutaxis.service.settings import Settings
 
 __all__ = ["create_app", "create_app_from_environment", "prepare", "ensure_bundled_reference",
@@ -218,6 +218,7 @@ def prepare(ctx: AppContext) -> None:
     queue and empties the store's scratch folder.
     """
     upgrade(ctx.engine)
+    _check_secret_key(ctx)
     with ctx.transaction() as db:
         sealed = seal_stored_secrets(db)
     if sealed:
@@ -230,6 +231,27 @@ def prepare(ctx: AppContext) -> None:
                 job.status, job.lease_until = "pending", None
         ctx.store.clear_scratch()
     ensure_bundled_reference(ctx)
+
+
+def _check_secret_key(ctx: AppContext) -> None:
+    """Read (or make, at the first start) the key file; log what keeps it from working.
+
+    The server starts either way: only accounts with a second factor need the key.
+    """
+    try:
+        box = ctx.secrets.box()
+    except (GutaxisError, OSError) as exc:
+        logger.error("%s; accounts with a second factor cannot sign in until it is repaired "
+                     "(operator guide: Where the data lives)", exc)
+        return
+    if box.made_now:
+        with ctx.transaction() as db:
+            sealed = count_sealed_secrets(db)
+        if sealed:
+            logger.error("%s was missing and a new key was made: the %d second factors "
+                         "sealed with the old one cannot be checked; restore the old file "
+                         "from the backup (and restart), or turn them off with `gutaxis users "
+                         "password --second-factor-off`", ctx.settings.secret_key_file, sealed)
 
 
 def create_app_from_environment() -> FastAPI:

@@ -16,7 +16,7 @@ from sqlalchemy import Engine, Executable, Row
 from sqlalchemy.orm import Session, sessionmaker
 
 from gutaxis.service.db import READ_ONLY, is_sqlite, make_engine, session_scope
-from gutaxis.service.security import SECRETS, SecretBox
+from gutaxis.service.security import SECRETS, KeyFileBox
 from gutaxis.service.settings import Settings
 from gutaxis.service.store import FileStore
 
@@ -36,8 +36,10 @@ class AppContext:
     def __init__(self, settings: Settings, engine: Engine | None = None) -> None:
         self.settings = settings
         settings.data_dir.mkdir(parents=True, exist_ok=True)
-        #: seals the second factor's secrets; sessions carry it as ``info["secrets"]``
-        self.secrets = SecretBox.from_file(settings.secret_key_file)
+        #: seals the second factor's secrets; sessions carry it as ``info["secrets"]``; its
+        #: key file is read (made at first) when first needed (:func:`gutaxis.service.app.prepare`
+        #: does at start)
+        self.secrets = KeyFileBox(settings.secret_key_file)
         self.engine = engine or make_engine(settings.url)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False,
                                      info={SECRETS: self.secrets})

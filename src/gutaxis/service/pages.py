@@ -140,7 +140,7 @@ def diary_number(value: Any) -> str:
     return f"{value:.2f}".rstrip("0").rstrip(".")
 
 
-_LINKABLE = re.compile(r"(https?://[^\s<>\"]+|doi:\s*10\.\d{4,9}/[^\s<>\"]+)")
+_LINKABLE = re.compile(r"(https?://[^\s<>\"]+|doi:\s*10\.\d{4,9}/[^\s<>\"]+)")  # one group
 
 
 def linkify(text: Any) -> Markup:
@@ -152,17 +152,21 @@ def linkify(text: Any) -> Markup:
     'Lacy BE et al. 2021. <a href="https://doi.org/10.14309/ajg.0000000000001036">doi:10.14309/ajg.0000000000001036</a>.'
     >>> str(linkify("<b> https://www.ifm.org/a?b=1&c=2"))
     '&lt;b&gt; <a href="https://www.ifm.org/a?b=1&amp;c=2">https://www.ifm.org/a?b=1&amp;c=2</a>'
+    >>> str(linkify("<https://example.org/a>"))
+    '&lt;<a href="https://example.org/a">https://example.org/a</a>&gt;'
     """
-    def link(match: re.Match[str]) -> str:
-        found = match.group(0)
+    parts = []
+    for index, piece in enumerate(_LINKABLE.split(str(text))):
+        if index % 2 == 0:  # the text between links
+            parts.append(str(escape(piece)))
+            continue
         tail = ""
-        while found and found[-1] in ".,;:)]":
-            found, tail = found[:-1], found[-1] + tail
-        href = found if found.startswith("http") else \
-            "https://doi.org/" + found.removeprefix("doi:").strip()
-        return f'<a href="{href}">{found}</a>{tail}'
-
-    return Markup(_LINKABLE.sub(link, str(escape(str(text)))))
+        while piece and piece[-1] in ".,;:)]'":
+            piece, tail = piece[:-1], piece[-1] + tail
+        href = piece if piece.startswith("http") else \
+            "https://doi.org/" + piece.removeprefix("doi:").strip()
+        parts.append(f'<a href="{escape(href)}">{escape(piece)}</a>{escape(tail)}')
+    return Markup("".join(parts))
 
 
 def lab_number(value: Any) -> str:
@@ -172,12 +176,19 @@ def lab_number(value: Any) -> str:
     --------
     >>> lab_number(85.0), lab_number(2.1), lab_number(0.5), lab_number(1234567.0)
     ('85', '2.1', '0.5', '1,234,567')
+    >>> lab_number(0.00005), lab_number(123456.7), lab_number(1e-9)
+    ('0.00005', '123457', '0.000000001')
     """
     if not isinstance(value, int | float) or isinstance(value, bool) \
             or not math.isfinite(value):
         return _fmt(value)
+    if abs(value) >= 1e6:
+        return f"{value:,.0f}"
     text = f"{value:.6g}"
-    return f"{value:,.0f}" if "e" in text else text
+    if "e" in text:  # a small value: its six digits written out, not 5e-05
+        decimals = 5 - math.floor(math.log10(abs(value)))
+        text = f"{float(text):.{decimals}f}".rstrip("0").rstrip(".")
+    return text
 
 
 templates.env.filters["fmt"] = _fmt
@@ -383,7 +394,8 @@ def error_page(request: Request, error: ServiceError) -> Response:
     """
     headings = {403: "Not allowed", 404: "Not found", 409: "Already there",
                 422: "Please check what was entered", 429: "Too many attempts"}
-    who = _staff_signed_in(request) if error.status != 401 else None
+    # not for a 500: whatever failed may be what reading the session needs
+    who = _staff_signed_in(request) if error.status not in (401, 500) else None
     return templates.TemplateResponse(
         request, "error.html", {"who": who, "clinic": _page_clinic(None, who),
                                 "heading": headings.get(error.status, "Something went wrong"),

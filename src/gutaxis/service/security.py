@@ -17,8 +17,10 @@ import binascii
 import datetime as dt
 import hashlib
 import hmac
+import logging
 import os
 import secrets
+import threading
 from pathlib import Path
 
 import pyotp
@@ -31,7 +33,9 @@ from gutaxis.exceptions import GutaxisError, ValidationError
 
 __all__ = ["hash_password", "verify_password", "needs_rehash", "new_token", "token_hash",
            "new_totp_secret", "verify_totp", "totp_step", "totp_uri", "check_password_strength",
-           "TOKEN_PREFIX", "same", "SecretBox", "WrongKeyError", "SECRETS"]
+           "TOKEN_PREFIX", "same", "SecretBox", "KeyFileBox", "WrongKeyError", "SECRETS"]
+
+logger = logging.getLogger(__name__)
 
 _HASHER = PasswordHasher()
 #: Personal access tokens start with this (so that a leaked one is recognisable).
@@ -202,49 +206,69 @@ class SecretBox:
         if len(key) != self.KEY_BYTES:
             raise ValidationError(f"a secret key has {self.KEY_BYTES} bytes; got {len(key)}")
         self._aead = AESGCM(key)
+        #: Whether :meth:`from_file` made the key file (a new key) rather than read it.
+        self.made_now = False
 
     @classmethod
     def from_file(cls, path: str | os.PathLike[str]) -> SecretBox:
         """Read the key kept in ``path``, making it (readable by its owner only) when absent.
 
-        The file holds the key as base64 on one line.  Made with
-        ``O_EXCL`` and written to disk before use, so that servers starting
-        at once on one data folder end up with the same key.
+        The file holds the key as base64 on one line.  A new key is written
+        whole to a file of its own, on disk, then linked to ``path`` in one
+        step: servers starting at once on one data folder end up with the
+        same key, and none ever reads a file half written.  ``made_now``
+        tells whether this call made it.
 
         Raises
         ------
         ValidationError
             The file is there but does not hold a key.
+        OSError
+            It cannot be read or made.
         """
         path = Path(path)
-        try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:
-            pass
-        else:
+        if not os.path.lexists(path):
             key = secrets.token_bytes(cls.KEY_BYTES)
+            scratch = path.with_name(f".{path.name}.{secrets.token_hex(6)}")
+            fd = os.open(scratch, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
             try:
-                os.write(fd, base64.b64encode(key) + b"\n")
-                os.fsync(fd)
+                try:
+                    os.write(fd, base64.b64encode(key) + b"\n")
+                    os.fsync(fd)
+                finally:
+                    os.close(fd)
+                os.link(scratch, path)
+                made = True
+            except FileExistsError:  # another process made it first: read theirs
+                made = False
             finally:
-                os.close(fd)
+                scratch.unlink(missing_ok=True)
             directory = os.open(path.parent, os.O_RDONLY)
             try:
                 os.fsync(directory)
             finally:
                 os.close(directory)
-            return cls(key)
+            if made:
+                box = cls(key)
+                box.made_now = True
+                return box
+        mode = path.stat().st_mode
+        if mode & 0o077:
+            logger.warning("%s: others than its owner may read the server's secret key "
+                           "(mode %o); chmod 600 it", path, mode & 0o777)
         text = path.read_bytes().strip()
         try:
             key = base64.b64decode(text, validate=True)
         except (binascii.Error, ValueError):
             key = b""
         if len(key) != cls.KEY_BYTES:
-            # an empty file: a server that died between making it and writing the key
             raise ValidationError(f"{path}: expected the server's secret key ({cls.KEY_BYTES} "
                                   f"bytes in base64 on one line); found {len(text)} other "
                                   "bytes. Restore it from the backup; without it the second "
-                                  "factors stored with it cannot be checked")
+                                  "factors sealed with it cannot be checked (or move the file "
+                                  "aside: a new key is made, and those second factors must be "
+                                  "turned off with `gutaxis users password "
+                                  "--second-factor-off`)")
         return cls(key)
 
     @classmethod
@@ -274,3 +298,45 @@ class SecretBox:
         except (InvalidTag, binascii.Error, ValueError) as exc:
             raise WrongKeyError("a sealed secret does not open with this server's key") \
                 from exc
+
+
+class KeyFileBox:
+    """The :class:`SecretBox` of a key file, read (or made) when first needed.
+
+    What an application holds: commands that never seal or open a secret
+    (``gutaxis users password --second-factor-off``, ``db upgrade``) work
+    even when the key file is lost or damaged, and can repair the accounts.
+
+    Parameters
+    ----------
+    path : path
+        The key file (:meth:`SecretBox.from_file`).
+    """
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = Path(path)
+        self._box: SecretBox | None = None
+        self._lock = threading.Lock()
+
+    def box(self) -> SecretBox:
+        """Return the box, reading or making the key file the first time.
+
+        Raises
+        ------
+        ValidationError, OSError
+            As :meth:`SecretBox.from_file`.
+        """
+        with self._lock:
+            if self._box is None:
+                self._box = SecretBox.from_file(self.path)
+            return self._box
+
+    is_sealed = staticmethod(SecretBox.is_sealed)
+
+    def seal(self, secret: str, context: str) -> str:
+        """Seal as :meth:`SecretBox.seal` does."""
+        return self.box().seal(secret, context)
+
+    def open(self, stored: str, context: str) -> str:
+        """Open as :meth:`SecretBox.open` does (a value from before sealing needs no key)."""
+        return stored if not self.is_sealed(stored) else self.box().open(stored, context)

@@ -13,6 +13,7 @@ import logging
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
+from gutaxis.exceptions import ValidationError
 from gutaxis.service import audit
 from gutaxis.service.access import Principal
 from gutaxis.service.audit import Actor
@@ -39,7 +40,7 @@ from gutaxis.service.models import (
 from gutaxis.service.security import (
     SECRETS,
     TOKEN_PREFIX,
-    SecretBox,
+    KeyFileBox,
     WrongKeyError,
     check_password_strength,
     hash_password,
@@ -52,7 +53,7 @@ from gutaxis.service.security import (
 from gutaxis.service.settings import Settings
 
 __all__ = ["create_clinic", "create_user", "sign_in", "SignIn", "start_session",
-           "second_factor", "sign_out", "seal_stored_secrets",
+           "second_factor", "sign_out", "seal_stored_secrets", "count_sealed_secrets",
            "create_token", "list_tokens", "revoke_token", "invite", "accept_invitation",
            "open_invitations", "latest_invitation", "withdraw_invitation",
            "list_users", "enable_totp", "disable_totp", "normalise_email", "set_password"]
@@ -329,12 +330,22 @@ def _spend_code(db: Session, settings: Settings, user: User, who: Principal, cod
     return step
 
 
-def _secret_box(db: Session) -> SecretBox:
+def _secret_box(db: Session) -> KeyFileBox:
     box = db.info.get(SECRETS)
-    if not isinstance(box, SecretBox):
+    if not isinstance(box, KeyFileBox):
         raise RuntimeError("this database session has no secret key: make sessions with "
                            "gutaxis.service.context.AppContext")
     return box
+
+
+def _key_unusable(box: KeyFileBox, exc: Exception) -> Unavailable:
+    """Log why the key file cannot be used; the answer for the person signing in."""
+    logger.error("%s: the server's secret key cannot be used (%s): accounts with a second "
+                 "factor cannot sign in; restore the file from the backup, or move it aside "
+                 "(a new key is made) and turn their factors off with `gutaxis users password "
+                 "--second-factor-off`", box.path, exc)
+    return Unavailable("the second factor cannot be checked now: the server's key for it "
+                       "cannot be read. Ask the operator (it is in the server's log)")
 
 
 def _totp_context(user: User) -> str:
@@ -355,6 +366,8 @@ def _totp_secret(db: Session, user: User) -> str:
     box = _secret_box(db)
     try:
         secret = box.open(user.totp_secret, _totp_context(user))
+    except (ValidationError, OSError) as exc:
+        raise _key_unusable(box, exc) from None
     except WrongKeyError:
         logger.error("the second factor of account %s does not open with this server's key "
                      "(secret.key in the data folder): restore the key from the backup, or "
@@ -364,18 +377,35 @@ def _totp_secret(db: Session, user: User) -> str:
                           "server's key for it is not the one it was set up with. Ask the "
                           "operator (it is in the server's log)") from None
     if not box.is_sealed(user.totp_secret):
-        user.totp_secret = box.seal(secret, _totp_context(user))
+        try:
+            user.totp_secret = box.seal(secret, _totp_context(user))
+        except (ValidationError, OSError) as exc:  # kept as it was; the code still counts
+            _key_unusable(box, exc)
     return secret
 
 
+def count_sealed_secrets(db: Session) -> int:
+    """Return how many accounts have a sealed second-factor secret."""
+    return sum(KeyFileBox.is_sealed(s) for s in db.scalars(
+        select(User.totp_secret).where(User.totp_secret.is_not(None))) if s)
+
+
 def seal_stored_secrets(db: Session) -> int:
-    """Seal the TOTP secrets stored before sealing (at every start); return how many."""
+    """Seal the TOTP secrets stored before sealing (at every start); return how many.
+
+    A key file that cannot be used is logged and nothing is sealed: the
+    commands that repair accounts must still run.
+    """
     box = _secret_box(db)
     sealed = 0
     for user in db.scalars(select(User).where(User.totp_secret.is_not(None))):
         assert user.totp_secret is not None
         if not box.is_sealed(user.totp_secret):
-            user.totp_secret = box.seal(user.totp_secret, _totp_context(user))
+            try:
+                user.totp_secret = box.seal(user.totp_secret, _totp_context(user))
+            except (ValidationError, OSError) as exc:
+                _key_unusable(box, exc)
+                return sealed
             sealed += 1
     return sealed
 
@@ -412,7 +442,11 @@ def enable_totp(db: Session, who: Principal, secret: str, code: str) -> None:
                       "the code shown now", fields=[{"field": "code", "message": "wrong code"}])
     user = db.get(User, who.user_id)
     assert user is not None
-    user.totp_secret = _secret_box(db).seal(secret, _totp_context(user))
+    box = _secret_box(db)
+    try:
+        user.totp_secret = box.seal(secret, _totp_context(user))
+    except (ValidationError, OSError) as exc:
+        raise _key_unusable(box, exc) from None
     user.totp_last_step = step
     _end_other_sessions(db, who)
     audit.record(db, who.actor, "user.totp_on", "user", user.id)
