@@ -13,7 +13,7 @@ Going back needs every second factor off (a sealed secret does not fit in
 
 Revision ID: 0010
 Revises: 0009
-Create Date: 2026-12-07 23:50:00
+Create Date: 2026-12-07 23:20:00
 """
 
 from __future__ import annotations

@@ -9,7 +9,7 @@ it, marker by marker (``marker:<id>``).
 
 Revision ID: 0011
 Revises: 0010
-Create Date: 2026-12-08 00:10:00
+Create Date: 2026-12-07 23:30:00
 """
 
 from __future__ import annotations
