@@ -204,6 +204,10 @@ def test_forms_create_a_patient_and_a_visit_and_refuse_bad_input_as_a_page(clien
     assert missing_page.status_code == 404 and "<h1>Not found</h1>" in missing_page.text
     assert "content-security-policy" in missing_page.headers
     assert 'action="/logout"' not in missing_page.text
+    # a new patient's sex is "unknown" until chosen (the form sent "female", its first option)
+    new_form = client.get("/patients", headers=HTML).text
+    assert '<option value="unknown" selected>' in new_form
+    assert '<option value="female" >' in new_form
     # the plan's own item: its field is labelled "What" (the page said "Title")
     plan = client.post(made.headers["location"] + "/plan", headers=HTML,
                        data={"title": "", "step": "remove", "csrf_token": csrf})
