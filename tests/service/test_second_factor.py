@@ -352,15 +352,20 @@ def test_servers_starting_at_once_make_one_key_and_never_read_half_of_it(tmp_pat
         assert sorted(p.name for p in path.parent.iterdir()) == ["secret.key"]
 
 
-def test_a_damaged_key_is_said_at_start_and_at_sign_in_and_the_repair_still_runs(
-        make_settings, caplog):
+def _sealed_in_use(make_settings):
+    """An account whose second factor was used once (so sealed); its secret and key file."""
     with _own(make_settings) as client:
         ctx = client.app.state.ctx
         secret = _with_second_factor(ctx, "a@a.example")
-        headers = _password(client, "a@a.example")  # sealed at its first use
+        headers = _password(client, "a@a.example")
         assert client.post("/api/v1/session/code", json={"code": pyotp.TOTP(secret).now()},
                            headers=headers).status_code == 204
-        key_file = ctx.settings.secret_key_file
+        return secret, ctx.settings.secret_key_file
+
+
+def test_a_damaged_key_is_said_at_start_and_at_sign_in_and_the_repair_still_runs(
+        make_settings, caplog):
+    secret, key_file = _sealed_in_use(make_settings)
     key_file.write_text("not a key\n")
     with caplog.at_level("ERROR"), _own(make_settings) as client:
         assert any("secret.key: expected the server's secret key" in r.getMessage()
@@ -400,13 +405,8 @@ def test_a_key_file_others_may_read_is_warned_about(tmp_path, caplog):
 
 def test_a_lost_key_replaced_at_start_is_said_with_the_factors_it_leaves_unchecked(
         make_settings, caplog):
-    with _own(make_settings) as client:
-        ctx = client.app.state.ctx
-        secret = _with_second_factor(ctx, "a@a.example")
-        headers = _password(client, "a@a.example")  # sealed at its first use
-        assert client.post("/api/v1/session/code", json={"code": pyotp.TOTP(secret).now()},
-                           headers=headers).status_code == 204
-        ctx.settings.secret_key_file.unlink()
+    _, key_file = _sealed_in_use(make_settings)
+    key_file.unlink()
     with caplog.at_level("ERROR"), _own(make_settings):
         pass
     assert any("was missing and a new key was made: the 1 second factors" in r.getMessage()
