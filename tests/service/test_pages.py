@@ -208,6 +208,10 @@ def test_forms_create_a_patient_and_a_visit_and_refuse_bad_input_as_a_page(clien
     new_form = client.get("/patients", headers=HTML).text
     assert '<option value="unknown" selected>' in new_form
     assert '<option value="female" >' in new_form
+    # the own item's 5R step is chosen by the practitioner (the form took "remove" silently)
+    plan_form = client.get(made.headers["location"] + "/plan", headers=HTML).text
+    assert '<select id="step" name="step" required><option value="" disabled selected>' \
+        in plan_form
     # the plan's own item: its field is labelled "What" (the page said "Title")
     plan = client.post(made.headers["location"] + "/plan", headers=HTML,
                        data={"title": "", "step": "remove", "csrf_token": csrf})
