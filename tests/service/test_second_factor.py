@@ -289,13 +289,7 @@ def test_a_secret_stored_before_sealing_is_sealed_at_start_and_at_first_use(make
 def test_a_lost_key_is_said_to_the_operator_and_counts_as_no_failure(make_settings, caplog):
     import base64
 
-    with _own(make_settings) as client:
-        ctx = client.app.state.ctx
-        secret = _with_second_factor(ctx, "a@a.example")
-        headers = _password(client, "a@a.example")
-        assert client.post("/api/v1/session/code", json={"code": pyotp.TOTP(secret).now()},
-                           headers=headers).status_code == 204
-        key_file = ctx.settings.secret_key_file
+    secret, key_file = _sealed_in_use(make_settings)
     key_file.write_text(base64.b64encode(bytes(range(32))).decode() + "\n")  # another key
     with _own(make_settings) as client, caplog.at_level("ERROR"):
         ctx = client.app.state.ctx

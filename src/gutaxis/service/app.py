@@ -358,8 +358,11 @@ def _install_handlers(app: FastAPI) -> None:
                             status_code=error.status)
 
     async def answer(request: Request, error: ServiceError) -> Response:
-        # an error page reads who is signed in (to keep the menu): off the event loop
-        return await run_in_threadpool(answer_now, request, error)
+        # an error page reads who is signed in (to keep the menu): off the event loop; the
+        # API's and FHIR's JSON errors read nothing and are answered here
+        if _wants_html(request) and not request.url.path.startswith("/fhir/"):
+            return await run_in_threadpool(answer_now, request, error)
+        return answer_now(request, error)
 
     @app.exception_handler(ServiceError)
     async def service_error(request: Request, exc: ServiceError) -> Response:

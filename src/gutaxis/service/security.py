@@ -43,7 +43,7 @@ TOKEN_PREFIX = "gx_"
 #: A hash to verify against when the account does not exist (same time either way).
 _DUMMY = _HASHER.hash("not a password of anyone")
 MIN_PASSWORD_LENGTH = 12
-#: The key of a database session's ``info`` that holds the application's :class:`SecretBox`
+#: The key of a database session's ``info`` that holds the application's :class:`KeyFileBox`
 #: (:class:`gutaxis.service.context.AppContext` puts it there).
 SECRETS = "secrets"
 

@@ -359,8 +359,9 @@ def _totp_secret(db: Session, user: User) -> str:
     Raises
     ------
     Unavailable
-        The secret does not open with this server's key (``secret.key`` lost
-        or replaced): logged for the operator, not counted as a failure.
+        The key file cannot be read, or the secret does not open with its key
+        (``secret.key`` lost, damaged or replaced): logged for the operator,
+        not counted as a failure.
     """
     assert user.totp_secret is not None
     box = _secret_box(db)
