@@ -1099,7 +1099,8 @@ def test_a_limit_keeps_its_sign_on_the_timelines_and_the_profile_names_the_labs_
     assert [p["censored"] for p in points["marker:lbp"]] == [None]
     page = client.get(f"/patients/{pid}/timeline", headers=auth)
     assert page.status_code == 200
-    assert "2024-01-10: &lt;0.5000" in page.text and "2024-01-10: 0.5000" not in page.text
+    # the timeline writes values as the report does (three significant digits)
+    assert "2024-01-10: &lt;0.5" in page.text and "0.5000" not in page.text
     [record] = [i for i in document["provenance"]["inputs"] if i["role"] == "labs"]
     assert record["made_from"] == {"path": "LABS.csv", "sha256": sha256(labs)}
     assert record["sha256"] != sha256(labs)  # the file the job wrote from the lab values
@@ -1108,3 +1109,7 @@ def test_a_limit_keeps_its_sign_on_the_timelines_and_the_profile_names_the_labs_
     # the lab table writes the values as the lab gave them ("1.33", not "1.330")
     assert '<td class="num">&lt;0.5</td>' in visit_page
     assert '<td class="num">1.33</td>' in visit_page
+    # the profile's measures read as in its report (three significant digits)
+    report = client.get(f"/visits/{visit}/profile.html", headers=auth).text
+    assert '<td class="num">&lt;0.5 pg/mL</td>' in visit_page
+    assert "&lt;0.5 pg/mL" in report

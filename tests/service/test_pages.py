@@ -241,8 +241,10 @@ def test_security_headers_on_every_page(client, ctx):
 def test_ameasure_text_reads_as_the_summary_writes_it():
     # a fraction as a percentage, as the profile's summary sentences write it
     assert measure_text(0.0009087, "fraction") == "0.091 %"  # the summary: "Proteobacteria 0.091 %"
-    assert measure_text(500.0, "pg/mL", "<") == "<500.0 pg/mL"
-    assert measure_text(2.345, "") == "2.345" and measure_text(None, "pg/mL") == "—"
+    # other values with three significant digits, as the report writes them
+    assert measure_text(500.0, "pg/mL", "<") == "<500 pg/mL"
+    assert measure_text(2.345, "") == "2.35" and measure_text(None, "pg/mL") == "—"
+    assert measure_text(12345.6, "U/L") == "12,346 U/L" and measure_text(0.0001234) == "0.000123"
 
 
 def test_sparkline_places_points_by_value_and_marks_real_changes():
@@ -255,7 +257,7 @@ def test_sparkline_places_points_by_value_and_marks_real_changes():
     assert ys == [60.0, 10.0, 35.0]  # 70 px high, 10 px padding, linear in the value
     # its own scale, written at the left: the highest value at the top, the lowest below
     assert re.findall(r'<text[^>]*y="([\d.]+)"[^>]*>([^<]+)</text>', svg) == [
-        ("64.0", "1.000"), ("14.0", "3.000")]
+        ("64.0", "1"), ("14.0", "3")]
     same = sparkline([{"date": "2026-01-01", "value": 2.5, "change": ""},
                       {"date": "2026-02-01", "value": 2.5, "change": ""}], "x", ["2.5 <b>", "2.5"])
     assert re.findall(r"<text[^>]*>([^<]+)</text>", same) == ["2.5 &lt;b&gt;"]  # one label

@@ -94,17 +94,21 @@ def _fmt(value: Any, digits: int = 4) -> str:
 
 
 def measure_text(value: Any, unit: str | None = None, censored: str | None = None) -> str:
-    """Format a profile's measure as its summary does: a fraction as a percentage.
+    """Format a profile's measure as its report does: three significant digits.
+
+    The page, the PDF and the summary write a value through the same function
+    (:func:`gutaxis.formatting.format_value`); only "none" reads "—" here.
 
     Examples
     --------
     >>> measure_text(0.0009087, "fraction"), measure_text(12.5, "pg/mL"), measure_text(None)
-    ('0.091 %', '12.50 pg/mL', '—')
+    ('0.091 %', '12.5 pg/mL', '—')
+    >>> measure_text(131.64, "pg/mL", "<")
+    '<132 pg/mL'
     """
-    if unit == "fraction" and not is_missing(value):
-        return format_value(value, unit, censored)
-    text = (censored or "") + _fmt(value)
-    return f"{text} {unit}" if unit and value is not None else text
+    if is_missing(value):
+        return _fmt(value)
+    return format_value(value, unit or "", censored)
 
 
 def series_texts(points: list[dict[str, Any]], unit: str) -> tuple[str, list[str]]:
@@ -119,11 +123,11 @@ def series_texts(points: list[dict[str, Any]], unit: str) -> tuple[str, list[str
     >>> series_texts([{"value": 0.0009087}, {"value": None}], "fraction")
     ('%', ['0.091 %', '—'])
     >>> series_texts([{"value": 131.6}, {"value": 0.5, "censored": "<"}], "pg/mL")
-    ('pg/mL', ['131.6', '<0.5000'])
+    ('pg/mL', ['132', '<0.5'])
     """
     if unit == "fraction":
         return "%", [measure_text(p.get("value"), unit, p.get("censored")) for p in points]
-    return unit, [(p.get("censored") or "") + _fmt(p.get("value")) for p in points]
+    return unit, [measure_text(p.get("value"), None, p.get("censored")) for p in points]
 
 
 def diary_number(value: Any) -> str:
@@ -232,7 +236,7 @@ def sparkline(points: list[dict[str, Any]], label: str, texts: list[str] | None 
     values = [p["value"] for p in points if isinstance(p.get("value"), int | float)
               and math.isfinite(p["value"])]
     if texts is None:
-        texts = [_fmt(p.get("value")) for p in points]
+        texts = [measure_text(p.get("value")) for p in points]
     title = escape(f"{label}: " + ", ".join(f"{p['date']} {text}"
                                             for p, text in zip(points, texts, strict=True)))
     head = (f'<svg viewBox="0 0 {width} {height}" role="img" aria-label="{title}" '
@@ -286,7 +290,7 @@ def value_list(points: list[dict[str, Any]], texts: list[str]) -> Markup:
     points : list of dict
         ``{date, value, change}`` oldest first.
     texts : list of str
-        Each value as shown (:func:`_fmt`).
+        Each value as shown (:func:`measure_text`).
 
     Returns
     -------
