@@ -3,7 +3,7 @@
 A real server (uvicorn on a free loopback port, the job worker on) serves a
 fresh data folder; the practitioner signs in, makes a patient and a visit,
 uploads a lab file and the bundled study's table (sample ERR1331798), waits
-for the profile (the visit page refreshes itself while the jobs run), opens
+for the profile (the visit page looks again while the jobs run), opens
 it, adds an option to the plan, looks at the timeline and signs out — once
 at a desktop's width (on SQLite) and once at a phone's (on PostgreSQL),
 where nothing may stick out of the screen sideways (wide tables scroll
@@ -101,12 +101,12 @@ def labs_file(folder: Path) -> Path:
 
 
 def wait_until_settled(page: Page, ctx: Any) -> None:
-    """Wait until the visit page stops refreshing itself (no upload or profile pending).
+    """Wait until the visit page stops waiting (no upload or profile pending).
 
     On a timeout the message lists the jobs as the database has them.
     """
     try:
-        expect(page.locator('meta[http-equiv="refresh"]')).to_have_count(
+        expect(page.locator('meta[name="gutaxis-wait"]')).to_have_count(
             0, timeout=PROFILE_WAIT_MS)
     except AssertionError as exc:
         from sqlalchemy import select
@@ -235,7 +235,7 @@ def _round(page: Page, steps: Steps, tmp_path: Path, ctx: Any) -> None:
     expect(uploads.locator("tbody tr")).to_have_count(2)
     steps.shot("uploaded-pending")
 
-    # -- the profile: the page refreshes itself until the jobs are done
+    # -- the profile: the page looks again until the jobs are done
     wait_until_settled(page, ctx)
     main = page.locator("main")
     expect(uploads.locator("tr", has_text="table.biom")).to_contain_text("parsed")

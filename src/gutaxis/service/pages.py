@@ -5,7 +5,8 @@ within one transaction, and renders a template of ``templates/``.  Forms
 carry the session's CSRF token (``csrf_token``; the upload forms in their
 query string, because the upload route streams the body itself); the sign-in
 and invitation forms, which have no session yet, use a double-submit cookie.
-Pages that wait for a job refresh themselves (``<meta http-equiv=refresh>``).
+Pages that wait for a job look again in the background (``static/wait.js``, which
+keeps what a form holds) or, without JavaScript, refresh themselves.
 """
 
 from __future__ import annotations
