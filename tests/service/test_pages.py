@@ -285,9 +285,13 @@ def test_the_values_beside_a_sparkline_are_escaped_and_say_each_judgement():
                     '<li>2026-02-01: 3 — <span class="change-real">real change (up)</span></li>'
                     '<li>&lt;b&gt;: — — <span class="change-within">within &lt;i&gt;normal'
                     '&lt;/i&gt; variation</span></li></ul>')
-    # the sparkline's accessible name uses the same texts
+    # the sparkline's accessible name uses the same texts, with the judgements in words
     svg = sparkline(points[:2], "Shannon", ["1", "3"])
-    assert 'aria-label="Shannon: 2026-01-01 1, 2026-02-01 3"' in svg
+    assert 'aria-label="Shannon: 2026-01-01 1, 2026-02-01 3 (real change up)"' in svg
+    # beside a list of them, the name says so instead of reading them a second time
+    listed = sparkline(points[:2], "Shannon", ["1", "3"], listed=True)
+    assert 'aria-label="Shannon: a plot of 2 values, listed below"' in listed
+    assert "<title>Shannon: 2026-01-01 1, 2026-02-01 3 (real change up)</title>" in listed
 
 
 def test_an_upload_to_another_clinics_visit_keeps_no_file(client, ctx):

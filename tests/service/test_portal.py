@@ -330,6 +330,9 @@ def test_the_portals_pages_show_the_visits_for_you_part_and_the_plan_with_its_re
         "&#39;", "'")
     timeline = client.get("/portal/timeline", headers=ana.cookie)
     assert timeline.status_code == 200 and "hs-CRP" in timeline.text
+    # each plot's values are listed under it in words, as on the practitioner's timeline
+    assert '<ul class="values"><li>2026-01-15: ' in timeline.text
+    assert "a plot of 1 value, listed below" in timeline.text
 
 
 def _label(document: dict[str, Any], trigger: str) -> tuple[str, str]:

@@ -224,6 +224,11 @@ def test_the_timeline_joins_the_diary_the_challenges_and_the_plan(
     [chart] = staff_view.charts
     assert chart["symptom"] == "Bloating" and chart["svg"].count("<rect") == 2
     assert "#f4c7c3" in chart["svg"]  # the fructans days: a likely trigger, shaded red
+    # ... with a solid dark red edge, and said in words: colour is not all that tells it
+    assert 'fill="#f4c7c3" stroke="#a1161b" stroke-width="1.5"><title>Fructans' in chart["svg"]
+    [fructans] = [t for t in staff_view.challenges if t.startswith("Fructans")]
+    assert fructans.endswith("— Bloating: likely trigger")
+    assert f"{start + dt.timedelta(days=15)}: 8.0" in chart["days"]
     assert "Fructans" in chart["svg"] and "plan: Walk after dinner" in chart["svg"]
     assert staff_view.plan == [f"Walk after dinner: started {start + dt.timedelta(days=3)}"]
     # finished (30 days on), so the patient sees the names too; while blinded they would not
@@ -235,6 +240,7 @@ def test_the_timeline_joins_the_diary_the_challenges_and_the_plan(
     client.cookies.clear()
     own = client.get("/portal/timeline", headers=eve.cookie).text
     assert 'class="diary-chart"' in own and "Walk after dinner: started" in own
+    assert "Bloating: likely trigger" in own and "Bloating: the daily scores as text" in own
 
 
 def test_a_clinic_adds_a_food_and_its_patients_meals_are_matched_with_it(

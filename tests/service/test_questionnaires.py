@@ -198,8 +198,8 @@ def test_the_portal_form_shows_every_problem_in_plain_words_and_keeps_nothing(
     page = client.post(f"/portal/questionnaires/{sent['id']}", headers=ana.cookie,
                        data={"csrf_token": ana.csrf, "wind": " "})
     assert page.status_code == 422
-    assert '<div class="error-box" role="alert">Please answer at least one question.</div>' \
-        in page.text
+    assert ('<div class="error-box" role="alert" tabindex="-1" autofocus>'
+            "Please answer at least one question.</div>") in page.text
     with ctx.sessions() as db:
         assert db.scalar(select(func.count()).select_from(QuestionnaireResponse)) == 0
 
@@ -269,7 +269,8 @@ def test_an_invalid_definition_is_refused_with_the_checkers_line_and_nothing_is_
     page = client.post(f"/questionnaires?csrf_token={csrf}", headers=headers,
                        files={"file": ("scale.json", broken_definition(), "application/json")})
     assert page.status_code == 422
-    assert f'<div class="error-box" role="alert">{expected}</div>' in page.text
+    assert (f'<div class="error-box" role="alert" tabindex="-1" autofocus>{expected}</div>'
+            in page.text)
     with ctx.sessions() as db:
         assert db.scalar(select(func.count()).select_from(QuestionnaireDefinition)) == 0
     assert not [a for a in _actions(ctx, before) if a[0] == "questionnaire.import"]

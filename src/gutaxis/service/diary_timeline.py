@@ -24,6 +24,10 @@ __all__ = ["DiaryTimeline", "diary_timeline"]
 
 _COLOURS = {"likely trigger": "#f4c7c3", "likely tolerated": "#cde8d4",
             "inconclusive": "#e3e6ea"}
+#: Each verdict's band also has its own outline, so that colour is not all that tells
+#: them apart (WCAG 1.4.1): solid, dashed, dotted; the list under the chart says it in words.
+_OUTLINES = {"likely trigger": ("#a1161b", ""), "likely tolerated": ("#1a6b32", "6 3"),
+             "inconclusive": ("#4a5561", "2 2")}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -31,6 +35,7 @@ class DiaryTimeline:
     """The charts (one per symptom) and the facts they show, as text."""
 
     charts: list[dict[str, Any]]
+    """Per symptom: ``symptom``, ``svg`` and ``days`` (each scored day and its mean, as text)."""
     challenges: list[str]
     plan: list[str]
 
@@ -65,8 +70,13 @@ def _chart(symptom: str, days: dict[dt.date, float], first: dt.date, last: dt.da
             continue
         x0, x1 = x(start), x(end + dt.timedelta(days=1))
         fill = _COLOURS.get(verdict, "#eef1f4")
+        stroke, dashes = _OUTLINES.get(verdict, ("none", ""))
+        outline = (f' stroke="{stroke}" stroke-width="1.5"'
+                   + (f' stroke-dasharray="{dashes}"' if dashes else "")) if verdict else ""
         parts.append(f'<rect x="{x0}" y="{top}" width="{max(x1 - x0, 2)}" '
-                     f'height="{height - top - bottom}" fill="{fill}"/>')
+                     f'height="{height - top - bottom}" fill="{fill}"{outline}>'
+                     f'<title>{escape(name)}: {start} to {end}'
+                     f'{": " + escape(verdict) if verdict else ""}</title></rect>')
         # a label as wide as its band at most (side by side, two bands' labels ran together)
         fits = max(3, int((x1 - x0) / 7.2))  # about 7.2 units a character at 12
         shown = name if len(name) <= fits else name[:fits - 1].rstrip() + "…"
@@ -121,11 +131,15 @@ def diary_timeline(db: Session, who: Principal, patient_id: int, *,
                 continue
             name = c.label(hidden) if hidden else view.group_names.get(c.food_group,
                                                                        c.food_group)
+            said = []
             for symptom in symptoms:
                 verdict = verdicts.get((c.food_group, c.start, symptom), "")
                 bands_of.setdefault(symptom, []).append((c.start, c.end, name, verdict))
+                if verdict:
+                    said.append(f"{symptom}: {verdict}")
             texts.append(f"{name}: {c.start} to {c.end} ({c.status}"
-                         + ("" if c.logged else ", no primary symptom scored on its days") + ")")
+                         + ("" if c.logged else ", no primary symptom scored on its days") + ")"
+                         + (" — " + "; ".join(said) if said else ""))
     marks: list[tuple[dt.date, str]] = []
     plan_texts = []
     for plan_item in plans.plan_items(db, who, patient_id):
@@ -143,5 +157,6 @@ def diary_timeline(db: Session, who: Principal, patient_id: int, *,
             means = {d: sum(v) / len(v) for d, v in by_day.items()}
             in_range = [(d, t) for d, t in marks if first <= d <= last]
             charts.append({"symptom": symptom, "svg": _chart(
-                symptom, means, first, last, bands_of.get(symptom, []), in_range)})
+                symptom, means, first, last, bands_of.get(symptom, []), in_range),
+                "days": [f"{d}: {v:.1f}" for d, v in sorted(means.items())]})
     return DiaryTimeline(charts, texts, plan_texts)

@@ -204,8 +204,8 @@ templates.env.filters["measure"] = measure_text
 templates.env.globals["latest_birth_date"] = patients.latest_birth_date
 
 
-def sparkline(points: list[dict[str, Any]], label: str, texts: list[str] | None = None
-              ) -> str:
+def sparkline(points: list[dict[str, Any]], label: str, texts: list[str] | None = None,
+              *, listed: bool = False) -> str:
     """Draw one measure's values across visits as a small inline SVG.
 
     Parameters
@@ -216,6 +216,10 @@ def sparkline(points: list[dict[str, Any]], label: str, texts: list[str] | None 
         What the plot shows (its accessible name).
     texts : list of str, optional
         Each point's value as the page shows it (default: formatted here).
+    listed : bool, default False
+        The page lists the values with their judgements beside the plot
+        (:func:`value_list`): the plot's accessible name then says so instead
+        of reading them all a second time.
 
     Returns
     -------
@@ -238,9 +242,12 @@ def sparkline(points: list[dict[str, Any]], label: str, texts: list[str] | None 
               and math.isfinite(p["value"])]
     if texts is None:
         texts = [measure_text(p.get("value")) for p in points]
-    title = escape(f"{label}: " + ", ".join(f"{p['date']} {text}"
-                                            for p, text in zip(points, texts, strict=True)))
-    head = (f'<svg viewBox="0 0 {width} {height}" role="img" aria-label="{title}" '
+    title = escape(f"{label}: " + ", ".join(
+        f"{p['date']} {text}" + (f" ({p['change']})" if p.get("change") else "")
+        for p, text in zip(points, texts, strict=True)))
+    name = (escape(f"{label}: a plot of {len(points)} value{'s' if len(points) != 1 else ''}"
+                   ", listed below") if listed else title)
+    head = (f'<svg viewBox="0 0 {width} {height}" role="img" aria-label="{name}" '
             f'xmlns="http://www.w3.org/2000/svg"><title>{title}</title>'
             f'<rect x="0" y="0" width="{width}" height="{height}" fill="#f3f6f9"/>')
     if not values:
@@ -404,6 +411,8 @@ def error_page(request: Request, error: ServiceError) -> Response:
     return templates.TemplateResponse(
         request, "error.html", {"who": who, "clinic": _page_clinic(None, who),
                                 "heading": headings.get(error.status, "Something went wrong"),
+                                "title": "Error: " + headings.get(error.status,
+                                                                  "Something went wrong"),
                                 "message": page_message(error.message), "back": _back(request),
                                 "back_label": "Back to the form" if request.method == "POST"
                                 else "Go back",
@@ -842,7 +851,7 @@ def timeline_page(request: Request, patient_id: int, who: Staff, ctx: Ctx) -> Re
         for s in measures:
             unit, texts = series_texts(s.points, s.unit)
             series.append({"label": s.label, "group": s.group, "unit": unit,
-                           "svg": sparkline(s.points, s.label, texts),
+                           "svg": sparkline(s.points, s.label, texts, listed=True),
                            "value_list": value_list(s.points, texts)})
         # part of patient.timeline
         scores = questionnaire_scores.score_series(db, who, patient_id, action="")

@@ -33,6 +33,7 @@ from gutaxis.service.pages import (
     render,
     series_texts,
     sparkline,
+    value_list,
 )
 from gutaxis.service.protocol_api import sentence_names
 from gutaxis.service.questionnaire_views import score_figures
@@ -327,7 +328,9 @@ def portal_timeline(request: Request, who: Patient, ctx: Ctx) -> Response:
         for s in profiles.timeline(db, who, patient.id):
             unit, texts = series_texts(s.points, s.unit)  # as the practice's timeline
             series.append({"label": s.label, "unit": unit, "group": s.group,
-                           "points": s.points, "svg": sparkline(s.points, s.label, texts)})
+                           "points": s.points,
+                           "svg": sparkline(s.points, s.label, texts, listed=True),
+                           "value_list": value_list(s.points, texts)})
         pairs = diary.own_entries(db, who, action="")  # part of patient.timeline
         daily = []
         for label, points in diary.daily_scores(pairs).items():
