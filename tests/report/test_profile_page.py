@@ -345,7 +345,7 @@ def test_followup_table_and_trends(page):
 
 
 def test_one_trend_panel_per_measure_with_history(page_html):
-    svg = re.search(r'<figure id="fig-trends">(.*?)</figure>', page_html, re.S).group(1)
+    svg = re.search(r'<figure id="fig-trends"[^>]*>(.*?)</figure>', page_html, re.S).group(1)
     titles = re.findall(r"<text[^>]*>([^<]*)</text>", svg)
     assert [t for t in titles if t in ("Shannon entropy", "Faecal calprotectin", "LPS",
                                         "hs-CRP")] == ["Shannon entropy", "Faecal calprotectin",
