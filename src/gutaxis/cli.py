@@ -8,6 +8,7 @@ their paths.  Errors of gutaxis become one line and exit code 2 (:func:`main`).
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import sys
@@ -15,7 +16,7 @@ import warnings
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -963,19 +964,44 @@ def _service_error(exc: Exception | str) -> None:
     raise typer.Exit(2)
 
 
+def _listening_socket(host: str, port: int) -> Any:
+    """Listen on ``host:port`` now, or say in one line why not (the port taken, say)."""
+    import socket
+
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(
+            host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)[0]
+        sock = socket.socket(family, kind, proto)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(address)
+            sock.listen(2048)
+        except OSError:
+            sock.close()
+            raise
+    except OSError as exc:
+        reason = ("another program listens there (another gutaxis server?)"
+                  if exc.errno == errno.EADDRINUSE else exc.strerror or str(exc))
+        _service_error(f"cannot listen on {host}:{port}: {reason}")
+    sock.set_inheritable(True)
+    return sock
+
+
 @contextmanager
 def _practice_database(data: Path, *, existing: bool = False,
-                       settings: Settings | None = None) -> Iterator[AppContext]:
+                       settings: Settings | None = None,
+                       before: list[str | None] | None = None) -> Iterator[AppContext]:
     """Open the practice's database, migrated, for a command; say what goes wrong in one line.
 
     ``existing``: the SQLite database must be there already (a command that
     changes an account must not make an empty database in a mistyped folder).
     ``settings``: the command's own (``serve``'s options); else those of ``data``.
+    ``before``: gets the migration the database was at before (None: none).
     """
     import sqlalchemy.exc
 
     from gutaxis.service.context import AppContext
-    from gutaxis.service.db import MigrationError, upgrade
+    from gutaxis.service.db import MigrationError, current_revision, upgrade
     from gutaxis.service.services.accounts import seal_stored_secrets
     from gutaxis.service.settings import DATABASE_URL_ENV
 
@@ -999,6 +1025,8 @@ def _practice_database(data: Path, *, existing: bool = False,
                        "postgresql+psycopg://user@host:5432/name")
     try:
         try:
+            if before is not None:
+                before.append(current_revision(ctx.engine))
             upgrade(ctx.engine)
         except sqlalchemy.exc.DBAPIError as exc:
             _service_error(f"{where}: cannot open the database "
@@ -1043,8 +1071,19 @@ def serve(
         _service_error(ValueError(
             f"--workers {workers} needs PostgreSQL (set GUTAXIS_DATABASE_URL): the SQLite "
             f"database in {settings.data_dir} is kept by one server process"))
+    # refused before anything is touched: a second server on the same SQLite database, or
+    # a port another program listens on (a start that fails must not disturb one that runs)
+    if settings.database_url is None:
+        from gutaxis.service.context import FolderInUse, hold_data_folder
+
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            hold_data_folder(settings.data_dir)  # held until the process ends
+        except FolderInUse as exc:
+            _service_error(exc)
     with _practice_database(data, settings=settings):
         pass  # reachable and migrated, or one line saying why not (not a server's traceback)
+    listening = _listening_socket(host, port)
     if demo_clinic:
         from gutaxis.service.demo import create_demo_clinic
 
@@ -1068,9 +1107,11 @@ def serve(
     # CSRF origin check compares it) and the client's address (audit log, throttling);
     # uvicorn trusts them only from FORWARDED_ALLOW_IPS (default 127.0.0.1 and ::1)
     if workers == 1:
-        uvicorn.run(create_app(settings), host=host, port=port,
-                    log_level="warning", proxy_headers=True)
+        uvicorn.Server(uvicorn.Config(create_app(settings), host=host, port=port,
+                                      log_level="warning", proxy_headers=True)
+                       ).run(sockets=[listening])
         return
+    listening.close()  # uvicorn's own processes listen on it: it was free a moment ago
     # each worker process builds its own app from the settings in the environment; the
     # database is migrated and the bundled reference set up once, here, before they start
     from gutaxis.service.app import SETTINGS_ENV
@@ -1178,10 +1219,23 @@ app.add_typer(db_app, name="db")
 
 @db_app.command("upgrade")
 def db_upgrade(data: DataDir = Path("gutaxis-data")) -> None:
-    """Apply the database migrations (`gutaxis serve` also does at start)."""
-    with _practice_database(data) as ctx:
+    """Apply the database migrations (`gutaxis serve` also does at start).
+
+    On SQLite the database must be there already (a mistyped folder is not
+    made into a new, empty database); on PostgreSQL an empty database gets
+    its schema.  Says which migrations it applied.
+    """
+    from gutaxis.service.db import current_revision
+
+    before: list[str | None] = []
+    with _practice_database(data, existing=True, before=before) as ctx:
         shown = ctx.engine.url.render_as_string()
-    out_console.print(f"database up to date ({shown})", highlight=False)
+        after = current_revision(ctx.engine)
+    if before and before[0] == after:
+        out_console.print(f"database up to date (at {after}; {shown})", highlight=False)
+    else:
+        start = f"from {before[0]}" if before and before[0] else "from an empty database"
+        out_console.print(f"database upgraded {start} to {after} ({shown})", highlight=False)
 
 
 def _show_warning(message: Warning | str, category: type[Warning], filename: str,

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+
+import httpx
 import pytest
 from sqlalchemy import create_engine, inspect, select
 from sqlalchemy.orm import Session
@@ -116,12 +119,32 @@ def test_a_password_reset_revokes_the_accounts_tokens(make_settings):
         assert client.get("/api/v1/me", headers=headers).status_code == 401
 
 
-def test_db_upgrade_makes_the_schema_and_is_idempotent(cli_env):
+def test_db_upgrade_makes_the_schema_and_is_idempotent(cli_env, database_url):
     data, url = cli_env
+    if database_url is None:
+        # on SQLite a mistyped folder is not made into a new, empty database
+        refused = runner.invoke(app, ["db", "upgrade", "--data", str(data)])
+        assert refused.exit_code == 2 and "no database there" in refused.output
+        assert not data.exists()
+        made = runner.invoke(app, ["users", "create", "--clinic", "C", "--email",
+                                   "o@c.example", "--role", "owner", "--data", str(data)],
+                             input="a long enough password\n")
+        assert made.exit_code == 0, made.output
+    else:  # an empty PostgreSQL database gets its schema, and the command says so
+        result = runner.invoke(app, ["db", "upgrade", "--data", str(data)])
+        assert result.exit_code == 0, result.output
+        assert "database upgraded from an empty database to 0011" in result.output
     for _ in range(2):
         result = runner.invoke(app, ["db", "upgrade", "--data", str(data)])
         assert result.exit_code == 0, result.output
-        assert "database up to date" in result.output
+        assert "database up to date (at 0011;" in result.output
+    from gutaxis.service.db import downgrade, make_engine
+
+    engine = make_engine(url)
+    downgrade(engine, "0010")
+    engine.dispose()
+    result = runner.invoke(app, ["db", "upgrade", "--data", str(data)])
+    assert "database upgraded from 0010 to 0011" in result.output, result.output
     engine = create_engine(url)
     tables = set(inspect(engine).get_table_names())
     engine.dispose()
@@ -179,3 +202,39 @@ def test_database_problems_are_one_line_and_change_nothing(tmp_path, monkeypatch
         assert result.exception is None or isinstance(result.exception, SystemExit), args
     assert not missing.exists()  # a mistyped folder is not made into an empty clinic
     assert (corrupt / "gutaxis.sqlite3").read_text() == "not a database"
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)  # one server per SQLite file
+def test_a_second_server_is_refused_before_it_touches_the_running_ones_data(
+        make_settings, tmp_path, monkeypatch):
+    """A failed second start used to empty the running server's scratch folder first."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from builders.live_server import free_port, server_process
+
+    gutaxis = str(Path(sys.executable).parent / "gutaxis")
+    settings = make_settings()  # SQLite: the bundled reference copied in
+    env = {k: v for k, v in os.environ.items() if k != "GUTAXIS_DATABASE_URL"}
+    port = free_port()
+    with server_process([gutaxis, "serve", "--data", str(settings.data_dir), "--port",
+                         str(port)], port, tmp_path / "server.log", env=env) as (url, first):
+        marker = settings.scratch_dir / "job-999-running"
+        marker.mkdir(parents=True)
+        for args, said in (
+                # the same data folder, another port: refused, naming the server that runs
+                ([str(free_port())], f"another gutaxis server is using {settings.data_dir}"),
+                # another data folder, the same port
+                ([str(port)], f"cannot listen on 127.0.0.1:{port}: another program listens"),
+        ):
+            data = settings.data_dir if "using" in said else tmp_path / "other-data"
+            second = subprocess.run([gutaxis, "serve", "--data", str(data), "--port", *args],
+                                    env=env, capture_output=True, text=True, timeout=120)
+            output = " ".join((second.stdout + second.stderr).split())
+            assert second.returncode == 2, output
+            assert said in output and f"(process {first.pid} holds" in output \
+                if "using" in said else said in output
+            assert "Traceback" not in output and "practice on" not in output
+            assert marker.is_dir()  # the running server's work is where it was
+        assert httpx.get(f"{url}/api/v1/me").status_code == 401  # and it still answers

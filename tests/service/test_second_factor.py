@@ -291,7 +291,11 @@ def test_a_lost_key_is_said_to_the_operator_and_counts_as_no_failure(make_settin
 
     secret, key_file = _sealed_in_use(make_settings)
     key_file.write_text(base64.b64encode(bytes(range(32))).decode() + "\n")  # another key
-    with _own(make_settings) as client, caplog.at_level("ERROR"):
+    with caplog.at_level("ERROR"), _own(make_settings) as client:
+        # said at start, with the accounts it leaves unchecked: not first at their sign-in
+        [said] = [r.getMessage() for r in caplog.records if "is not the key" in r.getMessage()]
+        assert "1 of them (accounts " in said and "cannot sign in" in said
+        caplog.clear()
         ctx = client.app.state.ctx
         with ctx.transaction() as db:
             db.scalar(select(User).where(User.email == "a@a.example")).totp_last_step -= 2
@@ -362,8 +366,9 @@ def test_a_damaged_key_is_said_at_start_and_at_sign_in_and_the_repair_still_runs
     secret, key_file = _sealed_in_use(make_settings)
     key_file.write_text("not a key\n")
     with caplog.at_level("ERROR"), _own(make_settings) as client:
-        assert any("secret.key: expected the server's secret key" in r.getMessage()
-                   for r in caplog.records)  # said at start; the server runs
+        said = [r.getMessage() for r in caplog.records]
+        # said at start, once; the server runs
+        assert sum("secret.key: expected the server's secret key" in m for m in said) == 1
         ctx = client.app.state.ctx
         with ctx.transaction() as db:  # the code just used is spent; the next window's is not
             db.scalar(select(User).where(User.email == "a@a.example")).totp_last_step -= 2

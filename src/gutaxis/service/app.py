@@ -31,11 +31,15 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from gutaxis._version import __version__
 from gutaxis.exceptions import GutaxisError
 from gutaxis.service.access import SecondFactorOwed
-from gutaxis.service.context import AppContext
+from gutaxis.service.context import AppContext, hold_data_folder
 from gutaxis.service.db import is_sqlite, upgrade
 from gutaxis.service.errors import Conflict, Invalid, ServiceError, as_service_error, error_body
 from gutaxis.service.models import Job, Reference
-from gutaxis.service.services.accounts import count_sealed_secrets, seal_stored_secrets
+from gutaxis.service.services.accounts import (
+    count_sealed_secrets,
+    seal_stored_secrets,
+    secrets_not_opening,
+)
 from gutaxis.service.settings import Settings
 
 __all__ = ["create_app", "create_app_from_environment", "prepare", "ensure_bundled_reference",
@@ -214,18 +218,22 @@ def prepare(ctx: AppContext) -> None:
     ``gutaxis serve`` does it at start.  Second-factor secrets stored before
     they were sealed (:class:`~gutaxis.service.security.SecretBox`) are
     sealed now.  On SQLite (one server per database
-    file) it also puts the jobs a killed server left running back in the
-    queue and empties the store's scratch folder.
+    file) it first takes the data folder (:func:`~gutaxis.service.context.hold_data_folder`:
+    refused while another server holds it), then puts the jobs a killed server
+    left running back in the queue and empties the store's scratch folder.
     """
+    if is_sqlite(ctx.engine):  # one server per SQLite file: refused while another runs
+        ctx.on_close.append(hold_data_folder(ctx.settings.data_dir))
     upgrade(ctx.engine)
-    _check_secret_key(ctx)
-    with ctx.transaction() as db:
-        sealed = seal_stored_secrets(db)
+    sealed = 0
+    if _check_secret_key(ctx):  # else it is logged once, and nothing can be sealed
+        with ctx.transaction() as db:
+            sealed = seal_stored_secrets(db)
     if sealed:
         logger.warning("sealed %d second-factor secrets stored before sealing, with the key in "
                        "%s", sealed, ctx.settings.secret_key_file)
     if is_sqlite(ctx.engine):
-        # one server per SQLite file: what a killed server left running starts again now
+        # what a killed server left running starts again now
         with ctx.transaction() as db:
             for job in db.scalars(select(Job).where(Job.status == "running")):
                 job.status, job.lease_until = "pending", None
@@ -233,17 +241,19 @@ def prepare(ctx: AppContext) -> None:
     ensure_bundled_reference(ctx)
 
 
-def _check_secret_key(ctx: AppContext) -> None:
+def _check_secret_key(ctx: AppContext) -> bool:
     """Read (or make, at the first start) the key file; log what keeps it from working.
 
-    The server starts either way: only accounts with a second factor need the key.
+    The server starts either way: only accounts with a second factor need the
+    key.  Returns whether the key can be used (missing and made now counts:
+    secrets stored from now on are sealed with it).
     """
     try:
         box = ctx.secrets.box()
     except (GutaxisError, OSError) as exc:
         logger.error("%s; accounts with a second factor cannot sign in until it is repaired "
                      "(operator guide: Where the data lives)", exc)
-        return
+        return False
     if box.made_now:
         with ctx.transaction() as db:
             sealed = count_sealed_secrets(db)
@@ -252,6 +262,17 @@ def _check_secret_key(ctx: AppContext) -> None:
                          "sealed with the old one cannot be checked; restore the old file "
                          "from the backup (and restart), or turn them off with `gutaxis users "
                          "password --second-factor-off`", ctx.settings.secret_key_file, sealed)
+        return True
+    with ctx.transaction() as db:
+        wrong = secrets_not_opening(db)
+    if wrong:
+        logger.error("%s is not the key the second factors were sealed with: %d of them "
+                     "(accounts %s) cannot be checked, and those accounts cannot sign in; "
+                     "restore the key file from the backup that goes with this database (and "
+                     "restart), or turn the factors off with `gutaxis users password "
+                     "--second-factor-off`", ctx.settings.secret_key_file, len(wrong),
+                     ", ".join(map(str, wrong)))
+    return True
 
 
 def create_app_from_environment() -> FastAPI:

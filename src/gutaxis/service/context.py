@@ -7,20 +7,89 @@ on ``app.state.ctx``; routes reach it through :func:`get_context`.
 from __future__ import annotations
 
 import contextlib
+import fcntl
+import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 from fastapi import Request
 from sqlalchemy import Engine, Executable, Row
 from sqlalchemy.orm import Session, sessionmaker
 
+from gutaxis.exceptions import GutaxisError
 from gutaxis.service.db import READ_ONLY, is_sqlite, make_engine, session_scope
 from gutaxis.service.security import SECRETS, KeyFileBox
 from gutaxis.service.settings import Settings
 from gutaxis.service.store import FileStore
 
-__all__ = ["AppContext", "get_context"]
+__all__ = ["AppContext", "get_context", "hold_data_folder", "FolderInUse"]
+
+#: The file in a data folder that a server on its SQLite database holds locked.
+SERVER_LOCK = "server.lock"
+_held: dict[Path, list[int]] = {}  # folder → [descriptor, holders in this process]
+_held_guard = threading.Lock()
+
+
+class FolderInUse(GutaxisError):
+    """Another process's server holds the data folder (one server per SQLite database)."""
+
+
+def hold_data_folder(folder: Path) -> Callable[[], None]:
+    """Take ``folder`` for this process's server; return the function that lets it go.
+
+    One server per SQLite database: at start it puts the jobs marked running
+    back in the queue and empties the scratch folder, which would take a
+    running server's work from under it.  The lock (``flock`` on
+    ``server.lock``) is the operating system's: it goes with the process,
+    killed or not.  Taken again in the same process, it is shared (the
+    command and its application hold it together).
+
+    Raises
+    ------
+    FolderInUse
+        Another process holds it; the message names the folder and that
+        process.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> folder = Path(tempfile.mkdtemp())
+    >>> release = hold_data_folder(folder)
+    >>> (folder / "server.lock").read_text().strip() == str(os.getpid())
+    True
+    >>> release()
+    """
+    folder = folder.resolve()
+    with _held_guard:
+        if folder in _held:
+            _held[folder][1] += 1
+        else:
+            fd = os.open(folder / SERVER_LOCK, os.O_RDWR | os.O_CREAT, 0o600)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                other = os.pread(fd, 32, 0).decode("ascii", "replace").strip()
+                os.close(fd)
+                raise FolderInUse(
+                    f"another gutaxis server is using {folder} (process {other or '?'} holds "
+                    f"{folder / SERVER_LOCK}): stop it first; two servers on one SQLite "
+                    "database would take each other's running jobs") from None
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+            _held[folder] = [fd, 1]
+
+    def release() -> None:
+        with _held_guard:
+            entry = _held.get(folder)
+            if entry is None:
+                return
+            entry[1] -= 1
+            if entry[1] == 0:
+                del _held[folder]
+                os.close(entry[0])  # closing the descriptor lets the lock go
+    return release
 
 
 class AppContext:
@@ -60,6 +129,8 @@ class AppContext:
         # thread never waits on itself here.
         self._writer: contextlib.AbstractContextManager[Any] = (
             threading.RLock() if is_sqlite(self.engine) else contextlib.nullcontext())
+        #: run by :meth:`close` (the data folder's lock, when this context's server holds it)
+        self.on_close: list[Callable[[], None]] = []
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[Session]:
@@ -78,8 +149,10 @@ class AppContext:
             return connection.execute(statement, parameters).first()
 
     def close(self) -> None:
-        """Release the database connections."""
+        """Release the database connections (and the data folder, if held)."""
         self.engine.dispose()
+        while self.on_close:
+            self.on_close.pop()()
 
 
 def get_context(request: Request) -> AppContext:

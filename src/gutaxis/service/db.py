@@ -138,6 +138,24 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
     _migrate(engine, "upgrade", revision)
 
 
+def current_revision(engine: Engine) -> str | None:
+    """Return the migration the database is at (None: a database with no schema yet).
+
+    Parameters
+    ----------
+    engine : Engine
+
+    Returns
+    -------
+    str or None
+    """
+    from alembic.runtime.migration import MigrationContext
+
+    with engine.connect() as connection:
+        revision: str | None = MigrationContext.configure(connection).get_current_revision()
+        return revision
+
+
 def downgrade(engine: Engine, revision: str) -> None:
     """Take ``engine``'s database back to ``revision`` (as :func:`upgrade`, backwards).
 

@@ -54,6 +54,7 @@ from gutaxis.service.settings import Settings
 
 __all__ = ["create_clinic", "create_user", "sign_in", "SignIn", "start_session",
            "second_factor", "sign_out", "seal_stored_secrets", "count_sealed_secrets",
+           "secrets_not_opening",
            "create_token", "list_tokens", "revoke_token", "invite", "accept_invitation",
            "open_invitations", "latest_invitation", "withdraw_invitation",
            "list_users", "enable_totp", "disable_totp", "normalise_email", "set_password"]
@@ -389,6 +390,25 @@ def count_sealed_secrets(db: Session) -> int:
     """Return how many accounts have a sealed second-factor secret."""
     return sum(KeyFileBox.is_sealed(s) for s in db.scalars(
         select(User.totp_secret).where(User.totp_secret.is_not(None))) if s)
+
+
+def secrets_not_opening(db: Session) -> list[int]:
+    """Return the accounts whose sealed second-factor secret this server's key does not open.
+
+    A key file replaced by another valid key (a restore that mixed two
+    backups) is found at start this way, not at the first sign-in it fails.
+    The key file must be usable (the caller has read it).
+    """
+    box = _secret_box(db)
+    wrong = []
+    for user in db.scalars(select(User).where(User.totp_secret.is_not(None)).order_by(User.id)):
+        assert user.totp_secret is not None
+        if box.is_sealed(user.totp_secret):
+            try:
+                box.open(user.totp_secret, _totp_context(user))
+            except WrongKeyError:
+                wrong.append(user.id)
+    return wrong
 
 
 def seal_stored_secrets(db: Session) -> int:
