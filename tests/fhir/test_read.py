@@ -92,6 +92,28 @@ def test_a_ucum_code_that_is_miscased_or_contradicted_by_its_text_is_refused(cod
         read_lab_bundle(bundle(patient("p1", "M1"), obs))
 
 
+@pytest.mark.parametrize("system", ["http://unitsofmeasure.org/", "https://unitsofmeasure.org",
+                                    "HTTP://UnitsOfMeasure.org", None])
+def test_ucums_system_written_otherwise_or_left_out_is_no_way_past_the_agreement(system):
+    # with a trailing slash the code was taken for a local one and the text read: 10x off
+    obs = observation("crp", loinc="30522-7", value=28, unit="mg/L")
+    obs["valueQuantity"].update(code="mg/L", unit="mg/dL")
+    if system is None:
+        del obs["valueQuantity"]["system"]
+    else:
+        obs["valueQuantity"]["system"] = system
+    with pytest.raises(UnitError, match=r"the UCUM code 'mg/L' and the unit 'mg/dL' beside it "
+                                        r"disagree \(a factor of 10\)"):
+        read_lab_bundle(bundle(patient("p1", "M1"), obs))
+
+
+def test_a_local_unit_systems_code_is_not_read_as_ucum():
+    obs = observation("crp", loinc="30522-7", value=2.8, unit="mg/dL")
+    obs["valueQuantity"].update(system="http://lab.example/units", code="MGDL")
+    labs = read_lab_bundle(bundle(patient("p1", "M1"), obs))
+    assert (labs.rows[0]["value"], labs.rows[0]["unit"]) == ("28", "mg/L")
+
+
 def test_a_ucum_code_agrees_with_a_text_of_the_same_quantity():
     # capitals only: UCUM's case-insensitive form, as HL7 v2 systems send it
     for code, unit in (("mg/L", "mg/l"), ("ug/mL", "µg/mL"), ("mg/dL", "mg/dL"),

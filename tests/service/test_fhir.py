@@ -213,6 +213,57 @@ def test_a_fhir_patient_holding_another_patients_identifier_is_refused(
     assert _lab_count(ctx) == 1
 
 
+def test_results_of_another_patient_or_of_no_patient_are_refused_without_identifiers(
+        client: TestClient, ctx: AppContext) -> None:
+    """A file naming its patient only by reference went into whichever record it was sent to."""
+    make_user(ctx, "Clinic A", "ana@a.example")
+    auth = bearer(client, "ana@a.example")
+    ids = {}
+    for name, born in (("Alice", "1970-01-01"), ("Bob", "1980-05-05")):
+        response = client.post(f"{API}/patients", headers=auth,
+                               json={"name": name, "birth_date": born})
+        assert response.status_code == 201, response.text
+        ids[name] = int(response.json()["id"])
+    alices = {"resourceType": "Patient", "id": "p1", "birthDate": "1970-01-01",
+              "name": [{"family": "Alice"}]}
+    document = fl.bundle(alices, fl.observation("fc", loinc="38445-3", value=40, unit="ug/g"))
+    bobs_visit = _visit(client, auth, ids["Bob"], "2026-03-02")
+    cases = [
+        # Alice's file (no identifier, her date of birth) sent to Bob's visit
+        (document, "the results are of a patient born 1970-01-01 (Patient/p1 (no identifier)); "
+                   "this patient was born 1980-05-05: they are another patient's"),
+        # results of a group or a device are no patient's record
+        (fl.bundle(fl.observation("g", loinc="38445-3", value=40, unit="ug/g",
+                                  subject="Group/g1")),
+         "subject: expected a Patient; found a Group (Group/g1)"),
+        (fl.bundle(fl.observation("d", loinc="38445-3", value=40, unit="ug/g",
+                                  subject="https://lab.example/fhir/Device/d1")),
+         "expected a Patient; found a Device"),
+    ]
+    for sent, said in cases:
+        refused = _upload(client, bobs_visit, sent, auth)
+        run_jobs(ctx)
+        row = _upload_row(ctx, refused["id"])
+        assert (row.status, said in (row.error or "")) == ("failed", True), row.error
+    assert _lab_count(ctx) == 0
+    # the same file at Alice's visit is hers
+    accepted = _upload(client, _visit(client, auth, ids["Alice"], "2026-03-02"), document, auth)
+    run_jobs(ctx)
+    assert _upload_row(ctx, accepted["id"]).status == "parsed"
+    assert _lab_count(ctx) == 1
+    # a conditional reference names its patient by identifier: matched as one
+    assert client.patch(f"{API}/patients/{ids['Bob']}", headers=auth,
+                        json={"identifiers": [{"system": MRN, "value": "B1"}]}
+                        ).status_code == 200
+    conditional = fl.bundle(fl.observation("c", loinc="38445-3", value=40, unit="ug/g",
+                                           subject=f"Patient?identifier={MRN}|A1"))
+    refused = _upload(client, bobs_visit, conditional, auth)
+    run_jobs(ctx)
+    row = _upload_row(ctx, refused["id"])
+    assert row.status == "failed"
+    assert f"the results are of the patient with identifier {MRN}|A1" in (row.error or "")
+
+
 def test_fhir_uploaded_as_a_labs_csv_says_where_it_goes(client: TestClient,
                                                          ctx: AppContext) -> None:
     make_user(ctx, "Clinic A", "ana@a.example")

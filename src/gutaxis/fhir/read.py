@@ -11,6 +11,7 @@ returned.
 
 from __future__ import annotations
 
+import collections
 import csv
 import dataclasses
 import datetime as dt
@@ -99,11 +100,15 @@ class BundlePatient:
         ``Patient/id``, a fullUrl, or ``""`` for results without a subject.
     results : int
         How many observations of the input name this patient.
+    birth_date : str
+        ``Patient.birthDate`` of the input's ``Patient`` resource (``""``
+        when it gives none): a caller checks it against its own record.
     """
 
     identifiers: tuple[tuple[str, str], ...]
     reference: str
     results: int = 0
+    birth_date: str = ""
 
     @property
     def label(self) -> str:
@@ -164,6 +169,8 @@ class LabBundle:
     sha256: str | None
     table: pd.DataFrame = dataclasses.field(repr=False)
     catalog: MarkerCatalog = dataclasses.field(repr=False)
+    patient_birth_date: str = ""
+    """``birthDate`` of the imported results' patient as the input gives it (``""``: none)."""
 
     def __len__(self) -> int:
         """Return the number of results imported."""
@@ -326,11 +333,18 @@ class _Reader:
     def unit_of(self, located: Located, quantity: Mapping[str, Any], element: str,
                 fallback: str | None = None) -> str:
         code, unit = _text(quantity.get("code")), _text(quantity.get("unit"))
-        if code and _text(quantity.get("system")) == UCUM_SYSTEM:
+        system = _text(quantity.get("system"))
+        if code and _is_ucum(system):
             problem = _ucum_problem(code, unit)
             if problem:
                 raise self.fail(located, f"{element}.code", problem, UnitError)
             return code
+        if code and unit and not system:
+            # a code without its system beside a unit text: either may be what the lab
+            # meant, so the two must agree (a local code system's code is not compared)
+            problem = _ucum_problem(code, unit)
+            if problem:
+                raise self.fail(located, f"{element}.code", problem, UnitError)
         if unit:
             return unit
         if code:
@@ -414,6 +428,22 @@ class _Reader:
                 "original_value": original, "original_unit": unit, **refs,
                 "interpretation": ",".join(filter(None, (_concept_word(c) for c in
                                                          part.get("interpretation") or [])))}
+
+
+def _is_ucum(system: str) -> bool:
+    """Return whether ``system`` is UCUM's, as it is written in the wild.
+
+    A trailing slash, ``https`` or capitals make no other code system:
+    taking such a code for a local one let a ``unit`` text contradicting it
+    through (``mg/dL`` read where the code said ``mg/L``).
+
+    >>> _is_ucum("http://unitsofmeasure.org/"), _is_ucum("HTTPS://unitsofmeasure.org")
+    (True, True)
+    >>> _is_ucum("http://lab.example/units")
+    False
+    """
+    plain = system.strip().lower().rstrip("/")
+    return plain in (UCUM_SYSTEM, UCUM_SYSTEM.replace("http:", "https:"))
 
 
 def _ucum_problem(code: str, unit: str) -> str:
@@ -699,7 +729,8 @@ def _import(reader: _Reader, picked: tuple[str, str] | None, sample_id: str | No
                                                          names=["sample_id", "marker"]))
     table = table.astype({"value": float, "ref_low": float, "ref_high": float})
     return LabBundle(rows, skipped, chosen.identifiers, tuple(patients), sample_id,
-                     reader.label, reader.loaded.sha256, table, reader.catalog)
+                     reader.label, reader.loaded.sha256, table, reader.catalog,
+                     chosen.birth_date)
 
 
 def _resolve(reader: _Reader, origin: Located, ref: Any, element: str) -> Located:
@@ -720,13 +751,16 @@ def _patients(reader: _Reader, observations: list[Located], report_of: dict[int,
     """Return the patients the results name (merged by identifier), each result's patient."""
     keys: list[tuple[tuple[tuple[str, str], ...], str]] = []
     key_of: dict[int, int] = {}
+    born: dict[int, set[str]] = {}
     for located in observations:
-        idents, reference = _subject(reader, located.resource.get("subject"), located)
+        idents, reference, birth = _subject(reader, located.resource.get("subject"), located)
         report = report_of.get(id(located))
         if report is not None:
-            of_report = _subject(reader, report.resource.get("subject"), report)
+            report_ids, report_ref, report_birth = _subject(
+                reader, report.resource.get("subject"), report)
+            of_report = (report_ids, report_ref)
             if not (idents or reference):
-                idents, reference = of_report
+                idents, reference, birth = report_ids, report_ref, report_birth
             elif _other_patient((idents, reference), of_report):
                 shown = BundlePatient(idents, reference).label
                 raise reader.fail(located, "Observation.subject",
@@ -745,33 +779,88 @@ def _patients(reader: _Reader, observations: list[Located], report_of: dict[int,
             ids, ref = keys[found]
             keys[found] = (tuple(dict.fromkeys(ids + idents)), ref or reference)
         key_of[id(located)] = found
-    counts = [list(key_of.values()).count(n) for n in range(len(keys))]
-    patients = [BundlePatient(ids, ref, count) for (ids, ref), count in zip(keys, counts,
-                                                                           strict=True)]
+        if birth:
+            born.setdefault(found, set()).add(birth)
+            if len(born[found]) > 1:
+                raise reader.fail(located, "Patient.birthDate",
+                                  f"one patient ({BundlePatient(*keys[found]).label}) with two "
+                                  f"dates of birth ({', '.join(sorted(born[found]))}); "
+                                  "expected one")
+    counts = collections.Counter(key_of.values())
+    patients = [BundlePatient(ids, ref, counts[n], min(born.get(n, {""})))
+                for n, (ids, ref) in enumerate(keys)]
     return patients, {k: patients[n] for k, n in key_of.items()}
 
 
 def _subject(reader: _Reader, subject: Any, located: Located
-             ) -> tuple[tuple[tuple[str, str], ...], str]:
-    """Return the identifiers and the reference of a ``subject`` (both empty without one).
+             ) -> tuple[tuple[tuple[str, str], ...], str, str]:
+    """Return the identifiers, the reference and the date of birth of a ``subject``.
 
-    A reference to a ``Patient`` of the input gives that resource's
-    identifiers and its name; otherwise the reference's own ``identifier``.
+    All empty without one.  A reference to a ``Patient`` of the input gives
+    that resource's identifiers, name and ``birthDate``; a conditional
+    reference (``Patient?identifier=system|value``) its identifier; otherwise
+    the reference's own ``identifier``.  A subject that is not a patient (a
+    ``Group``, a ``Device``, a ``Location``) is refused: lab results for a
+    record are a patient's.
     """
     idents: tuple[tuple[str, str], ...] = ()
-    reference = ""
+    reference = birth = ""
     if isinstance(subject, Mapping):
         reference = _text(subject.get("reference"))
         target = reader.index.resolve(reference, located) if reference else None
-        if target is not None and target.kind == "Patient":
+        kind = (target.kind if target is not None
+                else _text(subject.get("type")) or _reference_type(reference))
+        if kind and kind != "Patient":
+            raise reader.fail(located, "subject",
+                              f"expected a Patient; found a {kind} ({reference or 'by type'}): "
+                              "a patient's record takes only that patient's results")
+        if target is not None:
             reference = target.name
             idents = tuple((_text(i.get("system")), _text(i.get("value")))
                            for i in target.resource.get("identifier") or []
                            if _text(i.get("value")))
+            birth = _text(target.resource.get("birthDate"))
+        elif "?" in reference:
+            idents = _conditional_identifiers(reference)
         ident = subject.get("identifier")
         if not idents and isinstance(ident, Mapping) and _text(ident.get("value")):
             idents = ((_text(ident.get("system")), _text(ident.get("value"))),)
-    return idents, reference
+    return idents, reference, birth
+
+
+def _reference_type(reference: str) -> str:
+    """Return the resource type a literal reference names (``""``: a ``urn:`` or none).
+
+    >>> _reference_type("Patient/1"), _reference_type("https://x.example/fhir/Group/g1/_history/2")
+    ('Patient', 'Group')
+    >>> _reference_type("Device?identifier=a|b"), _reference_type("urn:uuid:5e3c")
+    ('Device', '')
+    """
+    if not reference or reference.startswith(("urn:", "#")):
+        return ""
+    path = reference.split("?")[0].split("/_history/")[0].rstrip("/")
+    parts = path.split("/")
+    if "?" in reference:
+        return parts[-1]
+    return parts[-2] if len(parts) >= 2 and parts[-2][:1].isupper() else ""
+
+
+def _conditional_identifiers(reference: str) -> tuple[tuple[str, str], ...]:
+    """Return the identifiers a conditional reference searches by.
+
+    >>> _conditional_identifiers("Patient?identifier=urn:mrn|P2")
+    (('urn:mrn', 'P2'),)
+    >>> _conditional_identifiers("Patient?name=Ana&identifier=urn:nhs%7C9434765919")
+    (('urn:nhs', '9434765919'),)
+    """
+    from urllib.parse import parse_qsl
+
+    found = []
+    for key, value in parse_qsl(reference.partition("?")[2]):
+        if key == "identifier" and value:
+            system, bar, code = value.partition("|")
+            found.append((system, code) if bar and code else ("", value))
+    return tuple(found)
 
 
 def _other_patient(one: tuple[tuple[tuple[str, str], ...], str],

@@ -240,6 +240,8 @@ def _parse(ctx: AppContext, job_id: int, upload_id: int, folder: Path) -> None:
         kind, sha, name, sample = upload.kind, upload.sha256, upload.filename, upload.sample
         options = dict(upload.summary or {})
         identifiers = [[i.system, i.value] for i in upload_patient_identifiers(db, upload)]
+        visit = db.get(Visit, upload.visit_id)
+        born = visit.patient.birth_date if visit is not None else None
     path = _link(ctx, sha, folder, name)
     try:
         if kind == "microbiome":
@@ -248,6 +250,7 @@ def _parse(ctx: AppContext, job_id: int, upload_id: int, folder: Path) -> None:
         elif kind == "fhir":
             result = run_limited("parse_fhir", {
                 "path": str(path), "identifiers": identifiers,
+                "birth_date": born.isoformat() if born else None,
                 "skip_unknown": bool(options.get("skip_unknown"))}, _limits(ctx))
         else:
             result = run_limited("parse_labs", {"path": str(path)}, _limits(ctx))

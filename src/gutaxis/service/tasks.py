@@ -86,8 +86,8 @@ def parse_labs(path: str) -> dict[str, Any]:
 SHOWN_SKIPPED = 50
 
 
-def parse_fhir(path: str, identifiers: list[list[str]], skip_unknown: bool = False
-               ) -> dict[str, Any]:
+def parse_fhir(path: str, identifiers: list[list[str]], skip_unknown: bool = False,
+               birth_date: str | None = None) -> dict[str, Any]:
     """Read lab results from FHIR R4 JSON for the patient holding ``identifiers``.
 
     The results imported are those of the input's patient who holds one of
@@ -95,19 +95,21 @@ def parse_fhir(path: str, identifiers: list[list[str]], skip_unknown: bool = Fal
     naming a patient by identifiers none of which is the record's is refused:
     the practitioner says it is this patient by adding the identifier to the
     record.  Input whose results name no identified patient is taken as the
-    visit's, as a ``LABS.csv`` is.
+    visit's, as a ``LABS.csv`` is — unless its ``Patient`` was born on
+    another day than the record's ``birth_date`` (ISO): then it is another
+    patient's, and refused.
     """
     name = Path(path).name
     try:
-        return _parse_fhir(path, name, identifiers, skip_unknown)
+        return _parse_fhir(path, name, identifiers, skip_unknown, birth_date)
     except GutaxisError as exc:  # say the page's words, not the command line's
         raise _Failed(str(exc).replace(
             "with --skip-unknown (skip_unknown=True)",
             "by ticking 'Skip results gutaxis does not know'")) from None
 
 
-def _parse_fhir(path: str, name: str, identifiers: list[list[str]], skip_unknown: bool
-                ) -> dict[str, Any]:
+def _parse_fhir(path: str, name: str, identifiers: list[list[str]], skip_unknown: bool,
+                birth_date: str | None) -> dict[str, Any]:
     from gutaxis.exceptions import NotFoundError
     from gutaxis.fhir import read_lab_bundle
 
@@ -135,6 +137,10 @@ def _parse_fhir(path: str, name: str, identifiers: list[list[str]], skip_unknown
             named = ", ".join(f"{s}|{v}" if s else v for s, v in found.patient_identifiers)
             raise _Failed(f"{name}: the results are of the patient with identifier {named}; "
                           f"this patient's identifiers: {held}; {advice}")
+    if birth_date and found.patient_birth_date and found.patient_birth_date != birth_date:
+        raise _Failed(f"{name}: the results are of a patient born {found.patient_birth_date} "
+                      f"({'; '.join(p.label for p in found.patients)[:200]}); this patient "
+                      f"was born {birth_date}: they are another patient's. Nothing was stored")
     unidentified = "" if found.patient_identifiers else (
         "The results name their patient without an identifier ("
         + "; ".join(p.label for p in found.patients)[:200]
