@@ -525,6 +525,12 @@ def test_a_patient_from_uploads_to_profile_plan_export_and_erasure(
     assert run_jobs(ctx) == 6  # four parses, two profiles
     job = client.get(f"{API}/jobs/{accepted[v1]['job']}", headers=auth).json()
     assert job["status"] == "done" and job["error"] is None and job["finished_at"]
+    with ctx.sessions() as db:  # a job's state is read on the record (its error may name a file)
+        reads = [(e.object_type, e.object_id, e.detail) for e in db.scalars(
+            sa.select(AuditEvent).where(AuditEvent.action == "job.read")
+            .order_by(AuditEvent.seq))]
+    assert reads == [("job", str(accepted[v1]["job"]), f"parse {accepted[v1]['id']}: pending"),
+                     ("job", str(accepted[v1]["job"]), f"parse {accepted[v1]['id']}: done")]
 
     # the profiles
     first = _profile_of(client, v1, auth)

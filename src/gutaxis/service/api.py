@@ -426,11 +426,17 @@ def remove_upload(upload_id: int, who: Staff, ctx: Ctx) -> Response:
 
 @router.get("/jobs/{job_id}", response_model=JobOut, tags=["jobs"])
 def get_job(job_id: int, who: Staff, ctx: Ctx) -> dict[str, Any]:
-    """Get where a job stands (its error, in words, when it failed)."""
+    """Get where a job stands (its error, in words, when it failed).
+
+    Audited (``job.read``): a failed job's error can name what a patient's
+    file held.
+    """
     with ctx.transaction() as db:
         job = get_row(db, Job, job_id)
         if job is None or job.clinic_id != who.clinic_id:
             raise NotFound(f"no job {job_id}")
+        audit.record(db, who.actor, "job.read", "job", job_id,
+                     f"{job.kind} {job.target_id}: {job.status}")
         return job_dict(job)
 
 
