@@ -307,3 +307,22 @@ def test_qiime1_rows_without_a_lineage_and_columns_after_it_are_refused(tmp_path
     with pytest.raises(FormatError, match=r"column\(s\) 'Total' come after the taxonomy column "
                                           r"'Consensus Lineage'; it must be the last column"):
         read_table(path)
+
+
+def test_a_distance_matrix_given_as_a_table_is_refused(tmp_path):
+    # it was read as relative abundances, and every metric computed from it
+    from gutaxis.distance import DistanceMatrix
+    from gutaxis.io import write_distance
+
+    dm = DistanceMatrix(["s1", "s2", "s3"], np.array([[0, 0.5, 0.25], [0.5, 0, 0.75],
+                                                      [0.25, 0.75, 0]]), "braycurtis")
+    path = write_distance(dm, tmp_path, "braycurtis", "tsv")["matrix"]
+    with pytest.raises(FormatError, match=r"braycurtis\.tsv: this is a distance matrix \(the same "
+                                          r"3 ids in the rows and the columns, 0 on the diagonal, "
+                                          r"symmetric\), not an abundance table"):
+        read_table(path)
+    # a square abundance table with the same ids both ways is no distance matrix
+    square = _write(tmp_path, "sq.tsv", "\ta\tb\na\t1\t2\nb\t3\t4\n")
+    assert read_table(square).n_samples == 2
+    reason = guess_orientation("", ["a", "b"], ["a", "b"])[1]
+    assert reason.startswith("as many rows as columns (2)")

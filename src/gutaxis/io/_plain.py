@@ -19,7 +19,10 @@ provenance:
 4. ids that look like features (DNA sequences, 32-hex MD5 ids, ``OTU_12``,
    ``ASV7``, taxon strings with ``__``) are on one side only;
 5. more rows than columns → features in rows (features usually outnumber
-   samples), else samples in rows.
+   samples); as many → features in rows (as BIOM TSV); else samples in rows.
+
+A square table with the same ids in its rows and columns, zeros on the
+diagonal and symmetric is a distance matrix, not abundances, and is refused.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ import logging
 import re
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 import scipy.sparse as sp
 
@@ -112,9 +116,32 @@ def guess_orientation(first_header: str, row_ids: list[str], column_ids: list[st
         return True, "the row ids look like feature ids (sequences, OTU/ASV ids or taxa)"
     if cols_f >= 0.5 > rows_f:
         return False, "the column names look like feature ids (sequences, OTU/ASV ids or taxa)"
-    if len(row_ids) >= len(column_ids):
+    if len(row_ids) > len(column_ids):
         return True, f"more rows ({len(row_ids)}) than columns ({len(column_ids)}); {_BY_SHAPE}"
+    if len(row_ids) == len(column_ids):
+        return True, (f"as many rows as columns ({len(row_ids)}); taken as features in rows, "
+                      "as BIOM TSV writes them")
     return False, f"fewer rows ({len(row_ids)}) than columns ({len(column_ids)}); {_BY_SHAPE}"
+
+
+def _refuse_distance_matrix(source: str, row_ids: list[str], column_ids: list[str],
+                            values: Any) -> None:
+    """Refuse a distance matrix given as a table (it was read as abundances, silently).
+
+    The same ids in the rows and the columns, zeros on the diagonal and a
+    symmetric matrix: what ``gutaxis diversity`` and QIIME 2 write as beta
+    diversity, which no abundance table is.
+    """
+    import numpy as np
+
+    if len(row_ids) < 2 or list(row_ids) != list(column_ids):
+        return
+    matrix = np.asarray(values, dtype=float)
+    if matrix.shape == (len(row_ids), len(row_ids)) and not np.diagonal(matrix).any() \
+            and np.allclose(matrix, matrix.T, rtol=1e-9, atol=0.0):
+        raise FormatError(f"{source}: this is a distance matrix (the same {len(row_ids)} ids in "
+                          "the rows and the columns, 0 on the diagonal, symmetric), not an "
+                          "abundance table; give the table the distances were computed from")
 
 
 def read_plain_table(path: Path, *, transpose: bool | None = None, kind: str | None = None,
@@ -191,6 +218,7 @@ def read_plain_table(path: Path, *, transpose: bool | None = None, kind: str | N
     else:
         logger.info("%s: read as %s (%s)", source, orientation, reason)
     values = raw.numeric(value_cols)
+    _refuse_distance_matrix(source, row_ids, column_ids, values)
     notes = [f"orientation: {orientation} ({reason})"]
     if raw.comments:
         notes.append(f"{len(raw.comments)} comment line(s) skipped")
