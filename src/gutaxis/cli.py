@@ -14,7 +14,7 @@ import os
 import sys
 import warnings
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -246,8 +246,6 @@ def diversity(
 
     Example: gutaxis diversity table.qza --tree rooted-tree.qza --rarefy 10000 --out results/
     """
-    from gutaxis.commands import run_diversity
-
     _logging(verbose)
     if rarefy is not None and no_rarefy:
         raise typer.BadParameter("give either --rarefy N or --no-rarefy, not both")
@@ -264,19 +262,33 @@ def diversity(
         raise typer.BadParameter("give either --resume (keep the tiles written) or "
                                  "--overwrite (start again), not both")
     stores = None
+    held = ExitStack()
     if cluster is None:
         options.check_output(out, overwrite=overwrite)
     else:  # the tiles go straight into OUT/beta as they are computed
-        if resume:
-            options.check_output(out, overwrite=True)
-        else:
-            try:  # the earlier files go now: the cluster writes its tiles there as it goes
-                with options.output(out, overwrite=overwrite):
-                    pass
-            except OutputError as exc:
-                raise OutputError(f"{exc}; or --resume to go on with an interrupted --cluster "
-                                  "run there") from None
+        from gutaxis.outputs import hold_folder
+
+        try:
+            options.check_output(out, overwrite=overwrite or resume)
+        except OutputError as exc:
+            raise OutputError(f"{exc}; or --resume to go on with an interrupted --cluster "
+                              "run there") from None
+        # held from now to the last file: a second run into OUT is refused, not let remove
+        # or recompute this one's tiles
+        held.enter_context(hold_folder(out))
+        if not resume:  # the earlier files go now: the cluster writes its tiles as it goes
+            with options.output(out, overwrite=overwrite):
+                pass
         stores = out / "beta"
+    with held:
+        _diversity_run(options, out, overwrite or resume, stores, cluster)
+
+
+def _diversity_run(options: Any, out: Path, overwrite: bool, stores: Path | None,
+                   cluster: str | None) -> None:
+    """Run the diversity command's work and write its files (``diversity``'s second half)."""
+    from gutaxis.commands import run_diversity
+
     with _progress() as (on_step, _):
         result = run_diversity(options, command=_command(), on_step=on_step, store_dir=stores)
     study = result.study
@@ -305,7 +317,11 @@ def diversity(
         console.print(f"{name}: {run['computed']} of {run['tiles']} tiles computed on "
                       f"{cluster}, {run['already_written']} found written, in "
                       f"{run['seconds']:.1f} s", highlight=False)
-    written = result.write(out, overwrite=overwrite or resume)
+        if run.get("damaged"):
+            console.print(f"[yellow]{name}[/]: {run['damaged']} tile(s) marked written could "
+                          "not be read back whole (a file lost or cut short): computed again",
+                          highlight=False)
+    written = result.write(out, overwrite=overwrite)
     _written(written, {"alpha": "alpha diversity"})
     for key, path in written.items():
         if key.startswith("alpha/"):

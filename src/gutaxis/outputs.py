@@ -45,6 +45,7 @@ if TYPE_CHECKING:
 
 __all__ = ["to_json", "from_json_number", "json_text", "write_json", "write_text", "write_tsv",
            "write_bytes", "open_atomic", "create_temporary", "check_output_folder", "output_folder",
+           "hold_folder",
            "POSITIVE_INFINITY", "NEGATIVE_INFINITY", "DISTANCE_FORMATS",
            "check_distance_format"]
 
@@ -570,6 +571,43 @@ def output_folder(folder: str | os.PathLike[str], *, owned: Iterable[str], overw
     target = check_output_folder(folder, owned=patterns, overwrite=overwrite, inputs=inputs,
                                  what=what)
     return _replacing(target, patterns)
+
+
+@contextlib.contextmanager
+def hold_folder(folder: str | os.PathLike[str]) -> Iterator[Path]:
+    """Hold ``folder`` for this run: another process writing into it meanwhile is refused.
+
+    The lock :func:`output_folder` takes, for a run that writes into the
+    folder over a long time before its results (a blockwise run's tiles).
+    Taken again by the same thread (an :func:`output_folder` inside), it is
+    the same hold.
+
+    Raises
+    ------
+    OutputError
+        The folder cannot be created, or another gutaxis command is writing
+        into it.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     with hold_folder(tmp) as held:
+    ...         with output_folder(held, owned=["a.txt"], overwrite=True) as out:
+    ...             _ = write_text(out / "a.txt", "inside the same hold")
+    ...     print(sorted(os.listdir(tmp)))
+    ['a.txt']
+    """
+    target = Path(folder)
+    try:
+        target.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(f"{target}: cannot create the folder ({exc.strerror or exc})") \
+            from None
+    with _locked(target) as outermost:
+        if outermost:
+            _recover(target)
+        yield target
 
 
 #: The hidden folder inside an output folder where a run keeps the earlier results.

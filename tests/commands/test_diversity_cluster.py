@@ -99,6 +99,33 @@ def test_the_command_line_refuses_a_used_folder_then_resumes_in_it(inputs, addre
     resumed = CliRunner().invoke(app, [*args, "--resume"])
     assert resumed.exit_code == 0, resumed.output
     assert "braycurtis: 0 of 15 tiles computed" in resumed.output
+    # a tile's file lost since: the resumed run finds it, says so and computes it again
+    (out / "beta" / "braycurtis.zarr" / "distances" / "c" / "1" / "2").unlink()
+    repaired = CliRunner().invoke(app, [*args, "--resume"])
+    assert repaired.exit_code == 0, repaired.output
+    said = " ".join(repaired.output.split())
+    assert "braycurtis: 1 of 15 tiles computed" in said
+    assert "1 tile(s) marked written could not be read back whole" in said
+    # while another process holds OUT (a run in progress), neither --overwrite nor
+    # --resume may remove or recompute its tiles
+    import subprocess
+    import sys
+
+    holder = subprocess.Popen([sys.executable, "-c",
+                               "import time; from gutaxis.outputs import hold_folder\n"
+                               f"with hold_folder({str(out)!r}):\n"
+                               "    print('held', flush=True); time.sleep(60)"],
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        for extra in (["--overwrite"], ["--resume"]):
+            busy = CliRunner().invoke(app, [*args, *extra])
+            assert isinstance(busy.exception, OutputError), busy.output
+            assert "another gutaxis command is writing into this folder" in str(busy.exception)
+        assert (out / "beta" / "braycurtis.zarr" / "zarr.json").is_file()
+    finally:
+        holder.kill()
+        holder.communicate()
     got = gio.read_distance_zarr(out / "beta" / "braycurtis.zarr")
     want = in_memory["braycurtis"].data.astype(np.float32).astype(np.float64)
     np.testing.assert_array_equal(got.data, want)

@@ -114,6 +114,90 @@ def test_a_tile_written_without_its_marker_is_recomputed(client, study, tmp_path
     np.testing.assert_allclose(read_distances(store).data, want, rtol=0, atol=1e-12)
 
 
+def _chunk(store, i, j):
+    """The file of tile (i, j) in a zarr 3 store on disk."""
+    return store / "distances" / "c" / str(i) / str(j)
+
+
+def test_a_resumed_run_computes_again_the_tiles_whose_files_were_lost_or_cut(
+        client, study, tmp_path):
+    """Markers say a tile was written, not that its file is still whole.
+
+    Before, a resumed run trusted them: ``0 of 15 tiles computed``, and the
+    matrix held NaN where a chunk had been deleted (PERMANOVA gave NaN).
+    """
+    store = tmp_path / "d.zarr"
+    blockwise_beta_diversity(study, "braycurtis", store, cluster=client, tile_size=TILE)
+    _chunk(store, 0, 3).unlink()  # a lost file (the mirror of tile (0, 3) survives)
+    cut = _chunk(store, 2, 2)
+    cut.write_bytes(cut.read_bytes()[: cut.stat().st_size // 2])  # a copy that stopped
+    for read in (read_distances,):
+        with pytest.raises(ValidationError, match=r"the store is damaged; run the same command "
+                                                  r"again with --resume"):
+            read(store)
+    run = blockwise_beta_diversity(study, "braycurtis", store, cluster=client, tile_size=TILE)
+    assert sorted(run.computed) == [(0, 3), (2, 2)] and run.damaged == 2
+    assert run.skipped == 13
+    want = beta_diversity(study, "braycurtis").data
+    np.testing.assert_allclose(read_distances(store).data, want, rtol=0, atol=1e-12)
+
+
+def test_a_store_missing_a_part_is_refused_in_words(client, study, tmp_path):
+    import shutil
+
+    store = tmp_path / "d.zarr"
+    blockwise_beta_diversity(study, "braycurtis", store, cluster=client, tile_size=TILE)
+    shutil.rmtree(store / "done")
+    with pytest.raises(ValidationError, match=r"its 'done' array cannot be read .*the store is "
+                                              r"damaged: start again"):
+        blockwise_beta_diversity(study, "braycurtis", store, cluster=client, tile_size=TILE)
+    with pytest.raises(ValidationError, match=r"its 'done' array cannot be read"):
+        read_distances(store)
+
+
+def test_a_second_run_into_the_same_store_is_refused_while_one_holds_it(
+        client, study, tmp_path):
+    from gutaxis.exceptions import OutputError
+    from gutaxis.outputs import hold_folder
+
+    store = tmp_path / "d.zarr"
+    blockwise_beta_diversity(study, "braycurtis", store, cluster=client, tile_size=TILE)
+    import subprocess
+    import sys
+    import textwrap
+
+    # another process holds the store (as a run in progress does)
+    holder = subprocess.Popen([sys.executable, "-c", textwrap.dedent(f"""
+        import sys, time
+        from gutaxis.outputs import hold_folder
+        with hold_folder({str(store)!r}):
+            print("held", flush=True)
+            time.sleep(60)
+        """)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        with pytest.raises(OutputError, match="another gutaxis command is writing into this "
+                                              "folder"):
+            blockwise_beta_diversity(study, "braycurtis", store, cluster=client,
+                                     tile_size=TILE)
+    finally:
+        holder.kill()
+        holder.communicate()  # waits, and closes its pipe
+    with hold_folder(store):  # free again, and the same thread may hold it twice
+        run = blockwise_beta_diversity(study, "braycurtis", store, cluster=client,
+                                       tile_size=TILE)
+    assert run.skipped == 15
+
+
+def test_a_tile_larger_than_the_matrix_is_the_matrix(client, study, tmp_path):
+    # a huge --tile-size allocated exabytes for the zarr chunk
+    run = blockwise_beta_diversity(study, "braycurtis", tmp_path / "d.zarr", cluster=client,
+                                   tile_size=10 ** 12)
+    assert (run.tile_size, run.n_tiles) == (N_SAMPLES, 1)
+    want = beta_diversity(study, "braycurtis").data
+    np.testing.assert_allclose(read_distances(tmp_path / "d.zarr").data, want, atol=1e-12)
+
+
 def test_a_store_from_other_inputs_is_refused(client, study, tmp_path):
     store = tmp_path / "d.zarr"
     blockwise_beta_diversity(study, "braycurtis", store, cluster=client, tile_size=TILE)

@@ -496,7 +496,8 @@ def _blockwise(study: Study, names: list[str], options: DiversityOptions, folder
                                            dtype=options.precision, on_tile=tiles)
             stores[name] = run.store
             record[name] = {"tiles": run.n_tiles, "computed": len(run.computed),
-                            "already_written": run.skipped, "seconds": round(run.seconds, 3)}
+                            "already_written": run.skipped, "damaged": run.damaged,
+                            "seconds": round(run.seconds, 3)}
     return stores, record
 
 

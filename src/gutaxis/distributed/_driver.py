@@ -12,10 +12,17 @@ from typing import Any
 
 import scipy.sparse as sp
 
-from gutaxis.distributed._store import DTYPES, done_tiles, prepare_store, write_tile
+from gutaxis.distributed._store import (
+    DTYPES,
+    done_tiles,
+    prepare_store,
+    unreadable_tiles,
+    write_tile,
+)
 from gutaxis.distributed._tiles import TileGrid, tile_distances
 from gutaxis.diversity import applicable_metrics, get_beta_metric
 from gutaxis.exceptions import InputError, NotFoundError
+from gutaxis.outputs import hold_folder
 from gutaxis.study import Study, check_study
 
 __all__ = ["BlockwiseRun", "blockwise_beta_diversity", "dask_client"]
@@ -67,6 +74,9 @@ class BlockwiseRun:
         Time of each computed tile in its worker (kernel + write).
     seconds : float
         Wall time of the call.
+    damaged : int
+        Tiles marked written whose values could not be read back (a chunk
+        lost or cut short since): computed again, counted in ``computed``.
     """
 
     store: Path
@@ -78,6 +88,7 @@ class BlockwiseRun:
     skipped: int
     tile_seconds: tuple[float, ...]
     seconds: float
+    damaged: int = 0
 
 
 def _run_tile(store: Path, counts: sp.csr_matrix, metric: str, options: dict[str, Any],
@@ -148,7 +159,10 @@ def blockwise_beta_diversity(study: Study, metric: str, store: str | Path, *,
     and writes it, with its mirror, straight into the store; no process ever
     holds the ``n × n`` matrix.  Tiles already in the store are not computed
     again, so a run that was stopped (a worker killed, the client stopped)
-    resumes when called again with the same arguments.
+    resumes when called again with the same arguments; a resumed run first
+    reads back every tile marked written, and computes again those that
+    cannot be read whole.  The store is held for the call: a second call
+    into it (another process) is refused.
 
     Parameters
     ----------
@@ -164,7 +178,8 @@ def blockwise_beta_diversity(study: Study, metric: str, store: str | Path, *,
         ``"local"`` (default): a local Dask cluster, closed at the end; a
         scheduler address (``tcp://host:8786``); or a connected client.
     tile_size : int
-        Samples per tile side (also the zarr chunk side).  A worker holds
+        Samples per tile side (also the zarr chunk side; at most the number
+        of samples: a larger one is taken as that).  A worker holds
         about ``(2 · tile_size)² · 8`` bytes for the kernel's square plus the
         table (1024: 32 MiB).
     dtype : {"float64", "float32"}
@@ -191,7 +206,9 @@ def blockwise_beta_diversity(study: Study, metric: str, store: str | Path, *,
     NotFoundError
         A feature id is not a tip of the tree.
     ValidationError
-        ``store`` holds distances made from other inputs.
+        ``store`` holds distances made from other inputs, or is damaged.
+    OutputError
+        Another run is writing into ``store``.
 
     Examples
     --------
@@ -230,10 +247,25 @@ def blockwise_beta_diversity(study: Study, metric: str, store: str | Path, *,
     if "n_threads" in resolved.options:
         options["n_threads"] = int(n_threads)
     path = Path(store)
-    grid = TileGrid(study.n_samples, int(tile_size))
+    # a tile larger than the matrix is the matrix (a huge --tile-size allocated exabytes)
+    grid = TileGrid(study.n_samples, min(int(tile_size), max(2, study.n_samples)))
+    resumed = path.exists()
     prepare_store(path, study, resolved.name, tile_size=grid.tile_size, dtype=dtype,
                   options=options)
-    done = done_tiles(path)
+    with hold_folder(path):  # a second run into the same store is refused
+        done = done_tiles(path)
+        damaged = unreadable_tiles(path, grid, done) if resumed and done.any() else []
+        for i, j in damaged:
+            done[i, j] = False
+        return _compute(study, resolved.name, path, grid, done, options, cluster, on_tile,
+                        started, len(damaged))
+
+
+def _compute(study: Study, metric: str, path: Path, grid: TileGrid, done: Any,
+             options: dict[str, Any], cluster: Any,
+             on_tile: Callable[[int, int], None] | None, started: float,
+             damaged: int) -> BlockwiseRun:
+    """Compute the tiles not ``done`` on ``cluster``; what the call did."""
     todo = [(i, j) for i, j in grid.upper() if not done[i, j]]
     skipped = grid.n_tiles - len(todo)
     computed: list[tuple[int, int]] = []
@@ -245,11 +277,11 @@ def blockwise_beta_diversity(study: Study, metric: str, store: str | Path, *,
             counts = client.scatter(sp.csr_matrix(study.counts), broadcast=True)
             shared = client.scatter(options, broadcast=True)
             prefix = f"gutaxis-tile-{path.name}-{time.time_ns()}-"
-            futures = [client.submit(_run_tile, path, counts, resolved.name, shared, grid, i, j,
+            futures = [client.submit(_run_tile, path, counts, metric, shared, grid, i, j,
                                      key=f"{prefix}{i}-{j}", pure=False)
                        for i, j in todo]
             try:
-                for future in distributed.as_completed(futures):
+                for future in distributed.as_completed(futures):  # type: ignore[no-untyped-call]
                     i, j, s = future.result()
                     computed.append((i, j))
                     seconds.append(s)
@@ -258,8 +290,9 @@ def blockwise_beta_diversity(study: Study, metric: str, store: str | Path, *,
             finally:
                 client.cancel(futures)
                 _wait_for_running_tiles(client, prefix)
-    return BlockwiseRun(store=path, metric=resolved.name, n_samples=grid.n,
+    return BlockwiseRun(store=path, metric=metric, n_samples=grid.n,
                         tile_size=grid.tile_size, n_tiles=grid.n_tiles,
                         computed=tuple(computed), skipped=skipped,
-                        tile_seconds=tuple(seconds), seconds=time.perf_counter() - started)
+                        tile_seconds=tuple(seconds), seconds=time.perf_counter() - started,
+                        damaged=damaged)
 

@@ -35,7 +35,7 @@ from gutaxis.exceptions import InputError, ValidationError
 from gutaxis.study import Study
 
 __all__ = ["SCHEMA_VERSION", "fingerprint", "prepare_store", "done_tiles", "write_tile",
-           "open_complete", "read_tile", "read_distances"]
+           "open_complete", "read_tile", "read_distances", "unreadable_tiles"]
 
 SCHEMA_VERSION = 1
 DTYPES = ("float64", "float32")
@@ -93,7 +93,20 @@ def prepare_store(path: Path, study: Study, metric: str, *, tile_size: int, dtyp
                         else f"{key} {old.get(key)!r}")
                 raise ValidationError(
                     f"{path} holds distances from {what}, not {key} {attrs[key]!r} of this "
-                    "run; give another path (or remove it to start again)")
+                    "run; give another path (or start again: --overwrite on the command "
+                    "line, or remove it)")
+        k = TileGrid(n, tile_size).n_blocks
+        for name, shape in (("distances", (n, n)), ("done", (k, k))):
+            try:
+                found = tuple(zarr.open_array(str(path), path=name, mode="r").shape)
+            except Exception as exc:  # noqa: BLE001 - a part removed or damaged: one message
+                raise ValidationError(
+                    f"{path}: its {name!r} array cannot be read ({type(exc).__name__}); the "
+                    "store is damaged: start again (--overwrite on the command line, or "
+                    "remove it)") from None
+            if found != shape:
+                raise ValidationError(f"{path}: its {name!r} array is {found}, expected "
+                                      f"{shape}; the store is damaged: start again")
         return
     group = zarr.open_group(str(path), mode="w")
     group.attrs.update(attrs)
@@ -107,6 +120,32 @@ def done_tiles(path: Path) -> np.ndarray:
     """``n_blocks × n_blocks`` booleans: which tiles are written."""
     zarr = _zarr()
     return np.asarray(zarr.open_array(str(path), path="done", mode="r")[:], dtype=bool)
+
+
+def unreadable_tiles(path: Path, grid: TileGrid, done: np.ndarray) -> list[tuple[int, int]]:
+    """Return the tiles marked written whose values cannot be read back whole.
+
+    A marker says a tile was written, not that its file is still there: a
+    chunk deleted, cut short or damaged since (a full disk, a copy that
+    stopped) read as missing values, or not at all.  Each marked tile and
+    its mirror are read (decompressed) and must hold no NaN.  This reads
+    the whole matrix once, far less than computing it.
+    """
+    zarr = _zarr()
+    distances = zarr.open_array(str(path), path="distances", mode="r")
+    bad = []
+    for i, j in grid.upper():
+        if not done[i, j]:
+            continue
+        rows, cols = grid.rows(i), grid.rows(j)
+        try:
+            whole = not np.isnan(distances[rows, cols]).any() and (
+                i == j or not np.isnan(distances[cols, rows]).any())
+        except Exception:  # noqa: BLE001 - a damaged chunk: the codec's error, whatever it is
+            whole = False
+        if not whole:
+            bad.append((i, j))
+    return bad
 
 
 def write_tile(path: Path, block_i: int, block_j: int, rows: slice, cols: slice,
@@ -135,7 +174,11 @@ def open_complete(path: str | Path) -> tuple[dict[str, Any], TileGrid]:
         raise ValidationError(f"{path} is not a gutaxis blockwise distance store ({exc})"
                               ) from None
     grid = TileGrid(len(order), tile_size)
-    written = int(np.triu(done_tiles(path)).sum())
+    try:
+        written = int(np.triu(done_tiles(path)).sum())
+    except Exception as exc:  # noqa: BLE001 - the markers removed or damaged
+        raise ValidationError(f"{path}: its 'done' array cannot be read "
+                              f"({type(exc).__name__}); the store is damaged") from None
     if written < grid.n_tiles:
         raise ValidationError(
             f"{path}: the {metric} distances are incomplete, {written} of {grid.n_tiles} "
@@ -143,11 +186,32 @@ def open_complete(path: str | Path) -> tuple[dict[str, Any], TileGrid]:
     return attrs, grid
 
 
+def _damaged(path: str | Path, rows: slice, cols: slice, why: str) -> ValidationError:
+    return ValidationError(
+        f"{path}: the distances of rows {rows.start}–{rows.stop - 1}, columns "
+        f"{cols.start}–{cols.stop - 1} {why}: the store is damaged; run the same command "
+        "again with --resume (blockwise_beta_diversity with the same arguments): it computes "
+        "the damaged tiles again")
+
+
 def read_tile(path: Path, rows: slice, cols: slice) -> np.ndarray:
-    """Read one tile of the stored distances as float64."""
+    """Read one tile of the stored distances as float64.
+
+    Raises
+    ------
+    ValidationError
+        The tile cannot be read, or holds missing values (a chunk lost
+        since it was marked written); the message names the rows and columns.
+    """
     zarr = _zarr()
     distances = zarr.open_array(str(path), path="distances", mode="r")
-    return np.asarray(distances[rows, cols], dtype=np.float64)
+    try:
+        values = np.asarray(distances[rows, cols], dtype=np.float64)
+    except Exception as exc:  # noqa: BLE001 - a damaged chunk: the codec's error, whatever it is
+        raise _damaged(path, rows, cols, f"cannot be read ({exc})") from None
+    if np.isnan(values).any():
+        raise _damaged(path, rows, cols, "are missing (a tile marked written has no values)")
+    return values
 
 
 def read_distances(path: str | Path) -> DistanceMatrix:
@@ -182,8 +246,8 @@ def read_distances(path: str | Path) -> DistanceMatrix:
     ...     print(str(exc).split(", ", 1)[1])
     0 of 3 tiles written; run it again to resume
     """
-    zarr = _zarr()
-    attrs, _ = open_complete(path)
-    data = np.asarray(zarr.open_array(str(path), path="distances", mode="r")[:],
-                      dtype=np.float64)
+    attrs, grid = open_complete(path)
+    data = np.empty((grid.n, grid.n), dtype=np.float64)
+    for i in range(grid.n_blocks):  # tile by tile: a damaged one is named, not a codec's error
+        data[grid.rows(i), :] = read_tile(Path(path), grid.rows(i), slice(0, grid.n))
     return DistanceMatrix(attrs["order"], data, attrs["metric"], validate=False)
