@@ -713,3 +713,33 @@ def test_a_table_read_as_relative_says_why_naming_the_cell(tmp_path):
     assert "3 samples × 3 features (relative abundances)" in text
     assert ("table: values are not whole numbers (1 of 7; first, sample 'S1', feature 'A' "
             "has 10.5): read as relative abundances") in text
+
+
+def test_ctrl_c_says_it_was_interrupted_and_how_a_blockwise_run_goes_on(monkeypatch, capsys):
+    # Typer turns KeyboardInterrupt into a silent exit 130: the user saw a blank line
+    import typer
+
+    import gutaxis.cli as cli
+
+    stopped = typer.Typer()
+
+    @stopped.command()
+    def diversity(table: str, cluster: str = "", out: str = "") -> None:
+        raise KeyboardInterrupt
+
+    @stopped.command()
+    def other() -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli, "app", stopped)
+    monkeypatch.setattr(cli.console, "file", sys.stderr)
+    for argv, said in (
+            (["gutaxis", "diversity", "t.biom", "--cluster", "local", "--out", "o"],
+             "interrupted; the tiles written are kept: run the same command with --resume "
+             "to go on"),
+            (["gutaxis", "other"], "interrupted")):
+        monkeypatch.setattr(sys, "argv", argv)
+        with pytest.raises(SystemExit) as stop:
+            cli.main()
+        assert stop.value.code == 130
+        assert " ".join(capsys.readouterr().err.split()).endswith(said)

@@ -1280,11 +1280,30 @@ def main() -> None:
                       soft_wrap=True)
         sys.exit(2)
     except KeyboardInterrupt:
-        console.print("interrupted")
+        console.print("interrupted" + _resume_hint())
         sys.exit(130)
+    except SystemExit as exc:
+        if exc.code == 130:  # Typer turns Ctrl-C into a silent exit 130
+            console.print("interrupted" + _resume_hint())
+        raise
     except _Terminated:
-        console.print("stopped (SIGTERM)")
+        console.print("stopped (SIGTERM)" + _resume_hint())
         sys.exit(143)
+
+
+def _resume_hint(argv: list[str] | None = None) -> str:
+    """Say what to do after a stopped command: a blockwise run goes on where it stopped.
+
+    >>> _resume_hint(["gutaxis", "diversity", "t.biom", "--cluster", "local", "--out", "o"])
+    '; the tiles written are kept: run the same command with --resume to go on'
+    >>> _resume_hint(["gutaxis", "diversity", "t.biom", "--out", "o"])
+    ''
+    """
+    args = sys.argv if argv is None else argv
+    if "diversity" in args and any(a == "--cluster" or a.startswith("--cluster=")
+                                   for a in args):
+        return "; the tiles written are kept: run the same command with --resume to go on"
+    return ""
 
 
 class _Terminated(BaseException):
