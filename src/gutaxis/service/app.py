@@ -20,7 +20,7 @@ from urllib.parse import quote
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine, select
 from sqlalchemy.exc import DataError, IntegrityError
@@ -333,7 +333,7 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
             ctx.close()
 
     app = FastAPI(title="gutaxis practice", version=__version__, lifespan=lifespan,
-                  docs_url="/api/docs", redoc_url=None, openapi_url="/api/v1/openapi.json",
+                  docs_url=None, redoc_url=None, openapi_url="/api/v1/openapi.json",
                   description="Patients' gut–immune records: visits, uploads, profiles "
                               "against a reference, the timeline and the plan.  Profiles "
                               "support, and do not replace, a clinician's judgement.")
@@ -348,11 +348,37 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
     app.include_router(protocol_pages.router)
     app.include_router(fhir_api.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    _api_docs(app)
     _install_handlers(app)
 
     app.add_middleware(BodyLimit)
     app.add_middleware(SecurityHeaders)  # outermost: a 413 gets the headers too
     return app
+
+
+def _api_docs(app: FastAPI) -> None:
+    """Serve Swagger UI on the OpenAPI document at ``/api/docs``, from this server's files.
+
+    FastAPI's own page loads Swagger UI from a CDN and starts it with an
+    inline script: the pages' Content-Security-Policy refuses both, so it
+    showed nothing (and would have sent the staff's browsers to a third
+    party).  The files are swagger-ui-py's copy of Swagger UI 5 (which reads
+    the OpenAPI 3.1 document FastAPI writes); only its folder is looked up,
+    nothing of it is imported.
+    """
+    import importlib.util
+
+    spec = importlib.util.find_spec("swagger_ui")
+    assert spec is not None and spec.submodule_search_locations is not None
+    swagger_ui_path = Path(list(spec.submodule_search_locations)[0]) / "static"
+    page = (Path(__file__).parent / "templates" / "api_docs.html").read_text(encoding="utf-8")
+
+    async def api_docs(request: Request) -> HTMLResponse:
+        return HTMLResponse(page)
+
+    # a plain route, as FastAPI's own docs page is: outside the API and its access rules
+    app.add_route("/api/docs", api_docs, methods=["GET"], include_in_schema=False)
+    app.mount("/api/docs/files", StaticFiles(directory=swagger_ui_path), name="api-docs-files")
 
 
 def _wants_html(request: Request) -> bool:
