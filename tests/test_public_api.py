@@ -985,6 +985,8 @@ CASES: list[Case] = [
      r"is not empty \(keep.txt\).*--overwrite, overwrite=True in Python"),
     (goutputs.check_output_folder, (3,), {"owned": (), "overwrite": False}, InputError,
      r"output folder \(--out\) must be a path .*; got int 3"),
+    (goutputs.hold_folder, (TABLE,), {}, OutputError, r"is a file; expected a folder"),
+    (goutputs.hold_folder, (None,), {}, InputError, r"the folder must be a path .*; got None"),
 ]
 
 #: The packages walked (each function and class of their ``__all__``), besides the

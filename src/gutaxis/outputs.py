@@ -573,8 +573,7 @@ def output_folder(folder: str | os.PathLike[str], *, owned: Iterable[str], overw
     return _replacing(target, patterns)
 
 
-@contextlib.contextmanager
-def hold_folder(folder: str | os.PathLike[str]) -> Iterator[Path]:
+def hold_folder(folder: str | os.PathLike[str]) -> contextlib.AbstractContextManager[Path]:
     """Hold ``folder`` for this run: another process writing into it meanwhile is refused.
 
     The lock :func:`output_folder` takes, for a run that writes into the
@@ -584,9 +583,11 @@ def hold_folder(folder: str | os.PathLike[str]) -> Iterator[Path]:
 
     Raises
     ------
+    InputError
+        ``folder`` is not a path (at once).
     OutputError
-        The folder cannot be created, or another gutaxis command is writing
-        into it.
+        At once: ``folder`` is a file.  On entering: the folder cannot be
+        created, or another gutaxis command is writing into it.
 
     Examples
     --------
@@ -598,7 +599,14 @@ def hold_folder(folder: str | os.PathLike[str]) -> Iterator[Path]:
     ...     print(sorted(os.listdir(tmp)))
     ['a.txt']
     """
-    target = Path(folder)
+    target = check_path(folder, "the folder")
+    if target.is_file():
+        raise OutputError(f"{target} is a file; expected a folder")
+    return _holding(target)
+
+
+@contextlib.contextmanager
+def _holding(target: Path) -> Iterator[Path]:
     try:
         target.mkdir(parents=True, exist_ok=True)
     except OSError as exc:

@@ -326,3 +326,24 @@ def test_a_distance_matrix_given_as_a_table_is_refused(tmp_path):
     assert read_table(square).n_samples == 2
     reason = guess_orientation("", ["a", "b"], ["a", "b"])[1]
     assert reason.startswith("as many rows as columns (2)")
+
+
+def test_a_file_of_another_kind_is_named_for_what_it_is(tmp_path):
+    from gutaxis import io as gio
+
+    tree = _write(tmp_path, "tree.nwk", "((a:1,b:2):0.5,c:1);\n")
+    with pytest.raises(FormatError, match=r"tree\.nwk: this looks like a Newick tree .*give it "
+                                          r"as --tree"):
+        read_table(tree)
+    table = gio.example_dataset().table  # a BIOM (HDF5) file
+    with pytest.raises(FormatError, match=r"this is an HDF5 file \(a BIOM table\?\), not the tree "
+                                          r"file"):
+        gio.read_tree(table)
+    artifact = tmp_path / "shannon.qza"
+    import zipfile
+
+    with zipfile.ZipFile(artifact, "w") as z:
+        z.writestr("x/metadata.yaml", "type: SampleData[AlphaDiversity]\n")
+    with pytest.raises(FormatError, match=r"shannon\.qza: this is a QIIME 2 artifact \(a zip "
+                                          r"archive\), not the metadata file"):
+        gio.read_metadata(artifact)

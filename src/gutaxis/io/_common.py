@@ -164,6 +164,7 @@ def read_text_file(path: Path, what: str = "the text file") -> TextFile:
     from gutaxis.io._limits import get_limits
 
     data = read_bytes_bounded(path, get_limits().max_text_bytes, what)
+    _refuse_binary(path, data, what)
     text = decode_text(data, str(path))
     nul = text.find("\x00")
     if nul >= 0:
@@ -171,6 +172,25 @@ def read_text_file(path: Path, what: str = "the text file") -> TextFile:
         raise FormatError(f"{path}: line {line}: NUL character in a text file; "
                           "is this a binary file?")
     return TextFile(path, text, hashlib.sha256(data).hexdigest(), len(data))
+
+
+def _refuse_binary(path: Path, data: bytes, what: str) -> None:
+    """Name a binary file given where a text file is read (not "it is not UTF-8").
+
+    A ``.qza`` passed as metadata, a BIOM table as the tree: the decoder's
+    complaint (UTF-16? Excel?) sent users the wrong way.
+    """
+    if data[:4] in (b"PK\x03\x04", b"PK\x05\x06"):
+        kind = ("a QIIME 2 artifact (a zip archive)" if path.suffix.lower() in (".qza", ".qzv")
+                else "a zip archive")
+        raise FormatError(f"{path}: this is {kind}, not {what} (a text file); give the text "
+                          "file itself (an artifact's contents: `qiime tools export`)")
+    if data[:8] == b"\x89HDF\r\n\x1a\n":
+        raise FormatError(f"{path}: this is an HDF5 file (a BIOM table?), not {what} "
+                          "(a text file)")
+    if data[:2] == b"\x1f\x8b":
+        raise FormatError(f"{path}: the file is gzip-compressed; decompress it first "
+                          f"(gunzip {path.name})")
 
 
 def read_record(path: Path | str, fmt: str, *, sha256: str | None = None,

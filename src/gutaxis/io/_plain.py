@@ -175,6 +175,9 @@ def read_plain_table(path: Path, *, transpose: bool | None = None, kind: str | N
     """
     source = str(path)
     file = read_text_file(path, "the table")
+    if file.text.lstrip().startswith("(") and file.text.rstrip().endswith(";"):
+        raise FormatError(f"{source}: this looks like a Newick tree (it starts with '(' and "
+                          "ends with ';'), not an abundance table; give it as --tree")
     raw = load_delimited(file.text, source)
     header, frame = raw.header, raw.frame
     if len(header) < 2 or not len(frame):
