@@ -410,6 +410,16 @@ class ResourceIndex:
                 Located(res, f"{located.where}.contained[{n}] ({describe_resource(res)})",
                         None, located)
                 for n, res in enumerate(located.resource.get("contained") or [])]
+        # the first entry of each fullUrl and of each type/id: references are looked up, not
+        # searched (a bundle of 10,000 patients spent a minute in a linear search)
+        self._by_url: dict[str, Located] = {}
+        self._by_id: dict[tuple[str, str], Located] = {}
+        for located in self.top:
+            if located.full_url:
+                self._by_url.setdefault(located.full_url, located)
+            rid = located.resource.get("id")
+            if isinstance(rid, str):
+                self._by_id.setdefault((located.kind, rid), located)
 
     def all(self) -> list[Located]:
         """Every resource, in document order (a container before what it contains)."""
@@ -431,14 +441,12 @@ class ResourceIndex:
             outer = origin.container or origin
             return next((c for c in self.contained[id(outer)]
                          if c.resource.get("id") == reference[1:]), None)
-        hit = next((t for t in self.top if t.full_url and t.full_url == reference), None)
+        hit = self._by_url.get(reference)
         if hit is not None or reference.startswith("urn:"):
             return hit
         parts = reference.split("/_history/")[0].rstrip("/").split("/")
         if len(parts) >= 2:
-            kind, rid = parts[-2], parts[-1]
-            return next((t for t in self.top if t.kind == kind and t.resource.get("id") == rid),
-                        None)
+            return self._by_id.get((parts[-2], parts[-1]))
         return None
 
 
