@@ -264,6 +264,31 @@ def test_results_of_another_patient_or_of_no_patient_are_refused_without_identif
     assert f"the results are of the patient with identifier {MRN}|A1" in (row.error or "")
 
 
+def test_refusals_give_the_upload_pages_advice_not_the_command_lines(
+        client: TestClient, ctx: AppContext) -> None:
+    make_user(ctx, "Clinic A", "ana@a.example")
+    auth = bearer(client, "ana@a.example")
+    pid = _patient(client, auth, "Ida")
+    visit = _visit(client, auth, pid, "2026-03-02")
+    twice = fl.observation("fc", loinc="38445-3", value=40, unit="ug/g", subject=None)
+    again = {**twice, "id": "fc2"}
+    two_patients = fl.bundle(
+        fl.observation("a", loinc="38445-3", value=40, unit="ug/g", subject="Patient/x"),
+        fl.observation("b", loinc="38445-3", value=50, unit="ug/g", subject="Patient/y"))
+    unknown = fl.bundle(fl.observation("u", text="Mystery marker", value=1, unit="mg/L",
+                                       subject=None))
+    for document, said in (
+            (fl.bundle(twice, again), "upload one report at a time, each in a file of its own"),
+            (two_patients, "upload a file with this patient's results alone, or add the "
+                           "identifier the file gives this patient to the patient's record"),
+            (unknown, "by ticking 'Skip results gutaxis does not know'")):
+        refused = _upload(client, visit, document, auth)
+        run_jobs(ctx)
+        error = _upload_row(ctx, refused["id"]).error or ""
+        assert said in error, error
+        assert "--" not in error and "in Python" not in error, error
+
+
 def test_fhir_uploaded_as_a_labs_csv_says_where_it_goes(client: TestClient,
                                                          ctx: AppContext) -> None:
     make_user(ctx, "Clinic A", "ana@a.example")

@@ -103,9 +103,22 @@ def parse_fhir(path: str, identifiers: list[list[str]], skip_unknown: bool = Fal
     try:
         return _parse_fhir(path, name, identifiers, skip_unknown, birth_date)
     except GutaxisError as exc:  # say the page's words, not the command line's
-        raise _Failed(str(exc).replace(
-            "with --skip-unknown (skip_unknown=True)",
-            "by ticking 'Skip results gutaxis does not know'")) from None
+        text = str(exc)
+        for command_line, page in _PAGE_WORDS:
+            text = text.replace(command_line, page)
+        raise _Failed(text) from None
+
+
+#: The command line's advice in the readers' messages, and what the upload page offers instead.
+_PAGE_WORDS = (
+    ("with --skip-unknown (skip_unknown=True)",
+     "by ticking 'Skip results gutaxis does not know'"),
+    ("import one report at a time (--report ID, report= in Python; the input's reports: ",
+     "upload one report at a time, each in a file of its own (the input's reports: "),
+    ("; choose one with --patient SYSTEM|VALUE (patient=(system, value) in Python)",
+     "; upload a file with this patient's results alone, or add the identifier the file "
+     "gives this patient to the patient's record (Edit patient) and upload it again"),
+)
 
 
 def _parse_fhir(path: str, name: str, identifiers: list[list[str]], skip_unknown: bool,
@@ -129,7 +142,7 @@ def _parse_fhir(path: str, name: str, identifiers: list[list[str]], skip_unknown
         try:
             found = read_lab_bundle(path, sample_id="visit", skip_unknown=skip_unknown)
         except GutaxisError as exc:
-            if ours:
+            if ours and " patients: " in str(exc):  # several patients, none of them ours
                 raise _Failed(f"{exc} — none of them holds this patient's identifiers "
                               f"({held}); {advice}") from None
             raise
