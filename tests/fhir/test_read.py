@@ -522,3 +522,16 @@ def test_the_size_limit(monkeypatch, tmp_path):
         read_lab_bundle(path.read_bytes())
     with pytest.raises(FormatError, match="cannot read the FHIR file"):
         read_lab_bundle(tmp_path / "absent.json")
+
+
+def test_a_subject_whose_reference_and_identifier_name_two_patients_is_refused():
+    # it was read as the reference's patient, the contradicting identifier ignored
+    obs = observation("fc", loinc="38445-3", value=40, unit="ug/g")
+    obs["subject"] = {"reference": "Patient/p1", "identifier": {"system": MRN, "value": "P2"}}
+    with pytest.raises(ValidationError, match=r"subject\.identifier: urn:example:mrn\|P2 is not "
+                                              r"the identifier of the patient its reference"):
+        read_lab_bundle(bundle(patient("p1", "P4"), obs))
+    # another system's identifier beside it is the same patient's, and kept
+    obs["subject"]["identifier"] = {"system": "urn:nhs", "value": "943"}
+    labs = read_lab_bundle(bundle(patient("p1", "P4"), obs))
+    assert labs.patient_identifiers == ((MRN, "P4"), ("urn:nhs", "943"))

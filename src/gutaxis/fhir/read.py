@@ -832,8 +832,16 @@ def _subject(reader: _Reader, subject: Any, located: Located
         elif "?" in reference:
             idents = _conditional_identifiers(reference)
         ident = subject.get("identifier")
-        if not idents and isinstance(ident, Mapping) and _text(ident.get("value")):
-            idents = ((_text(ident.get("system")), _text(ident.get("value"))),)
+        if isinstance(ident, Mapping) and _text(ident.get("value")):
+            own = (_text(ident.get("system")), _text(ident.get("value")))
+            if idents and _other_patient((idents, ""), ((own,), "")):
+                raise reader.fail(located, "subject.identifier",
+                                  f"{own[0]}|{own[1]} is not the identifier of the patient "
+                                  f"its reference names ({reference}: "
+                                  f"{BundlePatient(idents, reference).label}); the two name "
+                                  "different patients")
+            # beside the reference's: every identifier is checked against the records
+            idents = tuple(dict.fromkeys((*idents, own)))
     return idents, reference, birth
 
 
