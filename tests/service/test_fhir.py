@@ -10,7 +10,9 @@ models.
 from __future__ import annotations
 
 import datetime as dt
+import io
 import json
+import zipfile
 from typing import Any
 
 import pytest
@@ -181,6 +183,17 @@ def test_fhir_lab_results_are_matched_to_the_patient_by_identifier_all_or_nothin
     assert row.status == "parsed", row.error
     labs = client.get(f"{API}/visits/{visit}", headers=auth).json()["labs"]
     assert [(r["marker"], r["value"]) for r in labs] == [("calprotectin", 12.0)]
+    # the patient's export leaves the batch file out: it holds the other patient's 900
+    export = client.get(f"{API}/patients/{pid}/export", headers=auth)
+    assert export.status_code == 200
+    with zipfile.ZipFile(io.BytesIO(export.content)) as archive:
+        record = json.loads(archive.read("record.json"))
+        names = archive.namelist()
+    [entry] = [u for v in record["visits"] for u in v["uploads"] if u["id"] == mixed["id"]]
+    assert "file" not in entry and not [n for n in names if n.startswith(f"uploads/{mixed['id']}-")]
+    assert entry["file_left_out"].startswith("the file also holds results of 1 other patient")
+    assert [u for v in record["visits"] for u in v["uploads"] if u["id"] == taken["id"]][0][
+        "file"].startswith(f"uploads/{taken['id']}-")  # a file of this patient's: exported
 
 
 def test_a_fhir_patient_holding_another_patients_identifier_is_refused(

@@ -170,7 +170,8 @@ def _parse_fhir(path: str, name: str, identifiers: list[list[str]], skip_unknown
     skipped = [s.to_json() for s in found.skipped]
     return {"rows": rows, "sample": None, "n_skipped": len(skipped), "note": unidentified,
             "skipped": skipped[:SHOWN_SKIPPED],
-            "patient": [list(p) for p in found.patient_identifiers]}
+            "patient": [list(p) for p in found.patient_identifiers],
+            "n_patients": len(found.patients)}
 
 
 def _plain(value: Any) -> Any:

@@ -53,7 +53,9 @@ def export_patient(db: Session, store: FileStore, who: Principal, patient_id: in
     patient shares (never a private one; the latest version of each) and the
     questionnaires sent, with every version of the answers (scores and FHIR
     QuestionnaireResponse included);
-    ``uploads/<id>-<name>`` the original files;
+    ``uploads/<id>-<name>`` the original files — except a FHIR file that also
+    holds other patients' results (a lab's batch): it stays out, and its entry
+    says so (``file_left_out``; this patient's results are the visit's labs);
     ``profiles/visit-<id>/profile.{json,html,pdf}``.
     """
     from gutaxis.service.services.diary import shared_entries
@@ -77,7 +79,12 @@ def export_patient(db: Session, store: FileStore, who: Principal, patient_id: in
                                      .order_by(Upload.id)):
                 item = _row(upload, ("id", "kind", "filename", "sha256", "size", "sample",
                                      "status", "error", "summary", "created_at"))
-                if upload.sha256 and store.path(upload.sha256).is_file():
+                others = int((upload.summary or {}).get("n_patients", 1)) - 1
+                if others > 0:  # the lab's batch file: other people's results stay here
+                    item["file_left_out"] = (
+                        f"the file also holds results of {others} other patient(s); this "
+                        "patient's results from it are in this visit's labs")
+                elif upload.sha256 and store.path(upload.sha256).is_file():
                     item["file"] = f"uploads/{upload.id}-{upload.filename}"
                     archive.write(store.path(upload.sha256), item["file"])
                 entry["uploads"].append(item)
