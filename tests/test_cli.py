@@ -571,7 +571,8 @@ def test_a_reader_error_names_the_option_it_came_from(tmp_path):
     proc = _gutaxis("diversity", str(data.table), "--metadata", str(data.table),
                     "--out", str(tmp_path / "o"))
     assert proc.returncode == 2
-    assert proc.stderr.startswith(f"error: --metadata {data.table}: the file contains NUL bytes")
+    assert proc.stderr.startswith(f"error: --metadata {data.table}: this is an HDF5 file (a BIOM "
+                                  "table?), not the metadata file")
 
 
 def test_the_command_line_starts_without_loading_the_analysis():
@@ -732,7 +733,6 @@ def test_ctrl_c_says_it_was_interrupted_and_how_a_blockwise_run_goes_on(monkeypa
         raise KeyboardInterrupt
 
     monkeypatch.setattr(cli, "app", stopped)
-    monkeypatch.setattr(cli.console, "file", sys.stderr)
     for argv, said in (
             (["gutaxis", "diversity", "t.biom", "--cluster", "local", "--out", "o"],
              "interrupted; the tiles written are kept: run the same command with --resume "

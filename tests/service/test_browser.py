@@ -289,7 +289,7 @@ def _round(page: Page, steps: Steps, tmp_path: Path, ctx: Any) -> None:
         expect(first).to_have_class("unfavourable")
     else:
         expect(caution).to_have_count(0)
-    first.get_by_role("button", name=f"Add {option_name} to the plan").click()
+    first.get_by_role("button", name=f"Add to plan {option_name}").click()
     expect(page.get_by_role("heading", name=f"Plan of {PATIENT}")).to_be_visible()
     item = page.locator(".card", has=page.get_by_role("heading", name=option_name))
     expect(item).to_have_count(1)
