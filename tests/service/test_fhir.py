@@ -382,6 +382,8 @@ def test_a_patients_record_leaves_as_fhir_and_the_fhir_face_serves_it(
                      o["valueQuantity"]["value"]) for o in calprotectin)
     # (the second with the time the lab measured it, not the visit's date)
     assert values == [("2026-03-02", "", 85.0), ("2026-06-01", "<", 30.0)]
+    # ... the profiled visit's too (it had the visit's day: the lab's time was lost)
+    assert sorted(o["effectiveDateTime"] for o in calprotectin)[0] == "2026-03-02T08:30:00+01:00"
     # references are the server's: every one resolves within the Bundle
     ids = {f"{e['resource']['resourceType']}/{e['resource']['id']}" for e in exported["entry"]}
     refs = [ref for ref in json.dumps(exported).split('"reference": "')[1:]]

@@ -301,7 +301,9 @@ def _observation(measure: Mapping[str, Any], where: str, *, key: str, subject: A
 
 
 def profile_bundle(profile: Mapping[str, Any], *, patient: Mapping[str, Any] | None = None,
-                   effective: str | date | datetime | None = None) -> dict[str, Any]:
+                   effective: str | date | datetime | None = None,
+                   measured: Mapping[str, str | date | datetime] | None = None
+                   ) -> dict[str, Any]:
     """Return a profile as a FHIR R4 ``Bundle`` (type ``collection``).
 
     The Bundle holds the ``Patient`` (when ``patient`` is given), one
@@ -321,6 +323,11 @@ def profile_bundle(profile: Mapping[str, Any], *, patient: Mapping[str, Any] | N
     effective : date, datetime or str, optional
         When the sample was taken (the visit's date); by default the
         profile's ``visit_date`` when it has one, else its ``created`` time.
+    measured : mapping, optional
+        When the laboratory measured a marker, by measure id
+        (``{"marker:lps": "2026-11-20T09:00:00+01:00"}``): that
+        Observation's ``effectiveDateTime`` instead of ``effective`` (a lab
+        result keeps the time its lab gave it).
 
     Returns
     -------
@@ -370,9 +377,12 @@ def profile_bundle(profile: Mapping[str, Any], *, patient: Mapping[str, Any] | N
         _field(w, "code", f"{where}.warnings[{i}]", str)
         _field(w, "message", f"{where}.warnings[{i}]", str)
     measures = _field(profile, "measures", where, list)
+    times = {str(k): _when(v, f"measured[{k!r}]") for k, v in (measured or {}).items() if v}
     observations = [_observation(m, f"{where}.measures[{i}]", key="|".join(key),
-                                 subject=subject, effective=eff, issued=created,
-                                 warnings=warnings)
+                                 subject=subject,
+                                 effective=times.get(str(m.get("id")), eff)
+                                 if isinstance(m, Mapping) else eff,
+                                 issued=created, warnings=warnings)
                     for i, m in enumerate(measures)]
     summary = _field(profile, "summary", where, Mapping, required=False, default={})
     lines = [str(s) for s in summary.get("clinician") or []]

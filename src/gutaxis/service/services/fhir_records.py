@@ -149,7 +149,11 @@ def patient_resources(db: Session, store: FileStore, who: Principal, patient_id:
         profile = done.get(visit.id)
         if profile is not None:
             document = json.loads(store.open(profile.json_sha256).read_bytes())
-            bundle = profile_bundle(document, patient=mapping, effective=visit.visit_date)
+            # a lab result keeps the time its lab gave it (FHIR uploads), not the visit's day
+            measured = {f"marker:{row.marker}": row.effective
+                        for row in visit_labs(db, visit.id) if row.effective}
+            bundle = profile_bundle(document, patient=mapping, effective=visit.visit_date,
+                                    measured=measured)
         else:
             rows = visit_labs(db, visit.id)
             if not rows:
