@@ -1221,7 +1221,10 @@ def users_password(
                 user = db.scalar(select(User).where(
                     User.email == accounts.normalise_email(email)))
                 if user is None:
-                    raise typer.BadParameter(f"--email: no account {email}")
+                    _service_error(f"email: no account {email} (in the database of "
+                                   f"{ctx.settings.data_dir}; `gutaxis users create` makes "
+                                   "one)")
+                    return
                 accounts.set_password(db, user, password,
                                       second_factor_off=second_factor_off)
             out_console.print(f"{email}: password set", highlight=False)

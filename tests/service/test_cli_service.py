@@ -152,6 +152,18 @@ def test_db_upgrade_makes_the_schema_and_is_idempotent(cli_env, database_url):
             "plan_item", "plan_event", "audit_event", "alembic_version"} <= tables
 
 
+def test_users_password_for_an_unknown_address_is_one_line(cli_env):
+    data, _ = cli_env
+    made = runner.invoke(app, ["users", "create", "--clinic", "C", "--email", "o@c.example",
+                               "--data", str(data)], input="a long enough password\n")
+    assert made.exit_code == 0, made.output
+    result = runner.invoke(app, ["users", "password", "--email", "nobody@c.example", "--data",
+                                 str(data)], input="another long password\n")
+    assert result.exit_code == 2
+    assert " ".join(result.output.split()).startswith("error: email: no account nobody@c.example")
+    assert "Usage:" not in result.output
+
+
 def test_users_password_can_turn_a_lost_second_factor_off(cli_env):
     data, url = cli_env
     runner.invoke(app, ["users", "create", "--clinic", "C", "--email", "a@c.example", "--data",

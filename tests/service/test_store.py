@@ -71,6 +71,8 @@ def test_put_stream_past_the_limit_keeps_nothing(store: FileStore, n: int) -> No
 def test_too_large_message_names_the_limit_in_mib() -> None:
     assert str(TooLargeError(200 * 1024 ** 2)) == (
         "the file is larger than this server's upload limit (200 MiB)")
+    # a limit set in bytes is said in bytes (2,000,000 read "2 MiB", 5 % off)
+    assert str(TooLargeError(2_000_000)).endswith("(2,000,000 bytes, 1.9 MiB)")
 
 
 def test_same_content_is_stored_once(store: FileStore, tmp_path: Path) -> None:

@@ -53,8 +53,9 @@ class TooLargeError(Exception):
     """An upload went past the size limit (nothing was kept)."""
 
     def __init__(self, limit: int) -> None:
-        super().__init__(f"the file is larger than this server's upload limit "
-                         f"({limit / 1024 ** 2:.0f} MiB)")
+        size = (f"{limit / 1024 ** 2:g} MiB" if limit % (1024 ** 2) == 0
+                else f"{limit:,} bytes, {limit / 1024 ** 2:.1f} MiB")
+        super().__init__(f"the file is larger than this server's upload limit ({size})")
         self.limit = limit
 
 
