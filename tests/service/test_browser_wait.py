@@ -87,6 +87,15 @@ def test_a_waiting_visit_page_shows_the_result_and_keeps_what_is_typed(
         note.get_by_role("link", name="show the results").click()
         expect(page.locator('meta[name="gutaxis-wait"]')).to_have_count(0)
         expect(page.locator("table.cards tbody tr", has_text="pending")).to_have_count(0)
+
+        # the session ends while the page waits: it says so, and stops looking
+        _pending_labs(ctx, owner, visit)
+        page.goto(f"/visits/{visit}")
+        expect(note).to_contain_text("An upload is being read")
+        context.clear_cookies()
+        expect(note).to_have_text("Your session has ended: sign in again to see the result.",
+                                  timeout=15_000)
+        assert page.url.endswith(f"/visits/{visit}")  # still here, nothing typed lost
         assert problems == []
     finally:
         context.close()

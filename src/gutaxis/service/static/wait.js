@@ -34,6 +34,10 @@
     return false;
   };
 
+  const say = (text) => {
+    for (const note of document.querySelectorAll("[data-wait-status]")) note.textContent = text;
+  };
+
   const ready = () => {
     for (const note of document.querySelectorAll("[data-wait-status]")) {
       const link = document.createElement("a");
@@ -46,9 +50,15 @@
   const look = async () => {
     let text;
     try {
-      const answer = await fetch(address, {credentials: "same-origin",
-                                                        cache: "no-store"});
-      if (!answer.ok) return window.setTimeout(look, seconds * 1000);
+      const answer = await fetch(address, {credentials: "same-origin", cache: "no-store",
+                                           headers: {Accept: "text/html"}});
+      if (answer.redirected || answer.status === 401) {  // the session ended: no more looks
+        return say("Your session has ended: sign in again to see the result.");
+      }
+      if (answer.status >= 400 && answer.status < 500) {  // gone, or no longer allowed
+        return say(`This page cannot be shown any more (the server answered ${answer.status}).`);
+      }
+      if (!answer.ok) return window.setTimeout(look, seconds * 1000);  // 5xx: try again
       text = await answer.text();
     } catch {
       return window.setTimeout(look, seconds * 1000);  // the server restarting: try again
