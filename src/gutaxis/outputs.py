@@ -607,6 +607,7 @@ def hold_folder(folder: str | os.PathLike[str]) -> contextlib.AbstractContextMan
 
 @contextlib.contextmanager
 def _holding(target: Path) -> Iterator[Path]:
+    """Create ``target``, lock it, and put back what a killed run left aside (the first hold)."""
     try:
         target.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -633,14 +634,7 @@ def _replacing(target: Path, patterns: list[str]) -> Iterator[Path]:
     The folder is locked for the run (a second run into it is refused), and
     what a run that was killed left aside is put back first.
     """
-    try:
-        target.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise OutputError(f"{target}: cannot create the folder ({exc.strerror or exc})") \
-            from None
-    with _locked(target) as outermost:
-        if outermost:
-            _recover(target)
+    with _holding(target):
         aside = target / f"{_ASIDE}{os.getpid()}-{os.urandom(4).hex()}"
         moved = _move_aside(target, _owned_paths(target, patterns), aside)
         try:
