@@ -529,9 +529,22 @@ def test_a_subject_whose_reference_and_identifier_name_two_patients_is_refused()
     obs = observation("fc", loinc="38445-3", value=40, unit="ug/g")
     obs["subject"] = {"reference": "Patient/p1", "identifier": {"system": MRN, "value": "P2"}}
     with pytest.raises(ValidationError, match=r"subject\.identifier: urn:example:mrn\|P2 is not "
-                                              r"the identifier of the patient its reference"):
+                                              r"an identifier of the patient its reference"):
         read_lab_bundle(bundle(patient("p1", "P4"), obs))
-    # another system's identifier beside it is the same patient's, and kept
+    # nor one of another system that the Patient does not hold: joined to it, it merged
+    # two Patients of the file holding it into one (a review finding)
     obs["subject"]["identifier"] = {"system": "urn:nhs", "value": "943"}
+    with pytest.raises(ValidationError, match=r"urn:nhs\|943 is not an identifier"):
+        read_lab_bundle(bundle(patient("p1", "P4"), obs))
+    # one of the Patient's own is the same patient
+    obs["subject"]["identifier"] = {"system": MRN, "value": "P4"}
     labs = read_lab_bundle(bundle(patient("p1", "P4"), obs))
-    assert labs.patient_identifiers == ((MRN, "P4"), ("urn:nhs", "943"))
+    assert labs.patient_identifiers == ((MRN, "P4"),)
+
+
+def test_a_subject_naming_a_group_is_refused_whatever_its_type_says():
+    obs = observation("fc", loinc="38445-3", value=40, unit="ug/g")
+    obs["subject"] = {"reference": "Group/g1", "type": "Patient"}
+    with pytest.raises(ValidationError, match=r"subject: expected a Patient; found a Group and a "
+                                              r"Patient \(Group/g1\)"):
+        read_lab_bundle(bundle(obs))

@@ -41,14 +41,15 @@ def test_unknown_and_incompatible_units_are_clear_errors():
         conversion_factor("EU/mL", "pg/mL")
 
 
-def test_enzyme_activities_convert_by_their_prefixes_and_ucums_1_is_a_ratio():
-    # DAO reported in U/L was refused ("cannot convert U/L to U/mL") though both are U
-    assert conversion_factor("U/L", "U/mL") == 0.001
-    assert conversion_factor("mU/mL", "U/L") == 1.0
-    assert conversion_factor("kU/L", "U/mL") == 1.0
-    assert parse_unit("u/ml").text == "U/mL"
-    assert parse_unit("1").text == parse_unit("ratio").text == "ratio"
-    with pytest.raises(UnitError, match="cannot convert"):
-        conversion_factor("U/L", "mg/L")
+def test_kit_units_convert_only_to_themselves_and_ucums_1_is_a_ratio():
+    # a DAO kit's "U" is the kit's own: 12 U/L is not 0.012 U/mL of another kit (a review
+    # finding: converted, it was judged "low" against the U/mL cut-off)
+    from gutaxis.markers.units import conversion_factor, parse_unit
+
+    with pytest.raises(UnitError, match="cannot convert U/L to U/mL"):
+        conversion_factor("U/L", "U/mL")
     with pytest.raises(UnitError, match="cannot convert EU/mL to U/mL"):
-        conversion_factor("EU/mL", "U/mL")  # endotoxin units are no enzyme units
+        conversion_factor("EU/mL", "U/mL")
+    # an L:M ratio coded with UCUM's "1" was refused against the catalogue's "ratio"
+    assert parse_unit("1").text == parse_unit("ratio").text == "ratio"
+    assert conversion_factor("1", "ratio") == 1.0

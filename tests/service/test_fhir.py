@@ -259,11 +259,18 @@ def test_results_of_another_patient_or_of_no_patient_are_refused_without_identif
         row = _upload_row(ctx, refused["id"])
         assert (row.status, said in (row.error or "")) == ("failed", True), row.error
     assert _lab_count(ctx) == 0
-    # the same file at Alice's visit is hers
-    accepted = _upload(client, _visit(client, auth, ids["Alice"], "2026-03-02"), document, auth)
+    # the same file at Alice's visit is hers; so is one giving only her year or month
+    alices_visit = _visit(client, auth, ids["Alice"], "2026-03-02")
+    accepted = _upload(client, alices_visit, document, auth)
     run_jobs(ctx)
     assert _upload_row(ctx, accepted["id"]).status == "parsed"
     assert _lab_count(ctx) == 1
+    for partial in ("1970-01", "1970"):
+        vague = fl.bundle({**alices, "birthDate": partial},
+                          fl.observation("fc", loinc="38445-3", value=40, unit="ug/g"))
+        taken = _upload(client, alices_visit, vague, auth)
+        run_jobs(ctx)
+        assert _upload_row(ctx, taken["id"]).status == "parsed", partial
     # a conditional reference names its patient by identifier: matched as one
     assert client.patch(f"{API}/patients/{ids['Bob']}", headers=auth,
                         json={"identifiers": [{"system": MRN, "value": "B1"}]}

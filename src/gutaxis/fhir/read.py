@@ -817,9 +817,10 @@ def _subject(reader: _Reader, subject: Any, located: Located
     if isinstance(subject, Mapping):
         reference = _text(subject.get("reference"))
         target = reader.index.resolve(reference, located) if reference else None
-        kind = (target.kind if target is not None
-                else _text(subject.get("type")) or _reference_type(reference))
-        if kind and kind != "Patient":
+        named = {k for k in (target.kind if target is not None else _reference_type(reference),
+                             _text(subject.get("type"))) if k}
+        if named - {"Patient"}:
+            kind = " and a ".join(sorted(named))
             raise reader.fail(located, "subject",
                               f"expected a Patient; found a {kind} ({reference or 'by type'}): "
                               "a patient's record takes only that patient's results")
@@ -834,14 +835,17 @@ def _subject(reader: _Reader, subject: Any, located: Located
         ident = subject.get("identifier")
         if isinstance(ident, Mapping) and _text(ident.get("value")):
             own = (_text(ident.get("system")), _text(ident.get("value")))
-            if idents and _other_patient((idents, ""), ((own,), "")):
-                raise reader.fail(located, "subject.identifier",
-                                  f"{own[0]}|{own[1]} is not the identifier of the patient "
-                                  f"its reference names ({reference}: "
-                                  f"{BundlePatient(idents, reference).label}); the two name "
-                                  "different patients")
-            # beside the reference's: every identifier is checked against the records
-            idents = tuple(dict.fromkeys((*idents, own)))
+            if target is not None and target.kind == "Patient":
+                # the Patient the reference names decides; an identifier beside it must be
+                # one of that Patient's (joined to it, it merged two patients' results)
+                if not any(v == own[1] and (not own[0] or s == own[0]) for s, v in idents):
+                    raise reader.fail(
+                        located, "subject.identifier",
+                        f"{own[0]}|{own[1]} is not an identifier of the patient its reference "
+                        f"names ({reference}: {BundlePatient(idents, reference).label}); the "
+                        "two may be different patients")
+            elif not idents:
+                idents = (own,)
     return idents, reference, birth
 
 

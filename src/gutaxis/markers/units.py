@@ -2,12 +2,12 @@
 
 Only the units lab markers are reported in are handled: mass concentration
 (``pg/mL`` … ``g/L``, including ``mg/dL``), mass fraction (``ng/g`` …
-``mg/kg``), enzyme activity concentration (``U/L``, ``U/mL``, ``mU/mL``,
-``kU/L``), and units that convert only to themselves (``EU/mL``, ``%``,
-ratios).  This is hand-written rather than taken from a units library
-(pint, a UCUM parser) because the set is small and closed, and the spellings
-labs use (``µg/mL``, ``mcg/ml``, ``ug/ml``) need mapping anyway; conversion
-factors are SI prefixes, not clinical facts.
+``mg/kg``), and units that convert only to themselves (``EU/mL``, ``U/mL``,
+``U/L``, ``%``, ratios: a kit's "units" are its own).  This is hand-written
+rather than taken from a units library (pint, a UCUM parser) because the set
+is small and closed, and the spellings labs use (``µg/mL``, ``mcg/ml``,
+``ug/ml``) need mapping anyway; conversion factors are SI prefixes, not
+clinical facts.
 """
 
 from __future__ import annotations
@@ -24,13 +24,12 @@ __all__ = ["Unit", "parse_unit", "conversion_factor", "convert"]
 _MASS = {"g": 1.0, "mg": 1e-3, "ug": 1e-6, "ng": 1e-9, "pg": 1e-12}
 _VOLUME = {"l": 1.0, "dl": 1e-1, "ml": 1e-3, "ul": 1e-6}
 _MASS_PER_MASS_DENOM = {"g": 1.0, "kg": 1e3}
-#: Enzyme activity (U, UCUM's "U": µmol/min) and its SI prefixes; IU is not among them (an
-#: IU of a vitamin or a hormone is no enzyme unit).
-_ACTIVITY = {"u": 1.0, "mu": 1e-3, "ku": 1e3}
 #: Units that are compared only with themselves (key: normalised spelling → display).
+#: ``U/mL`` and ``U/L`` among them: the "units" of marker kits (DAO, say) are each kit's own,
+#: not the enzyme unit, so a value in U/L is not taken for a thousandth of one in U/mL.
 #: UCUM's "1" (a dimensionless number) is a ratio.
-_OPAQUE = {"eu/ml": "EU/mL", "%": "%", "ratio": "ratio", "1": "ratio", "{ratio}": "ratio",
-           "index": "index"}
+_OPAQUE = {"eu/ml": "EU/mL", "u/ml": "U/mL", "u/l": "U/L", "%": "%", "ratio": "ratio",
+           "1": "ratio", "{ratio}": "ratio", "index": "index"}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -42,10 +41,9 @@ class Unit:
     text : str
         Canonical spelling (``"ug/mL"``; ``µ`` written ``u`` as in UCUM).
     dimension : str
-        ``"mass/volume"``, ``"mass/mass"``, ``"activity/volume"`` or ``"opaque"``
-        (converts only to itself).
+        ``"mass/volume"``, ``"mass/mass"`` or ``"opaque"`` (converts only to itself).
     factor : float
-        Value of one unit in the dimension's base (g/L, g/g or U/L); 1 for opaque units.
+        Value of one unit in the dimension's base (g/L or g/g); 1 for opaque units.
     """
 
     text: str
@@ -89,13 +87,8 @@ def parse_unit(text: str) -> Unit:
                         _MASS[num] / _VOLUME[den])
         if den in _MASS_PER_MASS_DENOM:
             return Unit(f"{num}/{den}", "mass/mass", _MASS[num] / _MASS_PER_MASS_DENOM[den])
-    if len(parts) == 2 and parts[0] in _ACTIVITY and parts[1] in _VOLUME:
-        num, den = parts
-        return Unit(f"{num[:-1]}{num[-1].upper()}/{den[:-1]}{den[-1].upper()}",
-                    "activity/volume", _ACTIVITY[num] / _VOLUME[den])
     raise UnitError(f"unknown unit {text!r}; expected a mass concentration such as pg/mL, "
                     f"ng/mL, ug/mL, mg/L or mg/dL, a mass fraction such as ug/g or mg/kg, "
-                    f"an enzyme activity such as U/L or U/mL, "
                     f"or one of {', '.join(sorted(set(_OPAQUE.values())))}")
 
 
@@ -113,8 +106,6 @@ def conversion_factor(source: str | Unit, target: str | Unit) -> float:
     0.001
     >>> conversion_factor("mg/L", "ug/mL")
     1.0
-    >>> conversion_factor("U/L", "U/mL")
-    0.001
     """
     s = source if isinstance(source, Unit) else parse_unit(source)
     t = target if isinstance(target, Unit) else parse_unit(target)
