@@ -548,3 +548,18 @@ def test_a_subject_naming_a_group_is_refused_whatever_its_type_says():
     with pytest.raises(ValidationError, match=r"subject: expected a Patient; found a Group and a "
                                               r"Patient \(Group/g1\)"):
         read_lab_bundle(bundle(obs))
+
+
+def test_other_patients_named_anywhere_in_the_input_are_counted():
+    # the results are all P4's, but the batch holds another person's Patient and condition
+    # (the export handed such a file to the patient: only the results' subjects were counted)
+    own = observation("fc", loinc="38445-3", value=40, unit="ug/g")
+    labs = read_lab_bundle(bundle(patient("p1", "P4"), own))
+    assert labs.other_patients == 0
+    condition = {"resourceType": "Condition", "id": "c1", "subject": {"reference": "Patient/p2"}}
+    labs = read_lab_bundle(bundle(patient("p1", "P4"), patient("p2", "P5"), own, condition),
+                           patient=(MRN, "P4"))
+    assert labs.other_patients == 1  # P5: its Patient and its condition, one person
+    stranger = {**condition, "subject": {"identifier": {"system": MRN, "value": "P9"}}}
+    labs = read_lab_bundle(bundle(patient("p1", "P4"), own, stranger))
+    assert labs.other_patients == 1

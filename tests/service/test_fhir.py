@@ -191,7 +191,7 @@ def test_fhir_lab_results_are_matched_to_the_patient_by_identifier_all_or_nothin
         names = archive.namelist()
     [entry] = [u for v in record["visits"] for u in v["uploads"] if u["id"] == mixed["id"]]
     assert "file" not in entry and not [n for n in names if n.startswith(f"uploads/{mixed['id']}-")]
-    assert entry["file_left_out"].startswith("the file also holds results of 1 other patient")
+    assert entry["file_left_out"].startswith("the file also holds data of 1 other patient")
     assert [u for v in record["visits"] for u in v["uploads"] if u["id"] == taken["id"]][0][
         "file"].startswith(f"uploads/{taken['id']}-")  # a file of this patient's: exported
 

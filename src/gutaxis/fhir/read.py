@@ -26,6 +26,7 @@ import pandas as pd
 
 from gutaxis.exceptions import (
     FormatError,
+    GutaxisError,
     InputError,
     NotFoundError,
     OutputError,
@@ -171,6 +172,9 @@ class LabBundle:
     catalog: MarkerCatalog = dataclasses.field(repr=False)
     patient_birth_date: str = ""
     """``birthDate`` of the imported results' patient as the input gives it (``""``: none)."""
+    other_patients: int = 0
+    """How many other patients the input names anywhere (a ``Patient`` resource, or the
+    ``subject``/``patient`` of any resource): a file to keep from this patient's export."""
 
     def __len__(self) -> int:
         """Return the number of results imported."""
@@ -730,7 +734,7 @@ def _import(reader: _Reader, picked: tuple[str, str] | None, sample_id: str | No
     table = table.astype({"value": float, "ref_low": float, "ref_high": float})
     return LabBundle(rows, skipped, chosen.identifiers, tuple(patients), sample_id,
                      reader.label, reader.loaded.sha256, table, reader.catalog,
-                     chosen.birth_date)
+                     chosen.birth_date, _other_patients(reader, chosen))
 
 
 def _resolve(reader: _Reader, origin: Located, ref: Any, element: str) -> Located:
@@ -799,6 +803,42 @@ def _patients(reader: _Reader, observations: list[Located], report_of: dict[int,
     patients = [BundlePatient(ids, ref, counts[n], min(born.get(n, {""})))
                 for n, (ids, ref) in enumerate(keys)]
     return patients, {k: patients[n] for k, n in key_of.items()}
+
+
+def _other_patients(reader: _Reader, chosen: BundlePatient) -> int:
+    """Count the patients other than ``chosen`` that the input names, in any resource.
+
+    Not only the results' subjects: a lab's batch may hold other people's
+    ``Patient`` resources, conditions or reports too.  A subject that cannot
+    be told apart (a Group, a contradiction) counts as another.
+    """
+    ours = set(chosen.identifiers)
+
+    def same(ids: tuple[tuple[str, str], ...], reference: str) -> bool:
+        if ids:
+            return bool(set(ids) & ours)
+        return not reference or reference == chosen.reference
+
+    others: set[Any] = set()
+    for located in reader.index.all():
+        resource = located.resource
+        if located.kind == "Patient":
+            ids = tuple((_text(i.get("system")), _text(i.get("value")))
+                        for i in resource.get("identifier") or [] if _text(i.get("value")))
+            if not same(ids, located.name):
+                others.add(frozenset(ids) if ids else located.name)
+        for field in ("subject", "patient"):
+            pointer = resource.get(field)
+            if not isinstance(pointer, Mapping):
+                continue
+            try:
+                ids, reference, _ = _subject(reader, pointer, located)
+            except GutaxisError:
+                others.add(("unclear", located.where))
+                continue
+            if not same(ids, reference):
+                others.add(frozenset(ids) if ids else reference)
+    return len(others)
 
 
 def _subject(reader: _Reader, subject: Any, located: Located

@@ -172,7 +172,7 @@ def _parse_fhir(path: str, name: str, identifiers: list[list[str]], skip_unknown
     return {"rows": rows, "sample": None, "n_skipped": len(skipped), "note": unidentified,
             "skipped": skipped[:SHOWN_SKIPPED],
             "patient": [list(p) for p in found.patient_identifiers],
-            "n_patients": len(found.patients)}
+            "other_patients": found.other_patients}
 
 
 def _plain(value: Any) -> Any:

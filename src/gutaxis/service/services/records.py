@@ -54,8 +54,9 @@ def export_patient(db: Session, store: FileStore, who: Principal, patient_id: in
     questionnaires sent, with every version of the answers (scores and FHIR
     QuestionnaireResponse included);
     ``uploads/<id>-<name>`` the original files — except a FHIR file that also
-    holds other patients' results (a lab's batch): it stays out, and its entry
-    says so (``file_left_out``; this patient's results are the visit's labs);
+    names other patients (a lab's batch), or that was read before that was
+    checked: it stays out, and its entry says so (``file_left_out``; this
+    patient's results are the visit's labs);
     ``profiles/visit-<id>/profile.{json,html,pdf}``.
     """
     from gutaxis.service.services.diary import shared_entries
@@ -79,11 +80,15 @@ def export_patient(db: Session, store: FileStore, who: Principal, patient_id: in
                                      .order_by(Upload.id)):
                 item = _row(upload, ("id", "kind", "filename", "sha256", "size", "sample",
                                      "status", "error", "summary", "created_at"))
-                others = int((upload.summary or {}).get("n_patients", 1)) - 1
-                if others > 0:  # the lab's batch file: other people's results stay here
+                others = (upload.summary or {}).get("other_patients")
+                if upload.kind == "fhir" and upload.status == "parsed" and others != 0:
+                    # a lab's batch: other people's data stay here (a file read before the
+                    # count was kept is left out too: it was never checked)
                     item["file_left_out"] = (
-                        f"the file also holds results of {others} other patient(s); this "
-                        "patient's results from it are in this visit's labs")
+                        f"the file also holds data of {others} other patient(s)" if others
+                        else "the file was read before gutaxis checked it for other "
+                             "patients' data") + (
+                        "; this patient's results from it are in this visit's labs")
                 elif upload.sha256 and store.path(upload.sha256).is_file():
                     item["file"] = f"uploads/{upload.id}-{upload.filename}"
                     archive.write(store.path(upload.sha256), item["file"])
