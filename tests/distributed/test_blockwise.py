@@ -142,6 +142,25 @@ def test_a_resumed_run_computes_again_the_tiles_whose_files_were_lost_or_cut(
     np.testing.assert_allclose(read_distances(store).data, want, rtol=0, atol=1e-12)
 
 
+def test_a_changed_byte_or_a_changed_value_is_found_not_read_as_a_distance(
+        client, study, tmp_path):
+    """A damaged chunk read as other plausible numbers (no checksum; a review finding)."""
+    store = tmp_path / "d.zarr"
+    blockwise_beta_diversity(study, "braycurtis", store, cluster=client, tile_size=TILE)
+    chunk = _chunk(store, 3, 1)
+    data = bytearray(chunk.read_bytes())
+    data[len(data) // 2] ^= 0x10  # one flipped bit inside the compressed values
+    chunk.write_bytes(bytes(data))
+    with pytest.raises(ValidationError, match="the store is damaged"):
+        read_distances(store)
+    # a value changed on one side only (a store written before its chunks had a checksum)
+    zarr.open_array(str(store), path="distances", mode="r+")[0:5, 15:20] = 0.123
+    run = blockwise_beta_diversity(study, "braycurtis", store, cluster=client, tile_size=TILE)
+    assert sorted(run.computed) == [(0, 3), (1, 3)] and run.damaged == 2
+    want = beta_diversity(study, "braycurtis").data
+    np.testing.assert_allclose(read_distances(store).data, want, rtol=0, atol=1e-12)
+
+
 def test_a_store_missing_a_part_is_refused_in_words(client, study, tmp_path):
     import shutil
 

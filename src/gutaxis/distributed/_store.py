@@ -111,8 +111,13 @@ def prepare_store(path: Path, study: Study, metric: str, *, tile_size: int, dtyp
     group = zarr.open_group(str(path), mode="w")
     group.attrs.update(attrs)
     k = TileGrid(n, tile_size).n_blocks
+    from zarr.codecs import ZstdCodec
+
+    # zstd's frame checksum: a chunk damaged on disk fails to read instead of giving
+    # other numbers (without it most single flipped bytes read as plausible values)
     group.create_array("distances", shape=(n, n), chunks=(tile_size, tile_size),
-                       dtype=dtype, fill_value=np.nan)
+                       dtype=dtype, fill_value=np.nan,
+                       compressors=ZstdCodec(level=0, checksum=True))
     group.create_array("done", shape=(k, k), chunks=(1, 1), dtype="uint8", fill_value=0)
 
 
@@ -139,13 +144,32 @@ def unreadable_tiles(path: Path, grid: TileGrid, done: np.ndarray) -> list[tuple
             continue
         rows, cols = grid.rows(i), grid.rows(j)
         try:
-            whole = not np.isnan(distances[rows, cols]).any() and (
-                i == j or not np.isnan(distances[cols, rows]).any())
+            upper = np.asarray(distances[rows, cols])
+            lower = upper.T if i == j else np.asarray(distances[cols, rows])
+            whole = not _tile_problem(upper, lower, diagonal=i == j)
         except Exception:  # noqa: BLE001 - a damaged chunk: the codec's error, whatever it is
             whole = False
         if not whole:
             bad.append((i, j))
     return bad
+
+
+def _tile_problem(upper: np.ndarray, lower: np.ndarray, *, diagonal: bool) -> str:
+    """Say what makes a tile and its mirror no distances ("" if nothing).
+
+    Distances are finite, ≥ 0, the same both ways, and 0 from a sample to
+    itself: a tile changed on disk (a store made before its chunks carried a
+    checksum) rarely keeps all four.
+    """
+    if not np.isfinite(upper).all():
+        return "are missing or not finite (a tile marked written has no values)"
+    if (upper < 0).any():
+        return "hold negative values"
+    if not np.array_equal(upper, lower.T):
+        return "differ from their mirror image"
+    if diagonal and np.diagonal(upper).any():
+        return "give a sample a distance from itself"
+    return ""
 
 
 def write_tile(path: Path, block_i: int, block_j: int, rows: slice, cols: slice,
@@ -209,8 +233,8 @@ def read_tile(path: Path, rows: slice, cols: slice) -> np.ndarray:
         values = np.asarray(distances[rows, cols], dtype=np.float64)
     except Exception as exc:  # noqa: BLE001 - a damaged chunk: the codec's error, whatever it is
         raise _damaged(path, rows, cols, f"cannot be read ({exc})") from None
-    if np.isnan(values).any():
-        raise _damaged(path, rows, cols, "are missing (a tile marked written has no values)")
+    if not np.isfinite(values).all() or (values < 0).any():
+        raise _damaged(path, rows, cols, "are missing, not finite or negative")
     return values
 
 
@@ -250,4 +274,9 @@ def read_distances(path: str | Path) -> DistanceMatrix:
     data = np.empty((grid.n, grid.n), dtype=np.float64)
     for i in range(grid.n_blocks):  # tile by tile: a damaged one is named, not a codec's error
         data[grid.rows(i), :] = read_tile(Path(path), grid.rows(i), slice(0, grid.n))
+    for i, j in grid.upper():
+        rows, cols = grid.rows(i), grid.rows(j)
+        problem = _tile_problem(data[rows, cols], data[cols, rows], diagonal=i == j)
+        if problem:
+            raise _damaged(path, rows, cols, problem)
     return DistanceMatrix(attrs["order"], data, attrs["metric"], validate=False)
