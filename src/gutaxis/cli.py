@@ -985,8 +985,11 @@ def _listening_socket(host: str, port: int) -> Any:
     import socket
 
     try:
-        family, kind, proto, _, address = socket.getaddrinfo(
-            host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)[0]
+        found = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+        # a name (localhost) listens on its IPv4 address when it has one, as uvicorn does:
+        # a proxy pointed at 127.0.0.1 must find the server there
+        family, kind, proto, _, address = next(
+            (f for f in found if f[0] == socket.AF_INET), found[0])
         sock = socket.socket(family, kind, proto)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
@@ -1083,23 +1086,25 @@ def serve(
     from gutaxis.service.context import AppContext
 
     settings = _service_settings(data, secure_cookies=secure_cookies)
-    if workers > 1 and settings.database_url is None:
+    sqlite_file = settings.sqlite_file
+    if workers > 1 and sqlite_file is not None:
         _service_error(ValueError(
             f"--workers {workers} needs PostgreSQL (set GUTAXIS_DATABASE_URL): the SQLite "
-            f"database in {settings.data_dir} is kept by one server process"))
+            f"database {sqlite_file} is kept by one server process"))
     # refused before anything is touched: a second server on the same SQLite database, or
     # a port another program listens on (a start that fails must not disturb one that runs)
-    if settings.database_url is None:
-        from gutaxis.service.context import FolderInUse, hold_data_folder
+    if sqlite_file is not None:
+        from gutaxis.service.context import FolderInUse, hold_sqlite_server
 
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
         try:
-            hold_data_folder(settings.data_dir)  # held until the process ends
+            hold_sqlite_server(settings)  # held until the process ends
         except FolderInUse as exc:
             _service_error(exc)
     with _practice_database(data, settings=settings):
         pass  # reachable and migrated, or one line saying why not (not a server's traceback)
     listening = _listening_socket(host, port)
+    bound = listening.getsockname()  # the port the system gave for --port 0
+    shown = f"[{bound[0]}]:{bound[1]}" if ":" in bound[0] else f"{host}:{bound[1]}"
     if demo_clinic:
         from gutaxis.service.demo import create_demo_clinic
 
@@ -1109,7 +1114,7 @@ def serve(
         made = create_demo_clinic(ctx)
         ctx.close()
         if made.password:
-            out_console.print(f"demo clinic: sign in at http://{host}:{port}/login as "
+            out_console.print(f"demo clinic: sign in at http://{shown}/login as "
                               f"{made.email} with the password {made.password} "
                               "(shown only now; it is not stored anywhere in clear)",
                               highlight=False)
@@ -1117,7 +1122,7 @@ def serve(
             out_console.print(f"demo clinic: sign in as {made.email} (the password was "
                               "printed when the demo clinic was made; `gutaxis users "
                               "password` sets a new one)", highlight=False)
-    console.print(f"gutaxis practice on http://{host}:{port}/ (data: "
+    console.print(f"gutaxis practice on http://{shown}/ (data: "
                   f"{settings.data_dir}; Ctrl+C stops it)", highlight=False)
     # behind a reverse proxy on this computer, X-Forwarded-Proto/-For give the scheme (the
     # CSRF origin check compares it) and the client's address (audit log, throttling);

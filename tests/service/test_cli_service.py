@@ -249,4 +249,25 @@ def test_a_second_server_is_refused_before_it_touches_the_running_ones_data(
                 if "using" in said else said in output
             assert "Traceback" not in output and "practice on" not in output
             assert marker.is_dir()  # the running server's work is where it was
+        # another data folder, the same SQLite database named by its URL: refused too
+        database = settings.data_dir / "gutaxis.sqlite3"
+        second = subprocess.run(
+            [gutaxis, "serve", "--data", str(tmp_path / "elsewhere"), "--port",
+             str(free_port())], capture_output=True, text=True, timeout=120,
+            env={**env, "GUTAXIS_DATABASE_URL": f"sqlite:///{database}"})
+        output = " ".join((second.stdout + second.stderr).split())
+        assert second.returncode == 2 and "another gutaxis server is using" in output, output
         assert httpx.get(f"{url}/api/v1/me").status_code == 401  # and it still answers
+
+
+def test_a_name_listens_on_its_ipv4_address():
+    # `--host localhost` listened on ::1 alone where the hosts file lists it first
+    import socket
+
+    from gutaxis.cli import _listening_socket
+
+    sock = _listening_socket("localhost", 0)
+    try:
+        assert sock.family == socket.AF_INET and sock.getsockname()[0] == "127.0.0.1"
+    finally:
+        sock.close()

@@ -31,7 +31,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from gutaxis._version import __version__
 from gutaxis.exceptions import GutaxisError
 from gutaxis.service.access import SecondFactorOwed
-from gutaxis.service.context import AppContext, hold_data_folder
+from gutaxis.service.context import AppContext, hold_sqlite_server
 from gutaxis.service.db import is_sqlite, upgrade
 from gutaxis.service.errors import Conflict, Invalid, ServiceError, as_service_error, error_body
 from gutaxis.service.models import Job, Reference
@@ -223,7 +223,7 @@ def prepare(ctx: AppContext) -> None:
     left running back in the queue and empties the store's scratch folder.
     """
     if is_sqlite(ctx.engine):  # one server per SQLite file: refused while another runs
-        ctx.on_close.append(hold_data_folder(ctx.settings.data_dir))
+        ctx.on_close.append(hold_sqlite_server(ctx.settings))
     upgrade(ctx.engine)
     sealed = 0
     if _check_secret_key(ctx):  # else it is logged once, and nothing can be sealed

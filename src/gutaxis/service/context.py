@@ -24,12 +24,44 @@ from gutaxis.service.security import SECRETS, KeyFileBox
 from gutaxis.service.settings import Settings
 from gutaxis.service.store import FileStore
 
-__all__ = ["AppContext", "get_context", "hold_data_folder", "FolderInUse"]
+__all__ = ["AppContext", "get_context", "hold_data_folder", "hold_sqlite_server", "FolderInUse"]
 
 #: The file in a data folder that a server on its SQLite database holds locked.
 SERVER_LOCK = "server.lock"
 _held: dict[Path, list[int]] = {}  # folder → [descriptor, holders in this process]
 _held_guard = threading.Lock()
+
+
+def hold_sqlite_server(settings: Settings) -> Callable[[], None]:
+    """Take the data folder and the SQLite database's folder for this process's server.
+
+    Both: two servers must share neither the scratch folder (the data
+    folder's) nor the database's jobs, wherever ``GUTAXIS_DATABASE_URL`` puts
+    the file.  Returns the function that lets both go.
+
+    Raises
+    ------
+    FolderInUse
+        Another process's server holds one of them.
+    """
+    folders = [settings.data_dir.resolve()]
+    database = settings.sqlite_file
+    if database is not None and database.parent.resolve() not in folders:
+        folders.append(database.parent.resolve())
+    releases: list[Callable[[], None]] = []
+    try:
+        for folder in folders:
+            folder.mkdir(parents=True, exist_ok=True)
+            releases.append(hold_data_folder(folder))
+    except BaseException:
+        for release in releases:
+            release()
+        raise
+
+    def release_all() -> None:
+        for release in reversed(releases):
+            release()
+    return release_all
 
 
 class FolderInUse(GutaxisError):

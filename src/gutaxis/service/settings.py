@@ -157,6 +157,27 @@ class Settings:
         return self.database_url or f"sqlite:///{self.data_dir / 'gutaxis.sqlite3'}"
 
     @property
+    def sqlite_file(self) -> Path | None:
+        """The SQLite database file in use (None: another database, or SQLite in memory).
+
+        Examples
+        --------
+        >>> Settings(data_dir=Path("d")).sqlite_file
+        PosixPath('d/gutaxis.sqlite3')
+        >>> Settings(database_url="sqlite:////srv/x.db").sqlite_file
+        PosixPath('/srv/x.db')
+        >>> Settings(database_url="postgresql+psycopg://u@h/db").sqlite_file is None
+        True
+        """
+        from sqlalchemy.engine import make_url
+
+        url = make_url(self.url)
+        if url.get_backend_name() != "sqlite" or not url.database \
+                or url.database == ":memory:":
+            return None
+        return Path(url.database)
+
+    @property
     def files_dir(self) -> Path:
         """The content-addressed store of uploads and computed files."""
         return self.data_dir / "files"
