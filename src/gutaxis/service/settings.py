@@ -162,8 +162,8 @@ class Settings:
 
         Examples
         --------
-        >>> Settings(data_dir=Path("d")).sqlite_file
-        PosixPath('d/gutaxis.sqlite3')
+        >>> Settings(data_dir=Path("/srv/d")).sqlite_file
+        PosixPath('/srv/d/gutaxis.sqlite3')
         >>> Settings(database_url="sqlite:////srv/x.db").sqlite_file
         PosixPath('/srv/x.db')
         >>> Settings(database_url="postgresql+psycopg://u@h/db").sqlite_file is None
