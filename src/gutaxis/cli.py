@@ -1304,12 +1304,20 @@ def _resume_hint(argv: list[str] | None = None) -> str:
 
     >>> _resume_hint(["gutaxis", "diversity", "t.biom", "--cluster", "local", "--out", "o"])
     '; the tiles written are kept: run the same command with --resume to go on'
+    >>> _resume_hint(["gutaxis", "diversity", "t.biom", "--cluster", "local", "--overwrite"]
+    ...              ).endswith("with --resume in place of --overwrite to go on")
+    True
     >>> _resume_hint(["gutaxis", "diversity", "t.biom", "--out", "o"])
     ''
     """
     args = sys.argv if argv is None else argv
     if "diversity" in args and any(a == "--cluster" or a.startswith("--cluster=")
                                    for a in args):
+        if "--resume" in args:
+            return "; the tiles written are kept: run the same command again to go on"
+        if "--overwrite" in args:
+            return ("; the tiles written are kept: run the same command with --resume in "
+                    "place of --overwrite to go on")
         return "; the tiles written are kept: run the same command with --resume to go on"
     return ""
 

@@ -103,7 +103,8 @@ NOT_APPLICATION_ROUTES = {
     ("GET", "/api/v1/openapi.json"): "FastAPI's OpenAPI document: the API's public contract, "
                                      "no data",
     ("GET", "/api/docs"): "the Swagger UI page, which only reads the OpenAPI document",
-    ("MOUNT", "/api/docs/files"): "Swagger UI's own files (swagger-ui-py): public, no data",
+    ("GET", "/api/docs/files/swagger-ui.css"): "Swagger UI's stylesheet: public, no data",
+    ("GET", "/api/docs/files/swagger-ui-bundle.js"): "Swagger UI's script: public, no data",
 }
 
 #: Names of clinic A that no answer to clinic B or to anonymous may hold.
@@ -1036,12 +1037,17 @@ def test_routes_outside_the_application_hold_no_data(world: World) -> None:
     world.client.cookies.clear()
     for method, path in (("GET", "/api/v1/openapi.json"), ("GET", "/api/docs"),
                          ("GET", "/api/docs/files/swagger-ui-bundle.js"),
+                         ("GET", "/api/docs/files/swagger-ui.css"),
                          ("GET", "/static/app.css")):
         response = world.client.request(method, path)
         assert response.status_code == 200, (path, response.status_code)
         assert not [m for m in CLINIC_A_MARKERS if m in response.text], path
     assert "/api/v1/patients/{patient_id}" in world.client.get("/api/v1/openapi.json").json()[
         "paths"]
+    # nothing else of the Swagger package (its editor, its demo's starter) is served
+    for path in ("/api/docs/files/swagger-initializer.js", "/api/docs/files/index.html",
+                 "/api/docs/files/swagger-editor-bundle.js"):
+        assert world.client.get(path).status_code == 404, path
 
 
 def _as(world: World, key: str) -> dict[str, str]:

@@ -249,10 +249,10 @@ def blockwise_beta_diversity(study: Study, metric: str, store: str | Path, *,
     path = Path(store)
     # a tile larger than the matrix is the matrix (a huge --tile-size allocated exabytes)
     grid = TileGrid(study.n_samples, min(int(tile_size), max(2, study.n_samples)))
-    resumed = path.exists()
-    prepare_store(path, study, resolved.name, tile_size=grid.tile_size, dtype=dtype,
-                  options=options)
-    with hold_folder(path):  # a second run into the same store is refused
+    resumed = path.exists() and any(path.iterdir())
+    with hold_folder(path):  # a second run into the same store is refused, before any check
+        prepare_store(path, study, resolved.name, tile_size=grid.tile_size, dtype=dtype,
+                      options=options)
         done = done_tiles(path)
         damaged = unreadable_tiles(path, grid, done) if resumed and done.any() else []
         for i, j in damaged:

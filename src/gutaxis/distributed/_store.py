@@ -79,7 +79,7 @@ def prepare_store(path: Path, study: Study, metric: str, *, tile_size: int, dtyp
              "options": {k: v for k, v in options.items()
                          if k not in ("tree", "feature_ids", "n_threads")},
              "gutaxis_version": __version__}
-    if path.exists():
+    if path.exists() and any(path.iterdir()):  # (an empty folder: the caller's, held)
         try:
             group = zarr.open_group(str(path), mode="r")
             old = dict(group.attrs)

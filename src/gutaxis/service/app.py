@@ -376,9 +376,19 @@ def _api_docs(app: FastAPI) -> None:
     async def api_docs(request: Request) -> HTMLResponse:
         return HTMLResponse(page)
 
-    # a plain route, as FastAPI's own docs page is: outside the API and its access rules
+    # plain routes, as FastAPI's own docs page is: outside the API and its access rules;
+    # only the two files the page loads (the package holds Swagger Editor and a demo too)
     app.add_route("/api/docs", api_docs, methods=["GET"], include_in_schema=False)
-    app.mount("/api/docs/files", StaticFiles(directory=swagger_ui_path), name="api-docs-files")
+    for name, media in (("swagger-ui.css", "text/css"),
+                        ("swagger-ui-bundle.js", "text/javascript")):
+        body = (swagger_ui_path / name).read_bytes()
+
+        async def send(request: Request, body: bytes = body, media: str = media) -> Response:
+            return Response(body, media_type=media,
+                            headers={"Cache-Control": "public, max-age=86400"})
+
+        app.add_route(f"/api/docs/files/{name}", send, methods=["GET"],
+                      include_in_schema=False)
 
 
 def _wants_html(request: Request) -> bool:

@@ -65,12 +65,18 @@
     }
     const page = new DOMParser().parseFromString(text, "text/html");
     if (page.querySelector('meta[name="gutaxis-wait"]')) {
-      const fresh = page.querySelectorAll("[data-wait-status]");
-      document.querySelectorAll("[data-wait-status]").forEach((note, index) => {
-        if (fresh[index] && fresh[index].textContent !== note.textContent) {
-          note.innerHTML = fresh[index].innerHTML;
-        }
-      });
+      // each note by what it is about (an upload, the profile): a page whose waiting
+      // moved from one to the other is shown afresh, unless a form holds something
+      const fresh = new Map([...page.querySelectorAll("[data-wait-status]")]
+                            .map((note) => [note.dataset.waitStatus, note]));
+      const shown = [...document.querySelectorAll("[data-wait-status]")];
+      const same = shown.length === fresh.size
+                   && shown.every((note) => fresh.has(note.dataset.waitStatus));
+      if (!same && !busy()) return window.location.replace(address);
+      for (const note of shown) {
+        const now = fresh.get(note.dataset.waitStatus);
+        if (now && now.textContent !== note.textContent) note.innerHTML = now.innerHTML;
+      }
       return window.setTimeout(look, seconds * 1000);
     }
     if (busy()) return ready();
