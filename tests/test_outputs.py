@@ -344,3 +344,20 @@ def test_a_folder_that_cannot_be_made_is_refused_before_any_work(tmp_path):
     for name in ("dangling", "loop"):
         with pytest.raises(OutputError, match=f"{name}: cannot create the folder"):
             check_output_folder(tmp_path / name, owned=(), overwrite=False)
+
+
+def test_a_folder_that_cannot_be_locked_is_written_with_a_warning(tmp_path, monkeypatch, caplog):
+    # some network file systems refuse locks: the run goes on, and says what it cannot promise
+    import errno
+    import fcntl
+
+    from gutaxis.outputs import hold_folder
+
+    def no_locks(fd, operation):
+        raise OSError(errno.ENOLCK, "No locks available")
+
+    monkeypatch.setattr(fcntl, "flock", no_locks)
+    with caplog.at_level("WARNING", logger="gutaxis.outputs"), hold_folder(tmp_path / "o") as o:
+        (o / "x.txt").write_text("written")
+    assert (tmp_path / "o" / "x.txt").read_text() == "written"
+    assert "cannot be locked (No locks available)" in caplog.text

@@ -28,6 +28,7 @@ from __future__ import annotations
 import contextlib
 import importlib.util
 import json
+import logging
 import math
 import os
 import secrets
@@ -690,6 +691,10 @@ def _locked(target: Path) -> Iterator[bool]:
                 raise OutputError(f"{target}: another gutaxis command is writing into this "
                                   "folder; wait for it to finish, or choose another folder") \
                     from None
+            except OSError as exc:  # a file system without locks (some NFS, Lustre mounts)
+                logging.getLogger(__name__).warning(
+                    "%s: the folder cannot be locked (%s): a second command writing into it "
+                    "meanwhile would not be refused", target, exc.strerror or exc)
         _HELD[key] = 1
         try:
             yield True
