@@ -49,6 +49,7 @@ def _sign_in(page: Page) -> None:
     expect(page.get_by_role("heading", name="Patients")).to_be_visible()
 
 
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)  # the page is the same on both
 def test_a_waiting_visit_page_shows_the_result_and_keeps_what_is_typed(
         browser: Any, server: tuple[str, Any]) -> None:
     url, ctx = server
