@@ -188,6 +188,11 @@ def test_forms_create_a_patient_and_a_visit_and_refuse_bad_input_as_a_page(clien
     gone = client.get("/patients/999999", headers=HTML)
     assert gone.status_code == 404 and 'action="/logout"' in gone.text
     assert '<a href="/staff">Staff</a>' in gone.text  # an owner's menu
+    # an address cut or typed wrong is no such page (it was "patient_id: Input should be a
+    # valid integer", a form's error); the API keeps its 422 with the field
+    typo = client.get("/patients/new", headers=HTML)
+    assert typo.status_code == 404 and "there is no page /patients/new" in typo.text
+    assert client.get("/api/v1/patients/new", headers=HTML).status_code == 422
     # the database away while the page looks for who is signed in: the page, not a bare 500
     import sqlalchemy.exc
 

@@ -427,6 +427,12 @@ def _install_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> Response:
+        if _wants_html(request) and exc.errors() and all(
+                e.get("loc", ("",))[0] == "path" for e in exc.errors()):
+            # an address typed or cut wrong (/patients/new): no such page, not a form error
+            missing = ServiceError(f"there is no page {request.url.path}")
+            missing.status, missing.code = 404, "not_found"
+            return await answer(request, missing)
         fields = [{"field": ".".join(str(p) for p in e.get("loc", ())[1:]) or "body",
                    "message": str(e.get("msg", ""))} for e in exc.errors()]
         text = "; ".join(f"{f['field']}: {f['message']}" for f in fields) or "invalid request"
