@@ -294,7 +294,8 @@ def test_a_lost_key_is_said_to_the_operator_and_counts_as_no_failure(make_settin
     with caplog.at_level("ERROR"), _own(make_settings) as client:
         # said at start, with the accounts it leaves unchecked: not first at their sign-in
         [said] = [r.getMessage() for r in caplog.records if "is not the key" in r.getMessage()]
-        assert "1 of them (accounts " in said and "cannot sign in" in said
+        assert "1 second factor(s) sealed with another key (accounts " in said
+        assert "cannot sign in" in said
         caplog.clear()
         ctx = client.app.state.ctx
         with ctx.transaction() as db:
@@ -408,5 +409,6 @@ def test_a_lost_key_replaced_at_start_is_said_with_the_factors_it_leaves_uncheck
     key_file.unlink()
     with caplog.at_level("ERROR"), _own(make_settings):
         pass
-    assert any("was missing and a new key was made: the 1 second factors" in r.getMessage()
+    assert any("was missing and a new key was made: 1 second factor(s) sealed with another key"
+               in r.getMessage()
                for r in caplog.records)

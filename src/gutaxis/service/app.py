@@ -35,11 +35,7 @@ from gutaxis.service.context import AppContext, hold_sqlite_server
 from gutaxis.service.db import is_sqlite, upgrade
 from gutaxis.service.errors import Conflict, Invalid, ServiceError, as_service_error, error_body
 from gutaxis.service.models import Job, Reference
-from gutaxis.service.services.accounts import (
-    count_sealed_secrets,
-    seal_stored_secrets,
-    secrets_not_opening,
-)
+from gutaxis.service.services.accounts import seal_stored_secrets, secrets_not_opening
 from gutaxis.service.settings import Settings
 
 __all__ = ["create_app", "create_app_from_environment", "prepare", "ensure_bundled_reference",
@@ -218,8 +214,9 @@ def prepare(ctx: AppContext) -> None:
     ``gutaxis serve`` does it at start.  Second-factor secrets stored before
     they were sealed (:class:`~gutaxis.service.security.SecretBox`) are
     sealed now.  On SQLite (one server per database
-    file) it first takes the data folder (:func:`~gutaxis.service.context.hold_data_folder`:
-    refused while another server holds it), then puts the jobs a killed server
+    file) it first takes the data folder and the database's
+    (:func:`~gutaxis.service.context.hold_sqlite_server`: refused while another
+    server holds them), then puts the jobs a killed server
     left running back in the queue and empties the store's scratch folder.
     """
     if is_sqlite(ctx.engine):  # one server per SQLite file: refused while another runs
@@ -254,24 +251,16 @@ def _check_secret_key(ctx: AppContext) -> bool:
         logger.error("%s; accounts with a second factor cannot sign in until it is repaired "
                      "(operator guide: Where the data lives)", exc)
         return False
-    if box.made_now:
-        with ctx.transaction() as db:
-            sealed = count_sealed_secrets(db)
-        if sealed:
-            logger.error("%s was missing and a new key was made: the %d second factors "
-                         "sealed with the old one cannot be checked; restore the old file "
-                         "from the backup (and restart), or turn them off with `gutaxis users "
-                         "password --second-factor-off`", ctx.settings.secret_key_file, sealed)
-        return True
     with ctx.transaction() as db:
-        wrong = secrets_not_opening(db)
+        wrong = secrets_not_opening(db)  # all of them, when the key was lost and made anew
     if wrong:
-        logger.error("%s is not the key the second factors were sealed with: %d of them "
-                     "(accounts %s) cannot be checked, and those accounts cannot sign in; "
-                     "restore the key file from the backup that goes with this database (and "
-                     "restart), or turn the factors off with `gutaxis users password "
-                     "--second-factor-off`", ctx.settings.secret_key_file, len(wrong),
-                     ", ".join(map(str, wrong)))
+        what = ("was missing and a new key was made" if box.made_now
+                else "is not the key the second factors were sealed with")
+        logger.error("%s %s: %d second factor(s) sealed with another key (accounts %s) cannot "
+                     "be checked, and those accounts cannot sign in; restore the key file from "
+                     "the backup that goes with this database (and restart), or turn the "
+                     "factors off with `gutaxis users password --second-factor-off`",
+                     ctx.settings.secret_key_file, what, len(wrong), ", ".join(map(str, wrong)))
     return True
 
 

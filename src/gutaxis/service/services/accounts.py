@@ -53,7 +53,7 @@ from gutaxis.service.security import (
 from gutaxis.service.settings import Settings
 
 __all__ = ["create_clinic", "create_user", "sign_in", "SignIn", "start_session",
-           "second_factor", "sign_out", "seal_stored_secrets", "count_sealed_secrets",
+           "second_factor", "sign_out", "seal_stored_secrets",
            "secrets_not_opening",
            "create_token", "list_tokens", "revoke_token", "invite", "accept_invitation",
            "open_invitations", "latest_invitation", "withdraw_invitation",
@@ -384,12 +384,6 @@ def _totp_secret(db: Session, user: User) -> str:
         except (ValidationError, OSError) as exc:  # kept as it was; the code still counts
             _key_unusable(box, exc)
     return secret
-
-
-def count_sealed_secrets(db: Session) -> int:
-    """Return how many accounts have a sealed second-factor secret."""
-    return sum(KeyFileBox.is_sealed(s) for s in db.scalars(
-        select(User.totp_secret).where(User.totp_secret.is_not(None))) if s)
 
 
 def secrets_not_opening(db: Session) -> list[int]:
