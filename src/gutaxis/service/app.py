@@ -20,7 +20,13 @@ from urllib.parse import quote
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi.responses import (
+    FileResponse,
+    HTMLResponse,
+    JSONResponse,
+    RedirectResponse,
+    Response,
+)
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine, select
 from sqlalchemy.exc import DataError, IntegrityError
@@ -368,13 +374,9 @@ def _api_docs(app: FastAPI) -> None:
     # plain routes, as FastAPI's own docs page is: outside the API and its access rules;
     # only the two files the page loads (the package holds Swagger Editor and a demo too)
     app.add_route("/api/docs", api_docs, methods=["GET"], include_in_schema=False)
-    for name, media in (("swagger-ui.css", "text/css"),
-                        ("swagger-ui-bundle.js", "text/javascript")):
-        body = (swagger_ui_path / name).read_bytes()
-
-        async def send(request: Request, body: bytes = body, media: str = media) -> Response:
-            return Response(body, media_type=media,
-                            headers={"Cache-Control": "public, max-age=86400"})
+    for name in ("swagger-ui.css", "swagger-ui-bundle.js"):
+        async def send(request: Request, path: Path = swagger_ui_path / name) -> Response:
+            return FileResponse(path, headers={"Cache-Control": "public, max-age=86400"})
 
         app.add_route(f"/api/docs/files/{name}", send, methods=["GET"],
                       include_in_schema=False)
