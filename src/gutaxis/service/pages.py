@@ -126,9 +126,10 @@ def series_texts(points: list[dict[str, Any]], unit: str) -> tuple[str, list[str
     >>> series_texts([{"value": 131.6}, {"value": 0.5, "censored": "<"}], "pg/mL")
     ('pg/mL', ['132', '<0.5'])
     """
-    if unit == "fraction":
-        return "%", [measure_text(p.get("value"), unit, p.get("censored")) for p in points]
-    return unit, [measure_text(p.get("value"), None, p.get("censored")) for p in points]
+    fraction = unit == "fraction"  # a percentage in the text; other units in the caption
+    return ("%" if fraction else unit), [
+        measure_text(p.get("value"), unit if fraction else None, p.get("censored"))
+        for p in points]
 
 
 def diary_number(value: Any) -> str:
