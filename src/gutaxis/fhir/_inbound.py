@@ -24,7 +24,7 @@ from gutaxis.exceptions import FormatError, UnsafeInputError
 from gutaxis.io import get_limits
 
 __all__ = ["LoadedResource", "load_resource", "check_r4_structure", "Located", "ResourceIndex",
-           "describe_resource"]
+           "describe_resource", "literal_target"]
 
 #: Elements that FHIR R4 does not define but another FHIR version does, by resource type
 #: (from the resource pages of https://hl7.org/fhir/R5/, /STU3/ and /DSTU2/): a hint in the
@@ -444,10 +444,27 @@ class ResourceIndex:
         hit = self._by_url.get(reference)
         if hit is not None or reference.startswith("urn:"):
             return hit
-        parts = reference.split("/_history/")[0].rstrip("/").split("/")
-        if len(parts) >= 2:
-            return self._by_id.get((parts[-2], parts[-1]))
+        target = literal_target(reference)
+        return self._by_id.get(target) if target is not None else None
+
+
+def literal_target(reference: str) -> tuple[str, str] | None:
+    """Return the type and id a literal reference names, relative or absolute.
+
+    None for what names no resource by type and id: a ``urn:``, a contained
+    ``#id``, a conditional ``Type?search`` or a bare word.
+
+    Examples
+    --------
+    >>> literal_target("Patient/p1"), literal_target("https://x.example/fhir/Group/g1/_history/2")
+    (('Patient', 'p1'), ('Group', 'g1'))
+    >>> literal_target("urn:uuid:5e3c"), literal_target("Patient?identifier=a|b")
+    (None, None)
+    """
+    if not reference or reference.startswith(("urn:", "#")) or "?" in reference:
         return None
+    parts = reference.split("/_history/")[0].rstrip("/").split("/")
+    return (parts[-2], parts[-1]) if len(parts) >= 2 else None
 
 
 def finite_number(value: Any) -> bool:

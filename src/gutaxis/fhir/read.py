@@ -39,6 +39,7 @@ from gutaxis.fhir._inbound import (
     ResourceIndex,
     check_r4_structure,
     finite_number,
+    literal_target,
     load_resource,
 )
 from gutaxis.fhir.codes import gutaxis_system
@@ -875,7 +876,7 @@ def _subject(reader: _Reader, subject: Any, located: Located
         ident = subject.get("identifier")
         if isinstance(ident, Mapping) and _text(ident.get("value")):
             own = (_text(ident.get("system")), _text(ident.get("value")))
-            if target is not None and target.kind == "Patient":
+            if target is not None:  # (a Patient: any other type was refused above)
                 # the Patient the reference names decides; an identifier beside it must be
                 # one of that Patient's (joined to it, it merged two patients' results)
                 if not any(v == own[1] and (not own[0] or s == own[0]) for s, v in idents):
@@ -890,20 +891,17 @@ def _subject(reader: _Reader, subject: Any, located: Located
 
 
 def _reference_type(reference: str) -> str:
-    """Return the resource type a literal reference names (``""``: a ``urn:`` or none).
+    """Return the resource type a reference names (``""``: a ``urn:`` or none).
 
     >>> _reference_type("Patient/1"), _reference_type("https://x.example/fhir/Group/g1/_history/2")
     ('Patient', 'Group')
     >>> _reference_type("Device?identifier=a|b"), _reference_type("urn:uuid:5e3c")
     ('Device', '')
     """
-    if not reference or reference.startswith(("urn:", "#")):
-        return ""
-    path = reference.split("?")[0].split("/_history/")[0].rstrip("/")
-    parts = path.split("/")
-    if "?" in reference:
-        return parts[-1]
-    return parts[-2] if len(parts) >= 2 and parts[-2][:1].isupper() else ""
+    if "?" in reference and not reference.startswith("urn:"):  # conditional: Type?search
+        return reference.partition("?")[0].rstrip("/").split("/")[-1]
+    target = literal_target(reference)
+    return target[0] if target is not None and target[0][:1].isupper() else ""
 
 
 def _conditional_identifiers(reference: str) -> tuple[tuple[str, str], ...]:
@@ -952,13 +950,7 @@ def _other_patient(one: tuple[tuple[tuple[str, str], ...], str],
         systems = {s for s, _ in ids if s} & {s for s, _ in other_ids if s}
         return bool(systems)
 
-    def plain(reference: str) -> str:
-        if not reference or reference.startswith("urn:") or "?" in reference:
-            return ""
-        parts = reference.split("/_history/")[0].rstrip("/").split("/")
-        return "/".join(parts[-2:]) if len(parts) >= 2 else ""
-
-    first, second = plain(ref), plain(other_ref)
+    first, second = literal_target(ref), literal_target(other_ref)
     return bool(first and second and first != second)
 
 
