@@ -79,6 +79,7 @@ def prepare_store(path: Path, study: Study, metric: str, *, tile_size: int, dtyp
              "options": {k: v for k, v in options.items()
                          if k not in ("tree", "feature_ids", "n_threads")},
              "gutaxis_version": __version__}
+    k = TileGrid(n, tile_size).n_blocks
     if path.exists() and any(path.iterdir()):  # (an empty folder: the caller's, held)
         try:
             group = zarr.open_group(str(path), mode="r")
@@ -95,7 +96,6 @@ def prepare_store(path: Path, study: Study, metric: str, *, tile_size: int, dtyp
                     f"{path} holds distances from {what}, not {key} {attrs[key]!r} of this "
                     "run; give another path (or start again: --overwrite on the command "
                     "line, or remove it)")
-        k = TileGrid(n, tile_size).n_blocks
         for name, shape in (("distances", (n, n)), ("done", (k, k))):
             try:
                 found = tuple(zarr.open_array(str(path), path=name, mode="r").shape)
@@ -110,7 +110,6 @@ def prepare_store(path: Path, study: Study, metric: str, *, tile_size: int, dtyp
         return
     group = zarr.open_group(str(path), mode="w")
     group.attrs.update(attrs)
-    k = TileGrid(n, tile_size).n_blocks
     from zarr.codecs import ZstdCodec
 
     # zstd's frame checksum: a chunk damaged on disk fails to read instead of giving
@@ -132,9 +131,10 @@ def unreadable_tiles(path: Path, grid: TileGrid, done: np.ndarray) -> list[tuple
 
     A marker says a tile was written, not that its file is still there: a
     chunk deleted, cut short or damaged since (a full disk, a copy that
-    stopped) read as missing values, or not at all.  Each marked tile and
-    its mirror are read (decompressed) and must hold no NaN.  This reads
-    the whole matrix once, far less than computing it.
+    stopped) read as missing values, other values, or not at all.  Each
+    marked tile and its mirror are read (decompressed, their checksums
+    checked) and must be distances (:func:`_tile_problem`).  This reads the
+    whole matrix once, far less than computing it.
     """
     zarr = _zarr()
     distances = zarr.open_array(str(path), path="distances", mode="r")
@@ -224,8 +224,9 @@ def read_tile(path: Path, rows: slice, cols: slice) -> np.ndarray:
     Raises
     ------
     ValidationError
-        The tile cannot be read, or holds missing values (a chunk lost
-        since it was marked written); the message names the rows and columns.
+        The tile cannot be read, or holds missing, infinite or negative
+        values (a chunk lost or damaged since it was marked written); the
+        message names the rows and columns.
     """
     zarr = _zarr()
     distances = zarr.open_array(str(path), path="distances", mode="r")
