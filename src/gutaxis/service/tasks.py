@@ -150,16 +150,16 @@ def _parse_fhir(path: str, name: str, identifiers: list[list[str]], skip_unknown
             named = ", ".join(f"{s}|{v}" if s else v for s, v in found.patient_identifiers)
             raise _Failed(f"{name}: the results are of the patient with identifier {named}; "
                           f"this patient's identifiers: {held}; {advice}")
+    named = "; ".join(p.label for p in found.patients)[:200]
     given = found.patient_birth_date  # FHIR allows "1980" and "1980-05": compare as precise
     if birth_date and given and not birth_date.startswith(given[:10]):
-        raise _Failed(f"{name}: the results are of a patient born {found.patient_birth_date} "
-                      f"({'; '.join(p.label for p in found.patients)[:200]}); this patient "
-                      f"was born {birth_date}: they are another patient's. Nothing was stored")
+        raise _Failed(f"{name}: the results are of a patient born {given} ({named}); this "
+                      f"patient was born {birth_date}: they are another patient's. Nothing "
+                      "was stored")
     unidentified = "" if found.patient_identifiers else (
-        "The results name their patient without an identifier ("
-        + "; ".join(p.label for p in found.patients)[:200]
-        + "): they were taken as this visit's patient's, because the file was uploaded here. "
-        "Check that they are.")
+        f"The results name their patient without an identifier ({named}): they were "
+        "taken as this visit's patient's, because the file was uploaded here. Check that they "
+        "are.")
     rows = [{key: row.get(key, "") for key in
              ("marker", "unit", "assay", "effective", "specimen", "interpretation", "source")}
             for row in found.rows]
