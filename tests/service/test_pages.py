@@ -43,6 +43,10 @@ def test_sign_in_needs_the_forms_own_token_and_says_what_failed(client, ctx):
                                                       "csrf_token": _token(form.text)})
     assert wrong.status_code == 401 and "wrong e-mail address or password" in wrong.text
     assert 'value="a@a.example"' in wrong.text  # the e-mail is kept in the form
+    # the title says it first (a screen reader reads it), and the error box takes the focus
+    assert "<title>Sign in · gutaxis</title>" in form.text
+    assert "<title>Error: Sign in · gutaxis</title>" in wrong.text
+    assert 'role="alert" tabindex="-1" autofocus>wrong e-mail address' in wrong.text
 
 
 def test_next_only_goes_to_a_path_of_this_site(client, ctx):
@@ -155,6 +159,7 @@ def test_forms_create_a_patient_and_a_visit_and_refuse_bad_input_as_a_page(clien
         "name": " ", "contact": "0612 345 678", "identifiers": "urn:lab|A-17",
         "birth_date": "1980-02-29", "csrf_token": csrf})
     assert missing.status_code == 422 and "Name: a patient needs a name" in missing.text
+    assert "<title>Error: " in missing.text  # a form_error as well
     # the patient form comes back as it was filled in (the browser's Back lost the name
     # and the identifiers, which the browser does not keep: autocomplete off)
     assert "Nothing was saved; correct it below" in missing.text
